@@ -1,0 +1,85 @@
+"""The one error vocabulary of objfs.
+
+Every error the store raises is an ``ObjfsError`` subclass carrying its S3
+error code, HTTP status and the errno the mount maps it to. Adapters never
+invent their own: the CLI prints ``str(err)`` on one line and exits 1, the
+FUSE layer raises ``FUSEError(err.errno)``, the HTTP API (later) renders
+``err.code`` / ``err.status``.
+"""
+
+from __future__ import annotations
+
+import errno as _errno
+
+
+class ObjfsError(Exception):
+    """Base of all expected errors: a user mistake or a refused request."""
+
+    code = "InternalError"
+    status = 500
+    errno = _errno.EIO
+
+    def __init__(self, message: str | None = None, **details: object) -> None:
+        self.message = message or self.default_message()
+        self.details = details
+        super().__init__(self.message)
+
+    def default_message(self) -> str:
+        return self.code
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def _error(name: str, code: str, status: int, err: int, doc: str) -> type[ObjfsError]:
+    cls = type(name, (ObjfsError,), {"code": code, "status": status, "errno": err, "__doc__": doc})
+    return cls
+
+
+# One line per S3 error code. Keep alphabetical within a group.
+AccessDenied = _error("AccessDenied", "AccessDenied", 403, _errno.EACCES, "Refused by policy, ACL or key.")
+BucketAlreadyExists = _error(
+    "BucketAlreadyExists", "BucketAlreadyOwnedByYou", 409, _errno.EEXIST, "Bucket exists."
+)
+BucketNotEmpty = _error("BucketNotEmpty", "BucketNotEmpty", 409, _errno.ENOTEMPTY, "Bucket has versions.")
+EntityTooLarge = _error("EntityTooLarge", "EntityTooLarge", 400, _errno.EFBIG, "Upload too large.")
+EntityTooSmall = _error("EntityTooSmall", "EntityTooSmall", 400, _errno.EINVAL, "Part too small.")
+IntegrityError = _error("IntegrityError", "InternalError", 500, _errno.EIO, "Stored data is damaged.")
+InternalError = _error("InternalError", "InternalError", 500, _errno.EIO, "Unexpected failure.")
+InvalidArgument = _error("InvalidArgument", "InvalidArgument", 400, _errno.EINVAL, "Bad argument.")
+InvalidBucketName = _error(
+    "InvalidBucketName", "InvalidBucketName", 400, _errno.EINVAL, "Bucket name breaks a rule."
+)
+InvalidBucketState = _error(
+    "InvalidBucketState", "InvalidBucketState", 409, _errno.EINVAL, "Not allowed in this state."
+)
+InvalidPart = _error("InvalidPart", "InvalidPart", 400, _errno.EINVAL, "Part missing or ETag differs.")
+InvalidPartOrder = _error(
+    "InvalidPartOrder", "InvalidPartOrder", 400, _errno.EINVAL, "Parts not ascending."
+)
+InvalidRange = _error("InvalidRange", "InvalidRange", 416, _errno.EINVAL, "Range not satisfiable.")
+InvalidRequest = _error("InvalidRequest", "InvalidRequest", 400, _errno.EINVAL, "Bad request.")
+KeyTooLong = _error("KeyTooLong", "KeyTooLongError", 400, _errno.ENAMETOOLONG, "Key over 1024 bytes.")
+MethodNotAllowed = _error(
+    "MethodNotAllowed", "MethodNotAllowed", 405, _errno.ENOENT, "Not allowed on a delete marker."
+)
+NoSuchBucket = _error("NoSuchBucket", "NoSuchBucket", 404, _errno.ENOENT, "No such bucket.")
+NoSuchKey = _error("NoSuchKey", "NoSuchKey", 404, _errno.ENOENT, "No such key.")
+NoSuchUpload = _error("NoSuchUpload", "NoSuchUpload", 404, _errno.ENOENT, "No such upload.")
+NoSuchVersion = _error("NoSuchVersion", "NoSuchVersion", 404, _errno.ENOENT, "No such version.")
+NotModified = _error("NotModified", "NotModified", 304, _errno.EAGAIN, "Not modified.")
+PreconditionFailed = _error(
+    "PreconditionFailed", "PreconditionFailed", 412, _errno.EAGAIN, "Precondition failed."
+)
+StoreNotFound = _error(
+    "StoreNotFound", "StoreNotFound", 500, _errno.ENOENT, "No objfs store at that path."
+)
+StoreFormatError = _error(
+    "StoreFormatError", "StoreFormatError", 500, _errno.EIO, "Store format not supported."
+)
+StoreFull = _error("StoreFull", "InsufficientStorage", 507, _errno.ENOSPC, "No space left.")
+KMSDisabled = _error("KMSDisabled", "KMS.DisabledException", 400, _errno.EACCES, "KMS key disabled.")
+KMSNotFound = _error("KMSNotFound", "KMS.NotFoundException", 400, _errno.EACCES, "No such KMS key.")
+KMSInvalidState = _error(
+    "KMSInvalidState", "KMS.KMSInvalidStateException", 400, _errno.EACCES, "KMS key state."
+)

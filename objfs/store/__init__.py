@@ -1,0 +1,41 @@
+"""S3 semantics, in one place. See ``objfs/store/CONTRACT.md`` for the API."""
+
+from objfs.store.core import Store
+from objfs.store.types import (
+    NULL_VERSION,
+    OWNER,
+    BucketInfo,
+    Change,
+    ChunkRef,
+    DeleteResult,
+    ListResult,
+    ObjectVersion,
+    PartInfo,
+    PutResult,
+    RequestContext,
+    SSERequest,
+    SystemMeta,
+    UploadInfo,
+    VersionListResult,
+    Versioning,
+)
+
+__all__ = [
+    "NULL_VERSION",
+    "OWNER",
+    "BucketInfo",
+    "Change",
+    "ChunkRef",
+    "DeleteResult",
+    "ListResult",
+    "ObjectVersion",
+    "PartInfo",
+    "PutResult",
+    "RequestContext",
+    "SSERequest",
+    "Store",
+    "SystemMeta",
+    "UploadInfo",
+    "VersionListResult",
+    "Versioning",
+]
