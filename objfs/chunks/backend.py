@@ -1,0 +1,293 @@
+"""Where chunk files live: an abstract backend and the local-directory one.
+
+A backend stores opaque named blobs. It knows nothing about frames, keys or
+domains (that is ``objfs.chunks.store``).
+
+``LocalBackend`` invariants:
+- a blob named ``abcdef...`` lives at ``ROOT/ab/cd/abcdef...``; fan-out
+  directories are created on demand and never removed (removing them would
+  race with a concurrent ``put`` into them);
+- ``put`` writes a temporary file ``.tmp-...`` in the final directory and
+  renames it into place, so a reader sees either nothing or the whole blob.
+  It does **not** fsync: durability is batched in ``sync(names)``, which the
+  store calls before a durable metadata commit (DESIGN.md, invariant 2);
+- temporary files left by a crash are never listed by ``iterate`` and are
+  removed by ``cleanup_temp``;
+- a full disk (ENOSPC, EDQUOT) is ``StoreFull``; a missing blob on ``get`` is
+  ``IntegrityError``. No partial blob is ever left under a final name.
+"""
+
+from __future__ import annotations
+
+import abc
+import errno
+import logging
+import os
+import re
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+
+from objfs.errors import AccessDenied, IntegrityError, InternalError, InvalidArgument, StoreFull
+
+log = logging.getLogger(__name__)
+
+Buffer = bytes | bytearray | memoryview
+TEMP_PREFIX = ".tmp-"
+_NAME_RE = re.compile(r"[0-9a-f]{8,128}")
+_FANOUT_RE = re.compile(r"[0-9a-f]{2}")
+
+
+def _parts(data: Buffer | Sequence[Buffer]) -> Sequence[Buffer]:
+    if isinstance(data, bytes | bytearray | memoryview):
+        return (data,)
+    return data
+
+
+class ChunkBackend(abc.ABC):
+    """Storage for named, immutable blobs (names are lowercase hex)."""
+
+    @abc.abstractmethod
+    def put(self, name: str, data: Buffer | Sequence[Buffer]) -> None:
+        """Store ``data`` (one buffer, or pieces written back to back) under ``name``.
+
+        Atomic: the name shows the old blob, nothing, or the whole new blob.
+        Not durable until ``sync``.
+        """
+
+    @abc.abstractmethod
+    def sync(self, names: Iterable[str]) -> None:
+        """Make the named blobs durable (survive a power cut)."""
+
+    @abc.abstractmethod
+    def get(self, name: str) -> bytes:
+        """The whole blob; a missing one is ``IntegrityError``."""
+
+    def get_prefix(self, name: str, n: int) -> bytes:
+        """The first ``n`` bytes of a blob (backends may do better than ``get``)."""
+        return self.get(name)[:n]
+
+    @abc.abstractmethod
+    def delete(self, name: str) -> None:
+        """Remove a blob; removing a missing one is not an error."""
+
+    @abc.abstractmethod
+    def exists(self, name: str) -> bool: ...
+
+    @abc.abstractmethod
+    def iterate(self) -> Iterator[tuple[str, float]]:
+        """Every stored blob as (name, mtime), in no particular order."""
+
+    def cleanup_temp(self, older_than_s: float) -> int:
+        """Remove leftovers of interrupted writes; returns how many."""
+        return 0
+
+
+def check_name(name: str) -> str:
+    if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
+        raise InvalidArgument(f"bad chunk name {name!r}: expected 8-128 lowercase hex digits")
+    return name
+
+
+class LocalBackend(ChunkBackend):
+    """Blobs as files in a fan-out directory tree under ``root``."""
+
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._root_s = os.fspath(self.root)
+        self._lock = threading.Lock()
+        # Directories whose entries changed by creating a fan-out directory:
+        # fsynced by the next sync() so the new directory survives a power cut.
+        self._dirty_dirs: set[str] = set()
+
+    def __repr__(self) -> str:
+        return f"LocalBackend({self._root_s!r})"
+
+    def path(self, name: str) -> str:
+        check_name(name)
+        return f"{self._root_s}/{name[0:2]}/{name[2:4]}/{name}"
+
+    # ---- errors ----------------------------------------------------------------------
+
+    def _os_error(self, exc: OSError, doing: str) -> Exception:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return StoreFull(
+                f"no space left on the store's disk ({self._root_s}) while {doing}: "
+                "free space, or run 'objfs gc' to drop unreferenced chunks"
+            )
+        if exc.errno in (errno.EACCES, errno.EPERM):
+            return AccessDenied(f"permission denied on the chunk store {self._root_s} ({doing})")
+        if exc.errno == errno.EROFS:
+            return InternalError(f"the chunk store {self._root_s} is on a read-only filesystem")
+        return InternalError(f"chunk store I/O error while {doing}: {exc.strerror or exc}")
+
+    # ---- writes ----------------------------------------------------------------------
+
+    def _make_dirs(self, name: str) -> None:
+        top = f"{self._root_s}/{name[0:2]}"
+        for d, parent in ((top, self._root_s), (f"{top}/{name[2:4]}", top)):
+            try:
+                os.mkdir(d, 0o700)
+            except FileExistsError:
+                continue
+            with self._lock:
+                self._dirty_dirs.add(parent)
+
+    def put(self, name: str, data: Buffer | Sequence[Buffer]) -> None:
+        final = self.path(name)
+        tmp = f"{final.rsplit('/', 1)[0]}/{TEMP_PREFIX}{name}.{os.getpid()}.{os.urandom(4).hex()}"
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+        try:
+            try:
+                fd = os.open(tmp, flags, 0o600)
+            except FileNotFoundError:
+                self._make_dirs(name)
+                fd = os.open(tmp, flags, 0o600)
+        except OSError as exc:
+            raise self._os_error(exc, f"writing chunk {name}") from exc
+        try:
+            try:
+                _write_all(fd, _parts(data))
+            finally:
+                os.close(fd)
+            os.replace(tmp, final)
+        except OSError as exc:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise self._os_error(exc, f"writing chunk {name}") from exc
+
+    def sync(self, names: Iterable[str]) -> None:
+        dirs: set[str] = set()
+        for name in names:
+            path = self.path(name)
+            try:
+                fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+            except FileNotFoundError:
+                raise IntegrityError(
+                    f"chunk {name} vanished before it was made durable ({path})"
+                ) from None
+            except OSError as exc:
+                raise self._os_error(exc, f"syncing chunk {name}") from exc
+            try:
+                os.fsync(fd)
+            except OSError as exc:
+                raise self._os_error(exc, f"syncing chunk {name}") from exc
+            finally:
+                os.close(fd)
+            dirs.add(path.rsplit("/", 1)[0])
+        with self._lock:
+            dirs |= self._dirty_dirs
+            self._dirty_dirs.clear()
+        try:
+            for d in dirs:
+                _fsync_dir(d)
+        except OSError as exc:
+            with self._lock:  # retry them next time
+                self._dirty_dirs |= dirs
+            raise self._os_error(exc, "syncing the chunk directories") from exc
+
+    def delete(self, name: str) -> None:
+        try:
+            os.unlink(self.path(name))
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise self._os_error(exc, f"deleting chunk {name}") from exc
+
+    # ---- reads -----------------------------------------------------------------------
+
+    def get(self, name: str) -> bytes:
+        path = self.path(name)
+        try:
+            with open(path, "rb", buffering=0) as f:
+                return f.read()
+        except FileNotFoundError:
+            raise IntegrityError(f"chunk {name} is missing ({path})") from None
+        except OSError as exc:
+            if exc.errno == errno.EIO:
+                raise IntegrityError(f"chunk {name} cannot be read: disk I/O error") from exc
+            raise self._os_error(exc, f"reading chunk {name}") from exc
+
+    def get_prefix(self, name: str, n: int) -> bytes:
+        path = self.path(name)
+        try:
+            with open(path, "rb", buffering=0) as f:
+                return f.read(n)
+        except FileNotFoundError:
+            raise IntegrityError(f"chunk {name} is missing ({path})") from None
+        except OSError as exc:
+            raise self._os_error(exc, f"reading chunk {name}") from exc
+
+    def exists(self, name: str) -> bool:
+        try:
+            os.stat(self.path(name))
+        except FileNotFoundError:
+            return False
+        return True
+
+    def _leaf_dirs(self) -> Iterator[str]:
+        for top in _scandir(self._root_s):
+            if top.is_dir(follow_symlinks=False) and _FANOUT_RE.fullmatch(top.name):
+                for sub in _scandir(top.path):
+                    if sub.is_dir(follow_symlinks=False) and _FANOUT_RE.fullmatch(sub.name):
+                        yield sub.path
+
+    def iterate(self) -> Iterator[tuple[str, float]]:
+        for d in self._leaf_dirs():
+            for entry in _scandir(d):
+                if entry.name.startswith(TEMP_PREFIX) or not _NAME_RE.fullmatch(entry.name):
+                    continue
+                try:
+                    yield entry.name, entry.stat(follow_symlinks=False).st_mtime
+                except FileNotFoundError:  # deleted while we listed
+                    continue
+
+    def cleanup_temp(self, older_than_s: float) -> int:
+        cutoff = time.time() - older_than_s
+        removed = 0
+        for d in self._leaf_dirs():
+            for entry in _scandir(d):
+                if not entry.name.startswith(TEMP_PREFIX):
+                    continue
+                try:
+                    if entry.stat(follow_symlinks=False).st_mtime < cutoff:
+                        os.unlink(entry.path)
+                        removed += 1
+                except FileNotFoundError:
+                    continue
+        if removed:
+            log.info("removed %d leftover temporary chunk files", removed)
+        return removed
+
+
+def _write_all(fd: int, parts: Sequence[Buffer]) -> None:
+    views = [memoryview(p).cast("B") for p in parts if len(p)]
+    while views:
+        n = os.writev(fd, views)
+        while n:
+            if n >= len(views[0]):
+                n -= len(views[0])
+                views.pop(0)
+            else:
+                views[0] = views[0][n:]
+                n = 0
+
+
+def _fsync_dir(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _scandir(path: str) -> list[os.DirEntry[str]]:
+    try:
+        with os.scandir(path) as it:
+            return list(it)
+    except FileNotFoundError:
+        return []
