@@ -1,0 +1,68 @@
+"""Shared fixtures for the whole suite: a fresh store and a way to make buckets.
+
+Invariants: every store a fixture opens is closed at teardown, and every
+store lives under pytest's ``tmp_path`` (nothing is written elsewhere).
+Mount fixtures live in ``tests/fs/conftest.py``; keep this file small.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from objfs.store import OWNER, RequestContext, Store
+
+
+@pytest.fixture
+def store_path(tmp_path: Path) -> Path:
+    """A freshly initialised (and closed) store directory."""
+    path = tmp_path / "store"
+    Store.init(path).close()
+    return path
+
+
+@pytest.fixture
+def store(store_path: Path) -> Iterator[Store]:
+    """An open store on ``store_path``, closed at teardown."""
+    opened = Store.open(store_path)
+    try:
+        yield opened
+    finally:
+        opened.close()
+
+
+@pytest.fixture
+def ctx() -> RequestContext:
+    """The store owner through the CLI, durable writes (like ``objfs put``)."""
+    return OWNER
+
+
+@pytest.fixture
+def make_bucket(store: Store, ctx: RequestContext) -> Callable[..., str]:
+    """``make_bucket(name=None, *, versioning=False, region="local") -> name``.
+
+    Without a name it picks a fresh valid one (``bucket-1``, ``bucket-2``...).
+    """
+    counter = itertools.count(1)
+
+    def make(name: str | None = None, *, versioning: bool = False, region: str = "local") -> str:
+        name = name or f"bucket-{next(counter)}"
+        store.create_bucket(ctx, name, region=region, versioning=versioning)
+        return name
+
+    return make
+
+
+@pytest.fixture
+def bucket(make_bucket: Callable[..., str]) -> str:
+    """One unversioned bucket in ``store``."""
+    return make_bucket("test-bucket")
+
+
+@pytest.fixture
+def vbucket(make_bucket: Callable[..., str]) -> str:
+    """One bucket with versioning Enabled in ``store``."""
+    return make_bucket("versioned-bucket", versioning=True)
