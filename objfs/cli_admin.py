@@ -1,0 +1,171 @@
+"""CLI store administration: ``init``, ``bucket ...``, ``fsck``, ``gc``, ``mount``, ``umount``.
+
+Owns the commands that manage the store rather than move object data.
+Invariants: ``init`` never touches an existing store; ``mount``/``umount``
+import the FUSE layer only when run, so every other command works on a
+machine without pyfuse3; ``fsck`` exits 1 whenever problems remain.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+from typing import Any
+
+from objfs.cli_app import CliApp
+from objfs.cli_args import CliError
+from objfs.cli_output import bucket_record, dump_json, format_bucket, human_size
+from objfs.errors import BucketNotEmpty
+
+# -- init ---------------------------------------------------------------------
+
+
+def cmd_init(app: CliApp, args: argparse.Namespace) -> int:
+    from objfs.store import Store
+
+    path = app.store_path
+    if (path / "meta.db").exists():
+        raise CliError(f"an objfs store already exists at {path}; refusing to initialise it again")
+    if path.exists() and not path.is_dir():
+        raise CliError(f"{path} exists and is not a directory")
+    store = Store.init(path, chunk_size=args.chunk_size)
+    try:
+        chunk = store.chunk_size
+    finally:
+        store.close()
+    app.say(f"initialised objfs store at {path} (chunk size {human_size(chunk)})")
+    return 0
+
+
+# -- buckets ------------------------------------------------------------------
+
+
+def cmd_bucket_create(app: CliApp, args: argparse.Namespace) -> int:
+    info = app.store.create_bucket(
+        app.ctx, args.name, region=args.region, versioning=args.versioning
+    )
+    app.say(f"make_bucket: {info.name} (region {info.region}, versioning {info.versioning})")
+    return 0
+
+
+def cmd_bucket_ls(app: CliApp, args: argparse.Namespace) -> int:
+    buckets = app.store.list_buckets(app.ctx)
+    if app.json:
+        dump_json([bucket_record(b) for b in buckets])
+    else:
+        for b in buckets:
+            print(format_bucket(b))
+    return 0
+
+
+def cmd_bucket_rm(app: CliApp, args: argparse.Namespace) -> int:
+    try:
+        app.store.delete_bucket(app.ctx, args.name)
+    except BucketNotEmpty as err:
+        raise CliError(
+            f"{err} (empty it with `objfs rm --recursive --all-versions s3://{args.name}`)"
+        ) from None
+    app.say(f"remove_bucket: {args.name}")
+    return 0
+
+
+def cmd_bucket_versioning(app: CliApp, args: argparse.Namespace) -> int:
+    if args.state is not None:
+        app.store.set_bucket_versioning(app.ctx, args.name, args.state)
+    info = app.store.head_bucket(app.ctx, args.name)
+    if app.json:
+        dump_json({"name": info.name, "versioning": str(info.versioning)})
+    elif args.state is None or not app.quiet:
+        print(f"{info.name}: {info.versioning}")
+    return 0
+
+
+# -- maintenance --------------------------------------------------------------
+
+
+class _CountProgress:
+    """A progress callback for fsck: ``progress(done, total)`` -> a line on a TTY."""
+
+    def __init__(self, label: str, enabled: bool) -> None:
+        self.label = label
+        self.enabled = enabled
+        self.drawn = False
+
+    def __call__(self, done: int, total: int | None = None, *_: Any) -> None:
+        if not self.enabled:
+            return
+        shown = f"{done}/{total}" if total else str(done)
+        sys.stderr.write(f"\r{self.label}: {shown}\x1b[K")
+        sys.stderr.flush()
+        self.drawn = True
+
+    def finish(self) -> None:
+        if self.drawn:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+
+
+def cmd_fsck(app: CliApp, args: argparse.Namespace) -> int:
+    progress = _CountProgress("fsck", not app.quiet and sys.stderr.isatty())
+    try:
+        report = app.store.fsck(repair=args.repair, progress=progress)
+    finally:
+        progress.finish()
+    problems = list(report.problems)
+    damaged = list(getattr(report, "damaged_objects", []) or [])
+    if app.json:
+        dump_json(
+            {"ok": report.ok, "problems": problems, "damaged_objects": [str(d) for d in damaged]}
+        )
+    else:
+        for problem in problems:
+            print(problem)
+        if report.ok:
+            app.say("fsck: no problems found" if not problems else "fsck: all problems repaired")
+        else:
+            hint = "" if args.repair else " (run `objfs fsck --repair` to fix what can be fixed)"
+            print(f"fsck: {len(problems)} problem(s) remain{hint}", file=sys.stderr)
+    return 0 if report.ok else 1
+
+
+def cmd_gc(app: CliApp, args: argparse.Namespace) -> int:
+    report = app.store.gc(grace_seconds=args.grace)
+    if app.json:
+        dump_json({"chunks_removed": report.chunks_removed, "bytes_freed": report.bytes_freed})
+    else:
+        app.say(
+            f"gc: removed {report.chunks_removed} unreferenced chunk(s), "
+            f"freed {human_size(report.bytes_freed)}"
+        )
+    return 0
+
+
+# -- mount --------------------------------------------------------------------
+
+
+def cmd_mount(app: CliApp, args: argparse.Namespace) -> int:
+    app.store.head_bucket(app.ctx, args.bucket)  # clear errors before any FUSE work
+    app.close()  # the daemon opens its own handle
+    try:
+        from objfs.fs.daemon import mount_command
+    except ImportError as err:
+        raise CliError(f"mounting is not available here: {err}") from None
+    options = ",".join(args.options) if args.options else ""
+    return mount_command(app.store_path, args.bucket, args.mountpoint, options, args.foreground)
+
+
+def cmd_umount(app: CliApp, args: argparse.Namespace) -> int:
+    try:
+        from objfs.fs.daemon import umount_command
+    except ImportError:
+        umount_command = None
+    if umount_command is not None:
+        return umount_command(args.mountpoint)
+    # No FUSE layer importable: plain fusermount3 still unmounts.
+    tool = shutil.which("fusermount3") or shutil.which("fusermount")
+    if tool is None:
+        raise CliError("cannot unmount: neither objfs.fs.daemon nor fusermount3 is available")
+    done = subprocess.run([tool, "-u", args.mountpoint], check=False)
+    return 0 if done.returncode == 0 else 1

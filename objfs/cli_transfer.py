@@ -1,0 +1,355 @@
+"""CLI data movement: ``put``, ``get`` and ``cp`` (local<->s3 and s3->s3).
+
+Owns streaming between local files and the store. Invariants: object data
+moves in pieces of at most the store's chunk size (never a whole object in
+memory); a download lands under a temporary name in the destination
+directory and is renamed into place only when complete, so a failed or
+interrupted ``get`` never leaves a truncated file behind; recursive
+downloads never write outside the destination directory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import mimetypes
+import os
+import stat
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from objfs.cli_app import CliApp
+from objfs.cli_args import ByteRange, CliError, S3Url, is_s3_url, parse_s3_url
+from objfs.cli_output import CountingReader, Progress
+from objfs.errors import ObjfsError
+from objfs.store.types import ObjectVersion
+
+
+def as_prefix(key: str) -> str:
+    """A key taken as a directory-like prefix: "" stays "", "a" becomes "a/"."""
+    return key if not key or key.endswith("/") else key + "/"
+
+
+def _target_key(dst: S3Url, name: str) -> S3Url:
+    """``s3://b/dir/`` + "f" -> ``s3://b/dir/f``; a full key stays as it is."""
+    if not dst.key or dst.key.endswith("/"):
+        return dst.child(name)
+    return dst
+
+
+def _user_meta(args: argparse.Namespace) -> dict[str, str] | None:
+    pairs = getattr(args, "meta", None)
+    return dict(pairs) if pairs else None
+
+
+# -- upload -------------------------------------------------------------------
+
+
+def upload_stream(
+    app: CliApp,
+    body: BinaryIO,
+    dst: S3Url,
+    *,
+    size: int | None,
+    label: str,
+    content_type: str | None,
+    user_meta: dict[str, str] | None,
+) -> None:
+    progress = Progress.for_transfer(label, size, quiet=app.quiet)
+    source: BinaryIO = CountingReader(body, progress) if progress.enabled else body  # type: ignore[assignment]
+    try:
+        result = app.store.put_object(
+            app.ctx,
+            dst.bucket,
+            dst.key,
+            source,
+            content_type=content_type,
+            user_meta=user_meta,
+            size_hint=size,
+        )
+    finally:
+        progress.finish()
+    suffix = f" (version {result.version_id})" if result.version_id != "null" else ""
+    app.say(f"upload: {label} to {dst}{suffix}")
+
+
+def upload_file(
+    app: CliApp,
+    path: Path,
+    dst: S3Url,
+    *,
+    content_type: str | None,
+    user_meta: dict[str, str] | None,
+) -> None:
+    try:
+        handle = open(path, "rb")  # noqa: SIM115 - closed below
+    except FileNotFoundError:
+        raise CliError(f"no such file: {path}") from None
+    except IsADirectoryError:
+        raise CliError(f"{path} is a directory: add --recursive to upload its files") from None
+    except OSError as err:
+        raise CliError(f"cannot read {path}: {err.strerror}") from None
+    with handle:
+        info = os.fstat(handle.fileno())
+        size = info.st_size if stat.S_ISREG(info.st_mode) else None
+        if content_type is None:
+            content_type = mimetypes.guess_type(path.name)[0]
+        upload_stream(
+            app,
+            handle,
+            dst,
+            size=size,
+            label=str(path),
+            content_type=content_type,
+            user_meta=user_meta,
+        )
+
+
+def _walk_files(root: Path) -> Iterator[Path]:
+    """Regular files under ``root`` (symlinks to files followed, dirs not), sorted."""
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        for name in sorted(filenames):
+            yield Path(dirpath) / name
+
+
+def upload_tree(app: CliApp, root: Path, dst: S3Url, args: argparse.Namespace) -> int:
+    app.store.head_bucket(app.ctx, dst.bucket)  # fail once, not once per file
+    prefix = as_prefix(dst.key)
+    failures = 0
+    for path in _walk_files(root):
+        rel = path.relative_to(root).as_posix()
+        if not path.is_file():
+            app.warn(f"skipping {path}: not a regular file")
+            failures += 1
+            continue
+        try:
+            upload_file(
+                app,
+                path,
+                S3Url(dst.bucket, prefix + rel),
+                content_type=args.content_type,
+                user_meta=_user_meta(args),
+            )
+        except (ObjfsError, CliError) as err:
+            app.warn(f"{path}: {err}")
+            failures += 1
+    return 1 if failures else 0
+
+
+def cmd_put(app: CliApp, args: argparse.Namespace) -> int:
+    dst = parse_s3_url(args.dest)
+    if args.src == "-":
+        if not dst.key or dst.key.endswith("/"):
+            raise CliError(f"put from stdin needs a full key, e.g. s3://{dst.bucket}/name")
+        upload_stream(
+            app,
+            sys.stdin.buffer,
+            dst,
+            size=None,
+            label="stdin",
+            content_type=args.content_type,
+            user_meta=_user_meta(args),
+        )
+        return 0
+    src = Path(args.src)
+    if src.is_dir():
+        if not args.recursive:
+            raise CliError(f"{src} is a directory: add --recursive to upload its files")
+        return upload_tree(app, src, dst, args)
+    if not src.exists() and not src.is_symlink():
+        raise CliError(f"no such file: {src}")
+    upload_file(
+        app,
+        src,
+        _target_key(dst, src.name),
+        content_type=args.content_type,
+        user_meta=_user_meta(args),
+    )
+    return 0
+
+
+# -- download -----------------------------------------------------------------
+
+
+def _resolve_range(
+    app: CliApp, src: S3Url, version_id: str | None, wanted: ByteRange | None
+) -> tuple[str | None, tuple[int, int] | None]:
+    """Turn an open-ended range into store offsets, pinning the version it read."""
+    if wanted is None:
+        return version_id, None
+    if wanted.first is not None and wanted.last is not None:
+        return version_id, (wanted.first, wanted.last)
+    info = app.store.head_object(app.ctx, src.bucket, src.key, version_id=version_id)
+    return info.version_id, wanted.resolve(info.size)
+
+
+def _local_name(key: str) -> str:
+    name = key.rstrip("/").rsplit("/", 1)[-1]
+    if not name or key.endswith("/") or name in (".", ".."):
+        raise CliError(f"cannot name a local file after key {key!r}: give DEST")
+    return name
+
+
+def download(
+    app: CliApp,
+    src: S3Url,
+    dest: str | None,
+    *,
+    version_id: str | None = None,
+    wanted: ByteRange | None = None,
+) -> None:
+    """Stream one object to ``dest`` (a file, a directory, or "-" for stdout)."""
+    version_id, rng = _resolve_range(app, src, version_id, wanted)
+    if dest == "-":
+        with app.store.get_object(
+            app.ctx, src.bucket, src.key, version_id=version_id, range=rng
+        ) as reader:
+            out = sys.stdout.buffer
+            progress = Progress.for_transfer(str(src), reader.length, quiet=app.quiet)
+            try:
+                for piece in reader:
+                    out.write(piece)
+                    progress.update(len(piece))
+                out.flush()
+            finally:
+                progress.finish()
+        return
+    target = Path(dest) if dest else Path(_local_name(src.key))
+    if target.is_dir() or (dest is not None and dest.endswith("/")):
+        target = target / _local_name(src.key)
+    if not target.parent.is_dir():
+        raise CliError(f"no such directory: {target.parent}")
+    with app.store.get_object(
+        app.ctx, src.bucket, src.key, version_id=version_id, range=rng
+    ) as reader:
+        _write_atomically(app, reader, target, label=str(src))
+    app.say(f"download: {src} to {target}")
+
+
+def _write_atomically(app: CliApp, reader: object, target: Path, *, label: str) -> None:
+    tmp = target.parent / f".{target.name}.objfs-{os.getpid()}.part"
+    progress = Progress.for_transfer(label, getattr(reader, "length", None), quiet=app.quiet)
+    try:
+        with open(tmp, "wb") as out:
+            for piece in reader:  # type: ignore[attr-defined]
+                out.write(piece)
+                progress.update(len(piece))
+        os.replace(tmp, target)
+    except IsADirectoryError:
+        raise CliError(f"{target} is a directory") from None
+    except PermissionError as err:
+        raise CliError(f"cannot write {err.filename or target}: permission denied") from None
+    finally:
+        progress.finish()
+        if tmp.exists():
+            tmp.unlink()
+
+
+def cmd_get(app: CliApp, args: argparse.Namespace) -> int:
+    src = parse_s3_url(args.src, need_key=True)
+    download(app, src, args.dest, version_id=args.version_id, wanted=args.range)
+    return 0
+
+
+# -- copy ---------------------------------------------------------------------
+
+
+def _iter_latest(app: CliApp, src: S3Url) -> Iterator[ObjectVersion]:
+    for item in app.store.iter_objects(app.ctx, src.bucket, prefix=as_prefix(src.key)):
+        if isinstance(item, ObjectVersion):
+            yield item
+
+
+def _safe_local_path(root: Path, rel: str) -> Path | None:
+    """``root/rel`` if ``rel`` stays inside ``root`` as a relative path, else None."""
+    parts = rel.split("/")
+    if not rel or rel.startswith("/") or any(p in ("", ".", "..") for p in parts[:-1]):
+        return None
+    if parts[-1] in (".", ".."):
+        return None
+    return root.joinpath(*parts)
+
+
+def _download_tree(app: CliApp, src: S3Url, root: Path) -> int:
+    prefix = as_prefix(src.key)
+    failures = 0
+    for info in _iter_latest(app, src):
+        rel = info.key[len(prefix) :]
+        if rel.endswith("/"):  # directory marker object
+            path = _safe_local_path(root, rel.rstrip("/"))
+            if path is not None:
+                path.mkdir(parents=True, exist_ok=True)
+            continue
+        path = _safe_local_path(root, rel)
+        if path is None:
+            app.warn(f"skipping s3://{src.bucket}/{info.key}: not a safe local path")
+            failures += 1
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            download(app, S3Url(src.bucket, info.key), str(path), version_id=info.version_id)
+        except (ObjfsError, CliError) as err:
+            app.warn(f"s3://{src.bucket}/{info.key}: {err}")
+            failures += 1
+    return 1 if failures else 0
+
+
+def _copy_one(
+    app: CliApp, src: S3Url, dst: S3Url, args: argparse.Namespace, vid: str | None
+) -> None:
+    meta = _user_meta(args)
+    replace = meta is not None or args.content_type is not None
+    result = app.store.copy_object(
+        app.ctx,
+        src.bucket,
+        src.key,
+        dst.bucket,
+        dst.key,
+        src_version_id=vid,
+        metadata_directive="REPLACE" if replace else "COPY",
+        content_type=args.content_type,
+        user_meta=meta,
+    )
+    suffix = f" (version {result.version_id})" if result.version_id != "null" else ""
+    app.say(f"copy: {src} to {dst}{suffix}")
+
+
+def cmd_cp(app: CliApp, args: argparse.Namespace) -> int:
+    src_remote, dst_remote = is_s3_url(args.src), is_s3_url(args.dest)
+    if not src_remote and not dst_remote:
+        raise CliError("one of SRC and DEST must be an s3:// URL (use cp(1) for local copies)")
+    if args.recursive and args.version_id:
+        raise CliError("--version-id names one object; it cannot be used with --recursive")
+    if not src_remote:  # local -> s3
+        if args.version_id:
+            raise CliError("--version-id applies to an s3:// source only")
+        return cmd_put(app, args)
+    src = parse_s3_url(args.src, need_key=not args.recursive)
+    if not dst_remote:  # s3 -> local
+        if args.recursive:
+            root = Path(args.dest)
+            root.mkdir(parents=True, exist_ok=True)
+            return _download_tree(app, src, root)
+        download(app, src, args.dest, version_id=args.version_id)
+        return 0
+    dst = parse_s3_url(args.dest)
+    if not args.recursive:
+        if not dst.key or dst.key.endswith("/"):
+            dst = dst.child(_local_name(src.key))
+        _copy_one(app, src, dst, args, args.version_id)
+        return 0
+    prefix, dst_prefix = as_prefix(src.key), as_prefix(dst.key)
+    # Listed in full before copying: a destination inside the source prefix
+    # would otherwise feed its own copies back into the listing.
+    sources = list(_iter_latest(app, src))
+    failures = 0
+    for info in sources:
+        target = S3Url(dst.bucket, dst_prefix + info.key[len(prefix) :])
+        try:
+            _copy_one(app, S3Url(src.bucket, info.key), target, args, info.version_id)
+        except ObjfsError as err:
+            app.warn(f"s3://{src.bucket}/{info.key}: {err}")
+            failures += 1
+    return 1 if failures else 0
