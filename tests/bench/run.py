@@ -1,0 +1,199 @@
+"""Run the objfs benchmarks: local disk vs. passthrough FUSE vs. objfs.
+
+Usage::
+
+    .venv/bin/python tests/bench/run.py [--quick] [--json FILE] [--only NAME[,NAME]]
+                                        [--targets disk,passthrough,objfs] [--dir DIR]
+
+Every workload runs on each target in the same run (fresh directory or
+store per target); the table on stdout and the JSON file give MB/s or ops/s
+and the ratio to disk and to the passthrough. The sequential workload runs
+objfs twice, with bucket default encryption ``AES256`` and ``none`` (the
+``sse`` column); ``--sse-everywhere`` does so for every workload.
+
+Needs root (to drop the page cache between write and read), /dev/fuse and
+fusermount3. Exit status: 0 all measured, 1 some step failed (its row says
+why), 2 bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from results import Row, format_table, host_info, write_json  # noqa: E402
+from targets import BenchError, ObjfsTarget, PassthroughTarget, Target  # noqa: E402
+from workloads import FULL, QUICK, WORKLOADS, RunState  # noqa: E402
+
+log = logging.getLogger("objfs.bench")
+TARGETS = ("disk", "passthrough", "objfs")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="run.py",
+        description="Benchmark objfs against local disk and a pyfuse3 passthrough mount.",
+        epilog="example: .venv/bin/python tests/bench/run.py --quick --only seq,small",
+    )
+    p.add_argument("--quick", action="store_true", help="small sizes: a smoke run in seconds")
+    p.add_argument(
+        "--json",
+        metavar="FILE",
+        default="bench-results.json",
+        help="write results here (default: %(default)s)",
+    )
+    p.add_argument(
+        "--only",
+        metavar="NAME",
+        default=",".join(WORKLOADS),
+        help=f"comma-separated workloads (default: all of {', '.join(WORKLOADS)})",
+    )
+    p.add_argument(
+        "--targets",
+        metavar="LIST",
+        default=",".join(TARGETS),
+        help="comma-separated targets (default: %(default)s)",
+    )
+    p.add_argument(
+        "--sse-everywhere",
+        action="store_true",
+        help="run objfs with encryption on and off for every workload, not just seq",
+    )
+    p.add_argument("--objfs-options", default="", metavar="OPTS", help="extra objfs -o options")
+    p.add_argument("--dir", type=Path, help="work directory parent (default: system temp dir)")
+    p.add_argument("--keep", action="store_true", help="keep the work directory")
+    p.add_argument("-v", "--verbose", action="store_true", help="log mounts and steps")
+    args = p.parse_args(argv)
+    args.only = [w.strip() for w in args.only.split(",") if w.strip()]
+    args.targets = [t.strip() for t in args.targets.split(",") if t.strip()]
+    for name in args.only:
+        if name not in WORKLOADS:
+            p.error(f"unknown workload {name!r} (choose from {', '.join(WORKLOADS)})")
+    for name in args.targets:
+        if name not in TARGETS:
+            p.error(f"unknown target {name!r} (choose from {', '.join(TARGETS)})")
+    return args
+
+
+def preflight(args: argparse.Namespace) -> str | None:
+    """A one-line reason the benchmarks cannot run here, or None."""
+    if any(t != "disk" for t in args.targets):
+        if not os.path.exists("/dev/fuse"):
+            return "/dev/fuse is missing (load the fuse module)"
+        if not shutil.which("fusermount3"):
+            return "fusermount3 not found (apt-get install fuse3)"
+    for tool in ("dd", "ls", "find", "cmp"):
+        if not shutil.which(tool):
+            return f"{tool} not found"
+    return None
+
+
+def make_targets(workload: str, args: argparse.Namespace, workdir: Path) -> list[Target]:
+    out: list[Target] = []
+    if "disk" in args.targets:
+        out.append(Target(workdir))
+    if "passthrough" in args.targets:
+        out.append(PassthroughTarget(workdir))
+    if "objfs" in args.targets:
+        modes = ["AES256", "none"] if workload == "seq" or args.sse_everywhere else ["AES256"]
+        for sse in modes:
+            out.append(ObjfsTarget(workdir, sse=sse, options=args.objfs_options))
+    return out
+
+
+def run_all(args: argparse.Namespace, workdir: Path) -> list[Row]:
+    state = RunState(sizes=QUICK if args.quick else FULL, workdir=workdir)
+    rows: list[Row] = []
+    for name in args.only:
+        for target in make_targets(name, args, workdir):
+            label = target.kind if target.sse == "-" else f"{target.kind} sse={target.sse}"
+            print(f"# {name} on {label} ...", file=sys.stderr, flush=True)
+            started = len(rows)
+            t0 = time.perf_counter()
+            try:
+                WORKLOADS[name](target, state, rows)
+            except Exception as exc:  # a harness: record the failure, go on
+                rows.append(Row(name, "(aborted)", target.kind, target.sse, error=_one_line(exc)))
+            finally:
+                target.destroy()
+            for note in dict.fromkeys(target.notes):
+                rows[started:] = [_with_note(r, note) for r in rows[started:]]
+            log.info("%s on %s took %.1f s", name, label, time.perf_counter() - t0)
+    return rows
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    msg = text[0] if text else ""
+    return f"{type(exc).__name__}: {msg}" if not isinstance(exc, BenchError) else msg
+
+
+def _with_note(row: Row, note: str) -> Row:
+    return Row(**{**asdict(row), "note": f"{row.note}; {note}" if row.note else note})
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(name)s: %(message)s",
+    )
+    problem = preflight(args)
+    if problem:
+        print(f"run.py: {problem}", file=sys.stderr)
+        return 1
+    if args.dir is not None and not args.dir.is_dir():
+        print(f"run.py: --dir {args.dir} is not a directory", file=sys.stderr)
+        return 2
+    if os.geteuid() != 0:
+        print("run.py: not root: reads after a remount will not be cold", file=sys.stderr)
+    workdir = Path(tempfile.mkdtemp(prefix="objfs-bench-", dir=args.dir))
+    host = host_info(workdir)
+    if host["workdir_fs"] in ("tmpfs", "ramfs"):
+        print(f"run.py: note: {workdir} is on {host['workdir_fs']}, not a disk", file=sys.stderr)
+    t0 = time.perf_counter()
+    try:
+        rows = run_all(args, workdir)
+    except KeyboardInterrupt:
+        print("run.py: interrupted", file=sys.stderr)
+        return 1
+    finally:
+        if args.keep:
+            print(f"run.py: work directory kept: {workdir}", file=sys.stderr)
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    sizes = QUICK if args.quick else FULL
+    params = {
+        "quick": args.quick,
+        "sizes": asdict(sizes),
+        "workloads": args.only,
+        "targets": args.targets,
+        "objfs_options": args.objfs_options,
+        "seconds": round(time.perf_counter() - t0, 1),
+    }
+    print(format_table(rows))
+    json_path = Path(args.json)
+    try:
+        write_json(json_path, rows, params, host)
+    except OSError as exc:
+        print(f"run.py: cannot write {json_path}: {exc.strerror}", file=sys.stderr)
+        return 1
+    failed = sum(1 for r in rows if r.error)
+    print(f"\nresults: {json_path}  ({params['seconds']} s)", file=sys.stderr)
+    if failed:
+        print(f"run.py: {failed} step(s) failed; see the notes column", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
