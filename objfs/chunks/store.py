@@ -9,7 +9,10 @@ A chunk is stored as one *frame* in a backend, named by the hex of its id::
         cipher      u8   0 none, 1 AES-256-GCM
         flags       u8   0 (reserved; anything else is refused)
         domain_id   16s  the encryption domain the chunk belongs to
-        nonce       12s  random for AES-256-GCM; all zero for cipher 0
+        nonce       12s  cipher 1: random AES-256-GCM nonce; cipher 0: "check",
+                         all zero for a raw body, and for a zstd body the first
+                         12 bytes of HMAC-SHA256(id_key, header with zero check
+                         || chunk_id || payload)
         plain_len   u32  length of the chunk's data
         payload_len u32  bytes after the header
     payload
@@ -22,7 +25,9 @@ Invariants:
   so equal data dedups inside one domain and ids reveal nothing across domains;
 - ``get`` never returns bytes other than the ones ``put`` was given for that
   id: the AEAD tag covers header and id (encrypted domains), and for
-  plaintext domains every header field is checked and the HMAC recomputed.
+  plaintext domains every header field is checked, the HMAC of the data
+  recomputed, and a zstd body checked too (so even a flip in a bit zstd
+  ignores is reported: fsck sees bit rot before it matters).
   Any mismatch is ``IntegrityError("chunk <hex> is damaged: ...")``;
 - a frame's cipher must match its domain's kind: a plaintext frame is never
   accepted for an encrypted domain (no downgrade by rewriting a file);
@@ -43,7 +48,9 @@ from dataclasses import dataclass
 
 import zstandard
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.hmac import HMAC
 
 from objfs.chunks.backend import ChunkBackend
 from objfs.crypto.keyring import KIND_NONE, Domain, hmac_sha256
@@ -63,6 +70,7 @@ TAG_LEN = 16
 ID_LEN = 32
 NONCE_LEN = 12
 _ZERO_NONCE = bytes(NONCE_LEN)
+_CHECK_AT = 24  # offset of the nonce/check field in the header
 MAX_CHUNK = (1 << 32) - 1 - TAG_LEN
 # Keep compression only when it saves at least 1/32 (~3%) of the chunk.
 _MIN_SAVING_SHIFT = 5
@@ -101,6 +109,19 @@ def parse_header(raw: bytes | memoryview, chunk_id: bytes) -> FrameHeader:
     if flags != 0:
         raise IntegrityError(f"chunk {hexid} is damaged: unknown flags {flags:#x}")
     return FrameHeader(version, codec, cipher, flags, domain_id, nonce, plain_len, payload_len)
+
+
+def _frame_check(
+    id_key: bytes, header: bytes | memoryview, chunk_id: bytes, payload: object
+) -> bytes:
+    """Check value of a compressed plaintext frame (its header's check field zeroed)."""
+    mac = HMAC(id_key, hashes.SHA256())
+    mac.update(header[:_CHECK_AT])
+    mac.update(_ZERO_NONCE)
+    mac.update(header[_CHECK_AT + NONCE_LEN : HEADER_LEN])
+    mac.update(chunk_id)
+    mac.update(payload)  # type: ignore[arg-type]
+    return mac.finalize()[:NONCE_LEN]
 
 
 def _check_id(chunk_id: bytes) -> str:
@@ -160,6 +181,9 @@ class ChunkStore:
                 MAGIC, FORMAT_VERSION, codec, CIPHER_NONE, 0, domain.domain_id,
                 _ZERO_NONCE, plain_len, len(body),
             )  # fmt: skip
+            if codec == CODEC_ZSTD:
+                check = _frame_check(domain.id_key, header, chunk_id, body)
+                header = header[:_CHECK_AT] + check + header[_CHECK_AT + NONCE_LEN :]
             return header, body
         if domain.enc_key is None:
             raise InvalidArgument(
@@ -225,8 +249,12 @@ class ChunkStore:
                     "(modified, truncated or from another store)"
                 ) from None
         else:
-            if h.nonce != _ZERO_NONCE:
-                raise IntegrityError(f"chunk {hexid} is damaged: nonce set on a plaintext frame")
+            if h.codec == CODEC_ZSTD:
+                check = _frame_check(domain.id_key, raw, chunk_id, payload)
+                if not hmac.compare_digest(check, h.nonce):
+                    raise IntegrityError(f"chunk {hexid} is damaged: frame check failed")
+            elif h.nonce != _ZERO_NONCE:
+                raise IntegrityError(f"chunk {hexid} is damaged: check set on a raw frame")
             body = payload
         if h.codec == CODEC_ZSTD:
             try:
