@@ -16,8 +16,8 @@ from objfs.store.types import (
     SSERequest,
     SystemMeta,
     UploadInfo,
-    VersionListResult,
     Versioning,
+    VersionListResult,
 )
 
 __all__ = [

@@ -1,0 +1,237 @@
+"""SQLite access for the store: connections, transactions, the schema.
+
+Owns ``meta.db``. Invariants:
+- WAL mode; one connection per thread (readers never block the writer);
+- every mutation runs inside ``Database.write()``: ``BEGIN IMMEDIATE`` ...
+  ``COMMIT``, so concurrent writers (threads or processes) serialise and a
+  crash leaves either all or none of a change;
+- ``write(durable=True)`` commits with ``synchronous=FULL`` (survives a power
+  cut); ``durable=False`` with ``NORMAL`` (survives a crash of the process).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sqlite3
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+from objfs.errors import StoreFormatError, StoreFull, StoreNotFound
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+
+SCHEMA = """
+CREATE TABLE meta (name TEXT PRIMARY KEY, value) ;
+CREATE TABLE domains (
+    domain_id BLOB PRIMARY KEY,
+    kind TEXT NOT NULL,
+    record BLOB NOT NULL,
+    lookup BLOB UNIQUE,          -- SSE-C: keyed tag of the customer key
+    created INTEGER NOT NULL
+);
+CREATE TABLE buckets (
+    name TEXT PRIMARY KEY,
+    region TEXT NOT NULL,
+    owner TEXT NOT NULL,
+    created INTEGER NOT NULL,
+    versioning TEXT NOT NULL,
+    mfa_delete INTEGER NOT NULL DEFAULT 0,
+    encryption TEXT NOT NULL,
+    kms_key_id TEXT,
+    config BLOB                  -- msgpack: policy, ACL, CORS, logging (later)
+);
+-- One row per version or delete marker. seq orders creation store-wide.
+CREATE TABLE versions (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    bucket TEXT NOT NULL,
+    key BLOB NOT NULL,           -- UTF-8 bytes: BLOB order is S3's byte order
+    version_id TEXT NOT NULL,
+    delete_marker INTEGER NOT NULL,
+    size INTEGER NOT NULL,
+    etag TEXT NOT NULL,
+    created INTEGER NOT NULL,    -- ns since epoch (Last-Modified)
+    content_type TEXT NOT NULL,
+    user_meta BLOB,
+    sys_meta BLOB,
+    sse TEXT NOT NULL,
+    kms_key_id TEXT,
+    domain_id BLOB,
+    manifest BLOB                -- msgpack [[chunk_id|None, length], ...]
+);
+CREATE UNIQUE INDEX versions_key ON versions(bucket, key, version_id);
+CREATE INDEX versions_order ON versions(bucket, key, seq);
+-- The latest version of every key (including a latest delete marker).
+CREATE TABLE objects (
+    bucket TEXT NOT NULL,
+    key BLOB NOT NULL,
+    seq INTEGER NOT NULL,
+    delete_marker INTEGER NOT NULL,
+    PRIMARY KEY (bucket, key)
+) WITHOUT ROWID;
+CREATE INDEX objects_live ON objects(bucket, delete_marker, key);
+CREATE TABLE chunks (
+    chunk_id BLOB PRIMARY KEY,
+    domain_id BLOB NOT NULL,
+    refs INTEGER NOT NULL,
+    length INTEGER NOT NULL,
+    dead_since INTEGER           -- ns, set when refs drops to 0
+) WITHOUT ROWID;
+CREATE INDEX chunks_dead ON chunks(dead_since) WHERE refs = 0;
+CREATE TABLE uploads (
+    upload_id TEXT PRIMARY KEY,
+    bucket TEXT NOT NULL,
+    key BLOB NOT NULL,
+    created INTEGER NOT NULL,
+    content_type TEXT NOT NULL,
+    user_meta BLOB,
+    sys_meta BLOB,
+    sse TEXT NOT NULL,
+    kms_key_id TEXT,
+    domain_id BLOB
+);
+CREATE INDEX uploads_key ON uploads(bucket, key);
+CREATE TABLE parts (
+    upload_id TEXT NOT NULL,
+    part_number INTEGER NOT NULL,
+    etag TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    created INTEGER NOT NULL,
+    manifest BLOB NOT NULL,
+    PRIMARY KEY (upload_id, part_number)
+) WITHOUT ROWID;
+CREATE TABLE changes (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    bucket TEXT NOT NULL,
+    key BLOB NOT NULL
+);
+"""
+
+
+class Database:
+    """Per-thread SQLite connections to one ``meta.db``."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._closed = False
+
+    # -- lifecycle ---------------------------------------------------------
+
+    @classmethod
+    def create(cls, path: Path, meta: dict[str, object]) -> Database:
+        db = cls(path)
+        with db.write(durable=True) as cur:
+            for statement in SCHEMA.split(";"):
+                if statement.strip():
+                    cur.execute(statement)
+            values = {"format_version": FORMAT_VERSION, **meta}
+            cur.executemany("INSERT INTO meta(name, value) VALUES (?, ?)", values.items())
+        return db
+
+    @classmethod
+    def open(cls, path: Path) -> Database:
+        if not path.exists():
+            raise StoreNotFound(
+                f"no objfs store at {path.parent}: run `objfs init` or pass --store"
+            )
+        db = cls(path)
+        try:
+            version = (
+                db.conn().execute("SELECT value FROM meta WHERE name = 'format_version'").fetchone()
+            )
+        except sqlite3.DatabaseError as exc:
+            db.close()
+            raise StoreFormatError(f"{path} is not an objfs metadata database ({exc})") from exc
+        if version is None:
+            db.close()
+            raise StoreFormatError(f"{path} has no format version")
+        if int(version[0]) > FORMAT_VERSION:
+            db.close()
+            raise StoreFormatError(
+                f"store format {version[0]} is newer than this objfs understands "
+                f"({FORMAT_VERSION}): upgrade objfs"
+            )
+        return db
+
+    def conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            if self._closed:
+                raise RuntimeError("database is closed")
+            conn = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False, timeout=60
+            )
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=OFF")
+            conn.execute("PRAGMA cache_size=-32768")
+            self._local.conn = conn
+            self._local.sync = "NORMAL"
+            with self._lock:
+                self._all.append(conn)
+        return conn
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            conns, self._all = self._all, []
+        for conn in conns:
+            with contextlib.suppress(sqlite3.Error):
+                conn.close()
+
+    # -- transactions --------------------------------------------------------
+
+    @contextlib.contextmanager
+    def write(self, *, durable: bool = False) -> Iterator[sqlite3.Cursor]:
+        """One write transaction; commits on success, rolls back on error."""
+        conn = self.conn()
+        want = "FULL" if durable else "NORMAL"
+        if self._local.sync != want:
+            conn.execute(f"PRAGMA synchronous={want}")
+            self._local.sync = want
+        cur = conn.cursor()
+        try:
+            cur.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise _translate(exc) from exc
+        try:
+            yield cur
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                cur.execute("ROLLBACK")
+            raise
+        try:
+            cur.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            with contextlib.suppress(sqlite3.Error):
+                cur.execute("ROLLBACK")
+            raise _translate(exc) from exc
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[sqlite3.Cursor]:
+        """A consistent read snapshot across several statements."""
+        conn = self.conn()
+        cur = conn.cursor()
+        cur.execute("BEGIN")
+        try:
+            yield cur
+        finally:
+            with contextlib.suppress(sqlite3.Error):
+                cur.execute("COMMIT")
+
+    def get_meta(self, name: str) -> object:
+        row = self.conn().execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
+        return None if row is None else row[0]
+
+
+def _translate(exc: sqlite3.OperationalError) -> Exception:
+    text = str(exc)
+    if "disk" in text and ("full" in text or "I/O" in text):
+        return StoreFull(f"metadata write failed: {text}: free space on the store's disk")
+    return exc

@@ -1,0 +1,438 @@
+"""Every SQL statement the store runs, as small functions over a cursor.
+
+The store decides *what* to change (S3 semantics); this module only knows
+*how* rows are laid out. Keys are passed as UTF-8 ``bytes`` so that SQLite's
+BLOB comparison gives S3's byte order and range scans can seek.
+
+Reference counting invariant: ``chunks.refs`` equals the number of manifest
+entries (of versions and of multipart parts) naming that chunk. Callers add
+references before dropping old ones inside one transaction.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+VERSION_COLUMNS = (
+    "seq, bucket, key, version_id, delete_marker, size, etag, created, content_type, "
+    "user_meta, sys_meta, sse, kms_key_id, domain_id, manifest"
+)
+
+Row = tuple[Any, ...]
+
+
+# -- domains -------------------------------------------------------------
+
+
+def insert_domain(
+    cur: sqlite3.Cursor, domain_id: bytes, kind: str, record: bytes, lookup: bytes | None = None
+) -> None:
+    cur.execute(
+        "INSERT INTO domains(domain_id, kind, record, lookup, created) VALUES (?, ?, ?, ?, ?)",
+        (domain_id, kind, record, lookup, time.time_ns()),
+    )
+
+
+def get_domain(cur: sqlite3.Cursor, domain_id: bytes) -> Row | None:
+    return cur.execute(
+        "SELECT domain_id, kind, record FROM domains WHERE domain_id = ?", (domain_id,)
+    ).fetchone()
+
+
+def domain_by_lookup(cur: sqlite3.Cursor, lookup: bytes) -> Row | None:
+    return cur.execute(
+        "SELECT domain_id, kind, record FROM domains WHERE lookup = ?", (lookup,)
+    ).fetchone()
+
+
+def set_meta(cur: sqlite3.Cursor, name: str, value: object) -> None:
+    cur.execute(
+        "INSERT INTO meta(name, value) VALUES (?, ?) "
+        "ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+        (name, value),
+    )
+
+
+def get_meta(cur: sqlite3.Cursor, name: str) -> Any:
+    row = cur.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
+    return None if row is None else row[0]
+
+
+# -- buckets -------------------------------------------------------------
+
+BUCKET_COLUMNS = "name, region, owner, created, versioning, mfa_delete, encryption, kms_key_id"
+
+
+def insert_bucket(cur: sqlite3.Cursor, values: Sequence[object]) -> None:
+    cur.execute(f"INSERT INTO buckets({BUCKET_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", values)
+
+
+def get_bucket(cur: sqlite3.Cursor, name: str) -> Row | None:
+    return cur.execute(f"SELECT {BUCKET_COLUMNS} FROM buckets WHERE name = ?", (name,)).fetchone()
+
+
+def list_buckets(cur: sqlite3.Cursor) -> list[Row]:
+    return cur.execute(f"SELECT {BUCKET_COLUMNS} FROM buckets ORDER BY name").fetchall()
+
+
+def update_bucket(cur: sqlite3.Cursor, name: str, **fields: object) -> None:
+    assignments = ", ".join(f"{column} = ?" for column in fields)
+    cur.execute(f"UPDATE buckets SET {assignments} WHERE name = ?", (*fields.values(), name))
+
+
+def bucket_has_versions(cur: sqlite3.Cursor, name: str) -> bool:
+    return (
+        cur.execute("SELECT 1 FROM versions WHERE bucket = ? LIMIT 1", (name,)).fetchone()
+        is not None
+    )
+
+
+def delete_bucket(cur: sqlite3.Cursor, name: str) -> None:
+    cur.execute("DELETE FROM buckets WHERE name = ?", (name,))
+
+
+# -- versions ------------------------------------------------------------
+
+
+def insert_version(cur: sqlite3.Cursor, values: Sequence[object]) -> int:
+    """Insert a version row (all columns but seq); returns its seq."""
+    cur.execute(
+        f"INSERT INTO versions({VERSION_COLUMNS.split(', ', 1)[1]}) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        values,
+    )
+    return int(cur.lastrowid or 0)
+
+
+def get_version(cur: sqlite3.Cursor, bucket: str, key: bytes, version_id: str) -> Row | None:
+    return cur.execute(
+        f"SELECT {VERSION_COLUMNS} FROM versions WHERE bucket = ? AND key = ? AND version_id = ?",
+        (bucket, key, version_id),
+    ).fetchone()
+
+
+def get_latest(cur: sqlite3.Cursor, bucket: str, key: bytes) -> Row | None:
+    return cur.execute(
+        f"SELECT {VERSION_COLUMNS} FROM versions WHERE seq = "
+        "(SELECT seq FROM objects WHERE bucket = ? AND key = ?)",
+        (bucket, key),
+    ).fetchone()
+
+
+def latest_seq(cur: sqlite3.Cursor, bucket: str, key: bytes) -> int | None:
+    row = cur.execute(
+        "SELECT seq FROM objects WHERE bucket = ? AND key = ?", (bucket, key)
+    ).fetchone()
+    return None if row is None else int(row[0])
+
+
+def key_versions(cur: sqlite3.Cursor, bucket: str, key: bytes) -> list[Row]:
+    """All versions of one key, newest first."""
+    return cur.execute(
+        f"SELECT {VERSION_COLUMNS} FROM versions WHERE bucket = ? AND key = ? ORDER BY seq DESC",
+        (bucket, key),
+    ).fetchall()
+
+
+def delete_version(cur: sqlite3.Cursor, seq: int) -> None:
+    cur.execute("DELETE FROM versions WHERE seq = ?", (seq,))
+
+
+def refresh_latest(cur: sqlite3.Cursor, bucket: str, key: bytes) -> None:
+    """Point ``objects`` at the newest remaining version of the key (or drop it)."""
+    row = cur.execute(
+        "SELECT seq, delete_marker FROM versions WHERE bucket = ? AND key = ? "
+        "ORDER BY seq DESC LIMIT 1",
+        (bucket, key),
+    ).fetchone()
+    if row is None:
+        cur.execute("DELETE FROM objects WHERE bucket = ? AND key = ?", (bucket, key))
+    else:
+        cur.execute(
+            "INSERT INTO objects(bucket, key, seq, delete_marker) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT(bucket, key) DO UPDATE SET seq = excluded.seq, "
+            "delete_marker = excluded.delete_marker",
+            (bucket, key, row[0], row[1]),
+        )
+
+
+def update_version_meta(cur: sqlite3.Cursor, seq: int, **fields: object) -> None:
+    assignments = ", ".join(f"{column} = ?" for column in fields)
+    cur.execute(f"UPDATE versions SET {assignments} WHERE seq = ?", (*fields.values(), seq))
+
+
+def all_manifests(cur: sqlite3.Cursor) -> Iterable[Row]:
+    """(bucket, key, version_id, domain_id, manifest) of every version, then every part."""
+    yield from cur.execute(
+        "SELECT bucket, key, version_id, domain_id, manifest FROM versions WHERE delete_marker = 0"
+    )
+
+
+# -- listing -------------------------------------------------------------
+
+
+def list_latest(
+    cur: sqlite3.Cursor,
+    bucket: str,
+    after: bytes | None,
+    upper: bytes | None,
+    limit: int,
+    *,
+    inclusive: bool = False,
+) -> list[Row]:
+    """Latest non-deleted versions with key in (after, upper), key order."""
+    sql = (
+        f"SELECT {', '.join('v.' + c for c in VERSION_COLUMNS.split(', '))} "
+        "FROM objects o JOIN versions v ON v.seq = o.seq "
+        "WHERE o.bucket = ? AND o.delete_marker = 0"
+    )
+    args: list[object] = [bucket]
+    if after is not None:
+        sql += " AND o.key >= ?" if inclusive else " AND o.key > ?"
+        args.append(after)
+    if upper is not None:
+        sql += " AND o.key < ?"
+        args.append(upper)
+    sql += " ORDER BY o.key LIMIT ?"
+    args.append(limit)
+    return cur.execute(sql, args).fetchall()
+
+
+def list_versions(
+    cur: sqlite3.Cursor,
+    bucket: str,
+    after_key: bytes | None,
+    after_seq: int | None,
+    upper: bytes | None,
+    limit: int,
+    *,
+    inclusive: bool = False,
+) -> list[Row]:
+    """Versions in (key ASC, seq DESC) order, strictly after (after_key, after_seq).
+
+    ``after_seq`` None means: start after every version of ``after_key``
+    (or at ``after_key`` itself when ``inclusive``).
+    """
+    sql = f"SELECT {VERSION_COLUMNS} FROM versions WHERE bucket = ?"
+    args: list[object] = [bucket]
+    if after_key is not None:
+        if after_seq is None:
+            sql += " AND key >= ?" if inclusive else " AND key > ?"
+            args.append(after_key)
+        else:
+            sql += " AND (key > ? OR (key = ? AND seq < ?))"
+            args.extend([after_key, after_key, after_seq])
+    if upper is not None:
+        sql += " AND key < ?"
+        args.append(upper)
+    sql += " ORDER BY key, seq DESC LIMIT ?"
+    args.append(limit)
+    return cur.execute(sql, args).fetchall()
+
+
+def prefix_has_live_key(
+    cur: sqlite3.Cursor, bucket: str, lower: bytes, upper: bytes | None, exclude: bytes | None
+) -> bool:
+    sql = "SELECT key FROM objects WHERE bucket = ? AND delete_marker = 0 AND key >= ?"
+    args: list[object] = [bucket, lower]
+    if upper is not None:
+        sql += " AND key < ?"
+        args.append(upper)
+    sql += " ORDER BY key LIMIT 2"
+    return any(row[0] != exclude for row in cur.execute(sql, args))
+
+
+# -- chunks --------------------------------------------------------------
+
+
+def add_refs(
+    cur: sqlite3.Cursor, domain_id: bytes, refs: Iterable[tuple[bytes, int]]
+) -> list[bytes]:
+    """Add one reference per (chunk_id, length); return ids that had no live row."""
+    revived = []
+    for chunk_id, length in refs:
+        row = cur.execute("SELECT refs FROM chunks WHERE chunk_id = ?", (chunk_id,)).fetchone()
+        if row is None:
+            cur.execute(
+                "INSERT INTO chunks(chunk_id, domain_id, refs, length) VALUES (?, ?, 1, ?)",
+                (chunk_id, domain_id, length),
+            )
+            revived.append(chunk_id)
+        else:
+            if row[0] == 0:
+                revived.append(chunk_id)
+            cur.execute(
+                "UPDATE chunks SET refs = refs + 1, dead_since = NULL WHERE chunk_id = ?",
+                (chunk_id,),
+            )
+    return revived
+
+
+def drop_refs(cur: sqlite3.Cursor, chunk_ids: Iterable[bytes]) -> None:
+    now = time.time_ns()
+    for chunk_id in chunk_ids:
+        cur.execute(
+            "UPDATE chunks SET refs = refs - 1, "
+            "dead_since = CASE WHEN refs = 1 THEN ? ELSE dead_since END "
+            "WHERE chunk_id = ? AND refs > 0",
+            (now, chunk_id),
+        )
+
+
+def dead_chunks(cur: sqlite3.Cursor, before_ns: int) -> list[bytes]:
+    return [
+        row[0]
+        for row in cur.execute(
+            "SELECT chunk_id FROM chunks WHERE refs = 0 AND dead_since <= ?", (before_ns,)
+        )
+    ]
+
+
+def forget_chunk(cur: sqlite3.Cursor, chunk_id: bytes) -> None:
+    cur.execute("DELETE FROM chunks WHERE chunk_id = ?", (chunk_id,))
+
+
+def chunk_rows(cur: sqlite3.Cursor) -> dict[bytes, tuple[bytes, int, int]]:
+    """chunk_id -> (domain_id, refs, length)."""
+    return {
+        row[0]: (row[1], row[2], row[3])
+        for row in cur.execute("SELECT chunk_id, domain_id, refs, length FROM chunks")
+    }
+
+
+def chunk_known(cur: sqlite3.Cursor, chunk_id: bytes) -> bool:
+    return (
+        cur.execute("SELECT 1 FROM chunks WHERE chunk_id = ?", (chunk_id,)).fetchone() is not None
+    )
+
+
+def set_refs(
+    cur: sqlite3.Cursor, chunk_id: bytes, domain_id: bytes, refs: int, length: int
+) -> None:
+    cur.execute(
+        "INSERT INTO chunks(chunk_id, domain_id, refs, length, dead_since) VALUES (?, ?, ?, ?, ?) "
+        "ON CONFLICT(chunk_id) DO UPDATE SET refs = excluded.refs, "
+        "dead_since = excluded.dead_since",
+        (chunk_id, domain_id, refs, length, None if refs else time.time_ns()),
+    )
+
+
+# -- multipart -----------------------------------------------------------
+
+UPLOAD_COLUMNS = (
+    "upload_id, bucket, key, created, content_type, user_meta, sys_meta, sse, kms_key_id, domain_id"
+)
+
+
+def insert_upload(cur: sqlite3.Cursor, values: Sequence[object]) -> None:
+    cur.execute(
+        f"INSERT INTO uploads({UPLOAD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", values
+    )
+
+
+def get_upload(cur: sqlite3.Cursor, upload_id: str) -> Row | None:
+    return cur.execute(
+        f"SELECT {UPLOAD_COLUMNS} FROM uploads WHERE upload_id = ?", (upload_id,)
+    ).fetchone()
+
+
+def list_uploads(cur: sqlite3.Cursor, bucket: str, lower: bytes, upper: bytes | None) -> list[Row]:
+    sql = f"SELECT {UPLOAD_COLUMNS} FROM uploads WHERE bucket = ? AND key >= ?"
+    args: list[object] = [bucket, lower]
+    if upper is not None:
+        sql += " AND key < ?"
+        args.append(upper)
+    return cur.execute(sql + " ORDER BY key, created", args).fetchall()
+
+
+def delete_upload(cur: sqlite3.Cursor, upload_id: str) -> None:
+    cur.execute("DELETE FROM parts WHERE upload_id = ?", (upload_id,))
+    cur.execute("DELETE FROM uploads WHERE upload_id = ?", (upload_id,))
+
+
+def put_part(cur: sqlite3.Cursor, values: Sequence[object]) -> Row | None:
+    """Insert or replace a part; returns the replaced part's row (for its refs)."""
+    old = cur.execute(
+        "SELECT manifest FROM parts WHERE upload_id = ? AND part_number = ?", values[:2]
+    ).fetchone()
+    cur.execute(
+        "INSERT OR REPLACE INTO parts(upload_id, part_number, etag, size, created, manifest) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        values,
+    )
+    return old
+
+
+def list_parts(cur: sqlite3.Cursor, upload_id: str) -> list[Row]:
+    return cur.execute(
+        "SELECT part_number, etag, size, created, manifest FROM parts "
+        "WHERE upload_id = ? ORDER BY part_number",
+        (upload_id,),
+    ).fetchall()
+
+
+def all_part_manifests(cur: sqlite3.Cursor) -> Iterable[Row]:
+    yield from cur.execute(
+        "SELECT u.bucket, u.key, u.upload_id, u.domain_id, p.manifest "
+        "FROM parts p JOIN uploads u ON u.upload_id = p.upload_id"
+    )
+
+
+# -- changes -------------------------------------------------------------
+
+
+def add_change(cur: sqlite3.Cursor, bucket: str, key: bytes) -> None:
+    cur.execute("INSERT INTO changes(bucket, key) VALUES (?, ?)", (bucket, key))
+
+
+def changes_since(cur: sqlite3.Cursor, seq: int, limit: int) -> list[Row]:
+    return cur.execute(
+        "SELECT seq, bucket, key FROM changes WHERE seq > ? ORDER BY seq LIMIT ?", (seq, limit)
+    ).fetchall()
+
+
+def change_seq(cur: sqlite3.Cursor) -> int:
+    row = cur.execute("SELECT MAX(seq) FROM changes").fetchone()
+    return int(row[0] or 0)
+
+
+def prune_changes(cur: sqlite3.Cursor, keep: int) -> None:
+    cur.execute("DELETE FROM changes WHERE seq <= (SELECT MAX(seq) FROM changes) - ?", (keep,))
+
+
+def latest_range_sql(
+    bucket: str, cursor: bytes, inclusive: bool, upper: bytes | None
+) -> tuple[str, list[object]]:
+    """SQL + args scanning live latest versions from ``cursor`` in key order.
+
+    Run it on a cursor of its own and stop reading when done: the scan is
+    lazy, so seeking past a folded prefix costs one index probe.
+    """
+    sql = (
+        f"SELECT {', '.join('v.' + c for c in VERSION_COLUMNS.split(', '))} "
+        "FROM objects o JOIN versions v ON v.seq = o.seq "
+        f"WHERE o.bucket = ? AND o.delete_marker = 0 AND o.key {'>=' if inclusive else '>'} ?"
+    )
+    args: list[object] = [bucket, cursor]
+    if upper is not None:
+        sql += " AND o.key < ?"
+        args.append(upper)
+    return sql + " ORDER BY o.key", args
+
+
+def stale_latest(cur: sqlite3.Cursor) -> list[tuple[str, bytes]]:
+    """Keys whose ``objects`` row does not name their newest version (or is missing)."""
+    rows = cur.execute(
+        "SELECT v.bucket, v.key FROM versions v "
+        "LEFT JOIN objects o ON o.bucket = v.bucket AND o.key = v.key "
+        "GROUP BY v.bucket, v.key "
+        "HAVING MAX(v.seq) != COALESCE(MAX(o.seq), -1)"
+    ).fetchall()
+    orphans = cur.execute(
+        "SELECT o.bucket, o.key FROM objects o LEFT JOIN versions v ON v.seq = o.seq "
+        "WHERE v.seq IS NULL"
+    ).fetchall()
+    return [(b, k) for b, k in rows + orphans]

@@ -1,0 +1,142 @@
+"""Cutting an incoming stream into chunks and storing them.
+
+Memory stays bounded: at most a few chunk-sized buffers exist at once,
+whatever the size of the stream. Chunk encoding (keyed hash, compression,
+AES-GCM) runs on a small thread pool so a single large put uses both cores;
+those primitives release the GIL.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from objfs.chunks.store import ChunkStore
+from objfs.crypto.keyring import Domain
+from objfs.errors import EntityTooLarge, InvalidArgument
+from objfs.store.types import ChunkRef
+
+_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="objfs-chunk")
+_IN_FLIGHT = 3  # chunks encoded ahead of the reader: bounds memory
+
+
+class ChunkedBody:
+    """Reads ``chunk_size`` pieces from bytes, a file object or an iterable of bytes."""
+
+    def __init__(self, body: Any, chunk_size: int) -> None:
+        self.chunk_size = chunk_size
+        if isinstance(body, (bytes, bytearray, memoryview)):
+            view = memoryview(body)
+            self._pieces: Iterator[bytes] = (
+                bytes(view[i : i + chunk_size]) for i in range(0, len(view), chunk_size)
+            )
+        elif hasattr(body, "read"):
+            self._pieces = self._from_file(body)
+        elif hasattr(body, "__iter__"):
+            self._pieces = self._regroup(iter(body))
+        else:
+            raise InvalidArgument("object body must be bytes, a readable file or an iterable")
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self._pieces
+
+    def _from_file(self, fileobj: Any) -> Iterator[bytes]:
+        size = self.chunk_size
+        while True:
+            buf = bytearray(size)
+            view = memoryview(buf)
+            filled = 0
+            while filled < size:
+                if hasattr(fileobj, "readinto"):
+                    n = fileobj.readinto(view[filled:])
+                else:
+                    data = fileobj.read(size - filled)
+                    n = len(data) if data else 0
+                    view[filled : filled + n] = data or b""
+                if not n:
+                    break
+                filled += n
+            if filled:
+                yield bytes(view[:filled]) if filled < size else bytes(buf)
+            if filled < size:
+                return
+
+    def _regroup(self, pieces: Iterator[bytes]) -> Iterator[bytes]:
+        buf = bytearray()
+        for piece in pieces:
+            buf += piece
+            while len(buf) >= self.chunk_size:
+                yield bytes(buf[: self.chunk_size])
+                del buf[: self.chunk_size]
+        if buf:
+            yield bytes(buf)
+
+
+@dataclass(slots=True)
+class StoredStream:
+    manifest: list[ChunkRef] = field(default_factory=list)
+    new_ids: list[bytes] = field(default_factory=list)
+    size: int = 0
+    md5: Any = field(default_factory=hashlib.md5)
+
+
+@functools.lru_cache(maxsize=4)
+def zeros(length: int) -> bytes:
+    return bytes(length)
+
+
+def is_zero(data: bytes) -> bool:
+    return not data or (data[0] == 0 and data[-1] == 0 and data == zeros(len(data)))
+
+
+def _store_one(chunks: ChunkStore, domain: Domain, data: bytes) -> tuple[bytes | None, bool]:
+    if is_zero(data):
+        return None, False  # all zeros: a hole, no chunk
+    return chunks.put(domain, data)
+
+
+def store_stream(
+    chunks: ChunkStore, domain: Domain, body: ChunkedBody, *, limit: int | None = None
+) -> StoredStream:
+    """Store every chunk of ``body``; returns the manifest, size and MD5.
+
+    Chunks are written but not fsynced (``chunks.sync(result.new_ids)`` does
+    that). All-zero chunks become holes.
+    """
+    out = StoredStream()
+    pending: deque[tuple[Future[tuple[bytes | None, bool]], int]] = deque()
+
+    def drain(keep: int) -> None:
+        while len(pending) > keep:
+            future, length = pending.popleft()
+            chunk_id, new = future.result()
+            out.manifest.append(ChunkRef(chunk_id, length))
+            if new and chunk_id is not None:
+                out.new_ids.append(chunk_id)
+
+    try:
+        for piece in body:
+            out.size += len(piece)
+            if limit is not None and out.size > limit:
+                raise EntityTooLarge(
+                    f"a single upload is limited to {limit} bytes: use multipart upload"
+                )
+            out.md5.update(piece)
+            pending.append((_POOL.submit(_store_one, chunks, domain, piece), len(piece)))
+            drain(_IN_FLIGHT)
+        drain(0)
+    finally:
+        for future, _ in pending:
+            future.cancel()
+        for future, _ in pending:
+            if not future.cancelled():
+                try:
+                    future.result()
+                except Exception:  # noqa: BLE001 - already failing; first error wins
+                    pass
+    return out

@@ -1,0 +1,259 @@
+"""ListObjectsV2 and ListObjectVersions.
+
+Results come in UTF-8 byte order (keys are stored as BLOBs). With a
+delimiter, the first key found under a folded prefix produces the
+CommonPrefixes entry and the scan then *seeks* to the first key past that
+prefix: listing a directory costs its entries, not the subtrees beneath.
+Continuation tokens carry the exact resume position, so a page never repeats
+a common prefix of the page before.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import msgpack
+
+from objfs.errors import InvalidArgument
+from objfs.meta import queries as q
+from objfs.store import records as rec
+from objfs.store.names import prefix_upper
+from objfs.store.records import Col
+from objfs.store.types import ListResult, ObjectVersion, RequestContext, VersionListResult
+
+if TYPE_CHECKING:
+    from objfs.store.core import Store
+
+MAX_KEYS = 1000
+_BATCH = 256
+
+
+def _token(cursor: bytes, inclusive: bool) -> str:
+    return base64.urlsafe_b64encode(msgpack.packb([cursor, inclusive])).decode()
+
+
+def _untoken(token: str) -> tuple[bytes, bool]:
+    try:
+        cursor, inclusive = msgpack.unpackb(base64.urlsafe_b64decode(token.encode()))
+        if not isinstance(cursor, bytes):
+            raise ValueError
+        return cursor, bool(inclusive)
+    except Exception as exc:  # noqa: BLE001 - any garbage is the caller's mistake
+        raise InvalidArgument("the continuation token is not valid") from exc
+
+
+def _fold(key: bytes, prefix: bytes, delimiter: bytes | None) -> bytes | None:
+    if not delimiter:
+        return None
+    idx = key.find(delimiter, len(prefix))
+    return None if idx < 0 else key[: idx + len(delimiter)]
+
+
+class ListingMixin:
+    def list_objects(
+        self: Store,
+        ctx: RequestContext,
+        bucket: str,
+        *,
+        prefix: str = "",
+        delimiter: str | None = None,
+        max_keys: int = MAX_KEYS,
+        start_after: str | None = None,
+        continuation_token: str | None = None,
+    ) -> ListResult:
+        if max_keys < 0:
+            raise InvalidArgument("max-keys must not be negative")
+        max_keys = min(max_keys, MAX_KEYS)
+        raw_prefix = prefix.encode("utf-8")
+        delim = delimiter.encode("utf-8") if delimiter else None
+        upper = prefix_upper(raw_prefix)
+        if continuation_token:
+            cursor, inclusive = _untoken(continuation_token)
+        elif start_after and start_after.encode("utf-8") >= raw_prefix:
+            cursor, inclusive = start_after.encode("utf-8"), False
+        else:
+            cursor, inclusive = raw_prefix, True
+        contents: list[ObjectVersion] = []
+        prefixes: list[str] = []
+        truncated = False
+        next_token = None
+        with self.db.read() as cur:
+            self._bucket(cur, bucket)
+            done = max_keys == 0
+            while not done:
+                rows = cur.connection.execute(*_latest_sql(bucket, cursor, inclusive, upper))
+                seeked = False
+                for row in rows:
+                    key = row[Col.KEY]
+                    folded = _fold(key, raw_prefix, delim)
+                    if len(contents) + len(prefixes) == max_keys:
+                        truncated, done = True, True
+                        next_token = _token(cursor, inclusive)
+                        break
+                    if folded is not None:
+                        prefixes.append(folded.decode("utf-8"))
+                        seek = prefix_upper(folded)
+                        if seek is None:
+                            done = True
+                        else:
+                            cursor, inclusive = seek, True
+                        seeked = True
+                        break
+                    contents.append(rec.version_from_row(row, is_latest=True))
+                    cursor, inclusive = key, False
+                else:
+                    if not seeked:
+                        done = True
+                rows.close()
+        return ListResult(
+            contents=contents,
+            common_prefixes=prefixes,
+            is_truncated=truncated,
+            next_continuation_token=next_token,
+            key_count=len(contents) + len(prefixes),
+        )
+
+    def iter_objects(
+        self: Store,
+        ctx: RequestContext,
+        bucket: str,
+        *,
+        prefix: str = "",
+        delimiter: str | None = None,
+        start_after: str | None = None,
+    ) -> Iterator[ObjectVersion | str]:
+        """Every entry of a listing, page after page (str = common prefix)."""
+        token = None
+        while True:
+            page = self.list_objects(
+                ctx,
+                bucket,
+                prefix=prefix,
+                delimiter=delimiter,
+                start_after=start_after,
+                continuation_token=token,
+            )
+            # Within a page, merge keys and prefixes back into byte order.
+            merged: list[Any] = [*page.contents, *page.common_prefixes]
+            merged.sort(key=lambda e: (e if isinstance(e, str) else e.key).encode("utf-8"))
+            yield from merged
+            if not page.is_truncated:
+                return
+            token = page.next_continuation_token
+
+    def list_object_versions(
+        self: Store,
+        ctx: RequestContext,
+        bucket: str,
+        *,
+        prefix: str = "",
+        delimiter: str | None = None,
+        max_keys: int = MAX_KEYS,
+        key_marker: str | None = None,
+        version_id_marker: str | None = None,
+    ) -> VersionListResult:
+        if max_keys < 0:
+            raise InvalidArgument("max-keys must not be negative")
+        max_keys = min(max_keys, MAX_KEYS)
+        raw_prefix = prefix.encode("utf-8")
+        delim = delimiter.encode("utf-8") if delimiter else None
+        upper = prefix_upper(raw_prefix)
+        versions: list[ObjectVersion] = []
+        prefixes: list[str] = []
+        truncated = False
+        next_key = next_vid = None
+        with self.db.read() as cur:
+            self._bucket(cur, bucket)
+            after_key: bytes | None = raw_prefix
+            after_seq: int | None = None
+            inclusive = True
+            if key_marker:
+                marker = key_marker.encode("utf-8")
+                inclusive = False
+                after_key = marker
+                if version_id_marker:
+                    row = q.get_version(cur, bucket, marker, version_id_marker)
+                    if row is None:
+                        raise InvalidArgument(
+                            f"version-id-marker {version_id_marker!r} is not a version of "
+                            f"{key_marker!r}"
+                        )
+                    after_seq = row[Col.SEQ]
+                elif delim and marker.endswith(delim) and marker.startswith(raw_prefix):
+                    after_key, inclusive = prefix_upper(marker), True
+                if after_key is not None and after_key < raw_prefix:
+                    after_key, after_seq, inclusive = raw_prefix, None, True
+            latest: dict[bytes, int | None] = {}
+            done = max_keys == 0 or after_key is None
+            last: tuple[bytes, str | None] | None = None
+            while not done:
+                rows = q.list_versions(
+                    cur, bucket, after_key, after_seq, upper, _BATCH, inclusive=inclusive
+                )
+                if not rows:
+                    break
+                for row in rows:
+                    key = row[Col.KEY]
+                    if len(versions) + len(prefixes) == max_keys:
+                        truncated, done = True, True
+                        if last is not None:
+                            next_key, next_vid = last[0].decode("utf-8"), last[1]
+                        break
+                    folded = _fold(key, raw_prefix, delim)
+                    if folded is not None:
+                        prefixes.append(folded.decode("utf-8"))
+                        last = (folded, None)
+                        seek = prefix_upper(folded)
+                        after_key, after_seq, inclusive = seek, None, True
+                        done = seek is None
+                        break
+                    if key not in latest:
+                        latest = {key: q.latest_seq(cur, bucket, key)}
+                    versions.append(
+                        rec.version_from_row(row, is_latest=row[Col.SEQ] == latest[key])
+                    )
+                    last = (key, row[Col.VERSION_ID])
+                    after_key, after_seq, inclusive = key, row[Col.SEQ], False
+                else:
+                    if len(rows) < _BATCH:
+                        done = True
+        return VersionListResult(
+            versions=versions,
+            common_prefixes=prefixes,
+            is_truncated=truncated,
+            next_key_marker=next_key,
+            next_version_id_marker=next_vid,
+        )
+
+    def key_versions(
+        self: Store, ctx: RequestContext, bucket: str, key: str
+    ) -> list[ObjectVersion]:
+        """Every version and delete marker of one key, newest first."""
+        raw = key.encode("utf-8")
+        with self.db.read() as cur:
+            self._bucket(cur, bucket)
+            rows = q.key_versions(cur, bucket, raw)
+        return [rec.version_from_row(row, is_latest=i == 0) for i, row in enumerate(rows)]
+
+    def prefix_exists(
+        self: Store, ctx: RequestContext, bucket: str, prefix: str, *, exclude_marker: bool = False
+    ) -> bool:
+        """Whether a live (not deleted) key starts with ``prefix``.
+
+        ``exclude_marker``: ignore the key equal to ``prefix`` itself (a
+        directory marker), as rmdir needs.
+        """
+        raw = prefix.encode("utf-8")
+        with self.db.read() as cur:
+            self._bucket(cur, bucket)
+            return q.prefix_has_live_key(
+                cur, bucket, raw, prefix_upper(raw), raw if exclude_marker else None
+            )
+
+
+def _latest_sql(
+    bucket: str, cursor: bytes, inclusive: bool, upper: bytes | None
+) -> tuple[str, list[object]]:
+    return q.latest_range_sql(bucket, cursor, inclusive, upper)

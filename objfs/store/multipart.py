@@ -1,0 +1,223 @@
+"""Multipart uploads with S3's rules.
+
+Parts are stored as chunks right away and hold references, so an upload in
+progress survives restarts and gc; it is invisible to reads and listings
+until completed. Completing moves the chosen parts' references to the new
+version and drops the others; aborting drops them all.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from objfs.errors import (
+    EntityTooSmall,
+    InternalError,
+    InvalidArgument,
+    InvalidPart,
+    InvalidPartOrder,
+    NoSuchUpload,
+)
+from objfs.meta import queries as q
+from objfs.store import records as rec
+from objfs.store.chunking import ChunkedBody, store_stream
+from objfs.store.names import encode_key, prefix_upper
+from objfs.store.types import (
+    ChunkRef,
+    PartInfo,
+    PutResult,
+    RequestContext,
+    SSERequest,
+    SystemMeta,
+    UploadInfo,
+)
+
+if TYPE_CHECKING:
+    from objfs.store.core import Store
+
+MIN_PART_SIZE = 5 << 20
+MAX_PART_SIZE = 5 << 30
+MAX_PARTS = 10000
+
+
+class MultipartMixin:
+    def create_multipart_upload(
+        self: Store,
+        ctx: RequestContext,
+        bucket: str,
+        key: str,
+        *,
+        content_type: str | None = None,
+        user_meta: dict[str, str] | None = None,
+        sys_meta: SystemMeta | None = None,
+        sse: SSERequest | None = None,
+    ) -> str:
+        raw = encode_key(key)
+        info = self.head_bucket(ctx, bucket)
+        domain, label, kms = self._write_domain(info, sse)
+        upload_id = rec.new_upload_id()
+        with self.db.write(durable=ctx.durable) as cur:
+            self._bucket(cur, bucket)
+            q.insert_upload(
+                cur,
+                (
+                    upload_id,
+                    bucket,
+                    raw,
+                    time.time_ns(),
+                    content_type or "binary/octet-stream",
+                    rec.pack_user_meta(user_meta),
+                    rec.pack_sys_meta(sys_meta),
+                    label,
+                    kms,
+                    domain.domain_id,
+                ),
+            )
+        return upload_id
+
+    def _upload(self: Store, cur: Any, bucket: str, key: str, upload_id: str) -> tuple:
+        row = q.get_upload(cur, upload_id)
+        if row is None or row[1] != bucket or row[2] != encode_key(key):
+            raise NoSuchUpload(
+                f"no multipart upload {upload_id!r} for s3://{bucket}/{key} "
+                "(it may have been completed or aborted)"
+            )
+        return row
+
+    def upload_part(
+        self: Store,
+        ctx: RequestContext,
+        bucket: str,
+        key: str,
+        upload_id: str,
+        part_number: int,
+        body: Any,
+        *,
+        sse: SSERequest | None = None,
+    ) -> PartInfo:
+        if not isinstance(part_number, int) or not 1 <= part_number <= MAX_PARTS:
+            raise InvalidArgument(f"part number must be 1 to {MAX_PARTS}, not {part_number!r}")
+        with self.db.read() as cur:
+            upload = self._upload(cur, bucket, key, upload_id)
+        domain = self._domain(upload[9], sse.customer_key if sse else None)
+        stored = store_stream(
+            self.chunks, domain, ChunkedBody(body, self.chunk_size), limit=MAX_PART_SIZE
+        )
+        if ctx.durable:
+            self.chunks.sync(stored.new_ids)
+        etag = stored.md5.hexdigest()
+        now = time.time_ns()
+        with self.db.write(durable=ctx.durable) as cur:
+            self._upload(cur, bucket, key, upload_id)
+            revived = q.add_refs(
+                cur,
+                domain.domain_id,
+                ((r.chunk_id, r.length) for r in stored.manifest if r.chunk_id is not None),
+            )
+            if any(not self.chunks.exists(cid) for cid in revived):
+                raise InternalError("a chunk vanished while the part was written: retry")
+            old = q.put_part(
+                cur,
+                (
+                    upload_id,
+                    part_number,
+                    etag,
+                    stored.size,
+                    now,
+                    rec.pack_manifest(stored.manifest),
+                ),
+            )
+            if old is not None:
+                _drop(cur, old[0])
+        return PartInfo(part_number, etag, stored.size, now)
+
+    def complete_multipart_upload(
+        self: Store,
+        ctx: RequestContext,
+        bucket: str,
+        key: str,
+        upload_id: str,
+        parts: list[tuple[int, str]],
+    ) -> PutResult:
+        if not parts:
+            raise InvalidArgument("a multipart upload needs at least one part to complete")
+        numbers = [n for n, _ in parts]
+        if any(b <= a for a, b in zip(numbers, numbers[1:], strict=False)):
+            raise InvalidPartOrder("parts must be listed in ascending order of part number")
+        raw = encode_key(key)
+        with self.db.write(durable=ctx.durable) as cur:
+            upload = self._upload(cur, bucket, key, upload_id)
+            stored = {row[0]: row for row in q.list_parts(cur, upload_id)}
+            manifest: list[ChunkRef] = []
+            md5s: list[bytes] = []
+            size = 0
+            for i, (number, etag) in enumerate(parts):
+                row = stored.get(number)
+                if row is None or row[1] != etag.strip().strip('"'):
+                    raise InvalidPart(f"part {number} was not uploaded or its ETag does not match")
+                if row[2] < MIN_PART_SIZE and i < len(parts) - 1:
+                    raise EntityTooSmall(
+                        f"part {number} is {row[2]} bytes; every part but the last must be "
+                        f"at least {MIN_PART_SIZE} bytes"
+                    )
+                manifest.extend(rec.unpack_manifest(row[4]))
+                md5s.append(bytes.fromhex(row[1]))
+                size += row[2]
+            chosen = set(numbers)
+            for number, row in stored.items():
+                if number not in chosen:
+                    _drop(cur, row[4])
+            from objfs.store.core import md5_of_parts
+
+            result = self._commit_version(
+                cur,
+                bucket,
+                raw,
+                manifest=manifest,
+                size=size,
+                etag=md5_of_parts(md5s),
+                content_type=upload[4],
+                user_meta=rec.unpack_user_meta(upload[5]),
+                sys_meta=rec.unpack_sys_meta(upload[6]) if upload[6] else None,
+                sse=upload[7],
+                kms_key_id=upload[8],
+                domain_id=upload[9],
+                refs_held=True,
+            )
+            q.delete_upload(cur, upload_id)
+        return result
+
+    def abort_multipart_upload(
+        self: Store, ctx: RequestContext, bucket: str, key: str, upload_id: str
+    ) -> None:
+        with self.db.write(durable=ctx.durable) as cur:
+            self._upload(cur, bucket, key, upload_id)
+            self._drop_upload(cur, upload_id)
+
+    def _drop_upload(self: Store, cur: Any, upload_id: str) -> None:
+        for row in q.list_parts(cur, upload_id):
+            _drop(cur, row[4])
+        q.delete_upload(cur, upload_id)
+
+    def list_parts(
+        self: Store, ctx: RequestContext, bucket: str, key: str, upload_id: str
+    ) -> list[PartInfo]:
+        with self.db.read() as cur:
+            self._upload(cur, bucket, key, upload_id)
+            return [PartInfo(r[0], r[1], r[2], r[3]) for r in q.list_parts(cur, upload_id)]
+
+    def list_multipart_uploads(
+        self: Store, ctx: RequestContext, bucket: str, *, prefix: str = ""
+    ) -> list[UploadInfo]:
+        raw = prefix.encode("utf-8")
+        with self.db.read() as cur:
+            self._bucket(cur, bucket)
+            rows = q.list_uploads(cur, bucket, raw, prefix_upper(raw))
+        return [UploadInfo(r[1], r[2].decode("utf-8"), r[0], r[3]) for r in rows]
+
+
+def _drop(cur: Any, manifest_blob: bytes) -> None:
+    q.drop_refs(
+        cur, (r.chunk_id for r in rec.unpack_manifest(manifest_blob) if r.chunk_id is not None)
+    )

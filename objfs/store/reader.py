@@ -1,0 +1,135 @@
+"""Streaming reads of one object version.
+
+An ``ObjectReader`` holds the version's manifest (taken in a read snapshot)
+and fetches only the chunks a byte range needs, one at a time: memory stays
+at about one chunk however large the object.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterator, Sequence
+from itertools import accumulate
+
+from objfs.chunks.store import ChunkStore
+from objfs.crypto.keyring import Domain
+from objfs.errors import IntegrityError, InvalidRange
+from objfs.store.types import ChunkRef, ObjectVersion
+
+
+class Extents:
+    """A manifest with the offset of every piece, for range lookups."""
+
+    def __init__(self, manifest: Sequence[ChunkRef]) -> None:
+        self.refs = list(manifest)
+        self.starts = [0, *accumulate(r.length for r in self.refs)]
+        self.size = self.starts[-1]
+
+    def pieces(self, offset: int, end: int) -> Iterator[tuple[ChunkRef, int, int]]:
+        """(ref, start inside the piece, stop inside the piece) covering [offset, end)."""
+        i = bisect.bisect_right(self.starts, offset) - 1
+        while offset < end and i < len(self.refs):
+            ref, base = self.refs[i], self.starts[i]
+            lo, hi = offset - base, min(ref.length, end - base)
+            if hi > lo:
+                yield ref, lo, hi
+            offset = base + ref.length
+            i += 1
+
+
+def read_piece(chunks: ChunkStore, domain: Domain, ref: ChunkRef) -> bytes:
+    if ref.chunk_id is None:
+        return bytes(ref.length)
+    data = chunks.get(domain, ref.chunk_id)
+    if len(data) != ref.length:
+        raise IntegrityError(
+            f"chunk {ref.chunk_id.hex()} holds {len(data)} bytes, the manifest says {ref.length}"
+        )
+    return data
+
+
+class ObjectReader:
+    """Context manager streaming the bytes of one version (or a range of it)."""
+
+    def __init__(
+        self,
+        chunks: ChunkStore,
+        domain: Domain,
+        info: ObjectVersion,
+        manifest: Sequence[ChunkRef],
+        byte_range: tuple[int, int] | None,
+    ) -> None:
+        self.info = info
+        self._chunks = chunks
+        self._domain = domain
+        self._extents = Extents(manifest)
+        if self._extents.size != info.size:
+            raise IntegrityError(
+                f"s3://{info.bucket}/{info.key}: manifest covers {self._extents.size} bytes, "
+                f"the object is {info.size}"
+            )
+        if byte_range is None:
+            self.start, end = 0, info.size
+        else:
+            first, last = byte_range
+            if first < 0 or (first >= info.size and info.size > 0) or last < first:
+                raise InvalidRange(
+                    f"range {first}-{last} is not satisfiable for an object of {info.size} bytes"
+                )
+            self.start, end = first, min(last + 1, info.size)
+        self.length = max(0, end - self.start)
+        self._pos = self.start
+        self._end = end
+        self._buf = memoryview(b"")
+
+    def __enter__(self) -> ObjectReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._buf = memoryview(b"")
+        self._pos = self._end
+
+    def __iter__(self) -> Iterator[bytes]:
+        while True:
+            piece = self._next_piece()
+            if piece is None:
+                return
+            yield piece
+
+    def _next_piece(self) -> bytes | None:
+        if self._buf:
+            piece, self._buf = bytes(self._buf), memoryview(b"")
+            return piece
+        if self._pos >= self._end:
+            return None
+        ref, lo, hi = next(self._extents.pieces(self._pos, self._end))
+        if ref.chunk_id is None:
+            hi = min(hi, lo + (1 << 20))  # a hole may be huge: hand it out in pieces
+            self._pos += hi - lo
+            return bytes(hi - lo)
+        data = read_piece(self._chunks, self._domain, ref)
+        self._pos += hi - lo
+        return data[lo:hi] if (lo, hi) != (0, len(data)) else data
+
+    def read(self, n: int = -1) -> bytes:
+        if n is None or n < 0:
+            return b"".join(self)
+        out = bytearray()
+        while len(out) < n:
+            if not self._buf:
+                piece = self._next_piece()
+                if piece is None:
+                    break
+                self._buf = memoryview(piece)
+            take = min(n - len(out), len(self._buf))
+            out += self._buf[:take]
+            self._buf = self._buf[take:]
+        return bytes(out)
+
+    def readinto(self, target: bytearray | memoryview) -> int:
+        data = self.read(len(target))
+        target[: len(data)] = data
+        return len(data)

@@ -1,0 +1,118 @@
+"""On-disk record formats of the store and their conversion to API records.
+
+- Manifest: msgpack list of ``[chunk_id | None, length]`` pairs, in object
+  order; ``None`` is a hole that reads as zeros and costs no chunk.
+- System and user metadata: msgpack maps.
+- Version ids: 26 characters of lowercase base32hex of (ns timestamp, random),
+  so they sort by creation time and reveal nothing else; "null" is S3's id of
+  unversioned writes.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import msgpack
+
+from objfs.store.types import ChunkRef, ObjectVersion, SystemMeta
+
+_last_ns = 0
+_lock = threading.Lock()
+
+
+def new_version_id() -> str:
+    """A fresh, opaque version id that sorts by creation order."""
+    global _last_ns
+    with _lock:
+        now = max(time.time_ns(), _last_ns + 1)
+        _last_ns = now
+    raw = now.to_bytes(8, "big") + os.urandom(8)
+    return base64.b32hexencode(raw).decode().rstrip("=").lower()
+
+
+def new_upload_id() -> str:
+    return base64.urlsafe_b64encode(os.urandom(24)).decode().rstrip("=")
+
+
+def pack_manifest(refs: Sequence[ChunkRef]) -> bytes:
+    return msgpack.packb([[r.chunk_id, r.length] for r in refs], use_bin_type=True)
+
+
+def unpack_manifest(blob: bytes | None) -> list[ChunkRef]:
+    if not blob:
+        return []
+    return [ChunkRef(cid, length) for cid, length in msgpack.unpackb(blob, raw=False)]
+
+
+_SYS_FIELDS = ("mode", "uid", "gid", "mtime_ns", "symlink")
+
+
+def pack_sys_meta(meta: SystemMeta | None) -> bytes | None:
+    if meta is None:
+        return None
+    values = {name: getattr(meta, name) for name in _SYS_FIELDS if getattr(meta, name) is not None}
+    return msgpack.packb(values, use_bin_type=True) if values else None
+
+
+def unpack_sys_meta(blob: bytes | None) -> SystemMeta:
+    if not blob:
+        return SystemMeta()
+    values = msgpack.unpackb(blob, raw=False)
+    return SystemMeta(**{k: v for k, v in values.items() if k in _SYS_FIELDS})
+
+
+def pack_user_meta(meta: dict[str, str] | None) -> bytes | None:
+    return msgpack.packb(dict(meta), use_bin_type=True) if meta else None
+
+
+def unpack_user_meta(blob: bytes | None) -> dict[str, str]:
+    return dict(msgpack.unpackb(blob, raw=False)) if blob else {}
+
+
+def version_from_row(row: Sequence[Any], *, is_latest: bool) -> ObjectVersion:
+    """Build an ObjectVersion from a ``queries.VERSION_COLUMNS`` row."""
+    (
+        seq,
+        bucket,
+        key,
+        version_id,
+        dm,
+        size,
+        etag,
+        created,
+        ctype,
+        umeta,
+        smeta,
+        sse,
+        kms,
+        _domain,
+        _manifest,
+    ) = row
+    return ObjectVersion(
+        bucket=bucket,
+        key=key.decode("utf-8"),
+        version_id=version_id,
+        is_latest=is_latest,
+        is_delete_marker=bool(dm),
+        size=size,
+        etag=etag,
+        last_modified_ns=created,
+        content_type=ctype,
+        user_meta=unpack_user_meta(umeta),
+        sys_meta=unpack_sys_meta(smeta),
+        sse=sse,
+        kms_key_id=kms,
+        seq=seq,
+    )
+
+
+class Col:
+    """Indexes into a ``queries.VERSION_COLUMNS`` row."""
+
+    SEQ, BUCKET, KEY, VERSION_ID, DM, SIZE, ETAG, CREATED, CTYPE = range(9)
+    UMETA, SMETA, SSE, KMS, DOMAIN, MANIFEST = range(9, 15)
