@@ -245,6 +245,12 @@ def test_compression_only_when_it_pays(chunks: ChunkStore, keyring: Keyring) -> 
     assert chunk_file(chunks, text_id).stat().st_size < (1 << 20) // 4
     assert chunks.read_header(rand_id).codec == 0
     assert chunk_file(chunks, rand_id).stat().st_size == (1 << 20) + HEADER_LEN + TAG_LEN
+    # Half already-compressed, half text (a tarball of photos and logs): still pays.
+    mixed = os.urandom(1 << 19) + compressible(1 << 19)
+    mixed_id, _ = chunks.put(domain, mixed)
+    assert chunks.read_header(mixed_id).codec == 1
+    assert chunk_file(chunks, mixed_id).stat().st_size < (1 << 20) * 0.6
+    assert chunks.get(domain, mixed_id) == mixed
     raw = ChunkStore(chunks.backend, compress=False)
     other = keyring.new_domain("AES256")[0]
     assert raw.read_header(raw.put(other, text)[0]).codec == 0
