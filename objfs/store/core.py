@@ -558,8 +558,23 @@ class Store(ListingMixin, MultipartMixin, MaintenanceMixin):
             raise InvalidArgument("metadata directive must be COPY or REPLACE")
         dst_raw = encode_key(dst_key)
         dst_info = self.head_bucket(ctx, dst_bucket)
+        if (
+            (src_bucket, src_key) == (dst_bucket, dst_key)
+            and metadata_directive == "COPY"
+            and sse is None
+            and sys_meta is None
+        ):
+            raise InvalidRequest(
+                "copying an object onto itself must change its metadata or encryption "
+                "(use the REPLACE metadata directive)"
+            )
         with self.db.read() as cur:
-            row, _ = self._resolve(cur, src_bucket, src_key, src_version_id)
+            try:
+                row, _ = self._resolve(cur, src_bucket, src_key, src_version_id)
+            except MethodNotAllowed:
+                raise InvalidRequest(
+                    "the source of a copy may not be a delete marker named by version id"
+                ) from None
         src_domain = self._domain(row[Col.DOMAIN], src_sse.customer_key if src_sse else None)
         if sse is None and row[Col.SSE] != "SSE-C":
             want_domain, label, kms = src_domain, row[Col.SSE], row[Col.KMS]

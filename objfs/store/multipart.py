@@ -141,7 +141,7 @@ class MultipartMixin:
         parts: list[tuple[int, str]],
     ) -> PutResult:
         if not parts:
-            raise InvalidArgument("a multipart upload needs at least one part to complete")
+            raise InvalidPart("a multipart upload needs at least one part to complete")
         numbers = [n for n, _ in parts]
         if any(b <= a for a, b in zip(numbers, numbers[1:], strict=False)):
             raise InvalidPartOrder("parts must be listed in ascending order of part number")
