@@ -1,0 +1,281 @@
+"""File I/O handlers of the mount: open, create, read, write, flush, fsync, release.
+
+Owns the file handle table and when versions are committed. Invariants:
+
+* one ``OpenFile`` per inode, shared by all its handles (see ``openfile``);
+* a version is committed on flush (each close) and release when something
+  changed, durably on fsync (and only there: close never fsyncs);
+* a new file is visible in its directory from ``create`` on (``pending``)
+  but costs no version until its first commit, so ``cp`` of a new file makes
+  exactly one version;
+* ``keep_cache`` is True only when the kernel's cached data is known to be
+  the version being opened (same version id and sequence as last time);
+* version files (``.versions/...``) are opened read-only and read their
+  version directly.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import stat
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import pyfuse3
+
+from objfs.fs.inodes import UNKNOWN, Kind, Node
+from objfs.fs.openfile import OpenFile
+from objfs.fs.runner import MOUNT_CTX, fuse_error, fuse_handler
+from objfs.store.types import ObjectVersion, SystemMeta
+
+if TYPE_CHECKING:
+    from objfs.fs.operations import ObjfsOperations
+
+log = logging.getLogger("objfs.fs")
+
+WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_TRUNC | os.O_APPEND
+
+
+@dataclass(slots=True)
+class FileHandle:
+    node: Node
+    state: OpenFile | None  # None for version files
+    writable: bool
+
+
+class FileOps:
+    """Mixin of ``ObjfsOperations``: file handles and data."""
+
+    def _init_files(self: ObjfsOperations) -> None:
+        self.file_handles: dict[int, FileHandle] = {}
+
+    def _handle(self: ObjfsOperations, fh: int) -> FileHandle:
+        handle = self.file_handles.get(fh)
+        if handle is None:
+            raise fuse_error(errno.EBADF)
+        return handle
+
+    def _attach(self: ObjfsOperations, node: Node, state: OpenFile | None, writable: bool) -> int:
+        fh = self.new_fh()
+        self.file_handles[fh] = FileHandle(node, state, writable)
+        node.open_count += 1
+        return fh
+
+    @fuse_handler
+    async def open(
+        self: ObjfsOperations, inode: int, flags: int, ctx: pyfuse3.RequestContext
+    ) -> pyfuse3.FileInfo:
+        node = self.node_of(inode)
+        if node.is_dir:
+            raise fuse_error(errno.EISDIR)
+        writable = bool(flags & WRITE_FLAGS)
+        if writable:
+            self.check_writable(node)
+        if node.kind is Kind.VFILE:
+            return pyfuse3.FileInfo(fh=self._attach(node, None, False), keep_cache=True)
+        shared = node.state is not None
+        if shared and node.version is UNKNOWN and not node.state.dirty and node.path is not None:
+            # Changed outside since the state was opened: new opens see the new version.
+            version = await self.file_version(node)
+            if version is not None and node.state.writer is None:
+                node.state.base = version
+                shared = False
+        if node.state is None:
+            version = await self.file_version(node)
+            if version is None:
+                raise fuse_error(errno.ENOENT)
+            if version.sys_meta.symlink is not None:
+                raise fuse_error(errno.ELOOP)
+            assert node.path is not None
+            node.state = OpenFile(
+                self.run, self.bucket, self.keys.key(node.path), version, version.sys_meta
+            )
+        state = node.state
+        fh = self._attach(node, state, writable)
+        if flags & os.O_TRUNC and writable:
+            await state.truncate(0)
+        base = state.base
+        data_key = (base.version_id, base.seq) if base is not None else None
+        keep = shared or (data_key is not None and node.cached_data == data_key)
+        if not flags & os.O_TRUNC:
+            node.cached_data = data_key
+        return pyfuse3.FileInfo(fh=fh, keep_cache=keep)
+
+    @fuse_handler
+    async def create(
+        self: ObjfsOperations,
+        parent_inode: int,
+        name: bytes,
+        mode: int,
+        flags: int,
+        ctx: pyfuse3.RequestContext,
+    ) -> tuple[pyfuse3.FileInfo, pyfuse3.EntryAttributes]:
+        parent = self.node_of(parent_inode)
+        self.check_writable(parent)
+        if parent.kind not in (Kind.ROOT, Kind.DIR):
+            raise fuse_error(errno.ENOTDIR)
+        path = self.child_path(parent, name, creating=True)
+        existing = await self.resolve(path)
+        if existing is not None:
+            if flags & os.O_EXCL:
+                raise fuse_error(errno.EEXIST)
+            if existing.is_dir:
+                raise fuse_error(errno.EISDIR)
+            info = await self.open(existing.ino, flags, ctx)
+            attr = await self.attrs(existing)
+            self.table.add_lookups(existing)
+            return info, attr
+        node = self.table.node(Kind.FILE, path)
+        meta = SystemMeta(mode=stat.S_IFREG | stat.S_IMODE(mode), uid=ctx.uid, gid=ctx.gid)
+        state = OpenFile(self.run, self.bucket, self.keys.key(path), None, meta, new=True)
+        state.mtime_ns = time.time_ns()
+        node.state = state
+        node.version = None
+        node.cached_data = None
+        self.pending.add(node)
+        self.touched(path)
+        fh = self._attach(node, state, True)
+        attr = await self.attrs(node)
+        self.table.add_lookups(node)
+        return pyfuse3.FileInfo(fh=fh, keep_cache=True), attr
+
+    @fuse_handler
+    async def mknod(
+        self: ObjfsOperations,
+        parent_inode: int,
+        name: bytes,
+        mode: int,
+        rdev: int,
+        ctx: pyfuse3.RequestContext,
+    ) -> pyfuse3.EntryAttributes:
+        if not stat.S_ISREG(mode):
+            raise fuse_error(errno.EPERM)  # no devices, fifos or sockets in an object store
+        parent = self.node_of(parent_inode)
+        self.check_writable(parent)
+        path = self.child_path(parent, name, creating=True)
+        if await self.resolve(path) is not None:
+            raise fuse_error(errno.EEXIST)
+        meta = SystemMeta(
+            mode=stat.S_IFREG | stat.S_IMODE(mode),
+            uid=ctx.uid,
+            gid=ctx.gid,
+            mtime_ns=time.time_ns(),
+        )
+        key = self.keys.key(path)
+        await self.run(self.store.put_object, MOUNT_CTX, self.bucket, key, b"", sys_meta=meta)
+        self.touched(path)
+        node = self.table.node(Kind.FILE, path)
+        node.version = await self.head(key)
+        attr = await self.attrs(node)
+        self.table.add_lookups(node)
+        return attr
+
+    @fuse_handler
+    async def read(self: ObjfsOperations, fh: int, off: int, size: int) -> bytes:
+        handle = self._handle(fh)
+        if handle.state is not None:
+            return await handle.state.read(off, size)
+        version = handle.node.version
+        assert isinstance(version, ObjectVersion)
+        length = min(size, version.size - off)
+        if length <= 0 or version.is_delete_marker:
+            return b""
+        return await self.run(
+            self.store.read_range,
+            MOUNT_CTX,
+            self.bucket,
+            version.key,
+            off,
+            length,
+            version_id=version.version_id,
+        )
+
+    @fuse_handler
+    async def write(self: ObjfsOperations, fh: int, off: int, buf: bytes) -> int:
+        handle = self._handle(fh)
+        if handle.state is None:
+            raise fuse_error(errno.EBADF)
+        if self.read_only:
+            raise fuse_error(errno.EROFS)
+        return await handle.state.write(off, buf)
+
+    async def truncate_node(self: ObjfsOperations, node: Node, size: int) -> None:
+        if node.kind is not Kind.FILE:
+            raise fuse_error(errno.EINVAL)
+        if node.state is not None:
+            await node.state.truncate(size)
+            return
+        version = await self.file_version(node)
+        if version is None:
+            raise fuse_error(errno.ENOENT)
+        assert node.path is not None
+        state = OpenFile(self.run, self.bucket, self.keys.key(node.path), version, version.sys_meta)
+        node.state = state
+        try:
+            await state.truncate(size)
+            await self.commit_node(node, durable=False)
+        finally:
+            node.state = None
+            await state.close()
+
+    async def commit_node(self: ObjfsOperations, node: Node, durable: bool) -> None:
+        state = node.state
+        if state is None:
+            return
+        version = await state.commit(durable)
+        if version is None:
+            return
+        self.own_seqs.append(version.seq)
+        node.version = version
+        node.cached_data = (version.version_id, version.seq)
+        self.pending.discard(node)
+        if node.path is not None:
+            self.touched(node.path)
+            node.version = version
+
+    @fuse_handler
+    async def flush(self: ObjfsOperations, fh: int) -> None:
+        handle = self._handle(fh)
+        if handle.state is not None:
+            await self.commit_node(handle.node, durable=False)
+
+    @fuse_handler
+    async def fsync(self: ObjfsOperations, fh: int, datasync: bool) -> None:
+        handle = self._handle(fh)
+        if handle.state is not None:
+            await self.commit_node(handle.node, durable=True)
+
+    @fuse_handler
+    async def release(self: ObjfsOperations, fh: int) -> None:
+        handle = self.file_handles.pop(fh, None)
+        if handle is None:
+            return
+        node = handle.node
+        try:
+            if handle.state is not None:
+                await self.commit_node(node, durable=False)
+        finally:
+            node.open_count -= 1
+            if node.open_count == 0 and node.state is not None:
+                state, node.state = node.state, None
+                self.pending.discard(node)
+                await state.close()
+            self.table.release(node)
+
+    async def flush_all(self: ObjfsOperations) -> int:
+        """Commit every open file (shutdown); returns how many failed."""
+        failed = 0
+        for node in self.table.nodes():
+            if node.state is not None and node.state.dirty:
+                try:
+                    await self.commit_node(node, durable=True)
+                except Exception:
+                    failed += 1
+                    log.exception("could not commit %s at shutdown", node.path)
+        return failed
+
+
+__all__ = ["FileOps", "FileHandle", "Any"]

@@ -1,0 +1,147 @@
+"""Before and around a mount: checks, logging, libfuse options, sd_notify.
+
+Owns the list of reasons a mount is refused before the kernel is asked
+(each a ``MountError`` with one line for the user and exit status 1):
+encryption options not supported yet, missing store, missing bucket,
+mountpoint missing / not a directory / not empty / already mounted, no
+usable ``/dev/fuse``. Nothing here changes the store.
+"""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import os
+import socket
+import sys
+from pathlib import Path
+from typing import Any
+
+from objfs.errors import NoSuchBucket, ObjfsError
+from objfs.fs.options import MountOptions
+from objfs.paths import default_store_path
+from objfs.store.types import OWNER
+
+log = logging.getLogger("objfs.fs")
+
+
+class MountError(Exception):
+    """The mount cannot be done; ``str()`` is one line for the user."""
+
+    def __init__(self, message: str, exit_status: int = 1) -> None:
+        super().__init__(message)
+        self.exit_status = exit_status
+
+
+def resolve_store(store_path: str | None, options: MountOptions) -> Path:
+    return default_store_path(store_path or options.store)
+
+
+def check_mountpoint(mountpoint: str) -> None:
+    if not os.path.exists(mountpoint):
+        raise MountError(f"mountpoint {mountpoint} does not exist")
+    if not os.path.isdir(mountpoint):
+        raise MountError(f"mountpoint {mountpoint} is not a directory")
+    if os.path.ismount(mountpoint):
+        raise MountError(f"mountpoint {mountpoint} is already mounted")
+    try:
+        with os.scandir(mountpoint) as entries:
+            if next(entries, None) is not None:
+                raise MountError(f"mountpoint {mountpoint} is not empty")
+    except PermissionError:
+        raise MountError(f"mountpoint {mountpoint}: permission denied") from None
+
+
+def check_fuse_device() -> None:
+    if not os.path.exists("/dev/fuse"):
+        raise MountError("/dev/fuse is missing: load the fuse module (modprobe fuse)")
+    if not os.access("/dev/fuse", os.R_OK | os.W_OK):
+        raise MountError("/dev/fuse is not usable by this user (permission denied)")
+
+
+def open_store(path: Path) -> Any:
+    from objfs.store import Store
+
+    try:
+        return Store.open(path)
+    except ObjfsError as err:
+        raise MountError(f"cannot open store {path}: {err}") from None
+    except OSError as err:
+        raise MountError(f"cannot open store {path}: {err.strerror or err}") from None
+
+
+def preflight(store_path: str | None, bucket: str, mountpoint: str, options: MountOptions) -> Any:
+    """Every check that can fail before mounting; returns the opened store."""
+    reason = options.unsupported()
+    if reason:
+        raise MountError(reason)
+    check_mountpoint(mountpoint)
+    check_fuse_device()
+    store = open_store(resolve_store(store_path, options))
+    try:
+        store.head_bucket(OWNER, bucket)
+    except NoSuchBucket:
+        store.close()
+        raise MountError(f"no such bucket: {bucket}") from None
+    except ObjfsError as err:
+        store.close()
+        raise MountError(f"bucket {bucket}: {err}") from None
+    if options.prefix and not _bucket_has_room(options.prefix):
+        store.close()
+        raise MountError(f"prefix {options.prefix!r} is too long")
+    return store
+
+
+def _bucket_has_room(prefix: str) -> bool:
+    return len(prefix.encode()) < 1024
+
+
+def fuse_options(bucket: str, options: MountOptions) -> set[str]:
+    """The option set handed to ``pyfuse3.init`` (libfuse / the kernel)."""
+    fsname = options.fsname or f"objfs:{bucket}" + (
+        f"/{options.prefix.rstrip('/')}" if options.prefix else ""
+    )
+    opts = {"default_permissions", "subtype=objfs", "fsname=" + fsname.replace(",", "_")}
+    if options.allow_other:
+        opts.add("allow_other")
+    if options.read_only:
+        opts.add("ro")
+    opts.update(options.kernel_flags)
+    return opts
+
+
+def setup_logging(options: MountOptions, to_stderr: bool) -> None:
+    """Daemon logging: ``log=FILE``, else stderr in the foreground, else syslog."""
+    handler: logging.Handler
+    if options.log_file:
+        handler = logging.FileHandler(options.log_file)
+    elif to_stderr:
+        handler = logging.StreamHandler(sys.stderr)
+    elif os.path.exists("/dev/log"):
+        handler = logging.handlers.SysLogHandler(address="/dev/log")
+    else:
+        handler = logging.NullHandler()
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s")
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if options.debug else logging.INFO)
+    if not options.debug:
+        logging.getLogger("pyfuse3").setLevel(logging.WARNING)
+
+
+def sd_notify(message: str, socket_path: str | None = None) -> bool:
+    """Send one datagram to systemd's notify socket; False when there is none."""
+    path = socket_path if socket_path is not None else os.environ.get("NOTIFY_SOCKET")
+    if not path:
+        return False
+    address = "\0" + path[1:] if path.startswith("@") else path
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
+            sock.connect(address)
+            sock.sendall(message.encode())
+    except OSError as err:
+        log.warning("sd_notify to %s failed: %s", path, err)
+        return False
+    return True

@@ -1,0 +1,188 @@
+"""Mount options: ``-o a,b=c`` text in, one immutable ``MountOptions`` out.
+
+Owns the list of options ``objfs mount`` / ``mount.objfs`` understand. Every
+option is either honoured, deliberately ignored (the noise fstab and systemd
+pass: ``defaults``, ``auto``, ``_netdev``, ``x-systemd.*``...), reserved
+(encryption: parsed, then refused as "not supported yet" when mounting), or
+rejected with a ``MountOptionError`` naming it (exit status 2). Parsing never
+touches the system except to resolve ``uid=NAME`` / ``gid=NAME``.
+"""
+
+from __future__ import annotations
+
+import grp
+import pwd
+from dataclasses import dataclass, field
+
+# Passed straight to libfuse, which hands them to the kernel mount.
+KERNEL_FLAGS = frozenset(
+    {
+        "exec",
+        "noexec",
+        "suid",
+        "nosuid",
+        "dev",
+        "nodev",
+        "atime",
+        "noatime",
+        "relatime",
+        "norelatime",
+        "strictatime",
+        "nostrictatime",
+        "sync",
+        "async",
+        "dirsync",
+    }
+)
+# Accepted and ignored: meaningful to mount(8), fstab or systemd, not to us.
+IGNORED_FLAGS = frozenset(
+    {
+        "defaults",
+        "auto",
+        "noauto",
+        "user",
+        "nouser",
+        "users",
+        "owner",
+        "group",
+        "_netdev",
+        "nofail",
+        "diratime",
+        "nodiratime",
+        "lazytime",
+        "nolazytime",
+        "silent",
+        "loud",
+    }
+)
+IGNORED_PREFIXES = ("x-", "comment=")
+# Encryption: reserved until the mount passes SSE/CSE requests to the store.
+RESERVED = ("sse", "sse_kms_key_id", "sse_c_key_file", "cse_key_file")
+
+
+class MountOptionError(ValueError):
+    """A bad ``-o`` option: a usage error (exit status 2)."""
+
+    exit_status = 2
+
+
+@dataclass(slots=True, frozen=True)
+class MountOptions:
+    """What the user asked for; ``None`` means "use the default"."""
+
+    store: str | None = None
+    prefix: str = ""
+    read_only: bool = False
+    allow_other: bool = False
+    uid: int | None = None
+    gid: int | None = None
+    umask: int = 0o022
+    attr_timeout: float = 1.0
+    entry_timeout: float = 1.0
+    show_versions: bool = False
+    debug: bool = False
+    log_file: str | None = None
+    fsname: str | None = None
+    kernel_flags: tuple[str, ...] = ()
+    encryption: dict[str, str] = field(default_factory=dict)
+
+    def unsupported(self) -> str | None:
+        """One-line reason these options cannot be mounted yet, or None."""
+        if self.encryption:
+            names = ", ".join(sorted(self.encryption))
+            return f"mount option {names}: encryption from the mount is not supported yet"
+        return None
+
+
+def normalize_prefix(prefix: str) -> str:
+    """``/a/b/`` -> ``a/b/``; ``""`` stays ``""`` (the whole bucket)."""
+    parts = [p for p in prefix.strip("/").split("/")]
+    if parts == [""]:
+        return ""
+    if any(p in ("", ".", "..") for p in parts):
+        raise MountOptionError(f"prefix={prefix!r}: empty, '.' or '..' path segment")
+    return "/".join(parts) + "/"
+
+
+def _id(name: str, value: str, lookup: object) -> int:
+    if value.isdigit():
+        return int(value)
+    try:
+        entry = lookup(value)  # type: ignore[operator]
+    except KeyError:
+        kind = "user" if name == "uid" else "group"
+        raise MountOptionError(f"{name}={value}: no such {kind}") from None
+    return int(entry[2])
+
+
+def _timeout(name: str, value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise MountOptionError(f"{name}={value}: not a number of seconds") from None
+    if not 0 <= seconds <= 86400:
+        raise MountOptionError(f"{name}={value}: must be between 0 and 86400 seconds")
+    return seconds
+
+
+def parse_options(text: str | None, base: MountOptions | None = None) -> MountOptions:
+    """Parse ``a,b=c,...`` (several ``-o`` may be joined with commas)."""
+    values: dict[str, object] = {}
+    flags: list[str] = list(base.kernel_flags) if base else []
+    encryption: dict[str, str] = dict(base.encryption) if base else {}
+    for item in (text or "").split(","):
+        item = item.strip()
+        if not item:
+            continue
+        name, eq, value = item.partition("=")
+        if item in IGNORED_FLAGS or item.startswith(IGNORED_PREFIXES):
+            continue
+        if item in KERNEL_FLAGS:
+            flags.append(item)
+            continue
+        if name in RESERVED:
+            if not value:
+                raise MountOptionError(f"mount option {name} needs a value ({name}=...)")
+            encryption[name] = value
+            continue
+        flag_opts = {"ro": ("read_only", True), "rw": ("read_only", False)}
+        flag_opts |= {"allow_other": ("allow_other", True), "debug": ("debug", True)}
+        flag_opts |= {"show_versions": ("show_versions", True)}
+        if name in flag_opts:
+            if eq:
+                raise MountOptionError(f"mount option {name} takes no value")
+            attr, flag_value = flag_opts[name]
+            values[attr] = flag_value
+            continue
+        if name not in ("store", "prefix", "uid", "gid", "umask", "attr_timeout"):
+            if name not in ("entry_timeout", "log", "fsname"):
+                raise MountOptionError(f"unknown mount option: {name}")
+        if not eq or (not value and name != "prefix"):
+            raise MountOptionError(f"mount option {name} needs a value ({name}=...)")
+        if name == "store":
+            values["store"] = value
+        elif name == "prefix":
+            values["prefix"] = normalize_prefix(value)
+        elif name == "uid":
+            values["uid"] = _id("uid", value, pwd.getpwnam)
+        elif name == "gid":
+            values["gid"] = _id("gid", value, grp.getgrnam)
+        elif name == "umask":
+            try:
+                umask = int(value, 8)
+            except ValueError:
+                raise MountOptionError(f"umask={value}: not an octal number") from None
+            if not 0 <= umask <= 0o777:
+                raise MountOptionError(f"umask={value}: must be between 000 and 777")
+            values["umask"] = umask
+        elif name in ("attr_timeout", "entry_timeout"):
+            values[name] = _timeout(name, value)
+        elif name == "log":
+            values["log_file"] = value
+        elif name == "fsname":
+            values["fsname"] = value
+    merged = {n: getattr(base, n) for n in MountOptions.__slots__} if base else {}
+    merged.update(values)
+    merged["kernel_flags"] = tuple(dict.fromkeys(flags))
+    merged["encryption"] = encryption
+    return MountOptions(**merged)  # type: ignore[arg-type]

@@ -1,0 +1,84 @@
+"""How the mount calls the store, and how handler errors reach the kernel.
+
+Owns two rules of the FUSE layer:
+
+* every store call runs in a worker thread (``trio.to_thread.run_sync``)
+  bounded by one ``CapacityLimiter``, so the trio thread that serves FUSE
+  requests never blocks on SQLite, hashing or AES-GCM;
+* every FUSE handler is wrapped by ``fuse_handler``: ``FUSEError`` passes,
+  an ``ObjfsError`` becomes ``FUSEError(err.errno)``, anything else is
+  logged with its traceback and becomes EIO. Nothing else escapes, because
+  an escaping exception tears down ``pyfuse3.main`` and the mount with it.
+"""
+
+from __future__ import annotations
+
+import errno
+import functools
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, ParamSpec, TypeVar
+
+import pyfuse3
+import trio
+
+from objfs.errors import ObjfsError
+from objfs.store.types import RequestContext
+
+log = logging.getLogger("objfs.fs")
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+MOUNT_CTX = RequestContext(interface="mount", durable=False)
+DURABLE_CTX = RequestContext(interface="mount", durable=True)
+
+
+class StoreRunner:
+    """Runs synchronous store calls in bounded worker threads."""
+
+    def __init__(self, store: Any, threads: int = 6) -> None:
+        self.store = store
+        self.threads = threads
+        self._limiter: trio.CapacityLimiter | None = None
+
+    @property
+    def limiter(self) -> trio.CapacityLimiter:
+        if self._limiter is None:
+            self._limiter = trio.CapacityLimiter(self.threads)
+        return self._limiter
+
+    async def __call__(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        return await trio.to_thread.run_sync(
+            functools.partial(fn, *args, **kwargs), limiter=self.limiter
+        )
+
+
+def fuse_handler(fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
+    """Map errors of one FUSE handler as the module docstring says."""
+
+    @functools.wraps(fn)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return await fn(*args, **kwargs)
+        except pyfuse3.FUSEError:
+            raise
+        except ObjfsError as err:
+            log.debug("%s: %s (%s)", fn.__name__, err, err.code)
+            raise pyfuse3.FUSEError(err.errno) from None
+        except OSError as err:
+            # e.g. ENOSPC from the store directory's filesystem.
+            if err.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
+                log.warning("%s: %s", fn.__name__, err)
+                raise pyfuse3.FUSEError(err.errno) from None
+            log.exception("unexpected error in %s", fn.__name__)
+            raise pyfuse3.FUSEError(errno.EIO) from None
+        except Exception:
+            log.exception("unexpected error in %s", fn.__name__)
+            raise pyfuse3.FUSEError(errno.EIO) from None
+
+    return wrapper
+
+
+def fuse_error(code: int) -> pyfuse3.FUSEError:
+    return pyfuse3.FUSEError(code)

@@ -1,0 +1,130 @@
+"""Extended attributes of mount entries: S3 facts and S3 user metadata.
+
+Owns the xattr namespace of the mount:
+
+* ``user.s3.etag``, ``user.s3.version_id``, ``user.s3.content_type``,
+  ``user.s3.sse`` are read-only facts of the current (or, under
+  ``.versions/``, that) version; setting or removing them is EPERM;
+* any other ``user.NAME`` is the object's S3 user metadata ``NAME``
+  (``x-amz-meta-NAME``); setting/removing amends the current version in
+  place (no new version);
+* other namespaces (security., system., trusted.) are not stored: reads
+  answer ENODATA without a store query (the kernel asks for
+  ``security.capability`` on writes), writes ENOTSUP;
+* directories carry no extended attributes.
+"""
+
+from __future__ import annotations
+
+import errno
+from typing import TYPE_CHECKING
+
+import pyfuse3
+
+from objfs.fs.inodes import Kind, Node
+from objfs.fs.runner import MOUNT_CTX, fuse_error, fuse_handler
+from objfs.store.types import ObjectVersion
+
+if TYPE_CHECKING:
+    from objfs.fs.operations import ObjfsOperations
+
+FACTS = ("etag", "version_id", "content_type", "sse")
+FACT_PREFIX = b"user.s3."
+USER_PREFIX = b"user."
+
+
+def _facts(version: ObjectVersion) -> dict[bytes, bytes]:
+    return {
+        FACT_PREFIX + b"etag": version.etag.encode(),
+        FACT_PREFIX + b"version_id": version.version_id.encode(),
+        FACT_PREFIX + b"content_type": version.content_type.encode(),
+        FACT_PREFIX + b"sse": version.sse.encode(),
+    }
+
+
+class XattrOps:
+    """Mixin of ``ObjfsOperations`` for extended attributes."""
+
+    async def _xattr_version(self: ObjfsOperations, node: Node) -> ObjectVersion | None:
+        if node.kind is Kind.VFILE:
+            return node.version  # type: ignore[return-value]
+        if node.kind is not Kind.FILE:
+            return None
+        if node.state is not None:
+            return node.state.base
+        return await self.file_version(node)
+
+    @fuse_handler
+    async def getxattr(
+        self: ObjfsOperations, inode: int, name: bytes, ctx: pyfuse3.RequestContext
+    ) -> bytes:
+        if not name.startswith(USER_PREFIX):
+            raise fuse_error(pyfuse3.ENOATTR)
+        version = await self._xattr_version(self.node_of(inode))
+        if version is None:
+            raise fuse_error(pyfuse3.ENOATTR)
+        if name.startswith(FACT_PREFIX):
+            value = _facts(version).get(name)
+        else:
+            value = _user(version).get(name[len(USER_PREFIX) :])
+        if value is None:
+            raise fuse_error(pyfuse3.ENOATTR)
+        return value
+
+    @fuse_handler
+    async def listxattr(
+        self: ObjfsOperations, inode: int, ctx: pyfuse3.RequestContext
+    ) -> list[bytes]:
+        version = await self._xattr_version(self.node_of(inode))
+        if version is None:
+            return []
+        return list(_facts(version)) + [USER_PREFIX + k for k in _user(version)]
+
+    async def _change_user_meta(
+        self: ObjfsOperations, inode: int, name: bytes, value: bytes | None
+    ) -> None:
+        node = self.node_of(inode)
+        self.check_writable(node)
+        if not name.startswith(USER_PREFIX) or node.kind is not Kind.FILE:
+            raise fuse_error(errno.ENOTSUP)
+        if name.startswith(FACT_PREFIX):
+            raise fuse_error(errno.EPERM)
+        try:
+            meta_name = name[len(USER_PREFIX) :].decode("utf-8")
+            meta_value = value.decode("utf-8") if value is not None else None
+        except UnicodeDecodeError:
+            raise fuse_error(errno.EINVAL) from None
+        if node.state is not None and node.state.dirty:
+            await self.commit_node(node, durable=False)
+        version = await self._xattr_version(node)
+        if version is None or node.path is None:
+            raise fuse_error(errno.ENOENT)
+        user_meta = dict(version.user_meta)
+        if meta_value is None:
+            if meta_name not in user_meta:
+                raise fuse_error(pyfuse3.ENOATTR)
+            del user_meta[meta_name]
+        else:
+            user_meta[meta_name] = meta_value
+        updated = await self.run(
+            self.store.update_user_meta, MOUNT_CTX, self.bucket, self.keys.key(node.path), user_meta
+        )
+        node.version = updated
+        if node.state is not None:
+            node.state.base = updated
+
+    @fuse_handler
+    async def setxattr(
+        self: ObjfsOperations, inode: int, name: bytes, value: bytes, ctx: pyfuse3.RequestContext
+    ) -> None:
+        await self._change_user_meta(inode, name, value)
+
+    @fuse_handler
+    async def removexattr(
+        self: ObjfsOperations, inode: int, name: bytes, ctx: pyfuse3.RequestContext
+    ) -> None:
+        await self._change_user_meta(inode, name, None)
+
+
+def _user(version: ObjectVersion) -> dict[bytes, bytes]:
+    return {k.encode(): v.encode() for k, v in version.user_meta.items()}
