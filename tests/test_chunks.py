@@ -90,6 +90,16 @@ def test_dedup_inside_a_domain(chunks: ChunkStore, keyring: Keyring, kind: str) 
     assert [i for i, _ in chunks.iter_ids()] == [first]
 
 
+def test_dedup_hit_refreshes_mtime_for_gc_grace(chunks: ChunkStore, keyring: Keyring) -> None:
+    domain = keyring.new_domain("AES256")[0]
+    chunk_id, _ = chunks.put(domain, b"shared" * 100)
+    path = chunk_file(chunks, chunk_id)
+    old = path.stat().st_mtime - 86400
+    os.utime(path, (old, old))
+    assert chunks.put(domain, b"shared" * 100) == (chunk_id, False)
+    assert dict(chunks.iter_ids())[chunk_id] > old + 3600
+
+
 def test_same_data_in_two_domains_is_stored_twice(chunks: ChunkStore, keyring: Keyring) -> None:
     a, b = keyring.new_domain("AES256")[0], keyring.new_domain("AES256")[0]
     data = os.urandom(5000)
@@ -126,9 +136,13 @@ def test_any_flipped_byte_is_detected(
     for pos in range(len(good)):  # header, nonce, payload and tag
         bad = bytearray(good)
         bad[pos] ^= 0x01
-        path.write_bytes(bad)
+        # decode() is what get() runs on the file's bytes; a few go through the file.
         with pytest.raises(IntegrityError) as err:
-            chunks.get(domain, chunk_id)
+            if pos in (0, len(good) // 2, len(good) - 1):
+                path.write_bytes(bad)
+                chunks.get(domain, chunk_id)
+            else:
+                chunks.decode(domain, chunk_id, bytes(bad))
         assert chunk_id.hex() in str(err.value), pos
     path.write_bytes(good)
     assert chunks.get(domain, chunk_id) == data

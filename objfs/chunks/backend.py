@@ -13,6 +13,8 @@ domains (that is ``objfs.chunks.store``).
   store calls before a durable metadata commit (DESIGN.md, invariant 2);
 - temporary files left by a crash are never listed by ``iterate`` and are
   removed by ``cleanup_temp``;
+- a blob's mtime is when it was last written or ``touch``ed (dedup hit), so
+  GC grace periods measured from it protect chunks a pending write uses;
 - a full disk (ENOSPC, EDQUOT) is ``StoreFull``; a missing blob on ``get`` is
   ``IntegrityError``. No partial blob is ever left under a final name.
 """
@@ -74,6 +76,14 @@ class ChunkBackend(abc.ABC):
 
     @abc.abstractmethod
     def exists(self, name: str) -> bool: ...
+
+    @abc.abstractmethod
+    def touch(self, name: str) -> bool:
+        """Refresh a blob's mtime; False if it does not exist.
+
+        Garbage collection spares young blobs, so touching a blob that a new
+        write dedups onto protects it until that write's metadata commits.
+        """
 
     @abc.abstractmethod
     def iterate(self) -> Iterator[tuple[str, float]]:
@@ -227,6 +237,15 @@ class LocalBackend(ChunkBackend):
             os.stat(self.path(name))
         except FileNotFoundError:
             return False
+        return True
+
+    def touch(self, name: str) -> bool:
+        try:
+            os.utime(self.path(name))
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            raise self._os_error(exc, f"touching chunk {name}") from exc
         return True
 
     def _leaf_dirs(self) -> Iterator[str]:

@@ -222,12 +222,14 @@ class ChunkStore:
         """Store ``data`` unless its chunk exists; returns (id, written_new).
 
         ``chunk_id``, if given, must be ``chunk_id(domain, data)`` (saves hashing
-        twice). The new file is not durable until ``sync``.
+        twice). The new file is not durable until ``sync``. A dedup hit refreshes
+        the existing chunk's mtime, so GC's grace period spares it until the
+        caller's metadata commit references it.
         """
         if chunk_id is None:
             chunk_id = self.chunk_id(domain, data)
         name = _check_id(chunk_id)
-        if self.backend.exists(name):
+        if self.backend.touch(name):
             return chunk_id, False
         header, payload = self.encode(domain, data, chunk_id)
         self.backend.put(name, (header, payload))
