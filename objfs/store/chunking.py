@@ -22,6 +22,7 @@ from objfs.errors import EntityTooLarge, InvalidArgument
 from objfs.store.types import ChunkRef
 
 _POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="objfs-chunk")
+_MD5 = ThreadPoolExecutor(max_workers=1, thread_name_prefix="objfs-md5")  # one: keeps order
 _IN_FLIGHT = 3  # chunks encoded ahead of the reader: bounds memory
 
 
@@ -106,15 +107,17 @@ def store_stream(
     """Store every chunk of ``body``; returns the manifest, size and MD5.
 
     Chunks are written but not fsynced (``chunks.sync(result.new_ids)`` does
-    that). All-zero chunks become holes.
+    that). All-zero chunks become holes. The MD5 (S3's ETag) runs on its own
+    thread, in order, beside the chunk encoders: it is the slowest hash here.
     """
     out = StoredStream()
-    pending: deque[tuple[Future[tuple[bytes | None, bool]], int]] = deque()
+    pending: deque[tuple[Future[tuple[bytes | None, bool]], Future[None], int]] = deque()
 
     def drain(keep: int) -> None:
         while len(pending) > keep:
-            future, length = pending.popleft()
+            future, hashed, length = pending.popleft()
             chunk_id, new = future.result()
+            hashed.result()
             out.manifest.append(ChunkRef(chunk_id, length))
             if new and chunk_id is not None:
                 out.new_ids.append(chunk_id)
@@ -126,17 +129,24 @@ def store_stream(
                 raise EntityTooLarge(
                     f"a single upload is limited to {limit} bytes: use multipart upload"
                 )
-            out.md5.update(piece)
-            pending.append((_POOL.submit(_store_one, chunks, domain, piece), len(piece)))
+            pending.append(
+                (
+                    _POOL.submit(_store_one, chunks, domain, piece),
+                    _MD5.submit(out.md5.update, piece),
+                    len(piece),
+                )
+            )
             drain(_IN_FLIGHT)
         drain(0)
     finally:
-        for future, _ in pending:
+        for future, hashed, _ in pending:
             future.cancel()
-        for future, _ in pending:
-            if not future.cancelled():
-                try:
-                    future.result()
-                except Exception:  # noqa: BLE001 - already failing; first error wins
-                    pass
+            hashed.cancel()
+        for future, hashed, _ in pending:
+            for f in (future, hashed):
+                if not f.cancelled():
+                    try:
+                        f.result()
+                    except Exception:  # noqa: BLE001 - already failing; first error wins
+                        pass
     return out
