@@ -25,6 +25,9 @@ STAMP := $(VENV)/.objfs-installed
 DEMO_STORE := $(CURDIR)/demo-store
 MNT := $(CURDIR)/mnt
 APT_PACKAGES := fuse3 libfuse3-dev pkg-config attr rsync git
+# Only the test suite needs these: tests/test_docs.py runs groff on the man
+# pages and systemd-analyze on contrib/ (and fails without them in CI).
+TEST_PACKAGES := groff-base systemd
 
 .PHONY: help demo test bench lint umount clean distclean deps
 
@@ -38,7 +41,7 @@ help:
 # and git. apt runs only when something is missing.
 deps:
 	@missing=""; \
-	for pkg in $(APT_PACKAGES); do \
+	for pkg in $(APT_PACKAGES) $(EXTRA_PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' "$$pkg" 2>/dev/null | grep -q "ok installed" \
 	    || missing="$$missing $$pkg"; \
 	done; \
@@ -109,6 +112,7 @@ demo-tour: $(STAMP)
 
 # -- test, bench, lint ---------------------------------------------------------
 
+test: EXTRA_PACKAGES = $(TEST_PACKAGES)
 test: $(STAMP)
 	$(PY) -m pytest -q tests --ignore=tests/bench
 

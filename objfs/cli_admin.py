@@ -12,6 +12,7 @@ import argparse
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 from objfs.cli_app import CliApp
@@ -107,45 +108,89 @@ class _CountProgress:
             sys.stderr.flush()
 
 
+def _damaged_name(item: object) -> str:
+    if isinstance(item, tuple) and len(item) == 3:
+        bucket, key, version_id = item
+        return f"s3://{bucket}/{key} version {version_id}"
+    return str(item)
+
+
 def cmd_fsck(app: CliApp, args: argparse.Namespace) -> int:
-    progress = _CountProgress("fsck", not app.quiet and sys.stderr.isatty())
+    progress = _CountProgress("fsck: chunks checked", not app.quiet and sys.stderr.isatty())
     try:
         report = app.store.fsck(repair=args.repair, progress=progress)
     finally:
         progress.finish()
     problems = list(report.problems)
-    damaged = list(getattr(report, "damaged_objects", []) or [])
+    repaired = list(getattr(report, "repaired", []) or [])
+    damaged = [_damaged_name(d) for d in getattr(report, "damaged_objects", []) or []]
     if app.json:
-        dump_json(
-            {"ok": report.ok, "problems": problems, "damaged_objects": [str(d) for d in damaged]}
-        )
+        record: dict[str, Any] = {
+            "ok": report.ok,
+            "problems": problems,
+            "repaired": repaired,
+            "damaged_objects": damaged,
+        }
+        for name in ("chunks_checked", "versions_checked", "orphan_chunks"):
+            if hasattr(report, name):
+                record[name] = getattr(report, name)
+        dump_json(record)
+        return 0 if report.ok else 1
+    for problem in problems:
+        print(f"problem: {problem}")
+    for name in damaged:
+        print(f"damaged: {name}")
+    for fix in repaired:
+        app.say(f"repaired: {fix}")
+    if report.ok:
+        app.say("fsck: no problems found" if not repaired else "fsck: all problems repaired")
     else:
-        for problem in problems:
-            print(problem)
-        if report.ok:
-            app.say("fsck: no problems found" if not problems else "fsck: all problems repaired")
-        else:
-            hint = "" if args.repair else " (run `objfs fsck --repair` to fix what can be fixed)"
-            print(f"fsck: {len(problems)} problem(s) remain{hint}", file=sys.stderr)
+        hint = "" if args.repair else " (`objfs fsck --repair` fixes what metadata can fix)"
+        print(f"fsck: {len(problems)} problem(s) remain{hint}", file=sys.stderr)
     return 0 if report.ok else 1
 
 
 def cmd_gc(app: CliApp, args: argparse.Namespace) -> int:
     report = app.store.gc(grace_seconds=args.grace)
+    # bytes_freed is in the store contract; older reports may lack it.
+    freed = getattr(report, "bytes_freed", None)
+    temp = getattr(report, "temp_files_removed", None)
     if app.json:
-        dump_json({"chunks_removed": report.chunks_removed, "bytes_freed": report.bytes_freed})
-    else:
-        app.say(
-            f"gc: removed {report.chunks_removed} unreferenced chunk(s), "
-            f"freed {human_size(report.bytes_freed)}"
-        )
+        record: dict[str, Any] = {"chunks_removed": report.chunks_removed}
+        if freed is not None:
+            record["bytes_freed"] = freed
+        if temp is not None:
+            record["temp_files_removed"] = temp
+        dump_json(record)
+        return 0
+    line = f"gc: removed {report.chunks_removed} unreferenced chunk(s)"
+    if freed is not None:
+        line += f", freed {human_size(freed)}"
+    if temp:
+        line += f", {temp} stale temporary file(s)"
+    app.say(line)
     return 0
 
 
 # -- mount --------------------------------------------------------------------
 
 
+def _store_option(options: list[str] | None) -> str | None:
+    """The value of a ``-o store=DIR`` option (the last one wins), if any."""
+    found = None
+    for group in options or []:
+        for item in group.split(","):
+            name, eq, value = item.strip().partition("=")
+            if name == "store" and eq and value:
+                found = value
+    return found
+
+
 def cmd_mount(app: CliApp, args: argparse.Namespace) -> int:
+    # `-o store=DIR` (the fstab/systemd spelling) names the store as --store does.
+    store_option = _store_option(args.options)
+    if store_option:
+        app.store_path = Path(store_option).expanduser().absolute()
     app.store.head_bucket(app.ctx, args.bucket)  # clear errors before any FUSE work
     app.close()  # the daemon opens its own handle
     try:

@@ -139,12 +139,13 @@ def parse_grace(text: str) -> int:
 
 
 def resolve_store_path(cli_value: str | None) -> Path:
-    """``--store``, else ``$OBJFS_STORE``, else the platform default."""
+    """``--store``, else ``$OBJFS_STORE``, else the platform default; always absolute
+    (a daemonized mount changes its working directory)."""
     if cli_value:
-        return Path(cli_value).expanduser()
+        return Path(cli_value).expanduser().absolute()
     env = os.environ.get("OBJFS_STORE")
     if env:
-        return Path(env).expanduser()
+        return Path(env).expanduser().absolute()
     from objfs.paths import default_store_path
 
     return default_store_path()
