@@ -121,6 +121,8 @@ def host_info(workdir: Path) -> dict[str, Any]:
         "cpus": len(os.sched_getaffinity(0)),
         "workdir": str(workdir),
         "workdir_fs": filesystem_type(workdir),
+        # Other work on the machine skews results: record how busy it was.
+        "loadavg_at_start": os.getloadavg(),
     }
 
 
