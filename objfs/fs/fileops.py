@@ -228,7 +228,7 @@ class FileOps:
         version = await state.commit(durable)
         if version is None:
             return
-        self.own_seqs.append(version.seq)
+        self.note_own_change(version.key)
         node.version = version
         node.cached_data = (version.version_id, version.seq)
         self.pending.discard(node)
@@ -239,8 +239,15 @@ class FileOps:
     @fuse_handler
     async def flush(self: ObjfsOperations, fh: int) -> None:
         handle = self._handle(fh)
-        if handle.state is not None:
-            await self.commit_node(handle.node, durable=False)
+        state = handle.state
+        if state is None:
+            return
+        if state.must_commit and state.writer is None and not state.meta_dirty:
+            # A new file nothing was written to yet: shells open, dup2 and close
+            # before writing (`echo x > f`); committing now would make an empty
+            # version first. release commits it if nothing else does.
+            return
+        await self.commit_node(handle.node, durable=False)
 
     @fuse_handler
     async def fsync(self: ObjfsOperations, fh: int, datasync: bool) -> None:

@@ -9,8 +9,8 @@ For each change to a key under the mount prefix it
 * invalidates the kernel's directory entry (parent, name) so the next
   lookup asks again (``invalidate_entry_async``, safe inside handlers).
 
-Changes this mount committed itself (their sequence numbers are in
-``ops.own_seqs``) are skipped: the kernel already holds the right data.
+Changes this mount committed itself (announced with
+``ops.note_own_change``) are skipped: the kernel already holds the right data.
 A file with uncommitted data open here keeps its state (last close wins).
 """
 
@@ -63,7 +63,7 @@ class ChangePoller:
         ops = self.ops
         if change.bucket != ops.bucket:
             return set()
-        if change.seq in ops.own_seqs:
+        if ops.consume_own_change(change.key):
             return set()
         path = ops.keys.path_of(change.key)
         if path is None:

@@ -46,6 +46,7 @@ from objfs.store.types import ObjectVersion, SystemMeta
 
 log = logging.getLogger("objfs.fs")
 
+OWN_CHANGE_TTL = 10.0  # seconds an announced own change waits for the poller
 READDIR_OFFSET = 2  # next_id = index + 1 + READDIR_OFFSET (small cookies are reserved)
 
 
@@ -81,7 +82,7 @@ class ObjfsOperations(FileOps, VersionOps, XattrOps, pyfuse3.Operations):
         self.root_meta = SystemMeta()
         self.dir_handles: dict[int, DirHandle] = {}
         self.pending: set[Node] = set()  # created files not committed yet
-        self.own_seqs: deque[int] = deque(maxlen=4096)
+        self.own_changes: dict[str, deque[float]] = {}
         self.meta_unsynced = False
         self._next_fh = 1
         self._init_files()
@@ -169,6 +170,22 @@ class ObjfsOperations(FileOps, VersionOps, XattrOps, pyfuse3.Operations):
         dnode.version = marker
         dnode.exists = True
         return dnode
+
+    def note_own_change(self, key: str) -> None:
+        """This mount just made one change to ``key``: the poller need not invalidate it."""
+        self.own_changes.setdefault(key, deque()).append(time.monotonic() + OWN_CHANGE_TTL)
+
+    def consume_own_change(self, key: str) -> bool:
+        """True (and forgotten) when a change of ``key`` was announced by ``note_own_change``."""
+        pending = self.own_changes.get(key)
+        now = time.monotonic()
+        while pending and pending[0] < now:
+            pending.popleft()
+        if not pending:
+            self.own_changes.pop(key, None)
+            return False
+        pending.popleft()
+        return True
 
     def touched(self, path: str) -> None:
         """Something at ``path`` changed here: drop cached facts about it and its dirs."""
@@ -317,9 +334,9 @@ class ObjfsOperations(FileOps, VersionOps, XattrOps, pyfuse3.Operations):
             node.state.set_meta(new, changes.get("mtime_ns"))
         else:
             assert node.path is not None
-            version = await self.run(
-                self.store.update_sys_meta, MOUNT_CTX, self.bucket, self.keys.key(node.path), new
-            )
+            key = self.keys.key(node.path)
+            version = await self.run(self.store.update_sys_meta, MOUNT_CTX, self.bucket, key, new)
+            self.note_own_change(key)
             node.version = version
             if node.state is not None:
                 node.state.base = version

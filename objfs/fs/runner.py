@@ -59,6 +59,8 @@ def fuse_handler(fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
 
     @functools.wraps(fn)
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("%s%r", fn.__name__, tuple(a for a in args[1:] if not _is_ctx(a)))
         try:
             return await fn(*args, **kwargs)
         except pyfuse3.FUSEError:
@@ -78,6 +80,10 @@ def fuse_handler(fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
             raise pyfuse3.FUSEError(errno.EIO) from None
 
     return wrapper
+
+
+def _is_ctx(value: object) -> bool:
+    return isinstance(value, pyfuse3.RequestContext | pyfuse3.ReaddirToken)
 
 
 def fuse_error(code: int) -> pyfuse3.FUSEError:

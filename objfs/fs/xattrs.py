@@ -109,6 +109,7 @@ class XattrOps:
         updated = await self.run(
             self.store.update_user_meta, MOUNT_CTX, self.bucket, self.keys.key(node.path), user_meta
         )
+        self.note_own_change(updated.key)
         node.version = updated
         if node.state is not None:
             node.state.base = updated
