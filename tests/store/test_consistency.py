@@ -1,0 +1,203 @@
+"""Strong consistency across store handles and processes; the change sequence.
+
+S3-SEMANTICS.md "Consistency": a write acknowledged through one path is what
+the next read anywhere returns, bucket configuration included.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+import threading
+
+import pytest
+
+from objfs.errors import NoSuchBucket, NoSuchKey
+from objfs.store import Store, Versioning
+
+from .support import get_body, md5
+
+
+@pytest.fixture
+def second(store_path, store):
+    other = Store.open(store_path)
+    try:
+        yield other
+    finally:
+        other.close()
+
+
+def test_second_handle_sees_every_acknowledged_write(store, second, ctx):
+    store.create_bucket(ctx, "shared")
+    assert second.head_bucket(ctx, "shared").name == "shared"
+    for i in range(20):
+        store.put_object(ctx, "shared", "k", f"v{i}".encode())
+        assert get_body(second, ctx, "shared", "k") == f"v{i}".encode()
+        assert second.head_object(ctx, "shared", "k").etag == md5(f"v{i}".encode())
+    second.put_object(ctx, "shared", "from-second", b"hi")
+    assert get_body(store, ctx, "shared", "from-second") == b"hi"
+    store.delete_object(ctx, "shared", "k")
+    with pytest.raises(NoSuchKey):
+        second.head_object(ctx, "shared", "k")
+    assert [v.key for v in second.list_objects(ctx, "shared").contents] == ["from-second"]
+    # bucket configuration is consistent too
+    second.set_bucket_versioning(ctx, "shared", Versioning.ENABLED)
+    assert store.head_bucket(ctx, "shared").versioning == Versioning.ENABLED
+    v = store.put_object(ctx, "shared", "k2", b"x").version_id
+    assert second.head_object(ctx, "shared", "k2").version_id == v != "null"
+    store.create_bucket(ctx, "another")
+    assert "another" in [b.name for b in second.list_buckets(ctx)]
+    second.delete_bucket(ctx, "another")
+    with pytest.raises(NoSuchBucket):
+        store.head_bucket(ctx, "another")
+
+
+def test_read_while_other_handle_writes(store, second, ctx):
+    """A reader never sees a half-written object: the old or the new body."""
+    store.create_bucket(ctx, "race")
+    bodies = [bytes([i]) * (300_000 + i) for i in range(8)]
+    store.put_object(ctx, "race", "k", bodies[0])
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def reader() -> None:
+        try:
+            while not stop.is_set():
+                body = get_body(second, ctx, "race", "k")
+                assert body in bodies, f"torn read of {len(body)} bytes"
+        except BaseException as exc:  # reported to the main thread
+            errors.append(exc)
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    try:
+        for i in range(1, 40):
+            store.put_object(ctx, "race", "k", bodies[i % len(bodies)])
+    finally:
+        stop.set()
+        thread.join()
+    assert not errors, errors[0]
+
+
+def test_another_process_reads_what_this_one_wrote(store_path, store, ctx):
+    store.create_bucket(ctx, "xproc")
+    written = {}
+    for i in range(5):
+        body = f"body {i} ".encode() * (i * 5000 + 1)
+        store.put_object(ctx, "xproc", f"dir/k{i}", body)
+        written[f"dir/k{i}"] = md5(body)
+    # the other process also writes one; we must see it when it returns
+    script = textwrap.dedent(
+        """
+        import hashlib, json, sys
+        from objfs.store import OWNER, Store
+        store = Store.open(sys.argv[1])
+        out = {}
+        for v in store.iter_objects(OWNER, "xproc"):
+            with store.get_object(OWNER, "xproc", v.key) as r:
+                out[v.key] = hashlib.md5(r.read()).hexdigest()
+        store.put_object(OWNER, "xproc", "from-child", b"child wrote this")
+        store.close()
+        print(json.dumps(out))
+        """
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script, str(store_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == written
+    assert get_body(store, ctx, "xproc", "from-child") == b"child wrote this"
+
+
+# --- change sequence --------------------------------------------------------
+
+
+def test_change_seq_increases_on_every_mutation(store, ctx, vbucket):
+    seen = [store.change_seq()]
+
+    def bumped(what: str) -> None:
+        now = store.change_seq()
+        assert now > seen[-1], f"{what} did not advance the change sequence"
+        seen.append(now)
+
+    v1 = store.put_object(ctx, vbucket, "a", b"1").version_id
+    bumped("put")
+    store.copy_object(ctx, vbucket, "a", vbucket, "b")
+    bumped("copy")
+    store.delete_object(ctx, vbucket, "b")
+    bumped("delete (marker)")
+    store.delete_object(ctx, vbucket, "a", version_id=v1)
+    bumped("delete version")
+    store.put_object(ctx, vbucket, "c", b"1")
+    bumped("put")
+    store.update_sys_meta(
+        ctx, vbucket, "c", store.head_object(ctx, vbucket, "c").sys_meta.replace(mode=0o100600)
+    )
+    bumped("update_sys_meta")
+    store.update_user_meta(ctx, vbucket, "c", {"k": "v"})
+    bumped("update_user_meta")
+    store.rename(ctx, vbucket, "c", "d")
+    bumped("rename")
+    store.rename_prefix(ctx, vbucket, "d", "e")
+    bumped("rename_prefix")
+    uid = store.create_multipart_upload(ctx, vbucket, "mp")
+    part = store.upload_part(ctx, vbucket, "mp", uid, 1, b"x")
+    before_complete = store.change_seq()
+    store.complete_multipart_upload(ctx, vbucket, "mp", uid, [(1, part.etag)])
+    assert store.change_seq() > before_complete, "complete did not advance"
+    seen.append(store.change_seq())
+    w = store.open_writer(ctx, vbucket, "w", base=None)
+    w.write(0, b"abc")
+    w.commit(ctx)
+    w.close()
+    bumped("writer commit")
+    # reads do not move it (the mount would invalidate for nothing)
+    now = store.change_seq()
+    store.head_object(ctx, vbucket, "w")
+    get_body(store, ctx, vbucket, "w")
+    store.list_objects(ctx, vbucket)
+    store.list_object_versions(ctx, vbucket)
+    assert store.change_seq() == now
+
+
+def test_changes_since_names_changed_keys(store, second, ctx, bucket):
+    start = store.change_seq()
+    store.put_object(ctx, bucket, "x/1", b"1")
+    store.put_object(ctx, bucket, "x/2", b"2")
+    store.delete_object(ctx, bucket, "x/1")
+    store.rename(ctx, bucket, "x/2", "y/2")
+    seq, changes = store.changes_since(start)
+    assert seq == store.change_seq()
+    assert all(c.bucket == bucket and c.seq > start for c in changes)
+    assert [c.seq for c in changes] == sorted(c.seq for c in changes)
+    assert {c.key for c in changes} == {"x/1", "x/2", "y/2"}
+    # another handle (another process, the mount) sees the same sequence
+    assert second.change_seq() == seq
+    assert {c.key for c in second.changes_since(start)[1]} == {"x/1", "x/2", "y/2"}
+    assert store.changes_since(seq) == (seq, [])
+
+
+def test_changes_since_pages_with_limit(store, ctx, bucket):
+    start = store.change_seq()
+    keys = {f"k{i:02d}" for i in range(30)}
+    for key in sorted(keys):
+        store.put_object(ctx, bucket, key, b"")
+    seen = set()
+    seq = start
+    rounds = 0
+    while True:
+        seq2, changes = store.changes_since(seq, limit=7)
+        assert len(changes) <= 7
+        if not changes:
+            break
+        assert seq2 > seq
+        seen |= {c.key for c in changes}
+        seq = seq2
+        rounds += 1
+        assert rounds < 100
+    assert seen == keys and rounds >= 5
