@@ -81,7 +81,6 @@ class ChunkedBody:
 @dataclass(slots=True)
 class StoredStream:
     manifest: list[ChunkRef] = field(default_factory=list)
-    new_ids: list[bytes] = field(default_factory=list)
     size: int = 0
     md5: Any = field(default_factory=hashlib.md5)
 
@@ -106,8 +105,8 @@ def store_stream(
 ) -> StoredStream:
     """Store every chunk of ``body``; returns the manifest, size and MD5.
 
-    Chunks are written but not fsynced (``chunks.sync(result.new_ids)`` does
-    that). All-zero chunks become holes. The MD5 (S3's ETag) runs on its own
+    Chunks are written but not fsynced (the caller syncs the manifest's chunks
+    before a durable commit). All-zero chunks become holes. The MD5 (S3's ETag) runs on its own
     thread, in order, beside the chunk encoders: it is the slowest hash here.
     """
     out = StoredStream()
@@ -116,11 +115,9 @@ def store_stream(
     def drain(keep: int) -> None:
         while len(pending) > keep:
             future, hashed, length = pending.popleft()
-            chunk_id, new = future.result()
+            chunk_id, _new = future.result()
             hashed.result()
             out.manifest.append(ChunkRef(chunk_id, length))
-            if new and chunk_id is not None:
-                out.new_ids.append(chunk_id)
 
     try:
         for piece in body:

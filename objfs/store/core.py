@@ -446,7 +446,7 @@ class Store(ListingMixin, MultipartMixin, MaintenanceMixin):
             self.chunks, domain, ChunkedBody(body, self.chunk_size), limit=MAX_SINGLE_PUT
         )
         if ctx.durable:
-            self.chunks.sync(stored.new_ids)
+            self._make_durable(stored.manifest)
         with self.db.write(durable=ctx.durable) as cur:
             if if_match is not None or if_none_match is not None:
                 _check_write_conditions(cur, bucket, raw, key, if_match, if_none_match)
@@ -532,6 +532,11 @@ class Store(ListingMixin, MultipartMixin, MaintenanceMixin):
         q.add_change(cur, bucket, raw)  # type: ignore[arg-type]
         return PutResult(version_id=version_id, etag=etag, size=size)
 
+    def _make_durable(self, manifest: Sequence[ChunkRef]) -> None:
+        """fsync every chunk a durable commit will name, not only new ones:
+        a chunk deduped onto may come from a commit that was not durable."""
+        self.chunks.sync({r.chunk_id for r in manifest if r.chunk_id is not None})
+
     def _drop_version_row(self, cur: object, row: Sequence[object]) -> None:
         manifest = rec.unpack_manifest(row[Col.MANIFEST])  # type: ignore[arg-type]
         q.drop_refs(cur, (r.chunk_id for r in manifest if r.chunk_id is not None))  # type: ignore[arg-type]
@@ -593,9 +598,9 @@ class Store(ListingMixin, MultipartMixin, MaintenanceMixin):
                 stored = store_stream(
                     self.chunks, want_domain, ChunkedBody(reader, self.chunk_size)
                 )
-            if ctx.durable:
-                self.chunks.sync(stored.new_ids)
             manifest = stored.manifest
+        if ctx.durable:
+            self._make_durable(manifest)
         with self.db.write(durable=ctx.durable) as cur:
             # The source may have been removed since we read it: re-check.
             if q.get_version(cur, row[Col.BUCKET], row[Col.KEY], row[Col.VERSION_ID]) is None:

@@ -173,13 +173,21 @@ class MaintenanceMixin:
         orphans = [
             cid for cid, mtime in self.chunks.iter_ids() if cid not in known and mtime <= cutoff
         ]
+
+        def young(chunk_id: bytes) -> bool:
+            # A write that dedups onto a chunk touches it first: spare it.
+            mtime = self.chunks.mtime(chunk_id)
+            return mtime is not None and mtime > cutoff
+
         with self.db.write(durable=True) as cur:
             for chunk_id in q.dead_chunks(cur, int(cutoff * 1e9)):
+                if young(chunk_id):
+                    continue
                 self.chunks.delete(chunk_id)
                 q.forget_chunk(cur, chunk_id)
                 report.chunks_removed += 1
             for chunk_id in orphans:
-                if not q.chunk_known(cur, chunk_id):
+                if not q.chunk_known(cur, chunk_id) and not young(chunk_id):
                     self.chunks.delete(chunk_id)
                     report.chunks_removed += 1
         report.temp_files_removed = self.chunks.cleanup_temp(max(grace_seconds, 0))

@@ -105,7 +105,7 @@ class MultipartMixin:
             self.chunks, domain, ChunkedBody(body, self.chunk_size), limit=MAX_PART_SIZE
         )
         if ctx.durable:
-            self.chunks.sync(stored.new_ids)
+            self._make_durable(stored.manifest)
         etag = stored.md5.hexdigest()
         now = time.time_ns()
         with self.db.write(durable=ctx.durable) as cur:

@@ -65,7 +65,6 @@ class ObjectWriter:
         self.size = size
         self._blocks: OrderedDict[int, bytearray] = OrderedDict()  # in memory
         self._stored: dict[int, ChunkRef] = {}  # written as new chunks, uncommitted
-        self._new_ids: list[bytes] = []
 
     # -- reading -------------------------------------------------------------
 
@@ -136,9 +135,7 @@ class ObjectWriter:
         data = bytes(buf[:length])
         if is_zero(data):
             return ChunkRef(None, length)
-        chunk_id, new = self.store.chunks.put(self.domain, data)
-        if new:
-            self._new_ids.append(chunk_id)
+        chunk_id, _new = self.store.chunks.put(self.domain, data)
         return ChunkRef(chunk_id, length)
 
     def write(self, offset: int, data: bytes | memoryview) -> int:
@@ -224,7 +221,7 @@ class ObjectWriter:
         with self._lock:
             manifest = self._manifest()
             if ctx.durable:
-                self.store.chunks.sync(self._new_ids)
+                self.store._make_durable(manifest)
             result = self.store.commit_manifest(
                 ctx,
                 self.bucket,
