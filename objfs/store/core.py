@@ -581,12 +581,9 @@ class Store(ListingMixin, MultipartMixin, MaintenanceMixin):
                     "the source of a copy may not be a delete marker named by version id"
                 ) from None
         src_domain = self._domain(row[Col.DOMAIN], src_sse.customer_key if src_sse else None)
-        if sse is None and row[Col.SSE] != "SSE-C":
-            want_domain, label, kms = src_domain, row[Col.SSE], row[Col.KMS]
-            if dst_info.encryption != "none" and label == "none" and dst_bucket != src_bucket:
-                want_domain, label, kms = self._write_domain(dst_info, None)
-        else:
-            want_domain, label, kms = self._write_domain(dst_info, sse)
+        # As S3: the copy is encrypted as the request or the destination
+        # bucket's default says. Same domain -> chunks are shared, O(metadata).
+        want_domain, label, kms = self._write_domain(dst_info, sse)
         if metadata_directive == "COPY":
             content_type = row[Col.CTYPE]
             user_meta = rec.unpack_user_meta(row[Col.UMETA])
