@@ -2,7 +2,8 @@
 
 Owns streaming between local files and the store. Invariants: object data
 moves in pieces of at most the store's chunk size (never a whole object in
-memory); a download lands under a temporary name in the destination
+memory); a regular file over 5 GiB is uploaded as a multipart upload that is
+either completed or aborted (no stray parts); a download lands under a temporary name in the destination
 directory and is renamed into place only when complete, so a failed or
 interrupted ``get`` never leaves a truncated file behind; recursive
 downloads never write outside the destination directory.
@@ -23,7 +24,7 @@ from objfs.cli_app import CliApp
 from objfs.cli_args import ByteRange, CliError, S3Url, is_s3_url, parse_s3_url
 from objfs.cli_output import CountingReader, Progress
 from objfs.errors import ObjfsError
-from objfs.store.types import ObjectVersion
+from objfs.store.types import ObjectVersion, PutResult
 
 
 def as_prefix(key: str) -> str:
@@ -46,6 +47,67 @@ def _user_meta(args: argparse.Namespace) -> dict[str, str] | None:
 # -- upload -------------------------------------------------------------------
 
 
+# A single PUT stores at most 5 GiB (S3's limit, kept by the store); bigger
+# regular files go up as a multipart upload of PART_SIZE pieces, as the aws
+# cli does. stdin (size unknown) always uses a single PUT.
+MULTIPART_THRESHOLD = 5 << 30
+PART_SIZE = 1 << 30
+MAX_PARTS = 10000
+
+
+class _PartReader:
+    """At most ``limit`` bytes of ``raw``: one part of a multipart upload."""
+
+    def __init__(self, raw: BinaryIO, limit: int) -> None:
+        self._raw = raw
+        self.remaining = limit
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:
+        if self.remaining <= 0:
+            return 0
+        view = memoryview(buffer)[: self.remaining]
+        count = self._raw.readinto(view) or 0  # type: ignore[attr-defined]
+        self.remaining -= count
+        return count
+
+    def read(self, n: int = -1) -> bytes:
+        if self.remaining <= 0:
+            return b""
+        data = self._raw.read(self.remaining if n < 0 else min(n, self.remaining))
+        self.remaining -= len(data)
+        return data
+
+
+def _put_multipart(
+    app: CliApp,
+    source: BinaryIO,
+    dst: S3Url,
+    size: int,
+    content_type: str | None,
+    user_meta: dict[str, str] | None,
+) -> PutResult:
+    store, ctx = app.store, app.ctx
+    part_size = max(PART_SIZE, -(-size // MAX_PARTS))
+    upload_id = store.create_multipart_upload(
+        ctx, dst.bucket, dst.key, content_type=content_type, user_meta=user_meta
+    )
+    try:
+        parts = []
+        for number in range(1, max(1, -(-size // part_size)) + 1):
+            info = store.upload_part(
+                ctx, dst.bucket, dst.key, upload_id, number, _PartReader(source, part_size)
+            )
+            parts.append((number, info.etag))
+        return store.complete_multipart_upload(ctx, dst.bucket, dst.key, upload_id, parts)
+    except BaseException:
+        # Free the parts already stored; the original error is what matters.
+        try:
+            store.abort_multipart_upload(ctx, dst.bucket, dst.key, upload_id)
+        except ObjfsError:
+            pass
+        raise
+
+
 def upload_stream(
     app: CliApp,
     body: BinaryIO,
@@ -59,15 +121,18 @@ def upload_stream(
     progress = Progress.for_transfer(label, size, quiet=app.quiet)
     source: BinaryIO = CountingReader(body, progress) if progress.enabled else body  # type: ignore[assignment]
     try:
-        result = app.store.put_object(
-            app.ctx,
-            dst.bucket,
-            dst.key,
-            source,
-            content_type=content_type,
-            user_meta=user_meta,
-            size_hint=size,
-        )
+        if size is not None and size > MULTIPART_THRESHOLD:
+            result = _put_multipart(app, source, dst, size, content_type, user_meta)
+        else:
+            result = app.store.put_object(
+                app.ctx,
+                dst.bucket,
+                dst.key,
+                source,
+                content_type=content_type,
+                user_meta=user_meta,
+                size_hint=size,
+            )
     finally:
         progress.finish()
     suffix = f" (version {result.version_id})" if result.version_id != "null" else ""

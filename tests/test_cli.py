@@ -295,6 +295,24 @@ def test_put_metadata_and_head(cli: Cli, tmp_path: Path) -> None:
     assert info["size"] == 13 and info["is_latest"] is True and info["version_id"] == "null"
 
 
+def test_a_file_over_the_single_put_limit_goes_up_in_parts(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # In-process with the 5 GiB threshold lowered: same code path, 11 MiB of data.
+    from objfs import cli as objfs_cli
+    from objfs import cli_transfer
+
+    monkeypatch.setattr(cli_transfer, "MULTIPART_THRESHOLD", 1 << 20)
+    monkeypatch.setattr(cli_transfer, "PART_SIZE", 5 << 20)
+    data = os.urandom(11 << 20)
+    src = tmp_path / "big"
+    src.write_bytes(data)
+    argv = ["--store", str(cli.store), "-q", "put", str(src), "s3://plain/big"]
+    assert objfs_cli.main(argv) == 0
+    assert cli.ok("head", "--json", "s3://plain/big").json()["etag"].endswith("-3")
+    assert cli.ok("get", "s3://plain/big", "-").stdout == data
+
+
 def test_put_recursive_directory(cli: Cli, tmp_path: Path) -> None:
     root = tmp_path / "site"
     (root / "css").mkdir(parents=True)
