@@ -142,6 +142,9 @@ def cmd_fsck(app: CliApp, args: argparse.Namespace) -> int:
         print(f"damaged: {name}")
     for fix in repaired:
         app.say(f"repaired: {fix}")
+    orphans = getattr(report, "orphan_chunks", 0)
+    if orphans:  # what a crash leaves behind: harmless, gc removes them
+        app.say(f"fsck: {orphans} unreferenced chunk(s); `objfs gc` removes them")
     if report.ok:
         app.say("fsck: no problems found" if not repaired else "fsck: all problems repaired")
     else:
