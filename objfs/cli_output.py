@@ -133,6 +133,8 @@ def format_head(v: ObjectVersion) -> list[str]:
         lines.append(f"{'meta:':<15}{name}={value}")
     for name, value in record["sys_meta"].items():
         shown = oct(value) if name == "mode" else value
+        if name == "mtime_ns":
+            name, shown = "mtime", iso_time(value)
         lines.append(f"{'posix:':<15}{name}={shown}")
     return lines
 
