@@ -166,6 +166,7 @@ class FileOps:
         )
         key = self.keys.key(path)
         await self.run(self.store.put_object, MOUNT_CTX, self.bucket, key, b"", sys_meta=meta)
+        self.note_own_change(key)
         self.touched(path)
         node = self.table.node(Kind.FILE, path)
         node.version = await self.head(key)

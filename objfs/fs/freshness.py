@@ -4,8 +4,10 @@ A trio task polls ``store.changes_since(seq)`` every ``interval`` seconds.
 For each change to a key under the mount prefix it
 
 * drops the node caches of the key and of its directories,
-* invalidates the kernel's attributes and data of the key's inode (from a
-  worker thread: ``invalidate_inode`` can block under writeback caching),
+* detaches a changed file's node from its path, so the next lookup makes a
+  new inode (the kernel ignores sizes from getattr for a regular file it
+  caches under writeback caching), and invalidates the old inode's cached
+  data (from a worker thread: ``invalidate_inode`` can block),
 * invalidates the kernel's directory entry (parent, name) so the next
   lookup asks again (``invalidate_entry_async``, safe inside handlers).
 
@@ -73,15 +75,18 @@ class ChangePoller:
             if node is not None:
                 node.forget_cache()
         stale: set[int] = set()
-        for kind in (Kind.FILE, Kind.DIR):
-            node = ops.table.find(kind, path)
-            if node is None:
-                continue
-            if node.state is not None and node.state.dirty:
-                continue
-            node.forget_cache()
-            node.cached_data = None
-            stale.add(node.ino)
+        fnode = ops.table.find(Kind.FILE, path)
+        if fnode is not None and not (fnode.state is not None and fnode.state.dirty):
+            # Under writeback caching the kernel keeps its own size for an
+            # inode it knows, whatever getattr says: a file changed outside
+            # gets a new inode on its next lookup. Open handles keep the old
+            # one and the version they opened.
+            ops.table.orphan(fnode)
+            stale.add(fnode.ino)
+        dnode = ops.table.find(Kind.DIR, path)
+        if dnode is not None:
+            dnode.forget_cache()
+            stale.add(dnode.ino)
         parent_path, name = names.split(path)
         parent = ops.table.find(Kind.DIR, parent_path) if parent_path else ops.table.root
         if parent is not None:

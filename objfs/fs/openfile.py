@@ -54,6 +54,7 @@ class OpenFile:
         self.needs_sync = False
         self.lock = trio.Lock()
         self.mtime_ns: int | None = None
+        self.meta_gen = 0  # bumped by set_meta, which does not wait for the lock
 
     @property
     def size(self) -> int:
@@ -126,6 +127,7 @@ class OpenFile:
         if mtime_ns is not None:
             self.mtime_ns = mtime_ns
         self.meta_dirty = True
+        self.meta_gen += 1
 
     async def commit(self, durable: bool) -> ObjectVersion | None:
         """Commit pending changes; returns the new current version or None if none."""
@@ -142,6 +144,7 @@ class OpenFile:
                 return None
             store = self.run.store
             meta = self.current_meta()
+            gen = self.meta_gen
             if not self.data_dirty and self.base is not None:
                 version = await self.run(
                     store.update_sys_meta,
@@ -166,11 +169,13 @@ class OpenFile:
                     version_id=result.version_id,
                 )
             self.base = version
-            self.sys_meta = version.sys_meta
             self.must_commit = False
-            self.meta_dirty = False
-            self.mtime_ns = None
             self.needs_sync = not durable
+            if gen == self.meta_gen:
+                self.sys_meta = version.sys_meta
+                self.meta_dirty = False
+                self.mtime_ns = None
+            # else: chmod/utimens arrived during the commit; it stays pending.
             return version
 
     async def _discard_locked(self) -> None:
@@ -185,18 +190,22 @@ class OpenFile:
         async with self.lock:
             await self._discard_locked()
 
-    async def detach(self, new_key: str | None, new_base: ObjectVersion | None) -> None:
+    async def detach(self, new_key: str | None, new_base: ObjectVersion | None) -> bool:
         """The key moved (rename, after a commit) or vanished (unlink).
 
         Unlinked: the writer stays so open handles still read their data, but
         nothing will be committed. Renamed: rebind to the new key and version.
+        Returns whether a version had been committed (waiting for a commit in
+        flight), i.e. whether the key exists in the store.
         """
         async with self.lock:
+            committed = self.base is not None
             if new_key is None:
                 self.key = None
                 self.must_commit = False
                 self.meta_dirty = False
-                return
+                return committed
             await self._discard_locked()
             self.key = new_key
             self.base = new_base
+            return committed

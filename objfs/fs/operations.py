@@ -46,7 +46,7 @@ from objfs.store.types import ObjectVersion, SystemMeta
 
 log = logging.getLogger("objfs.fs")
 
-OWN_CHANGE_TTL = 10.0  # seconds an announced own change waits for the poller
+OWN_CHANGE_TTL = 5.0  # seconds an announced own change waits for the poller
 READDIR_OFFSET = 2  # next_id = index + 1 + READDIR_OFFSET (small cookies are reserved)
 
 
@@ -328,6 +328,7 @@ class ObjfsOperations(FileOps, VersionOps, XattrOps, pyfuse3.Operations):
                 )
             else:
                 await self.run(self.store.update_sys_meta, MOUNT_CTX, self.bucket, key, new)
+            self.note_own_change(key)
             node.version = await self.head(key)
             self.meta_unsynced = True
         elif node.state is not None and (node.state.dirty or node.path is None):
@@ -497,6 +498,7 @@ class ObjfsOperations(FileOps, VersionOps, XattrOps, pyfuse3.Operations):
             content_type="application/x-directory",
             sys_meta=meta,
         )
+        self.note_own_change(key)
         self.touched(path)
         node = self.table.node(Kind.DIR, path)
         node.version = await self.head(key)
@@ -532,6 +534,7 @@ class ObjfsOperations(FileOps, VersionOps, XattrOps, pyfuse3.Operations):
         key = self.keys.dir_prefix(path)
         if await self.head(key) is not None:
             await self.run(self.store.delete_object, MOUNT_CTX, self.bucket, key)
+            self.note_own_change(key)
         self.touched(path)
         self.table.orphan(node)
 
@@ -548,12 +551,14 @@ class ObjfsOperations(FileOps, VersionOps, XattrOps, pyfuse3.Operations):
             raise fuse_error(errno.ENOENT)
         if node.kind is not Kind.FILE:
             raise fuse_error(errno.EISDIR)
-        committed = node.state is None or node.state.base is not None
+        committed = True
+        if node.state is not None:
+            # Waits for a commit in flight (release racing with unlink).
+            committed = await node.state.detach(None, None)
+        self.pending.discard(node)
         if committed:
             await self.run(self.store.delete_object, MOUNT_CTX, self.bucket, self.keys.key(path))
-        if node.state is not None:
-            await node.state.detach(None, None)
-        self.pending.discard(node)
+            self.note_own_change(self.keys.key(path))
         self.touched(path)
         self.table.orphan(node)
 
@@ -584,6 +589,7 @@ class ObjfsOperations(FileOps, VersionOps, XattrOps, pyfuse3.Operations):
         )
         key = self.keys.key(path)
         await self.run(self.store.put_object, MOUNT_CTX, self.bucket, key, b"", sys_meta=meta)
+        self.note_own_change(key)
         self.touched(path)
         node = self.table.node(Kind.FILE, path)
         node.version = await self.head(key)
@@ -638,6 +644,8 @@ class ObjfsOperations(FileOps, VersionOps, XattrOps, pyfuse3.Operations):
         await self.run(
             self.store.rename, MOUNT_CTX, self.bucket, self.keys.key(old), self.keys.key(new)
         )
+        self.note_own_change(self.keys.key(old))
+        self.note_own_change(self.keys.key(new))
         if dst is not None and dst.state is not None:
             await dst.state.detach(None, None)
             self.pending.discard(dst)

@@ -1,0 +1,81 @@
+"""Changes made outside the mount (another process: CLI, API) show within 1 s,
+even with long kernel cache timeouts."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+
+from objfs.store import OWNER, Store
+
+from .support import Mount
+
+
+def eventually(check: Callable[[], bool], within: float = 1.0) -> float:
+    start = time.monotonic()
+    while not check():
+        if time.monotonic() - start > within:
+            raise AssertionError(f"not visible within {within} s")
+        time.sleep(0.02)
+    return time.monotonic() - start
+
+
+def _read(path: os.PathLike[str]) -> bytes | None:
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except FileNotFoundError:
+        return None
+
+
+def test_outside_put_overwrite_delete_visible_within_a_second(
+    mounter: Callable[..., Mount],
+) -> None:
+    m = mounter(options="attr_timeout=300,entry_timeout=300")
+    store = Store.open(m.store)
+    try:
+        path = m.path / "news.txt"
+        assert not path.exists()
+        store.put_object(OWNER, "vers", "news.txt", b"first")
+        eventually(lambda: _read(path) == b"first")
+        assert path.stat().st_size == 5  # now cached by the kernel for 300 s
+        store.put_object(OWNER, "vers", "news.txt", b"second, longer")
+        eventually(lambda: _read(path) == b"second, longer")
+        eventually(lambda: path.stat().st_size == 14)
+        store.put_object(OWNER, "vers", "dir/inner", b"x")
+        eventually(
+            lambda: os.listdir(m.path / "dir") == ["inner"] if (m.path / "dir").exists() else False
+        )
+        store.delete_object(OWNER, "vers", "news.txt")
+        eventually(lambda: not path.exists())
+    finally:
+        store.close()
+
+
+def test_new_open_sees_outside_change_while_another_handle_is_open(mnt: Mount) -> None:
+    path = mnt.path / "held"
+    path.write_bytes(b"old")
+    with open(path, "rb") as held:
+        assert held.read() == b"old"
+        store = Store.open(mnt.store)
+        try:
+            store.put_object(OWNER, "vers", "held", b"new content")
+        finally:
+            store.close()
+        eventually(lambda: _read(path) == b"new content")
+
+
+def test_last_close_wins_over_outside_write(mnt: Mount) -> None:
+    path = mnt.path / "race"
+    with open(path, "wb") as f:
+        f.write(b"from the mount")
+        f.flush()
+        store = Store.open(mnt.store)
+        try:
+            store.put_object(OWNER, "vers", "race", b"from outside")
+        finally:
+            store.close()
+        time.sleep(0.5)
+        f.write(b"!")
+    eventually(lambda: _read(path) == b"from the mount!")
