@@ -91,8 +91,8 @@ class ChunkBackend(abc.ABC):
     def exists(self, name: str) -> bool: ...
 
     @abc.abstractmethod
-    def mtime(self, name: str) -> float | None:
-        """The blob's last write or touch time; None if it does not exist."""
+    def stat(self, name: str) -> tuple[float, int] | None:
+        """(last write or touch time, stored size); None if it does not exist."""
 
     @abc.abstractmethod
     def touch(self, name: str) -> bool:
@@ -266,13 +266,14 @@ class LocalBackend(ChunkBackend):
             raise self._os_error(exc, f"reading chunk {name}") from exc
 
     def exists(self, name: str) -> bool:
-        return self.mtime(name) is not None
+        return self.stat(name) is not None
 
-    def mtime(self, name: str) -> float | None:
+    def stat(self, name: str) -> tuple[float, int] | None:
         try:
-            return os.stat(self.path(name)).st_mtime
+            st = os.stat(self.path(name))
         except FileNotFoundError:
             return None
+        return st.st_mtime, st.st_size
 
     def touch(self, name: str) -> bool:
         try:

@@ -317,8 +317,9 @@ class ChunkStore:
     def exists(self, chunk_id: bytes) -> bool:
         return self.backend.exists(_check_id(chunk_id))
 
-    def mtime(self, chunk_id: bytes) -> float | None:
-        return self.backend.mtime(_check_id(chunk_id))
+    def stat(self, chunk_id: bytes) -> tuple[float, int] | None:
+        """(mtime, stored bytes) of the chunk's frame, None if absent."""
+        return self.backend.stat(_check_id(chunk_id))
 
     def delete(self, chunk_id: bytes) -> None:
         self.backend.delete(_check_id(chunk_id))

@@ -48,6 +48,7 @@ class FsckReport:
 @dataclass(slots=True)
 class GcReport:
     chunks_removed: int = 0
+    bytes_freed: int = 0
     temp_files_removed: int = 0
 
 
@@ -174,21 +175,22 @@ class MaintenanceMixin:
             cid for cid, mtime in self.chunks.iter_ids() if cid not in known and mtime <= cutoff
         ]
 
-        def young(chunk_id: bytes) -> bool:
-            # A write that dedups onto a chunk touches it first: spare it.
-            mtime = self.chunks.mtime(chunk_id)
-            return mtime is not None and mtime > cutoff
+        def remove(chunk_id: bytes) -> bool:
+            # A write that dedups onto a chunk touches it first: spare young ones.
+            st = self.chunks.stat(chunk_id)
+            if st is not None and st[0] > cutoff:
+                return False
+            self.chunks.delete(chunk_id)
+            report.chunks_removed += 1
+            report.bytes_freed += st[1] if st else 0
+            return True
 
         with self.db.write(durable=True) as cur:
             for chunk_id in q.dead_chunks(cur, int(cutoff * 1e9)):
-                if young(chunk_id):
-                    continue
-                self.chunks.delete(chunk_id)
-                q.forget_chunk(cur, chunk_id)
-                report.chunks_removed += 1
+                if remove(chunk_id):
+                    q.forget_chunk(cur, chunk_id)
             for chunk_id in orphans:
-                if not q.chunk_known(cur, chunk_id) and not young(chunk_id):
-                    self.chunks.delete(chunk_id)
-                    report.chunks_removed += 1
+                if not q.chunk_known(cur, chunk_id):
+                    remove(chunk_id)
         report.temp_files_removed = self.chunks.cleanup_temp(max(grace_seconds, 0))
         return report
