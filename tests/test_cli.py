@@ -13,10 +13,12 @@ import hashlib
 import json
 import os
 import pty
+import shutil
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -480,6 +482,43 @@ def test_fsck_reports_damage_with_exit_1(cli: Cli, payload: bytes) -> None:
 def test_mount_of_a_missing_bucket_is_a_user_error(cli: Cli, tmp_path: Path) -> None:
     (tmp_path / "mnt").mkdir()
     assert_user_error(cli("mount", "nosuch", str(tmp_path / "mnt")), "nosuch")
+
+
+def _fuse_problem() -> str | None:
+    if not os.access("/dev/fuse", os.R_OK | os.W_OK):
+        return "/dev/fuse is missing or not accessible"
+    if shutil.which("fusermount3") is None:
+        return "fusermount3 is not installed"
+    return None
+
+
+@pytest.fixture
+def mountpoint(tmp_path: Path) -> Iterator[Path]:
+    problem = _fuse_problem()
+    if problem:
+        if os.environ.get("OBJFS_REQUIRE_FUSE") == "1":
+            pytest.fail(f"FUSE required but unusable: {problem}")
+        pytest.skip(problem)
+    path = tmp_path / "mnt"
+    path.mkdir()
+    yield path
+    if os.path.ismount(path):  # the test failed half-way: never leave a mount behind
+        subprocess.run(["fusermount3", "-uz", str(path)], check=False)
+
+
+@pytest.mark.fuse
+def test_mount_and_umount(cli: Cli, mountpoint: Path, tmp_path: Path) -> None:
+    cli.ok("put", "-", "s3://vers/from-cli.txt", input=b"cli\n")
+    # -o store= (the fstab/systemd spelling) works without --store
+    result = run_objfs("mount", "vers", str(mountpoint), "-o", f"store={cli.store}")
+    assert result.returncode == 0, result.stderr
+    assert os.path.ismount(mountpoint)
+    assert (mountpoint / "from-cli.txt").read_bytes() == b"cli\n"
+    (mountpoint / "from-mount.txt").write_bytes(b"mount\n")
+    assert cli.ok("get", "s3://vers/from-mount.txt", "-").stdout == b"mount\n"
+    cli.ok("umount", str(mountpoint))
+    assert not os.path.ismount(mountpoint)
+    assert cli("umount", str(mountpoint)).returncode == 1
 
 
 # -- process behaviour ---------------------------------------------------------
