@@ -78,6 +78,9 @@ StoreFormatError = _error(
     "StoreFormatError", "StoreFormatError", 500, _errno.EIO, "Store format not supported."
 )
 StoreFull = _error("StoreFull", "InsufficientStorage", 507, _errno.ENOSPC, "No space left.")
+KMSAlreadyExists = _error(
+    "KMSAlreadyExists", "KMS.AlreadyExistsException", 400, _errno.EEXIST, "KMS alias exists."
+)
 KMSDisabled = _error("KMSDisabled", "KMS.DisabledException", 400, _errno.EACCES, "KMS key disabled.")
 KMSNotFound = _error("KMSNotFound", "KMS.NotFoundException", 400, _errno.EACCES, "No such KMS key.")
 KMSInvalidState = _error(

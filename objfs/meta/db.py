@@ -108,6 +108,52 @@ CREATE TABLE changes (
     bucket TEXT NOT NULL,
     key BLOB NOT NULL
 );
+-- SSE-KMS: the local KMS (SQL in objfs/meta/kms_queries.py, which also adds
+-- these tables to stores created before them, hence IF NOT EXISTS).
+CREATE TABLE IF NOT EXISTS kms_keys (
+    key_id TEXT PRIMARY KEY,
+    description TEXT NOT NULL,
+    owner TEXT NOT NULL,
+    state TEXT NOT NULL,         -- Enabled, Disabled, PendingDeletion, Deleted
+    created INTEGER NOT NULL,    -- ns
+    deletion INTEGER,            -- ns: end of the waiting period, or when deleted
+    current_version INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS kms_keys_pending ON kms_keys(deletion) WHERE state = 'PendingDeletion';
+CREATE TABLE IF NOT EXISTS kms_materials (
+    key_id TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    created INTEGER NOT NULL,
+    seal_id BLOB NOT NULL,
+    record BLOB NOT NULL,        -- the material sealed by the master key, never clear
+    PRIMARY KEY (key_id, version)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS kms_aliases (
+    alias TEXT PRIMARY KEY,      -- alias/NAME
+    key_id TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS kms_aliases_key ON kms_aliases(key_id);
+-- The encryption domain new data under (key, material version) goes to.
+CREATE TABLE IF NOT EXISTS kms_domains (
+    key_id TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    domain_id BLOB NOT NULL,
+    PRIMARY KEY (key_id, version)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS kms_audit (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    time INTEGER NOT NULL,       -- ns
+    principal TEXT NOT NULL,
+    interface TEXT NOT NULL,
+    operation TEXT NOT NULL,
+    key_id TEXT,
+    bucket TEXT,
+    key BLOB,
+    version INTEGER,
+    error TEXT
+);
+CREATE INDEX IF NOT EXISTS kms_audit_time ON kms_audit(time);
+CREATE INDEX IF NOT EXISTS kms_audit_key ON kms_audit(key_id, seq);
 """
 
 

@@ -48,6 +48,7 @@ from objfs.meta import queries as q
 from objfs.meta.db import Database
 from objfs.store import records as rec
 from objfs.store.chunking import ChunkedBody, store_stream
+from objfs.store.kms import KMSMixin
 from objfs.store.listing import ListingMixin
 from objfs.store.maintenance import MaintenanceMixin
 from objfs.store.multipart import MultipartMixin
@@ -76,7 +77,7 @@ MAX_SINGLE_PUT = 5 << 30
 SSE_MODES = ("none", "AES256", "aws:kms", "SSE-C")
 
 
-class Store(ListingMixin, MultipartMixin, MaintenanceMixin):
+class Store(ListingMixin, MultipartMixin, MaintenanceMixin, KMSMixin):
     """An objfs store directory opened for use. Thread-safe."""
 
     def __init__(self, path: Path, db: Database, keyring: Keyring) -> None:
@@ -160,10 +161,20 @@ class Store(ListingMixin, MultipartMixin, MaintenanceMixin):
 
     # -- encryption domains --------------------------------------------------
 
-    def _domain(self, domain_id: bytes, customer_key: bytes | None = None) -> Domain:
-        """The domain of stored data, unwrapped (SSE-C needs the caller's key)."""
+    def _domain(
+        self,
+        domain_id: bytes,
+        customer_key: bytes | None = None,
+        ctx: RequestContext | None = None,
+        bucket: str | None = None,
+        key: str | None = None,
+    ) -> Domain:
+        """The domain of stored data, unwrapped (SSE-C needs the caller's key).
+
+        aws:kms: the key's state is checked on every call and the use audited
+        (objfs/store/kms.py); ``ctx``/``bucket``/``key`` name the use."""
         cached = self._domains.get(domain_id)
-        if cached is not None and cached.kind != "SSE-C":
+        if cached is not None and cached.kind not in ("SSE-C", "aws:kms"):
             return cached
         with self.db.read() as cur:
             row = q.get_domain(cur, domain_id)
@@ -172,13 +183,19 @@ class Store(ListingMixin, MultipartMixin, MaintenanceMixin):
         _, kind, record = row
         if kind == "SSE-C":
             return self.keyring.open_ssec_domain(domain_id, record, customer_key)
+        if kind == "aws:kms":
+            return self._kms_domain(domain_id, record, ctx, bucket, key)
         domain = self.keyring.open_domain(domain_id, record)
         with self._domain_lock:
             self._domains[domain_id] = domain
         return domain
 
     def _write_domain(
-        self, bucket: BucketInfo, sse: SSERequest | None
+        self,
+        bucket: BucketInfo,
+        sse: SSERequest | None,
+        ctx: RequestContext | None = None,
+        key: str | None = None,
     ) -> tuple[Domain, str, str | None]:
         """(domain, sse label, kms key id) for new data under this request."""
         mode = sse.mode if sse and sse.mode else None
@@ -195,7 +212,7 @@ class Store(ListingMixin, MultipartMixin, MaintenanceMixin):
                 raise InvalidArgument("SSE-C needs a 256-bit (32-byte) customer key")
             return self._ssec_domain(key), "SSE-C", None
         if mode == "aws:kms":
-            raise InvalidRequest("SSE-KMS is not supported by this store yet")
+            return self._kms_write_domain(bucket, sse, ctx, key)
         raise InvalidArgument(f"unknown server-side encryption {mode!r}")
 
     def _ssec_domain(self, key: bytes) -> Domain:
@@ -305,8 +322,7 @@ class Store(ListingMixin, MultipartMixin, MaintenanceMixin):
             raise InvalidArgument(
                 f"bucket encryption must be none, AES256 or aws:kms, not {mode!r}"
             )
-        if mode == "aws:kms":
-            raise InvalidRequest("SSE-KMS is not supported by this store yet")
+        kms_key_id = self._kms_bucket_key(ctx, mode, kms_key_id)
         with self.db.write(durable=True) as cur:
             self._bucket(cur, name)
             q.update_bucket(cur, name, encryption=mode, kms_key_id=kms_key_id)
@@ -389,7 +405,7 @@ class Store(ListingMixin, MultipartMixin, MaintenanceMixin):
         _check_read_conditions(
             info, if_match, if_none_match, if_modified_since_ns, if_unmodified_since_ns
         )
-        domain = self._domain(row[Col.DOMAIN], sse.customer_key if sse else None)
+        domain = self._domain(row[Col.DOMAIN], sse.customer_key if sse else None, ctx, bucket, key)
         return ObjectReader(
             self.chunks, domain, info, rec.unpack_manifest(row[Col.MANIFEST]), range
         )
@@ -411,7 +427,7 @@ class Store(ListingMixin, MultipartMixin, MaintenanceMixin):
         size = row[Col.SIZE]
         if offset >= size or length <= 0:
             return b""
-        domain = self._domain(row[Col.DOMAIN], sse.customer_key if sse else None)
+        domain = self._domain(row[Col.DOMAIN], sse.customer_key if sse else None, ctx, bucket, key)
         info = rec.version_from_row(row, is_latest=latest)
         end = min(size, offset + length) - 1
         with ObjectReader(
@@ -441,7 +457,7 @@ class Store(ListingMixin, MultipartMixin, MaintenanceMixin):
         if if_match is not None or if_none_match is not None:
             with self.db.read() as cur:
                 _check_write_conditions(cur, bucket, raw, key, if_match, if_none_match)
-        domain, label, kms = self._write_domain(info, sse)
+        domain, label, kms = self._write_domain(info, sse, ctx, key)
         stored = store_stream(
             self.chunks, domain, ChunkedBody(body, self.chunk_size), limit=MAX_SINGLE_PUT
         )
@@ -580,10 +596,12 @@ class Store(ListingMixin, MultipartMixin, MaintenanceMixin):
                 raise InvalidRequest(
                     "the source of a copy may not be a delete marker named by version id"
                 ) from None
-        src_domain = self._domain(row[Col.DOMAIN], src_sse.customer_key if src_sse else None)
+        src_domain = self._domain(
+            row[Col.DOMAIN], src_sse.customer_key if src_sse else None, ctx, src_bucket, src_key
+        )
         # As S3: the copy is encrypted as the request or the destination
         # bucket's default says. Same domain -> chunks are shared, O(metadata).
-        want_domain, label, kms = self._write_domain(dst_info, sse)
+        want_domain, label, kms = self._write_domain(dst_info, sse, ctx, dst_key)
         if metadata_directive == "COPY":
             content_type = row[Col.CTYPE]
             user_meta = rec.unpack_user_meta(row[Col.UMETA])
@@ -779,7 +797,9 @@ class Store(ListingMixin, MultipartMixin, MaintenanceMixin):
                 raise NoSuchKey(f"s3://{bucket}/{key} changed or was deleted")
             manifest = rec.unpack_manifest(row[Col.MANIFEST])
             size = row[Col.SIZE]
-            base_domain = self._domain(row[Col.DOMAIN], sse.customer_key if sse else None)
+            base_domain = self._domain(
+                row[Col.DOMAIN], sse.customer_key if sse else None, ctx, bucket, key
+            )
         if base_domain is not None and sse is None:
             domain, label, kms = base_domain, base.sse, base.kms_key_id  # type: ignore[union-attr]
         else:
@@ -816,6 +836,8 @@ class Store(ListingMixin, MultipartMixin, MaintenanceMixin):
         for ref in manifest:
             digest.update(ref.chunk_id or ref.length.to_bytes(8, "big"))
         etag = f"{digest.hexdigest()}-{max(1, len(manifest))}"
+        if sse == "aws:kms":  # the key must still be usable; audited as GenerateDataKey
+            self._kms_domain(domain.domain_id, None, ctx, bucket, key, "GenerateDataKey")
         with self.db.write(durable=ctx.durable) as cur:
             current = q.get_latest(cur, bucket, raw)
             if current is not None and not current[Col.DM]:
