@@ -124,6 +124,7 @@ class Target:
         """Make a fresh, empty target (versioning matters to objfs only)."""
         shutil.rmtree(self.base, ignore_errors=True)
         self.root.mkdir(parents=True)
+        self.reset_rss()
 
     def start(self) -> None:
         """Make ``root`` usable (mount it, for FUSE targets)."""
@@ -175,10 +176,6 @@ class FuseTarget(Target):
 
     def command(self) -> list[str]:
         raise NotImplementedError
-
-    def create(self, *, versioning: bool = False) -> None:
-        shutil.rmtree(self.base, ignore_errors=True)
-        self.root.mkdir(parents=True)
 
     def start(self) -> None:
         if self.proc is not None:
