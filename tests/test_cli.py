@@ -24,8 +24,10 @@ from pathlib import Path
 
 import pytest
 
+from objfs.store import OWNER, Store
+
 OBJFS = Path(sys.executable).with_name("objfs")
-CHUNK = "64K"  # the smallest chunk size: multi-chunk objects stay small and fast
+CHUNK = 64 << 10  # the smallest chunk size: multi-chunk objects stay small and fast
 
 
 @dataclass
@@ -89,11 +91,13 @@ def assert_user_error(result: Result, *needles: str, status: int = 1) -> None:
 @pytest.fixture
 def cli(tmp_path: Path) -> Cli:
     """A fresh store with an unversioned bucket ``plain`` and a versioned ``vers``."""
-    c = Cli(tmp_path / "store")
-    c.ok("init", "--chunk-size", CHUNK)
-    c.ok("bucket", "create", "plain")
-    c.ok("bucket", "create", "vers", "--versioning")
-    return c
+    # Set up in-process (faster than three subprocesses); `objfs init` and
+    # `objfs bucket create` have their own tests.
+    path = tmp_path / "store"
+    with Store.init(path, chunk_size=CHUNK) as store:
+        store.create_bucket(OWNER, "plain")
+        store.create_bucket(OWNER, "vers", versioning=True)
+    return Cli(path)
 
 
 @pytest.fixture
@@ -179,6 +183,13 @@ def test_store_from_environment(cli: Cli) -> None:
     proc = subprocess.run([str(OBJFS), "bucket", "ls"], capture_output=True, env=env, check=False)
     assert proc.returncode == 0, proc.stderr
     assert b"plain" in proc.stdout
+
+
+def test_init_creates_a_store(tmp_path: Path) -> None:
+    cli = Cli(tmp_path / "new")
+    assert "64.0 KiB" in cli.ok("init", "--chunk-size", "64K").out
+    assert (tmp_path / "new" / "meta.db").is_file()
+    assert cli.ok("ls").out == ""
 
 
 def test_init_refuses_an_existing_store(cli: Cli) -> None:
