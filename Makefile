@@ -47,7 +47,8 @@ deps:
 	done; \
 	command -v gcc >/dev/null || missing="$$missing gcc"; \
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { \
-	  echo "objfs needs Python >= 3.11, but '$(PYTHON)' is $$($(PYTHON) --version 2>&1 || echo missing)." >&2; \
+	  found=$$(command -v $(PYTHON) >/dev/null && $(PYTHON) --version 2>&1 || echo "not installed"); \
+	  echo "objfs needs Python >= 3.11, but '$(PYTHON)' is: $$found" >&2; \
 	  echo "Install python3.11 (or newer) and run: make $(MAKECMDGOALS) PYTHON=python3.11" >&2; \
 	  exit 1; }; \
 	$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || missing="$$missing python3-venv"; \
