@@ -102,10 +102,13 @@ def test_alias_and_arn_resolve_to_the_key_id(store, ctx, bucket):
 
 def test_default_key_is_created_on_first_use_and_reused(store, ctx, bucket):
     assert store.kms_list_keys(ctx) == []
-    store.put_object(ctx, bucket, "d1", b"first", sse=kms())
+    store.put_object(ALICE, bucket, "d1", b"first", sse=kms())
     store.put_object(ctx, bucket, "d2", b"second", sse=kms())
     keys = store.kms_list_keys(ctx)
     assert len(keys) == 1 and keys[0].is_default and keys[0].aliases == ("alias/aws/s3",)
+    assert keys[0].owner == "owner"  # the store's, not that of the first writer
+    created = store.kms_audit(ctx, key=keys[0].key_id)[0]
+    assert (created.operation, created.principal) == ("CreateKey", "alice")
     for name, body in (("d1", b"first"), ("d2", b"second")):
         assert store.head_object(ctx, bucket, name).kms_key_id == keys[0].key_id
         assert get_body(store, ctx, bucket, name) == body

@@ -53,7 +53,7 @@ from objfs.errors import (
 from objfs.meta import kms_queries as kq
 from objfs.meta import queries as q
 from objfs.store.kms_types import KMSAuditEntry, KMSKeyInfo
-from objfs.store.types import BucketInfo, RequestContext, SSERequest
+from objfs.store.types import OWNER, BucketInfo, RequestContext, SSERequest
 
 if TYPE_CHECKING:
     from objfs.store.core import Store
@@ -179,7 +179,9 @@ class KMSMixin:
         key_id = kc.new_key_id()
         now = now_ns()
         seal_id, sealed, _ = kc.new_material(self.keyring)
-        kq.insert_key(cur, (key_id, description, ctx.principal, kc.STATE_ENABLED, now, None, 1))
+        # The default key belongs to the store's owner, whoever's write created it.
+        owner = OWNER.principal if default else ctx.principal
+        kq.insert_key(cur, (key_id, description, owner, kc.STATE_ENABLED, now, None, 1))
         kq.insert_material(cur, key_id, 1, now, seal_id, sealed)
         if default:
             kq.insert_alias(cur, kc.DEFAULT_ALIAS, key_id)
