@@ -366,7 +366,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _run(args)
     except (ObjfsError, CliError) as err:
-        print(f"objfs: {err}", file=sys.stderr)
+        print("objfs: " + " ".join(str(err).split()), file=sys.stderr)  # always one line
         return 1
     except KeyboardInterrupt:
         return 130
