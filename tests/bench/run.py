@@ -23,6 +23,7 @@ import argparse
 import logging
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -162,6 +163,10 @@ def _best_of(runs: list[list[Row]]) -> list[Row]:
     return out
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def _one_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     msg = text[0] if text else ""
@@ -185,8 +190,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.dir is not None and not args.dir.is_dir():
         print(f"run.py: --dir {args.dir} is not a directory", file=sys.stderr)
         return 2
+    json_dir = Path(args.json).absolute().parent
+    if not json_dir.is_dir() or not os.access(json_dir, os.W_OK):
+        print(f"run.py: cannot write --json {args.json}: no writable directory", file=sys.stderr)
+        return 2
     if os.geteuid() != 0:
         print("run.py: not root: reads after a remount will not be cold", file=sys.stderr)
+    # SIGTERM (e.g. a CI timeout) unwinds like Ctrl-C: mounts are unmounted
+    # and the work directory removed on the way out.
+    signal.signal(signal.SIGTERM, _interrupt)
     workdir = Path(tempfile.mkdtemp(prefix="objfs-bench-", dir=args.dir))
     host = host_info(workdir)
     if host["workdir_fs"] in ("tmpfs", "ramfs"):
