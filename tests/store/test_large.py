@@ -124,7 +124,7 @@ def test_sigkill_mid_put_loses_nothing_acknowledged(store_path, ctx):
         )
         try:
             assert proc.stdout.readline().strip() == "READY", proc.stderr.read()
-            time.sleep(rng.uniform(0.05, 5.0))
+            time.sleep(rng.uniform(0.05, 8.0))  # small puts, mid-512 MiB, and after it
             proc.send_signal(signal.SIGKILL)
             out, err = proc.communicate(timeout=60)
         finally:
@@ -176,8 +176,10 @@ def test_sigkill_mid_put_loses_nothing_acknowledged(store_path, ctx):
         assert store.fsck().ok
     finally:
         store.close()
+    bigs = sum("/big" in key for key in done)
     print(
-        f"\n20 kills, {len(done)} acknowledged puts verified in {time.monotonic() - started:.0f} s"
+        f"\n20 kills, {len(done)} acknowledged puts ({bigs} of 512 MiB) verified "
+        f"in {time.monotonic() - started:.0f} s"
     )
     assert len(done) > 20
 
