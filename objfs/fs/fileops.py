@@ -118,7 +118,10 @@ class FileOps:
         if parent.kind not in (Kind.ROOT, Kind.DIR):
             raise fuse_error(errno.ENOTDIR)
         path = self.child_path(parent, name, creating=True)
-        existing = await self.resolve(path)
+        # The kernel only creates after a lookup found nothing: trust the
+        # table instead of asking the store again (one small-file create
+        # would otherwise cost three more queries).
+        existing = self.known(path)
         if existing is not None:
             if flags & os.O_EXCL:
                 raise fuse_error(errno.EEXIST)

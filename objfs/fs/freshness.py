@@ -87,10 +87,17 @@ class ChangePoller:
         if dnode is not None:
             dnode.forget_cache()
             stale.add(dnode.ino)
-        parent_path, name = names.split(path)
-        parent = ops.table.find(Kind.DIR, parent_path) if parent_path else ops.table.root
-        if parent is not None:
-            pyfuse3.invalidate_entry_async(parent.ino, name.encode(), ignore_enoent=True)
+        # Invalidate the entry of the key and of every ancestor directory the
+        # kernel may hold as a negative entry (a new key can create dirs).
+        parts = path.split("/")
+        for depth, name in enumerate(parts):
+            parent_path = "/".join(parts[:depth])
+            parent = ops.table.find(Kind.DIR, parent_path) if depth else ops.table.root
+            if parent is None:
+                break
+            last = depth == len(parts) - 1
+            if last or ops.table.find(Kind.DIR, names.join(parent_path, name)) is None:
+                pyfuse3.invalidate_entry_async(parent.ino, name.encode(), ignore_enoent=True)
         return stale
 
 

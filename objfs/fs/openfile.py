@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections import OrderedDict
 from typing import Any
 
 import trio
@@ -29,6 +30,8 @@ from objfs.fs.runner import DURABLE_CTX, MOUNT_CTX, StoreRunner
 from objfs.store.types import ObjectVersion, SystemMeta
 
 log = logging.getLogger("objfs.fs")
+
+CACHED_BLOCKS = 4  # per open file, for reads of unmodified data (4 chunks of memory)
 
 
 class OpenFile:
@@ -55,6 +58,8 @@ class OpenFile:
         self.lock = trio.Lock()
         self.mtime_ns: int | None = None
         self.meta_gen = 0  # bumped by set_meta, which does not wait for the lock
+        self._blocks: OrderedDict[tuple[str, int, int], bytes] = OrderedDict()
+        self._loading: dict[tuple[str, int, int], trio.Event] = {}
 
     @property
     def size(self) -> int:
@@ -76,18 +81,19 @@ class OpenFile:
             return self.sys_meta.replace(mtime_ns=self.mtime_ns)
         return self.sys_meta
 
-    async def _ensure_writer(self) -> Any:
+    def _writer_now(self) -> Any:
+        """The writer, opened if needed (runs in a worker thread, under the lock)."""
         if self.writer is None:
             assert self.key is not None
-            self.writer = await self.run(
-                self.run.store.open_writer, MOUNT_CTX, self.bucket, self.key, base=self.base
+            self.writer = self.run.store.open_writer(
+                MOUNT_CTX, self.bucket, self.key, base=self.base
             )
         return self.writer
 
     async def write(self, offset: int, data: bytes) -> int:
         async with self.lock:
-            writer = await self._ensure_writer()
-            await self.run(writer.write, offset, data)
+            # One thread hop for open + write: small files are latency bound.
+            await self.run(lambda: self._writer_now().write(offset, data))
             self.mtime_ns = time.time_ns()
         return len(data)
 
@@ -97,29 +103,64 @@ class OpenFile:
                 self.mtime_ns = time.time_ns()
                 self.meta_dirty = True
                 return
-            writer = await self._ensure_writer()
-            await self.run(writer.truncate, size)
+            await self.run(lambda: self._writer_now().truncate(size))
             self.mtime_ns = time.time_ns()
 
     async def read(self, offset: int, size: int) -> bytes:
         if self.writer is None:
-            length = min(size, self.size - offset)
-            if length <= 0 or self.base is None:
+            end = min(offset + size, self.size)
+            if end <= offset or self.base is None:
                 return b""
-            return await self.run(
-                self.run.store.read_range,
-                MOUNT_CTX,
-                self.bucket,
-                self.base.key,
-                offset,
-                length,
-                version_id=self.base.version_id,
-            )
+            # Whole blocks through a small cache: the kernel asks for 128 KiB
+            # at a time, and a chunk is decrypted whole whatever the range.
+            bs = self.run.store.chunk_size
+            pieces = []
+            pos = offset
+            while pos < end:
+                index, inner = divmod(pos, bs)
+                block = await self._block(self.base, index, bs)
+                take = min(bs - inner, end - pos)
+                pieces.append(block[inner : inner + take])
+                pos += take
+            return b"".join(pieces)
         async with self.lock:
             length = min(size, self.size - offset)
             if length <= 0:
                 return b""
             return await self.run(self.writer.read, offset, length)
+
+    async def _block(self, base: ObjectVersion, index: int, bs: int) -> bytes:
+        key = (base.version_id, base.seq, index)
+        while True:
+            block = self._blocks.get(key)
+            if block is not None:
+                self._blocks.move_to_end(key)
+                return block
+            loading = self._loading.get(key)
+            if loading is None:
+                break
+            await loading.wait()  # another request fetches it; take it from the cache
+            if key not in self._blocks:
+                break
+        done = self._loading[key] = trio.Event()
+        try:
+            start = index * bs
+            block = await self.run(
+                self.run.store.read_range,
+                MOUNT_CTX,
+                self.bucket,
+                base.key,
+                start,
+                min(bs, base.size - start),
+                version_id=base.version_id,
+            )
+            self._blocks[key] = block
+            while len(self._blocks) > CACHED_BLOCKS:
+                self._blocks.popitem(last=False)
+        finally:
+            del self._loading[key]
+            done.set()
+        return block
 
     def set_meta(self, sys_meta: SystemMeta, mtime_ns: int | None = None) -> None:
         """Attributes to record at the next commit (chmod/utimens while dirty)."""
@@ -155,19 +196,19 @@ class OpenFile:
                     version_id=self.base.version_id,
                 )
             else:
-                writer = await self._ensure_writer()
                 kwargs: dict[str, Any] = {"sys_meta": meta}
                 if self.base is not None:
                     kwargs["content_type"] = self.base.content_type
                     kwargs["user_meta"] = dict(self.base.user_meta)
-                result = await self.run(writer.commit, ctx, **kwargs)
-                version = await self.run(
-                    store.head_object,
-                    MOUNT_CTX,
-                    self.bucket,
-                    self.key,
-                    version_id=result.version_id,
-                )
+                key = self.key
+
+                def commit() -> ObjectVersion:
+                    result = self._writer_now().commit(ctx, **kwargs)
+                    return store.head_object(
+                        MOUNT_CTX, self.bucket, key, version_id=result.version_id
+                    )
+
+                version = await self.run(commit)
             self.base = version
             self.must_commit = False
             self.needs_sync = not durable
@@ -181,7 +222,7 @@ class OpenFile:
     async def _discard_locked(self) -> None:
         if self.writer is not None:
             writer, self.writer = self.writer, None
-            await self.run(writer.close)
+            writer.close()  # drops buffers only: no I/O
         self.must_commit = False
         self.meta_dirty = False
 

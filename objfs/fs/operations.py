@@ -146,10 +146,11 @@ class ObjfsOperations(FileOps, VersionOps, XattrOps, pyfuse3.Operations):
         fnode = self.table.find(Kind.FILE, path)
         if fnode is not None and fnode.state is not None:
             return fnode
+        dir_known = None
         if fnode is not None and fnode.version is not UNKNOWN:
             version = fnode.version
         else:
-            version = await self.head(self.keys.key(path))
+            version, dir_known = await self.run(self._probe, path)
         if version is not None:
             fnode = fnode or self.table.node(Kind.FILE, path)
             fnode.version = version
@@ -160,16 +161,33 @@ class ObjfsOperations(FileOps, VersionOps, XattrOps, pyfuse3.Operations):
         if dnode is not None and dnode.exists is True:
             return dnode
         prefix = self.keys.dir_prefix(path)
-        marker = await self.head(prefix)
-        exists = marker is not None or await self.run(
-            self.store.prefix_exists, MOUNT_CTX, self.bucket, prefix
-        )
+        exists = dir_known
+        if exists is None:
+            exists = await self.run(self.store.prefix_exists, MOUNT_CTX, self.bucket, prefix)
         if not exists and not any(n.path and names.is_under(n.path, path) for n in self.pending):
             return None
         dnode = dnode or self.table.node(Kind.DIR, path)
-        dnode.version = marker
-        dnode.exists = True
+        dnode.exists = True  # the marker (attributes) is fetched when asked for
         return dnode
+
+    def _probe(self, path: str) -> tuple[ObjectVersion | None, bool | None]:
+        """(latest version of the key, whether the prefix has keys if it is not a file).
+
+        One worker-thread call for a lookup: latency, not the queries, is the cost.
+        """
+        try:
+            return self.store.head_object(MOUNT_CTX, self.bucket, self.keys.key(path)), None
+        except (NoSuchKey, NoSuchVersion, MethodNotAllowed):
+            pass
+        return None, self.store.prefix_exists(MOUNT_CTX, self.bucket, self.keys.dir_prefix(path))
+
+    def known(self, path: str) -> Node | None:
+        """The FILE/DIR node at ``path`` when this mount knows it exists (no store query)."""
+        fnode = self.table.find(Kind.FILE, path)
+        if fnode is not None and (fnode.state is not None or fnode.version not in (None, UNKNOWN)):
+            return fnode
+        dnode = self.table.find(Kind.DIR, path)
+        return dnode if dnode is not None and dnode.exists is True else None
 
     def note_own_change(self, key: str) -> None:
         """This mount just made one change to ``key``: the poller need not invalidate it."""
@@ -241,7 +259,12 @@ class ObjfsOperations(FileOps, VersionOps, XattrOps, pyfuse3.Operations):
         else:
             found = await self.resolve(self.child_path(parent, name))
             if found is None:
-                raise fuse_error(errno.ENOENT)
+                # A negative entry the kernel may cache: the change poller
+                # invalidates it when the name appears elsewhere.
+                negative = pyfuse3.EntryAttributes()
+                negative.st_ino = 0
+                negative.entry_timeout = self.defaults.entry_timeout
+                return negative
             node = found
         attr = await self.attrs(node)
         self.table.add_lookups(node)
