@@ -163,7 +163,7 @@ class MaintenanceMixin:
 
                 raise IntegrityError(f"chunk {chunk_id.hex()} is damaged: wrong domain")
             return
-        self.chunks.get(self._domain(domain_id), chunk_id)
+        self.chunks.get(self._domain(domain_id), chunk_id, cached=False)
 
     def gc(self: Store, *, grace_seconds: float = 3600) -> GcReport:
         """Remove chunks no version or part references, older than the grace period."""
