@@ -10,6 +10,8 @@ import pytest
 
 from .support import Mount
 
+pytestmark = pytest.mark.fuse
+
 SIZE_MIB = 512
 RSS_LIMIT_MIB = 256  # peak RSS of the daemon (measured ~110 MiB); the file is 512 MiB
 

@@ -11,9 +11,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from objfs.store import OWNER, Store
 
 from .support import Mount
+
+pytestmark = pytest.mark.fuse
 
 WRITER = r"""
 import hashlib, json, os, sys

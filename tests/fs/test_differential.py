@@ -19,6 +19,8 @@ import pytest
 
 from .support import Mount
 
+pytestmark = pytest.mark.fuse
+
 CHUNK = 1 << 20
 STEPS = int(os.environ.get("OBJFS_DIFF_STEPS", "2000"))
 

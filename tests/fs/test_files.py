@@ -6,12 +6,16 @@ import errno
 import os
 import stat
 import time
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
 from objfs.store import OWNER, Store
 
 from .support import Mount, run
+
+pytestmark = pytest.mark.fuse
 
 
 def test_write_read_stat(mnt: Mount) -> None:
@@ -188,3 +192,36 @@ def test_keys_that_are_not_paths(mnt: Mount) -> None:
     assert "b" in os.listdir(versions)  # the shadowed key, read-only
     (vfile,) = os.listdir(versions / "b")
     assert (versions / "b" / vfile).read_bytes() == b"a/b"
+
+
+def test_rename_directory_with_a_file_open_for_writing(mnt: Mount) -> None:
+    (mnt.path / "d").mkdir()
+    with open(mnt.path / "d" / "log", "wb") as f:
+        f.write(b"before ")
+        f.flush()
+        os.rename(mnt.path / "d", mnt.path / "e")
+        f.write(b"after")
+    assert (mnt.path / "e" / "log").read_bytes() == b"before after"
+    assert not (mnt.path / "d").exists()
+    store = Store.open(mnt.store)
+    try:
+        with store.get_object(OWNER, "vers", "e/log") as reader:
+            assert reader.read() == b"before after"
+        assert not store.prefix_exists(OWNER, "vers", "d/")
+    finally:
+        store.close()
+
+
+def test_defaults_for_objects_without_posix_attributes(
+    mounter: Callable[..., Mount], fs_store: Path
+) -> None:
+    store = Store.open(fs_store)
+    try:
+        store.put_object(OWNER, "plain", "dir/from-s3", b"no mode here")
+    finally:
+        store.close()
+    m = mounter(bucket="plain", options="uid=1234,gid=4321,umask=027")
+    st = (m.path / "dir" / "from-s3").stat()
+    assert (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) == (1234, 4321, 0o640)
+    st = (m.path / "dir").stat()
+    assert (st.st_uid, stat.S_IMODE(st.st_mode)) == (1234, 0o750)

@@ -7,9 +7,13 @@ import os
 import time
 from collections.abc import Callable
 
+import pytest
+
 from objfs.store import OWNER, Store
 
 from .support import Mount
+
+pytestmark = pytest.mark.fuse
 
 
 def eventually(check: Callable[[], bool], within: float = 1.0) -> float:

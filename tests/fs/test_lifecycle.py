@@ -19,6 +19,8 @@ from objfs.store import OWNER, Store
 
 from .support import Mount
 
+pytestmark = pytest.mark.fuse
+
 
 @pytest.fixture
 def mountpoint(fuse_ok: None, tmp_path: Path) -> Iterator[Path]:

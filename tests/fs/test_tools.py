@@ -6,7 +6,11 @@ import os
 import shutil
 from pathlib import Path
 
+import pytest
+
 from .support import Mount, run
+
+pytestmark = pytest.mark.fuse
 
 
 def make_tree(root: Path) -> None:

@@ -13,6 +13,8 @@ from objfs.store import OWNER, Store
 
 from .support import Mount, run
 
+pytestmark = pytest.mark.fuse
+
 
 def test_versions_in_order_delete_marker_and_restore(mnt: Mount) -> None:
     path = mnt.path / "doc.txt"
