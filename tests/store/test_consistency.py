@@ -201,3 +201,75 @@ def test_changes_since_pages_with_limit(store, ctx, bucket):
         rounds += 1
         assert rounds < 100
     assert seen == keys and rounds >= 5
+
+
+# --- concurrency --------------------------------------------------------------
+
+
+def test_threads_share_one_store(store, ctx, vbucket):
+    errors: list[BaseException] = []
+    results: dict[int, list[str]] = {}
+
+    def work(n: int) -> None:
+        try:
+            mine = []
+            for i in range(40):
+                store.put_object(ctx, vbucket, f"t{n}/k{i}", f"{n}:{i}".encode())
+                mine.append(
+                    store.put_object(ctx, vbucket, "shared", f"{n}:{i}".encode()).version_id
+                )
+                assert get_body(store, ctx, vbucket, f"t{n}/k{i}") == f"{n}:{i}".encode()
+                store.list_objects(ctx, vbucket, prefix=f"t{n}/", max_keys=5)
+            results[n] = mine
+        except BaseException as exc:  # reported to the main thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors[0]
+    keys = [v.key for v in store.iter_objects(ctx, vbucket)]
+    assert len(keys) == 4 * 40 + 1
+    versions = store.key_versions(ctx, vbucket, "shared")
+    assert len(versions) == 160
+    assert sorted(v.version_id for v in versions) == sorted(sum(results.values(), []))
+    # the latest is the last committed, and ids still sort by creation
+    assert [v.version_id for v in versions] == sorted(
+        (v.version_id for v in versions), reverse=True
+    )
+    latest = get_body(store, ctx, vbucket, "shared")
+    n, i = map(int, latest.decode().split(":"))
+    assert results[n][i] == versions[0].version_id
+
+
+def test_two_processes_write_at_once(store_path, store, ctx):
+    store.create_bucket(ctx, "busy")
+    script = textwrap.dedent(
+        """
+        import sys
+        from objfs.store import OWNER, Store
+        store = Store.open(sys.argv[1])
+        for i in range(150):
+            store.put_object(OWNER, "busy", f"child/{i}", b"c" * (i * 100))
+            store.put_object(OWNER, "busy", "both", b"child")
+        store.close()
+        """
+    )
+    child = subprocess.Popen(
+        [sys.executable, "-c", script, str(store_path)], stderr=subprocess.PIPE, text=True
+    )
+    try:
+        for i in range(150):
+            store.put_object(ctx, "busy", f"parent/{i}", b"p" * (i * 100))
+            store.put_object(ctx, "busy", "both", b"parent")
+    finally:
+        _, err = child.communicate(timeout=300)
+    assert child.returncode == 0, err
+    keys = {v.key for v in store.iter_objects(ctx, "busy")}
+    assert len(keys) == 301
+    for i in (0, 77, 149):
+        assert get_body(store, ctx, "busy", f"child/{i}") == b"c" * (i * 100)
+    assert get_body(store, ctx, "busy", "both") in (b"child", b"parent")
+    assert store.fsck().ok

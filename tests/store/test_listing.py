@@ -335,3 +335,24 @@ def test_unversioned_bucket_lists_null_versions(store, ctx, bucket):
         ("k", "null", True, 2)
     ]
     assert not res.is_truncated
+
+
+def test_continuation_token_wins_over_start_after(store, ctx, bucket):
+    for key in ["a", "b", "c", "d", "e"]:
+        store.put_object(ctx, bucket, key, b"")
+    page = store.list_objects(ctx, bucket, max_keys=2, start_after="a")
+    assert [v.key for v in page.contents] == ["b", "c"]
+    # S3 ignores start-after once a continuation token is given
+    rest = store.list_objects(
+        ctx, bucket, start_after="a", continuation_token=page.next_continuation_token
+    )
+    assert [v.key for v in rest.contents] == ["d", "e"]
+
+
+def test_version_key_marker_need_not_exist(store, vbucket, version_model):
+    for marker in ["a/zzz-not-a-key", "", "\uffff", "0"]:
+        got = store.list_object_versions(FAST, vbucket, key_marker=marker or None).versions
+        exp = ref_versions(version_model, key_marker=marker or None)
+        assert [("v", v.key, v.version_id, v.is_latest, v.is_delete_marker) for v in got] == exp[
+            :1000
+        ], marker

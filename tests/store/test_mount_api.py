@@ -297,3 +297,24 @@ def test_writer_commit_takes_metadata(store, ctx, bucket):
     head = store.head_object(ctx, bucket, "f")
     assert head.sys_meta == meta and head.size == 6
     assert get_body(store, ctx, bucket, "f") == b"abcdef"
+
+
+def test_two_writers_on_one_key_both_commit(store, ctx, vbucket):
+    base = store.put_object(ctx, vbucket, "f", b"0123456789")
+    head = store.head_object(ctx, vbucket, "f")
+    first = store.open_writer(ctx, vbucket, "f", base=head)
+    second = store.open_writer(ctx, vbucket, "f", base=head)
+    first.write(0, b"AA")
+    second.write(8, b"ZZ")
+    r1 = first.commit(ctx)
+    r2 = second.commit(ctx)
+    first.close()
+    second.close()
+    # each writer saw its own copy of the base: last commit wins, both are versions
+    assert get_body(store, ctx, vbucket, "f") == b"01234567ZZ"
+    assert get_body(store, ctx, vbucket, "f", version_id=r1.version_id) == b"AA23456789"
+    assert [v.version_id for v in store.key_versions(ctx, vbucket, "f")] == [
+        r2.version_id,
+        r1.version_id,
+        base.version_id,
+    ]

@@ -247,3 +247,12 @@ def test_replaced_part_chunks_are_freed(store, ctx, bucket):
     grown = chunk_dir_bytes(store.path) - sum(before.values())
     assert 2 * MiB <= grown < 3 * MiB, grown
     assert get_body(store, ctx, bucket, "k") == rand_bytes(2 * MiB, 31)
+
+
+def test_complete_accepts_quoted_etags(store, ctx, bucket):
+    # S3 clients send the part ETags of CompleteMultipartUpload with quotes.
+    uid = store.create_multipart_upload(ctx, bucket, "k")
+    one = store.upload_part(ctx, bucket, "k", uid, 1, rand_bytes(PART, 40))
+    two = store.upload_part(ctx, bucket, "k", uid, 2, b"end")
+    store.complete_multipart_upload(ctx, bucket, "k", uid, [(1, f'"{one.etag}"'), (2, two.etag)])
+    assert store.head_object(ctx, bucket, "k").size == PART + 3
