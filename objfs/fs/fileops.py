@@ -22,7 +22,7 @@ import os
 import stat
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pyfuse3
 
@@ -289,4 +289,4 @@ class FileOps:
         return failed
 
 
-__all__ = ["FileOps", "FileHandle", "Any"]
+__all__ = ["FileOps", "FileHandle"]

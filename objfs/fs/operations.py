@@ -1,22 +1,19 @@
-"""The FUSE operations of an objfs mount: the namespace (lookup, getattr,
-readdir, mkdir, rmdir, unlink, rename, symlink, setattr, statfs).
+"""The FUSE operations of an objfs mount: lookup, attributes (getattr,
+setattr, readlink, access, statfs) and the shared helpers of the mixins.
 
-File I/O lives in ``fileops``, ``.versions/`` in ``versions``, extended
-attributes in ``xattrs``, the change poller in ``freshness``; this class
-glues them. Path <-> key rules are in ``names`` (including the rule for keys
+File I/O lives in ``fileops``, directories and renames in ``dirops``,
+``.versions/`` in ``versions``, extended attributes in ``xattrs``, the change
+poller in ``freshness``; this class glues them. Path <-> key rules are in ``names`` (including the rule for keys
 that cannot be paths); inode rules in ``inodes``.
 
 Invariants:
 
 * every handler is wrapped by ``fuse_handler`` (no exception but
   ``FUSEError`` reaches pyfuse3) and every store call runs in a worker thread;
-* attributes shown by ``ls -l`` come from the listing: readdir costs one
-  listing of the directory plus one marker lookup per sub-directory, never a
-  query per file;
+* node caches (latest version, directory existence) are dropped by this
+  mount's own changes (``touched``) and by the change poller;
 * metadata-only changes (chmod, chown, utimens) amend the current version,
-  they never make a new one; rename of a file or a whole directory is one
-  store transaction;
-* hard links are refused with EPERM (an object has one key).
+  they never make a new one.
 """
 
 from __future__ import annotations
@@ -27,7 +24,6 @@ import os
 import stat
 import time
 from collections import deque
-from dataclasses import dataclass
 from typing import Any
 
 import pyfuse3
@@ -35,8 +31,9 @@ import pyfuse3
 from objfs.errors import MethodNotAllowed, NoSuchKey, NoSuchVersion
 from objfs.fs import names
 from objfs.fs.attrs import AttrDefaults
+from objfs.fs.dirops import DirHandle, DirOps
 from objfs.fs.fileops import FileOps
-from objfs.fs.inodes import DIR_KINDS, UNKNOWN, InodeTable, Kind, Node
+from objfs.fs.inodes import UNKNOWN, InodeTable, Kind, Node
 from objfs.fs.names import KeyMap
 from objfs.fs.options import MountOptions
 from objfs.fs.runner import MOUNT_CTX, StoreRunner, fuse_error, fuse_handler
@@ -47,16 +44,9 @@ from objfs.store.types import ObjectVersion, SystemMeta
 log = logging.getLogger("objfs.fs")
 
 OWN_CHANGE_TTL = 5.0  # seconds an announced own change waits for the poller
-READDIR_OFFSET = 2  # next_id = index + 1 + READDIR_OFFSET (small cookies are reserved)
 
 
-@dataclass(slots=True)
-class DirHandle:
-    node: Node
-    entries: list[tuple[str, Kind, str, Any]] | None = None
-
-
-class ObjfsOperations(FileOps, VersionOps, XattrOps, pyfuse3.Operations):
+class ObjfsOperations(FileOps, DirOps, VersionOps, XattrOps, pyfuse3.Operations):
     """One mounted bucket (or a prefix of it)."""
 
     enable_writeback_cache = True
@@ -412,292 +402,6 @@ class ObjfsOperations(FileOps, VersionOps, XattrOps, pyfuse3.Operations):
         data.f_namemax = names.NAME_MAX
         return data
 
-    # -- directories ------------------------------------------------------
-
-    @fuse_handler
-    async def opendir(self, inode: int, ctx: pyfuse3.RequestContext) -> int:
-        node = self.node_of(inode)
-        if not node.is_dir:
-            raise fuse_error(errno.ENOTDIR)
-        fh = self.new_fh()
-        node.open_count += 1
-        self.dir_handles[fh] = DirHandle(node)
-        return fh
-
-    @fuse_handler
-    async def releasedir(self, fh: int) -> None:
-        handle = self.dir_handles.pop(fh, None)
-        if handle is not None:
-            handle.node.open_count -= 1
-            self.table.release(handle.node)
-
-    @fuse_handler
-    async def fsyncdir(self, fh: int, datasync: bool) -> None:
-        if self.meta_unsynced:
-            self.meta_unsynced = False
-            await self.run(os.sync)
-
-    async def list_dir(self, node: Node) -> list[tuple[str, Kind, str, Any]]:
-        """Snapshot of a mount directory: (name, kind, path, ObjectVersion | None)."""
-        assert node.path is not None
-        prefix = self.keys.dir_prefix(node.path)
-
-        def listing() -> list[ObjectVersion | str]:
-            return list(
-                self.store.iter_objects(MOUNT_CTX, self.bucket, prefix=prefix, delimiter="/")
-            )
-
-        files: dict[str, ObjectVersion | None] = {}
-        dirs: list[str] = []
-        for item in await self.run(listing):
-            key = item if isinstance(item, str) else item.key
-            name = self.keys.child_name(prefix, key)
-            if name is None or (node.kind is Kind.ROOT and name == names.VERSIONS_DIR):
-                continue
-            if isinstance(item, str):
-                dirs.append(name)
-            else:
-                files[name] = item
-        for pending in self.pending:
-            if pending.path is not None and names.split(pending.path)[0] == node.path:
-                files.setdefault(names.split(pending.path)[1], None)
-        entries = [(n, Kind.FILE, names.join(node.path, n), v) for n, v in files.items()]
-        entries += [(n, Kind.DIR, names.join(node.path, n), None) for n in dirs if n not in files]
-        entries.sort(key=lambda e: e[0].encode("utf-8", "surrogatepass"))
-        if node.kind is Kind.ROOT and self.options.show_versions:
-            entries.insert(0, (names.VERSIONS_DIR, Kind.VROOT, "", None))
-        return entries
-
-    @fuse_handler
-    async def readdir(self, fh: int, start_id: int, token: pyfuse3.ReaddirToken) -> None:
-        handle = self.dir_handles.get(fh)
-        if handle is None:
-            raise fuse_error(errno.EBADF)
-        if handle.entries is None or start_id == 0:
-            if handle.node.kind in (Kind.VROOT, Kind.VDIR):
-                handle.entries = await self.versions_list(handle.node)
-            else:
-                handle.entries = await self.list_dir(handle.node)
-        start = start_id - READDIR_OFFSET if start_id else 0
-        for index in range(max(start, 0), len(handle.entries)):
-            name, kind, path, info = handle.entries[index]
-            node = self.table.node(kind, path, info.version_id if kind is Kind.VFILE else None)
-            if kind is Kind.VFILE or (
-                kind is Kind.FILE and node.state is None and info is not None
-            ):
-                node.version = info
-            try:
-                attr = await self.attrs(node)
-            except pyfuse3.FUSEError:
-                self.table.forget(node.ino, 0)
-                continue  # vanished since the listing
-            if not pyfuse3.readdir_reply(token, name.encode(), attr, index + 1 + READDIR_OFFSET):
-                self.table.forget(node.ino, 0)
-                return
-            self.table.add_lookups(node)
-
-    @fuse_handler
-    async def mkdir(
-        self, parent_inode: int, name: bytes, mode: int, ctx: pyfuse3.RequestContext
-    ) -> pyfuse3.EntryAttributes:
-        parent = self.node_of(parent_inode)
-        self.check_writable(parent)
-        path = self.child_path(parent, name, creating=True)
-        if await self.resolve(path) is not None:
-            raise fuse_error(errno.EEXIST)
-        meta = SystemMeta(
-            mode=stat.S_IFDIR | stat.S_IMODE(mode),
-            uid=ctx.uid,
-            gid=ctx.gid,
-            mtime_ns=time.time_ns(),
-        )
-        key = self.keys.dir_prefix(path)
-        await self.run(
-            self.store.put_object,
-            MOUNT_CTX,
-            self.bucket,
-            key,
-            b"",
-            content_type="application/x-directory",
-            sys_meta=meta,
-        )
-        self.note_own_change(key)
-        self.touched(path)
-        node = self.table.node(Kind.DIR, path)
-        node.version = await self.head(key)
-        node.exists = True
-        attr = await self.attrs(node)
-        self.table.add_lookups(node)
-        return attr
-
-    async def dir_is_empty(self, path: str) -> bool:
-        prefix = self.keys.dir_prefix(path)
-        page = await self.run(
-            self.store.list_objects, MOUNT_CTX, self.bucket, prefix=prefix, max_keys=2
-        )
-        if any(v.key != prefix for v in page.contents):
-            return False
-        return not any(n.path and names.is_under(n.path, path) for n in self.pending)
-
-    @fuse_handler
-    async def rmdir(self, parent_inode: int, name: bytes, ctx: pyfuse3.RequestContext) -> None:
-        parent = self.node_of(parent_inode)
-        if parent.kind in (Kind.VROOT, Kind.VDIR):
-            await self.versions_rmdir(parent, name)
-            return
-        self.check_writable(parent)
-        path = self.child_path(parent, name)
-        node = await self.resolve(path)
-        if node is None:
-            raise fuse_error(errno.ENOENT)
-        if node.kind is not Kind.DIR:
-            raise fuse_error(errno.ENOTDIR)
-        if not await self.dir_is_empty(path):
-            raise fuse_error(errno.ENOTEMPTY)
-        key = self.keys.dir_prefix(path)
-        if await self.head(key) is not None:
-            await self.run(self.store.delete_object, MOUNT_CTX, self.bucket, key)
-            self.note_own_change(key)
-        self.touched(path)
-        self.table.orphan(node)
-
-    @fuse_handler
-    async def unlink(self, parent_inode: int, name: bytes, ctx: pyfuse3.RequestContext) -> None:
-        parent = self.node_of(parent_inode)
-        if parent.kind is Kind.VDIR:
-            await self.versions_unlink(parent, name)
-            return
-        self.check_writable(parent)
-        path = self.child_path(parent, name)
-        node = await self.resolve(path)
-        if node is None:
-            raise fuse_error(errno.ENOENT)
-        if node.kind is not Kind.FILE:
-            raise fuse_error(errno.EISDIR)
-        committed = True
-        if node.state is not None:
-            # Waits for a commit in flight (release racing with unlink).
-            committed = await node.state.detach(None, None)
-        self.pending.discard(node)
-        if committed:
-            await self.run(self.store.delete_object, MOUNT_CTX, self.bucket, self.keys.key(path))
-            self.note_own_change(self.keys.key(path))
-        self.touched(path)
-        self.table.orphan(node)
-
-    @fuse_handler
-    async def link(
-        self, inode: int, new_parent_inode: int, new_name: bytes, ctx: pyfuse3.RequestContext
-    ) -> pyfuse3.EntryAttributes:
-        raise fuse_error(errno.EPERM)  # an object has exactly one key
-
-    @fuse_handler
-    async def symlink(
-        self, parent_inode: int, name: bytes, target: bytes, ctx: pyfuse3.RequestContext
-    ) -> pyfuse3.EntryAttributes:
-        parent = self.node_of(parent_inode)
-        self.check_writable(parent)
-        path = self.child_path(parent, name, creating=True)
-        if await self.resolve(path) is not None:
-            raise fuse_error(errno.EEXIST)
-        text = names.decode_name(target)
-        if text is None:
-            raise fuse_error(errno.EINVAL)
-        meta = SystemMeta(
-            mode=stat.S_IFLNK | 0o777,
-            uid=ctx.uid,
-            gid=ctx.gid,
-            mtime_ns=time.time_ns(),
-            symlink=text,
-        )
-        key = self.keys.key(path)
-        await self.run(self.store.put_object, MOUNT_CTX, self.bucket, key, b"", sys_meta=meta)
-        self.note_own_change(key)
-        self.touched(path)
-        node = self.table.node(Kind.FILE, path)
-        node.version = await self.head(key)
-        attr = await self.attrs(node)
-        self.table.add_lookups(node)
-        return attr
-
-    @fuse_handler
-    async def rename(
-        self,
-        parent_inode_old: int,
-        name_old: bytes,
-        parent_inode_new: int,
-        name_new: bytes,
-        flags: int,
-        ctx: pyfuse3.RequestContext,
-    ) -> None:
-        old_parent = self.node_of(parent_inode_old)
-        new_parent = self.node_of(parent_inode_new)
-        self.check_writable(old_parent)
-        self.check_writable(new_parent)
-        if flags & pyfuse3.RENAME_EXCHANGE:
-            raise fuse_error(errno.EINVAL)
-        old = self.child_path(old_parent, name_old)
-        new = self.child_path(new_parent, name_new, creating=True)
-        src = await self.resolve(old)
-        if src is None:
-            raise fuse_error(errno.ENOENT)
-        if old == new:
-            return
-        dst = await self.resolve(new)
-        if dst is not None and flags & pyfuse3.RENAME_NOREPLACE:
-            raise fuse_error(errno.EEXIST)
-        if src.kind is Kind.FILE:
-            if dst is not None and dst.kind is Kind.DIR:
-                raise fuse_error(errno.EISDIR)
-            await self.rename_file(src, old, new, dst)
-        else:
-            if names.is_under(new, old):
-                raise fuse_error(errno.EINVAL)
-            if dst is not None and dst.kind is Kind.FILE:
-                raise fuse_error(errno.ENOTDIR)
-            if dst is not None and not await self.dir_is_empty(new):
-                raise fuse_error(errno.ENOTEMPTY)
-            await self.rename_dir(old, new)
-        self.touched(old)
-        self.touched(new)
-
-    async def rename_file(self, src: Node, old: str, new: str, dst: Node | None) -> None:
-        if src.state is not None:
-            await self.commit_node(src, durable=False)
-        await self.run(
-            self.store.rename, MOUNT_CTX, self.bucket, self.keys.key(old), self.keys.key(new)
-        )
-        self.note_own_change(self.keys.key(old))
-        self.note_own_change(self.keys.key(new))
-        if dst is not None and dst.state is not None:
-            await dst.state.detach(None, None)
-            self.pending.discard(dst)
-        self.table.move(Kind.FILE, old, new)
-        src.forget_cache()
-        if src.state is not None:
-            await src.state.detach(self.keys.key(new), await self.file_version(src))
-
-    async def rename_dir(self, old: str, new: str) -> None:
-        moving = self.table.live_under(old, frozenset({Kind.FILE}))
-        for node in moving:
-            if node.state is not None:
-                await self.commit_node(node, durable=False)
-        await self.run(
-            self.store.rename_prefix,
-            MOUNT_CTX,
-            self.bucket,
-            self.keys.dir_prefix(old),
-            self.keys.dir_prefix(new),
-        )
-        for node in self.table.live_under(new, frozenset({Kind.FILE})):
-            if node.state is not None:
-                await node.state.detach(None, None)
-        self.table.move(Kind.DIR, old, new)
-        for node in self.table.live_under(new, frozenset({Kind.FILE, Kind.DIR})):
-            node.forget_cache()
-            if node.state is not None and node.path is not None:
-                await node.state.detach(self.keys.key(node.path), await self.file_version(node))
-
 
 def _fake_marker(meta: SystemMeta) -> ObjectVersion:
     return ObjectVersion(
@@ -713,4 +417,4 @@ def _fake_marker(meta: SystemMeta) -> ObjectVersion:
     )
 
 
-__all__ = ["ObjfsOperations", "DIR_KINDS"]
+__all__ = ["ObjfsOperations", "DirHandle"]
