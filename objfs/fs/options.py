@@ -135,7 +135,8 @@ def parse_options(text: str | None, base: MountOptions | None = None) -> MountOp
         if not item:
             continue
         name, eq, value = item.partition("=")
-        if item in IGNORED_FLAGS or item.startswith(IGNORED_PREFIXES):
+        # mount(8) passes user mounts as user=NAME: match the name, not the item.
+        if name in IGNORED_FLAGS or item.startswith(IGNORED_PREFIXES):
             continue
         if item in KERNEL_FLAGS:
             flags.append(item)

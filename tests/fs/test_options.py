@@ -14,7 +14,7 @@ from objfs.paths import default_store_path
 
 def test_options_honoured_and_noise_ignored() -> None:
     opts = parse_options(
-        "defaults,_netdev,nofail,x-systemd.automount,noauto,user,store=/s,prefix=/a/b/,ro,"
+        "defaults,_netdev,nofail,x-systemd.automount,noauto,user,user=bob,store=/s,prefix=/a/b/,ro,"
         "allow_other,uid=0,gid=root,umask=027,attr_timeout=2.5,entry_timeout=0,show_versions,"
         "debug,log=/tmp/x.log,fsname=mine,nosuid,nodev,noatime,comment=systemd.whatever"
     )
