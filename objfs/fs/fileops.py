@@ -216,14 +216,20 @@ class FileOps:
         if version is None:
             raise fuse_error(errno.ENOENT)
         assert node.path is not None
+        # truncate(2) on a path with no open handle: a private writer, never
+        # attached to the node (an open() meanwhile must not share it).
         state = OpenFile(self.run, self.bucket, self.keys.key(node.path), version, version.sys_meta)
-        node.state = state
         try:
             await state.truncate(size)
-            await self.commit_node(node, durable=False)
+            committed = await state.commit(durable=False)
         finally:
-            node.state = None
             await state.close()
+        if committed is not None:
+            self.note_own_change(committed.key)
+            node.version = committed
+            node.cached_data = None
+            self.touched(node.path)
+            node.version = committed
 
     async def commit_node(self: ObjfsOperations, node: Node, durable: bool) -> None:
         state = node.state
