@@ -155,20 +155,20 @@ def cmd_fsck(app: CliApp, args: argparse.Namespace) -> int:
 
 def cmd_gc(app: CliApp, args: argparse.Namespace) -> int:
     report = app.store.gc(grace_seconds=args.grace)
-    # bytes_freed is in the store contract; older reports may lack it.
-    freed = getattr(report, "bytes_freed", None)
-    temp = getattr(report, "temp_files_removed", None)
+    temp = getattr(report, "temp_files_removed", 0)
     if app.json:
-        record: dict[str, Any] = {"chunks_removed": report.chunks_removed}
-        if freed is not None:
-            record["bytes_freed"] = freed
-        if temp is not None:
-            record["temp_files_removed"] = temp
-        dump_json(record)
+        dump_json(
+            {
+                "chunks_removed": report.chunks_removed,
+                "bytes_freed": report.bytes_freed,
+                "temp_files_removed": temp,
+            }
+        )
         return 0
-    line = f"gc: removed {report.chunks_removed} unreferenced chunk(s)"
-    if freed is not None:
-        line += f", freed {human_size(freed)}"
+    line = (
+        f"gc: removed {report.chunks_removed} unreferenced chunk(s), "
+        f"freed {human_size(report.bytes_freed)}"
+    )
     if temp:
         line += f", {temp} stale temporary file(s)"
     app.say(line)
