@@ -143,29 +143,34 @@ def test_rename_prefix_is_atomic_to_readers(store_path, store, ctx, bucket):
     observer = Store.open(store_path)
     stop = threading.Event()
     mixed: list[tuple[int, int]] = []
-    observations = [0]
+    seen: list[tuple[int, int]] = []
+    looked = threading.Condition()
 
     def watch() -> None:
         while not stop.is_set():
             keys = [v.key for v in observer.list_objects(ctx, bucket, max_keys=1000).contents]
             src = sum(k.startswith("src/") for k in keys)
             dst = sum(k.startswith("dst/") for k in keys)
-            observations[0] += 1
+            with looked:
+                seen.append((src, dst))
+                looked.notify_all()
             if (src, dst) not in ((n, 0), (0, n)):
                 mixed.append((src, dst))
 
     thread = threading.Thread(target=watch)
     thread.start()
     try:
+        with looked:  # the watcher is looking before the rename starts ...
+            assert looked.wait_for(lambda: len(seen) >= 1, timeout=60)
         store.rename_prefix(ctx, bucket, "src/", "dst/")
-        for _ in range(3):  # let the watcher look at the result too
-            threading.Event().wait(0.01)
+        with looked:  # ... and looks again after it
+            assert looked.wait_for(lambda: seen[-1] == (0, n), timeout=60)
     finally:
         stop.set()
         thread.join()
         observer.close()
     assert not mixed, f"a reader saw a half-done rename: {mixed[:3]}"
-    assert observations[0] > 0
+    assert seen[0] == (n, 0)
     assert len(store.list_objects(ctx, bucket, prefix="dst/").contents) == n
 
 
