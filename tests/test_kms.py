@@ -304,7 +304,7 @@ def test_audit_records_every_use_with_principal_operation_and_object(store, ctx,
         ("alice", "api", "GenerateDataKey", src, "doc.txt", None),
         ("alice", "api", "Decrypt", src, "doc.txt", None),
         ("owner", "cli", "Decrypt", src, "doc.txt", None),
-        ("alice", "api", "Decrypt", src, "doc.txt", None),
+        # the copy's read of doc.txt by alice folds into her read above
         ("alice", "api", "GenerateDataKey", dst, "copy.txt", None),
         ("alice", "api", "DisableKey", None, None, None),
         ("alice", "api", "Decrypt", src, "doc.txt", "KMS.DisabledException"),
@@ -472,3 +472,17 @@ def test_store_created_before_the_kms_gets_its_tables(store_path, ctx):
         old.create_bucket(ctx, "old-bucket")
         old.put_object(ctx, "old-bucket", "k", b"upgraded", sse=kms())
         assert get_body(old, ctx, "old-bucket", "k") == b"upgraded"
+
+
+def test_repeated_reads_fold_into_one_audit_row_per_minute(store, ctx, bucket, monkeypatch):
+    key = store.kms_create_key(ctx)
+    store.put_object(ctx, bucket, "f", os.urandom(3 << 20), sse=kms(key.key_id))
+    for offset in range(0, 3 << 20, 128 << 10):  # as the mount reads: 24 calls
+        store.read_range(ctx, bucket, "f", offset, 128 << 10)
+    ops = [e.operation for e in store.kms_audit(ctx, key=key.key_id)]
+    assert ops == ["CreateKey", "GenerateDataKey", "Decrypt"]
+    later = kms_mod.now_ns() + (kms_mod.AUDIT_FOLD_S + 1) * 10**9
+    monkeypatch.setattr(kms_mod, "now_ns", lambda: later)
+    store.read_range(ctx, bucket, "f", 0, 10)
+    ops = [e.operation for e in store.kms_audit(ctx, key=key.key_id)]
+    assert ops == ["CreateKey", "GenerateDataKey", "Decrypt", "Decrypt"]

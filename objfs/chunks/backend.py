@@ -91,6 +91,10 @@ class ChunkBackend(abc.ABC):
     def exists(self, name: str) -> bool: ...
 
     @abc.abstractmethod
+    def sync_all(self) -> None:
+        """Make every blob written so far durable."""
+
+    @abc.abstractmethod
     def stat(self, name: str) -> tuple[float, int] | None:
         """(last write or touch time, stored size); None if it does not exist."""
 
@@ -186,6 +190,21 @@ class LocalBackend(ChunkBackend):
             except OSError:
                 pass
             raise self._os_error(exc, f"writing chunk {name}") from exc
+
+    def sync_all(self) -> None:
+        """Make every blob written so far durable (one filesystem flush)."""
+        if _syncfs is None:
+            os.sync()
+            return
+        fd = os.open(self._root_s, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            if _syncfs(fd) != 0:
+                err = ctypes.get_errno()
+                raise self._os_error(OSError(err, os.strerror(err)), "syncing chunks")
+        finally:
+            os.close(fd)
+        with self._lock:
+            self._dirty_dirs.clear()
 
     def sync(self, names: Iterable[str]) -> None:
         names = list(names)

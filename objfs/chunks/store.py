@@ -349,6 +349,10 @@ class ChunkStore:
     def delete(self, chunk_id: bytes) -> None:
         self.backend.delete(_check_id(chunk_id))
 
+    def sync_all(self) -> None:
+        """Make every chunk written so far durable."""
+        self.backend.sync_all()
+
     def sync(self, ids: Iterable[bytes]) -> None:
         """Make the given chunks durable: call before a durable metadata commit."""
         self.backend.sync([_check_id(i) for i in ids])

@@ -1,6 +1,7 @@
 """S3 semantics, in one place. See ``objfs/store/CONTRACT.md`` for the API."""
 
 from objfs.store.core import Store
+from objfs.store.kms_types import KMSAuditEntry, KMSKeyInfo
 from objfs.store.types import (
     NULL_VERSION,
     OWNER,
@@ -21,6 +22,8 @@ from objfs.store.types import (
 )
 
 __all__ = [
+    "KMSAuditEntry",
+    "KMSKeyInfo",
     "NULL_VERSION",
     "OWNER",
     "BucketInfo",

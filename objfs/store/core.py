@@ -87,6 +87,7 @@ class Store(ListingMixin, MultipartMixin, MaintenanceMixin, KMSMixin):
         self.chunk_size = int(db.get_meta("chunk_size"))  # type: ignore[arg-type]
         self.chunks = ChunkStore(LocalBackend(path / "chunks"))
         self._domains: dict[bytes, Domain] = {}
+        self._kms_recent: dict[tuple[object, ...], int] = {}  # audit folding (store/kms.py)
         self._domain_lock = threading.Lock()
 
     # -- lifecycle ---------------------------------------------------------
@@ -525,7 +526,8 @@ class Store(ListingMixin, MultipartMixin, MaintenanceMixin, KMSMixin):
                     f"chunk {missing[0].hex()} vanished while the write ran (a concurrent gc?): "
                     "the write was not committed; retry it"
                 )
-        q.insert_version(
+        now = time.time_ns()
+        seq = q.insert_version(
             cur,  # type: ignore[arg-type]
             (
                 bucket,
@@ -534,7 +536,7 @@ class Store(ListingMixin, MultipartMixin, MaintenanceMixin, KMSMixin):
                 int(delete_marker),
                 size,
                 etag,
-                time.time_ns(),
+                now,
                 content_type,
                 rec.pack_user_meta(user_meta),
                 rec.pack_sys_meta(sys_meta),
@@ -546,7 +548,7 @@ class Store(ListingMixin, MultipartMixin, MaintenanceMixin, KMSMixin):
         )
         q.refresh_latest(cur, bucket, raw)  # type: ignore[arg-type]
         q.add_change(cur, bucket, raw)  # type: ignore[arg-type]
-        return PutResult(version_id=version_id, etag=etag, size=size)
+        return PutResult(version_id, etag, size, seq=seq, last_modified_ns=now)
 
     def _make_durable(self, manifest: Sequence[ChunkRef]) -> None:
         """fsync every chunk a durable commit will name, not only new ones:
@@ -822,8 +824,10 @@ class Store(ListingMixin, MultipartMixin, MaintenanceMixin, KMSMixin):
         sys_meta: SystemMeta | None = None,
         content_type: str | None = None,
         user_meta: dict[str, str] | None = None,
-    ) -> PutResult:
+    ) -> ObjectVersion:
         """Commit chunks the caller already stored as the key's new version.
+
+        Returns the full record of the new version.
 
         Metadata left as None carries over from the current latest version
         (a file edited through the mount keeps its xattrs and mode). The ETag
@@ -847,20 +851,48 @@ class Store(ListingMixin, MultipartMixin, MaintenanceMixin, KMSMixin):
                     user_meta = rec.unpack_user_meta(current[Col.UMETA])
                 if content_type is None:
                     content_type = current[Col.CTYPE]
-            return self._commit_version(
+            content_type = content_type or guess_content_type(key)
+            result = self._commit_version(
                 cur,
                 bucket,
                 raw,
                 manifest=manifest,
                 size=size,
                 etag=etag,
-                content_type=content_type or guess_content_type(key),
+                content_type=content_type,
                 user_meta=user_meta,
                 sys_meta=sys_meta,
                 sse=sse,
                 kms_key_id=kms_key_id,
                 domain_id=domain.domain_id,
             )
+        return ObjectVersion(
+            bucket=bucket,
+            key=key,
+            version_id=result.version_id,
+            is_latest=True,
+            is_delete_marker=False,
+            size=size,
+            etag=etag,
+            last_modified_ns=result.last_modified_ns,
+            content_type=content_type,
+            user_meta=user_meta or {},
+            sys_meta=sys_meta or SystemMeta(),
+            sse=sse,
+            kms_key_id=kms_key_id,
+            seq=result.seq,
+        )
+
+    def sync(self) -> None:
+        """Make everything committed so far durable (fsync on the mount).
+
+        Chunks first (one filesystem flush), then a commit with
+        ``synchronous=FULL``, which flushes the WAL and so every commit
+        before it.
+        """
+        self.chunks.sync_all()
+        with self.db.write(durable=True) as cur:
+            q.set_meta(cur, "last_sync", time.time_ns())
 
     # -- change sequence ---------------------------------------------------------
 

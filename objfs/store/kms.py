@@ -98,11 +98,40 @@ def state_error(row: Sequence[Any]) -> ObjfsError | None:
     )
 
 
+AUDIT_FOLD_S = 60  # see KMSMixin._kms_audit_due
+
+
 class KMSMixin:
     """The KMS part of ``Store``: public ``kms_*`` calls and the hooks the
     encryption-domain code of ``core.py`` calls for ``aws:kms``."""
 
     # -- plumbing ------------------------------------------------------------
+
+    def _kms_audit_due(
+        self: Store,
+        ctx: RequestContext,
+        operation: str,
+        domain_id: bytes,
+        bucket: str | None,
+        key: str | None,
+    ) -> bool:
+        """Whether this use needs its own audit row.
+
+        Repeated uses of one object by one principal through one interface
+        within ``AUDIT_FOLD_S`` fold into the first row: the mount reads an
+        object 128 KiB at a time, and a row per read would flood the trail
+        (and cost a write transaction each). Refusals are always recorded.
+        """
+        now = now_ns()
+        recent = self._kms_recent
+        ident = (ctx.principal, ctx.interface, operation, domain_id, bucket, key)
+        last = recent.get(ident)
+        if last is not None and now - last < AUDIT_FOLD_S * 1_000_000_000:
+            return False
+        if len(recent) > 4096:
+            recent.clear()
+        recent[ident] = now
+        return True
 
     def _kms_begin(self: Store) -> None:
         """Before any KMS access: tables exist; expired deletions have run."""
@@ -267,7 +296,9 @@ class KMSMixin:
         """An aws:kms domain for a use of its data; checks the key's state every time."""
         self._kms_begin()
         cached = self._domains.get(domain_id)
-        with self.db.write() as cur:
+        audit = ctx is not None and self._kms_audit_due(ctx, operation, domain_id, bucket, key)
+        # A cached domain whose use needs no new audit row only reads the key state.
+        with self.db.write() if audit or cached is None else self.db.read() as cur:
             if record is None:
                 domain_row = q.get_domain(cur, domain_id)
                 if domain_row is None:
@@ -285,7 +316,7 @@ class KMSMixin:
             sealed = None
             if err is None and cached is None:
                 sealed = _sealed(cur, key_id, version)
-            if ctx is not None or sealed is not None:
+            if audit or sealed is not None or err is not None and ctx is not None:
                 _audit(cur, ctx or INTERNAL, operation, key_id, bucket, key, version, err)
         if err is not None:
             raise err

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from objfs.errors import ObjfsError
+from objfs.errors import IntegrityError, KMSDisabled, KMSInvalidState, KMSNotFound, ObjfsError
 from objfs.meta import queries as q
 from objfs.store import records as rec
 
@@ -156,14 +156,20 @@ class MaintenanceMixin:
     def _verify_chunk(self: Store, domain_id: bytes, chunk_id: bytes) -> None:
         with self.db.read() as cur:
             row = q.get_domain(cur, domain_id)
-        if row is not None and row[1] == "SSE-C":
-            # Without the customer's key only the frame can be checked.
+        # Without the key (SSE-C: the customer's; KMS: disabled or deleted)
+        # only the frame can be checked, not the data.
+        frame_only = row is not None and row[1] == "SSE-C"
+        domain = None
+        if not frame_only:
+            try:
+                domain = self._domain(domain_id)
+            except (KMSDisabled, KMSInvalidState, KMSNotFound):
+                frame_only = True
+        if frame_only or domain is None:
             if self.chunks.read_domain_id(chunk_id) != domain_id:
-                from objfs.errors import IntegrityError
-
                 raise IntegrityError(f"chunk {chunk_id.hex()} is damaged: wrong domain")
             return
-        self.chunks.get(self._domain(domain_id), chunk_id, cached=False)
+        self.chunks.get(domain, chunk_id, cached=False)
 
     def gc(self: Store, *, grace_seconds: float = 3600) -> GcReport:
         """Remove chunks no version or part references, older than the grace period."""

@@ -55,7 +55,7 @@ class MultipartMixin:
     ) -> str:
         raw = encode_key(key)
         info = self.head_bucket(ctx, bucket)
-        domain, label, kms = self._write_domain(info, sse)
+        domain, label, kms = self._write_domain(info, sse, ctx, key)
         upload_id = rec.new_upload_id()
         with self.db.write(durable=ctx.durable) as cur:
             self._bucket(cur, bucket)
@@ -100,7 +100,7 @@ class MultipartMixin:
             raise InvalidArgument(f"part number must be 1 to {MAX_PARTS}, not {part_number!r}")
         with self.db.read() as cur:
             upload = self._upload(cur, bucket, key, upload_id)
-        domain = self._domain(upload[9], sse.customer_key if sse else None)
+        domain = self._domain(upload[9], sse.customer_key if sse else None, ctx, bucket, key)
         stored = store_stream(
             self.chunks, domain, ChunkedBody(body, self.chunk_size), limit=MAX_PART_SIZE
         )
@@ -146,6 +146,10 @@ class MultipartMixin:
         if any(b <= a for a, b in zip(numbers, numbers[1:], strict=False)):
             raise InvalidPartOrder("parts must be listed in ascending order of part number")
         raw = encode_key(key)
+        with self.db.read() as cur:
+            upload = self._upload(cur, bucket, key, upload_id)
+        if upload[7] == "aws:kms":  # the key must still be usable to complete
+            self._domain(upload[9], None, ctx, bucket, key)
         with self.db.write(durable=ctx.durable) as cur:
             upload = self._upload(cur, bucket, key, upload_id)
             stored = {row[0]: row for row in q.list_parts(cur, upload_id)}

@@ -106,6 +106,8 @@ class PutResult:
     version_id: str
     etag: str
     size: int
+    seq: int = 0  # the new version's place in creation order
+    last_modified_ns: int = 0
 
 
 @dataclass(slots=True, frozen=True)

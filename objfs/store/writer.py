@@ -23,7 +23,7 @@ from objfs.crypto.keyring import Domain
 from objfs.errors import InvalidArgument
 from objfs.store.chunking import is_zero
 from objfs.store.reader import Extents, read_piece
-from objfs.store.types import ChunkRef, PutResult, RequestContext, SystemMeta
+from objfs.store.types import ChunkRef, ObjectVersion, PutResult, RequestContext, SystemMeta
 
 if TYPE_CHECKING:
     from objfs.store.core import Store
@@ -57,6 +57,7 @@ class ObjectWriter:
         self._lock = threading.RLock()
         self._set_base(base_manifest, base_size, base_domain)
         self.dirty = False
+        self.version: ObjectVersion | None = None  # the last commit's record
 
     def _set_base(self, manifest: list[ChunkRef], size: int, domain: Domain) -> None:
         self._base = Extents(manifest)
@@ -222,7 +223,7 @@ class ObjectWriter:
             manifest = self._manifest()
             if ctx.durable:
                 self.store._make_durable(manifest)
-            result = self.store.commit_manifest(
+            version = self.store.commit_manifest(
                 ctx,
                 self.bucket,
                 self.key,
@@ -237,7 +238,14 @@ class ObjectWriter:
             )
             self._set_base(manifest, self.size, self.domain)
             self.dirty = False
-            return result
+            self.version = version
+            return PutResult(
+                version.version_id,
+                version.etag,
+                version.size,
+                seq=version.seq,
+                last_modified_ns=version.last_modified_ns,
+            )
 
     def close(self) -> None:
         with self._lock:
