@@ -4,8 +4,10 @@ A backend stores opaque named blobs. It knows nothing about frames, keys or
 domains (that is ``objfs.chunks.store``).
 
 ``LocalBackend`` invariants:
-- a blob named ``abcdef...`` lives at ``ROOT/ab/cd/abcdef...``; fan-out
-  directories are created on demand and never removed (removing them would
+- a blob named ``abcdef...`` lives at ``ROOT/ab/abcdef...``: 256 fan-out
+  directories (one level: a second level would cost two mkdirs per chunk
+  of a small store; ext4's hashed directories hold millions of entries
+  well), created on demand and never removed (removing them would
   race with a concurrent ``put`` into them);
 - ``put`` writes a temporary file ``.tmp-...`` in the final directory and
   renames it into place, so a reader sees either nothing or the whole blob.
@@ -138,7 +140,7 @@ class LocalBackend(ChunkBackend):
 
     def path(self, name: str) -> str:
         check_name(name)
-        return f"{self._root_s}/{name[0:2]}/{name[2:4]}/{name}"
+        return f"{self._root_s}/{name[0:2]}/{name}"
 
     # ---- errors ----------------------------------------------------------------------
 
@@ -157,14 +159,12 @@ class LocalBackend(ChunkBackend):
     # ---- writes ----------------------------------------------------------------------
 
     def _make_dirs(self, name: str) -> None:
-        top = f"{self._root_s}/{name[0:2]}"
-        for d, parent in ((top, self._root_s), (f"{top}/{name[2:4]}", top)):
-            try:
-                os.mkdir(d, 0o700)
-            except FileExistsError:
-                continue
-            with self._lock:
-                self._dirty_dirs.add(parent)
+        try:
+            os.mkdir(f"{self._root_s}/{name[0:2]}", 0o700)
+        except FileExistsError:
+            return
+        with self._lock:
+            self._dirty_dirs.add(self._root_s)
 
     def put(self, name: str, data: Buffer | Sequence[Buffer]) -> None:
         final = self.path(name)
@@ -306,9 +306,7 @@ class LocalBackend(ChunkBackend):
     def _leaf_dirs(self) -> Iterator[str]:
         for top in _scandir(self._root_s):
             if top.is_dir(follow_symlinks=False) and _FANOUT_RE.fullmatch(top.name):
-                for sub in _scandir(top.path):
-                    if sub.is_dir(follow_symlinks=False) and _FANOUT_RE.fullmatch(sub.name):
-                        yield sub.path
+                yield top.path
 
     def iterate(self) -> Iterator[tuple[str, float]]:
         for d in self._leaf_dirs():

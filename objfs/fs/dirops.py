@@ -18,7 +18,6 @@ Invariants:
 from __future__ import annotations
 
 import errno
-import os
 import stat
 import time
 from dataclasses import dataclass
@@ -67,7 +66,7 @@ class DirOps:
     async def fsyncdir(self: ObjfsOperations, fh: int, datasync: bool) -> None:
         if self.meta_unsynced:
             self.meta_unsynced = False
-            await self.run(os.sync)
+            await self.run(self.run.store.sync)
 
     async def list_dir(self: ObjfsOperations, node: Node) -> list[tuple[str, Kind, str, Any]]:
         """Snapshot of a mount directory: (name, kind, path, ObjectVersion | None)."""

@@ -13,19 +13,35 @@ version is committed. Invariants:
   (data, or a new file that was never committed); a change of attributes
   alone on a committed file amends the version in place (no new version);
 * after the file is unlinked or renamed away (``key`` None), commit discards
-  the data instead of recreating the key.
+  the data instead of recreating the key;
+* encryption follows ``encryption``: every read carries the mount's key, a
+  writer keeps the base's encryption for in-place edits and takes the
+  mount's for a new file or a rewrite from scratch (truncate to 0, or an
+  empty base); sizes and offsets here are plaintext (``cseio`` maps them for
+  client-side encrypted files).
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections import OrderedDict
 from typing import Any
 
 import trio
 
+from objfs.crypto.cse import META_KEY, CSEObject
+from objfs.errors import IntegrityError
+from objfs.fs import cseio
+from objfs.fs.encryption import (
+    MountEncryption,
+    keyed,
+    open_envelope,
+    read_cse_block,
+    shown_size,
+    verify_readable,
+    without_envelope,
+)
 from objfs.fs.runner import DURABLE_CTX, MOUNT_CTX, StoreRunner
 from objfs.store.types import ObjectVersion, SystemMeta
 
@@ -45,8 +61,13 @@ class OpenFile:
         base: ObjectVersion | None,
         sys_meta: SystemMeta,
         new: bool = False,
+        encryption: MountEncryption | None = None,
     ) -> None:
         self.run = run
+        self.enc = encryption or MountEncryption()
+        self.rewrite = False  # the next writer starts empty (truncated to 0)
+        self._cse: tuple[str, CSEObject] | None = None  # the base's open envelope
+        self._verified: tuple[str, int] | None = None  # base whose keys were checked
         self.bucket = bucket
         self.key: str | None = key
         self.base = base
@@ -65,7 +86,7 @@ class OpenFile:
     def size(self) -> int:
         if self.writer is not None:
             return int(self.writer.size)
-        return self.base.size if self.base is not None else 0
+        return shown_size(self.base, self.run.store.chunk_size) if self.base is not None else 0
 
     @property
     def dirty(self) -> bool:
@@ -81,14 +102,58 @@ class OpenFile:
             return self.sys_meta.replace(mtime_ns=self.mtime_ns)
         return self.sys_meta
 
+    def _envelope(self, base: ObjectVersion | None) -> CSEObject | None:
+        """The open CSE envelope of ``base`` (None if it is not client-side encrypted)."""
+        envelope = base.user_meta.get(META_KEY) if base is not None else None
+        if base is None or envelope is None:
+            return None
+        if self._cse is None or self._cse[0] != envelope:
+            obj = open_envelope(self.enc, base)
+            assert obj is not None
+            if obj.chunk_size != self.run.store.chunk_size:
+                raise IntegrityError(
+                    f"s3://{base.bucket}/{base.key}: CSE frames off the chunk grid"
+                )
+            self._cse = (envelope, obj)
+        return self._cse[1]
+
+    async def check_keys(self) -> None:
+        """Refuse (EACCES) unless the mount holds the keys to read ``base``."""
+        base = self.base
+        if base is None or self._verified == (base.version_id, base.seq):
+            return
+        if base.sse == "SSE-C" or META_KEY in base.user_meta:
+            obj = await self.run(verify_readable, self.run.store, MOUNT_CTX, self.enc, base)
+            if obj is not None:
+                self._cse = (base.user_meta[META_KEY], obj)
+        self._verified = (base.version_id, base.seq)
+
     def _writer_now(self) -> Any:
         """The writer, opened if needed (runs in a worker thread, under the lock)."""
         if self.writer is None:
             assert self.key is not None
-            self.writer = self.run.store.open_writer(
-                MOUNT_CTX, self.bucket, self.key, base=self.base
+            base = self.base
+            fresh = self.rewrite or base is None or base.size == 0
+            self.writer = cseio.open_writer(
+                self.run.store,
+                MOUNT_CTX,
+                self.enc,
+                self.bucket,
+                self.key,
+                base,
+                fresh=fresh,
+                cse=None if fresh else self._envelope(base),
             )
+            self.rewrite = False
         return self.writer
+
+    def _restart(self) -> None:
+        """Truncate to 0: a fresh writer in the mount's encryption (worker thread)."""
+        if self.writer is not None:
+            writer, self.writer = self.writer, None
+            writer.close()
+        self.rewrite = True
+        self._writer_now().truncate(0)
 
     async def write(self, offset: int, data: bytes) -> int:
         async with self.lock:
@@ -102,8 +167,12 @@ class OpenFile:
             if self.writer is None and size == self.size:
                 self.mtime_ns = time.time_ns()
                 self.meta_dirty = True
+                self.rewrite = self.rewrite or size == 0
                 return
-            await self.run(lambda: self._writer_now().truncate(size))
+            if size == 0:
+                await self.run(self._restart)
+            else:
+                await self.run(lambda: self._writer_now().truncate(size))
             self.mtime_ns = time.time_ns()
 
     async def read(self, offset: int, size: int) -> bytes:
@@ -113,12 +182,13 @@ class OpenFile:
                 return b""
             # Whole blocks through a small cache: the kernel asks for 128 KiB
             # at a time, and a chunk is decrypted whole whatever the range.
-            bs = self.run.store.chunk_size
+            cse = self._envelope(self.base)
+            bs = cse.block_size if cse is not None else self.run.store.chunk_size
             pieces = []
             pos = offset
             while pos < end:
                 index, inner = divmod(pos, bs)
-                block = await self._block(self.base, index, bs)
+                block = await self._block(self.base, index, bs, cse)
                 take = min(bs - inner, end - pos)
                 pieces.append(block[inner : inner + take])
                 pos += take
@@ -129,7 +199,9 @@ class OpenFile:
                 return b""
             return await self.run(self.writer.read, offset, length)
 
-    async def _block(self, base: ObjectVersion, index: int, bs: int) -> bytes:
+    async def _block(
+        self, base: ObjectVersion, index: int, bs: int, cse: CSEObject | None
+    ) -> bytes:
         key = (base.version_id, base.seq, index)
         while True:
             block = self._blocks.get(key)
@@ -144,16 +216,12 @@ class OpenFile:
                 break
         done = self._loading[key] = trio.Event()
         try:
-            start = index * bs
-            block = await self.run(
-                self.run.store.read_range,
-                MOUNT_CTX,
-                self.bucket,
-                base.key,
-                start,
-                min(bs, base.size - start),
-                version_id=base.version_id,
-            )
+            if cse is not None:
+                block = await self.run(
+                    read_cse_block, self.run.store, MOUNT_CTX, self.enc, base, cse, index
+                )
+            else:
+                block = await self.run(self._read_block, base, index * bs, bs)
             self._blocks[key] = block
             while len(self._blocks) > CACHED_BLOCKS:
                 self._blocks.popitem(last=False)
@@ -161,6 +229,18 @@ class OpenFile:
             del self._loading[key]
             done.set()
         return block
+
+    def _read_block(self, base: ObjectVersion, start: int, length: int) -> bytes:
+        with keyed(base):
+            return self.run.store.read_range(  # type: ignore[no-any-return]
+                MOUNT_CTX,
+                self.bucket,
+                base.key,
+                start,
+                min(length, base.size - start),
+                version_id=base.version_id,
+                sse=self.enc.read_request,
+            )
 
     def set_meta(self, sys_meta: SystemMeta, mtime_ns: int | None = None) -> None:
         """Attributes to record at the next commit (chmod/utimens while dirty)."""
@@ -178,9 +258,8 @@ class OpenFile:
             ctx = DURABLE_CTX if durable else MOUNT_CTX
             if not self.dirty:
                 if durable and self.needs_sync:
-                    # The last commit was not fsynced and the store API has no
-                    # "sync this version" call: flush the OS caches instead.
-                    await trio.to_thread.run_sync(os.sync)
+                    # The last commit was not durable: make it so now.
+                    await self.run(self.run.store.sync)
                     self.needs_sync = False
                 return None
             store = self.run.store
@@ -199,14 +278,13 @@ class OpenFile:
                 kwargs: dict[str, Any] = {"sys_meta": meta}
                 if self.base is not None:
                     kwargs["content_type"] = self.base.content_type
-                    kwargs["user_meta"] = dict(self.base.user_meta)
-                key = self.key
+                    # The envelope belongs to the writer: a CSE writer adds its own.
+                    kwargs["user_meta"] = without_envelope(self.base.user_meta)
 
                 def commit() -> ObjectVersion:
-                    result = self._writer_now().commit(ctx, **kwargs)
-                    return store.head_object(
-                        MOUNT_CTX, self.bucket, key, version_id=result.version_id
-                    )
+                    writer = self._writer_now()
+                    writer.commit(ctx, **kwargs)
+                    return writer.version
 
                 version = await self.run(commit)
             self.base = version

@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from concurrent.futures import Future
 from typing import TYPE_CHECKING
 
 from objfs.crypto.keyring import Domain
 from objfs.errors import InvalidArgument
-from objfs.store.chunking import is_zero
+from objfs.store.chunking import _IN_FLIGHT, _POOL, is_zero
 from objfs.store.reader import Extents, read_piece
 from objfs.store.types import ChunkRef, ObjectVersion, PutResult, RequestContext, SystemMeta
 
@@ -65,14 +66,20 @@ class ObjectWriter:
         self._base_limit = size  # base bytes at or past this read as zeros
         self.size = size
         self._blocks: OrderedDict[int, bytearray] = OrderedDict()  # in memory
-        self._stored: dict[int, ChunkRef] = {}  # written as new chunks, uncommitted
+        # Blocks written as new chunks (or being written), not yet committed.
+        self._stored: dict[int, ChunkRef | Future[ChunkRef]] = {}
+        self._in_flight: list[Future[ChunkRef]] = []
 
     # -- reading -------------------------------------------------------------
+
+    # Block buffers hold a block's bytes up to the last one written; the
+    # rest of the block reads as zeros. A 4 KiB file costs 4 KiB, not a
+    # chunk-sized buffer.
 
     def _base_block(self, index: int) -> bytearray:
         start = index * self.block
         end = min(start + self.block, self._base_limit, self._base.size)
-        out = bytearray(self.block)
+        out = bytearray(max(0, end - start))
         if end > start:
             pos = 0
             for ref, lo, hi in self._base.pieces(start, end):
@@ -82,18 +89,22 @@ class ObjectWriter:
                 pos += hi - lo
         return out
 
+    def _stored_ref(self, index: int) -> ChunkRef | None:
+        pending = self._stored.get(index)
+        if isinstance(pending, Future):
+            pending = self._stored[index] = pending.result()
+        return pending
+
     def _load(self, index: int) -> bytearray:
-        """The block's current content as a full-size buffer (not cached)."""
+        """The block's current content (not cached; may be short: zeros follow)."""
         buf = self._blocks.get(index)
         if buf is not None:
             return buf
-        ref = self._stored.get(index)
+        ref = self._stored_ref(index)
         if ref is not None:
-            out = bytearray(self.block)
-            if ref.chunk_id is not None:
-                data = read_piece(self.store.chunks, self.domain, ref)
-                out[: len(data)] = data
-            return out
+            if ref.chunk_id is None:
+                return bytearray()
+            return bytearray(read_piece(self.store.chunks, self.domain, ref))
         return self._base_block(index)
 
     def read(self, offset: int, length: int) -> bytes:
@@ -106,11 +117,10 @@ class ObjectWriter:
             while pos < end:
                 index, inner = divmod(pos, self.block)
                 take = min(self.block - inner, end - pos)
-                if index in self._blocks or index in self._stored:
-                    data = self._load(index)
-                    out += data[inner : inner + take]
-                else:
-                    out += self._base_block(index)[inner : inner + take]
+                piece = self._load(index)[inner : inner + take]
+                out += piece
+                if len(piece) < take:
+                    out += bytes(take - len(piece))
                 pos += take
             return bytes(out)
 
@@ -128,12 +138,25 @@ class ObjectWriter:
         return buf
 
     def _evict(self) -> None:
+        """Store the least recently written blocks beyond ``max_dirty``.
+
+        Encoding runs on the chunk pool, so a sequential writer keeps
+        receiving data while earlier blocks are hashed, encrypted and
+        written; at most ``_IN_FLIGHT`` blocks wait there.
+        """
         while len(self._blocks) > self.max_dirty:
             index, buf = self._blocks.popitem(last=False)
-            self._stored[index] = self._store_block(buf, self.block)
+            self._in_flight = [f for f in self._in_flight if not f.done()]
+            if len(self._in_flight) >= _IN_FLIGHT:
+                self._in_flight.pop(0).result()
+            future = _POOL.submit(self._store_block, buf, self.block)
+            self._in_flight.append(future)
+            self._stored[index] = future
 
     def _store_block(self, buf: bytearray, length: int) -> ChunkRef:
         data = bytes(buf[:length])
+        if len(data) < length:
+            data += bytes(length - len(data))
         if is_zero(data):
             return ChunkRef(None, length)
         chunk_id, _new = self.store.chunks.put(self.domain, data)
@@ -151,6 +174,8 @@ class ObjectWriter:
                 index, inner = divmod(offset + pos, self.block)
                 take = min(self.block - inner, len(view) - pos)
                 buf = self._block_for_write(index)
+                if len(buf) < inner:
+                    buf.extend(bytes(inner - len(buf)))
                 buf[inner : inner + take] = view[pos : pos + take]
                 pos += take
             self.size = max(self.size, offset + len(view))
@@ -165,10 +190,10 @@ class ObjectWriter:
                 index, inner = divmod(size, self.block)
                 for table in (self._blocks, self._stored):
                     for i in [i for i in table if i > index or (i == index and inner == 0)]:
-                        del table[i]
+                        del table[i]  # type: ignore[attr-defined]
                 if inner:
                     buf = self._block_for_write(index)
-                    buf[inner:] = bytes(self.block - inner)
+                    del buf[inner:]
                 self._base_limit = min(self._base_limit, size)
             self.size = size
             self.dirty = True
@@ -176,8 +201,8 @@ class ObjectWriter:
     # -- committing ----------------------------------------------------------
 
     def _manifest(self) -> list[ChunkRef]:
-        """The new manifest; stores every in-memory block."""
-        refs: list[ChunkRef] = []
+        """The new manifest; stores every in-memory block (on the chunk pool)."""
+        refs: list[ChunkRef | Future[ChunkRef]] = []
         base_index = {
             start: ref for start, ref in zip(self._base.starts, self._base.refs, strict=False)
         }
@@ -186,9 +211,9 @@ class ObjectWriter:
             start = index * self.block
             length = min(self.block, self.size - start)
             if index in self._blocks:
-                refs.append(self._store_block(self._blocks[index], length))
+                refs.append(_POOL.submit(self._store_block, self._blocks[index], length))
                 continue
-            ref = self._stored.get(index)
+            ref = self._stored_ref(index)
             if ref is not None and ref.length == length:
                 refs.append(ref)
                 continue
@@ -208,7 +233,7 @@ class ObjectWriter:
                 refs.append(base_ref)
                 continue
             refs.append(self._store_block(self._base_block(index), length))
-        return _merge_holes(refs)
+        return _merge_holes([r.result() if isinstance(r, Future) else r for r in refs])
 
     def commit(
         self,
@@ -249,6 +274,8 @@ class ObjectWriter:
 
     def close(self) -> None:
         with self._lock:
+            for future in self._in_flight:
+                future.cancel()
             self._blocks.clear()
             self._stored.clear()
 
