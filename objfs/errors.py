@@ -37,14 +37,20 @@ def _error(name: str, code: str, status: int, err: int, doc: str) -> type[ObjfsE
 
 
 # One line per S3 error code. Keep alphabetical within a group.
-AccessDenied = _error("AccessDenied", "AccessDenied", 403, _errno.EACCES, "Refused by policy, ACL or key.")
+AccessDenied = _error(
+    "AccessDenied", "AccessDenied", 403, _errno.EACCES, "Refused by policy, ACL or key."
+)
 BucketAlreadyExists = _error(
     "BucketAlreadyExists", "BucketAlreadyOwnedByYou", 409, _errno.EEXIST, "Bucket exists."
 )
-BucketNotEmpty = _error("BucketNotEmpty", "BucketNotEmpty", 409, _errno.ENOTEMPTY, "Bucket has versions.")
+BucketNotEmpty = _error(
+    "BucketNotEmpty", "BucketNotEmpty", 409, _errno.ENOTEMPTY, "Bucket has versions."
+)
 EntityTooLarge = _error("EntityTooLarge", "EntityTooLarge", 400, _errno.EFBIG, "Upload too large.")
 EntityTooSmall = _error("EntityTooSmall", "EntityTooSmall", 400, _errno.EINVAL, "Part too small.")
-IntegrityError = _error("IntegrityError", "InternalError", 500, _errno.EIO, "Stored data is damaged.")
+IntegrityError = _error(
+    "IntegrityError", "InternalError", 500, _errno.EIO, "Stored data is damaged."
+)
 InternalError = _error("InternalError", "InternalError", 500, _errno.EIO, "Unexpected failure.")
 InvalidArgument = _error("InvalidArgument", "InvalidArgument", 400, _errno.EINVAL, "Bad argument.")
 InvalidBucketName = _error(
@@ -53,13 +59,17 @@ InvalidBucketName = _error(
 InvalidBucketState = _error(
     "InvalidBucketState", "InvalidBucketState", 409, _errno.EINVAL, "Not allowed in this state."
 )
-InvalidPart = _error("InvalidPart", "InvalidPart", 400, _errno.EINVAL, "Part missing or ETag differs.")
+InvalidPart = _error(
+    "InvalidPart", "InvalidPart", 400, _errno.EINVAL, "Part missing or ETag differs."
+)
 InvalidPartOrder = _error(
     "InvalidPartOrder", "InvalidPartOrder", 400, _errno.EINVAL, "Parts not ascending."
 )
 InvalidRange = _error("InvalidRange", "InvalidRange", 416, _errno.EINVAL, "Range not satisfiable.")
 InvalidRequest = _error("InvalidRequest", "InvalidRequest", 400, _errno.EINVAL, "Bad request.")
-KeyTooLong = _error("KeyTooLong", "KeyTooLongError", 400, _errno.ENAMETOOLONG, "Key over 1024 bytes.")
+KeyTooLong = _error(
+    "KeyTooLong", "KeyTooLongError", 400, _errno.ENAMETOOLONG, "Key over 1024 bytes."
+)
 MethodNotAllowed = _error(
     "MethodNotAllowed", "MethodNotAllowed", 405, _errno.ENOENT, "Not allowed on a delete marker."
 )
@@ -81,7 +91,9 @@ StoreFull = _error("StoreFull", "InsufficientStorage", 507, _errno.ENOSPC, "No s
 KMSAlreadyExists = _error(
     "KMSAlreadyExists", "KMS.AlreadyExistsException", 400, _errno.EEXIST, "KMS alias exists."
 )
-KMSDisabled = _error("KMSDisabled", "KMS.DisabledException", 400, _errno.EACCES, "KMS key disabled.")
+KMSDisabled = _error(
+    "KMSDisabled", "KMS.DisabledException", 400, _errno.EACCES, "KMS key disabled."
+)
 KMSNotFound = _error("KMSNotFound", "KMS.NotFoundException", 400, _errno.EACCES, "No such KMS key.")
 KMSInvalidState = _error(
     "KMSInvalidState", "KMS.KMSInvalidStateException", 400, _errno.EACCES, "KMS key state."

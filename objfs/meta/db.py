@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -171,6 +172,8 @@ class Database:
 
     @classmethod
     def create(cls, path: Path, meta: dict[str, object]) -> Database:
+        # Metadata names keys and sizes: only the store's owner reads it.
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
         db = cls(path)
         with db.write(durable=True) as cur:
             for statement in SCHEMA.split(";"):
