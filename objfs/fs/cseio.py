@@ -25,6 +25,10 @@ Invariants after every call:
   end) encrypts zero blocks, because an all-zero stored frame would not
   authenticate. Sparse files are therefore not sparse under CSE;
 * ``commit`` records the envelope in the user metadata ``objfs-cse``.
+
+``open_writer`` picks the writer of an open file as ``encryption`` rules: a
+fresh one in the mount's mode (a new CSE envelope on a CSE mount), or one
+that keeps the base's encryption for an in-place edit.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from typing import Any
 
 from objfs.crypto.cse import META_KEY, OVERHEAD, CSEObject
 from objfs.errors import InternalError
+from objfs.fs.encryption import MountEncryption, keyed
 from objfs.store.types import ObjectVersion, PutResult, RequestContext, SystemMeta
 
 MAX_PENDING = 4
@@ -53,12 +58,13 @@ class CSEWriter:
         self.max_pending = max_pending
         self.size = obj.plain_size(int(writer.size))
         self._pending: OrderedDict[int, bytearray] = OrderedDict()
+        self._touched = False  # a truncate that changed no block still makes a version
 
     # -- state -------------------------------------------------------------------
 
     @property
     def dirty(self) -> bool:
-        return bool(self._pending) or bool(self.writer.dirty)
+        return self._touched or bool(self._pending) or bool(self.writer.dirty)
 
     @property
     def version(self) -> ObjectVersion | None:
@@ -149,6 +155,7 @@ class CSEWriter:
         return len(view)
 
     def truncate(self, size: int) -> None:
+        self._touched = True
         if size >= self.size:
             self._extend(size)
             return
@@ -174,13 +181,50 @@ class CSEWriter:
         self.flush()
         meta = dict(user_meta or {})
         meta[META_KEY] = self.envelope
-        return self.writer.commit(  # type: ignore[no-any-return]
+        result = self.writer.commit(
             ctx, sys_meta=sys_meta, content_type=content_type, user_meta=meta
         )
+        self._touched = False
+        return result  # type: ignore[no-any-return]
 
     def close(self) -> None:
         self._pending.clear()
         self.writer.close()
 
 
-__all__ = ["CSEWriter"]
+def open_writer(
+    store: Any,
+    ctx: RequestContext,
+    enc: MountEncryption,
+    bucket: str,
+    key: str,
+    base: ObjectVersion | None,
+    *,
+    fresh: bool,
+    cse: CSEObject | None = None,
+) -> Any:
+    """The writer of an open file (runs in a worker thread).
+
+    ``fresh``: the content starts empty (new file, rewrite from scratch) and
+    gets the mount's encryption. Otherwise the writer edits ``base`` in place
+    and keeps its encryption; ``cse`` is the base's open envelope, if any.
+    """
+    if fresh or base is None:
+        writer = store.open_writer(
+            ctx, bucket, key, base=base, truncate=True, sse=enc.write_request
+        )
+        if enc.cse_key is None:
+            return writer
+        obj, envelope = CSEObject.new(enc.cse_key, store.chunk_size)
+        return CSEWriter(writer, obj, envelope)
+    with keyed(base):
+        writer = store.open_writer(ctx, bucket, key, base=base, sse=enc.keep_request(base))
+    if cse is None:
+        return writer
+    if cse.chunk_size != store.chunk_size:
+        writer.close()
+        raise InternalError("client-side frames do not match the store's chunk size")
+    return CSEWriter(writer, cse, base.user_meta[META_KEY])
+
+
+__all__ = ["CSEWriter", "open_writer"]

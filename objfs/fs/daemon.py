@@ -33,6 +33,7 @@ from objfs.fs.freshness import ChangePoller
 from objfs.fs.lifecycle import (
     MountError,
     fuse_options,
+    load_encryption,
     preflight,
     resolve_store,
     sd_notify,
@@ -82,18 +83,20 @@ def run_daemon(
     on_ready: Callable[[], None],
 ) -> None:
     """Mount and serve until unmounted or signalled; MountError if it cannot start."""
-    store = preflight(store_path, bucket, mountpoint, options)
+    encryption = load_encryption(options)
+    store = preflight(store_path, bucket, mountpoint, options, encryption)
     try:
-        ops = ObjfsOperations(store, bucket, options)
+        ops = ObjfsOperations(store, bucket, options, encryption=encryption)
         try:
             pyfuse3.init(ops, mountpoint, fuse_options(bucket, options))
         except RuntimeError as err:
             raise MountError(f"cannot mount {mountpoint}: {err}") from None
         log.info(
-            "mounted bucket %s%s on %s",
+            "mounted bucket %s%s on %s (encryption of new files: %s)",
             bucket,
             f" prefix {options.prefix}" if options.prefix else "",
             mountpoint,
+            encryption.describe(),
         )
         try:
             trio.run(_serve, ops, on_ready)

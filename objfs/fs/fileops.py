@@ -11,7 +11,10 @@ Owns the file handle table and when versions are committed. Invariants:
 * ``keep_cache`` is True only when the kernel's cached data is known to be
   the version being opened (same version id and sequence as last time);
 * version files (``.versions/...``) are opened read-only and read their
-  version directly.
+  version directly;
+* opening a file this mount holds no key for (SSE-C, client-side encrypted)
+  is EACCES (``encryption``), except ``O_TRUNC`` for writing, which reads
+  nothing old.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ from typing import TYPE_CHECKING
 
 import pyfuse3
 
+from objfs.crypto.cse import META_KEY, CSEObject
+from objfs.fs.encryption import is_cse, read_version, verify_readable
 from objfs.fs.inodes import UNKNOWN, Kind, Node
 from objfs.fs.openfile import OpenFile
 from objfs.fs.runner import MOUNT_CTX, fuse_error, fuse_handler
@@ -75,6 +80,10 @@ class FileOps:
         if writable:
             self.check_writable(node)
         if node.kind is Kind.VFILE:
+            version = node.version
+            assert isinstance(version, ObjectVersion)
+            if version.sse == "SSE-C" or is_cse(version):
+                await self.run(verify_readable, self.store, MOUNT_CTX, self.encryption, version)
             return pyfuse3.FileInfo(fh=self._attach(node, None, False), keep_cache=True)
         shared = node.state is not None
         if shared and node.version is UNKNOWN and not node.state.dirty and node.path is not None:
@@ -83,6 +92,7 @@ class FileOps:
             if version is not None and node.state.writer is None:
                 node.state.base = version
                 shared = False
+        created = node.state is None
         if node.state is None:
             version = await self.file_version(node)
             if version is None:
@@ -91,9 +101,21 @@ class FileOps:
                 raise fuse_error(errno.ELOOP)
             assert node.path is not None
             node.state = OpenFile(
-                self.run, self.bucket, self.keys.key(node.path), version, version.sys_meta
+                self.run,
+                self.bucket,
+                self.keys.key(node.path),
+                version,
+                version.sys_meta,
+                encryption=self.encryption,
             )
         state = node.state
+        if not (writable and flags & os.O_TRUNC):
+            try:
+                await state.check_keys()
+            except BaseException:
+                if created and node.open_count == 0 and node.state is state:
+                    node.state = None
+                raise
         fh = self._attach(node, state, writable)
         if flags & os.O_TRUNC and writable:
             await state.truncate(0)
@@ -133,7 +155,15 @@ class FileOps:
             return info, attr
         node = self.table.node(Kind.FILE, path)
         meta = SystemMeta(mode=stat.S_IFREG | stat.S_IMODE(mode), uid=ctx.uid, gid=ctx.gid)
-        state = OpenFile(self.run, self.bucket, self.keys.key(path), None, meta, new=True)
+        state = OpenFile(
+            self.run,
+            self.bucket,
+            self.keys.key(path),
+            None,
+            meta,
+            new=True,
+            encryption=self.encryption,
+        )
         state.mtime_ns = time.time_ns()
         node.state = state
         node.version = None
@@ -168,7 +198,20 @@ class FileOps:
             mtime_ns=time.time_ns(),
         )
         key = self.keys.key(path)
-        await self.run(self.store.put_object, MOUNT_CTX, self.bucket, key, b"", sys_meta=meta)
+        enc = self.encryption
+        user_meta = None
+        if enc.cse_key is not None:  # empty, but client-side encrypted like every new file
+            user_meta = {META_KEY: CSEObject.new(enc.cse_key, self.store.chunk_size)[1]}
+        await self.run(
+            self.store.put_object,
+            MOUNT_CTX,
+            self.bucket,
+            key,
+            b"",
+            sys_meta=meta,
+            user_meta=user_meta,
+            sse=enc.write_request,
+        )
         self.note_own_change(key)
         self.touched(path)
         node = self.table.node(Kind.FILE, path)
@@ -184,17 +227,10 @@ class FileOps:
             return await handle.state.read(off, size)
         version = handle.node.version
         assert isinstance(version, ObjectVersion)
-        length = min(size, version.size - off)
-        if length <= 0 or version.is_delete_marker:
+        if version.is_delete_marker or off >= version.size:
             return b""
         return await self.run(
-            self.store.read_range,
-            MOUNT_CTX,
-            self.bucket,
-            version.key,
-            off,
-            length,
-            version_id=version.version_id,
+            read_version, self.store, MOUNT_CTX, self.encryption, version, off, size
         )
 
     @fuse_handler
@@ -218,7 +254,14 @@ class FileOps:
         assert node.path is not None
         # truncate(2) on a path with no open handle: a private writer, never
         # attached to the node (an open() meanwhile must not share it).
-        state = OpenFile(self.run, self.bucket, self.keys.key(node.path), version, version.sys_meta)
+        state = OpenFile(
+            self.run,
+            self.bucket,
+            self.keys.key(node.path),
+            version,
+            version.sys_meta,
+            encryption=self.encryption,
+        )
         try:
             await state.truncate(size)
             committed = await state.commit(durable=False)

@@ -2,9 +2,10 @@
 
 Owns the list of reasons a mount is refused before the kernel is asked
 (each a ``MountError`` with one line for the user and exit status 1):
-encryption options not supported yet, missing store, missing bucket,
-mountpoint missing / not a directory / not empty / already mounted, no
-usable ``/dev/fuse``. Nothing here changes the store.
+encryption options that do not go together, a key file that cannot be read
+or does not hold a key, an unknown or unusable KMS key, missing store,
+missing bucket, mountpoint missing / not a directory / not empty / already
+mounted, no usable ``/dev/fuse``. Nothing here changes the store.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from objfs.crypto.cse import load_key_file
 from objfs.errors import NoSuchBucket, ObjfsError
+from objfs.fs.encryption import MountEncryption
 from objfs.fs.options import MountOptions
 from objfs.paths import default_store_path
 from objfs.store.types import OWNER
@@ -70,11 +73,61 @@ def open_store(path: Path) -> Any:
         raise MountError(f"cannot open store {path}: {err.strerror or err}") from None
 
 
-def preflight(store_path: str | None, bucket: str, mountpoint: str, options: MountOptions) -> Any:
+def _read_key(option: str, path: str) -> bytes:
+    try:
+        key = load_key_file(path)
+    except ObjfsError as err:
+        raise MountError(f"{option}: {err}") from None
+    try:
+        if os.stat(path).st_mode & 0o077:
+            log.warning("key file %s is readable by other users (chmod 600 it)", path)
+    except OSError:
+        pass
+    return key
+
+
+def load_encryption(options: MountOptions) -> MountEncryption:
+    """The mount's encryption from its options: combinations checked, key files read."""
+    problem = options.encryption_problem()
+    if problem:
+        raise MountError(problem)
+    customer = cse = None
+    if options.sse_c_key_file is not None:
+        customer = _read_key("sse_c_key_file", options.sse_c_key_file)
+    if options.cse_key_file is not None:
+        cse = _read_key("cse_key_file", options.cse_key_file)
+    mode = options.sse_mode
+    return MountEncryption(
+        sse=None if mode == "SSE-C" else mode,
+        kms_key_id=options.sse_kms_key_id,
+        customer_key=customer,
+        cse_key=cse,
+    )
+
+
+def check_kms_key(store: Any, encryption: MountEncryption) -> None:
+    """``sse_kms_key_id=`` names a KMS key of this store that can encrypt now."""
+    if encryption.sse != "aws:kms" or encryption.kms_key_id is None:
+        return  # no id: the store's default key, created on first use
+    ref = encryption.kms_key_id
+    try:
+        info = store.kms_describe_key(OWNER, ref)
+    except ObjfsError as err:
+        raise MountError(f"sse_kms_key_id={ref}: {err}") from None
+    if info.state != "Enabled":
+        raise MountError(f"sse_kms_key_id={ref}: the KMS key is {info.state}")
+
+
+def preflight(
+    store_path: str | None,
+    bucket: str,
+    mountpoint: str,
+    options: MountOptions,
+    encryption: MountEncryption | None = None,
+) -> Any:
     """Every check that can fail before mounting; returns the opened store."""
-    reason = options.unsupported()
-    if reason:
-        raise MountError(reason)
+    if encryption is None:
+        encryption = load_encryption(options)
     check_mountpoint(mountpoint)
     check_fuse_device()
     store = open_store(resolve_store(store_path, options))
@@ -89,6 +142,11 @@ def preflight(store_path: str | None, bucket: str, mountpoint: str, options: Mou
     if options.prefix and not _bucket_has_room(options.prefix):
         store.close()
         raise MountError(f"prefix {options.prefix!r} is too long")
+    try:
+        check_kms_key(store, encryption)
+    except MountError:
+        store.close()
+        raise
     return store
 
 

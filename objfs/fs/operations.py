@@ -13,7 +13,10 @@ Invariants:
 * node caches (latest version, directory existence) are dropped by this
   mount's own changes (``touched``) and by the change poller;
 * metadata-only changes (chmod, chown, utimens) amend the current version,
-  they never make a new one.
+  they never make a new one;
+* encryption (which key each store call carries, the sizes of client-side
+  encrypted files, key refusals) follows ``encryption``; heads of objects
+  go through ``encryption.head_meta`` so attributes never need a key.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from objfs.errors import MethodNotAllowed, NoSuchKey, NoSuchVersion
 from objfs.fs import names
 from objfs.fs.attrs import AttrDefaults
 from objfs.fs.dirops import DirHandle, DirOps
+from objfs.fs.encryption import MountEncryption, head_meta, shown_size
 from objfs.fs.fileops import FileOps
 from objfs.fs.inodes import UNKNOWN, InodeTable, Kind, Node
 from objfs.fs.names import KeyMap
@@ -52,11 +56,20 @@ class ObjfsOperations(FileOps, DirOps, VersionOps, XattrOps, pyfuse3.Operations)
     enable_writeback_cache = True
     supports_dot_lookup = False
 
-    def __init__(self, store: Any, bucket: str, options: MountOptions, *, threads: int = 6) -> None:
+    def __init__(
+        self,
+        store: Any,
+        bucket: str,
+        options: MountOptions,
+        *,
+        threads: int = 6,
+        encryption: MountEncryption | None = None,
+    ) -> None:
         super().__init__()
         self.store = store
         self.bucket = bucket
         self.options = options
+        self.encryption = encryption or MountEncryption()
         self.read_only = options.read_only
         self.run = StoreRunner(store, threads)
         self.keys = KeyMap(options.prefix)
@@ -111,7 +124,13 @@ class ObjfsOperations(FileOps, DirOps, VersionOps, XattrOps, pyfuse3.Operations)
     async def head(self, key: str, version_id: str | None = None) -> ObjectVersion | None:
         try:
             return await self.run(
-                self.store.head_object, MOUNT_CTX, self.bucket, key, version_id=version_id
+                head_meta,
+                self.store,
+                MOUNT_CTX,
+                self.encryption,
+                self.bucket,
+                key,
+                version_id=version_id,
             )
         except (NoSuchKey, NoSuchVersion, MethodNotAllowed):
             return None
@@ -166,7 +185,8 @@ class ObjfsOperations(FileOps, DirOps, VersionOps, XattrOps, pyfuse3.Operations)
         One worker-thread call for a lookup: latency, not the queries, is the cost.
         """
         try:
-            return self.store.head_object(MOUNT_CTX, self.bucket, self.keys.key(path)), None
+            key = self.keys.key(path)
+            return head_meta(self.store, MOUNT_CTX, self.encryption, self.bucket, key), None
         except (NoSuchKey, NoSuchVersion, MethodNotAllowed):
             pass
         return None, self.store.prefix_exists(MOUNT_CTX, self.bucket, self.keys.dir_prefix(path))
@@ -219,7 +239,7 @@ class ObjfsOperations(FileOps, DirOps, VersionOps, XattrOps, pyfuse3.Operations)
         if node.kind in (Kind.VROOT, Kind.VDIR):
             return d.directory(node.ino, None, read_only=True)
         if node.kind is Kind.VFILE:
-            return d.version(node.ino, node.version, read_only=True)  # type: ignore[arg-type]
+            return self.version_attrs(node.ino, node.version, read_only=True)  # type: ignore[arg-type]
         state = node.state
         if state is not None:
             base = state.base
@@ -231,7 +251,14 @@ class ObjfsOperations(FileOps, DirOps, VersionOps, XattrOps, pyfuse3.Operations)
         version = await self.file_version(node)
         if version is None:
             raise fuse_error(errno.ENOENT)
-        return d.version(node.ino, version, self.read_only)
+        return self.version_attrs(node.ino, version, self.read_only)
+
+    def version_attrs(
+        self, ino: int, version: ObjectVersion, read_only: bool
+    ) -> pyfuse3.EntryAttributes:
+        """Attributes of a stored version; a client-side encrypted one shows its plaintext size."""
+        size = shown_size(version, self.store.chunk_size)
+        return self.defaults.file(ino, size, version.last_modified_ns, version.sys_meta, read_only)
 
     # -- lookup & attributes ----------------------------------------------
 

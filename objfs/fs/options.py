@@ -2,17 +2,24 @@
 
 Owns the list of options ``objfs mount`` / ``mount.objfs`` understand. Every
 option is either honoured, deliberately ignored (the noise fstab and systemd
-pass: ``defaults``, ``auto``, ``_netdev``, ``x-systemd.*``...), reserved
-(encryption: parsed, then refused as "not supported yet" when mounting), or
-rejected with a ``MountOptionError`` naming it (exit status 2). Parsing never
-touches the system except to resolve ``uid=NAME`` / ``gid=NAME``.
+pass: ``defaults``, ``auto``, ``_netdev``, ``x-systemd.*``...), or rejected
+with a ``MountOptionError`` naming it (exit status 2). Parsing never touches
+the system except to resolve ``uid=NAME`` / ``gid=NAME`` (and to make key
+file paths absolute: the daemon runs in ``/``).
+
+Encryption options (``sse=``, ``sse_kms_key_id=``, ``sse_c_key_file=``,
+``cse_key_file=``): a bad ``sse=`` value is a usage error here; a bad
+*combination* is reported by ``MountOptions.encryption_problem`` and refused
+before mounting with exit status 1, as are unreadable key files
+(``lifecycle.load_encryption``).
 """
 
 from __future__ import annotations
 
 import grp
+import os
 import pwd
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 # Passed straight to libfuse, which hands them to the kernel mount.
 KERNEL_FLAGS = frozenset(
@@ -56,8 +63,9 @@ IGNORED_FLAGS = frozenset(
     }
 )
 IGNORED_PREFIXES = ("x-", "comment=")
-# Encryption: reserved until the mount passes SSE/CSE requests to the store.
-RESERVED = ("sse", "sse_kms_key_id", "sse_c_key_file", "cse_key_file")
+ENCRYPTION = ("sse", "sse_kms_key_id", "sse_c_key_file", "cse_key_file")
+RESERVED = ENCRYPTION  # the name tests/test_docs.py reads
+SSE_VALUES = ("none", "AES256", "aws:kms")
 
 
 class MountOptionError(ValueError):
@@ -84,13 +92,34 @@ class MountOptions:
     log_file: str | None = None
     fsname: str | None = None
     kernel_flags: tuple[str, ...] = ()
-    encryption: dict[str, str] = field(default_factory=dict)
+    sse: str | None = None  # None: the bucket's default encryption
+    sse_kms_key_id: str | None = None
+    sse_c_key_file: str | None = None
+    cse_key_file: str | None = None
 
-    def unsupported(self) -> str | None:
-        """One-line reason these options cannot be mounted yet, or None."""
-        if self.encryption:
-            names = ", ".join(sorted(self.encryption))
-            return f"mount option {names}: encryption from the mount is not supported yet"
+    @property
+    def sse_mode(self) -> str | None:
+        """The store-side mode asked for (``sse_kms_key_id=`` implies aws:kms)."""
+        if self.sse_c_key_file is not None:
+            return "SSE-C"
+        if self.sse is None and self.sse_kms_key_id is not None:
+            return "aws:kms"
+        return self.sse
+
+    def encryption_problem(self) -> str | None:
+        """One line saying why the encryption options do not go together, or None."""
+        if self.sse_c_key_file is not None:
+            if self.cse_key_file is not None:
+                return (
+                    "sse_c_key_file= and cse_key_file= exclude each other: "
+                    "choose SSE-C or client-side encryption"
+                )
+            if self.sse is not None:
+                return f"sse_c_key_file= is SSE-C: do not combine it with sse={self.sse}"
+            if self.sse_kms_key_id is not None:
+                return "sse_c_key_file= is SSE-C: do not combine it with sse_kms_key_id="
+        if self.sse_kms_key_id is not None and self.sse not in (None, "aws:kms"):
+            return f"sse_kms_key_id= needs sse=aws:kms (or no sse=), not sse={self.sse}"
         return None
 
 
@@ -129,7 +158,6 @@ def parse_options(text: str | None, base: MountOptions | None = None) -> MountOp
     """Parse ``a,b=c,...`` (several ``-o`` may be joined with commas)."""
     values: dict[str, object] = {}
     flags: list[str] = list(base.kernel_flags) if base else []
-    encryption: dict[str, str] = dict(base.encryption) if base else {}
     for item in (text or "").split(","):
         item = item.strip()
         if not item:
@@ -141,10 +169,13 @@ def parse_options(text: str | None, base: MountOptions | None = None) -> MountOp
         if item in KERNEL_FLAGS:
             flags.append(item)
             continue
-        if name in RESERVED:
+        if name in ENCRYPTION:
             if not value:
                 raise MountOptionError(f"mount option {name} needs a value ({name}=...)")
-            encryption[name] = value
+            if name == "sse" and value not in SSE_VALUES:
+                choices = ", ".join(SSE_VALUES)
+                raise MountOptionError(f"sse={value}: must be one of {choices}")
+            values[name] = os.path.abspath(value) if name.endswith("_key_file") else value
             continue
         flag_opts = {"ro": ("read_only", True), "rw": ("read_only", False)}
         flag_opts |= {"allow_other": ("allow_other", True), "debug": ("debug", True)}
@@ -185,5 +216,4 @@ def parse_options(text: str | None, base: MountOptions | None = None) -> MountOp
     merged = {n: getattr(base, n) for n in MountOptions.__slots__} if base else {}
     merged.update(values)
     merged["kernel_flags"] = tuple(dict.fromkeys(flags))
-    merged["encryption"] = encryption
     return MountOptions(**merged)  # type: ignore[arg-type]

@@ -9,6 +9,10 @@ Owns two rules of the FUSE layer:
   an ``ObjfsError`` becomes ``FUSEError(err.errno)``, anything else is
   logged with its traceback and becomes EIO. Nothing else escapes, because
   an escaping exception tears down ``pyfuse3.main`` and the mount with it.
+  Damaged stored data (``IntegrityError``, EIO) is logged as a warning: the
+  reader only sees EIO, the log says which chunk or block. An object the
+  mount holds no key for arrives here as ``AccessDenied`` (EACCES), never as
+  ``InvalidRequest``: ``encryption`` converts those refusals before.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from typing import Any, ParamSpec, TypeVar
 import pyfuse3
 import trio
 
-from objfs.errors import ObjfsError
+from objfs.errors import IntegrityError, ObjfsError
 from objfs.store.types import RequestContext
 
 log = logging.getLogger("objfs.fs")
@@ -65,6 +69,9 @@ def fuse_handler(fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
             return await fn(*args, **kwargs)
         except pyfuse3.FUSEError:
             raise
+        except IntegrityError as err:
+            log.warning("%s: %s", fn.__name__, err)
+            raise pyfuse3.FUSEError(err.errno) from None
         except ObjfsError as err:
             log.debug("%s: %s (%s)", fn.__name__, err, err.code)
             raise pyfuse3.FUSEError(err.errno) from None

@@ -4,10 +4,14 @@ Owns the xattr namespace of the mount:
 
 * ``user.s3.etag``, ``user.s3.version_id``, ``user.s3.content_type``,
   ``user.s3.sse`` are read-only facts of the current (or, under
-  ``.versions/``, that) version; setting or removing them is EPERM;
+  ``.versions/``, that) version; setting or removing them is EPERM.
+  ``user.s3.sse`` is the object's encryption (``none``, ``AES256``,
+  ``aws:kms``, ``SSE-C``, or ``CSE`` for client-side encrypted objects);
+  ``user.s3.sse_kms_key_id`` (the KMS key id) exists for ``aws:kms`` objects;
 * any other ``user.NAME`` is the object's S3 user metadata ``NAME``
   (``x-amz-meta-NAME``); setting/removing amends the current version in
-  place (no new version);
+  place (no new version). The client-side encryption envelope
+  (``objfs-cse``) is not shown, and setting or removing it is EPERM;
 * other namespaces (security., system., trusted.) are not stored: reads
   answer ENODATA without a store query (the kernel asks for
   ``security.capability`` on writes), writes ENOTSUP;
@@ -21,6 +25,8 @@ from typing import TYPE_CHECKING
 
 import pyfuse3
 
+from objfs.crypto.cse import META_KEY
+from objfs.fs.encryption import mode_of
 from objfs.fs.inodes import Kind, Node
 from objfs.fs.runner import MOUNT_CTX, fuse_error, fuse_handler
 from objfs.store.types import ObjectVersion
@@ -28,18 +34,22 @@ from objfs.store.types import ObjectVersion
 if TYPE_CHECKING:
     from objfs.fs.operations import ObjfsOperations
 
-FACTS = ("etag", "version_id", "content_type", "sse")
+FACTS = ("etag", "version_id", "content_type", "sse", "sse_kms_key_id")
 FACT_PREFIX = b"user.s3."
 USER_PREFIX = b"user."
+ENVELOPE = USER_PREFIX + META_KEY.encode()
 
 
 def _facts(version: ObjectVersion) -> dict[bytes, bytes]:
-    return {
+    facts = {
         FACT_PREFIX + b"etag": version.etag.encode(),
         FACT_PREFIX + b"version_id": version.version_id.encode(),
         FACT_PREFIX + b"content_type": version.content_type.encode(),
-        FACT_PREFIX + b"sse": version.sse.encode(),
+        FACT_PREFIX + b"sse": mode_of(version).encode(),
     }
+    if version.kms_key_id is not None:
+        facts[FACT_PREFIX + b"sse_kms_key_id"] = version.kms_key_id.encode()
+    return facts
 
 
 class XattrOps:
@@ -87,7 +97,7 @@ class XattrOps:
         self.check_writable(node)
         if not name.startswith(USER_PREFIX) or node.kind is not Kind.FILE:
             raise fuse_error(errno.ENOTSUP)
-        if name.startswith(FACT_PREFIX):
+        if name.startswith(FACT_PREFIX) or name == ENVELOPE:
             raise fuse_error(errno.EPERM)
         try:
             meta_name = name[len(USER_PREFIX) :].decode("utf-8")
@@ -128,4 +138,4 @@ class XattrOps:
 
 
 def _user(version: ObjectVersion) -> dict[bytes, bytes]:
-    return {k.encode(): v.encode() for k, v in version.user_meta.items()}
+    return {k.encode(): v.encode() for k, v in version.user_meta.items() if k != META_KEY}
