@@ -23,6 +23,7 @@ from objfs.meta import queries as q
 from objfs.store import records as rec
 from objfs.store.chunking import ChunkedBody, store_stream
 from objfs.store.names import encode_key, prefix_upper
+from objfs.store.objects import md5_of_parts
 from objfs.store.types import (
     ChunkRef,
     PartInfo,
@@ -172,8 +173,6 @@ class MultipartMixin:
             for number, row in stored.items():
                 if number not in chosen:
                     _drop(cur, row[4])
-            from objfs.store.core import md5_of_parts
-
             result = self._commit_version(
                 cur,
                 bucket,

@@ -1,0 +1,497 @@
+"""Objects: read, write, copy, delete, amend metadata — S3's rules for versions.
+
+A mixin of ``Store`` (see core.py for the invariants every call keeps).
+Conditional requests follow RFC 7232 precedence as S3 applies it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import mimetypes
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, BinaryIO
+
+from objfs.errors import (
+    InternalError,
+    InvalidArgument,
+    InvalidRequest,
+    MethodNotAllowed,
+    NoSuchKey,
+    NoSuchVersion,
+    NotModified,
+    ObjfsError,
+    PreconditionFailed,
+)
+from objfs.meta import queries as q
+from objfs.store import records as rec
+from objfs.store.chunking import ChunkedBody, store_stream
+from objfs.store.names import encode_key
+from objfs.store.reader import ObjectReader
+from objfs.store.records import Col
+from objfs.store.types import (
+    NULL_VERSION,
+    ChunkRef,
+    DeleteResult,
+    ObjectVersion,
+    PutResult,
+    RequestContext,
+    SSERequest,
+    SystemMeta,
+    Versioning,
+)
+
+if TYPE_CHECKING:
+    pass
+
+MAX_SINGLE_PUT = 5 << 30  # S3's limit for one PUT; beyond, multipart
+
+
+class ObjectsMixin:
+    # -- reading versions ------------------------------------------------------
+
+    def _resolve(
+        self, cur: object, bucket: str, key: str, version_id: str | None
+    ) -> tuple[tuple, bool]:
+        """(version row, is_latest) for a read; errors as S3 gives them."""
+        self._bucket(cur, bucket)
+        raw = encode_key(key)
+        latest = q.latest_seq(cur, bucket, raw)  # type: ignore[arg-type]
+        if version_id is None:
+            row = q.get_latest(cur, bucket, raw) if latest is not None else None  # type: ignore[arg-type]
+            if row is None:
+                raise NoSuchKey(f"no such key: s3://{bucket}/{key}", bucket=bucket, key=key)
+            if row[Col.DM]:
+                raise NoSuchKey(
+                    f"s3://{bucket}/{key} is deleted (its latest version is a delete marker)",
+                    bucket=bucket,
+                    key=key,
+                    delete_marker=True,
+                    version_id=row[Col.VERSION_ID],
+                )
+            return row, True
+        row = q.get_version(cur, bucket, raw, version_id)  # type: ignore[arg-type]
+        if row is None:
+            raise NoSuchVersion(
+                f"no version {version_id!r} of s3://{bucket}/{key}", bucket=bucket, key=key
+            )
+        if row[Col.DM]:
+            raise MethodNotAllowed(
+                f"version {version_id!r} of s3://{bucket}/{key} is a delete marker",
+                delete_marker=True,
+            )
+        return row, row[Col.SEQ] == latest
+
+    def head_object(
+        self,
+        ctx: RequestContext,
+        bucket: str,
+        key: str,
+        *,
+        version_id: str | None = None,
+        sse: SSERequest | None = None,
+        if_match: str | None = None,
+        if_none_match: str | None = None,
+        if_modified_since_ns: int | None = None,
+        if_unmodified_since_ns: int | None = None,
+    ) -> ObjectVersion:
+        with self.db.read() as cur:
+            row, latest = self._resolve(cur, bucket, key, version_id)
+        info = rec.version_from_row(row, is_latest=latest)
+        _check_read_conditions(
+            info, if_match, if_none_match, if_modified_since_ns, if_unmodified_since_ns
+        )
+        if info.sse == "SSE-C":
+            self._domain(row[Col.DOMAIN], sse.customer_key if sse else None)
+        return info
+
+    def get_object(
+        self,
+        ctx: RequestContext,
+        bucket: str,
+        key: str,
+        *,
+        version_id: str | None = None,
+        range: tuple[int, int] | None = None,  # noqa: A002 - S3's own word
+        sse: SSERequest | None = None,
+        if_match: str | None = None,
+        if_none_match: str | None = None,
+        if_modified_since_ns: int | None = None,
+        if_unmodified_since_ns: int | None = None,
+    ) -> ObjectReader:
+        with self.db.read() as cur:
+            row, latest = self._resolve(cur, bucket, key, version_id)
+        info = rec.version_from_row(row, is_latest=latest)
+        _check_read_conditions(
+            info, if_match, if_none_match, if_modified_since_ns, if_unmodified_since_ns
+        )
+        domain = self._domain(row[Col.DOMAIN], sse.customer_key if sse else None, ctx, bucket, key)
+        return ObjectReader(
+            self.chunks, domain, info, rec.unpack_manifest(row[Col.MANIFEST]), range
+        )
+
+    def read_range(
+        self,
+        ctx: RequestContext,
+        bucket: str,
+        key: str,
+        offset: int,
+        length: int,
+        *,
+        version_id: str | None = None,
+        sse: SSERequest | None = None,
+    ) -> bytes:
+        """Bytes [offset, offset+length) clipped to the object's size."""
+        with self.db.read() as cur:
+            row, latest = self._resolve(cur, bucket, key, version_id)
+        size = row[Col.SIZE]
+        if offset >= size or length <= 0:
+            return b""
+        domain = self._domain(row[Col.DOMAIN], sse.customer_key if sse else None, ctx, bucket, key)
+        info = rec.version_from_row(row, is_latest=latest)
+        end = min(size, offset + length) - 1
+        with ObjectReader(
+            self.chunks, domain, info, rec.unpack_manifest(row[Col.MANIFEST]), (offset, end)
+        ) as reader:
+            return reader.read()
+
+    # -- writing versions ------------------------------------------------------
+
+    def put_object(
+        self,
+        ctx: RequestContext,
+        bucket: str,
+        key: str,
+        body: BinaryIO | bytes | bytearray | memoryview,
+        *,
+        content_type: str | None = None,
+        user_meta: dict[str, str] | None = None,
+        sys_meta: SystemMeta | None = None,
+        if_match: str | None = None,
+        if_none_match: str | None = None,
+        sse: SSERequest | None = None,
+        size_hint: int | None = None,
+    ) -> PutResult:
+        raw = encode_key(key)
+        info = self.head_bucket(ctx, bucket)
+        if if_match is not None or if_none_match is not None:
+            with self.db.read() as cur:
+                _check_write_conditions(cur, bucket, raw, key, if_match, if_none_match)
+        domain, label, kms = self._write_domain(info, sse, ctx, key)
+        stored = store_stream(
+            self.chunks, domain, ChunkedBody(body, self.chunk_size), limit=MAX_SINGLE_PUT
+        )
+        if ctx.durable:
+            self._make_durable(stored.manifest)
+        with self.db.write(durable=ctx.durable) as cur:
+            if if_match is not None or if_none_match is not None:
+                _check_write_conditions(cur, bucket, raw, key, if_match, if_none_match)
+            return self._commit_version(
+                cur,
+                bucket,
+                raw,
+                manifest=stored.manifest,
+                size=stored.size,
+                etag=stored.md5.hexdigest(),
+                content_type=content_type or "binary/octet-stream",
+                user_meta=user_meta,
+                sys_meta=sys_meta,
+                sse=label,
+                kms_key_id=kms,
+                domain_id=domain.domain_id,
+            )
+
+    def _commit_version(
+        self,
+        cur: object,
+        bucket: str,
+        raw: bytes,
+        *,
+        manifest: Sequence[ChunkRef],
+        size: int,
+        etag: str,
+        content_type: str,
+        user_meta: dict[str, str] | None,
+        sys_meta: SystemMeta | None,
+        sse: str,
+        kms_key_id: str | None,
+        domain_id: bytes | None,
+        delete_marker: bool = False,
+        refs_held: bool = False,
+    ) -> PutResult:
+        """Insert a version (or delete marker) as the key's latest, S3-style.
+
+        Must run inside a write transaction. ``refs_held``: the manifest's
+        chunk references are already counted (multipart parts move over).
+        """
+        info = self._bucket(cur, bucket)
+        if info.versioning is Versioning.ENABLED:
+            version_id = rec.new_version_id()
+        else:
+            version_id = NULL_VERSION
+            old = q.get_version(cur, bucket, raw, NULL_VERSION)  # type: ignore[arg-type]
+            if old is not None:
+                self._drop_version_row(cur, old)
+        if manifest and not refs_held:
+            assert domain_id is not None
+            revived = q.add_refs(
+                cur,  # type: ignore[arg-type]
+                domain_id,
+                ((r.chunk_id, r.length) for r in manifest if r.chunk_id is not None),
+            )
+            missing = [cid for cid in revived if not self.chunks.exists(cid)]
+            if missing:
+                raise InternalError(
+                    f"chunk {missing[0].hex()} vanished while the write ran (a concurrent gc?): "
+                    "the write was not committed; retry it"
+                )
+        now = time.time_ns()
+        seq = q.insert_version(
+            cur,  # type: ignore[arg-type]
+            (
+                bucket,
+                raw,
+                version_id,
+                int(delete_marker),
+                size,
+                etag,
+                now,
+                content_type,
+                rec.pack_user_meta(user_meta),
+                rec.pack_sys_meta(sys_meta),
+                sse,
+                kms_key_id,
+                domain_id,
+                rec.pack_manifest(manifest) if manifest else None,
+            ),
+        )
+        q.refresh_latest(cur, bucket, raw)  # type: ignore[arg-type]
+        q.add_change(cur, bucket, raw)  # type: ignore[arg-type]
+        return PutResult(version_id, etag, size, seq=seq, last_modified_ns=now)
+
+    def _make_durable(self, manifest: Sequence[ChunkRef]) -> None:
+        """fsync every chunk a durable commit will name, not only new ones:
+        a chunk deduped onto may come from a commit that was not durable."""
+        self.chunks.sync({r.chunk_id for r in manifest if r.chunk_id is not None})
+
+    def _drop_version_row(self, cur: object, row: Sequence[object]) -> None:
+        manifest = rec.unpack_manifest(row[Col.MANIFEST])  # type: ignore[arg-type]
+        q.drop_refs(cur, (r.chunk_id for r in manifest if r.chunk_id is not None))  # type: ignore[arg-type]
+        q.delete_version(cur, row[Col.SEQ])  # type: ignore[arg-type]
+
+    def copy_object(
+        self,
+        ctx: RequestContext,
+        src_bucket: str,
+        src_key: str,
+        dst_bucket: str,
+        dst_key: str,
+        *,
+        src_version_id: str | None = None,
+        metadata_directive: str = "COPY",
+        content_type: str | None = None,
+        user_meta: dict[str, str] | None = None,
+        sys_meta: SystemMeta | None = None,
+        sse: SSERequest | None = None,
+        src_sse: SSERequest | None = None,
+    ) -> PutResult:
+        """Copy a version; shares chunks when the encryption domain stays the same."""
+        if metadata_directive not in ("COPY", "REPLACE"):
+            raise InvalidArgument("metadata directive must be COPY or REPLACE")
+        dst_raw = encode_key(dst_key)
+        dst_info = self.head_bucket(ctx, dst_bucket)
+        if (
+            (src_bucket, src_key) == (dst_bucket, dst_key)
+            and metadata_directive == "COPY"
+            and sse is None
+            and sys_meta is None
+        ):
+            raise InvalidRequest(
+                "copying an object onto itself must change its metadata or encryption "
+                "(use the REPLACE metadata directive)"
+            )
+        with self.db.read() as cur:
+            try:
+                row, _ = self._resolve(cur, src_bucket, src_key, src_version_id)
+            except MethodNotAllowed:
+                raise InvalidRequest(
+                    "the source of a copy may not be a delete marker named by version id"
+                ) from None
+        src_domain = self._domain(
+            row[Col.DOMAIN], src_sse.customer_key if src_sse else None, ctx, src_bucket, src_key
+        )
+        # As S3: the copy is encrypted as the request or the destination
+        # bucket's default says. Same domain -> chunks are shared, O(metadata).
+        want_domain, label, kms = self._write_domain(dst_info, sse, ctx, dst_key)
+        if metadata_directive == "COPY":
+            content_type = row[Col.CTYPE]
+            user_meta = rec.unpack_user_meta(row[Col.UMETA])
+            sys_meta = rec.unpack_sys_meta(row[Col.SMETA]) if sys_meta is None else sys_meta
+        manifest = rec.unpack_manifest(row[Col.MANIFEST])
+        if want_domain.domain_id != src_domain.domain_id:
+            info = rec.version_from_row(row, is_latest=False)
+            with ObjectReader(self.chunks, src_domain, info, manifest, None) as reader:
+                stored = store_stream(
+                    self.chunks, want_domain, ChunkedBody(reader, self.chunk_size)
+                )
+            manifest = stored.manifest
+        if ctx.durable:
+            self._make_durable(manifest)
+        with self.db.write(durable=ctx.durable) as cur:
+            # The source may have been removed since we read it: re-check.
+            if q.get_version(cur, row[Col.BUCKET], row[Col.KEY], row[Col.VERSION_ID]) is None:
+                raise NoSuchKey(f"s3://{src_bucket}/{src_key} was deleted during the copy")
+            return self._commit_version(
+                cur,
+                dst_bucket,
+                dst_raw,
+                manifest=manifest,
+                size=row[Col.SIZE],
+                etag=row[Col.ETAG],
+                content_type=content_type or "binary/octet-stream",
+                user_meta=user_meta,
+                sys_meta=sys_meta,
+                sse=label,
+                kms_key_id=kms,
+                domain_id=want_domain.domain_id,
+            )
+
+    # -- deleting ----------------------------------------------------------------
+
+    def delete_object(
+        self, ctx: RequestContext, bucket: str, key: str, *, version_id: str | None = None
+    ) -> DeleteResult:
+        raw = encode_key(key)
+        with self.db.write(durable=ctx.durable) as cur:
+            return self._delete(cur, bucket, raw, key, version_id)
+
+    def _delete(
+        self, cur: object, bucket: str, raw: bytes, key: str, version_id: str | None
+    ) -> DeleteResult:
+        info = self._bucket(cur, bucket)
+        if version_id is not None:
+            row = q.get_version(cur, bucket, raw, version_id)  # type: ignore[arg-type]
+            if row is None:
+                raise NoSuchVersion(f"no version {version_id!r} of s3://{bucket}/{key}")
+            self._drop_version_row(cur, row)
+            q.refresh_latest(cur, bucket, raw)  # type: ignore[arg-type]
+            q.add_change(cur, bucket, raw)  # type: ignore[arg-type]
+            return DeleteResult(key, version_id, bool(row[Col.DM]))
+        if info.versioning is Versioning.UNVERSIONED:
+            row = q.get_version(cur, bucket, raw, NULL_VERSION)  # type: ignore[arg-type]
+            if row is not None:
+                self._drop_version_row(cur, row)
+                q.refresh_latest(cur, bucket, raw)  # type: ignore[arg-type]
+                q.add_change(cur, bucket, raw)  # type: ignore[arg-type]
+            return DeleteResult(key, None, False)
+        result = self._commit_version(
+            cur,
+            bucket,
+            raw,
+            manifest=(),
+            size=0,
+            etag="",
+            content_type="",
+            user_meta=None,
+            sys_meta=None,
+            sse="none",
+            kms_key_id=None,
+            domain_id=None,
+            delete_marker=True,
+        )
+        return DeleteResult(key, result.version_id, True)
+
+    def delete_objects(
+        self, ctx: RequestContext, bucket: str, items: Sequence[tuple[str, str | None]]
+    ) -> list[DeleteResult | ObjfsError]:
+        results: list[DeleteResult | ObjfsError] = []
+        with self.db.write(durable=ctx.durable) as cur:
+            self._bucket(cur, bucket)
+            for key, version_id in items:
+                try:
+                    results.append(self._delete(cur, bucket, encode_key(key), key, version_id))
+                except ObjfsError as err:
+                    results.append(err)
+        return results
+
+    # -- metadata in place ---------------------------------------------------------
+
+    def update_sys_meta(
+        self,
+        ctx: RequestContext,
+        bucket: str,
+        key: str,
+        sys_meta: SystemMeta,
+        *,
+        version_id: str | None = None,
+    ) -> ObjectVersion:
+        """Amend POSIX attributes of a version in place: no new version."""
+        with self.db.write(durable=ctx.durable) as cur:
+            row, latest = self._resolve(cur, bucket, key, version_id)
+            q.update_version_meta(cur, row[Col.SEQ], sys_meta=rec.pack_sys_meta(sys_meta))  # type: ignore[arg-type]
+            q.add_change(cur, bucket, row[Col.KEY])  # type: ignore[arg-type]
+            row = q.get_version(cur, bucket, row[Col.KEY], row[Col.VERSION_ID])  # type: ignore[arg-type]
+        return rec.version_from_row(row, is_latest=latest)
+
+    def update_user_meta(
+        self, ctx: RequestContext, bucket: str, key: str, user_meta: dict[str, str]
+    ) -> ObjectVersion:
+        """Replace the user metadata of the latest version in place."""
+        with self.db.write(durable=ctx.durable) as cur:
+            row, latest = self._resolve(cur, bucket, key, None)
+            q.update_version_meta(cur, row[Col.SEQ], user_meta=rec.pack_user_meta(user_meta))  # type: ignore[arg-type]
+            q.add_change(cur, bucket, row[Col.KEY])  # type: ignore[arg-type]
+            row = q.get_version(cur, bucket, row[Col.KEY], row[Col.VERSION_ID])  # type: ignore[arg-type]
+        return rec.version_from_row(row, is_latest=latest)
+
+
+def _etag_matches(condition: str, etag: str) -> bool:
+    wanted = [c.strip().strip('"') for c in condition.split(",")]
+    return "*" in wanted or etag in wanted
+
+
+def _check_read_conditions(
+    info: ObjectVersion,
+    if_match: str | None,
+    if_none_match: str | None,
+    if_modified_since_ns: int | None,
+    if_unmodified_since_ns: int | None,
+) -> None:
+    """RFC 7232 precedence, as S3 applies it to GET and HEAD."""
+    modified_s = info.last_modified_ns // 1_000_000_000
+    if if_match is not None:
+        if not _etag_matches(if_match, info.etag):
+            raise PreconditionFailed("If-Match does not match the object's ETag")
+    elif if_unmodified_since_ns is not None and modified_s > if_unmodified_since_ns // 10**9:
+        raise PreconditionFailed("object was modified after If-Unmodified-Since")
+    if if_none_match is not None:
+        if _etag_matches(if_none_match, info.etag):
+            raise NotModified("If-None-Match matches the object's ETag")
+    elif if_modified_since_ns is not None and modified_s <= if_modified_since_ns // 10**9:
+        raise NotModified("object not modified since If-Modified-Since")
+
+
+def _check_write_conditions(
+    cur: object, bucket: str, raw: bytes, key: str, if_match: str | None, if_none_match: str | None
+) -> None:
+    row = q.get_latest(cur, bucket, raw)  # type: ignore[arg-type]
+    live = row is not None and not row[Col.DM]
+    if if_none_match is not None:
+        if if_none_match.strip() != "*":
+            raise InvalidArgument("If-None-Match on a write accepts only '*'")
+        if live:
+            raise PreconditionFailed(f"s3://{bucket}/{key} already exists (If-None-Match: *)")
+    if if_match is not None:
+        if not live:
+            raise NoSuchKey(f"no such key: s3://{bucket}/{key} (If-Match)")
+        if not _etag_matches(if_match, row[Col.ETAG]):  # type: ignore[index]
+            raise PreconditionFailed("If-Match does not match the current ETag")
+
+
+def guess_content_type(key: str) -> str:
+    return mimetypes.guess_type(key, strict=False)[0] or "binary/octet-stream"
+
+
+def md5_of_parts(part_md5s: Sequence[bytes]) -> str:
+    """S3's multipart ETag: md5 of the concatenated binary part md5s, then -N."""
+    return f"{hashlib.md5(b''.join(part_md5s)).hexdigest()}-{len(part_md5s)}"
