@@ -53,9 +53,6 @@ from objfs.store.types import ObjectVersion, RequestContext, SSERequest
 
 log = logging.getLogger("objfs.fs")
 
-SSE_MODES = ("none", "AES256", "aws:kms")  # what sse= accepts
-KMS_KEY_ATTR = "sse_kms_key_id"
-
 
 @dataclass(slots=True, frozen=True)
 class MountEncryption:
@@ -300,13 +297,14 @@ def read_cse_block(
         )
     if len(frame) != length:
         raise IntegrityError(f"{_name(version)}: client-side encrypted block {index} is short")
-    return cse.decrypt_block(index, frame)
+    try:
+        return cse.decrypt_block(index, frame)
+    except IntegrityError as err:
+        raise IntegrityError(f"{_name(version)}: {err}") from None
 
 
 __all__ = [
-    "KMS_KEY_ATTR",
     "MountEncryption",
-    "SSE_MODES",
     "cse_plain_size",
     "head_meta",
     "is_cse",
