@@ -12,9 +12,9 @@ Owns the xattr namespace of the mount:
   (``x-amz-meta-NAME``); setting/removing amends the current version in
   place (no new version). The client-side encryption envelope
   (``objfs-cse``) is not shown, and setting or removing it is EPERM;
-* other namespaces (security., system., trusted.) are not stored: reads
-  answer ENODATA without a store query (the kernel asks for
-  ``security.capability`` on writes), writes ENOTSUP;
+* other namespaces (security., system., trusted.) are not supported: reads
+  and writes answer ENOTSUP without a store query (the kernel asks for
+  ``security.capability`` on writes; ``ls -l`` for SELinux labels and ACLs);
 * directories carry no extended attributes.
 """
 
@@ -69,7 +69,10 @@ class XattrOps:
         self: ObjfsOperations, inode: int, name: bytes, ctx: pyfuse3.RequestContext
     ) -> bytes:
         if not name.startswith(USER_PREFIX):
-            raise fuse_error(pyfuse3.ENOATTR)
+            # ENOTSUP, not ENODATA: ls -l remembers per device that SELinux
+            # labels and ACLs are unsupported and stops asking for every
+            # file (two requests per entry otherwise).
+            raise fuse_error(errno.ENOTSUP)
         version = await self._xattr_version(self.node_of(inode))
         if version is None:
             raise fuse_error(pyfuse3.ENOATTR)
