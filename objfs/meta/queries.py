@@ -23,6 +23,11 @@ VERSION_COLUMNS = (
 
 Row = tuple[Any, ...]
 
+# Listings never need the manifest (the biggest column): NULL in its place.
+_LISTING_COLUMNS = ", ".join(
+    "NULL" if c == "manifest" else f"v.{c}" for c in VERSION_COLUMNS.split(", ")
+)
+
 
 # -- domains -------------------------------------------------------------
 
@@ -412,7 +417,7 @@ def latest_range_sql(
     lazy, so seeking past a folded prefix costs one index probe.
     """
     sql = (
-        f"SELECT {', '.join('v.' + c for c in VERSION_COLUMNS.split(', '))} "
+        f"SELECT {_LISTING_COLUMNS} "
         "FROM objects o JOIN versions v ON v.seq = o.seq "
         f"WHERE o.bucket = ? AND o.delete_marker = 0 AND o.key {'>=' if inclusive else '>'} ?"
     )

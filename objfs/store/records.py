@@ -59,11 +59,20 @@ def pack_sys_meta(meta: SystemMeta | None) -> bytes | None:
     return msgpack.packb(values, use_bin_type=True) if values else None
 
 
+_NO_SYS_META = SystemMeta()
+
+
 def unpack_sys_meta(blob: bytes | None) -> SystemMeta:
     if not blob:
-        return SystemMeta()
+        return _NO_SYS_META
     values = msgpack.unpackb(blob, raw=False)
-    return SystemMeta(**{k: v for k, v in values.items() if k in _SYS_FIELDS})
+    return SystemMeta(
+        values.get("mode"),
+        values.get("uid"),
+        values.get("gid"),
+        values.get("mtime_ns"),
+        values.get("symlink"),
+    )
 
 
 def pack_user_meta(meta: dict[str, str] | None) -> bytes | None:
