@@ -1,11 +1,14 @@
 """The ``objfs`` command: argument parsing, dispatch and the error-to-exit-status table.
 
 Owns the command-line surface. Handlers live in ``cli_admin`` (store and
-buckets), ``cli_transfer`` (put/get/cp) and ``cli_listing`` (ls/versions/
-head/rm); rendering in ``cli_output``. Invariants: exit 0 on success, 1 on a
-refused request or user mistake with exactly one ``objfs: ...`` line on
-stderr, 2 on a usage error (argparse), 130 on Ctrl-C; a user mistake never
-prints a traceback (``--debug`` or ``OBJFS_DEBUG=1`` shows one for bugs).
+buckets), ``cli_transfer`` (put/get/cp), ``cli_listing`` (ls/versions/
+head/rm) and ``cli_kms``; rendering in ``cli_output``; the encryption flags
+and the ``kms`` commands are defined in ``cli_crypto_args``.
+
+Invariants: exit 0 on success, 1 on a refused request or user mistake with
+exactly one ``objfs: ...`` line on stderr, 2 on a usage error (argparse),
+130 on Ctrl-C; a user mistake never prints a traceback (``--debug`` or
+``OBJFS_DEBUG=1`` shows one for bugs).
 """
 
 from __future__ import annotations
@@ -23,7 +26,14 @@ from objfs.cli_args import (
     parse_meta,
     parse_range,
     parse_size,
+    resolve_master_key_file,
     resolve_store_path,
+)
+from objfs.cli_crypto_args import (
+    add_bucket_encryption,
+    add_kms_actions,
+    add_read_encryption,
+    add_write_encryption,
 )
 from objfs.errors import ObjfsError
 
@@ -60,6 +70,13 @@ def _common_options() -> argparse.ArgumentParser:
         metavar="DIR",
         default=argparse.SUPPRESS,
         help="store directory (default: $OBJFS_STORE, else the platform default)",
+    )
+    group.add_argument(
+        "--master-key-file",
+        metavar="FILE",
+        default=argparse.SUPPRESS,
+        help="the store's master key (default: $OBJFS_MASTER_KEY_FILE, else the systemd "
+        "credential objfs-master-key, else STORE/keys/master.key)",
     )
     group.add_argument(
         "--json",
@@ -118,6 +135,7 @@ def _lazy(module: str, name: str) -> Handler:
 
 
 ADMIN, TRANSFER, LISTING = "objfs.cli_admin", "objfs.cli_transfer", "objfs.cli_listing"
+KMS = "objfs.cli_kms"
 
 
 def _add_bucket_commands(build: _Builder, common: argparse.ArgumentParser) -> None:
@@ -160,6 +178,19 @@ def _add_bucket_commands(build: _Builder, common: argparse.ArgumentParser) -> No
         choices=["Enabled", "Suspended"],
         help="new state; omit to print the current one",
     )
+    add_bucket_encryption(inner, lambda name: _lazy(ADMIN, name))
+
+
+def _add_kms_commands(build: _Builder, common: argparse.ArgumentParser) -> None:
+    kms = build.add(
+        "kms",
+        _lazy(KMS, "cmd_kms_ls"),
+        "manage SSE-KMS keys: create, alias, disable/enable, rotate, delete, audit",
+        "KEY=$(objfs kms create-key)\nobjfs kms alias photos $KEY\n"
+        "objfs put a.jpg s3://photos/a.jpg --sse-kms-key-id alias/photos\nobjfs kms audit",
+    )
+    sub = kms.add_subparsers(dest="kms_command", metavar="ACTION", required=True)
+    add_kms_actions(_Builder(sub, common), lambda name: _lazy(KMS, name))
 
 
 def _add_object_commands(build: _Builder) -> None:
@@ -169,11 +200,14 @@ def _add_object_commands(build: _Builder) -> None:
         "upload a file, stdin (-) or a directory (--recursive)",
         "objfs put report.pdf s3://docs/2026/report.pdf\n"
         "tar c src | objfs put - s3://backups/src.tar\n"
-        "objfs put --recursive ./site s3://www/",
+        "objfs put --recursive ./site s3://www/\n"
+        "objfs put tax.pdf s3://vault/tax.pdf --sse-kms-key-id alias/vault\n"
+        "objfs put tax.pdf s3://vault/tax.pdf --cse-key-file ~/.objfs/client.key",
     )
     p.add_argument("src", metavar="SRC", help="local file, directory, or - for stdin")
     p.add_argument("dest", metavar="s3://BUCKET/KEY", help="a key ending in / gets SRC's name")
     _add_upload_options(p)
+    add_write_encryption(p, copy=False)
 
     p = build.add(
         "get",
@@ -181,7 +215,8 @@ def _add_object_commands(build: _Builder) -> None:
         "download an object to a file, a directory or stdout (-)",
         "objfs get s3://docs/2026/report.pdf\n"
         "objfs get s3://docs/log.txt - --range 0-99\n"
-        "objfs get s3://docs/a.txt old-a.txt --version-id 0000000001a2b3c4",
+        "objfs get s3://docs/a.txt old-a.txt --version-id 0000000001a2b3c4\n"
+        "objfs get s3://vault/tax.pdf --cse-key-file ~/.objfs/client.key",
     )
     p.add_argument("src", metavar="s3://BUCKET/KEY")
     p.add_argument("dest", metavar="DEST", nargs="?", help="file, directory or - (default: ./NAME)")
@@ -192,6 +227,7 @@ def _add_object_commands(build: _Builder) -> None:
         type=parse_range,
         help="bytes A to B inclusive; A- or -N also work",
     )
+    add_read_encryption(p)
 
     p = build.add(
         "head",
@@ -201,6 +237,7 @@ def _add_object_commands(build: _Builder) -> None:
     )
     p.add_argument("url", metavar="s3://BUCKET/KEY")
     p.add_argument("--version-id", metavar="V", help="show this version instead of the latest")
+    add_read_encryption(p)
 
     p = build.add(
         "ls",
@@ -249,6 +286,7 @@ def _add_object_commands(build: _Builder) -> None:
     p.add_argument("dest", metavar="DEST")
     p.add_argument("--version-id", metavar="V", help="copy this version of an s3:// source")
     _add_upload_options(p)
+    add_write_encryption(p, copy=True)
 
 
 def _add_upload_options(p: argparse.ArgumentParser) -> None:
@@ -331,6 +369,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_bucket_commands(build, common)
     _add_object_commands(build)
     _add_maintenance_commands(build)
+    _add_kms_commands(build, common)
     return parser
 
 
@@ -341,6 +380,7 @@ def _run(args: argparse.Namespace) -> int:
         store_path=resolve_store_path(getattr(args, "store", None)),
         json=getattr(args, "json", False),
         quiet=getattr(args, "quiet", False),
+        master_key_file=resolve_master_key_file(getattr(args, "master_key_file", None)),
     )
     try:
         return args.handler(app, args)

@@ -1,7 +1,9 @@
 """CLI store administration: ``init``, ``bucket ...``, ``fsck``, ``gc``, ``mount``, ``umount``.
 
 Owns the commands that manage the store rather than move object data.
-Invariants: ``init`` never touches an existing store; ``mount``/``umount``
+Invariants: ``init`` never touches an existing store, and checks a
+``--master-key-file`` before it creates anything (a bad key leaves no
+half-made store behind); ``mount``/``umount``
 import the FUSE layer only when run, so every other command works on a
 machine without pyfuse3; ``fsck`` exits 1 whenever problems remain.
 """
@@ -18,12 +20,13 @@ from typing import Any
 from objfs.cli_app import CliApp
 from objfs.cli_args import CliError
 from objfs.cli_output import bucket_record, dump_json, format_bucket, human_size
-from objfs.errors import BucketNotEmpty
+from objfs.errors import BucketNotEmpty, InvalidArgument
 
 # -- init ---------------------------------------------------------------------
 
 
 def cmd_init(app: CliApp, args: argparse.Namespace) -> int:
+    from objfs.crypto.keyring import Keyring
     from objfs.store import Store
 
     path = app.store_path
@@ -31,12 +34,27 @@ def cmd_init(app: CliApp, args: argparse.Namespace) -> int:
         raise CliError(f"an objfs store already exists at {path}; refusing to initialise it again")
     if path.exists() and not path.is_dir():
         raise CliError(f"{path} exists and is not a directory")
-    store = Store.init(path, chunk_size=args.chunk_size)
+    key_file = app.master_key_file
+    if key_file is not None:
+        if not key_file.exists():
+            raise CliError(
+                f"no master key file {key_file}: create one first "
+                f"(head -c 32 /dev/urandom > {key_file}; chmod 600 {key_file})"
+            )
+        try:  # check the key before Store.init makes any directory
+            Keyring.load(path / "keys", key_file)
+        except InvalidArgument:
+            raise CliError(
+                f"master key file {key_file} must hold 32 raw bytes or 64 hex characters "
+                f"(make one with: head -c 32 /dev/urandom > {key_file}; chmod 600 {key_file})"
+            ) from None
+    store = Store.init(path, chunk_size=args.chunk_size, master_key_file=key_file)
     try:
         chunk = store.chunk_size
     finally:
         store.close()
-    app.say(f"initialised objfs store at {path} (chunk size {human_size(chunk)})")
+    where = f"the master key stays in {key_file}" if key_file else "master key in keys/"
+    app.say(f"initialised objfs store at {path} (chunk size {human_size(chunk)}, {where})")
     return 0
 
 
@@ -80,6 +98,23 @@ def cmd_bucket_versioning(app: CliApp, args: argparse.Namespace) -> int:
         dump_json({"name": info.name, "versioning": str(info.versioning)})
     elif args.state is None or not app.quiet:
         print(f"{info.name}: {info.versioning}")
+    return 0
+
+
+def cmd_bucket_encryption(app: CliApp, args: argparse.Namespace) -> int:
+    mode = args.mode
+    if mode is None and args.kms_key_id is not None:
+        mode = "aws:kms"  # as --sse-kms-key-id on put: the key id implies SSE-KMS
+    if mode is not None:
+        app.store.set_bucket_encryption(app.ctx, args.name, mode, args.kms_key_id)
+    info = app.store.head_bucket(app.ctx, args.name)
+    if app.json:
+        dump_json({"name": info.name, "encryption": info.encryption, "kms_key_id": info.kms_key_id})
+    elif mode is None or not app.quiet:
+        key = ""
+        if info.encryption == "aws:kms":
+            key = f" ({info.kms_key_id or 'the store default key alias/aws/s3'})"
+        print(f"{info.name}: {info.encryption}{key}")
     return 0
 
 
@@ -192,6 +227,14 @@ def _store_option(options: list[str] | None) -> str | None:
 def cmd_mount(app: CliApp, args: argparse.Namespace) -> int:
     # `-o store=DIR` (the fstab/systemd spelling) names the store as --store does.
     store_option = _store_option(args.options)
+    if app.master_key_file is not None:
+        # The daemon opens the store itself and reads only keys/master.key or
+        # the systemd credential; it would refuse a key it cannot find.
+        raise CliError(
+            "a mount cannot take --master-key-file / $OBJFS_MASTER_KEY_FILE: give the key "
+            "as the systemd credential objfs-master-key ($CREDENTIALS_DIRECTORY), or keep it "
+            "in the store's keys/master.key"
+        )
     if store_option:
         app.store_path = Path(store_option).expanduser().absolute()
     app.store.head_bucket(app.ctx, args.bucket)  # clear errors before any FUSE work

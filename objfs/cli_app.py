@@ -1,9 +1,12 @@
 """The state one CLI invocation carries: where the store is, how to print.
 
-Owns opening the store for a command. Invariants: the store is opened at
-most once per invocation, lazily (``--help`` and usage errors never touch
-it), and closed by ``close()``; a missing store becomes one clear
-``CliError`` naming the path and the way out.
+Owns opening the store for a command, with the master key the user named
+(``--master-key-file`` / ``$OBJFS_MASTER_KEY_FILE``; else the store's
+``keys/master.key`` or the systemd credential). Invariants: the store is
+opened at most once per invocation, lazily (``--help`` and usage errors
+never touch it), and closed by ``close()``; a missing store or a master key
+that does not open it becomes one clear ``CliError`` naming the path and the
+way out.
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from objfs.cli_args import CliError
-from objfs.errors import StoreNotFound
+from objfs.crypto.keyring import Keyring
+from objfs.errors import AccessDenied, StoreNotFound
 from objfs.store import Store
 from objfs.store.types import OWNER, RequestContext
 
@@ -23,6 +27,7 @@ class CliApp:
     store_path: Path
     json: bool = False
     quiet: bool = False
+    master_key_file: Path | None = None
     ctx: RequestContext = OWNER
     _store: Store | None = field(default=None, repr=False)
 
@@ -38,9 +43,17 @@ class CliApp:
         if not path.is_dir():
             raise missing
         try:
-            return Store.open(path)
+            return Store.open(path, master_key_file=self.master_key_file)
         except StoreNotFound:
             raise missing from None
+        except AccessDenied as err:
+            if "does not match" not in str(err):
+                raise  # no key file, unreadable: the keyring's message says what to do
+            used = Keyring.key_path(path / "keys", self.master_key_file)
+            raise CliError(
+                f"cannot open the store at {path}: the master key in {used} is not this "
+                "store's key (pass the right one with --master-key-file)"
+            ) from None
 
     def close(self) -> None:
         if self._store is not None:

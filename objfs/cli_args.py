@@ -1,4 +1,5 @@
-"""Parsing of the CLI's argument values: ``s3://`` URLs, sizes, ranges, metadata.
+"""Parsing of the CLI's argument values: ``s3://`` URLs, sizes, ranges, metadata,
+encryption modes.
 
 Owns the translation of strings the user typed into typed values. Invariants:
 every parser either returns a value or raises ``CliError`` / ``ArgumentTypeError``
@@ -128,6 +129,29 @@ def parse_meta(text: str) -> tuple[str, str]:
     return name, value
 
 
+SSE_MODES = ("none", "AES256", "aws:kms")
+
+
+def parse_sse_mode(text: str) -> str:
+    """``none``, ``AES256`` or ``aws:kms``, in any letter case (``aes256`` -> ``AES256``)."""
+    for mode in SSE_MODES:
+        if text.strip().lower() == mode.lower():
+            return mode
+    raise argparse.ArgumentTypeError(
+        f"not an encryption mode: {text!r} (choose from {', '.join(SSE_MODES)})"
+    )
+
+
+def parse_positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def parse_grace(text: str) -> int:
     try:
         value = int(text)
@@ -149,3 +173,10 @@ def resolve_store_path(cli_value: str | None) -> Path:
     from objfs.paths import default_store_path
 
     return default_store_path()
+
+
+def resolve_master_key_file(cli_value: str | None) -> Path | None:
+    """``--master-key-file``, else ``$OBJFS_MASTER_KEY_FILE``, else None (the store's
+    own ``keys/master.key`` or the systemd credential)."""
+    value = cli_value or os.environ.get("OBJFS_MASTER_KEY_FILE")
+    return Path(value).expanduser().absolute() if value else None

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 
 from objfs.cli_app import CliApp
 from objfs.cli_args import CliError, S3Url, parse_s3_url
+from objfs.cli_crypto import for_download, open_cse, sse_c_refusals
 from objfs.cli_output import (
     VERSIONS_HEADER,
     bucket_record,
@@ -103,11 +104,17 @@ def cmd_versions(app: CliApp, args: argparse.Namespace) -> int:
 
 def cmd_head(app: CliApp, args: argparse.Namespace) -> int:
     url = parse_s3_url(args.url, need_key=True)
-    info = app.store.head_object(app.ctx, url.bucket, url.key, version_id=args.version_id)
+    enc = for_download(args)
+    with sse_c_refusals(url):
+        info = app.store.head_object(
+            app.ctx, url.bucket, url.key, version_id=args.version_id, sse=enc.read
+        )
+    cse = open_cse(info, enc, url)  # refuses a missing or wrong client-side key
+    plain_size = None if cse is None else cse.plain_size(info.size)
     if app.json:
-        dump_json(head_record(info))
+        dump_json(head_record(info, plain_size))
     else:
-        for line in format_head(info):
+        for line in format_head(info, plain_size):
             print(line)
     return 0
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import IO, Any, BinaryIO
 
+from objfs.crypto.cse import META_KEY as CSE_META
 from objfs.store.types import BucketInfo, ObjectVersion
 
 # Transfers smaller than this finish too fast for a progress line to help.
@@ -55,21 +56,25 @@ def version_record(v: ObjectVersion) -> dict[str, Any]:
     if not v.is_delete_marker:
         record["content_type"] = v.content_type
         record["sse"] = v.sse
+        record["kms_key_id"] = v.kms_key_id
+        record["cse"] = CSE_META in v.user_meta
     return record
 
 
-def head_record(v: ObjectVersion) -> dict[str, Any]:
+def head_record(v: ObjectVersion, plain_size: int | None = None) -> dict[str, Any]:
+    """``version_record`` plus bucket, metadata and, for a CSE object, its plaintext size."""
     record = version_record(v)
     record["bucket"] = v.bucket
-    record["user_meta"] = dict(v.user_meta)
+    if plain_size is not None:
+        record["plain_size"] = plain_size
+    # The client-side envelope is internal (the mount hides it too).
+    record["user_meta"] = {k: val for k, val in v.user_meta.items() if k != CSE_META}
     sysm = v.sys_meta
     record["sys_meta"] = {
         name: getattr(sysm, name)
         for name in ("mode", "uid", "gid", "mtime_ns", "symlink")
         if getattr(sysm, name) is not None
     }
-    if v.kms_key_id:
-        record["kms_key_id"] = v.kms_key_id
     return record
 
 
@@ -82,6 +87,7 @@ def bucket_record(b: BucketInfo) -> dict[str, Any]:
         "versioning": str(b.versioning),
         "mfa_delete": b.mfa_delete,
         "encryption": b.encryption,
+        "kms_key_id": b.kms_key_id,
     }
 
 
@@ -116,20 +122,28 @@ def format_version(v: ObjectVersion) -> str:
 
 
 def format_bucket(b: BucketInfo) -> str:
-    return f"{local_time(b.created_ns)} {str(b.versioning):<11} {b.region:<10} {b.name}"
+    """Created, versioning, default encryption, region, name (the name last, as ``ls``)."""
+    return (
+        f"{local_time(b.created_ns)} {str(b.versioning):<11} {b.encryption:<7} "
+        f"{b.region:<10} {b.name}"
+    )
 
 
-def format_head(v: ObjectVersion) -> list[str]:
-    record = head_record(v)
+def format_head(v: ObjectVersion, plain_size: int | None = None) -> list[str]:
+    record = head_record(v, plain_size)
     lines = []
     for name in ("bucket", "key", "version_id", "is_latest", "size", "etag", "last_modified"):
         lines.append(f"{name + ':':<15}{record[name]}")
+        if name == "size" and plain_size is not None:
+            lines.append(f"{'plain_size:':<15}{plain_size}")
     if v.is_delete_marker:
         lines.append(f"{'delete_marker:':<15}True")
         return lines
     lines.append(f"{'content_type:':<15}{v.content_type}")
     lines.append(f"{'sse:':<15}{v.sse}" + (f" ({v.kms_key_id})" if v.kms_key_id else ""))
-    for name, value in sorted(v.user_meta.items()):
+    if record["cse"]:
+        lines.append(f"{'cse:':<15}client-side encrypted (size is of the ciphertext)")
+    for name, value in sorted(record["user_meta"].items()):
         lines.append(f"{'meta:':<15}{name}={value}")
     for name, value in record["sys_meta"].items():
         shown = oct(value) if name == "mode" else value

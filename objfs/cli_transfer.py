@@ -3,10 +3,15 @@
 Owns streaming between local files and the store. Invariants: object data
 moves in pieces of at most the store's chunk size (never a whole object in
 memory); a regular file over 5 GiB is uploaded as a multipart upload that is
-either completed or aborted (no stray parts); a download lands under a temporary name in the destination
-directory and is renamed into place only when complete, so a failed or
-interrupted ``get`` never leaves a truncated file behind; recursive
-downloads never write outside the destination directory.
+either completed or aborted (no stray parts), with the same encryption on
+every part and parts on the chunk grid (so client-side frames stay aligned);
+a download lands under a temporary name in the destination directory and is
+renamed into place only when complete, so a failed or interrupted ``get``
+never leaves a truncated file behind; a download first reads the object's
+metadata and pins its version, so a key it lacks is refused before any file
+is created and a concurrent overwrite never mixes two versions; recursive
+downloads never write outside the destination directory. Encryption flags
+and the client-side data path are ``cli_crypto``'s.
 """
 
 from __future__ import annotations
@@ -18,13 +23,32 @@ import stat
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from objfs.cli_app import CliApp
 from objfs.cli_args import ByteRange, CliError, S3Url, is_s3_url, parse_s3_url
+from objfs.cli_crypto import (
+    COPY_SOURCE_FLAG,
+    NO_ENCRYPTION,
+    CSEDownload,
+    Encryption,
+    IterReader,
+    check_user_meta,
+    copy_meta,
+    cse_frames,
+    for_copy,
+    for_download,
+    for_upload,
+    new_cse,
+    open_cse,
+    sse_c_refusals,
+)
 from objfs.cli_output import CountingReader, Progress
 from objfs.errors import ObjfsError
 from objfs.store.types import ObjectVersion, PutResult
+
+if TYPE_CHECKING:
+    from objfs.store.reader import ObjectReader
 
 
 def as_prefix(key: str) -> str:
@@ -41,7 +65,9 @@ def _target_key(dst: S3Url, name: str) -> S3Url:
 
 def _user_meta(args: argparse.Namespace) -> dict[str, str] | None:
     pairs = getattr(args, "meta", None)
-    return dict(pairs) if pairs else None
+    meta = dict(pairs) if pairs else None
+    check_user_meta(meta)
+    return meta
 
 
 # -- upload -------------------------------------------------------------------
@@ -85,17 +111,26 @@ def _put_multipart(
     size: int,
     content_type: str | None,
     user_meta: dict[str, str] | None,
+    enc: Encryption,
 ) -> PutResult:
     store, ctx = app.store, app.ctx
     part_size = max(PART_SIZE, -(-size // MAX_PARTS))
+    # Whole chunks per part: a client-side frame never straddles two parts.
+    part_size = -(-part_size // store.chunk_size) * store.chunk_size
     upload_id = store.create_multipart_upload(
-        ctx, dst.bucket, dst.key, content_type=content_type, user_meta=user_meta
+        ctx, dst.bucket, dst.key, content_type=content_type, user_meta=user_meta, sse=enc.write
     )
     try:
         parts = []
         for number in range(1, max(1, -(-size // part_size)) + 1):
             info = store.upload_part(
-                ctx, dst.bucket, dst.key, upload_id, number, _PartReader(source, part_size)
+                ctx,
+                dst.bucket,
+                dst.key,
+                upload_id,
+                number,
+                _PartReader(source, part_size),  # type: ignore[arg-type]
+                sse=enc.read,
             )
             parts.append((number, info.etag))
         return store.complete_multipart_upload(ctx, dst.bucket, dst.key, upload_id, parts)
@@ -117,21 +152,29 @@ def upload_stream(
     label: str,
     content_type: str | None,
     user_meta: dict[str, str] | None,
+    enc: Encryption = NO_ENCRYPTION,
 ) -> None:
     progress = Progress.for_transfer(label, size, quiet=app.quiet)
     source: BinaryIO = CountingReader(body, progress) if progress.enabled else body  # type: ignore[assignment]
+    stored: Any = source
+    stored_size = size
+    if enc.cse_key is not None:  # the store gets frames of ciphertext and the envelope
+        obj, user_meta = new_cse(enc.cse_key, app.store.chunk_size, user_meta)
+        stored = IterReader(cse_frames(obj, source))
+        stored_size = None if size is None else obj.stored_size(size)
     try:
-        if size is not None and size > MULTIPART_THRESHOLD:
-            result = _put_multipart(app, source, dst, size, content_type, user_meta)
+        if stored_size is not None and stored_size > MULTIPART_THRESHOLD:
+            result = _put_multipart(app, stored, dst, stored_size, content_type, user_meta, enc)
         else:
             result = app.store.put_object(
                 app.ctx,
                 dst.bucket,
                 dst.key,
-                source,
+                stored,
                 content_type=content_type,
                 user_meta=user_meta,
-                size_hint=size,
+                sse=enc.write,
+                size_hint=stored_size,
             )
     finally:
         progress.finish()
@@ -146,6 +189,7 @@ def upload_file(
     *,
     content_type: str | None,
     user_meta: dict[str, str] | None,
+    enc: Encryption = NO_ENCRYPTION,
 ) -> None:
     try:
         handle = open(path, "rb")  # noqa: SIM115 - closed below
@@ -168,6 +212,7 @@ def upload_file(
             label=str(path),
             content_type=content_type,
             user_meta=user_meta,
+            enc=enc,
         )
 
 
@@ -179,8 +224,11 @@ def _walk_files(root: Path) -> Iterator[Path]:
             yield Path(dirpath) / name
 
 
-def upload_tree(app: CliApp, root: Path, dst: S3Url, args: argparse.Namespace) -> int:
+def upload_tree(
+    app: CliApp, root: Path, dst: S3Url, args: argparse.Namespace, enc: Encryption
+) -> int:
     app.store.head_bucket(app.ctx, dst.bucket)  # fail once, not once per file
+    meta = _user_meta(args)
     prefix = as_prefix(dst.key)
     failures = 0
     for path in _walk_files(root):
@@ -195,7 +243,8 @@ def upload_tree(app: CliApp, root: Path, dst: S3Url, args: argparse.Namespace) -
                 path,
                 S3Url(dst.bucket, prefix + rel),
                 content_type=args.content_type,
-                user_meta=_user_meta(args),
+                user_meta=meta,
+                enc=enc,
             )
         except (ObjfsError, CliError) as err:
             app.warn(f"{path}: {err}")
@@ -205,6 +254,7 @@ def upload_tree(app: CliApp, root: Path, dst: S3Url, args: argparse.Namespace) -
 
 def cmd_put(app: CliApp, args: argparse.Namespace) -> int:
     dst = parse_s3_url(args.dest)
+    enc = for_upload(args)
     if args.src == "-":
         if not dst.key or dst.key.endswith("/"):
             raise CliError(f"put from stdin needs a full key, e.g. s3://{dst.bucket}/name")
@@ -216,13 +266,14 @@ def cmd_put(app: CliApp, args: argparse.Namespace) -> int:
             label="stdin",
             content_type=args.content_type,
             user_meta=_user_meta(args),
+            enc=enc,
         )
         return 0
     src = Path(args.src)
     if src.is_dir():
         if not args.recursive:
             raise CliError(f"{src} is a directory: add --recursive to upload its files")
-        return upload_tree(app, src, dst, args)
+        return upload_tree(app, src, dst, args, enc)
     if not src.exists() and not src.is_symlink():
         raise CliError(f"no such file: {src}")
     upload_file(
@@ -231,6 +282,7 @@ def cmd_put(app: CliApp, args: argparse.Namespace) -> int:
         _target_key(dst, src.name),
         content_type=args.content_type,
         user_meta=_user_meta(args),
+        enc=enc,
     )
     return 0
 
@@ -238,16 +290,31 @@ def cmd_put(app: CliApp, args: argparse.Namespace) -> int:
 # -- download -----------------------------------------------------------------
 
 
-def _resolve_range(
-    app: CliApp, src: S3Url, version_id: str | None, wanted: ByteRange | None
-) -> tuple[str | None, tuple[int, int] | None]:
-    """Turn an open-ended range into store offsets, pinning the version it read."""
-    if wanted is None:
-        return version_id, None
-    if wanted.first is not None and wanted.last is not None:
-        return version_id, (wanted.first, wanted.last)
-    info = app.store.head_object(app.ctx, src.bucket, src.key, version_id=version_id)
-    return info.version_id, wanted.resolve(info.size)
+def _open_source(
+    app: CliApp,
+    src: S3Url,
+    version_id: str | None,
+    wanted: ByteRange | None,
+    enc: Encryption,
+) -> ObjectReader | CSEDownload:
+    """A reader of the (plaintext) bytes asked for: iterate it; ``.length`` is their count.
+
+    The metadata comes first: it pins the version, and a key the object
+    needs but the command lacks is refused before anything is written.
+    """
+    with sse_c_refusals(src):
+        info = app.store.head_object(
+            app.ctx, src.bucket, src.key, version_id=version_id, sse=enc.read
+        )
+    cse = open_cse(info, enc, src)
+    if cse is not None:
+        rng = None if wanted is None else wanted.resolve(cse.plain_size(info.size))
+        return CSEDownload(app.store, app.ctx, info, cse, rng, enc.read)
+    rng = None if wanted is None else wanted.resolve(info.size)
+    with sse_c_refusals(src):
+        return app.store.get_object(
+            app.ctx, src.bucket, src.key, version_id=info.version_id, range=rng, sse=enc.read
+        )
 
 
 def _local_name(key: str) -> str:
@@ -264,13 +331,11 @@ def download(
     *,
     version_id: str | None = None,
     wanted: ByteRange | None = None,
+    enc: Encryption = NO_ENCRYPTION,
 ) -> None:
     """Stream one object to ``dest`` (a file, a directory, or "-" for stdout)."""
-    version_id, rng = _resolve_range(app, src, version_id, wanted)
     if dest == "-":
-        with app.store.get_object(
-            app.ctx, src.bucket, src.key, version_id=version_id, range=rng
-        ) as reader:
+        with _open_source(app, src, version_id, wanted, enc) as reader:
             out = sys.stdout.buffer
             progress = Progress.for_transfer(str(src), reader.length, quiet=app.quiet)
             try:
@@ -286,9 +351,7 @@ def download(
         target = target / _local_name(src.key)
     if not target.parent.is_dir():
         raise CliError(f"no such directory: {target.parent}")
-    with app.store.get_object(
-        app.ctx, src.bucket, src.key, version_id=version_id, range=rng
-    ) as reader:
+    with _open_source(app, src, version_id, wanted, enc) as reader:
         _write_atomically(app, reader, target, label=str(src))
     app.say(f"download: {src} to {target}")
 
@@ -314,7 +377,8 @@ def _write_atomically(app: CliApp, reader: object, target: Path, *, label: str) 
 
 def cmd_get(app: CliApp, args: argparse.Namespace) -> int:
     src = parse_s3_url(args.src, need_key=True)
-    download(app, src, args.dest, version_id=args.version_id, wanted=args.range)
+    enc = for_download(args)
+    download(app, src, args.dest, version_id=args.version_id, wanted=args.range, enc=enc)
     return 0
 
 
@@ -337,7 +401,7 @@ def _safe_local_path(root: Path, rel: str) -> Path | None:
     return root.joinpath(*parts)
 
 
-def _download_tree(app: CliApp, src: S3Url, root: Path) -> int:
+def _download_tree(app: CliApp, src: S3Url, root: Path, enc: Encryption) -> int:
     prefix = as_prefix(src.key)
     failures = 0
     for info in _iter_latest(app, src):
@@ -354,7 +418,9 @@ def _download_tree(app: CliApp, src: S3Url, root: Path) -> int:
             continue
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            download(app, S3Url(src.bucket, info.key), str(path), version_id=info.version_id)
+            download(
+                app, S3Url(src.bucket, info.key), str(path), version_id=info.version_id, enc=enc
+            )
         except (ObjfsError, CliError) as err:
             app.warn(f"s3://{src.bucket}/{info.key}: {err}")
             failures += 1
@@ -362,21 +428,29 @@ def _download_tree(app: CliApp, src: S3Url, root: Path) -> int:
 
 
 def _copy_one(
-    app: CliApp, src: S3Url, dst: S3Url, args: argparse.Namespace, vid: str | None
+    app: CliApp, src: S3Url, dst: S3Url, args: argparse.Namespace, vid: str | None, enc: Encryption
 ) -> None:
     meta = _user_meta(args)
     replace = meta is not None or args.content_type is not None
-    result = app.store.copy_object(
-        app.ctx,
-        src.bucket,
-        src.key,
-        dst.bucket,
-        dst.key,
-        src_version_id=vid,
-        metadata_directive="REPLACE" if replace else "COPY",
-        content_type=args.content_type,
-        user_meta=meta,
-    )
+    with sse_c_refusals(src, flag=COPY_SOURCE_FLAG):
+        if replace:  # new metadata must keep a client-side envelope, or the copy is unreadable
+            source = app.store.head_object(
+                app.ctx, src.bucket, src.key, version_id=vid, sse=enc.copy_source
+            )
+            meta, vid = copy_meta(source, meta), source.version_id
+        result = app.store.copy_object(
+            app.ctx,
+            src.bucket,
+            src.key,
+            dst.bucket,
+            dst.key,
+            src_version_id=vid,
+            metadata_directive="REPLACE" if replace else "COPY",
+            content_type=args.content_type,
+            user_meta=meta,
+            sse=enc.write,
+            src_sse=enc.copy_source,
+        )
     suffix = f" (version {result.version_id})" if result.version_id != "null" else ""
     app.say(f"copy: {src} to {dst}{suffix}")
 
@@ -393,17 +467,19 @@ def cmd_cp(app: CliApp, args: argparse.Namespace) -> int:
         return cmd_put(app, args)
     src = parse_s3_url(args.src, need_key=not args.recursive)
     if not dst_remote:  # s3 -> local
+        enc = for_download(args)
         if args.recursive:
             root = Path(args.dest)
             root.mkdir(parents=True, exist_ok=True)
-            return _download_tree(app, src, root)
-        download(app, src, args.dest, version_id=args.version_id)
+            return _download_tree(app, src, root, enc)
+        download(app, src, args.dest, version_id=args.version_id, enc=enc)
         return 0
     dst = parse_s3_url(args.dest)
+    enc = for_copy(args)
     if not args.recursive:
         if not dst.key or dst.key.endswith("/"):
             dst = dst.child(_local_name(src.key))
-        _copy_one(app, src, dst, args, args.version_id)
+        _copy_one(app, src, dst, args, args.version_id, enc)
         return 0
     prefix, dst_prefix = as_prefix(src.key), as_prefix(dst.key)
     # Listed in full before copying: a destination inside the source prefix
@@ -413,8 +489,8 @@ def cmd_cp(app: CliApp, args: argparse.Namespace) -> int:
     for info in sources:
         target = S3Url(dst.bucket, dst_prefix + info.key[len(prefix) :])
         try:
-            _copy_one(app, S3Url(src.bucket, info.key), target, args, info.version_id)
-        except ObjfsError as err:
+            _copy_one(app, S3Url(src.bucket, info.key), target, args, info.version_id, enc)
+        except (ObjfsError, CliError) as err:
             app.warn(f"s3://{src.bucket}/{info.key}: {err}")
             failures += 1
     return 1 if failures else 0
