@@ -79,7 +79,8 @@ def format_key(k: KMSKeyInfo) -> list[str]:
 
 
 AUDIT_HEADER = (
-    f"{'TIME':<19} {'PRINCIPAL':<10} {'INTERFACE':<9} {'OPERATION':<19} {'KEY':<36} OBJECT  ERROR"
+    f"{'TIME':<19} {'PRINCIPAL':<10} {'INTERFACE':<9} {'OPERATION':<19} {'KEY':<36} "
+    f"{'OBJECT':<30} ERROR"
 )
 
 
