@@ -97,7 +97,8 @@ def test_mount_errors_are_one_line(
     (tmp_path / "full" / "x").write_text("")
     assert "not empty" in fails(str(fs_store), "vers", tmp_path / "full")
     assert "unknown mount option: colour" in fails(str(fs_store), "vers", mountpoint, "colour", 2)
-    assert "not supported yet" in fails(str(fs_store), "vers", mountpoint, "sse=AES256")
+    missing_key = f"cse_key_file={tmp_path / 'no.key'}"
+    assert "cannot read key file" in fails(str(fs_store), "vers", mountpoint, missing_key)
 
 
 def test_already_mounted(mnt: Mount, capsys: pytest.CaptureFixture[str]) -> None:

@@ -48,10 +48,11 @@ def test_bad_options_name_the_problem(text: str, message: str) -> None:
     assert err.value.exit_status == 2
 
 
-def test_encryption_options_reserved() -> None:
+def test_encryption_options_parsed() -> None:
     opts = parse_options("sse=AES256,cse_key_file=/k")
-    assert "not supported yet" in (opts.unsupported() or "")
-    assert parse_options("").unsupported() is None
+    assert (opts.sse_mode, opts.cse_key_file, opts.encryption_problem()) == ("AES256", "/k", None)
+    both = parse_options("sse_c_key_file=/a,cse_key_file=/b")
+    assert "exclude each other" in (both.encryption_problem() or "")
 
 
 def test_store_path_resolution(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
