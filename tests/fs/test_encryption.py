@@ -8,8 +8,10 @@ marker written with ``cp`` is nowhere under the store directory (chunks,
 after a remount; random edits (``dd conv=notrunc``, ``truncate`` up and
 down) of SSE-C and CSE files match the same edits on a local file; a wrong
 or missing key is "Permission denied"; ``getfattr -n user.s3.sse`` names the
-mode; a flipped byte in a chunk is EIO, never data; bad option combinations
-and key files are one line and exit status 1 before mounting.
+mode; a plaintext object on a CSE mount is read as-is and stays plaintext
+until rewritten with O_TRUNC; a flipped byte in a chunk is EIO, never data;
+bad option combinations and key files are one line and exit status 1 before
+mounting.
 """
 
 from __future__ import annotations
@@ -232,6 +234,40 @@ def test_wrong_or_missing_key_is_permission_denied(
     (m.path / "ssec.bin").write_bytes(b"new")
     assert (m.path / "ssec.bin").read_bytes() == b"new"
     assert xattr(m.path / "ssec.bin", "user.s3.sse") == "AES256"
+
+
+def test_cse_mount_keeps_plaintext_objects_until_rewritten(
+    mounter: Callable[..., Mount], fs_store: Path, tmp_path: Path
+) -> None:
+    """The documented rule: in-place edits keep a file's encryption; O_TRUNC takes the mount's."""
+    path, key = key_file(tmp_path, "cse.key")
+    with Store.open(fs_store) as store:
+        store.put_object(OWNER, "vers", "old.txt", b"written without CSE\n")
+    m = mounter("vers", f"cse_key_file={path}")
+    old = m.path / "old.txt"
+    assert old.read_bytes() == b"written without CSE\n"  # read as-is
+    with old.open("ab") as f:
+        f.write(b"appended\n")
+    assert xattr(old, "user.s3.sse") == "AES256"  # still the bucket default, no CSE
+    old.write_bytes(b"rewritten\n")  # O_TRUNC: from scratch, in the mount's mode
+    assert xattr(old, "user.s3.sse") == "CSE"
+    run(["setfattr", "-n", "user.colour", "-v", "blue", str(old)])
+    assert "objfs-cse" not in run(["getfattr", "-d", str(old)])  # the envelope is internal
+    bad = subprocess.run(["setfattr", "-n", "user.objfs-cse", "-v", "x", str(old)])
+    assert bad.returncode != 0
+    os.rename(old, m.path / "new.txt")
+    m.stop()
+    again = mounter("vers", f"cse_key_file={path}")
+    assert (again.path / "new.txt").read_bytes() == b"rewritten\n"
+    assert xattr(again.path / "new.txt", "user.colour") == "blue"
+    vdir = again.path / ".versions" / "old.txt"
+    *kept, gone = sorted(os.listdir(vdir))
+    assert gone.endswith(".deleted")  # renamed away
+    assert [(vdir / v).read_bytes() for v in kept] == [
+        b"written without CSE\n",
+        b"written without CSE\nappended\n",
+        b"rewritten\n",
+    ]
 
 
 # -- damage -----------------------------------------------------------------------
