@@ -45,6 +45,7 @@ import struct
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import zstandard
@@ -134,6 +135,9 @@ def _check_id(chunk_id: bytes) -> str:
     return chunk_id.hex()
 
 
+_PREFETCH = ThreadPoolExecutor(max_workers=1, thread_name_prefix="objfs-prefetch")
+
+
 class ChunkStore:
     """Puts and gets chunk data by keyed id over a ``ChunkBackend``. Thread-safe."""
 
@@ -148,6 +152,7 @@ class ChunkStore:
         self._cache: OrderedDict[tuple[bytes, bytes], bytes] = OrderedDict()
         self._cache_max = cache_chunks
         self._cache_lock = threading.Lock()
+        self._prefetching: set[tuple[bytes, bytes]] = set()
         # zstd contexts are not thread-safe; one per thread, reused across calls.
         self._local = threading.local()
 
@@ -306,6 +311,25 @@ class ChunkStore:
         ):
             raise IntegrityError(f"chunk {hexid} is damaged: content does not match its id")
         return data
+
+    def prefetch(self, domain: Domain, chunk_id: bytes) -> None:
+        """Decode a chunk into the cache in the background (errors surface on get)."""
+        key = (domain.domain_id, chunk_id)
+        with self._cache_lock:
+            if key in self._cache or key in self._prefetching or not self._cache_max:
+                return
+            self._prefetching.add(key)
+
+        def load() -> None:
+            try:
+                self.get(domain, chunk_id)
+            except Exception:  # noqa: BLE001 - a later get reports it
+                pass
+            finally:
+                with self._cache_lock:
+                    self._prefetching.discard(key)
+
+        _PREFETCH.submit(load)
 
     def get(self, domain: Domain, chunk_id: bytes, *, cached: bool = True) -> bytes:
         """The data of chunk ``chunk_id``; any damage is ``IntegrityError``.

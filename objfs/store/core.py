@@ -18,6 +18,7 @@ import logging
 import os
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -44,6 +45,7 @@ from objfs.store.mountops import MountMixin
 from objfs.store.multipart import MultipartMixin
 from objfs.store.names import check_bucket_name
 from objfs.store.objects import ObjectsMixin
+from objfs.store.reader import Extents
 from objfs.store.types import (
     BucketInfo,
     Change,
@@ -67,6 +69,7 @@ class Store(ObjectsMixin, MountMixin, ListingMixin, MultipartMixin, MaintenanceM
         self.chunk_size = int(db.get_meta("chunk_size"))  # type: ignore[arg-type]
         self.chunks = ChunkStore(LocalBackend(path / "chunks"))
         self._domains: dict[bytes, Domain] = {}
+        self._extents_cache: OrderedDict[int, Extents] = OrderedDict()  # objects.py
         self._kms_recent: dict[tuple[object, ...], int] = {}  # audit folding (store/kms.py)
         self._domain_lock = threading.Lock()
 

@@ -56,13 +56,13 @@ class ObjectReader:
         chunks: ChunkStore,
         domain: Domain,
         info: ObjectVersion,
-        manifest: Sequence[ChunkRef],
+        manifest: Sequence[ChunkRef] | Extents,
         byte_range: tuple[int, int] | None,
     ) -> None:
         self.info = info
         self._chunks = chunks
         self._domain = domain
-        self._extents = Extents(manifest)
+        self._extents = manifest if isinstance(manifest, Extents) else Extents(manifest)
         if self._extents.size != info.size:
             raise IntegrityError(
                 f"s3://{info.bucket}/{info.key}: manifest covers {self._extents.size} bytes, "
