@@ -90,13 +90,15 @@ class Store(ObjectsMixin, MountMixin, ListingMixin, MultipartMixin, MaintenanceM
             raise InvalidRequest(f"{path} already holds an objfs store")
         if path.exists() and any(path.iterdir()):
             raise InvalidRequest(f"{path} exists and is not empty: choose an empty directory")
+        if master_key_file is not None:
+            # A bad key file must not leave a half-made store behind.
+            keyring = Keyring.load(path / "keys", Path(master_key_file))
         path.mkdir(parents=True, exist_ok=True, mode=0o700)
         (path / "chunks").mkdir(mode=0o700, exist_ok=True)
         if master_key_file is None:
             keyring = Keyring.create(path / "keys")
         else:
             (path / "keys").mkdir(mode=0o700, exist_ok=True)
-            keyring = Keyring.load(path / "keys", Path(master_key_file))
         plain, plain_rec = keyring.new_domain("none")
         sse_s3, sse_rec = keyring.new_domain("AES256")
         db = Database.create(
