@@ -115,7 +115,9 @@ def make_targets(workload: str, args: argparse.Namespace, workdir: Path) -> list
     if "passthrough" in args.targets:
         out.append(PassthroughTarget(workdir))
     if "objfs" in args.targets:
-        modes = ["AES256", "none"] if workload == "seq" or args.sse_everywhere else ["AES256"]
+        modes = (
+            ["AES256", "none", "CSE"] if workload == "seq" or args.sse_everywhere else ["AES256"]
+        )
         for sse in modes:
             out.append(ObjfsTarget(workdir, sse=sse, options=args.objfs_options))
     return out

@@ -256,7 +256,9 @@ class ObjfsTarget(FuseTarget):
 
     The store and bucket are set up through the store API (the contract in
     ``objfs/store/CONTRACT.md``), the mount through the CLI, as users do.
-    ``sse`` is the bucket's default encryption: ``AES256`` or ``none``.
+    ``sse`` is the bucket's default encryption: ``AES256`` or ``none``;
+    ``CSE`` is client-side encryption by the mount (``cse_key_file=``) over
+    a bucket without server-side encryption.
     """
 
     kind = "objfs"
@@ -265,6 +267,10 @@ class ObjfsTarget(FuseTarget):
         super().__init__(workdir, sse=sse)
         self.store_dir = self.base / "store"
         self.options = options
+
+    @property
+    def cse(self) -> bool:
+        return self.sse == "CSE"
 
     @property
     def label(self) -> str:
@@ -289,7 +295,7 @@ class ObjfsTarget(FuseTarget):
             store = Store.init(self.store_dir)
             try:
                 store.create_bucket(OWNER, BUCKET, versioning=versioning)
-                store.set_bucket_encryption(OWNER, BUCKET, self.sse)
+                store.set_bucket_encryption(OWNER, BUCKET, "none" if self.cse else self.sse)
             finally:
                 store.close()
         except (ObjfsError, NotImplementedError, AttributeError) as exc:
@@ -297,6 +303,12 @@ class ObjfsTarget(FuseTarget):
 
     def command(self) -> list[str]:
         opts = f"store={self.store_dir}"
+        if self.cse:
+            key = self.base / "cse.key"
+            if not key.exists():
+                key.write_bytes(os.urandom(32))
+                key.chmod(0o600)
+            opts += f",cse_key_file={key}"
         if self.options:
             opts += "," + self.options
         return [self._objfs_bin(), "mount", BUCKET, str(self.root), "-f", "-o", opts]
