@@ -211,9 +211,9 @@ class OpenFile:
             loading = self._loading.get(key)
             if loading is None:
                 break
-            await loading.wait()  # another request fetches it; take it from the cache
-            if key not in self._blocks:
-                break
+            # Another request fetches it: take it from the cache, or (if that
+            # failed) fetch it ourselves unless yet another request already does.
+            await loading.wait()
         done = self._loading[key] = trio.Event()
         try:
             if cse is not None:
@@ -226,7 +226,8 @@ class OpenFile:
             while len(self._blocks) > CACHED_BLOCKS:
                 self._blocks.popitem(last=False)
         finally:
-            del self._loading[key]
+            if self._loading.get(key) is done:
+                del self._loading[key]
             done.set()
         return block
 
