@@ -213,15 +213,7 @@ class LocalBackend(ChunkBackend):
             for name in names:
                 if not os.path.exists(self.path(name)):
                     raise IntegrityError(f"chunk {name} vanished before it was made durable")
-            fd = os.open(self._root_s, os.O_RDONLY | os.O_DIRECTORY)
-            try:
-                if _syncfs(fd) != 0:
-                    err = ctypes.get_errno()
-                    raise self._os_error(OSError(err, os.strerror(err)), "syncing chunks")
-            finally:
-                os.close(fd)
-            with self._lock:
-                self._dirty_dirs.clear()
+            self.sync_all()
             return
         dirs: set[str] = set()
         for name in names:
