@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import base64
 import os
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -152,29 +153,27 @@ def _check_key(key: bytes) -> None:
         raise InvalidArgument("a client-side encryption key is 32 bytes (256 bits)")
 
 
-def encrypt_stream(obj: CSEObject, pieces: object) -> object:
+def _regroup(pieces: Iterable[bytes], size: int) -> Iterator[tuple[int, bytes]]:
+    """(index, piece) of ``size`` bytes each (the last may be shorter)."""
+    buf = bytearray()
+    index = 0
+    for piece in pieces:
+        buf += piece
+        while len(buf) >= size:
+            yield index, bytes(buf[:size])
+            del buf[:size]
+            index += 1
+    if buf:
+        yield index, bytes(buf)
+
+
+def encrypt_stream(obj: CSEObject, pieces: Iterable[bytes]) -> Iterator[bytes]:
     """Yield frames for a plaintext stream (an iterable of bytes of any sizes)."""
-    buf = bytearray()
-    index = 0
-    for piece in pieces:  # type: ignore[attr-defined]
-        buf += piece
-        while len(buf) >= obj.block_size:
-            yield obj.encrypt_block(index, memoryview(buf)[: obj.block_size])
-            del buf[: obj.block_size]
-            index += 1
-    if buf:
-        yield obj.encrypt_block(index, buf)
+    for index, block in _regroup(pieces, obj.block_size):
+        yield obj.encrypt_block(index, block)
 
 
-def decrypt_stream(obj: CSEObject, pieces: object) -> object:
+def decrypt_stream(obj: CSEObject, pieces: Iterable[bytes]) -> Iterator[bytes]:
     """Yield plaintext for a stream of stored bytes (any piece sizes)."""
-    buf = bytearray()
-    index = 0
-    for piece in pieces:  # type: ignore[attr-defined]
-        buf += piece
-        while len(buf) >= obj.chunk_size:
-            yield obj.decrypt_block(index, memoryview(buf)[: obj.chunk_size])
-            del buf[: obj.chunk_size]
-            index += 1
-    if buf:
-        yield obj.decrypt_block(index, buf)
+    for index, frame in _regroup(pieces, obj.chunk_size):
+        yield obj.decrypt_block(index, frame)

@@ -14,6 +14,7 @@ Version files under ``.versions/`` are read-only (write bits cleared).
 from __future__ import annotations
 
 import stat
+import time
 from dataclasses import dataclass
 
 import pyfuse3
@@ -105,3 +106,8 @@ class AttrDefaults:
         uid = sys_meta.uid if sys_meta is not None else None
         gid = sys_meta.gid if sys_meta is not None else None
         return self._base(ino, stat.S_IFDIR | perm, 0, mtime, uid, gid)
+
+
+def new_entry_meta(mode: int, ctx: pyfuse3.RequestContext) -> SystemMeta:
+    """POSIX attributes of an entry the caller creates now."""
+    return SystemMeta(mode=mode, uid=ctx.uid, gid=ctx.gid, mtime_ns=time.time_ns())

@@ -19,16 +19,16 @@ from __future__ import annotations
 
 import errno
 import stat
-import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pyfuse3
 
 from objfs.fs import names
+from objfs.fs.attrs import new_entry_meta
 from objfs.fs.inodes import Kind, Node
 from objfs.fs.runner import MOUNT_CTX, fuse_error, fuse_handler
-from objfs.store.types import ObjectVersion, SystemMeta
+from objfs.store.types import ObjectVersion
 
 if TYPE_CHECKING:
     from objfs.fs.operations import ObjfsOperations
@@ -137,17 +137,8 @@ class DirOps:
         mode: int,
         ctx: pyfuse3.RequestContext,
     ) -> pyfuse3.EntryAttributes:
-        parent = self.node_of(parent_inode)
-        self.check_writable(parent)
-        path = self.child_path(parent, name, creating=True)
-        if await self.resolve(path) is not None:
-            raise fuse_error(errno.EEXIST)
-        meta = SystemMeta(
-            mode=stat.S_IFDIR | stat.S_IMODE(mode),
-            uid=ctx.uid,
-            gid=ctx.gid,
-            mtime_ns=time.time_ns(),
-        )
+        path = await self.new_entry_path(parent_inode, name)
+        meta = new_entry_meta(stat.S_IFDIR | stat.S_IMODE(mode), ctx)
         key = self.keys.dir_prefix(path)
         await self.run(
             self.store.put_object,
@@ -244,21 +235,11 @@ class DirOps:
         target: bytes,
         ctx: pyfuse3.RequestContext,
     ) -> pyfuse3.EntryAttributes:
-        parent = self.node_of(parent_inode)
-        self.check_writable(parent)
-        path = self.child_path(parent, name, creating=True)
-        if await self.resolve(path) is not None:
-            raise fuse_error(errno.EEXIST)
+        path = await self.new_entry_path(parent_inode, name)
         text = names.decode_name(target)
         if text is None:
             raise fuse_error(errno.EINVAL)
-        meta = SystemMeta(
-            mode=stat.S_IFLNK | 0o777,
-            uid=ctx.uid,
-            gid=ctx.gid,
-            mtime_ns=time.time_ns(),
-            symlink=text,
-        )
+        meta = new_entry_meta(stat.S_IFLNK | 0o777, ctx).replace(symlink=text)
         key = self.keys.key(path)
         await self.run(self.store.put_object, MOUNT_CTX, self.bucket, key, b"", sys_meta=meta)
         self.note_own_change(key)

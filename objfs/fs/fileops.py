@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 import pyfuse3
 
 from objfs.crypto.cse import META_KEY, CSEObject
+from objfs.fs.attrs import new_entry_meta
 from objfs.fs.encryption import is_cse, read_version, verify_readable
 from objfs.fs.inodes import UNKNOWN, Kind, Node
 from objfs.fs.openfile import OpenFile
@@ -186,17 +187,8 @@ class FileOps:
     ) -> pyfuse3.EntryAttributes:
         if not stat.S_ISREG(mode):
             raise fuse_error(errno.EPERM)  # no devices, fifos or sockets in an object store
-        parent = self.node_of(parent_inode)
-        self.check_writable(parent)
-        path = self.child_path(parent, name, creating=True)
-        if await self.resolve(path) is not None:
-            raise fuse_error(errno.EEXIST)
-        meta = SystemMeta(
-            mode=stat.S_IFREG | stat.S_IMODE(mode),
-            uid=ctx.uid,
-            gid=ctx.gid,
-            mtime_ns=time.time_ns(),
-        )
+        path = await self.new_entry_path(parent_inode, name)
+        meta = new_entry_meta(stat.S_IFREG | stat.S_IMODE(mode), ctx)
         key = self.keys.key(path)
         enc = self.encryption
         user_meta = None

@@ -115,6 +115,15 @@ class ObjfsOperations(FileOps, DirOps, VersionOps, XattrOps, pyfuse3.Operations)
         assert parent.path is not None
         return names.join(parent.path, name)
 
+    async def new_entry_path(self, parent_inode: int, name: bytes) -> str:
+        """Path of a new entry ``name`` in a writable directory; EEXIST if taken."""
+        parent = self.node_of(parent_inode)
+        self.check_writable(parent)
+        path = self.child_path(parent, name, creating=True)
+        if await self.resolve(path) is not None:
+            raise fuse_error(errno.EEXIST)
+        return path
+
     def check_writable(self, node: Node | None = None) -> None:
         if self.read_only or (
             node is not None and node.kind in (Kind.VROOT, Kind.VDIR, Kind.VFILE)

@@ -44,6 +44,17 @@ def _untoken(token: str) -> tuple[bytes, bool]:
         raise InvalidArgument("the continuation token is not valid") from exc
 
 
+def _scope(
+    prefix: str, delimiter: str | None, max_keys: int
+) -> tuple[int, bytes, bytes | None, bytes | None]:
+    """Checked page size, prefix and delimiter as bytes, and the prefix's upper bound."""
+    if max_keys < 0:
+        raise InvalidArgument("max-keys must not be negative")
+    raw_prefix = prefix.encode("utf-8")
+    delim = delimiter.encode("utf-8") if delimiter else None
+    return min(max_keys, MAX_KEYS), raw_prefix, delim, prefix_upper(raw_prefix)
+
+
 def _fold(key: bytes, prefix: bytes, delimiter: bytes | None) -> bytes | None:
     if not delimiter:
         return None
@@ -63,12 +74,7 @@ class ListingMixin:
         start_after: str | None = None,
         continuation_token: str | None = None,
     ) -> ListResult:
-        if max_keys < 0:
-            raise InvalidArgument("max-keys must not be negative")
-        max_keys = min(max_keys, MAX_KEYS)
-        raw_prefix = prefix.encode("utf-8")
-        delim = delimiter.encode("utf-8") if delimiter else None
-        upper = prefix_upper(raw_prefix)
+        max_keys, raw_prefix, delim, upper = _scope(prefix, delimiter, max_keys)
         if continuation_token:
             cursor, inclusive = _untoken(continuation_token)
         elif start_after and start_after.encode("utf-8") >= raw_prefix:
@@ -154,12 +160,7 @@ class ListingMixin:
         key_marker: str | None = None,
         version_id_marker: str | None = None,
     ) -> VersionListResult:
-        if max_keys < 0:
-            raise InvalidArgument("max-keys must not be negative")
-        max_keys = min(max_keys, MAX_KEYS)
-        raw_prefix = prefix.encode("utf-8")
-        delim = delimiter.encode("utf-8") if delimiter else None
-        upper = prefix_upper(raw_prefix)
+        max_keys, raw_prefix, delim, upper = _scope(prefix, delimiter, max_keys)
         versions: list[ObjectVersion] = []
         prefixes: list[str] = []
         truncated = False
