@@ -408,14 +408,20 @@ def prune_changes(cur: sqlite3.Cursor, keep: int) -> None:
     cur.execute("DELETE FROM changes WHERE seq <= (SELECT MAX(seq) FROM changes) - ?", (keep,))
 
 
-def latest_range_sql(
+def scan_latest(
+    cur: sqlite3.Cursor, bucket: str, cursor: bytes, inclusive: bool, upper: bytes | None
+) -> sqlite3.Cursor:
+    """Live latest versions from ``cursor`` on, in key order, read lazily.
+
+    Runs on a cursor of its own (the caller's stays usable); stop reading
+    and close it when done: seeking past a folded prefix costs one probe.
+    """
+    return cur.connection.execute(*_latest_range_sql(bucket, cursor, inclusive, upper))
+
+
+def _latest_range_sql(
     bucket: str, cursor: bytes, inclusive: bool, upper: bytes | None
 ) -> tuple[str, list[object]]:
-    """SQL + args scanning live latest versions from ``cursor`` in key order.
-
-    Run it on a cursor of its own and stop reading when done: the scan is
-    lazy, so seeking past a folded prefix costs one index probe.
-    """
     sql = (
         f"SELECT {_LISTING_COLUMNS} "
         "FROM objects o JOIN versions v ON v.seq = o.seq "
@@ -441,3 +447,13 @@ def stale_latest(cur: sqlite3.Cursor) -> list[tuple[str, bytes]]:
         "WHERE v.seq IS NULL"
     ).fetchall()
     return [(b, k) for b, k in rows + orphans]
+
+
+def version_sizes(cur: sqlite3.Cursor) -> dict[tuple[str, bytes, str], int]:
+    """(bucket, key, version_id) -> size of every version that holds data."""
+    return {
+        (b, k, v): size
+        for b, k, v, size in cur.execute(
+            "SELECT bucket, key, version_id, size FROM versions WHERE delete_marker = 0"
+        )
+    }

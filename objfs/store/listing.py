@@ -89,7 +89,7 @@ class ListingMixin:
             self._bucket(cur, bucket)
             done = max_keys == 0
             while not done:
-                rows = cur.connection.execute(*_latest_sql(bucket, cursor, inclusive, upper))
+                rows = q.scan_latest(cur, bucket, cursor, inclusive, upper)
                 seeked = False
                 for row in rows:
                     key = row[Col.KEY]
@@ -252,9 +252,3 @@ class ListingMixin:
             return q.prefix_has_live_key(
                 cur, bucket, raw, prefix_upper(raw), raw if exclude_marker else None
             )
-
-
-def _latest_sql(
-    bucket: str, cursor: bytes, inclusive: bool, upper: bytes | None
-) -> tuple[str, list[object]]:
-    return q.latest_range_sql(bucket, cursor, inclusive, upper)

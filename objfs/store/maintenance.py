@@ -68,12 +68,7 @@ class MaintenanceMixin:
                 *((b, k, v, d, m, "version") for b, k, v, d, m in q.all_manifests(cur)),
                 *((b, k, u, d, m, "upload") for b, k, u, d, m in q.all_part_manifests(cur)),
             ]
-            sizes = dict(
-                ((b, k, v), s)
-                for b, k, v, s in cur.execute(
-                    "SELECT bucket, key, version_id, size FROM versions WHERE delete_marker = 0"
-                )
-            )
+            sizes = q.version_sizes(cur)
             rows = q.chunk_rows(cur)
             stale_latest = q.stale_latest(cur)
         for bucket, key, vid, domain_id, blob, kind in sources:
