@@ -313,7 +313,7 @@ def test_a_file_over_the_single_put_limit_goes_up_in_parts(
 ) -> None:
     # In-process with the 5 GiB threshold lowered: same code path, 11 MiB of data.
     from objfs import cli as objfs_cli
-    from objfs import cli_transfer
+    from objfs.cli import transfer as cli_transfer
 
     monkeypatch.setattr(cli_transfer, "MULTIPART_THRESHOLD", 1 << 20)
     monkeypatch.setattr(cli_transfer, "PART_SIZE", 5 << 20)

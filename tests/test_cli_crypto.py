@@ -253,7 +253,7 @@ def test_large_uploads_keep_their_encryption_in_parts(
 ) -> None:
     # In-process with the 5 GiB threshold lowered: the multipart path with 11 MiB.
     from objfs import cli as objfs_cli
-    from objfs import cli_transfer
+    from objfs.cli import transfer as cli_transfer
 
     monkeypatch.setattr(cli_transfer, "MULTIPART_THRESHOLD", 1 << 20)
     monkeypatch.setattr(cli_transfer, "PART_SIZE", 5 << 20)

@@ -158,7 +158,7 @@ def test_mount_helper_with_prefix(fs_store: Path, mountpoint: Path) -> None:
         store.put_object(OWNER, "plain", "outside", b"not shown")
     finally:
         store.close()
-    helper = [sys.executable, "-m", "objfs.mount_helper"]
+    helper = [sys.executable, "-m", "objfs.cli.mount_helper"]
     opts = f"store={fs_store},defaults,_netdev,x-systemd.requires=foo"
     fake = subprocess.run(helper + ["plain/sub", str(mountpoint), "-f", "-o", opts])
     assert fake.returncode == 0 and not os.path.ismount(mountpoint)

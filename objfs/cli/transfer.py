@@ -11,7 +11,7 @@ never leaves a truncated file behind; a download first reads the object's
 metadata and pins its version, so a key it lacks is refused before any file
 is created and a concurrent overwrite never mixes two versions; recursive
 downloads never write outside the destination directory. Encryption flags
-and the client-side data path are ``cli_crypto``'s.
+and the client-side data path are ``objfs.cli.crypto``'s.
 """
 
 from __future__ import annotations
@@ -25,9 +25,18 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from objfs.cli_app import CliApp
-from objfs.cli_args import ByteRange, CliError, S3Url, is_s3_url, parse_s3_url
-from objfs.cli_crypto import (
+from objfs.cli.app import CliApp
+from objfs.cli.args import (
+    ByteRange,
+    CliError,
+    S3Url,
+    is_s3_url,
+    parse_meta,
+    parse_range,
+    parse_s3_url,
+)
+from objfs.cli.builder import Builder
+from objfs.cli.crypto import (
     COPY_SOURCE_FLAG,
     NO_ENCRYPTION,
     CSEDownload,
@@ -43,7 +52,8 @@ from objfs.cli_crypto import (
     open_cse,
     sse_c_refusals,
 )
-from objfs.cli_output import CountingReader, Progress
+from objfs.cli.crypto_args import add_read_encryption, add_write_encryption
+from objfs.cli.output import CountingReader, Progress
 from objfs.errors import ObjfsError
 from objfs.store.types import ObjectVersion, PutResult
 
@@ -494,3 +504,69 @@ def cmd_cp(app: CliApp, args: argparse.Namespace) -> int:
             app.warn(f"s3://{src.bucket}/{info.key}: {err}")
             failures += 1
     return 1 if failures else 0
+
+
+# -- command line ---------------------------------------------------------------
+
+
+def register(build: Builder) -> None:
+    p = build.add(
+        "put",
+        cmd_put,
+        "upload a file, stdin (-) or a directory (--recursive)",
+        "objfs put report.pdf s3://docs/2026/report.pdf\n"
+        "tar c src | objfs put - s3://backups/src.tar\n"
+        "objfs put --recursive ./site s3://www/\n"
+        "objfs put tax.pdf s3://vault/tax.pdf --sse-kms-key-id alias/vault\n"
+        "objfs put tax.pdf s3://vault/tax.pdf --cse-key-file ~/.objfs/client.key",
+    )
+    p.add_argument("src", metavar="SRC", help="local file, directory, or - for stdin")
+    p.add_argument("dest", metavar="s3://BUCKET/KEY", help="a key ending in / gets SRC's name")
+    _add_upload_options(p)
+    add_write_encryption(p, copy=False)
+
+    p = build.add(
+        "get",
+        cmd_get,
+        "download an object to a file, a directory or stdout (-)",
+        "objfs get s3://docs/2026/report.pdf\n"
+        "objfs get s3://docs/log.txt - --range 0-99\n"
+        "objfs get s3://docs/a.txt old-a.txt --version-id 0000000001a2b3c4\n"
+        "objfs get s3://vault/tax.pdf --cse-key-file ~/.objfs/client.key",
+    )
+    p.add_argument("src", metavar="s3://BUCKET/KEY")
+    p.add_argument("dest", metavar="DEST", nargs="?", help="file, directory or - (default: ./NAME)")
+    p.add_argument("--version-id", metavar="V", help="read this version instead of the latest")
+    p.add_argument(
+        "--range",
+        metavar="A-B",
+        type=parse_range,
+        help="bytes A to B inclusive; A- or -N also work",
+    )
+    add_read_encryption(p)
+
+    p = build.add(
+        "cp",
+        cmd_cp,
+        "copy s3->s3 (shares chunks: metadata only), local->s3 or s3->local",
+        "objfs cp s3://docs/a.txt s3://archive/2026/a.txt\n"
+        "objfs cp notes.txt s3://docs/\n"
+        "objfs cp --recursive s3://docs/2026/ ./docs-2026",
+    )
+    p.add_argument("src", metavar="SRC")
+    p.add_argument("dest", metavar="DEST")
+    p.add_argument("--version-id", metavar="V", help="copy this version of an s3:// source")
+    _add_upload_options(p)
+    add_write_encryption(p, copy=True)
+
+
+def _add_upload_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-r", "--recursive", action="store_true", help="copy a directory/prefix tree")
+    p.add_argument("--content-type", metavar="TYPE", help="default: guessed from the file name")
+    p.add_argument(
+        "--meta",
+        metavar="K=V",
+        type=parse_meta,
+        action="append",
+        help="user metadata (x-amz-meta-K); repeatable",
+    )

@@ -27,7 +27,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
-from objfs.cli_args import CliError, S3Url
+from objfs.cli.args import CliError, S3Url
 from objfs.crypto.cse import META_KEY, CSEObject, encrypt_stream, load_key_file
 from objfs.errors import AccessDenied, IntegrityError, InvalidRange, InvalidRequest
 from objfs.store.types import ObjectVersion, SSERequest

@@ -13,10 +13,12 @@ from __future__ import annotations
 import argparse
 from collections.abc import Iterator
 
-from objfs.cli_app import CliApp
-from objfs.cli_args import CliError, S3Url, parse_s3_url
-from objfs.cli_crypto import for_download, open_cse, sse_c_refusals
-from objfs.cli_output import (
+from objfs.cli.app import CliApp
+from objfs.cli.args import CliError, S3Url, parse_s3_url
+from objfs.cli.builder import Builder
+from objfs.cli.crypto import for_download, open_cse, sse_c_refusals
+from objfs.cli.crypto_args import add_read_encryption
+from objfs.cli.output import (
     VERSIONS_HEADER,
     bucket_record,
     dump_json,
@@ -28,7 +30,7 @@ from objfs.cli_output import (
     local_time,
     version_record,
 )
-from objfs.cli_transfer import as_prefix
+from objfs.cli.transfer import as_prefix
 from objfs.errors import NoSuchKey, ObjfsError
 from objfs.store.types import DeleteResult, ObjectVersion
 
@@ -209,3 +211,53 @@ def cmd_rm(app: CliApp, args: argparse.Namespace) -> int:
         failures = _rm_all_versions(app, url) if args.all_versions else _rm_latest(app, url)
         return 1 if failures else 0
     return _rm_one(app, url, args.version_id)
+
+
+# -- command line ---------------------------------------------------------------
+
+
+def register(build: Builder) -> None:
+    p = build.add(
+        "head",
+        cmd_head,
+        "show an object's metadata",
+        "objfs head s3://docs/2026/report.pdf --json",
+    )
+    p.add_argument("url", metavar="s3://BUCKET/KEY")
+    p.add_argument("--version-id", metavar="V", help="show this version instead of the latest")
+    add_read_encryption(p)
+
+    p = build.add(
+        "ls",
+        cmd_ls,
+        "list buckets, or keys under a prefix (PRE lines are common prefixes)",
+        "objfs ls\nobjfs ls s3://docs/2026/\nobjfs ls --recursive --json s3://docs",
+    )
+    p.add_argument("url", metavar="s3://BUCKET[/PREFIX]", nargs="?")
+    p.add_argument("-r", "--recursive", action="store_true", help="all keys, no folding at /")
+
+    p = build.add(
+        "versions",
+        cmd_versions,
+        "list every version and delete marker under a prefix, newest first per key",
+        "objfs versions s3://docs/2026/report.pdf",
+    )
+    p.add_argument("url", metavar="s3://BUCKET[/PREFIX]")
+
+    p = build.add(
+        "rm",
+        cmd_rm,
+        "delete a key (a delete marker if versioned), one version, or a prefix",
+        "objfs rm s3://docs/draft.txt\n"
+        "objfs rm s3://docs/draft.txt --version-id 0000000001a2b3c4\n"
+        "objfs rm --recursive s3://docs/tmp/\n"
+        "objfs rm --recursive --all-versions s3://scratch   # empty a bucket for good",
+    )
+    p.add_argument("url", metavar="s3://BUCKET/KEY")
+    p.add_argument("--version-id", metavar="V", help="remove this version permanently")
+    p.add_argument("-r", "--recursive", action="store_true", help="every key under the prefix")
+    p.add_argument(
+        "--all-versions",
+        action="store_true",
+        help="with --recursive: remove every version and delete marker permanently",
+    )

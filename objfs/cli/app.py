@@ -15,7 +15,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from objfs.cli_args import CliError
+from objfs.cli.args import CliError
 from objfs.crypto.keyring import Keyring
 from objfs.errors import AccessDenied, StoreNotFound
 from objfs.store import Store

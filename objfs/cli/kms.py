@@ -12,9 +12,10 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from objfs.cli_app import CliApp
-from objfs.cli_args import CliError
-from objfs.cli_output import dump_json, iso_time, local_time
+from objfs.cli.app import CliApp
+from objfs.cli.args import CliError, parse_positive_int
+from objfs.cli.builder import Builder
+from objfs.cli.output import dump_json, iso_time, local_time
 from objfs.store.kms_types import KMSAuditEntry, KMSKeyInfo
 
 
@@ -213,3 +214,97 @@ def cmd_kms_audit(app: CliApp, args: argparse.Namespace) -> int:
     for e in entries:
         print(format_audit(e))
     return 0
+
+
+# -- command line ---------------------------------------------------------------
+
+
+def register(build: Builder) -> None:
+    kms = build.add(
+        "kms",
+        cmd_kms_ls,
+        "manage SSE-KMS keys: create, alias, disable/enable, rotate, delete, audit",
+        "KEY=$(objfs kms create-key)\nobjfs kms alias photos $KEY\n"
+        "objfs put a.jpg s3://photos/a.jpg --sse-kms-key-id alias/photos\nobjfs kms audit",
+    )
+    _register_actions(build.group(kms, "kms_command"))
+
+
+def _register_actions(inner: Builder) -> None:
+    """``objfs kms ACTION``; ``inner`` is the CLI's subcommand builder for ``kms``."""
+    p = inner.add(
+        "create-key",
+        cmd_kms_create_key,
+        "create a KMS key; prints its id",
+        'KEY=$(objfs kms create-key --description "photo archive")',
+    )
+    p.add_argument("--description", metavar="TEXT", help="free text shown by kms ls")
+
+    p = inner.add(
+        "alias",
+        cmd_kms_alias,
+        "point alias/NAME at a key, or delete an alias",
+        "objfs kms alias photos $KEY\nobjfs kms alias --delete photos",
+    )
+    p.add_argument("alias", metavar="NAME", help="NAME or alias/NAME")
+    p.add_argument("key", metavar="KEY", nargs="?", help="key id, ARN or alias/OTHER")
+    p.add_argument("--delete", action="store_true", help="delete the alias (the key stays)")
+
+    inner.add(
+        "ls",
+        cmd_kms_ls,
+        "list KMS keys (deleted ones are not listed)",
+        "objfs kms ls --json",
+    )
+
+    for name, handler, summary, example in (
+        ("describe", cmd_kms_describe, "show one KMS key", "objfs kms describe alias/photos"),
+        (
+            "disable",
+            cmd_kms_disable,
+            "disable a key: data under it can be neither read nor written",
+            "objfs kms disable alias/photos",
+        ),
+        ("enable", cmd_kms_enable, "enable a disabled key", "objfs kms enable alias/photos"),
+        (
+            "rotate",
+            cmd_kms_rotate,
+            "new key material for new data; older data stays readable",
+            "objfs kms rotate alias/photos",
+        ),
+        (
+            "cancel-deletion",
+            cmd_kms_cancel_deletion,
+            "keep a key pending deletion (it comes back Disabled)",
+            "objfs kms cancel-deletion alias/photos",
+        ),
+    ):
+        p = inner.add(name, handler, summary, example)
+        p.add_argument("key", metavar="KEY", help="key id, ARN or alias/NAME")
+
+    p = inner.add(
+        "schedule-deletion",
+        cmd_kms_schedule_deletion,
+        "destroy a key's material after N days (7-30); its data is then lost for good",
+        "objfs kms schedule-deletion alias/old --days 30",
+    )
+    p.add_argument("key", metavar="KEY", help="key id, ARN or alias/NAME")
+    p.add_argument(
+        "--days", type=parse_positive_int, required=True, metavar="N", help="waiting period, 7-30"
+    )
+
+    p = inner.add(
+        "audit",
+        cmd_kms_audit,
+        "every use and change of KMS keys, oldest first: time, principal, interface, "
+        "operation, key, object, error",
+        "objfs kms audit --key alias/photos --limit 20",
+    )
+    p.add_argument("--key", metavar="KEY", help="only this key (id, ARN or alias/NAME)")
+    p.add_argument(
+        "--limit",
+        type=parse_positive_int,
+        default=1000,
+        metavar="N",
+        help="the newest N entries (default: 1000)",
+    )

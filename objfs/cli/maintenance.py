@@ -1,0 +1,181 @@
+"""CLI store administration: ``init``, ``fsck``, ``gc``.
+
+Owns the commands that create and check the store rather than move object
+data. Invariants: ``init`` never touches an existing store, and checks a
+``--master-key-file`` before it creates anything (a bad key leaves no
+half-made store behind); ``fsck`` exits 1 whenever problems remain.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from objfs.cli.app import CliApp
+from objfs.cli.args import CliError, parse_grace, parse_size
+from objfs.cli.builder import Builder
+from objfs.cli.output import dump_json, human_size
+from objfs.errors import InvalidArgument
+
+# -- init ---------------------------------------------------------------------
+
+
+def cmd_init(app: CliApp, args: argparse.Namespace) -> int:
+    from objfs.crypto.keyring import Keyring
+    from objfs.store import Store
+
+    path = app.store_path
+    if (path / "meta.db").exists():
+        raise CliError(f"an objfs store already exists at {path}; refusing to initialise it again")
+    if path.exists() and not path.is_dir():
+        raise CliError(f"{path} exists and is not a directory")
+    key_file = app.master_key_file
+    if key_file is not None:
+        if not key_file.exists():
+            raise CliError(
+                f"no master key file {key_file}: create one first "
+                f"(head -c 32 /dev/urandom > {key_file}; chmod 600 {key_file})"
+            )
+        try:  # check the key before Store.init makes any directory
+            Keyring.load(path / "keys", key_file)
+        except InvalidArgument:
+            raise CliError(
+                f"master key file {key_file} must hold 32 raw bytes or 64 hex characters "
+                f"(make one with: head -c 32 /dev/urandom > {key_file}; chmod 600 {key_file})"
+            ) from None
+    store = Store.init(path, chunk_size=args.chunk_size, master_key_file=key_file)
+    try:
+        chunk = store.chunk_size
+    finally:
+        store.close()
+    where = f"the master key stays in {key_file}" if key_file else "master key in keys/"
+    app.say(f"initialised objfs store at {path} (chunk size {human_size(chunk)}, {where})")
+    return 0
+
+
+# -- maintenance --------------------------------------------------------------
+
+
+class _CountProgress:
+    """A progress callback for fsck: ``progress(done, total)`` -> a line on a TTY."""
+
+    def __init__(self, label: str, enabled: bool) -> None:
+        self.label = label
+        self.enabled = enabled
+        self.drawn = False
+
+    def __call__(self, done: int, total: int | None = None, *_: Any) -> None:
+        if not self.enabled:
+            return
+        shown = f"{done}/{total}" if total else str(done)
+        sys.stderr.write(f"\r{self.label}: {shown}\x1b[K")
+        sys.stderr.flush()
+        self.drawn = True
+
+    def finish(self) -> None:
+        if self.drawn:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+
+
+def _damaged_name(item: object) -> str:
+    if isinstance(item, tuple) and len(item) == 3:
+        bucket, key, version_id = item
+        return f"s3://{bucket}/{key} version {version_id}"
+    return str(item)
+
+
+def cmd_fsck(app: CliApp, args: argparse.Namespace) -> int:
+    progress = _CountProgress("fsck: chunks checked", not app.quiet and sys.stderr.isatty())
+    try:
+        report = app.store.fsck(repair=args.repair, progress=progress)
+    finally:
+        progress.finish()
+    problems = list(report.problems)
+    repaired = list(getattr(report, "repaired", []) or [])
+    damaged = [_damaged_name(d) for d in getattr(report, "damaged_objects", []) or []]
+    if app.json:
+        record: dict[str, Any] = {
+            "ok": report.ok,
+            "problems": problems,
+            "repaired": repaired,
+            "damaged_objects": damaged,
+        }
+        for name in ("chunks_checked", "versions_checked", "orphan_chunks"):
+            if hasattr(report, name):
+                record[name] = getattr(report, name)
+        dump_json(record)
+        return 0 if report.ok else 1
+    for problem in problems:
+        print(f"problem: {problem}")
+    for name in damaged:
+        print(f"damaged: {name}")
+    for fix in repaired:
+        app.say(f"repaired: {fix}")
+    orphans = getattr(report, "orphan_chunks", 0)
+    if orphans:  # what a crash leaves behind: harmless, gc removes them
+        app.say(f"fsck: {orphans} unreferenced chunk(s); `objfs gc` removes them")
+    if report.ok:
+        app.say("fsck: no problems found" if not repaired else "fsck: all problems repaired")
+    else:
+        hint = "" if args.repair else " (`objfs fsck --repair` fixes what metadata can fix)"
+        print(f"fsck: {len(problems)} problem(s) remain{hint}", file=sys.stderr)
+    return 0 if report.ok else 1
+
+
+def cmd_gc(app: CliApp, args: argparse.Namespace) -> int:
+    report = app.store.gc(grace_seconds=args.grace)
+    temp = getattr(report, "temp_files_removed", 0)
+    if app.json:
+        dump_json(
+            {
+                "chunks_removed": report.chunks_removed,
+                "bytes_freed": report.bytes_freed,
+                "temp_files_removed": temp,
+            }
+        )
+        return 0
+    line = (
+        f"gc: removed {report.chunks_removed} unreferenced chunk(s), "
+        f"freed {human_size(report.bytes_freed)}"
+    )
+    if temp:
+        line += f", {temp} stale temporary file(s)"
+    app.say(line)
+    return 0
+
+
+# -- command line ---------------------------------------------------------------
+
+
+def register(build: Builder) -> None:
+    p = build.add(
+        "init",
+        cmd_init,
+        "create a new store (refuses an existing one)",
+        "objfs --store /srv/objfs init --chunk-size 4M",
+    )
+    p.add_argument(
+        "--chunk-size", type=parse_size, default=1 << 20, metavar="SIZE", help="default: 1M"
+    )
+    p = build.add(
+        "fsck",
+        cmd_fsck,
+        "check the store; exit 1 if problems remain",
+        "objfs fsck\nobjfs fsck --repair",
+    )
+    p.add_argument("--repair", action="store_true", help="fix what can be fixed")
+    p = build.add(
+        "gc",
+        cmd_gc,
+        "remove chunks no version references any more",
+        "objfs gc --grace 0",
+    )
+    p.add_argument(
+        "--grace",
+        type=parse_grace,
+        default=3600,
+        metavar="SECONDS",
+        help="keep unreferenced chunks younger than this (default: 3600)",
+    )
