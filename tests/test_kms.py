@@ -25,11 +25,11 @@ from objfs.errors import (
     ObjfsError,
 )
 from objfs.meta import kms_queries as kq
-from objfs.store import RequestContext, SSERequest, Store
+from objfs.store import Identity, RequestContext, SSERequest, Store
 from objfs.store import kms as kms_mod
 
 KMS = "aws:kms"
-ALICE = RequestContext(principal="alice", interface="api")
+ALICE = RequestContext(Identity.user("alice", "a" * 64, "alice"), "api")
 
 
 def kms(key_id: str | None = None) -> SSERequest:

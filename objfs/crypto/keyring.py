@@ -197,7 +197,7 @@ class Keyring:
     Immutable after construction and safe to share between threads.
     """
 
-    __slots__ = ("_kek", "_kcv", "_lookup_key", "source")
+    __slots__ = ("_kek", "_kcv", "_lookup_key", "_secrets_key", "source")
 
     def __init__(self, master_key: bytes, source: str = "<memory>") -> None:
         if len(master_key) != KEY_LEN:
@@ -206,6 +206,7 @@ class Keyring:
         self._kek = hkdf(master_key, b"objfs master kek")
         self._kcv = hkdf(master_key, b"objfs master check", length=8)
         self._lookup_key = hkdf(master_key, b"objfs ssec lookup")
+        self._secrets_key = hkdf(master_key, b"objfs sealed secrets")
         self.source = source
 
     def __repr__(self) -> str:
@@ -361,6 +362,21 @@ class Keyring:
     def ssec_lookup_tag(self, customer_key: bytes) -> bytes:
         """A store-keyed tag of a customer key: finds its domain without storing the key."""
         return hmac_sha256(self._lookup_key, _check_customer_key(customer_key))
+
+    # ---- small secrets kept in the database (access key secrets, TOTP seeds) ---------
+
+    def seal_secret(self, purpose: str, name: str, secret: bytes) -> bytes:
+        """``secret`` sealed under the master key, bound to what it is for and whose it is."""
+        nonce = os.urandom(12)
+        aad = b"objfs secret\0" + purpose.encode() + b"\0" + name.encode()
+        return nonce + AESGCM(self._secrets_key).encrypt(nonce, secret, aad)
+
+    def open_secret(self, purpose: str, name: str, sealed: bytes) -> bytes:
+        aad = b"objfs secret\0" + purpose.encode() + b"\0" + name.encode()
+        try:
+            return AESGCM(self._secrets_key).decrypt(sealed[:12], sealed[12:], aad)
+        except (InvalidTag, ValueError):
+            raise IntegrityError(f"the sealed {purpose} of {name!r} does not open") from None
 
     # ---- SSE-KMS seam (the KMS itself lives elsewhere) -------------------------------
 

@@ -27,15 +27,16 @@ import pyfuse3
 import trio
 
 from objfs.errors import IntegrityError, ObjfsError
-from objfs.store.types import RequestContext
+from objfs.store.types import OWNER_IDENTITY, RequestContext
 
 log = logging.getLogger("objfs.fs")
 
 P = ParamSpec("P")
 T = TypeVar("T")
 
-MOUNT_CTX = RequestContext(interface="mount", durable=False)
-DURABLE_CTX = RequestContext(interface="mount", durable=True)
+# The mount acts as the store owner until it is given an identity.
+MOUNT_CTX = RequestContext(OWNER_IDENTITY, "mount", durable=False)
+DURABLE_CTX = MOUNT_CTX.with_options(durable=True)
 
 
 class StoreRunner:

@@ -3,12 +3,15 @@
 from objfs.store.core import Store
 from objfs.store.kms_types import KMSAuditEntry, KMSKeyInfo
 from objfs.store.types import (
+    ANONYMOUS_IDENTITY,
     NULL_VERSION,
     OWNER,
+    OWNER_IDENTITY,
     BucketInfo,
     Change,
     ChunkRef,
     DeleteResult,
+    Identity,
     ListResult,
     ObjectVersion,
     PartInfo,
@@ -26,6 +29,9 @@ __all__ = [
     "KMSKeyInfo",
     "NULL_VERSION",
     "OWNER",
+    "OWNER_IDENTITY",
+    "ANONYMOUS_IDENTITY",
+    "Identity",
     "BucketInfo",
     "Change",
     "ChunkRef",

@@ -38,6 +38,7 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from objfs.auth.identity import PrincipalKind
 from objfs.crypto import kms as kc
 from objfs.crypto.keyring import KIND_KMS, Domain, kms_ref
 from objfs.errors import (
@@ -53,7 +54,7 @@ from objfs.errors import (
 from objfs.meta import kms_queries as kq
 from objfs.meta import queries as q
 from objfs.store.kms_types import KMSAuditEntry, KMSKeyInfo
-from objfs.store.types import OWNER, BucketInfo, RequestContext, SSERequest
+from objfs.store.types import OWNER, BucketInfo, Identity, RequestContext, SSERequest
 
 if TYPE_CHECKING:
     from objfs.store.core import Store
@@ -63,7 +64,7 @@ log = logging.getLogger(__name__)
 # The KMS clock. Tests move it forward to run a scheduled deletion.
 now_ns = time.time_ns
 
-INTERNAL = RequestContext(principal="objfs", interface="internal")
+INTERNAL = RequestContext(Identity(PrincipalKind.OWNER, "objfs", "", "objfs"), "internal")
 MAX_DESCRIPTION = 8192
 
 # kms_keys row: key_id, description, owner, state, created, deletion, current_version

@@ -9,6 +9,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+from objfs.auth.identity import OWNER_NAME, Identity
+
 
 class Versioning(enum.StrEnum):
     UNVERSIONED = "Unversioned"
@@ -19,26 +21,60 @@ class Versioning(enum.StrEnum):
 NULL_VERSION = "null"
 
 
+# Who makes a request is objfs.auth's record; the store re-exports it so
+# adapters import one name.
+OWNER_IDENTITY = Identity.owner(canonical_id="", display_name=OWNER_NAME)
+ANONYMOUS_IDENTITY = Identity.anonymous()
+
+
 @dataclass(slots=True, frozen=True)
 class RequestContext:
-    """Who asks, through what. Every store call takes one.
+    """Who asks, through what, with which per-call options. Every store call takes one.
 
-    ``principal`` is ``"owner"`` for the store's owner; later user names.
-    ``interface`` is ``"cli"``, ``"mount"`` or ``"api"``.
-    ``durable``: when True the call fsyncs chunks and the commit before it
-    returns (CLI/API puts, fsync on the mount); when False it is committed
-    but may sit in the OS page cache (close on the mount).
+    ``identity`` is required: there is no default principal. Adapters build it
+    from their credentials (the CLI from ``--profile``/access keys, or the
+    owner without credentials; the mount per request from the caller's
+    uid/gid and its ``profile=``/``user_map=``; the HTTP API from SigV4).
+    ``interface`` is ``"cli"``, ``"mount"`` or ``"api"``; ``remote_addr``,
+    ``secure_transport``, ``mfa`` (``"SERIAL CODE"``), ``user_agent`` and
+    ``access_key`` (the key a request was signed with) feed the policy
+    condition keys and the access log.
+
+    Per-call option: ``durable``: when True the call fsyncs chunks and the
+    commit before it returns (CLI/API puts, fsync on the mount); when False
+    it is committed but may sit in the OS page cache (close on the mount).
+    ``with_options(durable=...)`` derives a context for one call.
     """
 
-    principal: str = "owner"
-    interface: str = "cli"
+    identity: Identity
+    interface: str
     remote_addr: str | None = None
     mfa: str | None = None
     secure_transport: bool = True
+    user_agent: str | None = None
+    access_key: str | None = None
     durable: bool = True
 
+    @property
+    def principal(self) -> str:
+        return self.identity.name
 
-OWNER = RequestContext()
+    def with_options(self, *, durable: bool) -> RequestContext:
+        return RequestContext(
+            self.identity,
+            self.interface,
+            self.remote_addr,
+            self.mfa,
+            self.secure_transport,
+            self.user_agent,
+            self.access_key,
+            durable,
+        )
+
+
+# The store owner through the CLI, for tools, tests and the CLI without
+# credentials. Never a default: callers pass it explicitly.
+OWNER = RequestContext(OWNER_IDENTITY, "cli")
 
 
 @dataclass(slots=True, frozen=True)

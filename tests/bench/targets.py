@@ -314,10 +314,10 @@ class ObjfsTarget(FuseTarget):
         return [self._objfs_bin(), "mount", BUCKET, str(self.root), "-f", "-o", opts]
 
     def populate(self, relpath: str, count: int) -> None:
-        from objfs.store import RequestContext, Store
+        from objfs.store import OWNER, Store
 
         # Not durable per key: one flush at the end, like a batch import.
-        ctx = RequestContext(interface="cli", durable=False)
+        ctx = OWNER.with_options(durable=False)
         store = Store.open(self.store_dir)
         try:
             for i in range(count):

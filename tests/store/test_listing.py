@@ -11,9 +11,9 @@ import random
 import pytest
 
 from objfs.errors import InvalidArgument, ObjfsError
-from objfs.store import RequestContext
+from objfs.store import OWNER
 
-FAST = RequestContext(durable=False)
+FAST = OWNER.with_options(durable=False)
 
 
 def b(key: str) -> bytes:

@@ -15,9 +15,9 @@ import time
 
 import pytest
 
-from objfs.store import RequestContext, Store
+from objfs.store import OWNER, Store
 
-FAST = RequestContext(durable=False)
+FAST = OWNER.with_options(durable=False)
 PREFIXES = [f"p{i}/" for i in range(10)]
 LOOSE_KEYS = ["a-file", "p5-file", "z-file"]  # between and around the prefixes
 

@@ -23,9 +23,9 @@ from hypothesis.stateful import (
 )
 
 from objfs.errors import InvalidRequest, MethodNotAllowed, NoSuchKey
-from objfs.store import NULL_VERSION, RequestContext, Store, Versioning
+from objfs.store import NULL_VERSION, OWNER, Store, Versioning
 
-CTX = RequestContext(durable=False)
+CTX = OWNER.with_options(durable=False)
 BUCKET = "model-bucket"
 KEYS = st.sampled_from(["a", "a/b", "a/c/d", "b", "\u00e9"])
 BODIES = st.sampled_from([b"", b"x", b"hello", b"hello world", bytes(range(256)) * 3])

@@ -1,0 +1,1 @@
+"""Who may do what: identities, policies, ACLs, MFA and request signing (pure logic)."""

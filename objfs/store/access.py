@@ -1,0 +1,141 @@
+"""THE authorization seam of the store: every public request is checked here.
+
+Each public ``Store`` method declares the S3 action(s) it performs with the
+``requires`` decorator (or ``owner_only`` for store administration: KMS,
+users, fsck, gc, the change feed). Before the method body runs, the
+decorator gathers the request's condition keys (from the ``RequestContext``
+and the call's arguments: version id, prefix, delimiter, max-keys, SSE
+headers) and asks ``AccessControl.check``, which loads what the decision
+needs (the caller's identity policies, the bucket's owner, policy and ACL,
+the object's owner and ACL) and hands it to the pure evaluation in
+``objfs/auth``. A refusal raises ``AccessDenied``; adapters only translate it.
+
+Invariants:
+- a public method that is neither decorated nor listed in ``NOT_REQUESTS``
+  is a bug (``tests/store/test_access_seam.py`` enumerates them);
+- a store method called from inside another (``put_object`` calling
+  ``head_bucket``) is not checked again: only the outermost call of a thread
+  is a request;
+- the store owner with no bucket policy in play is allowed without loading
+  anything else (the mount's hot path costs one primary-key lookup).
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from objfs.store.types import RequestContext, SSERequest
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# Public attributes of Store that are not requests: construction and
+# lifecycle of the handle itself.
+NOT_REQUESTS = frozenset({"init", "open", "close", "path", "db", "keyring", "chunk_size", "chunks"})
+
+_local = threading.local()
+
+
+@dataclass(slots=True, frozen=True)
+class Need:
+    """One action a call performs, and where its resource comes from."""
+
+    action: str | Callable[[Mapping[str, Any]], str]
+    bucket: str | None = "bucket"  # name of the argument holding the bucket
+    key: str | None = "key"  # name of the argument holding the key; None: bucket-level
+    version: str | None = "version_id"
+
+    def resolve(self, args: Mapping[str, Any]) -> tuple[str, str | None, str | None, str | None]:
+        action = self.action(args) if callable(self.action) else self.action
+        bucket = args.get(self.bucket) if self.bucket else None
+        key = args.get(self.key) if self.key else None
+        version = args.get(self.version) if self.version else None
+        return action, bucket, key, version
+
+
+def _condition_args(args: Mapping[str, Any]) -> dict[str, Any]:
+    """Request condition keys found in a call's arguments."""
+    found: dict[str, Any] = {}
+    if args.get("version_id") is not None:
+        found["s3:VersionId"] = args["version_id"]
+    if "prefix" in args:
+        found["s3:prefix"] = args.get("prefix") or ""
+    if args.get("delimiter") is not None:
+        found["s3:delimiter"] = args["delimiter"]
+    if args.get("max_keys") is not None:
+        found["s3:max-keys"] = args["max_keys"]
+    sse = args.get("sse")
+    if isinstance(sse, SSERequest):
+        if sse.mode in ("AES256", "aws:kms"):
+            found["s3:x-amz-server-side-encryption"] = sse.mode
+        if sse.kms_key_id:
+            found["s3:x-amz-server-side-encryption-aws-kms-key-id"] = sse.kms_key_id
+        if sse.customer_key is not None:
+            found["s3:x-amz-server-side-encryption-customer-algorithm"] = "AES256"
+    return found
+
+
+@contextmanager
+def _outermost() -> Iterator[bool]:
+    depth = getattr(_local, "depth", 0)
+    _local.depth = depth + 1
+    try:
+        yield depth == 0
+    finally:
+        _local.depth = depth
+
+
+def requires(*needs: Need | str) -> Callable[[F], F]:
+    """Declare the S3 action(s) a public store method performs; check them first.
+
+    A plain string is an object-level action on ``bucket``/``key``.
+    """
+    resolved = tuple(Need(n) if isinstance(n, str) else n for n in needs)
+
+    def decorate(fn: F) -> F:
+        signature = inspect.signature(fn)
+
+        @functools.wraps(fn)
+        def wrapper(self: Any, ctx: RequestContext, *args: Any, **kwargs: Any) -> Any:
+            with _outermost() as outer:
+                if outer:
+                    bound = signature.bind(self, ctx, *args, **kwargs)
+                    bound.apply_defaults()
+                    values = bound.arguments
+                    conditions = _condition_args(values)
+                    for need in resolved:
+                        action, bucket, key, version = need.resolve(values)
+                        self.access.check(ctx, action, bucket, key, version, conditions)
+                return fn(self, ctx, *args, **kwargs)
+
+        wrapper.__s3_needs__ = resolved  # type: ignore[attr-defined]
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+def owner_only(action: str) -> Callable[[F], F]:
+    """Store administration: only the store owner may call it (KMS, users, fsck, gc)."""
+
+    def decorate(fn: F) -> F:
+        @functools.wraps(fn)
+        def wrapper(self: Any, ctx: RequestContext, *args: Any, **kwargs: Any) -> Any:
+            with _outermost() as outer:
+                if outer:
+                    self.access.check_owner(ctx, action)
+                return fn(self, ctx, *args, **kwargs)
+
+        wrapper.__s3_needs__ = (Need(action, bucket=None, key=None),)  # type: ignore[attr-defined]
+        wrapper.__owner_only__ = True  # type: ignore[attr-defined]
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+def declared_actions(method: Callable[..., Any]) -> tuple[Need, ...] | None:
+    return getattr(method, "__s3_needs__", None)
