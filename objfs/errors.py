@@ -70,6 +70,9 @@ InvalidRequest = _error("InvalidRequest", "InvalidRequest", 400, _errno.EINVAL, 
 KeyTooLong = _error(
     "KeyTooLong", "KeyTooLongError", 400, _errno.ENAMETOOLONG, "Key over 1024 bytes."
 )
+MalformedPolicy = _error(
+    "MalformedPolicy", "MalformedPolicy", 400, _errno.EINVAL, "Policy is not valid."
+)
 MethodNotAllowed = _error(
     "MethodNotAllowed", "MethodNotAllowed", 405, _errno.ENOENT, "Not allowed on a delete marker."
 )
