@@ -46,12 +46,18 @@ BucketAlreadyExists = _error(
 BucketNotEmpty = _error(
     "BucketNotEmpty", "BucketNotEmpty", 409, _errno.ENOTEMPTY, "Bucket has versions."
 )
+EntityAlreadyExists = _error(
+    "EntityAlreadyExists", "EntityAlreadyExists", 409, _errno.EEXIST, "User or key exists."
+)
 EntityTooLarge = _error("EntityTooLarge", "EntityTooLarge", 400, _errno.EFBIG, "Upload too large.")
 EntityTooSmall = _error("EntityTooSmall", "EntityTooSmall", 400, _errno.EINVAL, "Part too small.")
 IntegrityError = _error(
     "IntegrityError", "InternalError", 500, _errno.EIO, "Stored data is damaged."
 )
 InternalError = _error("InternalError", "InternalError", 500, _errno.EIO, "Unexpected failure.")
+InvalidAccessKeyId = _error(
+    "InvalidAccessKeyId", "InvalidAccessKeyId", 403, _errno.EACCES, "No such active access key."
+)
 InvalidArgument = _error("InvalidArgument", "InvalidArgument", 400, _errno.EINVAL, "Bad argument.")
 InvalidBucketName = _error(
     "InvalidBucketName", "InvalidBucketName", 400, _errno.EINVAL, "Bucket name breaks a rule."
@@ -70,6 +76,9 @@ InvalidRequest = _error("InvalidRequest", "InvalidRequest", 400, _errno.EINVAL, 
 KeyTooLong = _error(
     "KeyTooLong", "KeyTooLongError", 400, _errno.ENAMETOOLONG, "Key over 1024 bytes."
 )
+LimitExceeded = _error(
+    "LimitExceeded", "LimitExceeded", 409, _errno.EDQUOT, "A limit would be exceeded."
+)
 MalformedPolicy = _error(
     "MalformedPolicy", "MalformedPolicy", 400, _errno.EINVAL, "Policy is not valid."
 )
@@ -77,12 +86,19 @@ MethodNotAllowed = _error(
     "MethodNotAllowed", "MethodNotAllowed", 405, _errno.ENOENT, "Not allowed on a delete marker."
 )
 NoSuchBucket = _error("NoSuchBucket", "NoSuchBucket", 404, _errno.ENOENT, "No such bucket.")
+NoSuchBucketPolicy = _error(
+    "NoSuchBucketPolicy", "NoSuchBucketPolicy", 404, _errno.ENOENT, "The bucket has no policy."
+)
+NoSuchEntity = _error("NoSuchEntity", "NoSuchEntity", 404, _errno.ENOENT, "No such user or key.")
 NoSuchKey = _error("NoSuchKey", "NoSuchKey", 404, _errno.ENOENT, "No such key.")
 NoSuchUpload = _error("NoSuchUpload", "NoSuchUpload", 404, _errno.ENOENT, "No such upload.")
 NoSuchVersion = _error("NoSuchVersion", "NoSuchVersion", 404, _errno.ENOENT, "No such version.")
 NotModified = _error("NotModified", "NotModified", 304, _errno.EAGAIN, "Not modified.")
 PreconditionFailed = _error(
     "PreconditionFailed", "PreconditionFailed", 412, _errno.EAGAIN, "Precondition failed."
+)
+SignatureDoesNotMatch = _error(
+    "SignatureDoesNotMatch", "SignatureDoesNotMatch", 403, _errno.EACCES, "Bad signature or secret."
 )
 StoreNotFound = _error(
     "StoreNotFound", "StoreNotFound", 500, _errno.ENOENT, "No objfs store at that path."

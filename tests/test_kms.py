@@ -8,6 +8,7 @@ chunk files. The clock of a scheduled deletion is moved by replacing
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 from pathlib import Path
@@ -25,11 +26,24 @@ from objfs.errors import (
     ObjfsError,
 )
 from objfs.meta import kms_queries as kq
-from objfs.store import Identity, RequestContext, SSERequest, Store
+from objfs.store import OWNER, RequestContext, SSERequest, Store
 from objfs.store import kms as kms_mod
 
 KMS = "aws:kms"
-ALICE = RequestContext(Identity.user("alice", "a" * 64, "alice"), "api")
+FULL_ACCESS = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+    }
+)
+
+
+@pytest.fixture
+def alice(store: Store) -> RequestContext:
+    """A user (not the owner) allowed everything, acting through the API."""
+    store.create_user(OWNER, "alice")
+    store.put_user_policy(OWNER, "alice", "full", FULL_ACCESS)
+    return RequestContext(store.user_identity("alice"), "api")
 
 
 def kms(key_id: str | None = None) -> SSERequest:
@@ -100,9 +114,9 @@ def test_alias_and_arn_resolve_to_the_key_id(store, ctx, bucket):
     assert get_body(store, ctx, bucket, "via-alias") == b"one"  # data names the key, not the alias
 
 
-def test_default_key_is_created_on_first_use_and_reused(store, ctx, bucket):
+def test_default_key_is_created_on_first_use_and_reused(store, ctx, bucket, alice):
     assert store.kms_list_keys(ctx) == []
-    store.put_object(ALICE, bucket, "d1", b"first", sse=kms())
+    store.put_object(alice, bucket, "d1", b"first", sse=kms())
     store.put_object(ctx, bucket, "d2", b"second", sse=kms())
     keys = store.kms_list_keys(ctx)
     assert len(keys) == 1 and keys[0].is_default and keys[0].aliases == ("alias/aws/s3",)
@@ -285,17 +299,19 @@ def test_rotation_keeps_old_data_readable_and_starts_a_new_domain(store, store_p
 # -- audit -----------------------------------------------------------------------------
 
 
-def test_audit_records_every_use_with_principal_operation_and_object(store, ctx, make_bucket):
+def test_audit_records_every_use_with_principal_operation_and_object(
+    store, ctx, make_bucket, alice
+):
     src, dst = make_bucket("audit-src"), make_bucket("audit-dst")
-    key = store.kms_create_key(ALICE, description="audited")
-    store.kms_create_alias(ALICE, "audited", key.key_id)
-    store.put_object(ALICE, src, "doc.txt", b"hello", sse=kms("alias/audited"))
-    get_body(store, ALICE, src, "doc.txt")
+    key = store.kms_create_key(alice, description="audited")
+    store.kms_create_alias(alice, "audited", key.key_id)
+    store.put_object(alice, src, "doc.txt", b"hello", sse=kms("alias/audited"))
+    get_body(store, alice, src, "doc.txt")
     store.read_range(ctx, src, "doc.txt", 0, 2)
-    store.copy_object(ALICE, src, "doc.txt", dst, "copy.txt", sse=kms(key.key_id))
-    store.kms_disable_key(ALICE, key.key_id)
+    store.copy_object(alice, src, "doc.txt", dst, "copy.txt", sse=kms(key.key_id))
+    store.kms_disable_key(alice, key.key_id)
     with pytest.raises(KMSDisabled):
-        get_body(store, ALICE, src, "doc.txt")
+        get_body(store, alice, src, "doc.txt")
     entries = store.kms_audit(ctx, key="alias/audited")
     got = [(e.principal, e.interface, e.operation, e.bucket, e.key, e.error) for e in entries]
     assert got == [

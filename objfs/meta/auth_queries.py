@@ -50,7 +50,7 @@ CREATE TABLE IF NOT EXISTS object_acls (
     key BLOB NOT NULL,
     version_id TEXT NOT NULL,
     owner TEXT NOT NULL,
-    acl BLOB,                    -- msgpack grants; NULL: private
+    acl BLOB,                    -- msgpack grants, NULL for private
     PRIMARY KEY (bucket, key, version_id)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS mfa_devices (
@@ -254,3 +254,20 @@ def set_mfa_last_step(cur: sqlite3.Cursor, serial: str, step: int) -> None:
 
 def delete_mfa_device(cur: sqlite3.Cursor, serial: str) -> None:
     cur.execute("DELETE FROM mfa_devices WHERE serial = ?", (serial,))
+
+
+# -- what one access decision reads ------------------------------------------------
+
+
+def bucket_access(cur: sqlite3.Cursor, bucket: str) -> Row | None:
+    """``(owner, config)`` of a bucket, or None."""
+    return cur.execute("SELECT owner, config FROM buckets WHERE name = ?", (bucket,)).fetchone()
+
+
+def latest_version_id(cur: sqlite3.Cursor, bucket: str, key: bytes) -> str | None:
+    row = cur.execute(
+        "SELECT v.version_id FROM objects o JOIN versions v ON v.seq = o.seq "
+        "WHERE o.bucket = ? AND o.key = ?",
+        (bucket, key),
+    ).fetchone()
+    return None if row is None else row[0]

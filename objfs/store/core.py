@@ -38,6 +38,8 @@ from objfs.errors import (
 )
 from objfs.meta import queries as q
 from objfs.meta.db import Database
+from objfs.store.access import Need, requires
+from objfs.store.authorizer import AccessControl
 from objfs.store.kms import KMSMixin
 from objfs.store.listing import ListingMixin
 from objfs.store.maintenance import MaintenanceMixin
@@ -45,6 +47,7 @@ from objfs.store.mountops import MountMixin
 from objfs.store.multipart import MultipartMixin
 from objfs.store.names import check_bucket_name
 from objfs.store.objects import ObjectsMixin
+from objfs.store.policies import PoliciesMixin
 from objfs.store.reader import Extents
 from objfs.store.types import (
     BucketInfo,
@@ -53,13 +56,23 @@ from objfs.store.types import (
     SSERequest,
     Versioning,
 )
+from objfs.store.users import UsersMixin
 
 log = logging.getLogger(__name__)
 
 DEFAULT_CHUNK_SIZE = 1 << 20
 
 
-class Store(ObjectsMixin, MountMixin, ListingMixin, MultipartMixin, MaintenanceMixin, KMSMixin):
+class Store(
+    ObjectsMixin,
+    MountMixin,
+    ListingMixin,
+    MultipartMixin,
+    MaintenanceMixin,
+    KMSMixin,
+    UsersMixin,
+    PoliciesMixin,
+):
     """An objfs store directory opened for use. Thread-safe."""
 
     def __init__(self, path: Path, db: Database, keyring: Keyring) -> None:
@@ -72,6 +85,7 @@ class Store(ObjectsMixin, MountMixin, ListingMixin, MultipartMixin, MaintenanceM
         self._extents_cache: OrderedDict[int, Extents] = OrderedDict()  # objects.py
         self._kms_recent: dict[tuple[object, ...], int] = {}  # audit folding (store/kms.py)
         self._domain_lock = threading.Lock()
+        self.access = AccessControl(db)  # the authorization seam's data (authorizer.py)
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -217,6 +231,7 @@ class Store(ObjectsMixin, MountMixin, ListingMixin, MultipartMixin, MaintenanceM
 
     # -- buckets -------------------------------------------------------------
 
+    @requires(Need("s3:CreateBucket", bucket=None, key=None))
     def create_bucket(
         self, ctx: RequestContext, name: str, *, region: str = "local", versioning: bool = False
     ) -> BucketInfo:
@@ -248,10 +263,16 @@ class Store(ObjectsMixin, MountMixin, ListingMixin, MultipartMixin, MaintenanceM
             q.add_change(cur, name, b"")
         return info
 
+    @requires(Need("s3:ListAllMyBuckets", bucket=None, key=None))
     def list_buckets(self, ctx: RequestContext) -> list[BucketInfo]:
+        """Every bucket for the store owner; a user's own buckets for a user."""
         with self.db.read() as cur:
-            return [_bucket(row) for row in q.list_buckets(cur)]
+            buckets = [_bucket(row) for row in q.list_buckets(cur)]
+        if ctx.identity.is_owner:
+            return buckets
+        return [b for b in buckets if b.owner == ctx.identity.name]
 
+    @requires(Need("s3:ListBucket", bucket="name", key=None))
     def head_bucket(self, ctx: RequestContext, name: str) -> BucketInfo:
         with self.db.read() as cur:
             return self._bucket(cur, name)
@@ -262,6 +283,7 @@ class Store(ObjectsMixin, MountMixin, ListingMixin, MultipartMixin, MaintenanceM
             raise NoSuchBucket(f"no such bucket: {name!r}", bucket=name)
         return _bucket(row)
 
+    @requires(Need("s3:DeleteBucket", bucket="name", key=None))
     def delete_bucket(self, ctx: RequestContext, name: str) -> None:
         with self.db.write(durable=True) as cur:
             self._bucket(cur, name)
@@ -274,6 +296,7 @@ class Store(ObjectsMixin, MountMixin, ListingMixin, MultipartMixin, MaintenanceM
             q.delete_bucket(cur, name)
             q.add_change(cur, name, b"")
 
+    @requires(Need("s3:PutBucketVersioning", bucket="name", key=None))
     def set_bucket_versioning(
         self,
         ctx: RequestContext,
@@ -301,6 +324,7 @@ class Store(ObjectsMixin, MountMixin, ListingMixin, MultipartMixin, MaintenanceM
             q.add_change(cur, name, b"")
             return self._bucket(cur, name)
 
+    @requires(Need("s3:PutEncryptionConfiguration", bucket="name", key=None))
     def set_bucket_encryption(
         self, ctx: RequestContext, name: str, mode: str, kms_key_id: str | None = None
     ) -> BucketInfo:

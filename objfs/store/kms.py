@@ -53,6 +53,7 @@ from objfs.errors import (
 )
 from objfs.meta import kms_queries as kq
 from objfs.meta import queries as q
+from objfs.store.access import Need, requires
 from objfs.store.kms_types import KMSAuditEntry, KMSKeyInfo
 from objfs.store.types import OWNER, BucketInfo, Identity, RequestContext, SSERequest
 
@@ -342,6 +343,7 @@ class KMSMixin:
 
     # -- the KMS API -------------------------------------------------------------
 
+    @requires(Need("kms:CreateKey", bucket=None, key=None))
     def kms_create_key(self: Store, ctx: RequestContext, description: str = "") -> KMSKeyInfo:
         if not isinstance(description, str) or len(description) > MAX_DESCRIPTION:
             raise InvalidArgument(f"a key description is text of at most {MAX_DESCRIPTION} chars")
@@ -350,6 +352,7 @@ class KMSMixin:
             key_id = self._kms_new_key(cur, ctx, description)
             return self._kms_info(cur, kq.get_key(cur, key_id))  # type: ignore[arg-type]
 
+    @requires(Need("kms:CreateAlias", bucket=None, key=None))
     def kms_create_alias(self: Store, ctx: RequestContext, alias: str, key_id: str) -> KMSKeyInfo:
         name = kc.check_alias(alias)
         self._kms_begin()
@@ -364,6 +367,7 @@ class KMSMixin:
             _audit(cur, ctx, "CreateAlias", row[K_ID])
             return self._kms_info(cur, row)
 
+    @requires(Need("kms:DeleteAlias", bucket=None, key=None))
     def kms_delete_alias(self: Store, ctx: RequestContext, alias: str) -> None:
         name = kc.check_alias(alias)
         self._kms_begin()
@@ -374,19 +378,23 @@ class KMSMixin:
             kq.delete_alias(cur, name)
             _audit(cur, ctx, "DeleteAlias", key_id)
 
+    @requires(Need("kms:ListKeys", bucket=None, key=None))
     def kms_list_keys(self: Store, ctx: RequestContext) -> list[KMSKeyInfo]:
         self._kms_begin()
         with self.db.read() as cur:
             return [self._kms_info(cur, row) for row in kq.list_keys(cur)]
 
+    @requires(Need("kms:DescribeKey", bucket=None, key=None))
     def kms_describe_key(self: Store, ctx: RequestContext, key: str) -> KMSKeyInfo:
         self._kms_begin()
         with self.db.read() as cur:
             return self._kms_info(cur, self._kms_resolve(cur, key))
 
+    @requires(Need("kms:DisableKey", bucket=None, key=None))
     def kms_disable_key(self: Store, ctx: RequestContext, key: str) -> KMSKeyInfo:
         return self._kms_set_state(ctx, key, "DisableKey", kc.STATE_DISABLED)
 
+    @requires(Need("kms:EnableKey", bucket=None, key=None))
     def kms_enable_key(self: Store, ctx: RequestContext, key: str) -> KMSKeyInfo:
         return self._kms_set_state(ctx, key, "EnableKey", kc.STATE_ENABLED)
 
@@ -405,6 +413,7 @@ class KMSMixin:
             _audit(cur, ctx, operation, row[K_ID])
             return self._kms_info(cur, kq.get_key(cur, row[K_ID]))  # type: ignore[arg-type]
 
+    @requires(Need("kms:RotateKeyOnDemand", bucket=None, key=None))
     def kms_rotate_key(self: Store, ctx: RequestContext, key: str) -> int:
         """Add a new material version; new data uses it, old data stays readable."""
         self._kms_begin()
@@ -420,6 +429,7 @@ class KMSMixin:
             _audit(cur, ctx, "RotateKey", row[K_ID], version=version)
         return version
 
+    @requires(Need("kms:ScheduleKeyDeletion", bucket=None, key=None))
     def kms_schedule_key_deletion(self: Store, ctx: RequestContext, key: str, days: int) -> int:
         """Schedule destruction of the key's material in ``days`` (7-30): returns when (ns).
 
@@ -449,6 +459,7 @@ class KMSMixin:
         )
         return when
 
+    @requires(Need("kms:CancelKeyDeletion", bucket=None, key=None))
     def kms_cancel_key_deletion(self: Store, ctx: RequestContext, key: str) -> KMSKeyInfo:
         """Keep a key pending deletion; as in AWS KMS it comes back Disabled."""
         self._kms_begin()
@@ -460,6 +471,7 @@ class KMSMixin:
             _audit(cur, ctx, "CancelKeyDeletion", row[K_ID])
             return self._kms_info(cur, kq.get_key(cur, row[K_ID]))  # type: ignore[arg-type]
 
+    @requires(Need("kms:ListAuditEvents", bucket=None, key=None))
     def kms_audit(
         self: Store, ctx: RequestContext, key: str | None = None, limit: int = 1000
     ) -> list[KMSAuditEntry]:
@@ -474,6 +486,7 @@ class KMSMixin:
             rows = kq.audit_entries(cur, key_id, limit)
         return [KMSAuditEntry(*row) for row in rows]
 
+    @requires(Need("kms:PruneAuditEvents", bucket=None, key=None))
     def kms_prune_audit(self: Store, ctx: RequestContext, before_ns: int) -> int:
         """Drop audit entries older than ``before_ns``; returns how many."""
         self._kms_begin()

@@ -19,6 +19,7 @@ import msgpack
 from objfs.errors import InvalidArgument
 from objfs.meta import queries as q
 from objfs.store import records as rec
+from objfs.store.access import Need, requires
 from objfs.store.names import prefix_upper
 from objfs.store.records import Col
 from objfs.store.types import ListResult, ObjectVersion, RequestContext, VersionListResult
@@ -63,6 +64,7 @@ def _fold(key: bytes, prefix: bytes, delimiter: bytes | None) -> bytes | None:
 
 
 class ListingMixin:
+    @requires(Need("s3:ListBucket", key=None))
     def list_objects(
         self: Store,
         ctx: RequestContext,
@@ -121,6 +123,7 @@ class ListingMixin:
             key_count=len(contents) + len(prefixes),
         )
 
+    @requires(Need("s3:ListBucket", key=None))
     def iter_objects(
         self: Store,
         ctx: RequestContext,
@@ -149,6 +152,7 @@ class ListingMixin:
                 return
             token = page.next_continuation_token
 
+    @requires(Need("s3:ListBucketVersions", key=None))
     def list_object_versions(
         self: Store,
         ctx: RequestContext,
@@ -228,6 +232,7 @@ class ListingMixin:
             next_version_id_marker=next_vid,
         )
 
+    @requires(Need("s3:ListBucketVersions", key=None))
     def key_versions(
         self: Store, ctx: RequestContext, bucket: str, key: str
     ) -> list[ObjectVersion]:
@@ -238,6 +243,7 @@ class ListingMixin:
             rows = q.key_versions(cur, bucket, raw)
         return [rec.version_from_row(row, is_latest=i == 0) for i, row in enumerate(rows)]
 
+    @requires(Need("s3:ListBucket", key=None))
     def prefix_exists(
         self: Store, ctx: RequestContext, bucket: str, prefix: str, *, exclude_marker: bool = False
     ) -> bool:

@@ -18,6 +18,7 @@ from objfs.errors import (
 )
 from objfs.meta import queries as q
 from objfs.store import records as rec
+from objfs.store.access import Need, requires
 from objfs.store.names import encode_key
 from objfs.store.objects import guess_content_type
 from objfs.store.records import Col
@@ -38,6 +39,11 @@ if TYPE_CHECKING:
 class MountMixin:
     # -- rename (mount) ----------------------------------------------------------
 
+    @requires(
+        Need("s3:GetObject", key="src_key", version=None),
+        Need("s3:PutObject", key="dst_key", version=None),
+        Need("s3:DeleteObject", key="src_key", version=None),
+    )
     def rename(self, ctx: RequestContext, bucket: str, src_key: str, dst_key: str) -> PutResult:
         """Move the latest version of src to dst in one transaction.
 
@@ -48,6 +54,11 @@ class MountMixin:
         with self.db.write(durable=ctx.durable) as cur:
             return self._move(cur, bucket, src, dst, src_key)
 
+    @requires(
+        Need("s3:ListBucket", key=None),
+        Need("s3:PutObject", key="dst_prefix", version=None),
+        Need("s3:DeleteObject", key="src_prefix", version=None),
+    )
     def rename_prefix(
         self, ctx: RequestContext, bucket: str, src_prefix: str, dst_prefix: str
     ) -> int:
@@ -88,6 +99,7 @@ class MountMixin:
 
     # -- the mount's writer ------------------------------------------------------
 
+    @requires(Need("s3:PutObject", version=None))
     def open_writer(
         self,
         ctx: RequestContext,
@@ -121,6 +133,7 @@ class MountMixin:
             self, bucket, key, domain, label, kms, manifest, size, base_domain or domain
         )
 
+    @requires(Need("s3:PutObject", version=None))
     def commit_manifest(
         self,
         ctx: RequestContext,

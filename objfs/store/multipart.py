@@ -21,6 +21,7 @@ from objfs.errors import (
 )
 from objfs.meta import queries as q
 from objfs.store import records as rec
+from objfs.store.access import Need, requires
 from objfs.store.chunking import ChunkedBody, store_stream
 from objfs.store.names import encode_key, prefix_upper
 from objfs.store.objects import md5_of_parts
@@ -43,6 +44,7 @@ MAX_PARTS = 10000
 
 
 class MultipartMixin:
+    @requires(Need("s3:PutObject", version=None))
     def create_multipart_upload(
         self: Store,
         ctx: RequestContext,
@@ -86,6 +88,7 @@ class MultipartMixin:
             )
         return row
 
+    @requires(Need("s3:PutObject", version=None))
     def upload_part(
         self: Store,
         ctx: RequestContext,
@@ -133,6 +136,7 @@ class MultipartMixin:
                 _drop(cur, old[0])
         return PartInfo(part_number, etag, stored.size, now)
 
+    @requires(Need("s3:PutObject", version=None))
     def complete_multipart_upload(
         self: Store,
         ctx: RequestContext,
@@ -191,6 +195,7 @@ class MultipartMixin:
             q.delete_upload(cur, upload_id)
         return result
 
+    @requires(Need("s3:AbortMultipartUpload", version=None))
     def abort_multipart_upload(
         self: Store, ctx: RequestContext, bucket: str, key: str, upload_id: str
     ) -> None:
@@ -203,6 +208,7 @@ class MultipartMixin:
             _drop(cur, row[4])
         q.delete_upload(cur, upload_id)
 
+    @requires(Need("s3:ListMultipartUploadParts", version=None))
     def list_parts(
         self: Store, ctx: RequestContext, bucket: str, key: str, upload_id: str
     ) -> list[PartInfo]:
@@ -210,6 +216,7 @@ class MultipartMixin:
             self._upload(cur, bucket, key, upload_id)
             return [PartInfo(r[0], r[1], r[2], r[3]) for r in q.list_parts(cur, upload_id)]
 
+    @requires(Need("s3:ListBucketMultipartUploads", key=None))
     def list_multipart_uploads(
         self: Store, ctx: RequestContext, bucket: str, *, prefix: str = ""
     ) -> list[UploadInfo]:

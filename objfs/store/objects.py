@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from objfs.errors import (
+    AccessDenied,
     InternalError,
     InvalidArgument,
     InvalidRequest,
@@ -25,6 +26,7 @@ from objfs.errors import (
 )
 from objfs.meta import queries as q
 from objfs.store import records as rec
+from objfs.store.access import Need, requires
 from objfs.store.chunking import ChunkedBody, store_stream
 from objfs.store.names import encode_key
 from objfs.store.reader import Extents, ObjectReader
@@ -82,6 +84,7 @@ class ObjectsMixin:
             )
         return row, row[Col.SEQ] == latest
 
+    @requires(Need(lambda a: "s3:GetObjectVersion" if a.get("version_id") else "s3:GetObject"))
     def head_object(
         self,
         ctx: RequestContext,
@@ -105,6 +108,7 @@ class ObjectsMixin:
             self._domain(row[Col.DOMAIN], sse.customer_key if sse else None)
         return info
 
+    @requires(Need(lambda a: "s3:GetObjectVersion" if a.get("version_id") else "s3:GetObject"))
     def get_object(
         self,
         ctx: RequestContext,
@@ -130,6 +134,7 @@ class ObjectsMixin:
             self.chunks, domain, info, rec.unpack_manifest(row[Col.MANIFEST]), range
         )
 
+    @requires(Need(lambda a: "s3:GetObjectVersion" if a.get("version_id") else "s3:GetObject"))
     def read_range(
         self,
         ctx: RequestContext,
@@ -181,6 +186,7 @@ class ObjectsMixin:
 
     # -- writing versions ------------------------------------------------------
 
+    @requires("s3:PutObject")
     def put_object(
         self,
         ctx: RequestContext,
@@ -302,7 +308,17 @@ class ObjectsMixin:
         manifest = rec.unpack_manifest(row[Col.MANIFEST])  # type: ignore[arg-type]
         q.drop_refs(cur, (r.chunk_id for r in manifest if r.chunk_id is not None))  # type: ignore[arg-type]
         q.delete_version(cur, row[Col.SEQ])  # type: ignore[arg-type]
+        self.access.forget_object(cur, row[Col.BUCKET], row[Col.KEY], row[Col.VERSION_ID])  # type: ignore[arg-type]
 
+    @requires(
+        Need(
+            lambda a: "s3:GetObjectVersion" if a.get("src_version_id") else "s3:GetObject",
+            bucket="src_bucket",
+            key="src_key",
+            version="src_version_id",
+        ),
+        Need("s3:PutObject", bucket="dst_bucket", key="dst_key", version=None),
+    )
     def copy_object(
         self,
         ctx: RequestContext,
@@ -382,6 +398,9 @@ class ObjectsMixin:
 
     # -- deleting ----------------------------------------------------------------
 
+    @requires(
+        Need(lambda a: "s3:DeleteObjectVersion" if a.get("version_id") else "s3:DeleteObject")
+    )
     def delete_object(
         self, ctx: RequestContext, bucket: str, key: str, *, version_id: str | None = None
     ) -> DeleteResult:
@@ -425,21 +444,33 @@ class ObjectsMixin:
         )
         return DeleteResult(key, result.version_id, True)
 
+    @requires()  # each item is checked on its own (DeleteObject or DeleteObjectVersion)
     def delete_objects(
         self, ctx: RequestContext, bucket: str, items: Sequence[tuple[str, str | None]]
     ) -> list[DeleteResult | ObjfsError]:
-        results: list[DeleteResult | ObjfsError] = []
+        results: list[DeleteResult | ObjfsError | None] = []
+        for key, version_id in items:  # S3 checks each key on its own
+            action = "s3:DeleteObjectVersion" if version_id else "s3:DeleteObject"
+            extra = {"s3:VersionId": version_id} if version_id else {}
+            try:
+                self.access.check(ctx, action, bucket, key, version_id, extra)
+                results.append(None)
+            except AccessDenied as err:
+                results.append(err)
         with self.db.write(durable=ctx.durable) as cur:
             self._bucket(cur, bucket)
-            for key, version_id in items:
+            for i, (key, version_id) in enumerate(items):
+                if results[i] is not None:
+                    continue
                 try:
-                    results.append(self._delete(cur, bucket, encode_key(key), key, version_id))
+                    results[i] = self._delete(cur, bucket, encode_key(key), key, version_id)
                 except ObjfsError as err:
-                    results.append(err)
-        return results
+                    results[i] = err
+        return results  # type: ignore[return-value]
 
     # -- metadata in place ---------------------------------------------------------
 
+    @requires(Need("s3:PutObject", version=None))
     def update_sys_meta(
         self,
         ctx: RequestContext,
@@ -457,6 +488,7 @@ class ObjectsMixin:
             row = q.get_version(cur, bucket, row[Col.KEY], row[Col.VERSION_ID])  # type: ignore[arg-type]
         return rec.version_from_row(row, is_latest=latest)
 
+    @requires("s3:PutObject")
     def update_user_meta(
         self, ctx: RequestContext, bucket: str, key: str, user_meta: dict[str, str]
     ) -> ObjectVersion:

@@ -211,3 +211,27 @@ class SSERequest:
     mode: str | None = None
     kms_key_id: str | None = None
     customer_key: bytes | None = None
+
+
+@dataclass(slots=True, frozen=True)
+class UserInfo:
+    name: str
+    canonical_id: str
+    display_name: str
+    created_ns: int
+
+
+@dataclass(slots=True, frozen=True)
+class AccessKeyInfo:
+    key_id: str
+    user: str
+    status: str  # "Active" or "Inactive"
+    created_ns: int
+
+
+@dataclass(slots=True, frozen=True)
+class NewAccessKey:
+    """A key just created: the only time its secret is returned."""
+
+    info: AccessKeyInfo
+    secret: str = field(repr=False)

@@ -1,0 +1,276 @@
+"""``AccessControl``: gathers what one access decision needs and asks ``objfs.auth``.
+
+The store's decorators (``objfs/store/access.py``) call ``check`` once per
+request. This collaborator owns:
+
+- the lazily created access-control tables (``objfs/meta/auth_queries.py``);
+- the store owner's canonical id (made once, kept in the ``meta`` table);
+- reading a bucket's owner, policy and ACL (``buckets.config``) and an
+  object version's owner and ACL (``object_acls``);
+- the caller's identity policies;
+- a small cache of parsed policy documents, keyed by their text (a changed
+  policy is new text, so the cache is never stale).
+
+Invariants: every decision reads the database as it is now (a policy put by
+another process binds the next request); ``AccessDenied`` names who, what,
+on which resource and the deciding statement.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import secrets
+import threading
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import msgpack
+
+from objfs.auth.acl import Acl, canned_acl, required_permission
+from objfs.auth.actions import Level
+from objfs.auth.evaluate import Decision, Reason, Request, evaluate, request_context, resource_arn
+from objfs.auth.identity import OWNER_NAME, Identity, PrincipalKind
+from objfs.auth.policy import Policy, parse_bucket_policy, parse_identity_policy
+from objfs.errors import AccessDenied, NoSuchEntity
+from objfs.meta import auth_queries as aq
+from objfs.meta import queries as q
+from objfs.meta.db import Database
+from objfs.store.types import RequestContext
+
+# Account-level actions an authenticated user may take unless a policy
+# denies them: in S3-compatible servers every user is its own account.
+ACCOUNT_ACTIONS = frozenset({"s3:CreateBucket", "s3:ListAllMyBuckets"})
+
+
+@functools.lru_cache(maxsize=256)
+def _identity_policy(text: str) -> Policy:
+    return parse_identity_policy(text)
+
+
+@functools.lru_cache(maxsize=256)
+def _bucket_policy(text: str, bucket: str) -> Policy:
+    return parse_bucket_policy(text, bucket)
+
+
+def decode_config(blob: bytes | None) -> dict[str, Any]:
+    return dict(msgpack.unpackb(blob)) if blob else {}
+
+
+def encode_config(config: Mapping[str, Any]) -> bytes | None:
+    kept = {k: v for k, v in config.items() if v is not None}
+    return msgpack.packb(kept) if kept else None
+
+
+class AccessControl:
+    """Loads policies, ACLs and owners for one decision; see the module docstring."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._schema_ok = False
+        self._owner_id: str | None = None
+        self._lock = threading.Lock()
+        self.owner_id()  # now, outside any transaction: decisions run inside them
+
+    # -- schema and small lookups -------------------------------------------------
+
+    def ensure_schema(self, cur: Any) -> None:
+        """Inside a write transaction: create the tables if this store predates them."""
+        if not self._schema_ok:
+            if not aq.has_schema(cur):
+                aq.ensure_schema(cur)
+            self._schema_ok = True
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[Any]:
+        if not self._schema_ok:
+            with self.db.read() as cur:
+                present = aq.has_schema(cur)
+            if not present:
+                with self.db.write(durable=True) as cur:
+                    self.ensure_schema(cur)
+            self._schema_ok = True
+        with self.db.read() as cur:
+            yield cur
+
+    def user_row(self, cur: Any, name: str) -> tuple:
+        row = aq.get_user(cur, name)
+        if row is None:
+            raise NoSuchEntity(f"no such user: {name!r} (see `objfs user ls`)")
+        return row
+
+    def owner_id(self) -> str:
+        """The store owner's canonical id (64 hex), made when the store first opens."""
+        if self._owner_id is None:
+            with self._lock:
+                with self.db.read() as cur:
+                    value = q.get_meta(cur, "owner_canonical_id")
+                if value is None:
+                    with self.db.write(durable=True) as cur:
+                        value = q.get_meta(cur, "owner_canonical_id")
+                        if value is None:
+                            value = secrets.token_hex(32)
+                            q.set_meta(cur, "owner_canonical_id", value)
+                self._owner_id = str(value)
+        return self._owner_id
+
+    def canonical_id_of(self, cur: Any, name: str) -> str:
+        """The canonical id of a principal name as buckets store it."""
+        if name == OWNER_NAME:
+            return self.owner_id()
+        row = aq.get_user(cur, name) if self._schema_ok or aq.has_schema(cur) else None
+        return row[1] if row is not None else ""
+
+    def display_name_of(self, cur: Any, canonical_id: str) -> str:
+        if canonical_id == self.owner_id():
+            return OWNER_NAME
+        row = aq.user_by_canonical_id(cur, canonical_id) if aq.has_schema(cur) else None
+        return row[2] if row is not None else ""
+
+    def complete(self, identity: Identity) -> Identity:
+        """``identity`` with the owner's canonical id filled in (ACLs compare ids)."""
+        if identity.is_owner and not identity.canonical_id:
+            return Identity(
+                PrincipalKind.OWNER, identity.name, self.owner_id(), identity.display_name
+            )
+        return identity
+
+    # -- owners and ACLs of resources ------------------------------------------------
+
+    def bucket_acl(self, cur: Any, bucket: str, owner_name: str, config: Mapping) -> Acl:
+        stored = config.get("acl")
+        if stored is not None:
+            return Acl.from_obj(stored)
+        return canned_acl("private", self.canonical_id_of(cur, owner_name))
+
+    def object_acl(
+        self, cur: Any, bucket: str, key: str, version_id: str | None, bucket_owner: str
+    ) -> Acl:
+        raw = key.encode("utf-8")
+        if version_id is None:
+            version_id = aq.latest_version_id(cur, bucket, raw)
+        row = None
+        if version_id is not None and (self._schema_ok or aq.has_schema(cur)):
+            row = aq.get_object_acl(cur, bucket, raw, version_id)
+        if row is None:
+            return canned_acl("private", bucket_owner)
+        owner, acl = row
+        if acl is None:
+            return canned_acl("private", owner)
+        return Acl.from_obj(msgpack.unpackb(acl))
+
+    def forget_object(self, cur: Any, bucket: str, key: bytes, version_id: str) -> None:
+        """A version is gone for good: so is its owner/ACL row (inside its transaction)."""
+        if self._schema_ok or aq.has_schema(cur):
+            aq.delete_object_acl(cur, bucket, key, version_id)
+
+    # -- the decision -------------------------------------------------------------------
+
+    def check_owner(self, ctx: RequestContext, action: str) -> None:
+        if not ctx.identity.is_owner:
+            raise AccessDenied(
+                f"Access Denied: {action} is for the store owner only, "
+                f"not {ctx.identity.describe()}"
+            )
+
+    def check(
+        self,
+        ctx: RequestContext,
+        action: str,
+        bucket: str | None,
+        key: str | None,
+        version_id: str | None,
+        conditions: Mapping[str, Any],
+    ) -> Decision | None:
+        """Allow or raise ``AccessDenied``; see the module docstring."""
+        who = ctx.identity
+        with self.db.read() as cur:
+            bucket_row = aq.bucket_access(cur, bucket) if bucket is not None else None
+            if bucket is not None and bucket_row is None:
+                return None  # the method itself reports NoSuchBucket
+            config = decode_config(bucket_row[1]) if bucket_row else {}
+            policy_text = config.get("policy")
+            if who.is_owner and policy_text is None:
+                return None  # the store owner, and no bucket policy to bind it
+            decision = self._decide(
+                cur, ctx, action, bucket, key, version_id, conditions, bucket_row, config
+            )
+        if not decision.allowed:
+            if (
+                decision.reason is Reason.IMPLICIT_DENY
+                and action in ACCOUNT_ACTIONS
+                and who.kind is PrincipalKind.USER
+            ):
+                return decision
+            raise AccessDenied(
+                f"Access Denied: {who.describe()} may not {action} on "
+                f"{decision.resource} ({decision.explain().removeprefix('Denied: ')})",
+                action=action,
+                decision=decision,
+            )
+        return decision
+
+    def decide(
+        self,
+        ctx: RequestContext,
+        action: str,
+        bucket: str | None,
+        key: str | None,
+        conditions: Mapping[str, Any],
+    ) -> Decision:
+        """The decision without raising (the policy simulator)."""
+        with self.reading() as cur:
+            bucket_row = aq.bucket_access(cur, bucket) if bucket is not None else None
+            config = decode_config(bucket_row[1]) if bucket_row else {}
+            return self._decide(cur, ctx, action, bucket, key, None, conditions, bucket_row, config)
+
+    def _decide(
+        self,
+        cur: Any,
+        ctx: RequestContext,
+        action: str,
+        bucket: str | None,
+        key: str | None,
+        version_id: str | None,
+        conditions: Mapping[str, Any],
+        bucket_row: tuple | None,
+        config: Mapping[str, Any],
+    ) -> Decision:
+        who = self.complete(ctx.identity)
+        bucket_policy = None
+        if bucket is not None and config.get("policy") is not None:
+            bucket_policy = _bucket_policy(config["policy"], bucket)
+        identity_policies: dict[str, Policy] = {}
+        if who.kind is PrincipalKind.USER and (self._schema_ok or aq.has_schema(cur)):
+            for name, text in aq.list_user_policies(cur, who.name):
+                identity_policies[name] = _identity_policy(text)
+        bucket_owner = object_owner = None
+        acl = None
+        if bucket_row is not None:
+            bucket_owner = self.canonical_id_of(cur, bucket_row[0])
+            need = required_permission(action)
+            if key is not None and not who.is_owner:
+                obj_acl = self.object_acl(cur, bucket, key, version_id, bucket_owner)  # type: ignore[arg-type]
+                object_owner = obj_acl.owner_id
+                if need is not None and need[0] is Level.OBJECT:
+                    acl = obj_acl
+            if acl is None and need is not None and need[0] is Level.BUCKET:
+                acl = self.bucket_acl(cur, bucket, bucket_row[0], config)  # type: ignore[arg-type]
+        context = request_context(
+            now=datetime.now(UTC),
+            secure_transport=ctx.secure_transport,
+            source_ip=ctx.remote_addr,
+            **{k: v for k, v in conditions.items()},
+        )
+        if ctx.user_agent:
+            context["aws:UserAgent"] = ctx.user_agent
+        request = Request(
+            identity=who,
+            action=action,
+            resource=resource_arn(bucket, key),
+            bucket_owner=bucket_owner,
+            object_owner=object_owner,
+            context=context,
+        )
+        return evaluate(request, identity_policies, bucket_policy, acl)

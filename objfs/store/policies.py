@@ -1,0 +1,226 @@
+"""Policies and ACLs: identity policies, bucket policies, bucket and object ACLs.
+
+Owns the public API that stores and reads them, and the policy simulator.
+Documents are validated by ``objfs.auth`` at put time (``MalformedPolicy``
+names the statement and field) and stored in canonical form, so ``get``
+returns normalised JSON. A bucket's policy and ACL live in its
+``buckets.config`` map; object ACLs in ``object_acls``.
+
+Invariants: every change advances the change sequence (a mount or server
+never decides on stale configuration: each decision reads the database);
+the store owner can always read and replace a bucket's policy and ACL (a
+policy cannot lock the owner out of managing); an ACL is stored with its
+owner, who always keeps FULL_CONTROL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import msgpack
+
+from objfs.auth.acl import Acl, Grant, acl_from_grants, canned_acl
+from objfs.auth.evaluate import Decision
+from objfs.auth.identity import Identity
+from objfs.auth.policy import parse_bucket_policy, parse_identity_policy, to_json
+from objfs.errors import InvalidArgument, NoSuchBucketPolicy, NoSuchEntity, NoSuchKey
+from objfs.meta import auth_queries as aq
+from objfs.meta import queries as q
+from objfs.store.access import Need, owner_only, requires
+from objfs.store.authorizer import decode_config, encode_config
+from objfs.store.names import encode_key
+from objfs.store.types import RequestContext
+
+if TYPE_CHECKING:
+    from objfs.store.core import Store
+
+
+class PoliciesMixin:
+    # -- identity policies ---------------------------------------------------------
+
+    @owner_only("iam:PutUserPolicy")
+    def put_user_policy(
+        self: Store, ctx: RequestContext, user: str, name: str, document: str | bytes
+    ) -> str:
+        """Validate and attach ``document`` to ``user`` as ``name``; returns it normalised."""
+        if not name or len(name) > 128:
+            raise InvalidArgument("a policy name is 1-128 characters")
+        text = to_json(parse_identity_policy(document), indent=2)
+        with self.db.write(durable=True) as cur:
+            self.access.ensure_schema(cur)
+            self.access.user_row(cur, user)
+            aq.put_user_policy(cur, user, name, text)
+            q.add_change(cur, "", b"")
+        return text
+
+    @owner_only("iam:GetUserPolicy")
+    def get_user_policy(self: Store, ctx: RequestContext, user: str, name: str) -> str:
+        with self.access.reading() as cur:
+            self.access.user_row(cur, user)
+            text = aq.get_user_policy(cur, user, name)
+        if text is None:
+            raise NoSuchEntity(f"user {user!r} has no policy {name!r}")
+        return text
+
+    @owner_only("iam:ListUserPolicies")
+    def list_user_policies(self: Store, ctx: RequestContext, user: str) -> list[str]:
+        with self.access.reading() as cur:
+            self.access.user_row(cur, user)
+            return [name for name, _ in aq.list_user_policies(cur, user)]
+
+    @owner_only("iam:DeleteUserPolicy")
+    def delete_user_policy(self: Store, ctx: RequestContext, user: str, name: str) -> None:
+        with self.db.write(durable=True) as cur:
+            self.access.ensure_schema(cur)
+            self.access.user_row(cur, user)
+            if not aq.delete_user_policy(cur, user, name):
+                raise NoSuchEntity(f"user {user!r} has no policy {name!r}")
+            q.add_change(cur, "", b"")
+
+    # -- bucket policy ----------------------------------------------------------------
+
+    def _config(self: Store, cur: Any, bucket: str) -> dict[str, Any]:
+        self._bucket(cur, bucket)  # NoSuchBucket
+        return decode_config(aq.get_bucket_config(cur, bucket))
+
+    def _set_config(self: Store, cur: Any, bucket: str, **changes: Any) -> None:
+        config = self._config(cur, bucket)
+        config.update(changes)
+        aq.set_bucket_config(cur, bucket, encode_config(config))
+        q.add_change(cur, bucket, b"")
+
+    @requires(Need("s3:PutBucketPolicy", key=None))
+    def put_bucket_policy(
+        self: Store, ctx: RequestContext, bucket: str, document: str | bytes
+    ) -> str:
+        """Validate and set the bucket policy (at most 20 KiB); returns it normalised."""
+        text = to_json(parse_bucket_policy(document, bucket), indent=2)
+        with self.db.write(durable=True) as cur:
+            self._set_config(cur, bucket, policy=text)
+        return text
+
+    @requires(Need("s3:GetBucketPolicy", key=None))
+    def get_bucket_policy(self: Store, ctx: RequestContext, bucket: str) -> str:
+        with self.db.read() as cur:
+            text = self._config(cur, bucket).get("policy")
+        if text is None:
+            raise NoSuchBucketPolicy(f"bucket {bucket!r} has no policy")
+        return text
+
+    @requires(Need("s3:DeleteBucketPolicy", key=None))
+    def delete_bucket_policy(self: Store, ctx: RequestContext, bucket: str) -> None:
+        with self.db.write(durable=True) as cur:
+            self._set_config(cur, bucket, policy=None)
+
+    # -- ACLs ----------------------------------------------------------------------------
+
+    def _make_acl(
+        self: Store, cur: Any, owner_id: str, canned: str | None, grants: Sequence[Grant]
+    ) -> Acl:
+        if canned is not None and grants:
+            raise InvalidArgument("give either a canned ACL or explicit grants, not both")
+        if canned is not None:
+            return canned_acl(canned, owner_id, owner_display_name=None)
+        return acl_from_grants(owner_id, grants)
+
+    @requires(Need("s3:PutBucketAcl", key=None))
+    def put_bucket_acl(
+        self: Store,
+        ctx: RequestContext,
+        bucket: str,
+        *,
+        canned: str | None = None,
+        grants: Sequence[Grant] = (),
+    ) -> Acl:
+        with self.db.write(durable=True) as cur:
+            self.access.ensure_schema(cur)
+            info = self._bucket(cur, bucket)
+            owner_id = self.access.canonical_id_of(cur, info.owner)
+            acl = self._make_acl(cur, owner_id, canned or (None if grants else "private"), grants)
+            self._set_config(cur, bucket, acl=acl.to_obj())
+        return acl
+
+    @requires(Need("s3:GetBucketAcl", key=None))
+    def get_bucket_acl(self: Store, ctx: RequestContext, bucket: str) -> Acl:
+        with self.access.reading() as cur:
+            info = self._bucket(cur, bucket)
+            return self.access.bucket_acl(cur, bucket, info.owner, self._config(cur, bucket))
+
+    @requires(
+        Need(lambda a: "s3:PutObjectVersionAcl" if a.get("version_id") else "s3:PutObjectAcl")
+    )
+    def put_object_acl(
+        self: Store,
+        ctx: RequestContext,
+        bucket: str,
+        key: str,
+        *,
+        version_id: str | None = None,
+        canned: str | None = None,
+        grants: Sequence[Grant] = (),
+    ) -> Acl:
+        raw = encode_key(key)
+        with self.db.write(durable=True) as cur:
+            self.access.ensure_schema(cur)
+            info = self._bucket(cur, bucket)
+            vid = version_id or aq.latest_version_id(cur, bucket, raw)
+            if vid is None or q.get_version(cur, bucket, raw, vid) is None:
+                raise NoSuchKey(f"no such key: s3://{bucket}/{key}", bucket=bucket, key=key)
+            bucket_owner = self.access.canonical_id_of(cur, info.owner)
+            current = self.access.object_acl(cur, bucket, key, vid, bucket_owner)
+            acl = self._make_acl(
+                cur, current.owner_id, canned or (None if grants else "private"), grants
+            )
+            aq.put_object_acl(cur, bucket, raw, vid, acl.owner_id, msgpack.packb(acl.to_obj()))
+            q.add_change(cur, bucket, raw)
+        return acl
+
+    @requires(
+        Need(lambda a: "s3:GetObjectVersionAcl" if a.get("version_id") else "s3:GetObjectAcl")
+    )
+    def get_object_acl(
+        self: Store, ctx: RequestContext, bucket: str, key: str, *, version_id: str | None = None
+    ) -> Acl:
+        raw = encode_key(key)
+        with self.access.reading() as cur:
+            info = self._bucket(cur, bucket)
+            vid = version_id or aq.latest_version_id(cur, bucket, raw)
+            if vid is None or q.get_version(cur, bucket, raw, vid) is None:
+                raise NoSuchKey(f"no such key: s3://{bucket}/{key}", bucket=bucket, key=key)
+            bucket_owner = self.access.canonical_id_of(cur, info.owner)
+            return self.access.object_acl(cur, bucket, key, vid, bucket_owner)
+
+    def user_canonical_id(self: Store, name: str) -> tuple[str, str | None]:
+        """``(canonical id, display name)`` of a user or the owner, for ACL grants."""
+        with self.access.reading() as cur:
+            if name == "owner":
+                return self.access.owner_id(), "owner"
+            row = self.access.user_row(cur, name)
+        return row[1], row[2]
+
+    # -- the simulator -----------------------------------------------------------------
+
+    @owner_only("objfs:SimulatePolicy")
+    def simulate_policy(
+        self: Store,
+        ctx: RequestContext,
+        identity: Identity,
+        action: str,
+        bucket: str | None,
+        key: str | None = None,
+        context: Mapping[str, Any] | None = None,
+    ) -> Decision:
+        """What the seam would decide for ``identity`` doing ``action`` (never raises AccessDenied)."""
+        asked = RequestContext(identity, "simulator", secure_transport=True)
+        extra = dict(context or {})
+        remote = extra.pop("aws:SourceIp", None)
+        secure = extra.pop("aws:SecureTransport", None)
+        if remote is not None or secure is not None:
+            asked = RequestContext(
+                identity,
+                "simulator",
+                remote_addr=remote,
+                secure_transport=str(secure).lower() != "false" if secure is not None else True,
+            )
+        return self.access.decide(asked, action, bucket, key, extra)
