@@ -54,6 +54,7 @@ GLOBAL_CONDITION_KEYS: frozenset[str] = frozenset(
         "aws:MultiFactorAuthAge",
         "aws:TokenIssueTime",
         "aws:RequestedRegion",
+        "aws:TagKeys",
         "s3:authType",
         "s3:signatureversion",
         "s3:signatureAge",
