@@ -10,9 +10,12 @@ in this order (first that applies decides):
 3. an explicit ``Deny`` in any identity policy or the bucket policy: denied;
 4. allowed, naming the first that allows: the store owner (data actions),
    the resource's owner (bucket owner; for object actions also the object
-   owner), an ``Allow`` in an identity policy, in the bucket policy, or an
-   ACL grant (``acl`` is the ACL of the level the action needs, see
-   ``objfs.auth.acl.required_permission``);
+   owner), any authenticated principal for an *account* action
+   (ListAllMyBuckets lists its own buckets, CreateBucket makes one it owns),
+   an ``Allow`` in an identity policy, in the bucket policy, or an ACL grant
+   (``acl`` is the ACL of the level the action needs, see
+   ``objfs.auth.acl.required_permission``: the bucket's ACL for PutObject,
+   the object's for GetObject);
 5. otherwise: implicit deny.
 
 S3-compatible servers treat each user as its own account, so an allow from
@@ -70,6 +73,7 @@ class Reason(StrEnum):
     OWNER_ONLY = "owner-only"  # an objfs admin action
     STORE_OWNER = "store-owner"  # the store owner (management, or data without a Deny)
     RESOURCE_OWNER = "resource-owner"
+    ACCOUNT = "account"  # an authenticated principal in its own account
     EXPLICIT_DENY = "explicit-deny"
     POLICY_ALLOW = "policy-allow"
     ACL_GRANT = "acl-grant"
@@ -132,6 +136,8 @@ class Decision:
             return f"{head}: the store owner may always {what} ({self.action})"
         if r is Reason.RESOURCE_OWNER:
             return f"{head}: {who} owns {_short(self.resource)}"
+        if r is Reason.ACCOUNT:
+            return f"{head}: {who} may {self.action} in its own account"
         return f"{head}: implicit deny: no statement allowed it"
 
 
@@ -151,13 +157,13 @@ def _text(value: object) -> str:
 
 
 def _context(req: Request) -> dict[str, tuple[str, ...]]:
-    """Lower-cased keys -> values as text, with the identity's own keys filled in."""
-    who = req.identity
-    ctx: dict[str, tuple[str, ...]] = {"aws:principaltype": (who.principal_type,)}
-    if who.kind is PrincipalKind.USER:
-        ctx["aws:username"] = (who.name,)
-    if who.canonical_id:
-        ctx["aws:userid"] = (who.canonical_id,)
+    """Lower-cased keys -> values as text.
+
+    The identity's own keys (aws:username, aws:userid, aws:PrincipalType,
+    aws:PrincipalArn) come from ``request.identity`` and override the
+    context: a caller cannot pass them in by mistake or by a client's header.
+    """
+    ctx: dict[str, tuple[str, ...]] = {}
     for k, v in req.context.items():
         if v is None:
             continue
@@ -165,6 +171,19 @@ def _context(req: Request) -> dict[str, tuple[str, ...]]:
             ctx[k.lower()] = (_text(v),)
         else:
             ctx[k.lower()] = tuple(_text(x) for x in v)
+    who = req.identity
+    for key in ("aws:username", "aws:userid", "aws:principalarn"):
+        ctx.pop(key, None)
+    ctx["aws:principaltype"] = (who.principal_type,)
+    if who.kind is PrincipalKind.USER:
+        ctx["aws:username"] = (who.name,)
+        ctx["aws:principalarn"] = (f"arn:aws:iam:::user/{who.name}",)
+    elif who.kind is PrincipalKind.OWNER:
+        ctx["aws:principalarn"] = ("arn:aws:iam:::root",)
+    if who.canonical_id:
+        ctx["aws:userid"] = (who.canonical_id,)
+    elif who.kind is PrincipalKind.ANONYMOUS:
+        ctx["aws:userid"] = ("anonymous",)
     return ctx
 
 
@@ -196,6 +215,10 @@ def request_context(
 
 
 def _principal_matches(p: PrincipalSet, who: Identity) -> bool:
+    """Principal elements name users by name, IAM user ARN or canonical id;
+    ``arn:aws:iam::ACCOUNT:root`` names the store owner; only ``*`` (or AWS
+    ``*``) includes anonymous requests. The ARN's account part is ignored.
+    """
     if p.everyone:
         return True
     cid = who.canonical_id
@@ -281,6 +304,8 @@ def evaluate(
         return decide(True, Reason.STORE_OWNER)
     if _owns(req):
         return decide(True, Reason.RESOURCE_OWNER)
+    if info is not None and info.account and who.kind is PrincipalKind.USER:
+        return decide(True, Reason.ACCOUNT)
     if applying:  # only Allows are left
         return decide(True, Reason.POLICY_ALLOW, applying[0][0])
     need = required_permission(req.action)

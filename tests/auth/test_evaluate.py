@@ -108,6 +108,15 @@ CASES: list[tuple[str, Any, str, str, dict[str, Any], bool, Reason, str]] = [
     ("root ARN is the store owner", OWNER, "s3:GetObject", PHOTO,
      {"bucket": bp(deny("s3:GetObject", "*", Principal={"AWS": "arn:aws:iam::1:root"}))},
      False, Reason.EXPLICIT_DENY, "bucket policy"),
+    ("users list their own buckets", ALICE, "s3:ListAllMyBuckets", resource_arn(), {}, True,
+     Reason.ACCOUNT, "Allowed: user alice may s3:ListAllMyBuckets in its own account"),
+    ("users create buckets", ALICE, "s3:CreateBucket", bkt("new"), {"bucket_owner": None},
+     True, Reason.ACCOUNT, "in its own account"),
+    ("an identity Deny stops bucket creation", ALICE, "s3:CreateBucket", bkt("new"),
+     {"bucket_owner": None, "identity": {"no": ip(deny("s3:CreateBucket", "*"))}}, False,
+     Reason.EXPLICIT_DENY, 'identity policy "no"'),
+    ("anonymous has no account", ANON, "s3:ListAllMyBuckets", resource_arn(), {}, False,
+     Reason.IMPLICIT_DENY, "implicit"),
     ("NotPrincipal spares the named", ALICE, "s3:GetObject", PHOTO,
      {"identity": {"read": READ_PHOTOS},
       "bucket": bp(deny("s3:*", "*", NotPrincipal={"AWS": ["alice", "bob"]}))},
@@ -211,6 +220,26 @@ def test_version_2008_has_no_variables() -> None:
     assert decide(
         ALICE, "s3:GetObject", obj("home", "${aws:username}/x"), identity={"p": pol}
     ).allowed
+
+
+def test_identity_keys_are_filled_in() -> None:
+    def ok(who, cond) -> bool:
+        pol = bp(allow("s3:GetObject", "*", Condition=cond))
+        return decide(who, "s3:GetObject", PHOTO, bucket=pol).allowed
+
+    assert ok(ALICE, {"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::*:user/alice"}})
+    assert ok(OWNER, {"ArnEquals": {"aws:PrincipalArn": "arn:aws:iam:::root"}})
+    assert ok(ANON, {"StringEquals": {"aws:userid": "anonymous"}})
+    assert ok(ANON, {"StringEquals": {"aws:PrincipalType": "Anonymous"}})
+    assert ok(ALICE, {"StringEquals": {"aws:PrincipalType": "User", "aws:username": "alice"}})
+    assert not ok(ANON, {"Null": {"aws:username": "false"}})
+    # identity keys come from the identity, never from the context
+    pol = bp(allow("s3:GetObject", "*", Condition={"StringEquals": {"aws:username": "x"}}))
+    spoof = {"aws:username": "x", "AWS:UserId": "x", "aws:PrincipalType": "User"}
+    assert not decide(ALICE, "s3:GetObject", PHOTO, bucket=pol, context=spoof).allowed
+    assert not decide(ANON, "s3:GetObject", PHOTO, bucket=pol, context=spoof).allowed
+    pol = bp(allow("s3:GetObject", "*", Condition={"StringEquals": {"aws:PrincipalType": "User"}}))
+    assert not decide(ANON, "s3:GetObject", PHOTO, bucket=pol, context=spoof).allowed
 
 
 def test_anonymous_has_no_username_variable() -> None:
