@@ -29,7 +29,7 @@ from typing import Any
 from objfs.auth import actions
 from objfs.auth.policy.conditions import Condition, Raw, parse_operator, parse_values
 from objfs.auth.policy.patterns import Pattern, parse_pattern
-from objfs.errors import MalformedPolicy
+from objfs.errors import MalformedPolicy, ObjfsError
 
 VERSIONS = ("2012-10-17", "2008-10-17")
 BUCKET_POLICY_MAX_BYTES = 20 * 1024
@@ -240,7 +240,7 @@ class _Where:
     def __init__(self, index: int, sid: str | None) -> None:
         self.label = _label(index, sid)
 
-    def fail(self, field: str, msg: str) -> MalformedPolicy:
+    def fail(self, field: str, msg: str) -> ObjfsError:
         return MalformedPolicy(f"{self.label}: {field} {msg}")
 
 

@@ -140,7 +140,9 @@ def expand(pattern: Pattern, lookup: Lookup) -> str | None:
     return "".join(out)
 
 
-def compile_pattern(pattern: Pattern, lookup: Lookup, *, ignore_case: bool = False):
+def compile_pattern(
+    pattern: Pattern, lookup: Lookup, *, ignore_case: bool = False
+) -> re.Pattern[str] | None:
     """A compiled regular expression for a wildcard match, or None (unresolvable)."""
     out: list[str] = []
     for p in pattern.parts:
