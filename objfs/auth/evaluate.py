@@ -288,17 +288,21 @@ def evaluate(
 
     ctx = _context(req)
     bucket = bucket_of(req.resource) or "*"
-    sources: list[tuple[Source, Statement]] = []
+    # (kind, name, statement) for every statement that covers the request
+    applying: list[tuple[SourceKind, str, Statement]] = []
     for name, pol in (identity_policies or {}).items():
-        sources += [(Source(SourceKind.IDENTITY, name, s.index, s.sid), s) for s in pol.statements]
-    if bucket_policy is not None:
-        sources += [
-            (Source(SourceKind.BUCKET, bucket, s.index, s.sid), s) for s in bucket_policy.statements
+        applying += [
+            (SourceKind.IDENTITY, name, s) for s in pol.statements if statement_applies(s, req, ctx)
         ]
-    applying = [(src, st) for src, st in sources if statement_applies(st, req, ctx)]
-    for src, st in applying:
+    if bucket_policy is not None:
+        applying += [
+            (SourceKind.BUCKET, bucket, s)
+            for s in bucket_policy.statements
+            if statement_applies(s, req, ctx)
+        ]
+    for kind, name, st in applying:
         if st.effect is Effect.DENY:
-            return decide(False, Reason.EXPLICIT_DENY, src)
+            return decide(False, Reason.EXPLICIT_DENY, Source(kind, name, st.index, st.sid))
 
     if who.is_owner:
         return decide(True, Reason.STORE_OWNER)
@@ -307,7 +311,8 @@ def evaluate(
     if info is not None and info.account and who.kind is PrincipalKind.USER:
         return decide(True, Reason.ACCOUNT)
     if applying:  # only Allows are left
-        return decide(True, Reason.POLICY_ALLOW, applying[0][0])
+        kind, name, st = applying[0]
+        return decide(True, Reason.POLICY_ALLOW, Source(kind, name, st.index, st.sid))
     need = required_permission(req.action)
     if acl is not None and need is not None:
         grant = acl.grant_for(who, need[1])
