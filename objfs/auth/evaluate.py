@@ -30,12 +30,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Any
 
 from objfs.auth import actions
 from objfs.auth.acl import Acl, Grant, required_permission
 from objfs.auth.identity import Identity, PrincipalKind
 from objfs.auth.policy.grammar import Effect, Policy, PrincipalSet, Statement
 from objfs.auth.policy.patterns import wildcard_match
+from objfs.errors import AccessDenied
 
 RESOURCE_PREFIX = "arn:aws:s3:::"
 
@@ -132,13 +134,44 @@ class Decision:
             return f"{head}: {self.action} is for the store owner only{tail}"
         if r is Reason.STORE_OWNER:
             info = actions.lookup(self.action)
-            what = "manage" if info is not None and info.management else "access data"
-            return f"{head}: the store owner may always {what} ({self.action})"
+            if info is not None and info.management:
+                return f"{head}: the store owner may always manage ({self.action})"
+            return f"{head}: the store owner has access unless a policy denies it ({self.action})"
         if r is Reason.RESOURCE_OWNER:
             return f"{head}: {who} owns {_short(self.resource)}"
         if r is Reason.ACCOUNT:
             return f"{head}: {who} may {self.action} in its own account"
         return f"{head}: implicit deny: no statement allowed it"
+
+    def to_obj(self) -> dict[str, Any]:
+        """JSON-ready form (``objfs policy simulate --json``)."""
+        src = self.source
+        return {
+            "decision": "Allowed" if self.allowed else "Denied",
+            "reason": self.reason.value,
+            "principal": self.identity.name,
+            "principal_type": self.identity.principal_type,
+            "action": self.action,
+            "resource": self.resource,
+            "source": None
+            if src is None
+            else {
+                "kind": src.kind.value,
+                "name": src.name,
+                "statement": src.index,
+                "sid": src.sid,
+                "grant": src.grant.describe() if src.grant else None,
+            },
+            "explanation": self.explain(),
+        }
+
+    def raise_if_denied(self) -> None:
+        """Raise ``AccessDenied`` (its message is ``explain()``) unless allowed."""
+        if not self.allowed:
+            raise AccessDenied(
+                f"Access Denied: {self.identity.describe()}, {self.action} on "
+                f"{self.resource}: {self.explain()}"
+            )
 
 
 def _short(resource: str) -> str:

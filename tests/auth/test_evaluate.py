@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 from datetime import UTC, datetime
 from typing import Any
 
@@ -9,6 +10,7 @@ import pytest
 
 from objfs.auth.acl import Grant, Grantee, Permission, acl_from_grants, canned_acl
 from objfs.auth.evaluate import Reason, request_context, resource_arn
+from objfs.errors import AccessDenied
 from tests.auth.support import (
     ALICE,
     ALICE_ID,
@@ -77,7 +79,7 @@ CASES: list[tuple[str, Any, str, str, dict[str, Any], bool, Reason, str]] = [
     ("deny binds the store owner's data", OWNER, "s3:GetObject", PHOTO,
      {"bucket": bp(deny("s3:*", "*"))}, False, Reason.EXPLICIT_DENY, "bucket policy of photos"),
     ("store owner reads data", OWNER, "s3:GetObject", PHOTO, {}, True, Reason.STORE_OWNER,
-     "the store owner may always access data"),
+     "the store owner has access unless a policy denies it (s3:GetObject)"),
     ("owner-only for users", ALICE, "objfs:Fsck", resource_arn(),
      {"identity": {"all": ip(allow("*", "*"))}}, False, Reason.OWNER_ONLY,
      "Denied: objfs:Fsck is for the store owner only; user alice is not"),
@@ -350,3 +352,26 @@ def test_decision_records_what_was_asked() -> None:
     assert d.identity == ALICE and d.action == "s3:GetObject" and d.resource == PHOTO
     assert d.source is None and not d.allowed
     assert OWNER_ID != BOB_ID
+
+
+def test_decision_as_json_and_as_error() -> None:
+    pol = bp(deny("s3:GetObject", "*", Sid="NoGet"))
+    d = decide(ALICE, "s3:GetObject", PHOTO, bucket=pol)
+    assert d.to_obj() == {
+        "decision": "Denied",
+        "reason": "explicit-deny",
+        "principal": "alice",
+        "principal_type": "User",
+        "action": "s3:GetObject",
+        "resource": PHOTO,
+        "source": {"kind": "bucket", "name": "photos", "statement": 0, "sid": "NoGet",
+                   "grant": None},
+        "explanation": 'Denied: explicit Deny in bucket policy of photos, Statement[0] (Sid "NoGet")',
+    }  # fmt: skip
+    with pytest.raises(AccessDenied) as exc:
+        d.raise_if_denied()
+    assert "user alice, s3:GetObject on arn:aws:s3:::photos/a.jpg" in str(exc.value)
+    assert exc.value.errno == errno.EACCES
+    decide(BOB, "s3:GetObject", PHOTO).raise_if_denied()
+    acl = decide(ANON, "s3:GetObject", PHOTO, acl=PUBLIC_READ_OBJ).to_obj()["source"]
+    assert acl["kind"] == "acl" and acl["grant"] == "READ to group AllUsers"
