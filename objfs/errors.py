@@ -40,6 +40,13 @@ def _error(name: str, code: str, status: int, err: int, doc: str) -> type[ObjfsE
 AccessDenied = _error(
     "AccessDenied", "AccessDenied", 403, _errno.EACCES, "Refused by policy, ACL or key."
 )
+AuthorizationHeaderMalformed = _error(
+    "AuthorizationHeaderMalformed",
+    "AuthorizationHeaderMalformed",
+    400,
+    _errno.EACCES,
+    "Authorization header or pre-signed query malformed.",
+)
 BucketAlreadyExists = _error(
     "BucketAlreadyExists", "BucketAlreadyOwnedByYou", 409, _errno.EEXIST, "Bucket exists."
 )
@@ -98,7 +105,11 @@ PreconditionFailed = _error(
     "PreconditionFailed", "PreconditionFailed", 412, _errno.EAGAIN, "Precondition failed."
 )
 SignatureDoesNotMatch = _error(
-    "SignatureDoesNotMatch", "SignatureDoesNotMatch", 403, _errno.EACCES, "Bad signature or secret."
+    "SignatureDoesNotMatch",
+    "SignatureDoesNotMatch",
+    403,
+    _errno.EACCES,
+    "The request signature does not match.",
 )
 StoreNotFound = _error(
     "StoreNotFound", "StoreNotFound", 500, _errno.ENOENT, "No objfs store at that path."

@@ -4,7 +4,9 @@ Owns one table, written once as data (``ACTIONS``): for each action its
 name, whether it acts on the service, a bucket or an object, which
 action-specific condition keys it sets, and whether it is a *management*
 action (bucket configuration, policy, ACL) that the store owner always keeps,
-or an *owner-only* objfs action (fsck, gc, users, ...) that no policy grants.
+an *owner-only* objfs action (fsck, gc, users, ...) that no policy grants,
+or an *account* action (ListAllMyBuckets, CreateBucket) that every
+authenticated user may do in its own account unless a policy denies it.
 
 Invariants: names are unique and case-insensitively unique; every condition
 key named by an action is in ``CONDITION_KEYS``; ``lookup`` is
@@ -34,6 +36,9 @@ class ActionInfo:
     condition_keys: frozenset[str] = frozenset()
     management: bool = False  # the store owner may always do it
     owner_only: bool = False  # nobody but the store owner, whatever policies say
+    # Each user is its own account: any authenticated principal may do it
+    # (in its own account: list its own buckets, create one) unless denied.
+    account: bool = False
 
 
 # Keys every request carries (or may carry), whatever the action.
@@ -49,11 +54,13 @@ GLOBAL_CONDITION_KEYS: frozenset[str] = frozenset(
         "aws:userid",
         "aws:PrincipalType",
         "aws:PrincipalArn",
+        "aws:SourceArn",
         "aws:PrincipalAccount",
         "aws:MultiFactorAuthPresent",
         "aws:MultiFactorAuthAge",
         "aws:TokenIssueTime",
         "aws:RequestedRegion",
+        "aws:TagKeys",
         "s3:authType",
         "s3:signatureversion",
         "s3:signatureAge",
@@ -112,8 +119,8 @@ def _a(name: str, level: Level, keys: frozenset[str] = frozenset(), **flags: boo
 
 ACTIONS: tuple[ActionInfo, ...] = (
     # service
-    _a("s3:ListAllMyBuckets", SVC),
-    _a("s3:CreateBucket", BKT, _GRANTS | {"s3:LocationConstraint"}),
+    _a("s3:ListAllMyBuckets", SVC, account=True),
+    _a("s3:CreateBucket", BKT, _GRANTS | {"s3:LocationConstraint"}, account=True),
     _a("s3:DeleteBucket", BKT),
     # bucket data
     _a("s3:ListBucket", BKT, _LIST),

@@ -10,9 +10,12 @@ in this order (first that applies decides):
 3. an explicit ``Deny`` in any identity policy or the bucket policy: denied;
 4. allowed, naming the first that allows: the store owner (data actions),
    the resource's owner (bucket owner; for object actions also the object
-   owner), an ``Allow`` in an identity policy, in the bucket policy, or an
-   ACL grant (``acl`` is the ACL of the level the action needs, see
-   ``objfs.auth.acl.required_permission``);
+   owner), any authenticated principal for an *account* action
+   (ListAllMyBuckets lists its own buckets, CreateBucket makes one it owns),
+   an ``Allow`` in an identity policy, in the bucket policy, or an ACL grant
+   (``acl`` is the ACL of the level the action needs, see
+   ``objfs.auth.acl.required_permission``: the bucket's ACL for PutObject,
+   the object's for GetObject);
 5. otherwise: implicit deny.
 
 S3-compatible servers treat each user as its own account, so an allow from
@@ -27,12 +30,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Any
 
 from objfs.auth import actions
 from objfs.auth.acl import Acl, Grant, required_permission
 from objfs.auth.identity import Identity, PrincipalKind
 from objfs.auth.policy.grammar import Effect, Policy, PrincipalSet, Statement
 from objfs.auth.policy.patterns import wildcard_match
+from objfs.errors import AccessDenied
 
 RESOURCE_PREFIX = "arn:aws:s3:::"
 
@@ -70,6 +75,7 @@ class Reason(StrEnum):
     OWNER_ONLY = "owner-only"  # an objfs admin action
     STORE_OWNER = "store-owner"  # the store owner (management, or data without a Deny)
     RESOURCE_OWNER = "resource-owner"
+    ACCOUNT = "account"  # an authenticated principal in its own account
     EXPLICIT_DENY = "explicit-deny"
     POLICY_ALLOW = "policy-allow"
     ACL_GRANT = "acl-grant"
@@ -128,11 +134,44 @@ class Decision:
             return f"{head}: {self.action} is for the store owner only{tail}"
         if r is Reason.STORE_OWNER:
             info = actions.lookup(self.action)
-            what = "manage" if info is not None and info.management else "access data"
-            return f"{head}: the store owner may always {what} ({self.action})"
+            if info is not None and info.management:
+                return f"{head}: the store owner may always manage ({self.action})"
+            return f"{head}: the store owner has access unless a policy denies it ({self.action})"
         if r is Reason.RESOURCE_OWNER:
             return f"{head}: {who} owns {_short(self.resource)}"
+        if r is Reason.ACCOUNT:
+            return f"{head}: {who} may {self.action} in its own account"
         return f"{head}: implicit deny: no statement allowed it"
+
+    def to_obj(self) -> dict[str, Any]:
+        """JSON-ready form (``objfs policy simulate --json``)."""
+        src = self.source
+        return {
+            "decision": "Allowed" if self.allowed else "Denied",
+            "reason": self.reason.value,
+            "principal": self.identity.name,
+            "principal_type": self.identity.principal_type,
+            "action": self.action,
+            "resource": self.resource,
+            "source": None
+            if src is None
+            else {
+                "kind": src.kind.value,
+                "name": src.name,
+                "statement": src.index,
+                "sid": src.sid,
+                "grant": src.grant.describe() if src.grant else None,
+            },
+            "explanation": self.explain(),
+        }
+
+    def raise_if_denied(self) -> None:
+        """Raise ``AccessDenied`` (its message is ``explain()``) unless allowed."""
+        if not self.allowed:
+            raise AccessDenied(
+                f"Access Denied: {self.identity.describe()}, {self.action} on "
+                f"{self.resource}: {self.explain()}"
+            )
 
 
 def _short(resource: str) -> str:
@@ -151,13 +190,13 @@ def _text(value: object) -> str:
 
 
 def _context(req: Request) -> dict[str, tuple[str, ...]]:
-    """Lower-cased keys -> values as text, with the identity's own keys filled in."""
-    who = req.identity
-    ctx: dict[str, tuple[str, ...]] = {"aws:principaltype": (who.principal_type,)}
-    if who.kind is PrincipalKind.USER:
-        ctx["aws:username"] = (who.name,)
-    if who.canonical_id:
-        ctx["aws:userid"] = (who.canonical_id,)
+    """Lower-cased keys -> values as text.
+
+    The identity's own keys (aws:username, aws:userid, aws:PrincipalType,
+    aws:PrincipalArn) come from ``request.identity`` and override the
+    context: a caller cannot pass them in by mistake or by a client's header.
+    """
+    ctx: dict[str, tuple[str, ...]] = {}
     for k, v in req.context.items():
         if v is None:
             continue
@@ -165,6 +204,19 @@ def _context(req: Request) -> dict[str, tuple[str, ...]]:
             ctx[k.lower()] = (_text(v),)
         else:
             ctx[k.lower()] = tuple(_text(x) for x in v)
+    who = req.identity
+    for key in ("aws:username", "aws:userid", "aws:principalarn"):
+        ctx.pop(key, None)
+    ctx["aws:principaltype"] = (who.principal_type,)
+    if who.kind is PrincipalKind.USER:
+        ctx["aws:username"] = (who.name,)
+        ctx["aws:principalarn"] = (f"arn:aws:iam:::user/{who.name}",)
+    elif who.kind is PrincipalKind.OWNER:
+        ctx["aws:principalarn"] = ("arn:aws:iam:::root",)
+    if who.canonical_id:
+        ctx["aws:userid"] = (who.canonical_id,)
+    elif who.kind is PrincipalKind.ANONYMOUS:
+        ctx["aws:userid"] = ("anonymous",)
     return ctx
 
 
@@ -196,6 +248,10 @@ def request_context(
 
 
 def _principal_matches(p: PrincipalSet, who: Identity) -> bool:
+    """Principal elements name users by name, IAM user ARN or canonical id;
+    ``arn:aws:iam::ACCOUNT:root`` names the store owner; only ``*`` (or AWS
+    ``*``) includes anonymous requests. The ARN's account part is ignored.
+    """
     if p.everyone:
         return True
     cid = who.canonical_id
@@ -265,24 +321,31 @@ def evaluate(
 
     ctx = _context(req)
     bucket = bucket_of(req.resource) or "*"
-    sources: list[tuple[Source, Statement]] = []
+    # (kind, name, statement) for every statement that covers the request
+    applying: list[tuple[SourceKind, str, Statement]] = []
     for name, pol in (identity_policies or {}).items():
-        sources += [(Source(SourceKind.IDENTITY, name, s.index, s.sid), s) for s in pol.statements]
-    if bucket_policy is not None:
-        sources += [
-            (Source(SourceKind.BUCKET, bucket, s.index, s.sid), s) for s in bucket_policy.statements
+        applying += [
+            (SourceKind.IDENTITY, name, s) for s in pol.statements if statement_applies(s, req, ctx)
         ]
-    applying = [(src, st) for src, st in sources if statement_applies(st, req, ctx)]
-    for src, st in applying:
+    if bucket_policy is not None:
+        applying += [
+            (SourceKind.BUCKET, bucket, s)
+            for s in bucket_policy.statements
+            if statement_applies(s, req, ctx)
+        ]
+    for kind, name, st in applying:
         if st.effect is Effect.DENY:
-            return decide(False, Reason.EXPLICIT_DENY, src)
+            return decide(False, Reason.EXPLICIT_DENY, Source(kind, name, st.index, st.sid))
 
     if who.is_owner:
         return decide(True, Reason.STORE_OWNER)
     if _owns(req):
         return decide(True, Reason.RESOURCE_OWNER)
+    if info is not None and info.account and who.kind is PrincipalKind.USER:
+        return decide(True, Reason.ACCOUNT)
     if applying:  # only Allows are left
-        return decide(True, Reason.POLICY_ALLOW, applying[0][0])
+        kind, name, st = applying[0]
+        return decide(True, Reason.POLICY_ALLOW, Source(kind, name, st.index, st.sid))
     need = required_permission(req.action)
     if acl is not None and need is not None:
         grant = acl.grant_for(who, need[1])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 from datetime import UTC, datetime
 from typing import Any
 
@@ -9,6 +10,7 @@ import pytest
 
 from objfs.auth.acl import Grant, Grantee, Permission, acl_from_grants, canned_acl
 from objfs.auth.evaluate import Reason, request_context, resource_arn
+from objfs.errors import AccessDenied
 from tests.auth.support import (
     ALICE,
     ALICE_ID,
@@ -77,7 +79,7 @@ CASES: list[tuple[str, Any, str, str, dict[str, Any], bool, Reason, str]] = [
     ("deny binds the store owner's data", OWNER, "s3:GetObject", PHOTO,
      {"bucket": bp(deny("s3:*", "*"))}, False, Reason.EXPLICIT_DENY, "bucket policy of photos"),
     ("store owner reads data", OWNER, "s3:GetObject", PHOTO, {}, True, Reason.STORE_OWNER,
-     "the store owner may always access data"),
+     "the store owner has access unless a policy denies it (s3:GetObject)"),
     ("owner-only for users", ALICE, "objfs:Fsck", resource_arn(),
      {"identity": {"all": ip(allow("*", "*"))}}, False, Reason.OWNER_ONLY,
      "Denied: objfs:Fsck is for the store owner only; user alice is not"),
@@ -108,6 +110,15 @@ CASES: list[tuple[str, Any, str, str, dict[str, Any], bool, Reason, str]] = [
     ("root ARN is the store owner", OWNER, "s3:GetObject", PHOTO,
      {"bucket": bp(deny("s3:GetObject", "*", Principal={"AWS": "arn:aws:iam::1:root"}))},
      False, Reason.EXPLICIT_DENY, "bucket policy"),
+    ("users list their own buckets", ALICE, "s3:ListAllMyBuckets", resource_arn(), {}, True,
+     Reason.ACCOUNT, "Allowed: user alice may s3:ListAllMyBuckets in its own account"),
+    ("users create buckets", ALICE, "s3:CreateBucket", bkt("new"), {"bucket_owner": None},
+     True, Reason.ACCOUNT, "in its own account"),
+    ("an identity Deny stops bucket creation", ALICE, "s3:CreateBucket", bkt("new"),
+     {"bucket_owner": None, "identity": {"no": ip(deny("s3:CreateBucket", "*"))}}, False,
+     Reason.EXPLICIT_DENY, 'identity policy "no"'),
+    ("anonymous has no account", ANON, "s3:ListAllMyBuckets", resource_arn(), {}, False,
+     Reason.IMPLICIT_DENY, "implicit"),
     ("NotPrincipal spares the named", ALICE, "s3:GetObject", PHOTO,
      {"identity": {"read": READ_PHOTOS},
       "bucket": bp(deny("s3:*", "*", NotPrincipal={"AWS": ["alice", "bob"]}))},
@@ -211,6 +222,26 @@ def test_version_2008_has_no_variables() -> None:
     assert decide(
         ALICE, "s3:GetObject", obj("home", "${aws:username}/x"), identity={"p": pol}
     ).allowed
+
+
+def test_identity_keys_are_filled_in() -> None:
+    def ok(who, cond) -> bool:
+        pol = bp(allow("s3:GetObject", "*", Condition=cond))
+        return decide(who, "s3:GetObject", PHOTO, bucket=pol).allowed
+
+    assert ok(ALICE, {"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::*:user/alice"}})
+    assert ok(OWNER, {"ArnEquals": {"aws:PrincipalArn": "arn:aws:iam:::root"}})
+    assert ok(ANON, {"StringEquals": {"aws:userid": "anonymous"}})
+    assert ok(ANON, {"StringEquals": {"aws:PrincipalType": "Anonymous"}})
+    assert ok(ALICE, {"StringEquals": {"aws:PrincipalType": "User", "aws:username": "alice"}})
+    assert not ok(ANON, {"Null": {"aws:username": "false"}})
+    # identity keys come from the identity, never from the context
+    pol = bp(allow("s3:GetObject", "*", Condition={"StringEquals": {"aws:username": "x"}}))
+    spoof = {"aws:username": "x", "AWS:UserId": "x", "aws:PrincipalType": "User"}
+    assert not decide(ALICE, "s3:GetObject", PHOTO, bucket=pol, context=spoof).allowed
+    assert not decide(ANON, "s3:GetObject", PHOTO, bucket=pol, context=spoof).allowed
+    pol = bp(allow("s3:GetObject", "*", Condition={"StringEquals": {"aws:PrincipalType": "User"}}))
+    assert not decide(ANON, "s3:GetObject", PHOTO, bucket=pol, context=spoof).allowed
 
 
 def test_anonymous_has_no_username_variable() -> None:
@@ -321,3 +352,26 @@ def test_decision_records_what_was_asked() -> None:
     assert d.identity == ALICE and d.action == "s3:GetObject" and d.resource == PHOTO
     assert d.source is None and not d.allowed
     assert OWNER_ID != BOB_ID
+
+
+def test_decision_as_json_and_as_error() -> None:
+    pol = bp(deny("s3:GetObject", "*", Sid="NoGet"))
+    d = decide(ALICE, "s3:GetObject", PHOTO, bucket=pol)
+    assert d.to_obj() == {
+        "decision": "Denied",
+        "reason": "explicit-deny",
+        "principal": "alice",
+        "principal_type": "User",
+        "action": "s3:GetObject",
+        "resource": PHOTO,
+        "source": {"kind": "bucket", "name": "photos", "statement": 0, "sid": "NoGet",
+                   "grant": None},
+        "explanation": 'Denied: explicit Deny in bucket policy of photos, Statement[0] (Sid "NoGet")',
+    }  # fmt: skip
+    with pytest.raises(AccessDenied) as exc:
+        d.raise_if_denied()
+    assert "user alice, s3:GetObject on arn:aws:s3:::photos/a.jpg" in str(exc.value)
+    assert exc.value.errno == errno.EACCES
+    decide(BOB, "s3:GetObject", PHOTO).raise_if_denied()
+    acl = decide(ANON, "s3:GetObject", PHOTO, acl=PUBLIC_READ_OBJ).to_obj()["source"]
+    assert acl["kind"] == "acl" and acl["grant"] == "READ to group AllUsers"

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
+from typing import Any
 
 from objfs.auth.policy.patterns import (
     Lookup,
@@ -209,17 +210,17 @@ def _ip_hit(values: tuple[object, ...], value: str) -> bool:
     return False
 
 
-def _cmp(how: str, got: object, want: object) -> bool:
-    a, b = got, want
+def _cmp(how: str, a: Any, b: Any) -> bool:
+    """Compare a request value with a policy value of the same type."""
     if how == "eq":
-        return a == b
+        return bool(a == b)
     if how == "lt":
-        return a < b  # type: ignore[operator]
+        return bool(a < b)
     if how == "le":
-        return a <= b  # type: ignore[operator]
+        return bool(a <= b)
     if how == "gt":
-        return a > b  # type: ignore[operator]
-    return a >= b  # type: ignore[operator]
+        return bool(a > b)
+    return bool(a >= b)
 
 
 def _number(value: object) -> Decimal | None:

@@ -29,7 +29,7 @@ from typing import Any
 from objfs.auth import actions
 from objfs.auth.policy.conditions import Condition, Raw, parse_operator, parse_values
 from objfs.auth.policy.patterns import Pattern, parse_pattern
-from objfs.errors import MalformedPolicy
+from objfs.errors import MalformedPolicy, ObjfsError
 
 VERSIONS = ("2012-10-17", "2008-10-17")
 BUCKET_POLICY_MAX_BYTES = 20 * 1024
@@ -122,6 +122,13 @@ def _bad_constant(name: str) -> Any:
     raise MalformedPolicy(f"{name} is not valid JSON")
 
 
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise MalformedPolicy(f"number {text[:20]} is out of range")
+    return value
+
+
 def _load(text: str | bytes, kind: Kind) -> Any:
     if isinstance(text, bytes | bytearray):
         try:
@@ -144,11 +151,18 @@ def _load(text: str | bytes, kind: Kind) -> Any:
                 f"the limit is {IDENTITY_POLICY_MAX_CHARS}"
             )
     try:
-        return json.loads(text, object_pairs_hook=_reject_duplicates, parse_constant=_bad_constant)
+        return json.loads(
+            text,
+            object_pairs_hook=_reject_duplicates,
+            parse_constant=_bad_constant,
+            parse_float=_finite_float,
+        )
     except json.JSONDecodeError as e:
         raise MalformedPolicy(
             f"policy is not valid JSON: {e.msg} at line {e.lineno} column {e.colno}"
         ) from None
+    except ValueError as e:  # e.g. an integer too long to convert
+        raise MalformedPolicy(f"policy is not valid JSON: {e}") from None
     except RecursionError:
         raise MalformedPolicy("policy is not valid JSON: nested too deeply") from None
 
@@ -226,7 +240,7 @@ class _Where:
     def __init__(self, index: int, sid: str | None) -> None:
         self.label = _label(index, sid)
 
-    def fail(self, field: str, msg: str) -> MalformedPolicy:
+    def fail(self, field: str, msg: str) -> ObjfsError:
         return MalformedPolicy(f"{self.label}: {field} {msg}")
 
 

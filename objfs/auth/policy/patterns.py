@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from functools import lru_cache
 
@@ -49,20 +49,38 @@ _VAR_BODY = re.compile(r"\s*([^,\s]+)\s*(?:,\s*'([^']*)'\s*)?")
 _ESCAPES = {"*": "*", "?": "?", "$": "$"}
 
 
+def _no_vars(_key: str) -> str | None:
+    return None
+
+
 @dataclass(slots=True, frozen=True)
 class Pattern:
-    """A parsed policy string; ``text`` is exactly what the policy said."""
+    """A parsed policy string; ``text`` is exactly what the policy said.
+
+    A pattern without variables is compiled once, when it is made.
+    """
 
     text: str
     parts: tuple[Part, ...]
+    has_variables: bool = field(init=False, compare=False, repr=False)
+    has_wildcards: bool = field(init=False, compare=False, repr=False)
+    _literal: str | None = field(init=False, compare=False, repr=False)
+    _rx: re.Pattern[str] | None = field(init=False, compare=False, repr=False)
+    _rx_i: re.Pattern[str] | None = field(init=False, compare=False, repr=False)
 
-    @property
-    def has_variables(self) -> bool:
-        return any(isinstance(p, Var) for p in self.parts)
-
-    @property
-    def has_wildcards(self) -> bool:
-        return any(isinstance(p, Wild) for p in self.parts)
+    def __post_init__(self) -> None:
+        dynamic = any(isinstance(p, Var) for p in self.parts)
+        wild = any(isinstance(p, Wild) for p in self.parts)
+        set_ = object.__setattr__
+        set_(self, "has_variables", dynamic)
+        set_(self, "has_wildcards", wild)
+        set_(self, "_literal", None if dynamic else expand(self, _no_vars))
+        rx = rx_i = None
+        if not dynamic:
+            rx = compile_pattern(self, _no_vars)
+            rx_i = compile_pattern(self, _no_vars, ignore_case=True)
+        set_(self, "_rx", rx)
+        set_(self, "_rx_i", rx_i)
 
     def literal_prefix(self) -> str:
         """The text before the first wildcard or variable."""
@@ -140,7 +158,9 @@ def expand(pattern: Pattern, lookup: Lookup) -> str | None:
     return "".join(out)
 
 
-def compile_pattern(pattern: Pattern, lookup: Lookup, *, ignore_case: bool = False):
+def compile_pattern(
+    pattern: Pattern, lookup: Lookup, *, ignore_case: bool = False
+) -> re.Pattern[str] | None:
     """A compiled regular expression for a wildcard match, or None (unresolvable)."""
     out: list[str] = []
     for p in pattern.parts:
@@ -164,18 +184,16 @@ def _compiled(source: str, ignore_case: bool) -> re.Pattern[str]:
     return re.compile(source, flags)
 
 
-def _no_vars(_key: str) -> str | None:
-    return None
-
-
 def wildcard_match(
     pattern: Pattern, value: str, lookup: Lookup = _no_vars, *, ignore_case: bool = False
 ) -> bool:
     """True if ``value`` matches ``pattern`` with wildcards active."""
-    if not pattern.has_wildcards and not ignore_case:
-        lit = expand(pattern, lookup)
-        return lit is not None and lit == value
-    rx = compile_pattern(pattern, lookup, ignore_case=ignore_case)
+    if not pattern.has_variables:
+        if not pattern.has_wildcards and not ignore_case:
+            return pattern._literal == value
+        rx = pattern._rx_i if ignore_case else pattern._rx
+    else:
+        rx = compile_pattern(pattern, lookup, ignore_case=ignore_case)
     return rx is not None and rx.fullmatch(value) is not None
 
 
