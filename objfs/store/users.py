@@ -16,13 +16,13 @@ refused (the buckets would have no owner).
 
 from __future__ import annotations
 
+import hmac
 import re
-import secrets
-import string
 import time
 from typing import TYPE_CHECKING
 
 from objfs.auth.identity import ANONYMOUS_NAME, LOG_DELIVERY_NAME, OWNER_NAME, Identity
+from objfs.auth.keys import new_access_key_id, new_canonical_id, new_secret_access_key
 from objfs.errors import (
     AccessDenied,
     EntityAlreadyExists,
@@ -40,23 +40,6 @@ if TYPE_CHECKING:
     from objfs.store.core import Store
 
 MAX_KEYS_PER_USER = 2
-_KEY_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
-_SECRET_ALPHABET = string.ascii_letters + string.digits + "+/"
-
-
-def new_access_key_id() -> str:
-    """``OBJF`` + 16 characters of A-Z2-7: 20 characters, as AWS key ids are."""
-    return "OBJF" + "".join(secrets.choice(_KEY_ALPHABET) for _ in range(16))
-
-
-def new_secret_key() -> str:
-    return "".join(secrets.choice(_SECRET_ALPHABET) for _ in range(40))
-
-
-def new_canonical_id() -> str:
-    return secrets.token_hex(32)
-
-
 _USER_NAME = re.compile(r"^[A-Za-z0-9+=,.@_-]{1,64}$")
 _RESERVED = {OWNER_NAME, ANONYMOUS_NAME, LOG_DELIVERY_NAME}
 SECRET_PURPOSE = "access key secret"
@@ -134,7 +117,7 @@ class UsersMixin:
                     f"user {user!r} already has {MAX_KEYS_PER_USER} access keys: "
                     "remove one first (objfs user keys rm)"
                 )
-            key_id, secret = new_access_key_id(), new_secret_key()
+            key_id, secret = new_access_key_id(), new_secret_access_key()
             sealed = self.keyring.seal_secret(SECRET_PURPOSE, key_id, secret.encode())
             aq.insert_access_key(cur, key_id, user, sealed, now)
         return NewAccessKey(
@@ -195,8 +178,6 @@ class UsersMixin:
 
     def authenticate(self: Store, key_id: str, secret: str) -> Identity:
         """The identity an access key id and its secret stand for (CLI, mount)."""
-        import hmac
-
         identity, expected = self.signing_secret(key_id)
         if not hmac.compare_digest(expected.encode(), (secret or "").encode()):
             raise SignatureDoesNotMatch(f"the secret given for access key {key_id} is wrong")
