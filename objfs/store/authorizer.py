@@ -42,6 +42,10 @@ from objfs.store.types import RequestContext
 # Account-level actions an authenticated user may take unless a policy
 # denies them: in S3-compatible servers every user is its own account.
 ACCOUNT_ACTIONS = frozenset({"s3:CreateBucket", "s3:ListAllMyBuckets"})
+_VERSION_READS = {
+    "s3:GetObjectVersion": "s3:GetObject",
+    "s3:GetObjectVersionAcl": "s3:GetObjectAcl",
+}
 
 
 @functools.lru_cache(maxsize=256)
@@ -193,6 +197,14 @@ class AccessControl:
             policy_text = config.get("policy")
             if who.is_owner and policy_text is None:
                 return None  # the store owner, and no bucket policy to bind it
+            if (
+                action in _VERSION_READS
+                and key is not None
+                and version_id == aq.latest_version_id(cur, bucket, key.encode("utf-8"))  # type: ignore[arg-type]
+            ):
+                # A read pinned to the current version (the CLI and the mount pin
+                # what they opened) reads the latest: GetObject, not GetObjectVersion.
+                action = _VERSION_READS[action]
             decision = self._decide(
                 cur, ctx, action, bucket, key, version_id, conditions, bucket_row, config
             )
