@@ -37,6 +37,7 @@ from objfs.errors import AccessDenied, NoSuchEntity
 from objfs.meta import auth_queries as aq
 from objfs.meta import queries as q
 from objfs.meta.db import Database
+from objfs.store.access import current_request
 from objfs.store.types import RequestContext
 
 # Account-level actions an authenticated user may take unless a policy
@@ -163,6 +164,25 @@ class AccessControl:
         if acl is None:
             return canned_acl("private", owner)
         return Acl.from_obj(msgpack.unpackb(acl))
+
+    def record_creator(self, cur: Any, bucket: str, key: bytes, version_id: str) -> None:
+        """Inside a commit: a version made by someone other than the bucket's owner is theirs.
+
+        Objects belong to the principal that created them (S3-compatible servers
+        where each user is its own account); the bucket owner's own objects
+        need no row. The creator is the request this thread serves.
+        """
+        ctx = current_request()
+        if ctx is None or ctx.identity.is_owner:
+            return  # the store owner's writes: owned by the bucket owner, no row
+        row = aq.bucket_access(cur, bucket)
+        if row is None or row[0] == ctx.identity.name:
+            return
+        who = self.complete(ctx.identity)
+        if not who.canonical_id:
+            return  # anonymous writers own nothing: the bucket owner does
+        self.ensure_schema(cur)
+        aq.put_object_acl(cur, bucket, key, version_id, who.canonical_id, None)
 
     def forget_object(self, cur: Any, bucket: str, key: bytes, version_id: str) -> None:
         """A version is gone for good: so is its owner/ACL row (inside its transaction)."""
