@@ -11,6 +11,7 @@ way out.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,6 +55,15 @@ class CliApp:
                 f"cannot open the store at {path}: the master key in {used} is not this "
                 "store's key (pass the right one with --master-key-file)"
             ) from None
+
+    def use_mfa(self, value: str | None) -> None:
+        """Carry ``--mfa "SERIAL CODE"`` on every request of this invocation.
+
+        The store checks and spends the code where a request needs one (MFA
+        delete, ``objfs mfa``); the CLI only passes it along.
+        """
+        if value:
+            self.ctx = dataclasses.replace(self.ctx, mfa=" ".join(value.split()))
 
     def close(self) -> None:
         if self._store is not None:

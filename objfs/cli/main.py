@@ -19,7 +19,7 @@ import sys
 from collections.abc import Sequence
 
 from objfs import __version__
-from objfs.cli import buckets, kms, listing, maintenance, mounting, transfer
+from objfs.cli import buckets, kms, listing, maintenance, mfa, mounting, transfer
 from objfs.cli.app import CliApp
 from objfs.cli.args import CliError, resolve_master_key_file, resolve_store_path
 from objfs.cli.builder import Builder
@@ -99,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"objfs {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     build = Builder(subparsers, common)
-    for group in (maintenance, buckets, transfer, listing, mounting, kms):
+    for group in (maintenance, buckets, transfer, listing, mounting, kms, mfa):
         group.register(build)
     return parser
 
@@ -111,6 +111,7 @@ def _run(args: argparse.Namespace) -> int:
         quiet=getattr(args, "quiet", False),
         master_key_file=resolve_master_key_file(getattr(args, "master_key_file", None)),
     )
+    app.use_mfa(getattr(args, "mfa", None))  # --mfa "SERIAL CODE" (cli/mfa.py)
     try:
         return args.handler(app, args)
     finally:

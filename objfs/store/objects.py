@@ -407,7 +407,7 @@ class ObjectsMixin:
         raw = encode_key(key)
         with self.db.write(durable=ctx.durable) as cur:
             if version_id is not None:
-                what = f"delete version {version_id} of {key} permanently"
+                what = f"delete version {version_id} of s3://{bucket}/{key} permanently"
                 self._mfa_delete_guard(cur, ctx, self._bucket(cur, bucket), what)
             return self._delete(cur, bucket, raw, key, version_id)
 
