@@ -14,6 +14,7 @@ from objfs.cli.args import SSE_MODES, CliError, parse_sse_mode
 from objfs.cli.builder import Builder
 from objfs.cli.mfa import add_mfa_option
 from objfs.cli.output import bucket_record, dump_json, format_bucket
+from objfs.cli.policy import register_bucket_policy
 from objfs.errors import BucketNotEmpty
 
 # -- buckets ------------------------------------------------------------------
@@ -138,6 +139,7 @@ def register(build: Builder) -> None:
     )
     add_mfa_option(p, what="to change MFA delete, or the state while it is on")
     _register_encryption(inner)
+    register_bucket_policy(inner)
 
 
 def _register_encryption(inner: Builder) -> None:

@@ -5,7 +5,7 @@ secret the one time it exists: as text, as an ``otpauth://`` URI, and as a
 QR code an authenticator app can scan when stdout is a terminal. Every rule
 (one device, replacing it, codes used once) is the store's
 (``objfs/store/mfa.py``). A code travels as ``--mfa "SERIAL CODE"`` on the
-commands that need one (``main`` puts it on the request context).
+commands that need one (``main`` hands it to ``CliApp``, which puts it on the request context).
 
 Invariant: the secret is printed once, to stdout only, never logged.
 """
@@ -23,7 +23,7 @@ MFA_HELP = 'a code from the MFA device: "SERIAL CODE" (serial from `objfs mfa ls
 
 
 def add_mfa_option(parser: argparse.ArgumentParser, *, required: bool = False, what: str) -> None:
-    """``--mfa "SERIAL CODE"`` on a command; ``main`` carries it on every request."""
+    """``--mfa "SERIAL CODE"`` on a command; ``CliApp.ctx`` carries it on every request."""
     parser.add_argument(
         "--mfa", metavar='"SERIAL CODE"', required=required, help=f"{MFA_HELP}; {what}"
     )

@@ -83,13 +83,22 @@ def _condition_args(args: Mapping[str, Any]) -> dict[str, Any]:
 
 
 @contextmanager
-def _outermost() -> Iterator[bool]:
+def _outermost(ctx: RequestContext) -> Iterator[bool]:
     depth = getattr(_local, "depth", 0)
     _local.depth = depth + 1
+    if depth == 0:
+        _local.ctx = ctx
     try:
         yield depth == 0
     finally:
         _local.depth = depth
+        if depth == 0:
+            _local.ctx = None
+
+
+def current_request() -> RequestContext | None:
+    """The context of the request this thread is serving (who creates what it writes)."""
+    return getattr(_local, "ctx", None)
 
 
 def requires(*needs: Need | str) -> Callable[[F], F]:
@@ -104,7 +113,7 @@ def requires(*needs: Need | str) -> Callable[[F], F]:
 
         @functools.wraps(fn)
         def wrapper(self: Any, ctx: RequestContext, *args: Any, **kwargs: Any) -> Any:
-            with _outermost() as outer:
+            with _outermost(ctx) as outer:
                 if outer:
                     bound = signature.bind(self, ctx, *args, **kwargs)
                     bound.apply_defaults()
@@ -128,7 +137,7 @@ def owner_only(action: str) -> Callable[[F], F]:
     def decorate(fn: F) -> F:
         @functools.wraps(fn)
         def wrapper(self: Any, ctx: RequestContext, *args: Any, **kwargs: Any) -> Any:
-            with _outermost() as outer:
+            with _outermost(ctx) as outer:
                 if outer:
                     self.access.check_owner(ctx, action)
                 return fn(self, ctx, *args, **kwargs)
