@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from test_cli import OBJFS, Cli, _env, _read_all, assert_user_error, run_objfs
+from test_cli import OBJFS, Cli, Result, _env, _read_all, assert_user_error, run_objfs
 
 from objfs.auth import totp
 from objfs.store import OWNER, Store
@@ -214,3 +214,45 @@ def test_disable_the_device(cli: Cli, auth: Authenticator) -> None:
 def test_help_shows_an_example(words: list[str]) -> None:
     result = run_objfs(*words, "--help")
     assert result.returncode == 0 and "objfs " in result.out.split("example", 1)[1]
+
+
+def test_a_user_needs_the_owners_code(cli: Cli, auth: Authenticator, tmp_path: Path) -> None:
+    env = {**_env(), "HOME": str(tmp_path)}  # the default credentials file is the test's
+
+    def objfs(*args: str) -> Result:
+        proc = subprocess.run(
+            [str(OBJFS), "--store", str(cli.store), *args],
+            capture_output=True,
+            env=env,
+            timeout=120,
+        )
+        return Result(proc.returncode, proc.stdout, proc.stderr.decode())
+
+    assert objfs("user", "create", "alice").returncode == 0
+    assert objfs("user", "keys", "create", "alice", "--write-profile", "alice").returncode == 0
+    policy = tmp_path / "policy.json"
+    policy.write_text(
+        '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", '
+        '"Action": ["s3:DeleteObjectVersion", "s3:ListBucket", "s3:ListBucketVersions", "s3:PutBucketVersioning"], '
+        '"Resource": ["arn:aws:s3:::vers", "arn:aws:s3:::vers/*"]}]}'
+    )
+    cli.ok("user", "policy", "put", "alice", "versions", str(policy))
+    cli.ok(
+        "bucket", "versioning", "vers", "Enabled", "--mfa-delete", "Enabled", "--mfa", auth.mfa()
+    )
+    v = _put(cli, "s3://vers/doc", b"one", b"two")
+    assert_user_error(
+        objfs("--profile", "alice", "rm", "s3://vers/doc", "--version-id", v[1]),
+        "MFA delete is enabled",
+    )
+    done = objfs(
+        "--profile", "alice", "rm", "s3://vers/doc", "--version-id", v[1], "--mfa", auth.mfa()
+    )
+    assert done.returncode == 0, done.stderr
+    assert _versions(cli, "s3://vers/doc") == v[:1]
+    # Changing the flag stays the store owner's, code or not.
+    assert_user_error(
+        objfs("--profile", "alice", "bucket", "versioning", "vers", "Enabled",
+              "--mfa-delete", "Disabled", "--mfa", auth.mfa()),
+        "only the store owner may change MFA delete on bucket vers, not user alice",
+    )  # fmt: skip
