@@ -7,6 +7,7 @@ mount, HTTP) read them; only ``objfs/store`` creates them.
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from objfs.auth.identity import OWNER_NAME, Identity
@@ -235,3 +236,28 @@ class NewAccessKey:
 
     info: AccessKeyInfo
     secret: str = field(repr=False)
+
+
+@dataclass(slots=True, frozen=True)
+class MFADeviceInfo:
+    """A registered TOTP device; ``last_used_ns`` is the start of its last accepted step."""
+
+    serial: str
+    principal: str
+    created_ns: int
+    last_used_ns: int | None
+
+
+@dataclass(slots=True, frozen=True)
+class NewMFADevice:
+    """A device just registered: the only time its secret is returned.
+
+    Unpacks as ``serial, secret, otpauth_uri = store.mfa_enable(ctx)``.
+    """
+
+    serial: str
+    secret: str = field(repr=False)
+    otpauth_uri: str = field(repr=False)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter((self.serial, self.secret, self.otpauth_uri))
