@@ -474,6 +474,12 @@ class ObjfsOperations(FileOps, DirOps, VersionOps, XattrOps, pyfuse3.Operations)
         new = old.replace(**changes)
         if new == old:
             return
+        if (fields.update_atime or fields.update_mtime) and node.path:
+            # Explicit times win over a batched relatime/dir-time amendment queued before.
+            key = self.keys.dir_prefix(node.path) if node.is_dir else self.keys.key(node.path)
+            self.times.forget(key)
+        if fields.update_mtime and node.is_dir and node.path is not None:
+            self.times.dir_reset(node.path)
         if node.kind is Kind.ROOT:
             self.root_meta = new
         elif node.kind is Kind.DIR:

@@ -77,6 +77,10 @@ class TimeKeeper:
     def dir_times(self, path: str) -> tuple[int, int] | None:
         return self._dirs.get(path)
 
+    def dir_reset(self, path: str) -> None:
+        """The directory's times were set explicitly (utimensat): they win."""
+        self._dirs.pop(path, None)
+
     def dir_gone(self, path: str) -> None:
         for known in [p for p in self._dirs if names.is_under(p, path)]:
             del self._dirs[known]
