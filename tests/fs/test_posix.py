@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from objfs.errors import NoSuchKey
 from objfs.store import OWNER, Store
 from objfs.store.sysmeta import file_type
 
@@ -336,7 +337,7 @@ def test_unlink_open_file_keeps_handles_working(
     m.stop()
     store = Store.open(fs_store)
     try:
-        with pytest.raises(Exception):
+        with pytest.raises(NoSuchKey):
             store.head_object(OWNER, "plain", "open")
         assert store.gc(grace_seconds=0).chunks_removed >= 1  # what the writer stored
         # nothing left on disk that nothing references, nothing resurrected
