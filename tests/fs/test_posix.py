@@ -7,6 +7,7 @@ after unmounting (versions made, what was recorded).
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import os
 import socket
@@ -158,10 +159,8 @@ def test_time_update_rules_and_no_new_versions(
     st5 = os.stat(f)
     assert st5.st_atime_ns >= before - 10_000_000 and st5.st_mtime_ns == 5_000_000_007
     # before 1970 and after 2038, also past what nanoseconds in an int64 hold
-    # (year 2262); the kernel itself clamps at 2446 (ext4's range), the store
-    # keeps any 64-bit seconds (tests/store/test_sysmeta.py)
     far = (1 << 33) * 1_000_000_000 + 999_999_999  # year 2242
-    farther = 14_000_000_000 * 1_000_000_000 + 1  # year 2413
+    farther = (1 << 40) * 1_000_000_000 + 1  # year ~36812: stored as [seconds, ns]
     os.utime(f, ns=(-123_456_789_012, far))
     st6 = os.stat(f)
     assert (st6.st_atime_ns, st6.st_mtime_ns) == (-123_456_789_012, far)
@@ -372,3 +371,23 @@ def test_limits_names_links_statfs_pathconf(mnt: Mount) -> None:
     assert st.f_namemax == 255 and st.f_blocks > 0 and st.f_bsize > 0
     assert os.pathconf(mnt.path, "PC_NAME_MAX") == 255
     assert os.pathconf(mnt.path, "PC_LINK_MAX") >= 1
+
+
+def test_documented_refusals(mnt: Mount) -> None:
+    """What mount.objfs(8) LIMITS says is not provided, answers as it says."""
+    with pytest.raises(OSError) as err:
+        os.open(mnt.path, os.O_TMPFILE | os.O_RDWR)
+    assert err.value.errno == errno.EOPNOTSUPP
+    (mnt.path / "f").write_bytes(b"1")
+    result = subprocess.run(["fallocate", "-l", "4096", str(mnt.path / "f")], capture_output=True)
+    assert result.returncode != 0 and b"not supported" in result.stderr
+    # RENAME_EXCHANGE is refused, RENAME_NOREPLACE honoured (renameat2 through libc)
+    (mnt.path / "g").write_bytes(b"2")
+    libc = ctypes.CDLL(None, use_errno=True)
+    at_fdcwd, noreplace, exchange = -100, 1, 2
+    f, g = bytes(mnt.path / "f"), bytes(mnt.path / "g")
+    assert libc.renameat2(at_fdcwd, f, at_fdcwd, g, exchange) == -1
+    assert ctypes.get_errno() == errno.EINVAL
+    assert libc.renameat2(at_fdcwd, f, at_fdcwd, g, noreplace) == -1
+    assert ctypes.get_errno() == errno.EEXIST
+    assert (mnt.path / "f").read_bytes() == b"1"
