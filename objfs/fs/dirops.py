@@ -330,6 +330,8 @@ class DirOps:
     ) -> None:
         if src.state is not None:
             await self.commit_node(src, durable=False)
+        if dst is not None and dst.state is not None:
+            await dst.state.hold_base()  # its handles keep the replaced data
         await self.run(
             self.store.rename, MOUNT_CTX, self.bucket, self.keys.key(old), self.keys.key(new)
         )

@@ -324,6 +324,15 @@ class OpenFile:
         async with self.lock:
             await self._discard_locked()
 
+    async def hold_base(self) -> None:
+        """Keep the base's data readable after its version goes (before unlink/replace)."""
+        async with self.lock:
+            await self._hold_base_locked()
+
+    async def _hold_base_locked(self) -> None:
+        if self.key is not None and self.writer is None and self.base is not None:
+            await self.run(self._writer_now)
+
     async def detach(self, new_key: str | None, new_base: ObjectVersion | None) -> bool:
         """The key moved (rename, after a commit) or vanished (unlink).
 
@@ -338,8 +347,7 @@ class OpenFile:
         async with self.lock:
             committed = self.base is not None
             if new_key is None:
-                if self.key is not None and self.writer is None and self.base is not None:
-                    await self.run(self._writer_now)
+                await self._hold_base_locked()
                 self.unlinked_key = self.key or self.unlinked_key
                 self.key = None
                 self.must_commit = False

@@ -346,6 +346,20 @@ def test_unlink_open_file_keeps_handles_working(
         store.close()
 
 
+def test_file_replaced_by_rename_stays_readable_while_open(
+    mounter: Callable[..., Mount], fs_store: Path
+) -> None:
+    m = mounter(bucket="plain")
+    (m.path / "old").write_bytes(b"old data")
+    (m.path / "new").write_bytes(b"new data")
+    with open(m.path / "old", "rb") as fh:
+        os.rename(m.path / "new", m.path / "old")
+        assert os.fstat(fh.fileno()).st_nlink == 0
+        assert fh.read() == b"old data"
+    assert (m.path / "old").read_bytes() == b"new data"
+    assert os.stat(m.path / "old").st_nlink == 1
+
+
 # --- limits ------------------------------------------------------------------------
 
 
