@@ -115,14 +115,15 @@ class AttrDefaults:
         read_only: bool = False,
         *,
         subdirs: int = 0,
-        changed: tuple[int, int] | None = None,
+        changed: tuple[int | None, int | None, int | None] | None = None,
         newest_ns: int | None = None,
     ) -> pyfuse3.EntryAttributes:
         """A directory: ``marker`` its marker object (None: implicit, or root).
 
         ``subdirs`` makes the link count (2 + subdirs); ``changed`` is the
-        (mtime, ctime) this mount recorded for an entry change in it, which
-        wins when newer than the marker's; an implicit directory's mtime is
+        (atime, mtime, ctime) this mount recorded for it (a listing, an entry
+        change; None: nothing), each winning when newer than the marker's;
+        an implicit directory's mtime is
         its newest child's (``newest_ns``), else the mount time.
         """
         sys_meta = marker.sys_meta if marker is not None else SystemMeta()
@@ -135,7 +136,9 @@ class AttrDefaults:
             fallback = newest_ns if newest_ns is not None else self.mount_time_ns
         atime, mtime, ctime = sys_meta.times(fallback)
         if changed is not None:
-            mtime, ctime = max(mtime, changed[0]), max(ctime, changed[1])
+            atime = max(atime, changed[0]) if changed[0] is not None else atime
+            mtime = max(mtime, changed[1]) if changed[1] is not None else mtime
+            ctime = max(ctime, changed[2]) if changed[2] is not None else ctime
         return self._base(
             ino,
             stat.S_IFDIR | perm,

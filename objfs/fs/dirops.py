@@ -56,6 +56,7 @@ class DirOps:
         node = self.node_of(inode)
         if not node.is_dir:
             raise fuse_error(errno.ENOTDIR)
+        await self.note_dir_read(node)
         fh = self.new_fh()
         node.open_count += 1
         self.dir_handles[fh] = DirHandle(node)

@@ -307,6 +307,18 @@ class ObjfsOperations(FileOps, DirOps, VersionOps, XattrOps, pyfuse3.Operations)
         if node.path is not None and (state is None or state.base is not None):
             self.times.queue(self.keys.key(node.path), atime_ns=now)
 
+    async def note_dir_read(self, node: Node) -> None:
+        """A listing of a ROOT/DIR node: move its atime when relatime says so (batched)."""
+        if self.read_only or node.kind not in (Kind.ROOT, Kind.DIR) or node.path is None:
+            return
+        attr = await self.attrs(node)
+        now = time.time_ns()
+        if not relatime_due(attr.st_atime_ns, attr.st_mtime_ns, attr.st_ctime_ns, now):
+            return
+        self.times.dir_read(node.path, now)
+        if node.kind is Kind.DIR and isinstance(node.version, ObjectVersion):
+            self.times.queue(self.keys.dir_prefix(node.path), atime_ns=now)
+
     def touched(self, path: str) -> None:
         """Something at ``path`` changed here: drop cached facts about it and its dirs."""
         for anc in names.ancestors(path):
@@ -478,8 +490,8 @@ class ObjfsOperations(FileOps, DirOps, VersionOps, XattrOps, pyfuse3.Operations)
             # Explicit times win over a batched relatime/dir-time amendment queued before.
             key = self.keys.dir_prefix(node.path) if node.is_dir else self.keys.key(node.path)
             self.times.forget(key)
-        if fields.update_mtime and node.is_dir and node.path is not None:
-            self.times.dir_reset(node.path)
+        if node.is_dir and node.path is not None:
+            self.times.dir_reset(node.path, atime=fields.update_atime, mtime=fields.update_mtime)
         if node.kind is Kind.ROOT:
             self.root_meta = new
         elif node.kind is Kind.DIR:

@@ -7,7 +7,8 @@ Owns two things, both per mount:
   reach the store together, in one ``amend_times`` transaction, every
   ``FLUSH_INTERVAL`` seconds, on fsync/fsyncdir and at unmount; none makes
   a version. A read never waits for a store write.
-* the (mtime, ctime) of each directory an entry changed in, in memory: for
+* the (mtime, ctime) of each directory an entry changed in, and the atime
+  of each directory listed (relatime), in memory: for
   a directory with a marker object until the marker is amended (and after,
   harmlessly), for an implicit directory (no marker) for the life of the
   mount; attributes take the newer of this and the stored times.
@@ -46,7 +47,8 @@ class TimeKeeper:
 
     def __init__(self) -> None:
         self._pending: dict[str, TimesUpdate] = {}
-        self._dirs: dict[str, tuple[int, int]] = {}
+        # directory path -> [atime, mtime, ctime] recorded here (None: not changed)
+        self._dirs: dict[str, list[int | None]] = {}
 
     def queue(
         self,
@@ -72,14 +74,27 @@ class TimeKeeper:
         return list(pending.values())
 
     def dir_changed(self, path: str, now_ns: int) -> None:
-        self._dirs[path] = (now_ns, now_ns)
+        """An entry changed in the directory: mtime and ctime are ``now_ns``."""
+        times = self._dirs.setdefault(path, [None, None, None])
+        times[1] = times[2] = now_ns
 
-    def dir_times(self, path: str) -> tuple[int, int] | None:
-        return self._dirs.get(path)
+    def dir_read(self, path: str, now_ns: int) -> None:
+        """The directory was listed and relatime says its atime moves."""
+        self._dirs.setdefault(path, [None, None, None])[0] = now_ns
 
-    def dir_reset(self, path: str) -> None:
+    def dir_times(self, path: str) -> tuple[int | None, int | None, int | None] | None:
+        times = self._dirs.get(path)
+        return None if times is None else (times[0], times[1], times[2])
+
+    def dir_reset(self, path: str, *, atime: bool, mtime: bool) -> None:
         """The directory's times were set explicitly (utimensat): they win."""
-        self._dirs.pop(path, None)
+        times = self._dirs.get(path)
+        if times is None:
+            return
+        if atime:
+            times[0] = None
+        if mtime:
+            times[1] = times[2] = None
 
     def dir_gone(self, path: str) -> None:
         for known in [p for p in self._dirs if names.is_under(p, path)]:

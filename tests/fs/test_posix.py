@@ -291,6 +291,25 @@ def test_directory_times_follow_entry_changes(mounter: Callable[..., Mount]) -> 
     assert os.stat(d).st_mtime_ns == 4
 
 
+def test_directory_atime_follows_relatime_on_listing(mounter: Callable[..., Mount]) -> None:
+    m = mounter()
+    d = m.path / "d"
+    d.mkdir()
+    (d / "f").write_bytes(b"1")
+    os.utime(d, ns=(1_000, 2_000))  # atime older than mtime
+    before = time.time_ns()
+    assert os.listdir(d) == ["f"]
+    first = os.stat(d).st_atime_ns
+    assert first >= before - 5_000_000
+    assert os.stat(d).st_mtime_ns == 2_000  # a listing changes only the atime
+    time.sleep(0.01)
+    os.listdir(d)
+    assert os.stat(d).st_atime_ns == first  # newer than mtime and ctime: stays
+    m.stop()
+    m.start()
+    assert os.stat(d).st_atime_ns == first  # stored in the marker
+
+
 def test_implicit_directory_time_is_its_newest_child(
     mounter: Callable[..., Mount], fs_store: Path
 ) -> None:
