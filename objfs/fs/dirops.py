@@ -238,6 +238,8 @@ class DirOps:
         self.entry_changed(parent.path)
         self.maybe_vanished(parent.path or "")
         node.unlinked = True
+        if node.state is not None:
+            node.state.ctime_ns = time.time_ns()  # the link count changed
         self.table.orphan(node)
 
     @fuse_handler

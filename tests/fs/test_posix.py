@@ -336,9 +336,12 @@ def test_unlink_open_file_keeps_handles_working(
     f = m.path / "open"
     f.write_bytes(b"A" * 3000)
     with open(f, "r+b") as fh:
+        ctime = os.fstat(fh.fileno()).st_ctime_ns
+        time.sleep(0.01)
         os.unlink(f)
         assert not f.exists()
         assert os.fstat(fh.fileno()).st_nlink == 0
+        assert os.fstat(fh.fileno()).st_ctime_ns > ctime  # a link count change
         assert fh.read(4) == b"AAAA"
         fh.seek(0)
         fh.write(b"B" * (20 << 20))  # more than a writer keeps in memory: chunks are stored
