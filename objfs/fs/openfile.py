@@ -42,7 +42,7 @@ from objfs.fs.encryption import (
     verify_readable,
     without_envelope,
 )
-from objfs.fs.runner import DURABLE_CTX, MOUNT_CTX, StoreRunner
+from objfs.fs.runner import StoreRunner, caller
 from objfs.store.types import ObjectVersion, SystemMeta
 
 log = logging.getLogger("objfs.fs")
@@ -132,7 +132,7 @@ class OpenFile:
         if base is None or self._verified == (base.version_id, base.seq):
             return
         if base.sse == "SSE-C" or META_KEY in base.user_meta:
-            obj = await self.run(verify_readable, self.run.store, MOUNT_CTX, self.enc, base)
+            obj = await self.run(verify_readable, self.run.store, caller(), self.enc, base)
             if obj is not None:
                 self._cse = (base.user_meta[META_KEY], obj)
         self._verified = (base.version_id, base.seq)
@@ -146,7 +146,7 @@ class OpenFile:
             fresh = self.rewrite or base is None or base.size == 0
             self.writer = cseio.open_writer(
                 self.run.store,
-                MOUNT_CTX,
+                caller(),
                 self.enc,
                 self.bucket,
                 key,
@@ -228,7 +228,7 @@ class OpenFile:
         try:
             if cse is not None:
                 block = await self.run(
-                    read_cse_block, self.run.store, MOUNT_CTX, self.enc, base, cse, index
+                    read_cse_block, self.run.store, caller(), self.enc, base, cse, index
                 )
             else:
                 block = await self.run(self._read_block, base, index * bs, bs)
@@ -244,7 +244,7 @@ class OpenFile:
     def _read_block(self, base: ObjectVersion, start: int, length: int) -> bytes:
         with keyed(base):
             return self.run.store.read_range(  # type: ignore[no-any-return]
-                MOUNT_CTX,
+                caller(),
                 self.bucket,
                 base.key,
                 start,
@@ -270,7 +270,7 @@ class OpenFile:
         async with self.lock:
             if self.key is None:
                 return None
-            ctx = DURABLE_CTX if durable else MOUNT_CTX
+            ctx = caller(durable=durable)
             if not self.dirty:
                 if durable and self.needs_sync:
                     # The last commit was not durable: make it so now.

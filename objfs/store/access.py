@@ -60,7 +60,7 @@ class Need:
         return action, bucket, key, version
 
 
-def _condition_args(args: Mapping[str, Any]) -> dict[str, Any]:
+def condition_keys(args: Mapping[str, Any]) -> dict[str, Any]:
     """Request condition keys found in a call's arguments."""
     found: dict[str, Any] = {}
     if args.get("version_id") is not None:
@@ -79,6 +79,10 @@ def _condition_args(args: Mapping[str, Any]) -> dict[str, Any]:
             found["s3:x-amz-server-side-encryption-aws-kms-key-id"] = sse.kms_key_id
         if sse.customer_key is not None:
             found["s3:x-amz-server-side-encryption-customer-algorithm"] = "AES256"
+    elif sse in ("AES256", "aws:kms"):  # a commit names the encryption its data has
+        found["s3:x-amz-server-side-encryption"] = sse
+        if args.get("kms_key_id"):
+            found["s3:x-amz-server-side-encryption-aws-kms-key-id"] = args["kms_key_id"]
     return found
 
 
@@ -118,7 +122,7 @@ def requires(*needs: Need | str) -> Callable[[F], F]:
                     bound = signature.bind(self, ctx, *args, **kwargs)
                     bound.apply_defaults()
                     values = bound.arguments
-                    conditions = _condition_args(values)
+                    conditions = condition_keys(values)
                     conditions.update(self._mfa_condition_keys(ctx))  # store/mfa.py
                     for need in resolved:
                         action, bucket, key, version = need.resolve(values)
