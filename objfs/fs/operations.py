@@ -32,7 +32,7 @@ from typing import Any
 
 import pyfuse3
 
-from objfs.errors import MethodNotAllowed, NoSuchKey, NoSuchVersion
+from objfs.errors import AccessDenied, MethodNotAllowed, NoSuchKey, NoSuchVersion
 from objfs.fs import names
 from objfs.fs.attrs import AttrDefaults
 from objfs.fs.dirops import DirHandle, DirOps
@@ -293,7 +293,12 @@ class ObjfsOperations(FileOps, DirOps, VersionOps, XattrOps, pyfuse3.Operations)
         if node.stats is None:
             assert node.path is not None
             prefix = self.keys.dir_prefix(node.path)
-            node.stats = await self.run(self.store.dir_stats, caller(), self.bucket, prefix)
+            try:
+                node.stats = await self.run(self.store.dir_stats, caller(), self.bucket, prefix)
+            except AccessDenied:
+                # Who may not list a directory may still stat it (and read the
+                # names they know): its link count and times are then unknown.
+                return DirStats(subdirs=0, newest_ns=None)
         return node.stats
 
     def note_read(self, node: Node) -> None:

@@ -42,6 +42,11 @@ READ_WRITE = {
     ],
 }
 
+GET_ONLY = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::vers/*"}],
+}
+
 
 @pytest.fixture
 def people(fs_store: Path, tmp_path: Path) -> Path:
@@ -50,7 +55,7 @@ def people(fs_store: Path, tmp_path: Path) -> Path:
     store = Store.open(fs_store)
     try:
         store.put_object(OWNER, "vers", "hello.txt", b"hello\n")
-        for name, doc in (("reader", READ_ONLY), ("writer", READ_WRITE)):
+        for name, doc in (("reader", READ_ONLY), ("writer", READ_WRITE), ("getter", GET_ONLY)):
             store.create_user(OWNER, name)
             store.put_user_policy(OWNER, name, "access", json.dumps(doc))
             key = store.create_access_key(OWNER, name)
@@ -152,3 +157,12 @@ def test_bucket_policy_requiring_sse_and_the_sse_option(mounter, fs_store: Path)
     (sealed.path / "sealed.txt").write_bytes(b"accepted")
     assert (sealed.path / "sealed.txt").read_bytes() == b"accepted"
     assert keys_of(fs_store) == ["sealed.txt"]
+
+
+def test_an_unlistable_directory_is_refused_not_empty(mounter, people: Path) -> None:  # type: ignore[no-untyped-def]
+    m: Mount = mounter(options=f"profile=getter,credentials_file={people}")
+    with pytest.raises(PermissionError):
+        os.listdir(m.path)
+    done = subprocess.run(["ls", str(m.path)], capture_output=True, text=True)
+    assert done.returncode != 0 and "Permission denied" in done.stderr
+    assert (m.path / "hello.txt").read_bytes() == b"hello\n"  # a known name still reads
