@@ -140,8 +140,14 @@ class ObjectsMixin:
         *,
         version_id: str | None = None,
         sse: SSERequest | None = None,
+        readahead: bool = False,
     ) -> bytes:
-        """Bytes [offset, offset+length) clipped to the object's size."""
+        """Bytes [offset, offset+length) clipped to the object's size.
+
+        ``readahead``: the caller reads sequentially, so the chunk after the
+        range is decoded in the background. Only such callers should ask: a
+        random reader would pay for a chunk it never reads.
+        """
         with self.db.read() as cur:
             row, latest = self._resolve(cur, bucket, key, version_id)
         size = row[Col.SIZE]
@@ -153,7 +159,7 @@ class ObjectsMixin:
         extents = self._extents(row)
         with ObjectReader(self.chunks, domain, info, extents, (offset, end)) as reader:
             data = reader.read()
-        if end + 1 < size:
+        if readahead and end + 1 < size:
             # Sequential readers come back for what follows: decode it now,
             # on the chunk pool, while this answer travels back.
             for ref, _, _ in extents.pieces(end + 1, end + 2):
