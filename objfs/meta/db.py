@@ -23,7 +23,13 @@ from objfs.errors import StoreFormatError, StoreFull, StoreNotFound
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+# 1: chunk frames v1 only. 2: new chunks are frame v2 (segments, BLAKE3 ids),
+# which objfs before format 2 cannot read: opening a format 1 store upgrades
+# its number (v1 chunks stay as they are and readable), so an older objfs
+# refuses the store with a clear message instead of calling v2 chunks damaged.
+FORMAT_VERSION = 2
+# Statements that bring a store from format N-1 to N, run in one transaction.
+MIGRATIONS: dict[int, list[str]] = {2: []}
 
 SCHEMA = """
 CREATE TABLE meta (name TEXT PRIMARY KEY, value) ;
@@ -206,7 +212,27 @@ class Database:
                 f"store format {version[0]} is newer than this objfs understands "
                 f"({FORMAT_VERSION}): upgrade objfs"
             )
+        if int(version[0]) < FORMAT_VERSION:
+            try:
+                db._upgrade()
+            except BaseException:
+                db.close()
+                raise
         return db
+
+    def _upgrade(self) -> None:
+        """Bring an older store to ``FORMAT_VERSION`` (idempotent, one transaction)."""
+        with self.write(durable=True) as cur:
+            row = cur.execute("SELECT value FROM meta WHERE name = 'format_version'").fetchone()
+            old = int(row[0])
+            for version in range(old + 1, FORMAT_VERSION + 1):
+                for statement in MIGRATIONS[version]:
+                    cur.execute(statement)
+            if old < FORMAT_VERSION:
+                cur.execute(
+                    "UPDATE meta SET value = ? WHERE name = 'format_version'", (FORMAT_VERSION,)
+                )
+                log.info("store %s upgraded from format %d to %d", self.path, old, FORMAT_VERSION)
 
     def conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)

@@ -1,8 +1,9 @@
 """Streaming reads of one object version.
 
 An ``ObjectReader`` holds the version's manifest (taken in a read snapshot)
-and fetches only the chunks a byte range needs, one at a time: memory stays
-at about one chunk however large the object.
+and fetches only the chunks a byte range needs, one at a time, and of each
+only the segments the range covers: memory stays at about one chunk however
+large the object.
 """
 
 from __future__ import annotations
@@ -110,9 +111,10 @@ class ObjectReader:
             hi = min(hi, lo + (1 << 20))  # a hole may be huge: hand it out in pieces
             self._pos += hi - lo
             return bytes(hi - lo)
-        data = read_piece(self._chunks, self._domain, ref)
+        # Only the segments [lo, hi) covers are read and decrypted.
+        data = self._chunks.read(self._domain, ref.chunk_id, lo, hi, length=ref.length)
         self._pos += hi - lo
-        return data[lo:hi] if (lo, hi) != (0, len(data)) else data
+        return data
 
     def read(self, n: int = -1) -> bytes:
         if n is None or n < 0:

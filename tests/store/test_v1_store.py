@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -69,7 +72,28 @@ def test_v1_store_reads_writes_and_fscks(v1_store: Path) -> None:
         report = store.fsck()
         assert report.ok, report.problems
         assert not report.damaged_objects
-    # And again after reopening (nothing cached).
+        # Old chunks stay in format 1, new ones are format 2: fsck reports the mix.
+        assert report.chunk_formats.get(1, 0) >= 10 and report.chunk_formats.get(2, 0) >= 4
+    # And again after reopening (nothing cached); the store format was upgraded.
     with Store.open(v1_store) as store:
+        assert int(store.db.get_meta("format_version")) == 2
         assert store.get_object(OWNER, "sse", "doc.txt").read() == b"third version\n" * 5000
         assert store.fsck().ok
+
+
+def test_cli_fsck_reports_the_format_mix(v1_store: Path) -> None:
+    objfs = [sys.executable, "-m", "objfs.cli", "--store", str(v1_store)]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OBJFS_")}
+    put = subprocess.run(
+        [*objfs, "put", "-", "s3://sse/from-cli"], input=b"new data\n" * 999, env=env,
+        capture_output=True, timeout=120,
+    )  # fmt: skip
+    assert put.returncode == 0, put.stderr
+    done = subprocess.run([*objfs, "fsck"], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "chunks by frame format: v1: " in done.stdout + done.stderr
+    done = subprocess.run(
+        [*objfs, "fsck", "--json"], env=env, capture_output=True, text=True, timeout=120
+    )
+    record = json.loads(done.stdout)
+    assert record["ok"] and record["chunk_formats"]["1"] >= 10 and record["chunk_formats"]["2"] >= 1
