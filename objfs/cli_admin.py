@@ -166,7 +166,13 @@ def cmd_fsck(app: CliApp, args: argparse.Namespace) -> int:
             "repaired": repaired,
             "damaged_objects": damaged,
         }
-        for name in ("chunks_checked", "versions_checked", "orphan_chunks", "chunk_formats"):
+        for name in (
+            "chunks_checked",
+            "versions_checked",
+            "orphan_chunks",
+            "chunk_formats",
+            "inline_chunks",
+        ):
             if hasattr(report, name):
                 record[name] = getattr(report, name)
         dump_json(record)

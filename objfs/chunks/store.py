@@ -45,7 +45,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import blake3
@@ -77,6 +77,9 @@ _PROBE_MIN = 128 << 10  # below this, just try every segment
 _FIRST_READ = 4096  # header + table of chunks up to 16 MiB, in one pread
 _LAYOUTS = 4096  # parsed headers kept (a few hundred bytes each)
 frame_overhead = frame_v2.frame_overhead
+# Chunks of at most this many bytes may live inline in the metadata database
+# (sealed frame <= 16 KiB): see ``seal_inline``.
+INLINE_MAX = (16 << 10) - frame_v2.frame_overhead(16 << 10)
 
 
 def _check_id(chunk_id: bytes) -> str:
@@ -104,6 +107,9 @@ class ChunkStore:
         self._layouts: OrderedDict[bytes, Layout | None] = OrderedDict()  # None: a v1 frame
         self._prefetching: dict[tuple[bytes, bytes], Future[None]] = {}
         self._keys: dict[tuple[bytes, bytes, bytes | None], Keys] = {}
+        # The second home of small chunks: ``inline_source(chunk_id)`` returns
+        # the sealed frame the store keeps in its database, or None.
+        self.inline_source: Callable[[bytes], bytes | None] | None = None
         # zstd contexts are not thread-safe; one per thread, reused across calls.
         self._local = threading.local()
 
@@ -203,6 +209,36 @@ class ChunkStore:
             return chunk_id, False
         self.backend.put(name, self._seal(domain, data, chunk_id))
         return chunk_id, True
+
+    def seal_inline(self, domain: Domain, data: bytes | memoryview) -> tuple[bytes, bytes]:
+        """(id, sealed frame) of a small chunk that will live in the database.
+
+        The frame is exactly what a chunk file would hold (same ids, dedup and
+        checks); the caller stores it in the transaction that references it,
+        so a small object costs no file create, rename or fsync.
+        """
+        if len(data) > INLINE_MAX:
+            raise InvalidArgument(f"an inline chunk holds at most {INLINE_MAX} bytes")
+        chunk_id = self.chunk_id(domain, data)
+        return chunk_id, b"".join(self._seal(domain, data, chunk_id))
+
+    def _inline_frame(self, chunk_id: bytes, length: int | None) -> bytes | None:
+        if self.inline_source is None or (length is not None and length > INLINE_MAX):
+            return None
+        return self.inline_source(chunk_id)
+
+    def _raw_frame(self, chunk_id: bytes, length: int | None = None) -> bytes:
+        """The whole stored frame, from the database or the chunk's file."""
+        frame = self._inline_frame(chunk_id, length)
+        if frame is not None:
+            return frame
+        return self.backend.get(_check_id(chunk_id))
+
+    def home(self, chunk_id: bytes) -> str | None:
+        """Where a chunk lives: "inline" (the database), "file", or None (nowhere)."""
+        if self._inline_frame(chunk_id, None) is not None:
+            return "inline"
+        return "file" if self.backend.exists(_check_id(chunk_id)) else None
 
     # ---- read ------------------------------------------------------------------------
 
@@ -309,6 +345,18 @@ class ChunkStore:
                 # Read-ahead is decoding this chunk: wait rather than decode it twice.
                 loading.result()
                 got = self._cached(domain.domain_id, chunk_id, first, last)
+        if len(got) <= last - first and length is not None and length <= INLINE_MAX:
+            frame = self._inline_frame(chunk_id, length)
+            if frame is not None:
+                segments = self._decode_segments(domain, chunk_id, frame, verify_id=False)
+                got = dict(enumerate(segments))
+                inline_len = sum(len(seg) for seg in segments)
+                if inline_len != length:
+                    raise IntegrityError(
+                        f"chunk {chunk_id.hex()} holds {inline_len} bytes, the manifest says "
+                        f"{length}"
+                    )
+                self._remember(domain.domain_id, chunk_id, got)
         if len(got) <= last - first:
             with self.backend.open_blob(name) as blob:
                 layout = self._layout(chunk_id, blob)
@@ -372,27 +420,35 @@ class ChunkStore:
             self._prefetching[key] = _PREFETCH.submit(load)
         started.set()
 
-    def get(self, domain: Domain, chunk_id: bytes, *, cached: bool = True) -> bytes:
+    def get(
+        self, domain: Domain, chunk_id: bytes, *, cached: bool = True, length: int | None = None
+    ) -> bytes:
         """The whole data of chunk ``chunk_id``; any damage is ``IntegrityError``.
 
         ``cached=False`` always reads and authenticates the whole stored frame
-        and checks the id of plaintext chunks (fsck).
+        and checks the id of plaintext chunks (fsck). ``length``, if known,
+        tells whether the chunk may be inline (saves a lookup for big ones).
         """
-        name = _check_id(chunk_id)
+        _check_id(chunk_id)
         if not cached:
-            return self.decode(domain, chunk_id, self.backend.get(name))
-        segments = self._decode_segments(domain, chunk_id, self.backend.get(name), verify_id=False)
+            return self.decode(domain, chunk_id, self._raw_frame(chunk_id, length))
+        raw = self._raw_frame(chunk_id, length)
+        segments = self._decode_segments(domain, chunk_id, raw, verify_id=False)
         self._remember(domain.domain_id, chunk_id, dict(enumerate(segments)))
         return segments[0] if len(segments) == 1 else b"".join(segments)
 
     def read_header(self, chunk_id: bytes) -> FrameHeader:
         """The (unauthenticated) header of a stored chunk, for fsck and stats."""
-        raw = self.backend.get_prefix(_check_id(chunk_id), frame_v1.HEADER_LEN)
+        inline = self._inline_frame(chunk_id, None)
+        if inline is not None:
+            raw = inline
+        else:
+            raw = self.backend.get_prefix(_check_id(chunk_id), frame_v1.HEADER_LEN)
         if len(raw) >= 5 and raw[4] == frame_v1.VERSION:
             return frame_v1.parse_header(raw, chunk_id)
         hexid = chunk_id.hex()
         need = frame_v2.table_len(raw, hexid)
-        if need > len(raw):
+        if need > len(raw) and inline is None:
             raw = self.backend.get_prefix(_check_id(chunk_id), need)
         layout = frame_v2.parse(raw, hexid)
         return layout.frame_header()
@@ -404,7 +460,8 @@ class ChunkStore:
     # ---- housekeeping ----------------------------------------------------------------
 
     def exists(self, chunk_id: bytes) -> bool:
-        return self.backend.exists(_check_id(chunk_id))
+        """Whether the chunk is stored, in a file or inline."""
+        return self.home(chunk_id) is not None
 
     def stat(self, chunk_id: bytes) -> tuple[float, int] | None:
         """(mtime, stored bytes) of the chunk's frame, None if absent."""
@@ -420,8 +477,18 @@ class ChunkStore:
         self.backend.sync_all()
 
     def sync(self, ids: Iterable[bytes]) -> None:
-        """Make the given chunks durable: call before a durable metadata commit."""
-        self.backend.sync([_check_id(i) for i in ids])
+        """Make the given chunks durable: call before a durable metadata commit.
+
+        Inline chunks are skipped: they are as durable as the database commit.
+        """
+        names = []
+        for chunk_id in ids:
+            name = _check_id(chunk_id)
+            if self.inline_source is not None and not self.backend.exists(name):
+                if self._inline_frame(chunk_id, None) is not None:
+                    continue
+            names.append(name)
+        self.backend.sync(names)
 
     def iter_ids(self) -> Iterator[tuple[bytes, float]]:
         """Every stored chunk as (id, mtime); files with foreign names are skipped."""

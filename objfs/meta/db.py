@@ -23,13 +23,21 @@ from objfs.errors import StoreFormatError, StoreFull, StoreNotFound
 
 log = logging.getLogger(__name__)
 
-# 1: chunk frames v1 only. 2: new chunks are frame v2 (segments, BLAKE3 ids),
-# which objfs before format 2 cannot read: opening a format 1 store upgrades
+# 1: chunk frames v1 only. 2: new chunks are frame v2 (segments, BLAKE3 ids)
+# and small ones may live inline in the database, which objfs before
+# format 2 cannot read: opening a format 1 store upgrades
 # its number (v1 chunks stay as they are and readable), so an older objfs
 # refuses the store with a clear message instead of calling v2 chunks damaged.
 FORMAT_VERSION = 2
 # Statements that bring a store from format N-1 to N, run in one transaction.
-MIGRATIONS: dict[int, list[str]] = {2: []}
+MIGRATIONS: dict[int, list[str]] = {
+    2: [
+        """CREATE TABLE inline_chunks (
+    chunk_id BLOB PRIMARY KEY,   -- counted in chunks like any chunk
+    frame BLOB NOT NULL          -- the sealed frame a chunk file would hold
+)""",
+    ]
+}
 
 SCHEMA = """
 CREATE TABLE meta (name TEXT PRIMARY KEY, value) ;
@@ -88,6 +96,11 @@ CREATE TABLE chunks (
     dead_since INTEGER           -- ns, set when refs drops to 0
 ) WITHOUT ROWID;
 CREATE INDEX chunks_dead ON chunks(dead_since) WHERE refs = 0;
+-- Small chunks live here instead of in a file of their own (store format 2).
+CREATE TABLE inline_chunks (
+    chunk_id BLOB PRIMARY KEY,   -- counted in chunks like any chunk
+    frame BLOB NOT NULL          -- the sealed frame a chunk file would hold
+);
 CREATE TABLE uploads (
     upload_id TEXT PRIMARY KEY,
     bucket TEXT NOT NULL,

@@ -298,6 +298,23 @@ def dead_chunks(cur: sqlite3.Cursor, before_ns: int) -> list[bytes]:
 
 def forget_chunk(cur: sqlite3.Cursor, chunk_id: bytes) -> None:
     cur.execute("DELETE FROM chunks WHERE chunk_id = ?", (chunk_id,))
+    cur.execute("DELETE FROM inline_chunks WHERE chunk_id = ?", (chunk_id,))
+
+
+def put_inline(cur: sqlite3.Cursor, chunk_id: bytes, frame: bytes) -> None:
+    """Store a small chunk's sealed frame (a dedup hit keeps the existing one)."""
+    cur.execute(
+        "INSERT OR IGNORE INTO inline_chunks(chunk_id, frame) VALUES (?, ?)", (chunk_id, frame)
+    )
+
+
+def get_inline(cur: sqlite3.Cursor, chunk_id: bytes) -> bytes | None:
+    row = cur.execute("SELECT frame FROM inline_chunks WHERE chunk_id = ?", (chunk_id,)).fetchone()
+    return None if row is None else bytes(row[0])
+
+
+def inline_ids(cur: sqlite3.Cursor) -> set[bytes]:
+    return {row[0] for row in cur.execute("SELECT chunk_id FROM inline_chunks")}
 
 
 def chunk_rows(cur: sqlite3.Cursor) -> dict[bytes, tuple[bytes, int, int]]:

@@ -135,8 +135,11 @@ class MountMixin:
         sys_meta: SystemMeta | None = None,
         content_type: str | None = None,
         user_meta: dict[str, str] | None = None,
+        inline: dict[bytes, bytes] | None = None,
     ) -> ObjectVersion:
         """Commit chunks the caller already stored as the key's new version.
+
+        ``inline``: frames of small chunks to store in the database with it.
 
         Returns the full record of the new version.
 
@@ -176,6 +179,7 @@ class MountMixin:
                 sse=sse,
                 kms_key_id=kms_key_id,
                 domain_id=domain.domain_id,
+                inline=inline,
             )
         return ObjectVersion(
             bucket=bucket,

@@ -41,7 +41,7 @@ class Extents:
 def read_piece(chunks: ChunkStore, domain: Domain, ref: ChunkRef) -> bytes:
     if ref.chunk_id is None:
         return bytes(ref.length)
-    data = chunks.get(domain, ref.chunk_id)
+    data = chunks.get(domain, ref.chunk_id, length=ref.length)
     if len(data) != ref.length:
         raise IntegrityError(
             f"chunk {ref.chunk_id.hex()} holds {len(data)} bytes, the manifest says {ref.length}"

@@ -20,6 +20,7 @@ from collections import OrderedDict
 from concurrent.futures import Future
 from typing import TYPE_CHECKING
 
+from objfs.chunks.store import INLINE_MAX
 from objfs.crypto.keyring import Domain
 from objfs.errors import InvalidArgument
 from objfs.store.chunking import _IN_FLIGHT, _POOL, is_zero
@@ -69,6 +70,8 @@ class ObjectWriter:
         # Blocks written as new chunks (or being written), not yet committed.
         self._stored: dict[int, ChunkRef | Future[ChunkRef]] = {}
         self._in_flight: list[Future[ChunkRef]] = []
+        # Small blocks sealed for the next commit to store inline (chunk id -> frame).
+        self._inline: dict[bytes, bytes] = {}
 
     # -- reading -------------------------------------------------------------
 
@@ -162,6 +165,16 @@ class ObjectWriter:
         chunk_id, _new = self.store.chunks.put(self.domain, data)
         return ChunkRef(chunk_id, length)
 
+    def _seal_inline(self, buf: bytearray, length: int) -> ChunkRef:
+        data = bytes(buf[:length])
+        if len(data) < length:
+            data += bytes(length - len(data))
+        if is_zero(data):
+            return ChunkRef(None, length)
+        chunk_id, frame = self.store.chunks.seal_inline(self.domain, data)
+        self._inline[chunk_id] = frame
+        return ChunkRef(chunk_id, length)
+
     def write(self, offset: int, data: bytes | memoryview) -> int:
         if offset < 0:
             raise InvalidArgument("negative write offset")
@@ -207,10 +220,14 @@ class ObjectWriter:
             start: ref for start, ref in zip(self._base.starts, self._base.refs, strict=False)
         }
         nblocks = -(-self.size // self.block)
+        self._inline = {}
         for index in range(nblocks):
             start = index * self.block
             length = min(self.block, self.size - start)
             if index in self._blocks:
+                if length <= INLINE_MAX:  # a small file or tail: into the database
+                    refs.append(self._seal_inline(self._blocks[index], length))
+                    continue
                 refs.append(_POOL.submit(self._store_block, self._blocks[index], length))
                 continue
             ref = self._stored_ref(index)
@@ -247,7 +264,7 @@ class ObjectWriter:
         with self._lock:
             manifest = self._manifest()
             if ctx.durable:
-                self.store._make_durable(manifest)
+                self.store._make_durable(manifest, self._inline)
             version = self.store.commit_manifest(
                 ctx,
                 self.bucket,
@@ -260,6 +277,7 @@ class ObjectWriter:
                 sys_meta=sys_meta,
                 content_type=content_type,
                 user_meta=user_meta,
+                inline=self._inline,
             )
             self._set_base(manifest, self.size, self.domain)
             self.dirty = False
