@@ -357,6 +357,15 @@ class ChunkStore:
                         f"{length}"
                     )
                 self._remember(domain.domain_id, chunk_id, got)
+        if len(got) <= last - first and length is None and self.inline_source is not None:
+            # A slice of a chunk of unknown length: inline only if there is no file.
+            if not self.backend.exists(name):
+                frame = self._inline_frame(chunk_id, None)
+                if frame is not None:
+                    got = dict(
+                        enumerate(self._decode_segments(domain, chunk_id, frame, verify_id=False))
+                    )
+                    self._remember(domain.domain_id, chunk_id, got)
         if len(got) <= last - first:
             with self.backend.open_blob(name) as blob:
                 layout = self._layout(chunk_id, blob)

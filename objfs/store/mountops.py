@@ -153,6 +153,8 @@ class MountMixin:
         digest = hashlib.md5()
         for ref in manifest:
             digest.update(ref.chunk_id or ref.length.to_bytes(8, "big"))
+            if ref.offset is not None:  # a slice: which part of the chunk
+                digest.update(ref.offset.to_bytes(8, "big") + ref.length.to_bytes(8, "big"))
         etag = f"{digest.hexdigest()}-{max(1, len(manifest))}"
         if sse == "aws:kms":  # the key must still be usable; audited as GenerateDataKey
             self._kms_domain(domain.domain_id, None, ctx, bucket, key, "GenerateDataKey")

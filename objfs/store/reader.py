@@ -41,10 +41,26 @@ class Extents:
 def read_piece(chunks: ChunkStore, domain: Domain, ref: ChunkRef) -> bytes:
     if ref.chunk_id is None:
         return bytes(ref.length)
+    if ref.offset is not None:
+        return read_slice(chunks, domain, ref, 0, ref.length)
     data = chunks.get(domain, ref.chunk_id, length=ref.length)
     if len(data) != ref.length:
         raise IntegrityError(
             f"chunk {ref.chunk_id.hex()} holds {len(data)} bytes, the manifest says {ref.length}"
+        )
+    return data
+
+
+def read_slice(chunks: ChunkStore, domain: Domain, ref: ChunkRef, lo: int, hi: int) -> bytes:
+    """Bytes [lo, hi) of a piece, reading only the segments they cover."""
+    assert ref.chunk_id is not None
+    if ref.offset is None:
+        return chunks.read(domain, ref.chunk_id, lo, hi, length=ref.length)
+    data = chunks.read(domain, ref.chunk_id, ref.offset + lo, ref.offset + hi)
+    if len(data) != hi - lo:
+        raise IntegrityError(
+            f"chunk {ref.chunk_id.hex()} is shorter than the manifest's slice of it "
+            f"({ref.offset}+{ref.length})"
         )
     return data
 
@@ -112,7 +128,7 @@ class ObjectReader:
             self._pos += hi - lo
             return bytes(hi - lo)
         # Only the segments [lo, hi) covers are read and decrypted.
-        data = self._chunks.read(self._domain, ref.chunk_id, lo, hi, length=ref.length)
+        data = read_slice(self._chunks, self._domain, ref, lo, hi)
         self._pos += hi - lo
         return data
 

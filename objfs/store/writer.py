@@ -3,11 +3,20 @@
 An ``ObjectWriter`` is a copy-on-write view of one version: the file is a
 grid of ``chunk_size`` blocks; a written block lives in memory until it is
 evicted (stored as a new chunk) or committed. ``commit`` builds the new
-manifest: untouched aligned blocks reuse the base's chunks, so editing 4 KiB
-of a 1 GiB file costs one chunk; all-zero blocks become holes, so truncating
-up costs nothing.
+manifest: untouched blocks reuse the base's pieces; all-zero blocks become
+holes, so truncating up costs nothing.
 
-Invariants: memory holds at most ``max_dirty`` blocks per writer; bytes past
+In-place edits (issue 10): a write of whole 4 KiB pages into a block that
+the base holds entirely is kept as an *overlay* of pages, without reading
+the block. At commit the block becomes slices of the base's chunks around
+new small chunks holding only the runs of written pages, so a 4 KiB write
+into a 1 GiB versioned file costs ~4 KiB of new data (inline in the
+database), not a 1 MiB chunk; a block whose pieces would pass
+``MAX_PIECES`` is stored whole again (bounded fragmentation). Reading a
+block with an overlay reads the base block and lays the pages over it.
+
+Invariants: memory holds at most ``max_dirty`` blocks and ``MAX_OVERLAY``
+overlay pages per writer; bytes past
 ``base_limit`` of the base never show through (truncate down then up reads
 zeros); the writer never commits a chunk it did not write or the base did not
 reference. Thread-safe (one lock per writer).
@@ -24,13 +33,16 @@ from objfs.chunks.store import INLINE_MAX
 from objfs.crypto.keyring import Domain
 from objfs.errors import InvalidArgument
 from objfs.store.chunking import _IN_FLIGHT, _POOL, is_zero
-from objfs.store.reader import Extents, read_piece
+from objfs.store.reader import Extents, read_piece, read_slice
 from objfs.store.types import ChunkRef, ObjectVersion, PutResult, RequestContext, SystemMeta
 
 if TYPE_CHECKING:
     from objfs.store.core import Store
 
 MAX_FILE_SIZE = 5 << 40  # S3's object size limit
+PAGE = 4096  # granularity of in-place edits
+MAX_OVERLAY = 4096  # overlay pages per writer (16 MiB); beyond, blocks are materialized
+MAX_PIECES = 64  # pieces per block before it is stored whole again
 
 
 class ObjectWriter:
@@ -72,6 +84,9 @@ class ObjectWriter:
         self._in_flight: list[Future[ChunkRef]] = []
         # Small blocks sealed for the next commit to store inline (chunk id -> frame).
         self._inline: dict[bytes, bytes] = {}
+        # In-place edits of blocks held whole by the base: block -> page -> bytes.
+        self._overlay: dict[int, dict[int, bytes]] = {}
+        self._overlay_pages = 0
 
     # -- reading -------------------------------------------------------------
 
@@ -87,10 +102,31 @@ class ObjectWriter:
             pos = 0
             for ref, lo, hi in self._base.pieces(start, end):
                 if ref.chunk_id is not None:
-                    data = read_piece(self.store.chunks, self._base_domain, ref)
-                    out[pos : pos + hi - lo] = data[lo:hi]
+                    data = read_slice(self.store.chunks, self._base_domain, ref, lo, hi)
+                    out[pos : pos + hi - lo] = data
                 pos += hi - lo
         return out
+
+    def _base_refs(self, start: int, end: int) -> list[ChunkRef]:
+        """The base's pieces covering [start, end), as slices where they are partial."""
+        out = []
+        for ref, lo, hi in self._base.pieces(start, end):
+            if ref.chunk_id is None:
+                out.append(ChunkRef(None, hi - lo))
+            elif (lo, hi) == (0, ref.length):
+                out.append(ref)
+            else:
+                out.append(ChunkRef(ref.chunk_id, hi - lo, (ref.offset or 0) + lo))
+        return out
+
+    def _whole_in_base(self, index: int) -> bool:
+        """Block ``index`` is entirely base data the writer may share."""
+        end = (index + 1) * self.block
+        return (
+            end <= self._base_limit
+            and end <= self._base.size
+            and self._base_domain.domain_id == self.domain.domain_id
+        )
 
     def _stored_ref(self, index: int) -> ChunkRef | None:
         pending = self._stored.get(index)
@@ -108,7 +144,13 @@ class ObjectWriter:
             if ref.chunk_id is None:
                 return bytearray()
             return bytearray(read_piece(self.store.chunks, self.domain, ref))
-        return self._base_block(index)
+        pages = self._overlay.get(index, {})
+        if len(pages) == self.block // PAGE:  # every page written: no need for the base
+            return bytearray(b"".join(pages[p] for p in range(len(pages))))
+        buf = self._base_block(index)
+        for page, data in pages.items():
+            buf[page * PAGE : page * PAGE + len(data)] = data
+        return buf
 
     def read(self, offset: int, length: int) -> bytes:
         with self._lock:
@@ -134,6 +176,7 @@ class ObjectWriter:
         if buf is None:
             buf = self._load(index)
             self._stored.pop(index, None)
+            self._overlay_pages -= len(self._overlay.pop(index, {}))
             self._blocks[index] = buf
             self._evict()
         else:
@@ -186,6 +229,16 @@ class ObjectWriter:
             while pos < len(view):
                 index, inner = divmod(offset + pos, self.block)
                 take = min(self.block - inner, len(view) - pos)
+                if (
+                    inner % PAGE == 0
+                    and take % PAGE == 0
+                    and index not in self._blocks
+                    and index not in self._stored
+                    and self._whole_in_base(index)
+                ):
+                    self._write_pages(index, inner, view[pos : pos + take])
+                    pos += take
+                    continue
                 buf = self._block_for_write(index)
                 if len(buf) < inner:
                     buf.extend(bytes(inner - len(buf)))
@@ -195,12 +248,49 @@ class ObjectWriter:
             self.dirty = True
             return len(view)
 
+    def _write_pages(self, index: int, inner: int, data: memoryview) -> None:
+        """Whole pages into the overlay of a block the base holds (nothing read)."""
+        pages = self._overlay.setdefault(index, {})
+        for at in range(0, len(data), PAGE):
+            page = (inner + at) // PAGE
+            if page not in pages:
+                self._overlay_pages += 1
+            pages[page] = bytes(data[at : at + PAGE])
+        while self._overlay_pages > MAX_OVERLAY:
+            self._block_for_write(next(iter(self._overlay)))  # oldest: materialize
+
+    def _overlay_refs(self, index: int) -> list[ChunkRef] | None:
+        """Block ``index`` as base slices around new chunks of its written pages
+        (None: too many pieces, store the block whole)."""
+        pages = self._overlay[index]
+        start = index * self.block
+        npages = self.block // PAGE
+        refs: list[ChunkRef] = []
+        page = 0
+        while page < npages:
+            dirty = page in pages
+            run = page
+            while run < npages and (run in pages) == dirty:
+                run += 1
+            if dirty:
+                data = b"".join(pages[p] for p in range(page, run))
+                if len(data) <= INLINE_MAX:
+                    refs.append(self._seal_inline(bytearray(data), len(data)))
+                else:
+                    refs.append(self._store_block(bytearray(data), len(data)))
+            else:
+                refs.extend(self._base_refs(start + page * PAGE, start + run * PAGE))
+            page = run
+        return refs if len(refs) <= MAX_PIECES else None
+
     def truncate(self, size: int) -> None:
         if size < 0 or size > MAX_FILE_SIZE:
             raise InvalidArgument(f"invalid file size {size}")
         with self._lock:
             if size < self.size:
                 index, inner = divmod(size, self.block)
+                for i in [i for i in self._overlay if i > index or (i == index and inner == 0)]:
+                    self._overlay_pages -= len(self._overlay.pop(i))
                 for table in (self._blocks, self._stored):
                     for i in [i for i in table if i > index or (i == index and inner == 0)]:
                         del table[i]  # type: ignore[attr-defined]
@@ -216,14 +306,18 @@ class ObjectWriter:
     def _manifest(self) -> list[ChunkRef]:
         """The new manifest; stores every in-memory block (on the chunk pool)."""
         refs: list[ChunkRef | Future[ChunkRef]] = []
-        base_index = {
-            start: ref for start, ref in zip(self._base.starts, self._base.refs, strict=False)
-        }
         nblocks = -(-self.size // self.block)
         self._inline = {}
         for index in range(nblocks):
             start = index * self.block
             length = min(self.block, self.size - start)
+            if index in self._overlay and index not in self._blocks:
+                pieces = self._overlay_refs(index)
+                if pieces is not None:
+                    refs.extend(pieces)
+                    continue
+                refs.append(self._store_block(self._load(index), length))
+                continue
             if index in self._blocks:
                 if length <= INLINE_MAX:  # a small file or tail: into the database
                     refs.append(self._seal_inline(self._blocks[index], length))
@@ -240,15 +334,15 @@ class ObjectWriter:
             if start >= self._base_limit:
                 refs.append(ChunkRef(None, length))
                 continue
-            base_ref = base_index.get(start)
             if (
-                base_ref is not None
-                and base_ref.length == length
-                and start + length <= self._base_limit
+                start + length <= min(self._base_limit, self._base.size)
                 and self._base_domain.domain_id == self.domain.domain_id
             ):
-                refs.append(base_ref)
-                continue
+                # Untouched: the base's pieces (whole chunks or slices) as they are.
+                base_refs = self._base_refs(start, start + length)
+                if len(base_refs) <= MAX_PIECES:
+                    refs.extend(base_refs)
+                    continue
             refs.append(self._store_block(self._base_block(index), length))
         return _merge_holes([r.result() if isinstance(r, Future) else r for r in refs])
 
@@ -296,14 +390,27 @@ class ObjectWriter:
                 future.cancel()
             self._blocks.clear()
             self._stored.clear()
+            self._overlay.clear()
+            self._overlay_pages = 0
 
 
 def _merge_holes(refs: list[ChunkRef]) -> list[ChunkRef]:
-    """Fold runs of holes into one entry: a sparse terabyte stays a tiny manifest."""
+    """Fold runs of holes into one entry (a sparse terabyte stays a tiny manifest),
+    and adjacent slices of one chunk into one slice."""
     out: list[ChunkRef] = []
     for ref in refs:
-        if ref.chunk_id is None and out and out[-1].chunk_id is None:
-            out[-1] = ChunkRef(None, out[-1].length + ref.length)
+        last = out[-1] if out else None
+        if last is not None and ref.chunk_id is None and last.chunk_id is None:
+            out[-1] = ChunkRef(None, last.length + ref.length)
+        elif (
+            last is not None
+            and ref.chunk_id is not None
+            and ref.chunk_id == last.chunk_id
+            and ref.offset is not None
+            and last.offset is not None
+            and last.offset + last.length == ref.offset
+        ):
+            out[-1] = ChunkRef(ref.chunk_id, last.length + ref.length, last.offset)
         else:
             out.append(ref)
     return out
