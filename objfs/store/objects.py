@@ -279,7 +279,8 @@ class ObjectsMixin:
                 domain_id,
                 ((r.chunk_id, r.length) for r in manifest if r.chunk_id is not None),
             )
-            missing = [cid for cid in revived if not self.chunks.exists(cid)]
+            pending = inline or {}
+            missing = [cid for cid in revived if cid not in pending and not self.chunks.exists(cid)]
             if missing:
                 raise InternalError(
                     f"chunk {missing[0].hex()} vanished while the write ran (a concurrent gc?): "

@@ -264,23 +264,26 @@ class ObjectWriter:
         (None: too many pieces, store the block whole)."""
         pages = self._overlay[index]
         start = index * self.block
-        npages = self.block // PAGE
         refs: list[ChunkRef] = []
-        page = 0
-        while page < npages:
-            dirty = page in pages
-            run = page
-            while run < npages and (run in pages) == dirty:
-                run += 1
-            if dirty:
-                data = b"".join(pages[p] for p in range(page, run))
-                if len(data) <= INLINE_MAX:
-                    refs.append(self._seal_inline(bytearray(data), len(data)))
-                else:
-                    refs.append(self._store_block(bytearray(data), len(data)))
+        done = 0  # pages [0, done) are in refs
+        ordered = sorted(pages)
+        i = 0
+        while i < len(ordered):
+            first = last = ordered[i]
+            while i + 1 < len(ordered) and ordered[i + 1] == last + 1:
+                i += 1
+                last = ordered[i]
+            i += 1
+            if first > done:
+                refs.extend(self._base_refs(start + done * PAGE, start + first * PAGE))
+            data = b"".join(pages[p] for p in range(first, last + 1))
+            if len(data) <= INLINE_MAX:
+                refs.append(self._seal_inline(bytearray(data), len(data)))
             else:
-                refs.extend(self._base_refs(start + page * PAGE, start + run * PAGE))
-            page = run
+                refs.append(self._store_block(bytearray(data), len(data)))
+            done = last + 1
+        if done < self.block // PAGE:
+            refs.extend(self._base_refs(start + done * PAGE, start + self.block))
         return refs if len(refs) <= MAX_PIECES else None
 
     def truncate(self, size: int) -> None:
@@ -308,28 +311,49 @@ class ObjectWriter:
         refs: list[ChunkRef | Future[ChunkRef]] = []
         nblocks = -(-self.size // self.block)
         self._inline = {}
-        for index in range(nblocks):
+        touched = self._blocks.keys() | self._stored.keys() | self._overlay.keys()
+        shared_end = (
+            min(self._base_limit, self._base.size)
+            if self._base_domain.domain_id == self.domain.domain_id
+            else 0
+        )
+        index = 0
+        while index < nblocks:
+            # A run of untouched blocks the base holds: its pieces in one go
+            # (a commit of a few edits in a 1 GiB file walks refs, not blocks).
+            run = index
+            while (
+                run < nblocks
+                and run not in touched
+                and min((run + 1) * self.block, self.size) <= shared_end
+            ):
+                run += 1
+            if run > index:
+                refs.extend(self._base_refs(index * self.block, min(run * self.block, self.size)))
+                index = run
+                continue
             start = index * self.block
             length = min(self.block, self.size - start)
-            if index in self._overlay and index not in self._blocks:
-                pieces = self._overlay_refs(index)
+            cur, index = index, index + 1
+            if cur in self._overlay and cur not in self._blocks:
+                pieces = self._overlay_refs(cur)
                 if pieces is not None:
                     refs.extend(pieces)
                     continue
-                refs.append(self._store_block(self._load(index), length))
+                refs.append(self._store_block(self._load(cur), length))
                 continue
-            if index in self._blocks:
+            if cur in self._blocks:
                 if length <= INLINE_MAX:  # a small file or tail: into the database
-                    refs.append(self._seal_inline(self._blocks[index], length))
+                    refs.append(self._seal_inline(self._blocks[cur], length))
                     continue
-                refs.append(_POOL.submit(self._store_block, self._blocks[index], length))
+                refs.append(_POOL.submit(self._store_block, self._blocks[cur], length))
                 continue
-            ref = self._stored_ref(index)
+            ref = self._stored_ref(cur)
             if ref is not None and ref.length == length:
                 refs.append(ref)
                 continue
             if ref is not None:
-                refs.append(self._store_block(self._load(index), length))
+                refs.append(self._store_block(self._load(cur), length))
                 continue
             if start >= self._base_limit:
                 refs.append(ChunkRef(None, length))
@@ -343,7 +367,7 @@ class ObjectWriter:
                 if len(base_refs) <= MAX_PIECES:
                     refs.extend(base_refs)
                     continue
-            refs.append(self._store_block(self._base_block(index), length))
+            refs.append(self._store_block(self._base_block(cur), length))
         return _merge_holes([r.result() if isinstance(r, Future) else r for r in refs])
 
     def commit(
