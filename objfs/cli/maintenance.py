@@ -102,7 +102,13 @@ def cmd_fsck(app: CliApp, args: argparse.Namespace) -> int:
             "repaired": repaired,
             "damaged_objects": damaged,
         }
-        for name in ("chunks_checked", "versions_checked", "orphan_chunks"):
+        for name in (
+            "chunks_checked",
+            "versions_checked",
+            "orphan_chunks",
+            "chunk_formats",
+            "inline_chunks",
+        ):
             if hasattr(report, name):
                 record[name] = getattr(report, name)
         dump_json(record)
@@ -113,6 +119,10 @@ def cmd_fsck(app: CliApp, args: argparse.Namespace) -> int:
         print(f"damaged: {name}")
     for fix in repaired:
         app.say(f"repaired: {fix}")
+    formats = getattr(report, "chunk_formats", None) or {}
+    if len(formats) > 1 or 1 in formats:  # say so while old-format chunks remain
+        mix = ", ".join(f"v{v}: {n}" for v, n in sorted(formats.items()))
+        app.say(f"fsck: chunks by frame format: {mix}")
     orphans = getattr(report, "orphan_chunks", 0)
     if orphans:  # what a crash leaves behind: harmless, gc removes them
         app.say(f"fsck: {orphans} unreferenced chunk(s); `objfs gc` removes them")

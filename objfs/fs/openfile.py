@@ -48,6 +48,10 @@ from objfs.store.types import ObjectVersion, SystemMeta
 log = logging.getLogger("objfs.fs")
 
 CACHED_BLOCKS = 4  # per open file, for reads of unmodified data (4 chunks of memory)
+# A read that starts within this distance of where the previous one ended
+# continues a sequential stream (the kernel's read-ahead requests of one
+# stream arrive slightly out of order, up to its read-ahead window apart).
+SEQUENTIAL_SLACK = 512 << 10
 
 
 class OpenFile:
@@ -83,6 +87,15 @@ class OpenFile:
         self.meta_gen = 0  # bumped by set_meta, which does not wait for the lock
         self._blocks: OrderedDict[tuple[str, int, int], bytes] = OrderedDict()
         self._loading: dict[tuple[str, int, int], trio.Event] = {}
+        self._read_end = 0  # where the last read ended: tells sequential from random
+
+    def _sequential(self, offset: int, end: int) -> bool:
+        """Whether a read of [offset, end) continues a sequential stream (and note it)."""
+        last, self._read_end = self._read_end, max(end, self._read_end)
+        if offset == 0 or last - SEQUENTIAL_SLACK <= offset <= last + SEQUENTIAL_SLACK:
+            return True
+        self._read_end = end
+        return False
 
     @property
     def size(self) -> int:
@@ -190,9 +203,14 @@ class OpenFile:
             end = min(offset + size, self.size)
             if end <= offset or self.base is None:
                 return b""
-            # Whole blocks through a small cache: the kernel asks for 128 KiB
-            # at a time, and a chunk is decrypted whole whatever the range.
             cse = self._envelope(self.base)
+            sequential = self._sequential(offset, end)
+            if cse is None and not sequential:
+                # A random read asks for its own range only; no read-ahead.
+                return await self.run(self._read_block, self.base, offset, end - offset, False)
+            # Sequential: whole blocks through a small cache (the kernel asks
+            # for 128 KiB at a time), and the store decodes the next chunk
+            # ahead. CSE frames are authenticated whole, so always whole blocks.
             bs = cse.block_size if cse is not None else self.run.store.chunk_size
             pieces = []
             pos = offset
@@ -231,7 +249,7 @@ class OpenFile:
                     read_cse_block, self.run.store, caller(), self.enc, base, cse, index
                 )
             else:
-                block = await self.run(self._read_block, base, index * bs, bs)
+                block = await self.run(self._read_block, base, index * bs, bs, True)
             self._blocks[key] = block
             while len(self._blocks) > CACHED_BLOCKS:
                 self._blocks.popitem(last=False)
@@ -241,7 +259,7 @@ class OpenFile:
             done.set()
         return block
 
-    def _read_block(self, base: ObjectVersion, start: int, length: int) -> bytes:
+    def _read_block(self, base: ObjectVersion, start: int, length: int, readahead: bool) -> bytes:
         with keyed(base):
             return self.run.store.read_range(  # type: ignore[no-any-return]
                 caller(),
@@ -251,6 +269,7 @@ class OpenFile:
                 min(length, base.size - start),
                 version_id=base.version_id,
                 sse=self.enc.read_request,
+                readahead=readahead,
             )
 
     def set_meta(

@@ -23,7 +23,21 @@ from objfs.errors import StoreFormatError, StoreFull, StoreNotFound
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+# 1: chunk frames v1 only. 2: new chunks are frame v2 (segments, BLAKE3 ids)
+# and small ones may live inline in the database, which objfs before
+# format 2 cannot read: opening a format 1 store upgrades
+# its number (v1 chunks stay as they are and readable), so an older objfs
+# refuses the store with a clear message instead of calling v2 chunks damaged.
+FORMAT_VERSION = 2
+# Statements that bring a store from format N-1 to N, run in one transaction.
+MIGRATIONS: dict[int, list[str]] = {
+    2: [
+        """CREATE TABLE inline_chunks (
+    chunk_id BLOB PRIMARY KEY,   -- counted in chunks like any chunk
+    frame BLOB NOT NULL          -- the sealed frame a chunk file would hold
+)""",
+    ]
+}
 
 SCHEMA = """
 CREATE TABLE meta (name TEXT PRIMARY KEY, value) ;
@@ -82,6 +96,11 @@ CREATE TABLE chunks (
     dead_since INTEGER           -- ns, set when refs drops to 0
 ) WITHOUT ROWID;
 CREATE INDEX chunks_dead ON chunks(dead_since) WHERE refs = 0;
+-- Small chunks live here instead of in a file of their own (store format 2).
+CREATE TABLE inline_chunks (
+    chunk_id BLOB PRIMARY KEY,   -- counted in chunks like any chunk
+    frame BLOB NOT NULL          -- the sealed frame a chunk file would hold
+);
 CREATE TABLE uploads (
     upload_id TEXT PRIMARY KEY,
     bucket TEXT NOT NULL,
@@ -206,7 +225,27 @@ class Database:
                 f"store format {version[0]} is newer than this objfs understands "
                 f"({FORMAT_VERSION}): upgrade objfs"
             )
+        if int(version[0]) < FORMAT_VERSION:
+            try:
+                db._upgrade()
+            except BaseException:
+                db.close()
+                raise
         return db
+
+    def _upgrade(self) -> None:
+        """Bring an older store to ``FORMAT_VERSION`` (idempotent, one transaction)."""
+        with self.write(durable=True) as cur:
+            row = cur.execute("SELECT value FROM meta WHERE name = 'format_version'").fetchone()
+            old = int(row[0])
+            for version in range(old + 1, FORMAT_VERSION + 1):
+                for statement in MIGRATIONS[version]:
+                    cur.execute(statement)
+            if old < FORMAT_VERSION:
+                cur.execute(
+                    "UPDATE meta SET value = ? WHERE name = 'format_version'", (FORMAT_VERSION,)
+                )
+                log.info("store %s upgraded from format %d to %d", self.path, old, FORMAT_VERSION)
 
     def conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)

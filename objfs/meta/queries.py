@@ -256,24 +256,35 @@ def prefix_has_live_key(
 def add_refs(
     cur: sqlite3.Cursor, domain_id: bytes, refs: Iterable[tuple[bytes, int]]
 ) -> list[bytes]:
-    """Add one reference per (chunk_id, length); return ids that had no live row."""
-    revived = []
+    """Add one reference per (chunk_id, length); return ids that had no live row.
+
+    Batched: one upsert per distinct chunk (a manifest of a big file names
+    thousands of chunks, often the same one several times as slices).
+    """
+    counts: dict[bytes, list[int]] = {}
     for chunk_id, length in refs:
-        row = cur.execute("SELECT refs FROM chunks WHERE chunk_id = ?", (chunk_id,)).fetchone()
-        if row is None:
-            cur.execute(
-                "INSERT INTO chunks(chunk_id, domain_id, refs, length) VALUES (?, ?, 1, ?)",
-                (chunk_id, domain_id, length),
-            )
-            revived.append(chunk_id)
+        entry = counts.get(chunk_id)
+        if entry is None:
+            counts[chunk_id] = [1, length]
         else:
-            if row[0] == 0:
-                revived.append(chunk_id)
-            cur.execute(
-                "UPDATE chunks SET refs = refs + 1, dead_since = NULL WHERE chunk_id = ?",
-                (chunk_id,),
+            entry[0] += 1
+    ids = list(counts)
+    live: set[bytes] = set()
+    for i in range(0, len(ids), 500):
+        batch = ids[i : i + 500]
+        marks = ",".join("?" * len(batch))
+        live.update(
+            row[0]
+            for row in cur.execute(
+                f"SELECT chunk_id FROM chunks WHERE refs > 0 AND chunk_id IN ({marks})", batch
             )
-    return revived
+        )
+    cur.executemany(
+        "INSERT INTO chunks(chunk_id, domain_id, refs, length) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT(chunk_id) DO UPDATE SET refs = refs + excluded.refs, dead_since = NULL",
+        [(chunk_id, domain_id, n, length) for chunk_id, (n, length) in counts.items()],
+    )
+    return [chunk_id for chunk_id in ids if chunk_id not in live]
 
 
 def drop_refs(cur: sqlite3.Cursor, chunk_ids: Iterable[bytes]) -> None:
@@ -298,6 +309,23 @@ def dead_chunks(cur: sqlite3.Cursor, before_ns: int) -> list[bytes]:
 
 def forget_chunk(cur: sqlite3.Cursor, chunk_id: bytes) -> None:
     cur.execute("DELETE FROM chunks WHERE chunk_id = ?", (chunk_id,))
+    cur.execute("DELETE FROM inline_chunks WHERE chunk_id = ?", (chunk_id,))
+
+
+def put_inline(cur: sqlite3.Cursor, chunk_id: bytes, frame: bytes) -> None:
+    """Store a small chunk's sealed frame (a dedup hit keeps the existing one)."""
+    cur.execute(
+        "INSERT OR IGNORE INTO inline_chunks(chunk_id, frame) VALUES (?, ?)", (chunk_id, frame)
+    )
+
+
+def get_inline(cur: sqlite3.Cursor, chunk_id: bytes) -> bytes | None:
+    row = cur.execute("SELECT frame FROM inline_chunks WHERE chunk_id = ?", (chunk_id,)).fetchone()
+    return None if row is None else bytes(row[0])
+
+
+def inline_ids(cur: sqlite3.Cursor) -> set[bytes]:
+    return {row[0] for row in cur.execute("SELECT chunk_id FROM inline_chunks")}
 
 
 def chunk_rows(cur: sqlite3.Cursor) -> dict[bytes, tuple[bytes, int, int]]:

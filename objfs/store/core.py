@@ -83,6 +83,10 @@ class Store(
         self.keyring = keyring
         self.chunk_size = int(db.get_meta("chunk_size"))  # type: ignore[arg-type]
         self.chunks = ChunkStore(LocalBackend(path / "chunks"))
+        # Small chunks live inline in the database (see chunking.store_stream).
+        # One statement on this thread's connection: inside a write it sees
+        # the frames that write inserted.
+        self.chunks.inline_source = lambda cid: q.get_inline(self.db.conn().cursor(), cid)
         self._domains: dict[bytes, Domain] = {}
         self._extents_cache: OrderedDict[int, Extents] = OrderedDict()  # objects.py
         self._kms_recent: dict[tuple[object, ...], int] = {}  # audit folding (store/kms.py)

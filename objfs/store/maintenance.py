@@ -39,6 +39,10 @@ class FsckReport:
     chunks_checked: int = 0
     versions_checked: int = 0
     orphan_chunks: int = 0
+    # Referenced chunks by frame format (1: pre-segment, 2: segments): a store
+    # upgraded from format 1 holds both until its old data is rewritten.
+    chunk_formats: dict[int, int] = field(default_factory=dict)
+    inline_chunks: int = 0  # referenced chunks that live in the database, not a file
 
     @property
     def ok(self) -> bool:
@@ -118,6 +122,9 @@ class MaintenanceMixin:
         for i, chunk_id in enumerate(refs):
             try:
                 self._verify_chunk(domains[chunk_id], chunk_id)
+                fmt = self.chunks.read_header(chunk_id).version
+                report.chunk_formats[fmt] = report.chunk_formats.get(fmt, 0) + 1
+                report.inline_chunks += self.chunks.home(chunk_id) == "inline"
             except ObjfsError as err:
                 damaged.add(chunk_id)
                 report.problems.append(str(err))

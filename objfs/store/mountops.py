@@ -233,8 +233,11 @@ class MountMixin:
         sys_meta: SystemMeta | None = None,
         content_type: str | None = None,
         user_meta: dict[str, str] | None = None,
+        inline: dict[bytes, bytes] | None = None,
     ) -> ObjectVersion:
         """Commit chunks the caller already stored as the key's new version.
+
+        ``inline``: frames of small chunks to store in the database with it.
 
         Returns the full record of the new version.
 
@@ -248,6 +251,8 @@ class MountMixin:
         digest = hashlib.md5()
         for ref in manifest:
             digest.update(ref.chunk_id or ref.length.to_bytes(8, "big"))
+            if ref.offset is not None:  # a slice: which part of the chunk
+                digest.update(ref.offset.to_bytes(8, "big") + ref.length.to_bytes(8, "big"))
         etag = f"{digest.hexdigest()}-{max(1, len(manifest))}"
         if sse == "aws:kms":  # the key must still be usable; audited as GenerateDataKey
             self._kms_domain(domain.domain_id, None, ctx, bucket, key, "GenerateDataKey")
@@ -274,6 +279,7 @@ class MountMixin:
                 sse=sse,
                 kms_key_id=kms_key_id,
                 domain_id=domain.domain_id,
+                inline=inline,
             )
         return ObjectVersion(
             bucket=bucket,
