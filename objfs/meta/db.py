@@ -23,7 +23,9 @@ from objfs.errors import StoreFormatError, StoreFull, StoreNotFound
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+# 1: the first format. 2: the ``leases`` table (writer leases, see
+# objfs/store/leases.py); a format-1 store is upgraded in place on open.
+FORMAT_VERSION = 2
 
 SCHEMA = """
 CREATE TABLE meta (name TEXT PRIMARY KEY, value) ;
@@ -106,8 +108,16 @@ CREATE TABLE parts (
 ) WITHOUT ROWID;
 CREATE TABLE changes (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    bucket TEXT NOT NULL,
-    key BLOB NOT NULL
+    bucket TEXT NOT NULL,        -- '' for a store-wide change (the KMS)
+    key BLOB NOT NULL            -- b'' for a bucket-level change
+);
+-- Writer leases (format 2): one row per process that may hold chunks it
+-- has written or touched but not committed yet (objfs/store/leases.py).
+CREATE TABLE IF NOT EXISTS leases (
+    lease_id TEXT PRIMARY KEY,
+    holder TEXT NOT NULL,        -- for people: pid, host, program
+    since INTEGER NOT NULL,      -- ns: uncommitted chunks are no older than this
+    expires INTEGER NOT NULL     -- ns: renewed while the holder lives
 );
 -- SSE-KMS: the local KMS (SQL in objfs/meta/kms_queries.py, which also adds
 -- these tables to stores created before them, hence IF NOT EXISTS).
@@ -156,6 +166,8 @@ CREATE TABLE IF NOT EXISTS kms_audit (
 CREATE INDEX IF NOT EXISTS kms_audit_time ON kms_audit(time);
 CREATE INDEX IF NOT EXISTS kms_audit_key ON kms_audit(key_id, seq);
 """
+
+_LEASES_DDL = SCHEMA[SCHEMA.index("CREATE TABLE IF NOT EXISTS leases") :].split(";", 1)[0]
 
 
 class Database:
@@ -206,7 +218,26 @@ class Database:
                 f"store format {version[0]} is newer than this objfs understands "
                 f"({FORMAT_VERSION}): upgrade objfs"
             )
+        if int(version[0]) < FORMAT_VERSION:
+            try:
+                db._upgrade()
+            except BaseException:
+                db.close()
+                raise
         return db
+
+    def _upgrade(self) -> None:
+        """Bring an older store to FORMAT_VERSION in one transaction (idempotent)."""
+        with self.write(durable=True) as cur:
+            row = cur.execute("SELECT value FROM meta WHERE name = 'format_version'").fetchone()
+            found = int(row[0])
+            if found < 2:  # 1 -> 2: writer leases
+                cur.execute(_LEASES_DDL)
+            if found < FORMAT_VERSION:
+                cur.execute(
+                    "UPDATE meta SET value = ? WHERE name = 'format_version'", (FORMAT_VERSION,)
+                )
+                log.info("store format upgraded from %s to %s", found, FORMAT_VERSION)
 
     def conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)

@@ -457,3 +457,55 @@ def version_sizes(cur: sqlite3.Cursor) -> dict[tuple[str, bytes, str], int]:
             "SELECT bucket, key, version_id, size FROM versions WHERE delete_marker = 0"
         )
     }
+
+
+# -- writer leases ---------------------------------------------------------
+
+
+def put_lease(
+    cur: sqlite3.Cursor, lease_id: str, holder: str, since_ns: int, expires_ns: int
+) -> None:
+    cur.execute(
+        "INSERT INTO leases(lease_id, holder, since, expires) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT(lease_id) DO UPDATE SET since = excluded.since, expires = excluded.expires",
+        (lease_id, holder, since_ns, expires_ns),
+    )
+
+
+def drop_lease(cur: sqlite3.Cursor, lease_id: str) -> None:
+    cur.execute("DELETE FROM leases WHERE lease_id = ?", (lease_id,))
+
+
+def drop_expired_leases(cur: sqlite3.Cursor, now_ns: int) -> int:
+    return cur.execute("DELETE FROM leases WHERE expires <= ?", (now_ns,)).rowcount
+
+
+def oldest_live_lease(cur: sqlite3.Cursor, now_ns: int, exclude: str = "") -> int | None:
+    """The smallest ``since`` of the leases live at ``now_ns``, but ``exclude`` (None: none)."""
+    row = cur.execute(
+        "SELECT MIN(since) FROM leases WHERE expires > ? AND lease_id != ?", (now_ns, exclude)
+    ).fetchone()
+    return None if row is None or row[0] is None else int(row[0])
+
+
+def list_leases(cur: sqlite3.Cursor) -> list[Row]:
+    return cur.execute(
+        "SELECT lease_id, holder, since, expires FROM leases ORDER BY since"
+    ).fetchall()
+
+
+def version_exists(cur: sqlite3.Cursor, bucket: str, key: bytes, version_id: str) -> bool:
+    return (
+        cur.execute(
+            "SELECT 1 FROM versions WHERE bucket = ? AND key = ? AND version_id = ?",
+            (bucket, key, version_id),
+        ).fetchone()
+        is not None
+    )
+
+
+def upload_exists(cur: sqlite3.Cursor, upload_id: str) -> bool:
+    return (
+        cur.execute("SELECT 1 FROM uploads WHERE upload_id = ?", (upload_id,)).fetchone()
+        is not None
+    )

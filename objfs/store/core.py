@@ -9,7 +9,10 @@ Invariants after every call:
   context asks for durability, and always written before the commit;
 - ``objects`` points at the newest version row of each key;
 - ``chunks.refs`` counts manifest entries naming each chunk (see meta.queries);
-- every mutation appends to the change sequence in the same transaction.
+- every mutation appends to the change sequence in the same transaction
+  (bucket configuration: key ``''``; the KMS: bucket and key ``''``);
+- chunks stored for a commit that has not happened yet are covered by this
+  process's writer lease (store/leases.py) from before they are written.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from objfs.errors import (
 from objfs.meta import queries as q
 from objfs.meta.db import Database
 from objfs.store.kms import KMSMixin
+from objfs.store.leases import Leases
 from objfs.store.listing import ListingMixin
 from objfs.store.maintenance import MaintenanceMixin
 from objfs.store.mountops import MountMixin
@@ -72,6 +76,7 @@ class Store(ObjectsMixin, MountMixin, ListingMixin, MultipartMixin, MaintenanceM
         self._extents_cache: OrderedDict[int, Extents] = OrderedDict()  # objects.py
         self._kms_recent: dict[tuple[object, ...], int] = {}  # audit folding (store/kms.py)
         self._domain_lock = threading.Lock()
+        self.leases = Leases(db)  # this process's writer lease (store/leases.py)
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -137,6 +142,7 @@ class Store(ObjectsMixin, MountMixin, ListingMixin, MultipartMixin, MaintenanceM
         return store
 
     def close(self) -> None:
+        self.leases.close()
         self.db.close()
 
     def __enter__(self) -> Store:
@@ -312,6 +318,7 @@ class Store(ObjectsMixin, MountMixin, ListingMixin, MultipartMixin, MaintenanceM
         with self.db.write(durable=True) as cur:
             self._bucket(cur, name)
             q.update_bucket(cur, name, encryption=mode, kms_key_id=kms_key_id)
+            q.add_change(cur, name, b"")
             return self._bucket(cur, name)
 
     def sync(self) -> None:

@@ -347,6 +347,7 @@ class KMSMixin:
         self._kms_begin()
         with self.db.write(durable=True) as cur:
             key_id = self._kms_new_key(cur, ctx, description)
+            q.add_change(cur, "", b"")
             return self._kms_info(cur, kq.get_key(cur, key_id))  # type: ignore[arg-type]
 
     def kms_create_alias(self: Store, ctx: RequestContext, alias: str, key_id: str) -> KMSKeyInfo:
@@ -361,6 +362,7 @@ class KMSMixin:
                 )
             kq.insert_alias(cur, name, row[K_ID])
             _audit(cur, ctx, "CreateAlias", row[K_ID])
+            q.add_change(cur, "", b"")  # key state: mounts and caches re-check
             return self._kms_info(cur, row)
 
     def kms_delete_alias(self: Store, ctx: RequestContext, alias: str) -> None:
@@ -372,6 +374,7 @@ class KMSMixin:
                 raise KMSNotFound(f"no KMS alias {name!r} (see `objfs kms ls`)")
             kq.delete_alias(cur, name)
             _audit(cur, ctx, "DeleteAlias", key_id)
+            q.add_change(cur, "", b"")  # key state: mounts and caches re-check
 
     def kms_list_keys(self: Store, ctx: RequestContext) -> list[KMSKeyInfo]:
         self._kms_begin()
@@ -402,6 +405,7 @@ class KMSMixin:
                 )
             kq.update_key(cur, row[K_ID], state=state)
             _audit(cur, ctx, operation, row[K_ID])
+            q.add_change(cur, "", b"")  # key state: mounts and caches re-check
             return self._kms_info(cur, kq.get_key(cur, row[K_ID]))  # type: ignore[arg-type]
 
     def kms_rotate_key(self: Store, ctx: RequestContext, key: str) -> int:
@@ -417,6 +421,7 @@ class KMSMixin:
             kq.insert_material(cur, row[K_ID], version, now_ns(), seal_id, sealed)
             kq.update_key(cur, row[K_ID], current_version=version)
             _audit(cur, ctx, "RotateKey", row[K_ID], version=version)
+            q.add_change(cur, "", b"")  # key state: mounts and caches re-check
         return version
 
     def kms_schedule_key_deletion(self: Store, ctx: RequestContext, key: str, days: int) -> int:
@@ -441,6 +446,7 @@ class KMSMixin:
             when = now_ns() + days * kc.DAY_NS
             kq.update_key(cur, row[K_ID], state=kc.STATE_PENDING, deletion=when)
             _audit(cur, ctx, "ScheduleKeyDeletion", row[K_ID])
+            q.add_change(cur, "", b"")  # key state: mounts and caches re-check
         log.warning(
             "KMS key %s scheduled for deletion on %s: after that, data under it is unreadable",
             row[K_ID],
@@ -457,6 +463,7 @@ class KMSMixin:
                 raise KMSInvalidState(f"KMS key {row[K_ID]} is not pending deletion")
             kq.update_key(cur, row[K_ID], state=kc.STATE_DISABLED, deletion=None)
             _audit(cur, ctx, "CancelKeyDeletion", row[K_ID])
+            q.add_change(cur, "", b"")  # key state: mounts and caches re-check
             return self._kms_info(cur, kq.get_key(cur, row[K_ID]))  # type: ignore[arg-type]
 
     def kms_audit(
@@ -477,6 +484,7 @@ class KMSMixin:
         """Drop audit entries older than ``before_ns``; returns how many."""
         self._kms_begin()
         with self.db.write(durable=True) as cur:
+            q.add_change(cur, "", b"")
             return kq.prune_audit(cur, int(before_ns))
 
     def _kms_info(self: Store, cur: Any, row: Sequence[Any]) -> KMSKeyInfo:

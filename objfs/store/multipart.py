@@ -1,7 +1,8 @@
 """Multipart uploads with S3's rules.
 
 Parts are stored as chunks right away and hold references, so an upload in
-progress survives restarts and gc; it is invisible to reads and listings
+progress survives restarts and gc (a part being stored is covered by the
+writer lease until its row holds the references: store/leases.py); it is invisible to reads and listings
 until completed. Completing moves the chosen parts' references to the new
 version and drops the others; aborting drops them all.
 """
@@ -75,6 +76,7 @@ class MultipartMixin:
                     domain.domain_id,
                 ),
             )
+            q.add_change(cur, bucket, raw)  # uploads are listed: every mutation is seen
         return upload_id
 
     def _upload(self: Store, cur: Any, bucket: str, key: str, upload_id: str) -> tuple:
@@ -102,6 +104,19 @@ class MultipartMixin:
         with self.db.read() as cur:
             upload = self._upload(cur, bucket, key, upload_id)
         domain = self._domain(upload[9], sse.customer_key if sse else None, ctx, bucket, key)
+        with self.leases.hold():  # the part's chunks are ours until the part row holds them
+            return self._store_part(ctx, bucket, key, upload_id, part_number, body, domain)
+
+    def _store_part(
+        self: Store,
+        ctx: RequestContext,
+        bucket: str,
+        key: str,
+        upload_id: str,
+        part_number: int,
+        body: Any,
+        domain: Any,
+    ) -> PartInfo:
         stored = store_stream(
             self.chunks, domain, ChunkedBody(body, self.chunk_size), limit=MAX_PART_SIZE
         )
@@ -131,6 +146,7 @@ class MultipartMixin:
             )
             if old is not None:
                 _drop(cur, old[0])
+            q.add_change(cur, bucket, encode_key(key))
         return PartInfo(part_number, etag, stored.size, now)
 
     def complete_multipart_upload(
@@ -197,6 +213,7 @@ class MultipartMixin:
         with self.db.write(durable=ctx.durable) as cur:
             self._upload(cur, bucket, key, upload_id)
             self._drop_upload(cur, upload_id)
+            q.add_change(cur, bucket, encode_key(key))
 
     def _drop_upload(self: Store, cur: Any, upload_id: str) -> None:
         for row in q.list_parts(cur, upload_id):

@@ -10,7 +10,9 @@ up costs nothing.
 Invariants: memory holds at most ``max_dirty`` blocks per writer; bytes past
 ``base_limit`` of the base never show through (truncate down then up reads
 zeros); the writer never commits a chunk it did not write or the base did not
-reference. Thread-safe (one lock per writer).
+reference; from its creation to ``close`` it holds a write intent on the
+store's writer lease, so gc spares what it stored and has not committed yet.
+Thread-safe (one lock per writer).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import TYPE_CHECKING
 from objfs.crypto.keyring import Domain
 from objfs.errors import InvalidArgument
 from objfs.store.chunking import _IN_FLIGHT, _POOL, is_zero
+from objfs.store.leases import WriteIntent
 from objfs.store.reader import Extents, read_piece
 from objfs.store.types import ChunkRef, ObjectVersion, PutResult, RequestContext, SystemMeta
 
@@ -46,6 +49,7 @@ class ObjectWriter:
         base_domain: Domain,
         *,
         max_dirty: int = 16,
+        intent: WriteIntent | None = None,
     ) -> None:
         self.store = store
         self.bucket = bucket
@@ -56,6 +60,8 @@ class ObjectWriter:
         self.block = store.chunk_size
         self.max_dirty = max_dirty
         self._lock = threading.RLock()
+        # The writer lease covers chunks stored and not yet committed (leases.py).
+        self._intent = intent
         self._set_base(base_manifest, base_size, base_domain)
         self.dirty = False
         self.version: ObjectVersion | None = None  # the last commit's record
@@ -262,6 +268,8 @@ class ObjectWriter:
                 user_meta=user_meta,
             )
             self._set_base(manifest, self.size, self.domain)
+            if self._intent is not None:
+                self._intent.renew()  # all stored so far is referenced now
             self.dirty = False
             self.version = version
             return PutResult(
@@ -278,6 +286,8 @@ class ObjectWriter:
                 future.cancel()
             self._blocks.clear()
             self._stored.clear()
+            if self._intent is not None:
+                self._intent.end()
 
 
 def _merge_holes(refs: list[ChunkRef]) -> list[ChunkRef]:

@@ -19,7 +19,16 @@ import pytest
 
 from objfs.store import Store
 
-from .support import KiB, MiB, chunk_dir_bytes, chunk_files, get_digest, pattern_md5, pattern_stream
+from .support import (
+    KiB,
+    MiB,
+    chunk_dir_bytes,
+    chunk_files,
+    get_digest,
+    pattern_md5,
+    pattern_stream,
+    wait_leases_expired,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
@@ -27,6 +36,7 @@ pytestmark = pytest.mark.slow
 
 def child_env() -> dict[str, str]:
     env = dict(os.environ)
+    env["OBJFS_LEASE_SECONDS"] = "2"  # a killed child's leftovers are gc's after 2 s
     env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
     return env
 
@@ -144,6 +154,7 @@ def test_sigkill_mid_put_loses_nothing_acknowledged(store_path, ctx):
             report = store.fsck()
             assert report.ok, report.problems
             assert report.damaged_objects == []
+            wait_leases_expired(store)  # until then, its leftovers are a writer's in flight
             repaired = store.fsck(repair=True)
             assert repaired.ok, repaired.problems
             left = chunk_files(store_path)
