@@ -165,3 +165,15 @@ def test_mount_page_documents_only_real_options() -> None:
     assert not unknown, "man/mount.objfs.8 documents options the mount refuses: " + ", ".join(
         unknown
     )
+
+
+def test_readme_mount_options_table_has_the_encryption_options() -> None:
+    """The README once called the encryption options "reserved (coming)": they work."""
+    from objfs.fs import options
+
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Mount options", 1)[1].split("\n## ", 1)[0]
+    rows = re.findall(r"^\| `([a-z_]+)=", section, re.M)
+    missing = [name for name in options.ENCRYPTION if name not in rows]
+    assert not missing, "README's mount options table lacks: " + ", ".join(missing)
+    assert "reserved" not in section and "coming" not in section, "README: out-of-date promise"
