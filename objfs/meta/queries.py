@@ -170,9 +170,10 @@ def update_version_meta(cur: sqlite3.Cursor, seq: int, **fields: object) -> None
 
 
 def all_manifests(cur: sqlite3.Cursor) -> Iterable[Row]:
-    """(bucket, key, version_id, domain_id, manifest) of every version, then every part."""
+    """(bucket, key, version_id, domain_id, manifest, seq) of every version with data."""
     yield from cur.execute(
-        "SELECT bucket, key, version_id, domain_id, manifest FROM versions WHERE delete_marker = 0"
+        "SELECT bucket, key, version_id, domain_id, manifest, seq FROM versions "
+        "WHERE delete_marker = 0"
     )
 
 
@@ -380,10 +381,19 @@ def list_parts(cur: sqlite3.Cursor, upload_id: str) -> list[Row]:
 
 
 def all_part_manifests(cur: sqlite3.Cursor) -> Iterable[Row]:
+    """(bucket, key, upload_id, domain_id, manifest, part_number) of every part."""
     yield from cur.execute(
-        "SELECT u.bucket, u.key, u.upload_id, u.domain_id, p.manifest "
+        "SELECT u.bucket, u.key, u.upload_id, u.domain_id, p.manifest, p.part_number "
         "FROM parts p JOIN uploads u ON u.upload_id = p.upload_id"
     )
+
+
+def part_manifest(cur: sqlite3.Cursor, upload_id: str, part_number: int) -> bytes | None:
+    row = cur.execute(
+        "SELECT manifest FROM parts WHERE upload_id = ? AND part_number = ?",
+        (upload_id, part_number),
+    ).fetchone()
+    return None if row is None else bytes(row[0])
 
 
 # -- changes -------------------------------------------------------------
@@ -494,18 +504,6 @@ def list_leases(cur: sqlite3.Cursor) -> list[Row]:
     ).fetchall()
 
 
-def version_exists(cur: sqlite3.Cursor, bucket: str, key: bytes, version_id: str) -> bool:
-    return (
-        cur.execute(
-            "SELECT 1 FROM versions WHERE bucket = ? AND key = ? AND version_id = ?",
-            (bucket, key, version_id),
-        ).fetchone()
-        is not None
-    )
-
-
-def upload_exists(cur: sqlite3.Cursor, upload_id: str) -> bool:
-    return (
-        cur.execute("SELECT 1 FROM uploads WHERE upload_id = ?", (upload_id,)).fetchone()
-        is not None
-    )
+def version_seq_exists(cur: sqlite3.Cursor, seq: int) -> bool:
+    """Whether the version row ``seq`` still exists (seqs are never reused)."""
+    return cur.execute("SELECT 1 FROM versions WHERE seq = ?", (seq,)).fetchone() is not None

@@ -32,6 +32,8 @@ in-memory table; the renewal thread publishes the oldest start.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import itertools
 import logging
 import os
@@ -40,10 +42,10 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from objfs.meta import queries as q
 
@@ -84,6 +86,21 @@ class LeaseInfo:
         return self.expires_ns > time.time_ns()
 
 
+_Method = TypeVar("_Method", bound=Callable[..., Any])
+
+
+def leased(method: _Method) -> _Method:
+    """Run a store method as one write on its process's lease (puts, copies, parts):
+    begun before it reads or stores anything, ended when it returns or fails."""
+
+    @functools.wraps(method)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with self.leases.hold():
+            return method(self, *args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
 class WriteIntent:
     """One write in progress in this process (a put, a part, an open writer)."""
 
@@ -114,7 +131,8 @@ class Leases:
         self._publish_lock = threading.Lock()  # one publication at a time
         self._tokens = itertools.count(1)
         self._active: dict[int, int] = {}  # token -> start (ns)
-        self._expires = 0  # ns; 0: no row published
+        self._expires = 0  # ns; 0: no row known to be published
+        self._published = False  # a row may exist (a publication was begun)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -162,6 +180,7 @@ class Leases:
 
     def _publish(self) -> None:
         with self._publish_lock:
+            self._published = True  # from here on, close() drops the row
             with self._lock:
                 now = time.time_ns()
                 since = min([now, *self._active.values()])
@@ -194,11 +213,14 @@ class Leases:
         self._stop.set()
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout=5)
-        if self._expires:
+            # A Ctrl-C can land inside Thread.start(): then it never started.
+            with contextlib.suppress(RuntimeError):
+                thread.join(timeout=5)
+        if self._published:
             try:
                 with self.db.write() as cur:
                     q.drop_lease(cur, self.lease_id)
             except Exception as exc:  # noqa: BLE001 - it expires by itself
                 log.info("writer lease left to expire: %s", exc)
             self._expires = 0
+            self._published = False

@@ -38,8 +38,8 @@ by construction, not by a time window:
 the write transaction that writes them (never from an earlier snapshot, so
 commits racing the check cannot be undone), and removes orphans only through
 gc, with no grace but under the same leases. A chunk that fails to verify is
-reported only if a version or part that names it still exists afterwards
-(a version deleted while fsck ran is not damage).
+reported only if a version or part that named it still does afterwards (a
+version deleted or replaced while fsck ran is not damage).
 """
 
 from __future__ import annotations
@@ -133,11 +133,14 @@ class GcReport:
     cutoff_ns: int = 0  # nothing written or touched after this was a candidate
 
 
-Owner = tuple[str, bytes, str, str]  # bucket, raw key, version id or upload id, "version"|"upload"
+# Who names a chunk: (bucket, raw key, version id or upload id, "version" or
+# "upload", the version's seq or the part's number). A seq is never reused,
+# unlike a version id ("null" in an unversioned bucket names every new version).
+Owner = tuple[str, bytes, str, str, int]
 
 
 def _label(owner: Owner) -> tuple[str, str, str]:
-    bucket, key, vid, kind = owner
+    bucket, key, vid, kind, _ = owner
     return bucket, key.decode("utf-8", "replace"), vid if kind == "version" else f"upload:{vid}"
 
 
@@ -186,7 +189,7 @@ class MaintenanceMixin:
             try:
                 self._verify_chunk(domains[chunk_id], chunk_id)
             except ObjfsError as err:
-                for owner in self._still_there(names):
+                for owner in self._still_there(chunk_id, names):
                     bucket, key, vid = _label(owner)
                     report.findings.append(
                         Finding("damaged-chunk", str(err), bucket, key, vid, chunk_id.hex())
@@ -200,18 +203,21 @@ class MaintenanceMixin:
             report.chunks_removed = self.gc(grace_seconds=0).chunks_removed
         return report
 
-    def _still_there(self: Store, names: list[Owner]) -> list[Owner]:
-        """The versions and uploads of ``names`` that exist now (fresh snapshot)."""
+    def _still_there(self: Store, chunk_id: bytes, names: list[Owner]) -> list[Owner]:
+        """The owners in ``names`` that still name ``chunk_id`` (a fresh snapshot)."""
         with self.db.read() as cur:
-            return [
-                n
-                for n in names
-                if (
-                    q.version_exists(cur, n[0], n[1], n[2])
-                    if n[3] == "version"
-                    else q.upload_exists(cur, n[2])
-                )
-            ]
+            out = []
+            for owner in names:
+                if owner[3] == "version":
+                    if q.version_seq_exists(cur, owner[4]):  # manifests never change
+                        out.append(owner)
+                    continue
+                blob = q.part_manifest(cur, owner[2], owner[4])  # a part can be re-sent
+                if blob is not None and any(
+                    r.chunk_id == chunk_id for r in rec.unpack_manifest(blob)
+                ):
+                    out.append(owner)
+            return out
 
     def _verify_chunk(self: Store, domain_id: bytes, chunk_id: bytes) -> None:
         with self.db.read() as cur:
@@ -282,10 +288,10 @@ class MaintenanceMixin:
 def _sources(cur: Any) -> list[tuple[Owner, bytes, list[Any]]]:
     """(owner, domain id, manifest) of every version that holds data and every part."""
     out: list[tuple[Owner, bytes, list[Any]]] = []
-    for b, k, v, d, m in q.all_manifests(cur):
-        out.append(((b, k, v, "version"), d, rec.unpack_manifest(m)))
-    for b, k, u, d, m in q.all_part_manifests(cur):
-        out.append(((b, k, u, "upload"), d, rec.unpack_manifest(m)))
+    for b, k, v, d, m, seq in q.all_manifests(cur):
+        out.append(((b, k, v, "version", seq), d, rec.unpack_manifest(m)))
+    for b, k, u, d, m, number in q.all_part_manifests(cur):
+        out.append(((b, k, u, "upload", number), d, rec.unpack_manifest(m)))
     return out
 
 

@@ -2,8 +2,8 @@
 
 Parts are stored as chunks right away and hold references, so an upload in
 progress survives restarts and gc (a part being stored is covered by the
-writer lease until its row holds the references: store/leases.py); it is invisible to reads and listings
-until completed. Completing moves the chosen parts' references to the new
+writer lease until its row holds the references: store/leases.py); it is
+invisible to reads and listings until completed. Completing moves the chosen parts' references to the new
 version and drops the others; aborting drops them all.
 """
 
@@ -23,6 +23,7 @@ from objfs.errors import (
 from objfs.meta import queries as q
 from objfs.store import records as rec
 from objfs.store.chunking import ChunkedBody, store_stream
+from objfs.store.leases import leased
 from objfs.store.names import encode_key, prefix_upper
 from objfs.store.objects import md5_of_parts
 from objfs.store.types import (
@@ -88,6 +89,7 @@ class MultipartMixin:
             )
         return row
 
+    @leased  # the part's chunks are covered until its row holds their references
     def upload_part(
         self: Store,
         ctx: RequestContext,
@@ -104,19 +106,6 @@ class MultipartMixin:
         with self.db.read() as cur:
             upload = self._upload(cur, bucket, key, upload_id)
         domain = self._domain(upload[9], sse.customer_key if sse else None, ctx, bucket, key)
-        with self.leases.hold():  # the part's chunks are ours until the part row holds them
-            return self._store_part(ctx, bucket, key, upload_id, part_number, body, domain)
-
-    def _store_part(
-        self: Store,
-        ctx: RequestContext,
-        bucket: str,
-        key: str,
-        upload_id: str,
-        part_number: int,
-        body: Any,
-        domain: Any,
-    ) -> PartInfo:
         stored = store_stream(
             self.chunks, domain, ChunkedBody(body, self.chunk_size), limit=MAX_PART_SIZE
         )

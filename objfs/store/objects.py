@@ -26,6 +26,7 @@ from objfs.errors import (
 from objfs.meta import queries as q
 from objfs.store import records as rec
 from objfs.store.chunking import ChunkedBody, store_stream
+from objfs.store.leases import leased
 from objfs.store.names import encode_key
 from objfs.store.reader import Extents, ObjectReader
 from objfs.store.records import Col
@@ -181,6 +182,7 @@ class ObjectsMixin:
 
     # -- writing versions ------------------------------------------------------
 
+    @leased  # its chunks are covered until the commit references them
     def put_object(
         self,
         ctx: RequestContext,
@@ -198,37 +200,10 @@ class ObjectsMixin:
     ) -> PutResult:
         raw = encode_key(key)
         info = self.head_bucket(ctx, bucket)
-        meta: dict[str, Any] = dict(
-            content_type=content_type,
-            user_meta=user_meta,
-            sys_meta=sys_meta,
-            if_match=if_match,
-            if_none_match=if_none_match,
-        )
         if if_match is not None or if_none_match is not None:
             with self.db.read() as cur:
                 _check_write_conditions(cur, bucket, raw, key, if_match, if_none_match)
         domain, label, kms = self._write_domain(info, sse, ctx, key)
-        with self.leases.hold():  # the chunks are ours until the commit references them
-            return self._put_stored(ctx, bucket, key, raw, body, domain, label, kms, **meta)
-
-    def _put_stored(
-        self,
-        ctx: RequestContext,
-        bucket: str,
-        key: str,
-        raw: bytes,
-        body: Any,
-        domain: Any,
-        label: str,
-        kms: str | None,
-        *,
-        content_type: str | None,
-        user_meta: dict[str, str] | None,
-        sys_meta: SystemMeta | None,
-        if_match: str | None,
-        if_none_match: str | None,
-    ) -> PutResult:
         stored = store_stream(
             self.chunks, domain, ChunkedBody(body, self.chunk_size), limit=MAX_SINGLE_PUT
         )
@@ -330,6 +305,7 @@ class ObjectsMixin:
         q.drop_refs(cur, (r.chunk_id for r in manifest if r.chunk_id is not None))  # type: ignore[arg-type]
         q.delete_version(cur, row[Col.SEQ])  # type: ignore[arg-type]
 
+    @leased  # its chunks are covered until the commit references them
     def copy_object(
         self,
         ctx: RequestContext,
@@ -361,53 +337,51 @@ class ObjectsMixin:
                 "copying an object onto itself must change its metadata or encryption "
                 "(use the REPLACE metadata directive)"
             )
-        # A copy into another domain stores new chunks: the lease covers them.
-        with self.leases.hold():
-            with self.db.read() as cur:
-                try:
-                    row, _ = self._resolve(cur, src_bucket, src_key, src_version_id)
-                except MethodNotAllowed:
-                    raise InvalidRequest(
-                        "the source of a copy may not be a delete marker named by version id"
-                    ) from None
-            src_domain = self._domain(
-                row[Col.DOMAIN], src_sse.customer_key if src_sse else None, ctx, src_bucket, src_key
-            )
-            # As S3: the copy is encrypted as the request or the destination
-            # bucket's default says. Same domain -> chunks are shared, O(metadata).
-            want_domain, label, kms = self._write_domain(dst_info, sse, ctx, dst_key)
-            if metadata_directive == "COPY":
-                content_type = row[Col.CTYPE]
-                user_meta = rec.unpack_user_meta(row[Col.UMETA])
-                sys_meta = rec.unpack_sys_meta(row[Col.SMETA]) if sys_meta is None else sys_meta
-            manifest = rec.unpack_manifest(row[Col.MANIFEST])
-            if want_domain.domain_id != src_domain.domain_id:
-                info = rec.version_from_row(row, is_latest=False)
-                with ObjectReader(self.chunks, src_domain, info, manifest, None) as reader:
-                    stored = store_stream(
-                        self.chunks, want_domain, ChunkedBody(reader, self.chunk_size)
-                    )
-                manifest = stored.manifest
-            if ctx.durable:
-                self._make_durable(manifest)
-            with self.db.write(durable=ctx.durable) as cur:
-                # The source may have been removed since we read it: re-check.
-                if q.get_version(cur, row[Col.BUCKET], row[Col.KEY], row[Col.VERSION_ID]) is None:
-                    raise NoSuchKey(f"s3://{src_bucket}/{src_key} was deleted during the copy")
-                return self._commit_version(
-                    cur,
-                    dst_bucket,
-                    dst_raw,
-                    manifest=manifest,
-                    size=row[Col.SIZE],
-                    etag=row[Col.ETAG],
-                    content_type=content_type or "binary/octet-stream",
-                    user_meta=user_meta,
-                    sys_meta=sys_meta,
-                    sse=label,
-                    kms_key_id=kms,
-                    domain_id=want_domain.domain_id,
+        with self.db.read() as cur:
+            try:
+                row, _ = self._resolve(cur, src_bucket, src_key, src_version_id)
+            except MethodNotAllowed:
+                raise InvalidRequest(
+                    "the source of a copy may not be a delete marker named by version id"
+                ) from None
+        src_domain = self._domain(
+            row[Col.DOMAIN], src_sse.customer_key if src_sse else None, ctx, src_bucket, src_key
+        )
+        # As S3: the copy is encrypted as the request or the destination
+        # bucket's default says. Same domain -> chunks are shared, O(metadata).
+        want_domain, label, kms = self._write_domain(dst_info, sse, ctx, dst_key)
+        if metadata_directive == "COPY":
+            content_type = row[Col.CTYPE]
+            user_meta = rec.unpack_user_meta(row[Col.UMETA])
+            sys_meta = rec.unpack_sys_meta(row[Col.SMETA]) if sys_meta is None else sys_meta
+        manifest = rec.unpack_manifest(row[Col.MANIFEST])
+        if want_domain.domain_id != src_domain.domain_id:
+            info = rec.version_from_row(row, is_latest=False)
+            with ObjectReader(self.chunks, src_domain, info, manifest, None) as reader:
+                stored = store_stream(
+                    self.chunks, want_domain, ChunkedBody(reader, self.chunk_size)
                 )
+            manifest = stored.manifest
+        if ctx.durable:
+            self._make_durable(manifest)
+        with self.db.write(durable=ctx.durable) as cur:
+            # The source may have been removed since we read it: re-check.
+            if q.get_version(cur, row[Col.BUCKET], row[Col.KEY], row[Col.VERSION_ID]) is None:
+                raise NoSuchKey(f"s3://{src_bucket}/{src_key} was deleted during the copy")
+            return self._commit_version(
+                cur,
+                dst_bucket,
+                dst_raw,
+                manifest=manifest,
+                size=row[Col.SIZE],
+                etag=row[Col.ETAG],
+                content_type=content_type or "binary/octet-stream",
+                user_meta=user_meta,
+                sys_meta=sys_meta,
+                sse=label,
+                kms_key_id=kms,
+                domain_id=want_domain.domain_id,
+            )
 
     # -- deleting ----------------------------------------------------------------
 

@@ -227,9 +227,12 @@ def test_fsck_repair_counts_from_the_state_it_writes(store, other, ctx, bucket):
     assert get_body(store, ctx, bucket, "b") == body
 
 
-def test_fsck_does_not_call_a_version_deleted_meanwhile_damaged(
-    store_path, store, other, ctx, bucket
+@pytest.mark.parametrize("how", ["delete", "overwrite"])
+def test_fsck_does_not_call_a_version_gone_meanwhile_damaged(
+    store_path, store, other, ctx, bucket, how
 ):
+    """Deleted, or replaced by a new ``null`` version (same version id) in an
+    unversioned bucket, and its chunks collected while fsck reads them."""
     with Store.open(store_path) as writer:  # closed: no lease holds the chunks back
         writer.put_object(ctx, bucket, "gone", rand_bytes(2 * MiB, 700))
         writer.put_object(ctx, bucket, "kept", rand_bytes(MiB, 701))
@@ -237,7 +240,10 @@ def test_fsck_does_not_call_a_version_deleted_meanwhile_damaged(
 
     def progress(i: int, total: int) -> None:
         if i == 1:
-            other.delete_object(ctx, bucket, "gone")
+            if how == "delete":
+                other.delete_object(ctx, bucket, "gone")
+            else:
+                other.put_object(ctx, bucket, "gone", b"small now")
             removed.append(other.gc(grace_seconds=0).chunks_removed)
 
     report = store.fsck(progress=progress)
