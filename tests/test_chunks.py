@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from needs_root import cannot_run, require_root
 
 from objfs.chunks.backend import TEMP_PREFIX, LocalBackend
 from objfs.chunks.store import HEADER_LEN, TAG_LEN, ChunkStore, frame_overhead
@@ -330,15 +331,14 @@ def test_concurrent_puts_and_gets(chunks: ChunkStore, keyring: Keyring) -> None:
 @contextlib.contextmanager
 def tiny_tmpfs(path: Path, size: str) -> Iterator[Path]:
     path.mkdir()
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root")
+    require_root("mounting a tmpfs needs root")
     done = subprocess.run(
         ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
         capture_output=True,
         text=True,
     )
     if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+        cannot_run(f"cannot mount a tmpfs here: {done.stderr.strip()}")
     try:
         yield path
     finally:

@@ -97,6 +97,20 @@ class ChunkBackend(abc.ABC):
     def delete(self, name: str) -> None:
         """Remove a blob; removing a missing one is not an error."""
 
+    def discard_unless_touched(self, name: str, cutoff: float) -> int | None:
+        """Remove a blob unless its mtime is newer than ``cutoff``; returns bytes freed.
+
+        gc's delete: a writer that dedups onto the blob touches it, and that
+        touch must either keep the blob or find it gone (and write it
+        again), never lose it in between. This fallback checks then deletes;
+        backends that can should close that gap (LocalBackend does).
+        """
+        st = self.stat(name)
+        if st is None or st[0] > cutoff:
+            return None
+        self.delete(name)
+        return st[1]
+
     @abc.abstractmethod
     def exists(self, name: str) -> bool: ...
 
@@ -304,6 +318,39 @@ class LocalBackend(ChunkBackend):
             pass
         except OSError as exc:
             raise self._os_error(exc, f"deleting chunk {name}") from exc
+
+    def discard_unless_touched(self, name: str, cutoff: float) -> int | None:
+        # Move the file aside first: a touch now fails (the writer writes the
+        # chunk again), and a touch that came before shows in the mtime of
+        # the moved file, which then goes back unless a new copy took its place.
+        final = self.path(name)
+        aside = (
+            f"{final.rsplit('/', 1)[0]}/{TEMP_PREFIX}gc-{name}.{os.getpid()}.{os.urandom(4).hex()}"
+        )
+        try:
+            os.rename(final, aside)
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise self._os_error(exc, f"deleting chunk {name}") from exc
+        try:
+            st = os.stat(aside)
+            if st.st_mtime > cutoff:
+                try:
+                    os.link(aside, final)  # never over a copy written meanwhile
+                except FileExistsError:
+                    pass
+                except OSError:  # no hard links here: put it back as it was
+                    os.rename(aside, final)
+                return None
+            return st.st_size
+        except OSError as exc:
+            raise self._os_error(exc, f"deleting chunk {name}") from exc
+        finally:
+            try:
+                os.unlink(aside)
+            except FileNotFoundError:
+                pass
 
     # ---- reads -----------------------------------------------------------------------
 

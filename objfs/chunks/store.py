@@ -501,6 +501,11 @@ class ChunkStore:
             self._layouts.pop(chunk_id, None)
         self.backend.delete(_check_id(chunk_id))
 
+    def discard_unless_touched(self, chunk_id: bytes, cutoff: float) -> int | None:
+        """gc's delete: remove the chunk unless written or touched after ``cutoff``
+        (seconds since the epoch); returns the bytes freed, None if it stays."""
+        return self.backend.discard_unless_touched(_check_id(chunk_id), cutoff)
+
     def sync_all(self) -> None:
         """Make every chunk written so far durable."""
         self.backend.sync_all()

@@ -25,19 +25,11 @@ log = logging.getLogger(__name__)
 
 # 1: chunk frames v1 only. 2: new chunks are frame v2 (segments, BLAKE3 ids)
 # and small ones may live inline in the database, which objfs before
-# format 2 cannot read: opening a format 1 store upgrades
-# its number (v1 chunks stay as they are and readable), so an older objfs
+# format 2 cannot read; and the ``leases`` table (writer leases, see
+# objfs/store/leases.py). Opening a format 1 store upgrades it in place in one
+# transaction (v1 chunks stay as they are and readable), so an older objfs
 # refuses the store with a clear message instead of calling v2 chunks damaged.
 FORMAT_VERSION = 2
-# Statements that bring a store from format N-1 to N, run in one transaction.
-MIGRATIONS: dict[int, list[str]] = {
-    2: [
-        """CREATE TABLE inline_chunks (
-    chunk_id BLOB PRIMARY KEY,   -- counted in chunks like any chunk
-    frame BLOB NOT NULL          -- the sealed frame a chunk file would hold
-)""",
-    ]
-}
 
 SCHEMA = """
 CREATE TABLE meta (name TEXT PRIMARY KEY, value) ;
@@ -125,8 +117,16 @@ CREATE TABLE parts (
 ) WITHOUT ROWID;
 CREATE TABLE changes (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    bucket TEXT NOT NULL,
-    key BLOB NOT NULL
+    bucket TEXT NOT NULL,        -- '' for a store-wide change (the KMS)
+    key BLOB NOT NULL            -- b'' for a bucket-level change
+);
+-- Writer leases (format 2): one row per process that may hold chunks it
+-- has written or touched but not committed yet (objfs/store/leases.py).
+CREATE TABLE IF NOT EXISTS leases (
+    lease_id TEXT PRIMARY KEY,
+    holder TEXT NOT NULL,        -- for people: pid, host, program
+    since INTEGER NOT NULL,      -- ns: uncommitted chunks are no older than this
+    expires INTEGER NOT NULL     -- ns: renewed while the holder lives
 );
 -- SSE-KMS: the local KMS (SQL in objfs/meta/kms_queries.py, which also adds
 -- these tables to stores created before them, hence IF NOT EXISTS).
@@ -175,6 +175,18 @@ CREATE TABLE IF NOT EXISTS kms_audit (
 CREATE INDEX IF NOT EXISTS kms_audit_time ON kms_audit(time);
 CREATE INDEX IF NOT EXISTS kms_audit_key ON kms_audit(key_id, seq);
 """
+
+_LEASES_DDL = SCHEMA[SCHEMA.index("CREATE TABLE IF NOT EXISTS leases") :].split(";", 1)[0]
+# Statements that bring a store from format N-1 to N, run in one transaction.
+MIGRATIONS: dict[int, list[str]] = {
+    2: [
+        """CREATE TABLE inline_chunks (
+    chunk_id BLOB PRIMARY KEY,   -- counted in chunks like any chunk
+    frame BLOB NOT NULL          -- the sealed frame a chunk file would hold
+)""",
+        _LEASES_DDL,
+    ]
+}
 
 
 class Database:

@@ -170,9 +170,10 @@ def update_version_meta(cur: sqlite3.Cursor, seq: int, **fields: object) -> None
 
 
 def all_manifests(cur: sqlite3.Cursor) -> Iterable[Row]:
-    """(bucket, key, version_id, domain_id, manifest) of every version, then every part."""
+    """(bucket, key, version_id, domain_id, manifest, seq) of every version with data."""
     yield from cur.execute(
-        "SELECT bucket, key, version_id, domain_id, manifest FROM versions WHERE delete_marker = 0"
+        "SELECT bucket, key, version_id, domain_id, manifest, seq FROM versions "
+        "WHERE delete_marker = 0"
     )
 
 
@@ -408,10 +409,19 @@ def list_parts(cur: sqlite3.Cursor, upload_id: str) -> list[Row]:
 
 
 def all_part_manifests(cur: sqlite3.Cursor) -> Iterable[Row]:
+    """(bucket, key, upload_id, domain_id, manifest, part_number) of every part."""
     yield from cur.execute(
-        "SELECT u.bucket, u.key, u.upload_id, u.domain_id, p.manifest "
+        "SELECT u.bucket, u.key, u.upload_id, u.domain_id, p.manifest, p.part_number "
         "FROM parts p JOIN uploads u ON u.upload_id = p.upload_id"
     )
+
+
+def part_manifest(cur: sqlite3.Cursor, upload_id: str, part_number: int) -> bytes | None:
+    row = cur.execute(
+        "SELECT manifest FROM parts WHERE upload_id = ? AND part_number = ?",
+        (upload_id, part_number),
+    ).fetchone()
+    return None if row is None else bytes(row[0])
 
 
 # -- changes -------------------------------------------------------------
@@ -485,3 +495,43 @@ def version_sizes(cur: sqlite3.Cursor) -> dict[tuple[str, bytes, str], int]:
             "SELECT bucket, key, version_id, size FROM versions WHERE delete_marker = 0"
         )
     }
+
+
+# -- writer leases ---------------------------------------------------------
+
+
+def put_lease(
+    cur: sqlite3.Cursor, lease_id: str, holder: str, since_ns: int, expires_ns: int
+) -> None:
+    cur.execute(
+        "INSERT INTO leases(lease_id, holder, since, expires) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT(lease_id) DO UPDATE SET since = excluded.since, expires = excluded.expires",
+        (lease_id, holder, since_ns, expires_ns),
+    )
+
+
+def drop_lease(cur: sqlite3.Cursor, lease_id: str) -> None:
+    cur.execute("DELETE FROM leases WHERE lease_id = ?", (lease_id,))
+
+
+def drop_expired_leases(cur: sqlite3.Cursor, now_ns: int) -> int:
+    return cur.execute("DELETE FROM leases WHERE expires <= ?", (now_ns,)).rowcount
+
+
+def oldest_live_lease(cur: sqlite3.Cursor, now_ns: int, exclude: str = "") -> int | None:
+    """The smallest ``since`` of the leases live at ``now_ns``, but ``exclude`` (None: none)."""
+    row = cur.execute(
+        "SELECT MIN(since) FROM leases WHERE expires > ? AND lease_id != ?", (now_ns, exclude)
+    ).fetchone()
+    return None if row is None or row[0] is None else int(row[0])
+
+
+def list_leases(cur: sqlite3.Cursor) -> list[Row]:
+    return cur.execute(
+        "SELECT lease_id, holder, since, expires FROM leases ORDER BY since"
+    ).fetchall()
+
+
+def version_seq_exists(cur: sqlite3.Cursor, seq: int) -> bool:
+    """Whether the version row ``seq`` still exists (seqs are never reused)."""
+    return cur.execute("SELECT 1 FROM versions WHERE seq = ?", (seq,)).fetchone() is not None

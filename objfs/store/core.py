@@ -9,7 +9,10 @@ Invariants after every call:
   context asks for durability, and always written before the commit;
 - ``objects`` points at the newest version row of each key;
 - ``chunks.refs`` counts manifest entries naming each chunk (see meta.queries);
-- every mutation appends to the change sequence in the same transaction.
+- every mutation appends to the change sequence in the same transaction
+  (bucket configuration: key ``''``; the KMS: bucket and key ``''``);
+- chunks stored for a commit that has not happened yet are covered by this
+  process's writer lease (store/leases.py) from before they are written.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from objfs.meta.db import Database
 from objfs.store.access import Need, requires
 from objfs.store.authorizer import AccessControl
 from objfs.store.kms import KMSMixin
+from objfs.store.leases import Leases
 from objfs.store.listing import ListingMixin
 from objfs.store.maintenance import MaintenanceMixin
 from objfs.store.mfa import MFAMixin
@@ -92,6 +96,7 @@ class Store(
         self._kms_recent: dict[tuple[object, ...], int] = {}  # audit folding (store/kms.py)
         self._domain_lock = threading.Lock()
         self.access = AccessControl(db)  # the authorization seam's data (authorizer.py)
+        self.leases = Leases(db)  # this process's writer lease (store/leases.py)
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -158,6 +163,7 @@ class Store(
         return store
 
     def close(self) -> None:
+        self.leases.close()
         self.db.close()
 
     def __enter__(self) -> Store:
@@ -344,6 +350,7 @@ class Store(
         with self.db.write(durable=True) as cur:
             self._bucket(cur, name)
             q.update_bucket(cur, name, encryption=mode, kms_key_id=kms_key_id)
+            q.add_change(cur, name, b"")
             return self._bucket(cur, name)
 
     def sync(self) -> None:

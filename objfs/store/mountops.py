@@ -20,6 +20,7 @@ from objfs.errors import (
 from objfs.meta import queries as q
 from objfs.store import records as rec
 from objfs.store.access import Need, requires
+from objfs.store.leases import WriteIntent
 from objfs.store.names import encode_key, prefix_upper
 from objfs.store.objects import guess_content_type
 from objfs.store.records import Col
@@ -196,6 +197,25 @@ class MountMixin:
         sse: SSERequest | None = None,
     ) -> ObjectWriter:
         encode_key(key)
+        # Begun before the base is read: its chunks, should the base be
+        # deleted meanwhile, stay until the writer commits (store/leases.py).
+        intent = self.leases.begin()
+        try:
+            return self._open_writer(ctx, bucket, key, base, truncate, sse, intent)
+        except BaseException:
+            intent.end()
+            raise
+
+    def _open_writer(
+        self,
+        ctx: RequestContext,
+        bucket: str,
+        key: str,
+        base: ObjectVersion | None,
+        truncate: bool,
+        sse: SSERequest | None,
+        intent: WriteIntent,
+    ) -> ObjectWriter:
         info = self.head_bucket(ctx, bucket)
         manifest: list[ChunkRef] = []
         size = 0
@@ -215,7 +235,16 @@ class MountMixin:
         else:
             domain, label, kms = self._write_domain(info, sse)
         return ObjectWriter(
-            self, bucket, key, domain, label, kms, manifest, size, base_domain or domain
+            self,
+            bucket,
+            key,
+            domain,
+            label,
+            kms,
+            manifest,
+            size,
+            base_domain or domain,
+            intent=intent,
         )
 
     @requires(Need("s3:PutObject", version=None))

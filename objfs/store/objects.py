@@ -28,6 +28,7 @@ from objfs.meta import queries as q
 from objfs.store import records as rec
 from objfs.store.access import Need, requires
 from objfs.store.chunking import ChunkedBody, store_stream
+from objfs.store.leases import leased
 from objfs.store.names import encode_key
 from objfs.store.reader import Extents, ObjectReader
 from objfs.store.records import Col
@@ -193,6 +194,7 @@ class ObjectsMixin:
     # -- writing versions ------------------------------------------------------
 
     @requires("s3:PutObject")
+    @leased  # its chunks are covered until the commit references them
     def put_object(
         self,
         ctx: RequestContext,
@@ -343,6 +345,7 @@ class ObjectsMixin:
         ),
         Need("s3:PutObject", bucket="dst_bucket", key="dst_key", version=None),
     )
+    @leased  # its chunks are covered until the commit references them
     def copy_object(
         self,
         ctx: RequestContext,

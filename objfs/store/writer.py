@@ -19,7 +19,9 @@ Invariants: memory holds at most ``max_dirty`` blocks and ``MAX_OVERLAY``
 overlay pages per writer; bytes past
 ``base_limit`` of the base never show through (truncate down then up reads
 zeros); the writer never commits a chunk it did not write or the base did not
-reference. Thread-safe (one lock per writer).
+reference; from its creation to ``close`` it holds a write intent on the
+store's writer lease, so gc spares what it stored and has not committed yet.
+Thread-safe (one lock per writer).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from objfs.chunks.store import INLINE_MAX
 from objfs.crypto.keyring import Domain
 from objfs.errors import InvalidArgument
 from objfs.store.chunking import _IN_FLIGHT, _POOL, is_zero
+from objfs.store.leases import WriteIntent
 from objfs.store.reader import Extents, read_piece, read_slice
 from objfs.store.types import ChunkRef, ObjectVersion, PutResult, RequestContext, SystemMeta
 
@@ -59,6 +62,7 @@ class ObjectWriter:
         base_domain: Domain,
         *,
         max_dirty: int = 16,
+        intent: WriteIntent | None = None,
     ) -> None:
         self.store = store
         self.bucket = bucket
@@ -69,6 +73,8 @@ class ObjectWriter:
         self.block = store.chunk_size
         self.max_dirty = max_dirty
         self._lock = threading.RLock()
+        # The writer lease covers chunks stored and not yet committed (leases.py).
+        self._intent = intent
         self._set_base(base_manifest, base_size, base_domain)
         self.dirty = False
         self.version: ObjectVersion | None = None  # the last commit's record
@@ -398,6 +404,8 @@ class ObjectWriter:
                 inline=self._inline,
             )
             self._set_base(manifest, self.size, self.domain)
+            if self._intent is not None:
+                self._intent.renew()  # all stored so far is referenced now
             self.dirty = False
             self.version = version
             return PutResult(
@@ -416,6 +424,8 @@ class ObjectWriter:
             self._stored.clear()
             self._overlay.clear()
             self._overlay_pages = 0
+            if self._intent is not None:
+                self._intent.end()
 
 
 def _merge_holes(refs: list[ChunkRef]) -> list[ChunkRef]:
