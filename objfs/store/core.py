@@ -41,7 +41,7 @@ from objfs.errors import (
 )
 from objfs.meta import queries as q
 from objfs.meta.db import Database
-from objfs.store.access import Need, requires
+from objfs.store.access import Need, owner_only, requires
 from objfs.store.authorizer import AccessControl
 from objfs.store.kms import KMSMixin
 from objfs.store.leases import Leases
@@ -353,7 +353,8 @@ class Store(
             q.add_change(cur, name, b"")
             return self._bucket(cur, name)
 
-    def sync(self) -> None:
+    @requires()  # changes nothing anyone sees: durability of what was committed
+    def sync(self, ctx: RequestContext) -> None:
         """Make everything committed so far durable (fsync on the mount).
 
         Chunks first (one filesystem flush), then a commit with
@@ -366,11 +367,15 @@ class Store(
 
     # -- change sequence ---------------------------------------------------------
 
-    def change_seq(self) -> int:
+    @owner_only("objfs:ReadChangeFeed")
+    def change_seq(self, ctx: RequestContext) -> int:
         with self.db.read() as cur:
             return q.change_seq(cur)
 
-    def changes_since(self, seq: int, limit: int = 10000) -> tuple[int, list[Change]]:
+    @owner_only("objfs:ReadChangeFeed")
+    def changes_since(
+        self, ctx: RequestContext, seq: int, limit: int = 10000
+    ) -> tuple[int, list[Change]]:
         with self.db.read() as cur:
             rows = q.changes_since(cur, seq, limit)
         changes = [Change(s, b, k.decode("utf-8", "replace")) for s, b, k in rows]
