@@ -1,0 +1,83 @@
+"""Running the API: hypercorn on trio, ready notification, graceful shutdown.
+
+SIGTERM or SIGINT stops accepting connections; requests in flight finish
+(up to ``GRACE_SECONDS``) before the store is closed, so nothing is left
+half-committed. ``READY=1`` goes to systemd (``Type=notify``) once the
+sockets listen.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import signal
+import socket
+from collections.abc import Callable
+
+import trio
+from hypercorn.config import Config
+from hypercorn.trio import serve
+
+from objfs.s3api.app import S3App
+from objfs.store import Store
+
+GRACE_SECONDS = 30.0
+
+
+def hypercorn_config(listen: str, tls_cert: str | None, tls_key: str | None) -> Config:
+    config = Config()
+    config.bind = [listen]
+    config.certfile = tls_cert
+    config.keyfile = tls_key
+    config.graceful_timeout = GRACE_SECONDS
+    config.include_server_header = False
+    config.accesslog = None
+    config.errorlog = "-"
+    return config
+
+
+def sd_notify(state: str) -> None:
+    """Tell systemd (``Type=notify``) our state; nothing without ``NOTIFY_SOCKET``."""
+    address = os.environ.get("NOTIFY_SOCKET")
+    if not address:
+        return
+    if address.startswith("@"):
+        address = "\0" + address[1:]
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.connect(address)
+        sock.sendall(state.encode())
+
+
+async def _serve(app: S3App, config: Config, on_ready: Callable[[list[str]], None]) -> None:
+    stop = trio.Event()
+    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+
+        async def watch() -> None:
+            async for _ in signals:
+                stop.set()
+                return
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(watch)
+            binds = await nursery.start(
+                functools.partial(serve, app, config, shutdown_trigger=stop.wait)
+            )
+            on_ready(binds)
+            sd_notify("READY=1")
+            await stop.wait()
+            sd_notify("STOPPING=1")
+
+
+def run(
+    store: Store,
+    *,
+    listen: str,
+    tls_cert: str | None,
+    tls_key: str | None,
+    region: str,
+    domain: str | None,
+    on_ready: Callable[[list[str]], None],
+) -> None:
+    """Serve ``store`` until SIGTERM/SIGINT; returns after in-flight requests end."""
+    app = S3App(store, region=region, domain=domain)
+    trio.run(_serve, app, hypercorn_config(listen, tls_cert, tls_key), on_ready)
