@@ -24,6 +24,7 @@ from objfs.errors import InternalError, InvalidRequest, ObjfsError
 from objfs.s3api import routing
 from objfs.s3api.auth import authenticate
 from objfs.s3api.body import RequestBody
+from objfs.s3api.body import wire as body_wire
 from objfs.s3api.errors import error_response
 from objfs.s3api.request import Request, Response
 from objfs.store import Store
@@ -31,6 +32,7 @@ from objfs.store import Store
 log = logging.getLogger(__name__)
 
 _NO_BODY_STATUS = {204, 304}
+DRAIN_LIMIT = 8 << 20
 
 
 class S3App:
@@ -57,6 +59,7 @@ class S3App:
             return
         request_id = secrets.token_hex(8).upper()
         resource = scope.get("path", "/")
+        req: Request | None = None
         try:
             req = self._request(scope, request_id)
             resource = req.resource
@@ -87,6 +90,12 @@ class S3App:
                 resource,
                 request_id,
             )
+        # A refused request may leave its body unread: take the rest (small
+        # bodies) so the client, still sending, reads our answer; past
+        # DRAIN_LIMIT, close the connection instead.
+        wire = req.body.wire if req is not None and req.body is not None else body_wire(receive)
+        if not await wire.drain(DRAIN_LIMIT):
+            response.headers.append(("Connection", "close"))
         await self._send(send, response, scope["method"], request_id)
 
     def _request(self, scope: dict[str, Any], request_id: str) -> Request:

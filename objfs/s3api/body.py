@@ -92,6 +92,20 @@ class _Wire:
                 return data
         return b""
 
+    async def drain(self, limit: int) -> bool:
+        """Read and drop what is left of the body, up to ``limit`` bytes;
+        True when the whole body has been received."""
+        dropped = 0
+        try:
+            while dropped <= limit:
+                data = await self.piece()
+                if not data:
+                    return True
+                dropped += len(data)
+        except IncompleteBody:
+            pass
+        return False
+
     def unread(self, data: bytes) -> None:
         self._back = data + self._back
 
@@ -206,7 +220,7 @@ class RequestBody:
         payload: str,
         signer: _ChunkSigner | None = None,
     ) -> None:
-        self._wire = _Wire(receive)
+        self._wire = self.wire = _Wire(receive)
         chunked = "aws-chunked" in headers.get("content-encoding", "") or payload.startswith(
             "STREAMING-"
         )
@@ -323,6 +337,11 @@ class ThreadFile:
             n = len(self._buf)
         data, self._buf = self._buf[:n], self._buf[n:]
         return data
+
+
+def wire(receive: Receive) -> _Wire:
+    """The raw body (to drain it when no ``RequestBody`` was made)."""
+    return _Wire(receive)
 
 
 def _b64(text: str, what: str, error: type[Exception] = InvalidArgument) -> bytes:

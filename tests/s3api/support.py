@@ -71,7 +71,8 @@ class Server:
         raise RuntimeError(f"objfs serve did not start: {''.join(lines)} {self.stderr()}")
 
     def stderr(self) -> str:
-        self._out.flush()
+        if not self._out.closed:
+            self._out.flush()
         return self.log.read_text(errors="replace")
 
     @property
