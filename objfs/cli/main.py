@@ -27,6 +27,7 @@ from objfs.cli import (
     maintenance,
     mounting,
     policy,
+    presign,
     serve,
     transfer,
     users,
@@ -125,7 +126,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"objfs {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     build = Builder(subparsers, common)
-    for group in (maintenance, buckets, transfer, listing, mounting, kms, users, serve):
+    for group in (
+        maintenance,
+        buckets,
+        transfer,
+        listing,
+        mounting,
+        kms,
+        users,
+        serve,
+        presign,
+    ):
         group.register(build)
     policy.register_acl(build)
     policy.register_simulate(build)
