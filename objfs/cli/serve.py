@@ -45,8 +45,8 @@ def cmd_serve(app: CliApp, args: argparse.Namespace) -> int:
         print(f"objfs serve: S3 API on {endpoint} (store {app.store_path}, region {args.region})")
         print(f"  aws --endpoint-url {endpoint} s3 ls")
         print(
-            "  credentials: `objfs user keys create USER --write-profile P --credentials-file "
-            "~/.aws/credentials`, then `aws --profile P ...`; unsigned requests are anonymous"
+            "  credentials: `objfs user keys create USER` prints an access key for "
+            "`aws configure`; unsigned requests are anonymous"
         )
         sys.stdout.flush()
 
