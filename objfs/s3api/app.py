@@ -44,7 +44,12 @@ class S3App:
         self.store = store
         self.region = region
         self.domain = domain.lower().strip(".") if domain else None
+        # Store calls run on worker threads, at most ``threads`` at once. A call
+        # that reads a request body holds its thread while the client sends:
+        # those get their own, larger, pool so slow uploads cannot starve
+        # metadata requests.
         self.limiter = trio.CapacityLimiter(threads)
+        self.upload_limiter = trio.CapacityLimiter(threads * 4)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
@@ -94,7 +99,12 @@ class S3App:
         # bodies) so the client, still sending, reads our answer; past
         # DRAIN_LIMIT, close the connection instead.
         wire = req.body.wire if req is not None and req.body is not None else body_wire(receive)
-        if not await wire.drain(DRAIN_LIMIT):
+        waiting = "100-continue" in dict(scope["headers"]).get(b"expect", b"").decode().lower()
+        if waiting and not wire.started:
+            # The client waits for "100 Continue" before its body: answer
+            # without asking for it, and do not reuse the connection.
+            response.headers.append(("Connection", "close"))
+        elif not await wire.drain(DRAIN_LIMIT):
             response.headers.append(("Connection", "close"))
         await self._send(send, response, scope["method"], request_id)
 

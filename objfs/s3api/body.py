@@ -76,12 +76,14 @@ class _Wire:
         self._done = False
         self._back = b""
         self.received = 0
+        self.started = False  # receive() called: hypercorn has sent 100 Continue
 
     async def piece(self) -> bytes:
         if self._back:
             data, self._back = self._back, b""
             return data
         while not self._done:
+            self.started = True
             message = await self._receive()
             if message["type"] == "http.disconnect":
                 raise IncompleteBody("the client closed the connection before the body ended")

@@ -54,7 +54,7 @@ async def upload_part(req: Request) -> Response:
     if "x-amz-copy-source" in req.h:
         return await _upload_part_copy(req, upload_id, number)
     assert req.body is not None
-    part = await req.run(
+    part = await req.run_upload(
         req.store.upload_part,
         req.bucket,
         req.key,

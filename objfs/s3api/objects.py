@@ -112,7 +112,7 @@ async def put_object(req: Request) -> Response:
     meta, sys_meta = hdr.user_meta(req)
     sse = hdr.sse_request(req)
     assert req.body is not None
-    result = await req.run(
+    result = await req.run_upload(
         req.store.put_object,
         req.bucket,
         req.key,

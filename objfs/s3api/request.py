@@ -83,6 +83,11 @@ class Request:
         call = functools.partial(fn, self.ctx, *args, **kwargs)
         return await trio.to_thread.run_sync(call, limiter=self.app.limiter)
 
+    async def run_upload(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """As ``run``, for a call that reads the request body as it arrives."""
+        call = functools.partial(fn, self.ctx, *args, **kwargs)
+        return await trio.to_thread.run_sync(call, limiter=self.app.upload_limiter)
+
     async def read_all(self, limit: int) -> bytes:
         """A small body (XML, a policy) read whole, refusing more than ``limit`` bytes."""
         assert self.body is not None
