@@ -7,7 +7,6 @@ turns an ``ObjectVersion`` into response headers. No rule is decided here.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import re
 from email.utils import formatdate, parsedate_to_datetime
@@ -50,7 +49,7 @@ def _customer_key(req: Request, prefix: str) -> bytes | None:
     key = _b64(key_b64, "the SSE-C customer key")
     if len(key) != 32:
         raise InvalidArgument("the SSE-C customer key must be 256 bits")
-    if md5_b64 is not None and base64.b64decode(md5_b64 + "==") != hashlib.md5(key).digest():
+    if md5_b64 is not None and _b64(md5_b64, "the SSE-C key MD5") != hashlib.md5(key).digest():
         raise InvalidArgument("the SSE-C customer key MD5 does not match the key")
     if not req.secure and not req.loopback:
         raise InvalidRequest("SSE-C requests must be made over HTTPS")

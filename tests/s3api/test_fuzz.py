@@ -292,3 +292,51 @@ def test_random_requests_never_answer_5xx(server, keys, state):
     # random PUTs under fz/ may have created objects; nothing else changed
     assert [v for v in after[0] if not v[0].startswith("fz/")] == before[0]
     assert after[2:] == before[2:]
+
+
+SSEC = "x-amz-server-side-encryption-customer-"
+GOOD_KEY = "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWY="  # 32 bytes
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {SSEC + "algorithm": "AES256"},
+        {SSEC + "algorithm": "AES128", SSEC + "key": GOOD_KEY},
+        {SSEC + "algorithm": "AES256", SSEC + "key": "!!not base64"},
+        {SSEC + "algorithm": "AES256", SSEC + "key": "c2hvcnQ="},
+        {SSEC + "algorithm": "AES256", SSEC + "key": GOOD_KEY, SSEC + "key-md5": "%%%"},
+        {SSEC + "algorithm": "AES256", SSEC + "key": GOOD_KEY, SSEC + "key-md5": "AAAA"},
+    ],
+)
+def test_bad_sse_c_headers(server, keys, state, headers):
+    bkt, _, _ = state
+    for method, path in (
+        ("PUT", f"/{bkt}/ssec"),
+        ("GET", f"/{bkt}/keep"),
+        ("HEAD", f"/{bkt}/keep"),
+    ):
+        resp = raw_request(
+            server.endpoint,
+            method,
+            path,
+            headers=headers,
+            body=b"x" if method == "PUT" else b"",
+            key=keys["alice"],
+        )
+        assert resp.status == 400, (method, headers, resp.status, resp.body)
+        if method != "HEAD":
+            assert resp.code == "InvalidArgument", resp.body
+
+
+def test_sse_c_and_sse_s3_together_refused_on_put(server, keys, state):
+    bkt, _, _ = state
+    headers = {
+        SSEC + "algorithm": "AES256",
+        SSEC + "key": GOOD_KEY,
+        "x-amz-server-side-encryption": "AES256",
+    }
+    resp = raw_request(
+        server.endpoint, "PUT", f"/{bkt}/both", headers=headers, body=b"x", key=keys["alice"]
+    )
+    assert (resp.status, resp.code) == (400, "InvalidArgument")
