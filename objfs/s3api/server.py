@@ -9,6 +9,7 @@ sockets listen.
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import signal
 import socket
@@ -32,7 +33,10 @@ def hypercorn_config(listen: str, tls_cert: str | None, tls_key: str | None) -> 
     config.graceful_timeout = GRACE_SECONDS
     config.include_server_header = False
     config.accesslog = None
-    config.errorlog = "-"
+    # hypercorn's warnings and errors go through our logging (the CLI's
+    # one-line format, once); its "Running on" line is replaced by ours.
+    config.errorlog = logging.getLogger("objfs.s3api.http")
+    config.loglevel = "WARNING"
     return config
 
 
