@@ -16,8 +16,9 @@ import socket
 from collections.abc import Callable
 
 import trio
-from hypercorn.config import Config
-from hypercorn.trio import serve
+from hypercorn.config import Config, Sockets
+from hypercorn.trio.run import worker_serve
+from hypercorn.utils import wrap_app
 
 from objfs.s3api.app import S3App
 from objfs.store import Store
@@ -52,7 +53,9 @@ def sd_notify(state: str) -> None:
         sock.sendall(state.encode())
 
 
-async def _serve(app: S3App, config: Config, on_ready: Callable[[list[str]], None]) -> None:
+async def _serve(
+    app: S3App, config: Config, sockets: Sockets, on_ready: Callable[[list[str]], None]
+) -> None:
     stop = trio.Event()
     with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
 
@@ -64,7 +67,13 @@ async def _serve(app: S3App, config: Config, on_ready: Callable[[list[str]], Non
         async with trio.open_nursery() as nursery:
             nursery.start_soon(watch)
             binds = await nursery.start(
-                functools.partial(serve, app, config, shutdown_trigger=stop.wait)
+                functools.partial(
+                    worker_serve,
+                    wrap_app(app, config.wsgi_max_body_size, "asgi"),
+                    config,
+                    sockets=sockets,
+                    shutdown_trigger=stop.wait,
+                )
             )
             on_ready(binds)
             sd_notify("READY=1")
@@ -84,4 +93,21 @@ def run(
 ) -> None:
     """Serve ``store`` until SIGTERM/SIGINT; returns after in-flight requests end."""
     app = S3App(store, region=region, domain=domain)
-    trio.run(_serve, app, hypercorn_config(listen, tls_cert, tls_key), on_ready)
+    config = hypercorn_config(listen, tls_cert, tls_key)
+    # Fail before serving, with the OS's own message (the CLI prints it on one
+    # line): an unreadable certificate or key, an address in use or not ours.
+    if config.ssl_enabled:
+        try:
+            config.create_ssl_context()
+        except OSError as err:  # ssl.SSLError is one
+            reason = err.strerror or getattr(err, "reason", None) or str(err)
+            raise OSError(
+                err.errno, f"cannot load the TLS certificate {tls_cert} and key {tls_key}: {reason}"
+            ) from None
+    try:
+        sockets = config.create_sockets()
+    except OSError as err:
+        raise OSError(err.errno, f"cannot listen on {listen}: {err.strerror}") from None
+    for sock in (*sockets.secure_sockets, *sockets.insecure_sockets):
+        sock.listen(config.backlog)
+    trio.run(_serve, app, config, sockets, on_ready)

@@ -118,3 +118,29 @@ def test_serve_refuses_half_a_tls_pair(tmp_path):
         timeout=30,
     )
     assert out.returncode == 1 and "--tls-cert and --tls-key go together" in out.stderr
+
+
+def test_serve_start_up_failures_are_one_line(own_server, tmp_path):
+    import subprocess
+
+    from .support import OBJFS
+
+    server, _ = own_server()
+    store = str(server.store)
+
+    def serve(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [*OBJFS, "--store", store, "serve", *args], capture_output=True, text=True, timeout=30
+        )
+
+    busy = serve("--listen", f"127.0.0.1:{server.port}")
+    assert busy.returncode == 1
+    assert (
+        busy.stderr.strip()
+        == f"objfs: cannot listen on 127.0.0.1:{server.port}: Address already in use"
+    )
+    bad = tmp_path / "bad.pem"
+    bad.write_text("not a certificate")
+    out = serve("--listen", "127.0.0.1:0", "--tls-cert", str(bad), "--tls-key", str(bad))
+    assert out.returncode == 1 and "cannot load the TLS certificate" in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1
