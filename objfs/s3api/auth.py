@@ -20,6 +20,10 @@ from objfs.errors import AuthorizationHeaderMalformed, InvalidRequest
 from objfs.s3api.body import _ChunkSigner, chunk_signer
 from objfs.store import RequestContext
 
+V2_REFUSED = (
+    "The authorization mechanism you have provided is not supported. "
+    "Please use AWS4-HMAC-SHA256 (signature_version='s3v4')."
+)
 SUPPORTED_STREAMING = (
     sigv4.STREAMING_PAYLOAD,
     "STREAMING-UNSIGNED-PAYLOAD-TRAILER",
@@ -62,6 +66,9 @@ def authenticate(
         )
 
     header = h.get("authorization")
+    names = {k for k, _ in query}
+    if (header or "").startswith("AWS ") or {"AWSAccessKeyId", "Signature"} <= names:
+        raise InvalidRequest(V2_REFUSED)  # never anonymous: the caller meant to sign
     if header is not None:
         if not header.startswith(sigv4.ALGORITHM):
             raise AuthorizationHeaderMalformed(

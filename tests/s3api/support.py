@@ -105,7 +105,7 @@ def client(endpoint: str, key: Key | None, *, verify: str | bool = True, **confi
 
     cfg = Config(
         retries={"max_attempts": 1, "mode": "standard"},
-        signature_version=UNSIGNED if key is None else "s3v4",
+        signature_version=config.pop("signature_version", UNSIGNED if key is None else "s3v4"),
         s3={"addressing_style": "path"},
         connect_timeout=5,
         read_timeout=30,

@@ -200,3 +200,20 @@ def test_signature_refusals(server, keys, bkt):
     assert (resp.status, resp.code) == (403, "RequestTimeTooSkewed")
     resp = raw_request(server.endpoint, "GET", f"/{bkt}", key=alice, when=datetime.now(UTC))
     assert resp.status == 200
+
+
+def test_signature_version_2_is_refused_not_taken_as_anonymous(server, keys, alice, bkt):
+    alice.put_object(Bucket=bkt, Key="k", Body=b"x")
+    alice.put_object_acl(Bucket=bkt, Key="k", ACL="public-read")  # anonymous could read it
+    v2 = client(server.endpoint, keys["alice"], signature_version="s3")
+    url = v2.generate_presigned_url("get_object", Params={"Bucket": bkt, "Key": "k"})
+    assert "AWSAccessKeyId=" in url
+    status, body = fetch(url)
+    assert status == 400 and b"<Code>InvalidRequest</Code>" in body and b"AWS4-HMAC-SHA256" in body
+    resp = raw_request(
+        server.endpoint,
+        "GET",
+        f"/{bkt}/k",
+        authorization=f"AWS {keys['alice'].key_id}:c2lnbmF0dXJl",
+    )
+    assert (resp.status, resp.code) == (400, "InvalidRequest")
