@@ -142,9 +142,9 @@ def test_acl_grant_to_a_user_made_with_the_cli(server, s3env, alice, bkt):
 
 
 def test_presigned_get_and_put(alice, bkt):
-    alice.put_object(Bucket=bkt, Key="dl", Body=b"download me")
+    alice.put_object(Bucket=bkt, Key="dir/é ü+dl", Body=b"download me")
     url = alice.generate_presigned_url(
-        "get_object", Params={"Bucket": bkt, "Key": "dl"}, ExpiresIn=300
+        "get_object", Params={"Bucket": bkt, "Key": "dir/é ü+dl"}, ExpiresIn=300
     )
     assert fetch(url) == (200, b"download me")
     url = alice.generate_presigned_url(
@@ -154,7 +154,7 @@ def test_presigned_get_and_put(alice, bkt):
     assert status == 200
     assert alice.get_object(Bucket=bkt, Key="ul")["Body"].read() == b"uploaded"
     head = alice.generate_presigned_url(
-        "head_object", Params={"Bucket": bkt, "Key": "dl"}, ExpiresIn=300
+        "head_object", Params={"Bucket": bkt, "Key": "dir/é ü+dl"}, ExpiresIn=300
     )
     assert fetch(head, method="HEAD")[0] == 200
 
