@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from objfs.auth import sigv4
 from objfs.auth.identity import Identity
 from objfs.errors import AuthorizationHeaderMalformed, InvalidRequest
-from objfs.s3api.body import _ChunkSigner, chunk_signer
+from objfs.s3api.body import ChunkSigner, chunk_signer
 from objfs.store import RequestContext
 
 V2_REFUSED = (
@@ -35,7 +35,7 @@ class Authenticated:
     ctx: RequestContext
     auth_type: str | None  # "AuthHeader", "QueryString" or None (anonymous)
     payload: str  # x-amz-content-sha256 as sent (UNSIGNED-PAYLOAD for pre-signed)
-    signer: _ChunkSigner | None = None
+    signer: ChunkSigner | None = None
 
 
 def authenticate(

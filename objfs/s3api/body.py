@@ -130,7 +130,7 @@ class _Wire:
 _CHUNK_HEADER = re.compile(rb"([0-9a-fA-F]{1,16})(?:;chunk-signature=([0-9a-f]{64}))?")
 
 
-class _ChunkSigner:
+class ChunkSigner:
     """Chained chunk signatures of STREAMING-AWS4-HMAC-SHA256-PAYLOAD."""
 
     def __init__(self, key: bytes, amz_date: str, scope: str, seed: str) -> None:
@@ -151,7 +151,7 @@ class _AwsChunked:
     """Decodes ``Content-Encoding: aws-chunked``: ``HEX[;chunk-signature=S]\\r\\n
     DATA\\r\\n`` ... ``0...\\r\\n`` then trailer lines and an empty line."""
 
-    def __init__(self, wire: _Wire, signer: _ChunkSigner | None) -> None:
+    def __init__(self, wire: _Wire, signer: ChunkSigner | None) -> None:
         self._wire = wire
         self._signer = signer
         self._left = 0
@@ -220,7 +220,7 @@ class RequestBody:
         headers: dict[str, str],
         *,
         payload: str,
-        signer: _ChunkSigner | None = None,
+        signer: ChunkSigner | None = None,
     ) -> None:
         self._wire = self.wire = _Wire(receive)
         chunked = "aws-chunked" in headers.get("content-encoding", "") or payload.startswith(
@@ -239,7 +239,7 @@ class RequestBody:
             self._checks.append(("sha256-payload", hashlib.sha256(), payload))
         md5 = headers.get("content-md5")
         if md5 is not None:
-            if len(_b64(md5, "Content-MD5", InvalidDigest)) != 16:
+            if len(decode_base64(md5, "Content-MD5", InvalidDigest)) != 16:
                 raise InvalidDigest("Content-MD5 is not the base64 of 16 bytes")
             self._checks.append(("md5", hashlib.md5(), md5))
         trailer = headers.get("x-amz-trailer", "").strip().lower()
@@ -346,7 +346,7 @@ def wire(receive: Receive) -> _Wire:
     return _Wire(receive)
 
 
-def _b64(text: str, what: str, error: type[Exception] = InvalidArgument) -> bytes:
+def decode_base64(text: str, what: str, error: type[Exception] = InvalidArgument) -> bytes:
     try:
         return base64.b64decode(text.strip(), validate=True)
     except (binascii.Error, ValueError):
@@ -355,7 +355,7 @@ def _b64(text: str, what: str, error: type[Exception] = InvalidArgument) -> byte
 
 def _digest_equal(actual: bytes, expected: str, name: str) -> bool:
     error = InvalidDigest if name == "md5" else InvalidRequest
-    return actual == _b64(expected, name, error)
+    return actual == decode_base64(expected, name, error)
 
 
 def _int_header(text: str | None, what: str) -> int | None:
@@ -367,5 +367,5 @@ def _int_header(text: str | None, what: str) -> int | None:
     return int(text)
 
 
-def chunk_signer(key: bytes, amz_date: str, scope: str, seed: str) -> _ChunkSigner:
-    return _ChunkSigner(key, amz_date, scope, seed)
+def chunk_signer(key: bytes, amz_date: str, scope: str, seed: str) -> ChunkSigner:
+    return ChunkSigner(key, amz_date, scope, seed)

@@ -13,7 +13,7 @@ from email.utils import formatdate, parsedate_to_datetime
 from urllib.parse import unquote
 
 from objfs.errors import InvalidArgument, InvalidRange, InvalidRequest
-from objfs.s3api.body import _b64
+from objfs.s3api.body import decode_base64
 from objfs.s3api.request import Request
 from objfs.store import ObjectVersion, SSERequest, SystemMeta
 
@@ -46,10 +46,13 @@ def _customer_key(req: Request, prefix: str) -> bytes | None:
         raise InvalidArgument("the SSE-C algorithm must be AES256")
     if key_b64 is None:
         raise InvalidArgument("SSE-C needs the customer key header")
-    key = _b64(key_b64, "the SSE-C customer key")
+    key = decode_base64(key_b64, "the SSE-C customer key")
     if len(key) != 32:
         raise InvalidArgument("the SSE-C customer key must be 256 bits")
-    if md5_b64 is not None and _b64(md5_b64, "the SSE-C key MD5") != hashlib.md5(key).digest():
+    if (
+        md5_b64 is not None
+        and decode_base64(md5_b64, "the SSE-C key MD5") != hashlib.md5(key).digest()
+    ):
         raise InvalidArgument("the SSE-C customer key MD5 does not match the key")
     if not req.secure and not req.loopback:
         raise InvalidRequest("SSE-C requests must be made over HTTPS")
