@@ -130,6 +130,17 @@ KMSInvalidState = _error(
 )
 
 
+class MFARequired(AccessDenied):  # type: ignore[misc, valid-type]
+    """MFA delete refused a request: its MFA code is missing, wrong, expired or reused.
+
+    S3's ``AccessDenied`` (same code and status); the mount maps it to EPERM,
+    not EACCES: no code can come through a filesystem call, and EPERM tells
+    "not this way" apart from a policy's "not you".
+    """
+
+    errno = _errno.EPERM
+
+
 # -- protocol errors of the HTTP API (objfs serve): wire integrity, XML, SigV4 --
 BadDigest = _error("BadDigest", "BadDigest", 400, _errno.EIO, "The body does not match its digest.")
 IncompleteBody = _error(

@@ -203,3 +203,57 @@ def test_acl_put_and_get(sh: Shell) -> None:
     assert_user_error(sh("acl", "put", "s3://photos"), "--canned")
     assert_user_error(sh("acl", "put", "s3://photos", "--canned", "world-writable"), "canned ACL")
     assert_user_error(sh("acl", "put", "s3://photos", "--grant", "read=user:nobody"), "nobody")
+
+
+def test_bucket_policy_requiring_sse_through_the_cli(sh: Shell) -> None:
+    require_sse = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "RequireSSE",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:PutObject",
+                "Resource": "arn:aws:s3:::photos/*",
+                "Condition": {"Null": {"s3:x-amz-server-side-encryption": "true"}},
+            }
+        ],
+    }
+    sh.ok("bucket", "policy", "put", "photos", "-", input=json.dumps(require_sse).encode())
+    refused = sh("put", "-", "s3://photos/plain.txt", input=b"x")
+    assert_user_error(refused, 'Sid "RequireSSE"')
+    sh.ok("put", "-", "s3://photos/sealed.txt", "--sse", "AES256", input=b"x")
+    sh.ok("put", "-", "s3://photos/kms.txt", "--sse", "aws:kms", input=b"x")
+    listed = sh.ok("ls", "s3://photos").out
+    assert "sealed.txt" in listed and "kms.txt" in listed and "plain.txt" not in listed
+
+
+def test_keys_written_to_a_named_credentials_file(sh: Shell, tmp_path: Path) -> None:
+    creds = tmp_path / "elsewhere" / "credentials"
+    sh.ok("user", "create", "dave")
+    sh.ok(
+        "user",
+        "keys",
+        "create",
+        "dave",
+        "--write-profile",
+        "dave",
+        "--credentials-file",
+        str(creds),
+    )
+    assert "[dave]" in creds.read_text()
+    sh.ok(
+        "user",
+        "keys",
+        "create",
+        "dave",
+        "--write-profile",
+        "default",
+        "--credentials-file",
+        str(creds),
+    )
+    # A named file with a [default] profile acts as it; --profile picks another.
+    assert_user_error(sh("--credentials-file", str(creds), "user", "ls"), "store owner only")
+    assert_user_error(
+        sh("--credentials-file", str(creds), "--profile", "dave", "user", "ls"), "store owner only"
+    )

@@ -25,6 +25,7 @@ from objfs.cli import (
     kms,
     listing,
     maintenance,
+    mfa,
     mounting,
     policy,
     presign,
@@ -134,6 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
         mounting,
         kms,
         users,
+        mfa,
         serve,
         presign,
     ):
@@ -151,6 +153,7 @@ def _run(args: argparse.Namespace) -> int:
         master_key_file=resolve_master_key_file(getattr(args, "master_key_file", None)),
         profile=getattr(args, "profile", None),
         credentials_file=_path(getattr(args, "credentials_file", None)),
+        mfa=getattr(args, "mfa", None),
     )
     try:
         return args.handler(app, args)

@@ -36,7 +36,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 # Public attributes of Store that are not requests: construction and
 # lifecycle of the handle itself.
-NOT_REQUESTS = frozenset({"init", "open", "close", "path", "db", "keyring", "chunk_size", "chunks"})
+NOT_REQUESTS = frozenset(
+    {"init", "open", "close", "path", "db", "keyring", "chunk_size", "chunks", "clock"}
+)
 
 _local = threading.local()
 
@@ -117,6 +119,7 @@ def requires(*needs: Need | str) -> Callable[[F], F]:
                     bound.apply_defaults()
                     values = bound.arguments
                     conditions = _condition_args(values)
+                    conditions.update(self._mfa_condition_keys(ctx))  # store/mfa.py
                     for need in resolved:
                         action, bucket, key, version = need.resolve(values)
                         self.access.check(ctx, action, bucket, key, version, conditions)

@@ -30,7 +30,7 @@ import msgpack
 
 from objfs.auth.acl import Acl, canned_acl, required_permission
 from objfs.auth.actions import Level
-from objfs.auth.evaluate import Decision, Reason, Request, evaluate, request_context, resource_arn
+from objfs.auth.evaluate import Decision, Request, evaluate, request_context, resource_arn
 from objfs.auth.identity import OWNER_NAME, Identity, PrincipalKind
 from objfs.auth.policy import Policy, parse_bucket_policy, parse_identity_policy
 from objfs.errors import AccessDenied, NoSuchEntity
@@ -40,9 +40,6 @@ from objfs.meta.db import Database
 from objfs.store.access import current_request
 from objfs.store.types import RequestContext
 
-# Account-level actions an authenticated user may take unless a policy
-# denies them: in S3-compatible servers every user is its own account.
-ACCOUNT_ACTIONS = frozenset({"s3:CreateBucket", "s3:ListAllMyBuckets"})
 _VERSION_READS = {
     "s3:GetObjectVersion": "s3:GetObject",
     "s3:GetObjectVersionAcl": "s3:GetObjectAcl",
@@ -229,12 +226,6 @@ class AccessControl:
                 cur, ctx, action, bucket, key, version_id, conditions, bucket_row, config
             )
         if not decision.allowed:
-            if (
-                decision.reason is Reason.IMPLICIT_DENY
-                and action in ACCOUNT_ACTIONS
-                and who.kind is PrincipalKind.USER
-            ):
-                return decision
             raise AccessDenied(
                 f"Access Denied: {who.describe()} may not {action} on "
                 f"{decision.resource} ({decision.explain().removeprefix('Denied: ')})",

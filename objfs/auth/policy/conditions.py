@@ -31,7 +31,6 @@ from typing import Any
 
 from objfs.auth.policy.patterns import (
     Lookup,
-    Pattern,
     arn_match,
     expand,
     parse_pattern,
@@ -301,8 +300,3 @@ def parse_values(op: Operator, raws: Sequence[Raw], *, variables: bool) -> tuple
                     f"{op.name} needs IP addresses or CIDR blocks, got {text!r}"
                 ) from None
     return tuple(out)
-
-
-def pattern_values(values: tuple[object, ...]) -> tuple[Pattern, ...]:
-    """The values of a string/ARN condition, typed."""
-    return tuple(v for v in values if isinstance(v, Pattern))
