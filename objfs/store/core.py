@@ -36,6 +36,7 @@ from objfs.errors import (
     InvalidBucketState,
     InvalidRequest,
     NoSuchBucket,
+    NoSuchEncryptionConfiguration,
     StoreFormatError,
     StoreNotFound,
 )
@@ -352,6 +353,32 @@ class Store(
             q.update_bucket(cur, name, encryption=mode, kms_key_id=kms_key_id)
             q.add_change(cur, name, b"")
             return self._bucket(cur, name)
+
+    # Reading one part of a bucket's configuration is its own S3 action (a
+    # policy may allow GetBucketVersioning but not ListBucket): one getter each.
+
+    @requires(Need("s3:GetBucketVersioning", bucket="name", key=None))
+    def get_bucket_versioning(self, ctx: RequestContext, name: str) -> BucketInfo:
+        """The bucket's record, read for its versioning state and MFA-delete flag."""
+        with self.db.read() as cur:
+            return self._bucket(cur, name)
+
+    @requires(Need("s3:GetBucketLocation", bucket="name", key=None))
+    def get_bucket_location(self, ctx: RequestContext, name: str) -> str:
+        with self.db.read() as cur:
+            return self._bucket(cur, name).region
+
+    @requires(Need("s3:GetEncryptionConfiguration", bucket="name", key=None))
+    def get_bucket_encryption(self, ctx: RequestContext, name: str) -> BucketInfo:
+        """The bucket's record, read for its default encryption (``encryption``,
+        ``kms_key_id``); a bucket set to ``none`` has no configuration."""
+        with self.db.read() as cur:
+            info = self._bucket(cur, name)
+        if info.encryption == "none":
+            raise NoSuchEncryptionConfiguration(
+                f"bucket {name!r} has no default encryption configuration"
+            )
+        return info
 
     @requires()  # changes nothing anyone sees: durability of what was committed
     def sync(self, ctx: RequestContext) -> None:
