@@ -386,6 +386,9 @@ def test_every_mutating_method_advances_the_change_sequence(store, ctx):
         "delete_user": lambda: store.delete_user(ctx, "seq-user"),
         "create_multipart_upload": upload,
         "upload_part": part,
+        "upload_part_copy": lambda: store.upload_part_copy(
+            ctx, "seq-b", "mp", st["upload"], 2, "seq-b", "w2", src_range=(0, 0)
+        ),
         "complete_multipart_upload": lambda: store.complete_multipart_upload(
             ctx, "seq-b", "mp", st["upload"], [(1, st["part"].etag)]
         ),
@@ -425,6 +428,9 @@ def test_every_mutating_method_advances_the_change_sequence(store, ctx):
         "kms_audit": lambda: store.kms_audit(ctx),
         "writer_leases": lambda: store.writer_leases(OWNER),
         "dir_stats": lambda: store.dir_stats(ctx, "seq-b", ""),
+        "get_bucket_versioning": lambda: store.get_bucket_versioning(ctx, "seq-b"),
+        "get_bucket_location": lambda: store.get_bucket_location(ctx, "seq-b"),
+        "get_bucket_encryption": lambda: store.get_bucket_encryption(ctx, "seq-b"),
         "list_users": lambda: store.list_users(ctx),
         "get_user": lambda: store.get_user(ctx, "reader"),
         "list_access_keys": lambda: store.list_access_keys(ctx, "reader"),
