@@ -44,6 +44,7 @@ from objfs.meta import queries as q
 from objfs.meta.db import Database
 from objfs.store.access import Need, owner_only, requires
 from objfs.store.authorizer import AccessControl
+from objfs.store.cors import CORSMixin
 from objfs.store.kms import KMSMixin
 from objfs.store.leases import Leases
 from objfs.store.listing import ListingMixin
@@ -78,6 +79,7 @@ class Store(
     KMSMixin,
     UsersMixin,
     PoliciesMixin,
+    CORSMixin,
     MFAMixin,
 ):
     """An objfs store directory opened for use. Thread-safe."""
