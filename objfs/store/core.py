@@ -39,6 +39,7 @@ from objfs.errors import (
 from objfs.meta import queries as q
 from objfs.meta.db import Database
 from objfs.store.access import Need, requires
+from objfs.store.accesslog import AccessLog, AccessLogMixin
 from objfs.store.authorizer import AccessControl
 from objfs.store.kms import KMSMixin
 from objfs.store.listing import ListingMixin
@@ -72,6 +73,7 @@ class Store(
     KMSMixin,
     UsersMixin,
     PoliciesMixin,
+    AccessLogMixin,
 ):
     """An objfs store directory opened for use. Thread-safe."""
 
@@ -86,6 +88,7 @@ class Store(
         self._kms_recent: dict[tuple[object, ...], int] = {}  # audit folding (store/kms.py)
         self._domain_lock = threading.Lock()
         self.access = AccessControl(db)  # the authorization seam's data (authorizer.py)
+        self.access_log = AccessLog(self)  # server access logs (accesslog.py)
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -151,6 +154,7 @@ class Store(
         return store
 
     def close(self) -> None:
+        self.access_log.close()  # delivers what is due
         self.db.close()
 
     def __enter__(self) -> Store:
