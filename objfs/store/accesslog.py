@@ -373,24 +373,27 @@ class AccessLogMixin:
                 f"bucket {bucket!r} cannot log into itself: it would log its own log writes "
                 "and grow without bound; choose another target bucket"
             )
-        if len(encode_key(target_prefix)) > 900:
+        if len(target_prefix.encode("utf-8")) > 900:
             raise InvalidArgument("the target prefix is at most 900 bytes")
-        with self.db.write(durable=True) as cur:
+        with self.db.read() as cur:
             source = self._bucket(cur, bucket)
             row = aq.bucket_access(cur, target_bucket)
-            if row is None:
+        if row is None:
+            raise InvalidTargetBucketForLogging(
+                f"the target bucket for logging does not exist: {target_bucket!r}"
+            )
+        if row[0] != source.owner and not self._accepts_log_delivery(target_bucket, target_prefix):
+            raise InvalidTargetBucketForLogging(
+                f"bucket {target_bucket!r} belongs to {row[0]}, not to {source.owner}, and "
+                "does not grant log delivery: give it the log-delivery-write ACL "
+                f"(objfs acl put s3://{target_bucket} --canned log-delivery-write)"
+            )
+        config = {"target_bucket": target_bucket, "target_prefix": target_prefix}
+        with self.db.write(durable=True) as cur:
+            if aq.bucket_access(cur, target_bucket) is None:
                 raise InvalidTargetBucketForLogging(
-                    f"the target bucket for logging does not exist: {target_bucket!r}"
+                    f"the target bucket for logging was just deleted: {target_bucket!r}"
                 )
-            if row[0] != source.owner and not self._accepts_log_delivery(
-                target_bucket, target_prefix
-            ):
-                raise InvalidTargetBucketForLogging(
-                    f"bucket {target_bucket!r} belongs to {row[0]}, not to {source.owner}, and "
-                    "does not grant log delivery: give it the log-delivery-write ACL "
-                    f"(objfs acl put s3://{target_bucket} --canned log-delivery-write)"
-                )
-            config = {"target_bucket": target_bucket, "target_prefix": target_prefix}
             self._set_config(cur, bucket, logging=config)
         return BucketLogging(bucket, target_bucket, target_prefix)
 

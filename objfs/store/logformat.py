@@ -83,8 +83,17 @@ FIELD_NAMES = tuple(f.name for f in fields(LogRecord))
 
 
 def _quote(value: str | None) -> str:
-    text = "-" if value is None else value.replace("\\", "\\\\").replace('"', '\\"')
-    return f'"{text}"'
+    if value is None:
+        return '"-"'
+    if value == "-":
+        return '"\\-"'  # a real "-", not "none"
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _key(value: str | None) -> str:
+    if value is None:
+        return "-"
+    return "%2D" if value == "-" else quote(value, safe="/")
 
 
 def _bare(value: object) -> str:
@@ -103,7 +112,7 @@ def format_line(record: LogRecord) -> str:
         if name == "time":
             parts.append("[" + value.astimezone(UTC).strftime(TIME_FORMAT) + "]")
         elif name == "key":
-            parts.append("-" if value is None else quote(value, safe="/"))
+            parts.append(_key(value))
         elif name in _QUOTED:
             parts.append(_quote(value))
         elif name == "bytes_sent" and not value:
@@ -118,36 +127,39 @@ _TOKEN = re.compile(r'\[([^\]]*)\]|"((?:[^"\\]|\\.)*)"|(\S+)')
 
 def parse_line(line: str) -> LogRecord:
     """A record back from its line; ``InvalidArgument`` for a line that is not one."""
-    tokens: list[tuple[str, bool]] = []  # (text, was quoted)
+    tokens: list[str | None] = []  # None: "-", no value
     for match in _TOKEN.finditer(line.strip()):
         bracket, quoted, bare = match.groups()
         if bracket is not None:
-            tokens.append((bracket, False))
+            tokens.append(bracket)
         elif quoted is not None:
-            tokens.append((re.sub(r"\\(.)", r"\1", quoted), True))
+            tokens.append(None if quoted == "-" else re.sub(r"\\(.)", r"\1", quoted))
         else:
-            tokens.append((bare, False))
+            tokens.append(None if bare == "-" else bare)
     if len(tokens) < 24:
         raise InvalidArgument(
             f"not a server access log line ({len(tokens)} fields, at least 24 expected): "
             f"{line[:80]!r}"
         )
     values: dict[str, Any] = {}
-    for name, (text, _quoted) in zip(FIELD_NAMES, tokens, strict=False):
-        none = text == "-"
+    for name, text in zip(FIELD_NAMES, tokens, strict=False):
         try:
-            if name == "time":
+            if text is None:
+                values[name] = None
+            elif name == "time":
                 values[name] = datetime.strptime(text, TIME_FORMAT)
             elif name == "key":
-                values[name] = None if none else unquote(text)
+                values[name] = unquote(text)
             elif name in _INT_FIELDS:
-                values[name] = None if none else int(text)
+                values[name] = int(text)
             elif name in _QUOTED:
-                values[name] = None if none else text
+                values[name] = text
             else:
-                values[name] = None if none else text.replace("%20", " ").replace("%0A", "\n")
+                values[name] = text.replace("%20", " ").replace("%0A", "\n")
         except ValueError:
             raise InvalidArgument(f"bad {name} field {text!r} in log line {line[:80]!r}") from None
+    if values["time"] is None:
+        raise InvalidArgument(f"no time in log line {line[:80]!r}")
     values.setdefault("access_point_arn", None)
     values.setdefault("acl_required", None)
     if values["bytes_sent"] is None:
