@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 
+from objfs.cli import accesslog
 from objfs.cli.app import CliApp
 from objfs.cli.args import SSE_MODES, CliError, parse_sse_mode
 from objfs.cli.builder import Builder
@@ -118,6 +119,7 @@ def register(build: Builder) -> None:
         help="new state; omit to print the current one",
     )
     _register_encryption(inner)
+    accesslog.register(inner)  # objfs bucket logging ...
 
 
 def _register_encryption(inner: Builder) -> None:

@@ -425,6 +425,14 @@ class AccessLogMixin:
 # -- reading delivered logs back ------------------------------------------------------
 
 
+def principal_names(store: Store) -> dict[str, str]:
+    """Canonical id -> user name (and the owner's id -> ``owner``), to show requesters."""
+    with store.access.reading() as cur:
+        names = {row[1]: row[0] for row in aq.list_users(cur)}
+    names[store.access.owner_id()] = "owner"
+    return names
+
+
 def query_access_logs(
     store: Store,
     ctx: RequestContext,
