@@ -18,7 +18,7 @@ from objfs.cli.app import CliApp
 from objfs.cli.args import CliError, parse_s3_url
 from objfs.cli.builder import Builder
 from objfs.cli.output import dump_json
-from objfs.store.accesslog import principal_names, query_access_logs
+from objfs.store.logquery import principal_names, query_access_logs
 
 _RELATIVE = re.compile(r"^(\d+)\s*([smhdw])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}

@@ -1,9 +1,9 @@
 """Server access logs: a bucket's logging configuration, capture and delivery.
 
 Owns the public API (``put_bucket_logging``, ``get_bucket_logging``,
-``delete_bucket_logging``, ``flush_access_logs``), ``AccessLog``, the
-store's collaborator that records requests and delivers them, and
-``query_access_logs``, which reads delivered logs back for a human.
+``delete_bucket_logging``, ``flush_access_logs``) and ``AccessLog``, the
+store's collaborator that records requests and delivers them (reading
+logs back is ``objfs/store/logquery.py``'s).
 
 How a record travels:
 
@@ -41,7 +41,7 @@ import hashlib
 import logging
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -58,12 +58,10 @@ from objfs.store.chunking import ChunkedBody, store_stream
 from objfs.store.logformat import (
     LogRecord,
     format_line,
-    is_log_object_key,
     log_object_key,
     new_request_id,
     operations_of,
     outcome_sizes,
-    parse_lines,
     success_status,
 )
 from objfs.store.names import encode_key
@@ -420,72 +418,3 @@ class AccessLogMixin:
     def flush_access_logs(self: Store, ctx: RequestContext) -> list[DeliveredLog]:
         """Deliver every pending record now, whatever the batch size and age."""
         return self.access_log.deliver_due(everything=True)
-
-
-# -- reading delivered logs back ------------------------------------------------------
-
-
-def principal_names(store: Store) -> dict[str, str]:
-    """Canonical id -> user name (and the owner's id -> ``owner``), to show requesters."""
-    with store.access.reading() as cur:
-        names = {row[1]: row[0] for row in aq.list_users(cur)}
-    names[store.access.owner_id()] = "owner"
-    return names
-
-
-def query_access_logs(
-    store: Store,
-    ctx: RequestContext,
-    bucket: str,
-    prefix: str = "",
-    *,
-    since: datetime | None = None,
-    operation: str | None = None,
-    status: int | None = None,
-    requester: str | None = None,
-) -> Iterator[LogRecord]:
-    """Records of the log objects under ``s3://bucket/prefix`` that pass every filter.
-
-    ``operation`` matches the whole name or its tail (``GET.OBJECT``,
-    ``REST.GET.OBJECT``), any case; ``requester`` is a canonical id, a user
-    name, ``owner`` or ``anonymous``. Each object read is a request of
-    ``ctx`` (listing, then a GET per object), checked as any other.
-    """
-    wanted_requester: tuple[str | None, ...] | None = None
-    if requester is not None:
-        wanted_requester = (requester,)
-        if requester == "anonymous":
-            wanted_requester = (None,)
-        elif len(requester) != 64:
-            try:
-                wanted_requester = (requester, store.user_canonical_id(requester)[0])
-            except ObjfsError:
-                pass
-    want_op = operation.upper() if operation else None
-    keys = [
-        entry.key
-        for entry in store.iter_objects(ctx, bucket, prefix=prefix)
-        if not isinstance(entry, str) and is_log_object_key(entry.key, prefix)
-    ]
-    for key in sorted(keys, key=lambda k: k[len(prefix) :]):
-        if since is not None:
-            stamp = datetime.strptime(key[len(prefix) :][:19], "%Y-%m-%d-%H-%M-%S")
-            # Named when delivered, after its records: one named before
-            # ``since`` holds nothing newer.
-            if stamp.replace(tzinfo=UTC) < since.replace(microsecond=0):
-                continue
-        with store.get_object(ctx, bucket, key) as reader:
-            text = reader.read().decode("utf-8", "replace")
-        for record in parse_lines(text):
-            if since is not None and record.time < since:
-                continue
-            if want_op and not (
-                record.operation.upper() == want_op
-                or record.operation.upper().endswith("." + want_op)
-            ):
-                continue
-            if status is not None and record.http_status != status:
-                continue
-            if wanted_requester is not None and record.requester not in wanted_requester:
-                continue
-            yield record

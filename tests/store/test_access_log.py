@@ -30,8 +30,9 @@ from objfs.errors import (
 )
 from objfs.meta import log_queries as lq
 from objfs.store import OWNER, RequestContext, Store
-from objfs.store.accesslog import BucketLogging, query_access_logs
+from objfs.store.accesslog import BucketLogging
 from objfs.store.logformat import LogRecord, format_line, parse_line, parse_lines
+from objfs.store.logquery import query_access_logs
 
 FAST = OWNER.with_options(durable=False)
 QUIET = FAST.with_options(log=False)  # the test's own reading is not a logged request
