@@ -43,7 +43,7 @@ from objfs.fs.encryption import (
     without_envelope,
 )
 from objfs.fs.runner import DURABLE_CTX, MOUNT_CTX, StoreRunner
-from objfs.store.types import ObjectVersion, SystemMeta
+from objfs.store.types import ObjectVersion, RequestContext, SystemMeta
 
 log = logging.getLogger("objfs.fs")
 
@@ -81,6 +81,9 @@ class OpenFile:
         self.meta_gen = 0  # bumped by set_meta, which does not wait for the lock
         self._blocks: OrderedDict[tuple[str, int, int], bytes] = OrderedDict()
         self._loading: dict[tuple[str, int, int], trio.Event] = {}
+        # The access log counts an open file's reads as one GET: the first
+        # store read is the request, later ones continue it (log=False).
+        self.read_logged = False
 
     @property
     def size(self) -> int:
@@ -215,13 +218,15 @@ class OpenFile:
             # failed) fetch it ourselves unless yet another request already does.
             await loading.wait()
         done = self._loading[key] = trio.Event()
+        ctx = MOUNT_CTX.with_options(log=False) if self.read_logged else MOUNT_CTX
+        self.read_logged = True
         try:
             if cse is not None:
                 block = await self.run(
-                    read_cse_block, self.run.store, MOUNT_CTX, self.enc, base, cse, index
+                    read_cse_block, self.run.store, ctx, self.enc, base, cse, index
                 )
             else:
-                block = await self.run(self._read_block, base, index * bs, bs)
+                block = await self.run(self._read_block, ctx, base, index * bs, bs)
             self._blocks[key] = block
             while len(self._blocks) > CACHED_BLOCKS:
                 self._blocks.popitem(last=False)
@@ -231,10 +236,12 @@ class OpenFile:
             done.set()
         return block
 
-    def _read_block(self, base: ObjectVersion, start: int, length: int) -> bytes:
+    def _read_block(
+        self, ctx: RequestContext, base: ObjectVersion, start: int, length: int
+    ) -> bytes:
         with keyed(base):
             return self.run.store.read_range(  # type: ignore[no-any-return]
-                MOUNT_CTX,
+                ctx,
                 self.bucket,
                 base.key,
                 start,
