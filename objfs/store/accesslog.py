@@ -216,13 +216,12 @@ class AccessLog:
                 prefix = str(target.get("target_prefix") or "")
                 rows.append((str(target["target_bucket"]), prefix, bucket, started_ns, line))
             lq.insert_pending(cur, rows)
-            due = False
             for target_bucket, prefix in {(r[0], r[1]) for r in rows}:
                 count, oldest = lq.target_backlog(cur, target_bucket, prefix)
-                due = due or count >= self.max_records
-                self._note_deadline(oldest)
-        if due:
-            self.deliver_due()
+                if count >= self.max_records:
+                    self._deadline = time.monotonic()  # full: ``after_request`` delivers
+                else:
+                    self._note_deadline(oldest)
 
     def _requester(self, who: Identity) -> str | None:
         if who.kind is PrincipalKind.ANONYMOUS:

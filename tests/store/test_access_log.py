@@ -26,6 +26,7 @@ from objfs.errors import (
     AccessDenied,
     InvalidArgument,
     InvalidTargetBucketForLogging,
+    KMSDisabled,
     NoSuchKey,
 )
 from objfs.meta import log_queries as lq
@@ -318,6 +319,24 @@ def test_records_for_a_deleted_target_are_dropped(logged: Store, caplog) -> None
     assert store.flush_access_logs(OWNER) == []
     assert store.access_log.pending() == 0
     assert "is gone" in caplog.text
+
+
+def test_a_failed_delivery_keeps_the_records_and_never_fails_a_request(logged: Store) -> None:
+    store = logged
+    key = store.kms_create_key(OWNER, "logs").key_id
+    store.set_bucket_encryption(OWNER, "logs", "aws:kms", key)
+    store.kms_disable_key(OWNER, key)
+    store.access_log.max_records = 2
+    for i in range(3):  # the batch fills: delivery fails, the requests do not
+        store.put_object(FAST, "src", f"k{i}", b"x")
+    assert store.access_log.pending() == 3
+    with pytest.raises(KMSDisabled):
+        store.flush_access_logs(OWNER)
+    assert store.access_log.pending() == 3 and log_keys(store) == []
+    store.kms_enable_key(OWNER, key)
+    assert sum(d.records for d in store.flush_access_logs(OWNER)) == 3
+    assert sorted(r.key for r in delivered(store)) == ["k0", "k1", "k2"]
+    assert {v.sse for v in store.list_objects(QUIET, "logs").contents} == {"aws:kms"}
 
 
 def test_query_filters(logged: Store) -> None:
