@@ -127,6 +127,21 @@ SUBCOMMANDS = [
     ["gc"],
     ["mount"],
     ["umount"],
+    ["user"],
+    ["user", "create"],
+    ["user", "ls"],
+    ["user", "rm"],
+    ["user", "keys"],
+    ["user", "keys", "create"],
+    ["user", "keys", "disable"],
+    ["user", "policy"],
+    ["user", "policy", "put"],
+    ["bucket", "policy"],
+    ["bucket", "policy", "put"],
+    ["acl"],
+    ["acl", "put"],
+    ["acl", "get"],
+    ["policy", "simulate"],
 ]
 
 

@@ -165,3 +165,31 @@ def test_mount_page_documents_only_real_options() -> None:
     assert not unknown, "man/mount.objfs.8 documents options the mount refuses: " + ", ".join(
         unknown
     )
+
+
+def test_service_user_files_parse(tmp_path: Path) -> None:
+    """contrib's sysusers file creates the objfs user; tmpfiles makes its 0700 store."""
+    sysusers = need_tool("systemd-sysusers")
+    tmpfiles = need_tool("systemd-tmpfiles")
+    root = tmp_path / "root"
+    (root / "etc").mkdir(parents=True)
+    for name in ("passwd", "group", "shadow", "gshadow"):
+        (root / "etc" / name).write_text("")
+    done = subprocess.run(
+        [sysusers, f"--root={root}", str((CONTRIB / "objfs.sysusers").absolute())],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    passwd = (root / "etc" / "passwd").read_text()
+    assert passwd.startswith("objfs:") and ":/var/lib/objfs:/usr/sbin/nologin" in passwd
+    done = subprocess.run(
+        [tmpfiles, f"--root={root}", "--create", str((CONTRIB / "objfs.tmpfiles").absolute())],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    store = root / "var" / "lib" / "objfs"
+    assert store.is_dir() and (store.stat().st_mode & 0o777) == 0o700

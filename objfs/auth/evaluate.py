@@ -290,14 +290,22 @@ def statement_applies(st: Statement, req: Request, ctx: Mapping[str, tuple[str, 
 
 
 def _owns(req: Request) -> bool:
+    """The bucket owner owns everything in the bucket; an object's owner owns
+    the object, but writing or deleting keys stays the bucket's business
+    (actions whose ACL permission is on the bucket: PutObject, DeleteObject...).
+    """
     cid = req.identity.canonical_id
     if cid is None or req.identity.kind is PrincipalKind.ANONYMOUS:
         return False
     if req.bucket_owner == cid:
         return True
+    if req.object_owner != cid:
+        return False
     info = actions.lookup(req.action)
-    object_level = info is not None and info.level is actions.Level.OBJECT
-    return object_level and req.object_owner == cid
+    if info is None or info.level is not actions.Level.OBJECT:
+        return False
+    need = required_permission(req.action)
+    return need is None or need[0] is actions.Level.OBJECT
 
 
 def evaluate(

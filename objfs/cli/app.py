@@ -2,7 +2,10 @@
 
 Owns opening the store for a command, with the master key the user named
 (``--master-key-file`` / ``$OBJFS_MASTER_KEY_FILE``; else the store's
-``keys/master.key`` or the systemd credential). Invariants: the store is
+``keys/master.key`` or the systemd credential), and the identity the command
+acts as (``--profile``/``--credentials-file``, ``$OBJFS_PROFILE``, or
+``$AWS_ACCESS_KEY_ID``+``$AWS_SECRET_ACCESS_KEY``; without any, the owner:
+whoever can open the store directory holds owner power). Invariants: the store is
 opened at most once per invocation, lazily (``--help`` and usage errors
 never touch it), and closed by ``close()``; a missing store or a master key
 that does not open it becomes one clear ``CliError`` naming the path and the
@@ -15,9 +18,10 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from objfs.auth.credentials import find_credentials
 from objfs.cli.args import CliError
 from objfs.crypto.keyring import Keyring
-from objfs.errors import AccessDenied, StoreNotFound
+from objfs.errors import AccessDenied, InvalidAccessKeyId, SignatureDoesNotMatch, StoreNotFound
 from objfs.store import Store
 from objfs.store.types import OWNER, RequestContext
 
@@ -28,8 +32,27 @@ class CliApp:
     json: bool = False
     quiet: bool = False
     master_key_file: Path | None = None
-    ctx: RequestContext = OWNER
+    profile: str | None = None
+    credentials_file: Path | None = None
     _store: Store | None = field(default=None, repr=False)
+    _ctx: RequestContext | None = field(default=None, repr=False)
+
+    @property
+    def ctx(self) -> RequestContext:
+        """Who this invocation acts as: the profile's or environment's user, else the owner."""
+        if self._ctx is None:
+            creds = find_credentials(self.profile, self.credentials_file)
+            if creds is None:
+                self._ctx = OWNER
+            else:
+                try:
+                    identity = self.store.authenticate(creds.access_key_id, creds.secret_access_key)
+                except (InvalidAccessKeyId, SignatureDoesNotMatch) as err:
+                    raise CliError(
+                        f"cannot act as access key {creds.access_key_id}: {err}"
+                    ) from None
+                self._ctx = RequestContext(identity, "cli", access_key=creds.access_key_id)
+        return self._ctx
 
     @property
     def store(self) -> Store:

@@ -14,6 +14,7 @@ from objfs.cli.app import CliApp
 from objfs.cli.args import SSE_MODES, CliError, parse_sse_mode
 from objfs.cli.builder import Builder
 from objfs.cli.output import bucket_record, dump_json, format_bucket
+from objfs.cli.policy import register_bucket_policy
 from objfs.errors import BucketNotEmpty
 
 # -- buckets ------------------------------------------------------------------
@@ -119,6 +120,7 @@ def register(build: Builder) -> None:
         help="new state; omit to print the current one",
     )
     _register_encryption(inner)
+    register_bucket_policy(inner)
     accesslog.register(inner)  # objfs bucket logging ...
 
 

@@ -17,9 +17,10 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from objfs import __version__
-from objfs.cli import buckets, kms, listing, maintenance, mounting, transfer
+from objfs.cli import buckets, kms, listing, maintenance, mounting, policy, transfer, users
 from objfs.cli.app import CliApp
 from objfs.cli.args import CliError, resolve_master_key_file, resolve_store_path
 from objfs.cli.builder import Builder
@@ -66,6 +67,21 @@ def _common_options() -> argparse.ArgumentParser:
         "credential objfs-master-key, else STORE/keys/master.key)",
     )
     group.add_argument(
+        "--profile",
+        metavar="NAME",
+        default=argparse.SUPPRESS,
+        help="act as the user whose access key is profile NAME of the credentials file "
+        "(default: $OBJFS_PROFILE; else $AWS_ACCESS_KEY_ID/$AWS_SECRET_ACCESS_KEY; "
+        "else the store owner)",
+    )
+    group.add_argument(
+        "--credentials-file",
+        metavar="FILE",
+        default=argparse.SUPPRESS,
+        help="aws-style credentials file (default: $OBJFS_CREDENTIALS_FILE, "
+        "else ~/.config/objfs/credentials)",
+    )
+    group.add_argument(
         "--json",
         action="store_true",
         default=argparse.SUPPRESS,
@@ -99,8 +115,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"objfs {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     build = Builder(subparsers, common)
-    for group in (maintenance, buckets, transfer, listing, mounting, kms):
+    for group in (maintenance, buckets, transfer, listing, mounting, kms, users):
         group.register(build)
+    policy.register_acl(build)
+    policy.register_simulate(build)
     return parser
 
 
@@ -110,11 +128,17 @@ def _run(args: argparse.Namespace) -> int:
         json=getattr(args, "json", False),
         quiet=getattr(args, "quiet", False),
         master_key_file=resolve_master_key_file(getattr(args, "master_key_file", None)),
+        profile=getattr(args, "profile", None),
+        credentials_file=_path(getattr(args, "credentials_file", None)),
     )
     try:
         return args.handler(app, args)
     finally:
         app.close()
+
+
+def _path(value: str | None) -> Path | None:
+    return Path(value).expanduser().absolute() if value else None
 
 
 def _quiet_broken_pipe() -> int:

@@ -87,22 +87,38 @@ def _condition_args(args: Mapping[str, Any]) -> dict[str, Any]:
 
 
 @contextmanager
-def _outermost() -> Iterator[bool]:
+def _outermost(ctx: RequestContext) -> Iterator[bool]:
     depth = getattr(_local, "depth", 0)
     _local.depth = depth + 1
+    if depth == 0:
+        _local.ctx = ctx
     try:
         yield depth == 0
     finally:
         _local.depth = depth
+        if depth == 0:
+            _local.ctx = None
+
+
+def current_request() -> RequestContext | None:
+    """The context of the request this thread is serving (who creates what it writes)."""
+    return getattr(_local, "ctx", None)
 
 
 @contextmanager
-def internal() -> Iterator[None]:
+def internal(ctx: RequestContext) -> Iterator[None]:
     """Store calls made inside are not requests: not checked again, not logged.
 
-    For the store's own work on behalf of no caller (access-log delivery)."""
-    with _outermost():
+    For the store's own work on behalf of no caller (access-log delivery,
+    which may run at the end of someone's request): what it writes is
+    created by ``ctx``, not by the request it runs after.
+    """
+    depth, saved = getattr(_local, "depth", 0), getattr(_local, "ctx", None)
+    _local.depth, _local.ctx = depth + 1, ctx
+    try:
         yield
+    finally:
+        _local.depth, _local.ctx = depth, saved
 
 
 def requires(*needs: Need | str) -> Callable[[F], F]:
@@ -120,7 +136,7 @@ def requires(*needs: Need | str) -> Callable[[F], F]:
 
         @functools.wraps(fn)
         def wrapper(self: Any, ctx: RequestContext, *args: Any, **kwargs: Any) -> Any:
-            with _outermost() as outer:
+            with _outermost(ctx) as outer:
                 if not outer:
                     return fn(self, ctx, *args, **kwargs)
                 started_ns, started_mono = time.time_ns(), time.monotonic_ns()
@@ -161,7 +177,7 @@ def owner_only(action: str) -> Callable[[F], F]:
     def decorate(fn: F) -> F:
         @functools.wraps(fn)
         def wrapper(self: Any, ctx: RequestContext, *args: Any, **kwargs: Any) -> Any:
-            with _outermost() as outer:
+            with _outermost(ctx) as outer:
                 if outer:
                     self.access.check_owner(ctx, action)
                 return fn(self, ctx, *args, **kwargs)

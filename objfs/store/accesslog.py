@@ -267,7 +267,7 @@ class AccessLog:
         if not self._delivering.acquire(blocking=everything):
             return []  # another thread of this process is at it
         try:
-            with internal():  # nothing delivery calls is a request
+            with internal(DELIVERY_CTX):  # nothing delivery calls is a request
                 return self._deliver(everything)
         finally:
             self._delivering.release()

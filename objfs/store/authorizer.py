@@ -30,18 +30,20 @@ import msgpack
 
 from objfs.auth.acl import Acl, canned_acl, required_permission
 from objfs.auth.actions import Level
-from objfs.auth.evaluate import Decision, Reason, Request, evaluate, request_context, resource_arn
+from objfs.auth.evaluate import Decision, Request, evaluate, request_context, resource_arn
 from objfs.auth.identity import OWNER_NAME, Identity, PrincipalKind
 from objfs.auth.policy import Policy, parse_bucket_policy, parse_identity_policy
 from objfs.errors import AccessDenied, NoSuchEntity
 from objfs.meta import auth_queries as aq
 from objfs.meta import queries as q
 from objfs.meta.db import Database
+from objfs.store.access import current_request
 from objfs.store.types import RequestContext
 
-# Account-level actions an authenticated user may take unless a policy
-# denies them: in S3-compatible servers every user is its own account.
-ACCOUNT_ACTIONS = frozenset({"s3:CreateBucket", "s3:ListAllMyBuckets"})
+_VERSION_READS = {
+    "s3:GetObjectVersion": "s3:GetObject",
+    "s3:GetObjectVersionAcl": "s3:GetObjectAcl",
+}
 
 
 @functools.lru_cache(maxsize=256)
@@ -160,6 +162,25 @@ class AccessControl:
             return canned_acl("private", owner)
         return Acl.from_obj(msgpack.unpackb(acl))
 
+    def record_creator(self, cur: Any, bucket: str, key: bytes, version_id: str) -> None:
+        """Inside a commit: a version made by someone other than the bucket's owner is theirs.
+
+        Objects belong to the principal that created them (S3-compatible servers
+        where each user is its own account); the bucket owner's own objects
+        need no row. The creator is the request this thread serves.
+        """
+        ctx = current_request()
+        if ctx is None or ctx.identity.is_owner:
+            return  # the store owner's writes: owned by the bucket owner, no row
+        row = aq.bucket_access(cur, bucket)
+        if row is None or row[0] == ctx.identity.name:
+            return
+        who = self.complete(ctx.identity)
+        if not who.canonical_id:
+            return  # anonymous writers own nothing: the bucket owner does
+        self.ensure_schema(cur)
+        aq.put_object_acl(cur, bucket, key, version_id, who.canonical_id, None)
+
     def forget_object(self, cur: Any, bucket: str, key: bytes, version_id: str) -> None:
         """A version is gone for good: so is its owner/ACL row (inside its transaction)."""
         if self._schema_ok or aq.has_schema(cur):
@@ -203,16 +224,18 @@ class AccessControl:
             policy_text = config.get("policy")
             if who.is_owner and policy_text is None:
                 return None  # the store owner, and no bucket policy to bind it
+            if (
+                action in _VERSION_READS
+                and key is not None
+                and version_id == aq.latest_version_id(cur, bucket, key.encode("utf-8"))  # type: ignore[arg-type]
+            ):
+                # A read pinned to the current version (the CLI and the mount pin
+                # what they opened) reads the latest: GetObject, not GetObjectVersion.
+                action = _VERSION_READS[action]
             decision = self._decide(
                 cur, ctx, action, bucket, key, version_id, conditions, bucket_row, config
             )
         if not decision.allowed:
-            if (
-                decision.reason is Reason.IMPLICIT_DENY
-                and action in ACCOUNT_ACTIONS
-                and who.kind is PrincipalKind.USER
-            ):
-                return decision
             raise AccessDenied(
                 f"Access Denied: {who.describe()} may not {action} on "
                 f"{decision.resource} ({decision.explain().removeprefix('Denied: ')})",

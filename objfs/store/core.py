@@ -111,6 +111,7 @@ class Store(
             # A bad key file must not leave a half-made store behind.
             keyring = Keyring.load(path / "keys", Path(master_key_file))
         path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path.chmod(0o700)  # the store holds the master key and the database: owner power
         (path / "chunks").mkdir(mode=0o700, exist_ok=True)
         if master_key_file is None:
             keyring = Keyring.create(path / "keys")

@@ -297,6 +297,7 @@ class ObjectsMixin:
         )
         q.refresh_latest(cur, bucket, raw)  # type: ignore[arg-type]
         q.add_change(cur, bucket, raw)  # type: ignore[arg-type]
+        self.access.record_creator(cur, bucket, raw, version_id)
         return PutResult(version_id, etag, size, seq=seq, last_modified_ns=now)
 
     def _make_durable(self, manifest: Sequence[ChunkRef]) -> None:

@@ -253,3 +253,10 @@ def test_condition_values_of_every_json_scalar_type_are_kept_as_written() -> Non
     assert json.loads(to_json(p))["Statement"][0]["Condition"]["NumericGreaterThanEquals"] == {
         "s3:max-keys": [1, "2", 3.5]
     }
+
+
+def test_messages_stay_on_one_line() -> None:
+    with pytest.raises(MalformedPolicy) as exc:
+        parse_bucket_policy(bucket({**ALLOW_READ, "Sid": "a\nb" + "x" * 200, "Effect": "Maybe"}))
+    msg = str(exc.value)
+    assert "\n" not in msg and msg.startswith('Statement[0] (Sid "a\\nbxxx') and len(msg) < 200

@@ -107,6 +107,21 @@ def test_target_must_exist_and_accept_delivery(logged: Store) -> None:
     ]
 
 
+def test_log_objects_are_not_owned_by_the_request_that_triggered_delivery(logged: Store) -> None:
+    store = logged
+    store.create_user(OWNER, "alice")
+    alice = RequestContext(store.user_identity("alice"), "cli")
+    store.create_bucket(alice, "alices")
+    store.put_bucket_acl(OWNER, "logs", canned="log-delivery-write")
+    store.put_bucket_logging(alice, "alices", "logs", "alice/")
+    store.access_log.max_records = 1
+    store.put_object(alice, "alices", "k", b"x")  # fills a batch: delivered right after
+    (key,) = log_keys(store)
+    assert store.get_object_acl(OWNER, "logs", key).owner_id == store.access.owner_id()
+    with pytest.raises(AccessDenied):  # alice cannot read (or rewrite) the log she caused
+        store.get_object(alice, "logs", key)
+
+
 def test_configuring_needs_permission_and_is_logged_when_denied(logged: Store) -> None:
     store = logged
     store.create_user(OWNER, "mallory")

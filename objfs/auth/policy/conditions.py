@@ -21,6 +21,7 @@ Semantics (IAM's):
 from __future__ import annotations
 
 import ipaddress
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,12 +31,17 @@ from typing import Any
 
 from objfs.auth.policy.patterns import (
     Lookup,
-    Pattern,
     arn_match,
     expand,
     parse_pattern,
     wildcard_match,
 )
+
+
+def _q(text: object) -> str:
+    """A user-given string quoted and escaped for a one-line message."""
+    out = json.dumps(text, ensure_ascii=False)
+    return out if len(out) <= 80 else out[:76] + '..."'
 
 
 class Family(StrEnum):
@@ -117,15 +123,15 @@ def parse_operator(text: str) -> Operator:
     if ":" in text:
         qualifier, base = text.split(":", 1)
         if qualifier not in QUALIFIERS:
-            raise ValueError(f'unknown set qualifier "{qualifier}" (ForAnyValue or ForAllValues)')
+            raise ValueError(f"unknown set qualifier {_q(qualifier)} (ForAnyValue or ForAllValues)")
     if_exists = False
     if base.endswith("IfExists") and base != "IfExists":
         base, if_exists = base[: -len("IfExists")], True
     spec = OPERATORS.get(base)
     if spec is None:
-        raise ValueError(f'unknown condition operator "{text}"')
+        raise ValueError(f"unknown condition operator {_q(text)}")
     if spec.family is Family.NULL and (if_exists or qualifier):
-        raise ValueError(f'"{text}": Null takes no IfExists or set qualifier')
+        raise ValueError(f"{_q(text)}: Null takes no IfExists or set qualifier")
     return Operator(spec, qualifier, if_exists)
 
 
@@ -294,8 +300,3 @@ def parse_values(op: Operator, raws: Sequence[Raw], *, variables: bool) -> tuple
                     f"{op.name} needs IP addresses or CIDR blocks, got {text!r}"
                 ) from None
     return tuple(out)
-
-
-def pattern_values(values: tuple[object, ...]) -> tuple[Pattern, ...]:
-    """The values of a string/ARN condition, typed."""
-    return tuple(v for v in values if isinstance(v, Pattern))

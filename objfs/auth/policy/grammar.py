@@ -37,6 +37,12 @@ IDENTITY_POLICY_MAX_CHARS = 6144
 RESOURCE_PREFIX = "arn:aws:s3:::"
 
 
+def _q(text: object) -> str:
+    """A user-given string quoted and escaped for a one-line message."""
+    out = json.dumps(text, ensure_ascii=False)
+    return out if len(out) <= 80 else out[:76] + '..."'
+
+
 class Kind(StrEnum):
     IDENTITY = "identity"
     BUCKET = "bucket"
@@ -89,7 +95,7 @@ class Policy:
 
 
 def _label(index: int, sid: str | None) -> str:
-    return f'Statement[{index}] (Sid "{sid}")' if sid else f"Statement[{index}]"
+    return f"Statement[{index}] (Sid {_q(sid)})" if sid else f"Statement[{index}]"
 
 
 def _show(value: object) -> str:
@@ -113,7 +119,7 @@ def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for k, v in pairs:
         if k in out:
-            raise MalformedPolicy(f'duplicate field "{k}"')
+            raise MalformedPolicy(f"duplicate field {_q(k)}")
         out[k] = v
     return out
 
@@ -206,7 +212,7 @@ def policy_from_obj(doc: Any, kind: Kind, *, bucket: str | None = None) -> Polic
         raise MalformedPolicy(f"policy must be a JSON object, got {_type(doc)}")
     for k in doc:
         if k not in _TOP_FIELDS:
-            raise MalformedPolicy(f'unknown policy field "{k}" (expected Version, Id, Statement)')
+            raise MalformedPolicy(f"unknown policy field {_q(k)} (expected Version, Id, Statement)")
     version = doc.get("Version", "2008-10-17")
     if version not in VERSIONS:
         raise MalformedPolicy(f'Version must be "2012-10-17" or "2008-10-17", got {_show(version)}')
@@ -253,7 +259,7 @@ def _statement(i: int, st: Any, kind: Kind, variables: bool, bucket: str | None)
     w = _Where(i, sid or None)
     for k in st:
         if k not in _ST_FIELDS:
-            raise MalformedPolicy(f'{w.label}: unknown field "{k}"')
+            raise MalformedPolicy(f"{w.label}: unknown field {_q(k)}")
     effect = st.get("Effect")
     if effect not in ("Allow", "Deny"):
         got = "nothing" if effect is None else _show(effect)
@@ -321,7 +327,7 @@ def _resource(w: _Where, field: str, text: str, variables: bool, bucket: str | N
     except ValueError as e:
         raise w.fail(field, str(e)) from None
     if bucket is not None and not _may_name_bucket(pat, bucket):
-        raise w.fail(field, f'{_show(text)} does not name bucket "{bucket}" or its objects')
+        raise w.fail(field, f"{_show(text)} does not name bucket {_q(bucket)} or its objects")
     return pat
 
 
@@ -375,7 +381,7 @@ def _principal(w: _Where, field: str, value: Any) -> PrincipalSet:
                         f"{field}.CanonicalUser", f"{_show(c)} is not a 64-hex canonical id"
                     )
         else:
-            raise w.fail(field, f'has unknown principal type "{k}" (AWS or CanonicalUser)')
+            raise w.fail(field, f"has unknown principal type {_q(k)} (AWS or CanonicalUser)")
     return PrincipalSet(everyone="*" in aws, aws=aws, canonical_users=canon)
 
 
@@ -393,7 +399,7 @@ def _conditions(w: _Where, block: Any, variables: bool) -> tuple[Condition, ...]
             raise w.fail(where, f"must be a non-empty object of keys, got {_show(keys)}")
         for key, raw in keys.items():
             if not actions.is_known_condition_key(key):
-                raise w.fail(where, f'has unknown condition key "{key}"')
+                raise w.fail(where, f"has unknown condition key {_q(key)}")
             raws = _raw_values(w, f"{where}.{key}", raw)
             try:
                 vals = parse_values(op, raws, variables=variables)
