@@ -135,3 +135,14 @@ KMSNotFound = _error("KMSNotFound", "KMS.NotFoundException", 400, _errno.EACCES,
 KMSInvalidState = _error(
     "KMSInvalidState", "KMS.KMSInvalidStateException", 400, _errno.EACCES, "KMS key state."
 )
+
+
+class MFARequired(AccessDenied):  # type: ignore[misc, valid-type]
+    """MFA delete refused a request: its MFA code is missing, wrong, expired or reused.
+
+    S3's ``AccessDenied`` (same code and status); the mount maps it to EPERM,
+    not EACCES: no code can come through a filesystem call, and EPERM tells
+    "not this way" apart from a policy's "not you".
+    """
+
+    errno = _errno.EPERM

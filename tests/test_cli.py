@@ -15,6 +15,7 @@ import os
 import pty
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -24,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from objfs.store import OWNER, Store
+from objfs.store import OWNER, Store, SystemMeta
 
 OBJFS = Path(sys.executable).with_name("objfs")
 CHUNK = 64 << 10  # the smallest chunk size: multi-chunk objects stay small and fast
@@ -632,3 +633,31 @@ def _read_all(fd: int) -> str:
             break
         chunks.append(data)
     return b"".join(chunks).decode(errors="replace")
+
+
+def test_special_files_listed_with_their_type_and_get_writes_nothing(
+    cli: Cli, tmp_path: Path
+) -> None:
+    with Store.open(cli.store) as store:
+        store.put_object(OWNER, "vers", "p", b"", sys_meta=SystemMeta(mode=stat.S_IFIFO | 0o644))
+        store.put_object(
+            OWNER, "vers", "dev", b"", sys_meta=SystemMeta(mode=stat.S_IFCHR | 0o600, rdev=0x103)
+        )
+        store.put_object(OWNER, "vers", "f", b"data", sys_meta=SystemMeta(mode=0o100644))
+    lines = cli.ok("ls", "s3://vers").out.splitlines()
+    assert [line.split()[-2:] for line in lines] == [
+        ["char-device", "dev"],
+        ["4", "f"],
+        ["fifo", "p"],
+    ]
+    records = {r["key"]: r for r in cli.ok("ls", "--json", "s3://vers").json()}  # type: ignore[union-attr]
+    assert records["p"]["type"] == "fifo" and records["f"]["type"] == "file"
+    versions = cli.ok("versions", "s3://vers/p").out
+    assert " fifo " in versions
+    head = cli.ok("head", "s3://vers/dev").out
+    assert "char-device" in head and "rdev=1,3" in head
+    result = cli.ok("get", "s3://vers/dev", str(tmp_path / "dev"))
+    assert not (tmp_path / "dev").exists()
+    assert "is a char-device 1,3" in result.stderr and "nothing written" in result.stderr
+    result = cli.ok("get", "s3://vers/p", "-")
+    assert result.stdout == b"" and "is a fifo" in result.stderr

@@ -226,3 +226,34 @@ def test_bucket_policy_requiring_sse_through_the_cli(sh: Shell) -> None:
     sh.ok("put", "-", "s3://photos/kms.txt", "--sse", "aws:kms", input=b"x")
     listed = sh.ok("ls", "s3://photos").out
     assert "sealed.txt" in listed and "kms.txt" in listed and "plain.txt" not in listed
+
+
+def test_keys_written_to_a_named_credentials_file(sh: Shell, tmp_path: Path) -> None:
+    creds = tmp_path / "elsewhere" / "credentials"
+    sh.ok("user", "create", "dave")
+    sh.ok(
+        "user",
+        "keys",
+        "create",
+        "dave",
+        "--write-profile",
+        "dave",
+        "--credentials-file",
+        str(creds),
+    )
+    assert "[dave]" in creds.read_text()
+    sh.ok(
+        "user",
+        "keys",
+        "create",
+        "dave",
+        "--write-profile",
+        "default",
+        "--credentials-file",
+        str(creds),
+    )
+    # A named file with a [default] profile acts as it; --profile picks another.
+    assert_user_error(sh("--credentials-file", str(creds), "user", "ls"), "store owner only")
+    assert_user_error(
+        sh("--credentials-file", str(creds), "--profile", "dave", "user", "ls"), "store owner only"
+    )

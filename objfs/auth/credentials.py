@@ -3,7 +3,8 @@
 Order: an explicit profile (``--profile`` / ``-o profile=`` / ``$OBJFS_PROFILE``)
 read from the credentials file (``--credentials-file`` / ``-o credentials_file=``
 / ``$OBJFS_CREDENTIALS_FILE``, default ``~/.config/objfs/credentials``, the
-aws-cli INI format); else ``$AWS_ACCESS_KEY_ID`` with ``$AWS_SECRET_ACCESS_KEY``;
+aws-cli INI format); else the ``[default]`` profile of a credentials file
+named explicitly; else ``$AWS_ACCESS_KEY_ID`` with ``$AWS_SECRET_ACCESS_KEY``;
 else none, and the client acts as the store owner (it can read the store
 directory, which is owner power).
 """
@@ -14,7 +15,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from objfs.auth.keys import Credentials, load_profile
+from objfs.auth.keys import Credentials, load_profile, parse_credentials_file
 from objfs.errors import InvalidArgument
 
 
@@ -34,15 +35,19 @@ def find_credentials(
     """The credentials to act with, or None for the store owner (see the module docstring)."""
     env = os.environ if environ is None else environ
     profile = profile or env.get("OBJFS_PROFILE") or None
-    if credentials_file is not None or profile is not None:
-        path = Path(credentials_file).expanduser() if credentials_file else None
+    path = Path(credentials_file).expanduser() if credentials_file else None
+    if profile is not None:
         path = path or default_credentials_file(env)
         if not path.exists():
             raise InvalidArgument(
                 f"no credentials file {path}: create keys with "
                 "`objfs user keys create USER --write-profile NAME`"
             )
-        return load_profile(path, profile or "default")
+        return load_profile(path, profile)
+    if path is not None and "default" in parse_credentials_file(path):
+        # A credentials file alone means its [default] profile, as for the aws cli;
+        # without one it is only where `user keys create --write-profile` writes.
+        return load_profile(path, "default")
     key, secret = env.get("AWS_ACCESS_KEY_ID"), env.get("AWS_SECRET_ACCESS_KEY")
     if key or secret:
         if not (key and secret):

@@ -14,6 +14,7 @@ way out.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +35,9 @@ class CliApp:
     master_key_file: Path | None = None
     profile: str | None = None
     credentials_file: Path | None = None
+    # ``--mfa "SERIAL CODE"``: carried on every request of this invocation; the
+    # store checks and spends it where a request needs one (cli/mfa.py).
+    mfa: str | None = None
     _store: Store | None = field(default=None, repr=False)
     _ctx: RequestContext | None = field(default=None, repr=False)
 
@@ -52,6 +56,8 @@ class CliApp:
                         f"cannot act as access key {creds.access_key_id}: {err}"
                     ) from None
                 self._ctx = RequestContext(identity, "cli", access_key=creds.access_key_id)
+            if self.mfa:
+                self._ctx = dataclasses.replace(self._ctx, mfa=" ".join(self.mfa.split()))
         return self._ctx
 
     @property

@@ -13,6 +13,7 @@ from objfs.cli import accesslog
 from objfs.cli.app import CliApp
 from objfs.cli.args import SSE_MODES, CliError, parse_sse_mode
 from objfs.cli.builder import Builder
+from objfs.cli.mfa import add_mfa_option
 from objfs.cli.output import bucket_record, dump_json, format_bucket
 from objfs.cli.policy import register_bucket_policy
 from objfs.errors import BucketNotEmpty
@@ -50,13 +51,22 @@ def cmd_bucket_rm(app: CliApp, args: argparse.Namespace) -> int:
 
 
 def cmd_bucket_versioning(app: CliApp, args: argparse.Namespace) -> int:
+    if args.mfa_delete is not None and args.state is None:
+        raise CliError(
+            f"--mfa-delete needs the versioning state too, e.g. `objfs bucket versioning "
+            f'{args.name} Enabled --mfa-delete {args.mfa_delete} --mfa "SERIAL CODE"`'
+        )
     if args.state is not None:
-        app.store.set_bucket_versioning(app.ctx, args.name, args.state)
+        mfa_delete = None if args.mfa_delete is None else args.mfa_delete == "Enabled"
+        app.store.set_bucket_versioning(app.ctx, args.name, args.state, mfa_delete=mfa_delete)
     info = app.store.head_bucket(app.ctx, args.name)
     if app.json:
-        dump_json({"name": info.name, "versioning": str(info.versioning)})
+        dump_json(
+            {"name": info.name, "versioning": str(info.versioning), "mfa_delete": info.mfa_delete}
+        )
     elif args.state is None or not app.quiet:
-        print(f"{info.name}: {info.versioning}")
+        mfa = " (MFA delete Enabled)" if info.mfa_delete else ""
+        print(f"{info.name}: {info.versioning}{mfa}")
     return 0
 
 
@@ -108,8 +118,10 @@ def register(build: Builder) -> None:
     p = inner.add(
         "versioning",
         cmd_bucket_versioning,
-        "show or set a bucket's versioning state",
-        "objfs bucket versioning photos Enabled\nobjfs bucket versioning photos",
+        "show or set a bucket's versioning state and MFA delete",
+        "objfs bucket versioning photos Enabled\nobjfs bucket versioning photos\n"
+        "objfs bucket versioning photos Enabled --mfa-delete Enabled "
+        '--mfa "arn:objfs:iam::owner:mfa/root 123456"',
     )
     p.add_argument("name", metavar="NAME")
     p.add_argument(
@@ -119,6 +131,14 @@ def register(build: Builder) -> None:
         choices=["Enabled", "Suspended"],
         help="new state; omit to print the current one",
     )
+    p.add_argument(
+        "--mfa-delete",
+        type=str.capitalize,
+        choices=["Enabled", "Disabled"],
+        help="require an MFA code to delete a version for good or change the versioning "
+        "state (store owner only; needs --mfa)",
+    )
+    add_mfa_option(p, what="to change MFA delete, or the state while it is on")
     _register_encryption(inner)
     register_bucket_policy(inner)
     accesslog.register(inner)  # objfs bucket logging ...

@@ -18,6 +18,7 @@ from objfs.cli.args import CliError, S3Url, parse_s3_url
 from objfs.cli.builder import Builder
 from objfs.cli.crypto import for_download, open_cse, sse_c_refusals
 from objfs.cli.crypto_args import add_read_encryption
+from objfs.cli.mfa import add_mfa_option
 from objfs.cli.output import (
     VERSIONS_HEADER,
     bucket_record,
@@ -31,7 +32,7 @@ from objfs.cli.output import (
     version_record,
 )
 from objfs.cli.transfer import as_prefix
-from objfs.errors import NoSuchKey, ObjfsError
+from objfs.errors import MFARequired, NoSuchKey, ObjfsError
 from objfs.store.types import DeleteResult, ObjectVersion
 
 BATCH = 1000
@@ -188,6 +189,7 @@ def _rm_all_versions(app: CliApp, url: S3Url) -> int:
     """Remove every version and delete marker under the prefix, for good."""
     prefix = as_prefix(url.key)
     failed: set[tuple[str, str | None]] = set()
+    done = 0
     while True:
         batch: list[tuple[str, str | None]] = []
         for v in iter_versions(app, url.bucket, prefix):
@@ -197,7 +199,17 @@ def _rm_all_versions(app: CliApp, url: S3Url) -> int:
                     break
         if not batch:
             return len(failed)
-        failed.update(_delete_batch(app, url.bucket, batch))
+        try:
+            failures = _delete_batch(app, url.bucket, batch)
+        except MFARequired as err:
+            if not done:
+                raise
+            # Each batch is one request and an MFA code is good for one.
+            raise CliError(
+                f"{err} ({done} versions deleted so far: run the command again with the next code)"
+            ) from None
+        done += len(batch) - len(failures)
+        failed.update(failures)
 
 
 def cmd_rm(app: CliApp, args: argparse.Namespace) -> int:
@@ -251,7 +263,8 @@ def register(build: Builder) -> None:
         "objfs rm s3://docs/draft.txt\n"
         "objfs rm s3://docs/draft.txt --version-id 0000000001a2b3c4\n"
         "objfs rm --recursive s3://docs/tmp/\n"
-        "objfs rm --recursive --all-versions s3://scratch   # empty a bucket for good",
+        "objfs rm --recursive --all-versions s3://scratch   # empty a bucket for good\n"
+        'objfs rm s3://docs/draft.txt --version-id 0000000001a2b3c4 --mfa "arn:objfs:iam::owner:mfa/root 123456"',
     )
     p.add_argument("url", metavar="s3://BUCKET/KEY")
     p.add_argument("--version-id", metavar="V", help="remove this version permanently")
@@ -261,3 +274,4 @@ def register(build: Builder) -> None:
         action="store_true",
         help="with --recursive: remove every version and delete marker permanently",
     )
+    add_mfa_option(p, what="needed to remove versions while the bucket has MFA delete on")

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from objfs import __version__
-from objfs.cli import buckets, kms, listing, maintenance, mounting, policy, transfer, users
+from objfs.cli import buckets, kms, listing, maintenance, mfa, mounting, policy, transfer, users
 from objfs.cli.app import CliApp
 from objfs.cli.args import CliError, resolve_master_key_file, resolve_store_path
 from objfs.cli.builder import Builder
@@ -115,7 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"objfs {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     build = Builder(subparsers, common)
-    for group in (maintenance, buckets, transfer, listing, mounting, kms, users):
+    for group in (maintenance, buckets, transfer, listing, mounting, kms, users, mfa):
         group.register(build)
     policy.register_acl(build)
     policy.register_simulate(build)
@@ -130,6 +130,7 @@ def _run(args: argparse.Namespace) -> int:
         master_key_file=resolve_master_key_file(getattr(args, "master_key_file", None)),
         profile=getattr(args, "profile", None),
         credentials_file=_path(getattr(args, "credentials_file", None)),
+        mfa=getattr(args, "mfa", None),
     )
     try:
         return args.handler(app, args)

@@ -9,6 +9,7 @@ document per command (a list for listings), with ISO-8601 UTC timestamps.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from datetime import UTC, datetime
 from typing import IO, Any, BinaryIO
 
 from objfs.crypto.cse import META_KEY as CSE_META
+from objfs.store.sysmeta import file_type
 from objfs.store.types import BucketInfo, ObjectVersion
 
 # Transfers smaller than this finish too fast for a progress line to help.
@@ -54,6 +56,7 @@ def version_record(v: ObjectVersion) -> dict[str, Any]:
         "delete_marker": v.is_delete_marker,
     }
     if not v.is_delete_marker:
+        record["type"] = file_type(v.sys_meta)  # file, symlink, fifo, socket, *-device
         record["content_type"] = v.content_type
         record["sse"] = v.sse
         record["kms_key_id"] = v.kms_key_id
@@ -72,7 +75,7 @@ def head_record(v: ObjectVersion, plain_size: int | None = None) -> dict[str, An
     sysm = v.sys_meta
     record["sys_meta"] = {
         name: getattr(sysm, name)
-        for name in ("mode", "uid", "gid", "mtime_ns", "symlink")
+        for name in ("mode", "uid", "gid", "mtime_ns", "atime_ns", "ctime_ns", "rdev", "symlink")
         if getattr(sysm, name) is not None
     }
     return record
@@ -97,9 +100,15 @@ def dump_json(value: Any, out: IO[str] | None = None) -> None:
     out.write("\n")
 
 
+def size_or_type(v: ObjectVersion) -> str:
+    """The size column: the size, or for a special file (no data) its type."""
+    kind = file_type(v.sys_meta)
+    return str(v.size) if kind in ("file", "symlink") else kind
+
+
 def format_ls_object(v: ObjectVersion, name: str) -> str:
-    """``2026-01-02 03:04:05      12345 name`` like ``aws s3 ls``."""
-    return f"{local_time(v.last_modified_ns)} {v.size:>10} {name}"
+    """``2026-01-02 03:04:05      12345 name`` like ``aws s3 ls`` (``fifo`` for a FIFO)."""
+    return f"{local_time(v.last_modified_ns)} {size_or_type(v):>10} {name}"
 
 
 def format_ls_prefix(name: str) -> str:
@@ -113,7 +122,7 @@ VERSIONS_HEADER = (
 
 def format_version(v: ObjectVersion) -> str:
     kind = "DELETE-MARKER" if v.is_delete_marker else "VERSION"
-    size = "-" if v.is_delete_marker else str(v.size)
+    size = "-" if v.is_delete_marker else size_or_type(v)
     latest = "yes" if v.is_latest else ""
     return (
         f"{local_time(v.last_modified_ns):<19} {size:>10}  {v.version_id:<32} "
@@ -145,10 +154,13 @@ def format_head(v: ObjectVersion, plain_size: int | None = None) -> list[str]:
         lines.append(f"{'cse:':<15}client-side encrypted (size is of the ciphertext)")
     for name, value in sorted(record["user_meta"].items()):
         lines.append(f"{'meta:':<15}{name}={value}")
+    lines.append(f"{'type:':<15}{record['type']}")
     for name, value in record["sys_meta"].items():
         shown = oct(value) if name == "mode" else value
-        if name == "mtime_ns":
-            name, shown = "mtime", iso_time(value)
+        if name in ("mtime_ns", "atime_ns", "ctime_ns"):
+            name, shown = name[:5], iso_time(value)
+        elif name == "rdev":
+            shown = f"{os.major(value)},{os.minor(value)}"
         lines.append(f"{'posix:':<15}{name}={shown}")
     return lines
 

@@ -55,6 +55,7 @@ from objfs.cli.crypto import (
 from objfs.cli.crypto_args import add_read_encryption, add_write_encryption
 from objfs.cli.output import CountingReader, Progress
 from objfs.errors import ObjfsError
+from objfs.store.sysmeta import SPECIAL_TYPES, file_type
 from objfs.store.types import ObjectVersion, PutResult
 
 if TYPE_CHECKING:
@@ -343,9 +344,15 @@ def download(
     wanted: ByteRange | None = None,
     enc: Encryption = NO_ENCRYPTION,
 ) -> None:
-    """Stream one object to ``dest`` (a file, a directory, or "-" for stdout)."""
+    """Stream one object to ``dest`` (a file, a directory, or "-" for stdout).
+
+    A special file (FIFO, socket, device) holds no data: nothing is written,
+    and a note on stderr says what it is.
+    """
     if dest == "-":
         with _open_source(app, src, version_id, wanted, enc) as reader:
+            if _special_note(app, src, getattr(reader, "info", None)):
+                return
             out = sys.stdout.buffer
             progress = Progress.for_transfer(str(src), reader.length, quiet=app.quiet)
             try:
@@ -362,8 +369,21 @@ def download(
     if not target.parent.is_dir():
         raise CliError(f"no such directory: {target.parent}")
     with _open_source(app, src, version_id, wanted, enc) as reader:
+        if _special_note(app, src, getattr(reader, "info", None)):
+            return
         _write_atomically(app, reader, target, label=str(src))
     app.say(f"download: {src} to {target}")
+
+
+def _special_note(app: CliApp, src: S3Url, info: ObjectVersion | None) -> bool:
+    if info is None or file_type(info.sys_meta) not in SPECIAL_TYPES:
+        return False
+    kind = file_type(info.sys_meta)
+    detail = ""
+    if info.sys_meta.rdev:
+        detail = f" {os.major(info.sys_meta.rdev)},{os.minor(info.sys_meta.rdev)}"
+    app.warn(f"{src} is a {kind}{detail} (a special file holds no data): nothing written")
+    return True
 
 
 def _write_atomically(app: CliApp, reader: object, target: Path, *, label: str) -> None:

@@ -7,7 +7,11 @@ directories; mtime = the object's last-modified time, or the mount time for a
 directory without a marker). A mode is never reported as ``----------``
 unless someone chmod-ed it so. File-type bits come from the entry kind, not
 from stored metadata (a stored mode cannot turn an object into a directory);
-the exception is a symlink, which is an object with ``sys_meta.symlink``.
+an object is a symlink when ``sys_meta.symlink`` is set and a FIFO, socket
+or device when its stored mode carries those type bits
+(``objfs.store.sysmeta.file_type``). Times: atime/ctime default to mtime
+(``SystemMeta.times``). Link counts: 1 for an object (0 once unlinked while
+open), 2 + sub-directories for a directory.
 Version files under ``.versions/`` are read-only (write bits cleared).
 """
 
@@ -19,6 +23,7 @@ from dataclasses import dataclass
 
 import pyfuse3
 
+from objfs.store.sysmeta import FILE_TYPES, file_type
 from objfs.store.types import ObjectVersion, SystemMeta
 
 BLKSIZE = 128 * 1024
@@ -47,7 +52,15 @@ class AttrDefaults:
         return 0o777 & ~self.umask
 
     def _base(
-        self, ino: int, mode: int, size: int, mtime_ns: int, uid: int | None, gid: int | None
+        self,
+        ino: int,
+        mode: int,
+        size: int,
+        times: tuple[int, int, int],
+        uid: int | None,
+        gid: int | None,
+        nlink: int = 1,
+        rdev: int = 0,
     ) -> pyfuse3.EntryAttributes:
         attr = pyfuse3.EntryAttributes()
         attr.st_ino = ino
@@ -55,16 +68,14 @@ class AttrDefaults:
         attr.entry_timeout = self.entry_timeout
         attr.attr_timeout = self.attr_timeout
         attr.st_mode = mode
-        attr.st_nlink = 2 if stat.S_ISDIR(mode) else 1
+        attr.st_nlink = nlink
         attr.st_uid = self.uid if uid is None else uid
         attr.st_gid = self.gid if gid is None else gid
-        attr.st_rdev = 0
+        attr.st_rdev = rdev
         attr.st_size = size
         attr.st_blksize = BLKSIZE
         attr.st_blocks = (size + 511) // 512
-        attr.st_atime_ns = mtime_ns
-        attr.st_mtime_ns = mtime_ns
-        attr.st_ctime_ns = mtime_ns
+        attr.st_atime_ns, attr.st_mtime_ns, attr.st_ctime_ns = times
         return attr
 
     def file(
@@ -74,16 +85,23 @@ class AttrDefaults:
         last_modified_ns: int,
         sys_meta: SystemMeta,
         read_only: bool = False,
+        nlink: int = 1,
     ) -> pyfuse3.EntryAttributes:
-        """A regular file or (``sys_meta.symlink`` set) a symlink."""
-        if sys_meta.symlink is not None:
-            mode = stat.S_IFLNK | self.file_perm(sys_meta)
+        """A regular file, a symlink (``sys_meta.symlink``) or a special file (type bits)."""
+        kind = file_type(sys_meta)
+        perm = self.file_perm(sys_meta)
+        rdev = 0
+        if kind == "symlink":
+            assert sys_meta.symlink is not None
             size = len(sys_meta.symlink.encode("utf-8", "surrogateescape"))
+        elif kind == "file":
+            perm = perm & READ_ONLY_MASK if read_only else perm
         else:
-            perm = self.file_perm(sys_meta)
-            mode = stat.S_IFREG | (perm & READ_ONLY_MASK if read_only else perm)
-        mtime = sys_meta.mtime_ns if sys_meta.mtime_ns is not None else last_modified_ns
-        return self._base(ino, mode, size, mtime, sys_meta.uid, sys_meta.gid)
+            size = 0  # FIFOs, sockets and devices hold no data
+            rdev = sys_meta.rdev or 0
+        mode = FILE_TYPES[kind] | perm
+        times = sys_meta.times(last_modified_ns)
+        return self._base(ino, mode, size, times, sys_meta.uid, sys_meta.gid, nlink, rdev)
 
     def version(
         self, ino: int, version: ObjectVersion, read_only: bool = False
@@ -91,23 +109,60 @@ class AttrDefaults:
         return self.file(ino, version.size, version.last_modified_ns, version.sys_meta, read_only)
 
     def directory(
-        self, ino: int, marker: ObjectVersion | None, read_only: bool = False
+        self,
+        ino: int,
+        marker: ObjectVersion | None,
+        read_only: bool = False,
+        *,
+        subdirs: int = 0,
+        changed: tuple[int | None, int | None, int | None] | None = None,
+        newest_ns: int | None = None,
     ) -> pyfuse3.EntryAttributes:
-        sys_meta = marker.sys_meta if marker is not None else None
+        """A directory: ``marker`` its marker object (None: implicit, or root).
+
+        ``subdirs`` makes the link count (2 + subdirs); ``changed`` is the
+        (atime, mtime, ctime) this mount recorded for it (a listing, an entry
+        change; None: nothing), each winning when newer than the marker's;
+        an implicit directory's mtime is
+        its newest child's (``newest_ns``), else the mount time.
+        """
+        sys_meta = marker.sys_meta if marker is not None else SystemMeta()
         perm = self.dir_perm(sys_meta)
         if read_only:
             perm &= READ_ONLY_MASK
-        if marker is None:
-            mtime = self.mount_time_ns
-        elif marker.sys_meta.mtime_ns is not None:
-            mtime = marker.sys_meta.mtime_ns
+        if marker is not None:
+            fallback = marker.last_modified_ns
         else:
-            mtime = marker.last_modified_ns
-        uid = sys_meta.uid if sys_meta is not None else None
-        gid = sys_meta.gid if sys_meta is not None else None
-        return self._base(ino, stat.S_IFDIR | perm, 0, mtime, uid, gid)
+            fallback = newest_ns if newest_ns is not None else self.mount_time_ns
+        atime, mtime, ctime = sys_meta.times(fallback)
+        if changed is not None:
+            atime = max(atime, changed[0]) if changed[0] is not None else atime
+            mtime = max(mtime, changed[1]) if changed[1] is not None else mtime
+            ctime = max(ctime, changed[2]) if changed[2] is not None else ctime
+        return self._base(
+            ino,
+            stat.S_IFDIR | perm,
+            0,
+            (atime, mtime, ctime),
+            sys_meta.uid,
+            sys_meta.gid,
+            2 + subdirs,
+        )
 
 
-def new_entry_meta(mode: int, ctx: pyfuse3.RequestContext) -> SystemMeta:
-    """POSIX attributes of an entry the caller creates now."""
-    return SystemMeta(mode=mode, uid=ctx.uid, gid=ctx.gid, mtime_ns=time.time_ns())
+def new_entry_meta(
+    mode: int, ctx: pyfuse3.RequestContext, parent: pyfuse3.EntryAttributes | None = None
+) -> SystemMeta:
+    """POSIX attributes of an entry the caller creates now in ``parent``.
+
+    All three times are now. In a set-group-ID directory the entry takes the
+    directory's group, and a new directory inherits the set-group-ID bit
+    (what ext4 and every BSD-style group inheritance do).
+    """
+    now = time.time_ns()
+    gid = ctx.gid
+    if parent is not None and parent.st_mode & stat.S_ISGID:
+        gid = parent.st_gid
+        if stat.S_ISDIR(mode):
+            mode |= stat.S_ISGID
+    return SystemMeta(mode=mode, uid=ctx.uid, gid=gid, mtime_ns=now, atime_ns=now, ctime_ns=now)

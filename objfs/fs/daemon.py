@@ -41,6 +41,7 @@ from objfs.fs.lifecycle import (
 )
 from objfs.fs.operations import ObjfsOperations
 from objfs.fs.options import MountOptionError, MountOptions, parse_options
+from objfs.fs.times import run_flusher
 
 log = logging.getLogger("objfs.fs")
 
@@ -66,6 +67,7 @@ async def _watch_signals(
 async def _serve(ops: ObjfsOperations, on_ready: Callable[[], None], mountpoint: str) -> None:
     async with trio.open_nursery() as nursery:
         await nursery.start(ChangePoller(ops).run)
+        await nursery.start(run_flusher, ops)
         await nursery.start(_watch_signals, ops)
         nursery.start_soon(_tune_readahead, mountpoint, ops.store.chunk_size)
         on_ready()

@@ -12,13 +12,18 @@ Invariants:
   the naming rule (they are never deleted behind the user's back);
 * rename of a file or a whole directory is one store transaction; open
   files are committed first and then follow the new name;
-* hard links are refused with EPERM (an object has exactly one key).
+* hard links are refused with EPERM (an object has exactly one key);
+* every create, unlink, rename in or out, mkdir and rmdir moves the
+  directory's mtime and ctime (``entry_changed``), and mkdir/rmdir/rename of
+  a directory keeps the parent's cached sub-directory count (its link count)
+  right without a new listing.
 """
 
 from __future__ import annotations
 
 import errno
 import stat
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +33,8 @@ from objfs.fs import names
 from objfs.fs.attrs import new_entry_meta
 from objfs.fs.inodes import Kind, Node
 from objfs.fs.runner import MOUNT_CTX, fuse_error, fuse_handler
-from objfs.store.types import ObjectVersion
+from objfs.fs.times import flush_times
+from objfs.store.types import DirStats, ObjectVersion
 
 if TYPE_CHECKING:
     from objfs.fs.operations import ObjfsOperations
@@ -50,6 +56,7 @@ class DirOps:
         node = self.node_of(inode)
         if not node.is_dir:
             raise fuse_error(errno.ENOTDIR)
+        await self.note_dir_read(node)
         fh = self.new_fh()
         node.open_count += 1
         self.dir_handles[fh] = DirHandle(node)
@@ -64,6 +71,7 @@ class DirOps:
 
     @fuse_handler
     async def fsyncdir(self: ObjfsOperations, fh: int, datasync: bool) -> None:
+        await flush_times(self)
         if self.meta_unsynced:
             self.meta_unsynced = False
             await self.run(self.run.store.sync)
@@ -92,6 +100,8 @@ class DirOps:
         for pending in self.pending:
             if pending.path is not None and names.split(pending.path)[0] == node.path:
                 files.setdefault(names.split(pending.path)[1], None)
+        stamps = [v.last_modified_ns for v in files.values() if v is not None]
+        node.stats = DirStats(len(dirs), max(stamps) if stamps else None)
         entries = [(n, Kind.FILE, names.join(node.path, n), v) for n, v in files.items()]
         entries += [(n, Kind.DIR, names.join(node.path, n), None) for n in dirs if n not in files]
         entries.sort(key=lambda e: e[0].encode("utf-8", "surrogatepass"))
@@ -138,7 +148,8 @@ class DirOps:
         ctx: pyfuse3.RequestContext,
     ) -> pyfuse3.EntryAttributes:
         path = await self.new_entry_path(parent_inode, name)
-        meta = new_entry_meta(stat.S_IFDIR | stat.S_IMODE(mode), ctx)
+        parent = self.node_of(parent_inode)
+        meta = new_entry_meta(stat.S_IFDIR | stat.S_IMODE(mode), ctx, await self.attrs(parent))
         key = self.keys.dir_prefix(path)
         await self.run(
             self.store.put_object,
@@ -151,9 +162,12 @@ class DirOps:
         )
         self.note_own_change(key)
         self.touched(path)
+        self.entry_changed(parent.path, meta.mtime_ns)
+        self.subdirs_changed(parent.path, +1)
         node = self.table.node(Kind.DIR, path)
         node.version = await self.head(key)
         node.exists = True
+        node.stats = DirStats(0, None)
         attr = await self.attrs(node)
         self.table.add_lookups(node)
         return attr
@@ -188,7 +202,12 @@ class DirOps:
         if await self.head(key) is not None:
             await self.run(self.store.delete_object, MOUNT_CTX, self.bucket, key)
             self.note_own_change(key)
+            self.times.forget(key)
         self.touched(path)
+        self.times.dir_gone(path)
+        self.entry_changed(parent.path)
+        self.subdirs_changed(parent.path, -1)
+        self.maybe_vanished(parent.path or "")
         self.table.orphan(node)
 
     @fuse_handler
@@ -214,7 +233,13 @@ class DirOps:
         if committed:
             await self.run(self.store.delete_object, MOUNT_CTX, self.bucket, self.keys.key(path))
             self.note_own_change(self.keys.key(path))
+            self.times.forget(self.keys.key(path))
         self.touched(path)
+        self.entry_changed(parent.path)
+        self.maybe_vanished(parent.path or "")
+        node.unlinked = True
+        if node.state is not None:
+            node.state.ctime_ns = time.time_ns()  # the link count changed
         self.table.orphan(node)
 
     @fuse_handler
@@ -239,11 +264,14 @@ class DirOps:
         text = names.decode_name(target)
         if text is None:
             raise fuse_error(errno.EINVAL)
-        meta = new_entry_meta(stat.S_IFLNK | 0o777, ctx).replace(symlink=text)
+        parent = self.node_of(parent_inode)
+        meta = new_entry_meta(stat.S_IFLNK | 0o777, ctx, await self.attrs(parent))
+        meta = meta.replace(symlink=text)
         key = self.keys.key(path)
         await self.run(self.store.put_object, MOUNT_CTX, self.bucket, key, b"", sys_meta=meta)
         self.note_own_change(key)
         self.touched(path)
+        self.entry_changed(parent.path, meta.mtime_ns)
         node = self.table.node(Kind.FILE, path)
         node.version = await self.head(key)
         attr = await self.attrs(node)
@@ -288,14 +316,25 @@ class DirOps:
             if dst is not None and not await self.dir_is_empty(new):
                 raise fuse_error(errno.ENOTEMPTY)
             await self.rename_dir(old, new)
+            self.times.dir_gone(new)
+            self.times.dir_moved(old, new)
+            self.subdirs_changed(old_parent.path, -1)
+            if dst is None:
+                self.subdirs_changed(new_parent.path, +1)
         self.touched(old)
         self.touched(new)
+        now = time.time_ns()
+        self.entry_changed(old_parent.path, now)
+        self.entry_changed(new_parent.path, now)
+        self.maybe_vanished(old_parent.path or "")
 
     async def rename_file(
         self: ObjfsOperations, src: Node, old: str, new: str, dst: Node | None
     ) -> None:
         if src.state is not None:
             await self.commit_node(src, durable=False)
+        if dst is not None and dst.state is not None:
+            await dst.state.hold_base()  # its handles keep the replaced data
         await self.run(
             self.store.rename, MOUNT_CTX, self.bucket, self.keys.key(old), self.keys.key(new)
         )

@@ -23,7 +23,6 @@ import errno
 import logging
 import os
 import stat
-import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -35,7 +34,8 @@ from objfs.fs.encryption import is_cse, read_version, verify_readable
 from objfs.fs.inodes import UNKNOWN, Kind, Node
 from objfs.fs.openfile import OpenFile
 from objfs.fs.runner import MOUNT_CTX, fuse_error, fuse_handler
-from objfs.store.types import ObjectVersion, SystemMeta
+from objfs.fs.times import flush_times
+from objfs.store.types import ObjectVersion
 
 if TYPE_CHECKING:
     from objfs.fs.operations import ObjfsOperations
@@ -43,6 +43,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("objfs.fs")
 
 WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_TRUNC | os.O_APPEND
+# What mknod makes: regular files and the special files the kernel does the
+# I/O of (the daemon never opens a FIFO or a device).
+SPECIAL_KINDS = frozenset({stat.S_IFREG, stat.S_IFIFO, stat.S_IFSOCK, stat.S_IFCHR, stat.S_IFBLK})
 
 
 @dataclass(slots=True)
@@ -120,6 +123,8 @@ class FileOps:
         fh = self._attach(node, state, writable)
         if flags & os.O_TRUNC and writable:
             await state.truncate(0)
+        if flags & os.O_ACCMODE != os.O_WRONLY:
+            self.note_read(node)  # the kernel may serve the reads from its cache
         base = state.base
         data_key = (base.version_id, base.seq) if base is not None else None
         keep = shared or (data_key is not None and node.cached_data == data_key)
@@ -155,7 +160,8 @@ class FileOps:
             self.table.add_lookups(existing)
             return info, attr
         node = self.table.node(Kind.FILE, path)
-        meta = SystemMeta(mode=stat.S_IFREG | stat.S_IMODE(mode), uid=ctx.uid, gid=ctx.gid)
+        meta = new_entry_meta(stat.S_IFREG | stat.S_IMODE(mode), ctx, await self.attrs(parent))
+        meta = meta.replace(mtime_ns=None, ctime_ns=None)  # kept by the OpenFile until commit
         state = OpenFile(
             self.run,
             self.bucket,
@@ -165,12 +171,13 @@ class FileOps:
             new=True,
             encryption=self.encryption,
         )
-        state.mtime_ns = time.time_ns()
+        state.mtime_ns = state.ctime_ns = meta.atime_ns
         node.state = state
         node.version = None
         node.cached_data = None
         self.pending.add(node)
         self.touched(path)
+        self.entry_changed(parent.path, meta.atime_ns)
         fh = self._attach(node, state, True)
         attr = await self.attrs(node)
         self.table.add_lookups(node)
@@ -185,14 +192,19 @@ class FileOps:
         rdev: int,
         ctx: pyfuse3.RequestContext,
     ) -> pyfuse3.EntryAttributes:
-        if not stat.S_ISREG(mode):
-            raise fuse_error(errno.EPERM)  # no devices, fifos or sockets in an object store
+        kind = stat.S_IFMT(mode) or stat.S_IFREG
+        if kind not in SPECIAL_KINDS:
+            raise fuse_error(errno.EINVAL)
         path = await self.new_entry_path(parent_inode, name)
-        meta = new_entry_meta(stat.S_IFREG | stat.S_IMODE(mode), ctx)
+        parent = self.node_of(parent_inode)
+        meta = new_entry_meta(kind | stat.S_IMODE(mode), ctx, await self.attrs(parent))
+        if kind in (stat.S_IFCHR, stat.S_IFBLK):
+            meta = meta.replace(rdev=rdev)
         key = self.keys.key(path)
         enc = self.encryption
         user_meta = None
-        if enc.cse_key is not None:  # empty, but client-side encrypted like every new file
+        if enc.cse_key is not None and kind == stat.S_IFREG:
+            # empty, but client-side encrypted like every new file
             user_meta = {META_KEY: CSEObject.new(enc.cse_key, self.store.chunk_size)[1]}
         await self.run(
             self.store.put_object,
@@ -206,6 +218,7 @@ class FileOps:
         )
         self.note_own_change(key)
         self.touched(path)
+        self.entry_changed(parent.path, meta.mtime_ns)
         node = self.table.node(Kind.FILE, path)
         node.version = await self.head(key)
         attr = await self.attrs(node)
@@ -216,6 +229,7 @@ class FileOps:
     async def read(self: ObjfsOperations, fh: int, off: int, size: int) -> bytes:
         handle = self._handle(fh)
         if handle.state is not None:
+            self.note_read(handle.node)
             return await handle.state.read(off, size)
         version = handle.node.version
         assert isinstance(version, ObjectVersion)
@@ -299,6 +313,8 @@ class FileOps:
         handle = self._handle(fh)
         if handle.state is not None:
             await self.commit_node(handle.node, durable=True)
+        if not datasync:
+            await flush_times(self)
 
     @fuse_handler
     async def release(self: ObjfsOperations, fh: int) -> None:
@@ -320,6 +336,7 @@ class FileOps:
     async def flush_all(self: ObjfsOperations) -> int:
         """Commit every open file (shutdown); returns how many failed."""
         failed = 0
+        await flush_times(self)
         for node in self.table.nodes():
             if node.state is not None and node.state.dirty:
                 try:

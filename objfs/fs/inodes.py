@@ -30,7 +30,7 @@ from objfs.fs.names import is_under
 
 if TYPE_CHECKING:
     from objfs.fs.openfile import OpenFile
-    from objfs.store.types import ObjectVersion
+    from objfs.store.types import DirStats, ObjectVersion
 
 
 class Kind(enum.Enum):
@@ -62,6 +62,12 @@ class Node:
     # (version_id, seq) of the data the kernel page cache holds, for keep_cache.
     cached_data: tuple[str, int] | None = None
     orphan_version: ObjectVersion | None = field(default=None)
+    # DIR/ROOT: sub-directory count and newest child from the store, None until asked.
+    stats: DirStats | None = None
+    # FILE: an atime newer than the stored one, not yet written (relatime batch).
+    atime_ns: int | None = None
+    # FILE: removed by unlink or replaced by rename while open (link count 0).
+    unlinked: bool = False
 
     @property
     def is_dir(self) -> bool:
@@ -70,6 +76,7 @@ class Node:
     def forget_cache(self) -> None:
         self.version = UNKNOWN
         self.exists = UNKNOWN
+        self.stats = None
 
 
 class InodeTable:
@@ -143,6 +150,7 @@ class InodeTable:
             node.path = new + node.path[len(old) :]
             displaced = self._by_path.get((node.kind, node.path, None))
             if displaced is not None:
+                displaced.unlinked = True
                 self.orphan(displaced)
             self._add(node)
 

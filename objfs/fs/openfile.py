@@ -78,6 +78,8 @@ class OpenFile:
         self.needs_sync = False
         self.lock = trio.Lock()
         self.mtime_ns: int | None = None
+        self.ctime_ns: int | None = None
+        self.unlinked_key: str | None = None  # the key before unlink (the writer needs one)
         self.meta_gen = 0  # bumped by set_meta, which does not wait for the lock
         self._blocks: OrderedDict[tuple[str, int, int], bytes] = OrderedDict()
         self._loading: dict[tuple[str, int, int], trio.Event] = {}
@@ -101,9 +103,16 @@ class OpenFile:
         return self.must_commit or (self.writer is not None and bool(self.writer.dirty))
 
     def current_meta(self) -> SystemMeta:
+        changes = {}
         if self.mtime_ns is not None:
-            return self.sys_meta.replace(mtime_ns=self.mtime_ns)
-        return self.sys_meta
+            changes["mtime_ns"] = self.mtime_ns
+        if self.ctime_ns is not None:
+            changes["ctime_ns"] = self.ctime_ns
+        return self.sys_meta.replace(**changes) if changes else self.sys_meta
+
+    def _data_changed(self) -> None:
+        """A write or truncate: mtime and ctime are now (POSIX)."""
+        self.mtime_ns = self.ctime_ns = time.time_ns()
 
     def _envelope(self, base: ObjectVersion | None) -> CSEObject | None:
         """The open CSE envelope of ``base`` (None if it is not client-side encrypted)."""
@@ -134,7 +143,8 @@ class OpenFile:
     def _writer_now(self) -> Any:
         """The writer, opened if needed (runs in a worker thread, under the lock)."""
         if self.writer is None:
-            assert self.key is not None
+            key = self.key or self.unlinked_key
+            assert key is not None
             base = self.base
             fresh = self.rewrite or base is None or base.size == 0
             self.writer = cseio.open_writer(
@@ -142,7 +152,7 @@ class OpenFile:
                 MOUNT_CTX,
                 self.enc,
                 self.bucket,
-                self.key,
+                key,
                 base,
                 fresh=fresh,
                 cse=None if fresh else self._envelope(base),
@@ -162,13 +172,13 @@ class OpenFile:
         async with self.lock:
             # One thread hop for open + write: small files are latency bound.
             await self.run(lambda: self._writer_now().write(offset, data))
-            self.mtime_ns = time.time_ns()
+            self._data_changed()
         return len(data)
 
     async def truncate(self, size: int) -> None:
         async with self.lock:
             if self.writer is None and size == self.size:
-                self.mtime_ns = time.time_ns()
+                self._data_changed()
                 self.meta_dirty = True
                 self.rewrite = self.rewrite or size == 0
                 return
@@ -176,7 +186,7 @@ class OpenFile:
                 await self.run(self._restart)
             else:
                 await self.run(lambda: self._writer_now().truncate(size))
-            self.mtime_ns = time.time_ns()
+            self._data_changed()
 
     async def read(self, offset: int, size: int) -> bytes:
         if self.writer is None:
@@ -250,11 +260,15 @@ class OpenFile:
                 sse=self.enc.read_request,
             )
 
-    def set_meta(self, sys_meta: SystemMeta, mtime_ns: int | None = None) -> None:
+    def set_meta(
+        self, sys_meta: SystemMeta, mtime_ns: int | None = None, ctime_ns: int | None = None
+    ) -> None:
         """Attributes to record at the next commit (chmod/utimens while dirty)."""
         self.sys_meta = sys_meta
         if mtime_ns is not None:
             self.mtime_ns = mtime_ns
+        if ctime_ns is not None:
+            self.ctime_ns = ctime_ns
         self.meta_dirty = True
         self.meta_gen += 1
 
@@ -301,7 +315,7 @@ class OpenFile:
             if gen == self.meta_gen:
                 self.sys_meta = version.sys_meta
                 self.meta_dirty = False
-                self.mtime_ns = None
+                self.mtime_ns = self.ctime_ns = None
             # else: chmod/utimens arrived during the commit; it stays pending.
             return version
 
@@ -317,17 +331,31 @@ class OpenFile:
         async with self.lock:
             await self._discard_locked()
 
+    async def hold_base(self) -> None:
+        """Keep the base's data readable after its version goes (before unlink/replace)."""
+        async with self.lock:
+            await self._hold_base_locked()
+
+    async def _hold_base_locked(self) -> None:
+        if self.key is not None and self.writer is None and self.base is not None:
+            await self.run(self._writer_now)
+
     async def detach(self, new_key: str | None, new_base: ObjectVersion | None) -> bool:
         """The key moved (rename, after a commit) or vanished (unlink).
 
-        Unlinked: the writer stays so open handles still read their data, but
-        nothing will be committed. Renamed: rebind to the new key and version.
+        Unlinked: open handles keep reading and writing their data, but
+        nothing will be committed: a writer is opened on the base first (it
+        holds the base's chunk list, so reads no longer need the version,
+        which an unversioned bucket drops now); its chunks become garbage
+        when it closes. Renamed: rebind to the new key and version.
         Returns whether a version had been committed (waiting for a commit in
         flight), i.e. whether the key exists in the store.
         """
         async with self.lock:
             committed = self.base is not None
             if new_key is None:
+                await self._hold_base_locked()
+                self.unlinked_key = self.key or self.unlinked_key
                 self.key = None
                 self.must_commit = False
                 self.meta_dirty = False

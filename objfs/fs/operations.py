@@ -21,6 +21,7 @@ Invariants:
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import logging
 import os
@@ -41,9 +42,11 @@ from objfs.fs.inodes import UNKNOWN, InodeTable, Kind, Node
 from objfs.fs.names import KeyMap
 from objfs.fs.options import MountOptions
 from objfs.fs.runner import MOUNT_CTX, StoreRunner, fuse_error, fuse_handler
+from objfs.fs.times import TimeKeeper, relatime_due
 from objfs.fs.versions import VersionOps
 from objfs.fs.xattrs import XattrOps
-from objfs.store.types import ObjectVersion, SystemMeta
+from objfs.store.sysmeta import type_bits
+from objfs.store.types import DirStats, ObjectVersion, SystemMeta
 
 log = logging.getLogger("objfs.fs")
 
@@ -87,6 +90,7 @@ class ObjfsOperations(FileOps, DirOps, VersionOps, XattrOps, pyfuse3.Operations)
         self.pending: set[Node] = set()  # created files not committed yet
         self.own_changes: dict[str, deque[float]] = {}
         self.meta_unsynced = False
+        self.times = TimeKeeper()
         self._next_fh = 1
         self._init_files()
 
@@ -224,6 +228,97 @@ class ObjfsOperations(FileOps, DirOps, VersionOps, XattrOps, pyfuse3.Operations)
         pending.popleft()
         return True
 
+    def drop_own_change(self, key: str) -> None:
+        """Take back one ``note_own_change`` (the change did not happen after all)."""
+        pending = self.own_changes.get(key)
+        if pending:
+            pending.pop()
+            if not pending:
+                del self.own_changes[key]
+
+    def entry_changed(self, parent_path: str | None, now_ns: int | None = None) -> None:
+        """An entry was created, removed or renamed in the directory ``parent_path``.
+
+        Its mtime and ctime become now: in memory at once, and for a
+        directory with a marker object in the next batched time amendment.
+        """
+        if parent_path is None:
+            return
+        now = now_ns if now_ns is not None else time.time_ns()
+        self.times.dir_changed(parent_path, now)
+        if parent_path == "" and not self.keys.prefix:
+            return  # the bucket root has no marker: its times live in memory only
+        node = self.table.find(Kind.DIR, parent_path) if parent_path else self.table.root
+        if node is not None and node.version is None and parent_path:
+            return  # known to have no marker: the in-memory time is all there is
+        self.times.queue(self.keys.dir_prefix(parent_path), mtime_ns=now, ctime_ns=now)
+
+    def subdirs_changed(self, parent_path: str | None, delta: int) -> None:
+        """A sub-directory appeared (+1) or went (-1) in ``parent_path``."""
+        if parent_path is None:
+            return
+        node = self.table.find(Kind.DIR, parent_path) if parent_path else self.table.root
+        if node is not None and node.stats is not None:
+            node.stats = DirStats(max(0, node.stats.subdirs + delta), node.stats.newest_ns)
+
+    def maybe_vanished(self, parent_path: str) -> None:
+        """An entry left ``parent_path``; if that was an implicit directory it may be gone,
+        and with it a sub-directory of its own parent: recount that one."""
+        if not parent_path:
+            return
+        node = self.table.find(Kind.DIR, parent_path)
+        if node is not None and isinstance(node.version, ObjectVersion):
+            return  # a marker keeps the directory
+        grand = names.split(parent_path)[0]
+        gnode = self.table.find(Kind.DIR, grand) if grand else self.table.root
+        if gnode is not None:
+            gnode.stats = None
+
+    async def dir_stats(self, node: Node) -> DirStats:
+        if node.stats is None:
+            assert node.path is not None
+            prefix = self.keys.dir_prefix(node.path)
+            node.stats = await self.run(self.store.dir_stats, MOUNT_CTX, self.bucket, prefix)
+        return node.stats
+
+    def note_read(self, node: Node) -> None:
+        """A read of a FILE node: move its atime when relatime says so (batched)."""
+        if node.kind is not Kind.FILE or self.read_only:
+            return
+        state = node.state
+        if state is not None:
+            meta = state.current_meta()
+            fallback = state.base.last_modified_ns if state.base is not None else 0
+        elif isinstance(node.version, ObjectVersion):
+            meta = node.version.sys_meta
+            fallback = node.version.last_modified_ns
+        else:
+            return
+        atime, mtime, ctime = meta.times(fallback)
+        if node.atime_ns is not None:
+            atime = max(atime, node.atime_ns)
+        now = time.time_ns()
+        if not relatime_due(atime, mtime, ctime, now):
+            return
+        node.atime_ns = now
+        if state is not None:
+            # Carried by the next commit too, without making the file dirty.
+            state.sys_meta = state.sys_meta.replace(atime_ns=now)
+        if node.path is not None and (state is None or state.base is not None):
+            self.times.queue(self.keys.key(node.path), atime_ns=now)
+
+    async def note_dir_read(self, node: Node) -> None:
+        """A listing of a ROOT/DIR node: move its atime when relatime says so (batched)."""
+        if self.read_only or node.kind not in (Kind.ROOT, Kind.DIR) or node.path is None:
+            return
+        attr = await self.attrs(node)
+        now = time.time_ns()
+        if not relatime_due(attr.st_atime_ns, attr.st_mtime_ns, attr.st_ctime_ns, now):
+            return
+        self.times.dir_read(node.path, now)
+        if node.kind is Kind.DIR and isinstance(node.version, ObjectVersion):
+            self.times.queue(self.keys.dir_prefix(node.path), atime_ns=now)
+
     def touched(self, path: str) -> None:
         """Something at ``path`` changed here: drop cached facts about it and its dirs."""
         for anc in names.ancestors(path):
@@ -238,13 +333,23 @@ class ObjfsOperations(FileOps, DirOps, VersionOps, XattrOps, pyfuse3.Operations)
 
     async def attrs(self, node: Node) -> pyfuse3.EntryAttributes:
         d = self.defaults
-        if node.kind is Kind.ROOT:
-            attr = d.directory(node.ino, None, self.read_only)
-            if self.root_meta != SystemMeta():
-                attr = d.directory(node.ino, _fake_marker(self.root_meta), self.read_only)
-            return attr
-        if node.kind is Kind.DIR:
-            return d.directory(node.ino, await self.dir_marker(node), self.read_only)
+        if node.kind in (Kind.ROOT, Kind.DIR):
+            if node.kind is Kind.ROOT:
+                marker = None
+                if self.root_meta != SystemMeta():
+                    marker = _fake_marker(self.root_meta, d.mount_time_ns)
+            else:
+                marker = await self.dir_marker(node)
+            stats = await self.dir_stats(node)
+            assert node.path is not None
+            return d.directory(
+                node.ino,
+                marker,
+                self.read_only,
+                subdirs=stats.subdirs,
+                changed=self.times.dir_times(node.path),
+                newest_ns=stats.newest_ns,
+            )
         if node.kind in (Kind.VROOT, Kind.VDIR):
             return d.directory(node.ino, None, read_only=True)
         if node.kind is Kind.VFILE:
@@ -256,11 +361,24 @@ class ObjfsOperations(FileOps, DirOps, VersionOps, XattrOps, pyfuse3.Operations)
             meta = state.current_meta()
             if meta.mtime_ns is None and state.data_dirty:
                 meta = meta.replace(mtime_ns=time.time_ns())
-            return d.file(node.ino, state.size, modified, meta, self.read_only)
+            meta = self._with_atime(node, meta)
+            nlink = 0 if node.unlinked else 1
+            return d.file(node.ino, state.size, modified, meta, self.read_only, nlink)
         version = await self.file_version(node)
         if version is None:
             raise fuse_error(errno.ENOENT)
-        return self.version_attrs(node.ino, version, self.read_only)
+        if node.atime_ns is not None:
+            version = _with_meta(version, self._with_atime(node, version.sys_meta))
+        attr = self.version_attrs(node.ino, version, self.read_only)
+        if node.unlinked:
+            attr.st_nlink = 0
+        return attr
+
+    @staticmethod
+    def _with_atime(node: Node, meta: SystemMeta) -> SystemMeta:
+        if node.atime_ns is not None and (meta.atime_ns is None or meta.atime_ns < node.atime_ns):
+            return meta.replace(atime_ns=node.atime_ns)
+        return meta
 
     def version_attrs(
         self, ino: int, version: ObjectVersion, read_only: bool
@@ -325,6 +443,8 @@ class ObjfsOperations(FileOps, DirOps, VersionOps, XattrOps, pyfuse3.Operations)
             fields.update_uid,
             fields.update_gid,
             fields.update_mtime,
+            fields.update_atime,
+            fields.update_ctime,
         )
         if any(meta_fields):
             await self.change_meta(node, attr, fields)
@@ -347,9 +467,7 @@ class ObjfsOperations(FileOps, DirOps, VersionOps, XattrOps, pyfuse3.Operations)
             old = version.sys_meta
         changes: dict[str, Any] = {}
         if fields.update_mode:
-            kind_bits = stat.S_IFDIR if node.is_dir else stat.S_IFREG
-            if old.symlink is not None:
-                kind_bits = stat.S_IFLNK
+            kind_bits = stat.S_IFDIR if node.is_dir else type_bits(old)
             changes["mode"] = kind_bits | stat.S_IMODE(attr.st_mode)
         if fields.update_uid:
             changes["uid"] = attr.st_uid
@@ -357,9 +475,23 @@ class ObjfsOperations(FileOps, DirOps, VersionOps, XattrOps, pyfuse3.Operations)
             changes["gid"] = attr.st_gid
         if fields.update_mtime:
             changes["mtime_ns"] = attr.st_mtime_ns
+        if fields.update_atime:
+            changes["atime_ns"] = attr.st_atime_ns
+            node.atime_ns = None  # an explicit atime replaces a pending relatime one
+        if not changes and not fields.update_ctime:
+            return
+        # Any attribute change is a change of the inode: ctime is now, or what
+        # the kernel says (it sends mtime and ctime together under writeback).
+        changes["ctime_ns"] = attr.st_ctime_ns if fields.update_ctime else time.time_ns()
         new = old.replace(**changes)
         if new == old:
             return
+        if (fields.update_atime or fields.update_mtime) and node.path:
+            # Explicit times win over a batched relatime/dir-time amendment queued before.
+            key = self.keys.dir_prefix(node.path) if node.is_dir else self.keys.key(node.path)
+            self.times.forget(key)
+        if node.is_dir and node.path is not None:
+            self.times.dir_reset(node.path, atime=fields.update_atime, mtime=fields.update_mtime)
         if node.kind is Kind.ROOT:
             self.root_meta = new
         elif node.kind is Kind.DIR:
@@ -381,9 +513,10 @@ class ObjfsOperations(FileOps, DirOps, VersionOps, XattrOps, pyfuse3.Operations)
             node.version = await self.head(key)
             self.meta_unsynced = True
         elif node.state is not None and (node.state.dirty or node.path is None):
-            node.state.set_meta(new, changes.get("mtime_ns"))
+            node.state.set_meta(new, changes.get("mtime_ns"), changes["ctime_ns"])
+        elif node.path is None:
+            return  # unlinked and not open: nothing left to amend
         else:
-            assert node.path is not None
             key = self.keys.key(node.path)
             version = await self.run(self.store.update_sys_meta, MOUNT_CTX, self.bucket, key, new)
             self.note_own_change(key)
@@ -439,7 +572,11 @@ class ObjfsOperations(FileOps, DirOps, VersionOps, XattrOps, pyfuse3.Operations)
         return data
 
 
-def _fake_marker(meta: SystemMeta) -> ObjectVersion:
+def _with_meta(version: ObjectVersion, meta: SystemMeta) -> ObjectVersion:
+    return dataclasses.replace(version, sys_meta=meta)
+
+
+def _fake_marker(meta: SystemMeta, fallback_ns: int) -> ObjectVersion:
     return ObjectVersion(
         bucket="",
         key="",
@@ -448,7 +585,7 @@ def _fake_marker(meta: SystemMeta) -> ObjectVersion:
         is_delete_marker=False,
         size=0,
         etag="",
-        last_modified_ns=meta.mtime_ns or 0,
+        last_modified_ns=fallback_ns,
         sys_meta=meta,
     )
 

@@ -12,7 +12,9 @@ always reachable by name) mirrors the mount tree including deleted keys.
 
 Reading a version file reads that version; ``cp`` restores it. ``unlink`` of
 a version file deletes that version permanently (S3 DELETE with a version
-id); ``rmdir`` succeeds only once nothing is left. Everything else is EROFS.
+id), refused with EPERM while the bucket has MFA delete on (the log names
+the CLI command that can pass a code); ``rmdir`` succeeds only once nothing
+is left. Everything else is EROFS.
 Nothing here is cached: listings and lookups always ask the store.
 """
 
@@ -23,9 +25,10 @@ from typing import TYPE_CHECKING, Any
 
 from pyfuse3 import FUSEError
 
+from objfs.errors import MFARequired
 from objfs.fs import names
 from objfs.fs.inodes import Kind, Node
-from objfs.fs.runner import MOUNT_CTX, fuse_error
+from objfs.fs.runner import MOUNT_CTX, fuse_error, log
 from objfs.store.types import ObjectVersion
 
 if TYPE_CHECKING:
@@ -114,13 +117,20 @@ class VersionOps:
         if node.kind is not Kind.VFILE:
             raise fuse_error(errno.EISDIR)
         assert node.path is not None and node.version_id is not None
-        await self.run(
-            self.store.delete_object,
-            MOUNT_CTX,
-            self.bucket,
-            self.keys.key(node.path),
-            version_id=node.version_id,
-        )
+        key = self.keys.key(node.path)
+        try:
+            await self.run(
+                self.store.delete_object, MOUNT_CTX, self.bucket, key, version_id=node.version_id
+            )
+        except MFARequired as err:  # no code can come through unlink(2): EPERM, say how
+            log.info(
+                '%s; use: objfs rm s3://%s/%s --version-id %s --mfa "SERIAL CODE"',
+                err,
+                self.bucket,
+                key,
+                node.version_id,
+            )
+            raise fuse_error(errno.EPERM) from None
         self.touched(node.path)
         self.table.orphan(node)
 

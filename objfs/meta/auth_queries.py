@@ -256,6 +256,17 @@ def delete_mfa_device(cur: sqlite3.Cursor, serial: str) -> None:
     cur.execute("DELETE FROM mfa_devices WHERE serial = ?", (serial,))
 
 
+def list_mfa_devices(cur: sqlite3.Cursor) -> list[Row]:
+    return cur.execute(
+        "SELECT serial, principal, secret, last_step, created FROM mfa_devices "
+        "ORDER BY principal, created"
+    ).fetchall()
+
+
+def buckets_with_mfa_delete(cur: sqlite3.Cursor) -> list[str]:
+    return [r[0] for r in cur.execute("SELECT name FROM buckets WHERE mfa_delete ORDER BY name")]
+
+
 # -- what one access decision reads ------------------------------------------------
 
 

@@ -41,7 +41,18 @@ F = TypeVar("F", bound=Callable[..., Any])
 # Public attributes of Store that are not requests: construction and
 # lifecycle of the handle itself.
 NOT_REQUESTS = frozenset(
-    {"init", "open", "close", "path", "db", "keyring", "chunk_size", "chunks", "access_log"}
+    {
+        "init",
+        "open",
+        "close",
+        "path",
+        "db",
+        "keyring",
+        "chunk_size",
+        "chunks",
+        "clock",
+        "access_log",
+    }
 )
 
 _local = threading.local()
@@ -147,6 +158,7 @@ def requires(*needs: Need | str) -> Callable[[F], F]:
                 seen: dict[str, Any] = {}  # bucket -> (owner, config) the checks read
                 access_log = getattr(self, "access_log", None)
                 try:
+                    conditions.update(self._mfa_condition_keys(ctx))  # store/mfa.py
                     for need in resolved:
                         action, bucket, key, version = need.resolve(values)
                         self.access.check(ctx, action, bucket, key, version, conditions, seen=seen)

@@ -44,6 +44,7 @@ from objfs.store.authorizer import AccessControl
 from objfs.store.kms import KMSMixin
 from objfs.store.listing import ListingMixin
 from objfs.store.maintenance import MaintenanceMixin
+from objfs.store.mfa import MFAMixin
 from objfs.store.mountops import MountMixin
 from objfs.store.multipart import MultipartMixin
 from objfs.store.names import check_bucket_name
@@ -73,6 +74,7 @@ class Store(
     KMSMixin,
     UsersMixin,
     PoliciesMixin,
+    MFAMixin,
     AccessLogMixin,
 ):
     """An objfs store directory opened for use. Thread-safe."""
@@ -322,6 +324,7 @@ class Store(
                 raise InvalidBucketState(
                     "a bucket that has had versioning enabled can only be Enabled or Suspended"
                 )
+            self._versioning_mfa(cur, ctx, info, new, mfa_delete)  # store/mfa.py
             fields: dict[str, object] = {"versioning": new.value}
             if mfa_delete is not None:
                 fields["mfa_delete"] = int(mfa_delete)

@@ -13,22 +13,25 @@ from typing import TYPE_CHECKING
 
 from objfs.crypto.keyring import Domain
 from objfs.errors import (
+    AccessDenied,
     InvalidArgument,
     NoSuchKey,
 )
 from objfs.meta import queries as q
 from objfs.store import records as rec
 from objfs.store.access import Need, requires
-from objfs.store.names import encode_key
+from objfs.store.names import encode_key, prefix_upper
 from objfs.store.objects import guess_content_type
 from objfs.store.records import Col
 from objfs.store.types import (
     ChunkRef,
+    DirStats,
     ObjectVersion,
     PutResult,
     RequestContext,
     SSERequest,
     SystemMeta,
+    TimesUpdate,
 )
 from objfs.store.writer import ObjectWriter
 
@@ -96,6 +99,88 @@ class MountMixin:
         )
         self._delete(cur, bucket, src, src_key, None)
         return result
+
+    # -- times and directory facts (the mount's stat) ------------------------------
+
+    @requires()  # each key is checked on its own (s3:PutObject); denied keys are skipped
+    def amend_times(
+        self, ctx: RequestContext, bucket: str, updates: Sequence[TimesUpdate]
+    ) -> dict[str, ObjectVersion]:
+        """Set atime/mtime/ctime of the latest versions of many keys in one transaction.
+
+        Amends in place like ``update_sys_meta`` (no new version); only the
+        times given change, so a concurrent chmod elsewhere is kept. Keys
+        that no longer exist (or whose latest is a delete marker) are
+        skipped. Returns the amended versions by key.
+        """
+        out: dict[str, ObjectVersion] = {}
+        allowed = []
+        for update in updates:
+            try:
+                self.access.check(ctx, "s3:PutObject", bucket, update.key, None, {})
+                allowed.append(update)
+            except AccessDenied:
+                continue  # times of what the caller may not write are not kept
+        if not allowed:
+            return out
+        with self.db.write(durable=ctx.durable) as cur:
+            self._bucket(cur, bucket)
+            for update in allowed:
+                raw = encode_key(update.key)
+                row = q.get_latest(cur, bucket, raw)  # type: ignore[arg-type]
+                if row is None or row[Col.DM]:
+                    continue
+                old = rec.unpack_sys_meta(row[Col.SMETA])
+                changes = {
+                    name: value
+                    for name, value in (
+                        ("atime_ns", update.atime_ns),
+                        ("mtime_ns", update.mtime_ns),
+                        ("ctime_ns", update.ctime_ns),
+                    )
+                    if value is not None
+                }
+                new = old.replace(**changes)
+                if new == old:
+                    continue
+                q.update_version_meta(cur, row[Col.SEQ], sys_meta=rec.pack_sys_meta(new))  # type: ignore[arg-type]
+                q.add_change(cur, bucket, raw)  # type: ignore[arg-type]
+                row = q.get_version(cur, bucket, raw, row[Col.VERSION_ID])  # type: ignore[arg-type]
+                out[update.key] = rec.version_from_row(row, is_latest=True)
+        return out
+
+    @requires(Need("s3:ListBucket", key=None))
+    def dir_stats(self, ctx: RequestContext, bucket: str, prefix: str) -> DirStats:
+        """Sub-directory count and newest direct child of ``prefix`` (a directory listing).
+
+        Walks the listing with delimiter ``/`` and skips each sub-prefix in
+        one probe, so the cost is one row per direct child.
+        """
+        raw = prefix.encode("utf-8")
+        upper = prefix_upper(raw)
+        subdirs = 0
+        newest: int | None = None
+        cursor, inclusive = raw, True
+        with self.db.read() as cur:
+            self._bucket(cur, bucket)
+            while True:
+                rows = q.scan_latest(cur, bucket, cursor, inclusive, upper)  # type: ignore[arg-type]
+                seek = None
+                for row in rows:
+                    key = row[Col.KEY]
+                    slash = key.find(b"/", len(raw))
+                    if slash >= 0:
+                        subdirs += 1
+                        seek = prefix_upper(key[: slash + 1])
+                        break
+                    if key != raw:
+                        created = row[Col.CREATED]
+                        newest = created if newest is None else max(newest, created)
+                rows.close()
+                if seek is None:
+                    break
+                cursor, inclusive = seek, True
+        return DirStats(subdirs, newest)
 
     # -- the mount's writer ------------------------------------------------------
 

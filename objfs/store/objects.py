@@ -407,6 +407,9 @@ class ObjectsMixin:
     ) -> DeleteResult:
         raw = encode_key(key)
         with self.db.write(durable=ctx.durable) as cur:
+            if version_id is not None:
+                what = f"delete version {version_id} of s3://{bucket}/{key} permanently"
+                self._mfa_delete_guard(cur, ctx, self._bucket(cur, bucket), what)
             return self._delete(cur, bucket, raw, key, version_id)
 
     def _delete(
@@ -450,16 +453,22 @@ class ObjectsMixin:
         self, ctx: RequestContext, bucket: str, items: Sequence[tuple[str, str | None]]
     ) -> list[DeleteResult | ObjfsError]:
         results: list[DeleteResult | ObjfsError | None] = []
+        mfa_keys = self._mfa_condition_keys(ctx)
         for key, version_id in items:  # S3 checks each key on its own
             action = "s3:DeleteObjectVersion" if version_id else "s3:DeleteObject"
             extra = {"s3:VersionId": version_id} if version_id else {}
+            extra.update(mfa_keys)
             try:
                 self.access.check(ctx, action, bucket, key, version_id, extra)
                 results.append(None)
             except AccessDenied as err:
                 results.append(err)
         with self.db.write(durable=ctx.durable) as cur:
-            self._bucket(cur, bucket)
+            info = self._bucket(cur, bucket)
+            versions = sum(1 for i, (_, v) in enumerate(items) if v and results[i] is None)
+            if versions:  # one code for the request; without it the whole request fails, as S3
+                what = f"delete {versions} version(s) permanently"
+                self._mfa_delete_guard(cur, ctx, info, what)
             for i, (key, version_id) in enumerate(items):
                 if results[i] is not None:
                     continue

@@ -49,13 +49,37 @@ def unpack_manifest(blob: bytes | None) -> list[ChunkRef]:
     return [ChunkRef(cid, length) for cid, length in msgpack.unpackb(blob, raw=False)]
 
 
-_SYS_FIELDS = ("mode", "uid", "gid", "mtime_ns", "symlink")
+# Every SystemMeta field, by its msgpack name; a missing name reads as None
+# (records from before atime_ns/ctime_ns/rdev existed stay readable).
+_SYS_FIELDS = ("mode", "uid", "gid", "mtime_ns", "symlink", "atime_ns", "ctime_ns", "rdev")
+
+
+_TIME_FIELDS = frozenset({"mtime_ns", "atime_ns", "ctime_ns"})
+_INT64 = range(-(1 << 63), 1 << 63)
+
+
+def _pack_time(ns: int) -> int | list[int]:
+    """A time in nanoseconds: a msgpack int when it fits int64 (years 1678-2262),
+    else ``[seconds, nanoseconds]`` so any 64-bit seconds value is kept."""
+    if ns in _INT64:
+        return ns
+    return list(divmod(ns, 1_000_000_000))
+
+
+def _unpack_time(value: Any) -> int | None:
+    if isinstance(value, list):
+        return int(value[0]) * 1_000_000_000 + int(value[1])
+    return value  # type: ignore[no-any-return]
 
 
 def pack_sys_meta(meta: SystemMeta | None) -> bytes | None:
     if meta is None:
         return None
-    values = {name: getattr(meta, name) for name in _SYS_FIELDS if getattr(meta, name) is not None}
+    values: dict[str, Any] = {}
+    for name in _SYS_FIELDS:
+        value = getattr(meta, name)
+        if value is not None:
+            values[name] = _pack_time(value) if name in _TIME_FIELDS else value
     return msgpack.packb(values, use_bin_type=True) if values else None
 
 
@@ -67,11 +91,10 @@ def unpack_sys_meta(blob: bytes | None) -> SystemMeta:
         return _NO_SYS_META
     values = msgpack.unpackb(blob, raw=False)
     return SystemMeta(
-        values.get("mode"),
-        values.get("uid"),
-        values.get("gid"),
-        values.get("mtime_ns"),
-        values.get("symlink"),
+        **{
+            name: _unpack_time(values.get(name)) if name in _TIME_FIELDS else values.get(name)
+            for name in _SYS_FIELDS
+        }
     )
 
 

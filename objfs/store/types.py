@@ -7,6 +7,7 @@ mount, HTTP) read them; only ``objfs/store`` creates them.
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 
 from objfs.auth.identity import OWNER_NAME, Identity
@@ -87,10 +88,16 @@ OWNER = RequestContext(OWNER_IDENTITY, "cli")
 
 @dataclass(slots=True, frozen=True)
 class SystemMeta:
-    """POSIX attributes kept beside an object (x-amz-meta-mode/uid/gid/mtime).
+    """POSIX attributes kept beside an object (x-amz-meta-mode/uid/gid/mtime/...).
 
-    ``None`` means "not set": the mount applies its defaults.
-    ``mtime_ns`` is nanoseconds since the epoch.
+    ``None`` means "not set": the mount applies its defaults. Times are
+    nanoseconds since the epoch (any int: before 1970 is negative, past 2038
+    is fine). ``mode`` carries the file-type bits too: a FIFO, socket or
+    device is a zero-byte object whose mode says ``S_IFIFO``/``S_IFSOCK``/
+    ``S_IFCHR``/``S_IFBLK`` and (devices) whose ``rdev`` names the device.
+    Records written before atime/ctime existed read them as None; readers
+    take ``times()``, which falls back to mtime (atime = ctime = mtime).
+    The S3 names and text forms are in ``objfs.store.sysmeta``.
     """
 
     mode: int | None = None
@@ -98,11 +105,44 @@ class SystemMeta:
     gid: int | None = None
     mtime_ns: int | None = None
     symlink: str | None = None
+    atime_ns: int | None = None
+    ctime_ns: int | None = None
+    rdev: int | None = None
 
     def replace(self, **changes: object) -> SystemMeta:
         values = {name: getattr(self, name) for name in self.__slots__}
         values.update(changes)
         return SystemMeta(**values)  # type: ignore[arg-type]
+
+    def times(self, fallback_ns: int) -> tuple[int, int, int]:
+        """(atime, mtime, ctime): unset mtime is ``fallback_ns``, unset atime/ctime mtime."""
+        mtime = self.mtime_ns if self.mtime_ns is not None else fallback_ns
+        atime = self.atime_ns if self.atime_ns is not None else mtime
+        ctime = self.ctime_ns if self.ctime_ns is not None else mtime
+        return atime, mtime, ctime
+
+
+@dataclass(slots=True, frozen=True)
+class TimesUpdate:
+    """New times for the latest version of ``key`` (None: keep the stored one)."""
+
+    key: str
+    atime_ns: int | None = None
+    mtime_ns: int | None = None
+    ctime_ns: int | None = None
+
+
+@dataclass(slots=True, frozen=True)
+class DirStats:
+    """What a directory listing says about a prefix, for ``stat`` of a directory.
+
+    ``subdirs``: common prefixes directly below (POSIX link count is 2 + this);
+    ``newest_ns``: the newest last-modified time of a key directly below
+    (None when there is none).
+    """
+
+    subdirs: int
+    newest_ns: int | None
 
 
 @dataclass(slots=True, frozen=True)
@@ -243,3 +283,28 @@ class NewAccessKey:
 
     info: AccessKeyInfo
     secret: str = field(repr=False)
+
+
+@dataclass(slots=True, frozen=True)
+class MFADeviceInfo:
+    """A registered TOTP device; ``last_used_ns`` is the start of its last accepted step."""
+
+    serial: str
+    principal: str
+    created_ns: int
+    last_used_ns: int | None
+
+
+@dataclass(slots=True, frozen=True)
+class NewMFADevice:
+    """A device just registered: the only time its secret is returned.
+
+    Unpacks as ``serial, secret, otpauth_uri = store.mfa_enable(ctx)``.
+    """
+
+    serial: str
+    secret: str = field(repr=False)
+    otpauth_uri: str = field(repr=False)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter((self.serial, self.secret, self.otpauth_uri))

@@ -4,14 +4,19 @@ a local directory must leave the same files, step by step and after a remount.
 Operations: open/close of long-lived read-write handles, pwrite at any offset
 (holes, chunk boundaries), append, truncate up and down, pread, rename (also
 over an existing file and with handles open), unlink, mkdir, whole-file
-rewrite. After every step the files the step touched are compared; the whole
-tree is compared every 100 steps, at the end and after unmount + remount.
+rewrite; special files (FIFOs, character and block devices) made, renamed,
+removed; chmod; utimensat with nanosecond, pre-1970 and post-2038 times.
+After every step the entries the step touched are compared (content or
+type, mode and device); the whole tree is compared every 100 steps, at the
+end and after unmount + remount, with the mtime of every entry whose times
+were last set explicitly.
 """
 
 from __future__ import annotations
 
 import os
 import random
+import stat
 from collections.abc import Callable
 from pathlib import Path
 
@@ -25,16 +30,36 @@ CHUNK = 1 << 20
 STEPS = int(os.environ.get("OBJFS_DIFF_STEPS", "2000"))
 
 
-def snapshot(root: Path) -> dict[str, bytes | None]:
-    out: dict[str, bytes | None] = {}
+def snapshot(root: Path) -> dict[str, object]:
+    """Content of regular files; (type, mode, rdev) of everything else."""
+    out: dict[str, object] = {}
     for dirpath, dirnames, filenames in os.walk(root):
         for name in dirnames:
             out[os.path.relpath(os.path.join(dirpath, name), root)] = None
         for name in filenames:
             path = os.path.join(dirpath, name)
-            with open(path, "rb") as f:
-                out[os.path.relpath(path, root)] = f.read()
+            st = os.lstat(path)
+            if stat.S_ISREG(st.st_mode):
+                with open(path, "rb") as f:
+                    out[os.path.relpath(path, root)] = (stat.S_IMODE(st.st_mode), f.read())
+            else:
+                out[os.path.relpath(path, root)] = (st.st_mode, st.st_rdev)
     return out
+
+
+SPECIAL_KINDS = [
+    (stat.S_IFIFO, 0),
+    (stat.S_IFCHR, os.makedev(1, 3)),
+    (stat.S_IFBLK, os.makedev(7, 1)),
+]
+TIMES_NS = [
+    0,
+    -1,
+    -86_400 * 365 * 10**9 - 123,  # 1969
+    1_700_000_000_123_456_789,
+    (1 << 32) * 10**9 + 999_999_999,  # 2106
+    (1 << 33) * 10**9 + 1,  # 2242: past int64 nanoseconds
+]
 
 
 class Twin:
@@ -45,6 +70,8 @@ class Twin:
         self.rng = rng
         self.fds: dict[str, tuple[int, int]] = {}  # relative path -> (fd in a, fd in b)
         self.files: set[str] = set()
+        self.specials: set[str] = set()
+        self.timed: dict[str, int] = {}  # entry -> mtime it was last set to
         self.dirs = ["", "d1", "d2"]
         for d in self.dirs[1:]:
             for root in self.roots:
@@ -69,11 +96,71 @@ class Twin:
 
         self.both(content)
 
+    def check_meta(self, rel: str) -> None:
+        def meta(root: Path) -> object:
+            try:
+                st = os.lstat(root / rel)
+            except FileNotFoundError:
+                return None
+            return st.st_mode, st.st_rdev, st.st_size
+
+        self.both(meta)
+
     def check_all(self) -> None:
         a, b = (snapshot(r) for r in self.roots)
         assert a.keys() == b.keys()
         for key in a:
             assert a[key] == b[key], key
+        for rel, mtime in self.timed.items():
+            for root in self.roots:
+                assert os.lstat(root / rel).st_mtime_ns == mtime, (root, rel)
+
+    def special_name(self) -> str:
+        d = self.rng.choice(self.dirs)
+        return os.path.join(d, f"s{self.rng.randrange(10)}") if d else f"s{self.rng.randrange(10)}"
+
+    def meta_step(self, op: str) -> None:
+        """A step on special files, modes or times."""
+        rng = self.rng
+        if op == "special":
+            rel = self.special_name()
+            kind, rdev = rng.choice(SPECIAL_KINDS)
+            mode = kind | rng.choice([0o600, 0o644, 0o666, 0o1777, 0o2750])
+            self.both(lambda r: os.mknod(r / rel, mode, rdev))
+            self.specials.add(rel)
+            self.check_meta(rel)
+            return
+        targets = sorted(self.files | self.specials)
+        if not targets:
+            return
+        rel = rng.choice(targets)
+        if op == "chmod":
+            mode = rng.choice([0o400, 0o644, 0o755, 0o4755, 0o2711, 0o1600, 0o000])
+            self.both(lambda r: os.chmod(r / rel, mode))
+        elif op == "utime":
+            atime, mtime = rng.choice(TIMES_NS), rng.choice(TIMES_NS)
+            self.both(lambda r: os.utime(r / rel, ns=(atime, mtime)))
+            self.timed[rel] = mtime
+        elif op == "special-mv":
+            if rel not in self.specials:
+                return
+            dst = self.special_name()
+            if dst == rel:
+                return
+            self.both(lambda r: os.rename(r / rel, r / dst))
+            self.specials.discard(rel)
+            self.specials.add(dst)
+            self.timed.pop(dst, None)
+            if rel in self.timed:
+                self.timed[dst] = self.timed.pop(rel)
+            self.check_meta(dst)
+        elif op == "special-rm":
+            if rel not in self.specials:
+                return
+            self.both(lambda r: os.unlink(r / rel))
+            self.specials.discard(rel)
+            self.timed.pop(rel, None)
+        self.check_meta(rel)
 
     def new_name(self) -> str:
         d = self.rng.choice(self.dirs)
@@ -113,11 +200,21 @@ class Twin:
                 "rename",
                 "unlink",
                 "mkdir",
+                "special",
+                "special-mv",
+                "special-rm",
+                "chmod",
+                "utime",
             ],
-            weights=[4, 6, 2, 3, 3, 2, 2, 2, 1, 1],
+            weights=[4, 6, 2, 3, 3, 2, 2, 2, 1, 1, 1, 1, 1, 1, 2],
         )[0]
+        if op in ("special", "special-mv", "special-rm", "chmod", "utime"):
+            self.meta_step(op)
+            return
         existing = sorted(self.files)
         rel = rng.choice(existing) if existing and rng.random() < 0.7 else self.new_name()
+        if op in ("write", "pwrite", "append", "truncate"):
+            self.timed.pop(rel, None)  # data changes move mtime to "now" on each side
         if op == "mkdir":
             name = f"d{rng.randrange(3, 9)}"
             if name not in self.dirs:
@@ -170,6 +267,9 @@ class Twin:
             self.both(lambda r: os.rename(r / rel, r / dst))
             self.files.discard(rel)
             self.files.add(dst)
+            self.timed.pop(dst, None)
+            if rel in self.timed:
+                self.timed[dst] = self.timed.pop(rel)
             if rel in self.fds:
                 self.fds[dst] = self.fds.pop(rel)
             self.check(dst)
@@ -180,6 +280,7 @@ class Twin:
                 self.close(rel)
             self.both(lambda r: os.unlink(r / rel))
             self.files.discard(rel)
+            self.timed.pop(rel, None)
         self.check(rel)
 
     def close_all(self) -> None:
@@ -201,6 +302,7 @@ def test_random_operations_match_a_local_directory(
         if i % 100 == 99:
             twin.check_all()
     twin.close_all()
+    assert twin.specials and twin.timed  # the special-file and time steps did happen
     twin.check_all()
     m.stop()
     m.start()

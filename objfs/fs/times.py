@@ -1,0 +1,131 @@
+"""Times the mount keeps between store writes: batched atime and directory times.
+
+Owns two things, both per mount:
+
+* pending time amendments (``TimesUpdate`` by key): a relatime atime bump
+  on read, a directory's mtime/ctime after an entry changed in it. They
+  reach the store together, in one ``amend_times`` transaction, every
+  ``FLUSH_INTERVAL`` seconds, on fsync/fsyncdir and at unmount; none makes
+  a version. A read never waits for a store write.
+* the (mtime, ctime) of each directory an entry changed in, and the atime
+  of each directory listed (relatime), in memory: for
+  a directory with a marker object until the marker is amended (and after,
+  harmlessly), for an implicit directory (no marker) for the life of the
+  mount; attributes take the newer of this and the stored times.
+
+The relatime rule (Linux's default for mounts): the atime moves on a read
+only if it is not newer than mtime or ctime, or is a day old.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import trio
+
+from objfs.fs import names
+from objfs.fs.runner import MOUNT_CTX
+from objfs.store.types import TimesUpdate
+
+if TYPE_CHECKING:
+    from objfs.fs.operations import ObjfsOperations
+
+log = logging.getLogger("objfs.fs")
+
+FLUSH_INTERVAL = 1.0  # seconds between batched time amendments
+RELATIME_PERIOD_NS = 24 * 3600 * 1_000_000_000
+
+
+def relatime_due(atime_ns: int, mtime_ns: int, ctime_ns: int, now_ns: int) -> bool:
+    """Whether a read at ``now_ns`` moves the atime (Linux relatime)."""
+    return atime_ns <= mtime_ns or atime_ns <= ctime_ns or now_ns - atime_ns >= RELATIME_PERIOD_NS
+
+
+class TimeKeeper:
+    """See the module docstring."""
+
+    def __init__(self) -> None:
+        self._pending: dict[str, TimesUpdate] = {}
+        # directory path -> [atime, mtime, ctime] recorded here (None: not changed)
+        self._dirs: dict[str, list[int | None]] = {}
+
+    def queue(
+        self,
+        key: str,
+        *,
+        atime_ns: int | None = None,
+        mtime_ns: int | None = None,
+        ctime_ns: int | None = None,
+    ) -> None:
+        old = self._pending.get(key)
+        if old is not None:
+            atime_ns = atime_ns if atime_ns is not None else old.atime_ns
+            mtime_ns = mtime_ns if mtime_ns is not None else old.mtime_ns
+            ctime_ns = ctime_ns if ctime_ns is not None else old.ctime_ns
+        self._pending[key] = TimesUpdate(key, atime_ns, mtime_ns, ctime_ns)
+
+    def forget(self, key: str) -> None:
+        """Drop a pending amendment (the key was just rewritten with its times)."""
+        self._pending.pop(key, None)
+
+    def take(self) -> list[TimesUpdate]:
+        pending, self._pending = self._pending, {}
+        return list(pending.values())
+
+    def dir_changed(self, path: str, now_ns: int) -> None:
+        """An entry changed in the directory: mtime and ctime are ``now_ns``."""
+        times = self._dirs.setdefault(path, [None, None, None])
+        times[1] = times[2] = now_ns
+
+    def dir_read(self, path: str, now_ns: int) -> None:
+        """The directory was listed and relatime says its atime moves."""
+        self._dirs.setdefault(path, [None, None, None])[0] = now_ns
+
+    def dir_times(self, path: str) -> tuple[int | None, int | None, int | None] | None:
+        times = self._dirs.get(path)
+        return None if times is None else (times[0], times[1], times[2])
+
+    def dir_reset(self, path: str, *, atime: bool, mtime: bool) -> None:
+        """The directory's times were set explicitly (utimensat): they win."""
+        times = self._dirs.get(path)
+        if times is None:
+            return
+        if atime:
+            times[0] = None
+        if mtime:
+            times[1] = times[2] = None
+
+    def dir_gone(self, path: str) -> None:
+        for known in [p for p in self._dirs if names.is_under(p, path)]:
+            del self._dirs[known]
+
+    def dir_moved(self, old: str, new: str) -> None:
+        for known in [p for p in self._dirs if names.is_under(p, old)]:
+            self._dirs[new + known[len(old) :]] = self._dirs.pop(known)
+
+
+async def flush_times(ops: ObjfsOperations) -> None:
+    """Write the pending time amendments in one transaction (never raises)."""
+    updates = ops.times.take()
+    if not updates:
+        return
+    for update in updates:
+        ops.note_own_change(update.key)
+    done: dict[str, object] = {}
+    try:
+        done = await ops.run(ops.store.amend_times, MOUNT_CTX, ops.bucket, updates)
+    except Exception:
+        log.warning("could not record %d time changes", len(updates), exc_info=True)
+    for update in updates:
+        if update.key not in done:  # vanished meanwhile: no change will be announced
+            ops.drop_own_change(update.key)
+
+
+async def run_flusher(
+    ops: ObjfsOperations, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+) -> None:
+    task_status.started()
+    while True:
+        await trio.sleep(FLUSH_INTERVAL)
+        await flush_times(ops)
