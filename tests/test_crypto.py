@@ -8,6 +8,7 @@ from pathlib import Path
 
 import msgpack
 import pytest
+from needs_root import require_root
 
 from objfs.crypto.keyring import Domain, Keyring, kms_ref, record_kind
 from objfs.errors import AccessDenied, IntegrityError, InvalidArgument, InvalidRequest
@@ -102,8 +103,7 @@ def test_key_file_that_is_a_directory(tmp_path: Path) -> None:
 
 def test_unreadable_key_is_access_denied(keyring: Keyring, keys_dir: Path) -> None:
     # A child that drops to "nobody" cannot read the 0600 root-owned key.
-    if os.geteuid() != 0:
-        pytest.skip("needs root to check as another user")
+    require_root("needs root to check as another user")
     read_fd, write_fd = os.pipe()
     pid = os.fork()
     if pid == 0:  # child: never return into pytest

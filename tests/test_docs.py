@@ -193,3 +193,15 @@ def test_service_user_files_parse(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     store = root / "var" / "lib" / "objfs"
     assert store.is_dir() and (store.stat().st_mode & 0o777) == 0o700
+
+
+def test_readme_mount_options_table_has_the_encryption_options() -> None:
+    """The README once called the encryption options "reserved (coming)": they work."""
+    from objfs.fs import options
+
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Mount options", 1)[1].split("\n## ", 1)[0]
+    rows = re.findall(r"^\| `([a-z_]+)=", section, re.M)
+    missing = [name for name in options.ENCRYPTION if name not in rows]
+    assert not missing, "README's mount options table lacks: " + ", ".join(missing)
+    assert "reserved" not in section and "coming" not in section, "README: out-of-date promise"

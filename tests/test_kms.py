@@ -467,10 +467,37 @@ def test_copy_follows_request_or_destination_default(store, store_path, ctx, mak
     assert get_body(store, ctx, src, "other") == body
 
 
+def _flip(path: Path, at: int) -> None:
+    data = bytearray(path.read_bytes())
+    data[at] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
 def test_fsck_checks_kms_data(store, ctx, bucket):
-    store.put_object(ctx, bucket, "k", os.urandom(100_000), sse=kms())
+    """fsck decrypts SSE-KMS chunks (key enabled) and names damage in them;
+    with the key disabled it still checks what it can without it (the frame)."""
+    key = store.kms_create_key(ctx)
+    vids = {
+        name: store.put_object(ctx, bucket, name, os.urandom(100_000), sse=kms(key.key_id))
+        for name in ("k", "other")
+    }
     report = store.fsck()
-    assert report.ok and report.chunks_checked == 1
+    assert report.ok and report.chunks_checked == 2
+    [chunk] = [p for p in (store.path / "chunks").rglob("*") if p.is_file()][:1]
+    _flip(chunk, chunk.stat().st_size // 2)  # payload: only decryption can tell
+    report = store.fsck()
+    damaged = [f for f in report.findings if f.kind == "damaged-chunk"]
+    assert not report.ok and len(damaged) == 1, report.findings
+    assert damaged[0].chunk == chunk.name and damaged[0].bucket == bucket
+    assert "authentication failed" in damaged[0].message
+    assert damaged[0].version == vids[damaged[0].key].version_id
+    assert report.damaged_objects == [(bucket, damaged[0].key, damaged[0].version)]
+    # Disabled key: the payload cannot be checked, the frame's domain still is.
+    store.kms_disable_key(ctx, key.key_id)
+    _flip(chunk, 10)  # a byte of the domain id in the header
+    report = store.fsck()
+    assert [f.chunk for f in report.findings if f.kind == "damaged-chunk"] == [chunk.name]
+    assert report.chunks_checked == 2
 
 
 def test_store_created_before_the_kms_gets_its_tables(store_path, ctx):

@@ -85,9 +85,31 @@ class ChunkBackend(abc.ABC):
         """The first ``n`` bytes of a blob (backends may do better than ``get``)."""
         return self.get(name)[:n]
 
+    def open_blob(self, name: str) -> BlobReader:
+        """A reader of parts of one blob (a missing blob is ``IntegrityError``).
+
+        Backends that can read a range without the whole blob (a file's
+        ``pread``, an HTTP range GET) should override this.
+        """
+        return _WholeBlob(self.get(name))
+
     @abc.abstractmethod
     def delete(self, name: str) -> None:
         """Remove a blob; removing a missing one is not an error."""
+
+    def discard_unless_touched(self, name: str, cutoff: float) -> int | None:
+        """Remove a blob unless its mtime is newer than ``cutoff``; returns bytes freed.
+
+        gc's delete: a writer that dedups onto the blob touches it, and that
+        touch must either keep the blob or find it gone (and write it
+        again), never lose it in between. This fallback checks then deletes;
+        backends that can should close that gap (LocalBackend does).
+        """
+        st = self.stat(name)
+        if st is None or st[0] > cutoff:
+            return None
+        self.delete(name)
+        return st[1]
 
     @abc.abstractmethod
     def exists(self, name: str) -> bool: ...
@@ -115,6 +137,51 @@ class ChunkBackend(abc.ABC):
     def cleanup_temp(self, older_than_s: float) -> int:
         """Remove leftovers of interrupted writes; returns how many."""
         return 0
+
+
+class BlobReader:
+    """Reads byte ranges of one blob; a context manager that releases it."""
+
+    def pread(self, offset: int, n: int) -> bytes:
+        """Up to ``n`` bytes at ``offset`` (fewer only at the blob's end)."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> BlobReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class _WholeBlob(BlobReader):
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+
+    def pread(self, offset: int, n: int) -> bytes:
+        return self._data[offset : offset + n]
+
+
+class _FileBlob(BlobReader):
+    def __init__(self, backend: LocalBackend, name: str, fd: int) -> None:
+        self._backend = backend
+        self._name = name
+        self._fd = fd
+
+    def pread(self, offset: int, n: int) -> bytes:
+        try:
+            return os.pread(self._fd, n, offset)
+        except OSError as exc:
+            if exc.errno == errno.EIO:
+                raise IntegrityError(f"chunk {self._name} cannot be read: disk I/O error") from exc
+            raise self._backend._os_error(exc, f"reading chunk {self._name}") from exc
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
 
 
 def check_name(name: str) -> str:
@@ -252,6 +319,39 @@ class LocalBackend(ChunkBackend):
         except OSError as exc:
             raise self._os_error(exc, f"deleting chunk {name}") from exc
 
+    def discard_unless_touched(self, name: str, cutoff: float) -> int | None:
+        # Move the file aside first: a touch now fails (the writer writes the
+        # chunk again), and a touch that came before shows in the mtime of
+        # the moved file, which then goes back unless a new copy took its place.
+        final = self.path(name)
+        aside = (
+            f"{final.rsplit('/', 1)[0]}/{TEMP_PREFIX}gc-{name}.{os.getpid()}.{os.urandom(4).hex()}"
+        )
+        try:
+            os.rename(final, aside)
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise self._os_error(exc, f"deleting chunk {name}") from exc
+        try:
+            st = os.stat(aside)
+            if st.st_mtime > cutoff:
+                try:
+                    os.link(aside, final)  # never over a copy written meanwhile
+                except FileExistsError:
+                    pass
+                except OSError:  # no hard links here: put it back as it was
+                    os.rename(aside, final)
+                return None
+            return st.st_size
+        except OSError as exc:
+            raise self._os_error(exc, f"deleting chunk {name}") from exc
+        finally:
+            try:
+                os.unlink(aside)
+            except FileNotFoundError:
+                pass
+
     # ---- reads -----------------------------------------------------------------------
 
     def get(self, name: str) -> bytes:
@@ -275,6 +375,16 @@ class LocalBackend(ChunkBackend):
             raise IntegrityError(f"chunk {name} is missing ({path})") from None
         except OSError as exc:
             raise self._os_error(exc, f"reading chunk {name}") from exc
+
+    def open_blob(self, name: str) -> BlobReader:
+        path = self.path(name)
+        try:
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        except FileNotFoundError:
+            raise IntegrityError(f"chunk {name} is missing ({path})") from None
+        except OSError as exc:
+            raise self._os_error(exc, f"reading chunk {name}") from exc
+        return _FileBlob(self, name, fd)
 
     def exists(self, name: str) -> bool:
         return self.stat(name) is not None

@@ -93,26 +93,36 @@ def cmd_fsck(app: CliApp, args: argparse.Namespace) -> int:
     finally:
         progress.finish()
     problems = list(report.problems)
-    repaired = list(getattr(report, "repaired", []) or [])
-    damaged = [_damaged_name(d) for d in getattr(report, "damaged_objects", []) or []]
+    repaired = list(report.repaired)
+    damaged = [_damaged_name(d) for d in report.damaged_objects]
     if app.json:
         record: dict[str, Any] = {
             "ok": report.ok,
+            "findings": [f.as_dict() for f in report.findings],
             "problems": problems,
             "repaired": repaired,
             "damaged_objects": damaged,
         }
-        for name in ("chunks_checked", "versions_checked", "orphan_chunks"):
+        for name in ("chunks_checked", "versions_checked", "orphan_chunks", "chunks_removed"):
+            record[name] = getattr(report, name)
+        for name in ("chunk_formats", "inline_chunks"):
             if hasattr(report, name):
                 record[name] = getattr(report, name)
         dump_json(record)
         return 0 if report.ok else 1
-    for problem in problems:
-        print(f"problem: {problem}")
+    for finding in report.findings:  # one line each: "problem|repaired: [kind] message"
+        if finding.repaired:
+            app.say(f"repaired: [{finding.kind}] {finding.message}")
+        else:
+            print(f"problem: [{finding.kind}] {finding.message}")
     for name in damaged:
         print(f"damaged: {name}")
-    for fix in repaired:
-        app.say(f"repaired: {fix}")
+    if report.chunks_removed:
+        app.say(f"repaired: removed {report.chunks_removed} unreferenced chunk(s)")
+    formats = getattr(report, "chunk_formats", None) or {}
+    if len(formats) > 1 or 1 in formats:  # say so while old-format chunks remain
+        mix = ", ".join(f"v{v}: {n}" for v, n in sorted(formats.items()))
+        app.say(f"fsck: chunks by frame format: {mix}")
     orphans = getattr(report, "orphan_chunks", 0)
     if orphans:  # what a crash leaves behind: harmless, gc removes them
         app.say(f"fsck: {orphans} unreferenced chunk(s); `objfs gc` removes them")

@@ -92,6 +92,14 @@ PART_SIZE = 1 << 30
 MAX_PARTS = 10000
 
 
+def _size_knob(name: str, default: int, least: int) -> int:
+    """OBJFS_MULTIPART_THRESHOLD / OBJFS_MULTIPART_PART_SIZE: tests and tuning."""
+    try:
+        return max(least, int(os.environ.get(name, default)))
+    except ValueError:
+        return default
+
+
 class _PartReader:
     """At most ``limit`` bytes of ``raw``: one part of a multipart upload."""
 
@@ -125,7 +133,8 @@ def _put_multipart(
     enc: Encryption,
 ) -> PutResult:
     store, ctx = app.store, app.ctx
-    part_size = max(PART_SIZE, -(-size // MAX_PARTS))
+    part_size = _size_knob("OBJFS_MULTIPART_PART_SIZE", PART_SIZE, 5 << 20)
+    part_size = max(part_size, -(-size // MAX_PARTS))
     # Whole chunks per part: a client-side frame never straddles two parts.
     part_size = -(-part_size // store.chunk_size) * store.chunk_size
     upload_id = store.create_multipart_upload(
@@ -174,7 +183,8 @@ def upload_stream(
         stored = IterReader(cse_frames(obj, source))
         stored_size = None if size is None else obj.stored_size(size)
     try:
-        if stored_size is not None and stored_size > MULTIPART_THRESHOLD:
+        threshold = _size_knob("OBJFS_MULTIPART_THRESHOLD", MULTIPART_THRESHOLD, 5 << 20)
+        if stored_size is not None and stored_size > threshold:
             result = _put_multipart(app, stored, dst, stored_size, content_type, user_meta, enc)
         else:
             result = app.store.put_object(

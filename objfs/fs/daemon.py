@@ -35,6 +35,7 @@ from objfs.fs.lifecycle import (
     fuse_options,
     load_encryption,
     preflight,
+    preflight_identities,
     resolve_store,
     sd_notify,
     setup_logging,
@@ -88,8 +89,9 @@ def run_daemon(
     """Mount and serve until unmounted or signalled; MountError if it cannot start."""
     encryption = load_encryption(options)
     store = preflight(store_path, bucket, mountpoint, options, encryption)
+    identities = preflight_identities(store, options)
     try:
-        ops = ObjfsOperations(store, bucket, options, encryption=encryption)
+        ops = ObjfsOperations(store, bucket, options, encryption=encryption, identities=identities)
         try:
             pyfuse3.init(ops, mountpoint, fuse_options(bucket, options))
         except RuntimeError as err:

@@ -32,7 +32,7 @@ import pyfuse3
 from objfs.fs import names
 from objfs.fs.attrs import new_entry_meta
 from objfs.fs.inodes import Kind, Node
-from objfs.fs.runner import MOUNT_CTX, fuse_error, fuse_handler
+from objfs.fs.runner import caller, fuse_error, fuse_handler
 from objfs.fs.times import flush_times
 from objfs.store.types import DirStats, ObjectVersion
 
@@ -64,6 +64,7 @@ class DirOps:
 
     @fuse_handler
     async def releasedir(self: ObjfsOperations, fh: int) -> None:
+        self.fh_ctx.pop(fh, None)
         handle = self.dir_handles.pop(fh, None)
         if handle is not None:
             handle.node.open_count -= 1
@@ -83,7 +84,7 @@ class DirOps:
 
         def listing() -> list[ObjectVersion | str]:
             return list(
-                self.store.iter_objects(MOUNT_CTX, self.bucket, prefix=prefix, delimiter="/")
+                self.store.iter_objects(caller(), self.bucket, prefix=prefix, delimiter="/")
             )
 
         files: dict[str, ObjectVersion | None] = {}
@@ -153,7 +154,7 @@ class DirOps:
         key = self.keys.dir_prefix(path)
         await self.run(
             self.store.put_object,
-            MOUNT_CTX,
+            caller(),
             self.bucket,
             key,
             b"",
@@ -175,7 +176,7 @@ class DirOps:
     async def dir_is_empty(self: ObjfsOperations, path: str) -> bool:
         prefix = self.keys.dir_prefix(path)
         page = await self.run(
-            self.store.list_objects, MOUNT_CTX, self.bucket, prefix=prefix, max_keys=2
+            self.store.list_objects, caller(), self.bucket, prefix=prefix, max_keys=2
         )
         if any(v.key != prefix for v in page.contents):
             return False
@@ -200,7 +201,7 @@ class DirOps:
             raise fuse_error(errno.ENOTEMPTY)
         key = self.keys.dir_prefix(path)
         if await self.head(key) is not None:
-            await self.run(self.store.delete_object, MOUNT_CTX, self.bucket, key)
+            await self.run(self.store.delete_object, caller(), self.bucket, key)
             self.note_own_change(key)
             self.times.forget(key)
         self.touched(path)
@@ -231,7 +232,7 @@ class DirOps:
             committed = await node.state.detach(None, None)
         self.pending.discard(node)
         if committed:
-            await self.run(self.store.delete_object, MOUNT_CTX, self.bucket, self.keys.key(path))
+            await self.run(self.store.delete_object, caller(), self.bucket, self.keys.key(path))
             self.note_own_change(self.keys.key(path))
             self.times.forget(self.keys.key(path))
         self.touched(path)
@@ -268,7 +269,7 @@ class DirOps:
         meta = new_entry_meta(stat.S_IFLNK | 0o777, ctx, await self.attrs(parent))
         meta = meta.replace(symlink=text)
         key = self.keys.key(path)
-        await self.run(self.store.put_object, MOUNT_CTX, self.bucket, key, b"", sys_meta=meta)
+        await self.run(self.store.put_object, caller(), self.bucket, key, b"", sys_meta=meta)
         self.note_own_change(key)
         self.touched(path)
         self.entry_changed(parent.path, meta.mtime_ns)
@@ -336,7 +337,7 @@ class DirOps:
         if dst is not None and dst.state is not None:
             await dst.state.hold_base()  # its handles keep the replaced data
         await self.run(
-            self.store.rename, MOUNT_CTX, self.bucket, self.keys.key(old), self.keys.key(new)
+            self.store.rename, caller(), self.bucket, self.keys.key(old), self.keys.key(new)
         )
         self.note_own_change(self.keys.key(old))
         self.note_own_change(self.keys.key(new))
@@ -355,7 +356,7 @@ class DirOps:
                 await self.commit_node(node, durable=False)
         await self.run(
             self.store.rename_prefix,
-            MOUNT_CTX,
+            caller(),
             self.bucket,
             self.keys.dir_prefix(old),
             self.keys.dir_prefix(new),

@@ -33,7 +33,7 @@ from objfs.fs.attrs import new_entry_meta
 from objfs.fs.encryption import is_cse, read_version, verify_readable
 from objfs.fs.inodes import UNKNOWN, Kind, Node
 from objfs.fs.openfile import OpenFile
-from objfs.fs.runner import MOUNT_CTX, fuse_error, fuse_handler
+from objfs.fs.runner import caller, fuse_error, fuse_handler
 from objfs.fs.times import flush_times
 from objfs.store.types import ObjectVersion
 
@@ -83,11 +83,13 @@ class FileOps:
         writable = bool(flags & WRITE_FLAGS)
         if writable:
             self.check_writable(node)
+            if node.path is not None and node.kind is not Kind.VFILE:
+                await self.check_may_write(node.path)
         if node.kind is Kind.VFILE:
             version = node.version
             assert isinstance(version, ObjectVersion)
             if version.sse == "SSE-C" or is_cse(version):
-                await self.run(verify_readable, self.store, MOUNT_CTX, self.encryption, version)
+                await self.run(verify_readable, self.store, caller(), self.encryption, version)
             return pyfuse3.FileInfo(fh=self._attach(node, None, False), keep_cache=True)
         shared = node.state is not None
         if shared and node.version is UNKNOWN and not node.state.dirty and node.path is not None:
@@ -132,6 +134,17 @@ class FileOps:
             node.cached_data = data_key
         return pyfuse3.FileInfo(fh=fh, keep_cache=keep)
 
+    async def check_may_write(self: ObjfsOperations, path: str) -> None:
+        """EACCES now, not at close: a refused write must not vanish in the kernel's cache."""
+        await self.run(
+            self.store.check_access,
+            caller(),
+            "s3:PutObject",
+            self.bucket,
+            self.keys.key(path),
+            sse=self.encryption.write_request,
+        )
+
     @fuse_handler
     async def create(
         self: ObjfsOperations,
@@ -149,6 +162,7 @@ class FileOps:
         # The kernel only creates after a lookup found nothing: trust the
         # table instead of asking the store again (one small-file create
         # would otherwise cost three more queries).
+        await self.check_may_write(path)
         existing = self.known(path)
         if existing is not None:
             if flags & os.O_EXCL:
@@ -208,7 +222,7 @@ class FileOps:
             user_meta = {META_KEY: CSEObject.new(enc.cse_key, self.store.chunk_size)[1]}
         await self.run(
             self.store.put_object,
-            MOUNT_CTX,
+            caller(),
             self.bucket,
             key,
             b"",
@@ -236,7 +250,7 @@ class FileOps:
         if version.is_delete_marker or off >= version.size:
             return b""
         return await self.run(
-            read_version, self.store, MOUNT_CTX, self.encryption, version, off, size
+            read_version, self.store, caller(), self.encryption, version, off, size
         )
 
     @fuse_handler
@@ -318,6 +332,7 @@ class FileOps:
 
     @fuse_handler
     async def release(self: ObjfsOperations, fh: int) -> None:
+        self.fh_ctx.pop(fh, None)  # this request keeps its identity (fuse_handler set it)
         handle = self.file_handles.pop(fh, None)
         if handle is None:
             return

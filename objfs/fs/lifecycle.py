@@ -18,9 +18,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from objfs.auth.credentials import find_credentials
 from objfs.crypto.cse import load_key_file
 from objfs.errors import NoSuchBucket, ObjfsError
 from objfs.fs.encryption import MountEncryption
+from objfs.fs.identity import MountIdentities, UserMapError, load_user_map
 from objfs.fs.options import MountOptions
 from objfs.paths import default_store_path
 from objfs.store.types import OWNER
@@ -118,6 +120,20 @@ def check_kms_key(store: Any, encryption: MountEncryption) -> None:
         raise MountError(f"sse_kms_key_id={ref}: the KMS key is {info.state}")
 
 
+def load_identities(store: Any, options: MountOptions) -> MountIdentities:
+    """Who the mount acts as, from profile=/credentials_file=/user_map= (checked now)."""
+    fixed = None
+    try:
+        creds = find_credentials(options.profile, options.credentials_file)
+        if creds is not None:
+            fixed = store.authenticate(creds.access_key_id, creds.secret_access_key)
+        user_map = load_user_map(options.user_map) if options.user_map else None
+        return MountIdentities(fixed, user_map, store.user_identity)
+    except (ObjfsError, UserMapError) as err:
+        what = "user_map" if options.user_map and isinstance(err, UserMapError) else "identity"
+        raise MountError(f"mount {what}: {err}") from None
+
+
 def preflight(
     store_path: str | None,
     bucket: str,
@@ -148,6 +164,14 @@ def preflight(
         store.close()
         raise
     return store
+
+
+def preflight_identities(store: Any, options: MountOptions) -> MountIdentities:
+    try:
+        return load_identities(store, options)
+    except MountError:
+        store.close()
+        raise
 
 
 def _bucket_has_room(prefix: str) -> bool:

@@ -30,6 +30,7 @@ from typing import Any
 
 import trio
 
+from objfs.auth.identity import Identity
 from objfs.crypto.cse import META_KEY, CSEObject
 from objfs.errors import IntegrityError
 from objfs.fs import cseio
@@ -42,12 +43,16 @@ from objfs.fs.encryption import (
     verify_readable,
     without_envelope,
 )
-from objfs.fs.runner import DURABLE_CTX, MOUNT_CTX, StoreRunner
+from objfs.fs.runner import StoreRunner, caller
 from objfs.store.types import ObjectVersion, RequestContext, SystemMeta
 
 log = logging.getLogger("objfs.fs")
 
 CACHED_BLOCKS = 4  # per open file, for reads of unmodified data (4 chunks of memory)
+# A read that starts within this distance of where the previous one ended
+# continues a sequential stream (the kernel's read-ahead requests of one
+# stream arrive slightly out of order, up to its read-ahead window apart).
+SEQUENTIAL_SLACK = 512 << 10
 
 
 class OpenFile:
@@ -83,9 +88,18 @@ class OpenFile:
         self.meta_gen = 0  # bumped by set_meta, which does not wait for the lock
         self._blocks: OrderedDict[tuple[str, int, int], bytes] = OrderedDict()
         self._loading: dict[tuple[str, int, int], trio.Event] = {}
-        # The access log counts an open file's reads as one GET: the first
-        # store read is the request, later ones continue it (log=False).
-        self.read_logged = False
+        self._read_end = 0  # where the last read ended: tells sequential from random
+        # The access log counts an open file's reads as one GET per reader: the
+        # first store read is the request, later ones continue it (log=False).
+        self._logged_readers: set[Identity] = set()
+
+    def _sequential(self, offset: int, end: int) -> bool:
+        """Whether a read of [offset, end) continues a sequential stream (and note it)."""
+        last, self._read_end = self._read_end, max(end, self._read_end)
+        if offset == 0 or last - SEQUENTIAL_SLACK <= offset <= last + SEQUENTIAL_SLACK:
+            return True
+        self._read_end = end
+        return False
 
     @property
     def size(self) -> int:
@@ -135,7 +149,7 @@ class OpenFile:
         if base is None or self._verified == (base.version_id, base.seq):
             return
         if base.sse == "SSE-C" or META_KEY in base.user_meta:
-            obj = await self.run(verify_readable, self.run.store, MOUNT_CTX, self.enc, base)
+            obj = await self.run(verify_readable, self.run.store, caller(), self.enc, base)
             if obj is not None:
                 self._cse = (base.user_meta[META_KEY], obj)
         self._verified = (base.version_id, base.seq)
@@ -149,7 +163,7 @@ class OpenFile:
             fresh = self.rewrite or base is None or base.size == 0
             self.writer = cseio.open_writer(
                 self.run.store,
-                MOUNT_CTX,
+                caller(),
                 self.enc,
                 self.bucket,
                 key,
@@ -193,9 +207,14 @@ class OpenFile:
             end = min(offset + size, self.size)
             if end <= offset or self.base is None:
                 return b""
-            # Whole blocks through a small cache: the kernel asks for 128 KiB
-            # at a time, and a chunk is decrypted whole whatever the range.
             cse = self._envelope(self.base)
+            sequential = self._sequential(offset, end)
+            if cse is None and not sequential:
+                # A random read asks for its own range only; no read-ahead.
+                return await self.run(self._read_block, self.base, offset, end - offset, False)
+            # Sequential: whole blocks through a small cache (the kernel asks
+            # for 128 KiB at a time), and the store decodes the next chunk
+            # ahead. CSE frames are authenticated whole, so always whole blocks.
             bs = cse.block_size if cse is not None else self.run.store.chunk_size
             pieces = []
             pos = offset
@@ -228,15 +247,13 @@ class OpenFile:
             # failed) fetch it ourselves unless yet another request already does.
             await loading.wait()
         done = self._loading[key] = trio.Event()
-        ctx = MOUNT_CTX.with_options(log=False) if self.read_logged else MOUNT_CTX
-        self.read_logged = True
         try:
             if cse is not None:
                 block = await self.run(
-                    read_cse_block, self.run.store, ctx, self.enc, base, cse, index
+                    read_cse_block, self.run.store, self._read_ctx(), self.enc, base, cse, index
                 )
             else:
-                block = await self.run(self._read_block, ctx, base, index * bs, bs)
+                block = await self.run(self._read_block, base, index * bs, bs, True)
             self._blocks[key] = block
             while len(self._blocks) > CACHED_BLOCKS:
                 self._blocks.popitem(last=False)
@@ -246,18 +263,25 @@ class OpenFile:
             done.set()
         return block
 
-    def _read_block(
-        self, ctx: RequestContext, base: ObjectVersion, start: int, length: int
-    ) -> bytes:
+    def _read_ctx(self) -> RequestContext:
+        """The caller's context; ``log=False`` once its first read is logged."""
+        ctx = caller()
+        if ctx.identity in self._logged_readers:
+            return ctx.with_options(log=False)
+        self._logged_readers.add(ctx.identity)
+        return ctx
+
+    def _read_block(self, base: ObjectVersion, start: int, length: int, readahead: bool) -> bytes:
         with keyed(base):
             return self.run.store.read_range(  # type: ignore[no-any-return]
-                ctx,
+                self._read_ctx(),
                 self.bucket,
                 base.key,
                 start,
                 min(length, base.size - start),
                 version_id=base.version_id,
                 sse=self.enc.read_request,
+                readahead=readahead,
             )
 
     def set_meta(
@@ -277,7 +301,7 @@ class OpenFile:
         async with self.lock:
             if self.key is None:
                 return None
-            ctx = DURABLE_CTX if durable else MOUNT_CTX
+            ctx = caller(durable=durable)
             if not self.dirty:
                 if durable and self.needs_sync:
                     # The last commit was not durable: make it so now.

@@ -32,21 +32,22 @@ from typing import Any
 
 import pyfuse3
 
-from objfs.errors import MethodNotAllowed, NoSuchKey, NoSuchVersion
+from objfs.errors import AccessDenied, MethodNotAllowed, NoSuchKey, NoSuchVersion
 from objfs.fs import names
 from objfs.fs.attrs import AttrDefaults
 from objfs.fs.dirops import DirHandle, DirOps
 from objfs.fs.encryption import MountEncryption, head_meta, shown_size
 from objfs.fs.fileops import FileOps
+from objfs.fs.identity import MountIdentities
 from objfs.fs.inodes import UNKNOWN, InodeTable, Kind, Node
 from objfs.fs.names import KeyMap
 from objfs.fs.options import MountOptions
-from objfs.fs.runner import MOUNT_CTX, StoreRunner, fuse_error, fuse_handler
+from objfs.fs.runner import FH_HANDLERS, StoreRunner, caller, fuse_error, fuse_handler
 from objfs.fs.times import TimeKeeper, relatime_due
 from objfs.fs.versions import VersionOps
 from objfs.fs.xattrs import XattrOps
 from objfs.store.sysmeta import type_bits
-from objfs.store.types import DirStats, ObjectVersion, SystemMeta
+from objfs.store.types import DirStats, ObjectVersion, RequestContext, SystemMeta
 
 log = logging.getLogger("objfs.fs")
 
@@ -67,6 +68,7 @@ class ObjfsOperations(FileOps, DirOps, VersionOps, XattrOps, pyfuse3.Operations)
         *,
         threads: int = 6,
         encryption: MountEncryption | None = None,
+        identities: MountIdentities | None = None,
     ) -> None:
         super().__init__()
         self.store = store
@@ -91,15 +93,28 @@ class ObjfsOperations(FileOps, DirOps, VersionOps, XattrOps, pyfuse3.Operations)
         self.own_changes: dict[str, deque[float]] = {}
         self.meta_unsynced = False
         self.times = TimeKeeper()
+        self.identities = identities or MountIdentities()
+        self.fh_ctx: dict[int, RequestContext] = {}  # who opened each handle
         self._next_fh = 1
         self._init_files()
 
     # -- helpers -----------------------------------------------------------
 
     def new_fh(self) -> int:
+        """A new file or directory handle, acting from now on as the caller who opened it."""
         fh = self._next_fh
         self._next_fh += 1
+        self.fh_ctx[fh] = caller()
         return fh
+
+    def identify(self, handler: str, args: tuple) -> RequestContext:
+        """The identity a FUSE request acts as (``fuse_handler`` sets it for the task)."""
+        for arg in args:
+            if isinstance(arg, pyfuse3.RequestContext):
+                return self.identities.for_caller(arg.uid, arg.gid, arg.pid)
+        if handler in FH_HANDLERS and len(args) > 1:
+            return self.fh_ctx.get(args[1], self.identities.default_ctx)
+        return self.identities.default_ctx
 
     def node_of(self, ino: int) -> Node:
         node = self.table.get(ino)
@@ -139,7 +154,7 @@ class ObjfsOperations(FileOps, DirOps, VersionOps, XattrOps, pyfuse3.Operations)
             return await self.run(
                 head_meta,
                 self.store,
-                MOUNT_CTX,
+                caller(),
                 self.encryption,
                 self.bucket,
                 key,
@@ -185,7 +200,7 @@ class ObjfsOperations(FileOps, DirOps, VersionOps, XattrOps, pyfuse3.Operations)
         prefix = self.keys.dir_prefix(path)
         exists = dir_known
         if exists is None:
-            exists = await self.run(self.store.prefix_exists, MOUNT_CTX, self.bucket, prefix)
+            exists = await self.run(self.store.prefix_exists, caller(), self.bucket, prefix)
         if not exists and not any(n.path and names.is_under(n.path, path) for n in self.pending):
             return None
         dnode = dnode or self.table.node(Kind.DIR, path)
@@ -199,10 +214,10 @@ class ObjfsOperations(FileOps, DirOps, VersionOps, XattrOps, pyfuse3.Operations)
         """
         try:
             key = self.keys.key(path)
-            return head_meta(self.store, MOUNT_CTX, self.encryption, self.bucket, key), None
+            return head_meta(self.store, caller(), self.encryption, self.bucket, key), None
         except (NoSuchKey, NoSuchVersion, MethodNotAllowed):
             pass
-        return None, self.store.prefix_exists(MOUNT_CTX, self.bucket, self.keys.dir_prefix(path))
+        return None, self.store.prefix_exists(caller(), self.bucket, self.keys.dir_prefix(path))
 
     def known(self, path: str) -> Node | None:
         """The FILE/DIR node at ``path`` when this mount knows it exists (no store query)."""
@@ -278,7 +293,12 @@ class ObjfsOperations(FileOps, DirOps, VersionOps, XattrOps, pyfuse3.Operations)
         if node.stats is None:
             assert node.path is not None
             prefix = self.keys.dir_prefix(node.path)
-            node.stats = await self.run(self.store.dir_stats, MOUNT_CTX, self.bucket, prefix)
+            try:
+                node.stats = await self.run(self.store.dir_stats, caller(), self.bucket, prefix)
+            except AccessDenied:
+                # Who may not list a directory may still stat it (and read the
+                # names they know): its link count and times are then unknown.
+                return DirStats(subdirs=0, newest_ns=None)
         return node.stats
 
     def note_read(self, node: Node) -> None:
@@ -500,7 +520,7 @@ class ObjfsOperations(FileOps, DirOps, VersionOps, XattrOps, pyfuse3.Operations)
             if await self.dir_marker(node) is None:
                 await self.run(
                     self.store.put_object,
-                    MOUNT_CTX,
+                    caller(),
                     self.bucket,
                     key,
                     b"",
@@ -508,7 +528,7 @@ class ObjfsOperations(FileOps, DirOps, VersionOps, XattrOps, pyfuse3.Operations)
                     sys_meta=new,
                 )
             else:
-                await self.run(self.store.update_sys_meta, MOUNT_CTX, self.bucket, key, new)
+                await self.run(self.store.update_sys_meta, caller(), self.bucket, key, new)
             self.note_own_change(key)
             node.version = await self.head(key)
             self.meta_unsynced = True
@@ -518,7 +538,7 @@ class ObjfsOperations(FileOps, DirOps, VersionOps, XattrOps, pyfuse3.Operations)
             return  # unlinked and not open: nothing left to amend
         else:
             key = self.keys.key(node.path)
-            version = await self.run(self.store.update_sys_meta, MOUNT_CTX, self.bucket, key, new)
+            version = await self.run(self.store.update_sys_meta, caller(), self.bucket, key, new)
             self.note_own_change(key)
             node.version = version
             if node.state is not None:

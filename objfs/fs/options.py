@@ -7,6 +7,9 @@ with a ``MountOptionError`` naming it (exit status 2). Parsing never touches
 the system except to resolve ``uid=NAME`` / ``gid=NAME`` (and to make key
 file paths absolute: the daemon runs in ``/``).
 
+Identity options (``profile=``, ``credentials_file=``, ``user_map=``): who
+the mount acts as (``objfs/fs/identity.py``); checked before mounting.
+
 Encryption options (``sse=``, ``sse_kms_key_id=``, ``sse_c_key_file=``,
 ``cse_key_file=``): a bad ``sse=`` value is a usage error here; a bad
 *combination* is reported by ``MountOptions.encryption_problem`` and refused
@@ -64,7 +67,8 @@ IGNORED_FLAGS = frozenset(
 )
 IGNORED_PREFIXES = ("x-", "comment=")
 ENCRYPTION = ("sse", "sse_kms_key_id", "sse_c_key_file", "cse_key_file")
-RESERVED = ENCRYPTION  # the name tests/test_docs.py reads
+IDENTITY = ("profile", "credentials_file", "user_map")
+RESERVED = ENCRYPTION + IDENTITY  # the names tests/test_docs.py reads
 SSE_VALUES = ("none", "AES256", "aws:kms")
 
 
@@ -96,6 +100,9 @@ class MountOptions:
     sse_kms_key_id: str | None = None
     sse_c_key_file: str | None = None
     cse_key_file: str | None = None
+    profile: str | None = None  # act as this profile's user (credentials file)
+    credentials_file: str | None = None
+    user_map: str | None = None  # per-caller identities (objfs/fs/identity.py)
 
     @property
     def sse_mode(self) -> str | None:
@@ -168,6 +175,11 @@ def parse_options(text: str | None, base: MountOptions | None = None) -> MountOp
             continue
         if item in KERNEL_FLAGS:
             flags.append(item)
+            continue
+        if name in IDENTITY:
+            if not value:
+                raise MountOptionError(f"mount option {name} needs a value ({name}=...)")
+            values[name] = value if name == "profile" else os.path.abspath(value)
             continue
         if name in ENCRYPTION:
             if not value:

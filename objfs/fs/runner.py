@@ -17,6 +17,7 @@ Owns two rules of the FUSE layer:
 
 from __future__ import annotations
 
+import contextvars
 import errno
 import functools
 import logging
@@ -34,9 +35,26 @@ log = logging.getLogger("objfs.fs")
 P = ParamSpec("P")
 T = TypeVar("T")
 
-# The mount acts as the store owner until it is given an identity.
+# Without profile=/credentials_file=/user_map= the mount acts as the store owner.
 MOUNT_CTX = RequestContext(OWNER_IDENTITY, "mount", durable=False)
-DURABLE_CTX = MOUNT_CTX.with_options(durable=True)
+
+# The identity of the FUSE request a trio task is serving: set by fuse_handler
+# for every request (from the caller's uid/gid, or the file handle's opener),
+# read by every store call of the mount (``caller()``). Worker threads see it
+# too: trio.to_thread.run_sync runs in a copy of the task's context.
+CALLER: contextvars.ContextVar[RequestContext] = contextvars.ContextVar(
+    "objfs_caller", default=MOUNT_CTX
+)
+# Handlers whose first argument is a file handle: they act as its opener.
+FH_HANDLERS = frozenset(
+    {"read", "write", "flush", "fsync", "release", "readdir", "releasedir", "fsyncdir"}
+)
+
+
+def caller(*, durable: bool = False) -> RequestContext:
+    """The ``RequestContext`` of the request being served (``durable`` per call)."""
+    ctx = CALLER.get()
+    return ctx.with_options(durable=True) if durable else ctx
 
 
 class StoreRunner:
@@ -66,7 +84,11 @@ def fuse_handler(fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
         if log.isEnabledFor(logging.DEBUG):
             log.debug("%s%r", fn.__name__, tuple(a for a in args[1:] if not _is_ctx(a)))
+        token = None
         try:
+            identify = getattr(args[0], "identify", None)
+            if identify is not None:
+                token = CALLER.set(identify(fn.__name__, args))
             return await fn(*args, **kwargs)
         except pyfuse3.FUSEError:
             raise
@@ -86,6 +108,9 @@ def fuse_handler(fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
         except Exception:
             log.exception("unexpected error in %s", fn.__name__)
             raise pyfuse3.FUSEError(errno.EIO) from None
+        finally:
+            if token is not None:
+                CALLER.reset(token)
 
     return wrapper
 

@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING
 import trio
 
 from objfs.fs import names
-from objfs.fs.runner import MOUNT_CTX
 from objfs.store.types import TimesUpdate
 
 if TYPE_CHECKING:
@@ -114,7 +113,8 @@ async def flush_times(ops: ObjfsOperations) -> None:
         ops.note_own_change(update.key)
     done: dict[str, object] = {}
     try:
-        done = await ops.run(ops.store.amend_times, MOUNT_CTX, ops.bucket, updates)
+        # Batched for many callers: recorded as the mount's own identity.
+        done = await ops.run(ops.store.amend_times, ops.identities.default_ctx, ops.bucket, updates)
     except Exception:
         log.warning("could not record %d time changes", len(updates), exc_info=True)
     for update in updates:

@@ -28,7 +28,7 @@ from pyfuse3 import FUSEError
 from objfs.errors import MFARequired
 from objfs.fs import names
 from objfs.fs.inodes import Kind, Node
-from objfs.fs.runner import MOUNT_CTX, fuse_error, log
+from objfs.fs.runner import caller, fuse_error, log
 from objfs.store.types import ObjectVersion
 
 if TYPE_CHECKING:
@@ -41,12 +41,12 @@ class VersionOps:
     async def key_versions(self: ObjfsOperations, path: str) -> list[ObjectVersion]:
         if not path:
             return []
-        return await self.run(self.store.key_versions, MOUNT_CTX, self.bucket, self.keys.key(path))
+        return await self.run(self.store.key_versions, caller(), self.bucket, self.keys.key(path))
 
     async def _any_version_under(self: ObjfsOperations, path: str) -> bool:
         page = await self.run(
             self.store.list_object_versions,
-            MOUNT_CTX,
+            caller(),
             self.bucket,
             prefix=self.keys.dir_prefix(path),
             max_keys=1,
@@ -88,7 +88,7 @@ class VersionOps:
             version_marker = None
             while True:
                 page = self.store.list_object_versions(
-                    MOUNT_CTX,
+                    caller(),
                     self.bucket,
                     prefix=prefix,
                     delimiter="/",
@@ -120,7 +120,7 @@ class VersionOps:
         key = self.keys.key(node.path)
         try:
             await self.run(
-                self.store.delete_object, MOUNT_CTX, self.bucket, key, version_id=node.version_id
+                self.store.delete_object, caller(), self.bucket, key, version_id=node.version_id
             )
         except MFARequired as err:  # no code can come through unlink(2): EPERM, say how
             log.info(

@@ -28,7 +28,7 @@ import pyfuse3
 from objfs.crypto.cse import META_KEY
 from objfs.fs.encryption import mode_of
 from objfs.fs.inodes import Kind, Node
-from objfs.fs.runner import MOUNT_CTX, fuse_error, fuse_handler
+from objfs.fs.runner import caller, fuse_error, fuse_handler
 from objfs.store.types import ObjectVersion
 
 if TYPE_CHECKING:
@@ -120,7 +120,7 @@ class XattrOps:
         else:
             user_meta[meta_name] = meta_value
         updated = await self.run(
-            self.store.update_user_meta, MOUNT_CTX, self.bucket, self.keys.key(node.path), user_meta
+            self.store.update_user_meta, caller(), self.bucket, self.keys.key(node.path), user_meta
         )
         self.note_own_change(updated.key)
         node.version = updated

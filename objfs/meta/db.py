@@ -23,7 +23,13 @@ from objfs.errors import StoreFormatError, StoreFull, StoreNotFound
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+# 1: chunk frames v1 only. 2: new chunks are frame v2 (segments, BLAKE3 ids)
+# and small ones may live inline in the database, which objfs before
+# format 2 cannot read; and the ``leases`` table (writer leases, see
+# objfs/store/leases.py). Opening a format 1 store upgrades it in place in one
+# transaction (v1 chunks stay as they are and readable), so an older objfs
+# refuses the store with a clear message instead of calling v2 chunks damaged.
+FORMAT_VERSION = 2
 
 SCHEMA = """
 CREATE TABLE meta (name TEXT PRIMARY KEY, value) ;
@@ -82,6 +88,11 @@ CREATE TABLE chunks (
     dead_since INTEGER           -- ns, set when refs drops to 0
 ) WITHOUT ROWID;
 CREATE INDEX chunks_dead ON chunks(dead_since) WHERE refs = 0;
+-- Small chunks live here instead of in a file of their own (store format 2).
+CREATE TABLE inline_chunks (
+    chunk_id BLOB PRIMARY KEY,   -- counted in chunks like any chunk
+    frame BLOB NOT NULL          -- the sealed frame a chunk file would hold
+);
 CREATE TABLE uploads (
     upload_id TEXT PRIMARY KEY,
     bucket TEXT NOT NULL,
@@ -106,8 +117,16 @@ CREATE TABLE parts (
 ) WITHOUT ROWID;
 CREATE TABLE changes (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    bucket TEXT NOT NULL,
-    key BLOB NOT NULL
+    bucket TEXT NOT NULL,        -- '' for a store-wide change (the KMS)
+    key BLOB NOT NULL            -- b'' for a bucket-level change
+);
+-- Writer leases (format 2): one row per process that may hold chunks it
+-- has written or touched but not committed yet (objfs/store/leases.py).
+CREATE TABLE IF NOT EXISTS leases (
+    lease_id TEXT PRIMARY KEY,
+    holder TEXT NOT NULL,        -- for people: pid, host, program
+    since INTEGER NOT NULL,      -- ns: uncommitted chunks are no older than this
+    expires INTEGER NOT NULL     -- ns: renewed while the holder lives
 );
 -- SSE-KMS: the local KMS (SQL in objfs/meta/kms_queries.py, which also adds
 -- these tables to stores created before them, hence IF NOT EXISTS).
@@ -156,6 +175,18 @@ CREATE TABLE IF NOT EXISTS kms_audit (
 CREATE INDEX IF NOT EXISTS kms_audit_time ON kms_audit(time);
 CREATE INDEX IF NOT EXISTS kms_audit_key ON kms_audit(key_id, seq);
 """
+
+_LEASES_DDL = SCHEMA[SCHEMA.index("CREATE TABLE IF NOT EXISTS leases") :].split(";", 1)[0]
+# Statements that bring a store from format N-1 to N, run in one transaction.
+MIGRATIONS: dict[int, list[str]] = {
+    2: [
+        """CREATE TABLE inline_chunks (
+    chunk_id BLOB PRIMARY KEY,   -- counted in chunks like any chunk
+    frame BLOB NOT NULL          -- the sealed frame a chunk file would hold
+)""",
+        _LEASES_DDL,
+    ]
+}
 
 
 class Database:
@@ -206,7 +237,27 @@ class Database:
                 f"store format {version[0]} is newer than this objfs understands "
                 f"({FORMAT_VERSION}): upgrade objfs"
             )
+        if int(version[0]) < FORMAT_VERSION:
+            try:
+                db._upgrade()
+            except BaseException:
+                db.close()
+                raise
         return db
+
+    def _upgrade(self) -> None:
+        """Bring an older store to ``FORMAT_VERSION`` (idempotent, one transaction)."""
+        with self.write(durable=True) as cur:
+            row = cur.execute("SELECT value FROM meta WHERE name = 'format_version'").fetchone()
+            old = int(row[0])
+            for version in range(old + 1, FORMAT_VERSION + 1):
+                for statement in MIGRATIONS[version]:
+                    cur.execute(statement)
+            if old < FORMAT_VERSION:
+                cur.execute(
+                    "UPDATE meta SET value = ? WHERE name = 'format_version'", (FORMAT_VERSION,)
+                )
+                log.info("store %s upgraded from format %d to %d", self.path, old, FORMAT_VERSION)
 
     def conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)

@@ -170,9 +170,10 @@ def update_version_meta(cur: sqlite3.Cursor, seq: int, **fields: object) -> None
 
 
 def all_manifests(cur: sqlite3.Cursor) -> Iterable[Row]:
-    """(bucket, key, version_id, domain_id, manifest) of every version, then every part."""
+    """(bucket, key, version_id, domain_id, manifest, seq) of every version with data."""
     yield from cur.execute(
-        "SELECT bucket, key, version_id, domain_id, manifest FROM versions WHERE delete_marker = 0"
+        "SELECT bucket, key, version_id, domain_id, manifest, seq FROM versions "
+        "WHERE delete_marker = 0"
     )
 
 
@@ -256,24 +257,35 @@ def prefix_has_live_key(
 def add_refs(
     cur: sqlite3.Cursor, domain_id: bytes, refs: Iterable[tuple[bytes, int]]
 ) -> list[bytes]:
-    """Add one reference per (chunk_id, length); return ids that had no live row."""
-    revived = []
+    """Add one reference per (chunk_id, length); return ids that had no live row.
+
+    Batched: one upsert per distinct chunk (a manifest of a big file names
+    thousands of chunks, often the same one several times as slices).
+    """
+    counts: dict[bytes, list[int]] = {}
     for chunk_id, length in refs:
-        row = cur.execute("SELECT refs FROM chunks WHERE chunk_id = ?", (chunk_id,)).fetchone()
-        if row is None:
-            cur.execute(
-                "INSERT INTO chunks(chunk_id, domain_id, refs, length) VALUES (?, ?, 1, ?)",
-                (chunk_id, domain_id, length),
-            )
-            revived.append(chunk_id)
+        entry = counts.get(chunk_id)
+        if entry is None:
+            counts[chunk_id] = [1, length]
         else:
-            if row[0] == 0:
-                revived.append(chunk_id)
-            cur.execute(
-                "UPDATE chunks SET refs = refs + 1, dead_since = NULL WHERE chunk_id = ?",
-                (chunk_id,),
+            entry[0] += 1
+    ids = list(counts)
+    live: set[bytes] = set()
+    for i in range(0, len(ids), 500):
+        batch = ids[i : i + 500]
+        marks = ",".join("?" * len(batch))
+        live.update(
+            row[0]
+            for row in cur.execute(
+                f"SELECT chunk_id FROM chunks WHERE refs > 0 AND chunk_id IN ({marks})", batch
             )
-    return revived
+        )
+    cur.executemany(
+        "INSERT INTO chunks(chunk_id, domain_id, refs, length) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT(chunk_id) DO UPDATE SET refs = refs + excluded.refs, dead_since = NULL",
+        [(chunk_id, domain_id, n, length) for chunk_id, (n, length) in counts.items()],
+    )
+    return [chunk_id for chunk_id in ids if chunk_id not in live]
 
 
 def drop_refs(cur: sqlite3.Cursor, chunk_ids: Iterable[bytes]) -> None:
@@ -298,6 +310,23 @@ def dead_chunks(cur: sqlite3.Cursor, before_ns: int) -> list[bytes]:
 
 def forget_chunk(cur: sqlite3.Cursor, chunk_id: bytes) -> None:
     cur.execute("DELETE FROM chunks WHERE chunk_id = ?", (chunk_id,))
+    cur.execute("DELETE FROM inline_chunks WHERE chunk_id = ?", (chunk_id,))
+
+
+def put_inline(cur: sqlite3.Cursor, chunk_id: bytes, frame: bytes) -> None:
+    """Store a small chunk's sealed frame (a dedup hit keeps the existing one)."""
+    cur.execute(
+        "INSERT OR IGNORE INTO inline_chunks(chunk_id, frame) VALUES (?, ?)", (chunk_id, frame)
+    )
+
+
+def get_inline(cur: sqlite3.Cursor, chunk_id: bytes) -> bytes | None:
+    row = cur.execute("SELECT frame FROM inline_chunks WHERE chunk_id = ?", (chunk_id,)).fetchone()
+    return None if row is None else bytes(row[0])
+
+
+def inline_ids(cur: sqlite3.Cursor) -> set[bytes]:
+    return {row[0] for row in cur.execute("SELECT chunk_id FROM inline_chunks")}
 
 
 def chunk_rows(cur: sqlite3.Cursor) -> dict[bytes, tuple[bytes, int, int]]:
@@ -380,10 +409,19 @@ def list_parts(cur: sqlite3.Cursor, upload_id: str) -> list[Row]:
 
 
 def all_part_manifests(cur: sqlite3.Cursor) -> Iterable[Row]:
+    """(bucket, key, upload_id, domain_id, manifest, part_number) of every part."""
     yield from cur.execute(
-        "SELECT u.bucket, u.key, u.upload_id, u.domain_id, p.manifest "
+        "SELECT u.bucket, u.key, u.upload_id, u.domain_id, p.manifest, p.part_number "
         "FROM parts p JOIN uploads u ON u.upload_id = p.upload_id"
     )
+
+
+def part_manifest(cur: sqlite3.Cursor, upload_id: str, part_number: int) -> bytes | None:
+    row = cur.execute(
+        "SELECT manifest FROM parts WHERE upload_id = ? AND part_number = ?",
+        (upload_id, part_number),
+    ).fetchone()
+    return None if row is None else bytes(row[0])
 
 
 # -- changes -------------------------------------------------------------
@@ -457,3 +495,43 @@ def version_sizes(cur: sqlite3.Cursor) -> dict[tuple[str, bytes, str], int]:
             "SELECT bucket, key, version_id, size FROM versions WHERE delete_marker = 0"
         )
     }
+
+
+# -- writer leases ---------------------------------------------------------
+
+
+def put_lease(
+    cur: sqlite3.Cursor, lease_id: str, holder: str, since_ns: int, expires_ns: int
+) -> None:
+    cur.execute(
+        "INSERT INTO leases(lease_id, holder, since, expires) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT(lease_id) DO UPDATE SET since = excluded.since, expires = excluded.expires",
+        (lease_id, holder, since_ns, expires_ns),
+    )
+
+
+def drop_lease(cur: sqlite3.Cursor, lease_id: str) -> None:
+    cur.execute("DELETE FROM leases WHERE lease_id = ?", (lease_id,))
+
+
+def drop_expired_leases(cur: sqlite3.Cursor, now_ns: int) -> int:
+    return cur.execute("DELETE FROM leases WHERE expires <= ?", (now_ns,)).rowcount
+
+
+def oldest_live_lease(cur: sqlite3.Cursor, now_ns: int, exclude: str = "") -> int | None:
+    """The smallest ``since`` of the leases live at ``now_ns``, but ``exclude`` (None: none)."""
+    row = cur.execute(
+        "SELECT MIN(since) FROM leases WHERE expires > ? AND lease_id != ?", (now_ns, exclude)
+    ).fetchone()
+    return None if row is None or row[0] is None else int(row[0])
+
+
+def list_leases(cur: sqlite3.Cursor) -> list[Row]:
+    return cur.execute(
+        "SELECT lease_id, holder, since, expires FROM leases ORDER BY since"
+    ).fetchall()
+
+
+def version_seq_exists(cur: sqlite3.Cursor, seq: int) -> bool:
+    """Whether the version row ``seq`` still exists (seqs are never reused)."""
+    return cur.execute("SELECT 1 FROM versions WHERE seq = ?", (seq,)).fetchone() is not None

@@ -75,7 +75,7 @@ class Need:
         return action, bucket, key, version
 
 
-def _condition_args(args: Mapping[str, Any]) -> dict[str, Any]:
+def condition_keys(args: Mapping[str, Any]) -> dict[str, Any]:
     """Request condition keys found in a call's arguments."""
     found: dict[str, Any] = {}
     if args.get("version_id") is not None:
@@ -94,6 +94,10 @@ def _condition_args(args: Mapping[str, Any]) -> dict[str, Any]:
             found["s3:x-amz-server-side-encryption-aws-kms-key-id"] = sse.kms_key_id
         if sse.customer_key is not None:
             found["s3:x-amz-server-side-encryption-customer-algorithm"] = "AES256"
+    elif sse in ("AES256", "aws:kms"):  # a commit names the encryption its data has
+        found["s3:x-amz-server-side-encryption"] = sse
+        if args.get("kms_key_id"):
+            found["s3:x-amz-server-side-encryption-aws-kms-key-id"] = args["kms_key_id"]
     return found
 
 
@@ -154,7 +158,7 @@ def requires(*needs: Need | str) -> Callable[[F], F]:
                 bound = signature.bind(self, ctx, *args, **kwargs)
                 bound.apply_defaults()
                 values = bound.arguments
-                conditions = _condition_args(values)
+                conditions = condition_keys(values)
                 seen: dict[str, Any] = {}  # bucket -> (owner, config) the checks read
                 access_log = getattr(self, "access_log", None)
                 try:

@@ -309,30 +309,38 @@ class AccessLog:
             key = log_object_key(prefix, datetime.now(UTC))
             with self.db.read() as cur:
                 info = store._bucket(cur, target)
-            domain, label, kms = store._write_domain(info, None, DELIVERY_CTX, key)
-            stored = store_stream(store.chunks, domain, ChunkedBody(body, store.chunk_size))
-            store._make_durable(stored.manifest)
             try:
-                with self.db.write(durable=True) as cur:
-                    if lq.delete_pending(cur, ids) != len(ids):
-                        raise _Raced
-                    store._commit_version(
-                        cur,
-                        target,
-                        encode_key(key),
-                        manifest=stored.manifest,
-                        size=stored.size,
-                        etag=hashlib.md5(body).hexdigest(),
-                        content_type="text/plain",
-                        user_meta=None,
-                        sys_meta=None,
-                        sse=label,
-                        kms_key_id=kms,
-                        domain_id=domain.domain_id,
-                    )
+                with store.leases.hold():  # gc never takes chunks of a write in flight
+                    self._write_log_object(info, target, key, body, ids)
             except _Raced:
                 return delivered  # another process delivers this target right now
             delivered.append(DeliveredLog(target, key, len(ids)))
+
+    def _write_log_object(
+        self, info: Any, target: str, key: str, body: bytes, ids: list[int]
+    ) -> None:
+        """Store one log object; commit it with the removal of its pending rows."""
+        store = self.store
+        domain, label, kms = store._write_domain(info, None, DELIVERY_CTX, key)
+        stored = store_stream(store.chunks, domain, ChunkedBody(body, store.chunk_size))
+        store._make_durable(stored.manifest)
+        with self.db.write(durable=True) as cur:
+            if lq.delete_pending(cur, ids) != len(ids):
+                raise _Raced
+            store._commit_version(
+                cur,
+                target,
+                encode_key(key),
+                manifest=stored.manifest,
+                size=stored.size,
+                etag=hashlib.md5(body).hexdigest(),
+                content_type="text/plain",
+                user_meta=None,
+                sys_meta=None,
+                sse=label,
+                kms_key_id=kms,
+                domain_id=domain.domain_id,
+            )
 
     def _note_deadline_of(self, target: str, prefix: str) -> None:
         with self.db.read() as cur:

@@ -16,7 +16,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from objfs.chunks.store import ChunkStore
+from objfs.chunks.store import INLINE_MAX, ChunkStore
 from objfs.crypto.keyring import Domain
 from objfs.errors import EntityTooLarge, InvalidArgument
 from objfs.store.types import ChunkRef
@@ -83,6 +83,8 @@ class StoredStream:
     manifest: list[ChunkRef] = field(default_factory=list)
     size: int = 0
     md5: Any = field(default_factory=hashlib.md5)
+    # Sealed frames of small chunks to store inline in the commit's transaction.
+    inline: dict[bytes, bytes] = field(default_factory=dict)
 
 
 @functools.lru_cache(maxsize=4)
@@ -94,29 +96,44 @@ def is_zero(data: bytes) -> bool:
     return not data or (data[0] == 0 and data[-1] == 0 and data == zeros(len(data)))
 
 
-def _store_one(chunks: ChunkStore, domain: Domain, data: bytes) -> tuple[bytes | None, bool]:
+def _store_one(
+    chunks: ChunkStore, domain: Domain, data: bytes, inline: bool
+) -> tuple[bytes | None, bytes | None]:
+    """(chunk id or None for a hole, sealed frame if it is to live inline)."""
     if is_zero(data):
-        return None, False  # all zeros: a hole, no chunk
-    return chunks.put(domain, data)
+        return None, None  # all zeros: a hole, no chunk
+    if inline and len(data) <= INLINE_MAX:
+        return chunks.seal_inline(domain, data)
+    return chunks.put(domain, data)[0], None
 
 
 def store_stream(
-    chunks: ChunkStore, domain: Domain, body: ChunkedBody, *, limit: int | None = None
+    chunks: ChunkStore,
+    domain: Domain,
+    body: ChunkedBody,
+    *,
+    limit: int | None = None,
+    inline: bool = False,
 ) -> StoredStream:
     """Store every chunk of ``body``; returns the manifest, size and MD5.
 
     Chunks are written but not fsynced (the caller syncs the manifest's chunks
-    before a durable commit). All-zero chunks become holes. The MD5 (S3's ETag) runs on its own
+    before a durable commit). All-zero chunks become holes. ``inline``: chunks
+    of at most ``INLINE_MAX`` bytes are sealed but not written; their frames
+    are in ``inline`` for the caller's commit to store in the database. The MD5 (S3's ETag) runs on its own
     thread, in order, beside the chunk encoders: it is the slowest hash here.
     """
     out = StoredStream()
-    pending: deque[tuple[Future[tuple[bytes | None, bool]], Future[None], int]] = deque()
+    pending: deque[tuple[Future[tuple[bytes | None, bytes | None]], Future[None], int]] = deque()
 
     def drain(keep: int) -> None:
         while len(pending) > keep:
             future, hashed, length = pending.popleft()
-            chunk_id, _new = future.result()
+            chunk_id, frame = future.result()
             hashed.result()
+            if frame is not None:
+                assert chunk_id is not None
+                out.inline[chunk_id] = frame
             out.manifest.append(ChunkRef(chunk_id, length))
 
     try:
@@ -128,7 +145,7 @@ def store_stream(
                 )
             pending.append(
                 (
-                    _POOL.submit(_store_one, chunks, domain, piece),
+                    _POOL.submit(_store_one, chunks, domain, piece, inline),
                     _MD5.submit(out.md5.update, piece),
                     len(piece),
                 )

@@ -9,7 +9,10 @@ Invariants after every call:
   context asks for durability, and always written before the commit;
 - ``objects`` points at the newest version row of each key;
 - ``chunks.refs`` counts manifest entries naming each chunk (see meta.queries);
-- every mutation appends to the change sequence in the same transaction.
+- every mutation appends to the change sequence in the same transaction
+  (bucket configuration: key ``''``; the KMS: bucket and key ``''``);
+- chunks stored for a commit that has not happened yet are covered by this
+  process's writer lease (store/leases.py) from before they are written.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from objfs.store.access import Need, requires
 from objfs.store.accesslog import AccessLog, AccessLogMixin
 from objfs.store.authorizer import AccessControl
 from objfs.store.kms import KMSMixin
+from objfs.store.leases import Leases
 from objfs.store.listing import ListingMixin
 from objfs.store.maintenance import MaintenanceMixin
 from objfs.store.mfa import MFAMixin
@@ -85,11 +89,16 @@ class Store(
         self.keyring = keyring
         self.chunk_size = int(db.get_meta("chunk_size"))  # type: ignore[arg-type]
         self.chunks = ChunkStore(LocalBackend(path / "chunks"))
+        # Small chunks live inline in the database (see chunking.store_stream).
+        # One statement on this thread's connection: inside a write it sees
+        # the frames that write inserted.
+        self.chunks.inline_source = lambda cid: q.get_inline(self.db.conn().cursor(), cid)
         self._domains: dict[bytes, Domain] = {}
         self._extents_cache: OrderedDict[int, Extents] = OrderedDict()  # objects.py
         self._kms_recent: dict[tuple[object, ...], int] = {}  # audit folding (store/kms.py)
         self._domain_lock = threading.Lock()
         self.access = AccessControl(db)  # the authorization seam's data (authorizer.py)
+        self.leases = Leases(db)  # this process's writer lease (store/leases.py)
         self.access_log = AccessLog(self)  # server access logs (accesslog.py)
 
     # -- lifecycle ---------------------------------------------------------
@@ -158,6 +167,7 @@ class Store(
 
     def close(self) -> None:
         self.access_log.close()  # delivers what is due
+        self.leases.close()
         self.db.close()
 
     def __enter__(self) -> Store:
@@ -344,6 +354,7 @@ class Store(
         with self.db.write(durable=True) as cur:
             self._bucket(cur, name)
             q.update_bucket(cur, name, encryption=mode, kms_key_id=kms_key_id)
+            q.add_change(cur, name, b"")
             return self._bucket(cur, name)
 
     def sync(self) -> None:

@@ -350,6 +350,7 @@ class KMSMixin:
         self._kms_begin()
         with self.db.write(durable=True) as cur:
             key_id = self._kms_new_key(cur, ctx, description)
+            q.add_change(cur, "", b"")
             return self._kms_info(cur, kq.get_key(cur, key_id))  # type: ignore[arg-type]
 
     @requires(Need("kms:CreateAlias", bucket=None, key=None))
@@ -365,6 +366,7 @@ class KMSMixin:
                 )
             kq.insert_alias(cur, name, row[K_ID])
             _audit(cur, ctx, "CreateAlias", row[K_ID])
+            q.add_change(cur, "", b"")  # key state: mounts and caches re-check
             return self._kms_info(cur, row)
 
     @requires(Need("kms:DeleteAlias", bucket=None, key=None))
@@ -377,6 +379,7 @@ class KMSMixin:
                 raise KMSNotFound(f"no KMS alias {name!r} (see `objfs kms ls`)")
             kq.delete_alias(cur, name)
             _audit(cur, ctx, "DeleteAlias", key_id)
+            q.add_change(cur, "", b"")  # key state: mounts and caches re-check
 
     @requires(Need("kms:ListKeys", bucket=None, key=None))
     def kms_list_keys(self: Store, ctx: RequestContext) -> list[KMSKeyInfo]:
@@ -411,6 +414,7 @@ class KMSMixin:
                 )
             kq.update_key(cur, row[K_ID], state=state)
             _audit(cur, ctx, operation, row[K_ID])
+            q.add_change(cur, "", b"")  # key state: mounts and caches re-check
             return self._kms_info(cur, kq.get_key(cur, row[K_ID]))  # type: ignore[arg-type]
 
     @requires(Need("kms:RotateKeyOnDemand", bucket=None, key=None))
@@ -427,6 +431,7 @@ class KMSMixin:
             kq.insert_material(cur, row[K_ID], version, now_ns(), seal_id, sealed)
             kq.update_key(cur, row[K_ID], current_version=version)
             _audit(cur, ctx, "RotateKey", row[K_ID], version=version)
+            q.add_change(cur, "", b"")  # key state: mounts and caches re-check
         return version
 
     @requires(Need("kms:ScheduleKeyDeletion", bucket=None, key=None))
@@ -452,6 +457,7 @@ class KMSMixin:
             when = now_ns() + days * kc.DAY_NS
             kq.update_key(cur, row[K_ID], state=kc.STATE_PENDING, deletion=when)
             _audit(cur, ctx, "ScheduleKeyDeletion", row[K_ID])
+            q.add_change(cur, "", b"")  # key state: mounts and caches re-check
         log.warning(
             "KMS key %s scheduled for deletion on %s: after that, data under it is unreadable",
             row[K_ID],
@@ -469,6 +475,7 @@ class KMSMixin:
                 raise KMSInvalidState(f"KMS key {row[K_ID]} is not pending deletion")
             kq.update_key(cur, row[K_ID], state=kc.STATE_DISABLED, deletion=None)
             _audit(cur, ctx, "CancelKeyDeletion", row[K_ID])
+            q.add_change(cur, "", b"")  # key state: mounts and caches re-check
             return self._kms_info(cur, kq.get_key(cur, row[K_ID]))  # type: ignore[arg-type]
 
     @requires(Need("kms:ListAuditEvents", bucket=None, key=None))
@@ -491,6 +498,7 @@ class KMSMixin:
         """Drop audit entries older than ``before_ns``; returns how many."""
         self._kms_begin()
         with self.db.write(durable=True) as cur:
+            q.add_change(cur, "", b"")
             return kq.prune_audit(cur, int(before_ns))
 
     def _kms_info(self: Store, cur: Any, row: Sequence[Any]) -> KMSKeyInfo:

@@ -1,15 +1,45 @@
-"""fsck and garbage collection.
+"""fsck and garbage collection, safe to run on a live store.
 
 fsck checks the store against its invariants: every chunk a version or an
 upload part names exists and authenticates, reference counts equal the
 manifest entries, ``objects`` points at each key's newest version, manifests
-add up to the object size. ``repair`` fixes what can be fixed without losing
-data (reference counts, the latest pointers, orphan chunks) and *reports*
+add up to the object size. Each deviation is a ``Finding`` (kind, bucket,
+key, version, chunk, repaired or not). ``repair`` fixes what can be fixed
+without losing data (reference counts, the latest pointers) and *reports*
 objects whose data is damaged; it never drops them silently.
 
 gc removes chunks nothing references: rows whose count fell to 0 and files
-without a row (left by a crash or an aborted write), once they are older
-than a grace period, so writes in flight elsewhere are never raced.
+without a row (left by a crash or an aborted write).
+
+**Writers in flight are never raced** (store/leases.py has the lease
+itself). A chunk is stored before the commit naming it, so for a while it
+is referenced by nothing. gc and ``fsck --repair`` keep such chunks alive
+by construction, not by a time window:
+
+- gc runs in one write transaction (it holds the metadata lock, so no
+  commit and no lease publication interleaves). In it, it drops expired
+  leases and computes the **cutoff**: the oldest ``since`` among the live
+  leases (this process's own writes from memory) minus ``LEASE_MARGIN_S``
+  (file mtimes come from a coarse kernel clock), and at most
+  ``now - grace``. It removes only dead rows whose count fell to 0 before
+  the cutoff and files whose mtime is older than the cutoff.
+- A writer whose lease gc did not see publishes it after gc's transaction,
+  and stores chunks only after that: they cannot be among gc's victims.
+- A write that dedups onto an existing unreferenced chunk touches it (its
+  mtime becomes newer than the cutoff). gc deletes a file by moving it
+  aside and checking the mtime there (``discard_unless_touched``): a touch
+  either came first (the file goes back) or finds no file (the writer
+  stores the chunk again). A commit still checks that chunks it revives
+  exist, and fails rather than commit a hole.
+- A crashed writer stops renewing its lease; after ``expires`` gc drops the
+  row and collects the crashed writer's chunks like any orphan.
+
+``fsck --repair`` recomputes reference counts and latest pointers inside
+the write transaction that writes them (never from an earlier snapshot, so
+commits racing the check cannot be undone), and removes orphans only through
+gc, with no grace but under the same leases. A chunk that fails to verify is
+reported only if a version or part that named it still does afterwards (a
+version deleted or replaced while fsck ran is not damage).
 """
 
 from __future__ import annotations
@@ -18,31 +48,84 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from objfs.errors import IntegrityError, KMSDisabled, KMSInvalidState, KMSNotFound, ObjfsError
 from objfs.meta import queries as q
 from objfs.store import records as rec
+from objfs.store.leases import LeaseInfo
 
 if TYPE_CHECKING:
     from objfs.store.core import Store
 
 log = logging.getLogger(__name__)
 
+# File mtimes lag the fine clock by up to a kernel tick; a lease's start is
+# moved back by this much before it bounds what gc may take.
+LEASE_MARGIN_S = 1.0
+
+# Finding kinds: what each means, and whether metadata repair fixes it.
+FINDING_KINDS: dict[str, tuple[str, bool]] = {
+    "damaged-chunk": ("a chunk a version or part names is missing or fails to verify", False),
+    "size-mismatch": ("a version's manifest does not add up to its size", False),
+    "refcount": ("a chunk's reference count differs from the manifests naming it", True),
+    "stale-latest": ("a key's latest pointer does not name its newest version", True),
+}
+
+
+@dataclass(slots=True, frozen=True)
+class Finding:
+    """One thing fsck found. ``version`` is ``upload:ID`` for a multipart part."""
+
+    kind: str
+    message: str
+    bucket: str | None = None
+    key: str | None = None
+    version: str | None = None
+    chunk: str | None = None  # hex id
+    repaired: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
 
 @dataclass(slots=True)
 class FsckReport:
-    problems: list[str] = field(default_factory=list)
-    damaged_objects: list[tuple[str, str, str]] = field(default_factory=list)
-    repaired: list[str] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
     chunks_checked: int = 0
     versions_checked: int = 0
-    orphan_chunks: int = 0
+    orphan_chunks: int = 0  # unreferenced chunk files seen (not a problem: gc's work)
+    chunks_removed: int = 0  # by the gc that --repair runs
+    # Referenced chunks by frame format (1: pre-segment, 2: segments): a store
+    # upgraded from format 1 holds both until its old data is rewritten.
+    chunk_formats: dict[int, int] = field(default_factory=dict)
+    inline_chunks: int = 0  # referenced chunks that live in the database, not a file
 
     @property
     def ok(self) -> bool:
-        return not self.problems
+        return all(f.repaired for f in self.findings)
+
+    @property
+    def problems(self) -> list[str]:
+        return [f.message for f in self.findings if not f.repaired]
+
+    @property
+    def repaired(self) -> list[str]:
+        done = [f.message for f in self.findings if f.repaired]
+        if self.chunks_removed:
+            done.append(f"removed {self.chunks_removed} unreferenced chunks")
+        return done
+
+    @property
+    def damaged_objects(self) -> list[tuple[str, str, str]]:
+        out: list[tuple[str, str, str]] = []
+        for f in self.findings:
+            if f.kind in ("damaged-chunk", "size-mismatch") and f.bucket is not None:
+                name = (f.bucket, f.key or "", f.version or "")
+                if name not in out:
+                    out.append(name)
+        return out
 
 
 @dataclass(slots=True)
@@ -50,6 +133,19 @@ class GcReport:
     chunks_removed: int = 0
     bytes_freed: int = 0
     temp_files_removed: int = 0
+    leases_expired: int = 0
+    cutoff_ns: int = 0  # nothing written or touched after this was a candidate
+
+
+# Who names a chunk: (bucket, raw key, version id or upload id, "version" or
+# "upload", the version's seq or the part's number). A seq is never reused,
+# unlike a version id ("null" in an unversioned bucket names every new version).
+Owner = tuple[str, bytes, str, str, int]
+
+
+def _label(owner: Owner) -> tuple[str, str, str]:
+    bucket, key, vid, kind, _ = owner
+    return bucket, key.decode("utf-8", "replace"), vid if kind == "version" else f"upload:{vid}"
 
 
 class MaintenanceMixin:
@@ -60,93 +156,75 @@ class MaintenanceMixin:
         progress: Callable[[int, int], None] | None = None,
     ) -> FsckReport:
         report = FsckReport()
-        refs: Counter[bytes] = Counter()
-        owners: dict[bytes, list[tuple[str, str, str]]] = {}
+        owners: dict[bytes, list[Owner]] = {}
         domains: dict[bytes, bytes] = {}
-        with self.db.read() as cur:
-            sources = [
-                *((b, k, v, d, m, "version") for b, k, v, d, m in q.all_manifests(cur)),
-                *((b, k, u, d, m, "upload") for b, k, u, d, m in q.all_part_manifests(cur)),
-            ]
+        with self.db.read() as cur:  # one snapshot
             sizes = q.version_sizes(cur)
-            rows = q.chunk_rows(cur)
-            stale_latest = q.stale_latest(cur)
-        for bucket, key, vid, domain_id, blob, kind in sources:
-            manifest = rec.unpack_manifest(blob)
-            name = (
-                bucket,
-                key.decode("utf-8", "replace"),
-                vid if kind == "version" else f"upload:{vid}",
-            )
-            if kind == "version":
-                report.versions_checked += 1
-                total = sum(r.length for r in manifest)
-                if total != sizes.get((bucket, key, vid)):
-                    report.problems.append(
-                        f"s3://{name[0]}/{name[1]} version {vid}: manifest covers {total} bytes, "
-                        f"size says {sizes.get((bucket, key, vid))}"
-                    )
-                    report.damaged_objects.append(name)
-            for ref in manifest:
-                if ref.chunk_id is None:
-                    continue
-                refs[ref.chunk_id] += 1
-                owners.setdefault(ref.chunk_id, []).append(name)
-                domains[ref.chunk_id] = domain_id
-        # Reference counts.
-        fixes: list[tuple[bytes, bytes, int, int]] = []
-        for chunk_id, count in refs.items():
-            row = rows.get(chunk_id)
-            if row is None or row[1] != count:
-                report.problems.append(
-                    f"chunk {chunk_id.hex()}: {count} references, counted "
-                    f"{None if row is None else row[1]}"
-                )
-                fixes.append((chunk_id, domains[chunk_id], count, row[2] if row else 0))
-        for chunk_id, (domain_id, count, length) in rows.items():
-            if chunk_id not in refs and count != 0:
-                report.problems.append(f"chunk {chunk_id.hex()}: counted {count}, referenced 0")
-                fixes.append((chunk_id, domain_id, 0, length))
-        for bucket, key in stale_latest:
-            report.problems.append(
-                f"s3://{bucket}/{key.decode('utf-8', 'replace')}: latest pointer is stale"
-            )
-        repairable = set(report.problems) - {p for p in report.problems if "manifest covers" in p}
+            for owner, domain_id, manifest in _sources(cur):
+                if owner[3] == "version":
+                    report.versions_checked += 1
+                    total = sum(r.length for r in manifest)
+                    size = sizes.get(owner[:3])
+                    if total != size:
+                        bucket, key, vid = _label(owner)
+                        report.findings.append(
+                            Finding(
+                                "size-mismatch",
+                                f"s3://{bucket}/{key} version {vid}: manifest covers {total} "
+                                f"bytes, size says {size}",
+                                bucket,
+                                key,
+                                vid,
+                            )
+                        )
+                for ref in manifest:
+                    if ref.chunk_id is not None:
+                        owners.setdefault(ref.chunk_id, []).append(owner)
+                        domains[ref.chunk_id] = domain_id
+            if not repair:
+                report.findings += _metadata_findings(cur, fix=False)
+        if repair:
+            # Recomputed and written under the lock: nothing commits in between.
+            with self.db.write(durable=True) as cur:
+                report.findings += _metadata_findings(cur, fix=True)
         # Data: every referenced chunk must exist and authenticate.
-        total = len(refs)
-        damaged: set[bytes] = set()
-        for i, chunk_id in enumerate(refs):
+        total = len(owners)
+        for i, (chunk_id, names) in enumerate(owners.items()):
             try:
                 self._verify_chunk(domains[chunk_id], chunk_id)
+                fmt = self.chunks.read_header(chunk_id).version
+                report.chunk_formats[fmt] = report.chunk_formats.get(fmt, 0) + 1
+                report.inline_chunks += self.chunks.home(chunk_id) == "inline"
             except ObjfsError as err:
-                damaged.add(chunk_id)
-                report.problems.append(str(err))
+                for owner in self._still_there(chunk_id, names):
+                    bucket, key, vid = _label(owner)
+                    report.findings.append(
+                        Finding("damaged-chunk", str(err), bucket, key, vid, chunk_id.hex())
+                    )
             report.chunks_checked += 1
             if progress is not None:
                 progress(i + 1, total)
-        for chunk_id in damaged:
-            for name in owners[chunk_id]:
-                if name not in report.damaged_objects:
-                    report.damaged_objects.append(name)
-        # Orphans: files nobody references (a crash leaves these; not a problem).
-        orphans = [cid for cid, _ in self.chunks.iter_ids() if cid not in refs]
-        report.orphan_chunks = len(orphans)
+        # Orphans: files nobody references (crash leftovers, writes in flight).
+        report.orphan_chunks = sum(1 for cid, _ in self.chunks.iter_ids() if cid not in owners)
         if repair:
-            with self.db.write(durable=True) as cur:
-                for chunk_id, domain_id, count, length in fixes:
-                    q.set_refs(cur, chunk_id, domain_id, count, length)
-                    report.repaired.append(
-                        f"reference count of chunk {chunk_id.hex()} set to {count}"
-                    )
-                for bucket, key in stale_latest:
-                    q.refresh_latest(cur, bucket, key)
-                    report.repaired.append(f"latest pointer of s3://{bucket}/{key.decode()} fixed")
-            gc = self.gc(grace_seconds=0)
-            if gc.chunks_removed:
-                report.repaired.append(f"removed {gc.chunks_removed} unreferenced chunks")
-            # What is repaired is no longer a problem; damaged data stays reported.
-            report.problems = [p for p in report.problems if p not in repairable]
+            report.chunks_removed = self.gc(grace_seconds=0).chunks_removed
         return report
+
+    def _still_there(self: Store, chunk_id: bytes, names: list[Owner]) -> list[Owner]:
+        """The owners in ``names`` that still name ``chunk_id`` (a fresh snapshot)."""
+        with self.db.read() as cur:
+            out = []
+            for owner in names:
+                if owner[3] == "version":
+                    if q.version_seq_exists(cur, owner[4]):  # manifests never change
+                        out.append(owner)
+                    continue
+                blob = q.part_manifest(cur, owner[2], owner[4])  # a part can be re-sent
+                if blob is not None and any(
+                    r.chunk_id == chunk_id for r in rec.unpack_manifest(blob)
+                ):
+                    out.append(owner)
+            return out
 
     def _verify_chunk(self: Store, domain_id: bytes, chunk_id: bytes) -> None:
         with self.db.read() as cur:
@@ -166,32 +244,117 @@ class MaintenanceMixin:
             return
         self.chunks.get(domain, chunk_id, cached=False)
 
-    def gc(self: Store, *, grace_seconds: float = 3600) -> GcReport:
-        """Remove chunks no version or part references, older than the grace period."""
-        report = GcReport()
-        cutoff = time.time() - grace_seconds
+    def writer_leases(self: Store) -> list[LeaseInfo]:
+        """Every writer lease in the store, expired ones (crashed writers) included."""
         with self.db.read() as cur:
-            known = set(q.chunk_rows(cur))
-        orphans = [
-            cid for cid, mtime in self.chunks.iter_ids() if cid not in known and mtime <= cutoff
-        ]
+            return [LeaseInfo(*row) for row in q.list_leases(cur)]
 
-        def remove(chunk_id: bytes) -> bool:
-            # A write that dedups onto a chunk touches it first: spare young ones.
-            st = self.chunks.stat(chunk_id)
-            if st is not None and st[0] > cutoff:
-                return False
-            self.chunks.delete(chunk_id)
-            report.chunks_removed += 1
-            report.bytes_freed += st[1] if st else 0
-            return True
-
+    def gc(self: Store, *, grace_seconds: float = 3600) -> GcReport:
+        """Remove chunks no version or part references and no writer lease covers."""
+        report = GcReport()
+        # Listed first (a long walk must not hold the lock); each candidate is
+        # checked again under the lock, and files newer than the cutoff stay.
+        listed = list(self.chunks.iter_ids())
         with self.db.write(durable=True) as cur:
-            for chunk_id in q.dead_chunks(cur, int(cutoff * 1e9)):
-                if remove(chunk_id):
+            now = time.time_ns()
+            report.leases_expired = q.drop_expired_leases(cur, now)
+            sinces = [
+                s
+                for s in (
+                    q.oldest_live_lease(cur, now, exclude=self.leases.lease_id),
+                    self.leases.oldest_active(),
+                )
+                if s is not None
+            ]
+            cutoff = now - int(grace_seconds * 1e9)
+            if sinces:
+                cutoff = min(cutoff, min(sinces) - int(LEASE_MARGIN_S * 1e9))
+            report.cutoff_ns = cutoff
+            cutoff_s = cutoff / 1e9
+
+            def remove(chunk_id: bytes) -> bool:
+                freed = self.chunks.discard_unless_touched(chunk_id, cutoff_s)
+                if freed is None:
+                    return False
+                report.chunks_removed += 1
+                report.bytes_freed += freed
+                return True
+
+            for chunk_id in q.dead_chunks(cur, cutoff):
+                home = self.chunks.home(chunk_id)
+                # An inline chunk lives in this transaction's database: a writer
+                # can only take it up under the same lock, so it goes with its row.
+                if home == "inline":
+                    report.chunks_removed += 1
+                if home == "inline" or remove(chunk_id) or home is None:
                     q.forget_chunk(cur, chunk_id)
-            for chunk_id in orphans:
-                if not q.chunk_known(cur, chunk_id):
+            for chunk_id, mtime in listed:
+                if mtime < cutoff_s and not q.chunk_known(cur, chunk_id):
                     remove(chunk_id)
-        report.temp_files_removed = self.chunks.cleanup_temp(max(grace_seconds, 0))
+            report.temp_files_removed = self.chunks.cleanup_temp(max(0.0, now / 1e9 - cutoff_s))
+        if report.leases_expired:
+            log.info("gc: %d expired writer lease(s) dropped", report.leases_expired)
         return report
+
+
+def _sources(cur: Any) -> list[tuple[Owner, bytes, list[Any]]]:
+    """(owner, domain id, manifest) of every version that holds data and every part."""
+    out: list[tuple[Owner, bytes, list[Any]]] = []
+    for b, k, v, d, m, seq in q.all_manifests(cur):
+        out.append(((b, k, v, "version", seq), d, rec.unpack_manifest(m)))
+    for b, k, u, d, m, number in q.all_part_manifests(cur):
+        out.append(((b, k, u, "upload", number), d, rec.unpack_manifest(m)))
+    return out
+
+
+def _metadata_findings(cur: Any, *, fix: bool) -> list[Finding]:
+    """Reference counts and latest pointers, from the cursor's transaction.
+
+    With ``fix`` (inside a write transaction) each deviation is corrected
+    as it is found, from the same state it was computed from.
+    """
+    findings: list[Finding] = []
+    refs: Counter[bytes] = Counter()
+    domains: dict[bytes, bytes] = {}
+    for _owner, domain_id, manifest in _sources(cur):
+        for ref in manifest:
+            if ref.chunk_id is not None:
+                refs[ref.chunk_id] += 1
+                domains[ref.chunk_id] = domain_id
+    rows = q.chunk_rows(cur)
+    wrong: list[tuple[bytes, bytes, int, int, int | None]] = []
+    for chunk_id, count in refs.items():
+        row = rows.get(chunk_id)
+        if row is None or row[1] != count:
+            wrong.append(
+                (chunk_id, domains[chunk_id], count, row[2] if row else 0, row[1] if row else None)
+            )
+    for chunk_id, (domain_id, count, length) in rows.items():
+        if chunk_id not in refs and count != 0:
+            wrong.append((chunk_id, domain_id, 0, length, count))
+    for chunk_id, domain_id, count, length, counted in wrong:
+        if fix:
+            q.set_refs(cur, chunk_id, domain_id, count, length)
+        findings.append(
+            Finding(
+                "refcount",
+                f"chunk {chunk_id.hex()}: {count} references, counted {counted}",
+                chunk=chunk_id.hex(),
+                repaired=fix,
+            )
+        )
+    for bucket, key in q.stale_latest(cur):
+        name = key.decode("utf-8", "replace")
+        if fix:
+            q.refresh_latest(cur, bucket, key)
+            q.add_change(cur, bucket, key)
+        findings.append(
+            Finding(
+                "stale-latest",
+                f"s3://{bucket}/{name}: latest pointer is stale",
+                bucket,
+                name,
+                repaired=fix,
+            )
+        )
+    return findings

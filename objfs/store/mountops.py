@@ -20,6 +20,7 @@ from objfs.errors import (
 from objfs.meta import queries as q
 from objfs.store import records as rec
 from objfs.store.access import Need, requires
+from objfs.store.leases import WriteIntent
 from objfs.store.names import encode_key, prefix_upper
 from objfs.store.objects import guess_content_type
 from objfs.store.records import Col
@@ -196,6 +197,25 @@ class MountMixin:
         sse: SSERequest | None = None,
     ) -> ObjectWriter:
         encode_key(key)
+        # Begun before the base is read: its chunks, should the base be
+        # deleted meanwhile, stay until the writer commits (store/leases.py).
+        intent = self.leases.begin()
+        try:
+            return self._open_writer(ctx, bucket, key, base, truncate, sse, intent)
+        except BaseException:
+            intent.end()
+            raise
+
+    def _open_writer(
+        self,
+        ctx: RequestContext,
+        bucket: str,
+        key: str,
+        base: ObjectVersion | None,
+        truncate: bool,
+        sse: SSERequest | None,
+        intent: WriteIntent,
+    ) -> ObjectWriter:
         info = self.head_bucket(ctx, bucket)
         manifest: list[ChunkRef] = []
         size = 0
@@ -215,7 +235,16 @@ class MountMixin:
         else:
             domain, label, kms = self._write_domain(info, sse)
         return ObjectWriter(
-            self, bucket, key, domain, label, kms, manifest, size, base_domain or domain
+            self,
+            bucket,
+            key,
+            domain,
+            label,
+            kms,
+            manifest,
+            size,
+            base_domain or domain,
+            intent=intent,
         )
 
     @requires(Need("s3:PutObject", version=None))
@@ -233,8 +262,11 @@ class MountMixin:
         sys_meta: SystemMeta | None = None,
         content_type: str | None = None,
         user_meta: dict[str, str] | None = None,
+        inline: dict[bytes, bytes] | None = None,
     ) -> ObjectVersion:
         """Commit chunks the caller already stored as the key's new version.
+
+        ``inline``: frames of small chunks to store in the database with it.
 
         Returns the full record of the new version.
 
@@ -248,6 +280,8 @@ class MountMixin:
         digest = hashlib.md5()
         for ref in manifest:
             digest.update(ref.chunk_id or ref.length.to_bytes(8, "big"))
+            if ref.offset is not None:  # a slice: which part of the chunk
+                digest.update(ref.offset.to_bytes(8, "big") + ref.length.to_bytes(8, "big"))
         etag = f"{digest.hexdigest()}-{max(1, len(manifest))}"
         if sse == "aws:kms":  # the key must still be usable; audited as GenerateDataKey
             self._kms_domain(domain.domain_id, None, ctx, bucket, key, "GenerateDataKey")
@@ -274,6 +308,7 @@ class MountMixin:
                 sse=sse,
                 kms_key_id=kms_key_id,
                 domain_id=domain.domain_id,
+                inline=inline,
             )
         return ObjectVersion(
             bucket=bucket,

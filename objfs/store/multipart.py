@@ -1,8 +1,9 @@
 """Multipart uploads with S3's rules.
 
 Parts are stored as chunks right away and hold references, so an upload in
-progress survives restarts and gc; it is invisible to reads and listings
-until completed. Completing moves the chosen parts' references to the new
+progress survives restarts and gc (a part being stored is covered by the
+writer lease until its row holds the references: store/leases.py); it is
+invisible to reads and listings until completed. Completing moves the chosen parts' references to the new
 version and drops the others; aborting drops them all.
 """
 
@@ -23,6 +24,7 @@ from objfs.meta import queries as q
 from objfs.store import records as rec
 from objfs.store.access import Need, requires
 from objfs.store.chunking import ChunkedBody, store_stream
+from objfs.store.leases import leased
 from objfs.store.names import encode_key, prefix_upper
 from objfs.store.objects import md5_of_parts
 from objfs.store.types import (
@@ -77,6 +79,7 @@ class MultipartMixin:
                     domain.domain_id,
                 ),
             )
+            q.add_change(cur, bucket, raw)  # uploads are listed: every mutation is seen
         return upload_id
 
     def _upload(self: Store, cur: Any, bucket: str, key: str, upload_id: str) -> tuple:
@@ -89,6 +92,7 @@ class MultipartMixin:
         return row
 
     @requires(Need("s3:PutObject", version=None))
+    @leased  # the part's chunks are covered until its row holds their references
     def upload_part(
         self: Store,
         ctx: RequestContext,
@@ -134,6 +138,7 @@ class MultipartMixin:
             )
             if old is not None:
                 _drop(cur, old[0])
+            q.add_change(cur, bucket, encode_key(key))
         return PartInfo(part_number, etag, stored.size, now)
 
     @requires(Need("s3:PutObject", version=None))
@@ -202,6 +207,7 @@ class MultipartMixin:
         with self.db.write(durable=ctx.durable) as cur:
             self._upload(cur, bucket, key, upload_id)
             self._drop_upload(cur, upload_id)
+            q.add_change(cur, bucket, encode_key(key))
 
     def _drop_upload(self: Store, cur: Any, upload_id: str) -> None:
         for row in q.list_parts(cur, upload_id):

@@ -28,6 +28,7 @@ from objfs.meta import queries as q
 from objfs.store import records as rec
 from objfs.store.access import Need, requires
 from objfs.store.chunking import ChunkedBody, store_stream
+from objfs.store.leases import leased
 from objfs.store.names import encode_key
 from objfs.store.reader import Extents, ObjectReader
 from objfs.store.records import Col
@@ -145,8 +146,14 @@ class ObjectsMixin:
         *,
         version_id: str | None = None,
         sse: SSERequest | None = None,
+        readahead: bool = False,
     ) -> bytes:
-        """Bytes [offset, offset+length) clipped to the object's size."""
+        """Bytes [offset, offset+length) clipped to the object's size.
+
+        ``readahead``: the caller reads sequentially, so the chunk after the
+        range is decoded in the background. Only such callers should ask: a
+        random reader would pay for a chunk it never reads.
+        """
         with self.db.read() as cur:
             row, latest = self._resolve(cur, bucket, key, version_id)
         size = row[Col.SIZE]
@@ -158,7 +165,7 @@ class ObjectsMixin:
         extents = self._extents(row)
         with ObjectReader(self.chunks, domain, info, extents, (offset, end)) as reader:
             data = reader.read()
-        if end + 1 < size:
+        if readahead and end + 1 < size:
             # Sequential readers come back for what follows: decode it now,
             # on the chunk pool, while this answer travels back.
             for ref, _, _ in extents.pieces(end + 1, end + 2):
@@ -187,6 +194,7 @@ class ObjectsMixin:
     # -- writing versions ------------------------------------------------------
 
     @requires("s3:PutObject")
+    @leased  # its chunks are covered until the commit references them
     def put_object(
         self,
         ctx: RequestContext,
@@ -209,10 +217,14 @@ class ObjectsMixin:
                 _check_write_conditions(cur, bucket, raw, key, if_match, if_none_match)
         domain, label, kms = self._write_domain(info, sse, ctx, key)
         stored = store_stream(
-            self.chunks, domain, ChunkedBody(body, self.chunk_size), limit=MAX_SINGLE_PUT
+            self.chunks,
+            domain,
+            ChunkedBody(body, self.chunk_size),
+            limit=MAX_SINGLE_PUT,
+            inline=True,
         )
         if ctx.durable:
-            self._make_durable(stored.manifest)
+            self._make_durable(stored.manifest, stored.inline)
         with self.db.write(durable=ctx.durable) as cur:
             if if_match is not None or if_none_match is not None:
                 _check_write_conditions(cur, bucket, raw, key, if_match, if_none_match)
@@ -229,6 +241,7 @@ class ObjectsMixin:
                 sse=label,
                 kms_key_id=kms,
                 domain_id=domain.domain_id,
+                inline=stored.inline,
             )
 
     def _commit_version(
@@ -248,11 +261,14 @@ class ObjectsMixin:
         domain_id: bytes | None,
         delete_marker: bool = False,
         refs_held: bool = False,
+        inline: dict[bytes, bytes] | None = None,
     ) -> PutResult:
         """Insert a version (or delete marker) as the key's latest, S3-style.
 
         Must run inside a write transaction. ``refs_held``: the manifest's
         chunk references are already counted (multipart parts move over).
+        ``inline``: sealed frames of small chunks the manifest names, stored
+        in the database in this transaction (their only home).
         """
         info = self._bucket(cur, bucket)
         if info.versioning is Versioning.ENABLED:
@@ -262,6 +278,8 @@ class ObjectsMixin:
             old = q.get_version(cur, bucket, raw, NULL_VERSION)  # type: ignore[arg-type]
             if old is not None:
                 self._drop_version_row(cur, old)
+        for chunk_id, frame in (inline or {}).items():
+            q.put_inline(cur, chunk_id, frame)  # type: ignore[arg-type]
         if manifest and not refs_held:
             assert domain_id is not None
             revived = q.add_refs(
@@ -269,7 +287,8 @@ class ObjectsMixin:
                 domain_id,
                 ((r.chunk_id, r.length) for r in manifest if r.chunk_id is not None),
             )
-            missing = [cid for cid in revived if not self.chunks.exists(cid)]
+            pending = inline or {}
+            missing = [cid for cid in revived if cid not in pending and not self.chunks.exists(cid)]
             if missing:
                 raise InternalError(
                     f"chunk {missing[0].hex()} vanished while the write ran (a concurrent gc?): "
@@ -300,10 +319,16 @@ class ObjectsMixin:
         self.access.record_creator(cur, bucket, raw, version_id)
         return PutResult(version_id, etag, size, seq=seq, last_modified_ns=now)
 
-    def _make_durable(self, manifest: Sequence[ChunkRef]) -> None:
+    def _make_durable(
+        self, manifest: Sequence[ChunkRef], inline: dict[bytes, bytes] | None = None
+    ) -> None:
         """fsync every chunk a durable commit will name, not only new ones:
-        a chunk deduped onto may come from a commit that was not durable."""
-        self.chunks.sync({r.chunk_id for r in manifest if r.chunk_id is not None})
+        a chunk deduped onto may come from a commit that was not durable.
+        Chunks going inline with this commit are as durable as it is."""
+        pending = inline or {}
+        self.chunks.sync(
+            {r.chunk_id for r in manifest if r.chunk_id is not None and r.chunk_id not in pending}
+        )
 
     def _drop_version_row(self, cur: object, row: Sequence[object]) -> None:
         manifest = rec.unpack_manifest(row[Col.MANIFEST])  # type: ignore[arg-type]
@@ -320,6 +345,7 @@ class ObjectsMixin:
         ),
         Need("s3:PutObject", bucket="dst_bucket", key="dst_key", version=None),
     )
+    @leased  # its chunks are covered until the commit references them
     def copy_object(
         self,
         ctx: RequestContext,

@@ -27,10 +27,10 @@ from objfs.auth.policy import parse_bucket_policy, parse_identity_policy, to_jso
 from objfs.errors import InvalidArgument, NoSuchBucketPolicy, NoSuchEntity, NoSuchKey
 from objfs.meta import auth_queries as aq
 from objfs.meta import queries as q
-from objfs.store.access import Need, owner_only, requires
+from objfs.store.access import Need, condition_keys, owner_only, requires
 from objfs.store.authorizer import decode_config, encode_config
 from objfs.store.names import encode_key
-from objfs.store.types import RequestContext
+from objfs.store.types import RequestContext, SSERequest
 
 if TYPE_CHECKING:
     from objfs.store.core import Store
@@ -198,6 +198,27 @@ class PoliciesMixin:
                 return self.access.owner_id(), "owner"
             row = self.access.user_row(cur, name)
         return row[1], row[2]
+
+    # -- probes ------------------------------------------------------------------------
+
+    @requires()  # the check is what it does
+    def check_access(
+        self: Store,
+        ctx: RequestContext,
+        action: str,
+        bucket: str,
+        key: str | None = None,
+        *,
+        sse: SSERequest | None = None,
+    ) -> None:
+        """Raise ``AccessDenied`` now if ``ctx`` may not do ``action`` on the resource.
+
+        For adapters that must refuse before the request itself reaches the
+        store: the mount checks s3:PutObject when a file is created or opened
+        for writing, because the kernel's write-back cache would otherwise
+        report a refused write only when the data is long gone from the caller.
+        """
+        self.access.check(ctx, action, bucket, key, None, condition_keys({"sse": sse}))
 
     # -- the simulator -----------------------------------------------------------------
 

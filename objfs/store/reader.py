@@ -1,8 +1,9 @@
 """Streaming reads of one object version.
 
 An ``ObjectReader`` holds the version's manifest (taken in a read snapshot)
-and fetches only the chunks a byte range needs, one at a time: memory stays
-at about one chunk however large the object.
+and fetches only the chunks a byte range needs, one at a time, and of each
+only the segments the range covers: memory stays at about one chunk however
+large the object.
 """
 
 from __future__ import annotations
@@ -40,10 +41,26 @@ class Extents:
 def read_piece(chunks: ChunkStore, domain: Domain, ref: ChunkRef) -> bytes:
     if ref.chunk_id is None:
         return bytes(ref.length)
-    data = chunks.get(domain, ref.chunk_id)
+    if ref.offset is not None:
+        return read_slice(chunks, domain, ref, 0, ref.length)
+    data = chunks.get(domain, ref.chunk_id, length=ref.length)
     if len(data) != ref.length:
         raise IntegrityError(
             f"chunk {ref.chunk_id.hex()} holds {len(data)} bytes, the manifest says {ref.length}"
+        )
+    return data
+
+
+def read_slice(chunks: ChunkStore, domain: Domain, ref: ChunkRef, lo: int, hi: int) -> bytes:
+    """Bytes [lo, hi) of a piece, reading only the segments they cover."""
+    assert ref.chunk_id is not None
+    if ref.offset is None:
+        return chunks.read(domain, ref.chunk_id, lo, hi, length=ref.length)
+    data = chunks.read(domain, ref.chunk_id, ref.offset + lo, ref.offset + hi)
+    if len(data) != hi - lo:
+        raise IntegrityError(
+            f"chunk {ref.chunk_id.hex()} is shorter than the manifest's slice of it "
+            f"({ref.offset}+{ref.length})"
         )
     return data
 
@@ -110,9 +127,10 @@ class ObjectReader:
             hi = min(hi, lo + (1 << 20))  # a hole may be huge: hand it out in pieces
             self._pos += hi - lo
             return bytes(hi - lo)
-        data = read_piece(self._chunks, self._domain, ref)
+        # Only the segments [lo, hi) covers are read and decrypted.
+        data = read_slice(self._chunks, self._domain, ref, lo, hi)
         self._pos += hi - lo
-        return data[lo:hi] if (lo, hi) != (0, len(data)) else data
+        return data
 
     def read(self, n: int = -1) -> bytes:
         if n is None or n < 0:

@@ -40,13 +40,20 @@ def new_upload_id() -> str:
 
 
 def pack_manifest(refs: Sequence[ChunkRef]) -> bytes:
-    return msgpack.packb([[r.chunk_id, r.length] for r in refs], use_bin_type=True)
+    """[id, length] per whole chunk, [id, length, offset] per slice of one (format 2)."""
+    return msgpack.packb(
+        [
+            [r.chunk_id, r.length] if r.offset is None else [r.chunk_id, r.length, r.offset]
+            for r in refs
+        ],
+        use_bin_type=True,
+    )
 
 
 def unpack_manifest(blob: bytes | None) -> list[ChunkRef]:
     if not blob:
         return []
-    return [ChunkRef(cid, length) for cid, length in msgpack.unpackb(blob, raw=False)]
+    return [ChunkRef(*entry) for entry in msgpack.unpackb(blob, raw=False)]
 
 
 # Every SystemMeta field, by its msgpack name; a missing name reads as None

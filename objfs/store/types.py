@@ -159,10 +159,16 @@ class BucketInfo:
 
 @dataclass(slots=True, frozen=True)
 class ChunkRef:
-    """One piece of an object's data: ``chunk_id`` None is a hole (zeros)."""
+    """One piece of an object's data: ``chunk_id`` None is a hole (zeros).
+
+    ``offset`` None: the piece is the whole chunk (``length`` is the chunk's).
+    An int: the piece is bytes [offset, offset + length) of the chunk (the
+    mount's in-place edits share the unchanged parts of a chunk this way).
+    """
 
     chunk_id: bytes | None
     length: int
+    offset: int | None = None
 
 
 @dataclass(slots=True, frozen=True)

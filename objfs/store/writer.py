@@ -3,14 +3,25 @@
 An ``ObjectWriter`` is a copy-on-write view of one version: the file is a
 grid of ``chunk_size`` blocks; a written block lives in memory until it is
 evicted (stored as a new chunk) or committed. ``commit`` builds the new
-manifest: untouched aligned blocks reuse the base's chunks, so editing 4 KiB
-of a 1 GiB file costs one chunk; all-zero blocks become holes, so truncating
-up costs nothing.
+manifest: untouched blocks reuse the base's pieces; all-zero blocks become
+holes, so truncating up costs nothing.
 
-Invariants: memory holds at most ``max_dirty`` blocks per writer; bytes past
+In-place edits (issue 10): a write of whole 4 KiB pages into a block that
+the base holds entirely is kept as an *overlay* of pages, without reading
+the block. At commit the block becomes slices of the base's chunks around
+new small chunks holding only the runs of written pages, so a 4 KiB write
+into a 1 GiB versioned file costs ~4 KiB of new data (inline in the
+database), not a 1 MiB chunk; a block whose pieces would pass
+``MAX_PIECES`` is stored whole again (bounded fragmentation). Reading a
+block with an overlay reads the base block and lays the pages over it.
+
+Invariants: memory holds at most ``max_dirty`` blocks and ``MAX_OVERLAY``
+overlay pages per writer; bytes past
 ``base_limit`` of the base never show through (truncate down then up reads
 zeros); the writer never commits a chunk it did not write or the base did not
-reference. Thread-safe (one lock per writer).
+reference; from its creation to ``close`` it holds a write intent on the
+store's writer lease, so gc spares what it stored and has not committed yet.
+Thread-safe (one lock per writer).
 """
 
 from __future__ import annotations
@@ -20,16 +31,21 @@ from collections import OrderedDict
 from concurrent.futures import Future
 from typing import TYPE_CHECKING
 
+from objfs.chunks.store import INLINE_MAX
 from objfs.crypto.keyring import Domain
 from objfs.errors import InvalidArgument
 from objfs.store.chunking import _IN_FLIGHT, _POOL, is_zero
-from objfs.store.reader import Extents, read_piece
+from objfs.store.leases import WriteIntent
+from objfs.store.reader import Extents, read_piece, read_slice
 from objfs.store.types import ChunkRef, ObjectVersion, PutResult, RequestContext, SystemMeta
 
 if TYPE_CHECKING:
     from objfs.store.core import Store
 
 MAX_FILE_SIZE = 5 << 40  # S3's object size limit
+PAGE = 4096  # granularity of in-place edits
+MAX_OVERLAY = 4096  # overlay pages per writer (16 MiB); beyond, blocks are materialized
+MAX_PIECES = 64  # pieces per block before it is stored whole again
 
 
 class ObjectWriter:
@@ -46,6 +62,7 @@ class ObjectWriter:
         base_domain: Domain,
         *,
         max_dirty: int = 16,
+        intent: WriteIntent | None = None,
     ) -> None:
         self.store = store
         self.bucket = bucket
@@ -56,6 +73,8 @@ class ObjectWriter:
         self.block = store.chunk_size
         self.max_dirty = max_dirty
         self._lock = threading.RLock()
+        # The writer lease covers chunks stored and not yet committed (leases.py).
+        self._intent = intent
         self._set_base(base_manifest, base_size, base_domain)
         self.dirty = False
         self.version: ObjectVersion | None = None  # the last commit's record
@@ -69,6 +88,11 @@ class ObjectWriter:
         # Blocks written as new chunks (or being written), not yet committed.
         self._stored: dict[int, ChunkRef | Future[ChunkRef]] = {}
         self._in_flight: list[Future[ChunkRef]] = []
+        # Small blocks sealed for the next commit to store inline (chunk id -> frame).
+        self._inline: dict[bytes, bytes] = {}
+        # In-place edits of blocks held whole by the base: block -> page -> bytes.
+        self._overlay: dict[int, dict[int, bytes]] = {}
+        self._overlay_pages = 0
 
     # -- reading -------------------------------------------------------------
 
@@ -84,10 +108,31 @@ class ObjectWriter:
             pos = 0
             for ref, lo, hi in self._base.pieces(start, end):
                 if ref.chunk_id is not None:
-                    data = read_piece(self.store.chunks, self._base_domain, ref)
-                    out[pos : pos + hi - lo] = data[lo:hi]
+                    data = read_slice(self.store.chunks, self._base_domain, ref, lo, hi)
+                    out[pos : pos + hi - lo] = data
                 pos += hi - lo
         return out
+
+    def _base_refs(self, start: int, end: int) -> list[ChunkRef]:
+        """The base's pieces covering [start, end), as slices where they are partial."""
+        out = []
+        for ref, lo, hi in self._base.pieces(start, end):
+            if ref.chunk_id is None:
+                out.append(ChunkRef(None, hi - lo))
+            elif (lo, hi) == (0, ref.length):
+                out.append(ref)
+            else:
+                out.append(ChunkRef(ref.chunk_id, hi - lo, (ref.offset or 0) + lo))
+        return out
+
+    def _whole_in_base(self, index: int) -> bool:
+        """Block ``index`` is entirely base data the writer may share."""
+        end = (index + 1) * self.block
+        return (
+            end <= self._base_limit
+            and end <= self._base.size
+            and self._base_domain.domain_id == self.domain.domain_id
+        )
 
     def _stored_ref(self, index: int) -> ChunkRef | None:
         pending = self._stored.get(index)
@@ -105,7 +150,13 @@ class ObjectWriter:
             if ref.chunk_id is None:
                 return bytearray()
             return bytearray(read_piece(self.store.chunks, self.domain, ref))
-        return self._base_block(index)
+        pages = self._overlay.get(index, {})
+        if len(pages) == self.block // PAGE:  # every page written: no need for the base
+            return bytearray(b"".join(pages[p] for p in range(len(pages))))
+        buf = self._base_block(index)
+        for page, data in pages.items():
+            buf[page * PAGE : page * PAGE + len(data)] = data
+        return buf
 
     def read(self, offset: int, length: int) -> bytes:
         with self._lock:
@@ -131,6 +182,7 @@ class ObjectWriter:
         if buf is None:
             buf = self._load(index)
             self._stored.pop(index, None)
+            self._overlay_pages -= len(self._overlay.pop(index, {}))
             self._blocks[index] = buf
             self._evict()
         else:
@@ -162,6 +214,16 @@ class ObjectWriter:
         chunk_id, _new = self.store.chunks.put(self.domain, data)
         return ChunkRef(chunk_id, length)
 
+    def _seal_inline(self, buf: bytearray, length: int) -> ChunkRef:
+        data = bytes(buf[:length])
+        if len(data) < length:
+            data += bytes(length - len(data))
+        if is_zero(data):
+            return ChunkRef(None, length)
+        chunk_id, frame = self.store.chunks.seal_inline(self.domain, data)
+        self._inline[chunk_id] = frame
+        return ChunkRef(chunk_id, length)
+
     def write(self, offset: int, data: bytes | memoryview) -> int:
         if offset < 0:
             raise InvalidArgument("negative write offset")
@@ -173,6 +235,16 @@ class ObjectWriter:
             while pos < len(view):
                 index, inner = divmod(offset + pos, self.block)
                 take = min(self.block - inner, len(view) - pos)
+                if (
+                    inner % PAGE == 0
+                    and take % PAGE == 0
+                    and index not in self._blocks
+                    and index not in self._stored
+                    and self._whole_in_base(index)
+                ):
+                    self._write_pages(index, inner, view[pos : pos + take])
+                    pos += take
+                    continue
                 buf = self._block_for_write(index)
                 if len(buf) < inner:
                     buf.extend(bytes(inner - len(buf)))
@@ -182,12 +254,52 @@ class ObjectWriter:
             self.dirty = True
             return len(view)
 
+    def _write_pages(self, index: int, inner: int, data: memoryview) -> None:
+        """Whole pages into the overlay of a block the base holds (nothing read)."""
+        pages = self._overlay.setdefault(index, {})
+        for at in range(0, len(data), PAGE):
+            page = (inner + at) // PAGE
+            if page not in pages:
+                self._overlay_pages += 1
+            pages[page] = bytes(data[at : at + PAGE])
+        while self._overlay_pages > MAX_OVERLAY:
+            self._block_for_write(next(iter(self._overlay)))  # oldest: materialize
+
+    def _overlay_refs(self, index: int) -> list[ChunkRef] | None:
+        """Block ``index`` as base slices around new chunks of its written pages
+        (None: too many pieces, store the block whole)."""
+        pages = self._overlay[index]
+        start = index * self.block
+        refs: list[ChunkRef] = []
+        done = 0  # pages [0, done) are in refs
+        ordered = sorted(pages)
+        i = 0
+        while i < len(ordered):
+            first = last = ordered[i]
+            while i + 1 < len(ordered) and ordered[i + 1] == last + 1:
+                i += 1
+                last = ordered[i]
+            i += 1
+            if first > done:
+                refs.extend(self._base_refs(start + done * PAGE, start + first * PAGE))
+            data = b"".join(pages[p] for p in range(first, last + 1))
+            if len(data) <= INLINE_MAX:
+                refs.append(self._seal_inline(bytearray(data), len(data)))
+            else:
+                refs.append(self._store_block(bytearray(data), len(data)))
+            done = last + 1
+        if done < self.block // PAGE:
+            refs.extend(self._base_refs(start + done * PAGE, start + self.block))
+        return refs if len(refs) <= MAX_PIECES else None
+
     def truncate(self, size: int) -> None:
         if size < 0 or size > MAX_FILE_SIZE:
             raise InvalidArgument(f"invalid file size {size}")
         with self._lock:
             if size < self.size:
                 index, inner = divmod(size, self.block)
+                for i in [i for i in self._overlay if i > index or (i == index and inner == 0)]:
+                    self._overlay_pages -= len(self._overlay.pop(i))
                 for table in (self._blocks, self._stored):
                     for i in [i for i in table if i > index or (i == index and inner == 0)]:
                         del table[i]  # type: ignore[attr-defined]
@@ -203,36 +315,65 @@ class ObjectWriter:
     def _manifest(self) -> list[ChunkRef]:
         """The new manifest; stores every in-memory block (on the chunk pool)."""
         refs: list[ChunkRef | Future[ChunkRef]] = []
-        base_index = {
-            start: ref for start, ref in zip(self._base.starts, self._base.refs, strict=False)
-        }
         nblocks = -(-self.size // self.block)
-        for index in range(nblocks):
+        self._inline = {}
+        touched = self._blocks.keys() | self._stored.keys() | self._overlay.keys()
+        shared_end = (
+            min(self._base_limit, self._base.size)
+            if self._base_domain.domain_id == self.domain.domain_id
+            else 0
+        )
+        index = 0
+        while index < nblocks:
+            # A run of untouched blocks the base holds: its pieces in one go
+            # (a commit of a few edits in a 1 GiB file walks refs, not blocks).
+            run = index
+            while (
+                run < nblocks
+                and run not in touched
+                and min((run + 1) * self.block, self.size) <= shared_end
+            ):
+                run += 1
+            if run > index:
+                refs.extend(self._base_refs(index * self.block, min(run * self.block, self.size)))
+                index = run
+                continue
             start = index * self.block
             length = min(self.block, self.size - start)
-            if index in self._blocks:
-                refs.append(_POOL.submit(self._store_block, self._blocks[index], length))
+            cur, index = index, index + 1
+            if cur in self._overlay and cur not in self._blocks:
+                pieces = self._overlay_refs(cur)
+                if pieces is not None:
+                    refs.extend(pieces)
+                    continue
+                refs.append(self._store_block(self._load(cur), length))
                 continue
-            ref = self._stored_ref(index)
+            if cur in self._blocks:
+                if length <= INLINE_MAX:  # a small file or tail: into the database
+                    refs.append(self._seal_inline(self._blocks[cur], length))
+                    continue
+                refs.append(_POOL.submit(self._store_block, self._blocks[cur], length))
+                continue
+            ref = self._stored_ref(cur)
             if ref is not None and ref.length == length:
                 refs.append(ref)
                 continue
             if ref is not None:
-                refs.append(self._store_block(self._load(index), length))
+                refs.append(self._store_block(self._load(cur), length))
                 continue
             if start >= self._base_limit:
                 refs.append(ChunkRef(None, length))
                 continue
-            base_ref = base_index.get(start)
             if (
-                base_ref is not None
-                and base_ref.length == length
-                and start + length <= self._base_limit
+                start + length <= min(self._base_limit, self._base.size)
                 and self._base_domain.domain_id == self.domain.domain_id
             ):
-                refs.append(base_ref)
-                continue
-            refs.append(self._store_block(self._base_block(index), length))
+                # Untouched: the base's pieces (whole chunks or slices) as they are.
+                base_refs = self._base_refs(start, start + length)
+                if len(base_refs) <= MAX_PIECES:
+                    refs.extend(base_refs)
+                    continue
+            refs.append(self._store_block(self._base_block(cur), length))
         return _merge_holes([r.result() if isinstance(r, Future) else r for r in refs])
 
     def commit(
@@ -247,7 +388,7 @@ class ObjectWriter:
         with self._lock:
             manifest = self._manifest()
             if ctx.durable:
-                self.store._make_durable(manifest)
+                self.store._make_durable(manifest, self._inline)
             version = self.store.commit_manifest(
                 ctx,
                 self.bucket,
@@ -260,8 +401,11 @@ class ObjectWriter:
                 sys_meta=sys_meta,
                 content_type=content_type,
                 user_meta=user_meta,
+                inline=self._inline,
             )
             self._set_base(manifest, self.size, self.domain)
+            if self._intent is not None:
+                self._intent.renew()  # all stored so far is referenced now
             self.dirty = False
             self.version = version
             return PutResult(
@@ -278,14 +422,29 @@ class ObjectWriter:
                 future.cancel()
             self._blocks.clear()
             self._stored.clear()
+            self._overlay.clear()
+            self._overlay_pages = 0
+            if self._intent is not None:
+                self._intent.end()
 
 
 def _merge_holes(refs: list[ChunkRef]) -> list[ChunkRef]:
-    """Fold runs of holes into one entry: a sparse terabyte stays a tiny manifest."""
+    """Fold runs of holes into one entry (a sparse terabyte stays a tiny manifest),
+    and adjacent slices of one chunk into one slice."""
     out: list[ChunkRef] = []
     for ref in refs:
-        if ref.chunk_id is None and out and out[-1].chunk_id is None:
-            out[-1] = ChunkRef(None, out[-1].length + ref.length)
+        last = out[-1] if out else None
+        if last is not None and ref.chunk_id is None and last.chunk_id is None:
+            out[-1] = ChunkRef(None, last.length + ref.length)
+        elif (
+            last is not None
+            and ref.chunk_id is not None
+            and ref.chunk_id == last.chunk_id
+            and ref.offset is not None
+            and last.offset is not None
+            and last.offset + last.length == ref.offset
+        ):
+            out[-1] = ChunkRef(ref.chunk_id, last.length + ref.length, last.offset)
         else:
             out.append(ref)
     return out

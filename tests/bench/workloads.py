@@ -10,6 +10,9 @@ failure, not a result.
 Workloads (sizes from ``Sizes``; ``--quick`` shrinks them):
 - ``seq``: ``dd bs=1M conv=fsync`` of a file, then a cold ``dd`` read of it
   (unmount, drop caches, mount), daemon peak RSS for each.
+- ``randread``: random 4 KiB ``pread``s (psync, one thread, like
+  ``fio --rw=randread --bs=4k --ioengine=psync``) in a file of ``seq_mib``
+  written through the target, after a remount and dropping caches (IOPS).
 - ``small``: files of 4 KiB created, ``ls -lR``, ``find`` and read, each
   listing/read step cold.
 - ``bigdir``: ``ls -l`` of one directory of many entries (created outside
@@ -25,6 +28,7 @@ import os
 import random
 import subprocess
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +50,7 @@ class Sizes:
     overwrite_mib: int = 1024
     overwrite_rounds: int = 10
     overwrite_spots: int = 100  # per round
+    randread_ops: int = 20_000
 
 
 FULL = Sizes()
@@ -57,6 +62,7 @@ QUICK = Sizes(
     overwrite_mib=64,
     overwrite_rounds=5,
     overwrite_spots=20,
+    randread_ops=2000,
 )
 
 
@@ -143,6 +149,47 @@ def seq(t: Target, run: RunState, rows: list[Row]) -> None:
             peak_rss_kib=rss,
             note="dd bs=1M after remount + drop_caches",
             error=None if same else "data read back differs from what was written",
+        )  # fmt: skip
+    )
+
+
+def randread(t: Target, run: RunState, rows: list[Row]) -> None:
+    size = run.sizes.seq_mib * MIB
+    src = run.source(size)
+    t.create()
+    t.start()
+    path = t.root / "rand.bin"
+    timed(["dd", f"if={src}", f"of={path}", "bs=1M", "conv=fsync", "status=none"])
+    t.stop()
+    if not drop_caches():
+        t.notes.append("page cache not dropped (needs root)")
+    t.start()
+    rng = random.Random(20261130)
+    offsets = [rng.randrange(size // SMALL) * SMALL for _ in range(run.sizes.randread_ops)]
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        t0 = time.perf_counter()
+        got = [zlib.crc32(os.pread(fd, SMALL, off)) for off in offsets]
+        secs = time.perf_counter() - t0
+    finally:
+        os.close(fd)
+    rss = t.current_rss()
+    t.stop()
+    with open(src, "rb") as f:
+        want = [zlib.crc32(os.pread(f.fileno(), SMALL, off)) for off in offsets]
+    wrong = sum(1 for a, b in zip(got, want, strict=True) if a != b)
+    rows.append(
+        Row(
+            "randread",
+            f"random 4 KiB reads in {size // MIB} MiB",
+            t.kind,
+            t.sse,
+            len(offsets) / secs,
+            "IOPS",
+            secs,
+            peak_rss_kib=rss,
+            note=f"{len(offsets)} preads, one thread, cold",
+            error=f"{wrong} reads came back wrong" if wrong else None,
         )  # fmt: skip
     )
 
@@ -315,6 +362,7 @@ def _pread(path: Path, offset: int) -> bytes:
 
 WORKLOADS: dict[str, Callable[[Target, RunState, list[Row]], None]] = {
     "seq": seq,
+    "randread": randread,
     "small": small,
     "bigdir": bigdir,
     "overwrite": overwrite,

@@ -83,3 +83,16 @@ def test_last_close_wins_over_outside_write(mnt: Mount) -> None:
         time.sleep(0.5)
         f.write(b"!")
     eventually(lambda: _read(path) == b"from the mount!")
+    # Exactly two versions, in this order: the outside write is kept (not
+    # overwritten in place, not lost), the close made one version, no more.
+    store = Store.open(mnt.store)
+    try:
+        history = []
+        for v in store.key_versions(OWNER, "vers", "race"):
+            with store.get_object(OWNER, "vers", "race", version_id=v.version_id) as r:
+                history.append(r.read())
+    finally:
+        store.close()
+    assert history == [b"from the mount!", b"from outside"]
+    versions = sorted((mnt.path / ".versions" / "race").iterdir())  # oldest first
+    assert [v.read_bytes() for v in versions] == [b"from outside", b"from the mount!"]

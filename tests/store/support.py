@@ -11,6 +11,7 @@ import hashlib
 import io
 import os
 import random
+import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -138,3 +139,13 @@ def chunk_files(store_path: Path) -> dict[str, int]:
 
 def chunk_dir_bytes(store_path: Path) -> int:
     return sum(chunk_files(store_path).values())
+
+
+def wait_leases_expired(store: Store, timeout: float = 30.0) -> None:
+    """Wait until no other process's writer lease is live (a killed writer's expires)."""
+    deadline = time.monotonic() + timeout
+    while any(
+        lease.live and lease.lease_id != store.leases.lease_id for lease in store.writer_leases()
+    ):
+        assert time.monotonic() < deadline, store.writer_leases()
+        time.sleep(0.1)

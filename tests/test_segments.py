@@ -1,0 +1,267 @@
+"""Chunk frame v2: segments read alone, and segment-level tampering always detected.
+
+Flipped, swapped, moved, dropped or truncated segments are an
+``IntegrityError`` naming the chunk, for a whole read and for a partial read
+of the damaged segment; segments the damage does not touch still read (damage
+is bounded to what it hits). A small read reads only the segments it covers.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from pathlib import Path
+
+import pytest
+
+from objfs.chunks import frame_v2
+from objfs.chunks.backend import BlobReader, LocalBackend
+from objfs.chunks.frame_v2 import HEADER, HEADER_LEN, SEGMENT, ZSTD_BIT
+from objfs.chunks.store import ChunkStore
+from objfs.crypto.keyring import Domain, Keyring
+from objfs.errors import IntegrityError
+from objfs.store import OWNER, Store
+
+KINDS = ["none", "AES256", "SSE-C"]
+NSEG = 5
+
+
+@pytest.fixture
+def keyring(tmp_path: Path) -> Keyring:
+    return Keyring.create(tmp_path / "keys")
+
+
+def make_domain(keyring: Keyring, kind: str) -> Domain:
+    if kind == "SSE-C":
+        return keyring.new_ssec_domain(os.urandom(32))[0]
+    return keyring.new_domain(kind)[0]
+
+
+def fresh(tmp_path: Path) -> ChunkStore:
+    """A chunk store with nothing cached (what a new process would see)."""
+    return ChunkStore(LocalBackend(tmp_path / "chunks"))
+
+
+def put(tmp_path: Path, domain: Domain, data: bytes) -> tuple[bytes, Path, frame_v2.Layout]:
+    store = fresh(tmp_path)
+    chunk_id, _ = store.put(domain, data)
+    path = Path(store.backend.path(chunk_id.hex()))  # type: ignore[attr-defined]
+    return chunk_id, path, frame_v2.parse(path.read_bytes(), chunk_id.hex())
+
+
+def data_for(content: str) -> bytes:
+    if content == "random":
+        return os.urandom(NSEG * SEGMENT - 1000)
+    line = b"2026-11-30 11:00:00 INFO segment test line %d\n"
+    return b"".join(line % i for i in range(NSEG * SEGMENT // 40))[: NSEG * SEGMENT - 1000]
+
+
+def readable_segments(tmp_path: Path, domain: Domain, chunk_id: bytes, data: bytes) -> list[bool]:
+    """For each segment: does a partial read of it succeed (and return the right bytes)?"""
+    out = []
+    for i in range(NSEG):
+        lo, hi = i * SEGMENT + 10, min((i + 1) * SEGMENT, len(data)) - 10
+        try:
+            got = fresh(tmp_path).read(domain, chunk_id, lo, hi)
+        except IntegrityError as err:
+            assert chunk_id.hex() in str(err)
+            out.append(False)
+        else:
+            assert got == data[lo:hi], f"segment {i} returned wrong bytes"
+            out.append(True)
+    return out
+
+
+def assert_whole_read_fails(tmp_path: Path, domain: Domain, chunk_id: bytes) -> None:
+    for cached in (True, False):
+        with pytest.raises(IntegrityError) as err:
+            fresh(tmp_path).get(domain, chunk_id, cached=cached)
+        assert chunk_id.hex() in str(err.value)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("content", ["random", "compressible"])
+def test_flipped_byte_in_a_segment(tmp_path: Path, keyring: Keyring, kind: str, content: str):
+    domain = make_domain(keyring, kind)
+    data = data_for(content)
+    chunk_id, path, layout = put(tmp_path, domain, data)
+    assert layout.nsegs == NSEG and layout.codec == (content == "compressible")
+    good = path.read_bytes()
+    for victim in range(NSEG):
+        start, stop = layout.offsets[victim], layout.offsets[victim + 1]
+        for at in (start, (start + stop) // 2, stop - 1):
+            bad = bytearray(good)
+            bad[at] ^= 0x40
+            path.write_bytes(bad)
+            assert_whole_read_fails(tmp_path, domain, chunk_id)
+            ok = readable_segments(tmp_path, domain, chunk_id, data)
+            assert ok == [i != victim for i in range(NSEG)], (victim, at)
+    path.write_bytes(good)
+    assert fresh(tmp_path).get(domain, chunk_id) == data
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_flipped_header_or_table_fails_every_segment(tmp_path: Path, keyring: Keyring, kind: str):
+    domain = make_domain(keyring, kind)
+    data = data_for("random")
+    chunk_id, path, layout = put(tmp_path, domain, data)
+    good = path.read_bytes()
+    for at in range(layout.offsets[0]):
+        bad = bytearray(good)
+        bad[at] ^= 0x01
+        path.write_bytes(bad)
+        assert_whole_read_fails(tmp_path, domain, chunk_id)
+        ok = readable_segments(tmp_path, domain, chunk_id, data)
+        # A table entry only places its own segment (and those after it).
+        if at < HEADER_LEN:
+            assert not any(ok), at
+        else:
+            assert not ok[(at - HEADER_LEN) // 4] and not any(ok[(at - HEADER_LEN) // 4 :]), at
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_swapped_segments(tmp_path: Path, keyring: Keyring, kind: str):
+    domain = make_domain(keyring, kind)
+    data = data_for("random")
+    chunk_id, path, layout = put(tmp_path, domain, data)
+    good = path.read_bytes()
+    off = layout.offsets
+    assert off[2] - off[1] == off[3] - off[2]  # same size: a clean swap
+    bad = good[: off[1]] + good[off[2] : off[3]] + good[off[1] : off[2]] + good[off[3] :]
+    path.write_bytes(bad)
+    assert_whole_read_fails(tmp_path, domain, chunk_id)
+    assert readable_segments(tmp_path, domain, chunk_id, data) == [True, False, False, True, True]
+
+
+@pytest.mark.parametrize("kind", ["none", "AES256"])
+def test_segment_moved_from_another_chunk(tmp_path: Path, keyring: Keyring, kind: str):
+    domain = make_domain(keyring, kind)
+    data, other = data_for("random"), data_for("random")
+    chunk_id, path, layout = put(tmp_path, domain, data)
+    _, other_path, other_layout = put(tmp_path, domain, other)
+    good, donor = path.read_bytes(), other_path.read_bytes()
+    off = layout.offsets
+    assert other_layout.offsets == off
+    path.write_bytes(good[: off[2]] + donor[off[2] : off[3]] + good[off[3] :])
+    assert_whole_read_fails(tmp_path, domain, chunk_id)
+    assert readable_segments(tmp_path, domain, chunk_id, data) == [True, True, False, True, True]
+
+
+def _drop_last(raw: bytes, layout: frame_v2.Layout) -> bytes:
+    """The frame without its last segment, header and table rewritten to agree."""
+    n = layout.nsegs - 1
+    fields = list(HEADER.unpack_from(raw))
+    entries = layout.entries[:n]
+    fields[6] = n * SEGMENT  # plain_len
+    fields[7] = n  # nsegs
+    fields[8] = sum(e & ~ZSTD_BIT for e in entries)  # payload_len
+    head = HEADER.pack(*fields) + struct.pack(f">{n}I", *entries)
+    return head + raw[layout.offsets[0] : layout.offsets[n]]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_dropped_last_segment(tmp_path: Path, keyring: Keyring, kind: str):
+    domain = make_domain(keyring, kind)
+    data = os.urandom(NSEG * SEGMENT)  # full segments: dropping one leaves a valid-looking frame
+    chunk_id, path, layout = put(tmp_path, domain, data)
+    good = path.read_bytes()
+    # Just cut off: the last segment is missing.
+    path.write_bytes(good[: layout.offsets[NSEG - 1]])
+    assert_whole_read_fails(tmp_path, domain, chunk_id)
+    with pytest.raises(IntegrityError):
+        fresh(tmp_path).read(domain, chunk_id, len(data) - 10, len(data))
+    # Cut off and the header rewritten to a 4-segment chunk: no segment is the
+    # final one any more and the header changed, so every segment fails.
+    path.write_bytes(_drop_last(good, layout))
+    assert_whole_read_fails(tmp_path, domain, chunk_id)
+    for i in range(NSEG - 1):
+        with pytest.raises(IntegrityError):
+            fresh(tmp_path).read(domain, chunk_id, i * SEGMENT, (i + 1) * SEGMENT)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_truncated_frame(tmp_path: Path, keyring: Keyring, kind: str):
+    domain = make_domain(keyring, kind)
+    data = data_for("random")
+    chunk_id, path, layout = put(tmp_path, domain, data)
+    good = path.read_bytes()
+    off = layout.offsets
+    for cut in (0, 10, HEADER_LEN, off[0] - 1, off[0] + 5, off[2], off[3] + 100, len(good) - 1):
+        path.write_bytes(good[:cut])
+        assert_whole_read_fails(tmp_path, domain, chunk_id)
+        ok = readable_segments(tmp_path, domain, chunk_id, data)
+        intact = [cut >= off[i + 1] and cut >= off[0] for i in range(NSEG)]
+        assert ok == intact, cut
+    path.write_bytes(good + b"\0")
+    assert_whole_read_fails(tmp_path, domain, chunk_id)
+
+
+class CountingBackend(LocalBackend):
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.read_bytes = 0
+
+    def open_blob(self, name: str) -> BlobReader:
+        inner = super().open_blob(name)
+        outer = self
+
+        class Counting(BlobReader):
+            def pread(self, offset: int, n: int) -> bytes:
+                got = inner.pread(offset, n)
+                outer.read_bytes += len(got)
+                return got
+
+            def close(self) -> None:
+                inner.close()
+
+        return Counting()
+
+    def get(self, name: str) -> bytes:
+        got = super().get(name)
+        self.read_bytes += len(got)
+        return got
+
+
+def test_small_read_reads_only_its_segments(tmp_path: Path, keyring: Keyring):
+    domain = keyring.new_domain("AES256")[0]
+    backend = CountingBackend(tmp_path / "chunks")
+    store = ChunkStore(backend)
+    data = os.urandom(1 << 20)
+    chunk_id, _ = store.put(domain, data)
+    reader = ChunkStore(backend)
+    backend.read_bytes = 0
+    assert reader.read(domain, chunk_id, 300_000, 300_000 + 4096) == data[300_000:304_096]
+    assert backend.read_bytes <= 4096 + SEGMENT + 64  # header read + one segment
+    backend.read_bytes = 0
+    assert reader.read(domain, chunk_id, 700_000, 704_096) == data[700_000:704_096]
+    assert backend.read_bytes <= SEGMENT + 64  # the header is remembered
+    backend.read_bytes = 0
+    assert reader.read(domain, chunk_id, 700_100, 700_200) == data[700_100:700_200]
+    assert backend.read_bytes == 0  # the segment is cached
+
+
+def test_store_range_read_of_damaged_segment(tmp_path: Path):
+    store = Store.init(tmp_path / "s")
+    try:
+        store.create_bucket(OWNER, "bkt")
+        body = os.urandom(3 << 20)
+        store.put_object(OWNER, "bkt", "k", body)
+        files = sorted(p for p in (tmp_path / "s" / "chunks").rglob("*") if p.is_file())
+        victim = next(
+            p for p in files if store.chunks.read_header(bytes.fromhex(p.name)).plain_len == 1 << 20
+        )
+        raw = bytearray(victim.read_bytes())
+        layout = frame_v2.parse(bytes(raw), victim.name)
+        raw[layout.offsets[7] + 100] ^= 1
+        victim.write_bytes(raw)
+    finally:
+        store.close()
+    with Store.open(tmp_path / "s") as store:
+        bad = 0
+        for off in range(0, 3 << 20, SEGMENT):
+            try:
+                assert store.read_range(OWNER, "bkt", "k", off, 4096) == body[off : off + 4096]
+            except IntegrityError:
+                bad += 1
+        assert bad == 1  # one segment of one chunk, nothing else
+        assert not store.fsck().ok
