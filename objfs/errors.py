@@ -146,3 +146,40 @@ class MFARequired(AccessDenied):  # type: ignore[misc, valid-type]
     """
 
     errno = _errno.EPERM
+
+
+# -- protocol errors of the HTTP API (objfs serve): wire integrity, XML, SigV4 --
+BadDigest = _error("BadDigest", "BadDigest", 400, _errno.EIO, "The body does not match its digest.")
+IncompleteBody = _error(
+    "IncompleteBody", "IncompleteBody", 400, _errno.EIO, "Fewer bytes than announced."
+)
+InvalidDigest = _error("InvalidDigest", "InvalidDigest", 400, _errno.EINVAL, "Digest unreadable.")
+MalformedXML = _error("MalformedXML", "MalformedXML", 400, _errno.EINVAL, "XML body malformed.")
+MissingContentLength = _error(
+    "MissingContentLength", "MissingContentLength", 411, _errno.EINVAL, "Length required."
+)
+NoSuchEncryptionConfiguration = _error(
+    "NoSuchEncryptionConfiguration",
+    "ServerSideEncryptionConfigurationNotFoundError",
+    404,
+    _errno.ENOENT,
+    "The bucket has no default encryption.",
+)
+NotImplementedOperation = _error(
+    "NotImplementedOperation", "NotImplemented", 501, _errno.ENOSYS, "Not implemented."
+)
+XAmzContentSHA256Mismatch = _error(
+    "XAmzContentSHA256Mismatch",
+    "XAmzContentSHA256Mismatch",
+    400,
+    _errno.EIO,
+    "The body does not match x-amz-content-sha256.",
+)
+
+
+class RequestTimeTooSkewed(AccessDenied):  # type: ignore[misc, valid-type]
+    """The signed request time is over 15 minutes from the server's clock.
+
+    A kind of AccessDenied (the request is refused) with S3's own code."""
+
+    code = "RequestTimeTooSkewed"

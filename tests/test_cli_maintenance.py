@@ -152,7 +152,7 @@ def _uploads(store: Path) -> list[tuple[str, int]]:
 
 def _orphans(store: Path) -> int:
     with Store.open(store) as s:
-        return s.fsck().orphan_chunks
+        return s.fsck(OWNER).orphan_chunks
 
 
 def test_a_multipart_upload_in_progress_survives_gc(store_dir: Path, source: Path) -> None:
@@ -191,9 +191,9 @@ def test_a_multipart_upload_in_progress_survives_gc(store_dir: Path, source: Pat
     assert source.with_suffix(".back").read_bytes() == source.read_bytes()
     with Store.open(store_dir) as s:
         assert s.head_object(OWNER, "plain", "big").etag.endswith("-12")
-        assert s.fsck().ok
-        s.gc(grace_seconds=0)
-        assert s.fsck().orphan_chunks == 0
+        assert s.fsck(OWNER).ok
+        s.gc(OWNER, grace_seconds=0)
+        assert s.fsck(OWNER).orphan_chunks == 0
 
 
 def test_an_aborted_multipart_upload_is_collected(store_dir: Path, source: Path) -> None:
@@ -212,7 +212,7 @@ def test_an_aborted_multipart_upload_is_collected(store_dir: Path, source: Path)
     assert gc.returncode == 0 and json.loads(gc.stdout)["chunks_removed"] > 0, gc
     assert chunk_names(store_dir) == baseline
     with Store.open(store_dir) as s:
-        assert s.fsck().ok
+        assert s.fsck(OWNER).ok
         with s.get_object(OWNER, "plain", "kept") as r:
             assert r.read() == kept
 

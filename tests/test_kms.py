@@ -481,11 +481,11 @@ def test_fsck_checks_kms_data(store, ctx, bucket):
         name: store.put_object(ctx, bucket, name, os.urandom(100_000), sse=kms(key.key_id))
         for name in ("k", "other")
     }
-    report = store.fsck()
+    report = store.fsck(OWNER)
     assert report.ok and report.chunks_checked == 2
     [chunk] = [p for p in (store.path / "chunks").rglob("*") if p.is_file()][:1]
     _flip(chunk, chunk.stat().st_size // 2)  # payload: only decryption can tell
-    report = store.fsck()
+    report = store.fsck(OWNER)
     damaged = [f for f in report.findings if f.kind == "damaged-chunk"]
     assert not report.ok and len(damaged) == 1, report.findings
     assert damaged[0].chunk == chunk.name and damaged[0].bucket == bucket
@@ -495,7 +495,7 @@ def test_fsck_checks_kms_data(store, ctx, bucket):
     # Disabled key: the payload cannot be checked, the frame's domain still is.
     store.kms_disable_key(ctx, key.key_id)
     _flip(chunk, 10)  # a byte of the domain id in the header
-    report = store.fsck()
+    report = store.fsck(OWNER)
     assert [f.chunk for f in report.findings if f.kind == "damaged-chunk"] == [chunk.name]
     assert report.chunks_checked == 2
 

@@ -264,4 +264,4 @@ def test_store_range_read_of_damaged_segment(tmp_path: Path):
             except IntegrityError:
                 bad += 1
         assert bad == 1  # one segment of one chunk, nothing else
-        assert not store.fsck().ok
+        assert not store.fsck(OWNER).ok

@@ -26,7 +26,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
-from objfs.errors import AccessDenied, AuthorizationHeaderMalformed, SignatureDoesNotMatch
+from objfs.errors import (
+    AccessDenied,
+    AuthorizationHeaderMalformed,
+    RequestTimeTooSkewed,
+    SignatureDoesNotMatch,
+)
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
@@ -281,7 +286,9 @@ def verify_headers(
     if amz_date[:8] != auth.credential.date:
         raise AuthorizationHeaderMalformed("credential date differs from x-amz-date")
     if abs(now - when) > MAX_SKEW:
-        raise AccessDenied("Request time is too skewed from the server's time")
+        raise RequestTimeTooSkewed(
+            "Request time is too skewed from the server's time (more than 15 minutes apart)"
+        )
     payload = payload_hash or hmap.get("x-amz-content-sha256", EMPTY_SHA256)
     canon = canonical_request(
         method, path, query, headers, auth.signed_headers, payload, normalize_path=normalize_path
@@ -411,3 +418,16 @@ def verify_presigned(
             "The request signature we calculated does not match the signature you provided"
         )
     return auth
+
+
+# -- aws-chunked bodies (STREAMING-AWS4-HMAC-SHA256-PAYLOAD) ------------------------
+
+STREAMING_PAYLOAD = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"
+CHUNK_ALGORITHM = "AWS4-HMAC-SHA256-PAYLOAD"
+
+
+def chunk_signature(key: bytes, amz_date: str, scope: str, previous: str, chunk_sha256: str) -> str:
+    """The signature of one aws-chunked chunk, chained to the one before it
+    (the first chains to the request's header signature)."""
+    to_sign = "\n".join([CHUNK_ALGORITHM, amz_date, scope, previous, EMPTY_SHA256, chunk_sha256])
+    return signature(key, to_sign)

@@ -20,7 +20,19 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from objfs import __version__
-from objfs.cli import buckets, kms, listing, maintenance, mfa, mounting, policy, transfer, users
+from objfs.cli import (
+    buckets,
+    kms,
+    listing,
+    maintenance,
+    mfa,
+    mounting,
+    policy,
+    presign,
+    serve,
+    transfer,
+    users,
+)
 from objfs.cli.app import CliApp
 from objfs.cli.args import CliError, resolve_master_key_file, resolve_store_path
 from objfs.cli.builder import Builder
@@ -115,7 +127,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"objfs {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     build = Builder(subparsers, common)
-    for group in (maintenance, buckets, transfer, listing, mounting, kms, users, mfa):
+    for group in (
+        maintenance,
+        buckets,
+        transfer,
+        listing,
+        mounting,
+        kms,
+        users,
+        mfa,
+        serve,
+        presign,
+    ):
         group.register(build)
     policy.register_acl(build)
     policy.register_simulate(build)

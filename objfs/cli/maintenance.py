@@ -89,7 +89,7 @@ def _damaged_name(item: object) -> str:
 def cmd_fsck(app: CliApp, args: argparse.Namespace) -> int:
     progress = _CountProgress("fsck: chunks checked", not app.quiet and sys.stderr.isatty())
     try:
-        report = app.store.fsck(repair=args.repair, progress=progress)
+        report = app.store.fsck(app.ctx, repair=args.repair, progress=progress)
     finally:
         progress.finish()
     problems = list(report.problems)
@@ -135,7 +135,7 @@ def cmd_fsck(app: CliApp, args: argparse.Namespace) -> int:
 
 
 def cmd_gc(app: CliApp, args: argparse.Namespace) -> int:
-    report = app.store.gc(grace_seconds=args.grace)
+    report = app.store.gc(app.ctx, grace_seconds=args.grace)
     temp = getattr(report, "temp_files_removed", 0)
     if app.json:
         dump_json(

@@ -75,7 +75,7 @@ class DirOps:
         await flush_times(self)
         if self.meta_unsynced:
             self.meta_unsynced = False
-            await self.run(self.run.store.sync)
+            await self.run(self.run.store.sync, caller())
 
     async def list_dir(self: ObjfsOperations, node: Node) -> list[tuple[str, Kind, str, Any]]:
         """Snapshot of a mount directory: (name, kind, path, ObjectVersion | None)."""

@@ -26,12 +26,18 @@ import trio
 
 from objfs.fs import names
 from objfs.fs.inodes import Kind
+from objfs.store.types import OWNER_IDENTITY, RequestContext
 
 if TYPE_CHECKING:
     from objfs.fs.operations import ObjfsOperations
     from objfs.store.types import Change
 
 log = logging.getLogger("objfs.fs")
+
+# The change feed is store-owner data (it names every key that changes). The
+# daemon opened the store directory itself, which is owner power, and uses the
+# feed only to drop its own caches: whatever identity its requests act as.
+FEED_CTX = RequestContext(OWNER_IDENTITY, "mount")
 
 
 class ChangePoller:
@@ -42,13 +48,13 @@ class ChangePoller:
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         ops = self.ops
-        seq = await ops.run(ops.store.change_seq)
+        seq = await ops.run(ops.store.change_seq, FEED_CTX)
         task_status.started()
         while True:
             await trio.sleep(self.interval)
             while True:
                 try:
-                    seq, changes = await ops.run(ops.store.changes_since, seq, self.batch)
+                    seq, changes = await ops.run(ops.store.changes_since, FEED_CTX, seq, self.batch)
                 except Exception:
                     log.warning("polling the store for changes failed", exc_info=True)
                     break

@@ -305,7 +305,7 @@ class OpenFile:
             if not self.dirty:
                 if durable and self.needs_sync:
                     # The last commit was not durable: make it so now.
-                    await self.run(self.run.store.sync)
+                    await self.run(self.run.store.sync, ctx)
                     self.needs_sync = False
                 return None
             store = self.run.store

@@ -180,7 +180,7 @@ _LEASES_DDL = SCHEMA[SCHEMA.index("CREATE TABLE IF NOT EXISTS leases") :].split(
 # Statements that bring a store from format N-1 to N, run in one transaction.
 MIGRATIONS: dict[int, list[str]] = {
     2: [
-        """CREATE TABLE inline_chunks (
+        """CREATE TABLE IF NOT EXISTS inline_chunks (
     chunk_id BLOB PRIMARY KEY,   -- counted in chunks like any chunk
     frame BLOB NOT NULL          -- the sealed frame a chunk file would hold
 )""",

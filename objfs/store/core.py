@@ -36,12 +36,13 @@ from objfs.errors import (
     InvalidBucketState,
     InvalidRequest,
     NoSuchBucket,
+    NoSuchEncryptionConfiguration,
     StoreFormatError,
     StoreNotFound,
 )
 from objfs.meta import queries as q
 from objfs.meta.db import Database
-from objfs.store.access import Need, requires
+from objfs.store.access import Need, owner_only, requires
 from objfs.store.accesslog import AccessLog, AccessLogMixin
 from objfs.store.authorizer import AccessControl
 from objfs.store.kms import KMSMixin
@@ -357,7 +358,34 @@ class Store(
             q.add_change(cur, name, b"")
             return self._bucket(cur, name)
 
-    def sync(self) -> None:
+    # Reading one part of a bucket's configuration is its own S3 action (a
+    # policy may allow GetBucketVersioning but not ListBucket): one getter each.
+
+    @requires(Need("s3:GetBucketVersioning", bucket="name", key=None))
+    def get_bucket_versioning(self, ctx: RequestContext, name: str) -> BucketInfo:
+        """The bucket's record, read for its versioning state and MFA-delete flag."""
+        with self.db.read() as cur:
+            return self._bucket(cur, name)
+
+    @requires(Need("s3:GetBucketLocation", bucket="name", key=None))
+    def get_bucket_location(self, ctx: RequestContext, name: str) -> str:
+        with self.db.read() as cur:
+            return self._bucket(cur, name).region
+
+    @requires(Need("s3:GetEncryptionConfiguration", bucket="name", key=None))
+    def get_bucket_encryption(self, ctx: RequestContext, name: str) -> BucketInfo:
+        """The bucket's record, read for its default encryption (``encryption``,
+        ``kms_key_id``); a bucket set to ``none`` has no configuration."""
+        with self.db.read() as cur:
+            info = self._bucket(cur, name)
+        if info.encryption == "none":
+            raise NoSuchEncryptionConfiguration(
+                f"bucket {name!r} has no default encryption configuration"
+            )
+        return info
+
+    @requires()  # changes nothing anyone sees: durability of what was committed
+    def sync(self, ctx: RequestContext) -> None:
         """Make everything committed so far durable (fsync on the mount).
 
         Chunks first (one filesystem flush), then a commit with
@@ -370,11 +398,15 @@ class Store(
 
     # -- change sequence ---------------------------------------------------------
 
-    def change_seq(self) -> int:
+    @owner_only("objfs:ReadChangeFeed")
+    def change_seq(self, ctx: RequestContext) -> int:
         with self.db.read() as cur:
             return q.change_seq(cur)
 
-    def changes_since(self, seq: int, limit: int = 10000) -> tuple[int, list[Change]]:
+    @owner_only("objfs:ReadChangeFeed")
+    def changes_since(
+        self, ctx: RequestContext, seq: int, limit: int = 10000
+    ) -> tuple[int, list[Change]]:
         with self.db.read() as cur:
             rows = q.changes_since(cur, seq, limit)
         changes = [Change(s, b, k.decode("utf-8", "replace")) for s, b, k in rows]

@@ -54,7 +54,9 @@ from typing import TYPE_CHECKING, Any
 from objfs.errors import IntegrityError, KMSDisabled, KMSInvalidState, KMSNotFound, ObjfsError
 from objfs.meta import queries as q
 from objfs.store import records as rec
+from objfs.store.access import owner_only
 from objfs.store.leases import LeaseInfo
+from objfs.store.types import RequestContext
 
 if TYPE_CHECKING:
     from objfs.store.core import Store
@@ -149,8 +151,10 @@ def _label(owner: Owner) -> tuple[str, str, str]:
 
 
 class MaintenanceMixin:
+    @owner_only("objfs:Fsck")
     def fsck(
         self: Store,
+        ctx: RequestContext,
         *,
         repair: bool = False,
         progress: Callable[[int, int], None] | None = None,
@@ -207,7 +211,7 @@ class MaintenanceMixin:
         # Orphans: files nobody references (crash leftovers, writes in flight).
         report.orphan_chunks = sum(1 for cid, _ in self.chunks.iter_ids() if cid not in owners)
         if repair:
-            report.chunks_removed = self.gc(grace_seconds=0).chunks_removed
+            report.chunks_removed = self.gc(ctx, grace_seconds=0).chunks_removed
         return report
 
     def _still_there(self: Store, chunk_id: bytes, names: list[Owner]) -> list[Owner]:
@@ -244,12 +248,14 @@ class MaintenanceMixin:
             return
         self.chunks.get(domain, chunk_id, cached=False)
 
-    def writer_leases(self: Store) -> list[LeaseInfo]:
+    @owner_only("objfs:Fsck")
+    def writer_leases(self: Store, ctx: RequestContext) -> list[LeaseInfo]:
         """Every writer lease in the store, expired ones (crashed writers) included."""
         with self.db.read() as cur:
             return [LeaseInfo(*row) for row in q.list_leases(cur)]
 
-    def gc(self: Store, *, grace_seconds: float = 3600) -> GcReport:
+    @owner_only("objfs:GarbageCollect")
+    def gc(self: Store, ctx: RequestContext, *, grace_seconds: float = 3600) -> GcReport:
         """Remove chunks no version or part references and no writer lease covers."""
         report = GcReport()
         # Listed first (a long walk must not hold the lock); each candidate is

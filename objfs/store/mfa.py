@@ -37,6 +37,7 @@ from objfs.auth import totp
 from objfs.auth.identity import OWNER_NAME
 from objfs.errors import InvalidRequest, MFARequired, NoSuchEntity, ObjfsError
 from objfs.meta import auth_queries as aq
+from objfs.meta import queries as q
 from objfs.store.access import owner_only
 from objfs.store.types import (
     BucketInfo,
@@ -70,7 +71,7 @@ class MFAMixin:
 
     # -- devices (store administration) ------------------------------------------------
 
-    @owner_only("iam:EnableMFADevice")
+    @owner_only("objfs:ManageMfa")
     def mfa_enable(self: Store, ctx: RequestContext) -> NewMFADevice:
         """Register a TOTP device for the caller; returns its secret, once.
 
@@ -94,18 +95,19 @@ class MFAMixin:
                 )
                 aq.delete_mfa_device(cur, serial)
             aq.insert_mfa_device(cur, serial, principal, sealed, time.time_ns())
+            q.add_change(cur, "", b"")
             if spent is not None:
                 # The old device's step is spent; keep the new one from going back.
                 aq.set_mfa_last_step(cur, serial, spent)
         account = f"{principal}@{socket.gethostname()}"
         return NewMFADevice(serial, secret, totp.provisioning_uri(secret, account))
 
-    @owner_only("iam:ListMFADevices")
+    @owner_only("objfs:ManageMfa")
     def mfa_list(self: Store, ctx: RequestContext) -> list[MFADeviceInfo]:
         with self.access.reading() as cur:
             return [_info(row) for row in aq.list_mfa_devices(cur)]
 
-    @owner_only("iam:DeactivateMFADevice")
+    @owner_only("objfs:ManageMfa")
     def mfa_disable(self: Store, ctx: RequestContext) -> str:
         """Remove the caller's device (``ctx.mfa`` must hold a valid code from it).
 
@@ -131,6 +133,7 @@ class MFAMixin:
                 f'removing MFA device {serial} needs a code from it: give --mfa "{serial} CODE"',
             )
             aq.delete_mfa_device(cur, serial)
+            q.add_change(cur, "", b"")
         return serial
 
     # -- checks inside the callers' write transactions --------------------------------------

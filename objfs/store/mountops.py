@@ -1,8 +1,8 @@
 """What the mount needs beyond S3: atomic renames and the random-access writer.
 
 A mixin of ``Store``. ``rename``/``rename_prefix`` move keys in one
-transaction (S3 has no rename; peers copy key by key). ``commit_manifest``
-commits chunks an ``ObjectWriter`` already stored.
+transaction (S3 has no rename; peers copy key by key). ``_commit_manifest``
+commits chunks an ``ObjectWriter`` already stored (checked there itself).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from objfs.errors import (
 )
 from objfs.meta import queries as q
 from objfs.store import records as rec
-from objfs.store.access import Need, requires
+from objfs.store.access import Need, condition_keys, requires
 from objfs.store.leases import WriteIntent
 from objfs.store.names import encode_key, prefix_upper
 from objfs.store.objects import guess_content_type
@@ -247,8 +247,7 @@ class MountMixin:
             intent=intent,
         )
 
-    @requires(Need("s3:PutObject", version=None))
-    def commit_manifest(
+    def _commit_manifest(
         self,
         ctx: RequestContext,
         bucket: str,
@@ -266,6 +265,10 @@ class MountMixin:
     ) -> ObjectVersion:
         """Commit chunks the caller already stored as the key's new version.
 
+        Not part of the public surface: ``ObjectWriter.commit`` calls it, and
+        it checks s3:PutObject itself (a policy may have changed since the
+        writer was opened), with the data's encryption as the SSE condition.
+
         ``inline``: frames of small chunks to store in the database with it.
 
         Returns the full record of the new version.
@@ -276,6 +279,14 @@ class MountMixin:
         holds the whole body to hash it, and clients skip MD5 checks on such
         ETags.
         """
+        self.access.check(
+            ctx,
+            "s3:PutObject",
+            bucket,
+            key,
+            None,
+            condition_keys({"sse": sse, "kms_key_id": kms_key_id}),
+        )
         raw = encode_key(key)
         digest = hashlib.md5()
         for ref in manifest:

@@ -18,6 +18,7 @@ from objfs.errors import (
     InvalidArgument,
     InvalidPart,
     InvalidPartOrder,
+    InvalidRange,
     NoSuchUpload,
 )
 from objfs.meta import queries as q
@@ -27,6 +28,8 @@ from objfs.store.chunking import ChunkedBody, store_stream
 from objfs.store.leases import leased
 from objfs.store.names import encode_key, prefix_upper
 from objfs.store.objects import md5_of_parts
+from objfs.store.reader import ObjectReader
+from objfs.store.records import Col
 from objfs.store.types import (
     ChunkRef,
     PartInfo,
@@ -140,6 +143,52 @@ class MultipartMixin:
                 _drop(cur, old[0])
             q.add_change(cur, bucket, encode_key(key))
         return PartInfo(part_number, etag, stored.size, now)
+
+    @requires(
+        Need(
+            lambda a: "s3:GetObjectVersion" if a.get("src_version_id") else "s3:GetObject",
+            bucket="src_bucket",
+            key="src_key",
+            version="src_version_id",
+        ),
+        Need("s3:PutObject", version=None),
+    )
+    def upload_part_copy(
+        self: Store,
+        ctx: RequestContext,
+        bucket: str,
+        key: str,
+        upload_id: str,
+        part_number: int,
+        src_bucket: str,
+        src_key: str,
+        *,
+        src_version_id: str | None = None,
+        src_range: tuple[int, int] | None = None,
+        src_sse: SSERequest | None = None,
+        sse: SSERequest | None = None,
+    ) -> PartInfo:
+        """UploadPartCopy: a part made of a source version or a byte range of it
+        (inclusive ``(first, last)``, which must lie inside the source:
+        ``InvalidRange`` otherwise). Streams chunk by chunk."""
+        with self.db.read() as cur:
+            row, latest = self._resolve(cur, src_bucket, src_key, src_version_id)
+        size = row[Col.SIZE]
+        if src_range is not None:
+            first, last = src_range
+            if first < 0 or last < first or last >= size:
+                raise InvalidRange(
+                    f"copy source range {first}-{last} is outside the {size}-byte source"
+                )
+        src_domain = self._domain(
+            row[Col.DOMAIN], src_sse.customer_key if src_sse else None, ctx, src_bucket, src_key
+        )
+        info = rec.version_from_row(row, is_latest=latest)
+        reader = ObjectReader(
+            self.chunks, src_domain, info, rec.unpack_manifest(row[Col.MANIFEST]), src_range
+        )
+        with reader:
+            return self.upload_part(ctx, bucket, key, upload_id, part_number, reader, sse=sse)
 
     @requires(Need("s3:PutObject", version=None))
     def complete_multipart_upload(

@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 class PoliciesMixin:
     # -- identity policies ---------------------------------------------------------
 
-    @owner_only("iam:PutUserPolicy")
+    @owner_only("objfs:ManageUsers")
     def put_user_policy(
         self: Store, ctx: RequestContext, user: str, name: str, document: str | bytes
     ) -> str:
@@ -54,7 +54,7 @@ class PoliciesMixin:
             q.add_change(cur, "", b"")
         return text
 
-    @owner_only("iam:GetUserPolicy")
+    @owner_only("objfs:ManageUsers")
     def get_user_policy(self: Store, ctx: RequestContext, user: str, name: str) -> str:
         with self.access.reading() as cur:
             self.access.user_row(cur, user)
@@ -63,13 +63,13 @@ class PoliciesMixin:
             raise NoSuchEntity(f"user {user!r} has no policy {name!r}")
         return text
 
-    @owner_only("iam:ListUserPolicies")
+    @owner_only("objfs:ManageUsers")
     def list_user_policies(self: Store, ctx: RequestContext, user: str) -> list[str]:
         with self.access.reading() as cur:
             self.access.user_row(cur, user)
             return [name for name, _ in aq.list_user_policies(cur, user)]
 
-    @owner_only("iam:DeleteUserPolicy")
+    @owner_only("objfs:ManageUsers")
     def delete_user_policy(self: Store, ctx: RequestContext, user: str, name: str) -> None:
         with self.db.write(durable=True) as cur:
             self.access.ensure_schema(cur)
@@ -222,7 +222,7 @@ class PoliciesMixin:
 
     # -- the simulator -----------------------------------------------------------------
 
-    @owner_only("objfs:SimulatePolicy")
+    @owner_only("objfs:ManageUsers")
     def simulate_policy(
         self: Store,
         ctx: RequestContext,

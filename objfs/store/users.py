@@ -33,6 +33,7 @@ from objfs.errors import (
     SignatureDoesNotMatch,
 )
 from objfs.meta import auth_queries as aq
+from objfs.meta import queries as q
 from objfs.store.access import owner_only
 from objfs.store.types import AccessKeyInfo, NewAccessKey, RequestContext, UserInfo
 
@@ -67,7 +68,7 @@ def _key(row: tuple) -> AccessKeyInfo:
 class UsersMixin:
     # -- users -----------------------------------------------------------------
 
-    @owner_only("objfs:CreateUser")
+    @owner_only("objfs:ManageUsers")
     def create_user(
         self: Store, ctx: RequestContext, name: str, *, display_name: str | None = None
     ) -> UserInfo:
@@ -79,19 +80,20 @@ class UsersMixin:
             if aq.get_user(cur, name) is not None:
                 raise EntityAlreadyExists(f"user {name!r} already exists")
             aq.insert_user(cur, name, new_canonical_id(), display, now)
+            q.add_change(cur, "", b"")
             return _user(aq.get_user(cur, name))
 
-    @owner_only("objfs:ListUsers")
+    @owner_only("objfs:ManageUsers")
     def list_users(self: Store, ctx: RequestContext) -> list[UserInfo]:
         with self.access.reading() as cur:
             return [_user(row) for row in aq.list_users(cur)]
 
-    @owner_only("objfs:GetUser")
+    @owner_only("objfs:ManageUsers")
     def get_user(self: Store, ctx: RequestContext, name: str) -> UserInfo:
         with self.access.reading() as cur:
             return _user(self.access.user_row(cur, name))
 
-    @owner_only("objfs:DeleteUser")
+    @owner_only("objfs:ManageUsers")
     def delete_user(self: Store, ctx: RequestContext, name: str) -> None:
         with self.db.write(durable=True) as cur:
             self.access.ensure_schema(cur)
@@ -103,10 +105,11 @@ class UsersMixin:
                     "or they would have no owner"
                 )
             aq.delete_user(cur, name)
+            q.add_change(cur, "", b"")
 
     # -- access keys -------------------------------------------------------------
 
-    @owner_only("objfs:CreateAccessKey")
+    @owner_only("objfs:ManageUsers")
     def create_access_key(self: Store, ctx: RequestContext, user: str) -> NewAccessKey:
         now = time.time_ns()
         with self.db.write(durable=True) as cur:
@@ -120,18 +123,19 @@ class UsersMixin:
             key_id, secret = new_access_key_id(), new_secret_access_key()
             sealed = self.keyring.seal_secret(SECRET_PURPOSE, key_id, secret.encode())
             aq.insert_access_key(cur, key_id, user, sealed, now)
+            q.add_change(cur, "", b"")
         return NewAccessKey(
             info=AccessKeyInfo(key_id=key_id, user=user, status="Active", created_ns=now),
             secret=secret,
         )
 
-    @owner_only("objfs:ListAccessKeys")
+    @owner_only("objfs:ManageUsers")
     def list_access_keys(self: Store, ctx: RequestContext, user: str) -> list[AccessKeyInfo]:
         with self.access.reading() as cur:
             self.access.user_row(cur, user)
             return [_key(row) for row in aq.list_access_keys(cur, user)]
 
-    @owner_only("objfs:UpdateAccessKey")
+    @owner_only("objfs:ManageUsers")
     def set_access_key_status(
         self: Store, ctx: RequestContext, user: str, key_id: str, *, active: bool
     ) -> AccessKeyInfo:
@@ -139,14 +143,16 @@ class UsersMixin:
             self.access.ensure_schema(cur)
             self._user_key(cur, user, key_id)
             aq.set_access_key_status(cur, key_id, "Active" if active else "Inactive")
+            q.add_change(cur, "", b"")
             return _key(aq.get_access_key(cur, key_id))
 
-    @owner_only("objfs:DeleteAccessKey")
+    @owner_only("objfs:ManageUsers")
     def delete_access_key(self: Store, ctx: RequestContext, user: str, key_id: str) -> None:
         with self.db.write(durable=True) as cur:
             self.access.ensure_schema(cur)
             self._user_key(cur, user, key_id)
             aq.delete_access_key(cur, key_id)
+            q.add_change(cur, "", b"")
 
     def _user_key(self: Store, cur: object, user: str, key_id: str) -> tuple:
         self.access.user_row(cur, user)

@@ -389,7 +389,7 @@ class ObjectWriter:
             manifest = self._manifest()
             if ctx.durable:
                 self.store._make_durable(manifest, self._inline)
-            version = self.store.commit_manifest(
+            version = self.store._commit_manifest(
                 ctx,
                 self.bucket,
                 self.key,

@@ -25,6 +25,8 @@ import sys
 import time
 from pathlib import Path
 
+from objfs.store import OWNER
+
 log = logging.getLogger("objfs.bench.targets")
 
 HERE = Path(__file__).resolve().parent
@@ -314,7 +316,7 @@ class ObjfsTarget(FuseTarget):
         return [self._objfs_bin(), "mount", BUCKET, str(self.root), "-f", "-o", opts]
 
     def populate(self, relpath: str, count: int) -> None:
-        from objfs.store import OWNER, Store
+        from objfs.store import Store
 
         # Not durable per key: one flush at the end, like a batch import.
         ctx = OWNER.with_options(durable=False)
@@ -327,7 +329,7 @@ class ObjfsTarget(FuseTarget):
 
     def versions(self, key: str) -> int:
         """How many versions (delete markers included) ``key`` has."""
-        from objfs.store import OWNER, Store
+        from objfs.store import Store
 
         store = Store.open(self.store_dir)
         try:

@@ -79,7 +79,7 @@ def test_sigkill_while_writing(mounter: Callable[..., Mount], tmp_path: Path) ->
 
     store = Store.open(m.store)
     try:
-        report = store.fsck()
+        report = store.fsck(OWNER)
         assert report.ok, report.problems
         for name, digest in done.items():
             history = digests(store.key_versions(OWNER, "vers", name))
@@ -110,7 +110,7 @@ def test_sigkill_after_small_files_closed(mounter: Callable[..., Mount]) -> None
     m.kill()
     store = Store.open(m.store)
     try:
-        report = store.fsck()
+        report = store.fsck(OWNER)
         assert report.ok, report.problems
         assert report.inline_chunks >= len(bodies)
         for name, body in bodies.items():

@@ -235,8 +235,8 @@ def test_writes_survive_fsck_repair_and_gc_in_loops(
         for name, digest in last.items():
             with store.get_object(OWNER, "plain", name) as r:
                 assert sha(r.read()) == digest, name
-        report = store.fsck()
+        report = store.fsck(OWNER)
         assert report.ok and report.findings == [], report.problems
-        store.gc(grace_seconds=0)
-        final = store.fsck()
+        store.gc(OWNER, grace_seconds=0)
+        final = store.fsck(OWNER)
         assert final.ok and final.orphan_chunks == 0, (final.problems, final.orphan_chunks)

@@ -360,10 +360,10 @@ def test_unlink_open_file_keeps_handles_working(
     try:
         with pytest.raises(NoSuchKey):
             store.head_object(OWNER, "plain", "open")
-        assert store.gc(grace_seconds=0).chunks_removed >= 1  # what the writer stored
+        assert store.gc(OWNER, grace_seconds=0).chunks_removed >= 1  # what the writer stored
         # nothing left on disk that nothing references, nothing resurrected
-        assert store.fsck().ok
-        assert store.gc(grace_seconds=0).chunks_removed == 0
+        assert store.fsck(OWNER).ok
+        assert store.gc(OWNER, grace_seconds=0).chunks_removed == 0
     finally:
         store.close()
 

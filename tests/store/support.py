@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from objfs.store import RequestContext, Store
+from objfs.store import OWNER, RequestContext, Store
 
 MiB = 1 << 20
 KiB = 1 << 10
@@ -145,7 +145,8 @@ def wait_leases_expired(store: Store, timeout: float = 30.0) -> None:
     """Wait until no other process's writer lease is live (a killed writer's expires)."""
     deadline = time.monotonic() + timeout
     while any(
-        lease.live and lease.lease_id != store.leases.lease_id for lease in store.writer_leases()
+        lease.live and lease.lease_id != store.leases.lease_id
+        for lease in store.writer_leases(OWNER)
     ):
-        assert time.monotonic() < deadline, store.writer_leases()
+        assert time.monotonic() < deadline, store.writer_leases(OWNER)
         time.sleep(0.1)

@@ -15,8 +15,10 @@ import time
 
 import pytest
 
+from objfs.auth import totp
 from objfs.errors import NoSuchBucket, NoSuchKey
-from objfs.store import Store, Versioning
+from objfs.store import OWNER, RequestContext, Store, Versioning
+from objfs.store.types import TimesUpdate
 
 from .support import get_body, md5
 
@@ -137,10 +139,10 @@ def test_another_process_reads_what_this_one_wrote(store_path, store, ctx):
 
 
 def test_change_seq_increases_on_every_mutation(store, ctx, vbucket):
-    seen = [store.change_seq()]
+    seen = [store.change_seq(OWNER)]
 
     def bumped(what: str) -> None:
-        now = store.change_seq()
+        now = store.change_seq(OWNER)
         assert now > seen[-1], f"{what} did not advance the change sequence"
         seen.append(now)
 
@@ -166,43 +168,43 @@ def test_change_seq_increases_on_every_mutation(store, ctx, vbucket):
     bumped("rename_prefix")
     uid = store.create_multipart_upload(ctx, vbucket, "mp")
     part = store.upload_part(ctx, vbucket, "mp", uid, 1, b"x")
-    before_complete = store.change_seq()
+    before_complete = store.change_seq(OWNER)
     store.complete_multipart_upload(ctx, vbucket, "mp", uid, [(1, part.etag)])
-    assert store.change_seq() > before_complete, "complete did not advance"
-    seen.append(store.change_seq())
+    assert store.change_seq(OWNER) > before_complete, "complete did not advance"
+    seen.append(store.change_seq(OWNER))
     w = store.open_writer(ctx, vbucket, "w", base=None)
     w.write(0, b"abc")
     w.commit(ctx)
     w.close()
     bumped("writer commit")
     # reads do not move it (the mount would invalidate for nothing)
-    now = store.change_seq()
+    now = store.change_seq(OWNER)
     store.head_object(ctx, vbucket, "w")
     get_body(store, ctx, vbucket, "w")
     store.list_objects(ctx, vbucket)
     store.list_object_versions(ctx, vbucket)
-    assert store.change_seq() == now
+    assert store.change_seq(OWNER) == now
 
 
 def test_changes_since_names_changed_keys(store, second, ctx, bucket):
-    start = store.change_seq()
+    start = store.change_seq(OWNER)
     store.put_object(ctx, bucket, "x/1", b"1")
     store.put_object(ctx, bucket, "x/2", b"2")
     store.delete_object(ctx, bucket, "x/1")
     store.rename(ctx, bucket, "x/2", "y/2")
-    seq, changes = store.changes_since(start)
-    assert seq == store.change_seq()
+    seq, changes = store.changes_since(OWNER, start)
+    assert seq == store.change_seq(OWNER)
     assert all(c.bucket == bucket and c.seq > start for c in changes)
     assert [c.seq for c in changes] == sorted(c.seq for c in changes)
     assert {c.key for c in changes} == {"x/1", "x/2", "y/2"}
     # another handle (another process, the mount) sees the same sequence
-    assert second.change_seq() == seq
-    assert {c.key for c in second.changes_since(start)[1]} == {"x/1", "x/2", "y/2"}
-    assert store.changes_since(seq) == (seq, [])
+    assert second.change_seq(OWNER) == seq
+    assert {c.key for c in second.changes_since(OWNER, start)[1]} == {"x/1", "x/2", "y/2"}
+    assert store.changes_since(OWNER, seq) == (seq, [])
 
 
 def test_changes_since_pages_with_limit(store, ctx, bucket):
-    start = store.change_seq()
+    start = store.change_seq(OWNER)
     keys = {f"k{i:02d}" for i in range(30)}
     for key in sorted(keys):
         store.put_object(ctx, bucket, key, b"")
@@ -210,7 +212,7 @@ def test_changes_since_pages_with_limit(store, ctx, bucket):
     seq = start
     rounds = 0
     while True:
-        seq2, changes = store.changes_since(seq, limit=7)
+        seq2, changes = store.changes_since(OWNER, seq, limit=7)
         assert len(changes) <= 7
         if not changes:
             break
@@ -291,7 +293,7 @@ def test_two_processes_write_at_once(store_path, store, ctx):
     for i in (0, 77, 149):
         assert get_body(store, ctx, "busy", f"child/{i}") == b"c" * (i * 100)
     assert get_body(store, ctx, "busy", "both") in (b"child", b"parent")
-    assert store.fsck().ok
+    assert store.fsck(OWNER).ok
 
 
 def test_every_mutating_method_advances_the_change_sequence(store, ctx):
@@ -303,15 +305,41 @@ def test_every_mutating_method_advances_the_change_sequence(store, ctx):
 
     st: dict[str, object] = {}
 
-    def commit_manifest() -> None:
-        w = store.open_writer(ctx, "seq-b", "w", base=None)
+    def writer_commit() -> None:
+        w = store.open_writer(ctx, "seq-b", "w2", base=None)
         w.write(0, b"written")
         manifest = w._manifest()
-        store.commit_manifest(
-            ctx, "seq-b", "w2", manifest, 7, domain=w.domain, sse=w.sse, kms_key_id=None
-        )
+        w.commit(ctx)
         w.close()
         assert manifest and isinstance(manifest[0], ChunkRef)
+
+    def access_key() -> None:
+        st["access_key"] = store.create_access_key(ctx, "seq-user").info.key_id
+
+    def mfa() -> None:
+        st["mfa"] = store.mfa_enable(ctx)
+
+    def mfa_off() -> None:
+        device = st["mfa"]
+        code = totp.code_at(device.secret, store.clock())
+        store.mfa_disable(
+            RequestContext(ctx.identity, ctx.interface, mfa=f"{device.serial} {code}")
+        )
+
+    policy = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}],
+        }
+    )
+    bucket_policy = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "*"}
+            ],
+        }
+    )
 
     def upload() -> None:
         st["upload"] = store.create_multipart_upload(ctx, "seq-b", "mp")
@@ -339,9 +367,28 @@ def test_every_mutating_method_advances_the_change_sequence(store, ctx):
         "rename_prefix": lambda: store.rename_prefix(ctx, "seq-b", "d/", "e/"),
         "delete_object": lambda: store.delete_object(ctx, "seq-b", "b"),
         "delete_objects": lambda: store.delete_objects(ctx, "seq-b", [("e/a", None)]),
-        "commit_manifest": commit_manifest,
+        "open_writer": writer_commit,  # its writer's commit is the mutation
+        "amend_times": lambda: store.amend_times(ctx, "seq-b", [TimesUpdate("w2", atime_ns=1)]),
+        "create_user": lambda: store.create_user(ctx, "seq-user"),
+        "create_access_key": access_key,
+        "set_access_key_status": lambda: store.set_access_key_status(
+            ctx, "seq-user", st["access_key"], active=False
+        ),
+        "put_user_policy": lambda: store.put_user_policy(ctx, "seq-user", "p", policy),
+        "delete_user_policy": lambda: store.delete_user_policy(ctx, "seq-user", "p"),
+        "put_bucket_policy": lambda: store.put_bucket_policy(ctx, "seq-b", bucket_policy),
+        "delete_bucket_policy": lambda: store.delete_bucket_policy(ctx, "seq-b"),
+        "put_bucket_acl": lambda: store.put_bucket_acl(ctx, "seq-b", canned="public-read"),
+        "put_object_acl": lambda: store.put_object_acl(ctx, "seq-b", "a", canned="public-read"),
+        "mfa_enable": mfa,
+        "mfa_disable": mfa_off,
+        "delete_access_key": lambda: store.delete_access_key(ctx, "seq-user", st["access_key"]),
+        "delete_user": lambda: store.delete_user(ctx, "seq-user"),
         "create_multipart_upload": upload,
         "upload_part": part,
+        "upload_part_copy": lambda: store.upload_part_copy(
+            ctx, "seq-b", "mp", st["upload"], 2, "seq-b", "w2", src_range=(0, 0)
+        ),
         "complete_multipart_upload": lambda: store.complete_multipart_upload(
             ctx, "seq-b", "mp", st["upload"], [(1, st["part"].etag)]
         ),
@@ -356,14 +403,21 @@ def test_every_mutating_method_advances_the_change_sequence(store, ctx):
         "kms_schedule_key_deletion": lambda: store.kms_schedule_key_deletion(ctx, st["key"], 7),
         "kms_cancel_key_deletion": lambda: store.kms_cancel_key_deletion(ctx, st["key"]),
         "kms_prune_audit": lambda: store.kms_prune_audit(ctx, 1),
+        "put_bucket_logging": lambda: (
+            store.create_bucket(ctx, "seq-logs"),
+            store.put_bucket_logging(ctx, "seq-b", "seq-logs"),
+        ),
+        "delete_bucket_logging": lambda: store.delete_bucket_logging(ctx, "seq-b"),
+        # delivers the record of the request above into seq-logs: a new object
+        "flush_access_logs": lambda: store.flush_access_logs(ctx),
         "delete_bucket": lambda: (
             store.create_bucket(ctx, "seq-gone"),
             store.delete_bucket(ctx, "seq-gone"),
         ),
     }
     reads = {
-        "change_seq": lambda: store.change_seq(),
-        "changes_since": lambda: store.changes_since(0),
+        "change_seq": lambda: store.change_seq(OWNER),
+        "changes_since": lambda: store.changes_since(OWNER, 0),
         "get_object": lambda: store.get_object(ctx, "seq-b", "w2").close(),
         "read_range": lambda: store.read_range(ctx, "seq-b", "w2", 0, 3),
         "head_bucket": lambda: store.head_bucket(ctx, "seq-b"),
@@ -379,15 +433,39 @@ def test_every_mutating_method_advances_the_change_sequence(store, ctx):
         "kms_list_keys": lambda: store.kms_list_keys(ctx),
         "kms_describe_key": lambda: store.kms_describe_key(ctx, st["key"]),
         "kms_audit": lambda: store.kms_audit(ctx),
-        "writer_leases": lambda: store.writer_leases(),
-        "open_writer": lambda: store.open_writer(ctx, "seq-b", "w2", base=None).close(),
+        "writer_leases": lambda: store.writer_leases(OWNER),
+        "dir_stats": lambda: store.dir_stats(ctx, "seq-b", ""),
+        "get_bucket_versioning": lambda: store.get_bucket_versioning(ctx, "seq-b"),
+        "get_bucket_location": lambda: store.get_bucket_location(ctx, "seq-b"),
+        "get_bucket_encryption": lambda: store.get_bucket_encryption(ctx, "seq-b"),
+        "list_users": lambda: store.list_users(ctx),
+        "get_user": lambda: store.get_user(ctx, "reader"),
+        "list_access_keys": lambda: store.list_access_keys(ctx, "reader"),
+        "list_user_policies": lambda: store.list_user_policies(ctx, "reader"),
+        "get_user_policy": lambda: store.get_user_policy(ctx, "reader", "p"),
+        "get_bucket_policy": lambda: store.get_bucket_policy(ctx, "seq-b"),
+        "get_bucket_logging": lambda: store.get_bucket_logging(ctx, "seq-b"),
+        "get_bucket_acl": lambda: store.get_bucket_acl(ctx, "seq-b"),
+        "get_object_acl": lambda: store.get_object_acl(ctx, "seq-b", "w2"),
+        "check_access": lambda: store.check_access(ctx, "s3:GetObject", "seq-b", "w2"),
+        "simulate_policy": lambda: store.simulate_policy(
+            ctx, store.user_identity("reader"), "s3:GetObject", "seq-b", "w2"
+        ),
+        "mfa_list": lambda: store.mfa_list(ctx),
+        # credentials into an identity: no identity yet, nothing changes
+        "authenticate": lambda: store.authenticate(
+            st["reader_key"].info.key_id, st["reader_key"].secret
+        ),
+        "signing_secret": lambda: store.signing_secret(st["reader_key"].info.key_id),
+        "user_identity": lambda: store.user_identity("reader"),
+        "user_canonical_id": lambda: store.user_canonical_id("reader"),
         # maintenance: nothing a reader sees changes (fsck --repair of a
         # latest pointer does add a change: test_maintenance.py)
-        "fsck": lambda: store.fsck(repair=True),
-        "gc": lambda: store.gc(grace_seconds=0),
-        "sync": lambda: store.sync(),
+        "fsck": lambda: store.fsck(OWNER, repair=True),
+        "gc": lambda: store.gc(OWNER, grace_seconds=0),
+        "sync": lambda: store.sync(OWNER),
     }
-    lifecycle = {"init", "open", "close"}
+    lifecycle = {"init", "open", "close", "clock"}  # clock: the time MFA codes are read at
     public = {n for n in dir(Store) if not n.startswith("_") and callable(getattr(Store, n))}
     unclassified = public - set(mutations) - set(reads) - lifecycle
     assert not unclassified, f"classify these Store methods here: {sorted(unclassified)}"
@@ -395,14 +473,18 @@ def test_every_mutating_method_advances_the_change_sequence(store, ctx):
 
     silent = []
     for name, call in mutations.items():
-        before = store.change_seq()
+        before = store.change_seq(OWNER)
         call()
-        if store.change_seq() <= before:
+        if store.change_seq(OWNER) <= before:
             silent.append(name)
     assert not silent, f"mutations that do not advance the change sequence: {silent}"
     store.kms_enable_key(ctx, st["key"])  # cancelling a deletion leaves it disabled
     st["upload3"] = store.create_multipart_upload(ctx, "seq-b", "mp3")
+    store.create_user(ctx, "reader")
+    store.put_user_policy(ctx, "reader", "p", policy)
+    store.put_bucket_policy(ctx, "seq-b", bucket_policy)
+    st["reader_key"] = store.create_access_key(ctx, "reader")
     for name, call in reads.items():
-        before = store.change_seq()
+        before = store.change_seq(OWNER)
         call()
-        assert store.change_seq() == before, f"{name} advanced the change sequence"
+        assert store.change_seq(OWNER) == before, f"{name} advanced the change sequence"

@@ -15,7 +15,7 @@ import pytest
 
 from objfs.chunks.store import INLINE_MAX
 from objfs.errors import IntegrityError
-from objfs.store import SSERequest
+from objfs.store import OWNER, SSERequest
 
 from .support import chunk_files
 
@@ -44,7 +44,7 @@ def test_small_objects_make_no_chunk_file(store, ctx, bucket):
     # One byte more is a chunk file, as before.
     store.put_object(ctx, bucket, "big", os.urandom(INLINE_MAX + 1))
     assert len(set(chunk_files(store.path)) - before) == 1
-    report = store.fsck()
+    report = store.fsck(OWNER)
     assert report.ok, report.problems
     assert report.inline_chunks == len(bodies)
 
@@ -71,10 +71,10 @@ def test_dedup_refcount_and_gc(store, ctx, vbucket, make_bucket):
         for v in store.key_versions(ctx, vbucket, key):
             store.delete_object(ctx, vbucket, key, version_id=v.version_id)
     assert len(inline_rows(store.path)) == 2  # gc's grace period
-    store.gc(grace_seconds=0)
+    store.gc(OWNER, grace_seconds=0)
     assert len(inline_rows(store.path)) == 1
     assert store.get_object(ctx, other, "a").read() == data
-    assert store.fsck().ok
+    assert store.fsck(OWNER).ok
 
 
 @pytest.mark.parametrize("mode", ["AES256", "SSE-C"])
@@ -104,5 +104,5 @@ def test_damaged_inline_frame_is_detected(store, ctx, bucket):
         store.chunks._cache.clear()  # what another process would see
         with pytest.raises(IntegrityError):
             store.get_object(ctx, bucket, "k").read()
-        report = store.fsck()
+        report = store.fsck(OWNER)
         assert not report.ok and report.damaged_objects

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from objfs.errors import IntegrityError, NoSuchKey, ObjfsError
+from objfs.store import OWNER
 
 from .support import GenStream, MiB, chunk_dir_bytes, chunk_files, get_body, rand_bytes
 
@@ -73,14 +74,14 @@ def test_damaged_chunk_is_detected_and_reported(store, ctx, vbucket, how):
     assert failures == 1
     assert get_body(store, ctx, vbucket, "healthy") == b"fine"
 
-    report = store.fsck()
+    report = store.fsck(OWNER)
     assert not report.ok and report.problems
     assert any(
         o[0] == vbucket and o[1] == "dir/photo.jpg" and o[2] == vid for o in report.damaged_objects
     ), report.damaged_objects
     assert all(o[1] != "healthy" for o in report.damaged_objects)
 
-    repaired = store.fsck(repair=True)
+    repaired = store.fsck(OWNER, repair=True)
     # Not silently dropped: still reported, still listed, still refusing to lie.
     assert not repaired.ok
     assert any(o[:3] == (vbucket, "dir/photo.jpg", vid) for o in repaired.damaged_objects)
@@ -90,7 +91,7 @@ def test_damaged_chunk_is_detected_and_reported(store, ctx, vbucket, how):
     ]
     with pytest.raises(IntegrityError):
         read_checked(store, ctx, vbucket, "dir/photo.jpg", body)
-    assert not store.fsck().ok
+    assert not store.fsck(OWNER).ok
 
 
 def test_fsck_clean_store(store, ctx, vbucket):
@@ -100,9 +101,9 @@ def test_fsck_clean_store(store, ctx, vbucket):
     store.delete_object(ctx, vbucket, "a")
     uid = store.create_multipart_upload(ctx, vbucket, "mp")
     store.upload_part(ctx, vbucket, "mp", uid, 1, rand_bytes(MiB, 3))
-    report = store.fsck()
+    report = store.fsck(OWNER)
     assert report.ok and report.problems == [] and report.damaged_objects == []
-    assert store.fsck(repair=True).ok
+    assert store.fsck(OWNER, repair=True).ok
 
 
 class Boom(Exception):
@@ -130,20 +131,20 @@ def test_failed_put_commits_nothing_and_leaves_no_orphans(store, ctx, vbucket):
     with pytest.raises(NoSuchKey):
         store.head_object(ctx, vbucket, "new")
     # Whatever the failed puts left behind, fsck --repair (or gc) removes it.
-    report = store.fsck(repair=True)
+    report = store.fsck(OWNER, repair=True)
     assert report.ok and report.damaged_objects == []
-    store.gc(grace_seconds=0)
+    store.gc(OWNER, grace_seconds=0)
     assert chunk_files(store.path) == before
-    assert store.fsck().ok
+    assert store.fsck(OWNER).ok
 
 
 def test_gc_keeps_young_orphans_and_removes_old_ones(store, ctx, bucket):
     with pytest.raises((Boom, ObjfsError)):
         store.put_object(ctx, bucket, "k", GenStream(failing_pieces(4 * MiB)))
     left = chunk_dir_bytes(store.path)
-    store.gc()  # default grace: an in-flight write's chunks are never raced
+    store.gc(OWNER)  # default grace: an in-flight write's chunks are never raced
     assert chunk_dir_bytes(store.path) == left
-    store.gc(grace_seconds=0)
+    store.gc(OWNER, grace_seconds=0)
     assert chunk_files(store.path) == {}
 
 
@@ -152,15 +153,15 @@ def test_gc_frees_deleted_versions(store, ctx, vbucket):
     store.put_object(ctx, vbucket, "keep", rand_bytes(MiB, 6))
     before = chunk_dir_bytes(store.path)
     store.delete_object(ctx, vbucket, "k")  # a marker: the data must stay
-    store.gc(grace_seconds=0)
+    store.gc(OWNER, grace_seconds=0)
     assert chunk_dir_bytes(store.path) == before
     assert get_body(store, ctx, vbucket, "k", version_id=v1) == rand_bytes(3 * MiB, 5)
     store.delete_object(ctx, vbucket, "k", version_id=v1)  # gone for good
-    report = store.gc(grace_seconds=0)
+    report = store.gc(OWNER, grace_seconds=0)
     after = chunk_dir_bytes(store.path)
     assert before - after >= 3 * MiB
     assert report.chunks_removed == 3
     # the contract's GcReport.bytes_freed (on-disk or logical: within framing overhead)
     assert abs(report.bytes_freed - (before - after)) < 64 * 1024
     assert get_body(store, ctx, vbucket, "keep") == rand_bytes(MiB, 6)
-    assert store.fsck().ok
+    assert store.fsck(OWNER).ok

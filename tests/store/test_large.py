@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from objfs.store import Store
+from objfs.store import OWNER, Store
 
 from .support import (
     KiB,
@@ -157,15 +157,15 @@ def test_sigkill_mid_put_loses_nothing_acknowledged(store_path, ctx):
 
         store = Store.open(store_path)
         try:
-            report = store.fsck()
+            report = store.fsck(OWNER)
             assert report.ok, report.problems
             assert report.damaged_objects == []
             wait_leases_expired(store)  # until then, its leftovers are a writer's in flight
-            repaired = store.fsck(repair=True)
+            repaired = store.fsck(OWNER, repair=True)
             assert repaired.ok, repaired.problems
             left = chunk_files(store_path)
             assert not [p for p in left if os.path.basename(p).startswith(".tmp-")]
-            store.gc(grace_seconds=0)
+            store.gc(OWNER, grace_seconds=0)
             assert chunk_files(store_path) == left, "fsck --repair left orphans behind"
             # every acknowledged put of this round reads back byte-identical ...
             for key, digest in this_round.items():
@@ -195,9 +195,9 @@ def test_sigkill_mid_put_loses_nothing_acknowledged(store_path, ctx):
                 assert get_digest(store, ctx, "crash", key)[0] == digest, key
         for item in list(store.iter_objects(ctx, "crash")):
             store.delete_object(ctx, "crash", item.key)
-        store.gc(grace_seconds=0)
+        store.gc(OWNER, grace_seconds=0)
         assert chunk_files(store_path) == {}, "chunks leaked across 20 crashes"
-        assert store.fsck().ok
+        assert store.fsck(OWNER).ok
     finally:
         store.close()
     bigs = sum("/big" in key for key in done)

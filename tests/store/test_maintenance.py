@@ -22,7 +22,7 @@ import pytest
 
 from objfs.errors import StoreFormatError
 from objfs.meta.db import FORMAT_VERSION
-from objfs.store import Store
+from objfs.store import OWNER, Store
 
 from .support import GenStream, MiB, chunk_files, get_body, rand_bytes, wait_leases_expired
 
@@ -51,14 +51,14 @@ def test_gc_spares_the_chunks_of_a_put_in_flight(store, other, ctx, bucket):
         for i, block in enumerate(blocks):
             if i == 6:  # earlier chunks are on disk, referenced by nothing yet
                 assert len(real_chunks(store.path)) >= 3
-                reports.append(other.gc(grace_seconds=0))
-                reports.append(other.fsck(repair=True))
+                reports.append(other.gc(OWNER, grace_seconds=0))
+                reports.append(other.fsck(OWNER, repair=True))
             yield block
 
     store.put_object(ctx, bucket, "k", GenStream(body()))
     assert get_body(store, ctx, bucket, "k") == b"".join(blocks)
     assert reports[0].chunks_removed == 0 and reports[1].chunks_removed == 0
-    assert store.fsck().ok
+    assert store.fsck(OWNER).ok
 
 
 def test_gc_spares_the_chunks_of_an_open_writer(store, other, ctx, bucket):
@@ -69,12 +69,12 @@ def test_gc_spares_the_chunks_of_an_open_writer(store, other, ctx, bucket):
     writer.read(0, 1)  # waits for nothing, but the stored blocks are on disk by now
     time.sleep(0.2)
     assert len(real_chunks(store.path)) >= 4
-    assert other.gc(grace_seconds=0).chunks_removed == 0
-    assert other.fsck(repair=True).chunks_removed == 0
+    assert other.gc(OWNER, grace_seconds=0).chunks_removed == 0
+    assert other.fsck(OWNER, repair=True).chunks_removed == 0
     writer.commit(ctx)
     writer.close()
     assert get_body(store, ctx, bucket, "w") == b"".join(blocks)
-    assert store.fsck().ok
+    assert store.fsck(OWNER).ok
 
 
 def test_a_write_deduping_onto_a_dead_chunk_keeps_it(store, other, ctx, bucket):
@@ -88,12 +88,12 @@ def test_a_write_deduping_onto_a_dead_chunk_keeps_it(store, other, ctx, bucket):
         yield shared  # dedups onto the dead chunk (a touch, no new file)
         for i in range(4):
             if i == 3:  # the first chunk is settled (at most 3 in flight)
-                store.gc(grace_seconds=0)
+                store.gc(OWNER, grace_seconds=0)
             yield rand_bytes(MiB, 301 + i)
 
     other.put_object(ctx, bucket, "new", GenStream(body()))
     assert get_body(store, ctx, bucket, "new")[:MiB] == shared
-    assert store.fsck().ok
+    assert store.fsck(OWNER).ok
 
 
 def test_gc_collects_once_writers_are_done(store, other, ctx, bucket):
@@ -104,7 +104,7 @@ def test_gc_collects_once_writers_are_done(store, other, ctx, bucket):
     writer.close()  # abandoned: its stored chunks are orphans now
     time.sleep(0.3)  # a block being stored when it closed lands
     store.delete_object(ctx, bucket, "k")
-    assert store.gc(grace_seconds=0).chunks_removed >= 3
+    assert store.gc(OWNER, grace_seconds=0).chunks_removed >= 3
     assert real_chunks(store.path) == set()
 
 
@@ -143,24 +143,26 @@ def test_a_killed_writers_chunks_go_after_its_lease_expires(store_path, store, c
             child.wait()
     left = real_chunks(store_path)
     assert len(left) >= 4
-    [lease] = [lease for lease in store.writer_leases() if lease.lease_id != store.leases.lease_id]
+    [lease] = [
+        lease for lease in store.writer_leases(OWNER) if lease.lease_id != store.leases.lease_id
+    ]
     if lease.live:  # the dead writer's lease still holds: nothing of it goes
-        assert store.gc(grace_seconds=0).chunks_removed == 0
+        assert store.gc(OWNER, grace_seconds=0).chunks_removed == 0
         assert real_chunks(store_path) == left
     wait_leases_expired(store, timeout=10)
-    report = store.gc(grace_seconds=0)
+    report = store.gc(OWNER, grace_seconds=0)
     assert report.chunks_removed == len(left) and report.leases_expired == 1
     assert real_chunks(store_path) == set()
-    assert store.writer_leases() == []  # the expired row is gone too
-    assert store.fsck().ok
+    assert store.writer_leases(OWNER) == []  # the expired row is gone too
+    assert store.fsck(OWNER).ok
 
 
 def test_a_closed_store_leaves_no_lease(store_path, ctx, bucket):
     with Store.open(store_path) as s:
         s.put_object(ctx, bucket, "k", b"x")
-        assert [lease.live for lease in s.writer_leases()] == [True]
+        assert [lease.live for lease in s.writer_leases(OWNER)] == [True]
     with Store.open(store_path) as s:
-        assert s.writer_leases() == []
+        assert s.writer_leases(OWNER) == []
 
 
 # --- fsck: findings, and repair from the state it writes -----------------------
@@ -185,7 +187,7 @@ def test_fsck_findings_are_records(store, ctx, vbucket):
     data = bytearray(victim.read_bytes())
     data[100] ^= 1
     victim.write_bytes(bytes(data))
-    report = store.fsck()
+    report = store.fsck(OWNER)
     by_kind = {f.kind: f for f in report.findings}
     assert set(by_kind) == {"refcount", "damaged-chunk"}, report.findings
     assert by_kind["refcount"].chunk == chunk_id.hex() and not by_kind["refcount"].repaired
@@ -196,11 +198,11 @@ def test_fsck_findings_are_records(store, ctx, vbucket):
         vid,
         chunk_id.hex(),
     )
-    repaired = store.fsck(repair=True)
+    repaired = store.fsck(OWNER, repair=True)
     kinds = {(f.kind, f.repaired) for f in repaired.findings}
     assert kinds == {("refcount", True), ("damaged-chunk", False)}
     assert not repaired.ok and repaired.damaged_objects == [(vbucket, "dir/a", vid)]
-    assert {f.kind for f in store.fsck().findings} == {"damaged-chunk"}
+    assert {f.kind for f in store.fsck(OWNER).findings} == {"damaged-chunk"}
 
 
 def test_fsck_repair_counts_from_the_state_it_writes(store, other, ctx, bucket):
@@ -219,11 +221,11 @@ def test_fsck_repair_counts_from_the_state_it_writes(store, other, ctx, bucket):
         if not done:
             done.append(other.put_object(ctx, bucket, "b", body))  # dedups: 2 references
 
-    report = store.fsck(repair=True, progress=progress)
+    report = store.fsck(OWNER, repair=True, progress=progress)
     assert done and report.ok
-    assert store.fsck().ok, store.fsck().problems
+    assert store.fsck(OWNER).ok, store.fsck(OWNER).problems
     store.delete_object(ctx, bucket, "a")
-    store.gc(grace_seconds=0)
+    store.gc(OWNER, grace_seconds=0)
     assert get_body(store, ctx, bucket, "b") == body
 
 
@@ -244,9 +246,9 @@ def test_fsck_does_not_call_a_version_gone_meanwhile_damaged(
                 other.delete_object(ctx, bucket, "gone")
             else:
                 other.put_object(ctx, bucket, "gone", b"small now")
-            removed.append(other.gc(grace_seconds=0).chunks_removed)
+            removed.append(other.gc(OWNER, grace_seconds=0).chunks_removed)
 
-    report = store.fsck(progress=progress)
+    report = store.fsck(OWNER, progress=progress)
     assert removed == [2] and report.ok, report.problems
     assert report.chunks_checked == 3
 
@@ -269,8 +271,8 @@ def test_a_format_1_store_is_upgraded_on_open(store_path, ctx):
         assert s.db.get_meta("format_version") == FORMAT_VERSION == 2
         assert get_body(s, ctx, "old", "k") == b"from before leases"
         s.put_object(ctx, "old", "k", b"after")
-        assert s.gc(grace_seconds=0).chunks_removed == 1
-        assert s.fsck().ok
+        assert s.gc(OWNER, grace_seconds=0).chunks_removed == 1
+        assert s.fsck(OWNER).ok
     with Store.open(store_path) as s:  # upgraded once, opens as it is
         assert get_body(s, ctx, "old", "k") == b"after"
 
@@ -299,17 +301,17 @@ def test_a_repaired_latest_pointer_is_announced(store, ctx, vbucket):
     finally:
         db.close()
     assert get_body(store, ctx, vbucket, "k") == b"v1"
-    [finding] = store.fsck().findings
+    [finding] = store.fsck(OWNER).findings
     assert (finding.kind, finding.bucket, finding.key, finding.repaired) == (
         "stale-latest",
         vbucket,
         "k",
         False,
     )
-    seq = store.change_seq()
-    [finding] = store.fsck(repair=True).findings
+    seq = store.change_seq(OWNER)
+    [finding] = store.fsck(OWNER, repair=True).findings
     assert finding.kind == "stale-latest" and finding.repaired
     assert get_body(store, ctx, vbucket, "k") == b"v2"
-    _, changes = store.changes_since(seq)
+    _, changes = store.changes_since(OWNER, seq)
     assert [(c.bucket, c.key) for c in changes] == [(vbucket, "k")]  # mounts re-read it
-    assert store.fsck().ok
+    assert store.fsck(OWNER).ok

@@ -14,6 +14,7 @@ from objfs.errors import (
     NoSuchKey,
     NoSuchUpload,
 )
+from objfs.store import OWNER
 
 from .support import MiB, chunk_dir_bytes, chunk_files, get_body, get_digest, md5, rand_bytes
 
@@ -231,7 +232,7 @@ def test_abort_frees_chunks(store, ctx, bucket):
     store.upload_part(ctx, bucket, "k", uid, 2, rand_bytes(3 * MiB, 22))
     assert chunk_dir_bytes(store.path) >= sum(before.values()) + 8 * MiB
     store.abort_multipart_upload(ctx, bucket, "k", uid)
-    store.gc(grace_seconds=0)  # abort may free at once or leave it to gc
+    store.gc(OWNER, grace_seconds=0)  # abort may free at once or leave it to gc
     assert chunk_files(store.path) == before
     assert store.list_multipart_uploads(ctx, bucket) == []
     assert get_digest(store, ctx, bucket, "keep")[1] == 2 * MiB
@@ -243,7 +244,7 @@ def test_replaced_part_chunks_are_freed(store, ctx, bucket):
     store.upload_part(ctx, bucket, "k", uid, 1, rand_bytes(3 * MiB, 30))
     final = store.upload_part(ctx, bucket, "k", uid, 1, rand_bytes(2 * MiB, 31))
     store.complete_multipart_upload(ctx, bucket, "k", uid, [(1, final.etag)])
-    store.gc(grace_seconds=0)
+    store.gc(OWNER, grace_seconds=0)
     grown = chunk_dir_bytes(store.path) - sum(before.values())
     assert 2 * MiB <= grown < 3 * MiB, grown
     assert get_body(store, ctx, bucket, "k") == rand_bytes(2 * MiB, 31)

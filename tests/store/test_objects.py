@@ -17,7 +17,7 @@ from objfs.errors import (
     NotModified,
     PreconditionFailed,
 )
-from objfs.store import SystemMeta
+from objfs.store import OWNER, SystemMeta
 
 from .support import (
     EMPTY_MD5,
@@ -228,7 +228,7 @@ def test_copy_shares_chunks(store, ctx, bucket, make_bucket):
     assert get_digest(store, ctx, other, "far/away") == expected
     # the shared chunks outlive the source
     store.delete_object(ctx, bucket, "src")
-    store.gc(grace_seconds=0)
+    store.gc(OWNER, grace_seconds=0)
     assert get_digest(store, ctx, other, "far/away") == expected
 
 

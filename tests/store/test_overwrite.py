@@ -12,6 +12,7 @@ import os
 import random
 import sqlite3
 
+from objfs.store import OWNER
 from objfs.store.writer import MAX_PIECES, PAGE
 
 from .support import chunk_dir_bytes
@@ -56,7 +57,7 @@ def test_small_overwrites_cost_small_data(store, ctx, vbucket):
     # ~4 KiB of sealed data per write (plus frame overhead), never a 1 MiB chunk.
     assert grown < writes * 8 * 1024, grown
     assert len(store.key_versions(ctx, vbucket, "big")) == 6
-    report = store.fsck()
+    report = store.fsck(OWNER)
     assert report.ok, report.problems
 
 
@@ -100,7 +101,7 @@ def test_random_edits_match_a_model(store, ctx, vbucket):
         assert store.get_object(ctx, vbucket, "f").read() == bytes(model), _round
         mid = len(model) // 3
         assert store.read_range(ctx, vbucket, "f", mid, 70_000) == bytes(model[mid : mid + 70_000])
-    assert store.fsck().ok
+    assert store.fsck(OWNER).ok
 
 
 def test_fragmentation_is_bounded(store, ctx, vbucket):

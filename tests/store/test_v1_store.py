@@ -69,7 +69,7 @@ def test_v1_store_reads_writes_and_fscks(v1_store: Path) -> None:
             store.put_object(OWNER, bucket, key, data, sse=sse)
         for (bucket, key), (data, sse) in fresh.items():
             assert store.get_object(OWNER, bucket, key, sse=sse).read() == data
-        report = store.fsck()
+        report = store.fsck(OWNER)
         assert report.ok, report.problems
         assert not report.damaged_objects
         # Old chunks stay in format 1, new ones are format 2: fsck reports the mix.
@@ -78,7 +78,7 @@ def test_v1_store_reads_writes_and_fscks(v1_store: Path) -> None:
     with Store.open(v1_store) as store:
         assert int(store.db.get_meta("format_version")) == 2
         assert store.get_object(OWNER, "sse", "doc.txt").read() == b"third version\n" * 5000
-        assert store.fsck().ok
+        assert store.fsck(OWNER).ok
 
 
 def test_cli_fsck_reports_the_format_mix(v1_store: Path) -> None:

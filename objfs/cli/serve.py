@@ -1,0 +1,88 @@
+"""CLI: ``objfs serve`` — the S3-compatible HTTP API over the store.
+
+Owns argument checking and the start-up message (the endpoint and how to
+point the aws cli at it); the server itself is ``objfs.s3api.server``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import sys
+
+from objfs.cli.app import CliApp
+from objfs.cli.args import CliError
+from objfs.cli.builder import Builder
+
+
+def _listen(text: str) -> str:
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535 or not host:
+        raise argparse.ArgumentTypeError(f"{text!r} is not HOST:PORT (e.g. 127.0.0.1:9000)")
+    return text
+
+
+def cmd_serve(app: CliApp, args: argparse.Namespace) -> int:
+    from objfs.s3api.server import run
+
+    if (args.tls_cert is None) != (args.tls_key is None):
+        raise CliError("--tls-cert and --tls-key go together")
+    host = args.listen.rpartition(":")[0].strip("[]")
+    try:
+        public = not ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        public = host != "localhost"
+    if public and args.tls_cert is None:
+        print(
+            f"objfs serve: warning: {host} is not a loopback address and there is no TLS: "
+            "requests and SSE-C keys would cross the network in clear text",
+            file=sys.stderr,
+        )
+    store = app.store
+
+    def ready(binds: list[str]) -> None:
+        endpoint = binds[0] if binds else args.listen
+        print(f"objfs serve: S3 API on {endpoint} (store {app.store_path}, region {args.region})")
+        print(f"  aws --endpoint-url {endpoint} s3 ls")
+        print(
+            "  credentials: `objfs user keys create USER` prints an access key for "
+            "`aws configure`; unsigned requests are anonymous"
+        )
+        sys.stdout.flush()
+
+    run(
+        store,
+        listen=args.listen,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
+        region=args.region,
+        domain=args.domain,
+        on_ready=ready,
+    )
+    return 0  # the CLI closes the store
+
+
+def register(build: Builder) -> None:
+    p = build.add(
+        "serve",
+        cmd_serve,
+        "serve the store over an S3-compatible HTTP API",
+        "objfs serve --listen 127.0.0.1:9000\naws --endpoint-url http://127.0.0.1:9000 s3 ls",
+    )
+    p.add_argument(
+        "--listen",
+        type=_listen,
+        default="127.0.0.1:9000",
+        metavar="HOST:PORT",
+        help="address to listen on (default 127.0.0.1:9000; port 0 picks a free one)",
+    )
+    p.add_argument("--tls-cert", metavar="FILE", help="TLS certificate (PEM) for HTTPS")
+    p.add_argument("--tls-key", metavar="FILE", help="TLS private key (PEM) for HTTPS")
+    p.add_argument(
+        "--region", default="local", metavar="R", help="region of new buckets (default local)"
+    )
+    p.add_argument(
+        "--domain",
+        metavar="D",
+        help="serve virtual-hosted-style requests too: BUCKET.D addresses bucket BUCKET",
+    )

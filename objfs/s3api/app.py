@@ -1,0 +1,195 @@
+"""The ASGI application of ``objfs serve``: one request in, one response out.
+
+For each HTTP request: find the bucket and key (path style, or virtual-hosted
+style under ``--domain``), pick the operation (``routing``), verify SigV4
+(``auth``) on a worker thread, wrap the body as a verified stream
+(``body``), run the operation, and send its response — streamed piece by
+piece for object data. Every ``ObjfsError`` becomes an S3 error document
+with its status; anything else is logged and answered ``InternalError``.
+"""
+
+from __future__ import annotations
+
+import functools
+import ipaddress
+import logging
+import secrets
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import parse_qsl
+
+import trio
+
+from objfs.errors import InternalError, InvalidRequest, ObjfsError
+from objfs.s3api import routing
+from objfs.s3api.auth import authenticate
+from objfs.s3api.body import RequestBody
+from objfs.s3api.body import wire as body_wire
+from objfs.s3api.errors import error_response
+from objfs.s3api.request import Request, Response
+from objfs.store import Store
+
+log = logging.getLogger(__name__)
+
+_NO_BODY_STATUS = {204, 304}
+DRAIN_LIMIT = 8 << 20
+
+
+class S3App:
+    """ASGI callable serving one open ``Store``."""
+
+    def __init__(
+        self, store: Store, *, region: str = "local", domain: str | None = None, threads: int = 8
+    ) -> None:
+        self.store = store
+        self.region = region
+        self.domain = domain.lower().strip(".") if domain else None
+        # Store calls run on worker threads, at most ``threads`` at once. A call
+        # that reads a request body holds its thread while the client sends:
+        # those get their own, larger, pool so slow uploads cannot starve
+        # metadata requests.
+        self.limiter = trio.CapacityLimiter(threads)
+        self.upload_limiter = trio.CapacityLimiter(threads * 4)
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        if scope["type"] != "http":
+            return
+        request_id = secrets.token_hex(8).upper()
+        resource = scope.get("path", "/")
+        req: Request | None = None
+        try:
+            req = self._request(scope, request_id)
+            resource = req.resource
+            handler = routing.route(req)
+            authed = await trio.to_thread.run_sync(
+                functools.partial(
+                    authenticate,
+                    self.store,
+                    req.method,
+                    req.path,
+                    req.query,
+                    req.headers,
+                    req.h,
+                    remote_addr=req.remote_addr,
+                    secure=req.secure,
+                ),
+                limiter=self.limiter,
+            )
+            req.ctx = authed.ctx
+            req.body = RequestBody(receive, req.h, payload=authed.payload, signer=authed.signer)
+            response = await handler(req)
+        except ObjfsError as err:
+            response = error_response(err, resource, request_id)
+        except Exception:
+            log.exception("request %s %s failed", request_id, resource)
+            response = error_response(
+                InternalError("We encountered an internal error. Please try again."),
+                resource,
+                request_id,
+            )
+        # A refused request may leave its body unread: take the rest (small
+        # bodies) so the client, still sending, reads our answer; past
+        # DRAIN_LIMIT, close the connection instead.
+        wire = req.body.wire if req is not None and req.body is not None else body_wire(receive)
+        waiting = "100-continue" in dict(scope["headers"]).get(b"expect", b"").decode().lower()
+        if waiting and not wire.started:
+            # The client waits for "100 Continue" before its body: answer
+            # without asking for it, and do not reuse the connection.
+            response.headers.append(("Connection", "close"))
+        elif not await wire.drain(DRAIN_LIMIT):
+            response.headers.append(("Connection", "close"))
+        await self._send(send, response, scope["method"], request_id)
+
+    def _request(self, scope: dict[str, Any], request_id: str) -> Request:
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
+        h: dict[str, str] = {}
+        for k, v in headers:
+            k = k.lower()
+            h[k] = f"{h[k]},{v}" if k in h else v
+        try:
+            query = parse_qsl(
+                scope.get("query_string", b"").decode("utf-8"),
+                keep_blank_values=True,
+                strict_parsing=False,
+            )
+        except (UnicodeDecodeError, ValueError):
+            raise InvalidRequest("the query string is not valid UTF-8") from None
+        path = scope["path"]
+        bucket, key = self._address(h.get("host", ""), path)
+        client = scope.get("client")
+        return Request(
+            app=self,
+            method=scope["method"].upper(),
+            path=path,
+            bucket=bucket,
+            key=key,
+            query=query,
+            headers=headers,
+            h=h,
+            remote_addr=client[0] if client else None,
+            secure=scope.get("scheme") == "https",
+            request_id=request_id,
+            loopback=self.loopback(scope.get("server")),
+        )
+
+    def _address(self, host: str, path: str) -> tuple[str | None, str | None]:
+        """(bucket, key) from the Host header and path (key None: bucket level)."""
+        name = host.rsplit(":", 1)[0].lower() if not host.endswith("]") else host.lower()
+        if self.domain and name.endswith("." + self.domain):
+            bucket = name[: -len(self.domain) - 1]
+            key = path[1:] if path.startswith("/") else path
+            return bucket, key or None
+        parts = path.lstrip("/").split("/", 1)
+        if not parts[0]:
+            return None, None
+        key = parts[1] if len(parts) > 1 else ""
+        return parts[0], key or None
+
+    def loopback(self, scope_server: tuple[str, int] | None) -> bool:
+        if not scope_server:
+            return False
+        try:
+            return ipaddress.ip_address(scope_server[0]).is_loopback
+        except ValueError:
+            return False
+
+    async def _send(self, send: Any, response: Response, method: str, request_id: str) -> None:
+        headers = [
+            (b"x-amz-request-id", request_id.encode()),
+            (b"x-amz-id-2", request_id.encode()),
+        ]
+        headers += [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers]
+        body = response.body
+        no_body = method == "HEAD" or response.status in _NO_BODY_STATUS
+        if isinstance(body, bytes):
+            length = response.length if response.length is not None else len(body)
+            if response.status not in _NO_BODY_STATUS:
+                headers.append((b"content-length", str(length).encode()))
+            await send(
+                {"type": "http.response.start", "status": response.status, "headers": headers}
+            )
+            await send({"type": "http.response.body", "body": b"" if no_body else body})
+            return
+        if response.length is not None:
+            headers.append((b"content-length", str(response.length).encode()))
+        await send({"type": "http.response.start", "status": response.status, "headers": headers})
+        await _stream(send, body)
+
+
+async def _stream(send: Any, body: AsyncIterator[bytes]) -> None:
+    try:
+        async for piece in body:
+            await send({"type": "http.response.body", "body": piece, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+    finally:
+        aclose = getattr(body, "aclose", None)
+        if aclose is not None:
+            await aclose()

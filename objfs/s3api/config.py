@@ -1,0 +1,199 @@
+"""Bucket configuration and ACLs: versioning, policy, encryption, bucket and object ACLs.
+
+XML (or JSON for policies) in and out; validation and every rule (who may,
+MFA delete, malformed policies, canned ACLs) is the store's.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+from objfs.auth.acl import (
+    CANNED_ACLS,
+    Acl,
+    Grant,
+    Grantee,
+    parse_grant_headers,
+    parse_permission,
+)
+from objfs.errors import InvalidArgument, MalformedXML
+from objfs.s3api import xmldoc
+from objfs.s3api.request import Request, Response
+from objfs.store import Versioning
+
+MAX_POLICY_BODY = 20 << 10
+
+
+# -- versioning -----------------------------------------------------------------
+
+
+async def get_versioning(req: Request) -> Response:
+    info = await req.run(req.store.get_bucket_versioning, req.bucket)
+    doc = xmldoc.root("VersioningConfiguration")
+    if info.versioning is not Versioning.UNVERSIONED:
+        xmldoc.add(doc, "Status", info.versioning.value)
+        xmldoc.add(doc, "MfaDelete", "Enabled" if info.mfa_delete else "Disabled")
+    return Response.xml(doc)
+
+
+async def put_versioning(req: Request) -> Response:
+    doc = xmldoc.parse(await req.read_all(64 << 10), "VersioningConfiguration")
+    status = xmldoc.child_text(doc, "Status")
+    mfa = xmldoc.child_text(doc, "MfaDelete")
+    if status not in ("Enabled", "Suspended"):
+        raise MalformedXML("VersioningConfiguration needs a Status of Enabled or Suspended")
+    if mfa not in (None, "Enabled", "Disabled"):
+        raise MalformedXML("MfaDelete must be Enabled or Disabled")
+    mfa_delete = None if mfa is None else mfa == "Enabled"
+    await req.run(req.store.set_bucket_versioning, req.bucket, status, mfa_delete=mfa_delete)
+    return Response(200)
+
+
+# -- policy -----------------------------------------------------------------------
+
+
+async def get_policy(req: Request) -> Response:
+    text = await req.run(req.store.get_bucket_policy, req.bucket)
+    return Response(200, [("Content-Type", "application/json")], text.encode())
+
+
+async def put_policy(req: Request) -> Response:
+    body = await req.read_all(MAX_POLICY_BODY + 4096)
+    await req.run(req.store.put_bucket_policy, req.bucket, body)
+    return Response(204)
+
+
+async def delete_policy(req: Request) -> Response:
+    await req.run(req.store.delete_bucket_policy, req.bucket)
+    return Response(204)
+
+
+# -- encryption ---------------------------------------------------------------------
+
+
+async def get_encryption(req: Request) -> Response:
+    info = await req.run(req.store.get_bucket_encryption, req.bucket)
+    doc = xmldoc.root("ServerSideEncryptionConfiguration")
+    rule = xmldoc.add(doc, "Rule")
+    default = xmldoc.add(rule, "ApplyServerSideEncryptionByDefault")
+    xmldoc.add(default, "SSEAlgorithm", info.encryption)
+    if info.kms_key_id:
+        xmldoc.add(default, "KMSMasterKeyID", info.kms_key_id)
+    xmldoc.add(rule, "BucketKeyEnabled", False)
+    return Response.xml(doc)
+
+
+async def put_encryption(req: Request) -> Response:
+    doc = xmldoc.parse(await req.read_all(64 << 10), "ServerSideEncryptionConfiguration")
+    rules = xmldoc.children(doc, "Rule")
+    if len(rules) != 1:
+        raise MalformedXML("ServerSideEncryptionConfiguration needs exactly one Rule")
+    defaults = xmldoc.children(rules[0], "ApplyServerSideEncryptionByDefault")
+    if len(defaults) != 1:
+        raise MalformedXML("the Rule needs one ApplyServerSideEncryptionByDefault")
+    algorithm = xmldoc.child_text(defaults[0], "SSEAlgorithm")
+    if algorithm not in ("AES256", "aws:kms"):
+        raise MalformedXML("SSEAlgorithm must be AES256 or aws:kms")
+    key = xmldoc.child_text(defaults[0], "KMSMasterKeyID") or None
+    await req.run(req.store.set_bucket_encryption, req.bucket, algorithm, key)
+    return Response(200)
+
+
+async def delete_encryption(req: Request) -> Response:
+    # As S3 since 2023: without a configuration, new objects get SSE-S3.
+    await req.run(req.store.set_bucket_encryption, req.bucket, "AES256")
+    return Response(204)
+
+
+# -- ACLs ------------------------------------------------------------------------------
+
+
+def _acl_document(acl: Acl) -> ET.Element:
+    doc = xmldoc.root("AccessControlPolicy")
+    ET.register_namespace("xsi", xmldoc.XSI)
+    owner = xmldoc.add(doc, "Owner")
+    xmldoc.add_all(owner, [("ID", acl.owner_id), ("DisplayName", acl.owner_display_name)])
+    grants = xmldoc.add(doc, "AccessControlList")
+    for grant in acl.grants:
+        g = xmldoc.add(grants, "Grant")
+        ge = grant.grantee
+        kind = "Group" if ge.uri is not None else "CanonicalUser"
+        grantee = ET.SubElement(g, "Grantee", {f"{{{xmldoc.XSI}}}type": kind})
+        if ge.uri is not None:
+            xmldoc.add(grantee, "URI", ge.uri.value)
+        else:
+            xmldoc.add_all(grantee, [("ID", ge.id), ("DisplayName", ge.display_name)])
+        xmldoc.add(g, "Permission", grant.permission.value)
+    return doc
+
+
+def _grants_from_xml(body: bytes) -> tuple[Grant, ...]:
+    doc = xmldoc.parse(body, "AccessControlPolicy")
+    out: list[Grant] = []
+    for acl in xmldoc.children(doc, "AccessControlList"):
+        for g in xmldoc.children(acl, "Grant"):
+            grantees = xmldoc.children(g, "Grantee")
+            perm = xmldoc.child_text(g, "Permission")
+            if len(grantees) != 1 or not perm:
+                raise MalformedXML("each Grant needs one Grantee and a Permission")
+            uri = xmldoc.child_text(grantees[0], "URI")
+            cid = xmldoc.child_text(grantees[0], "ID")
+            try:
+                if uri:
+                    grantee = Grantee.group(uri)
+                elif cid:
+                    grantee = Grantee.user(cid.lower())
+                else:
+                    raise InvalidArgument(
+                        "a Grantee needs an ID or a URI (emailAddress unsupported)"
+                    )
+                out.append(Grant(grantee, parse_permission(perm)))
+            except ValueError:
+                raise InvalidArgument(f"unknown grantee group {uri!r}") from None
+    return tuple(out)
+
+
+async def _acl_request(req: Request) -> tuple[str | None, tuple[Grant, ...]]:
+    canned = req.h.get("x-amz-acl")
+    if canned is not None and canned not in CANNED_ACLS:
+        raise InvalidArgument(f"unknown canned ACL {canned!r}")
+    grants = parse_grant_headers(req.h)
+    body = await req.read_all(256 << 10)
+    if body.strip():
+        if canned is not None or grants:
+            raise InvalidArgument("give an ACL in the body or in headers, not both")
+        grants = _grants_from_xml(body)
+    if canned is None and not grants:
+        raise MalformedXML("PutAcl needs x-amz-acl, x-amz-grant-* headers or a body")
+    return canned, grants
+
+
+async def get_bucket_acl(req: Request) -> Response:
+    acl = await req.run(req.store.get_bucket_acl, req.bucket)
+    return Response.xml(_acl_document(acl))
+
+
+async def put_bucket_acl(req: Request) -> Response:
+    canned, grants = await _acl_request(req)
+    await req.run(req.store.put_bucket_acl, req.bucket, canned=canned, grants=grants)
+    return Response(200)
+
+
+async def get_object_acl(req: Request) -> Response:
+    version = req.params.get("versionId")
+    acl = await req.run(req.store.get_object_acl, req.bucket, req.key, version_id=version)
+    return Response.xml(_acl_document(acl))
+
+
+async def put_object_acl(req: Request) -> Response:
+    canned, grants = await _acl_request(req)
+    version = req.params.get("versionId")
+    await req.run(
+        req.store.put_object_acl,
+        req.bucket,
+        req.key,
+        version_id=version,
+        canned=canned,
+        grants=grants,
+    )
+    return Response(200)

@@ -1,0 +1,198 @@
+"""Object headers both ways: SSE, user and POSIX metadata, ranges, conditions.
+
+Parsing turns headers into the store's arguments (``SSERequest``,
+``SystemMeta``, user metadata, a byte range, condition values); rendering
+turns an ``ObjectVersion`` into response headers. No rule is decided here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from email.utils import formatdate, parsedate_to_datetime
+from urllib.parse import unquote
+
+from objfs.errors import InvalidArgument, InvalidRange, InvalidRequest
+from objfs.s3api.body import decode_base64
+from objfs.s3api.request import Request
+from objfs.store import ObjectVersion, SSERequest, SystemMeta
+
+META = "x-amz-meta-"
+# POSIX attributes under the names s3fs and rclone use (DESIGN.md, "Data model").
+SYS_META = ("mode", "uid", "gid", "mtime")
+
+
+def http_date(ns: int) -> str:
+    return formatdate(ns / 1e9, usegmt=True)
+
+
+def parse_http_date_ns(text: str | None) -> int | None:
+    """An HTTP date in ns; an unreadable date is ignored, as RFC 9110 says."""
+    if not text:
+        return None
+    try:
+        return int(parsedate_to_datetime(text).timestamp()) * 10**9
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+
+
+def _customer_key(req: Request, prefix: str) -> bytes | None:
+    algorithm = req.h.get(prefix + "algorithm")
+    key_b64 = req.h.get(prefix + "key")
+    md5_b64 = req.h.get(prefix + "key-md5")
+    if algorithm is None and key_b64 is None:
+        return None
+    if algorithm != "AES256":
+        raise InvalidArgument("the SSE-C algorithm must be AES256")
+    if key_b64 is None:
+        raise InvalidArgument("SSE-C needs the customer key header")
+    key = decode_base64(key_b64, "the SSE-C customer key")
+    if len(key) != 32:
+        raise InvalidArgument("the SSE-C customer key must be 256 bits")
+    if (
+        md5_b64 is not None
+        and decode_base64(md5_b64, "the SSE-C key MD5") != hashlib.md5(key).digest()
+    ):
+        raise InvalidArgument("the SSE-C customer key MD5 does not match the key")
+    if not req.secure and not req.loopback:
+        raise InvalidRequest("SSE-C requests must be made over HTTPS")
+    return key
+
+
+def sse_request(req: Request) -> SSERequest | None:
+    """The encryption a write asks for (None: the bucket's default)."""
+    mode = req.h.get("x-amz-server-side-encryption")
+    kms = req.h.get("x-amz-server-side-encryption-aws-kms-key-id")
+    key = _customer_key(req, "x-amz-server-side-encryption-customer-")
+    if mode is not None and mode not in ("AES256", "aws:kms"):
+        raise InvalidArgument(f"unsupported x-amz-server-side-encryption {mode!r}")
+    if key is not None and mode is not None:
+        raise InvalidArgument("SSE-C and x-amz-server-side-encryption are exclusive")
+    if mode is None and kms is None and key is None:
+        return None
+    return SSERequest(mode="SSE-C" if key else mode or "aws:kms", kms_key_id=kms, customer_key=key)
+
+
+def read_sse(
+    req: Request, prefix: str = "x-amz-server-side-encryption-customer-"
+) -> SSERequest | None:
+    """The SSE-C key a read (or copy source) supplies."""
+    key = _customer_key(req, prefix)
+    return SSERequest(customer_key=key) if key is not None else None
+
+
+def copy_source_sse(req: Request) -> SSERequest | None:
+    return read_sse(req, "x-amz-copy-source-server-side-encryption-customer-")
+
+
+def user_meta(req: Request) -> tuple[dict[str, str], SystemMeta | None]:
+    """``x-amz-meta-*`` as user metadata; mode/uid/gid/mtime as POSIX attributes."""
+    meta: dict[str, str] = {}
+    sys: dict[str, int] = {}
+    for name, value in req.headers:
+        lower = name.lower()
+        if not lower.startswith(META):
+            continue
+        short = lower[len(META) :]
+        if short in SYS_META and _number(value) is not None:
+            number = _number(value)
+            assert number is not None
+            sys["mtime_ns" if short == "mtime" else short] = (
+                int(number * 1e9) if short == "mtime" else int(number)
+            )
+        else:
+            meta[short] = value
+    if sum(len(k) + len(v) for k, v in meta.items()) > 2048:
+        raise InvalidArgument("user metadata is limited to 2 KB")
+    return meta, SystemMeta(**sys) if sys else None  # type: ignore[arg-type]
+
+
+def _number(text: str) -> float | None:
+    try:
+        return float(text) if re.fullmatch(r"\d+(\.\d+)?", text.strip()) else None
+    except ValueError:
+        return None
+
+
+def version_headers(info: ObjectVersion) -> list[tuple[str, str]]:
+    out = [
+        ("ETag", f'"{info.etag}"'),
+        ("Last-Modified", http_date(info.last_modified_ns)),
+        ("Content-Type", info.content_type or "binary/octet-stream"),
+        ("Accept-Ranges", "bytes"),
+    ]
+    if info.version_id != "null":
+        out.append(("x-amz-version-id", info.version_id))
+    out += sse_headers(info.sse, info.kms_key_id)
+    for k, v in sorted(info.user_meta.items()):
+        out.append((META + k, v))
+    sm = info.sys_meta
+    for name, value in (("mode", sm.mode), ("uid", sm.uid), ("gid", sm.gid)):
+        if value is not None:
+            out.append((META + name, str(value)))
+    if sm.mtime_ns is not None:
+        out.append((META + "mtime", f"{sm.mtime_ns / 1e9:.9f}".rstrip("0").rstrip(".")))
+    return out
+
+
+def sse_headers(sse: str | None, kms_key_id: str | None) -> list[tuple[str, str]]:
+    if sse in ("AES256", "aws:kms"):
+        out = [("x-amz-server-side-encryption", sse)]
+        if sse == "aws:kms" and kms_key_id:
+            out.append(("x-amz-server-side-encryption-aws-kms-key-id", kms_key_id))
+        return out
+    return []
+
+
+def ssec_echo(req: Request, prefix: str = "x-amz-server-side-encryption-customer-") -> list:
+    if req.h.get(prefix + "algorithm") is None:
+        return []
+    return [
+        ("x-amz-server-side-encryption-customer-algorithm", "AES256"),
+        ("x-amz-server-side-encryption-customer-key-MD5", req.h.get(prefix + "key-md5", "")),
+    ]
+
+
+_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
+
+
+def parse_range(text: str | None) -> tuple[int | None, int | None] | None:
+    """``bytes=A-B``, ``bytes=A-``, ``bytes=-N`` -> (A, B) / (A, None) / (None, N).
+
+    A header that is not one byte range is ignored (as S3 and RFC 9110 do)."""
+    if not text:
+        return None
+    m = _RANGE.fullmatch(text.strip())
+    if m is None or (not m.group(1) and not m.group(2)):
+        return None
+    first = int(m.group(1)) if m.group(1) else None
+    last = int(m.group(2)) if m.group(2) else None
+    return first, last
+
+
+def resolve_range(spec: tuple[int | None, int | None], size: int) -> tuple[int, int]:
+    """The inclusive byte range a parsed spec names in an object of ``size`` bytes."""
+    first, last = spec
+    if first is None:  # suffix: the last N bytes
+        assert last is not None
+        if last == 0:
+            raise InvalidRange("a suffix range of 0 bytes is not satisfiable")
+        return max(0, size - last), size - 1
+    return first, last if last is not None else max(first, size - 1)
+
+
+def copy_source(req: Request) -> tuple[str, str, str | None]:
+    """``x-amz-copy-source: /bucket/key?versionId=V`` -> (bucket, key, version)."""
+    text = req.h["x-amz-copy-source"]
+    path, _, query = text.partition("?")
+    path = unquote(path).lstrip("/")
+    bucket, _, key = path.partition("/")
+    if not bucket or not key:
+        raise InvalidArgument("x-amz-copy-source must be /BUCKET/KEY[?versionId=V]")
+    version = None
+    if query:
+        name, _, value = query.partition("=")
+        if name != "versionId" or not value:
+            raise InvalidArgument("x-amz-copy-source accepts only ?versionId=V")
+        version = unquote(value)
+    return bucket, key, version

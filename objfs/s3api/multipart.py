@@ -1,0 +1,192 @@
+"""Multipart uploads: Create, UploadPart, UploadPartCopy, Complete, Abort, ListParts,
+ListMultipartUploads."""
+
+from __future__ import annotations
+
+import re
+
+from objfs.errors import InvalidArgument, InvalidRange, MalformedXML
+from objfs.s3api import headers as hdr
+from objfs.s3api import xmldoc
+from objfs.s3api.request import Request, Response
+
+
+async def create_upload(req: Request) -> Response:
+    meta, sys_meta = hdr.user_meta(req)
+    sse = hdr.sse_request(req)
+    upload_id = await req.run(
+        req.store.create_multipart_upload,
+        req.bucket,
+        req.key,
+        content_type=req.h.get("content-type"),
+        user_meta=meta,
+        sys_meta=sys_meta,
+        sse=sse,
+    )
+    doc = xmldoc.root("InitiateMultipartUploadResult")
+    xmldoc.add_all(doc, [("Bucket", req.bucket), ("Key", req.key), ("UploadId", upload_id)])
+    headers = hdr.ssec_echo(req)
+    if sse is not None and sse.mode in ("AES256", "aws:kms"):
+        headers += hdr.sse_headers(sse.mode, sse.kms_key_id)
+    return Response.xml(doc, headers=headers)
+
+
+def _part_number(req: Request) -> int:
+    text = req.params.get("partNumber", "")
+    if not text.isascii() or not text.isdigit():
+        raise InvalidArgument("partNumber must be an integer from 1 to 10000")
+    return int(text)
+
+
+def _upload_id(req: Request) -> str:
+    upload_id = req.params.get("uploadId")
+    if not upload_id:
+        raise InvalidArgument("this request needs an uploadId")
+    return upload_id
+
+
+_COPY_RANGE = re.compile(r"bytes=(\d+)-(\d+)")
+
+
+async def upload_part(req: Request) -> Response:
+    number = _part_number(req)
+    upload_id = _upload_id(req)
+    if "x-amz-copy-source" in req.h:
+        return await _upload_part_copy(req, upload_id, number)
+    assert req.body is not None
+    part = await req.run_upload(
+        req.store.upload_part,
+        req.bucket,
+        req.key,
+        upload_id,
+        number,
+        req.body.file(),
+        sse=hdr.read_sse(req),
+    )
+    headers = [("ETag", f'"{part.etag}"'), *hdr.ssec_echo(req), *req.body.checksums]
+    return Response(200, headers)
+
+
+async def _upload_part_copy(req: Request, upload_id: str, number: int) -> Response:
+    src_bucket, src_key, src_version = hdr.copy_source(req)
+    src_range = None
+    text = req.h.get("x-amz-copy-source-range")
+    if text is not None:
+        m = _COPY_RANGE.fullmatch(text.strip())
+        if m is None:
+            raise InvalidRange("x-amz-copy-source-range must be bytes=FIRST-LAST")
+        src_range = (int(m.group(1)), int(m.group(2)))
+    part = await req.run(
+        req.store.upload_part_copy,
+        req.bucket,
+        req.key,
+        upload_id,
+        number,
+        src_bucket,
+        src_key,
+        src_version_id=src_version,
+        src_range=src_range,
+        src_sse=hdr.copy_source_sse(req),
+        sse=hdr.read_sse(req),
+    )
+    doc = xmldoc.root("CopyPartResult")
+    xmldoc.add(doc, "LastModified", xmldoc.iso_time(part.last_modified_ns))
+    xmldoc.add(doc, "ETag", f'"{part.etag}"')
+    headers = [("x-amz-copy-source-version-id", src_version)] if src_version else []
+    return Response.xml(doc, headers=headers)
+
+
+async def complete_upload(req: Request) -> Response:
+    upload_id = _upload_id(req)
+    doc = xmldoc.parse(await req.read_all(xmldoc.MAX_XML_BODY), "CompleteMultipartUpload")
+    parts: list[tuple[int, str]] = []
+    for p in xmldoc.children(doc, "Part"):
+        number = xmldoc.child_text(p, "PartNumber") or ""
+        etag = xmldoc.child_text(p, "ETag")
+        if not number.isascii() or not number.isdigit() or not etag:
+            raise MalformedXML("each Part needs a PartNumber and an ETag")
+        parts.append((int(number), etag))
+    result = await req.run(
+        req.store.complete_multipart_upload, req.bucket, req.key, upload_id, parts
+    )
+    out = xmldoc.root("CompleteMultipartUploadResult")
+    xmldoc.add_all(
+        out,
+        [
+            ("Location", f"/{req.bucket}/{req.key}"),
+            ("Bucket", req.bucket),
+            ("Key", req.key),
+            ("ETag", f'"{result.etag}"'),
+        ],
+    )
+    headers = [("x-amz-version-id", result.version_id)] if result.version_id != "null" else []
+    return Response.xml(out, headers=headers)
+
+
+async def abort_upload(req: Request) -> Response:
+    await req.run(req.store.abort_multipart_upload, req.bucket, req.key, _upload_id(req))
+    return Response(204)
+
+
+async def list_parts(req: Request) -> Response:
+    upload_id = _upload_id(req)
+    marker = req.int_param("part-number-marker", 0, high=10000)
+    max_parts = req.int_param("max-parts", 1000, low=1)
+    parts = await req.run(req.store.list_parts, req.bucket, req.key, upload_id)
+    after = [p for p in parts if p.part_number > marker]
+    page = after[:max_parts]
+    doc = xmldoc.root("ListPartsResult")
+    xmldoc.add_all(
+        doc,
+        [
+            ("Bucket", req.bucket),
+            ("Key", req.key),
+            ("UploadId", upload_id),
+            ("PartNumberMarker", marker),
+            ("NextPartNumberMarker", page[-1].part_number if page else marker),
+            ("MaxParts", max_parts),
+            ("IsTruncated", len(after) > len(page)),
+            ("StorageClass", "STANDARD"),
+        ],
+    )
+    for p in page:
+        e = xmldoc.add(doc, "Part")
+        xmldoc.add_all(
+            e,
+            [
+                ("PartNumber", p.part_number),
+                ("LastModified", xmldoc.iso_time(p.last_modified_ns)),
+                ("ETag", f'"{p.etag}"'),
+                ("Size", p.size),
+            ],
+        )
+    return Response.xml(doc)
+
+
+async def list_uploads(req: Request) -> Response:
+    prefix = req.params.get("prefix", "")
+    uploads = await req.run(req.store.list_multipart_uploads, req.bucket, prefix=prefix)
+    doc = xmldoc.root("ListMultipartUploadsResult")
+    xmldoc.add_all(
+        doc,
+        [
+            ("Bucket", req.bucket),
+            ("KeyMarker", ""),
+            ("UploadIdMarker", ""),
+            ("Prefix", prefix),
+            ("MaxUploads", 1000),
+            ("IsTruncated", False),
+        ],
+    )
+    for u in uploads:
+        e = xmldoc.add(doc, "Upload")
+        xmldoc.add_all(
+            e,
+            [
+                ("Key", u.key),
+                ("UploadId", u.upload_id),
+                ("Initiated", xmldoc.iso_time(u.initiated_ns)),
+                ("StorageClass", "STANDARD"),
+            ],
+        )
+    return Response.xml(doc)

@@ -1,0 +1,224 @@
+"""Object operations: GetObject, HeadObject, PutObject, CopyObject, DeleteObject, DeleteObjects.
+
+GET streams the store's reader piece by piece (each piece read on a worker
+thread); PUT hands the store a blocking file over the verified body stream.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import trio
+
+from objfs.errors import InvalidRequest, MalformedXML, ObjfsError
+from objfs.s3api import headers as hdr
+from objfs.s3api import xmldoc
+from objfs.s3api.request import Request, Response
+
+MAX_DELETE_KEYS = 1000
+
+
+def _conditions(req: Request, prefix: str = "") -> dict[str, Any]:
+    return {
+        "if_match": req.h.get(prefix + "if-match"),
+        "if_none_match": req.h.get(prefix + "if-none-match"),
+        "if_modified_since_ns": hdr.parse_http_date_ns(req.h.get(prefix + "if-modified-since")),
+        "if_unmodified_since_ns": hdr.parse_http_date_ns(req.h.get(prefix + "if-unmodified-since")),
+    }
+
+
+# response-* query parameters override these headers of a GET (S3's rule: signed requests only)
+_OVERRIDES = {
+    "response-content-type": "Content-Type",
+    "response-content-language": "Content-Language",
+    "response-expires": "Expires",
+    "response-cache-control": "Cache-Control",
+    "response-content-disposition": "Content-Disposition",
+    "response-content-encoding": "Content-Encoding",
+}
+
+
+def _override(req: Request, headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    wanted = {v: req.params[k] for k, v in _OVERRIDES.items() if k in req.params}
+    if not wanted:
+        return headers
+    if not req.ctx or not req.ctx.identity.authenticated:
+        raise InvalidRequest("response-* parameters need a signed request")
+    return [(k, v) for k, v in headers if k not in wanted] + list(wanted.items())
+
+
+async def head_object(req: Request) -> Response:
+    version = req.params.get("versionId")
+    info = await req.run(
+        req.store.head_object,
+        req.bucket,
+        req.key,
+        version_id=version,
+        sse=hdr.read_sse(req),
+        **_conditions(req),
+    )
+    headers = _override(req, hdr.version_headers(info)) + hdr.ssec_echo(req)
+    return Response(200, headers, b"", length=info.size)
+
+
+async def get_object(req: Request) -> Response:
+    version = req.params.get("versionId")
+    sse = hdr.read_sse(req)
+    spec = hdr.parse_range(req.h.get("range"))
+    byte_range = None
+    if spec is not None:
+        if spec[0] is None or spec[1] is None:  # open or suffix range: needs the size
+            info = await req.run(
+                req.store.head_object, req.bucket, req.key, version_id=version, sse=sse
+            )
+            byte_range = hdr.resolve_range(spec, info.size)
+        else:
+            byte_range = (spec[0], spec[1])
+    reader = await req.run(
+        req.store.get_object,
+        req.bucket,
+        req.key,
+        version_id=version,
+        range=byte_range,
+        sse=sse,
+        **_conditions(req),
+    )
+    info = reader.info
+    headers = _override(req, hdr.version_headers(info)) + hdr.ssec_echo(req)
+    status = 200
+    if byte_range is not None:
+        status = 206
+        end = reader.start + reader.length - 1
+        headers.append(("Content-Range", f"bytes {reader.start}-{end}/{info.size}"))
+    return Response(status, headers, _pieces(req, reader), length=reader.length)
+
+
+async def _pieces(req: Request, reader: Any) -> AsyncIterator[bytes]:
+    pieces = iter(reader)
+    try:
+        while True:
+            piece = await trio.to_thread.run_sync(next, pieces, None, limiter=req.app.limiter)
+            if piece is None:
+                return
+            yield piece
+    finally:
+        reader.close()
+
+
+async def put_object(req: Request) -> Response:
+    if "x-amz-copy-source" in req.h:
+        return await copy_object(req)
+    meta, sys_meta = hdr.user_meta(req)
+    sse = hdr.sse_request(req)
+    assert req.body is not None
+    result = await req.run_upload(
+        req.store.put_object,
+        req.bucket,
+        req.key,
+        req.body.file(),
+        content_type=req.h.get("content-type"),
+        user_meta=meta,
+        sys_meta=sys_meta,
+        if_match=req.h.get("if-match"),
+        if_none_match=req.h.get("if-none-match"),
+        sse=sse,
+    )
+    headers = [("ETag", f'"{result.etag}"')]
+    if result.version_id != "null":
+        headers.append(("x-amz-version-id", result.version_id))
+    if sse is not None and sse.mode in ("AES256", "aws:kms"):
+        headers += hdr.sse_headers(sse.mode, sse.kms_key_id)
+    headers += hdr.ssec_echo(req) + req.body.checksums
+    return Response(200, headers)
+
+
+async def copy_object(req: Request) -> Response:
+    src_bucket, src_key, src_version = hdr.copy_source(req)
+    directive = req.h.get("x-amz-metadata-directive", "COPY").upper()
+    meta, sys_meta = hdr.user_meta(req)
+    if any(v is not None for v in _conditions(req, "x-amz-copy-source-").values()):
+        # The source's conditions, evaluated by the store on the version copied.
+        await req.run(
+            req.store.head_object,
+            src_bucket,
+            src_key,
+            version_id=src_version,
+            sse=hdr.copy_source_sse(req),
+            **_conditions(req, "x-amz-copy-source-"),
+        )
+    result = await req.run(
+        req.store.copy_object,
+        src_bucket,
+        src_key,
+        req.bucket,
+        req.key,
+        src_version_id=src_version,
+        metadata_directive=directive,
+        content_type=req.h.get("content-type") if directive == "REPLACE" else None,
+        user_meta=meta if directive == "REPLACE" else None,
+        sys_meta=sys_meta if directive == "REPLACE" else None,
+        sse=hdr.sse_request(req),
+        src_sse=hdr.copy_source_sse(req),
+    )
+    headers = []
+    if result.version_id != "null":
+        headers.append(("x-amz-version-id", result.version_id))
+    if src_version:
+        headers.append(("x-amz-copy-source-version-id", src_version))
+    headers += hdr.ssec_echo(req)
+    doc = xmldoc.root("CopyObjectResult")
+    xmldoc.add(doc, "LastModified", xmldoc.iso_time(result.last_modified_ns))
+    xmldoc.add(doc, "ETag", f'"{result.etag}"')
+    return Response.xml(doc, headers=headers)
+
+
+async def delete_object(req: Request) -> Response:
+    version = req.params.get("versionId")
+    result = await req.run(req.store.delete_object, req.bucket, req.key, version_id=version)
+    headers = []
+    if result.delete_marker:
+        headers.append(("x-amz-delete-marker", "true"))
+    if result.version_id and result.version_id != "null":
+        headers.append(("x-amz-version-id", result.version_id))
+    return Response(204, headers)
+
+
+async def delete_objects(req: Request) -> Response:
+    doc = xmldoc.parse(await req.read_all(xmldoc.MAX_XML_BODY), "Delete")
+    quiet = (xmldoc.child_text(doc, "Quiet") or "").lower() == "true"
+    items: list[tuple[str, str | None]] = []
+    for obj in xmldoc.children(doc, "Object"):
+        key = xmldoc.child_text(obj, "Key")
+        if not key:
+            raise MalformedXML("each Object needs a Key")
+        items.append((key, xmldoc.child_text(obj, "VersionId") or None))
+    if not items or len(items) > MAX_DELETE_KEYS:
+        raise MalformedXML(f"Delete takes 1 to {MAX_DELETE_KEYS} objects")
+    results = await req.run(req.store.delete_objects, req.bucket, items)
+    out = xmldoc.root("DeleteResult")
+    for (key, version), result in zip(items, results, strict=True):
+        if isinstance(result, ObjfsError):
+            e = xmldoc.add(out, "Error")
+            xmldoc.add_all(
+                e,
+                [
+                    ("Key", key),
+                    ("VersionId", version),
+                    ("Code", result.code),
+                    ("Message", str(result)),
+                ],
+            )
+            continue
+        if quiet:
+            continue
+        d = xmldoc.add(out, "Deleted")
+        xmldoc.add(d, "Key", key)
+        if version:
+            xmldoc.add(d, "VersionId", version)
+            if result.delete_marker:
+                xmldoc.add(d, "DeleteMarker", True)
+        elif result.delete_marker:
+            xmldoc.add(d, "DeleteMarker", True)
+            xmldoc.add(d, "DeleteMarkerVersionId", result.version_id)
+    return Response.xml(out)

@@ -1,0 +1,102 @@
+"""One HTTP request as the operation handlers see it, and their response.
+
+``Request`` holds what routing found (bucket, key, query), the headers, the
+caller's ``RequestContext`` once SigV4 has run, and the body as a stream.
+``run`` calls the store off the event loop (``trio.to_thread`` under the
+server's CapacityLimiter): the store is synchronous and may block on disk.
+"""
+
+from __future__ import annotations
+
+import functools
+import xml.etree.ElementTree as ET
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import trio
+
+from objfs.errors import InvalidArgument
+from objfs.store import RequestContext
+
+if TYPE_CHECKING:
+    from objfs.s3api.app import S3App
+    from objfs.s3api.body import RequestBody
+
+T = TypeVar("T")
+
+
+@dataclass(slots=True)
+class Response:
+    status: int = 200
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    body: bytes | AsyncIterator[bytes] = b""
+    length: int | None = None  # Content-Length of a streamed body (or of a HEAD's)
+
+    @classmethod
+    def xml(
+        cls, element: ET.Element, *, status: int = 200, headers: list[tuple[str, str]] | None = None
+    ) -> Response:
+        from objfs.s3api.xmldoc import to_bytes
+
+        return cls(
+            status, [*(headers or []), ("Content-Type", "application/xml")], to_bytes(element)
+        )
+
+
+@dataclass  # not slotted: ``params`` is a cached property
+class Request:
+    app: S3App
+    method: str
+    path: str  # decoded path as sent (SigV4 signs it)
+    bucket: str | None
+    key: str | None
+    query: list[tuple[str, str]]
+    headers: list[tuple[str, str]]
+    h: dict[str, str]  # lower-cased names; repeated headers joined with ","
+    remote_addr: str | None
+    secure: bool
+    request_id: str
+    loopback: bool = False  # the endpoint listens on a loopback address
+    ctx: RequestContext | None = None
+    body: RequestBody | None = None
+
+    @functools.cached_property
+    def params(self) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for k, v in self.query:
+            out.setdefault(k, v)
+        return out
+
+    @property
+    def resource(self) -> str:
+        if self.bucket is None:
+            return "/"
+        return f"/{self.bucket}/{self.key}" if self.key is not None else f"/{self.bucket}"
+
+    @property
+    def store(self) -> Any:
+        return self.app.store
+
+    async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """``fn(ctx, *args, **kwargs)`` on a worker thread (store calls block)."""
+        call = functools.partial(fn, self.ctx, *args, **kwargs)
+        return await trio.to_thread.run_sync(call, limiter=self.app.limiter)
+
+    async def run_upload(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """As ``run``, for a call that reads the request body as it arrives."""
+        call = functools.partial(fn, self.ctx, *args, **kwargs)
+        return await trio.to_thread.run_sync(call, limiter=self.app.upload_limiter)
+
+    async def read_all(self, limit: int) -> bytes:
+        """A small body (XML, a policy) read whole, refusing more than ``limit`` bytes."""
+        assert self.body is not None
+        return await self.body.read_all(limit)
+
+    def int_param(self, name: str, default: int, *, low: int = 0, high: int = 1000) -> int:
+        text = self.params.get(name)
+        if text is None or text == "":
+            return default
+        if not text.isascii() or not text.isdigit():
+            raise InvalidArgument(f"{name} must be a non-negative integer, not {text!r}")
+        return max(low, min(int(text), high))

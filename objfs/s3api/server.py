@@ -1,0 +1,113 @@
+"""Running the API: hypercorn on trio, ready notification, graceful shutdown.
+
+SIGTERM or SIGINT stops accepting connections; requests in flight finish
+(up to ``GRACE_SECONDS``) before the store is closed, so nothing is left
+half-committed. ``READY=1`` goes to systemd (``Type=notify``) once the
+sockets listen.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import signal
+import socket
+from collections.abc import Callable
+
+import trio
+from hypercorn.config import Config, Sockets
+from hypercorn.trio.run import worker_serve
+from hypercorn.utils import wrap_app
+
+from objfs.s3api.app import S3App
+from objfs.store import Store
+
+GRACE_SECONDS = 30.0
+
+
+def hypercorn_config(listen: str, tls_cert: str | None, tls_key: str | None) -> Config:
+    config = Config()
+    config.bind = [listen]
+    config.certfile = tls_cert
+    config.keyfile = tls_key
+    config.graceful_timeout = GRACE_SECONDS
+    config.include_server_header = False
+    config.accesslog = None
+    # hypercorn's warnings and errors go through our logging (the CLI's
+    # one-line format, once); its "Running on" line is replaced by ours.
+    config.errorlog = logging.getLogger("objfs.s3api.http")
+    config.loglevel = "WARNING"
+    return config
+
+
+def sd_notify(state: str) -> None:
+    """Tell systemd (``Type=notify``) our state; nothing without ``NOTIFY_SOCKET``."""
+    address = os.environ.get("NOTIFY_SOCKET")
+    if not address:
+        return
+    if address.startswith("@"):
+        address = "\0" + address[1:]
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.connect(address)
+        sock.sendall(state.encode())
+
+
+async def _serve(
+    app: S3App, config: Config, sockets: Sockets, on_ready: Callable[[list[str]], None]
+) -> None:
+    stop = trio.Event()
+    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+
+        async def watch() -> None:
+            async for _ in signals:
+                stop.set()
+                return
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(watch)
+            binds = await nursery.start(
+                functools.partial(
+                    worker_serve,
+                    wrap_app(app, config.wsgi_max_body_size, "asgi"),
+                    config,
+                    sockets=sockets,
+                    shutdown_trigger=stop.wait,
+                )
+            )
+            on_ready(binds)
+            sd_notify("READY=1")
+            await stop.wait()
+            sd_notify("STOPPING=1")
+
+
+def run(
+    store: Store,
+    *,
+    listen: str,
+    tls_cert: str | None,
+    tls_key: str | None,
+    region: str,
+    domain: str | None,
+    on_ready: Callable[[list[str]], None],
+) -> None:
+    """Serve ``store`` until SIGTERM/SIGINT; returns after in-flight requests end."""
+    app = S3App(store, region=region, domain=domain)
+    config = hypercorn_config(listen, tls_cert, tls_key)
+    # Fail before serving, with the OS's own message (the CLI prints it on one
+    # line): an unreadable certificate or key, an address in use or not ours.
+    if config.ssl_enabled:
+        try:
+            config.create_ssl_context()
+        except OSError as err:  # ssl.SSLError is one
+            reason = err.strerror or getattr(err, "reason", None) or str(err)
+            raise OSError(
+                err.errno, f"cannot load the TLS certificate {tls_cert} and key {tls_key}: {reason}"
+            ) from None
+    try:
+        sockets = config.create_sockets()
+    except OSError as err:
+        raise OSError(err.errno, f"cannot listen on {listen}: {err.strerror}") from None
+    for sock in (*sockets.secure_sockets, *sockets.insecure_sockets):
+        sock.listen(config.backlog)
+    trio.run(_serve, app, config, sockets, on_ready)

@@ -1,0 +1,55 @@
+"""The routing table, as data: every operation of objfs serve has one route,
+each handler is a coroutine function, and every sub-resource a route names
+is one routing recognises."""
+
+from __future__ import annotations
+
+import inspect
+
+from objfs.s3api import routing
+
+SERVED = {
+    "list_buckets",
+    "create_bucket",
+    "head_bucket",
+    "delete_bucket",
+    "get_bucket_location",
+    "get_versioning",
+    "put_versioning",
+    "get_policy",
+    "put_policy",
+    "delete_policy",
+    "get_bucket_acl",
+    "put_bucket_acl",
+    "get_encryption",
+    "put_encryption",
+    "delete_encryption",
+    "list_objects",
+    "list_object_versions",
+    "list_uploads",
+    "delete_objects",
+    "get_object",
+    "head_object",
+    "put_object",
+    "delete_object",
+    "get_object_acl",
+    "put_object_acl",
+    "create_upload",
+    "upload_part",
+    "complete_upload",
+    "abort_upload",
+    "list_parts",
+}
+
+
+def test_every_operation_has_a_coroutine_handler():
+    handlers = {h.__name__ for h in routing.ROUTES.values()}
+    assert handlers == SERVED
+    assert all(inspect.iscoroutinefunction(h) for h in routing.ROUTES.values())
+
+
+def test_routes_name_known_methods_levels_and_subresources():
+    for method, level, sub in routing.ROUTES:
+        assert method in ("GET", "HEAD", "PUT", "POST", "DELETE")
+        assert level in ("service", "bucket", "object")
+        assert sub == "" or sub in routing.SUBRESOURCES

@@ -1,0 +1,126 @@
+"""HTTPS with a self-signed certificate made here, and SSE-C over it (boto3
+streams bodies aws-chunked with a trailing checksum over HTTPS)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import ipaddress
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from botocore.exceptions import ClientError
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from objfs.store import Store
+
+from .conftest import make_users
+from .support import Server, client
+
+MiB = 1 << 20
+
+
+def self_signed(directory: Path) -> tuple[Path, Path]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "objfs test")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    key_path.chmod(0o600)
+    return cert_path, key_path
+
+
+@pytest.fixture(scope="module")
+def tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, object, Path]]:
+    root = tmp_path_factory.mktemp("tls")
+    store = root / "store"
+    Store.init(store).close()
+    keys = make_users(store, "alice")
+    cert, key = self_signed(root)
+    server = Server(store, "--tls-cert", str(cert), "--tls-key", str(key), log=root / "log")
+    try:
+        assert server.endpoint.startswith("https://")
+        yield server, client(server.endpoint, keys["alice"], verify=str(cert)), store
+    finally:
+        assert server.stop() == 0, server.stderr()
+
+
+def test_https_put_get_with_streaming_checksum_trailer(tls):
+    server, s3, _ = tls
+    s3.create_bucket(Bucket="tls-bucket")
+    data = os.urandom(3 * MiB + 5)
+    put = s3.put_object(Bucket="tls-bucket", Key="k", Body=data)
+    assert put["ChecksumCRC32"]
+    assert s3.get_object(Bucket="tls-bucket", Key="k")["Body"].read() == data
+
+
+def test_sse_c_over_tls(tls):
+    server, s3, store_path = tls
+    s3.create_bucket(Bucket="ssec")
+    key, other = os.urandom(32), os.urandom(32)
+    secret = b"customer-encrypted plaintext marker " * 100
+    put = s3.put_object(
+        Bucket="ssec", Key="s", Body=secret, SSECustomerAlgorithm="AES256", SSECustomerKey=key
+    )
+    assert put["SSECustomerAlgorithm"] == "AES256"
+    assert put["SSECustomerKeyMD5"]
+    got = s3.get_object(Bucket="ssec", Key="s", SSECustomerAlgorithm="AES256", SSECustomerKey=key)
+    assert got["Body"].read() == secret and got["SSECustomerAlgorithm"] == "AES256"
+    head = s3.head_object(Bucket="ssec", Key="s", SSECustomerAlgorithm="AES256", SSECustomerKey=key)
+    assert head["ContentLength"] == len(secret)
+    with pytest.raises(ClientError) as exc:
+        s3.get_object(Bucket="ssec", Key="s")
+    assert exc.value.response["Error"]["Code"] == "InvalidRequest"
+    with pytest.raises(ClientError) as exc:
+        s3.get_object(Bucket="ssec", Key="s", SSECustomerAlgorithm="AES256", SSECustomerKey=other)
+    assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    # copy with an SSE-C source, re-encrypted under another customer key
+    s3.copy_object(
+        Bucket="ssec",
+        Key="copy",
+        CopySource={"Bucket": "ssec", "Key": "s"},
+        CopySourceSSECustomerAlgorithm="AES256",
+        CopySourceSSECustomerKey=key,
+        SSECustomerAlgorithm="AES256",
+        SSECustomerKey=other,
+    )
+    got = s3.get_object(
+        Bucket="ssec", Key="copy", SSECustomerAlgorithm="AES256", SSECustomerKey=other
+    )
+    assert got["Body"].read() == secret
+    with pytest.raises(ClientError) as exc:
+        s3.copy_object(Bucket="ssec", Key="nokey", CopySource={"Bucket": "ssec", "Key": "s"})
+    assert exc.value.response["Error"]["Code"] == "InvalidRequest"
+    # the key is never stored: no file under the store holds it or the plaintext
+    for path in Path(store_path).rglob("*"):
+        if path.is_file():
+            blob = path.read_bytes()
+            assert key not in blob and b"customer-encrypted plaintext marker" not in blob
+    assert hashlib.md5(key).digest() not in Path(store_path, "meta.db").read_bytes()
