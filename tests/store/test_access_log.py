@@ -70,13 +70,13 @@ def test_configuration_put_get_delete(logged: Store) -> None:
     store = logged
     assert store.get_bucket_logging(OWNER, "src") == BucketLogging("src", "logs", "logs/")
     assert store.get_bucket_logging(OWNER, "logs") is None
-    seq = store.change_seq()
+    seq = store.change_seq(OWNER)
     store.delete_bucket_logging(OWNER, "src")
-    assert store.change_seq() > seq
+    assert store.change_seq(OWNER) > seq
     assert store.get_bucket_logging(OWNER, "src") is None
-    seq = store.change_seq()
+    seq = store.change_seq(OWNER)
     store.put_bucket_logging(OWNER, "src", "logs")
-    assert store.change_seq() > seq
+    assert store.change_seq(OWNER) > seq
     assert store.get_bucket_logging(OWNER, "src") == BucketLogging("src", "logs", "")
 
 
