@@ -40,6 +40,9 @@ def _error(name: str, code: str, status: int, err: int, doc: str) -> type[ObjfsE
 AccessDenied = _error(
     "AccessDenied", "AccessDenied", 403, _errno.EACCES, "Refused by policy, ACL or key."
 )
+AccessForbidden = _error(
+    "AccessForbidden", "AccessForbidden", 403, _errno.EACCES, "CORS request not allowed."
+)
 AuthorizationHeaderMalformed = _error(
     "AuthorizationHeaderMalformed",
     "AuthorizationHeaderMalformed",
@@ -164,6 +167,13 @@ NoSuchEncryptionConfiguration = _error(
     404,
     _errno.ENOENT,
     "The bucket has no default encryption.",
+)
+NoSuchCORSConfiguration = _error(
+    "NoSuchCORSConfiguration",
+    "NoSuchCORSConfiguration",
+    404,
+    _errno.ENOENT,
+    "The bucket has no CORS configuration.",
 )
 NotImplementedOperation = _error(
     "NotImplementedOperation", "NotImplemented", 501, _errno.ENOSYS, "Not implemented."

@@ -13,6 +13,7 @@ from objfs.cli import accesslog
 from objfs.cli.app import CliApp
 from objfs.cli.args import SSE_MODES, CliError, parse_sse_mode
 from objfs.cli.builder import Builder
+from objfs.cli.cors import register_bucket_cors
 from objfs.cli.mfa import add_mfa_option
 from objfs.cli.output import bucket_record, dump_json, format_bucket
 from objfs.cli.policy import register_bucket_policy
@@ -141,6 +142,7 @@ def register(build: Builder) -> None:
     add_mfa_option(p, what="to change MFA delete, or the state while it is on")
     _register_encryption(inner)
     register_bucket_policy(inner)
+    register_bucket_cors(inner)
     accesslog.register(inner)  # objfs bucket logging ...
 
 

@@ -21,7 +21,7 @@ from urllib.parse import parse_qsl
 import trio
 
 from objfs.errors import InternalError, InvalidRequest, ObjfsError
-from objfs.s3api import routing
+from objfs.s3api import cors, routing
 from objfs.s3api.auth import authenticate
 from objfs.s3api.body import RequestBody
 from objfs.s3api.body import wire as body_wire
@@ -68,24 +68,10 @@ class S3App:
         try:
             req = self._request(scope, request_id)
             resource = req.resource
-            handler = routing.route(req)
-            authed = await trio.to_thread.run_sync(
-                functools.partial(
-                    authenticate,
-                    self.store,
-                    req.method,
-                    req.path,
-                    req.query,
-                    req.headers,
-                    req.h,
-                    remote_addr=req.remote_addr,
-                    secure=req.secure,
-                ),
-                limiter=self.limiter,
-            )
-            req.ctx = authed.ctx
-            req.body = RequestBody(receive, req.h, payload=authed.payload, signer=authed.signer)
-            response = await handler(req)
+            if req.method == "OPTIONS":  # a CORS preflight: no credentials, S3 says
+                response = await cors.preflight(req)
+            else:
+                response = await self._serve(req, receive)
         except ObjfsError as err:
             response = error_response(err, resource, request_id)
         except Exception:
@@ -95,6 +81,11 @@ class S3App:
                 resource,
                 request_id,
             )
+        if req is not None and req.method != "OPTIONS" and "origin" in req.h:
+            try:
+                response.headers += await cors.actual_request_headers(req)
+            except Exception:
+                log.exception("request %s: CORS headers failed", request_id)
         # A refused request may leave its body unread: take the rest (small
         # bodies) so the client, still sending, reads our answer; past
         # DRAIN_LIMIT, close the connection instead.
@@ -107,6 +98,27 @@ class S3App:
         elif not await wire.drain(DRAIN_LIMIT):
             response.headers.append(("Connection", "close"))
         await self._send(send, response, scope["method"], request_id)
+
+    async def _serve(self, req: Request, receive: Any) -> Response:
+        """Route, authenticate (SigV4 on a worker thread) and run one operation."""
+        handler = routing.route(req)
+        authed = await trio.to_thread.run_sync(
+            functools.partial(
+                authenticate,
+                self.store,
+                req.method,
+                req.path,
+                req.query,
+                req.headers,
+                req.h,
+                remote_addr=req.remote_addr,
+                secure=req.secure,
+            ),
+            limiter=self.limiter,
+        )
+        req.ctx = authed.ctx
+        req.body = RequestBody(receive, req.h, payload=authed.payload, signer=authed.signer)
+        return await handler(req)
 
     def _request(self, scope: dict[str, Any], request_id: str) -> Request:
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from objfs.errors import NotImplementedOperation
-from objfs.s3api import buckets, config, listing, multipart, objects
+from objfs.s3api import buckets, config, cors, listing, multipart, objects
 from objfs.s3api.request import Request, Response
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -40,6 +40,9 @@ ROUTES: dict[tuple[str, str, str], Handler] = {
     ("DELETE", "bucket", "policy"): config.delete_policy,
     ("GET", "bucket", "acl"): config.get_bucket_acl,
     ("PUT", "bucket", "acl"): config.put_bucket_acl,
+    ("GET", "bucket", "cors"): cors.get_cors,
+    ("PUT", "bucket", "cors"): cors.put_cors,
+    ("DELETE", "bucket", "cors"): cors.delete_cors,
     ("GET", "bucket", "encryption"): config.get_encryption,
     ("PUT", "bucket", "encryption"): config.put_encryption,
     ("DELETE", "bucket", "encryption"): config.delete_encryption,

@@ -205,5 +205,22 @@ def owner_only(action: str) -> Callable[[F], F]:
     return decorate
 
 
+def unauthenticated(fn: F) -> F:
+    """A request S3 answers to anyone, before and without authentication.
+
+    Only the CORS preflight's rule lookup (a browser sends no credentials
+    with it): it declares no action, so no policy can allow or deny it.
+    """
+
+    @functools.wraps(fn)
+    def wrapper(self: Any, ctx: RequestContext, *args: Any, **kwargs: Any) -> Any:
+        with _outermost(ctx):
+            return fn(self, ctx, *args, **kwargs)
+
+    wrapper.__s3_needs__ = ()  # type: ignore[attr-defined]
+    wrapper.__unauthenticated__ = True  # type: ignore[attr-defined]
+    return wrapper  # type: ignore[return-value]
+
+
 def declared_actions(method: Callable[..., Any]) -> tuple[Need, ...] | None:
     return getattr(method, "__s3_needs__", None)

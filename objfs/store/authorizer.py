@@ -162,14 +162,21 @@ class AccessControl:
             return canned_acl("private", owner)
         return Acl.from_obj(msgpack.unpackb(acl))
 
-    def record_creator(self, cur: Any, bucket: str, key: bytes, version_id: str) -> None:
+    def record_creator(
+        self,
+        cur: Any,
+        bucket: str,
+        key: bytes,
+        version_id: str,
+        creator: RequestContext | None = None,
+    ) -> None:
         """Inside a commit: a version made by someone other than the bucket's owner is theirs.
 
         Objects belong to the principal that created them (S3-compatible servers
         where each user is its own account); the bucket owner's own objects
         need no row. The creator is the request this thread serves.
         """
-        ctx = current_request()
+        ctx = creator or current_request()
         if ctx is None or ctx.identity.is_owner:
             return  # the store owner's writes: owned by the bucket owner, no row
         row = aq.bucket_access(cur, bucket)

@@ -45,6 +45,7 @@ from objfs.meta.db import Database
 from objfs.store.access import Need, owner_only, requires
 from objfs.store.accesslog import AccessLog, AccessLogMixin
 from objfs.store.authorizer import AccessControl
+from objfs.store.cors import CORSMixin
 from objfs.store.kms import KMSMixin
 from objfs.store.leases import Leases
 from objfs.store.listing import ListingMixin
@@ -79,6 +80,7 @@ class Store(
     KMSMixin,
     UsersMixin,
     PoliciesMixin,
+    CORSMixin,
     MFAMixin,
     AccessLogMixin,
 ):

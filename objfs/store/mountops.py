@@ -320,6 +320,7 @@ class MountMixin:
                 kms_key_id=kms_key_id,
                 domain_id=domain.domain_id,
                 inline=inline,
+                creator=ctx,  # not a decorated request: name who writes it
             )
         return ObjectVersion(
             bucket=bucket,

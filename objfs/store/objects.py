@@ -262,11 +262,14 @@ class ObjectsMixin:
         delete_marker: bool = False,
         refs_held: bool = False,
         inline: dict[bytes, bytes] | None = None,
+        creator: RequestContext | None = None,
     ) -> PutResult:
         """Insert a version (or delete marker) as the key's latest, S3-style.
 
         Must run inside a write transaction. ``refs_held``: the manifest's
         chunk references are already counted (multipart parts move over).
+        ``creator``: who writes it, when not the request this thread serves
+        (the version then belongs to them: ``AccessControl.record_creator``).
         ``inline``: sealed frames of small chunks the manifest names, stored
         in the database in this transaction (their only home).
         """
@@ -316,7 +319,7 @@ class ObjectsMixin:
         )
         q.refresh_latest(cur, bucket, raw)  # type: ignore[arg-type]
         q.add_change(cur, bucket, raw)  # type: ignore[arg-type]
-        self.access.record_creator(cur, bucket, raw, version_id)
+        self.access.record_creator(cur, bucket, raw, version_id, creator)
         return PutResult(version_id, etag, size, seq=seq, last_modified_ns=now)
 
     def _make_durable(

@@ -3,12 +3,14 @@
 Usage::
 
     .venv/bin/python tests/bench/run.py [--quick] [--json FILE] [--only NAME[,NAME]]
-                                        [--targets disk,passthrough,objfs] [--repeat N]
+                                        [--targets disk,passthrough,objfs,http] [--repeat N]
                                         [--dir DIR] [--keep] [--sse-everywhere]
 
 Every workload runs on each target in the same run (fresh directory or
 store per target); the table on stdout and the JSON file give MB/s or ops/s
-and the ratio to disk and to the passthrough. The sequential workload runs
+and the ratio to disk and to the passthrough. The ``http`` target is
+``objfs serve`` driven with boto3: PUT and GET of the ``seq`` file (next to
+the mount's rows) and, in ``randread``, 4 KiB GETs by 8 concurrent clients. The sequential workload runs
 objfs twice, with bucket default encryption ``AES256`` and ``none`` (the
 ``sse`` column); ``--sse-everywhere`` does so for every workload.
 
@@ -33,11 +35,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from results import Row, format_table, host_info, write_json  # noqa: E402
+from s3http import HttpTarget  # noqa: E402
 from targets import BenchError, ObjfsTarget, PassthroughTarget, Target  # noqa: E402
 from workloads import FULL, QUICK, WORKLOADS, RunState  # noqa: E402
 
 log = logging.getLogger("objfs.bench")
-TARGETS = ("disk", "passthrough", "objfs")
+TARGETS = ("disk", "passthrough", "objfs", "http")
+HTTP_WORKLOADS = ("seq", "randread")  # the ones with HTTP rows
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -102,6 +106,11 @@ def preflight(args: argparse.Namespace) -> str | None:
             return "/dev/fuse is missing (load the fuse module)"
         if not shutil.which("fusermount3"):
             return "fusermount3 not found (apt-get install fuse3)"
+    if "http" in args.targets:
+        try:
+            import boto3  # noqa: F401
+        except ImportError:
+            return "boto3 not installed (pip install -e '.[test]'), needed by the http target"
     for tool in ("dd", "ls", "find", "cmp"):
         if not shutil.which(tool):
             return f"{tool} not found"
@@ -120,6 +129,8 @@ def make_targets(workload: str, args: argparse.Namespace, workdir: Path) -> list
         )
         for sse in modes:
             out.append(ObjfsTarget(workdir, sse=sse, options=args.objfs_options))
+    if "http" in args.targets and workload in HTTP_WORKLOADS:
+        out.append(HttpTarget(workdir))
     return out
 
 

@@ -17,6 +17,9 @@ Workloads (sizes from ``Sizes``; ``--quick`` shrinks them):
   listing/read step cold.
 - ``bigdir``: ``ls -l`` of one directory of many entries (created outside
   the timed part: on disk, in the passthrough's source, via the store API).
+- HTTP (the ``http`` target, ``s3http.py``): ``seq`` as boto3 PUT and GET
+  of the same file over ``objfs serve``; ``randread`` as 4 KiB GETs by 8
+  concurrent clients (requests/s).
 - ``overwrite``: a file on a versioned bucket rewritten in place at 4 KiB
   spots over several open/close rounds; time, and space growth of the
   backing storage (objfs: the store dir, i.e. chunks plus metadata).
@@ -33,6 +36,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import s3http
 from results import Row
 from targets import BenchError, ObjfsTarget, Target, drop_caches
 
@@ -51,6 +55,7 @@ class Sizes:
     overwrite_rounds: int = 10
     overwrite_spots: int = 100  # per round
     randread_ops: int = 20_000
+    http_gets: int = 8000  # 4 KiB GETs over HTTP, all clients together
 
 
 FULL = Sizes()
@@ -63,6 +68,7 @@ QUICK = Sizes(
     overwrite_rounds=5,
     overwrite_spots=20,
     randread_ops=2000,
+    http_gets=800,
 )
 
 
@@ -110,6 +116,9 @@ def timed(cmd: list[str]) -> tuple[float, str]:
 def seq(t: Target, run: RunState, rows: list[Row]) -> None:
     size = run.sizes.seq_mib * MIB
     src = run.source(size)
+    if isinstance(t, s3http.HttpTarget):
+        s3http.seq(t, src, rows)
+        return
     t.create()
     t.start()
     warm(src)
@@ -154,6 +163,9 @@ def seq(t: Target, run: RunState, rows: list[Row]) -> None:
 
 
 def randread(t: Target, run: RunState, rows: list[Row]) -> None:
+    if isinstance(t, s3http.HttpTarget):
+        s3http.small_gets(t, run.sizes.http_gets, rows)
+        return
     size = run.sizes.seq_mib * MIB
     src = run.source(size)
     t.create()

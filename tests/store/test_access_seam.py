@@ -39,6 +39,17 @@ def test_every_public_method_declares_its_actions() -> None:
     assert not escaped, f"public Store methods outside the authorization seam: {escaped}"
 
 
+def test_only_the_cors_preflight_is_answered_without_authentication() -> None:
+    """An ``unauthenticated`` method is outside every policy: only the CORS
+    rule lookup of a preflight (browsers send it without credentials) is."""
+    open_to_all = {
+        name
+        for name, method in public_methods().items()
+        if getattr(method, "__unauthenticated__", False)
+    }
+    assert open_to_all == {"cors_match"}
+
+
 def test_declared_actions_are_ones_the_policy_engine_knows() -> None:
     unknown = []
     for name, method in public_methods().items():

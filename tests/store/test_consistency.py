@@ -341,6 +341,8 @@ def test_every_mutating_method_advances_the_change_sequence(store, ctx):
         }
     )
 
+    cors_rule = {"AllowedOrigins": ["http://a.test"], "AllowedMethods": ["GET"]}
+
     def upload() -> None:
         st["upload"] = store.create_multipart_upload(ctx, "seq-b", "mp")
 
@@ -378,6 +380,8 @@ def test_every_mutating_method_advances_the_change_sequence(store, ctx):
         "delete_user_policy": lambda: store.delete_user_policy(ctx, "seq-user", "p"),
         "put_bucket_policy": lambda: store.put_bucket_policy(ctx, "seq-b", bucket_policy),
         "delete_bucket_policy": lambda: store.delete_bucket_policy(ctx, "seq-b"),
+        "put_bucket_cors": lambda: store.put_bucket_cors(ctx, "seq-b", [cors_rule]),
+        "delete_bucket_cors": lambda: store.delete_bucket_cors(ctx, "seq-b"),
         "put_bucket_acl": lambda: store.put_bucket_acl(ctx, "seq-b", canned="public-read"),
         "put_object_acl": lambda: store.put_object_acl(ctx, "seq-b", "a", canned="public-read"),
         "mfa_enable": mfa,
@@ -446,6 +450,8 @@ def test_every_mutating_method_advances_the_change_sequence(store, ctx):
         "get_bucket_policy": lambda: store.get_bucket_policy(ctx, "seq-b"),
         "get_bucket_logging": lambda: store.get_bucket_logging(ctx, "seq-b"),
         "get_bucket_acl": lambda: store.get_bucket_acl(ctx, "seq-b"),
+        "get_bucket_cors": lambda: store.get_bucket_cors(ctx, "seq-b"),
+        "cors_match": lambda: store.cors_match(ctx, "seq-b", "http://a.test", "GET"),
         "get_object_acl": lambda: store.get_object_acl(ctx, "seq-b", "w2"),
         "check_access": lambda: store.check_access(ctx, "s3:GetObject", "seq-b", "w2"),
         "simulate_policy": lambda: store.simulate_policy(
@@ -483,6 +489,7 @@ def test_every_mutating_method_advances_the_change_sequence(store, ctx):
     store.create_user(ctx, "reader")
     store.put_user_policy(ctx, "reader", "p", policy)
     store.put_bucket_policy(ctx, "seq-b", bucket_policy)
+    store.put_bucket_cors(ctx, "seq-b", [cors_rule])
     st["reader_key"] = store.create_access_key(ctx, "reader")
     for name, call in reads.items():
         before = store.change_seq(OWNER)
