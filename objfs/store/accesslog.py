@@ -358,7 +358,8 @@ class AccessLog:
         try:
             self.deliver_due()
         except Exception:  # noqa: BLE001 - records stay pending for the next process
-            log.warning("access log delivery at close failed; records stay pending", exc_info=True)
+            # e.g. Ctrl-C left the connection mid-transaction: quiet, nothing is lost
+            log.debug("access log delivery at close failed; records stay pending", exc_info=True)
 
 
 class _Raced(Exception):
