@@ -83,6 +83,13 @@ InvalidPartOrder = _error(
 )
 InvalidRange = _error("InvalidRange", "InvalidRange", 416, _errno.EINVAL, "Range not satisfiable.")
 InvalidRequest = _error("InvalidRequest", "InvalidRequest", 400, _errno.EINVAL, "Bad request.")
+InvalidTargetBucketForLogging = _error(
+    "InvalidTargetBucketForLogging",
+    "InvalidTargetBucketForLogging",
+    400,
+    _errno.EINVAL,
+    "The logging target bucket is missing or does not accept log delivery.",
+)
 KeyTooLong = _error(
     "KeyTooLong", "KeyTooLongError", 400, _errno.ENAMETOOLONG, "Key over 1024 bytes."
 )

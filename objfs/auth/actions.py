@@ -184,6 +184,7 @@ ACTIONS: tuple[ActionInfo, ...] = (
     _a("objfs:Fsck", SVC, owner_only=True),
     _a("objfs:GarbageCollect", SVC, owner_only=True),
     _a("objfs:Sync", SVC, owner_only=True),
+    _a("objfs:FlushAccessLogs", SVC, owner_only=True),
     _a("objfs:ReadChangeFeed", SVC, owner_only=True),
     _a("objfs:ManageUsers", SVC, owner_only=True),
     _a("objfs:ManageKms", SVC, owner_only=True),

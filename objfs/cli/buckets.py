@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 
+from objfs.cli import accesslog
 from objfs.cli.app import CliApp
 from objfs.cli.args import SSE_MODES, CliError, parse_sse_mode
 from objfs.cli.builder import Builder
@@ -142,6 +143,7 @@ def register(build: Builder) -> None:
     _register_encryption(inner)
     register_bucket_policy(inner)
     register_bucket_cors(inner)
+    accesslog.register(inner)  # objfs bucket logging ...
 
 
 def _register_encryption(inner: Builder) -> None:

@@ -30,6 +30,7 @@ from typing import Any
 
 import trio
 
+from objfs.auth.identity import Identity
 from objfs.crypto.cse import META_KEY, CSEObject
 from objfs.errors import IntegrityError
 from objfs.fs import cseio
@@ -43,7 +44,7 @@ from objfs.fs.encryption import (
     without_envelope,
 )
 from objfs.fs.runner import StoreRunner, caller
-from objfs.store.types import ObjectVersion, SystemMeta
+from objfs.store.types import ObjectVersion, RequestContext, SystemMeta
 
 log = logging.getLogger("objfs.fs")
 
@@ -88,6 +89,9 @@ class OpenFile:
         self._blocks: OrderedDict[tuple[str, int, int], bytes] = OrderedDict()
         self._loading: dict[tuple[str, int, int], trio.Event] = {}
         self._read_end = 0  # where the last read ended: tells sequential from random
+        # The access log counts an open file's reads as one GET per reader: the
+        # first store read is the request, later ones continue it (log=False).
+        self._logged_readers: set[Identity] = set()
 
     def _sequential(self, offset: int, end: int) -> bool:
         """Whether a read of [offset, end) continues a sequential stream (and note it)."""
@@ -246,7 +250,7 @@ class OpenFile:
         try:
             if cse is not None:
                 block = await self.run(
-                    read_cse_block, self.run.store, caller(), self.enc, base, cse, index
+                    read_cse_block, self.run.store, self._read_ctx(), self.enc, base, cse, index
                 )
             else:
                 block = await self.run(self._read_block, base, index * bs, bs, True)
@@ -259,10 +263,18 @@ class OpenFile:
             done.set()
         return block
 
+    def _read_ctx(self) -> RequestContext:
+        """The caller's context; ``log=False`` once its first read is logged."""
+        ctx = caller()
+        if ctx.identity in self._logged_readers:
+            return ctx.with_options(log=False)
+        self._logged_readers.add(ctx.identity)
+        return ctx
+
     def _read_block(self, base: ObjectVersion, start: int, length: int, readahead: bool) -> bytes:
         with keyed(base):
             return self.run.store.read_range(  # type: ignore[no-any-return]
-                caller(),
+                self._read_ctx(),
                 self.bucket,
                 base.key,
                 start,

@@ -1,5 +1,6 @@
 """S3 semantics, in one place. See ``objfs/store/CONTRACT.md`` for the API."""
 
+from objfs.store.accesslog import BucketLogging, DeliveredLog
 from objfs.store.core import Store
 from objfs.store.kms_types import KMSAuditEntry, KMSKeyInfo
 from objfs.store.types import (
@@ -35,6 +36,8 @@ __all__ = [
     "ANONYMOUS_IDENTITY",
     "Identity",
     "BucketInfo",
+    "BucketLogging",
+    "DeliveredLog",
     "Change",
     "ChunkRef",
     "DeleteResult",

@@ -17,7 +17,10 @@ Invariants:
   ``head_bucket``) is not checked again: only the outermost call of a thread
   is a request;
 - the store owner with no bucket policy in play is allowed without loading
-  anything else (the mount's hot path costs one primary-key lookup).
+  anything else (the mount's hot path costs one primary-key lookup);
+- the outermost call is one request of the server access log: the row the
+  check read tells whether its bucket logs, so an unlogged bucket costs no
+  more (``RequestContext.log=False`` marks a continuation, not recorded).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from __future__ import annotations
 import functools
 import inspect
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -37,7 +41,18 @@ F = TypeVar("F", bound=Callable[..., Any])
 # Public attributes of Store that are not requests: construction and
 # lifecycle of the handle itself.
 NOT_REQUESTS = frozenset(
-    {"init", "open", "close", "path", "db", "keyring", "chunk_size", "chunks", "clock"}
+    {
+        "init",
+        "open",
+        "close",
+        "path",
+        "db",
+        "keyring",
+        "chunk_size",
+        "chunks",
+        "clock",
+        "access_log",
+    }
 )
 
 _local = threading.local()
@@ -105,29 +120,66 @@ def current_request() -> RequestContext | None:
     return getattr(_local, "ctx", None)
 
 
+@contextmanager
+def internal(ctx: RequestContext) -> Iterator[None]:
+    """Store calls made inside are not requests: not checked again, not logged.
+
+    For the store's own work on behalf of no caller (access-log delivery,
+    which may run at the end of someone's request): what it writes is
+    created by ``ctx``, not by the request it runs after.
+    """
+    depth, saved = getattr(_local, "depth", 0), getattr(_local, "ctx", None)
+    _local.depth, _local.ctx = depth + 1, ctx
+    try:
+        yield
+    finally:
+        _local.depth, _local.ctx = depth, saved
+
+
 def requires(*needs: Need | str) -> Callable[[F], F]:
     """Declare the S3 action(s) a public store method performs; check them first.
 
-    A plain string is an object-level action on ``bucket``/``key``.
+    A plain string is an object-level action on ``bucket``/``key``. The
+    outermost call is also timed and handed to the server access log
+    (``objfs/store/accesslog.py``) with its outcome, allowed or denied.
     """
     resolved = tuple(Need(n) if isinstance(n, str) else n for n in needs)
 
     def decorate(fn: F) -> F:
         signature = inspect.signature(fn)
+        method = fn.__name__
 
         @functools.wraps(fn)
         def wrapper(self: Any, ctx: RequestContext, *args: Any, **kwargs: Any) -> Any:
             with _outermost(ctx) as outer:
-                if outer:
-                    bound = signature.bind(self, ctx, *args, **kwargs)
-                    bound.apply_defaults()
-                    values = bound.arguments
-                    conditions = condition_keys(values)
+                if not outer:
+                    return fn(self, ctx, *args, **kwargs)
+                started_ns, started_mono = time.time_ns(), time.monotonic_ns()
+                bound = signature.bind(self, ctx, *args, **kwargs)
+                bound.apply_defaults()
+                values = bound.arguments
+                conditions = condition_keys(values)
+                seen: dict[str, Any] = {}  # bucket -> (owner, config) the checks read
+                access_log = getattr(self, "access_log", None)
+                try:
                     conditions.update(self._mfa_condition_keys(ctx))  # store/mfa.py
                     for need in resolved:
                         action, bucket, key, version = need.resolve(values)
-                        self.access.check(ctx, action, bucket, key, version, conditions)
-                return fn(self, ctx, *args, **kwargs)
+                        self.access.check(ctx, action, bucket, key, version, conditions, seen=seen)
+                    result = fn(self, ctx, *args, **kwargs)
+                except Exception as err:
+                    if access_log is not None:
+                        access_log.record(
+                            ctx, method, resolved, values, seen, started_ns, started_mono, None, err
+                        )
+                        access_log.after_request()
+                    raise
+                if access_log is not None:
+                    access_log.record(
+                        ctx, method, resolved, values, seen, started_ns, started_mono, result
+                    )
+                    access_log.after_request()
+                return result
 
         wrapper.__s3_needs__ = resolved  # type: ignore[attr-defined]
         return wrapper  # type: ignore[return-value]

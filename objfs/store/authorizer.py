@@ -210,14 +210,24 @@ class AccessControl:
         key: str | None,
         version_id: str | None,
         conditions: Mapping[str, Any],
+        *,
+        seen: dict[str, Any] | None = None,
     ) -> Decision | None:
-        """Allow or raise ``AccessDenied``; see the module docstring."""
+        """Allow or raise ``AccessDenied``; see the module docstring.
+
+        ``seen``: filled with ``bucket -> (owner, config)`` as read here (None:
+        no such bucket), so the access log needs no second read.
+        """
         who = ctx.identity
         with self.db.read() as cur:
             bucket_row = aq.bucket_access(cur, bucket) if bucket is not None else None
             if bucket is not None and bucket_row is None:
+                if seen is not None:
+                    seen[bucket] = None
                 return None  # the method itself reports NoSuchBucket
             config = decode_config(bucket_row[1]) if bucket_row else {}
+            if seen is not None and bucket is not None and bucket_row is not None:
+                seen[bucket] = (bucket_row[0], config)
             policy_text = config.get("policy")
             if who.is_owner and policy_text is None:
                 return None  # the store owner, and no bucket policy to bind it

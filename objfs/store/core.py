@@ -43,6 +43,7 @@ from objfs.errors import (
 from objfs.meta import queries as q
 from objfs.meta.db import Database
 from objfs.store.access import Need, owner_only, requires
+from objfs.store.accesslog import AccessLog, AccessLogMixin
 from objfs.store.authorizer import AccessControl
 from objfs.store.cors import CORSMixin
 from objfs.store.kms import KMSMixin
@@ -81,6 +82,7 @@ class Store(
     PoliciesMixin,
     CORSMixin,
     MFAMixin,
+    AccessLogMixin,
 ):
     """An objfs store directory opened for use. Thread-safe."""
 
@@ -100,6 +102,7 @@ class Store(
         self._domain_lock = threading.Lock()
         self.access = AccessControl(db)  # the authorization seam's data (authorizer.py)
         self.leases = Leases(db)  # this process's writer lease (store/leases.py)
+        self.access_log = AccessLog(self)  # server access logs (accesslog.py)
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -166,6 +169,7 @@ class Store(
         return store
 
     def close(self) -> None:
+        self.access_log.close()  # delivers what is due
         self.leases.close()
         self.db.close()
 

@@ -135,9 +135,10 @@ class ListingMixin:
     ) -> Iterator[ObjectVersion | str]:
         """Every entry of a listing, page after page (str = common prefix)."""
         token = None
+        pages = ctx.with_options(log=False)  # the call above is the one logged request
         while True:
             page = self.list_objects(
-                ctx,
+                pages,
                 bucket,
                 prefix=prefix,
                 delimiter=delimiter,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from objfs.auth.identity import OWNER_NAME, Identity
 
@@ -41,10 +41,18 @@ class RequestContext:
     ``access_key`` (the key a request was signed with) feed the policy
     condition keys and the access log.
 
-    Per-call option: ``durable``: when True the call fsyncs chunks and the
+    Per-call options: ``durable``: when True the call fsyncs chunks and the
     commit before it returns (CLI/API puts, fsync on the mount); when False
     it is committed but may sit in the OS page cache (close on the mount).
-    ``with_options(durable=...)`` derives a context for one call.
+    ``log``: when False the call is not recorded in the bucket's server
+    access log because it continues a request already recorded (the mount's
+    second and later ``read_range`` of one open file, the later pages of one
+    listing); it is still checked. ``with_options(durable=..., log=...)``
+    derives a context for one call.
+
+    ``request_id`` and ``request_uri`` are what the HTTP API knows of its
+    request (the access log shows them); elsewhere they stay None (the log
+    makes up a request id and writes ``-``).
     """
 
     identity: Identity
@@ -55,21 +63,21 @@ class RequestContext:
     user_agent: str | None = None
     access_key: str | None = None
     durable: bool = True
+    log: bool = True
+    request_id: str | None = None
+    request_uri: str | None = None
 
     @property
     def principal(self) -> str:
         return self.identity.name
 
-    def with_options(self, *, durable: bool) -> RequestContext:
-        return RequestContext(
-            self.identity,
-            self.interface,
-            self.remote_addr,
-            self.mfa,
-            self.secure_transport,
-            self.user_agent,
-            self.access_key,
-            durable,
+    def with_options(
+        self, *, durable: bool | None = None, log: bool | None = None
+    ) -> RequestContext:
+        return replace(
+            self,
+            durable=self.durable if durable is None else durable,
+            log=self.log if log is None else log,
         )
 
 

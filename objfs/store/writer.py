@@ -27,6 +27,7 @@ Thread-safe (one lock per writer).
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from concurrent.futures import Future
 from typing import TYPE_CHECKING
@@ -389,19 +390,31 @@ class ObjectWriter:
             manifest = self._manifest()
             if ctx.durable:
                 self.store._make_durable(manifest, self._inline)
-            version = self.store._commit_manifest(
-                ctx,
-                self.bucket,
-                self.key,
-                manifest,
-                self.size,
-                domain=self.domain,
-                sse=self.sse,
-                kms_key_id=self.kms_key_id,
-                sys_meta=sys_meta,
-                content_type=content_type,
-                user_meta=user_meta,
-                inline=self._inline,
+            # The commit is the mount's PUT: one server-access-log record.
+            started_ns, started_mono = time.time_ns(), time.monotonic_ns()
+            where = {"bucket": self.bucket, "key": self.key}
+            try:
+                version = self.store._commit_manifest(
+                    ctx,
+                    self.bucket,
+                    self.key,
+                    manifest,
+                    self.size,
+                    domain=self.domain,
+                    sse=self.sse,
+                    kms_key_id=self.kms_key_id,
+                    sys_meta=sys_meta,
+                    content_type=content_type,
+                    user_meta=user_meta,
+                    inline=self._inline,
+                )
+            except Exception as err:
+                self.store.access_log.record(
+                    ctx, "commit_manifest", (), where, {}, started_ns, started_mono, None, err
+                )
+                raise
+            self.store.access_log.record(
+                ctx, "commit_manifest", (), where, {}, started_ns, started_mono, version
             )
             self._set_base(manifest, self.size, self.domain)
             if self._intent is not None:

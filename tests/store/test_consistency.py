@@ -407,6 +407,13 @@ def test_every_mutating_method_advances_the_change_sequence(store, ctx):
         "kms_schedule_key_deletion": lambda: store.kms_schedule_key_deletion(ctx, st["key"], 7),
         "kms_cancel_key_deletion": lambda: store.kms_cancel_key_deletion(ctx, st["key"]),
         "kms_prune_audit": lambda: store.kms_prune_audit(ctx, 1),
+        "put_bucket_logging": lambda: (
+            store.create_bucket(ctx, "seq-logs"),
+            store.put_bucket_logging(ctx, "seq-b", "seq-logs"),
+        ),
+        "delete_bucket_logging": lambda: store.delete_bucket_logging(ctx, "seq-b"),
+        # delivers the record of the request above into seq-logs: a new object
+        "flush_access_logs": lambda: store.flush_access_logs(ctx),
         "delete_bucket": lambda: (
             store.create_bucket(ctx, "seq-gone"),
             store.delete_bucket(ctx, "seq-gone"),
@@ -441,6 +448,7 @@ def test_every_mutating_method_advances_the_change_sequence(store, ctx):
         "list_user_policies": lambda: store.list_user_policies(ctx, "reader"),
         "get_user_policy": lambda: store.get_user_policy(ctx, "reader", "p"),
         "get_bucket_policy": lambda: store.get_bucket_policy(ctx, "seq-b"),
+        "get_bucket_logging": lambda: store.get_bucket_logging(ctx, "seq-b"),
         "get_bucket_acl": lambda: store.get_bucket_acl(ctx, "seq-b"),
         "get_bucket_cors": lambda: store.get_bucket_cors(ctx, "seq-b"),
         "cors_match": lambda: store.cors_match(ctx, "seq-b", "http://a.test", "GET"),

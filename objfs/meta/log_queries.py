@@ -1,0 +1,112 @@
+"""Every SQL statement of server access logging, as small functions over a cursor.
+
+Table (created by ``ensure_schema`` the first time a record is kept, so
+``IF NOT EXISTS``):
+
+- ``access_log_pending``: records captured but not yet delivered, in
+  capture order (``id``), each with the target bucket and prefix its source
+  bucket's logging configuration named when it was captured, and the line
+  ready to write. Delivery removes the rows it wrote in the same
+  transaction that commits the log object.
+
+A bucket's logging configuration itself lives in the ``buckets.config``
+msgpack map (``objfs/meta/auth_queries.py``). What to capture and when to
+deliver is ``objfs/store/accesslog.py``'s business.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+Row = tuple[Any, ...]
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS access_log_pending (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    target_bucket TEXT NOT NULL,
+    target_prefix TEXT NOT NULL,
+    source_bucket TEXT NOT NULL,
+    created INTEGER NOT NULL,    -- ns since epoch: when the request started
+    line TEXT NOT NULL           -- S3 server-access-log line, no newline
+);
+CREATE INDEX IF NOT EXISTS access_log_pending_target
+    ON access_log_pending(target_bucket, target_prefix, id)
+"""
+
+
+def has_schema(cur: sqlite3.Cursor) -> bool:
+    row = cur.execute(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'access_log_pending'"
+    ).fetchone()
+    return bool(row[0])
+
+
+def ensure_schema(cur: sqlite3.Cursor) -> None:
+    for statement in SCHEMA.split(";"):
+        if statement.strip():
+            cur.execute(statement)
+
+
+def insert_pending(cur: sqlite3.Cursor, rows: Sequence[tuple[str, str, str, int, str]]) -> None:
+    """``rows``: (target bucket, target prefix, source bucket, created ns, line)."""
+    cur.executemany(
+        "INSERT INTO access_log_pending "
+        "(target_bucket, target_prefix, source_bucket, created, line) VALUES (?, ?, ?, ?, ?)",
+        rows,
+    )
+
+
+def target_backlog(cur: sqlite3.Cursor, bucket: str, prefix: str) -> tuple[int, int | None]:
+    """``(records pending, oldest created ns)`` for one target."""
+    row = cur.execute(
+        "SELECT count(*), min(created) FROM access_log_pending "
+        "WHERE target_bucket = ? AND target_prefix = ?",
+        (bucket, prefix),
+    ).fetchone()
+    return row[0], row[1]
+
+
+def backlogs(cur: sqlite3.Cursor) -> list[Row]:
+    """``(target bucket, target prefix, records, oldest created ns)`` of every target."""
+    return cur.execute(
+        "SELECT target_bucket, target_prefix, count(*), min(created) FROM access_log_pending "
+        "GROUP BY target_bucket, target_prefix ORDER BY target_bucket, target_prefix"
+    ).fetchall()
+
+
+def oldest_pending(cur: sqlite3.Cursor) -> int | None:
+    return cur.execute("SELECT min(created) FROM access_log_pending").fetchone()[0]
+
+
+def pending_batch(cur: sqlite3.Cursor, bucket: str, prefix: str, limit: int) -> list[Row]:
+    """``(id, line)`` of the oldest ``limit`` records for one target, in capture order."""
+    return cur.execute(
+        "SELECT id, line FROM access_log_pending WHERE target_bucket = ? AND target_prefix = ? "
+        "ORDER BY id LIMIT ?",
+        (bucket, prefix, limit),
+    ).fetchall()
+
+
+def delete_pending(cur: sqlite3.Cursor, ids: Sequence[int]) -> int:
+    """Remove delivered (or dropped) records; returns how many were still there."""
+    removed = 0
+    for start in range(0, len(ids), 500):
+        part = ids[start : start + 500]
+        marks = ", ".join("?" * len(part))
+        removed += cur.execute(
+            f"DELETE FROM access_log_pending WHERE id IN ({marks})", tuple(part)
+        ).rowcount
+    return removed
+
+
+def delete_target(cur: sqlite3.Cursor, bucket: str, prefix: str) -> int:
+    return cur.execute(
+        "DELETE FROM access_log_pending WHERE target_bucket = ? AND target_prefix = ?",
+        (bucket, prefix),
+    ).rowcount
+
+
+def count_pending(cur: sqlite3.Cursor) -> int:
+    return cur.execute("SELECT count(*) FROM access_log_pending").fetchone()[0]

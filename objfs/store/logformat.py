@@ -1,0 +1,307 @@
+"""Server access log records: S3's line format, and the S3 operation of each call.
+
+Owns ``LogRecord`` (one request), ``format_line``/``parse_line`` (S3's
+server-access-log line: space-separated fields, ``[time]`` in brackets,
+request URI, referer and user agent in double quotes, ``-`` for "none"), the
+object names logs are delivered under (``PREFIXYYYY-mm-DD-HH-MM-SS-UNIQUE``)
+and ``OPERATIONS``, the table naming the S3 operation of every public store
+method (``put_object`` -> ``REST.PUT.OBJECT``).
+
+Invariants: ``parse_line(format_line(r)) == r`` for every record; keys are
+URL-encoded in the line as S3 writes them; quoted fields escape ``\\`` and
+``"`` with a backslash, so a user agent cannot break the line apart.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote, unquote
+
+from objfs.errors import InvalidArgument
+
+TIME_FORMAT = "%d/%b/%Y:%H:%M:%S %z"
+NAME_TIME_FORMAT = "%Y-%m-%d-%H-%M-%S"
+_NAME_TAIL = re.compile(r"(\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2})-([0-9A-F]{16})$")
+
+
+@dataclass(slots=True, frozen=True)
+class LogRecord:
+    """One request as the access log shows it (S3's fields, in S3's order).
+
+    ``None`` is written ``-``. Times are milliseconds.
+    """
+
+    bucket_owner: str
+    bucket: str
+    time: datetime
+    remote_ip: str | None
+    requester: str | None  # canonical id; None: anonymous
+    request_id: str
+    operation: str
+    key: str | None
+    request_uri: str | None
+    http_status: int
+    error_code: str | None
+    bytes_sent: int | None
+    object_size: int | None
+    total_time_ms: int
+    turn_around_ms: int | None
+    referer: str | None
+    user_agent: str | None
+    version_id: str | None
+    host_id: str | None
+    signature_version: str | None
+    cipher_suite: str | None
+    auth_type: str | None
+    host_header: str | None
+    tls_version: str | None
+    access_point_arn: str | None = None
+    acl_required: str | None = None
+
+    def to_obj(self) -> dict[str, Any]:
+        """A JSON-ready dict (``--json``): the field names, time in ISO 8601."""
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out["time"] = self.time.isoformat()
+        return out
+
+
+# Fields written inside double quotes, and the one inside brackets.
+_QUOTED = {"request_uri", "referer", "user_agent"}
+_INT_FIELDS = {
+    "http_status",
+    "bytes_sent",
+    "object_size",
+    "total_time_ms",
+    "turn_around_ms",
+}
+FIELD_NAMES = tuple(f.name for f in fields(LogRecord))
+
+
+def _quote(value: str | None) -> str:
+    if value is None:
+        return '"-"'
+    if value == "-":
+        return '"\\-"'  # a real "-", not "none"
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _key(value: str | None) -> str:
+    if value is None:
+        return "-"
+    return "%2D" if value == "-" else quote(value, safe="/")
+
+
+def _bare(value: object) -> str:
+    if value is None:
+        return "-"
+    text = str(value)
+    # A bare field never holds a space or a newline (they would split the line).
+    return text.replace(" ", "%20").replace("\n", "%0A") if text else "-"
+
+
+def format_line(record: LogRecord) -> str:
+    """The record as one line of S3's server access log (no newline)."""
+    parts: list[str] = []
+    for name in FIELD_NAMES:
+        value = getattr(record, name)
+        if name == "time":
+            parts.append("[" + value.astimezone(UTC).strftime(TIME_FORMAT) + "]")
+        elif name == "key":
+            parts.append(_key(value))
+        elif name in _QUOTED:
+            parts.append(_quote(value))
+        elif name == "bytes_sent" and not value:
+            parts.append("-")  # S3 writes "-" for zero bytes sent
+        else:
+            parts.append(_bare(value))
+    return " ".join(parts)
+
+
+_TOKEN = re.compile(r'\[([^\]]*)\]|"((?:[^"\\]|\\.)*)"|(\S+)')
+
+
+def parse_line(line: str) -> LogRecord:
+    """A record back from its line; ``InvalidArgument`` for a line that is not one."""
+    tokens: list[str | None] = []  # None: "-", no value
+    for match in _TOKEN.finditer(line.strip()):
+        bracket, quoted, bare = match.groups()
+        if bracket is not None:
+            tokens.append(bracket)
+        elif quoted is not None:
+            tokens.append(None if quoted == "-" else re.sub(r"\\(.)", r"\1", quoted))
+        else:
+            tokens.append(None if bare == "-" else bare)
+    if len(tokens) < 24:
+        raise InvalidArgument(
+            f"not a server access log line ({len(tokens)} fields, at least 24 expected): "
+            f"{line[:80]!r}"
+        )
+    values: dict[str, Any] = {}
+    for name, text in zip(FIELD_NAMES, tokens, strict=False):
+        try:
+            if text is None:
+                values[name] = None
+            elif name == "time":
+                values[name] = datetime.strptime(text, TIME_FORMAT)
+            elif name == "key":
+                values[name] = unquote(text)
+            elif name in _INT_FIELDS:
+                values[name] = int(text)
+            elif name in _QUOTED:
+                values[name] = text
+            else:
+                values[name] = text.replace("%20", " ").replace("%0A", "\n")
+        except ValueError:
+            raise InvalidArgument(f"bad {name} field {text!r} in log line {line[:80]!r}") from None
+    if values["time"] is None:
+        raise InvalidArgument(f"no time in log line {line[:80]!r}")
+    values.setdefault("access_point_arn", None)
+    values.setdefault("acl_required", None)
+    if values["bytes_sent"] is None:
+        values["bytes_sent"] = 0
+    return LogRecord(**values)
+
+
+def parse_lines(text: str) -> list[LogRecord]:
+    return [parse_line(line) for line in text.splitlines() if line.strip()]
+
+
+# -- names of delivered log objects -------------------------------------------------
+
+
+def log_object_key(prefix: str, when: datetime) -> str:
+    """``PREFIXYYYY-mm-DD-HH-MM-SS-UNIQUE`` (UNIQUE: 16 upper-case hex digits)."""
+    stamp = when.astimezone(UTC).strftime(NAME_TIME_FORMAT)
+    return f"{prefix}{stamp}-{secrets.token_hex(8).upper()}"
+
+
+def is_log_object_key(key: str, prefix: str) -> bool:
+    return key.startswith(prefix) and _NAME_TAIL.fullmatch(key[len(prefix) :]) is not None
+
+
+def new_request_id() -> str:
+    return secrets.token_hex(8).upper()
+
+
+# -- the S3 operation of each public store method ---------------------------------------
+
+
+@dataclass(slots=True, frozen=True)
+class Op:
+    """The access-log operation of a call, and where its bucket and key come from.
+
+    ``failures_only``: a call that opens what another call completes (the
+    mount's ``open_writer`` before its commit) is recorded only when refused
+    or failed; on success the completing call is the request.
+    """
+
+    operation: str
+    bucket: str | None = "bucket"
+    key: str | None = "key"
+    version: str | None = "version_id"
+    failures_only: bool = False
+
+
+def _ops(*ops: Op) -> tuple[Op, ...]:
+    return ops
+
+
+BUCKET = {"bucket": "name", "key": None, "version": None}
+BKT = {"key": None, "version": None}
+
+# Written once as data; methods missing here get an operation derived from
+# their first declared action (``operation_for_action``).
+OPERATIONS: Mapping[str, tuple[Op, ...]] = {
+    # buckets
+    "create_bucket": _ops(Op("REST.PUT.BUCKET", **BUCKET)),
+    "list_buckets": _ops(Op("REST.GET.SERVICE", bucket=None, key=None, version=None)),
+    "head_bucket": _ops(Op("REST.HEAD.BUCKET", **BUCKET)),
+    "delete_bucket": _ops(Op("REST.DELETE.BUCKET", **BUCKET)),
+    "set_bucket_versioning": _ops(Op("REST.PUT.VERSIONING", **BUCKET)),
+    "set_bucket_encryption": _ops(Op("REST.PUT.ENCRYPTION", **BUCKET)),
+    "put_bucket_policy": _ops(Op("REST.PUT.BUCKETPOLICY", **BKT)),
+    "get_bucket_policy": _ops(Op("REST.GET.BUCKETPOLICY", **BKT)),
+    "delete_bucket_policy": _ops(Op("REST.DELETE.BUCKETPOLICY", **BKT)),
+    "put_bucket_acl": _ops(Op("REST.PUT.ACL", **BKT)),
+    "get_bucket_acl": _ops(Op("REST.GET.ACL", **BKT)),
+    "put_bucket_logging": _ops(Op("REST.PUT.LOGGING_STATUS", **BKT)),
+    "get_bucket_logging": _ops(Op("REST.GET.LOGGING_STATUS", **BKT)),
+    "delete_bucket_logging": _ops(Op("REST.PUT.LOGGING_STATUS", **BKT)),
+    # listings
+    "list_objects": _ops(Op("REST.GET.BUCKET", **BKT)),
+    "iter_objects": _ops(Op("REST.GET.BUCKET", **BKT)),
+    "prefix_exists": _ops(Op("REST.GET.BUCKET", **BKT)),
+    "list_object_versions": _ops(Op("REST.GET.BUCKETVERSIONS", **BKT)),
+    "key_versions": _ops(Op("REST.GET.BUCKETVERSIONS", version=None)),
+    "list_multipart_uploads": _ops(Op("REST.GET.UPLOADS", **BKT)),
+    # objects
+    "head_object": _ops(Op("REST.HEAD.OBJECT")),
+    "get_object": _ops(Op("REST.GET.OBJECT")),
+    "read_range": _ops(Op("REST.GET.OBJECT")),
+    "put_object": _ops(Op("REST.PUT.OBJECT", version=None)),
+    "copy_object": _ops(
+        Op("REST.COPY.OBJECT", bucket="dst_bucket", key="dst_key", version=None),
+        Op("REST.COPY.OBJECT_GET", bucket="src_bucket", key="src_key", version="src_version_id"),
+    ),
+    "delete_object": _ops(Op("REST.DELETE.OBJECT")),
+    "delete_objects": _ops(Op("REST.POST.MULTI_OBJECT_DELETE", **BKT)),
+    "update_sys_meta": _ops(Op("REST.PUT.OBJECT_METADATA")),
+    "update_user_meta": _ops(Op("REST.PUT.OBJECT_METADATA", version=None)),
+    "put_object_acl": _ops(Op("REST.PUT.ACL")),
+    "get_object_acl": _ops(Op("REST.GET.ACL")),
+    # the mount: a write is opened, then committed (the commit is the PUT)
+    "open_writer": _ops(Op("REST.PUT.OBJECT", version=None, failures_only=True)),
+    "commit_manifest": _ops(Op("REST.PUT.OBJECT", version=None)),
+    "rename": _ops(Op("REST.PUT.RENAME_OBJECT", key="dst_key", version=None)),
+    "rename_prefix": _ops(Op("REST.PUT.RENAME_PREFIX", key="dst_prefix", version=None)),
+    # multipart
+    "create_multipart_upload": _ops(Op("REST.POST.UPLOADS", version=None)),
+    "upload_part": _ops(Op("REST.PUT.PART", version=None)),
+    "complete_multipart_upload": _ops(Op("REST.POST.UPLOAD", version=None)),
+    "abort_multipart_upload": _ops(Op("REST.DELETE.UPLOAD", version=None)),
+    "list_parts": _ops(Op("REST.GET.UPLOAD", version=None)),
+}
+
+_VERBS = (("Get", "GET"), ("List", "GET"), ("Head", "HEAD"), ("Put", "PUT"), ("Delete", "DELETE"))
+
+
+def operation_for_action(action: str) -> str:
+    """``s3:GetBucketTagging`` -> ``REST.GET.BUCKETTAGGING`` (methods not in the table)."""
+    name = action.split(":", 1)[-1]
+    for word, verb in _VERBS:
+        if name.startswith(word):
+            return f"REST.{verb}.{name[len(word) :].upper() or 'OBJECT'}"
+    return f"REST.POST.{name.upper()}"
+
+
+def operations_of(method: str, needs: tuple[Any, ...]) -> tuple[Op, ...]:
+    """The table's entry for ``method``, else one derived from its first action."""
+    ops = OPERATIONS.get(method)
+    if ops is not None:
+        return ops
+    for need in needs:
+        if isinstance(need.action, str) and need.bucket is not None:
+            return (Op(operation_for_action(need.action), need.bucket, need.key, need.version),)
+    return ()
+
+
+def success_status(operation: str) -> int:
+    """HTTP status of a successful call: 204 for deletes, as S3 answers them."""
+    return 204 if operation.startswith("REST.DELETE.") else 200
+
+
+def outcome_sizes(result: object) -> tuple[int | None, int | None, str | None]:
+    """``(bytes sent, object size, version id)`` read off a call's result."""
+    if isinstance(result, (bytes, bytearray, memoryview)):
+        return len(result), None, None
+    size = getattr(result, "size", None)
+    version = getattr(result, "version_id", None)
+    info = getattr(result, "info", None)  # an ObjectReader: it will send its range
+    if info is not None and hasattr(result, "length"):
+        return result.length, info.size, info.version_id  # type: ignore[attr-defined]
+    return None, size if isinstance(size, int) else None, version
