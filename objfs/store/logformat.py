@@ -256,6 +256,9 @@ OPERATIONS: Mapping[str, tuple[Op, ...]] = {
     "get_object_acl": _ops(Op("REST.GET.ACL")),
     # the mount: a write is opened, then committed (the commit is the PUT)
     "open_writer": _ops(Op("REST.PUT.OBJECT", version=None, failures_only=True)),
+    # the mount's probe before a file is created or opened for writing: its
+    # refusal is the PUT that was refused (on success the commit is the PUT)
+    "check_access": _ops(Op("REST.PUT.OBJECT", version=None, failures_only=True)),
     "commit_manifest": _ops(Op("REST.PUT.OBJECT", version=None)),
     "rename": _ops(Op("REST.PUT.RENAME_OBJECT", key="dst_key", version=None)),
     "rename_prefix": _ops(Op("REST.PUT.RENAME_PREFIX", key="dst_prefix", version=None)),

@@ -17,6 +17,7 @@ import pytest
 
 from objfs.auth.keys import Credentials, write_profile
 from objfs.store import OWNER, Store
+from objfs.store.logquery import query_access_logs
 
 from .support import Mount
 from .test_posix_users import ALICE, BOB, as_user, ok
@@ -111,6 +112,9 @@ def test_a_bad_profile_refuses_the_mount(fs_store: Path, people: Path, tmp_path:
 
 
 def test_user_map_checks_each_caller(mounter, people: Path, fs_store: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    with Store.open(fs_store) as store:
+        store.create_bucket(OWNER, "logs")
+        store.put_bucket_logging(OWNER, "vers", "logs", "vers/")
     umap = tmp_path / "users.map"
     umap.write_text(f"# uid = objfs user\n0 = owner\n{ALICE} = writer\n{BOB} = reader\n")
     m: Mount = mounter(options=f"allow_other,umask=000,user_map={umap}")
@@ -127,6 +131,18 @@ def test_user_map_checks_each_caller(mounter, people: Path, fs_store: Path, tmp_
     assert sorted(keys_of(fs_store)) == ["alice.txt", "hello.txt"]
     # root is mapped to the store owner: it sees and may do everything.
     assert sorted(os.listdir(m.path)) == ["alice.txt", "hello.txt"]
+    # The access log holds both writes, each with its requester and status.
+    with Store.open(fs_store) as store:
+        store.flush_access_logs(OWNER)
+        writer = store.user_identity("writer").canonical_id
+        reader = store.user_identity("reader").canonical_id
+        puts = {
+            (r.key, r.requester, r.http_status, r.error_code)
+            for r in query_access_logs(store, OWNER, "logs", "vers/")
+            if r.operation == "REST.PUT.OBJECT"
+        }
+    assert ("alice.txt", writer, 200, None) in puts
+    assert ("bob.txt", reader, 403, "AccessDenied") in puts
 
 
 REQUIRE_SSE = {

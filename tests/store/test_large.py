@@ -137,7 +137,11 @@ def test_sigkill_mid_put_loses_nothing_acknowledged(store_path, ctx):
             assert proc.stdout.readline().strip() == "READY", proc.stderr.read()
             time.sleep(rng.uniform(0.05, 8.0))  # small puts, mid-512 MiB, and after it
             proc.send_signal(signal.SIGKILL)
-            out, err = proc.communicate(timeout=60)
+            # Read the rest through the same buffered stream readline used:
+            # communicate() would read the raw pipe and lose lines already
+            # buffered (on a loaded machine, DONE lines of puts that happened).
+            proc.wait(timeout=60)
+            out, err = proc.stdout.read(), proc.stderr.read()
         finally:
             if proc.poll() is None:
                 proc.kill()
