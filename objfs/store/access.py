@@ -194,9 +194,17 @@ def owner_only(action: str) -> Callable[[F], F]:
         @functools.wraps(fn)
         def wrapper(self: Any, ctx: RequestContext, *args: Any, **kwargs: Any) -> Any:
             with _outermost(ctx) as outer:
-                if outer:
-                    self.access.check_owner(ctx, action)
-                return fn(self, ctx, *args, **kwargs)
+                if not outer:
+                    return fn(self, ctx, *args, **kwargs)
+                self.access.check_owner(ctx, action)
+                result = fn(self, ctx, *args, **kwargs)
+                # Not logged (no bucket), but a chance to deliver due access
+                # logs: an idle mount polls the change feed every fraction of a
+                # second, so its batches go out on time, not at the next request.
+                access_log = getattr(self, "access_log", None)
+                if access_log is not None:
+                    access_log.after_request()
+                return result
 
         wrapper.__s3_needs__ = (Need(action, bucket=None, key=None),)  # type: ignore[attr-defined]
         wrapper.__owner_only__ = True  # type: ignore[attr-defined]
