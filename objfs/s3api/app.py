@@ -10,6 +10,7 @@ with its status; anything else is logged and answered ``InternalError``.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import ipaddress
 import logging
@@ -116,7 +117,11 @@ class S3App:
             ),
             limiter=self.limiter,
         )
-        req.ctx = authed.ctx
+        # The access log names the request as the client saw it.
+        uri = f"{req.method} {req.path}" + (
+            "?" + "&".join(f"{k}={v}" if v else k for k, v in req.query) if req.query else ""
+        )
+        req.ctx = dataclasses.replace(authed.ctx, request_id=req.request_id, request_uri=uri)
         req.body = RequestBody(receive, req.h, payload=authed.payload, signer=authed.signer)
         return await handler(req)
 

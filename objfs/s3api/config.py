@@ -105,6 +105,35 @@ async def delete_encryption(req: Request) -> Response:
     return Response(204)
 
 
+# -- server access logging ---------------------------------------------------------------
+
+
+async def get_logging(req: Request) -> Response:
+    conf = await req.run(req.store.get_bucket_logging, req.bucket)
+    doc = xmldoc.root("BucketLoggingStatus")
+    if conf is not None:
+        enabled = xmldoc.add(doc, "LoggingEnabled")
+        xmldoc.add(enabled, "TargetBucket", conf.target_bucket)
+        xmldoc.add(enabled, "TargetPrefix", conf.target_prefix)
+    return Response.xml(doc)
+
+
+async def put_logging(req: Request) -> Response:
+    doc = xmldoc.parse(await req.read_all(64 << 10), "BucketLoggingStatus")
+    enabled = xmldoc.children(doc, "LoggingEnabled")
+    if not enabled:  # an empty BucketLoggingStatus turns logging off
+        await req.run(req.store.delete_bucket_logging, req.bucket)
+        return Response(200)
+    if len(enabled) != 1:
+        raise MalformedXML("BucketLoggingStatus holds at most one LoggingEnabled")
+    target = xmldoc.child_text(enabled[0], "TargetBucket")
+    if not target:
+        raise MalformedXML("LoggingEnabled needs a TargetBucket")
+    prefix = xmldoc.child_text(enabled[0], "TargetPrefix") or ""
+    await req.run(req.store.put_bucket_logging, req.bucket, target, prefix)
+    return Response(200)
+
+
 # -- ACLs ------------------------------------------------------------------------------
 
 

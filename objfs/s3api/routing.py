@@ -43,6 +43,8 @@ ROUTES: dict[tuple[str, str, str], Handler] = {
     ("GET", "bucket", "cors"): cors.get_cors,
     ("PUT", "bucket", "cors"): cors.put_cors,
     ("DELETE", "bucket", "cors"): cors.delete_cors,
+    ("GET", "bucket", "logging"): config.get_logging,
+    ("PUT", "bucket", "logging"): config.put_logging,
     ("GET", "bucket", "encryption"): config.get_encryption,
     ("PUT", "bucket", "encryption"): config.put_encryption,
     ("DELETE", "bucket", "encryption"): config.delete_encryption,

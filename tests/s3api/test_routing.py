@@ -27,6 +27,8 @@ SERVED = {
     "get_encryption",
     "put_encryption",
     "delete_encryption",
+    "get_logging",
+    "put_logging",
     "list_objects",
     "list_object_versions",
     "list_uploads",
