@@ -188,30 +188,43 @@ def test_parts_keep_chunks_through_source_delete_abort_and_replace(store, ctx, b
     _check_clean(store)
 
 
-def test_other_encryption_is_a_real_copy(store, ctx, bucket):
-    src = _source(PART + 3, 8)
+def test_chunks_are_shared_only_within_one_encryption_domain(store, ctx, bucket):
+    src = _source(PART + 20, 8)
     store.put_object(ctx, bucket, "src", src)  # the bucket default: SSE-S3
     key_a, key_b = bytes(range(32)), bytes(range(1, 33))
     store.put_object(ctx, bucket, "ssec", src, sse=SSERequest(customer_key=key_a))
-    for dst_sse, src_key, src_sse, shared in [
-        (SSERequest(mode="none"), "src", None, False),
-        (SSERequest(customer_key=key_a), "src", None, False),
-        (SSERequest(customer_key=key_a), "ssec", SSERequest(customer_key=key_a), True),
-        (SSERequest(customer_key=key_b), "ssec", SSERequest(customer_key=key_a), False),
-        (None, "ssec", SSERequest(customer_key=key_a), False),
-    ]:
+    kms_a, kms_b = (
+        SSERequest(mode="aws:kms", kms_key_id=store.kms_create_key(ctx).key_id) for _ in "ab"
+    )
+    store.put_object(ctx, bucket, "kms", src, sse=kms_a)
+    # A different range each time: a real copy must not dedup onto an earlier one.
+    for at, (dst_sse, src_key, src_sse, shared) in enumerate(
+        [
+            (None, "src", None, True),  # both SSE-S3: one domain
+            (SSERequest(mode="none"), "src", None, False),
+            (kms_a, "src", None, False),
+            (kms_a, "kms", None, True),
+            (kms_b, "kms", None, False),
+            (None, "kms", None, False),
+            (SSERequest(customer_key=key_a), "src", None, False),
+            (SSERequest(customer_key=key_a), "ssec", SSERequest(customer_key=key_a), True),
+            (SSERequest(customer_key=key_b), "ssec", SSERequest(customer_key=key_a), False),
+            (None, "ssec", SSERequest(customer_key=key_a), False),
+        ],
+        1,
+    ):
         before = chunk_dir_bytes(store.path)
         uid = store.create_multipart_upload(ctx, bucket, "dst", sse=dst_sse)
         part_sse = dst_sse if dst_sse is not None and dst_sse.customer_key else None
         part = store.upload_part_copy(
             ctx, bucket, "dst", uid, 1, bucket, src_key, src_sse=src_sse, sse=part_sse,
-            src_range=(1, PART + 1),
+            src_range=(at, at + PART),
         )  # fmt: skip
-        assert part.etag == md5(src[1 : PART + 2])
+        assert part.etag == md5(src[at : at + PART + 1])
         grown = chunk_dir_bytes(store.path) - before
         assert (grown == 0) if shared else (grown >= PART), (dst_sse, src_key, grown)
         store.complete_multipart_upload(ctx, bucket, "dst", uid, [(1, part.etag)])
-        assert get_body(store, ctx, bucket, "dst", sse=part_sse) == src[1 : PART + 2]
+        assert get_body(store, ctx, bucket, "dst", sse=part_sse) == src[at : at + PART + 1]
     _check_clean(store)
 
 
@@ -227,6 +240,12 @@ def test_a_composed_object_over_5_gib_and_the_copy_source_limit(store, ctx, buck
         got = get_body(store, ctx, bucket, "huge", range=(first, first + 9))
         want = (src + src)[first % (64 * MiB) :][:10][: size - first]
         assert got == want
+    # CopyObject of it shares the chunks as well (its ETag stays the "-81" one).
+    copied = store.copy_object(ctx, bucket, "huge", bucket, "huge-copy")
+    assert (copied.size, copied.etag) == (size, result.etag)
+    assert chunk_dir_bytes(store.path) == before
+    got = get_body(store, ctx, bucket, "huge-copy", range=(size - 64 * MiB - 3, size - 64 * MiB))
+    assert got == src[-3:] + src[:1]
     uid = store.create_multipart_upload(ctx, bucket, "dst")
     with pytest.raises(InvalidRequest, match="maximum allowable size"):
         store.upload_part_copy(ctx, bucket, "dst", uid, 1, bucket, "huge")
