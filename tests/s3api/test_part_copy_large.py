@@ -14,6 +14,9 @@ import os
 import time
 from pathlib import Path
 
+import pytest
+from botocore.exceptions import ClientError
+
 MiB = 1 << 20
 GiB = 1 << 30
 SRC = 64 * MiB
@@ -93,6 +96,23 @@ def test_compose_over_5_gib_from_a_64_mib_object(alice, bkt, s3env, record_prope
     lo = 40 * SRC - 3 * MiB - 5
     got = alice.get_object(Bucket=bkt, Key="huge", Range=f"bytes={lo}-{lo + SRC - 1}")
     assert got["Body"].read() == src[lo % SRC :] + src[: lo % SRC]
+
+    # The composed object is too big to be one part copy's source, as on S3.
+    uid = alice.create_multipart_upload(Bucket=bkt, Key="again")["UploadId"]
+    with pytest.raises(ClientError) as exc:
+        alice.upload_part_copy(
+            Bucket=bkt,
+            Key="again",
+            UploadId=uid,
+            PartNumber=1,
+            CopySource={"Bucket": bkt, "Key": "huge"},
+        )
+    err = exc.value.response
+    assert (err["Error"]["Code"], err["ResponseMetadata"]["HTTPStatusCode"]) == (
+        "InvalidRequest",
+        400,
+    )
+    alice.abort_multipart_upload(Bucket=bkt, Key="again", UploadId=uid)
 
     grown = disk_bytes(s3env["store"]) - before
     assert grown < 64 * MiB, grown  # 5 GiB of data shared, not copied
