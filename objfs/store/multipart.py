@@ -5,11 +5,18 @@ progress survives restarts and gc (a part being stored is covered by the
 writer lease until its row holds the references: store/leases.py); it is
 invisible to reads and listings until completed. Completing moves the chosen parts' references to the new
 version and drops the others; aborting drops them all.
+
+A part copied from a version in the same encryption domain shares that
+version's chunks (its manifest is a slice of the source's, format 2): a
+5 GiB part costs a manifest and a reference per chunk, not 5 GiB.
 """
 
 from __future__ import annotations
 
+import hashlib
+import re
 import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from objfs.errors import (
@@ -19,6 +26,9 @@ from objfs.errors import (
     InvalidPart,
     InvalidPartOrder,
     InvalidRange,
+    InvalidRequest,
+    MethodNotAllowed,
+    NoSuchKey,
     NoSuchUpload,
 )
 from objfs.meta import queries as q
@@ -107,8 +117,7 @@ class MultipartMixin:
         *,
         sse: SSERequest | None = None,
     ) -> PartInfo:
-        if not isinstance(part_number, int) or not 1 <= part_number <= MAX_PARTS:
-            raise InvalidArgument(f"part number must be 1 to {MAX_PARTS}, not {part_number!r}")
+        _check_part_number(part_number)
         with self.db.read() as cur:
             upload = self._upload(cur, bucket, key, upload_id)
         domain = self._domain(upload[9], sse.customer_key if sse else None, ctx, bucket, key)
@@ -117,32 +126,64 @@ class MultipartMixin:
         )
         if ctx.durable:
             self._make_durable(stored.manifest)
-        etag = stored.md5.hexdigest()
+        return self._put_part(
+            ctx,
+            bucket,
+            key,
+            upload_id,
+            part_number,
+            stored.manifest,
+            stored.size,
+            stored.md5.hexdigest(),
+            domain.domain_id,
+        )
+
+    def _put_part(
+        self: Store,
+        ctx: RequestContext,
+        bucket: str,
+        key: str,
+        upload_id: str,
+        part_number: int,
+        manifest: Sequence[ChunkRef],
+        size: int,
+        etag: str,
+        domain_id: bytes,
+        source: tuple | None = None,
+    ) -> PartInfo:
+        """Record a part whose chunks are stored: its row takes a reference per
+        manifest entry (replacing an earlier part of that number). ``source``:
+        the version row the manifest was sliced from, which must still exist
+        (its references keep the shared chunks alive until ours are added)."""
         now = time.time_ns()
         with self.db.write(durable=ctx.durable) as cur:
             self._upload(cur, bucket, key, upload_id)
+            if source is not None:
+                still = q.get_version(
+                    cur, source[Col.BUCKET], source[Col.KEY], source[Col.VERSION_ID]
+                )
+                if still is None or still[Col.SEQ] != source[Col.SEQ]:
+                    raise NoSuchKey(
+                        f"s3://{source[Col.BUCKET]}/{source[Col.KEY].decode()} was deleted or "
+                        "replaced during the part copy: retry it",
+                        bucket=source[Col.BUCKET],
+                        key=source[Col.KEY].decode(),
+                    )
             revived = q.add_refs(
                 cur,
-                domain.domain_id,
-                ((r.chunk_id, r.length) for r in stored.manifest if r.chunk_id is not None),
+                domain_id,
+                ((r.chunk_id, r.length) for r in manifest if r.chunk_id is not None),
             )
             if any(not self.chunks.exists(cid) for cid in revived):
                 raise InternalError("a chunk vanished while the part was written: retry")
             old = q.put_part(
                 cur,
-                (
-                    upload_id,
-                    part_number,
-                    etag,
-                    stored.size,
-                    now,
-                    rec.pack_manifest(stored.manifest),
-                ),
+                (upload_id, part_number, etag, size, now, rec.pack_manifest(manifest)),
             )
             if old is not None:
                 _drop(cur, old[0])
             q.add_change(cur, bucket, encode_key(key))
-        return PartInfo(part_number, etag, stored.size, now)
+        return PartInfo(part_number, etag, size, now)
 
     @requires(
         Need(
@@ -170,25 +211,78 @@ class MultipartMixin:
     ) -> PartInfo:
         """UploadPartCopy: a part made of a source version or a byte range of it
         (inclusive ``(first, last)``, which must lie inside the source:
-        ``InvalidRange`` otherwise). Streams chunk by chunk."""
+        ``InvalidRange`` otherwise; at most 5 GiB: ``InvalidRequest``).
+
+        When the source's data is in the upload's encryption domain, the part
+        shares its chunks: its manifest is the slice of the source's manifest
+        covering the range (whole chunks inside, slices of the chunks at the
+        edges), and its row holds a reference per entry, so deleting the
+        source or aborting the upload frees only what nothing else names. No
+        byte is rewritten. Otherwise (another SSE-C key, KMS key or mode) the
+        range is decrypted and stored again, chunk by chunk.
+
+        The part's ETag is the MD5 of its bytes, as S3's. Sharing reuses the
+        source's ETag when the part is the whole source and that ETag is a
+        plain MD5 (32 hex digits: objfs gives every single PUT the MD5 of its
+        body, whatever its encryption, and copies keep it; multipart and
+        mount-written ETags end in ``-N``); any other part is read once to
+        hash it (reading, not writing).
+        """
+        _check_part_number(part_number)
         with self.db.read() as cur:
-            row, latest = self._resolve(cur, src_bucket, src_key, src_version_id)
+            upload = self._upload(cur, bucket, key, upload_id)
+            try:
+                row, latest = self._resolve(cur, src_bucket, src_key, src_version_id)
+            except MethodNotAllowed:
+                raise InvalidRequest(
+                    "the source of a part copy may not be a delete marker named by version id"
+                ) from None
         size = row[Col.SIZE]
+        first, end = 0, size
         if src_range is not None:
             first, last = src_range
             if first < 0 or last < first or last >= size:
                 raise InvalidRange(
                     f"copy source range {first}-{last} is outside the {size}-byte source"
                 )
+            end = last + 1
+        if end - first > MAX_PART_SIZE:
+            raise InvalidRequest(
+                f"the copy source is {end - first} bytes, larger than the maximum allowable "
+                f"size for a copy source: {MAX_PART_SIZE} (copy it in ranges)"
+            )
         src_domain = self._domain(
             row[Col.DOMAIN], src_sse.customer_key if src_sse else None, ctx, src_bucket, src_key
         )
+        domain = self._domain(upload[9], sse.customer_key if sse else None, ctx, bucket, key)
         info = rec.version_from_row(row, is_latest=latest)
-        reader = ObjectReader(
-            self.chunks, src_domain, info, rec.unpack_manifest(row[Col.MANIFEST]), src_range
+        extents = self._extents(row)
+        if domain.domain_id != src_domain.domain_id:
+            with ObjectReader(self.chunks, src_domain, info, extents, src_range) as reader:
+                return self.upload_part(ctx, bucket, key, upload_id, part_number, reader, sse=sse)
+        if first == 0 and end == size and _PLAIN_MD5.fullmatch(row[Col.ETAG]):
+            etag = row[Col.ETAG]
+        else:
+            digest = hashlib.md5()
+            with ObjectReader(self.chunks, src_domain, info, extents, src_range) as reader:
+                for piece in reader:
+                    digest.update(piece)
+            etag = digest.hexdigest()
+        manifest = extents.slice(first, end)
+        if ctx.durable:  # a shared chunk may come from a commit that was not durable
+            self._make_durable(manifest)
+        return self._put_part(
+            ctx,
+            bucket,
+            key,
+            upload_id,
+            part_number,
+            manifest,
+            end - first,
+            etag,
+            domain.domain_id,
+            source=row,
         )
-        with reader:
-            return self.upload_part(ctx, bucket, key, upload_id, part_number, reader, sse=sse)
 
     @requires(Need("s3:PutObject", version=None))
     def complete_multipart_upload(
@@ -280,6 +374,14 @@ class MultipartMixin:
             self._bucket(cur, bucket)
             rows = q.list_uploads(cur, bucket, raw, prefix_upper(raw))
         return [UploadInfo(r[1], r[2].decode("utf-8"), r[0], r[3]) for r in rows]
+
+
+_PLAIN_MD5 = re.compile(r"[0-9a-f]{32}")
+
+
+def _check_part_number(part_number: object) -> None:
+    if not isinstance(part_number, int) or not 1 <= part_number <= MAX_PARTS:
+        raise InvalidArgument(f"part number must be 1 to {MAX_PARTS}, not {part_number!r}")
 
 
 def _drop(cur: Any, manifest_blob: bytes) -> None:

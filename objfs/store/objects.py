@@ -408,9 +408,13 @@ class ObjectsMixin:
         if ctx.durable:
             self._make_durable(manifest)
         with self.db.write(durable=ctx.durable) as cur:
-            # The source may have been removed since we read it: re-check.
-            if q.get_version(cur, row[Col.BUCKET], row[Col.KEY], row[Col.VERSION_ID]) is None:
-                raise NoSuchKey(f"s3://{src_bucket}/{src_key} was deleted during the copy")
+            # The source may have been removed (or, as version "null", replaced)
+            # since we read it: its references keep the shared chunks alive.
+            still = q.get_version(cur, row[Col.BUCKET], row[Col.KEY], row[Col.VERSION_ID])
+            if still is None or still[Col.SEQ] != row[Col.SEQ]:
+                raise NoSuchKey(
+                    f"s3://{src_bucket}/{src_key} was deleted or replaced during the copy: retry it"
+                )
             return self._commit_version(
                 cur,
                 dst_bucket,
