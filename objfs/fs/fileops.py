@@ -98,22 +98,23 @@ class FileOps:
             if version is not None and node.state.writer is None:
                 node.state.base = version
                 shared = False
-        created = node.state is None
+        created = False
         if node.state is None:
             version = await self.file_version(node)
-            if version is None:
+            if version is None or node.path is None:  # gone, maybe while we asked
                 raise fuse_error(errno.ENOENT)
             if version.sys_meta.symlink is not None:
                 raise fuse_error(errno.ELOOP)
-            assert node.path is not None
-            node.state = OpenFile(
-                self.run,
-                self.bucket,
-                self.keys.key(node.path),
-                version,
-                version.sys_meta,
-                encryption=self.encryption,
-            )
+            if node.state is None:  # else a concurrent open got there first: share it
+                created = True
+                node.state = OpenFile(
+                    self.run,
+                    self.bucket,
+                    self.keys.key(node.path),
+                    version,
+                    version.sys_meta,
+                    encryption=self.encryption,
+                )
         state = node.state
         if not (writable and flags & os.O_TRUNC):
             try:
