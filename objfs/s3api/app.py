@@ -21,7 +21,13 @@ from urllib.parse import parse_qsl
 
 import trio
 
-from objfs.errors import InternalError, InvalidRequest, ObjfsError
+from objfs.errors import (
+    InternalError,
+    InvalidRequest,
+    NotImplementedOperation,
+    ObjfsError,
+    RequestHeaderSectionTooLarge,
+)
 from objfs.s3api import cors, routing
 from objfs.s3api.auth import authenticate
 from objfs.s3api.body import RequestBody
@@ -34,6 +40,9 @@ log = logging.getLogger(__name__)
 
 _NO_BODY_STATUS = {204, 304}
 DRAIN_LIMIT = 8 << 20
+# S3 refuses a request whose header section is over 8 KB (each header
+# counted as ``name: value\r\n``).
+MAX_HEADER_SECTION = 8192
 
 
 class S3App:
@@ -61,6 +70,9 @@ class S3App:
                 elif message["type"] == "lifespan.shutdown":
                     await send({"type": "lifespan.shutdown.complete"})
                     return
+        if scope["type"] == "websocket":
+            await self._refuse_websocket(scope, send)
+            return
         if scope["type"] != "http":
             return
         request_id = secrets.token_hex(8).upper()
@@ -100,6 +112,25 @@ class S3App:
             response.headers.append(("Connection", "close"))
         await self._send(send, response, scope["method"], request_id)
 
+    async def _refuse_websocket(self, scope: dict[str, Any], send: Any) -> None:
+        """S3 speaks no WebSocket: an upgrade request is answered NotImplemented."""
+        request_id = secrets.token_hex(8).upper()
+        response = error_response(
+            NotImplementedOperation("WebSocket requests are not implemented."),
+            scope.get("path", "/"),
+            request_id,
+        )
+        assert isinstance(response.body, bytes)
+        headers = [
+            (b"x-amz-request-id", request_id.encode()),
+            (b"content-type", b"application/xml"),
+        ]
+        headers.append((b"content-length", str(len(response.body)).encode()))
+        await send(
+            {"type": "websocket.http.response.start", "status": response.status, "headers": headers}
+        )
+        await send({"type": "websocket.http.response.body", "body": response.body})
+
     async def _serve(self, req: Request, receive: Any) -> Response:
         """Route, authenticate (SigV4 on a worker thread) and run one operation."""
         handler = routing.route(req)
@@ -126,6 +157,11 @@ class S3App:
         return await handler(req)
 
     def _request(self, scope: dict[str, Any], request_id: str) -> Request:
+        if sum(len(k) + len(v) + 4 for k, v in scope["headers"]) > MAX_HEADER_SECTION:
+            raise RequestHeaderSectionTooLarge(
+                "Your request header section exceeds the maximum allowed size "
+                f"({MAX_HEADER_SECTION} bytes)."
+            )
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
         h: dict[str, str] = {}
         for k, v in headers:

@@ -4,6 +4,12 @@ SIGTERM or SIGINT stops accepting connections; requests in flight finish
 (up to ``GRACE_SECONDS``) before the store is closed, so nothing is left
 half-committed. ``READY=1`` goes to systemd (``Type=notify``) once the
 sockets listen.
+
+HTTP/1.1 that h11 cannot parse (a header section over
+``MAX_INCOMPLETE_BYTES``, a garbled request line) never reaches the
+application: hypercorn answers it itself, with an empty body. Our
+``S3H11Protocol`` makes that answer an S3 error document as well (the
+application checks S3's own 8 KB header limit on what does get through).
 """
 
 from __future__ import annotations
@@ -11,19 +17,57 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import secrets
 import signal
 import socket
 from collections.abc import Callable
 
+import h11
+import hypercorn.protocol
 import trio
 from hypercorn.config import Config, Sockets
+from hypercorn.protocol.h11 import H11Protocol
 from hypercorn.trio.run import worker_serve
 from hypercorn.utils import wrap_app
 
 from objfs.s3api.app import S3App
+from objfs.s3api.errors import error_response, protocol_error
 from objfs.store import Store
 
 GRACE_SECONDS = 30.0
+# h11 buffers at most this much of a request's head (request line and
+# headers) before refusing it; S3's own limit (8 KB of headers, checked by
+# the application) is below it, so this only bounds memory per connection.
+MAX_INCOMPLETE_BYTES = 64 * 1024
+
+
+class S3H11Protocol(H11Protocol):
+    """hypercorn's HTTP/1.1 protocol whose parse-error answers are S3 error documents."""
+
+    async def _send_error_response(self, status_code: int) -> None:
+        err = protocol_error(status_code)
+        request_id = secrets.token_hex(8).upper()
+        response = error_response(err, "/", request_id)
+        assert isinstance(response.body, bytes)
+        headers = [
+            (b"x-amz-request-id", request_id.encode()),
+            (b"content-type", b"application/xml"),
+            (b"content-length", str(len(response.body)).encode()),
+            (b"connection", b"close"),
+            *self.config.response_headers("h11"),
+        ]
+        await self._send_h11_event(h11.Response(status_code=err.status, headers=headers))
+        await self._send_h11_event(h11.Data(data=response.body))
+        await self._send_h11_event(h11.EndOfMessage())
+
+
+def install_protocol() -> None:
+    """Make hypercorn build ``S3H11Protocol`` for HTTP/1.1 connections.
+
+    hypercorn offers no hook for its parse-error answers: its connection
+    wrapper looks ``H11Protocol`` up in its module when a connection opens,
+    so the subclass is put there (once, in the serving process)."""
+    hypercorn.protocol.H11Protocol = S3H11Protocol  # type: ignore[misc]
 
 
 def hypercorn_config(listen: str, tls_cert: str | None, tls_key: str | None) -> Config:
@@ -33,6 +77,7 @@ def hypercorn_config(listen: str, tls_cert: str | None, tls_key: str | None) -> 
     config.keyfile = tls_key
     config.graceful_timeout = GRACE_SECONDS
     config.include_server_header = False
+    config.h11_max_incomplete_size = MAX_INCOMPLETE_BYTES
     config.accesslog = None
     # hypercorn's warnings and errors go through our logging (the CLI's
     # one-line format, once); its "Running on" line is replaced by ours.
@@ -92,6 +137,7 @@ def run(
     on_ready: Callable[[list[str]], None],
 ) -> None:
     """Serve ``store`` until SIGTERM/SIGINT; returns after in-flight requests end."""
+    install_protocol()
     app = S3App(store, region=region, domain=domain)
     config = hypercorn_config(listen, tls_cert, tls_key)
     # Fail before serving, with the OS's own message (the CLI prints it on one

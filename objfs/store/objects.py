@@ -43,6 +43,7 @@ from objfs.store.types import (
     SystemMeta,
     Versioning,
 )
+from objfs.store.usermeta import check_user_meta
 
 if TYPE_CHECKING:
     pass
@@ -211,6 +212,7 @@ class ObjectsMixin:
         size_hint: int | None = None,
     ) -> PutResult:
         raw = encode_key(key)
+        check_user_meta(user_meta)  # before the body is read: refuse a big PUT up front
         info = self.head_bucket(ctx, bucket)
         if if_match is not None or if_none_match is not None:
             with self.db.read() as cur:
@@ -368,6 +370,8 @@ class ObjectsMixin:
         """Copy a version; shares chunks when the encryption domain stays the same."""
         if metadata_directive not in ("COPY", "REPLACE"):
             raise InvalidArgument("metadata directive must be COPY or REPLACE")
+        if metadata_directive == "REPLACE":
+            check_user_meta(user_meta)  # before any data is copied
         dst_raw = encode_key(dst_key)
         dst_info = self.head_bucket(ctx, dst_bucket)
         if (

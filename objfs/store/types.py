@@ -246,6 +246,20 @@ class UploadInfo:
 
 
 @dataclass(slots=True, frozen=True)
+class UploadListResult:
+    """ListMultipartUploads page: uploads by key, then initiation, and rolled-up prefixes.
+
+    ``next_key_marker``/``next_upload_id_marker`` continue a truncated page
+    (the key marker may be a common prefix: the next page starts past it)."""
+
+    uploads: list[UploadInfo]
+    common_prefixes: list[str]
+    is_truncated: bool
+    next_key_marker: str | None
+    next_upload_id_marker: str | None
+
+
+@dataclass(slots=True, frozen=True)
 class Change:
     """One entry of the store's change sequence (what the mount polls)."""
 
