@@ -108,6 +108,8 @@ class ObjectsMixin:
         )
         if info.sse == "SSE-C":
             self._domain(row[Col.DOMAIN], sse.customer_key if sse else None)
+        elif sse is not None and sse.customer_key is not None and not info.is_delete_marker:
+            raise ssec_not_applicable()
         return info
 
     @requires(Need(lambda a: "s3:GetObjectVersion" if a.get("version_id") else "s3:GetObject"))
@@ -594,3 +596,12 @@ def guess_content_type(key: str) -> str:
 def md5_of_parts(part_md5s: Sequence[bytes]) -> str:
     """S3's multipart ETag: md5 of the concatenated binary part md5s, then -N."""
     return f"{hashlib.md5(b''.join(part_md5s)).hexdigest()}-{len(part_md5s)}"
+
+
+def ssec_not_applicable() -> ObjfsError:
+    """S3's answer to a customer (SSE-C) key sent for data not encrypted with one."""
+    return InvalidRequest(
+        "The encryption parameters are not applicable to this object: it is not encrypted "
+        "with a customer-provided key.",
+        ssec_not_applicable=True,
+    )

@@ -124,3 +124,37 @@ def test_sse_c_over_tls(tls):
             blob = path.read_bytes()
             assert key not in blob and b"customer-encrypted plaintext marker" not in blob
     assert hashlib.md5(key).digest() not in Path(store_path, "meta.db").read_bytes()
+
+
+def test_sse_c_key_on_an_object_without_one(tls):
+    """S3: SSE-C headers on a read of data not SSE-C encrypted -> 400 InvalidRequest."""
+    _, s3, _ = tls
+    s3.create_bucket(Bucket="plainc")
+    key = os.urandom(32)
+    s3.put_object(Bucket="plainc", Key="plain", Body=b"not customer encrypted")
+    s3.put_object(Bucket="plainc", Key="s3", Body=b"sse-s3", ServerSideEncryption="AES256")
+    ssec = {"SSECustomerAlgorithm": "AES256", "SSECustomerKey": key}
+    for name in ("plain", "s3"):
+        for call in (s3.get_object, s3.head_object):
+            with pytest.raises(ClientError) as exc:
+                call(Bucket="plainc", Key=name, **ssec)
+            assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+            if call is s3.get_object:
+                err = exc.value.response["Error"]
+                assert err["Code"] == "InvalidRequest"
+                assert "not applicable to this object" in err["Message"]
+        with pytest.raises(ClientError) as exc:  # a ranged GET too
+            s3.get_object(Bucket="plainc", Key=name, Range="bytes=0-3", **ssec)
+        assert exc.value.response["Error"]["Code"] == "InvalidRequest"
+        with pytest.raises(ClientError) as exc:  # and a copy naming a source key
+            s3.copy_object(
+                Bucket="plainc",
+                Key="copy",
+                CopySource={"Bucket": "plainc", "Key": name},
+                CopySourceSSECustomerAlgorithm="AES256",
+                CopySourceSSECustomerKey=key,
+            )
+        assert exc.value.response["Error"]["Code"] == "InvalidRequest"
+        assert s3.get_object(Bucket="plainc", Key=name)["Body"].read()  # without: served
+    assert "Contents" in s3.list_objects_v2(Bucket="plainc")
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket="plainc")["Contents"]] == ["plain", "s3"]
