@@ -43,6 +43,10 @@ DRAIN_LIMIT = 8 << 20
 # S3 refuses a request whose header section is over 8 KB (each header
 # counted as ``name: value\r\n``).
 MAX_HEADER_SECTION = 8192
+# The scope extension ``server.TLSInfoTCPServer`` adds on TLS connections:
+# {"version": "TLSv1.3", "cipher": "TLS_AES_256_GCM_SHA384"} (hypercorn
+# gives none of this to the application).
+TLS_EXTENSION = "objfs.tls"
 
 
 class S3App:
@@ -152,7 +156,15 @@ class S3App:
         uri = f"{req.method} {req.path}" + (
             "?" + "&".join(f"{k}={v}" if v else k for k, v in req.query) if req.query else ""
         )
-        req.ctx = dataclasses.replace(authed.ctx, request_id=req.request_id, request_uri=uri)
+        req.ctx = dataclasses.replace(
+            authed.ctx,
+            request_id=req.request_id,
+            request_uri=uri,
+            auth_type=authed.auth_type,
+            host_header=req.h.get("host"),
+            tls_version=req.tls_version,
+            cipher_suite=req.cipher_suite,
+        )
         req.body = RequestBody(receive, req.h, payload=authed.payload, signer=authed.signer)
         return await handler(req)
 
@@ -178,6 +190,7 @@ class S3App:
         path = scope["path"]
         bucket, key = self._address(h.get("host", ""), path)
         client = scope.get("client")
+        tls = scope.get("extensions", {}).get(TLS_EXTENSION) or {}
         return Request(
             app=self,
             method=scope["method"].upper(),
@@ -191,6 +204,8 @@ class S3App:
             secure=scope.get("scheme") == "https",
             request_id=request_id,
             loopback=self.loopback(scope.get("server")),
+            tls_version=tls.get("version"),
+            cipher_suite=tls.get("cipher"),
         )
 
     def _address(self, host: str, path: str) -> tuple[str | None, str | None]:

@@ -10,6 +10,8 @@ HTTP/1.1 that h11 cannot parse (a header section over
 application: hypercorn answers it itself, with an empty body. Our
 ``S3H11Protocol`` makes that answer an S3 error document as well (the
 application checks S3's own 8 KB header limit on what does get through).
+Over TLS, ``TLSInfoTCPServer`` puts the connection's protocol version and
+cipher into each request's scope (``app.TLS_EXTENSION``) for the access log.
 """
 
 from __future__ import annotations
@@ -21,16 +23,19 @@ import secrets
 import signal
 import socket
 from collections.abc import Callable
+from typing import Any
 
 import h11
 import hypercorn.protocol
+import hypercorn.trio.run
 import trio
 from hypercorn.config import Config, Sockets
 from hypercorn.protocol.h11 import H11Protocol
 from hypercorn.trio.run import worker_serve
+from hypercorn.trio.tcp_server import TCPServer
 from hypercorn.utils import wrap_app
 
-from objfs.s3api.app import S3App
+from objfs.s3api.app import TLS_EXTENSION, S3App
 from objfs.s3api.errors import error_response, protocol_error
 from objfs.store import Store
 
@@ -61,13 +66,40 @@ class S3H11Protocol(H11Protocol):
         await self._send_h11_event(h11.EndOfMessage())
 
 
-def install_protocol() -> None:
-    """Make hypercorn build ``S3H11Protocol`` for HTTP/1.1 connections.
+class _WithTLSInfo:
+    """hypercorn's app wrapper for one connection, adding its TLS version and cipher."""
 
-    hypercorn offers no hook for its parse-error answers: its connection
-    wrapper looks ``H11Protocol`` up in its module when a connection opens,
-    so the subclass is put there (once, in the serving process)."""
+    def __init__(self, app: Any, stream: Any) -> None:
+        self.app = app
+        self.stream = stream
+
+    async def __call__(self, scope: Any, *args: Any) -> None:
+        if isinstance(self.stream, trio.SSLStream) and scope.get("type") in ("http", "websocket"):
+            try:  # the handshake is done: a request arrived over it
+                cipher = self.stream.cipher()
+                info = {"version": self.stream.version(), "cipher": cipher[0] if cipher else None}
+            except (AttributeError, trio.NeedHandshakeError):
+                info = {}
+            scope.setdefault("extensions", {})[TLS_EXTENSION] = info
+        await self.app(scope, *args)
+
+
+class TLSInfoTCPServer(TCPServer):
+    """hypercorn's connection handler whose requests carry TLS details in their scope."""
+
+    def __init__(self, app: Any, config: Config, context: Any, state: Any, stream: Any) -> None:
+        super().__init__(_WithTLSInfo(app, stream), config, context, state, stream)
+
+
+def install_protocol() -> None:
+    """Make hypercorn build our ``S3H11Protocol`` and ``TLSInfoTCPServer``.
+
+    hypercorn offers no hook for its parse-error answers nor for TLS details
+    in the scope: it looks ``H11Protocol`` and ``TCPServer`` up in its
+    modules as connections open, so the subclasses are put there (once, in
+    the serving process)."""
     hypercorn.protocol.H11Protocol = S3H11Protocol  # type: ignore[misc]
+    hypercorn.trio.run.TCPServer = TLSInfoTCPServer  # type: ignore[misc]
 
 
 def hypercorn_config(listen: str, tls_cert: str | None, tls_key: str | None) -> Config:

@@ -184,7 +184,7 @@ class AccessLog:
                     status, code = 500, "InternalError"
                 key = args.get(op.key) if op.key else None
                 asked_version = args.get(op.version) if op.version else None
-                signed = ctx.interface == "api" and ctx.access_key is not None
+                signed = ctx.interface == "api" and ctx.auth_type is not None
                 line = format_line(
                     LogRecord(
                         bucket_owner=self.store.access.canonical_id_of(cur, owner) or owner,
@@ -207,10 +207,10 @@ class AccessLog:
                         version_id=asked_version or version,
                         host_id=None,
                         signature_version="SigV4" if signed else None,
-                        cipher_suite=None,
-                        auth_type="AuthHeader" if signed else None,
-                        host_header=None,
-                        tls_version=None,
+                        cipher_suite=ctx.cipher_suite,
+                        auth_type=ctx.auth_type if signed else None,
+                        host_header=ctx.host_header,
+                        tls_version=ctx.tls_version,
                     )
                 )
                 prefix = str(target.get("target_prefix") or "")

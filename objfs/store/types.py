@@ -52,7 +52,10 @@ class RequestContext:
 
     ``request_id`` and ``request_uri`` are what the HTTP API knows of its
     request (the access log shows them); elsewhere they stay None (the log
-    makes up a request id and writes ``-``).
+    makes up a request id and writes ``-``). So are ``auth_type``
+    (``"AuthHeader"``, ``"QueryString"`` for a pre-signed URL, None when
+    unsigned), ``host_header``, and ``tls_version``/``cipher_suite`` (None
+    over plain HTTP): the access log's fields of the same names.
     """
 
     identity: Identity
@@ -66,6 +69,10 @@ class RequestContext:
     log: bool = True
     request_id: str | None = None
     request_uri: str | None = None
+    auth_type: str | None = None
+    host_header: str | None = None
+    tls_version: str | None = None
+    cipher_suite: str | None = None
 
     @property
     def principal(self) -> str:

@@ -7,6 +7,8 @@ import datetime as dt
 import hashlib
 import ipaddress
 import os
+import socket
+import ssl
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +19,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from objfs.store import Store
+from objfs.store import OWNER, Store
+from objfs.store.logquery import query_access_logs
 
 from .conftest import make_users
 from .support import Server, client
@@ -158,3 +161,29 @@ def test_sse_c_key_on_an_object_without_one(tls):
         assert s3.get_object(Bucket="plainc", Key=name)["Body"].read()  # without: served
     assert "Contents" in s3.list_objects_v2(Bucket="plainc")
     assert [o["Key"] for o in s3.list_objects_v2(Bucket="plainc")["Contents"]] == ["plain", "s3"]
+
+
+def test_access_log_records_tls_version_and_cipher(tls):
+    server, s3, store_path = tls
+    s3.create_bucket(Bucket="tlslogged")
+    s3.create_bucket(Bucket="tlslogs")
+    s3.put_bucket_logging(
+        Bucket="tlslogged",
+        BucketLoggingStatus={"LoggingEnabled": {"TargetBucket": "tlslogs", "TargetPrefix": ""}},
+    )
+    s3.put_object(Bucket="tlslogged", Key="k", Body=b"over TLS")
+    assert s3.get_object(Bucket="tlslogged", Key="k")["Body"].read() == b"over TLS"
+    with Store.open(store_path) as store:
+        store.flush_access_logs(OWNER)
+        records = [r for r in query_access_logs(store, OWNER, "tlslogs", "") if r.key == "k"]
+    assert {r.operation for r in records} == {"REST.PUT.OBJECT", "REST.GET.OBJECT"}
+    # what the client negotiated, as OpenSSL names it
+    with socket.create_connection(("127.0.0.1", server.port)) as raw:
+        context = ssl.create_default_context(cafile=str(Path(store_path).parent / "cert.pem"))
+        with context.wrap_socket(raw, server_hostname="127.0.0.1") as conn:
+            version, cipher = conn.version(), conn.cipher()[0]
+    for r in records:
+        assert (r.tls_version, r.cipher_suite) == (version, cipher)
+        assert r.tls_version in ("TLSv1.2", "TLSv1.3")
+        assert (r.auth_type, r.signature_version) == ("AuthHeader", "SigV4")
+        assert r.host_header == server.endpoint.split("://", 1)[1]
