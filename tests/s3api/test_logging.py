@@ -109,3 +109,23 @@ def test_log_lines_have_s3s_26_fields(alice, bkt, s3env) -> None:  # type: ignor
     # ... SigV4, cipher suite, auth type, host header, TLS version, access point, aclRequired
     assert fields[19:] == ["SigV4", "-", "AuthHeader", fields[22], "-", "-", "-"]
     assert fields[22].startswith("127.0.0.1:")
+
+
+def test_delete_objects_is_one_record_per_key(alice, bkt, s3env) -> None:  # type: ignore[no-untyped-def]
+    target = f"{bkt}-logs"
+    alice.create_bucket(Bucket=target)
+    alice.put_bucket_logging(
+        Bucket=bkt,
+        BucketLoggingStatus={"LoggingEnabled": {"TargetBucket": target, "TargetPrefix": ""}},
+    )
+    for key in ("x", "y"):
+        alice.put_object(Bucket=bkt, Key=key, Body=b"1")
+    out = alice.delete_objects(Bucket=bkt, Delete={"Objects": [{"Key": "x"}, {"Key": "y"}]})
+    request_id = out["ResponseMetadata"]["RequestId"]
+    records = [r for r in _records(s3env, target) if r.request_id == request_id]
+    assert [(r.operation, r.key, r.http_status) for r in records] == [
+        ("REST.POST.MULTI_OBJECT_DELETE", None, 200),
+        ("BATCH.DELETE.OBJECT", "x", 204),
+        ("BATCH.DELETE.OBJECT", "y", 204),
+    ]
+    assert all(r.request_uri == f"POST /{bkt}?delete" for r in records)
