@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING, Any
 
 from objfs import __version__
 from objfs.auth.identity import Identity, PrincipalKind
-from objfs.errors import InvalidArgument, InvalidTargetBucketForLogging, ObjfsError
+from objfs.errors import AccessDenied, InvalidArgument, InvalidTargetBucketForLogging, ObjfsError
 from objfs.meta import auth_queries as aq
 from objfs.meta import log_queries as lq
 from objfs.meta import queries as q
@@ -125,7 +125,9 @@ class AccessLog:
         error: BaseException | None = None,
     ) -> None:
         """Keep the record(s) of one finished request; never raises."""
-        if not ctx.log or ctx.identity.kind is PrincipalKind.LOG_DELIVERY:
+        if ctx.identity.kind is PrincipalKind.LOG_DELIVERY:
+            return
+        if not ctx.log and not isinstance(error, AccessDenied):  # every refusal is logged
             return
         try:
             self._record(ctx, method, needs, args, seen, started_ns, started_mono, result, error)

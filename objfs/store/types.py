@@ -47,7 +47,9 @@ class RequestContext:
     ``log``: when False the call is not recorded in the bucket's server
     access log because it continues a request already recorded (the mount's
     second and later ``read_range`` of one open file, the later pages of one
-    listing); it is still checked. ``with_options(durable=..., log=...)``
+    listing) or is the adapter's own probe (the mount's lookups, its start-up
+    bucket check); it is still checked, and a refusal is still recorded
+    (every denial is in the log). ``with_options(durable=..., log=...)``
     derives a context for one call.
 
     ``request_id`` and ``request_uri`` are what the HTTP API knows of its

@@ -356,6 +356,26 @@ def answered_version(result: object) -> str | None:
     return getattr(result, "version_id", None)
 
 
+def test_unlogged_probes_still_log_their_refusals(logged: Store) -> None:
+    """``log=False`` (a continuation, an adapter's probe) records nothing but a denial."""
+    store = logged
+    store.put_object(FAST, "src", "k", b"x")
+    store.create_user(OWNER, "eve")
+    eve = RequestContext(store.user_identity("eve"), "mount", durable=False)
+    store.flush_access_logs(OWNER)
+    before = {r.request_id for r in delivered(store)}
+    store.head_object(QUIET, "src", "k")
+    with pytest.raises(NoSuchKey):
+        store.head_object(QUIET, "src", "missing")
+    with pytest.raises(AccessDenied):
+        store.head_object(eve.with_options(log=False), "src", "k")
+    store.flush_access_logs(OWNER)
+    fresh = [r for r in delivered(store) if r.request_id not in before]
+    assert [(r.operation, r.key, r.http_status, r.error_code) for r in fresh] == [
+        ("REST.HEAD.OBJECT", "k", 403, "AccessDenied")
+    ]
+
+
 def test_unlogged_buckets_keep_nothing(store: Store, bucket: str) -> None:
     for i in range(5):
         store.put_object(FAST, bucket, f"k{i}", b"x")
