@@ -324,6 +324,16 @@ def test_put_metadata_and_head(cli: Cli, tmp_path: Path) -> None:
     assert info["size"] == 13 and info["is_latest"] is True and info["version_id"] == "null"
 
 
+def test_put_metadata_over_2kb_refused(cli: Cli, tmp_path: Path) -> None:
+    """The store's 2 KB user-metadata rule, met by the CLI as by the HTTP API."""
+    src = tmp_path / "f"
+    src.write_bytes(b"x")
+    result = cli("put", str(src), "s3://plain/big-meta", "--meta", "note=" + "n" * 2100)
+    assert_user_error(result)
+    assert "metadata" in result.stderr and "2048" in result.stderr
+    assert_user_error(cli("head", "s3://plain/big-meta"))  # nothing was stored
+
+
 def test_a_file_over_the_single_put_limit_goes_up_in_parts(
     cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

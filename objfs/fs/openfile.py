@@ -280,7 +280,7 @@ class OpenFile:
                 start,
                 min(length, base.size - start),
                 version_id=base.version_id,
-                sse=self.enc.read_request,
+                sse=self.enc.read_for(base),
                 readahead=readahead,
             )
 

@@ -200,7 +200,7 @@ class ObjfsOperations(FileOps, DirOps, VersionOps, XattrOps, pyfuse3.Operations)
         prefix = self.keys.dir_prefix(path)
         exists = dir_known
         if exists is None:
-            exists = await self.run(self.store.prefix_exists, caller(), self.bucket, prefix)
+            exists = await self.run(self.store.prefix_exists, probe_ctx(), self.bucket, prefix)
         if not exists and not any(n.path and names.is_under(n.path, path) for n in self.pending):
             return None
         dnode = dnode or self.table.node(Kind.DIR, path)
@@ -212,12 +212,13 @@ class ObjfsOperations(FileOps, DirOps, VersionOps, XattrOps, pyfuse3.Operations)
 
         One worker-thread call for a lookup: latency, not the queries, is the cost.
         """
+        ctx = probe_ctx()
         try:
             key = self.keys.key(path)
-            return head_meta(self.store, caller(), self.encryption, self.bucket, key), None
+            return head_meta(self.store, ctx, self.encryption, self.bucket, key), None
         except (NoSuchKey, NoSuchVersion, MethodNotAllowed):
             pass
-        return None, self.store.prefix_exists(caller(), self.bucket, self.keys.dir_prefix(path))
+        return None, self.store.prefix_exists(ctx, self.bucket, self.keys.dir_prefix(path))
 
     def known(self, path: str) -> Node | None:
         """The FILE/DIR node at ``path`` when this mount knows it exists (no store query)."""
@@ -294,7 +295,8 @@ class ObjfsOperations(FileOps, DirOps, VersionOps, XattrOps, pyfuse3.Operations)
             assert node.path is not None
             prefix = self.keys.dir_prefix(node.path)
             try:
-                node.stats = await self.run(self.store.dir_stats, caller(), self.bucket, prefix)
+                # a directory's link count: part of its attributes, not a listing
+                node.stats = await self.run(self.store.dir_stats, probe_ctx(), self.bucket, prefix)
             except AccessDenied:
                 # Who may not list a directory may still stat it (and read the
                 # names they know): its link count and times are then unknown.
@@ -611,3 +613,11 @@ def _fake_marker(meta: SystemMeta, fallback_ns: int) -> ObjectVersion:
 
 
 __all__ = ["ObjfsOperations", "DirHandle"]
+
+
+def probe_ctx() -> RequestContext:
+    """The caller's context for the mount's probes (a lookup's HEAD of the name and
+    "is it a directory?", a directory's link count): checked like any call, but
+    not requests of the access log (the open, read, write or listing that follows
+    is); a refusal is still recorded."""
+    return caller().with_options(log=False)

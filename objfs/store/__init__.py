@@ -23,6 +23,7 @@ from objfs.store.types import (
     SystemMeta,
     TimesUpdate,
     UploadInfo,
+    UploadListResult,
     Versioning,
     VersionListResult,
 )
@@ -52,6 +53,7 @@ __all__ = [
     "SystemMeta",
     "TimesUpdate",
     "UploadInfo",
+    "UploadListResult",
     "VersionListResult",
     "Versioning",
 ]

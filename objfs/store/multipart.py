@@ -48,6 +48,7 @@ from objfs.store.types import (
     SSERequest,
     SystemMeta,
     UploadInfo,
+    UploadListResult,
 )
 
 if TYPE_CHECKING:
@@ -367,13 +368,28 @@ class MultipartMixin:
 
     @requires(Need("s3:ListBucketMultipartUploads", key=None))
     def list_multipart_uploads(
-        self: Store, ctx: RequestContext, bucket: str, *, prefix: str = ""
-    ) -> list[UploadInfo]:
+        self: Store,
+        ctx: RequestContext,
+        bucket: str,
+        *,
+        prefix: str = "",
+        delimiter: str | None = None,
+        key_marker: str | None = None,
+        upload_id_marker: str | None = None,
+        max_uploads: int = 1000,
+    ) -> UploadListResult:
+        """One page of the bucket's uploads in progress (S3's ListMultipartUploads)."""
+        if max_uploads < 0:
+            raise InvalidArgument("max-uploads must not be negative")
         raw = prefix.encode("utf-8")
+        lower = max(raw, key_marker.encode("utf-8")) if key_marker else raw
         with self.db.read() as cur:
             self._bucket(cur, bucket)
-            rows = q.list_uploads(cur, bucket, raw, prefix_upper(raw))
-        return [UploadInfo(r[1], r[2].decode("utf-8"), r[0], r[3]) for r in rows]
+            rows = q.list_uploads(cur, bucket, lower, prefix_upper(raw))
+        uploads = [UploadInfo(r[1], r[2].decode("utf-8"), r[0], r[3]) for r in rows]
+        return uploads_page(
+            uploads, prefix, delimiter, key_marker, upload_id_marker, min(max_uploads, 1000)
+        )
 
 
 _PLAIN_MD5 = re.compile(r"[0-9a-f]{32}")
@@ -387,4 +403,71 @@ def _check_part_number(part_number: object) -> None:
 def _drop(cur: Any, manifest_blob: bytes) -> None:
     q.drop_refs(
         cur, (r.chunk_id for r in rec.unpack_manifest(manifest_blob) if r.chunk_id is not None)
+    )
+
+
+def uploads_page(
+    uploads: list[UploadInfo],
+    prefix: str,
+    delimiter: str | None,
+    key_marker: str | None,
+    upload_id_marker: str | None,
+    max_uploads: int,
+) -> UploadListResult:
+    """S3's paging of ``uploads`` (key order, then initiation order, under ``prefix``).
+
+    Past ``key_marker``: keys after it, and uploads of that very key after
+    ``upload_id_marker`` (after that upload in initiation order; an unknown
+    id: ids greater than it, as S3 documents). A marker that is a common
+    prefix skips every key under it. Each upload and each common prefix
+    counts toward ``max_uploads``."""
+    marker_key = key_marker.encode("utf-8") if key_marker else None
+    skip_under = None
+    if key_marker and delimiter and key_marker.startswith(prefix):
+        rest = key_marker[len(prefix) :]
+        if rest.endswith(delimiter) and rest.find(delimiter) == len(rest) - len(delimiter):
+            skip_under = key_marker
+    if marker_key is not None and upload_id_marker:
+        same = [u.upload_id for u in uploads if u.key.encode("utf-8") == marker_key]
+        after_marker = (
+            set(same[same.index(upload_id_marker) + 1 :])
+            if upload_id_marker in same
+            else {i for i in same if i > upload_id_marker}
+        )
+    else:
+        after_marker = set()
+    out: list[UploadInfo] = []
+    prefixes: list[str] = []
+    last: tuple[str, str | None] | None = None
+    truncated = False
+    for u in uploads:
+        raw = u.key.encode("utf-8")
+        if marker_key is not None and (
+            raw < marker_key or (raw == marker_key and u.upload_id not in after_marker)
+        ):
+            continue
+        if skip_under is not None and u.key.startswith(skip_under):
+            continue
+        rolled = None
+        if delimiter:
+            cut = u.key.find(delimiter, len(prefix))
+            if cut >= 0:
+                rolled = u.key[: cut + len(delimiter)]
+        if rolled is not None and prefixes and prefixes[-1] == rolled:
+            continue
+        if len(out) + len(prefixes) >= max_uploads:
+            truncated = True
+            break
+        if rolled is not None:
+            prefixes.append(rolled)
+            last = (rolled, None)
+        else:
+            out.append(u)
+            last = (u.key, u.upload_id)
+    return UploadListResult(
+        uploads=out,
+        common_prefixes=prefixes,
+        is_truncated=truncated,
+        next_key_marker=last[0] if truncated and last else None,
+        next_upload_id_marker=last[1] if truncated and last else None,
     )

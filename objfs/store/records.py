@@ -23,6 +23,7 @@ from typing import Any
 import msgpack
 
 from objfs.store.types import ChunkRef, ObjectVersion, SystemMeta
+from objfs.store.usermeta import check_user_meta
 
 _last_ns = 0
 _lock = threading.Lock()
@@ -109,6 +110,7 @@ def unpack_sys_meta(blob: bytes | None) -> SystemMeta:
 
 
 def pack_user_meta(meta: dict[str, str] | None) -> bytes | None:
+    check_user_meta(meta)  # every write of user metadata meets S3's 2 KB
     return msgpack.packb(dict(meta), use_bin_type=True) if meta else None
 
 

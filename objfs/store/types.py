@@ -47,12 +47,17 @@ class RequestContext:
     ``log``: when False the call is not recorded in the bucket's server
     access log because it continues a request already recorded (the mount's
     second and later ``read_range`` of one open file, the later pages of one
-    listing); it is still checked. ``with_options(durable=..., log=...)``
+    listing) or is the adapter's own probe (the mount's lookups, its start-up
+    bucket check); it is still checked, and a refusal is still recorded
+    (every denial is in the log). ``with_options(durable=..., log=...)``
     derives a context for one call.
 
     ``request_id`` and ``request_uri`` are what the HTTP API knows of its
     request (the access log shows them); elsewhere they stay None (the log
-    makes up a request id and writes ``-``).
+    makes up a request id and writes ``-``). So are ``auth_type``
+    (``"AuthHeader"``, ``"QueryString"`` for a pre-signed URL, None when
+    unsigned), ``host_header``, and ``tls_version``/``cipher_suite`` (None
+    over plain HTTP): the access log's fields of the same names.
     """
 
     identity: Identity
@@ -66,6 +71,10 @@ class RequestContext:
     log: bool = True
     request_id: str | None = None
     request_uri: str | None = None
+    auth_type: str | None = None
+    host_header: str | None = None
+    tls_version: str | None = None
+    cipher_suite: str | None = None
 
     @property
     def principal(self) -> str:
@@ -243,6 +252,20 @@ class UploadInfo:
     key: str
     upload_id: str
     initiated_ns: int
+
+
+@dataclass(slots=True, frozen=True)
+class UploadListResult:
+    """ListMultipartUploads page: uploads by key, then initiation, and rolled-up prefixes.
+
+    ``next_key_marker``/``next_upload_id_marker`` continue a truncated page
+    (the key marker may be a common prefix: the next page starts past it)."""
+
+    uploads: list[UploadInfo]
+    common_prefixes: list[str]
+    is_truncated: bool
+    next_key_marker: str | None
+    next_upload_id_marker: str | None
 
 
 @dataclass(slots=True, frozen=True)
