@@ -458,10 +458,14 @@ def scan_latest(
 
 
 def _latest_range_sql(
-    bucket: str, cursor: bytes, inclusive: bool, upper: bytes | None
+    bucket: str,
+    cursor: bytes,
+    inclusive: bool,
+    upper: bytes | None,
+    columns: str = _LISTING_COLUMNS,
 ) -> tuple[str, list[object]]:
     sql = (
-        f"SELECT {_LISTING_COLUMNS} "
+        f"SELECT {columns} "
         "FROM objects o JOIN versions v ON v.seq = o.seq "
         f"WHERE o.bucket = ? AND o.delete_marker = 0 AND o.key {'>=' if inclusive else '>'} ?"
     )
@@ -470,6 +474,22 @@ def _latest_range_sql(
         sql += " AND o.key < ?"
         args.append(upper)
     return sql + " ORDER BY o.key", args
+
+
+# What a directory listing of the mount needs of each key, no more.
+_DIR_COLUMNS = (
+    "o.key, v.version_id, v.seq, v.size, v.etag, v.created, v.content_type, "
+    "v.sys_meta, v.sse, v.kms_key_id, v.user_meta"
+)
+
+
+def scan_latest_brief(
+    cur: sqlite3.Cursor, bucket: str, cursor: bytes, inclusive: bool, upper: bytes | None
+) -> sqlite3.Cursor:
+    """``scan_latest`` with the columns of ``_DIR_COLUMNS`` only (its own cursor)."""
+    return cur.connection.execute(
+        *_latest_range_sql(bucket, cursor, inclusive, upper, _DIR_COLUMNS)
+    )
 
 
 def stale_latest(cur: sqlite3.Cursor) -> list[tuple[str, bytes]]:
