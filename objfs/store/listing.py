@@ -207,6 +207,7 @@ class ListingMixin:
         # Records written by one mount often carry the same attributes: decode each once.
         metas: dict[bytes | None, SystemMeta] = {None: rec.unpack_sys_meta(None)}
         new = tuple.__new__
+        shared: Any = {}.setdefault
         cursor, inclusive = raw_prefix, True
         with self.db.read() as cur, gc_paused():
             self._bucket(cur, bucket)
@@ -226,6 +227,11 @@ class ListingMixin:
                         meta = metas[smeta] = rec.unpack_sys_meta(smeta)
                     if newest is None or created > newest:
                         newest = created
+                    # One copy of the strings most keys share: the tuple is all
+                    # the listing holds per key while the caller walks it.
+                    vid = shared(vid, vid)
+                    ctype = shared(ctype, ctype)
+                    sse = shared(sse, sse)
                     append(
                         new(
                             ListedFile,
