@@ -163,45 +163,44 @@ class DirOps:
         base = handle.node.path
         join = names.join
         file_kind = Kind.FILE
-        with gc_paused():
-            for index in range(max(start, 0), len(entries)):
-                name, kind, path, info = entries[index]
-                if path is None:
-                    assert base is not None
-                    path = join(base, name)
-                if kind is file_kind and info is not None:
-                    node = table.find(file_kind, path)
-                    if node is None:
-                        node = table.node(file_kind, path)
-                    elif node.state is not None or node.atime_ns is not None:
-                        node = None  # attributes of its own: the general path below
-                    elif node.version is not UNKNOWN:
-                        node.version = info.version()  # keep a cached version fresh
-                    if node is not None:
-                        # The listing has all it needs: no per-entry coroutine
-                        # or store call, and nothing cached per entry.
-                        attr = version_attrs(node.ino, info, read_only)
-                        if not reply(token, name.encode(), attr, index + 1 + READDIR_OFFSET):
-                            table.forget(node.ino, 0)
-                            return
-                        node.lookups += 1
-                        continue
+        for index in range(max(start, 0), len(entries)):
+            name, kind, path, info = entries[index]
+            if path is None:
+                assert base is not None
+                path = join(base, name)
+            if kind is file_kind and info is not None:
+                node = table.find(file_kind, path)
+                if node is None:
                     node = table.node(file_kind, path)
-                    if node.state is None:
-                        node.version = info.version()
-                else:
-                    node = table.node(kind, path, info.version_id if kind is Kind.VFILE else None)
-                    if kind is Kind.VFILE:
-                        node.version = info
-                try:
-                    attr = await self.attrs(node)
-                except pyfuse3.FUSEError:
-                    table.forget(node.ino, 0)
-                    continue  # vanished since the listing
-                if not reply(token, name.encode(), attr, index + 1 + READDIR_OFFSET):
-                    table.forget(node.ino, 0)
-                    return
-                table.add_lookups(node)
+                elif node.state is not None or node.atime_ns is not None:
+                    node = None  # attributes of its own: the general path below
+                elif node.version is not UNKNOWN:
+                    node.version = info.version()  # keep a cached version fresh
+                if node is not None:
+                    # The listing has all it needs: no per-entry coroutine
+                    # or store call, and nothing cached per entry.
+                    attr = version_attrs(node.ino, info, read_only)
+                    if not reply(token, name.encode(), attr, index + 1 + READDIR_OFFSET):
+                        table.forget(node.ino, 0)
+                        return
+                    node.lookups += 1
+                    continue
+                node = table.node(file_kind, path)
+                if node.state is None:
+                    node.version = info.version()
+            else:
+                node = table.node(kind, path, info.version_id if kind is Kind.VFILE else None)
+                if kind is Kind.VFILE:
+                    node.version = info
+            try:
+                attr = await self.attrs(node)
+            except pyfuse3.FUSEError:
+                table.forget(node.ino, 0)
+                continue  # vanished since the listing
+            if not reply(token, name.encode(), attr, index + 1 + READDIR_OFFSET):
+                table.forget(node.ino, 0)
+                return
+            table.add_lookups(node)
 
     @fuse_handler
     async def mkdir(

@@ -492,6 +492,36 @@ def scan_latest_brief(
     )
 
 
+def first_folded_key(
+    cur: sqlite3.Cursor, bucket: str, start: bytes, upper: bytes | None, skip: int, delim: bytes
+) -> bytes | None:
+    """The first live latest key in [start, upper) with ``delim`` after its first ``skip``
+    bytes (the first key of a sub-directory), read from the ``objects_live`` index alone."""
+    sql = (
+        "SELECT key FROM objects WHERE bucket = ? AND delete_marker = 0 AND key >= ?"
+        + (" AND key < ?" if upper is not None else "")
+        + " AND instr(substr(key, ?), ?) > 0 ORDER BY key LIMIT 1"
+    )
+    args: list[object] = (
+        [bucket, start] + ([upper] if upper is not None else []) + [skip + 1, delim]
+    )
+    row = cur.execute(sql, args).fetchone()
+    return None if row is None else row[0]  # type: ignore[no-any-return]
+
+
+def newest_latest(
+    cur: sqlite3.Cursor, bucket: str, start: bytes, upper: bytes | None
+) -> int | None:
+    """The newest last-modified time of the live latest keys in [start, upper)."""
+    sql = (
+        "SELECT max(v.created) FROM objects o JOIN versions v ON v.seq = o.seq "
+        "WHERE o.bucket = ? AND o.delete_marker = 0 AND o.key >= ?"
+        + (" AND o.key < ?" if upper is not None else "")
+    )
+    args: list[object] = [bucket, start] + ([upper] if upper is not None else [])
+    return cur.execute(sql, args).fetchone()[0]  # type: ignore[no-any-return]
+
+
 def stale_latest(cur: sqlite3.Cursor) -> list[tuple[str, bytes]]:
     """Keys whose ``objects`` row does not name their newest version (or is missing)."""
     rows = cur.execute(

@@ -225,8 +225,8 @@ class ListingMixin:
                     meta = metas.get(smeta)
                     if meta is None:
                         meta = metas[smeta] = rec.unpack_sys_meta(smeta)
-                    if newest is None or created > newest:
-                        newest = created
+                    if (newest is None or created > newest) and len(key) > start:
+                        newest = created  # a key other than the prefix (a directory marker)
                     # One copy of the strings most keys share: the tuple is all
                     # the listing holds per key while the caller walks it.
                     vid = shared(vid, vid)

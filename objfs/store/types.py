@@ -275,7 +275,8 @@ class DirectoryListing:
     ``entries``: ``ListedFile`` for each key, ``str`` (ending in the
     delimiter) for each common prefix, merged in byte order of the key or
     prefix; ``subdirs``: how many common prefixes; ``newest_ns``: the newest
-    last-modified time of a listed key (None when there is none).
+    last-modified time of a listed key other than the prefix itself (a
+    directory marker), None when there is none: what ``dir_stats`` says.
     """
 
     entries: list[ListedFile | str]

@@ -140,6 +140,18 @@ def test_list_directory_matches_iter_objects(store, bucket, listing_keys):
                 assert got.newest_ns is None
 
 
+def test_dir_stats_agrees_with_list_directory(store, ctx, bucket, listing_keys):
+    """Sub-directories and the newest direct child (the marker not counted), two ways."""
+    store.put_object(ctx, bucket, "a/", b"")  # a directory marker: newer than all, not counted
+    for prefix in ["", "a/", "/", "b/", "a//", "zz-no-match/"]:
+        listed = store.list_directory(ctx, bucket, prefix)
+        stats = store.dir_stats(ctx, bucket, prefix)
+        assert (stats.subdirs, stats.newest_ns) == (listed.subdirs, listed.newest_ns), prefix
+        children = [e for e in listed.entries if not isinstance(e, str) and e.key != prefix]
+        want = max((e.last_modified_ns for e in children), default=None)
+        assert stats.newest_ns == want, prefix
+
+
 def test_list_directory_entries_carry_the_latest_version(store, ctx, vbucket):
     from objfs.store import SystemMeta
 
@@ -161,7 +173,7 @@ def test_list_directory_entries_carry_the_latest_version(store, ctx, vbucket):
     assert listed.version() == head
     assert listed.user_meta == {"a": "b"} and listed.sys_meta == meta
     assert got.subdirs == 0
-    assert got.newest_ns == max(e.last_modified_ns for e in got.entries)
+    assert got.newest_ns == listed.last_modified_ns  # the marker "d/" is not a child
 
 
 def test_list_directory_needs_a_delimiter(store, ctx, bucket):
