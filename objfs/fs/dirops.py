@@ -8,10 +8,9 @@ Invariants:
   costs one store listing plus one marker lookup per sub-directory never
   seen before (directory attributes live in the marker), never a query per
   file: file attributes come from the listing (``Store.list_directory``,
-  one compact tuple per key), built without a coroutine per entry, and a
-  file node made by readdir caches no version (100,000 entries must not
-  cost 100,000 ``ObjectVersion``s of memory: a later getattr or open
-  asks the store);
+  one compact tuple per key), built without a coroutine per entry; a file
+  node keeps that tuple and builds its ``ObjectVersion`` only when asked
+  (100,000 entries must not cost 100,000 of those);
 * rmdir refuses a directory with any key below it, including keys hidden by
   the naming rule (they are never deleted behind the user's back);
 * rename of a file or a whole directory is one store transaction; open
@@ -39,7 +38,7 @@ from objfs.fs.inodes import UNKNOWN, Kind, Node
 from objfs.fs.runner import caller, fuse_error, fuse_handler
 from objfs.fs.times import flush_times
 from objfs.store.listing import gc_paused
-from objfs.store.types import DirectoryListing, DirStats
+from objfs.store.types import DirectoryListing, DirStats, ListedFile
 
 if TYPE_CHECKING:
     from objfs.fs.operations import ObjfsOperations
@@ -47,10 +46,17 @@ if TYPE_CHECKING:
 READDIR_OFFSET = 2  # next_id = index + 1 + READDIR_OFFSET (small cookies are reserved)
 
 
+# A snapshot entry: a listed file as the store gave it (its name is its key
+# past ``DirHandle.cut``), or (name, kind, path or None: join it, info).
+Entry = ListedFile | tuple[str, Kind, str | None, Any]
+
+
 @dataclass(slots=True)
 class DirHandle:
     node: Node
-    entries: list[tuple[str, Kind, str | None, Any]] | None = None
+    entries: list[Entry] | None = None
+    base: str = ""  # the directory's path when the snapshot was taken
+    cut: int = 0  # the length of its key prefix
 
 
 class DirOps:
@@ -82,14 +88,12 @@ class DirOps:
             self.meta_unsynced = False
             await self.run(self.run.store.sync, caller())
 
-    async def list_dir(
-        self: ObjfsOperations, node: Node
-    ) -> list[tuple[str, Kind, str | None, Any]]:
-        """Snapshot of a mount directory: (name, kind, path, ListedFile | None).
+    async def list_dir(self: ObjfsOperations, node: Node) -> list[Entry]:
+        """Snapshot of a mount directory (``Entry``), in name order.
 
-        ``path`` is None for listed entries (readdir joins it only for the
-        entries it sends: a listing of 100,000 keys builds no path it does
-        not need).
+        A listed file is its bare ``ListedFile`` and others carry path None:
+        readdir makes names and paths only for the entries it sends (a
+        listing of 100,000 keys holds one tuple per key, no more).
         """
         assert node.path is not None
         prefix = self.keys.dir_prefix(node.path)
@@ -100,13 +104,13 @@ class DirOps:
 
     def _dir_entries(
         self: ObjfsOperations, node: Node, prefix: str, listing: DirectoryListing
-    ) -> list[tuple[str, Kind, str | None, Any]]:
+    ) -> list[Entry]:
         assert node.path is not None
         cut = len(prefix)
         valid = names.valid_segment
         hidden = names.VERSIONS_DIR if node.kind is Kind.ROOT else None
         file_kind, dir_kind = Kind.FILE, Kind.DIR
-        entries: list[tuple[str, Kind, str | None, Any]] = []
+        entries: list[Entry] = []
         append = entries.append
         dirs = []
         for item in listing.entries:
@@ -121,14 +125,18 @@ class DirOps:
                 (0 < len(name) <= 63 and name != "." and name != ".." and "\0" not in name)
                 or valid(name)
             ) and name != hidden:
-                append((name, file_kind, None, item))
+                append(item)  # type: ignore[arg-type]
         extra = False
+
+        def name_of(e: Entry) -> str:
+            return e.key[cut:] if e.__class__ is ListedFile else e[0]  # type: ignore[union-attr,return-value]
+
         if dirs:
-            files = {e[0] for e in entries}
+            files = {name_of(e) for e in entries}
             entries += [(n, dir_kind, None, None) for n in dirs if n not in files]
             extra = True
         if self.pending:
-            have = {e[0] for e in entries}
+            have = {name_of(e) for e in entries}
             for pending in self.pending:
                 if pending.path is not None and names.split(pending.path)[0] == node.path:
                     name = names.split(pending.path)[1]
@@ -137,7 +145,7 @@ class DirOps:
                         append((name, file_kind, None, None))
                         extra = True
         if extra:
-            entries.sort(key=lambda e: e[0].encode("utf-8", "surrogatepass"))
+            entries.sort(key=lambda e: name_of(e).encode("utf-8", "surrogatepass"))
         if node.kind is Kind.ROOT and self.options.show_versions:
             entries.insert(0, (names.VERSIONS_DIR, Kind.VROOT, "", None))
         return entries
@@ -154,31 +162,41 @@ class DirOps:
                 handle.entries = await self.versions_list(handle.node)
             else:
                 handle.entries = await self.list_dir(handle.node)
+            handle.base = handle.node.path or ""
+            handle.cut = len(self.keys.dir_prefix(handle.base))
         entries = handle.entries
         start = start_id - READDIR_OFFSET if start_id else 0
         table = self.table
         reply = pyfuse3.readdir_reply
         version_attrs = self.version_attrs
         read_only = self.read_only
-        base = handle.node.path
+        base, cut = handle.base, handle.cut
         join = names.join
         file_kind = Kind.FILE
+        keyed = not self.keys.prefix  # a key is its path: one string for both
         for index in range(max(start, 0), len(entries)):
-            name, kind, path, info = entries[index]
-            if path is None:
-                assert base is not None
-                path = join(base, name)
+            entry = entries[index]
+            if entry.__class__ is ListedFile:
+                info: Any = entry
+                kind = file_kind
+                name = info.key[cut:]
+                path = info.key if keyed else join(base, name)
+            else:
+                name, kind, path, info = entry  # type: ignore[misc]
+                if path is None:
+                    path = join(base, name)
             if kind is file_kind and info is not None:
                 node = table.find(file_kind, path)
                 if node is None:
                     node = table.node(file_kind, path)
                 elif node.state is not None or node.atime_ns is not None:
                     node = None  # attributes of its own: the general path below
-                elif node.version is not UNKNOWN:
-                    node.version = info.version()  # keep a cached version fresh
                 if node is not None:
-                    # The listing has all it needs: no per-entry coroutine
-                    # or store call, and nothing cached per entry.
+                    # The listing has all it needs: no per-entry coroutine or
+                    # store call; the node keeps the compact entry (fresher
+                    # than any version it cached) as its version-to-be.
+                    node.version = UNKNOWN
+                    node.listed = info
                     attr = version_attrs(node.ino, info, read_only)
                     if not reply(token, name.encode(), attr, index + 1 + READDIR_OFFSET):
                         table.forget(node.ino, 0)
