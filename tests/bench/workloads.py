@@ -294,6 +294,7 @@ def bigdir(t: Target, run: RunState, rows: list[Row]) -> None:
     for metric, cmd in steps:
         if metric.endswith("(cold)"):
             t.cold()
+            t.reset_rss()  # this daemon's peak only
         secs, out = timed(cmd)
         if metric.startswith("ls -l"):
             entries = len(out.splitlines()) - 1  # the "total" line
