@@ -321,6 +321,14 @@ class FileOps:
             # before writing (`echo x > f`); committing now would make an empty
             # version first. release commits it if nothing else does.
             return
+        if state.emptied:
+            # Truncated to 0 (open with O_TRUNC) and nothing written yet. A
+            # flush is any close of the file description, also by a child
+            # process that inherited it: every fork + exec closes it, at any
+            # moment, e.g. between the open and the first write. Committing
+            # then would make an empty version before the data. release
+            # commits the empty file if no write and no flush after one does.
+            return
         await self.commit_node(handle.node, durable=False)
 
     @fuse_handler

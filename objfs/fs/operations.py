@@ -386,6 +386,10 @@ class ObjfsOperations(FileOps, DirOps, VersionOps, XattrOps, pyfuse3.Operations)
             meta = self._with_atime(node, meta)
             nlink = 0 if node.unlinked else 1
             return d.file(node.ino, state.size, modified, meta, self.read_only, nlink)
+        listed = node.listed
+        if listed is not None and node.atime_ns is None and node.path is not None:
+            # What the last listing said: no store call, no ObjectVersion built.
+            return self.version_attrs(node.ino, listed, self.read_only)  # type: ignore[arg-type]
         version = await self.file_version(node)
         if version is None:
             raise fuse_error(errno.ENOENT)

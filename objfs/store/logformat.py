@@ -239,6 +239,7 @@ OPERATIONS: Mapping[str, tuple[Op, ...]] = {
     # listings
     "list_objects": _ops(Op("REST.GET.BUCKET", **BKT)),
     "iter_objects": _ops(Op("REST.GET.BUCKET", **BKT)),
+    "list_directory": _ops(Op("REST.GET.BUCKET", **BKT)),
     "prefix_exists": _ops(Op("REST.GET.BUCKET", **BKT)),
     "list_object_versions": _ops(Op("REST.GET.BUCKETVERSIONS", **BKT)),
     "key_versions": _ops(Op("REST.GET.BUCKETVERSIONS", version=None)),

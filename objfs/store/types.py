@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
+from typing import NamedTuple
 
 from objfs.auth.identity import OWNER_NAME, Identity
 
@@ -225,6 +226,71 @@ class ListResult:
     is_truncated: bool
     next_continuation_token: str | None
     key_count: int
+
+
+class ListedFile(NamedTuple):
+    """A key of ``Store.list_directory``: its latest, live version, compact.
+
+    The one record here that is a tuple, not a dataclass: a directory of
+    100,000 keys is listed as 100,000 of these, so each must cost as little
+    to build and to hold as can be. ``version()`` makes the full
+    ``ObjectVersion`` when one is needed; ``user_meta`` is decoded on access.
+    """
+
+    bucket: str
+    key: str
+    version_id: str
+    seq: int
+    size: int
+    etag: str
+    last_modified_ns: int
+    content_type: str
+    sys_meta: SystemMeta
+    sse: str
+    kms_key_id: str | None
+    user_meta_blob: bytes | None
+
+    @property
+    def user_meta(self) -> dict[str, str]:
+        if self.user_meta_blob is None:
+            return {}
+        from objfs.store.records import unpack_user_meta
+
+        return unpack_user_meta(self.user_meta_blob)
+
+    def version(self) -> ObjectVersion:
+        return ObjectVersion(
+            bucket=self.bucket,
+            key=self.key,
+            version_id=self.version_id,
+            is_latest=True,
+            is_delete_marker=False,
+            size=self.size,
+            etag=self.etag,
+            last_modified_ns=self.last_modified_ns,
+            content_type=self.content_type,
+            user_meta=self.user_meta,
+            sys_meta=self.sys_meta,
+            sse=self.sse,
+            kms_key_id=self.kms_key_id,
+            seq=self.seq,
+        )
+
+
+@dataclass(slots=True, frozen=True)
+class DirectoryListing:
+    """``Store.list_directory``: what is directly under a prefix, in key order.
+
+    ``entries``: ``ListedFile`` for each key, ``str`` (ending in the
+    delimiter) for each common prefix, merged in byte order of the key or
+    prefix; ``subdirs``: how many common prefixes; ``newest_ns``: the newest
+    last-modified time of a listed key other than the prefix itself (a
+    directory marker), None when there is none: what ``dir_stats`` says.
+    """
+
+    entries: list[ListedFile | str]
+    subdirs: int
+    newest_ns: int | None
 
 
 @dataclass(slots=True, frozen=True)
