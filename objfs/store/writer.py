@@ -85,7 +85,9 @@ class ObjectWriter:
         self._base_domain = domain
         self._base_limit = size  # base bytes at or past this read as zeros
         self.size = size
-        self._blocks: OrderedDict[int, bytearray] = OrderedDict()  # in memory
+        # In memory: a bytearray, or the caller's bytes when one write covered
+        # the whole block (kept as is, no copy; made a bytearray if edited).
+        self._blocks: OrderedDict[int, bytes | bytearray] = OrderedDict()
         # Blocks written as new chunks (or being written), not yet committed.
         self._stored: dict[int, ChunkRef | Future[ChunkRef]] = {}
         self._in_flight: list[Future[ChunkRef]] = []
@@ -141,7 +143,7 @@ class ObjectWriter:
             pending = self._stored[index] = pending.result()
         return pending
 
-    def _load(self, index: int) -> bytearray:
+    def _load(self, index: int) -> bytes | bytearray:
         """The block's current content (not cached; may be short: zeros follow)."""
         buf = self._blocks.get(index)
         if buf is not None:
@@ -182,13 +184,25 @@ class ObjectWriter:
         buf = self._blocks.get(index)
         if buf is None:
             buf = self._load(index)
+            if not isinstance(buf, bytearray):
+                buf = bytearray(buf)
             self._stored.pop(index, None)
             self._overlay_pages -= len(self._overlay.pop(index, {}))
             self._blocks[index] = buf
             self._evict()
         else:
+            if not isinstance(buf, bytearray):  # a whole block kept as written
+                buf = self._blocks[index] = bytearray(buf)
             self._blocks.move_to_end(index)
         return buf
+
+    def _put_block(self, index: int, data: bytes) -> None:
+        """Block ``index`` is ``data`` (a whole block, one write): kept, not copied."""
+        self._blocks.pop(index, None)
+        self._stored.pop(index, None)
+        self._overlay_pages -= len(self._overlay.pop(index, {}))
+        self._blocks[index] = data
+        self._evict()
 
     def _evict(self) -> None:
         """Store the least recently written blocks beyond ``max_dirty``.
@@ -206,16 +220,24 @@ class ObjectWriter:
             self._in_flight.append(future)
             self._stored[index] = future
 
-    def _store_block(self, buf: bytearray, length: int) -> ChunkRef:
-        data = bytes(buf[:length])
-        if len(data) < length:
-            data += bytes(length - len(data))
-        if is_zero(data):
+    def _store_block(self, buf: bytes | bytearray, length: int) -> ChunkRef:
+        """Store a block's first ``length`` bytes (zeros past ``buf``'s end).
+
+        Reads ``buf`` in place (no copy) unless it is short; a block being
+        stored is out of ``_blocks`` or under the writer's lock, so nothing
+        edits it meanwhile.
+        """
+        if len(buf) < length:
+            buf = bytes(buf) + bytes(length - len(buf))
+        if is_zero(buf, length):
             return ChunkRef(None, length)
-        chunk_id, _new = self.store.chunks.put(self.domain, data)
+        with memoryview(buf) as view:
+            chunk_id, _new = self.store.chunks.put(
+                self.domain, view[:length] if len(buf) > length else view
+            )
         return ChunkRef(chunk_id, length)
 
-    def _seal_inline(self, buf: bytearray, length: int) -> ChunkRef:
+    def _seal_inline(self, buf: bytes | bytearray, length: int) -> ChunkRef:
         data = bytes(buf[:length])
         if len(data) < length:
             data += bytes(length - len(data))
@@ -236,6 +258,11 @@ class ObjectWriter:
             while pos < len(view):
                 index, inner = divmod(offset + pos, self.block)
                 take = min(self.block - inner, len(view) - pos)
+                if take == self.block:  # a whole block: the common sequential write
+                    whole = data if type(data) is bytes and take == len(data) else None
+                    self._put_block(index, whole or bytes(view[pos : pos + take]))
+                    pos += take
+                    continue
                 if (
                     inner % PAGE == 0
                     and take % PAGE == 0
