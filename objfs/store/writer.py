@@ -15,8 +15,16 @@ database), not a 1 MiB chunk; a block whose pieces would pass
 ``MAX_PIECES`` is stored whole again (bounded fragmentation). Reading a
 block with an overlay reads the base block and lays the pages over it.
 
+Sequential writes (issue 10): a write covering a whole block keeps the
+caller's bytes object as the block (no copy; copied to a bytearray only if
+edited later), blocks are stored through memoryviews, and ``write_nowait``
+lets the mount buffer a write that needs no I/O in its event loop thread
+(no thread hop per 1 MiB FUSE write). Blocks past ``max_dirty`` are sealed
+on the chunk pool (two threads) while later blocks fill: the pipeline
+across both cores, at most ``_IN_FLIGHT`` blocks queued there.
+
 Invariants: memory holds at most ``max_dirty`` blocks and ``MAX_OVERLAY``
-overlay pages per writer; bytes past
+overlay pages per writer (plus ``_IN_FLIGHT`` blocks being stored); bytes past
 ``base_limit`` of the base never show through (truncate down then up reads
 zeros); the writer never commits a chunk it did not write or the base did not
 reference; from its creation to ``close`` it holds a write intent on the
