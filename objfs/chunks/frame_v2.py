@@ -182,15 +182,28 @@ def _mac(keys: Keys, aad: bytes, body: bytes | memoryview) -> bytes:
     return h.digest(length=TAG_LEN)
 
 
+def max_frame_len(plain_len: int) -> int:
+    """Bytes a frame of ``plain_len`` bytes takes at most (compression only shrinks it)."""
+    return plain_len + frame_overhead(plain_len)
+
+
 def seal(
     keys: Keys,
     domain_id: bytes,
-    data: bytes | memoryview,
+    data: bytes | bytearray | memoryview,
     chunk_id: bytes,
     compressor: zstandard.ZstdCompressor | None,
-) -> list[bytes]:
-    """The frame for ``data`` as pieces to write back to back (header+table first)."""
+    scratch: bytearray | None = None,
+) -> memoryview:
+    """The frame for ``data``, built in one buffer: ``scratch`` if it is large
+    enough (the caller must not use the frame after reusing it), else a new one.
+
+    Written in place (AES-GCM ``encrypt_into``): no per-segment ciphertext
+    objects, no joining; the frame is one buffer for one ``write``.
+    """
     view = memoryview(data)
+    if view.format != "B":
+        view = view.cast("B")
     plain_len = len(view)
     cipher = CIPHER_AESGCM if keys.aead is not None else CIPHER_NONE
     n = nsegs_for(plain_len)
@@ -210,14 +223,27 @@ def seal(
     header = HEADER.pack(
         MAGIC, VERSION, codec, cipher, SEGMENT_SHIFT, domain_id, plain_len, n, payload_len
     )
-    out = [header + struct.pack(f">{n}I", *entries)]
+    head_len = HEADER_LEN + ENTRY.size * n
+    total = head_len + payload_len
+    buf = scratch if scratch is not None and len(scratch) >= total else bytearray(total)
+    out = memoryview(buf)[:total]
+    out[:HEADER_LEN] = header
+    struct.pack_into(f">{n}I", out, HEADER_LEN, *entries)
+    nonces = os.urandom(NONCE_LEN * n) if keys.aead is not None else b""
+    pos = head_len
     for i, (body, c) in enumerate(bodies):
         aad = _aad(header, chunk_id, i, i == n - 1, c)
+        blen = len(body)
         if keys.aead is not None:
-            nonce = os.urandom(NONCE_LEN)
-            out.append(nonce + keys.aead.encrypt(nonce, body, aad))
+            nonce = nonces[i * NONCE_LEN : (i + 1) * NONCE_LEN]
+            out[pos : pos + NONCE_LEN] = nonce
+            pos += NONCE_LEN
+            keys.aead.encrypt_into(nonce, body, aad, out[pos : pos + blen + TAG_LEN])
         else:
-            out.append(bytes(body) + _mac(keys, aad, body))
+            out[pos : pos + blen] = body
+            out[pos + blen : pos + blen + TAG_LEN] = _mac(keys, aad, body)
+        pos += blen + TAG_LEN
+    assert pos == total
     return out
 
 

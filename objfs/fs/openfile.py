@@ -187,8 +187,11 @@ class OpenFile:
 
     async def write(self, offset: int, data: bytes) -> int:
         async with self.lock:
-            # One thread hop for open + write: small files are latency bound.
-            await self.run(lambda: self._writer_now().write(offset, data))
+            # Buffering a write that needs no I/O happens right here (no thread
+            # hop: sequential writes); otherwise one hop for open + write.
+            nowait = getattr(self.writer, "write_nowait", None)
+            if nowait is None or not nowait(offset, data):
+                await self.run(lambda: self._writer_now().write(offset, data))
             self._data_changed()
             self.emptied = False
         return len(data)

@@ -225,6 +225,47 @@ def test_writer_random_ops_match_bytearray_model(store, ctx, vbucket):
     assert len({vid for vid, _ in committed}) == len(committed)
 
 
+def test_writer_write_nowait_matches_write(store, ctx, bucket):
+    """write_nowait (the mount's no-thread-hop path) writes exactly what write
+    would, or nothing and says so: sequential 1 MiB writes, aligned or not,
+    go without waiting; a partial write into base data or a stored block does not."""
+    chunk = store.chunk_size
+    body = rand_bytes(3 * chunk + 100, 7)
+    store.put_object(ctx, bucket, "f", body)
+    w = store.open_writer(ctx, bucket, "f", base=store.head_object(ctx, bucket, "f"))
+    model = bytearray(body)
+    rng = random.Random(7)
+    try:
+        assert not w.write_nowait(10, b"x" * 100)  # needs block 0 of the base
+        assert bytes(w.read(0, len(model))) == body  # refused: nothing written
+        whole = rand_bytes(chunk, 8)
+        assert w.write_nowait(chunk, whole)  # a whole block: no base read
+        model[chunk : 2 * chunk] = whole
+        offset = len(model) + 5000  # appends past the end, off the block grid
+        taken = 0
+        for _ in range(40):
+            data = rng.randbytes(chunk)
+            if w.write_nowait(offset, data):
+                taken += 1
+            else:
+                w.write(offset, data)
+            model.extend(bytes(offset - len(model)))
+            model[offset : offset + chunk] = data
+            offset += chunk
+        # The first max_dirty blocks never wait (later ones may, for the pool).
+        assert taken >= 10
+        # Block 2 was evicted (stored) long ago: a partial write must load it.
+        assert not w.write_nowait(2 * chunk + 1, b"y")
+        w.write(2 * chunk + 1, b"y")
+        model[2 * chunk + 1] = ord("y")
+        assert w.size == len(model)
+        assert w.read(0, len(model)) == bytes(model)
+        w.commit(ctx)
+    finally:
+        w.close()
+    assert get_body(store, ctx, bucket, "f") == bytes(model)
+
+
 def test_writer_on_base_is_copy_on_write(store, ctx, vbucket):
     body = rand_bytes(3 * MiB + 5, 3)
     base_put = store.put_object(ctx, vbucket, "f", body, sys_meta=SystemMeta(mode=0o100644))
