@@ -330,6 +330,91 @@ class ChunkStore:
                     out[index] = seg
         return out
 
+    def peek(self, domain: Domain, chunk_id: bytes, lo: int, hi: int) -> bytes | None:
+        """Bytes [lo, hi) of a chunk if every segment they cover is cached, else None.
+
+        No I/O and no decoding: cheap enough for the mount's event loop thread
+        to answer a small read without a hop to a worker thread.
+        """
+        if hi <= lo:
+            return b""
+        first, last = lo // SEGMENT, (hi - 1) // SEGMENT
+        cache = self._cache
+        did = domain.domain_id
+        with self._cache_lock:
+            if first == last:
+                key = (did, chunk_id, first)
+                seg = cache.get(key)
+                if seg is None:
+                    return None
+                cache.move_to_end(key)
+                segs = [seg]
+            else:
+                segs = []
+                for index in range(first, last + 1):
+                    key = (did, chunk_id, index)
+                    seg = cache.get(key)
+                    if seg is None:
+                        return None
+                    cache.move_to_end(key)
+                    segs.append(seg)
+        base = first * SEGMENT
+        out = segs[0] if len(segs) == 1 else b"".join(segs)
+        a, b = lo - base, hi - base
+        if b > len(out):
+            return None  # short: let ``read`` report the damage
+        return out if (a, b) == (0, len(out)) else out[a:b]
+
+    def read_nowait(
+        self, domain: Domain, chunk_id: bytes, lo: int, hi: int, *, length: int | None = None
+    ) -> bytes | None:
+        """``read`` if it needs no storage I/O (else None: call ``read``).
+
+        Answers from the segment cache, or from the OS page cache for a chunk
+        file whose layout is known (``pread`` with ``RWF_NOWAIT``), decrypting
+        the covered segments here. Any damage found is ``IntegrityError``,
+        exactly as ``read`` reports it; anything else unusual is None.
+        """
+        data = self.peek(domain, chunk_id, lo, hi)
+        if data is not None or hi <= lo:
+            return data
+        with self._cache_lock:
+            layout = self._layouts.get(chunk_id)
+        if layout is None:  # not seen yet, or v1: the slow path
+            return None
+        if length is not None and layout.plain_len != length:
+            return None
+        first, last = lo // SEGMENT, min((hi - 1) // SEGMENT, layout.nsegs - 1)
+        if (
+            hi > layout.plain_len
+            or (domain.domain_id, chunk_id) in self._prefetching
+            or layout.domain_id != domain.domain_id
+        ):
+            return None
+        blob = self.backend.open_blob_nowait(_check_id(chunk_id))
+        if blob is None:
+            return None
+        off = layout.offsets
+        start, stop = off[first], off[last + 1]
+        with blob:
+            raw = blob.pread_nowait(start, stop - start)
+        if raw is None:
+            return None
+        keys = self._check(layout, domain, chunk_id)
+        view = memoryview(raw)
+        dec = self._decompressor()
+        got = {
+            i: frame_v2.open_segment(
+                keys, layout, chunk_id, i, view[off[i] - start : off[i + 1] - start], dec
+            )
+            for i in range(first, last + 1)
+        }
+        self._remember(domain.domain_id, chunk_id, got)
+        segs = [got[i] for i in range(first, last + 1)]
+        out = segs[0] if len(segs) == 1 else b"".join(segs)
+        a, b = lo - first * SEGMENT, hi - first * SEGMENT
+        return out if (a, b) == (0, len(out)) else out[a:b]
+
     def _layout(self, chunk_id: bytes, blob: BlobReader) -> Layout | None:
         with self._cache_lock:
             if chunk_id in self._layouts:

@@ -43,7 +43,8 @@ from objfs.fs.encryption import (
     verify_readable,
     without_envelope,
 )
-from objfs.fs.runner import StoreRunner, caller
+from objfs.fs.runner import CALLER, StoreRunner, caller
+from objfs.store.reader import ExtentReader
 from objfs.store.types import ObjectVersion, RequestContext, SystemMeta
 
 log = logging.getLogger("objfs.fs")
@@ -92,6 +93,11 @@ class OpenFile:
         # The access log counts an open file's reads as one GET per reader: the
         # first store read is the request, later ones continue it (log=False).
         self._logged_readers: set[Identity] = set()
+        # Random reads: the base resolved once per reader identity (its domain
+        # and manifest), keyed by the base it was resolved for. Dropped when
+        # the key changes outside (``forget_readers``), so the next read
+        # resolves the version again.
+        self._readers: dict[Identity, tuple[tuple[str, int], ExtentReader]] = {}
 
     def _sequential(self, offset: int, end: int) -> bool:
         """Whether a read of [offset, end) continues a sequential stream (and note it)."""
@@ -211,7 +217,16 @@ class OpenFile:
             sequential = self._sequential(offset, end)
             if cse is None and not sequential:
                 # A random read asks for its own range only; no read-ahead.
-                return await self.run(self._read_block, self.base, offset, end - offset, False)
+                # Answered on this thread when no storage I/O is needed (the
+                # segment cache, or the page cache: a hop to a worker thread
+                # and back costs more than decrypting 64 KiB); else one worker
+                # call reads and decrypts only the segments it covers.
+                reader = self._reader(self.base)
+                if reader is not None:
+                    data = reader.nowait(offset, end)
+                    if data is not None:
+                        return data
+                return await self._read_range(self.base, reader, offset, end)
             # Sequential: whole blocks through a small cache (the kernel asks
             # for 128 KiB at a time), and the store decodes the next chunk
             # ahead. CSE frames are authenticated whole, so always whole blocks.
@@ -270,6 +285,41 @@ class OpenFile:
             return ctx.with_options(log=False)
         self._logged_readers.add(ctx.identity)
         return ctx
+
+    def _reader(self, base: ObjectVersion) -> ExtentReader | None:
+        """The resolved ``base`` of the calling reader, if it was resolved already."""
+        held = self._readers.get(CALLER.get().identity)
+        if held is not None and held[0] == (base.version_id, base.seq):
+            return held[1]
+        return None
+
+    async def _read_range(
+        self, base: ObjectVersion, reader: ExtentReader | None, offset: int, end: int
+    ) -> bytes:
+        if reader is not None:
+            return await self.run(reader.read, offset, end)
+        identity = CALLER.get().identity
+        return await self.run(self._first_read, base, identity, offset, end)
+
+    def _first_read(self, base: ObjectVersion, identity: Identity, offset: int, end: int) -> bytes:
+        """Resolve ``base`` for this reader (a logged, authorized GET), then read."""
+        with keyed(base):
+            with self.run.store.get_object(
+                self._read_ctx(),
+                self.bucket,
+                base.key,
+                version_id=base.version_id,
+                sse=self.enc.read_request,
+            ) as obj:
+                reader = obj.positional()
+        if len(self._readers) >= 64:
+            self._readers.clear()
+        self._readers[identity] = ((base.version_id, base.seq), reader)
+        return reader.read(offset, end)
+
+    def forget_readers(self) -> None:
+        """The key changed outside: resolve the version again on the next read."""
+        self._readers.clear()
 
     def _read_block(self, base: ObjectVersion, start: int, length: int, readahead: bool) -> bytes:
         with keyed(base):
