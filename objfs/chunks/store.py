@@ -108,7 +108,8 @@ def _check_id(chunk_id: bytes) -> str:
     return chunk_id.hex()
 
 
-_PREFETCH = ThreadPoolExecutor(max_workers=1, thread_name_prefix="objfs-prefetch")
+# Read-ahead: a few threads, so the disk has several chunk reads to work on.
+_PREFETCH = ThreadPoolExecutor(max_workers=3, thread_name_prefix="objfs-prefetch")
 
 
 class ChunkStore:
@@ -511,8 +512,11 @@ class ChunkStore:
             pieces.append(seg if (a, b) == (0, len(seg)) else seg[a:b])
         return pieces[0] if len(pieces) == 1 else b"".join(pieces)
 
-    def prefetch(self, domain: Domain, chunk_id: bytes) -> None:
-        """Decode a chunk into the cache in the background (errors surface on get)."""
+    def prefetch(self, domain: Domain, chunk_id: bytes, length: int | None = None) -> None:
+        """Decode a chunk into the cache in the background (errors surface on get).
+
+        ``length``, if known, spares a look for an inline copy of a big chunk.
+        """
         key = (domain.domain_id, chunk_id)
         with self._cache_lock:
             if (domain.domain_id, chunk_id, 0) in self._cache or key in self._prefetching:
@@ -524,7 +528,9 @@ class ChunkStore:
             def load() -> None:
                 started.wait()
                 try:
-                    self.get(domain, chunk_id)
+                    raw = self._raw_frame(chunk_id, length)
+                    segments = self._decode_segments(domain, chunk_id, raw, verify_id=False)
+                    self._remember(domain.domain_id, chunk_id, dict(enumerate(segments)))
                 except Exception:  # noqa: BLE001 - a later read reports it
                     pass
                 finally:

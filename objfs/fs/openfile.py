@@ -49,6 +49,9 @@ from objfs.store.types import ObjectVersion, RequestContext, SystemMeta
 
 log = logging.getLogger("objfs.fs")
 
+# Sequential readers: chunks read and decoded ahead of the one being served
+# (by the chunk store's read-ahead threads), so the disk always has work.
+READAHEAD_CHUNKS = 4
 CACHED_BLOCKS = 4  # per open file, for reads of unmodified data (4 chunks of memory)
 # A read that starts within this distance of where the previous one ended
 # continues a sequential stream (the kernel's read-ahead requests of one
@@ -268,7 +271,13 @@ class OpenFile:
                     read_cse_block, self.run.store, self._read_ctx(), self.enc, base, cse, index
                 )
             else:
-                block = await self.run(self._read_block, base, index * bs, bs, True)
+                reader = self._reader(base)
+                start, stop = index * bs, min((index + 1) * bs, base.size)
+                if reader is not None:
+                    # Keep the chunks after this one being read and decoded
+                    # by the chunk store's read-ahead threads meanwhile.
+                    reader.prefetch(stop, READAHEAD_CHUNKS)
+                block = await self._read_range(base, reader, start, stop)
             self._blocks[key] = block
             while len(self._blocks) > CACHED_BLOCKS:
                 self._blocks.popitem(last=False)
@@ -320,19 +329,6 @@ class OpenFile:
     def forget_readers(self) -> None:
         """The key changed outside: resolve the version again on the next read."""
         self._readers.clear()
-
-    def _read_block(self, base: ObjectVersion, start: int, length: int, readahead: bool) -> bytes:
-        with keyed(base):
-            return self.run.store.read_range(  # type: ignore[no-any-return]
-                self._read_ctx(),
-                self.bucket,
-                base.key,
-                start,
-                min(length, base.size - start),
-                version_id=base.version_id,
-                sse=self.enc.read_request,
-                readahead=readahead,
-            )
 
     def set_meta(
         self, sys_meta: SystemMeta, mtime_ns: int | None = None, ctime_ns: int | None = None

@@ -12,7 +12,7 @@ import bisect
 from collections.abc import Iterator, Sequence
 from itertools import accumulate
 
-from objfs.chunks.store import ChunkStore
+from objfs.chunks.store import INLINE_MAX, ChunkStore
 from objfs.crypto.keyring import Domain
 from objfs.errors import IntegrityError, InvalidRange
 from objfs.store.types import ChunkRef, ObjectVersion
@@ -107,6 +107,16 @@ class ExtentReader:
                 self.domain, ref.chunk_id, lo + ref.offset, hi + ref.offset
             )
         return self.chunks.read_nowait(self.domain, ref.chunk_id, lo, hi, length=ref.length)
+
+    def prefetch(self, offset: int, chunks: int) -> None:
+        """Have the ``chunks`` chunks from ``offset`` on decoded in the background."""
+        ext = self.extents
+        if offset >= self.size or chunks <= 0:
+            return
+        i = bisect.bisect_right(ext.starts, offset) - 1
+        for ref in ext.refs[i : i + chunks]:
+            if ref.chunk_id is not None and ref.offset is None and ref.length > INLINE_MAX:
+                self.chunks.prefetch(self.domain, ref.chunk_id, ref.length)
 
     def read(self, offset: int, end: int) -> bytes:
         """Bytes [offset, end) (clipped to the version's size); damage is IntegrityError."""
