@@ -156,6 +156,9 @@ class BlobReader:
         """Up to ``n`` bytes at ``offset`` (fewer only at the blob's end)."""
         raise NotImplementedError
 
+    def advise_random(self) -> None:
+        """Hint: only the ranges asked for will be read (no read-ahead)."""
+
     def pread_nowait(self, offset: int, n: int) -> bytes | bytearray | None:
         """Exactly ``n`` bytes at ``offset`` if they are in memory now, else None."""
         return None
@@ -191,6 +194,12 @@ class _FileBlob(BlobReader):
             if exc.errno == errno.EIO:
                 raise IntegrityError(f"chunk {self._name} cannot be read: disk I/O error") from exc
             raise self._backend._os_error(exc, f"reading chunk {self._name}") from exc
+
+    def advise_random(self) -> None:
+        try:
+            os.posix_fadvise(self._fd, 0, 0, os.POSIX_FADV_RANDOM)
+        except (OSError, AttributeError):
+            pass
 
     def pread_nowait(self, offset: int, n: int) -> bytes | bytearray | None:
         if _RWF_NOWAIT is None:

@@ -486,6 +486,10 @@ class ChunkStore:
                     plain_len = layout.plain_len
                     last = min(last, layout.nsegs - 1)
                     missing = [i for i in range(first, last + 1) if i not in got]
+                    if len(missing) < layout.nsegs:
+                        # A part of the chunk (a random reader): the kernel's
+                        # read-ahead would read segments nobody asked for.
+                        blob.advise_random()
                     if missing:
                         off = layout.offsets
                         start, stop = off[missing[0]], off[missing[-1] + 1]
