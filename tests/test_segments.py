@@ -284,9 +284,17 @@ def test_read_nowait_answers_from_memory_and_still_detects_damage(
     assert store.read_nowait(domain, chunk_id, lo, hi) == data[lo:hi]
     assert store.peek(domain, chunk_id, lo, hi) == data[lo:hi]  # and decoded in the cache
     assert store.peek(domain, chunk_id, 3 * SEGMENT, 3 * SEGMENT + 10) is None
-    # Across segments, and to the end of the chunk.
-    for a, b in ((SEGMENT - 10, 3 * SEGMENT + 10), (len(data) - 5000, len(data))):
+    # Across two segments, and to the end of the chunk.
+    for a, b in ((SEGMENT - 10, SEGMENT + 10), (len(data) - 5000, len(data))):
         assert store.read_nowait(domain, chunk_id, a, b) == data[a:b]
+    a, b = 2 * SEGMENT, 3 * SEGMENT + 1
+    assert store.read_nowait(domain, chunk_id, a, b) == data[a:b]
+    # A big read is decrypted off the caller's thread (the mount's event loop).
+    store = fresh(tmp_path)
+    assert store.read(domain, chunk_id, 10, 20) == data[10:20]
+    assert store.read_nowait(domain, chunk_id, SEGMENT, 4 * SEGMENT) is None
+    assert store.read(domain, chunk_id, SEGMENT, 4 * SEGMENT) == data[SEGMENT : 4 * SEGMENT]
+    assert store.read_nowait(domain, chunk_id, SEGMENT, 4 * SEGMENT) == data[SEGMENT : 4 * SEGMENT]
     # A store that knows the layout but has decoded nothing beyond segment 0:
     store = fresh(tmp_path)
     assert store.read(domain, chunk_id, 10, 20) == data[10:20]

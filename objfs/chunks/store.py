@@ -96,6 +96,9 @@ _PROBE_PIECES = 4
 _PROBE_MIN = 128 << 10  # below this, just try every segment
 _FIRST_READ = 4096  # header + table of chunks up to 16 MiB, in one pread
 _LAYOUTS = 4096  # parsed headers kept (a few hundred bytes each)
+# read_nowait decodes at most this many segments (~15-50 us each on the
+# caller's thread, the mount's event loop): small reads only.
+_NOWAIT_SEGMENTS = 2
 frame_overhead = frame_v2.frame_overhead
 # Chunks of at most this many bytes may live inline in the metadata database
 # (sealed frame <= 16 KiB): see ``seal_inline``.
@@ -387,7 +390,8 @@ class ChunkStore:
             return None
         first, last = lo // SEGMENT, min((hi - 1) // SEGMENT, layout.nsegs - 1)
         if (
-            hi > layout.plain_len
+            last - first >= _NOWAIT_SEGMENTS  # big reads: decrypt them off the event loop
+            or hi > layout.plain_len
             or (domain.domain_id, chunk_id) in self._prefetching
             or layout.domain_id != domain.domain_id
         ):
