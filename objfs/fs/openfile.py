@@ -18,7 +18,13 @@ version is committed. Invariants:
   writer keeps the base's encryption for in-place edits and takes the
   mount's for a new file or a rewrite from scratch (truncate to 0, or an
   empty base); sizes and offsets here are plaintext (``cseio`` maps them for
-  client-side encrypted files).
+  client-side encrypted files);
+* reads of unmodified data resolve ``base`` once per reader identity (one
+  authorized, access-logged GET) into an ``ExtentReader`` keyed by the
+  base's (version id, seq), dropped when the key changes outside; a small
+  random read is answered on the trio thread when it needs no disk I/O
+  (segment cache, or page cache via RWF_NOWAIT), else in one worker call;
+  sequential readers get whole blocks with chunks read ahead.
 """
 
 from __future__ import annotations
