@@ -265,3 +265,78 @@ def test_store_range_read_of_damaged_segment(tmp_path: Path):
                 bad += 1
         assert bad == 1  # one segment of one chunk, nothing else
         assert not store.fsck(OWNER).ok
+
+
+@pytest.mark.parametrize("kind", ["none", "AES256"])
+def test_read_nowait_answers_from_memory_and_still_detects_damage(
+    tmp_path: Path, keyring: Keyring, kind: str
+):
+    """The mount's event-loop read: no storage I/O, same bytes, same integrity."""
+    domain = make_domain(keyring, kind)
+    data = data_for("random")
+    chunk_id, path, layout = put(tmp_path, domain, data)
+    store = fresh(tmp_path)
+    lo, hi = 2 * SEGMENT + 100, 2 * SEGMENT + 4196
+    # The chunk's layout is not known yet: only the slow path may read it.
+    assert store.read_nowait(domain, chunk_id, lo, hi) is None
+    assert store.read(domain, chunk_id, 10, 20) == data[10:20]  # learns the layout
+    path.read_bytes()  # in the page cache now
+    assert store.read_nowait(domain, chunk_id, lo, hi) == data[lo:hi]
+    assert store.peek(domain, chunk_id, lo, hi) == data[lo:hi]  # and decoded in the cache
+    assert store.peek(domain, chunk_id, 3 * SEGMENT, 3 * SEGMENT + 10) is None
+    # Across two segments, and to the end of the chunk.
+    for a, b in ((SEGMENT - 10, SEGMENT + 10), (len(data) - 5000, len(data))):
+        assert store.read_nowait(domain, chunk_id, a, b) == data[a:b]
+    a, b = 2 * SEGMENT, 3 * SEGMENT + 1
+    assert store.read_nowait(domain, chunk_id, a, b) == data[a:b]
+    # A big read is decrypted off the caller's thread (the mount's event loop).
+    store = fresh(tmp_path)
+    assert store.read(domain, chunk_id, 10, 20) == data[10:20]
+    assert store.read_nowait(domain, chunk_id, SEGMENT, 4 * SEGMENT) is None
+    assert store.read(domain, chunk_id, SEGMENT, 4 * SEGMENT) == data[SEGMENT : 4 * SEGMENT]
+    assert store.read_nowait(domain, chunk_id, SEGMENT, 4 * SEGMENT) == data[SEGMENT : 4 * SEGMENT]
+    # A store that knows the layout but has decoded nothing beyond segment 0:
+    store = fresh(tmp_path)
+    assert store.read(domain, chunk_id, 10, 20) == data[10:20]
+    # a wrong length (the manifest says otherwise) is left to the slow path to report;
+    assert store.read_nowait(domain, chunk_id, 4 * SEGMENT, 4 * SEGMENT + 8, length=5) is None
+    # a flipped byte in a segment: IntegrityError, never wrong bytes;
+    raw = bytearray(path.read_bytes())
+    raw[layout.offsets[4] + 50] ^= 0x40
+    path.write_bytes(raw)
+    with pytest.raises(IntegrityError) as err:
+        store.read_nowait(domain, chunk_id, 4 * SEGMENT, 4 * SEGMENT + 8)
+    assert chunk_id.hex() in str(err.value)
+    # a missing file: None (the slow path reports it).
+    path.unlink()
+    assert store.read_nowait(domain, chunk_id, 3 * SEGMENT, 3 * SEGMENT + 8) is None
+
+
+def test_positional_reader_reads_slices_holes_and_pieces(tmp_path: Path):
+    """``ExtentReader`` (one per open file in the mount) over a version with slices."""
+    with Store.init(tmp_path / "s") as store:
+        store.create_bucket(OWNER, "bkt")
+        store.set_bucket_encryption(OWNER, "bkt", "AES256")
+        body = bytearray(os.urandom(3 * (1 << 20) + 5000))
+        store.put_object(OWNER, "bkt", "k", bytes(body))
+        # An in-place edit makes a version whose manifest holds slices.
+        base = store.head_object(OWNER, "bkt", "k")
+        w = store.open_writer(OWNER, "bkt", "k", base=base)
+        try:
+            w.write(1_500_000, b"x" * 4096)
+            body[1_500_000 : 1_500_000 + 4096] = b"x" * 4096
+            w.commit(OWNER)
+        finally:
+            w.close()
+        with store.get_object(OWNER, "bkt", "k") as obj:
+            reader = obj.positional()
+        size = len(body)
+        spots = [0, 4096, 1_499_000, 1_500_000, 1_503_000, (1 << 20) - 100, size - 4096, size - 1]
+        for off in spots:
+            for n in (1, 4096, 200_000):
+                want = bytes(body[off : off + n])
+                assert reader.read(off, off + n) == want, (off, n)
+                got = reader.nowait(off, off + n)
+                assert got is None or got == want, (off, n)
+        assert reader.read(size, size + 10) == b""
+        assert reader.nowait(size + 5, size + 10) == b""

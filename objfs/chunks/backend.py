@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 
 Buffer = bytes | bytearray | memoryview
 TEMP_PREFIX = ".tmp-"
+# preadv2 flag: fail with EAGAIN instead of waiting for the disk (Linux 4.14+).
+_RWF_NOWAIT: int | None = getattr(os, "RWF_NOWAIT", None)
 _NAME_RE = re.compile(r"[0-9a-f]{8,128}")
 _FANOUT_RE = re.compile(r"[0-9a-f]{2}")
 
@@ -84,6 +86,14 @@ class ChunkBackend(abc.ABC):
     def get_prefix(self, name: str, n: int) -> bytes:
         """The first ``n`` bytes of a blob (backends may do better than ``get``)."""
         return self.get(name)[:n]
+
+    def open_blob_nowait(self, name: str) -> BlobReader | None:
+        """A reader whose ``pread_nowait`` may answer from memory, or None.
+
+        For callers that must not wait for storage (the mount's event loop):
+        backends without a page cache to ask return None.
+        """
+        return None
 
     def open_blob(self, name: str) -> BlobReader:
         """A reader of parts of one blob (a missing blob is ``IntegrityError``).
@@ -146,6 +156,13 @@ class BlobReader:
         """Up to ``n`` bytes at ``offset`` (fewer only at the blob's end)."""
         raise NotImplementedError
 
+    def advise_random(self) -> None:
+        """Hint: only the ranges asked for will be read (no read-ahead)."""
+
+    def pread_nowait(self, offset: int, n: int) -> bytes | bytearray | None:
+        """Exactly ``n`` bytes at ``offset`` if they are in memory now, else None."""
+        return None
+
     def close(self) -> None:
         pass
 
@@ -177,6 +194,22 @@ class _FileBlob(BlobReader):
             if exc.errno == errno.EIO:
                 raise IntegrityError(f"chunk {self._name} cannot be read: disk I/O error") from exc
             raise self._backend._os_error(exc, f"reading chunk {self._name}") from exc
+
+    def advise_random(self) -> None:
+        try:
+            os.posix_fadvise(self._fd, 0, 0, os.POSIX_FADV_RANDOM)
+        except (OSError, AttributeError):
+            pass
+
+    def pread_nowait(self, offset: int, n: int) -> bytes | bytearray | None:
+        if _RWF_NOWAIT is None:
+            return None
+        buf = bytearray(n)
+        try:
+            got = os.preadv(self._fd, [buf], offset, _RWF_NOWAIT)
+        except OSError:
+            return None  # EAGAIN (not cached) or anything else: the slow path says
+        return buf if got == n else None
 
     def close(self) -> None:
         if self._fd >= 0:
@@ -384,6 +417,15 @@ class LocalBackend(ChunkBackend):
             raise IntegrityError(f"chunk {name} is missing ({path})") from None
         except OSError as exc:
             raise self._os_error(exc, f"reading chunk {name}") from exc
+        return _FileBlob(self, name, fd)
+
+    def open_blob_nowait(self, name: str) -> BlobReader | None:
+        # Opening a chunk read recently is a dentry-cache lookup; a missing
+        # or unreadable one is reported by the slow path (open_blob).
+        try:
+            fd = os.open(self.path(name), os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            return None
         return _FileBlob(self, name, fd)
 
     def exists(self, name: str) -> bool:

@@ -96,6 +96,9 @@ _PROBE_PIECES = 4
 _PROBE_MIN = 128 << 10  # below this, just try every segment
 _FIRST_READ = 4096  # header + table of chunks up to 16 MiB, in one pread
 _LAYOUTS = 4096  # parsed headers kept (a few hundred bytes each)
+# read_nowait decodes at most this many segments (~15-50 us each on the
+# caller's thread, the mount's event loop): small reads only.
+_NOWAIT_SEGMENTS = 2
 frame_overhead = frame_v2.frame_overhead
 # Chunks of at most this many bytes may live inline in the metadata database
 # (sealed frame <= 16 KiB): see ``seal_inline``.
@@ -108,7 +111,8 @@ def _check_id(chunk_id: bytes) -> str:
     return chunk_id.hex()
 
 
-_PREFETCH = ThreadPoolExecutor(max_workers=1, thread_name_prefix="objfs-prefetch")
+# Read-ahead: a few threads, so the disk has several chunk reads to work on.
+_PREFETCH = ThreadPoolExecutor(max_workers=3, thread_name_prefix="objfs-prefetch")
 
 
 class ChunkStore:
@@ -355,6 +359,92 @@ class ChunkStore:
                     out[index] = seg
         return out
 
+    def peek(self, domain: Domain, chunk_id: bytes, lo: int, hi: int) -> bytes | None:
+        """Bytes [lo, hi) of a chunk if every segment they cover is cached, else None.
+
+        No I/O and no decoding: cheap enough for the mount's event loop thread
+        to answer a small read without a hop to a worker thread.
+        """
+        if hi <= lo:
+            return b""
+        first, last = lo // SEGMENT, (hi - 1) // SEGMENT
+        cache = self._cache
+        did = domain.domain_id
+        with self._cache_lock:
+            if first == last:
+                key = (did, chunk_id, first)
+                seg = cache.get(key)
+                if seg is None:
+                    return None
+                cache.move_to_end(key)
+                segs = [seg]
+            else:
+                segs = []
+                for index in range(first, last + 1):
+                    key = (did, chunk_id, index)
+                    seg = cache.get(key)
+                    if seg is None:
+                        return None
+                    cache.move_to_end(key)
+                    segs.append(seg)
+        base = first * SEGMENT
+        out = segs[0] if len(segs) == 1 else b"".join(segs)
+        a, b = lo - base, hi - base
+        if b > len(out):
+            return None  # short: let ``read`` report the damage
+        return out if (a, b) == (0, len(out)) else out[a:b]
+
+    def read_nowait(
+        self, domain: Domain, chunk_id: bytes, lo: int, hi: int, *, length: int | None = None
+    ) -> bytes | None:
+        """``read`` if it needs no storage I/O (else None: call ``read``).
+
+        Answers from the segment cache, or from the OS page cache for a chunk
+        file whose layout is known (``pread`` with ``RWF_NOWAIT``), decrypting
+        the covered segments here. Any damage found is ``IntegrityError``,
+        exactly as ``read`` reports it; anything else unusual is None.
+        """
+        data = self.peek(domain, chunk_id, lo, hi)
+        if data is not None or hi <= lo:
+            return data
+        with self._cache_lock:
+            layout = self._layouts.get(chunk_id)
+        if layout is None:  # not seen yet, or v1: the slow path
+            return None
+        if length is not None and layout.plain_len != length:
+            return None
+        first, last = lo // SEGMENT, min((hi - 1) // SEGMENT, layout.nsegs - 1)
+        if (
+            last - first >= _NOWAIT_SEGMENTS  # big reads: decrypt them off the event loop
+            or hi > layout.plain_len
+            or (domain.domain_id, chunk_id) in self._prefetching
+            or layout.domain_id != domain.domain_id
+        ):
+            return None
+        blob = self.backend.open_blob_nowait(_check_id(chunk_id))
+        if blob is None:
+            return None
+        off = layout.offsets
+        start, stop = off[first], off[last + 1]
+        with blob:
+            raw = blob.pread_nowait(start, stop - start)
+        if raw is None:
+            return None
+        keys = self._check(layout, domain, chunk_id)
+        view = memoryview(raw)
+        dec = self._decompressor()
+        got = {
+            i: frame_v2.open_segment(
+                keys, layout, chunk_id, i, view[off[i] - start : off[i + 1] - start], dec
+            )
+            for i in range(first, last + 1)
+        }
+        self._remember(domain.domain_id, chunk_id, got)
+        segs = [got[i] for i in range(first, last + 1)]
+        out = segs[0] if len(segs) == 1 else b"".join(segs)
+        a, b = lo - first * SEGMENT, hi - first * SEGMENT
+        return out if (a, b) == (0, len(out)) else out[a:b]
+
     def _layout(self, chunk_id: bytes, blob: BlobReader) -> Layout | None:
         with self._cache_lock:
             if chunk_id in self._layouts:
@@ -425,6 +515,10 @@ class ChunkStore:
                     plain_len = layout.plain_len
                     last = min(last, layout.nsegs - 1)
                     missing = [i for i in range(first, last + 1) if i not in got]
+                    if len(missing) < layout.nsegs:
+                        # A part of the chunk (a random reader): the kernel's
+                        # read-ahead would read segments nobody asked for.
+                        blob.advise_random()
                     if missing:
                         off = layout.offsets
                         start, stop = off[missing[0]], off[missing[-1] + 1]
@@ -451,8 +545,11 @@ class ChunkStore:
             pieces.append(seg if (a, b) == (0, len(seg)) else seg[a:b])
         return pieces[0] if len(pieces) == 1 else b"".join(pieces)
 
-    def prefetch(self, domain: Domain, chunk_id: bytes) -> None:
-        """Decode a chunk into the cache in the background (errors surface on get)."""
+    def prefetch(self, domain: Domain, chunk_id: bytes, length: int | None = None) -> None:
+        """Decode a chunk into the cache in the background (errors surface on get).
+
+        ``length``, if known, spares a look for an inline copy of a big chunk.
+        """
         key = (domain.domain_id, chunk_id)
         with self._cache_lock:
             if (domain.domain_id, chunk_id, 0) in self._cache or key in self._prefetching:
@@ -464,7 +561,9 @@ class ChunkStore:
             def load() -> None:
                 started.wait()
                 try:
-                    self.get(domain, chunk_id)
+                    raw = self._raw_frame(chunk_id, length)
+                    segments = self._decode_segments(domain, chunk_id, raw, verify_id=False)
+                    self._remember(domain.domain_id, chunk_id, dict(enumerate(segments)))
                 except Exception:  # noqa: BLE001 - a later read reports it
                     pass
                 finally:

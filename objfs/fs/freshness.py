@@ -82,6 +82,8 @@ class ChangePoller:
                 node.forget_cache()
         stale: set[int] = set()
         fnode = ops.table.find(Kind.FILE, path)
+        if fnode is not None and fnode.state is not None:
+            fnode.state.forget_readers()  # its reads resolve the version again
         if fnode is not None and not (fnode.state is not None and fnode.state.dirty):
             # Under writeback caching the kernel keeps its own size for an
             # inode it knows, whatever getattr says: a file changed outside

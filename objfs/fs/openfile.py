@@ -18,7 +18,13 @@ version is committed. Invariants:
   writer keeps the base's encryption for in-place edits and takes the
   mount's for a new file or a rewrite from scratch (truncate to 0, or an
   empty base); sizes and offsets here are plaintext (``cseio`` maps them for
-  client-side encrypted files).
+  client-side encrypted files);
+* reads of unmodified data resolve ``base`` once per reader identity (one
+  authorized, access-logged GET) into an ``ExtentReader`` keyed by the
+  base's (version id, seq), dropped when the key changes outside; a small
+  random read is answered on the trio thread when it needs no disk I/O
+  (segment cache, or page cache via RWF_NOWAIT), else in one worker call;
+  sequential readers get whole blocks with chunks read ahead.
 """
 
 from __future__ import annotations
@@ -43,11 +49,15 @@ from objfs.fs.encryption import (
     verify_readable,
     without_envelope,
 )
-from objfs.fs.runner import StoreRunner, caller
+from objfs.fs.runner import CALLER, StoreRunner, caller
+from objfs.store.reader import ExtentReader
 from objfs.store.types import ObjectVersion, RequestContext, SystemMeta
 
 log = logging.getLogger("objfs.fs")
 
+# Sequential readers: chunks read and decoded ahead of the one being served
+# (by the chunk store's read-ahead threads), so the disk always has work.
+READAHEAD_CHUNKS = 4
 CACHED_BLOCKS = 4  # per open file, for reads of unmodified data (4 chunks of memory)
 # A read that starts within this distance of where the previous one ended
 # continues a sequential stream (the kernel's read-ahead requests of one
@@ -95,6 +105,11 @@ class OpenFile:
         # The access log counts an open file's reads as one GET per reader: the
         # first store read is the request, later ones continue it (log=False).
         self._logged_readers: set[Identity] = set()
+        # Random reads: the base resolved once per reader identity (its domain
+        # and manifest), keyed by the base it was resolved for. Dropped when
+        # the key changes outside (``forget_readers``), so the next read
+        # resolves the version again.
+        self._readers: dict[Identity, tuple[tuple[str, int], ExtentReader]] = {}
 
     def _sequential(self, offset: int, end: int) -> bool:
         """Whether a read of [offset, end) continues a sequential stream (and note it)."""
@@ -219,7 +234,16 @@ class OpenFile:
             sequential = self._sequential(offset, end)
             if cse is None and not sequential:
                 # A random read asks for its own range only; no read-ahead.
-                return await self.run(self._read_block, self.base, offset, end - offset, False)
+                # Answered on this thread when no storage I/O is needed (the
+                # segment cache, or the page cache: a hop to a worker thread
+                # and back costs more than decrypting 64 KiB); else one worker
+                # call reads and decrypts only the segments it covers.
+                reader = self._reader(self.base)
+                if reader is not None:
+                    data = reader.nowait(offset, end)
+                    if data is not None:
+                        return data
+                return await self._read_range(self.base, reader, offset, end)
             # Sequential: whole blocks through a small cache (the kernel asks
             # for 128 KiB at a time), and the store decodes the next chunk
             # ahead. CSE frames are authenticated whole, so always whole blocks.
@@ -261,7 +285,13 @@ class OpenFile:
                     read_cse_block, self.run.store, self._read_ctx(), self.enc, base, cse, index
                 )
             else:
-                block = await self.run(self._read_block, base, index * bs, bs, True)
+                reader = self._reader(base)
+                start, stop = index * bs, min((index + 1) * bs, base.size)
+                if reader is not None:
+                    # Keep the chunks after this one being read and decoded
+                    # by the chunk store's read-ahead threads meanwhile.
+                    reader.prefetch(stop, READAHEAD_CHUNKS)
+                block = await self._read_range(base, reader, start, stop)
             self._blocks[key] = block
             while len(self._blocks) > CACHED_BLOCKS:
                 self._blocks.popitem(last=False)
@@ -279,18 +309,40 @@ class OpenFile:
         self._logged_readers.add(ctx.identity)
         return ctx
 
-    def _read_block(self, base: ObjectVersion, start: int, length: int, readahead: bool) -> bytes:
+    def _reader(self, base: ObjectVersion) -> ExtentReader | None:
+        """The resolved ``base`` of the calling reader, if it was resolved already."""
+        held = self._readers.get(CALLER.get().identity)
+        if held is not None and held[0] == (base.version_id, base.seq):
+            return held[1]
+        return None
+
+    async def _read_range(
+        self, base: ObjectVersion, reader: ExtentReader | None, offset: int, end: int
+    ) -> bytes:
+        if reader is not None:
+            return await self.run(reader.read, offset, end)
+        identity = CALLER.get().identity
+        return await self.run(self._first_read, base, identity, offset, end)
+
+    def _first_read(self, base: ObjectVersion, identity: Identity, offset: int, end: int) -> bytes:
+        """Resolve ``base`` for this reader (a logged, authorized GET), then read."""
         with keyed(base):
-            return self.run.store.read_range(  # type: ignore[no-any-return]
+            with self.run.store.get_object(
                 self._read_ctx(),
                 self.bucket,
                 base.key,
-                start,
-                min(length, base.size - start),
                 version_id=base.version_id,
                 sse=self.enc.read_for(base),
-                readahead=readahead,
-            )
+            ) as obj:
+                reader = obj.positional()
+        if len(self._readers) >= 64:
+            self._readers.clear()
+        self._readers[identity] = ((base.version_id, base.seq), reader)
+        return reader.read(offset, end)
+
+    def forget_readers(self) -> None:
+        """The key changed outside: resolve the version again on the next read."""
+        self._readers.clear()
 
     def set_meta(
         self, sys_meta: SystemMeta, mtime_ns: int | None = None, ctime_ns: int | None = None

@@ -134,9 +134,7 @@ class ObjectsMixin:
             info, if_match, if_none_match, if_modified_since_ns, if_unmodified_since_ns
         )
         domain = self._domain(row[Col.DOMAIN], sse.customer_key if sse else None, ctx, bucket, key)
-        return ObjectReader(
-            self.chunks, domain, info, rec.unpack_manifest(row[Col.MANIFEST]), range
-        )
+        return ObjectReader(self.chunks, domain, info, self._extents(row), range)
 
     @requires(Need(lambda a: "s3:GetObjectVersion" if a.get("version_id") else "s3:GetObject"))
     def read_range(

@@ -12,7 +12,7 @@ import bisect
 from collections.abc import Iterator, Sequence
 from itertools import accumulate
 
-from objfs.chunks.store import ChunkStore
+from objfs.chunks.store import INLINE_MAX, ChunkStore
 from objfs.crypto.keyring import Domain
 from objfs.errors import IntegrityError, InvalidRange
 from objfs.store.types import ChunkRef, ObjectVersion
@@ -77,6 +77,71 @@ def read_slice(chunks: ChunkStore, domain: Domain, ref: ChunkRef, lo: int, hi: i
             f"({ref.offset}+{ref.length})"
         )
     return data
+
+
+class ExtentReader:
+    """Positional reads of one resolved version (its domain and manifest).
+
+    Stateless per call and thread-safe: one per open file serves every read
+    without resolving the version again (no SQLite query, manifest unpack or
+    domain lookup per read). ``cached`` answers from the chunk store's
+    segment cache only (no I/O: callable on an event loop thread); ``read``
+    reads and decrypts only the segments a range covers. Chunks are
+    immutable, so neither can return bytes of another version.
+    """
+
+    __slots__ = ("chunks", "domain", "extents", "size")
+
+    def __init__(self, chunks: ChunkStore, domain: Domain, extents: Extents) -> None:
+        self.chunks = chunks
+        self.domain = domain
+        self.extents = extents
+        self.size = extents.size
+
+    def nowait(self, offset: int, end: int) -> bytes | None:
+        """Bytes [offset, end) if they can be had without storage I/O, else None.
+
+        From the segment cache, or decrypted from the OS page cache
+        (``ChunkStore.read_nowait``): for the mount's event loop thread.
+        """
+        end = min(end, self.size)
+        if end <= offset:
+            return b""
+        ext = self.extents
+        i = bisect.bisect_right(ext.starts, offset) - 1
+        ref = ext.refs[i]
+        base = ext.starts[i]
+        if end - base > ref.length:
+            return None  # spans pieces: the common small read does not
+        if ref.chunk_id is None:
+            return bytes(end - offset)
+        lo, hi = offset - base, end - base
+        if ref.offset is not None:
+            return self.chunks.read_nowait(
+                self.domain, ref.chunk_id, lo + ref.offset, hi + ref.offset
+            )
+        return self.chunks.read_nowait(self.domain, ref.chunk_id, lo, hi, length=ref.length)
+
+    def prefetch(self, offset: int, chunks: int) -> None:
+        """Have the ``chunks`` chunks from ``offset`` on decoded in the background."""
+        ext = self.extents
+        if offset >= self.size or chunks <= 0:
+            return
+        i = bisect.bisect_right(ext.starts, offset) - 1
+        for ref in ext.refs[i : i + chunks]:
+            if ref.chunk_id is not None and ref.offset is None and ref.length > INLINE_MAX:
+                self.chunks.prefetch(self.domain, ref.chunk_id, ref.length)
+
+    def read(self, offset: int, end: int) -> bytes:
+        """Bytes [offset, end) (clipped to the version's size); damage is IntegrityError."""
+        end = min(end, self.size)
+        pieces = []
+        for ref, lo, hi in self.extents.pieces(offset, end):
+            if ref.chunk_id is None:
+                pieces.append(bytes(hi - lo))
+            else:
+                pieces.append(read_slice(self.chunks, self.domain, ref, lo, hi))
+        return pieces[0] if len(pieces) == 1 else b"".join(pieces)
 
 
 class ObjectReader:
@@ -145,6 +210,10 @@ class ObjectReader:
         data = read_slice(self._chunks, self._domain, ref, lo, hi)
         self._pos += hi - lo
         return data
+
+    def positional(self) -> ExtentReader:
+        """Thread-safe positional reads of the same version (see ``ExtentReader``)."""
+        return ExtentReader(self._chunks, self._domain, self._extents)
 
     def read(self, n: int = -1) -> bytes:
         if n is None or n < 0:
