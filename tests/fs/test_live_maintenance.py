@@ -88,6 +88,26 @@ def _diff(got: list[str], want: list[str]) -> str:
     return f"stored {len(g)} versions, {len(w)} closes; tail stored {g[-3:]}, closes {w[-3:]}"
 
 
+def _changed(bodies: list[bytes], got: list[str], want: list[str]) -> str:
+    """For the first stored version no close asked for: the byte ranges where it
+    differs from the versions stored before and after it (what kind of state it is)."""
+    wanted = set(want)
+    for i, digest in enumerate(got):
+        if digest in wanted:
+            continue
+
+        def spans(a: bytes, b: bytes) -> str:
+            if len(a) != len(b):
+                return f"sizes {len(a)} and {len(b)}"
+            idx = [n for n in range(0, len(a), 512) if a[n : n + 512] != b[n : n + 512]]
+            return f"{len(idx)} differing 512-byte blocks, {idx[:3]}..{idx[-3:]}" if idx else "same"
+
+        before = spans(bodies[i], bodies[i - 1]) if i else "none"
+        after = spans(bodies[i], bodies[i + 1]) if i + 1 < len(bodies) else "none"
+        return f"extra version {i} ({len(bodies[i])} bytes): vs the one before: {before}; vs after: {after}"
+    return "no extra version"
+
+
 def test_writes_survive_fsck_repair_and_gc_in_loops(
     mounter: Callable[..., Mount], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -234,11 +254,16 @@ def test_writes_survive_fsck_repair_and_gc_in_loops(
         # empty one minted by the truncate of open(O_TRUNC), a repeated
         # commit after a retried maintenance lock, ...).
         for name, closes_of_name in history.items():
-            got = []
+            got, bodies = [], []
             for v in reversed(store.key_versions(OWNER, "vers", name)):
                 with store.get_object(OWNER, "vers", name, version_id=v.version_id) as r:
-                    got.append(sha(r.read()))
-            assert got == closes_of_name, (name, _diff(got, closes_of_name))
+                    bodies.append(r.read())
+                    got.append(sha(bodies[-1]))
+            assert got == closes_of_name, (
+                name,
+                _diff(got, closes_of_name),
+                _changed(bodies, got, closes_of_name),
+            )
         for name, digest in last.items():
             with store.get_object(OWNER, "plain", name) as r:
                 assert sha(r.read()) == digest, name
