@@ -71,6 +71,8 @@ class ChangePoller:
         ops = self.ops
         if change.bucket != ops.bucket:
             return set()
+        if not change.key:  # the bucket's config (its policy) changed elsewhere
+            ops.store.access.forget(change.bucket)
         if ops.consume_own_change(change.key):
             return set()
         path = ops.keys.path_of(change.key)
