@@ -322,7 +322,7 @@ class FileOps:
         state = handle.state
         if state is None:
             return
-        if state.must_commit and state.writer is None and not state.meta_dirty:
+        if state.must_commit and not state.has_writes and not state.meta_dirty:
             # A new file nothing was written to yet: shells open, dup2 and close
             # before writing (`echo x > f`); committing now would make an empty
             # version first. release commits it if nothing else does.
