@@ -245,39 +245,58 @@ class AccessControl:
         conditions: Mapping[str, Any],
         *,
         seen: dict[str, Any] | None = None,
+        cur: Any = None,
     ) -> Decision | None:
         """Allow or raise ``AccessDenied``; see the module docstring.
 
         ``seen``: filled with ``bucket -> (owner, config)`` as read here (None:
-        no such bucket), so the access log needs no second read.
+        no such bucket), so the access log needs no second read. ``cur``: a
+        transaction of the caller's to read in (a commit decides inside its
+        own write transaction: one transaction less, and what it read binds).
         """
-        who = ctx.identity
         gen = self._unbound_gen  # before the read: see _note_unbound
+        if cur is not None:
+            return self._check(cur, gen, ctx, action, bucket, key, version_id, conditions, seen)
         with self.db.read() as cur:
-            bucket_row = aq.bucket_access(cur, bucket) if bucket is not None else None
-            if bucket is not None and bucket_row is None:
-                if seen is not None:
-                    seen[bucket] = None
-                return None  # the method itself reports NoSuchBucket
-            config = decode_config(bucket_row[1]) if bucket_row else {}
-            if seen is not None and bucket is not None and bucket_row is not None:
-                seen[bucket] = (bucket_row[0], config)
-            policy_text = config.get("policy")
-            if bucket is not None and (policy_text is None) != (bucket in self._unbound):
-                self._note_unbound(bucket, gen, policy_text is None)
-            if who.is_owner and policy_text is None:
-                return None  # the store owner, and no bucket policy to bind it
-            if (
-                action in _VERSION_READS
-                and key is not None
-                and version_id == aq.latest_version_id(cur, bucket, key.encode("utf-8"))  # type: ignore[arg-type]
-            ):
-                # A read pinned to the current version (the CLI and the mount pin
-                # what they opened) reads the latest: GetObject, not GetObjectVersion.
-                action = _VERSION_READS[action]
-            decision = self._decide(
-                cur, ctx, action, bucket, key, version_id, conditions, bucket_row, config
-            )
+            return self._check(cur, gen, ctx, action, bucket, key, version_id, conditions, seen)
+
+    def _check(
+        self,
+        cur: Any,
+        gen: int,
+        ctx: RequestContext,
+        action: str,
+        bucket: str | None,
+        key: str | None,
+        version_id: str | None,
+        conditions: Mapping[str, Any],
+        seen: dict[str, Any] | None,
+    ) -> Decision | None:
+        who = ctx.identity
+        bucket_row = aq.bucket_access(cur, bucket) if bucket is not None else None
+        if bucket is not None and bucket_row is None:
+            if seen is not None:
+                seen[bucket] = None
+            return None  # the method itself reports NoSuchBucket
+        config = decode_config(bucket_row[1]) if bucket_row else {}
+        if seen is not None and bucket is not None and bucket_row is not None:
+            seen[bucket] = (bucket_row[0], config)
+        policy_text = config.get("policy")
+        if bucket is not None and (policy_text is None) != (bucket in self._unbound):
+            self._note_unbound(bucket, gen, policy_text is None)
+        if who.is_owner and policy_text is None:
+            return None  # the store owner, and no bucket policy to bind it
+        if (
+            action in _VERSION_READS
+            and key is not None
+            and version_id == aq.latest_version_id(cur, bucket, key.encode("utf-8"))  # type: ignore[arg-type]
+        ):
+            # A read pinned to the current version (the CLI and the mount pin
+            # what they opened) reads the latest: GetObject, not GetObjectVersion.
+            action = _VERSION_READS[action]
+        decision = self._decide(
+            cur, ctx, action, bucket, key, version_id, conditions, bucket_row, config
+        )
         if not decision.allowed:
             raise AccessDenied(
                 f"Access Denied: {who.describe()} may not {action} on "

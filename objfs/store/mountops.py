@@ -279,14 +279,10 @@ class MountMixin:
         holds the whole body to hash it, and clients skip MD5 checks on such
         ETags.
         """
-        self.access.check(
-            ctx,
-            "s3:PutObject",
-            bucket,
-            key,
-            None,
-            condition_keys({"sse": sse, "kms_key_id": kms_key_id}),
-        )
+        conditions = condition_keys({"sse": sse, "kms_key_id": kms_key_id})
+        kms = sse == "aws:kms"
+        if kms:  # decided before the KMS use it would audit
+            self.access.check(ctx, "s3:PutObject", bucket, key, None, conditions)
         raw = encode_key(key)
         digest = hashlib.md5()
         for ref in manifest:
@@ -294,9 +290,11 @@ class MountMixin:
             if ref.offset is not None:  # a slice: which part of the chunk
                 digest.update(ref.offset.to_bytes(8, "big") + ref.length.to_bytes(8, "big"))
         etag = f"{digest.hexdigest()}-{max(1, len(manifest))}"
-        if sse == "aws:kms":  # the key must still be usable; audited as GenerateDataKey
+        if kms:  # the key must still be usable; audited as GenerateDataKey
             self._kms_domain(domain.domain_id, None, ctx, bucket, key, "GenerateDataKey")
         with self.db.write(durable=ctx.durable) as cur:
+            if not kms:  # in the commit's own transaction: no read transaction more
+                self.access.check(ctx, "s3:PutObject", bucket, key, None, conditions, cur=cur)
             current = q.get_latest(cur, bucket, raw)
             if current is not None and not current[Col.DM]:
                 if sys_meta is None:
