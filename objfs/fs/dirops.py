@@ -81,6 +81,7 @@ class DirOps:
         """Snapshot of a mount directory: (name, kind, path, ObjectVersion | None)."""
         assert node.path is not None
         prefix = self.keys.dir_prefix(node.path)
+        epoch = self.names_epoch
 
         def listing() -> list[ObjectVersion | str]:
             return list(
@@ -106,6 +107,8 @@ class DirOps:
         entries = [(n, Kind.FILE, names.join(node.path, n), v) for n, v in files.items()]
         entries += [(n, Kind.DIR, names.join(node.path, n), None) for n in dirs if n not in files]
         entries.sort(key=lambda e: e[0].encode("utf-8", "surrogatepass"))
+        if node.kind in (Kind.ROOT, Kind.DIR):
+            self.set_names(node, {e[0] for e in entries}, epoch)
         if node.kind is Kind.ROOT and self.options.show_versions:
             entries.insert(0, (names.VERSIONS_DIR, Kind.VROOT, "", None))
         return entries
@@ -148,6 +151,7 @@ class DirOps:
         mode: int,
         ctx: pyfuse3.RequestContext,
     ) -> pyfuse3.EntryAttributes:
+        epoch = self.names_epoch  # before the store says the name is free
         path = await self.new_entry_path(parent_inode, name)
         parent = self.node_of(parent_inode)
         meta = new_entry_meta(stat.S_IFDIR | stat.S_IMODE(mode), ctx, await self.attrs(parent))
@@ -169,6 +173,7 @@ class DirOps:
         node.version = await self.head(key)
         node.exists = True
         node.stats = DirStats(0, None)
+        self.set_names(node, set(), epoch)  # new: empty
         attr = await self.attrs(node)
         self.table.add_lookups(node)
         return attr

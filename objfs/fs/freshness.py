@@ -75,6 +75,7 @@ class ChangePoller:
             ops.store.access.forget(change.bucket)
         if ops.consume_own_change(change.key):
             return set()
+        ops.names_epoch += 1  # a name may have appeared: name sets are void
         path = ops.keys.path_of(change.key)
         if path is None:
             return set()

@@ -68,6 +68,10 @@ class Node:
     atime_ns: int | None = None
     # FILE: removed by unlink or replaced by rename while open (link count 0).
     unlinked: bool = False
+    # DIR/ROOT: every name the directory may hold (a superset: a name not in
+    # it does not exist), valid while ``names_epoch`` is the mount's epoch.
+    names: set[str] | None = None
+    names_epoch: int = 0
 
     @property
     def is_dir(self) -> bool:
@@ -77,6 +81,7 @@ class Node:
         self.version = UNKNOWN
         self.exists = UNKNOWN
         self.stats = None
+        self.names = None
 
 
 class InodeTable:
