@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from objfs.crypto.keyring import Domain
 from objfs.errors import (
@@ -262,6 +262,7 @@ class MountMixin:
         content_type: str | None = None,
         user_meta: dict[str, str] | None = None,
         inline: dict[bytes, bytes] | None = None,
+        seen: dict[str, Any] | None = None,
     ) -> ObjectVersion:
         """Commit chunks the caller already stored as the key's new version.
 
@@ -270,6 +271,7 @@ class MountMixin:
         writer was opened), with the data's encryption as the SSE condition.
 
         ``inline``: frames of small chunks to store in the database with it.
+        ``seen``: filled with the bucket row the check read (for the access log).
 
         Returns the full record of the new version.
 
@@ -282,7 +284,7 @@ class MountMixin:
         conditions = condition_keys({"sse": sse, "kms_key_id": kms_key_id})
         kms = sse == "aws:kms"
         if kms:  # decided before the KMS use it would audit
-            self.access.check(ctx, "s3:PutObject", bucket, key, None, conditions)
+            self.access.check(ctx, "s3:PutObject", bucket, key, None, conditions, seen=seen)
         raw = encode_key(key)
         digest = hashlib.md5()
         for ref in manifest:
@@ -294,7 +296,9 @@ class MountMixin:
             self._kms_domain(domain.domain_id, None, ctx, bucket, key, "GenerateDataKey")
         with self.db.write(durable=ctx.durable) as cur:
             if not kms:  # in the commit's own transaction: no read transaction more
-                self.access.check(ctx, "s3:PutObject", bucket, key, None, conditions, cur=cur)
+                self.access.check(
+                    ctx, "s3:PutObject", bucket, key, None, conditions, seen=seen, cur=cur
+                )
             current = q.get_latest(cur, bucket, raw)
             if current is not None and not current[Col.DM]:
                 if sys_meta is None:
