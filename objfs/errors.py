@@ -96,6 +96,13 @@ KeyTooLong = _error(
 LimitExceeded = _error(
     "LimitExceeded", "LimitExceeded", 409, _errno.EDQUOT, "A limit would be exceeded."
 )
+MetadataTooLarge = _error(
+    "MetadataTooLarge",
+    "MetadataTooLarge",
+    400,
+    _errno.ENOSPC,  # setxattr: no room left for the attribute
+    "User metadata over 2 KB.",
+)
 MalformedPolicy = _error(
     "MalformedPolicy", "MalformedPolicy", 400, _errno.EINVAL, "Policy is not valid."
 )
@@ -160,6 +167,13 @@ InvalidDigest = _error("InvalidDigest", "InvalidDigest", 400, _errno.EINVAL, "Di
 MalformedXML = _error("MalformedXML", "MalformedXML", 400, _errno.EINVAL, "XML body malformed.")
 MissingContentLength = _error(
     "MissingContentLength", "MissingContentLength", 411, _errno.EINVAL, "Length required."
+)
+RequestHeaderSectionTooLarge = _error(
+    "RequestHeaderSectionTooLarge",
+    "RequestHeaderSectionTooLarge",
+    400,
+    _errno.EINVAL,
+    "Request headers over 8 KB.",
 )
 NoSuchEncryptionConfiguration = _error(
     "NoSuchEncryptionConfiguration",

@@ -324,6 +324,16 @@ def test_put_metadata_and_head(cli: Cli, tmp_path: Path) -> None:
     assert info["size"] == 13 and info["is_latest"] is True and info["version_id"] == "null"
 
 
+def test_put_metadata_over_2kb_refused(cli: Cli, tmp_path: Path) -> None:
+    """The store's 2 KB user-metadata rule, met by the CLI as by the HTTP API."""
+    src = tmp_path / "f"
+    src.write_bytes(b"x")
+    result = cli("put", str(src), "s3://plain/big-meta", "--meta", "note=" + "n" * 2100)
+    assert_user_error(result)
+    assert "metadata" in result.stderr and "2048" in result.stderr
+    assert_user_error(cli("head", "s3://plain/big-meta"))  # nothing was stored
+
+
 def test_a_file_over_the_single_put_limit_goes_up_in_parts(
     cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -601,14 +611,25 @@ def test_progress_only_on_a_tty(cli: Cli, tmp_path: Path) -> None:
     plain = cli.ok("put", str(big), "s3://plain/big")
     assert plain.stderr == ""
 
+    proc, shown = run_on_tty(cli.store, "put", str(big), "s3://plain/big2", stream="stderr")
+    assert proc.returncode == 0
+    assert "MB/s" in shown and "100%" in shown
+
+
+def run_on_tty(
+    store: Path, *args: str, stream: str = "stdout", timeout: float = 120
+) -> tuple[subprocess.CompletedProcess[bytes], str]:
+    """Run objfs with its stdout or stderr on a pseudo-terminal; return the
+    finished process (the other stream captured) and what the terminal showed."""
     master, slave = pty.openpty()
+    pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
+    pipes[stream] = slave
     try:
         proc = subprocess.run(
-            [str(OBJFS), "--store", str(cli.store), "put", str(big), "s3://plain/big2"],
-            stdout=subprocess.PIPE,
-            stderr=slave,
+            [str(OBJFS), "--store", str(store), *args],
+            **pipes,
             env=_env(),
-            timeout=120,
+            timeout=timeout,
             check=False,
         )
         os.close(slave)
@@ -618,8 +639,7 @@ def test_progress_only_on_a_tty(cli: Cli, tmp_path: Path) -> None:
         if slave >= 0:
             os.close(slave)
         os.close(master)
-    assert proc.returncode == 0
-    assert "MB/s" in shown and "100%" in shown
+    return proc, shown
 
 
 def _read_all(fd: int) -> str:

@@ -146,7 +146,7 @@ def _uploads(store: Path) -> list[tuple[str, int]]:
     with Store.open(store) as s:
         return [
             (u.upload_id, len(s.list_parts(OWNER, "plain", u.key, u.upload_id)))
-            for u in s.list_multipart_uploads(OWNER, "plain")
+            for u in s.list_multipart_uploads(OWNER, "plain").uploads
         ]
 
 

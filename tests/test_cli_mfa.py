@@ -8,14 +8,12 @@ good once), so no test waits for a 30 s step to pass.
 
 from __future__ import annotations
 
-import os
-import pty
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
-from test_cli import OBJFS, Cli, Result, _env, _read_all, assert_user_error, run_objfs
+from test_cli import OBJFS, Cli, Result, _env, assert_user_error, run_objfs, run_on_tty
 
 from objfs.auth import totp
 from objfs.store import OWNER, Store
@@ -88,23 +86,7 @@ def test_enable_prints_secret_uri_and_ls_lists_it(cli: Cli) -> None:
 
 
 def test_enable_draws_a_qr_code_on_a_terminal(cli: Cli) -> None:
-    master, slave = pty.openpty()
-    try:
-        proc = subprocess.run(
-            [str(OBJFS), "--store", str(cli.store), "mfa", "enable"],
-            stdout=slave,
-            stderr=subprocess.PIPE,
-            env=_env(),
-            timeout=60,
-            check=False,
-        )
-        os.close(slave)
-        slave = -1
-        shown = _read_all(master)
-    finally:
-        if slave >= 0:
-            os.close(slave)
-        os.close(master)
+    proc, shown = run_on_tty(cli.store, "mfa", "enable", timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert "otpauth://totp/" in shown
     qr_rows = [line for line in shown.splitlines() if "\u2588" in line or "\u2580" in line]

@@ -43,7 +43,8 @@ def cmd_mount(app: CliApp, args: argparse.Namespace) -> int:
         )
     if store_option:
         app.store_path = Path(store_option).expanduser().absolute()
-    app.store.head_bucket(app.ctx, args.bucket)  # clear errors before any FUSE work
+    # clear errors before any FUSE work; a check, not a request of the access log
+    app.store.head_bucket(app.ctx.with_options(log=False), args.bucket)
     app.close()  # the daemon opens its own handle
     try:
         from objfs.fs.daemon import mount_command

@@ -7,7 +7,10 @@ Invariants:
   so cookies (``index + 3``) stay valid while entries change; the snapshot
   costs one store listing plus one marker lookup per sub-directory never
   seen before (directory attributes live in the marker), never a query per
-  file: file attributes come from the listing;
+  file: file attributes come from the listing (``Store.list_directory``,
+  one compact tuple per key), built without a coroutine per entry; a file
+  node keeps that tuple and builds its ``ObjectVersion`` only when asked
+  (100,000 entries must not cost 100,000 of those);
 * rmdir refuses a directory with any key below it, including keys hidden by
   the naming rule (they are never deleted behind the user's back);
 * rename of a file or a whole directory is one store transaction; open
@@ -31,10 +34,11 @@ import pyfuse3
 
 from objfs.fs import names
 from objfs.fs.attrs import new_entry_meta
-from objfs.fs.inodes import Kind, Node
+from objfs.fs.inodes import UNKNOWN, Kind, Node
 from objfs.fs.runner import caller, fuse_error, fuse_handler
 from objfs.fs.times import flush_times
-from objfs.store.types import DirStats, ObjectVersion
+from objfs.store.listing import gc_paused
+from objfs.store.types import DirectoryListing, DirStats, ListedFile
 
 if TYPE_CHECKING:
     from objfs.fs.operations import ObjfsOperations
@@ -42,10 +46,17 @@ if TYPE_CHECKING:
 READDIR_OFFSET = 2  # next_id = index + 1 + READDIR_OFFSET (small cookies are reserved)
 
 
+# A snapshot entry: a listed file as the store gave it (its name is its key
+# past ``DirHandle.cut``), or (name, kind, path or None: join it, info).
+Entry = ListedFile | tuple[str, Kind, str | None, Any]
+
+
 @dataclass(slots=True)
 class DirHandle:
     node: Node
-    entries: list[tuple[str, Kind, str, Any]] | None = None
+    entries: list[Entry] | None = None
+    base: str = ""  # the directory's path when the snapshot was taken
+    cut: int = 0  # the length of its key prefix
 
 
 class DirOps:
@@ -77,38 +88,78 @@ class DirOps:
             self.meta_unsynced = False
             await self.run(self.run.store.sync, caller())
 
-    async def list_dir(self: ObjfsOperations, node: Node) -> list[tuple[str, Kind, str, Any]]:
-        """Snapshot of a mount directory: (name, kind, path, ObjectVersion | None)."""
+    async def list_dir(self: ObjfsOperations, node: Node) -> list[Entry]:
+        """Snapshot of a mount directory (``Entry``), in name order.
+
+        A listed file is its bare ``ListedFile`` and others carry path None:
+        readdir makes names and paths only for the entries it sends (a
+        listing of 100,000 keys holds one tuple per key, no more).
+        """
         assert node.path is not None
         prefix = self.keys.dir_prefix(node.path)
         epoch = self.names_epoch
-
-        def listing() -> list[ObjectVersion | str]:
-            return list(
-                self.store.iter_objects(caller(), self.bucket, prefix=prefix, delimiter="/")
-            )
-
-        files: dict[str, ObjectVersion | None] = {}
-        dirs: list[str] = []
-        for item in await self.run(listing):
-            key = item if isinstance(item, str) else item.key
-            name = self.keys.child_name(prefix, key)
-            if name is None or (node.kind is Kind.ROOT and name == names.VERSIONS_DIR):
-                continue
-            if isinstance(item, str):
-                dirs.append(name)
-            else:
-                files[name] = item
-        for pending in self.pending:
-            if pending.path is not None and names.split(pending.path)[0] == node.path:
-                files.setdefault(names.split(pending.path)[1], None)
-        stamps = [v.last_modified_ns for v in files.values() if v is not None]
-        node.stats = DirStats(len(dirs), max(stamps) if stamps else None)
-        entries = [(n, Kind.FILE, names.join(node.path, n), v) for n, v in files.items()]
-        entries += [(n, Kind.DIR, names.join(node.path, n), None) for n in dirs if n not in files]
-        entries.sort(key=lambda e: e[0].encode("utf-8", "surrogatepass"))
+        listing = await self.run(self.store.list_directory, caller(), self.bucket, prefix)
+        node.stats = DirStats(listing.subdirs, listing.newest_ns)
+        with gc_paused():
+            entries = self._dir_entries(node, prefix, listing)
         if node.kind in (Kind.ROOT, Kind.DIR):
-            self.set_names(node, {e[0] for e in entries}, epoch)
+            # The directory's names, made into a set only if a lookup asks.
+            self.set_names(node, None, epoch, (entries, len(prefix)))
+        return entries
+
+    def names_of_listing(self: ObjfsOperations, node: Node) -> None:
+        """Turn the listing kept by ``list_dir`` into ``node.names`` (first use)."""
+        entries, cut = node.names_src  # type: ignore[misc]
+        node.names_src = None
+        node.names = {
+            e.key[cut:] if e.__class__ is ListedFile else e[0]  # type: ignore[union-attr,misc]
+            for e in entries
+        }
+
+    def _dir_entries(
+        self: ObjfsOperations, node: Node, prefix: str, listing: DirectoryListing
+    ) -> list[Entry]:
+        assert node.path is not None
+        cut = len(prefix)
+        valid = names.valid_segment
+        hidden = names.VERSIONS_DIR if node.kind is Kind.ROOT else None
+        file_kind, dir_kind = Kind.FILE, Kind.DIR
+        entries: list[Entry] = []
+        append = entries.append
+        dirs = []
+        for item in listing.entries:
+            if item.__class__ is str:
+                name = item[cut:-1]  # type: ignore[index]
+                if valid(name) and name != hidden:
+                    dirs.append(name)
+                continue
+            name = item.key[cut:]  # type: ignore[union-attr]
+            if (
+                # valid_segment's rule, cheaper for the common short name
+                (0 < len(name) <= 63 and name != "." and name != ".." and "\0" not in name)
+                or valid(name)
+            ) and name != hidden:
+                append(item)  # type: ignore[arg-type]
+        extra = False
+
+        def name_of(e: Entry) -> str:
+            return e.key[cut:] if e.__class__ is ListedFile else e[0]  # type: ignore[union-attr,return-value]
+
+        if dirs:
+            files = {name_of(e) for e in entries}
+            entries += [(n, dir_kind, None, None) for n in dirs if n not in files]
+            extra = True
+        if self.pending:
+            have = {name_of(e) for e in entries}
+            for pending in self.pending:
+                if pending.path is not None and names.split(pending.path)[0] == node.path:
+                    name = names.split(pending.path)[1]
+                    if name not in have:
+                        have.add(name)
+                        append((name, file_kind, None, None))
+                        extra = True
+        if extra:
+            entries.sort(key=lambda e: name_of(e).encode("utf-8", "surrogatepass"))
         if node.kind is Kind.ROOT and self.options.show_versions:
             entries.insert(0, (names.VERSIONS_DIR, Kind.VROOT, "", None))
         return entries
@@ -125,23 +176,63 @@ class DirOps:
                 handle.entries = await self.versions_list(handle.node)
             else:
                 handle.entries = await self.list_dir(handle.node)
+            handle.base = handle.node.path or ""
+            handle.cut = len(self.keys.dir_prefix(handle.base))
+        entries = handle.entries
         start = start_id - READDIR_OFFSET if start_id else 0
-        for index in range(max(start, 0), len(handle.entries)):
-            name, kind, path, info = handle.entries[index]
-            node = self.table.node(kind, path, info.version_id if kind is Kind.VFILE else None)
-            if kind is Kind.VFILE or (
-                kind is Kind.FILE and node.state is None and info is not None
-            ):
-                node.version = info
+        table = self.table
+        reply = pyfuse3.readdir_reply
+        version_attrs = self.version_attrs
+        read_only = self.read_only
+        base, cut = handle.base, handle.cut
+        join = names.join
+        file_kind = Kind.FILE
+        keyed = not self.keys.prefix  # a key is its path: one string for both
+        for index in range(max(start, 0), len(entries)):
+            entry = entries[index]
+            if entry.__class__ is ListedFile:
+                info: Any = entry
+                kind = file_kind
+                name = info.key[cut:]
+                path = info.key if keyed else join(base, name)
+            else:
+                name, kind, path, info = entry  # type: ignore[misc]
+                if path is None:
+                    path = join(base, name)
+            if kind is file_kind and info is not None:
+                node = table.find(file_kind, path)
+                if node is None:
+                    node = table.node(file_kind, path)
+                elif node.state is not None or node.atime_ns is not None:
+                    node = None  # attributes of its own: the general path below
+                if node is not None:
+                    # The listing has all it needs: no per-entry coroutine or
+                    # store call; the node keeps the compact entry (fresher
+                    # than any version it cached) as its version-to-be.
+                    node.version = UNKNOWN
+                    node.listed = info
+                    attr = version_attrs(node.ino, info, read_only)
+                    if not reply(token, name.encode(), attr, index + 1 + READDIR_OFFSET):
+                        table.forget(node.ino, 0)
+                        return
+                    node.lookups += 1
+                    continue
+                node = table.node(file_kind, path)
+                if node.state is None:
+                    node.version = info.version()
+            else:
+                node = table.node(kind, path, info.version_id if kind is Kind.VFILE else None)
+                if kind is Kind.VFILE:
+                    node.version = info
             try:
                 attr = await self.attrs(node)
             except pyfuse3.FUSEError:
-                self.table.forget(node.ino, 0)
+                table.forget(node.ino, 0)
                 continue  # vanished since the listing
-            if not pyfuse3.readdir_reply(token, name.encode(), attr, index + 1 + READDIR_OFFSET):
-                self.table.forget(node.ino, 0)
+            if not reply(token, name.encode(), attr, index + 1 + READDIR_OFFSET):
+                table.forget(node.ino, 0)
                 return
-            self.table.add_lookups(node)
+            table.add_lookups(node)
 
     @fuse_handler
     async def mkdir(

@@ -79,6 +79,11 @@ class MountEncryption:
             return None
         return SSERequest(customer_key=self.customer_key)
 
+    def read_for(self, version: ObjectVersion) -> SSERequest | None:
+        """What a read of ``version`` carries: the SSE-C key for SSE-C data only
+        (the store refuses a customer key for other data, as S3 does)."""
+        return self.read_request if version.sse == "SSE-C" else None
+
     def keep_request(self, base: ObjectVersion) -> SSERequest | None:
         """For an in-place edit of ``base``: keep its encryption (SSE-C needs the key)."""
         if base.sse == "SSE-C":
@@ -224,6 +229,8 @@ def head_meta(
             ctx, bucket, key, version_id=version_id, sse=enc.read_request
         )
     except (InvalidRequest, AccessDenied) as err:
+        if err.details.get("ssec_not_applicable"):  # not SSE-C: our key does not apply
+            return store.head_object(ctx, bucket, key, version_id=version_id)  # type: ignore[no-any-return]
         original: ObjfsError = err
     if version_id is None:
         page = store.list_objects(ctx, bucket, prefix=key, max_keys=1)
@@ -256,7 +263,7 @@ def read_version(
                 offset,
                 size,
                 version_id=version.version_id,
-                sse=enc.read_request,
+                sse=enc.read_for(version),
             )
     end = min(offset + size, shown_size(version, store.chunk_size))
     pieces = []
@@ -293,7 +300,7 @@ def read_cse_block(
             start,
             length,
             version_id=version.version_id,
-            sse=enc.read_request,
+            sse=enc.read_for(version),
         )
     if len(frame) != length:
         raise IntegrityError(f"{_name(version)}: client-side encrypted block {index} is short")

@@ -98,22 +98,23 @@ class FileOps:
             if version is not None and node.state.writer is None:
                 node.state.base = version
                 shared = False
-        created = node.state is None
+        created = False
         if node.state is None:
             version = await self.file_version(node)
-            if version is None:
+            if version is None or node.path is None:  # gone, maybe while we asked
                 raise fuse_error(errno.ENOENT)
             if version.sys_meta.symlink is not None:
                 raise fuse_error(errno.ELOOP)
-            assert node.path is not None
-            node.state = OpenFile(
-                self.run,
-                self.bucket,
-                self.keys.key(node.path),
-                version,
-                version.sys_meta,
-                encryption=self.encryption,
-            )
+            if node.state is None:  # else a concurrent open got there first: share it
+                created = True
+                node.state = OpenFile(
+                    self.run,
+                    self.bucket,
+                    self.keys.key(node.path),
+                    version,
+                    version.sys_meta,
+                    encryption=self.encryption,
+                )
         state = node.state
         if not (writable and flags & os.O_TRUNC):
             try:
@@ -326,6 +327,14 @@ class FileOps:
             # A new file nothing was written to yet: shells open, dup2 and close
             # before writing (`echo x > f`); committing now would make an empty
             # version first. release commits it if nothing else does.
+            return
+        if state.emptied:
+            # Truncated to 0 (open with O_TRUNC) and nothing written yet. A
+            # flush is any close of the file description, also by a child
+            # process that inherited it: every fork + exec closes it, at any
+            # moment, e.g. between the open and the first write. Committing
+            # then would make an empty version before the data. release
+            # commits the empty file if no write and no flush after one does.
             return
         await self.commit_node(handle.node, durable=False)
 

@@ -15,14 +15,16 @@ version files). Invariants after every call:
 
 The node also caches what the store last said about it (``version`` for
 files, ``marker``/``exists`` for directories); the change poller clears
-those caches when another process changes the key.
+those caches when another process changes the key. A file node made by
+readdir holds the listing's compact ``ListedFile`` (``listed``) until its
+``version`` is first asked for.
 """
 
 from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pyfuse3
 
@@ -30,7 +32,7 @@ from objfs.fs.names import is_under
 
 if TYPE_CHECKING:
     from objfs.fs.openfile import OpenFile
-    from objfs.store.types import DirStats, ObjectVersion
+    from objfs.store.types import DirStats, ListedFile, ObjectVersion
 
 
 class Kind(enum.Enum):
@@ -54,8 +56,13 @@ class Node:
     version_id: str | None = None
     lookups: int = 0
     open_count: int = 0
-    # FILE: latest ObjectVersion; VFILE: that version; DIR: marker version or None.
-    version: ObjectVersion | None | object = UNKNOWN
+    # FILE: latest ObjectVersion; VFILE: that version; DIR: marker version or None
+    # (read and set through ``version``).
+    _version: ObjectVersion | None | object = UNKNOWN
+    # FILE: what a directory listing said of it, compact; ``version`` turns it
+    # into the ObjectVersion when first asked (readdir of 100,000 entries must
+    # not build 100,000 of those).
+    listed: ListedFile | None = None
     # DIR: True/False when known (prefix has keys); UNKNOWN otherwise.
     exists: bool | object = UNKNOWN
     state: OpenFile | None = None
@@ -72,16 +79,31 @@ class Node:
     # it does not exist), valid while ``names_epoch`` is the mount's epoch.
     names: set[str] | None = None
     names_epoch: int = 0
+    # DIR/ROOT: (entries, prefix length) of the listing that gives ``names``,
+    # turned into the set only when a lookup first needs it.
+    names_src: tuple[Any, int] | None = None
 
     @property
     def is_dir(self) -> bool:
         return self.kind in DIR_KINDS
+
+    @property
+    def version(self) -> ObjectVersion | None | object:
+        if self._version is UNKNOWN and self.listed is not None:
+            self._version, self.listed = self.listed.version(), None
+        return self._version
+
+    @version.setter
+    def version(self, value: ObjectVersion | None | object) -> None:
+        self._version = value
+        self.listed = None
 
     def forget_cache(self) -> None:
         self.version = UNKNOWN
         self.exists = UNKNOWN
         self.stats = None
         self.names = None
+        self.names_src = None
 
 
 class InodeTable:

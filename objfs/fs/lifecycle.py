@@ -148,7 +148,7 @@ def preflight(
     check_fuse_device()
     store = open_store(resolve_store(store_path, options))
     try:
-        store.head_bucket(OWNER, bucket)
+        store.head_bucket(OWNER.with_options(log=False), bucket)  # a check, not a request
     except NoSuchBucket:
         store.close()
         raise MountError(f"no such bucket: {bucket}") from None

@@ -88,6 +88,9 @@ class OpenFile:
         self.sys_meta = sys_meta
         self.meta_dirty = False
         self.must_commit = new
+        # Truncated to 0 (open with O_TRUNC, ftruncate) and nothing written
+        # since: a flush does not commit that yet (FileOps.flush says why).
+        self.emptied = False
         self.needs_sync = False
         self.lock = trio.Lock()
         self.mtime_ns: int | None = None
@@ -212,10 +215,12 @@ class OpenFile:
                 # One thread hop for open + write: small files are latency bound.
                 await self.run(lambda: self._writer_now().write(offset, data))
             self._data_changed()
+            self.emptied = False
         return len(data)
 
     async def truncate(self, size: int) -> None:
         async with self.lock:
+            self.emptied = size == 0
             if self.writer is None and size == self.size:
                 self._data_changed()
                 self.meta_dirty = True
@@ -305,7 +310,7 @@ class OpenFile:
                 start,
                 min(length, base.size - start),
                 version_id=base.version_id,
-                sse=self.enc.read_request,
+                sse=self.enc.read_for(base),
                 readahead=readahead,
             )
 
@@ -360,6 +365,7 @@ class OpenFile:
                 version = await self.run(commit)
             self.base = version
             self.must_commit = False
+            self.emptied = False
             self.needs_sync = not durable
             if gen == self.meta_gen:
                 self.sys_meta = version.sys_meta

@@ -183,15 +183,24 @@ class ObjfsOperations(FileOps, DirOps, VersionOps, XattrOps, pyfuse3.Operations)
 
     def known_names(self, node: Node | None) -> set[str] | None:
         """The names directory ``node`` may hold, when known (see ``Node.names``)."""
-        if node is None or node.names is None or node.names_epoch != self.names_epoch:
+        if node is None or node.names_epoch != self.names_epoch:
             return None
+        if node.names is None and node.names_src is not None:
+            self.names_of_listing(node)
         return node.names
 
-    def set_names(self, node: Node, found: set[str], epoch: int) -> None:
-        """Remember ``found`` as all of ``node``'s names, if nothing changed elsewhere
-        since ``epoch`` (read before the store was asked)."""
+    def set_names(
+        self,
+        node: Node,
+        found: set[str] | None,
+        epoch: int,
+        src: tuple[Any, int] | None = None,
+    ) -> None:
+        """Remember ``found`` (or the listing ``src``, see ``Node.names_src``) as all
+        of ``node``'s names, if nothing changed elsewhere since ``epoch`` (read
+        before the store was asked)."""
         if epoch == self.names_epoch:
-            node.names, node.names_epoch = found, epoch
+            node.names, node.names_src, node.names_epoch = found, src, epoch
 
     def surely_absent(self, path: str, fnode: Node | None) -> bool:
         """No store query needed: the parent's name set says ``path`` is not there.
@@ -236,7 +245,7 @@ class ObjfsOperations(FileOps, DirOps, VersionOps, XattrOps, pyfuse3.Operations)
         prefix = self.keys.dir_prefix(path)
         exists = dir_known
         if exists is None:
-            exists = await self.run(self.store.prefix_exists, caller(), self.bucket, prefix)
+            exists = await self.run(self.store.prefix_exists, probe_ctx(), self.bucket, prefix)
         if not exists and not any(n.path and names.is_under(n.path, path) for n in self.pending):
             return None
         dnode = dnode or self.table.node(Kind.DIR, path)
@@ -248,12 +257,13 @@ class ObjfsOperations(FileOps, DirOps, VersionOps, XattrOps, pyfuse3.Operations)
 
         One worker-thread call for a lookup: latency, not the queries, is the cost.
         """
+        ctx = probe_ctx()
         try:
             key = self.keys.key(path)
-            return head_meta(self.store, caller(), self.encryption, self.bucket, key), None
+            return head_meta(self.store, ctx, self.encryption, self.bucket, key), None
         except (NoSuchKey, NoSuchVersion, MethodNotAllowed):
             pass
-        return None, self.store.prefix_exists(caller(), self.bucket, self.keys.dir_prefix(path))
+        return None, self.store.prefix_exists(ctx, self.bucket, self.keys.dir_prefix(path))
 
     def known(self, path: str) -> Node | None:
         """The FILE/DIR node at ``path`` when this mount knows it exists (no store query)."""
@@ -330,7 +340,8 @@ class ObjfsOperations(FileOps, DirOps, VersionOps, XattrOps, pyfuse3.Operations)
             assert node.path is not None
             prefix = self.keys.dir_prefix(node.path)
             try:
-                node.stats = await self.run(self.store.dir_stats, caller(), self.bucket, prefix)
+                # a directory's link count: part of its attributes, not a listing
+                node.stats = await self.run(self.store.dir_stats, probe_ctx(), self.bucket, prefix)
             except AccessDenied:
                 # Who may not list a directory may still stat it (and read the
                 # names they know): its link count and times are then unknown.
@@ -382,8 +393,10 @@ class ObjfsOperations(FileOps, DirOps, VersionOps, XattrOps, pyfuse3.Operations)
         """
         parent_path, name = names.split(path)
         parent = self.table.find(Kind.DIR, parent_path) if parent_path else self.table.root
-        if parent is not None and parent.names is not None:
-            parent.names.add(name)
+        if parent is not None and (parent.names is not None or parent.names_src is not None):
+            if parent.names is None:
+                self.names_of_listing(parent)
+            parent.names.add(name)  # type: ignore[union-attr]
         for anc in names.ancestors(path):
             node = self.table.find(Kind.DIR, anc)
             if node is not None:
@@ -427,6 +440,10 @@ class ObjfsOperations(FileOps, DirOps, VersionOps, XattrOps, pyfuse3.Operations)
             meta = self._with_atime(node, meta)
             nlink = 0 if node.unlinked else 1
             return d.file(node.ino, state.size, modified, meta, self.read_only, nlink)
+        listed = node.listed
+        if listed is not None and node.atime_ns is None and node.path is not None:
+            # What the last listing said: no store call, no ObjectVersion built.
+            return self.version_attrs(node.ino, listed, self.read_only)  # type: ignore[arg-type]
         version = await self.file_version(node)
         if version is None:
             raise fuse_error(errno.ENOENT)
@@ -654,3 +671,11 @@ def _fake_marker(meta: SystemMeta, fallback_ns: int) -> ObjectVersion:
 
 
 __all__ = ["ObjfsOperations", "DirHandle"]
+
+
+def probe_ctx() -> RequestContext:
+    """The caller's context for the mount's probes (a lookup's HEAD of the name and
+    "is it a directory?", a directory's link count): checked like any call, but
+    not requests of the access log (the open, read, write or listing that follows
+    is); a refusal is still recorded."""
+    return caller().with_options(log=False)

@@ -458,10 +458,14 @@ def scan_latest(
 
 
 def _latest_range_sql(
-    bucket: str, cursor: bytes, inclusive: bool, upper: bytes | None
+    bucket: str,
+    cursor: bytes,
+    inclusive: bool,
+    upper: bytes | None,
+    columns: str = _LISTING_COLUMNS,
 ) -> tuple[str, list[object]]:
     sql = (
-        f"SELECT {_LISTING_COLUMNS} "
+        f"SELECT {columns} "
         "FROM objects o JOIN versions v ON v.seq = o.seq "
         f"WHERE o.bucket = ? AND o.delete_marker = 0 AND o.key {'>=' if inclusive else '>'} ?"
     )
@@ -470,6 +474,52 @@ def _latest_range_sql(
         sql += " AND o.key < ?"
         args.append(upper)
     return sql + " ORDER BY o.key", args
+
+
+# What a directory listing of the mount needs of each key, no more.
+_DIR_COLUMNS = (
+    "o.key, v.version_id, v.seq, v.size, v.etag, v.created, v.content_type, "
+    "v.sys_meta, v.sse, v.kms_key_id, v.user_meta"
+)
+
+
+def scan_latest_brief(
+    cur: sqlite3.Cursor, bucket: str, cursor: bytes, inclusive: bool, upper: bytes | None
+) -> sqlite3.Cursor:
+    """``scan_latest`` with the columns of ``_DIR_COLUMNS`` only (its own cursor)."""
+    return cur.connection.execute(
+        *_latest_range_sql(bucket, cursor, inclusive, upper, _DIR_COLUMNS)
+    )
+
+
+def first_folded_key(
+    cur: sqlite3.Cursor, bucket: str, start: bytes, upper: bytes | None, skip: int, delim: bytes
+) -> bytes | None:
+    """The first live latest key in [start, upper) with ``delim`` after its first ``skip``
+    bytes (the first key of a sub-directory), read from the ``objects_live`` index alone."""
+    sql = (
+        "SELECT key FROM objects WHERE bucket = ? AND delete_marker = 0 AND key >= ?"
+        + (" AND key < ?" if upper is not None else "")
+        + " AND instr(substr(key, ?), ?) > 0 ORDER BY key LIMIT 1"
+    )
+    args: list[object] = (
+        [bucket, start] + ([upper] if upper is not None else []) + [skip + 1, delim]
+    )
+    row = cur.execute(sql, args).fetchone()
+    return None if row is None else row[0]  # type: ignore[no-any-return]
+
+
+def newest_latest(
+    cur: sqlite3.Cursor, bucket: str, start: bytes, upper: bytes | None
+) -> int | None:
+    """The newest last-modified time of the live latest keys in [start, upper)."""
+    sql = (
+        "SELECT max(v.created) FROM objects o JOIN versions v ON v.seq = o.seq "
+        "WHERE o.bucket = ? AND o.delete_marker = 0 AND o.key >= ?"
+        + (" AND o.key < ?" if upper is not None else "")
+    )
+    args: list[object] = [bucket, start] + ([upper] if upper is not None else [])
+    return cur.execute(sql, args).fetchone()[0]  # type: ignore[no-any-return]
 
 
 def stale_latest(cur: sqlite3.Cursor) -> list[tuple[str, bytes]]:

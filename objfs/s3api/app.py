@@ -21,7 +21,13 @@ from urllib.parse import parse_qsl
 
 import trio
 
-from objfs.errors import InternalError, InvalidRequest, ObjfsError
+from objfs.errors import (
+    InternalError,
+    InvalidRequest,
+    NotImplementedOperation,
+    ObjfsError,
+    RequestHeaderSectionTooLarge,
+)
 from objfs.s3api import cors, routing
 from objfs.s3api.auth import authenticate
 from objfs.s3api.body import RequestBody
@@ -34,6 +40,13 @@ log = logging.getLogger(__name__)
 
 _NO_BODY_STATUS = {204, 304}
 DRAIN_LIMIT = 8 << 20
+# S3 refuses a request whose header section is over 8 KB (each header
+# counted as ``name: value\r\n``).
+MAX_HEADER_SECTION = 8192
+# The scope extension ``server.TLSInfoTCPServer`` adds on TLS connections:
+# {"version": "TLSv1.3", "cipher": "TLS_AES_256_GCM_SHA384"} (hypercorn
+# gives none of this to the application).
+TLS_EXTENSION = "objfs.tls"
 
 
 class S3App:
@@ -61,6 +74,9 @@ class S3App:
                 elif message["type"] == "lifespan.shutdown":
                     await send({"type": "lifespan.shutdown.complete"})
                     return
+        if scope["type"] == "websocket":
+            await self._refuse_websocket(scope, send)
+            return
         if scope["type"] != "http":
             return
         request_id = secrets.token_hex(8).upper()
@@ -100,6 +116,25 @@ class S3App:
             response.headers.append(("Connection", "close"))
         await self._send(send, response, scope["method"], request_id)
 
+    async def _refuse_websocket(self, scope: dict[str, Any], send: Any) -> None:
+        """S3 speaks no WebSocket: an upgrade request is answered NotImplemented."""
+        request_id = secrets.token_hex(8).upper()
+        response = error_response(
+            NotImplementedOperation("WebSocket requests are not implemented."),
+            scope.get("path", "/"),
+            request_id,
+        )
+        assert isinstance(response.body, bytes)
+        headers = [
+            (b"x-amz-request-id", request_id.encode()),
+            (b"content-type", b"application/xml"),
+        ]
+        headers.append((b"content-length", str(len(response.body)).encode()))
+        await send(
+            {"type": "websocket.http.response.start", "status": response.status, "headers": headers}
+        )
+        await send({"type": "websocket.http.response.body", "body": response.body})
+
     async def _serve(self, req: Request, receive: Any) -> Response:
         """Route, authenticate (SigV4 on a worker thread) and run one operation."""
         handler = routing.route(req)
@@ -121,11 +156,24 @@ class S3App:
         uri = f"{req.method} {req.path}" + (
             "?" + "&".join(f"{k}={v}" if v else k for k, v in req.query) if req.query else ""
         )
-        req.ctx = dataclasses.replace(authed.ctx, request_id=req.request_id, request_uri=uri)
+        req.ctx = dataclasses.replace(
+            authed.ctx,
+            request_id=req.request_id,
+            request_uri=uri,
+            auth_type=authed.auth_type,
+            host_header=req.h.get("host"),
+            tls_version=req.tls_version,
+            cipher_suite=req.cipher_suite,
+        )
         req.body = RequestBody(receive, req.h, payload=authed.payload, signer=authed.signer)
         return await handler(req)
 
     def _request(self, scope: dict[str, Any], request_id: str) -> Request:
+        if sum(len(k) + len(v) + 4 for k, v in scope["headers"]) > MAX_HEADER_SECTION:
+            raise RequestHeaderSectionTooLarge(
+                "Your request header section exceeds the maximum allowed size "
+                f"({MAX_HEADER_SECTION} bytes)."
+            )
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
         h: dict[str, str] = {}
         for k, v in headers:
@@ -142,6 +190,7 @@ class S3App:
         path = scope["path"]
         bucket, key = self._address(h.get("host", ""), path)
         client = scope.get("client")
+        tls = scope.get("extensions", {}).get(TLS_EXTENSION) or {}
         return Request(
             app=self,
             method=scope["method"].upper(),
@@ -155,6 +204,8 @@ class S3App:
             secure=scope.get("scheme") == "https",
             request_id=request_id,
             loopback=self.loopback(scope.get("server")),
+            tls_version=tls.get("version"),
+            cipher_suite=tls.get("cipher"),
         )
 
     def _address(self, host: str, path: str) -> tuple[str | None, str | None]:

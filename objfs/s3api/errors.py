@@ -2,13 +2,20 @@
 
 Every ``ObjfsError`` renders with its own code and status; an unexpected
 exception is logged and answered ``InternalError`` (500) without details.
-Delete-marker errors carry ``x-amz-delete-marker`` (and the marker's
+Requests that never reach the application (HTTP that h11 cannot parse:
+a header section over its buffer, a garbled request line) get an error
+document too (``protocol_error``). Delete-marker errors carry ``x-amz-delete-marker`` (and the marker's
 version id) as S3 sends them.
 """
 
 from __future__ import annotations
 
-from objfs.errors import ObjfsError
+from objfs.errors import (
+    InvalidRequest,
+    NotImplementedOperation,
+    ObjfsError,
+    RequestHeaderSectionTooLarge,
+)
 from objfs.s3api import xmldoc
 from objfs.s3api.request import Response
 
@@ -35,3 +42,16 @@ def error_response(err: ObjfsError, resource: str, request_id: str) -> Response:
         ],
     )
     return Response.xml(doc, status=err.status, headers=headers)
+
+
+def protocol_error(status_hint: int) -> ObjfsError:
+    """The S3 error for a request the HTTP parser refused with ``status_hint``."""
+    if status_hint == 431:  # Request Header Fields Too Large: S3 says 400
+        return RequestHeaderSectionTooLarge(
+            "Your request header section exceeds the maximum allowed size."
+        )
+    if status_hint == 501:  # e.g. a Transfer-Encoding other than chunked
+        return NotImplementedOperation(
+            "A header you provided implies functionality that is not implemented."
+        )
+    return InvalidRequest("The HTTP request is malformed and could not be parsed.")

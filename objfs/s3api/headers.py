@@ -86,7 +86,9 @@ def copy_source_sse(req: Request) -> SSERequest | None:
 
 
 def user_meta(req: Request) -> tuple[dict[str, str], SystemMeta | None]:
-    """``x-amz-meta-*`` as user metadata; mode/uid/gid/mtime as POSIX attributes."""
+    """``x-amz-meta-*`` as user metadata; mode/uid/gid/mtime as POSIX attributes.
+
+    The 2 KB limit is the store's (``MetadataTooLarge``, objfs/store/usermeta.py)."""
     meta: dict[str, str] = {}
     sys: dict[str, int] = {}
     for name, value in req.headers:
@@ -102,8 +104,6 @@ def user_meta(req: Request) -> tuple[dict[str, str], SystemMeta | None]:
             )
         else:
             meta[short] = value
-    if sum(len(k) + len(v) for k, v in meta.items()) > 2048:
-        raise InvalidArgument("user metadata is limited to 2 KB")
     return meta, SystemMeta(**sys) if sys else None  # type: ignore[arg-type]
 
 

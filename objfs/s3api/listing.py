@@ -15,7 +15,7 @@ from objfs.s3api.request import Request, Response
 from objfs.store import ObjectVersion
 
 
-def _encoder(req: Request):  # type: ignore[no-untyped-def]
+def url_encoder(req: Request):  # type: ignore[no-untyped-def]
     kind = req.params.get("encoding-type")
     if kind is None:
         return lambda text: text
@@ -40,7 +40,7 @@ async def list_objects(req: Request) -> Response:
     v2 = req.params.get("list-type") == "2"
     if "list-type" in req.params and not v2:
         raise InvalidArgument("list-type must be 2")
-    enc = _encoder(req)
+    enc = url_encoder(req)
     prefix = req.params.get("prefix", "")
     delimiter = req.params.get("delimiter") or None
     max_keys = req.int_param("max-keys", 1000)
@@ -90,7 +90,7 @@ async def list_objects(req: Request) -> Response:
 
 
 async def list_object_versions(req: Request) -> Response:
-    enc = _encoder(req)
+    enc = url_encoder(req)
     prefix = req.params.get("prefix", "")
     delimiter = req.params.get("delimiter") or None
     max_keys = req.int_param("max-keys", 1000)

@@ -7,7 +7,7 @@ import re
 
 from objfs.errors import InvalidArgument, InvalidRange, MalformedXML
 from objfs.s3api import headers as hdr
-from objfs.s3api import xmldoc
+from objfs.s3api import listing, xmldoc
 from objfs.s3api.request import Request, Response
 
 
@@ -164,29 +164,48 @@ async def list_parts(req: Request) -> Response:
 
 
 async def list_uploads(req: Request) -> Response:
+    enc = listing.url_encoder(req)
     prefix = req.params.get("prefix", "")
-    uploads = await req.run(req.store.list_multipart_uploads, req.bucket, prefix=prefix)
+    delimiter = req.params.get("delimiter") or None
+    key_marker = req.params.get("key-marker") or None
+    upload_id_marker = req.params.get("upload-id-marker") or None
+    max_uploads = req.int_param("max-uploads", 1000)
+    page = await req.run(
+        req.store.list_multipart_uploads,
+        req.bucket,
+        prefix=prefix,
+        delimiter=delimiter,
+        key_marker=key_marker,
+        upload_id_marker=upload_id_marker if key_marker else None,
+        max_uploads=max_uploads,
+    )
     doc = xmldoc.root("ListMultipartUploadsResult")
     xmldoc.add_all(
         doc,
         [
             ("Bucket", req.bucket),
-            ("KeyMarker", ""),
-            ("UploadIdMarker", ""),
-            ("Prefix", prefix),
-            ("MaxUploads", 1000),
-            ("IsTruncated", False),
+            ("KeyMarker", enc(key_marker or "")),
+            ("UploadIdMarker", upload_id_marker or ""),
+            ("NextKeyMarker", enc(page.next_key_marker)),
+            ("NextUploadIdMarker", page.next_upload_id_marker),
+            ("Prefix", enc(prefix)),
+            ("Delimiter", enc(delimiter)),
+            ("MaxUploads", max_uploads),
+            ("EncodingType", req.params.get("encoding-type")),
+            ("IsTruncated", page.is_truncated),
         ],
     )
-    for u in uploads:
+    for u in page.uploads:
         e = xmldoc.add(doc, "Upload")
         xmldoc.add_all(
             e,
             [
-                ("Key", u.key),
+                ("Key", enc(u.key)),
                 ("UploadId", u.upload_id),
                 ("Initiated", xmldoc.iso_time(u.initiated_ns)),
                 ("StorageClass", "STANDARD"),
             ],
         )
+    for p in page.common_prefixes:
+        xmldoc.add(xmldoc.add(doc, "CommonPrefixes"), "Prefix", enc(p))
     return Response.xml(doc)

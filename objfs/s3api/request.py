@@ -58,6 +58,8 @@ class Request:
     secure: bool
     request_id: str
     loopback: bool = False  # the endpoint listens on a loopback address
+    tls_version: str | None = None  # "TLSv1.3" (None: plain HTTP)
+    cipher_suite: str | None = None  # OpenSSL's name of the connection's cipher
     ctx: RequestContext | None = None
     body: RequestBody | None = None
 

@@ -4,6 +4,14 @@ SIGTERM or SIGINT stops accepting connections; requests in flight finish
 (up to ``GRACE_SECONDS``) before the store is closed, so nothing is left
 half-committed. ``READY=1`` goes to systemd (``Type=notify``) once the
 sockets listen.
+
+HTTP/1.1 that h11 cannot parse (a header section over
+``MAX_INCOMPLETE_BYTES``, a garbled request line) never reaches the
+application: hypercorn answers it itself, with an empty body. Our
+``S3H11Protocol`` makes that answer an S3 error document as well (the
+application checks S3's own 8 KB header limit on what does get through).
+Over TLS, ``TLSInfoTCPServer`` puts the connection's protocol version and
+cipher into each request's scope (``app.TLS_EXTENSION``) for the access log.
 """
 
 from __future__ import annotations
@@ -11,19 +19,87 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import secrets
 import signal
 import socket
 from collections.abc import Callable
+from typing import Any
 
+import h11
+import hypercorn.protocol
+import hypercorn.trio.run
 import trio
 from hypercorn.config import Config, Sockets
+from hypercorn.protocol.h11 import H11Protocol
 from hypercorn.trio.run import worker_serve
+from hypercorn.trio.tcp_server import TCPServer
 from hypercorn.utils import wrap_app
 
-from objfs.s3api.app import S3App
+from objfs.s3api.app import TLS_EXTENSION, S3App
+from objfs.s3api.errors import error_response, protocol_error
 from objfs.store import Store
 
 GRACE_SECONDS = 30.0
+# h11 buffers at most this much of a request's head (request line and
+# headers) before refusing it; S3's own limit (8 KB of headers, checked by
+# the application) is below it, so this only bounds memory per connection.
+MAX_INCOMPLETE_BYTES = 64 * 1024
+
+
+class S3H11Protocol(H11Protocol):
+    """hypercorn's HTTP/1.1 protocol whose parse-error answers are S3 error documents."""
+
+    async def _send_error_response(self, status_code: int) -> None:
+        err = protocol_error(status_code)
+        request_id = secrets.token_hex(8).upper()
+        response = error_response(err, "/", request_id)
+        assert isinstance(response.body, bytes)
+        headers = [
+            (b"x-amz-request-id", request_id.encode()),
+            (b"content-type", b"application/xml"),
+            (b"content-length", str(len(response.body)).encode()),
+            (b"connection", b"close"),
+            *self.config.response_headers("h11"),
+        ]
+        await self._send_h11_event(h11.Response(status_code=err.status, headers=headers))
+        await self._send_h11_event(h11.Data(data=response.body))
+        await self._send_h11_event(h11.EndOfMessage())
+
+
+class _WithTLSInfo:
+    """hypercorn's app wrapper for one connection, adding its TLS version and cipher."""
+
+    def __init__(self, app: Any, stream: Any) -> None:
+        self.app = app
+        self.stream = stream
+
+    async def __call__(self, scope: Any, *args: Any) -> None:
+        if isinstance(self.stream, trio.SSLStream) and scope.get("type") in ("http", "websocket"):
+            try:  # the handshake is done: a request arrived over it
+                cipher = self.stream.cipher()
+                info = {"version": self.stream.version(), "cipher": cipher[0] if cipher else None}
+            except (AttributeError, trio.NeedHandshakeError):
+                info = {}
+            scope.setdefault("extensions", {})[TLS_EXTENSION] = info
+        await self.app(scope, *args)
+
+
+class TLSInfoTCPServer(TCPServer):
+    """hypercorn's connection handler whose requests carry TLS details in their scope."""
+
+    def __init__(self, app: Any, config: Config, context: Any, state: Any, stream: Any) -> None:
+        super().__init__(_WithTLSInfo(app, stream), config, context, state, stream)
+
+
+def install_protocol() -> None:
+    """Make hypercorn build our ``S3H11Protocol`` and ``TLSInfoTCPServer``.
+
+    hypercorn offers no hook for its parse-error answers nor for TLS details
+    in the scope: it looks ``H11Protocol`` and ``TCPServer`` up in its
+    modules as connections open, so the subclasses are put there (once, in
+    the serving process)."""
+    hypercorn.protocol.H11Protocol = S3H11Protocol  # type: ignore[misc]
+    hypercorn.trio.run.TCPServer = TLSInfoTCPServer  # type: ignore[misc]
 
 
 def hypercorn_config(listen: str, tls_cert: str | None, tls_key: str | None) -> Config:
@@ -33,6 +109,7 @@ def hypercorn_config(listen: str, tls_cert: str | None, tls_key: str | None) -> 
     config.keyfile = tls_key
     config.graceful_timeout = GRACE_SECONDS
     config.include_server_header = False
+    config.h11_max_incomplete_size = MAX_INCOMPLETE_BYTES
     config.accesslog = None
     # hypercorn's warnings and errors go through our logging (the CLI's
     # one-line format, once); its "Running on" line is replaced by ours.
@@ -92,6 +169,7 @@ def run(
     on_ready: Callable[[list[str]], None],
 ) -> None:
     """Serve ``store`` until SIGTERM/SIGINT; returns after in-flight requests end."""
+    install_protocol()
     app = S3App(store, region=region, domain=domain)
     config = hypercorn_config(listen, tls_cert, tls_key)
     # Fail before serving, with the OS's own message (the CLI prints it on one

@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING, Any
 
 from objfs import __version__
 from objfs.auth.identity import Identity, PrincipalKind
-from objfs.errors import InvalidArgument, InvalidTargetBucketForLogging, ObjfsError
+from objfs.errors import AccessDenied, InvalidArgument, InvalidTargetBucketForLogging, ObjfsError
 from objfs.meta import auth_queries as aq
 from objfs.meta import log_queries as lq
 from objfs.meta import queries as q
@@ -57,6 +57,7 @@ from objfs.store.authorizer import decode_config
 from objfs.store.chunking import ChunkedBody, store_stream
 from objfs.store.logformat import (
     LogRecord,
+    Op,
     format_line,
     log_object_key,
     new_request_id,
@@ -124,7 +125,9 @@ class AccessLog:
         error: BaseException | None = None,
     ) -> None:
         """Keep the record(s) of one finished request; never raises."""
-        if not ctx.log or ctx.identity.kind is PrincipalKind.LOG_DELIVERY:
+        if ctx.identity.kind is PrincipalKind.LOG_DELIVERY:
+            return
+        if not ctx.log and not isinstance(error, AccessDenied):  # every refusal is logged
             return
         try:
             self._record(ctx, method, needs, args, seen, started_ns, started_mono, result, error)
@@ -176,45 +179,49 @@ class AccessLog:
         with self.db.write(durable=durable) as cur:
             self._ensure_schema(cur)
             for op, bucket, owner, target in logged:
-                if error is None:
-                    status, code = success_status(op.operation), None
-                elif isinstance(error, ObjfsError):
-                    status, code = error.status, error.code
-                else:
-                    status, code = 500, "InternalError"
-                key = args.get(op.key) if op.key else None
-                asked_version = args.get(op.version) if op.version else None
-                signed = ctx.interface == "api" and ctx.access_key is not None
-                line = format_line(
-                    LogRecord(
-                        bucket_owner=self.store.access.canonical_id_of(cur, owner) or owner,
-                        bucket=bucket,
-                        time=when,
-                        remote_ip=ctx.remote_addr,
-                        requester=self._requester(ctx.identity),
-                        request_id=request_id,
-                        operation=op.operation,
-                        key=key if isinstance(key, str) else None,
-                        request_uri=ctx.request_uri,
-                        http_status=status,
-                        error_code=code,
-                        bytes_sent=sent or 0,
-                        object_size=size,
-                        total_time_ms=took_ms,
-                        turn_around_ms=took_ms,
-                        referer=None,
-                        user_agent=ctx.user_agent or f"objfs/{__version__} ({ctx.interface})",
-                        version_id=asked_version or version,
-                        host_id=None,
-                        signature_version="SigV4" if signed else None,
-                        cipher_suite=None,
-                        auth_type="AuthHeader" if signed else None,
-                        host_header=None,
-                        tls_version=None,
+                for key, asked_version, outcome, item_result in _entries(op, args, result, error):
+                    if outcome is None:
+                        status, code = success_status(op.operation), None
+                    elif isinstance(outcome, ObjfsError):
+                        status, code = outcome.status, outcome.code
+                    else:
+                        status, code = 500, "InternalError"
+                    if item_result is not None:  # one item of a batch: its own outcome
+                        item_version = getattr(item_result, "version_id", None)
+                        item_sent, item_size = None, None
+                    else:
+                        item_version, item_sent, item_size = version, sent, size
+                    signed = ctx.interface == "api" and ctx.auth_type is not None
+                    line = format_line(
+                        LogRecord(
+                            bucket_owner=self.store.access.canonical_id_of(cur, owner) or owner,
+                            bucket=bucket,
+                            time=when,
+                            remote_ip=ctx.remote_addr,
+                            requester=self._requester(ctx.identity),
+                            request_id=request_id,
+                            operation=op.operation,
+                            key=key,
+                            request_uri=ctx.request_uri,
+                            http_status=status,
+                            error_code=code,
+                            bytes_sent=item_sent or 0,
+                            object_size=item_size,
+                            total_time_ms=took_ms,
+                            turn_around_ms=took_ms,
+                            referer=None,
+                            user_agent=ctx.user_agent or f"objfs/{__version__} ({ctx.interface})",
+                            version_id=asked_version or item_version,
+                            host_id=None,
+                            signature_version="SigV4" if signed else None,
+                            cipher_suite=ctx.cipher_suite,
+                            auth_type=ctx.auth_type if signed else None,
+                            host_header=ctx.host_header,
+                            tls_version=ctx.tls_version,
+                        )
                     )
-                )
-                prefix = str(target.get("target_prefix") or "")
-                rows.append((str(target["target_bucket"]), prefix, bucket, started_ns, line))
+                    prefix = str(target.get("target_prefix") or "")
+                    rows.append((str(target["target_bucket"]), prefix, bucket, started_ns, line))
             lq.insert_pending(cur, rows)
             for target_bucket, prefix in {(r[0], r[1]) for r in rows}:
                 count, oldest = lq.target_backlog(cur, target_bucket, prefix)
@@ -426,3 +433,25 @@ class AccessLogMixin:
     def flush_access_logs(self: Store, ctx: RequestContext) -> list[DeliveredLog]:
         """Deliver every pending record now, whatever the batch size and age."""
         return self.access_log.deliver_due(everything=True)
+
+
+def _entries(
+    op: Op, args: Mapping[str, Any], result: object, error: BaseException | None
+) -> list[tuple[str | None, str | None, BaseException | None, object]]:
+    """(key, asked version, error, item result) of each record ``op`` makes for a call.
+
+    One record per call; an op over a batch (``Op.items``: DeleteObjects'
+    ``BATCH.DELETE.OBJECT``) one per item, each with its own outcome, and
+    none when the whole call failed."""
+    if op.items is None:
+        key = args.get(op.key) if op.key else None
+        asked = args.get(op.version) if op.version else None
+        return [(key if isinstance(key, str) else None, asked, error, None)]
+    if error is not None or not isinstance(result, list):
+        return []
+    items = args.get(op.items) or []
+    out: list[tuple[str | None, str | None, BaseException | None, object]] = []
+    for (key, version_id), outcome in zip(items, result, strict=False):
+        failed = outcome if isinstance(outcome, BaseException) else None
+        out.append((key, version_id, failed, None if failed else outcome))
+    return out

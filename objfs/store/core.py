@@ -54,7 +54,7 @@ from objfs.store.mfa import MFAMixin
 from objfs.store.mountops import MountMixin
 from objfs.store.multipart import MultipartMixin
 from objfs.store.names import check_bucket_name
-from objfs.store.objects import ObjectsMixin
+from objfs.store.objects import ObjectsMixin, ssec_not_applicable
 from objfs.store.policies import PoliciesMixin
 from objfs.store.reader import Extents
 from objfs.store.types import (
@@ -191,16 +191,23 @@ class Store(
     ) -> Domain:
         """The domain of stored data, unwrapped (SSE-C needs the caller's key).
 
+        A customer key given for data that is not SSE-C is refused, as S3
+        refuses SSE-C headers on a read of such an object (``InvalidRequest``).
+
         aws:kms: the key's state is checked on every call and the use audited
         (objfs/store/kms.py); ``ctx``/``bucket``/``key`` name the use."""
         cached = self._domains.get(domain_id)
         if cached is not None and cached.kind not in ("SSE-C", "aws:kms"):
+            if customer_key is not None:
+                raise ssec_not_applicable()
             return cached
         with self.db.read() as cur:
             row = q.get_domain(cur, domain_id)
         if row is None:
             raise InternalError(f"unknown encryption domain {domain_id.hex()}")
         _, kind, record = row
+        if customer_key is not None and kind != "SSE-C":
+            raise ssec_not_applicable()
         if kind == "SSE-C":
             return self.keyring.open_ssec_domain(domain_id, record, customer_key)
         if kind == "aws:kms":

@@ -198,6 +198,9 @@ class Op:
     ``failures_only``: a call that opens what another call completes (the
     mount's ``open_writer`` before its commit) is recorded only when refused
     or failed; on success the completing call is the request.
+
+    ``items``: the call works on a batch (DeleteObjects): one record per
+    item, each with the item's own outcome (S3's ``BATCH.DELETE.OBJECT``).
     """
 
     operation: str
@@ -205,6 +208,7 @@ class Op:
     key: str | None = "key"
     version: str | None = "version_id"
     failures_only: bool = False
+    items: str | None = None  # argument of (key, version) pairs: one record per item
 
 
 def _ops(*ops: Op) -> tuple[Op, ...]:
@@ -235,6 +239,7 @@ OPERATIONS: Mapping[str, tuple[Op, ...]] = {
     # listings
     "list_objects": _ops(Op("REST.GET.BUCKET", **BKT)),
     "iter_objects": _ops(Op("REST.GET.BUCKET", **BKT)),
+    "list_directory": _ops(Op("REST.GET.BUCKET", **BKT)),
     "prefix_exists": _ops(Op("REST.GET.BUCKET", **BKT)),
     "list_object_versions": _ops(Op("REST.GET.BUCKETVERSIONS", **BKT)),
     "key_versions": _ops(Op("REST.GET.BUCKETVERSIONS", version=None)),
@@ -249,7 +254,11 @@ OPERATIONS: Mapping[str, tuple[Op, ...]] = {
         Op("REST.COPY.OBJECT_GET", bucket="src_bucket", key="src_key", version="src_version_id"),
     ),
     "delete_object": _ops(Op("REST.DELETE.OBJECT")),
-    "delete_objects": _ops(Op("REST.POST.MULTI_OBJECT_DELETE", **BKT)),
+    # S3 logs the request, then one BATCH.DELETE.OBJECT per key it names
+    "delete_objects": _ops(
+        Op("REST.POST.MULTI_OBJECT_DELETE", **BKT),
+        Op("BATCH.DELETE.OBJECT", key=None, version=None, items="items"),
+    ),
     "update_sys_meta": _ops(Op("REST.PUT.OBJECT_METADATA")),
     "update_user_meta": _ops(Op("REST.PUT.OBJECT_METADATA", version=None)),
     "put_object_acl": _ops(Op("REST.PUT.ACL")),
@@ -295,7 +304,7 @@ def operations_of(method: str, needs: tuple[Any, ...]) -> tuple[Op, ...]:
 
 def success_status(operation: str) -> int:
     """HTTP status of a successful call: 204 for deletes, as S3 answers them."""
-    return 204 if operation.startswith("REST.DELETE.") else 200
+    return 204 if operation.startswith(("REST.DELETE.", "BATCH.DELETE.")) else 200
 
 
 def outcome_sizes(result: object) -> tuple[int | None, int | None, str | None]:

@@ -155,32 +155,31 @@ class MountMixin:
         """Sub-directory count and newest direct child of ``prefix`` (a directory listing).
 
         Walks the listing with delimiter ``/`` and skips each sub-prefix in
-        one probe, so the cost is one row per direct child.
+        one probe; the rows of direct children are read by SQLite alone.
         """
         raw = prefix.encode("utf-8")
         upper = prefix_upper(raw)
         subdirs = 0
         newest: int | None = None
-        cursor, inclusive = raw, True
+        cursor = raw + b"\0"  # the first key after the directory marker (== prefix)
         with self.db.read() as cur:
             self._bucket(cur, bucket)
+            # Runs of direct children, each closed by the first key of a
+            # sub-directory: both found by SQLite (one index probe, one
+            # aggregate per run), not a Python loop over every key.
             while True:
-                rows = q.scan_latest(cur, bucket, cursor, inclusive, upper)  # type: ignore[arg-type]
-                seek = None
-                for row in rows:
-                    key = row[Col.KEY]
-                    slash = key.find(b"/", len(raw))
-                    if slash >= 0:
-                        subdirs += 1
-                        seek = prefix_upper(key[: slash + 1])
-                        break
-                    if key != raw:
-                        created = row[Col.CREATED]
-                        newest = created if newest is None else max(newest, created)
-                rows.close()
+                folded = q.first_folded_key(cur, bucket, cursor, upper, len(raw), b"/")  # type: ignore[arg-type]
+                end = upper if folded is None else folded
+                run = q.newest_latest(cur, bucket, cursor, end)  # type: ignore[arg-type]
+                if run is not None:
+                    newest = run if newest is None else max(newest, run)
+                if folded is None:
+                    break
+                subdirs += 1
+                seek = prefix_upper(folded[: folded.index(b"/", len(raw)) + 1])
                 if seek is None:
                     break
-                cursor, inclusive = seek, True
+                cursor = seek
         return DirStats(subdirs, newest)
 
     # -- the mount's writer ------------------------------------------------------

@@ -5,11 +5,18 @@ progress survives restarts and gc (a part being stored is covered by the
 writer lease until its row holds the references: store/leases.py); it is
 invisible to reads and listings until completed. Completing moves the chosen parts' references to the new
 version and drops the others; aborting drops them all.
+
+A part copied from a version in the same encryption domain shares that
+version's chunks (its manifest is a slice of the source's, format 2): a
+5 GiB part costs a manifest and a reference per chunk, not 5 GiB.
 """
 
 from __future__ import annotations
 
+import hashlib
+import re
 import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from objfs.errors import (
@@ -19,6 +26,9 @@ from objfs.errors import (
     InvalidPart,
     InvalidPartOrder,
     InvalidRange,
+    InvalidRequest,
+    MethodNotAllowed,
+    NoSuchKey,
     NoSuchUpload,
 )
 from objfs.meta import queries as q
@@ -38,6 +48,7 @@ from objfs.store.types import (
     SSERequest,
     SystemMeta,
     UploadInfo,
+    UploadListResult,
 )
 
 if TYPE_CHECKING:
@@ -107,8 +118,7 @@ class MultipartMixin:
         *,
         sse: SSERequest | None = None,
     ) -> PartInfo:
-        if not isinstance(part_number, int) or not 1 <= part_number <= MAX_PARTS:
-            raise InvalidArgument(f"part number must be 1 to {MAX_PARTS}, not {part_number!r}")
+        _check_part_number(part_number)
         with self.db.read() as cur:
             upload = self._upload(cur, bucket, key, upload_id)
         domain = self._domain(upload[9], sse.customer_key if sse else None, ctx, bucket, key)
@@ -117,32 +127,64 @@ class MultipartMixin:
         )
         if ctx.durable:
             self._make_durable(stored.manifest)
-        etag = stored.md5.hexdigest()
+        return self._put_part(
+            ctx,
+            bucket,
+            key,
+            upload_id,
+            part_number,
+            stored.manifest,
+            stored.size,
+            stored.md5.hexdigest(),
+            domain.domain_id,
+        )
+
+    def _put_part(
+        self: Store,
+        ctx: RequestContext,
+        bucket: str,
+        key: str,
+        upload_id: str,
+        part_number: int,
+        manifest: Sequence[ChunkRef],
+        size: int,
+        etag: str,
+        domain_id: bytes,
+        source: tuple | None = None,
+    ) -> PartInfo:
+        """Record a part whose chunks are stored: its row takes a reference per
+        manifest entry (replacing an earlier part of that number). ``source``:
+        the version row the manifest was sliced from, which must still exist
+        (its references keep the shared chunks alive until ours are added)."""
         now = time.time_ns()
         with self.db.write(durable=ctx.durable) as cur:
             self._upload(cur, bucket, key, upload_id)
+            if source is not None:
+                still = q.get_version(
+                    cur, source[Col.BUCKET], source[Col.KEY], source[Col.VERSION_ID]
+                )
+                if still is None or still[Col.SEQ] != source[Col.SEQ]:
+                    raise NoSuchKey(
+                        f"s3://{source[Col.BUCKET]}/{source[Col.KEY].decode()} was deleted or "
+                        "replaced during the part copy: retry it",
+                        bucket=source[Col.BUCKET],
+                        key=source[Col.KEY].decode(),
+                    )
             revived = q.add_refs(
                 cur,
-                domain.domain_id,
-                ((r.chunk_id, r.length) for r in stored.manifest if r.chunk_id is not None),
+                domain_id,
+                ((r.chunk_id, r.length) for r in manifest if r.chunk_id is not None),
             )
             if any(not self.chunks.exists(cid) for cid in revived):
                 raise InternalError("a chunk vanished while the part was written: retry")
             old = q.put_part(
                 cur,
-                (
-                    upload_id,
-                    part_number,
-                    etag,
-                    stored.size,
-                    now,
-                    rec.pack_manifest(stored.manifest),
-                ),
+                (upload_id, part_number, etag, size, now, rec.pack_manifest(manifest)),
             )
             if old is not None:
                 _drop(cur, old[0])
             q.add_change(cur, bucket, encode_key(key))
-        return PartInfo(part_number, etag, stored.size, now)
+        return PartInfo(part_number, etag, size, now)
 
     @requires(
         Need(
@@ -170,25 +212,78 @@ class MultipartMixin:
     ) -> PartInfo:
         """UploadPartCopy: a part made of a source version or a byte range of it
         (inclusive ``(first, last)``, which must lie inside the source:
-        ``InvalidRange`` otherwise). Streams chunk by chunk."""
+        ``InvalidRange`` otherwise; at most 5 GiB: ``InvalidRequest``).
+
+        When the source's data is in the upload's encryption domain, the part
+        shares its chunks: its manifest is the slice of the source's manifest
+        covering the range (whole chunks inside, slices of the chunks at the
+        edges), and its row holds a reference per entry, so deleting the
+        source or aborting the upload frees only what nothing else names. No
+        byte is rewritten. Otherwise (another SSE-C key, KMS key or mode) the
+        range is decrypted and stored again, chunk by chunk.
+
+        The part's ETag is the MD5 of its bytes, as S3's. Sharing reuses the
+        source's ETag when the part is the whole source and that ETag is a
+        plain MD5 (32 hex digits: objfs gives every single PUT the MD5 of its
+        body, whatever its encryption, and copies keep it; multipart and
+        mount-written ETags end in ``-N``); any other part is read once to
+        hash it (reading, not writing).
+        """
+        _check_part_number(part_number)
         with self.db.read() as cur:
-            row, latest = self._resolve(cur, src_bucket, src_key, src_version_id)
+            upload = self._upload(cur, bucket, key, upload_id)
+            try:
+                row, latest = self._resolve(cur, src_bucket, src_key, src_version_id)
+            except MethodNotAllowed:
+                raise InvalidRequest(
+                    "the source of a part copy may not be a delete marker named by version id"
+                ) from None
         size = row[Col.SIZE]
+        first, end = 0, size
         if src_range is not None:
             first, last = src_range
             if first < 0 or last < first or last >= size:
                 raise InvalidRange(
                     f"copy source range {first}-{last} is outside the {size}-byte source"
                 )
+            end = last + 1
+        if end - first > MAX_PART_SIZE:
+            raise InvalidRequest(
+                f"the copy source is {end - first} bytes, larger than the maximum allowable "
+                f"size for a copy source: {MAX_PART_SIZE} (copy it in ranges)"
+            )
         src_domain = self._domain(
             row[Col.DOMAIN], src_sse.customer_key if src_sse else None, ctx, src_bucket, src_key
         )
+        domain = self._domain(upload[9], sse.customer_key if sse else None, ctx, bucket, key)
         info = rec.version_from_row(row, is_latest=latest)
-        reader = ObjectReader(
-            self.chunks, src_domain, info, rec.unpack_manifest(row[Col.MANIFEST]), src_range
+        extents = self._extents(row)
+        if domain.domain_id != src_domain.domain_id:
+            with ObjectReader(self.chunks, src_domain, info, extents, src_range) as reader:
+                return self.upload_part(ctx, bucket, key, upload_id, part_number, reader, sse=sse)
+        if first == 0 and end == size and _PLAIN_MD5.fullmatch(row[Col.ETAG]):
+            etag = row[Col.ETAG]
+        else:
+            digest = hashlib.md5()
+            with ObjectReader(self.chunks, src_domain, info, extents, src_range) as reader:
+                for piece in reader:
+                    digest.update(piece)
+            etag = digest.hexdigest()
+        manifest = extents.slice(first, end)
+        if ctx.durable:  # a shared chunk may come from a commit that was not durable
+            self._make_durable(manifest)
+        return self._put_part(
+            ctx,
+            bucket,
+            key,
+            upload_id,
+            part_number,
+            manifest,
+            end - first,
+            etag,
+            domain.domain_id,
+            source=row,
         )
-        with reader:
-            return self.upload_part(ctx, bucket, key, upload_id, part_number, reader, sse=sse)
 
     @requires(Need("s3:PutObject", version=None))
     def complete_multipart_upload(
@@ -273,16 +368,106 @@ class MultipartMixin:
 
     @requires(Need("s3:ListBucketMultipartUploads", key=None))
     def list_multipart_uploads(
-        self: Store, ctx: RequestContext, bucket: str, *, prefix: str = ""
-    ) -> list[UploadInfo]:
+        self: Store,
+        ctx: RequestContext,
+        bucket: str,
+        *,
+        prefix: str = "",
+        delimiter: str | None = None,
+        key_marker: str | None = None,
+        upload_id_marker: str | None = None,
+        max_uploads: int = 1000,
+    ) -> UploadListResult:
+        """One page of the bucket's uploads in progress (S3's ListMultipartUploads)."""
+        if max_uploads < 0:
+            raise InvalidArgument("max-uploads must not be negative")
         raw = prefix.encode("utf-8")
+        lower = max(raw, key_marker.encode("utf-8")) if key_marker else raw
         with self.db.read() as cur:
             self._bucket(cur, bucket)
-            rows = q.list_uploads(cur, bucket, raw, prefix_upper(raw))
-        return [UploadInfo(r[1], r[2].decode("utf-8"), r[0], r[3]) for r in rows]
+            rows = q.list_uploads(cur, bucket, lower, prefix_upper(raw))
+        uploads = [UploadInfo(r[1], r[2].decode("utf-8"), r[0], r[3]) for r in rows]
+        return uploads_page(
+            uploads, prefix, delimiter, key_marker, upload_id_marker, min(max_uploads, 1000)
+        )
+
+
+_PLAIN_MD5 = re.compile(r"[0-9a-f]{32}")
+
+
+def _check_part_number(part_number: object) -> None:
+    if not isinstance(part_number, int) or not 1 <= part_number <= MAX_PARTS:
+        raise InvalidArgument(f"part number must be 1 to {MAX_PARTS}, not {part_number!r}")
 
 
 def _drop(cur: Any, manifest_blob: bytes) -> None:
     q.drop_refs(
         cur, (r.chunk_id for r in rec.unpack_manifest(manifest_blob) if r.chunk_id is not None)
+    )
+
+
+def uploads_page(
+    uploads: list[UploadInfo],
+    prefix: str,
+    delimiter: str | None,
+    key_marker: str | None,
+    upload_id_marker: str | None,
+    max_uploads: int,
+) -> UploadListResult:
+    """S3's paging of ``uploads`` (key order, then initiation order, under ``prefix``).
+
+    Past ``key_marker``: keys after it, and uploads of that very key after
+    ``upload_id_marker`` (after that upload in initiation order; an unknown
+    id: ids greater than it, as S3 documents). A marker that is a common
+    prefix skips every key under it. Each upload and each common prefix
+    counts toward ``max_uploads``."""
+    marker_key = key_marker.encode("utf-8") if key_marker else None
+    skip_under = None
+    if key_marker and delimiter and key_marker.startswith(prefix):
+        rest = key_marker[len(prefix) :]
+        if rest.endswith(delimiter) and rest.find(delimiter) == len(rest) - len(delimiter):
+            skip_under = key_marker
+    if marker_key is not None and upload_id_marker:
+        same = [u.upload_id for u in uploads if u.key.encode("utf-8") == marker_key]
+        after_marker = (
+            set(same[same.index(upload_id_marker) + 1 :])
+            if upload_id_marker in same
+            else {i for i in same if i > upload_id_marker}
+        )
+    else:
+        after_marker = set()
+    out: list[UploadInfo] = []
+    prefixes: list[str] = []
+    last: tuple[str, str | None] | None = None
+    truncated = False
+    for u in uploads:
+        raw = u.key.encode("utf-8")
+        if marker_key is not None and (
+            raw < marker_key or (raw == marker_key and u.upload_id not in after_marker)
+        ):
+            continue
+        if skip_under is not None and u.key.startswith(skip_under):
+            continue
+        rolled = None
+        if delimiter:
+            cut = u.key.find(delimiter, len(prefix))
+            if cut >= 0:
+                rolled = u.key[: cut + len(delimiter)]
+        if rolled is not None and prefixes and prefixes[-1] == rolled:
+            continue
+        if len(out) + len(prefixes) >= max_uploads:
+            truncated = True
+            break
+        if rolled is not None:
+            prefixes.append(rolled)
+            last = (rolled, None)
+        else:
+            out.append(u)
+            last = (u.key, u.upload_id)
+    return UploadListResult(
+        uploads=out,
+        common_prefixes=prefixes,
+        is_truncated=truncated,
+        next_key_marker=last[0] if truncated and last else None,
+        next_upload_id_marker=last[1] if truncated and last else None,
     )

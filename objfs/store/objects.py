@@ -43,6 +43,7 @@ from objfs.store.types import (
     SystemMeta,
     Versioning,
 )
+from objfs.store.usermeta import check_user_meta
 
 if TYPE_CHECKING:
     pass
@@ -107,6 +108,8 @@ class ObjectsMixin:
         )
         if info.sse == "SSE-C":
             self._domain(row[Col.DOMAIN], sse.customer_key if sse else None)
+        elif sse is not None and sse.customer_key is not None and not info.is_delete_marker:
+            raise ssec_not_applicable()
         return info
 
     @requires(Need(lambda a: "s3:GetObjectVersion" if a.get("version_id") else "s3:GetObject"))
@@ -211,6 +214,7 @@ class ObjectsMixin:
         size_hint: int | None = None,
     ) -> PutResult:
         raw = encode_key(key)
+        check_user_meta(user_meta)  # before the body is read: refuse a big PUT up front
         info = self.head_bucket(ctx, bucket)
         if if_match is not None or if_none_match is not None:
             with self.db.read() as cur:
@@ -368,6 +372,8 @@ class ObjectsMixin:
         """Copy a version; shares chunks when the encryption domain stays the same."""
         if metadata_directive not in ("COPY", "REPLACE"):
             raise InvalidArgument("metadata directive must be COPY or REPLACE")
+        if metadata_directive == "REPLACE":
+            check_user_meta(user_meta)  # before any data is copied
         dst_raw = encode_key(dst_key)
         dst_info = self.head_bucket(ctx, dst_bucket)
         if (
@@ -408,9 +414,13 @@ class ObjectsMixin:
         if ctx.durable:
             self._make_durable(manifest)
         with self.db.write(durable=ctx.durable) as cur:
-            # The source may have been removed since we read it: re-check.
-            if q.get_version(cur, row[Col.BUCKET], row[Col.KEY], row[Col.VERSION_ID]) is None:
-                raise NoSuchKey(f"s3://{src_bucket}/{src_key} was deleted during the copy")
+            # The source may have been removed (or, as version "null", replaced)
+            # since we read it: its references keep the shared chunks alive.
+            still = q.get_version(cur, row[Col.BUCKET], row[Col.KEY], row[Col.VERSION_ID])
+            if still is None or still[Col.SEQ] != row[Col.SEQ]:
+                raise NoSuchKey(
+                    f"s3://{src_bucket}/{src_key} was deleted or replaced during the copy: retry it"
+                )
             return self._commit_version(
                 cur,
                 dst_bucket,
@@ -590,3 +600,12 @@ def guess_content_type(key: str) -> str:
 def md5_of_parts(part_md5s: Sequence[bytes]) -> str:
     """S3's multipart ETag: md5 of the concatenated binary part md5s, then -N."""
     return f"{hashlib.md5(b''.join(part_md5s)).hexdigest()}-{len(part_md5s)}"
+
+
+def ssec_not_applicable() -> ObjfsError:
+    """S3's answer to a customer (SSE-C) key sent for data not encrypted with one."""
+    return InvalidRequest(
+        "The encryption parameters are not applicable to this object: it is not encrypted "
+        "with a customer-provided key.",
+        ssec_not_applicable=True,
+    )

@@ -37,6 +37,20 @@ class Extents:
             offset = base + ref.length
             i += 1
 
+    def slice(self, offset: int, end: int) -> list[ChunkRef]:
+        """The manifest of bytes [offset, end): whole pieces where covered,
+        slices (``offset`` set) of the chunks at the edges, holes as holes.
+        Reads nothing: the result names the same chunks."""
+        out = []
+        for ref, lo, hi in self.pieces(offset, end):
+            if ref.chunk_id is None:
+                out.append(ChunkRef(None, hi - lo))
+            elif (lo, hi) == (0, ref.length):
+                out.append(ref)
+            else:
+                out.append(ChunkRef(ref.chunk_id, hi - lo, (ref.offset or 0) + lo))
+        return out
+
 
 def read_piece(chunks: ChunkStore, domain: Domain, ref: ChunkRef) -> bytes:
     if ref.chunk_id is None:

@@ -1,7 +1,10 @@
 """On-disk record formats of the store and their conversion to API records.
 
 - Manifest: msgpack list of ``[chunk_id | None, length]`` pairs, in object
-  order; ``None`` is a hole that reads as zeros and costs no chunk.
+  order; ``None`` is a hole that reads as zeros and costs no chunk. Format 2
+  adds ``[chunk_id, length, offset]``: bytes [offset, offset + length) of a
+  chunk (the mount's in-place edits and UploadPartCopy ranges share chunks
+  this way). Each entry is one reference to its chunk.
 - System and user metadata: msgpack maps.
 - Version ids: 26 characters of lowercase base32hex of (ns timestamp, random),
   so they sort by creation time and reveal nothing else; "null" is S3's id of
@@ -20,6 +23,7 @@ from typing import Any
 import msgpack
 
 from objfs.store.types import ChunkRef, ObjectVersion, SystemMeta
+from objfs.store.usermeta import check_user_meta
 
 _last_ns = 0
 _lock = threading.Lock()
@@ -106,6 +110,7 @@ def unpack_sys_meta(blob: bytes | None) -> SystemMeta:
 
 
 def pack_user_meta(meta: dict[str, str] | None) -> bytes | None:
+    check_user_meta(meta)  # every write of user metadata meets S3's 2 KB
     return msgpack.packb(dict(meta), use_bin_type=True) if meta else None
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
+from typing import NamedTuple
 
 from objfs.auth.identity import OWNER_NAME, Identity
 
@@ -47,12 +48,17 @@ class RequestContext:
     ``log``: when False the call is not recorded in the bucket's server
     access log because it continues a request already recorded (the mount's
     second and later ``read_range`` of one open file, the later pages of one
-    listing); it is still checked. ``with_options(durable=..., log=...)``
+    listing) or is the adapter's own probe (the mount's lookups, its start-up
+    bucket check); it is still checked, and a refusal is still recorded
+    (every denial is in the log). ``with_options(durable=..., log=...)``
     derives a context for one call.
 
     ``request_id`` and ``request_uri`` are what the HTTP API knows of its
     request (the access log shows them); elsewhere they stay None (the log
-    makes up a request id and writes ``-``).
+    makes up a request id and writes ``-``). So are ``auth_type``
+    (``"AuthHeader"``, ``"QueryString"`` for a pre-signed URL, None when
+    unsigned), ``host_header``, and ``tls_version``/``cipher_suite`` (None
+    over plain HTTP): the access log's fields of the same names.
     """
 
     identity: Identity
@@ -66,6 +72,10 @@ class RequestContext:
     log: bool = True
     request_id: str | None = None
     request_uri: str | None = None
+    auth_type: str | None = None
+    host_header: str | None = None
+    tls_version: str | None = None
+    cipher_suite: str | None = None
 
     @property
     def principal(self) -> str:
@@ -218,6 +228,71 @@ class ListResult:
     key_count: int
 
 
+class ListedFile(NamedTuple):
+    """A key of ``Store.list_directory``: its latest, live version, compact.
+
+    The one record here that is a tuple, not a dataclass: a directory of
+    100,000 keys is listed as 100,000 of these, so each must cost as little
+    to build and to hold as can be. ``version()`` makes the full
+    ``ObjectVersion`` when one is needed; ``user_meta`` is decoded on access.
+    """
+
+    bucket: str
+    key: str
+    version_id: str
+    seq: int
+    size: int
+    etag: str
+    last_modified_ns: int
+    content_type: str
+    sys_meta: SystemMeta
+    sse: str
+    kms_key_id: str | None
+    user_meta_blob: bytes | None
+
+    @property
+    def user_meta(self) -> dict[str, str]:
+        if self.user_meta_blob is None:
+            return {}
+        from objfs.store.records import unpack_user_meta
+
+        return unpack_user_meta(self.user_meta_blob)
+
+    def version(self) -> ObjectVersion:
+        return ObjectVersion(
+            bucket=self.bucket,
+            key=self.key,
+            version_id=self.version_id,
+            is_latest=True,
+            is_delete_marker=False,
+            size=self.size,
+            etag=self.etag,
+            last_modified_ns=self.last_modified_ns,
+            content_type=self.content_type,
+            user_meta=self.user_meta,
+            sys_meta=self.sys_meta,
+            sse=self.sse,
+            kms_key_id=self.kms_key_id,
+            seq=self.seq,
+        )
+
+
+@dataclass(slots=True, frozen=True)
+class DirectoryListing:
+    """``Store.list_directory``: what is directly under a prefix, in key order.
+
+    ``entries``: ``ListedFile`` for each key, ``str`` (ending in the
+    delimiter) for each common prefix, merged in byte order of the key or
+    prefix; ``subdirs``: how many common prefixes; ``newest_ns``: the newest
+    last-modified time of a listed key other than the prefix itself (a
+    directory marker), None when there is none: what ``dir_stats`` says.
+    """
+
+    entries: list[ListedFile | str]
+    subdirs: int
+    newest_ns: int | None
+
+
 @dataclass(slots=True, frozen=True)
 class VersionListResult:
     """ListObjectVersions page: versions and delete markers, newest first per key."""
@@ -243,6 +318,20 @@ class UploadInfo:
     key: str
     upload_id: str
     initiated_ns: int
+
+
+@dataclass(slots=True, frozen=True)
+class UploadListResult:
+    """ListMultipartUploads page: uploads by key, then initiation, and rolled-up prefixes.
+
+    ``next_key_marker``/``next_upload_id_marker`` continue a truncated page
+    (the key marker may be a common prefix: the next page starts past it)."""
+
+    uploads: list[UploadInfo]
+    common_prefixes: list[str]
+    is_truncated: bool
+    next_key_marker: str | None
+    next_upload_id_marker: str | None
 
 
 @dataclass(slots=True, frozen=True)

@@ -116,15 +116,7 @@ class ObjectWriter:
 
     def _base_refs(self, start: int, end: int) -> list[ChunkRef]:
         """The base's pieces covering [start, end), as slices where they are partial."""
-        out = []
-        for ref, lo, hi in self._base.pieces(start, end):
-            if ref.chunk_id is None:
-                out.append(ChunkRef(None, hi - lo))
-            elif (lo, hi) == (0, ref.length):
-                out.append(ref)
-            else:
-                out.append(ChunkRef(ref.chunk_id, hi - lo, (ref.offset or 0) + lo))
-        return out
+        return self._base.slice(start, end)
 
     def _whole_in_base(self, index: int) -> bool:
         """Block ``index`` is entirely base data the writer may share."""

@@ -95,7 +95,7 @@ def format_table(rows: list[Row]) -> str:
                 r.error or r.note,
             ]
         )
-    widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(headers)]
+    widths = [max([len(h), *(len(line[i]) for line in lines)]) for i, h in enumerate(headers)]
     numeric = {4, 6, 7, 8, 9}
 
     def render(cells: list[str]) -> str:

@@ -37,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from results import Row, format_table, host_info, write_json  # noqa: E402
 from s3http import HttpTarget  # noqa: E402
 from targets import BenchError, ObjfsTarget, PassthroughTarget, Target  # noqa: E402
-from workloads import FULL, QUICK, WORKLOADS, RunState  # noqa: E402
+from workloads import FULL, QUICK, SKIPPED, WORKLOADS, RunState  # noqa: E402
 
 log = logging.getLogger("objfs.bench")
 TARGETS = ("disk", "passthrough", "objfs", "http")
@@ -122,7 +122,11 @@ def make_targets(workload: str, args: argparse.Namespace, workdir: Path) -> list
     if "disk" in args.targets:
         out.append(Target(workdir))
     if "passthrough" in args.targets:
-        out.append(PassthroughTarget(workdir))
+        why = SKIPPED.get((workload, "passthrough"))
+        if why is None:
+            out.append(PassthroughTarget(workdir))
+        else:
+            print(f"# {workload} not run on passthrough: {why}", file=sys.stderr)
     if "objfs" in args.targets:
         modes = (
             ["AES256", "none", "CSE"] if workload == "seq" or args.sse_everywhere else ["AES256"]

@@ -17,12 +17,14 @@ crashed benchmark never leaves a dead mount behind.
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
 import shutil
 import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from objfs.store import OWNER
@@ -253,6 +255,23 @@ class PassthroughTarget(FuseTarget):
         return tree_bytes(self.source)
 
 
+POPULATE_WORKERS = 2
+
+
+def _put_empty(store_dir: Path, relpath: str, start: int, stop: int) -> None:
+    """Keys ``relpath/f{i:07d}`` for i in [start, stop), empty, through the store API."""
+    from objfs.store import Store
+
+    # Not durable per key: one flush at the end, like a batch import.
+    ctx = OWNER.with_options(durable=False)
+    store = Store.open(store_dir)
+    try:
+        for i in range(start, stop):
+            store.put_object(ctx, BUCKET, f"{relpath}/f{i:07d}", b"")
+    finally:
+        store.close()
+
+
 class ObjfsTarget(FuseTarget):
     """An objfs store with one bucket, mounted with ``objfs mount -f``.
 
@@ -316,16 +335,17 @@ class ObjfsTarget(FuseTarget):
         return [self._objfs_bin(), "mount", BUCKET, str(self.root), "-f", "-o", opts]
 
     def populate(self, relpath: str, count: int) -> None:
-        from objfs.store import Store
-
-        # Not durable per key: one flush at the end, like a batch import.
-        ctx = OWNER.with_options(durable=False)
-        store = Store.open(self.store_dir)
-        try:
-            for i in range(count):
-                store.put_object(ctx, BUCKET, f"{relpath}/f{i:07d}", b"")
-        finally:
-            store.close()
+        # Through the store API (not the mount), from POPULATE_WORKERS
+        # processes: their Python work overlaps, their commits take turns.
+        workers = max(1, min(POPULATE_WORKERS, count // 1000))
+        spans = [(count * k // workers, count * (k + 1) // workers) for k in range(workers)]
+        if workers == 1:
+            _put_empty(self.store_dir, relpath, *spans[0])
+            return
+        fork = multiprocessing.get_context("fork")  # the harness runs no threads here
+        with ProcessPoolExecutor(workers, mp_context=fork) as pool:
+            for done in [pool.submit(_put_empty, self.store_dir, relpath, *s) for s in spans]:
+                done.result()
 
     def versions(self, key: str) -> int:
         """How many versions (delete markers included) ``key`` has."""

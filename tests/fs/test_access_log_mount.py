@@ -54,3 +54,18 @@ def test_open_and_read_is_one_get_and_a_write_one_put(
     assert counts[("REST.GET.OBJECT", "big.bin", 200)] == 1
     assert counts[("REST.PUT.OBJECT", "copy.txt", 200)] == 1
     assert [r for r in counts - Counter(before) if r[1] == "big.bin"] == []
+
+
+def test_mount_start_and_a_new_name_log_only_the_write(
+    fs_store: Path, mounter: Callable[..., Mount], tmp_path: Path
+) -> None:
+    """The mount's own probes (its start-up bucket check, the lookup that finds a
+    name free before ``create``) are not requests of the log: copying a file in
+    is one PUT."""
+    with Store.open(fs_store) as store:
+        store.put_bucket_logging(OWNER, "vers", "plain", "logs/")
+    mnt = mounter()
+    (mnt.path / "new.txt").write_bytes(b"fresh\n")
+    subprocess.run(["sync"], check=True)
+    mnt.stop()
+    assert Counter(records(fs_store)) == Counter({("REST.PUT.OBJECT", "new.txt", 200): 1})

@@ -161,6 +161,19 @@ def test_xattrs(mnt: Mount) -> None:
     assert "user.s3.version_id=" in out and "user.s3.sse=" in out
 
 
+def test_xattrs_meet_s3s_2kb_of_user_metadata(mnt: Mount) -> None:
+    """user.* xattrs are S3 user metadata: the store's 2 KB rule answers ENOSPC."""
+    path = mnt.path / "meta.txt"
+    path.write_text("hi")
+    os.setxattr(path, "user.a", b"a" * 1000)
+    with pytest.raises(OSError) as err:
+        os.setxattr(path, "user.b", b"b" * 1100)  # 1 + 1000 + 1 + 1100 > 2048
+    assert err.value.errno == errno.ENOSPC
+    assert "user.b" not in os.listxattr(path)
+    os.setxattr(path, "user.b", b"b" * 1046)  # exactly 2048 bytes: allowed
+    assert os.getxattr(path, "user.b") == b"b" * 1046
+
+
 def test_statfs(mnt: Mount) -> None:
     st = os.statvfs(mnt.path)
     assert st.f_namemax == 255

@@ -5,6 +5,9 @@ from __future__ import annotations
 import errno
 import os
 import shutil
+import subprocess
+import sys
+import time
 from collections.abc import Callable
 
 import pytest
@@ -67,3 +70,40 @@ def test_show_versions_option(mounter: Callable[..., Mount]) -> None:
     m = mounter(options="show_versions")
     (m.path / "x").write_text("1")
     assert sorted(os.listdir(m.path)) == [".versions", "x"]
+
+
+def _versions(mnt: Mount, key: str) -> list[bytes]:
+    store = Store.open(mnt.store)
+    try:
+        out = []
+        for v in reversed(store.key_versions(OWNER, "vers", key)):
+            with store.get_object(OWNER, "vers", key, version_id=v.version_id) as r:
+                out.append(r.read())
+        return out
+    finally:
+        store.close()
+
+
+def test_a_close_by_a_child_between_open_trunc_and_write_makes_no_empty_version(
+    mnt: Mount,
+) -> None:
+    """Every fork + exec closes the descriptors a child inherited, and each close
+    is a flush of the open file: one landing between open(O_TRUNC) and the first
+    write must not commit the emptied file as a version of its own."""
+    path = mnt.path / "f"
+    path.write_bytes(b"old")
+    fd = os.open(path, os.O_WRONLY | os.O_TRUNC)
+    try:
+        subprocess.run([sys.executable, "-c", "pass"], pass_fds=(fd,), check=True)
+        os.write(fd, b"new")
+    finally:
+        os.close(fd)
+    assert path.read_bytes() == b"new"
+    assert _versions(mnt, "f") == [b"old", b"new"]
+    # Truncated and closed with no write: still an (empty) version, at release.
+    os.close(os.open(path, os.O_WRONLY | os.O_TRUNC))
+    assert path.read_bytes() == b""
+    deadline = time.monotonic() + 10
+    while len(_versions(mnt, "f")) < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _versions(mnt, "f") == [b"old", b"new", b""]

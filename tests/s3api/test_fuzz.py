@@ -1,5 +1,7 @@
 """Bad input thrown at the server: malformed XML (entity bombs included), broken
-SigV4, truncated aws-chunked bodies, unsatisfiable ranges, odd requests.
+SigV4, truncated aws-chunked bodies, unsatisfiable ranges, oversized headers
+(S3's 8 KB header section, 2 KB of user metadata, and far past the HTTP
+parser's buffer), HTTP the parser refuses, odd requests.
 
 Every answer is a 4xx (or 501 for what objfs does not implement) carrying an
 S3 error document, the server stays up, and nothing partial is committed.
@@ -7,13 +9,18 @@ S3 error document, the server stays up, and nothing partial is committed.
 
 from __future__ import annotations
 
+import contextlib
+import http.client
 import os
 import random
+import socket
+import threading
+from urllib.parse import urlsplit
 
 import pytest
 
 from .chunked import SIGNED, TRAILER, chunked_put
-from .support import raw_request
+from .support import Raw, raw_request
 
 BOMB = b"""<?xml version="1.0"?>
 <!DOCTYPE lolz [
@@ -340,3 +347,84 @@ def test_sse_c_and_sse_s3_together_refused_on_put(server, keys, state):
         server.endpoint, "PUT", f"/{bkt}/both", headers=headers, body=b"x", key=keys["alice"]
     )
     assert (resp.status, resp.code) == (400, "InvalidArgument")
+
+
+def _raw_exchange(endpoint: str, data: bytes) -> Raw:
+    """Send ``data`` as is on a fresh connection (while reading) and parse the answer."""
+    parts = urlsplit(endpoint)
+    with socket.create_connection((parts.hostname, parts.port), timeout=30) as sock:
+        sender = threading.Thread(target=_send_quietly, args=(sock, data))
+        sender.start()
+        resp = http.client.HTTPResponse(sock)
+        resp.begin()
+        body = resp.read()
+        sender.join()
+        return Raw(resp.status, {k.lower(): v for k, v in resp.getheaders()}, body)
+
+
+def _send_quietly(sock: socket.socket, data: bytes) -> None:
+    # The server may answer and close before it has read a huge request.
+    with contextlib.suppress(OSError):
+        sock.sendall(data)
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        # one header over S3's 8 KB, then far past hypercorn's own buffer
+        b"GET /x HTTP/1.1\r\nHost: h\r\nX-Big: " + b"a" * 9000 + b"\r\nConnection: close\r\n\r\n",
+        b"GET /x HTTP/1.1\r\nHost: h\r\nX-Big: " + b"a" * (100 << 10) + b"\r\n\r\n",
+        b"GET /x HTTP/1.1\r\nHost: h\r\nX-Big: " + b"a" * (1 << 20) + b"\r\n\r\n",
+        # many small headers adding up past 8 KB
+        b"GET /x HTTP/1.1\r\nHost: h\r\nConnection: close\r\n"
+        + b"".join(b"X-H%d: %s\r\n" % (i, b"v" * 40) for i in range(400))
+        + b"\r\n",
+        # a request line of 1 MiB
+        b"GET /" + b"k" * (1 << 20) + b" HTTP/1.1\r\nHost: h\r\n\r\n",
+    ],
+    ids=["9KiB", "100KiB", "1MiB", "400-headers", "1MiB-url"],
+)
+def test_oversized_headers(server, keys, state, head):
+    bkt, _, snapshot = state
+    before = snapshot()
+    resp = _raw_exchange(server.endpoint, head)
+    assert_s3_error(resp)
+    assert (resp.status, resp.code) == (400, "RequestHeaderSectionTooLarge"), resp.body
+    assert server.alive()
+    assert snapshot() == before
+
+
+def test_oversized_signed_headers(server, keys, state):
+    """Signed requests: metadata over 2 KB and a header section over 8 KB, nothing stored."""
+    bkt, _, snapshot = state
+    before = snapshot()
+    for meta, code in ((3000, "MetadataTooLarge"), (9000, "RequestHeaderSectionTooLarge")):
+        resp = raw_request(
+            server.endpoint,
+            "PUT",
+            f"/{bkt}/meta",
+            headers={"x-amz-meta-big": "m" * meta},
+            body=b"data",
+            key=keys["alice"],
+        )
+        assert_s3_error(resp)
+        assert (resp.status, resp.code) == (400, code), resp.body
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"GARBAGE\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: h\r\nBad Header Name: x\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: h\r\nConnection: Upgrade, close\r\nUpgrade: websocket\r\n"
+        b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+    ],
+    ids=["garbage", "bad-name", "transfer-encoding", "two-lengths", "websocket"],
+)
+def test_unparseable_http(server, head):
+    resp = _raw_exchange(server.endpoint, head)
+    assert_s3_error(resp, allow_501=True)
+    assert server.alive()

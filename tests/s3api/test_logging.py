@@ -1,8 +1,12 @@
 """Server access logging through the API: Get/PutBucketLogging, and a request's
-HTTP details (request id and URI, user agent, requester, status) in its record.
+HTTP details (request id and URI, user agent, requester, status, auth type,
+signature version, Host header; TLS ones in test_tls.py) in its record.
 """
 
 from __future__ import annotations
+
+import re
+import urllib.request
 
 import pytest
 from botocore.exceptions import ClientError
@@ -51,3 +55,77 @@ def test_bucket_logging_round_trip_and_records(alice, bkt: str, s3env: dict) -> 
 
     alice.put_bucket_logging(Bucket=bkt, BucketLoggingStatus={})  # turns it off
     assert "LoggingEnabled" not in alice.get_bucket_logging(Bucket=bkt)
+
+
+def _records(s3env: dict, target: str) -> list:  # type: ignore[type-arg]
+    with Store.open(s3env["store"]) as store:
+        store.flush_access_logs(OWNER)
+        return list(query_access_logs(store, OWNER, target, ""))
+
+
+def test_records_name_auth_type_host_and_signature(alice, anon, server, bkt, s3env) -> None:  # type: ignore[no-untyped-def]
+    target = f"{bkt}-logs"
+    alice.create_bucket(Bucket=target)
+    alice.put_bucket_logging(
+        Bucket=bkt,
+        BucketLoggingStatus={"LoggingEnabled": {"TargetBucket": target, "TargetPrefix": ""}},
+    )
+    alice.put_object(Bucket=bkt, Key="header", Body=b"signed in the Authorization header")
+    url = alice.generate_presigned_url("get_object", Params={"Bucket": bkt, "Key": "header"})
+    with urllib.request.urlopen(url) as resp:  # noqa: S310 - our own endpoint
+        assert resp.read() == b"signed in the Authorization header"
+    with pytest.raises(ClientError):  # anonymous: refused, and logged all the same
+        anon.get_object(Bucket=bkt, Key="header")
+    records = [r for r in _records(s3env, target) if r.key == "header"]
+    host = server.endpoint.split("://", 1)[1]
+    by_auth = {(r.operation, r.auth_type): r for r in records}
+    put = by_auth[("REST.PUT.OBJECT", "AuthHeader")]
+    presigned = by_auth[("REST.GET.OBJECT", "QueryString")]
+    anonymous = by_auth[("REST.GET.OBJECT", None)]
+    assert put.signature_version == presigned.signature_version == "SigV4"
+    assert anonymous.signature_version is None and anonymous.requester is None
+    assert (anonymous.http_status, anonymous.error_code) == (403, "AccessDenied")
+    assert presigned.http_status == 200 and "X-Amz-Signature=" in (presigned.request_uri or "")
+    for r in (put, presigned, anonymous):
+        assert r.host_header == host
+        assert r.tls_version is None and r.cipher_suite is None  # plain HTTP
+
+
+def test_log_lines_have_s3s_26_fields(alice, bkt, s3env) -> None:  # type: ignore[no-untyped-def]
+    target = f"{bkt}-logs"
+    alice.create_bucket(Bucket=target)
+    alice.put_bucket_logging(
+        Bucket=bkt,
+        BucketLoggingStatus={"LoggingEnabled": {"TargetBucket": target, "TargetPrefix": "raw/"}},
+    )
+    alice.put_object(Bucket=bkt, Key="k", Body=b"x")
+    with Store.open(s3env["store"]) as store:
+        store.flush_access_logs(OWNER)
+    logs = alice.list_objects_v2(Bucket=target, Prefix="raw/")["Contents"]
+    text = b"".join(alice.get_object(Bucket=target, Key=o["Key"])["Body"].read() for o in logs)
+    line = next(x for x in text.decode().splitlines() if "REST.PUT.OBJECT" in x)
+    fields = re.findall(r'\[[^\]]*\]|"(?:[^"\\]|\\.)*"|\S+', line)
+    assert len(fields) == 26, fields
+    # ... SigV4, cipher suite, auth type, host header, TLS version, access point, aclRequired
+    assert fields[19:] == ["SigV4", "-", "AuthHeader", fields[22], "-", "-", "-"]
+    assert fields[22].startswith("127.0.0.1:")
+
+
+def test_delete_objects_is_one_record_per_key(alice, bkt, s3env) -> None:  # type: ignore[no-untyped-def]
+    target = f"{bkt}-logs"
+    alice.create_bucket(Bucket=target)
+    alice.put_bucket_logging(
+        Bucket=bkt,
+        BucketLoggingStatus={"LoggingEnabled": {"TargetBucket": target, "TargetPrefix": ""}},
+    )
+    for key in ("x", "y"):
+        alice.put_object(Bucket=bkt, Key=key, Body=b"1")
+    out = alice.delete_objects(Bucket=bkt, Delete={"Objects": [{"Key": "x"}, {"Key": "y"}]})
+    request_id = out["ResponseMetadata"]["RequestId"]
+    records = [r for r in _records(s3env, target) if r.request_id == request_id]
+    assert [(r.operation, r.key, r.http_status) for r in records] == [
+        ("REST.POST.MULTI_OBJECT_DELETE", None, 200),
+        ("BATCH.DELETE.OBJECT", "x", 204),
+        ("BATCH.DELETE.OBJECT", "y", 204),
+    ]
+    assert all(r.request_uri == f"POST /{bkt}?delete" for r in records)

@@ -156,3 +156,63 @@ def test_boto3_managed_transfer_uses_multipart(alice, bkt):
     out = io.BytesIO()
     alice.download_fileobj(bkt, "managed", out, Config=cfg)
     assert out.getvalue() == data
+
+
+def test_list_multipart_uploads_paginated(alice, bkt):
+    keys = ["a", "b/1", "b/2", "c", "c", "c", "d/x/1", "e", "sp ace/\u00e9"]
+    made = [(k, alice.create_multipart_upload(Bucket=bkt, Key=k)["UploadId"]) for k in keys]
+    paginator = alice.get_paginator("list_multipart_uploads")
+    for size in (1, 2, 4, 100):
+        pages = list(paginator.paginate(Bucket=bkt, PaginationConfig={"PageSize": size}))
+        got = [(u["Key"], u["UploadId"]) for p in pages for u in p.get("Uploads", [])]
+        assert got == made, size
+        assert len(pages) == max(1, -(-len(made) // size))
+        assert all(p["IsTruncated"] for p in pages[:-1]) and not pages[-1]["IsTruncated"]
+    page = alice.list_multipart_uploads(Bucket=bkt, MaxUploads=4)
+    assert page["IsTruncated"] and page["MaxUploads"] == 4
+    assert (page["NextKeyMarker"], page["NextUploadIdMarker"]) == made[3]
+    rest = alice.list_multipart_uploads(
+        Bucket=bkt, KeyMarker=made[3][0], UploadIdMarker=made[3][1], MaxUploads=2
+    )
+    assert [(u["Key"], u["UploadId"]) for u in rest["Uploads"]] == made[4:6]
+    assert rest["KeyMarker"] == "c" and rest["UploadIdMarker"] == made[3][1]
+    # delimiter and prefix: common prefixes count toward a page
+    for size in (1, 3, 100):
+        pages = list(
+            paginator.paginate(Bucket=bkt, Delimiter="/", PaginationConfig={"PageSize": size})
+        )
+        prefixes = [c["Prefix"] for p in pages for c in p.get("CommonPrefixes", [])]
+        uploads = [u["Key"] for p in pages for u in p.get("Uploads", [])]
+        assert prefixes == ["b/", "d/", "sp ace/"] and uploads == ["a", "c", "c", "c", "e"]
+    under = alice.list_multipart_uploads(Bucket=bkt, Prefix="d/", Delimiter="/")
+    assert [c["Prefix"] for c in under["CommonPrefixes"]] == ["d/x/"] and "Uploads" not in under
+    assert under["Prefix"] == "d/" and under["Delimiter"] == "/"
+    only = alice.list_multipart_uploads(Bucket=bkt, Prefix="sp ace/")
+    assert [u["Key"] for u in only["Uploads"]] == ["sp ace/\u00e9"]
+
+
+def test_list_parts_paginated(alice, bkt):
+    uid = alice.create_multipart_upload(Bucket=bkt, Key="parts")["UploadId"]
+    numbers = [1, 2, 5, 9, 10, 11, 300]
+    etags = {
+        n: alice.upload_part(Bucket=bkt, Key="parts", UploadId=uid, PartNumber=n, Body=b"p%d" % n)[
+            "ETag"
+        ]
+        for n in numbers
+    }
+    paginator = alice.get_paginator("list_parts")
+    for size in (1, 3, 1000):
+        pages = list(
+            paginator.paginate(
+                Bucket=bkt, Key="parts", UploadId=uid, PaginationConfig={"PageSize": size}
+            )
+        )
+        got = [(p["PartNumber"], p["ETag"]) for page in pages for p in page.get("Parts", [])]
+        assert got == [(n, etags[n]) for n in numbers]
+        assert len(pages) == -(-len(numbers) // size)
+    page = alice.list_parts(Bucket=bkt, Key="parts", UploadId=uid, MaxParts=2, PartNumberMarker=2)
+    assert [p["PartNumber"] for p in page["Parts"]] == [5, 9]
+    assert page["IsTruncated"] and page["NextPartNumberMarker"] == 9
+    assert page["PartNumberMarker"] == 2 and page["MaxParts"] == 2
+    last = alice.list_parts(Bucket=bkt, Key="parts", UploadId=uid, PartNumberMarker=11)
+    assert [p["PartNumber"] for p in last["Parts"]] == [300] and not last["IsTruncated"]

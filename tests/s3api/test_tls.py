@@ -7,6 +7,8 @@ import datetime as dt
 import hashlib
 import ipaddress
 import os
+import socket
+import ssl
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +19,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from objfs.store import Store
+from objfs.store import OWNER, Store
+from objfs.store.logquery import query_access_logs
 
 from .conftest import make_users
 from .support import Server, client
@@ -124,3 +127,63 @@ def test_sse_c_over_tls(tls):
             blob = path.read_bytes()
             assert key not in blob and b"customer-encrypted plaintext marker" not in blob
     assert hashlib.md5(key).digest() not in Path(store_path, "meta.db").read_bytes()
+
+
+def test_sse_c_key_on_an_object_without_one(tls):
+    """S3: SSE-C headers on a read of data not SSE-C encrypted -> 400 InvalidRequest."""
+    _, s3, _ = tls
+    s3.create_bucket(Bucket="plainc")
+    key = os.urandom(32)
+    s3.put_object(Bucket="plainc", Key="plain", Body=b"not customer encrypted")
+    s3.put_object(Bucket="plainc", Key="s3", Body=b"sse-s3", ServerSideEncryption="AES256")
+    ssec = {"SSECustomerAlgorithm": "AES256", "SSECustomerKey": key}
+    for name in ("plain", "s3"):
+        for call in (s3.get_object, s3.head_object):
+            with pytest.raises(ClientError) as exc:
+                call(Bucket="plainc", Key=name, **ssec)
+            assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+            if call is s3.get_object:
+                err = exc.value.response["Error"]
+                assert err["Code"] == "InvalidRequest"
+                assert "not applicable to this object" in err["Message"]
+        with pytest.raises(ClientError) as exc:  # a ranged GET too
+            s3.get_object(Bucket="plainc", Key=name, Range="bytes=0-3", **ssec)
+        assert exc.value.response["Error"]["Code"] == "InvalidRequest"
+        with pytest.raises(ClientError) as exc:  # and a copy naming a source key
+            s3.copy_object(
+                Bucket="plainc",
+                Key="copy",
+                CopySource={"Bucket": "plainc", "Key": name},
+                CopySourceSSECustomerAlgorithm="AES256",
+                CopySourceSSECustomerKey=key,
+            )
+        assert exc.value.response["Error"]["Code"] == "InvalidRequest"
+        assert s3.get_object(Bucket="plainc", Key=name)["Body"].read()  # without: served
+    assert "Contents" in s3.list_objects_v2(Bucket="plainc")
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket="plainc")["Contents"]] == ["plain", "s3"]
+
+
+def test_access_log_records_tls_version_and_cipher(tls):
+    server, s3, store_path = tls
+    s3.create_bucket(Bucket="tlslogged")
+    s3.create_bucket(Bucket="tlslogs")
+    s3.put_bucket_logging(
+        Bucket="tlslogged",
+        BucketLoggingStatus={"LoggingEnabled": {"TargetBucket": "tlslogs", "TargetPrefix": ""}},
+    )
+    s3.put_object(Bucket="tlslogged", Key="k", Body=b"over TLS")
+    assert s3.get_object(Bucket="tlslogged", Key="k")["Body"].read() == b"over TLS"
+    with Store.open(store_path) as store:
+        store.flush_access_logs(OWNER)
+        records = [r for r in query_access_logs(store, OWNER, "tlslogs", "") if r.key == "k"]
+    assert {r.operation for r in records} == {"REST.PUT.OBJECT", "REST.GET.OBJECT"}
+    # what the client negotiated, as OpenSSL names it
+    with socket.create_connection(("127.0.0.1", server.port)) as raw:
+        context = ssl.create_default_context(cafile=str(Path(store_path).parent / "cert.pem"))
+        with context.wrap_socket(raw, server_hostname="127.0.0.1") as conn:
+            version, cipher = conn.version(), conn.cipher()[0]
+    for r in records:
+        assert (r.tls_version, r.cipher_suite) == (version, cipher)
+        assert r.tls_version in ("TLSv1.2", "TLSv1.3")
+        assert (r.auth_type, r.signature_version) == ("AuthHeader", "SigV4")
+        assert r.host_header == server.endpoint.split("://", 1)[1]

@@ -316,6 +316,66 @@ def test_copy_is_logged_in_both_buckets(logged: Store) -> None:
     assert src[1].request_id == dst[0].request_id
 
 
+def test_delete_objects_logs_the_request_and_one_record_per_key(logged: Store) -> None:
+    """As S3: REST.POST.MULTI_OBJECT_DELETE, then BATCH.DELETE.OBJECT per key, each
+    with its own outcome (a key the user may not delete: 403)."""
+    store = logged
+    a = store.put_object(FAST, "src", "a", b"1").version_id
+    store.put_object(FAST, "src", "b", b"2")
+    store.create_user(OWNER, "mallory")
+    store.put_bucket_policy(
+        OWNER,
+        "src",
+        '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", '
+        '"Principal": {"AWS": "mallory"}, "Action": "s3:DeleteObject", '
+        '"Resource": "arn:aws:s3:::src/b"}]}',
+    )
+    store.flush_access_logs(OWNER)
+    before = {r.request_id for r in delivered(store)}
+    results = store.delete_objects(FAST, "src", [("a", a), ("gone", None)])
+    assert not any(isinstance(r, Exception) for r in results)
+    mallory = RequestContext(store.user_identity("mallory"), "cli", durable=False)
+    denied = store.delete_objects(mallory, "src", [("a", None), ("b", None)])
+    assert isinstance(denied[0], AccessDenied) and not isinstance(denied[1], Exception)
+    store.flush_access_logs(OWNER)
+    records = [r for r in delivered(store) if r.request_id not in before]
+    assert [(r.operation, r.key, r.version_id, r.http_status, r.error_code) for r in records] == [
+        ("REST.POST.MULTI_OBJECT_DELETE", None, None, 200, None),
+        ("BATCH.DELETE.OBJECT", "a", a, 204, None),
+        ("BATCH.DELETE.OBJECT", "gone", answered_version(results[1]), 204, None),
+        ("REST.POST.MULTI_OBJECT_DELETE", None, None, 200, None),
+        ("BATCH.DELETE.OBJECT", "a", None, 403, "AccessDenied"),
+        ("BATCH.DELETE.OBJECT", "b", answered_version(denied[1]), 204, None),
+    ]
+    assert len({r.request_id for r in records[:3]}) == 1
+    assert records[3].request_id != records[0].request_id
+
+
+def answered_version(result: object) -> str | None:
+    """The version id a delete answered (the new delete marker's, versioned bucket)."""
+    return getattr(result, "version_id", None)
+
+
+def test_unlogged_probes_still_log_their_refusals(logged: Store) -> None:
+    """``log=False`` (a continuation, an adapter's probe) records nothing but a denial."""
+    store = logged
+    store.put_object(FAST, "src", "k", b"x")
+    store.create_user(OWNER, "eve")
+    eve = RequestContext(store.user_identity("eve"), "mount", durable=False)
+    store.flush_access_logs(OWNER)
+    before = {r.request_id for r in delivered(store)}
+    store.head_object(QUIET, "src", "k")
+    with pytest.raises(NoSuchKey):
+        store.head_object(QUIET, "src", "missing")
+    with pytest.raises(AccessDenied):
+        store.head_object(eve.with_options(log=False), "src", "k")
+    store.flush_access_logs(OWNER)
+    fresh = [r for r in delivered(store) if r.request_id not in before]
+    assert [(r.operation, r.key, r.http_status, r.error_code) for r in fresh] == [
+        ("REST.HEAD.OBJECT", "k", 403, "AccessDenied")
+    ]
+
+
 def test_unlogged_buckets_keep_nothing(store: Store, bucket: str) -> None:
     for i in range(5):
         store.put_object(FAST, bucket, f"k{i}", b"x")

@@ -429,6 +429,7 @@ def test_every_mutating_method_advances_the_change_sequence(store, ctx):
         "list_buckets": lambda: store.list_buckets(ctx),
         "list_objects": lambda: store.list_objects(ctx, "seq-b"),
         "iter_objects": lambda: list(store.iter_objects(ctx, "seq-b")),
+        "list_directory": lambda: store.list_directory(ctx, "seq-b", ""),
         "list_object_versions": lambda: store.list_object_versions(ctx, "seq-b"),
         "key_versions": lambda: store.key_versions(ctx, "seq-b", "w2"),
         "prefix_exists": lambda: store.prefix_exists(ctx, "seq-b", "e/"),

@@ -128,6 +128,59 @@ def test_iter_objects_matches_reference(store, bucket, listing_keys):
         assert got == ref_list(listing_keys, prefix, delimiter, start_after)
 
 
+def test_list_directory_matches_iter_objects(store, bucket, listing_keys):
+    """The mount's one-shot listing: the same entries as ``iter_objects``, in one call."""
+    for prefix in ["", "a", "a/", "/", "\u00e9", "b-", "zz-no-match"]:
+        for delimiter in ["/", "-", "//"]:
+            got = store.list_directory(FAST, bucket, prefix, delimiter=delimiter)
+            items = [("p", e) if isinstance(e, str) else ("k", e.key) for e in got.entries]
+            assert items == ref_list(listing_keys, prefix, delimiter), (prefix, delimiter)
+            assert got.subdirs == sum(1 for kind, _ in items if kind == "p")
+            if got.subdirs == len(items):
+                assert got.newest_ns is None
+
+
+def test_dir_stats_agrees_with_list_directory(store, ctx, bucket, listing_keys):
+    """Sub-directories and the newest direct child (the marker not counted), two ways."""
+    store.put_object(ctx, bucket, "a/", b"")  # a directory marker: newer than all, not counted
+    for prefix in ["", "a/", "/", "b/", "a//", "zz-no-match/"]:
+        listed = store.list_directory(ctx, bucket, prefix)
+        stats = store.dir_stats(ctx, bucket, prefix)
+        assert (stats.subdirs, stats.newest_ns) == (listed.subdirs, listed.newest_ns), prefix
+        children = [e for e in listed.entries if not isinstance(e, str) and e.key != prefix]
+        want = max((e.last_modified_ns for e in children), default=None)
+        assert stats.newest_ns == want, prefix
+
+
+def test_list_directory_entries_carry_the_latest_version(store, ctx, vbucket):
+    from objfs.store import SystemMeta
+
+    meta = SystemMeta(mode=0o100640, uid=7, gid=8, mtime_ns=5)
+    store.put_object(ctx, vbucket, "d/k", b"old")
+    store.put_object(
+        ctx, vbucket, "d/k", b"hello", content_type="text/plain", sys_meta=meta,
+        user_meta={"a": "b"},
+    )  # fmt: skip
+    store.put_object(ctx, vbucket, "d/gone", b"1")
+    store.delete_object(ctx, vbucket, "d/gone")
+    store.put_object(ctx, vbucket, "d/", b"")  # the directory marker is listed, like S3
+    store.put_object(ctx, vbucket, "d/sub/x", b"1")
+    store.delete_object(ctx, vbucket, "d/sub/x")  # a prefix of deleted keys only: not listed
+    got = store.list_directory(ctx, vbucket, "d/")
+    assert [e if isinstance(e, str) else e.key for e in got.entries] == ["d/", "d/k"]
+    listed = got.entries[1]
+    head = store.head_object(ctx, vbucket, "d/k")
+    assert listed.version() == head
+    assert listed.user_meta == {"a": "b"} and listed.sys_meta == meta
+    assert got.subdirs == 0
+    assert got.newest_ns == listed.last_modified_ns  # the marker "d/" is not a child
+
+
+def test_list_directory_needs_a_delimiter(store, ctx, bucket):
+    with pytest.raises(InvalidArgument):
+        store.list_directory(ctx, bucket, "", delimiter="")
+
+
 def test_list_contents_are_latest_versions_with_metadata(store, ctx, bucket):
     store.put_object(ctx, bucket, "k1", b"hello", content_type="text/plain")
     store.put_object(ctx, bucket, "k2", b"")

@@ -193,18 +193,20 @@ def test_upload_id_is_bound_to_its_key(store, ctx, bucket):
 
 
 def test_list_parts_and_uploads(store, ctx, bucket):
-    assert store.list_multipart_uploads(ctx, bucket) == []
+    assert store.list_multipart_uploads(ctx, bucket).uploads == []
     a = store.create_multipart_upload(ctx, bucket, "dir/a")
     b = store.create_multipart_upload(ctx, bucket, "dir/b")
     c = store.create_multipart_upload(ctx, bucket, "other")
     a2 = store.create_multipart_upload(ctx, bucket, "dir/a")  # two uploads, one key
-    uploads = store.list_multipart_uploads(ctx, bucket)
+    uploads = store.list_multipart_uploads(ctx, bucket).uploads
     assert sorted((u.key, u.upload_id) for u in uploads) == sorted(
         [("dir/a", a), ("dir/b", b), ("other", c), ("dir/a", a2)]
     )
     assert [u.key for u in uploads] == sorted(u.key for u in uploads)
     assert all(u.bucket == bucket and u.initiated_ns > 0 for u in uploads)
-    assert {u.upload_id for u in store.list_multipart_uploads(ctx, bucket, prefix="dir/")} == {
+    assert {
+        u.upload_id for u in store.list_multipart_uploads(ctx, bucket, prefix="dir/").uploads
+    } == {
         a,
         b,
         a2,
@@ -221,7 +223,7 @@ def test_list_parts_and_uploads(store, ctx, bucket):
     store.complete_multipart_upload(
         ctx, bucket, "dir/a", a, [(p.part_number, p.etag) for p in parts[2:]]
     )
-    assert {u.upload_id for u in store.list_multipart_uploads(ctx, bucket)} == {c, a2}
+    assert {u.upload_id for u in store.list_multipart_uploads(ctx, bucket).uploads} == {c, a2}
 
 
 def test_abort_frees_chunks(store, ctx, bucket):
@@ -234,7 +236,7 @@ def test_abort_frees_chunks(store, ctx, bucket):
     store.abort_multipart_upload(ctx, bucket, "k", uid)
     store.gc(OWNER, grace_seconds=0)  # abort may free at once or leave it to gc
     assert chunk_files(store.path) == before
-    assert store.list_multipart_uploads(ctx, bucket) == []
+    assert store.list_multipart_uploads(ctx, bucket).uploads == []
     assert get_digest(store, ctx, bucket, "keep")[1] == 2 * MiB
 
 
@@ -257,3 +259,63 @@ def test_complete_accepts_quoted_etags(store, ctx, bucket):
     two = store.upload_part(ctx, bucket, "k", uid, 2, b"end")
     store.complete_multipart_upload(ctx, bucket, "k", uid, [(1, f'"{one.etag}"'), (2, two.etag)])
     assert store.head_object(ctx, bucket, "k").size == PART + 3
+
+
+def _all_pages(store, ctx, bucket, **kw):  # type: ignore[no-untyped-def]
+    """Every page with S3's markers: (uploads, prefixes) in order, and the page count."""
+    uploads, prefixes, pages = [], [], 0
+    key_marker = upload_id_marker = None
+    while True:
+        page = store.list_multipart_uploads(
+            ctx, bucket, key_marker=key_marker, upload_id_marker=upload_id_marker, **kw
+        )
+        pages += 1
+        uploads += [(u.key, u.upload_id) for u in page.uploads]
+        prefixes += page.common_prefixes
+        if not page.is_truncated:
+            assert page.next_key_marker is None and page.next_upload_id_marker is None
+            return uploads, prefixes, pages
+        key_marker, upload_id_marker = page.next_key_marker, page.next_upload_id_marker
+
+
+def test_list_multipart_uploads_pages(store, ctx, bucket):
+    made = []
+    for key in ("a", "b/1", "b/2", "c", "c", "c", "d/x/1", "e"):
+        made.append((key, store.create_multipart_upload(ctx, bucket, key)))
+    everything = [(u.key, u.upload_id) for u in store.list_multipart_uploads(ctx, bucket).uploads]
+    assert everything == made  # keys in order, "c"'s three in the order they began
+    for size in (1, 2, 3, 7, 8, 1000):
+        uploads, prefixes, pages = _all_pages(store, ctx, bucket, max_uploads=size)
+        assert uploads == made and prefixes == []
+        assert pages == max(1, -(-len(made) // size))
+    # a page that ends inside key "c" continues with the rest of "c"
+    first = store.list_multipart_uploads(ctx, bucket, max_uploads=4)
+    assert first.is_truncated and (first.next_key_marker, first.next_upload_id_marker) == made[3]
+    # delimiter: b/ and d/ roll up, each counting as one entry of a page
+    uploads, prefixes, _ = _all_pages(store, ctx, bucket, delimiter="/")
+    assert prefixes == ["b/", "d/"] and [k for k, _ in uploads] == ["a", "c", "c", "c", "e"]
+    for size in (1, 2, 3):
+        assert _all_pages(store, ctx, bucket, delimiter="/", max_uploads=size)[:2] == (
+            uploads,
+            prefixes,
+        )
+    page = store.list_multipart_uploads(ctx, bucket, delimiter="/", max_uploads=2)
+    assert page.common_prefixes == ["b/"] and page.next_key_marker == "b/"
+    assert page.next_upload_id_marker is None
+    after = store.list_multipart_uploads(ctx, bucket, delimiter="/", key_marker="b/")
+    assert [u.key for u in after.uploads][:1] == ["c"] and after.common_prefixes == ["d/"]
+    # prefix with delimiter
+    under = store.list_multipart_uploads(ctx, bucket, prefix="d/", delimiter="/")
+    assert under.uploads == [] and under.common_prefixes == ["d/x/"]
+    assert _all_pages(store, ctx, bucket, prefix="b/", max_uploads=1)[0] == made[1:3]
+    # key marker alone: keys after it (all of its own uploads skipped)
+    rest = store.list_multipart_uploads(ctx, bucket, key_marker="c")
+    assert [u.key for u in rest.uploads] == ["d/x/1", "e"]
+    # key and upload-id markers: the uploads of that key after that upload
+    rest = store.list_multipart_uploads(ctx, bucket, key_marker="c", upload_id_marker=made[3][1])
+    assert [(u.key, u.upload_id) for u in rest.uploads] == made[4:]
+
+
+def test_list_multipart_uploads_bad_max(store, ctx, bucket):
+    with pytest.raises(InvalidArgument):
+        store.list_multipart_uploads(ctx, bucket, max_uploads=-1)
