@@ -97,10 +97,24 @@ class DirOps:
         """
         assert node.path is not None
         prefix = self.keys.dir_prefix(node.path)
+        epoch = self.names_epoch
         listing = await self.run(self.store.list_directory, caller(), self.bucket, prefix)
         node.stats = DirStats(listing.subdirs, listing.newest_ns)
         with gc_paused():
-            return self._dir_entries(node, prefix, listing)
+            entries = self._dir_entries(node, prefix, listing)
+        if node.kind in (Kind.ROOT, Kind.DIR):
+            # The directory's names, made into a set only if a lookup asks.
+            self.set_names(node, None, epoch, (entries, len(prefix)))
+        return entries
+
+    def names_of_listing(self: ObjfsOperations, node: Node) -> None:
+        """Turn the listing kept by ``list_dir`` into ``node.names`` (first use)."""
+        entries, cut = node.names_src  # type: ignore[misc]
+        node.names_src = None
+        node.names = {
+            e.key[cut:] if e.__class__ is ListedFile else e[0]  # type: ignore[union-attr,misc]
+            for e in entries
+        }
 
     def _dir_entries(
         self: ObjfsOperations, node: Node, prefix: str, listing: DirectoryListing
@@ -228,6 +242,7 @@ class DirOps:
         mode: int,
         ctx: pyfuse3.RequestContext,
     ) -> pyfuse3.EntryAttributes:
+        epoch = self.names_epoch  # before the store says the name is free
         path = await self.new_entry_path(parent_inode, name)
         parent = self.node_of(parent_inode)
         meta = new_entry_meta(stat.S_IFDIR | stat.S_IMODE(mode), ctx, await self.attrs(parent))
@@ -249,6 +264,7 @@ class DirOps:
         node.version = await self.head(key)
         node.exists = True
         node.stats = DirStats(0, None)
+        self.set_names(node, set(), epoch)  # new: empty
         attr = await self.attrs(node)
         self.table.add_lookups(node)
         return attr

@@ -136,7 +136,14 @@ class FileOps:
         return pyfuse3.FileInfo(fh=fh, keep_cache=keep)
 
     async def check_may_write(self: ObjfsOperations, path: str) -> None:
-        """EACCES now, not at close: a refused write must not vanish in the kernel's cache."""
+        """EACCES now, not at close: a refused write must not vanish in the kernel's cache.
+
+        The store owner on a bucket seen without a policy needs no worker
+        thread (the memo the change poller keeps current, see
+        ``AccessControl.owner_unbound``): the commit checks again anyway.
+        """
+        if self.store.access.owner_unbound(caller(), self.bucket):
+            return
         await self.run(
             self.store.check_access,
             caller(),
@@ -316,7 +323,7 @@ class FileOps:
         state = handle.state
         if state is None:
             return
-        if state.must_commit and state.writer is None and not state.meta_dirty:
+        if state.must_commit and not state.has_writes and not state.meta_dirty:
             # A new file nothing was written to yet: shells open, dup2 and close
             # before writing (`echo x > f`); committing now would make an empty
             # version first. release commits it if nothing else does.

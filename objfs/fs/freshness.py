@@ -71,8 +71,11 @@ class ChangePoller:
         ops = self.ops
         if change.bucket != ops.bucket:
             return set()
+        if not change.key:  # the bucket's config (its policy) changed elsewhere
+            ops.store.access.forget(change.bucket)
         if ops.consume_own_change(change.key):
             return set()
+        ops.names_epoch += 1  # a name may have appeared: name sets are void
         path = ops.keys.path_of(change.key)
         if path is None:
             return set()

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pyfuse3
 
@@ -75,6 +75,13 @@ class Node:
     atime_ns: int | None = None
     # FILE: removed by unlink or replaced by rename while open (link count 0).
     unlinked: bool = False
+    # DIR/ROOT: every name the directory may hold (a superset: a name not in
+    # it does not exist), valid while ``names_epoch`` is the mount's epoch.
+    names: set[str] | None = None
+    names_epoch: int = 0
+    # DIR/ROOT: (entries, prefix length) of the listing that gives ``names``,
+    # turned into the set only when a lookup first needs it.
+    names_src: tuple[Any, int] | None = None
 
     @property
     def is_dir(self) -> bool:
@@ -95,6 +102,8 @@ class Node:
         self.version = UNKNOWN
         self.exists = UNKNOWN
         self.stats = None
+        self.names = None
+        self.names_src = None
 
 
 class InodeTable:

@@ -6,6 +6,10 @@ version is committed. Invariants:
 * all handles of an inode share one ``OpenFile``; writes, truncates, reads
   through the writer and commits are serialized by its lock (the writer is
   not assumed thread-safe);
+* before a writer exists, small writes (up to ``PENDING_MAX`` bytes in all)
+  wait in memory and go to the writer, in order, when it opens: at the
+  commit, a larger write, a truncate or a read of them. A small file then
+  costs one worker-thread hop at close, not one per write as well;
 * data is only ever written into a writer opened on ``base`` (the version
   current at open or after our last commit); nothing reaches the key until
   ``commit``;
@@ -63,6 +67,7 @@ CACHED_BLOCKS = 4  # per open file, for reads of unmodified data (4 chunks of me
 # continues a sequential stream (the kernel's read-ahead requests of one
 # stream arrive slightly out of order, up to its read-ahead window apart).
 SEQUENTIAL_SLACK = 512 << 10
+PENDING_MAX = 64 << 10  # bytes of small writes kept before a writer is opened
 
 
 class OpenFile:
@@ -87,6 +92,9 @@ class OpenFile:
         self.key: str | None = key
         self.base = base
         self.writer: Any = None
+        self._pending: list[tuple[int, bytes]] = []  # writes made before the writer opened
+        self._pending_bytes = 0
+        self._pending_end = 0  # where the furthest pending write ends
         self.sys_meta = sys_meta
         self.meta_dirty = False
         self.must_commit = new
@@ -123,16 +131,23 @@ class OpenFile:
     def size(self) -> int:
         if self.writer is not None:
             return int(self.writer.size)
-        return shown_size(self.base, self.run.store.chunk_size) if self.base is not None else 0
+        stored = shown_size(self.base, self.run.store.chunk_size) if self.base is not None else 0
+        return max(stored, self._pending_end) if self._pending else stored
+
+    @property
+    def has_writes(self) -> bool:
+        """Whether data was written (a writer exists, or writes wait for one)."""
+        return self.writer is not None or bool(self._pending)
 
     @property
     def dirty(self) -> bool:
-        data = self.writer is not None and bool(self.writer.dirty)
-        return data or self.must_commit or self.meta_dirty
+        return self.data_dirty or self.meta_dirty
 
     @property
     def data_dirty(self) -> bool:
-        return self.must_commit or (self.writer is not None and bool(self.writer.dirty))
+        if self.must_commit or self._pending:
+            return True
+        return self.writer is not None and bool(self.writer.dirty)
 
     def current_meta(self) -> SystemMeta:
         changes = {}
@@ -190,6 +205,10 @@ class OpenFile:
                 cse=None if fresh else self._envelope(base),
             )
             self.rewrite = False
+            pending, self._pending = self._pending, []
+            self._pending_bytes = self._pending_end = 0
+            for offset, data in pending:
+                self.writer.write(offset, data)
         return self.writer
 
     def _restart(self) -> None:
@@ -202,10 +221,16 @@ class OpenFile:
 
     async def write(self, offset: int, data: bytes) -> int:
         async with self.lock:
-            # Buffering a write that needs no I/O happens right here (no thread
-            # hop: sequential writes); otherwise one hop for open + write.
             nowait = getattr(self.writer, "write_nowait", None)
-            if nowait is None or not nowait(offset, data):
+            if self.writer is None and self._pending_bytes + len(data) <= PENDING_MAX:
+                # No thread hop: the writer takes it when it opens (module docstring).
+                self._pending.append((offset, bytes(data)))
+                self._pending_bytes += len(data)
+                self._pending_end = max(self._pending_end, offset + len(data))
+            elif nowait is None or not nowait(offset, data):
+                # Buffering a write that needs no I/O happened right above (no
+                # thread hop: sequential writes); otherwise one hop for open +
+                # write: small files are latency bound.
                 await self.run(lambda: self._writer_now().write(offset, data))
             self._data_changed()
             self.emptied = False
@@ -226,7 +251,7 @@ class OpenFile:
             self._data_changed()
 
     async def read(self, offset: int, size: int) -> bytes:
-        if self.writer is None:
+        if not self.has_writes:
             end = min(offset + size, self.size)
             if end <= offset or self.base is None:
                 return b""
@@ -261,7 +286,7 @@ class OpenFile:
             length = min(size, self.size - offset)
             if length <= 0:
                 return b""
-            return await self.run(self.writer.read, offset, length)
+            return await self.run(lambda: self._writer_now().read(offset, length))
 
     async def _block(
         self, base: ObjectVersion, index: int, bs: int, cse: CSEObject | None
@@ -405,6 +430,8 @@ class OpenFile:
             return version
 
     async def _discard_locked(self) -> None:
+        self._pending = []
+        self._pending_bytes = self._pending_end = 0
         if self.writer is not None:
             writer, self.writer = self.writer, None
             writer.close()  # drops buffers only: no I/O

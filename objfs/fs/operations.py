@@ -95,6 +95,9 @@ class ObjfsOperations(FileOps, DirOps, VersionOps, XattrOps, pyfuse3.Operations)
         self.times = TimeKeeper()
         self.identities = identities or MountIdentities()
         self.fh_ctx: dict[int, RequestContext] = {}  # who opened each handle
+        # Bumped by the change poller for every change made elsewhere: the
+        # directories' name sets (``Node.names``) of an older epoch are void.
+        self.names_epoch = 0
         self._next_fh = 1
         self._init_files()
 
@@ -178,11 +181,53 @@ class ObjfsOperations(FileOps, DirOps, VersionOps, XattrOps, pyfuse3.Operations)
             node.version = await self.head(self.keys.dir_prefix(node.path))
         return node.version  # type: ignore[return-value]
 
+    def known_names(self, node: Node | None) -> set[str] | None:
+        """The names directory ``node`` may hold, when known (see ``Node.names``)."""
+        if node is None or node.names_epoch != self.names_epoch:
+            return None
+        if node.names is None and node.names_src is not None:
+            self.names_of_listing(node)
+        return node.names
+
+    def set_names(
+        self,
+        node: Node,
+        found: set[str] | None,
+        epoch: int,
+        src: tuple[Any, int] | None = None,
+    ) -> None:
+        """Remember ``found`` (or the listing ``src``, see ``Node.names_src``) as all
+        of ``node``'s names, if nothing changed elsewhere since ``epoch`` (read
+        before the store was asked)."""
+        if epoch == self.names_epoch:
+            node.names, node.names_src, node.names_epoch = found, src, epoch
+
+    def surely_absent(self, path: str, fnode: Node | None) -> bool:
+        """No store query needed: the parent's name set says ``path`` is not there.
+
+        Like a negative entry in the kernel's cache, and dropped by the same
+        change poller: a lookup of a new name in a directory this mount
+        listed or made costs no worker-thread hop.
+        """
+        parent_path, name = names.split(path)
+        parent = self.table.find(Kind.DIR, parent_path) if parent_path else self.table.root
+        known = self.known_names(parent)
+        if known is None or name in known:
+            return False
+        if fnode is not None and fnode.version is not UNKNOWN and fnode.version is not None:
+            return False
+        dnode = self.table.find(Kind.DIR, path)
+        if dnode is not None and dnode.exists is True:
+            return False
+        return not any(n.path and names.is_under(n.path, path) for n in self.pending)
+
     async def resolve(self, path: str) -> Node | None:
         """The FILE or DIR node at ``path`` if it exists (file wins the name)."""
         fnode = self.table.find(Kind.FILE, path)
         if fnode is not None and fnode.state is not None:
             return fnode
+        if self.surely_absent(path, fnode):
+            return None
         dir_known = None
         if fnode is not None and fnode.version is not UNKNOWN:
             version = fnode.version
@@ -342,7 +387,16 @@ class ObjfsOperations(FileOps, DirOps, VersionOps, XattrOps, pyfuse3.Operations)
             self.times.queue(self.keys.dir_prefix(node.path), atime_ns=now)
 
     def touched(self, path: str) -> None:
-        """Something at ``path`` changed here: drop cached facts about it and its dirs."""
+        """Something at ``path`` changed here: drop cached facts about it and its dirs.
+
+        The name joins its directory's name set (a superset: removals may stay).
+        """
+        parent_path, name = names.split(path)
+        parent = self.table.find(Kind.DIR, parent_path) if parent_path else self.table.root
+        if parent is not None and (parent.names is not None or parent.names_src is not None):
+            if parent.names is None:
+                self.names_of_listing(parent)
+            parent.names.add(name)  # type: ignore[union-attr]
         for anc in names.ancestors(path):
             node = self.table.find(Kind.DIR, anc)
             if node is not None:

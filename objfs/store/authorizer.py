@@ -9,11 +9,20 @@ request. This collaborator owns:
   object version's owner and ACL (``object_acls``);
 - the caller's identity policies;
 - a small cache of parsed policy documents, keyed by their text (a changed
-  policy is new text, so the cache is never stale).
+  policy is new text, so the cache is never stale);
+- a memo of buckets whose last check here found no bucket policy, where
+  the store owner may do anything (``owner_unbound``): the mount's early
+  write probe reads it without a worker-thread hop.
 
 Invariants: every decision reads the database as it is now (a policy put by
 another process binds the next request); ``AccessDenied`` names who, what,
-on which resource and the deciding statement.
+on which resource and the deciding statement. The memo is not a decision:
+it answers "allowed" only for the owner, only for a bucket seen without a
+policy and not ``forget``-ed since (this process forgets a bucket when it
+changes the bucket's config, after the commit; a mount's change poller
+forgets it when the change feed shows a bucket-level change made
+elsewhere). Whoever trusts it must check again at the real request (the
+mount's commit does).
 """
 
 from __future__ import annotations
@@ -73,6 +82,8 @@ class AccessControl:
         self._schema_ok = False
         self._owner_id: str | None = None
         self._lock = threading.Lock()
+        self._unbound: set[str] = set()  # buckets without a policy, as last seen here
+        self._unbound_gen = 0  # bumped by forget: a check begun before may not add
         self.owner_id()  # now, outside any transaction: decisions run inside them
 
     # -- schema and small lookups -------------------------------------------------
@@ -137,6 +148,28 @@ class AccessControl:
                 PrincipalKind.OWNER, identity.name, self.owner_id(), identity.display_name
             )
         return identity
+
+    # -- the owner's memo (see the module docstring) ---------------------------------
+
+    def owner_unbound(self, ctx: RequestContext, bucket: str) -> bool:
+        """Memory only: ``ctx`` is the owner and ``bucket`` had no policy when last seen."""
+        return ctx.identity.is_owner and bucket in self._unbound
+
+    def forget(self, bucket: str | None = None) -> None:
+        """Drop the memo of ``bucket`` (None: of every bucket); its config changed."""
+        with self._lock:
+            self._unbound_gen += 1
+            if bucket is None:
+                self._unbound.clear()
+            else:
+                self._unbound.discard(bucket)
+
+    def _note_unbound(self, bucket: str, gen: int, unbound: bool) -> None:
+        with self._lock:
+            if not unbound:
+                self._unbound.discard(bucket)
+            elif gen == self._unbound_gen:  # nothing forgotten since the read began
+                self._unbound.add(bucket)
 
     # -- owners and ACLs of resources ------------------------------------------------
 
@@ -212,36 +245,58 @@ class AccessControl:
         conditions: Mapping[str, Any],
         *,
         seen: dict[str, Any] | None = None,
+        cur: Any = None,
     ) -> Decision | None:
         """Allow or raise ``AccessDenied``; see the module docstring.
 
         ``seen``: filled with ``bucket -> (owner, config)`` as read here (None:
-        no such bucket), so the access log needs no second read.
+        no such bucket), so the access log needs no second read. ``cur``: a
+        transaction of the caller's to read in (a commit decides inside its
+        own write transaction: one transaction less, and what it read binds).
         """
-        who = ctx.identity
+        gen = self._unbound_gen  # before the read: see _note_unbound
+        if cur is not None:
+            return self._check(cur, gen, ctx, action, bucket, key, version_id, conditions, seen)
         with self.db.read() as cur:
-            bucket_row = aq.bucket_access(cur, bucket) if bucket is not None else None
-            if bucket is not None and bucket_row is None:
-                if seen is not None:
-                    seen[bucket] = None
-                return None  # the method itself reports NoSuchBucket
-            config = decode_config(bucket_row[1]) if bucket_row else {}
-            if seen is not None and bucket is not None and bucket_row is not None:
-                seen[bucket] = (bucket_row[0], config)
-            policy_text = config.get("policy")
-            if who.is_owner and policy_text is None:
-                return None  # the store owner, and no bucket policy to bind it
-            if (
-                action in _VERSION_READS
-                and key is not None
-                and version_id == aq.latest_version_id(cur, bucket, key.encode("utf-8"))  # type: ignore[arg-type]
-            ):
-                # A read pinned to the current version (the CLI and the mount pin
-                # what they opened) reads the latest: GetObject, not GetObjectVersion.
-                action = _VERSION_READS[action]
-            decision = self._decide(
-                cur, ctx, action, bucket, key, version_id, conditions, bucket_row, config
-            )
+            return self._check(cur, gen, ctx, action, bucket, key, version_id, conditions, seen)
+
+    def _check(
+        self,
+        cur: Any,
+        gen: int,
+        ctx: RequestContext,
+        action: str,
+        bucket: str | None,
+        key: str | None,
+        version_id: str | None,
+        conditions: Mapping[str, Any],
+        seen: dict[str, Any] | None,
+    ) -> Decision | None:
+        who = ctx.identity
+        bucket_row = aq.bucket_access(cur, bucket) if bucket is not None else None
+        if bucket is not None and bucket_row is None:
+            if seen is not None:
+                seen[bucket] = None
+            return None  # the method itself reports NoSuchBucket
+        config = decode_config(bucket_row[1]) if bucket_row else {}
+        if seen is not None and bucket is not None and bucket_row is not None:
+            seen[bucket] = (bucket_row[0], config)
+        policy_text = config.get("policy")
+        if bucket is not None and (policy_text is None) != (bucket in self._unbound):
+            self._note_unbound(bucket, gen, policy_text is None)
+        if who.is_owner and policy_text is None:
+            return None  # the store owner, and no bucket policy to bind it
+        if (
+            action in _VERSION_READS
+            and key is not None
+            and version_id == aq.latest_version_id(cur, bucket, key.encode("utf-8"))  # type: ignore[arg-type]
+        ):
+            # A read pinned to the current version (the CLI and the mount pin
+            # what they opened) reads the latest: GetObject, not GetObjectVersion.
+            action = _VERSION_READS[action]
+        decision = self._decide(
+            cur, ctx, action, bucket, key, version_id, conditions, bucket_row, config
+        )
         if not decision.allowed:
             raise AccessDenied(
                 f"Access Denied: {who.describe()} may not {action} on "

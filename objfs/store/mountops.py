@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from objfs.crypto.keyring import Domain
 from objfs.errors import (
@@ -261,6 +261,7 @@ class MountMixin:
         content_type: str | None = None,
         user_meta: dict[str, str] | None = None,
         inline: dict[bytes, bytes] | None = None,
+        seen: dict[str, Any] | None = None,
     ) -> ObjectVersion:
         """Commit chunks the caller already stored as the key's new version.
 
@@ -269,6 +270,7 @@ class MountMixin:
         writer was opened), with the data's encryption as the SSE condition.
 
         ``inline``: frames of small chunks to store in the database with it.
+        ``seen``: filled with the bucket row the check read (for the access log).
 
         Returns the full record of the new version.
 
@@ -278,14 +280,10 @@ class MountMixin:
         holds the whole body to hash it, and clients skip MD5 checks on such
         ETags.
         """
-        self.access.check(
-            ctx,
-            "s3:PutObject",
-            bucket,
-            key,
-            None,
-            condition_keys({"sse": sse, "kms_key_id": kms_key_id}),
-        )
+        conditions = condition_keys({"sse": sse, "kms_key_id": kms_key_id})
+        kms = sse == "aws:kms"
+        if kms:  # decided before the KMS use it would audit
+            self.access.check(ctx, "s3:PutObject", bucket, key, None, conditions, seen=seen)
         raw = encode_key(key)
         digest = hashlib.md5()
         for ref in manifest:
@@ -293,9 +291,13 @@ class MountMixin:
             if ref.offset is not None:  # a slice: which part of the chunk
                 digest.update(ref.offset.to_bytes(8, "big") + ref.length.to_bytes(8, "big"))
         etag = f"{digest.hexdigest()}-{max(1, len(manifest))}"
-        if sse == "aws:kms":  # the key must still be usable; audited as GenerateDataKey
+        if kms:  # the key must still be usable; audited as GenerateDataKey
             self._kms_domain(domain.domain_id, None, ctx, bucket, key, "GenerateDataKey")
         with self.db.write(durable=ctx.durable) as cur:
+            if not kms:  # in the commit's own transaction: no read transaction more
+                self.access.check(
+                    ctx, "s3:PutObject", bucket, key, None, conditions, seen=seen, cur=cur
+                )
             current = q.get_latest(cur, bucket, raw)
             if current is not None and not current[Col.DM]:
                 if sys_meta is None:

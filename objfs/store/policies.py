@@ -89,6 +89,7 @@ class PoliciesMixin:
         config.update(changes)
         aq.set_bucket_config(cur, bucket, encode_config(config))
         q.add_change(cur, bucket, b"")
+        self.access.forget(bucket)  # again after the commit where it matters (a policy)
 
     @requires(Need("s3:PutBucketPolicy", key=None))
     def put_bucket_policy(
@@ -98,6 +99,7 @@ class PoliciesMixin:
         text = to_json(parse_bucket_policy(document, bucket), indent=2)
         with self.db.write(durable=True) as cur:
             self._set_config(cur, bucket, policy=text)
+        self.access.forget(bucket)  # committed: no check can still read the old config
         return text
 
     @requires(Need("s3:GetBucketPolicy", key=None))

@@ -462,6 +462,7 @@ class ObjectWriter:
             # The commit is the mount's PUT: one server-access-log record.
             started_ns, started_mono = time.time_ns(), time.monotonic_ns()
             where = {"bucket": self.bucket, "key": self.key}
+            seen: dict = {}  # the bucket row the commit's check read: the log needs no read
             try:
                 version = self.store._commit_manifest(
                     ctx,
@@ -476,14 +477,15 @@ class ObjectWriter:
                     content_type=content_type,
                     user_meta=user_meta,
                     inline=self._inline,
+                    seen=seen,
                 )
             except Exception as err:
                 self.store.access_log.record(
-                    ctx, "commit_manifest", (), where, {}, started_ns, started_mono, None, err
+                    ctx, "commit_manifest", (), where, seen, started_ns, started_mono, None, err
                 )
                 raise
             self.store.access_log.record(
-                ctx, "commit_manifest", (), where, {}, started_ns, started_mono, version
+                ctx, "commit_manifest", (), where, seen, started_ns, started_mono, version
             )
             self._set_base(manifest, self.size, self.domain)
             if self._intent is not None:

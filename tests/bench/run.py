@@ -111,7 +111,7 @@ def preflight(args: argparse.Namespace) -> str | None:
             import boto3  # noqa: F401
         except ImportError:
             return "boto3 not installed (pip install -e '.[test]'), needed by the http target"
-    for tool in ("dd", "ls", "find", "cmp"):
+    for tool in ("dd", "ls", "find", "cmp", "rm"):
         if not shutil.which(tool):
             return f"{tool} not found"
     return None

@@ -14,7 +14,8 @@ Workloads (sizes from ``Sizes``; ``--quick`` shrinks them):
   ``fio --rw=randread --bs=4k --ioengine=psync``) in a file of ``seq_mib``
   written through the target, after a remount and dropping caches (IOPS).
 - ``small``: files of 4 KiB created, ``ls -lR``, ``find`` and read, each
-  listing/read step cold.
+  listing/read step cold, then ``rm -rf`` of them all (cold too; checked
+  gone afterwards, untimed).
 - ``bigdir``: ``ls -l`` (cold, warm) and ``ls -f | wc -l`` (cold) of one
   directory of many entries (created outside the timed part: on disk, or
   via the store API for objfs), daemon peak RSS per step. Not run on the
@@ -270,6 +271,12 @@ def small(t: Target, run: RunState, rows: list[Row]) -> None:
                 bad += 1
     secs = time.perf_counter() - t0
     add("read (cold)", secs, "open/read/close", f"{bad} files read back wrong" if bad else None)
+
+    t.cold()
+    secs, _ = timed(["rm", "-rf", str(t.root / "small")])
+    left = sum(len(files) for _, _, files in os.walk(t.root / "small"))
+    gone = not left and not (t.root / "small").exists()
+    add("rm -rf (cold)", secs, "", None if gone else f"rm -rf left {left} files behind")
     t.stop()
 
 

@@ -96,3 +96,32 @@ def test_last_close_wins_over_outside_write(mnt: Mount) -> None:
     assert history == [b"from the mount!", b"from outside"]
     versions = sorted((mnt.path / ".versions" / "race").iterdir())  # oldest first
     assert [v.read_bytes() for v in versions] == [b"from outside", b"from the mount!"]
+
+
+def test_outside_puts_show_in_directories_the_mount_listed_or_made(
+    mounter: Callable[..., Mount],
+) -> None:
+    """A lookup of a name not in a directory's known names is answered from
+    memory; a key put elsewhere must still show within a second."""
+    m = mounter(options="attr_timeout=300,entry_timeout=300")
+    (m.path / "made").mkdir()
+    (m.path / "made" / "own.txt").write_bytes(b"own")
+    (m.path / "listed").mkdir()
+    (m.path / "listed" / "a").write_bytes(b"a")
+    store = Store.open(m.store)
+    try:
+        assert os.listdir(m.path / "listed") == ["a"]
+        assert not (m.path / "made" / "new.txt").exists()
+        assert not (m.path / "listed" / "b").exists()
+        assert not (m.path / "top.txt").exists()
+        store.put_object(OWNER, "vers", "made/new.txt", b"new")
+        store.put_object(OWNER, "vers", "listed/b", b"b")
+        store.put_object(OWNER, "vers", "top.txt", b"top")
+        store.put_object(OWNER, "vers", "made/sub/deep", b"deep")
+        eventually(lambda: _read(m.path / "made" / "new.txt") == b"new")
+        eventually(lambda: _read(m.path / "listed" / "b") == b"b")
+        eventually(lambda: _read(m.path / "top.txt") == b"top")
+        eventually(lambda: _read(m.path / "made" / "sub" / "deep") == b"deep")
+        assert (m.path / "made" / "own.txt").read_bytes() == b"own"
+    finally:
+        store.close()

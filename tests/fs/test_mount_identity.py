@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -173,6 +174,29 @@ def test_bucket_policy_requiring_sse_and_the_sse_option(mounter, fs_store: Path)
     (sealed.path / "sealed.txt").write_bytes(b"accepted")
     assert (sealed.path / "sealed.txt").read_bytes() == b"accepted"
     assert keys_of(fs_store) == ["sealed.txt"]
+
+
+def test_a_policy_put_elsewhere_refuses_the_next_create(mounter, fs_store: Path) -> None:  # type: ignore[no-untyped-def]
+    """The owner's write probe is answered from memory; the change feed keeps it right."""
+    m: Mount = mounter()
+    (m.path / "before.txt").write_bytes(b"allowed")
+    store = Store.open(fs_store)
+    try:
+        store.put_bucket_policy(OWNER, "vers", json.dumps(REQUIRE_SSE))
+    finally:
+        store.close()
+    deadline = time.monotonic() + 10
+    while True:  # the poller runs every 0.3 s; the commit refuses meanwhile anyway
+        try:
+            (m.path / "after.txt").write_bytes(b"refused")
+        except PermissionError:
+            break
+        assert time.monotonic() < deadline, "the policy never bound the mount"
+        time.sleep(0.2)
+    with pytest.raises(PermissionError):
+        os.open(m.path / "again.txt", os.O_WRONLY | os.O_CREAT)  # refused at create
+    assert "after.txt" not in keys_of(fs_store)
+    assert "again.txt" not in keys_of(fs_store)
 
 
 def test_an_unlistable_directory_is_refused_not_empty(mounter, people: Path) -> None:  # type: ignore[no-untyped-def]

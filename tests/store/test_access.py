@@ -208,6 +208,41 @@ def test_bucket_policy_deny_binds_the_store_owner_but_not_management(store: Stor
         store.get_bucket_policy(OWNER, "locked")
 
 
+def test_owner_memo_follows_the_bucket_policy(store: Store, store_path) -> None:
+    """The memory-only "owner, no bucket policy" answer the mount's write probe reads."""
+    store.create_bucket(OWNER, "memo")
+    store.put_object(OWNER, "memo", "k", b"v")  # a check that finds no policy
+    assert store.access.owner_unbound(OWNER, "memo")
+    store.put_bucket_policy(
+        OWNER,
+        "memo",
+        policy({"Effect": "Deny", "Principal": "*", "Action": "s3:PutObject", "Resource": "*"}),
+    )
+    assert not store.access.owner_unbound(OWNER, "memo")  # this process changed it
+    with pytest.raises(AccessDenied):
+        store.check_access(OWNER, "s3:PutObject", "memo", "k2")
+    assert not store.access.owner_unbound(OWNER, "memo")  # a check that saw the policy
+    store.delete_bucket_policy(OWNER, "memo")
+    store.check_access(OWNER, "s3:PutObject", "memo", "k2")
+    assert store.access.owner_unbound(OWNER, "memo")
+    # Another process puts a policy: the memo lags until forgotten (the mount's
+    # change poller does that), but the request itself reads the database.
+    other = Store.open(store_path)
+    try:
+        other.put_bucket_policy(
+            OWNER,
+            "memo",
+            policy({"Effect": "Deny", "Principal": "*", "Action": "s3:PutObject", "Resource": "*"}),
+        )
+    finally:
+        other.close()
+    with pytest.raises(AccessDenied):
+        store.put_object(OWNER, "memo", "k3", b"v")
+    assert not store.access.owner_unbound(OWNER, "memo")
+    store.access.forget("memo")
+    assert not store.access.owner_unbound(OWNER, "memo")
+
+
 def test_bucket_policy_requiring_encryption(store: Store, users) -> None:
     alice = users("alice")
     store.create_bucket(OWNER, "vault")
