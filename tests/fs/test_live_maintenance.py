@@ -40,6 +40,17 @@ MiB = 1 << 20
 DURATION = float(os.environ.get("OBJFS_LIVE_SECONDS", "60"))
 
 
+# One maintenance loop: run the command until the stop file exists, a JSON
+# line per run (exit status, stdout, stderr).
+LOOP = """
+import json, os, subprocess, sys
+stop, cmd = sys.argv[1], sys.argv[2:]
+while not os.path.exists(stop):
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    print(json.dumps({"rc": done.returncode, "out": done.stdout, "err": done.stderr}), flush=True)
+"""
+
+
 def sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -201,31 +212,46 @@ def test_writes_survive_fsck_repair_and_gc_in_loops(
                 tally.error(f"{name}: {exc!r}")
             time.sleep(0.05)
 
-    def maintenance(args: list[str], kind: str) -> None:
-        while not stop.is_set():
-            done = subprocess.run(
-                [str(OBJFS), "--store", str(store_dir), *args, "--json"],
-                capture_output=True,
-                text=True,
-                timeout=300,
-            )
+    # The maintenance loops run in processes started now, before any file is
+    # open: a process forked later holds a copy of every descriptor open at
+    # that moment and closing them (exec) is a FLUSH of those files, which
+    # commits whatever the kernel had written back then: a torn state of a
+    # write in progress, a version no close asked for (the mount's documented
+    # flush-on-close semantics; tests/fs/test_versions.py covers the child's
+    # close). This test is about maintenance racing writers, not that.
+    stop_file = store_dir.parent / "stop-maintenance"
+    procs = {
+        kind: subprocess.Popen(
+            [sys.executable, "-c", LOOP, str(stop_file), str(OBJFS), "--store", str(store_dir)]
+            + args
+            + ["--json"],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for args, kind in (
+            (["fsck", "--repair"], "fsck --repair runs"),
+            (["gc", "--grace", "0"], "gc runs"),
+        )
+    }
+
+    def maintenance(proc: subprocess.Popen[str], kind: str) -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            done = json.loads(line)
             tally.add(kind)
             try:
-                report = json.loads(done.stdout)
+                report = json.loads(done["out"])
             except ValueError:
                 report = {}
-            if done.returncode != 0 or report.get("findings"):
-                tally.error(f"{' '.join(args)} exit {done.returncode}: {done.stdout}{done.stderr}")
+            if done["rc"] != 0 or report.get("findings"):
+                tally.error(f"{kind}: exit {done['rc']}: {done['out']}{done['err']}")
             tally.add(f"chunks removed by {kind}", report.get("chunks_removed", 0))
 
     workers = [
         threading.Thread(target=fn, name=fn.__name__)
         for fn in (small_versioned, small_plain, large_plain, edit_in_place)
     ]
-    loops = [
-        threading.Thread(target=maintenance, args=(["fsck", "--repair"], "fsck --repair runs")),
-        threading.Thread(target=maintenance, args=(["gc", "--grace", "0"], "gc runs")),
-    ]
+    loops = [threading.Thread(target=maintenance, args=(p, k)) for k, p in procs.items()]
     started = time.monotonic()
     for t in workers + loops:
         t.start()
@@ -234,8 +260,11 @@ def test_writes_survive_fsck_repair_and_gc_in_loops(
             time.sleep(0.5)
     finally:
         stop.set()
+        stop_file.touch()
         for t in workers + loops:
             t.join(timeout=600)
+        for proc in procs.values():
+            proc.wait(timeout=60)
     elapsed = time.monotonic() - started
     closes = sum(v for k, v in tally.counts.items() if "closes" in k)
     summary = ", ".join(f"{k}: {v}" for k, v in sorted(tally.counts.items()))
