@@ -305,6 +305,7 @@ class OpenFile:
             await loading.wait()
         done = self._loading[key] = trio.Event()
         try:
+            block: bytes | None = None
             if cse is not None:
                 block = await self.run(
                     read_cse_block, self.run.store, self._read_ctx(), self.enc, base, cse, index
@@ -316,7 +317,12 @@ class OpenFile:
                     # Keep the chunks after this one being read and decoded
                     # by the chunk store's read-ahead threads meanwhile.
                     reader.prefetch(stop, READAHEAD_CHUNKS)
-                block = await self._read_range(base, reader, start, stop)
+                    # Read ahead already: joined from the decoded segments
+                    # here (about 0.1 ms a MiB) rather than by a worker,
+                    # whose hop and GIL hand-offs cost more.
+                    block = reader.nowait(start, stop)
+                if block is None:
+                    block = await self._read_range(base, reader, start, stop)
             self._blocks[key] = block
             while len(self._blocks) > CACHED_BLOCKS:
                 self._blocks.popitem(last=False)
