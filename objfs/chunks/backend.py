@@ -27,6 +27,7 @@ import abc
 import ctypes
 import errno
 import logging
+import mmap
 import os
 import re
 import threading
@@ -64,6 +65,11 @@ def _parts(data: Buffer | Sequence[Buffer]) -> Sequence[Buffer]:
     return data
 
 
+_DIRECT = getattr(os, "O_DIRECT", 0)
+_DIRECT_ALIGN = 4096  # O_DIRECT wants offsets, lengths and buffers block aligned
+_thread_buf = threading.local()  # per-thread O_DIRECT buffers (``get_streaming``)
+
+
 class ChunkBackend(abc.ABC):
     """Storage for named, immutable blobs (names are lowercase hex)."""
 
@@ -82,6 +88,14 @@ class ChunkBackend(abc.ABC):
     @abc.abstractmethod
     def get(self, name: str) -> bytes:
         """The whole blob; a missing one is ``IntegrityError``."""
+
+    def get_streaming(self, name: str) -> bytes | memoryview:
+        """The whole blob for a one-pass reader (sequential read-ahead).
+
+        May be a view of a per-thread buffer that the calling thread's next
+        call overwrites: decode it before calling again, keep nothing of it.
+        """
+        return self.get(name)
 
     def get_prefix(self, name: str, n: int) -> bytes:
         """The first ``n`` bytes of a blob (backends may do better than ``get``)."""
@@ -231,6 +245,7 @@ class LocalBackend(ChunkBackend):
         self.root.mkdir(parents=True, exist_ok=True)
         self._root_s = os.fspath(self.root)
         self._lock = threading.Lock()
+        self._no_direct = False  # O_DIRECT refused here: ``get_streaming`` reads plainly
         # Directories whose entries changed by creating a fan-out directory:
         # fsynced by the next sync() so the new directory survives a power cut.
         self._dirty_dirs: set[str] = set()
@@ -408,6 +423,49 @@ class LocalBackend(ChunkBackend):
             raise IntegrityError(f"chunk {name} is missing ({path})") from None
         except OSError as exc:
             raise self._os_error(exc, f"reading chunk {name}") from exc
+
+    def get_streaming(self, name: str) -> bytes | memoryview:
+        """``get`` with O_DIRECT into a per-thread buffer, where the file system allows.
+
+        A chunk read ahead for a sequential reader is decoded once and then
+        served from the decoded segments: reading it through the page cache
+        costs page allocation and a copy per page (about half the kernel
+        time of a cold sequential read, measured), and copying it into a new
+        bytes object costs one more pass. Falls back to ``get`` (file
+        systems without O_DIRECT, such as tmpfs; odd sizes).
+        """
+        if not _DIRECT or self._no_direct:
+            return self.get(name)
+        path = self.path(name)
+        try:
+            fd = os.open(path, os.O_RDONLY | _DIRECT)
+        except FileNotFoundError:
+            raise IntegrityError(f"chunk {name} is missing ({path})") from None
+        except OSError:
+            self._no_direct = True  # EINVAL: this file system does not do O_DIRECT
+            return self.get(name)
+        try:
+            size = os.fstat(fd).st_size
+            want = (size // _DIRECT_ALIGN + 1) * _DIRECT_ALIGN
+            buf = getattr(_thread_buf, "buf", None)
+            if buf is None or len(buf) < want:
+                buf = _thread_buf.buf = mmap.mmap(-1, max(want, 2 << 20))
+            try:
+                n = os.preadv(fd, [memoryview(buf)[:want]], 0)
+            except OSError as exc:
+                if exc.errno != errno.EINVAL:
+                    raise
+                self._no_direct = True
+                return self.get(name)
+        except OSError as exc:
+            if exc.errno == errno.EIO:
+                raise IntegrityError(f"chunk {name} cannot be read: disk I/O error") from exc
+            raise self._os_error(exc, f"reading chunk {name}") from exc
+        finally:
+            os.close(fd)
+        if n != size:  # changed under us (cannot happen to a sealed chunk): the plain way
+            return self.get(name)
+        return memoryview(buf)[:n]
 
     def open_blob(self, name: str) -> BlobReader:
         path = self.path(name)

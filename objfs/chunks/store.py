@@ -307,12 +307,12 @@ class ChunkStore:
         return b"".join(self._decode_segments(domain, chunk_id, raw, verify_id=True))
 
     def _decode_segments(
-        self, domain: Domain, chunk_id: bytes, raw: bytes, *, verify_id: bool
+        self, domain: Domain, chunk_id: bytes, raw: bytes | memoryview, *, verify_id: bool
     ) -> list[bytes]:
         hexid = chunk_id.hex()
         layout = self._open_layout(raw, chunk_id)
         if layout is None:
-            data = frame_v1.decode(domain, chunk_id, raw, self._decompressor())
+            data = frame_v1.decode(domain, chunk_id, bytes(raw), self._decompressor())
             return [data[i : i + SEGMENT] for i in range(0, max(len(data), 1), SEGMENT)]
         keys = self._check(layout, domain, chunk_id)
         if len(raw) != layout.frame_len:
@@ -561,7 +561,10 @@ class ChunkStore:
             def load() -> None:
                 started.wait()
                 try:
-                    raw = self._raw_frame(chunk_id, length)
+                    raw = self._inline_frame(chunk_id, length)
+                    if raw is None:
+                        # Decoded at once in this thread, and nothing keeps it.
+                        raw = self.backend.get_streaming(_check_id(chunk_id))
                     segments = self._decode_segments(domain, chunk_id, raw, verify_id=False)
                     self._remember(domain.domain_id, chunk_id, dict(enumerate(segments)))
                 except Exception:  # noqa: BLE001 - a later read reports it
