@@ -28,7 +28,8 @@ version is committed. Invariants:
   base's (version id, seq), dropped when the key changes outside; a small
   random read is answered on the trio thread when it needs no disk I/O
   (segment cache, or page cache via RWF_NOWAIT), else in one worker call;
-  sequential readers get whole blocks with chunks read ahead.
+  sequential readers get whole blocks with chunks read ahead, a block the
+  read-ahead already decoded joined on the trio thread (no worker hop).
 """
 
 from __future__ import annotations
