@@ -30,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import secrets
+import sqlite3
 import threading
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
@@ -223,8 +224,17 @@ class AccessControl:
 
     def forget_object(self, cur: Any, bucket: str, key: bytes, version_id: str) -> None:
         """A version is gone for good: so is its owner/ACL row (inside its transaction)."""
-        if self._schema_ok or aq.has_schema(cur):
+        if self._schema_ok:
             aq.delete_object_acl(cur, bucket, key, version_id)
+            return
+        # No schema check first (one sqlite_master query per deleted version):
+        # a store without the tables fails the statement at prepare time,
+        # which leaves the transaction as it was.
+        try:
+            aq.delete_object_acl(cur, bucket, key, version_id)
+        except sqlite3.OperationalError as exc:
+            if "no such table" not in str(exc):
+                raise
 
     # -- the decision -------------------------------------------------------------------
 
