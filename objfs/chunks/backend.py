@@ -219,6 +219,10 @@ class _FileBlob(BlobReader):
         if _RWF_NOWAIT is None:
             return None
         buf = bytearray(n)
+        # On a miss the kernel still starts reading the range (the slow path
+        # then waits for it); random-access advice keeps that to the range
+        # instead of a read-ahead window twice a segment's size.
+        self.advise_random()
         try:
             got = os.preadv(self._fd, [buf], offset, _RWF_NOWAIT)
         except OSError:

@@ -503,6 +503,11 @@ class ChunkStore:
                     self._remember(domain.domain_id, chunk_id, got)
         if len(got) <= last - first:
             with self.backend.open_blob(name) as blob:
+                # A small read (a random reader) advises before the header
+                # read too: else its read-ahead pulls in 128 KiB per chunk.
+                small = last - first < _NOWAIT_SEGMENTS
+                if small:
+                    blob.advise_random()
                 layout = self._layout(chunk_id, blob)
                 if layout is None:  # v1: the whole chunk it is
                     segments = self._decode_segments(
@@ -515,7 +520,7 @@ class ChunkStore:
                     plain_len = layout.plain_len
                     last = min(last, layout.nsegs - 1)
                     missing = [i for i in range(first, last + 1) if i not in got]
-                    if len(missing) < layout.nsegs:
+                    if len(missing) < layout.nsegs and not small:
                         # A part of the chunk (a random reader): the kernel's
                         # read-ahead would read segments nobody asked for.
                         blob.advise_random()

@@ -259,8 +259,11 @@ def add_refs(
 ) -> list[bytes]:
     """Add one reference per (chunk_id, length); return ids that had no live row.
 
-    Batched: one upsert per distinct chunk (a manifest of a big file names
-    thousands of chunks, often the same one several times as slices).
+    Batched: one multi-row upsert per 500 distinct chunks (a manifest of a big
+    file names thousands of chunks, often the same one several times as
+    slices), in chunk-id order; RETURNING tells which rows were new or dead
+    (their count after the upsert is what this call added), so no separate
+    SELECT is needed.
     """
     counts: dict[bytes, list[int]] = {}
     for chunk_id, length in refs:
@@ -269,23 +272,22 @@ def add_refs(
             counts[chunk_id] = [1, length]
         else:
             entry[0] += 1
-    ids = list(counts)
-    live: set[bytes] = set()
-    for i in range(0, len(ids), 500):
-        batch = ids[i : i + 500]
-        marks = ",".join("?" * len(batch))
-        live.update(
-            row[0]
-            for row in cur.execute(
-                f"SELECT chunk_id FROM chunks WHERE refs > 0 AND chunk_id IN ({marks})", batch
-            )
-        )
-    cur.executemany(
-        "INSERT INTO chunks(chunk_id, domain_id, refs, length) VALUES (?, ?, ?, ?) "
-        "ON CONFLICT(chunk_id) DO UPDATE SET refs = refs + excluded.refs, dead_since = NULL",
-        [(chunk_id, domain_id, n, length) for chunk_id, (n, length) in counts.items()],
-    )
-    return [chunk_id for chunk_id in ids if chunk_id not in live]
+    items = sorted(counts.items())  # in key order: the upserts walk the index forward
+    revived: list[bytes] = []
+    for i in range(0, len(items), 500):
+        batch = items[i : i + 500]
+        params: list[object] = []
+        for chunk_id, (n, length) in batch:
+            params += (chunk_id, domain_id, n, length)
+        rows = cur.execute(
+            "INSERT INTO chunks(chunk_id, domain_id, refs, length) VALUES "
+            + ",".join(["(?, ?, ?, ?)"] * len(batch))
+            + " ON CONFLICT(chunk_id) DO UPDATE SET refs = refs + excluded.refs,"
+            " dead_since = NULL RETURNING chunk_id, refs",
+            params,
+        ).fetchall()
+        revived.extend(chunk_id for chunk_id, now in rows if now == counts[chunk_id][0])
+    return revived
 
 
 def drop_refs(cur: sqlite3.Cursor, chunk_ids: Iterable[bytes]) -> None:
