@@ -72,6 +72,7 @@ class ObjectWriter:
         *,
         max_dirty: int = 16,
         intent: WriteIntent | None = None,
+        base_seq: int | None = None,
     ) -> None:
         self.store = store
         self.bucket = bucket
@@ -84,12 +85,17 @@ class ObjectWriter:
         self._lock = threading.RLock()
         # The writer lease covers chunks stored and not yet committed (leases.py).
         self._intent = intent
-        self._set_base(base_manifest, base_size, base_domain)
+        self._set_base(base_manifest, base_size, base_domain, base_seq)
         self.dirty = False
         self.version: ObjectVersion | None = None  # the last commit's record
 
-    def _set_base(self, manifest: list[ChunkRef], size: int, domain: Domain) -> None:
+    def _set_base(
+        self, manifest: list[ChunkRef], size: int, domain: Domain, seq: int | None = None
+    ) -> None:
         self._base = Extents(manifest)
+        # The version the base manifest is (None: none): a commit counts only
+        # the references it adds to it (objfs/store/refcount.py).
+        self._base_seq = seq
         self._base_domain = domain
         self._base_limit = size  # base bytes at or past this read as zeros
         self.size = size
@@ -478,6 +484,7 @@ class ObjectWriter:
                     user_meta=user_meta,
                     inline=self._inline,
                     seen=seen,
+                    base=None if self._base_seq is None else (self._base_seq, self._base.refs),
                 )
             except Exception as err:
                 self.store.access_log.record(
@@ -487,7 +494,7 @@ class ObjectWriter:
             self.store.access_log.record(
                 ctx, "commit_manifest", (), where, seen, started_ns, started_mono, version
             )
-            self._set_base(manifest, self.size, self.domain)
+            self._set_base(manifest, self.size, self.domain, version.seq)
             if self._intent is not None:
                 self._intent.renew()  # all stored so far is referenced now
             self.dirty = False
