@@ -402,6 +402,11 @@ def put_inline(cur: sqlite3.Cursor, chunk_id: bytes, frame: bytes) -> None:
     )
 
 
+def put_inlines(cur: sqlite3.Cursor, frames: Iterable[tuple[bytes, bytes]]) -> None:
+    """``put_inline`` of many (chunk id, frame) pairs in one statement."""
+    cur.executemany("INSERT OR IGNORE INTO inline_chunks(chunk_id, frame) VALUES (?, ?)", frames)
+
+
 def get_inline(cur: sqlite3.Cursor, chunk_id: bytes) -> bytes | None:
     row = cur.execute("SELECT frame FROM inline_chunks WHERE chunk_id = ?", (chunk_id,)).fetchone()
     return None if row is None else bytes(row[0])

@@ -23,6 +23,7 @@ from objfs.store.access import Need, condition_keys, requires
 from objfs.store.leases import WriteIntent
 from objfs.store.names import encode_key, prefix_upper
 from objfs.store.objects import guess_content_type
+from objfs.store.reader import Extents
 from objfs.store.records import Col
 from objfs.store.types import (
     ChunkRef,
@@ -217,7 +218,7 @@ class MountMixin:
         intent: WriteIntent,
     ) -> ObjectWriter:
         info = self.head_bucket(ctx, bucket)
-        manifest: list[ChunkRef] = []
+        manifest: list[ChunkRef] | Extents = []
         size = 0
         base_domain = None
         base_seq = None
@@ -226,7 +227,7 @@ class MountMixin:
                 row = q.get_version(cur, bucket, encode_key(key), base.version_id)  # type: ignore[arg-type]
             if row is None or row[Col.DM]:
                 raise NoSuchKey(f"s3://{bucket}/{key} changed or was deleted")
-            manifest = rec.unpack_manifest(row[Col.MANIFEST])
+            manifest = self._extents(row)  # cached by seq: a commit leaves it there
             size = row[Col.SIZE]
             base_seq = row[Col.SEQ]
             base_domain = self._domain(

@@ -187,11 +187,19 @@ class ObjectsMixin:
                 cache.move_to_end(seq)
                 return extents
         extents = Extents(rec.unpack_manifest(row[Col.MANIFEST]))
+        self._remember_extents(seq, extents)
+        return extents
+
+    def _remember_extents(self, seq: int, extents: Extents) -> None:
+        """Cache the manifest of version ``seq`` (which must be exactly it): a
+        writer's commit hands over what it built, so the next open or read of
+        that version decodes nothing (3k ChunkRefs of a fragmented 1 GiB file
+        cost ~6 ms per decode)."""
+        cache = self._extents_cache
         with self._domain_lock:
             cache[seq] = extents
             while len(cache) > 64:
                 cache.popitem(last=False)
-        return extents
 
     # -- writing versions ------------------------------------------------------
 
@@ -303,8 +311,8 @@ class ObjectsMixin:
                 self._drop_version_row(cur, old, changes)
         if base_seq is not None and base_tally is None:
             base_tally = tally_of(cur, base_seq)
-        for chunk_id, frame in (inline or {}).items():
-            q.put_inline(cur, chunk_id, frame)  # type: ignore[arg-type]
+        if inline:
+            q.put_inlines(cur, inline.items())  # type: ignore[arg-type]
         if manifest and not refs_held:
             assert domain_id is not None
             mine = tally_refs(manifest)
