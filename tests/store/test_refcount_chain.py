@@ -289,3 +289,32 @@ def test_fsck_checks_and_repairs_base_links_and_edit_counts(small_store):
         del expect[("f", vid)]
         check(store, "bkt", expect)
     assert counted_chunks(store) == set()
+
+
+def test_a_writer_whose_base_went_away_counts_in_full(small_store):
+    """The base is checked in the commit's transaction: deleted (or replaced
+    by another writer's "null" version) meanwhile, the commit counts all it names."""
+    store = small_store
+    store.create_bucket(OWNER, "vbk", versioning=True)
+    store.create_bucket(OWNER, "ubk")
+    rng = random.Random(8)
+    for bucket in ("vbk", "ubk"):
+        model = bytearray(rng.randbytes(SIZE))
+        first = store.put_object(OWNER, bucket, "f", bytes(model)).version_id
+        base = store.head_object(OWNER, bucket, "f")
+        w = store.open_writer(OWNER, bucket, "f", base=base)
+        edit(w, model, rng, 6)
+        if bucket == "vbk":
+            store.delete_object(OWNER, bucket, "f", version_id=first)
+        else:  # another writer replaces the null version first
+            other = store.open_writer(OWNER, bucket, "f", base=base)
+            other.write(0, b"other" * 100)
+            other.commit(OWNER)
+            other.close()
+        vid = w.commit(OWNER).version_id
+        w.close()
+        assert bases(store)[vid] is None
+        check(store, bucket, {("f", vid): bytes(model)})
+        store.delete_object(OWNER, bucket, "f", version_id=vid)
+        check(store, bucket, {})
+    assert counted_chunks(store) == set()
