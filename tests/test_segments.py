@@ -312,6 +312,52 @@ def test_read_nowait_answers_from_memory_and_still_detects_damage(
     assert store.read_nowait(domain, chunk_id, 3 * SEGMENT, 3 * SEGMENT + 8) is None
 
 
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("content", ["random", "compressible"])
+def test_whole_chunk_decoded_into_one_buffer(
+    tmp_path: Path, keyring: Keyring, kind: str, content: str
+):
+    """Read-ahead and whole-chunk reads decode into one buffer: a read across
+    segments is a view of it (same bytes), and damage anywhere in the chunk
+    leaves nothing cached and is an IntegrityError, never wrong bytes."""
+    domain = make_domain(keyring, kind)
+    data = data_for(content)
+    chunk_id, path, layout = put(tmp_path, domain, data)
+    store = fresh(tmp_path)
+    store.prefetch(domain, chunk_id, len(data))
+    assert store.read(domain, chunk_id, 0, 1) == data[:1]  # waits for the read-ahead
+    for a, b in ((0, len(data)), (SEGMENT - 10, 3 * SEGMENT + 10), (5, 6), (len(data) - 3, None)):
+        b = len(data) if b is None else b
+        view = store.peek(domain, chunk_id, a, b)
+        assert view is not None and bytes(view) == data[a:b]
+        got = store.read(domain, chunk_id, a, b)
+        assert type(got) is bytes and got == data[a:b]
+    view = store.peek(domain, chunk_id, 0, len(data))
+    assert isinstance(view, memoryview) and view.readonly
+    assert store.peek(domain, chunk_id, 0, len(data) + 1) is None
+    whole = fresh(tmp_path).read(domain, chunk_id, 0, len(data))  # one worker read of all
+    assert type(whole) is bytes and whole == data
+    assert type(fresh(tmp_path).get(domain, chunk_id)) is bytes
+    good = path.read_bytes()
+    for victim in (0, 2, NSEG - 1):
+        bad = bytearray(good)
+        bad[(layout.offsets[victim] + layout.offsets[victim + 1]) // 2] ^= 0x01
+        path.write_bytes(bad)
+        store = fresh(tmp_path)
+        store.prefetch(domain, chunk_id, len(data))
+        with pytest.raises(IntegrityError):
+            store.read(domain, chunk_id, 0, len(data))
+        for i in range(NSEG):  # the read-ahead cached nothing of a damaged chunk
+            assert store.peek(domain, chunk_id, i * SEGMENT, i * SEGMENT + 1) is None
+        with pytest.raises(IntegrityError):
+            fresh(tmp_path).read(domain, chunk_id, 0, len(data))
+    path.write_bytes(good[:-1])  # truncated by one byte
+    with pytest.raises(IntegrityError):
+        fresh(tmp_path).read(domain, chunk_id, 0, len(data))
+    with pytest.raises(IntegrityError):
+        fresh(tmp_path).get(domain, chunk_id)
+
+
 def test_positional_reader_reads_slices_holes_and_pieces(tmp_path: Path):
     """``ExtentReader`` (one per open file in the mount) over a version with slices."""
     with Store.init(tmp_path / "s") as store:

@@ -98,7 +98,7 @@ class ExtentReader:
         self.extents = extents
         self.size = extents.size
 
-    def nowait(self, offset: int, end: int) -> bytes | None:
+    def nowait(self, offset: int, end: int) -> bytes | memoryview | None:
         """Bytes [offset, end) if they can be had without storage I/O, else None.
 
         From the segment cache, or decrypted from the OS page cache
