@@ -595,6 +595,13 @@ class ChunkStore:
         # bytes (a lone bytes piece is returned as it is; views are copied).
         return b"".join(pieces)
 
+    def loading(self, domain: Domain, chunk_id: bytes) -> Future[None] | None:
+        """The read-ahead decoding this chunk now, if any (done: ``peek`` it).
+
+        Lets a caller on an event loop wait for it without a worker thread.
+        """
+        return self._prefetching.get((domain.domain_id, chunk_id))
+
     def prefetch(self, domain: Domain, chunk_id: bytes, length: int | None = None) -> None:
         """Decode a chunk into the cache in the background (errors surface on get).
 

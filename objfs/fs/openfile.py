@@ -54,7 +54,7 @@ from objfs.fs.encryption import (
     verify_readable,
     without_envelope,
 )
-from objfs.fs.runner import CALLER, StoreRunner, caller
+from objfs.fs.runner import CALLER, StoreRunner, caller, wait_done
 from objfs.store.reader import ExtentReader
 from objfs.store.types import ObjectVersion, RequestContext, SystemMeta
 
@@ -324,6 +324,11 @@ class OpenFile:
                     # here (about 0.1 ms a MiB) rather than by a worker,
                     # whose hop and GIL hand-offs cost more.
                     block = reader.nowait(start, stop)
+                    loading = reader.loading(start) if block is None else None
+                    if loading is not None:
+                        # Being read ahead: wait for it here, not in a worker.
+                        await wait_done(loading)
+                        block = reader.nowait(start, stop)
                 if block is None:
                     block = await self._read_range(base, reader, start, stop)
             self._blocks[key] = block

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future
 from itertools import accumulate
 
 from objfs.chunks.store import INLINE_MAX, ChunkStore
@@ -131,6 +132,18 @@ class ExtentReader:
         for ref in ext.refs[i : i + chunks]:
             if ref.chunk_id is not None and ref.offset is None and ref.length > INLINE_MAX:
                 self.chunks.prefetch(self.domain, ref.chunk_id, ref.length)
+
+    def loading(self, offset: int) -> Future[None] | None:
+        """The read-ahead decoding the chunk at ``offset`` now, if any: when it
+        is done, ``nowait`` answers from what it decoded (or, if it failed,
+        ``read`` reports the damage)."""
+        ext = self.extents
+        if not 0 <= offset < self.size:
+            return None
+        ref = ext.refs[bisect.bisect_right(ext.starts, offset) - 1]
+        if ref.chunk_id is None:
+            return None
+        return self.chunks.loading(self.domain, ref.chunk_id)
 
     def read(self, offset: int, end: int) -> bytes:
         """Bytes [offset, end) (clipped to the version's size); damage is IntegrityError."""
