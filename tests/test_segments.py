@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import struct
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -386,3 +388,65 @@ def test_positional_reader_reads_slices_holes_and_pieces(tmp_path: Path):
                 assert got is None or got == want, (off, n)
         assert reader.read(size, size + 10) == b""
         assert reader.nowait(size + 5, size + 10) == b""
+
+
+class GatedBackend(LocalBackend):
+    """A local backend whose read-ahead reads wait until the test opens the gate."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.gate = threading.Event()
+
+    def get_streaming(self, name: str) -> bytes | memoryview:
+        self.gate.wait(10)
+        return super().get_streaming(name)
+
+
+def test_read_ahead_in_flight_is_awaited_on_the_event_loop(tmp_path: Path, keyring: Keyring):
+    """``loading`` hands out the read-ahead's future; the mount's event loop
+    waits for it (``wait_done``, no worker thread) and then reads the decoded
+    chunk without I/O; a damaged chunk is still reported by ``read``."""
+    import trio
+
+    from objfs.fs.runner import wait_done
+    from objfs.store.reader import ExtentReader, Extents
+    from objfs.store.types import ChunkRef
+
+    domain = make_domain(keyring, "AES256")
+    data = data_for("random")
+    chunk_id, path, layout = put(tmp_path, domain, data)
+    backend = GatedBackend(tmp_path / "chunks")
+    store = ChunkStore(backend)
+    reader = ExtentReader(store, domain, Extents([ChunkRef(chunk_id, len(data))]))
+    assert reader.loading(0) is None
+    reader.prefetch(0, 1)
+    loading = reader.loading(10)
+    assert loading is not None and loading is store.loading(domain, chunk_id)
+    assert reader.loading(len(data)) is None  # past the end
+    assert reader.nowait(0, len(data)) is None  # not decoded yet, and no I/O here
+
+    async def main() -> bytes | memoryview | None:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(
+                trio.to_thread.run_sync, lambda: (time.sleep(0.2), backend.gate.set())
+            )
+            await wait_done(loading)
+            assert loading.done()
+            return reader.nowait(0, len(data))
+
+    got = trio.run(main)
+    assert got is not None and bytes(got) == data
+    assert reader.loading(0) is None
+    # Damaged: the read-ahead fails quietly, and the read says why.
+    raw = bytearray(path.read_bytes())
+    raw[layout.offsets[3] + 7] ^= 1
+    path.write_bytes(raw)
+    store = ChunkStore(backend)
+    reader = ExtentReader(store, domain, Extents([ChunkRef(chunk_id, len(data))]))
+    reader.prefetch(0, 1)
+    loading = reader.loading(0)
+    assert loading is not None
+    trio.run(wait_done, loading)
+    assert reader.nowait(0, len(data)) is None
+    with pytest.raises(IntegrityError):
+        reader.read(0, len(data))

@@ -340,9 +340,19 @@ def open_all_into(
         start = i * SEGMENT
         stop = min(start + SEGMENT, plain_len)
         a, b = off[i] - base, off[i + 1] - base
+        if layout.cipher != CIPHER_AESGCM and not codec:
+            # A plaintext domain: check the keyed tag, then one copy into place.
+            body = view[a : b - TAG_LEN]
+            if not hmac.compare_digest(_mac(keys, aad, body), bytes(view[b - TAG_LEN : b])):
+                raise IntegrityError(
+                    f"chunk {hexid} is damaged: segment {i} fails its check "
+                    "(modified, moved or truncated)"
+                )
+            out[start:stop] = body
+            continue
         if codec or aead is None or layout.cipher != CIPHER_AESGCM:
-            # Compressed or plaintext segments (rare on the read path): the
-            # one-segment opener, copied into place.
+            # Compressed segments (rare on the read path): the one-segment
+            # opener, copied into place.
             out[start:stop] = open_segment(keys, layout, chunk_id, i, view[a:b], decompressor)
             continue
         try:
