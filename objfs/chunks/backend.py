@@ -453,7 +453,10 @@ class LocalBackend(ChunkBackend):
         costs page allocation and a copy per page (about half the kernel
         time of a cold sequential read, measured), and copying it into a new
         bytes object costs one more pass. Falls back to ``get`` (file
-        systems without O_DIRECT, such as tmpfs; odd sizes).
+        systems without O_DIRECT, such as tmpfs; odd sizes). The buffer is a
+        transparent huge page (``_huge_buffer``): pinning it for the device
+        is cheap and the read is not split into 4 KiB segments. The result
+        is a view of that buffer: valid until this thread's next call.
         """
         if not _DIRECT or self._no_direct:
             return self.get(name)

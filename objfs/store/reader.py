@@ -85,10 +85,12 @@ class ExtentReader:
 
     Stateless per call and thread-safe: one per open file serves every read
     without resolving the version again (no SQLite query, manifest unpack or
-    domain lookup per read). ``cached`` answers from the chunk store's
-    segment cache only (no I/O: callable on an event loop thread); ``read``
-    reads and decrypts only the segments a range covers. Chunks are
-    immutable, so neither can return bytes of another version.
+    domain lookup per read). ``nowait`` answers without storage I/O (callable
+    on an event loop thread; possibly a read-only view of a decoded chunk,
+    no copy), ``loading`` gives the read-ahead future to wait for when it
+    cannot yet; ``read`` reads and decrypts only the segments a range covers
+    (bytes). Chunks are immutable, so none can return bytes of another
+    version.
     """
 
     __slots__ = ("chunks", "domain", "extents", "size")
