@@ -450,3 +450,24 @@ def test_read_ahead_in_flight_is_awaited_on_the_event_loop(tmp_path: Path, keyri
     assert reader.nowait(0, len(data)) is None
     with pytest.raises(IntegrityError):
         reader.read(0, len(data))
+
+
+def test_cache_frees_a_whole_decoded_chunk_at_once(tmp_path: Path, keyring: Keyring):
+    """The segments of a chunk decoded into one buffer leave the cache together:
+    a recently read segment cannot keep the whole buffer alive while the cache
+    counts it as one segment (memory stays bounded by ``cache_bytes``)."""
+    domain = make_domain(keyring, "AES256")
+    datas = [os.urandom(NSEG * SEGMENT - 1000) for _ in range(6)]
+    ids = [put(tmp_path, domain, d)[0] for d in datas]
+    store = ChunkStore(LocalBackend(tmp_path / "chunks"), cache_bytes=3 * NSEG * SEGMENT)
+    for i, chunk_id in enumerate(ids):
+        assert store.get(domain, chunk_id) == datas[i]
+        # Keep reading one segment of the first chunk: it stays most recent.
+        assert store.peek(domain, ids[0], 10, 20) in (None, datas[0][10:20])
+    for chunk_id in ids:
+        cached = [
+            store.peek(domain, chunk_id, i * SEGMENT, i * SEGMENT + 1) is not None
+            for i in range(NSEG)
+        ]
+        assert all(cached) or not any(cached), cached
+    assert store._cache_size <= 3 * NSEG * SEGMENT

@@ -377,20 +377,33 @@ class ChunkStore:
         )
         return memoryview(buf).toreadonly()
 
-    def _remember(self, domain_id: bytes, chunk_id: bytes, segments: dict[int, bytes]) -> None:
+    def _remember(
+        self, domain_id: bytes, chunk_id: bytes, segments: dict[int, bytes] | dict[int, memoryview]
+    ) -> None:
         if not self._cache_max:
             return
+        cache = self._cache
         with self._cache_lock:
             for index, seg in segments.items():
                 key = (domain_id, chunk_id, index)
-                old = self._cache.pop(key, None)
+                old = cache.pop(key, None)
                 if old is not None:
                     self._cache_size -= len(old)
-                self._cache[key] = seg
+                cache[key] = seg
                 self._cache_size += len(seg)
-            while self._cache_size > self._cache_max and self._cache:
-                _, seg = self._cache.popitem(last=False)
+            while self._cache_size > self._cache_max and cache:
+                (did, cid, _), seg = cache.popitem(last=False)
                 self._cache_size -= len(seg)
+                if type(seg) is memoryview:
+                    # A slice of a whole decoded chunk: its siblings go too,
+                    # so the buffer they share is freed, not kept alive by a
+                    # recently used segment while counted as 64 KiB.
+                    whole = seg.obj
+                    for index in range(max(1, -(-len(whole) // SEGMENT))):
+                        sib = cache.get((did, cid, index))
+                        if type(sib) is memoryview and sib.obj is whole:
+                            del cache[(did, cid, index)]
+                            self._cache_size -= len(sib)
 
     def _cached(self, domain_id: bytes, chunk_id: bytes, first: int, last: int) -> dict[int, bytes]:
         out = {}
