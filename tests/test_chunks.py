@@ -366,3 +366,20 @@ def test_full_disk_is_store_full(tmp_path: Path, keyring: Keyring) -> None:
         # Freeing space makes the store writable again.
         store.delete(written[0][0])
         store.put(domain, os.urandom(100_000))
+
+
+def test_get_streaming_reads_what_get_reads_into_an_aligned_reused_buffer(tmp_path: Path):
+    """The read-ahead's O_DIRECT read: same bytes as ``get`` for odd sizes
+    (into a per-thread buffer in whole 2 MiB huge-page units, reused)."""
+    from objfs.chunks.backend import _HUGE, _huge_buffer
+
+    for n in (1, _HUGE - 1, _HUGE, _HUGE + 1):
+        buf = _huge_buffer(n)
+        assert len(buf) >= n and len(buf) % _HUGE == 0 and not buf.readonly
+    backend = LocalBackend(tmp_path / "chunks")
+    sizes = (0, 1, 4095, 4096, 1 << 20, (1 << 20) + 12345, (3 << 20) + 1)
+    for size in sizes:
+        data = os.urandom(size)
+        name = f"{size:064x}"
+        backend.put(name, data)
+        assert bytes(backend.get_streaming(name)) == data == backend.get(name)

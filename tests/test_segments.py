@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import struct
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -312,6 +314,52 @@ def test_read_nowait_answers_from_memory_and_still_detects_damage(
     assert store.read_nowait(domain, chunk_id, 3 * SEGMENT, 3 * SEGMENT + 8) is None
 
 
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("content", ["random", "compressible"])
+def test_whole_chunk_decoded_into_one_buffer(
+    tmp_path: Path, keyring: Keyring, kind: str, content: str
+):
+    """Read-ahead and whole-chunk reads decode into one buffer: a read across
+    segments is a view of it (same bytes), and damage anywhere in the chunk
+    leaves nothing cached and is an IntegrityError, never wrong bytes."""
+    domain = make_domain(keyring, kind)
+    data = data_for(content)
+    chunk_id, path, layout = put(tmp_path, domain, data)
+    store = fresh(tmp_path)
+    store.prefetch(domain, chunk_id, len(data))
+    assert store.read(domain, chunk_id, 0, 1) == data[:1]  # waits for the read-ahead
+    for a, b in ((0, len(data)), (SEGMENT - 10, 3 * SEGMENT + 10), (5, 6), (len(data) - 3, None)):
+        b = len(data) if b is None else b
+        view = store.peek(domain, chunk_id, a, b)
+        assert view is not None and bytes(view) == data[a:b]
+        got = store.read(domain, chunk_id, a, b)
+        assert type(got) is bytes and got == data[a:b]
+    view = store.peek(domain, chunk_id, 0, len(data))
+    assert isinstance(view, memoryview) and view.readonly
+    assert store.peek(domain, chunk_id, 0, len(data) + 1) is None
+    whole = fresh(tmp_path).read(domain, chunk_id, 0, len(data))  # one worker read of all
+    assert type(whole) is bytes and whole == data
+    assert type(fresh(tmp_path).get(domain, chunk_id)) is bytes
+    good = path.read_bytes()
+    for victim in (0, 2, NSEG - 1):
+        bad = bytearray(good)
+        bad[(layout.offsets[victim] + layout.offsets[victim + 1]) // 2] ^= 0x01
+        path.write_bytes(bad)
+        store = fresh(tmp_path)
+        store.prefetch(domain, chunk_id, len(data))
+        with pytest.raises(IntegrityError):
+            store.read(domain, chunk_id, 0, len(data))
+        for i in range(NSEG):  # the read-ahead cached nothing of a damaged chunk
+            assert store.peek(domain, chunk_id, i * SEGMENT, i * SEGMENT + 1) is None
+        with pytest.raises(IntegrityError):
+            fresh(tmp_path).read(domain, chunk_id, 0, len(data))
+    path.write_bytes(good[:-1])  # truncated by one byte
+    with pytest.raises(IntegrityError):
+        fresh(tmp_path).read(domain, chunk_id, 0, len(data))
+    with pytest.raises(IntegrityError):
+        fresh(tmp_path).get(domain, chunk_id)
+
+
 def test_positional_reader_reads_slices_holes_and_pieces(tmp_path: Path):
     """``ExtentReader`` (one per open file in the mount) over a version with slices."""
     with Store.init(tmp_path / "s") as store:
@@ -340,3 +388,86 @@ def test_positional_reader_reads_slices_holes_and_pieces(tmp_path: Path):
                 assert got is None or got == want, (off, n)
         assert reader.read(size, size + 10) == b""
         assert reader.nowait(size + 5, size + 10) == b""
+
+
+class GatedBackend(LocalBackend):
+    """A local backend whose read-ahead reads wait until the test opens the gate."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.gate = threading.Event()
+
+    def get_streaming(self, name: str) -> bytes | memoryview:
+        self.gate.wait(10)
+        return super().get_streaming(name)
+
+
+def test_read_ahead_in_flight_is_awaited_on_the_event_loop(tmp_path: Path, keyring: Keyring):
+    """``loading`` hands out the read-ahead's future; the mount's event loop
+    waits for it (``wait_done``, no worker thread) and then reads the decoded
+    chunk without I/O; a damaged chunk is still reported by ``read``."""
+    import trio
+
+    from objfs.fs.runner import wait_done
+    from objfs.store.reader import ExtentReader, Extents
+    from objfs.store.types import ChunkRef
+
+    domain = make_domain(keyring, "AES256")
+    data = data_for("random")
+    chunk_id, path, layout = put(tmp_path, domain, data)
+    backend = GatedBackend(tmp_path / "chunks")
+    store = ChunkStore(backend)
+    reader = ExtentReader(store, domain, Extents([ChunkRef(chunk_id, len(data))]))
+    assert reader.loading(0) is None
+    reader.prefetch(0, 1)
+    loading = reader.loading(10)
+    assert loading is not None and loading is store.loading(domain, chunk_id)
+    assert reader.loading(len(data)) is None  # past the end
+    assert reader.nowait(0, len(data)) is None  # not decoded yet, and no I/O here
+
+    async def main() -> bytes | memoryview | None:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(
+                trio.to_thread.run_sync, lambda: (time.sleep(0.2), backend.gate.set())
+            )
+            await wait_done(loading)
+            assert loading.done()
+            return reader.nowait(0, len(data))
+
+    got = trio.run(main)
+    assert got is not None and bytes(got) == data
+    assert reader.loading(0) is None
+    # Damaged: the read-ahead fails quietly, and the read says why.
+    raw = bytearray(path.read_bytes())
+    raw[layout.offsets[3] + 7] ^= 1
+    path.write_bytes(raw)
+    store = ChunkStore(backend)
+    reader = ExtentReader(store, domain, Extents([ChunkRef(chunk_id, len(data))]))
+    reader.prefetch(0, 1)
+    loading = reader.loading(0)
+    assert loading is not None
+    trio.run(wait_done, loading)
+    assert reader.nowait(0, len(data)) is None
+    with pytest.raises(IntegrityError):
+        reader.read(0, len(data))
+
+
+def test_cache_frees_a_whole_decoded_chunk_at_once(tmp_path: Path, keyring: Keyring):
+    """The segments of a chunk decoded into one buffer leave the cache together:
+    a recently read segment cannot keep the whole buffer alive while the cache
+    counts it as one segment (memory stays bounded by ``cache_bytes``)."""
+    domain = make_domain(keyring, "AES256")
+    datas = [os.urandom(NSEG * SEGMENT - 1000) for _ in range(6)]
+    ids = [put(tmp_path, domain, d)[0] for d in datas]
+    store = ChunkStore(LocalBackend(tmp_path / "chunks"), cache_bytes=3 * NSEG * SEGMENT)
+    for i, chunk_id in enumerate(ids):
+        assert store.get(domain, chunk_id) == datas[i]
+        # Keep reading one segment of the first chunk: it stays most recent.
+        assert store.peek(domain, ids[0], 10, 20) in (None, datas[0][10:20])
+    for chunk_id in ids:
+        cached = [
+            store.peek(domain, chunk_id, i * SEGMENT, i * SEGMENT + 1) is not None
+            for i in range(NSEG)
+        ]
+        assert all(cached) or not any(cached), cached
+    assert store._cache_size <= 3 * NSEG * SEGMENT

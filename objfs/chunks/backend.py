@@ -68,6 +68,23 @@ def _parts(data: Buffer | Sequence[Buffer]) -> Sequence[Buffer]:
 _DIRECT = getattr(os, "O_DIRECT", 0)
 _DIRECT_ALIGN = 4096  # O_DIRECT wants offsets, lengths and buffers block aligned
 _thread_buf = threading.local()  # per-thread O_DIRECT buffers (``get_streaming``)
+_HUGE = 2 << 20  # a transparent huge page (x86-64)
+
+
+def _huge_buffer(n: int) -> memoryview:
+    """At least ``n`` bytes (a multiple of 2 MiB) of anonymous memory, aligned to
+    and asking for transparent huge pages where the kernel allows them: an
+    O_DIRECT read pins the buffer's pages (get_user_pages) for every chunk it
+    reads, one huge page instead of 256 small ones per MiB."""
+    size = -(-max(n, 1) // _HUGE) * _HUGE
+    area = mmap.mmap(-1, size + _HUGE, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    try:
+        area.madvise(mmap.MADV_HUGEPAGE)
+    except (AttributeError, OSError):  # no THP here: small pages, same bytes
+        pass
+    addr = ctypes.addressof(ctypes.c_char.from_buffer(area))
+    skip = -addr % _HUGE
+    return memoryview(area)[skip : skip + size]
 
 
 class ChunkBackend(abc.ABC):
@@ -436,7 +453,10 @@ class LocalBackend(ChunkBackend):
         costs page allocation and a copy per page (about half the kernel
         time of a cold sequential read, measured), and copying it into a new
         bytes object costs one more pass. Falls back to ``get`` (file
-        systems without O_DIRECT, such as tmpfs; odd sizes).
+        systems without O_DIRECT, such as tmpfs; odd sizes). The buffer is a
+        transparent huge page (``_huge_buffer``): pinning it for the device
+        is cheap and the read is not split into 4 KiB segments. The result
+        is a view of that buffer: valid until this thread's next call.
         """
         if not _DIRECT or self._no_direct:
             return self.get(name)
@@ -453,9 +473,9 @@ class LocalBackend(ChunkBackend):
             want = (size // _DIRECT_ALIGN + 1) * _DIRECT_ALIGN
             buf = getattr(_thread_buf, "buf", None)
             if buf is None or len(buf) < want:
-                buf = _thread_buf.buf = mmap.mmap(-1, max(want, 2 << 20))
+                buf = _thread_buf.buf = _huge_buffer(want)
             try:
-                n = os.preadv(fd, [memoryview(buf)[:want]], 0)
+                n = os.preadv(fd, [buf[:want]], 0)
             except OSError as exc:
                 if exc.errno != errno.EINVAL:
                     raise
@@ -469,7 +489,7 @@ class LocalBackend(ChunkBackend):
             os.close(fd)
         if n != size:  # changed under us (cannot happen to a sealed chunk): the plain way
             return self.get(name)
-        return memoryview(buf)[:n]
+        return buf[:n]
 
     def open_blob(self, name: str) -> BlobReader:
         path = self.path(name)

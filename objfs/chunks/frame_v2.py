@@ -297,3 +297,70 @@ def open_segment(
     if len(data) != size:
         raise IntegrityError(f"chunk {hexid} is damaged: segment {index} has {len(data)} bytes")
     return data
+
+
+def open_all_into(
+    keys: Keys,
+    layout: Layout,
+    chunk_id: bytes,
+    frame: bytes | memoryview,
+    out: memoryview,
+    decompressor: zstandard.ZstdDecompressor,
+    base: int = 0,
+) -> None:
+    """Authenticate and unpack every segment of a whole ``frame`` into ``out``
+    (``layout.plain_len`` writable bytes; segment i lands at i * SEGMENT).
+    ``frame`` starts at byte ``base`` of the stored frame (``layout.offsets[0]``:
+    the segments without the header and table).
+
+    The same checks as ``open_segment`` for each segment, with the AES-GCM
+    plaintext decrypted in place (``decrypt_into``): no per-segment objects,
+    no joining. ``out`` holds garbage after an error (never use it then).
+    """
+    hexid = chunk_id.hex()
+    view = memoryview(frame)
+    if len(view) + base != layout.frame_len:
+        raise IntegrityError(
+            f"chunk {hexid} is damaged: {len(view) + base} bytes, its header says "
+            f"{layout.frame_len}"
+        )
+    if len(out) != layout.plain_len:
+        raise ValueError(f"open_all_into: {len(out)} bytes of room for {layout.plain_len}")
+    aead = keys.aead
+    if layout.cipher == CIPHER_AESGCM and aead is None:
+        raise IntegrityError(f"chunk {hexid}: the domain has no key")
+    prefix = layout.header + chunk_id
+    tail = _AAD_TAIL.pack
+    off = layout.offsets
+    last = layout.nsegs - 1
+    plain_len = layout.plain_len
+    for i, entry in enumerate(layout.entries):
+        codec = 1 if entry & ZSTD_BIT else 0
+        aad = prefix + tail(i, i == last, codec)
+        start = i * SEGMENT
+        stop = min(start + SEGMENT, plain_len)
+        a, b = off[i] - base, off[i + 1] - base
+        if layout.cipher != CIPHER_AESGCM and not codec:
+            # A plaintext domain: check the keyed tag, then one copy into place.
+            body = view[a : b - TAG_LEN]
+            if not hmac.compare_digest(_mac(keys, aad, body), bytes(view[b - TAG_LEN : b])):
+                raise IntegrityError(
+                    f"chunk {hexid} is damaged: segment {i} fails its check "
+                    "(modified, moved or truncated)"
+                )
+            out[start:stop] = body
+            continue
+        if codec or aead is None or layout.cipher != CIPHER_AESGCM:
+            # Compressed segments (rare on the read path): the one-segment
+            # opener, copied into place.
+            out[start:stop] = open_segment(keys, layout, chunk_id, i, view[a:b], decompressor)
+            continue
+        try:
+            aead.decrypt_into(
+                view[a : a + NONCE_LEN], view[a + NONCE_LEN : b], aad, out[start:stop]
+            )
+        except InvalidTag:
+            raise IntegrityError(
+                f"chunk {hexid} is damaged: authentication failed in segment {i} "
+                "(modified, moved, truncated or from another store)"
+            ) from None

@@ -54,7 +54,7 @@ from objfs.fs.encryption import (
     verify_readable,
     without_envelope,
 )
-from objfs.fs.runner import CALLER, StoreRunner, caller
+from objfs.fs.runner import CALLER, StoreRunner, caller, wait_done
 from objfs.store.reader import ExtentReader
 from objfs.store.types import ObjectVersion, RequestContext, SystemMeta
 
@@ -108,7 +108,7 @@ class OpenFile:
         self.ctime_ns: int | None = None
         self.unlinked_key: str | None = None  # the key before unlink (the writer needs one)
         self.meta_gen = 0  # bumped by set_meta, which does not wait for the lock
-        self._blocks: OrderedDict[tuple[str, int, int], bytes] = OrderedDict()
+        self._blocks: OrderedDict[tuple[str, int, int], bytes | memoryview] = OrderedDict()
         self._loading: dict[tuple[str, int, int], trio.Event] = {}
         self._read_end = 0  # where the last read ended: tells sequential from random
         # The access log counts an open file's reads as one GET per reader: the
@@ -251,7 +251,7 @@ class OpenFile:
                 await self.run(lambda: self._writer_now().truncate(size))
             self._data_changed()
 
-    async def read(self, offset: int, size: int) -> bytes:
+    async def read(self, offset: int, size: int) -> bytes | memoryview:
         if not self.has_writes:
             end = min(offset + size, self.size)
             if end <= offset or self.base is None:
@@ -282,7 +282,9 @@ class OpenFile:
                 take = min(bs - inner, end - pos)
                 pieces.append(block[inner : inner + take])
                 pos += take
-            return b"".join(pieces)
+            # A read inside one block goes out as the block's slice (it may be
+            # a view of the decoded chunk: no copy on the way to the kernel).
+            return pieces[0] if len(pieces) == 1 else b"".join(pieces)
         async with self.lock:
             length = min(size, self.size - offset)
             if length <= 0:
@@ -291,7 +293,7 @@ class OpenFile:
 
     async def _block(
         self, base: ObjectVersion, index: int, bs: int, cse: CSEObject | None
-    ) -> bytes:
+    ) -> bytes | memoryview:
         key = (base.version_id, base.seq, index)
         while True:
             block = self._blocks.get(key)
@@ -306,7 +308,7 @@ class OpenFile:
             await loading.wait()
         done = self._loading[key] = trio.Event()
         try:
-            block: bytes | None = None
+            block: bytes | memoryview | None = None
             if cse is not None:
                 block = await self.run(
                     read_cse_block, self.run.store, self._read_ctx(), self.enc, base, cse, index
@@ -322,6 +324,11 @@ class OpenFile:
                     # here (about 0.1 ms a MiB) rather than by a worker,
                     # whose hop and GIL hand-offs cost more.
                     block = reader.nowait(start, stop)
+                    loading = reader.loading(start) if block is None else None
+                    if loading is not None:
+                        # Being read ahead: wait for it here, not in a worker.
+                        await wait_done(loading)
+                        block = reader.nowait(start, stop)
                 if block is None:
                     block = await self._read_range(base, reader, start, stop)
             self._blocks[key] = block

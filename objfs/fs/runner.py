@@ -17,6 +17,7 @@ Owns two rules of the FUSE layer:
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextvars
 import errno
 import functools
@@ -75,6 +76,24 @@ class StoreRunner:
         return await trio.to_thread.run_sync(
             functools.partial(fn, *args, **kwargs), limiter=self.limiter
         )
+
+
+async def wait_done(fut: concurrent.futures.Future[Any]) -> None:
+    """Wait on the event loop for a future of another thread pool to finish
+    (its result is not taken): no worker thread blocked on it meanwhile."""
+    if fut.done():
+        return
+    token = trio.lowlevel.current_trio_token()
+    done = trio.Event()
+
+    def wake(_: object) -> None:
+        try:
+            token.run_sync_soon(done.set)
+        except trio.RunFinishedError:
+            pass
+
+    fut.add_done_callback(wake)
+    await done.wait()
 
 
 def fuse_handler(fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:

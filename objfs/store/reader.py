@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future
 from itertools import accumulate
 
 from objfs.chunks.store import INLINE_MAX, ChunkStore
@@ -84,10 +85,12 @@ class ExtentReader:
 
     Stateless per call and thread-safe: one per open file serves every read
     without resolving the version again (no SQLite query, manifest unpack or
-    domain lookup per read). ``cached`` answers from the chunk store's
-    segment cache only (no I/O: callable on an event loop thread); ``read``
-    reads and decrypts only the segments a range covers. Chunks are
-    immutable, so neither can return bytes of another version.
+    domain lookup per read). ``nowait`` answers without storage I/O (callable
+    on an event loop thread; possibly a read-only view of a decoded chunk,
+    no copy), ``loading`` gives the read-ahead future to wait for when it
+    cannot yet; ``read`` reads and decrypts only the segments a range covers
+    (bytes). Chunks are immutable, so none can return bytes of another
+    version.
     """
 
     __slots__ = ("chunks", "domain", "extents", "size")
@@ -98,7 +101,7 @@ class ExtentReader:
         self.extents = extents
         self.size = extents.size
 
-    def nowait(self, offset: int, end: int) -> bytes | None:
+    def nowait(self, offset: int, end: int) -> bytes | memoryview | None:
         """Bytes [offset, end) if they can be had without storage I/O, else None.
 
         From the segment cache, or decrypted from the OS page cache
@@ -131,6 +134,18 @@ class ExtentReader:
         for ref in ext.refs[i : i + chunks]:
             if ref.chunk_id is not None and ref.offset is None and ref.length > INLINE_MAX:
                 self.chunks.prefetch(self.domain, ref.chunk_id, ref.length)
+
+    def loading(self, offset: int) -> Future[None] | None:
+        """The read-ahead decoding the chunk at ``offset`` now, if any: when it
+        is done, ``nowait`` answers from what it decoded (or, if it failed,
+        ``read`` reports the damage)."""
+        ext = self.extents
+        if not 0 <= offset < self.size:
+            return None
+        ref = ext.refs[bisect.bisect_right(ext.starts, offset) - 1]
+        if ref.chunk_id is None:
+            return None
+        return self.chunks.loading(self.domain, ref.chunk_id)
 
     def read(self, offset: int, end: int) -> bytes:
         """Bytes [offset, end) (clipped to the version's size); damage is IntegrityError."""
