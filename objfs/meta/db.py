@@ -6,7 +6,16 @@ Owns ``meta.db``. Invariants:
   ``COMMIT``, so concurrent writers (threads or processes) serialise and a
   crash leaves either all or none of a change;
 - ``write(durable=True)`` commits with ``synchronous=FULL`` (survives a power
-  cut); ``durable=False`` with ``NORMAL`` (survives a crash of the process).
+  cut); ``durable=False`` with ``NORMAL`` (survives a crash of the process);
+- WAL checkpoints run off the request path: SQLite's automatic checkpoint
+  runs inside the COMMIT that crosses its threshold and fsyncs the WAL and
+  ``meta.db`` there (measured on a mount's ``rm -rf`` of 5,000 small files:
+  one delete in ~100 then waited 5-100 ms, three quarters of the delete
+  path's time). Here every ``CHECKPOINT_EVERY`` commits of this process wake
+  one background thread that runs a PASSIVE checkpoint (it never waits for
+  readers or writers, nor they for it); SQLite's own automatic checkpoint
+  stays as the backstop at ``AUTOCHECKPOINT_PAGES``. Checkpoints move pages
+  that are already committed, so none of this changes what survives a crash.
 """
 
 from __future__ import annotations
@@ -176,6 +185,9 @@ CREATE INDEX IF NOT EXISTS kms_audit_time ON kms_audit(time);
 CREATE INDEX IF NOT EXISTS kms_audit_key ON kms_audit(key_id, seq);
 """
 
+CHECKPOINT_EVERY = 64  # commits of this process between background checkpoints
+AUTOCHECKPOINT_PAGES = 8192  # SQLite's in-commit checkpoint: the backstop (32 MiB of WAL)
+
 _LEASES_DDL = SCHEMA[SCHEMA.index("CREATE TABLE IF NOT EXISTS leases") :].split(";", 1)[0]
 # Statements that bring a store from format N-1 to N, run in one transaction.
 MIGRATIONS: dict[int, list[str]] = {
@@ -198,6 +210,9 @@ class Database:
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._closed = False
+        self._commits = 0  # since the last background checkpoint was asked for
+        self._checkpoint_due = threading.Event()
+        self._checkpointer: threading.Thread | None = None
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -271,6 +286,7 @@ class Database:
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA foreign_keys=OFF")
             conn.execute("PRAGMA cache_size=-32768")
+            conn.execute(f"PRAGMA wal_autocheckpoint={AUTOCHECKPOINT_PAGES}")
             self._local.conn = conn
             self._local.sync = "NORMAL"
             with self._lock:
@@ -280,6 +296,12 @@ class Database:
     def close(self) -> None:
         with self._lock:
             self._closed = True
+            thread, self._checkpointer = self._checkpointer, None
+        self._checkpoint_due.set()
+        if thread is not None and thread is not threading.current_thread():
+            with contextlib.suppress(RuntimeError):  # a Ctrl-C inside Thread.start()
+                thread.join(timeout=10)
+        with self._lock:
             conns, self._all = self._all, []
         for conn in conns:
             with contextlib.suppress(sqlite3.Error):
@@ -312,6 +334,37 @@ class Database:
             with contextlib.suppress(sqlite3.Error):
                 cur.execute("ROLLBACK")
             raise _translate(exc) from exc
+        self._commits += 1  # racy across threads: a count, not a promise
+        if self._commits >= CHECKPOINT_EVERY:
+            self._commits = 0
+            self._ask_checkpoint()
+
+    # -- background checkpoints (see the module docstring) -------------------
+
+    def _ask_checkpoint(self) -> None:
+        if self._checkpointer is None or not self._checkpointer.is_alive():
+            with self._lock:
+                if self._closed:
+                    return
+                if self._checkpointer is None or not self._checkpointer.is_alive():
+                    self._checkpointer = threading.Thread(
+                        target=self._checkpoint_loop, name="objfs-checkpoint", daemon=True
+                    )
+                    self._checkpointer.start()
+        self._checkpoint_due.set()
+
+    def _checkpoint_loop(self) -> None:
+        while True:
+            self._checkpoint_due.wait()
+            self._checkpoint_due.clear()
+            if self._closed:
+                return
+            try:
+                self.conn().execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            except (sqlite3.Error, RuntimeError) as exc:  # the next one retries
+                if self._closed:
+                    return
+                log.debug("background WAL checkpoint: %s", exc)
 
     @contextlib.contextmanager
     def read(self) -> Iterator[sqlite3.Cursor]:
