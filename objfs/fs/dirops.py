@@ -328,7 +328,9 @@ class DirOps:
             committed = await node.state.detach(None, None)
         self.pending.discard(node)
         if committed:
-            await self.run(self.store.delete_object, caller(), self.bucket, self.keys.key(path))
+            await self.run.nowait(
+                self.store.delete_object, caller(), self.bucket, self.keys.key(path)
+            )
             self.note_own_change(self.keys.key(path))
             self.times.forget(self.keys.key(path))
         self.touched(path)

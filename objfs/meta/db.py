@@ -15,7 +15,13 @@ Owns ``meta.db``. Invariants:
   one background thread that runs a PASSIVE checkpoint (it never waits for
   readers or writers, nor they for it); SQLite's own automatic checkpoint
   stays as the backstop at ``AUTOCHECKPOINT_PAGES``. Checkpoints move pages
-  that are already committed, so none of this changes what survives a crash.
+  that are already committed, so none of this changes what survives a crash;
+- in a ``nowait()`` scope (the mount's event loop thread) a write refuses to
+  wait rather than block its thread: ``WouldBlock`` instead of waiting for
+  another writer's lock or for the fsync of a durable commit, raised only
+  while nothing of the scope has committed yet (so the caller may simply ask
+  again where waiting is fine); after a commit, the scope's writes wait as
+  any other.
 """
 
 from __future__ import annotations
@@ -185,6 +191,7 @@ CREATE INDEX IF NOT EXISTS kms_audit_time ON kms_audit(time);
 CREATE INDEX IF NOT EXISTS kms_audit_key ON kms_audit(key_id, seq);
 """
 
+BUSY_TIMEOUT_S = 60  # how long a write waits for another writer's lock
 CHECKPOINT_EVERY = 64  # commits of this process between background checkpoints
 AUTOCHECKPOINT_PAGES = 8192  # SQLite's in-commit checkpoint: the backstop (32 MiB of WAL)
 
@@ -199,6 +206,12 @@ MIGRATIONS: dict[int, list[str]] = {
         _LEASES_DDL,
     ]
 }
+
+
+class WouldBlock(Exception):  # noqa: N818 - the name says what happened, as BlockingIOError's
+    """A write in a ``Database.nowait()`` scope would have waited (for another
+    writer, or for an fsync). Nothing of the scope was written: ask again
+    where waiting is fine. Never reaches a user: not an ``ObjfsError``."""
 
 
 class Database:
@@ -280,7 +293,10 @@ class Database:
             if self._closed:
                 raise RuntimeError("database is closed")
             conn = sqlite3.connect(
-                self.path, isolation_level=None, check_same_thread=False, timeout=60
+                self.path,
+                isolation_level=None,
+                check_same_thread=False,
+                timeout=BUSY_TIMEOUT_S,
             )
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
@@ -289,6 +305,7 @@ class Database:
             conn.execute(f"PRAGMA wal_autocheckpoint={AUTOCHECKPOINT_PAGES}")
             self._local.conn = conn
             self._local.sync = "NORMAL"
+            self._local.nowait = False
             with self._lock:
                 self._all.append(conn)
         return conn
@@ -310,17 +327,46 @@ class Database:
     # -- transactions --------------------------------------------------------
 
     @contextlib.contextmanager
+    def nowait(self) -> Iterator[None]:
+        """This thread's writes in the scope refuse to wait (see the module docstring)."""
+        self.conn()
+        local = self._local
+        outer = local.nowait
+        local.nowait = True
+        try:
+            yield
+        finally:
+            local.nowait = outer
+
+    def refusing(self) -> bool:
+        """In a ``nowait()`` scope of this thread with nothing of it committed yet."""
+        return bool(getattr(self._local, "nowait", False))
+
+    @contextlib.contextmanager
     def write(self, *, durable: bool = False) -> Iterator[sqlite3.Cursor]:
         """One write transaction; commits on success, rolls back on error."""
         conn = self.conn()
+        local = self._local
+        nowait = local.nowait
+        if nowait and durable:
+            raise WouldBlock("a durable commit waits for its fsync")
         want = "FULL" if durable else "NORMAL"
-        if self._local.sync != want:
+        if local.sync != want:
             conn.execute(f"PRAGMA synchronous={want}")
-            self._local.sync = want
+            local.sync = want
         cur = conn.cursor()
         try:
-            cur.execute("BEGIN IMMEDIATE")
+            if nowait:
+                conn.execute("PRAGMA busy_timeout=0")
+                try:
+                    cur.execute("BEGIN IMMEDIATE")
+                finally:
+                    conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_S * 1000}")
+            else:
+                cur.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
+            if nowait and exc.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY:
+                raise WouldBlock("another writer holds the database") from exc
             raise _translate(exc) from exc
         try:
             yield cur
@@ -334,6 +380,8 @@ class Database:
             with contextlib.suppress(sqlite3.Error):
                 cur.execute("ROLLBACK")
             raise _translate(exc) from exc
+        if nowait:
+            local.nowait = False  # committed: the rest of the scope waits as usual
         self._commits += 1  # racy across threads: a count, not a promise
         if self._commits >= CHECKPOINT_EVERY:
             self._commits = 0

@@ -1,0 +1,98 @@
+"""unlink on the mount: done on the event loop when nothing waits, else in a worker.
+
+objfs/fs/runner.py ``StoreRunner.nowait``: the delete of an unlink runs on
+the thread that serves every FUSE request, with ``RequestContext.nowait``;
+when another writer holds the database, the store refuses and the delete
+waits in a worker thread instead. What a user would notice: the unlink
+completes once the other writer is done, and the mount keeps answering
+other requests meanwhile.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+
+import pytest
+
+from objfs.errors import NoSuchKey
+from objfs.store import OWNER, Store
+
+from .support import Mount
+
+FAST = OWNER.with_options(durable=False)
+
+
+def test_unlink_waits_for_another_writer_without_freezing_the_mount(
+    mounter: Callable[..., Mount],
+) -> None:
+    m = mounter("plain")
+    (m.path / "a").write_bytes(b"first")
+    (m.path / "elsewhere").mkdir()
+    (m.path / "elsewhere" / "b").write_bytes(b"second")
+    os.listdir(m.path)
+    other = sqlite3.connect(m.store / "meta.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another process's write in progress
+    done = threading.Event()
+    failure: list[BaseException] = []
+
+    def unlink() -> None:
+        try:
+            os.unlink(m.path / "a")
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            failure.append(exc)
+        done.set()
+
+    try:
+        worker = threading.Thread(target=unlink)
+        worker.start()
+        time.sleep(0.3)
+        assert not done.is_set(), "the unlink did not wait for the other writer"
+        # Meanwhile the mount answers: a read of another file, the lookup of a
+        # new name (in another directory: the kernel itself holds the
+        # unlink's directory locked while the unlink runs).
+        t0 = time.monotonic()
+        assert (m.path / "elsewhere" / "b").read_bytes() == b"second"
+        assert not (m.path / "elsewhere" / "never-there").exists()
+        assert time.monotonic() - t0 < 5
+        assert not done.is_set()
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    worker.join(30)
+    assert done.is_set() and not failure, failure
+    assert sorted(os.listdir(m.path)) == ["elsewhere"]
+    with Store.open(m.store) as store:
+        with pytest.raises(NoSuchKey):
+            store.head_object(FAST, "plain", "a")
+        assert [v.key for v in store.list_object_versions(FAST, "plain").versions] == [
+            "elsewhere/",
+            "elsewhere/b",
+        ]
+
+
+def test_rm_r_of_a_tree_leaves_delete_markers_in_a_versioned_bucket(
+    mounter: Callable[..., Mount],
+) -> None:
+    m = mounter("vers")
+    for d in range(3):
+        (m.path / f"d{d}").mkdir()
+        for f in range(20):
+            (m.path / f"d{d}" / f"f{f:02d}").write_bytes(f"{d}/{f}".encode())
+    m.stop()
+    m.start()
+    for d in range(3):
+        for f in range(20):
+            os.unlink(m.path / f"d{d}" / f"f{f:02d}")
+        os.rmdir(m.path / f"d{d}")
+    assert os.listdir(m.path) == []
+    with Store.open(m.store) as store:
+        versions = store.list_object_versions(FAST, "vers", prefix="d1/f05").versions
+        assert [(v.key, v.is_delete_marker) for v in versions] == [
+            ("d1/f05", True),
+            ("d1/f05", False),
+        ]
+        assert store.list_objects(FAST, "vers").contents == []
