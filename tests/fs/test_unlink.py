@@ -96,3 +96,97 @@ def test_rm_r_of_a_tree_leaves_delete_markers_in_a_versioned_bucket(
             ("d1/f05", False),
         ]
         assert store.list_objects(FAST, "vers").contents == []
+
+
+def _forget_dentries() -> None:
+    """Make the kernel drop its dentries and inodes: the next stat is a LOOKUP."""
+    os.sync()
+    with open("/proc/sys/vm/drop_caches", "w") as f:
+        f.write("2\n")
+
+
+def test_lookups_after_a_listing_see_every_change_this_mount_made_since(
+    mounter: Callable[..., Mount],
+) -> None:
+    """A name's lookup may be answered from its directory's last listing
+    (``DirOps.from_listing``): never once this mount changed that name."""
+    m = mounter("plain")
+    d = m.path / "dir"
+    d.mkdir()
+    for name in ("mode", "data", "xattr", "times", "gone", "moved", "same"):
+        (d / name).write_bytes(b"12345")
+    m.stop()
+    m.start()
+    held = os.open(d, os.O_RDONLY)  # the directory (and its listing) stays known
+    try:
+        assert len(os.listdir(d)) == 7  # the listing
+        os.chmod(d / "mode", 0o600)
+        (d / "data").write_bytes(b"longer than before")
+        os.setxattr(d / "xattr", "user.k", b"v")
+        os.utime(d / "times", ns=(1_500_000_000_000_000_000, 1_500_000_000_000_000_000))
+        os.unlink(d / "gone")
+        os.rename(d / "moved", m.path / "moved")
+        time.sleep(1.5)  # batched time amendments reach the store
+        _forget_dentries()
+        assert os.stat(d / "mode").st_mode & 0o777 == 0o600
+        assert os.stat(d / "data").st_size == len(b"longer than before")
+        assert os.getxattr(d / "xattr", "user.k") == b"v"
+        assert os.stat(d / "times").st_mtime_ns == 1_500_000_000_000_000_000
+        assert not (d / "gone").exists()
+        assert not (d / "moved").exists() and (m.path / "moved").read_bytes() == b"12345"
+        assert (d / "same").read_bytes() == b"12345"
+    finally:
+        os.close(held)
+
+
+def test_lookups_after_a_listing_see_a_change_made_elsewhere(
+    mounter: Callable[..., Mount],
+) -> None:
+    m = mounter("plain")
+    d = m.path / "dir"
+    d.mkdir()
+    (d / "outside").write_bytes(b"12345")
+    (d / "same").write_bytes(b"12345")
+    m.stop()
+    m.start()
+    held = os.open(d, os.O_RDONLY)
+    try:
+        assert sorted(os.listdir(d)) == ["outside", "same"]
+        with Store.open(m.store) as store:
+            store.put_object(FAST, "plain", "dir/outside", b"changed elsewhere")
+            store.put_object(FAST, "plain", "dir/new", b"new")
+        time.sleep(1.5)  # the mount's change poller runs every 0.3 s
+        _forget_dentries()
+        assert os.stat(d / "outside").st_size == len(b"changed elsewhere")
+        assert (d / "new").read_bytes() == b"new"
+        assert (d / "same").read_bytes() == b"12345"
+    finally:
+        os.close(held)
+
+
+def test_a_lookup_answered_from_the_listing_has_the_listed_attributes(
+    mounter: Callable[..., Mount],
+) -> None:
+    m = mounter("plain")
+    d = m.path / "dir"
+    d.mkdir()
+    (d / "sub").mkdir()
+    (d / "f").write_bytes(b"abc")
+    os.chmod(d / "f", 0o640)
+    os.utime(d / "f", ns=(1_600_000_000_000_000_000, 1_600_000_000_000_000_000))
+    before = os.stat(d / "f")
+    m.stop()
+    m.start()
+    held = os.open(d, os.O_RDONLY)  # the directory (and its listing) stays known
+    assert sorted(os.listdir(d)) == ["f", "sub"]
+    try:
+        _forget_dentries()
+        after = os.stat(d / "f")
+    finally:
+        os.close(held)
+    assert (after.st_size, after.st_mode, after.st_mtime_ns) == (
+        before.st_size,
+        before.st_mode,
+        before.st_mtime_ns,
+    )
+    assert os.path.isdir(d / "sub") and os.listdir(d / "sub") == []
