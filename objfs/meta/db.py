@@ -306,6 +306,7 @@ class Database:
             self._local.conn = conn
             self._local.sync = "NORMAL"
             self._local.nowait = False
+            self._local.write_cur = None  # the write transaction in progress, if any
             with self._lock:
                 self._all.append(conn)
         return conn
@@ -344,9 +345,19 @@ class Database:
 
     @contextlib.contextmanager
     def write(self, *, durable: bool = False) -> Iterator[sqlite3.Cursor]:
-        """One write transaction; commits on success, rolls back on error."""
+        """One write transaction; commits on success, rolls back on error.
+
+        Inside another ``write`` of this thread it joins that transaction (the
+        store checks a request in the transaction that carries it out).
+        """
         conn = self.conn()
         local = self._local
+        joined = local.write_cur
+        if joined is not None:
+            if durable and local.sync != "FULL":
+                raise RuntimeError("a durable write cannot join a transaction that is not")
+            yield joined
+            return
         nowait = local.nowait
         if nowait and durable:
             raise WouldBlock("a durable commit waits for its fsync")
@@ -368,12 +379,15 @@ class Database:
             if nowait and exc.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY:
                 raise WouldBlock("another writer holds the database") from exc
             raise _translate(exc) from exc
+        local.write_cur = cur
         try:
             yield cur
         except BaseException:
             with contextlib.suppress(sqlite3.Error):
                 cur.execute("ROLLBACK")
             raise
+        finally:
+            local.write_cur = None
         try:
             cur.execute("COMMIT")
         except sqlite3.OperationalError as exc:

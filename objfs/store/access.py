@@ -143,12 +143,15 @@ def internal(ctx: RequestContext) -> Iterator[None]:
         _local.depth, _local.ctx = depth, saved
 
 
-def requires(*needs: Need | str) -> Callable[[F], F]:
+def requires(*needs: Need | str, in_write: bool = False) -> Callable[[F], F]:
     """Declare the S3 action(s) a public store method performs; check them first.
 
     A plain string is an object-level action on ``bucket``/``key``. The
     outermost call is also timed and handed to the server access log
     (``objfs/store/accesslog.py``) with its outcome, allowed or denied.
+    ``in_write``: the method is one write transaction (``db.write``, with
+    ``durable=ctx.durable``); the check runs inside it, which the method's own
+    ``write`` joins: one transaction per request, not a read and a write.
     """
     resolved = tuple(Need(n) if isinstance(n, str) else n for n in needs)
 
@@ -173,15 +176,27 @@ def requires(*needs: Need | str) -> Callable[[F], F]:
                     with self.db.nowait() if nowait else contextlib.nullcontext():
                         try:
                             conditions.update(self._mfa_condition_keys(ctx))  # store/mfa.py
-                            for need in resolved:
-                                action, bucket, key, version = need.resolve(values)
-                                self.access.check(
-                                    ctx, action, bucket, key, version, conditions, seen=seen
-                                )
-                            if nowait and access_log is not None:
-                                if access_log.targets(ctx, method, resolved, values, seen):
-                                    raise WouldBlock("the access log record is a second write")
-                            result = fn(self, ctx, *args, **kwargs)
+                            with (
+                                self.db.write(durable=ctx.durable)
+                                if in_write
+                                else contextlib.nullcontext()
+                            ) as cur:
+                                for need in resolved:
+                                    action, bucket, key, version = need.resolve(values)
+                                    self.access.check(
+                                        ctx,
+                                        action,
+                                        bucket,
+                                        key,
+                                        version,
+                                        conditions,
+                                        seen=seen,
+                                        cur=cur,
+                                    )
+                                if nowait and access_log is not None:
+                                    if access_log.targets(ctx, method, resolved, values, seen):
+                                        raise WouldBlock("the access log record is a second write")
+                                result = fn(self, ctx, *args, **kwargs)
                         finally:
                             refusing = nowait and self.db.refusing()
                 except WouldBlock:
