@@ -154,11 +154,15 @@ class DirOps:
         return None  # a pending file's entry: its node knows more
 
     def listing_stale(self: ObjfsOperations, path: str) -> None:
-        """This mount changed ``path``: its directory's listing no longer speaks for it."""
-        parent_path, name = names.split(path)
-        parent = self.table.find(Kind.DIR, parent_path) if parent_path else self.table.root
-        if parent is not None and parent.listing_changed is not None:
-            parent.listing_changed.add(name)
+        """This mount changed ``path``: its directory's listing no longer speaks
+        for it, nor the listings above for the directories on the way (an
+        implicit directory goes when its last key does)."""
+        while path:
+            parent_path, name = names.split(path)
+            parent = self.table.find(Kind.DIR, parent_path) if parent_path else self.table.root
+            if parent is not None and parent.listing_changed is not None:
+                parent.listing_changed.add(name)
+            path = parent_path
 
     def _dir_entries(
         self: ObjfsOperations, node: Node, prefix: str, listing: DirectoryListing
@@ -341,7 +345,7 @@ class DirOps:
             raise fuse_error(errno.ENOTEMPTY)
         key = self.keys.dir_prefix(path)
         if await self.head(key) is not None:
-            await self.run(self.store.delete_object, caller(), self.bucket, key)
+            await self.run.nowait(self.store.delete_object, caller(), self.bucket, key)
             self.note_own_change(key)
             self.times.forget(key)
         self.touched(path)

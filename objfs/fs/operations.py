@@ -403,8 +403,7 @@ class ObjfsOperations(FileOps, DirOps, VersionOps, XattrOps, pyfuse3.Operations)
             if parent.names is None:
                 self.names_of_listing(parent)
             parent.names.add(name)  # type: ignore[union-attr]
-        if parent is not None and parent.listing_changed is not None:
-            parent.listing_changed.add(name)
+        self.listing_stale(path)
         for anc in names.ancestors(path):
             node = self.table.find(Kind.DIR, anc)
             if node is not None:

@@ -190,3 +190,25 @@ def test_a_lookup_answered_from_the_listing_has_the_listed_attributes(
         before.st_mtime_ns,
     )
     assert os.path.isdir(d / "sub") and os.listdir(d / "sub") == []
+
+
+def test_an_implicit_directory_emptied_here_is_gone_for_a_lookup_after_the_listing(
+    mounter: Callable[..., Mount],
+) -> None:
+    m = mounter("plain")
+    with Store.open(m.store) as store:  # keys only: "top/implicit" has no marker
+        store.put_object(FAST, "plain", "top/implicit/a", b"a")
+        store.put_object(FAST, "plain", "top/implicit/b", b"b")
+        store.put_object(FAST, "plain", "top/other", b"o")
+    time.sleep(1)
+    top = m.path / "top"
+    held = os.open(top, os.O_RDONLY)
+    try:
+        assert sorted(os.listdir(top)) == ["implicit", "other"]  # the listing
+        os.unlink(top / "implicit" / "a")
+        os.unlink(top / "implicit" / "b")
+        _forget_dentries()
+        assert not (top / "implicit").exists()
+        assert sorted(os.listdir(top)) == ["other"]
+    finally:
+        os.close(held)
