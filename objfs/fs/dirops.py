@@ -24,6 +24,7 @@ Invariants:
 
 from __future__ import annotations
 
+import bisect
 import errno
 import stat
 import time
@@ -115,6 +116,53 @@ class DirOps:
             e.key[cut:] if e.__class__ is ListedFile else e[0]  # type: ignore[union-attr,misc]
             for e in entries
         }
+
+    def from_listing(self: ObjfsOperations, path: str, fnode: Node | None) -> Node | None:
+        """The FILE or DIR node at ``path`` as its directory's last listing shows it,
+        None when that listing cannot say (see ``Node.listing``): the lookups
+        of ``rm -r``/``find`` after a readdir (not readdirplus) cost no store call."""
+        parent_path, name = names.split(path)
+        parent = self.table.find(Kind.DIR, parent_path) if parent_path else self.table.root
+        if (
+            parent is None
+            or parent.listing is None
+            or parent.names_epoch != self.names_epoch
+            or name in parent.listing_changed  # type: ignore[operator]
+        ):
+            return None
+        entries, cut = parent.listing
+        want = name.encode("utf-8", "surrogatepass")
+
+        def name_of(e: Entry) -> bytes:
+            text = e.key[cut:] if e.__class__ is ListedFile else e[0]  # type: ignore[union-attr,index]
+            return text.encode("utf-8", "surrogatepass")  # type: ignore[no-any-return]
+
+        # Entries are in byte order of their names (an out-of-order one, such
+        # as .versions first, is only missed here: the caller asks the store).
+        i = bisect.bisect_left(entries, want, key=name_of)
+        if i == len(entries) or name_of(entries[i]) != want:
+            return None
+        entry = entries[i]
+        if entry.__class__ is ListedFile:
+            node = fnode or self.table.node(Kind.FILE, path)
+            node.listed = entry  # type: ignore[assignment]
+            return node
+        if entry[1] is Kind.DIR:  # type: ignore[index]
+            dnode = self.table.node(Kind.DIR, path)
+            dnode.exists = True
+            return dnode
+        return None  # a pending file's entry: its node knows more
+
+    def listing_stale(self: ObjfsOperations, path: str) -> None:
+        """This mount changed ``path``: its directory's listing no longer speaks
+        for it, nor the listings above for the directories on the way (an
+        implicit directory goes when its last key does)."""
+        while path:
+            parent_path, name = names.split(path)
+            parent = self.table.find(Kind.DIR, parent_path) if parent_path else self.table.root
+            if parent is not None and parent.listing_changed is not None:
+                parent.listing_changed.add(name)
+            path = parent_path
 
     def _dir_entries(
         self: ObjfsOperations, node: Node, prefix: str, listing: DirectoryListing
@@ -297,7 +345,7 @@ class DirOps:
             raise fuse_error(errno.ENOTEMPTY)
         key = self.keys.dir_prefix(path)
         if await self.head(key) is not None:
-            await self.run(self.store.delete_object, caller(), self.bucket, key)
+            await self.run.nowait(self.store.delete_object, caller(), self.bucket, key)
             self.note_own_change(key)
             self.times.forget(key)
         self.touched(path)
@@ -328,7 +376,9 @@ class DirOps:
             committed = await node.state.detach(None, None)
         self.pending.discard(node)
         if committed:
-            await self.run(self.store.delete_object, caller(), self.bucket, self.keys.key(path))
+            await self.run.nowait(
+                self.store.delete_object, caller(), self.bucket, self.keys.key(path)
+            )
             self.note_own_change(self.keys.key(path))
             self.times.forget(self.keys.key(path))
         self.touched(path)

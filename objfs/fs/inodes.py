@@ -82,6 +82,12 @@ class Node:
     # DIR/ROOT: (entries, prefix length) of the listing that gives ``names``,
     # turned into the set only when a lookup first needs it.
     names_src: tuple[Any, int] | None = None
+    # DIR/ROOT: the last listing, (entries, prefix length), valid while
+    # ``names_epoch`` is the mount's epoch, except for the names in
+    # ``listing_changed`` (changed by this mount since): a lookup of a name
+    # it holds needs no store call.
+    listing: tuple[Any, int] | None = None
+    listing_changed: set[str] | None = None
 
     @property
     def is_dir(self) -> bool:
@@ -104,6 +110,7 @@ class Node:
         self.stats = None
         self.names = None
         self.names_src = None
+        self.listing = self.listing_changed = None
 
 
 class InodeTable:

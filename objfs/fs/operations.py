@@ -201,6 +201,7 @@ class ObjfsOperations(FileOps, DirOps, VersionOps, XattrOps, pyfuse3.Operations)
         before the store was asked)."""
         if epoch == self.names_epoch:
             node.names, node.names_src, node.names_epoch = found, src, epoch
+            node.listing, node.listing_changed = src, (set() if src is not None else None)
 
     def surely_absent(self, path: str, fnode: Node | None) -> bool:
         """No store query needed: the parent's name set says ``path`` is not there.
@@ -231,6 +232,8 @@ class ObjfsOperations(FileOps, DirOps, VersionOps, XattrOps, pyfuse3.Operations)
         dir_known = None
         if fnode is not None and fnode.version is not UNKNOWN:
             version = fnode.version
+        elif (found := self.from_listing(path, fnode)) is not None:
+            return found  # the parent's last listing says: no store call
         else:
             version, dir_known = await self.run(self._probe, path)
         if version is not None:
@@ -276,6 +279,9 @@ class ObjfsOperations(FileOps, DirOps, VersionOps, XattrOps, pyfuse3.Operations)
     def note_own_change(self, key: str) -> None:
         """This mount just made one change to ``key``: the poller need not invalidate it."""
         self.own_changes.setdefault(key, deque()).append(time.monotonic() + OWN_CHANGE_TTL)
+        path = self.keys.path_of(key)
+        if path is not None:
+            self.listing_stale(path)
 
     def consume_own_change(self, key: str) -> bool:
         """True (and forgotten) when a change of ``key`` was announced by ``note_own_change``."""
@@ -397,6 +403,7 @@ class ObjfsOperations(FileOps, DirOps, VersionOps, XattrOps, pyfuse3.Operations)
             if parent.names is None:
                 self.names_of_listing(parent)
             parent.names.add(name)  # type: ignore[union-attr]
+        self.listing_stale(path)
         for anc in names.ancestors(path):
             node = self.table.find(Kind.DIR, anc)
             if node is not None:

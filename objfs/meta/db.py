@@ -6,7 +6,22 @@ Owns ``meta.db``. Invariants:
   ``COMMIT``, so concurrent writers (threads or processes) serialise and a
   crash leaves either all or none of a change;
 - ``write(durable=True)`` commits with ``synchronous=FULL`` (survives a power
-  cut); ``durable=False`` with ``NORMAL`` (survives a crash of the process).
+  cut); ``durable=False`` with ``NORMAL`` (survives a crash of the process);
+- WAL checkpoints run off the request path: SQLite's automatic checkpoint
+  runs inside the COMMIT that crosses its threshold and fsyncs the WAL and
+  ``meta.db`` there (measured on a mount's ``rm -rf`` of 5,000 small files:
+  one delete in ~100 then waited 5-100 ms, three quarters of the delete
+  path's time). Here every ``CHECKPOINT_EVERY`` commits of this process wake
+  one background thread that runs a PASSIVE checkpoint (it never waits for
+  readers or writers, nor they for it); SQLite's own automatic checkpoint
+  stays as the backstop at ``AUTOCHECKPOINT_PAGES``. Checkpoints move pages
+  that are already committed, so none of this changes what survives a crash;
+- in a ``nowait()`` scope (the mount's event loop thread) a write refuses to
+  wait rather than block its thread: ``WouldBlock`` instead of waiting for
+  another writer's lock or for the fsync of a durable commit, raised only
+  while nothing of the scope has committed yet (so the caller may simply ask
+  again where waiting is fine); after a commit, the scope's writes wait as
+  any other.
 """
 
 from __future__ import annotations
@@ -183,6 +198,10 @@ CREATE INDEX IF NOT EXISTS kms_audit_time ON kms_audit(time);
 CREATE INDEX IF NOT EXISTS kms_audit_key ON kms_audit(key_id, seq);
 """
 
+BUSY_TIMEOUT_S = 60  # how long a write waits for another writer's lock
+CHECKPOINT_EVERY = 64  # commits of this process between background checkpoints
+AUTOCHECKPOINT_PAGES = 8192  # SQLite's in-commit checkpoint: the backstop (32 MiB of WAL)
+
 _LEASES_DDL = SCHEMA[SCHEMA.index("CREATE TABLE IF NOT EXISTS leases") :].split(";", 1)[0]
 _BASE_INDEX_DDL = SCHEMA[SCHEMA.index("CREATE INDEX IF NOT EXISTS versions_base") :].split(";")[0]
 
@@ -209,6 +228,12 @@ MIGRATIONS: dict[int, list[str | Callable[[sqlite3.Cursor], None]]] = {
 }
 
 
+class WouldBlock(Exception):  # noqa: N818 - the name says what happened, as BlockingIOError's
+    """A write in a ``Database.nowait()`` scope would have waited (for another
+    writer, or for an fsync). Nothing of the scope was written: ask again
+    where waiting is fine. Never reaches a user: not an ``ObjfsError``."""
+
+
 class Database:
     """Per-thread SQLite connections to one ``meta.db``."""
 
@@ -218,6 +243,9 @@ class Database:
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._closed = False
+        self._commits = 0  # since the last background checkpoint was asked for
+        self._checkpoint_due = threading.Event()
+        self._checkpointer: threading.Thread | None = None
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -288,14 +316,20 @@ class Database:
             if self._closed:
                 raise RuntimeError("database is closed")
             conn = sqlite3.connect(
-                self.path, isolation_level=None, check_same_thread=False, timeout=60
+                self.path,
+                isolation_level=None,
+                check_same_thread=False,
+                timeout=BUSY_TIMEOUT_S,
             )
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA foreign_keys=OFF")
             conn.execute("PRAGMA cache_size=-32768")
+            conn.execute(f"PRAGMA wal_autocheckpoint={AUTOCHECKPOINT_PAGES}")
             self._local.conn = conn
             self._local.sync = "NORMAL"
+            self._local.nowait = False
+            self._local.write_cur = None  # the write transaction in progress, if any
             with self._lock:
                 self._all.append(conn)
         return conn
@@ -303,6 +337,12 @@ class Database:
     def close(self) -> None:
         with self._lock:
             self._closed = True
+            thread, self._checkpointer = self._checkpointer, None
+        self._checkpoint_due.set()
+        if thread is not None and thread is not threading.current_thread():
+            with contextlib.suppress(RuntimeError):  # a Ctrl-C inside Thread.start()
+                thread.join(timeout=10)
+        with self._lock:
             conns, self._all = self._all, []
         for conn in conns:
             with contextlib.suppress(sqlite3.Error):
@@ -311,30 +351,105 @@ class Database:
     # -- transactions --------------------------------------------------------
 
     @contextlib.contextmanager
+    def nowait(self) -> Iterator[None]:
+        """This thread's writes in the scope refuse to wait (see the module docstring)."""
+        self.conn()
+        local = self._local
+        outer = local.nowait
+        local.nowait = True
+        try:
+            yield
+        finally:
+            local.nowait = outer
+
+    def refusing(self) -> bool:
+        """In a ``nowait()`` scope of this thread with nothing of it committed yet."""
+        return bool(getattr(self._local, "nowait", False))
+
+    @contextlib.contextmanager
     def write(self, *, durable: bool = False) -> Iterator[sqlite3.Cursor]:
-        """One write transaction; commits on success, rolls back on error."""
+        """One write transaction; commits on success, rolls back on error.
+
+        Inside another ``write`` of this thread it joins that transaction (the
+        store checks a request in the transaction that carries it out).
+        """
         conn = self.conn()
+        local = self._local
+        joined = local.write_cur
+        if joined is not None:
+            if durable and local.sync != "FULL":
+                raise RuntimeError("a durable write cannot join a transaction that is not")
+            yield joined
+            return
+        nowait = local.nowait
+        if nowait and durable:
+            raise WouldBlock("a durable commit waits for its fsync")
         want = "FULL" if durable else "NORMAL"
-        if self._local.sync != want:
+        if local.sync != want:
             conn.execute(f"PRAGMA synchronous={want}")
-            self._local.sync = want
+            local.sync = want
         cur = conn.cursor()
         try:
-            cur.execute("BEGIN IMMEDIATE")
+            if nowait:
+                conn.execute("PRAGMA busy_timeout=0")
+                try:
+                    cur.execute("BEGIN IMMEDIATE")
+                finally:
+                    conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_S * 1000}")
+            else:
+                cur.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
+            if nowait and exc.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY:
+                raise WouldBlock("another writer holds the database") from exc
             raise _translate(exc) from exc
+        local.write_cur = cur
         try:
             yield cur
         except BaseException:
             with contextlib.suppress(sqlite3.Error):
                 cur.execute("ROLLBACK")
             raise
+        finally:
+            local.write_cur = None
         try:
             cur.execute("COMMIT")
         except sqlite3.OperationalError as exc:
             with contextlib.suppress(sqlite3.Error):
                 cur.execute("ROLLBACK")
             raise _translate(exc) from exc
+        if nowait:
+            local.nowait = False  # committed: the rest of the scope waits as usual
+        self._commits += 1  # racy across threads: a count, not a promise
+        if self._commits >= CHECKPOINT_EVERY:
+            self._commits = 0
+            self._ask_checkpoint()
+
+    # -- background checkpoints (see the module docstring) -------------------
+
+    def _ask_checkpoint(self) -> None:
+        if self._checkpointer is None or not self._checkpointer.is_alive():
+            with self._lock:
+                if self._closed:
+                    return
+                if self._checkpointer is None or not self._checkpointer.is_alive():
+                    self._checkpointer = threading.Thread(
+                        target=self._checkpoint_loop, name="objfs-checkpoint", daemon=True
+                    )
+                    self._checkpointer.start()
+        self._checkpoint_due.set()
+
+    def _checkpoint_loop(self) -> None:
+        while True:
+            self._checkpoint_due.wait()
+            self._checkpoint_due.clear()
+            if self._closed:
+                return
+            try:
+                self.conn().execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            except (sqlite3.Error, RuntimeError) as exc:  # the next one retries
+                if self._closed:
+                    return
+                log.debug("background WAL checkpoint: %s", exc)
 
     @contextlib.contextmanager
     def read(self) -> Iterator[sqlite3.Cursor]:

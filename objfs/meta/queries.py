@@ -169,6 +169,11 @@ def refresh_latest(cur: sqlite3.Cursor, bucket: str, key: bytes) -> None:
         )
 
 
+def drop_latest(cur: sqlite3.Cursor, bucket: str, key: bytes) -> None:
+    """The key has no version left (``refresh_latest`` without the look)."""
+    cur.execute("DELETE FROM objects WHERE bucket = ? AND key = ?", (bucket, key))
+
+
 def update_version_meta(cur: sqlite3.Cursor, seq: int, **fields: object) -> None:
     assignments = ", ".join(f"{column} = ?" for column in fields)
     cur.execute(f"UPDATE versions SET {assignments} WHERE seq = ?", (*fields.values(), seq))

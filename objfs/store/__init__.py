@@ -1,5 +1,6 @@
 """S3 semantics, in one place. See ``objfs/store/CONTRACT.md`` for the API."""
 
+from objfs.meta.db import WouldBlock
 from objfs.store.accesslog import BucketLogging, DeliveredLog
 from objfs.store.core import Store
 from objfs.store.kms_types import KMSAuditEntry, KMSKeyInfo
@@ -59,5 +60,6 @@ __all__ = [
     "UploadInfo",
     "UploadListResult",
     "VersionListResult",
+    "WouldBlock",
     "Versioning",
 ]

@@ -20,11 +20,17 @@ Invariants:
   anything else (the mount's hot path costs one primary-key lookup);
 - the outermost call is one request of the server access log: the row the
   check read tells whether its bucket logs, so an unlogged bucket costs no
-  more (``RequestContext.log=False`` marks a continuation, not recorded).
+  more (``RequestContext.log=False`` marks a continuation, not recorded);
+- a ``RequestContext.nowait`` call runs in the database's ``nowait()``
+  scope and makes at most one write of its own: it raises ``WouldBlock``
+  (not a request: not logged, nothing changed) when a write would wait, or
+  when its access-log record would be a second write; it leaves access-log
+  delivery to the next request that may wait (or the mount's poller).
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import threading
@@ -34,6 +40,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from objfs.meta.db import WouldBlock
 from objfs.store.types import RequestContext, SSERequest
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -136,12 +143,15 @@ def internal(ctx: RequestContext) -> Iterator[None]:
         _local.depth, _local.ctx = depth, saved
 
 
-def requires(*needs: Need | str) -> Callable[[F], F]:
+def requires(*needs: Need | str, in_write: bool = False) -> Callable[[F], F]:
     """Declare the S3 action(s) a public store method performs; check them first.
 
     A plain string is an object-level action on ``bucket``/``key``. The
     outermost call is also timed and handed to the server access log
     (``objfs/store/accesslog.py``) with its outcome, allowed or denied.
+    ``in_write``: the method is one write transaction (``db.write``, with
+    ``durable=ctx.durable``); the check runs inside it, which the method's own
+    ``write`` joins: one transaction per request, not a read and a write.
     """
     resolved = tuple(Need(n) if isinstance(n, str) else n for n in needs)
 
@@ -161,24 +171,56 @@ def requires(*needs: Need | str) -> Callable[[F], F]:
                 conditions = condition_keys(values)
                 seen: dict[str, Any] = {}  # bucket -> (owner, config) the checks read
                 access_log = getattr(self, "access_log", None)
+                nowait = refusing = ctx.nowait
                 try:
-                    conditions.update(self._mfa_condition_keys(ctx))  # store/mfa.py
-                    for need in resolved:
-                        action, bucket, key, version = need.resolve(values)
-                        self.access.check(ctx, action, bucket, key, version, conditions, seen=seen)
-                    result = fn(self, ctx, *args, **kwargs)
+                    with self.db.nowait() if nowait else contextlib.nullcontext():
+                        try:
+                            conditions.update(self._mfa_condition_keys(ctx))  # store/mfa.py
+                            with (
+                                self.db.write(durable=ctx.durable)
+                                if in_write
+                                else contextlib.nullcontext()
+                            ) as cur:
+                                for need in resolved:
+                                    action, bucket, key, version = need.resolve(values)
+                                    self.access.check(
+                                        ctx,
+                                        action,
+                                        bucket,
+                                        key,
+                                        version,
+                                        conditions,
+                                        seen=seen,
+                                        cur=cur,
+                                    )
+                                if nowait and access_log is not None:
+                                    if access_log.targets(ctx, method, resolved, values, seen):
+                                        raise WouldBlock("the access log record is a second write")
+                                result = fn(self, ctx, *args, **kwargs)
+                        finally:
+                            refusing = nowait and self.db.refusing()
+                except WouldBlock:
+                    raise  # not a request: the caller asks again, waiting
                 except Exception as err:
                     if access_log is not None:
+                        if refusing and access_log.targets(
+                            ctx, method, resolved, values, seen, err
+                        ):
+                            # Nothing written yet, and its record would be a write:
+                            # refused rather than logged here (the retry logs it).
+                            raise WouldBlock("the access log record is a write") from err
                         access_log.record(
                             ctx, method, resolved, values, seen, started_ns, started_mono, None, err
                         )
-                        access_log.after_request()
+                        if not nowait:
+                            access_log.after_request()
                     raise
                 if access_log is not None:
                     access_log.record(
                         ctx, method, resolved, values, seen, started_ns, started_mono, result
                     )
-                    access_log.after_request()
+                    if not nowait:  # a delivery writes objects: for a thread that may wait
+                        access_log.after_request()
                 return result
 
         wrapper.__s3_needs__ = resolved  # type: ignore[attr-defined]

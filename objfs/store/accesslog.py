@@ -125,27 +125,28 @@ class AccessLog:
         error: BaseException | None = None,
     ) -> None:
         """Keep the record(s) of one finished request; never raises."""
-        if ctx.identity.kind is PrincipalKind.LOG_DELIVERY:
-            return
-        if not ctx.log and not isinstance(error, AccessDenied):  # every refusal is logged
-            return
         try:
-            self._record(ctx, method, needs, args, seen, started_ns, started_mono, result, error)
+            logged = self.targets(ctx, method, needs, args, seen, error)
+            if logged:
+                self._record(ctx, args, logged, started_ns, started_mono, result, error)
         except Exception:  # noqa: BLE001 - the request itself is done; say so, go on
             log.warning("could not keep the access log record of %s", method, exc_info=True)
 
-    def _record(
+    def targets(
         self,
         ctx: RequestContext,
         method: str,
         needs: tuple[Any, ...],
         args: Mapping[str, Any],
         seen: Seen,
-        started_ns: int,
-        started_mono: int,
-        result: object,
-        error: BaseException | None,
-    ) -> None:
+        error: BaseException | None = None,
+    ) -> list[tuple[Any, str, str, dict[str, Any]]]:
+        """(operation, bucket, bucket owner, logging target) of each record ``record``
+        would write for this request; empty when it writes none. Reads only."""
+        if ctx.identity.kind is PrincipalKind.LOG_DELIVERY:
+            return []
+        if not ctx.log and not isinstance(error, AccessDenied):  # every refusal is logged
+            return []
         logged = []
         for op in operations_of(method, needs):
             if op.failures_only and error is None:
@@ -161,8 +162,18 @@ class AccessLog:
             target = entry[1].get("logging") if entry is not None else None
             if target:
                 logged.append((op, bucket, entry[0], target))  # type: ignore[index]
-        if not logged:
-            return
+        return logged
+
+    def _record(
+        self,
+        ctx: RequestContext,
+        args: Mapping[str, Any],
+        logged: list[tuple[Any, str, str, dict[str, Any]]],
+        started_ns: int,
+        started_mono: int,
+        result: object,
+        error: BaseException | None,
+    ) -> None:
         took_ms = (time.monotonic_ns() - started_mono) // 1_000_000
         if error is None:
             sent, size, version = outcome_sizes(result)

@@ -479,7 +479,8 @@ class ObjectsMixin:
     # -- deleting ----------------------------------------------------------------
 
     @requires(
-        Need(lambda a: "s3:DeleteObjectVersion" if a.get("version_id") else "s3:DeleteObject")
+        Need(lambda a: "s3:DeleteObjectVersion" if a.get("version_id") else "s3:DeleteObject"),
+        in_write=True,  # checked in the delete's own transaction (the mount's rm -r)
     )
     def delete_object(
         self, ctx: RequestContext, bucket: str, key: str, *, version_id: str | None = None
@@ -507,7 +508,9 @@ class ObjectsMixin:
             row = q.get_version(cur, bucket, raw, NULL_VERSION)  # type: ignore[arg-type]
             if row is not None:
                 self._drop_version_row(cur, row)
-                q.refresh_latest(cur, bucket, raw)  # type: ignore[arg-type]
+                # A bucket never versioned holds only the null version of a key:
+                # none is left to become the latest.
+                q.drop_latest(cur, bucket, raw)  # type: ignore[arg-type]
                 q.add_change(cur, bucket, raw)  # type: ignore[arg-type]
             return DeleteResult(key, None, False)
         result = self._commit_version(

@@ -50,8 +50,13 @@ class RequestContext:
     second and later ``read_range`` of one open file, the later pages of one
     listing) or is the adapter's own probe (the mount's lookups, its start-up
     bucket check); it is still checked, and a refusal is still recorded
-    (every denial is in the log). ``with_options(durable=..., log=...)``
-    derives a context for one call.
+    (every denial is in the log). ``nowait``: the caller (the mount's event
+    loop thread) would rather be refused than wait: the call raises
+    ``WouldBlock`` before it changes anything when it would wait for another
+    writer's lock, for an fsync, or for a second write (its access-log
+    record); the caller then asks again, waiting, in a worker thread.
+    ``with_options(durable=..., log=..., nowait=...)`` derives a context for
+    one call.
 
     ``request_id`` and ``request_uri`` are what the HTTP API knows of its
     request (the access log shows them); elsewhere they stay None (the log
@@ -70,6 +75,7 @@ class RequestContext:
     access_key: str | None = None
     durable: bool = True
     log: bool = True
+    nowait: bool = False
     request_id: str | None = None
     request_uri: str | None = None
     auth_type: str | None = None
@@ -82,12 +88,13 @@ class RequestContext:
         return self.identity.name
 
     def with_options(
-        self, *, durable: bool | None = None, log: bool | None = None
+        self, *, durable: bool | None = None, log: bool | None = None, nowait: bool | None = None
     ) -> RequestContext:
         return replace(
             self,
             durable=self.durable if durable is None else durable,
             log=self.log if log is None else log,
+            nowait=self.nowait if nowait is None else nowait,
         )
 
 

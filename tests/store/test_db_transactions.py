@@ -1,0 +1,72 @@
+"""``Database.write`` inside another write of the same thread joins it.
+
+The store checks a request inside the transaction that carries it out
+(``requires(..., in_write=True)``): the method's own ``write`` then joins
+the wrapper's, so both commit together or not at all.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from objfs.meta.db import Database
+
+
+def _db(tmp_path: Path) -> Database:
+    db = Database.create(tmp_path / "meta.db", {})
+    with db.write() as cur:
+        cur.execute("CREATE TABLE t (v INTEGER)")
+    return db
+
+
+def _values(db: Database) -> list[int]:
+    with db.read() as cur:
+        return [row[0] for row in cur.execute("SELECT v FROM t ORDER BY v")]
+
+
+def test_a_nested_write_commits_with_the_outer_one(tmp_path: Path) -> None:
+    db = _db(tmp_path)
+    try:
+        with db.write() as outer:
+            outer.execute("INSERT INTO t VALUES (1)")
+            with db.write() as inner:
+                assert inner is outer
+                inner.execute("INSERT INTO t VALUES (2)")
+            other = Database.open(tmp_path / "meta.db")
+            try:
+                assert _values(other) == []  # not committed yet
+            finally:
+                other.close()
+        assert _values(db) == [1, 2]
+    finally:
+        db.close()
+
+
+def test_an_error_in_a_nested_write_rolls_back_both(tmp_path: Path) -> None:
+    db = _db(tmp_path)
+    try:
+        with pytest.raises(ZeroDivisionError):
+            with db.write() as outer:
+                outer.execute("INSERT INTO t VALUES (1)")
+                with db.write() as inner:
+                    inner.execute("INSERT INTO t VALUES (2)")
+                    1 / 0  # noqa: B018
+        assert _values(db) == []
+        with db.write() as cur:  # the next transaction is a fresh one
+            cur.execute("INSERT INTO t VALUES (3)")
+        assert _values(db) == [3]
+    finally:
+        db.close()
+
+
+def test_a_durable_write_cannot_join_one_that_is_not(tmp_path: Path) -> None:
+    db = _db(tmp_path)
+    try:
+        with pytest.raises(RuntimeError):
+            with db.write(durable=False):
+                with db.write(durable=True):
+                    pass
+    finally:
+        db.close()
