@@ -266,6 +266,53 @@ def test_writer_write_nowait_matches_write(store, ctx, bucket):
     assert get_body(store, ctx, bucket, "f") == bytes(model)
 
 
+def test_writer_straddling_appends_match_model(store, ctx, bucket):
+    """Block-sized writes off the block grid (the kernel's writeback sends
+    them) are kept as views of the callers' bytes until sealed: reads, edits
+    and truncates in the middle of such a block, mutable buffers changed after
+    the write, and blocks evicted while half filled all keep the file exact."""
+    chunk = store.chunk_size
+    rng = random.Random(11)
+    w = store.open_writer(ctx, bucket, "f", base=None)
+    model = bytearray()
+    try:
+        offset = 3 * 4096
+        w.write(0, b"\0" * offset)  # a hole-ish start, then off-grid appends
+        model.extend(bytes(offset))
+        for step in range(40):
+            n = rng.choice([chunk, chunk, chunk - 4096, 2 * chunk + 8192, 4096])
+            data: bytes | bytearray | memoryview = rng.randbytes(n)
+            kind = step % 5
+            if kind == 1:
+                data = bytearray(data)
+            elif kind == 2:
+                data = memoryview(bytearray(data))
+            w.write(offset, data)
+            model[offset : offset + n] = bytes(data)
+            if isinstance(data, (bytearray, memoryview)):
+                data[:8] = b"CHANGED!"  # the writer kept a copy, not a view
+            offset += n
+            what = rng.random()
+            if what < 0.15:  # read back, including the block being filled
+                start = rng.randint(0, len(model) - 1)
+                assert w.read(start, chunk + 10) == bytes(model[start : start + chunk + 10]), step
+            elif what < 0.25:  # an edit inside the block being filled (not an append)
+                at = max(0, offset - rng.randint(1, 4096))
+                w.write(at, b"edit")
+                model[at : at + 4] = b"edit"
+                offset = max(offset, at + 4)
+            elif what < 0.3:  # truncate inside the block being filled
+                offset -= rng.randint(1, 1000)
+                w.truncate(offset)
+                del model[offset:]
+            assert w.size == len(model), step
+        assert w.read(0, len(model)) == bytes(model)
+        w.commit(ctx)
+    finally:
+        w.close()
+    assert get_body(store, ctx, bucket, "f") == bytes(model)
+
+
 def test_writer_on_base_is_copy_on_write(store, ctx, vbucket):
     body = rand_bytes(3 * MiB + 5, 3)
     base_put = store.put_object(ctx, vbucket, "f", body, sys_meta=SystemMeta(mode=0o100644))
