@@ -388,6 +388,22 @@ class ObjectWriter:
         finally:
             self._lock.release()
 
+    def pool_wait(self) -> Future[ChunkRef] | None:
+        """What a refused ``write_nowait`` may wait for before trying again: the
+        oldest block being stored when the chunk pool is full (None: no such
+        block, or the writer is busy; then ``write`` in a worker thread).
+
+        Lets the mount wait for the pool on its event loop (a callback when
+        the block is stored) instead of a worker thread that blocks on it.
+        """
+        if not self._lock.acquire(blocking=False):
+            return None
+        try:
+            busy = [f for f in self._in_flight if not f.done()]
+            return busy[0] if len(busy) >= _IN_FLIGHT else None
+        finally:
+            self._lock.release()
+
     def _nowait_ok(self, offset: int, length: int) -> bool:
         if offset < 0 or length == 0 or offset + length > MAX_FILE_SIZE:
             return False  # ``write`` raises the error

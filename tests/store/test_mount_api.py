@@ -313,6 +313,31 @@ def test_writer_straddling_appends_match_model(store, ctx, bucket):
     assert get_body(store, ctx, bucket, "f") == bytes(model)
 
 
+def test_writer_pool_wait_names_what_a_refused_write_waits_for(store, ctx, bucket):
+    """A sequential writer outrunning the chunk pool: write_nowait refuses,
+    pool_wait hands out a block being stored, and once it is done the write
+    goes through without a worker thread. Nothing in flight: nothing to wait for."""
+    chunk = store.chunk_size
+    w = store.open_writer(ctx, bucket, "f", base=None)
+    model = bytearray()
+    waited = 0
+    try:
+        assert w.pool_wait() is None
+        for i in range(w.max_dirty + 40):
+            data = rand_bytes(chunk, 100 + i)
+            while not w.write_nowait(i * chunk, data):
+                pending = w.pool_wait()
+                assert pending is not None  # refused only because the pool is full
+                pending.result()
+                waited += 1
+            model += data
+        w.commit(ctx)
+        assert w.pool_wait() is None
+    finally:
+        w.close()
+    assert get_body(store, ctx, bucket, "f") == bytes(model)
+
+
 def test_writer_on_base_is_copy_on_write(store, ctx, vbucket):
     body = rand_bytes(3 * MiB + 5, 3)
     base_put = store.put_object(ctx, vbucket, "f", body, sys_meta=SystemMeta(mode=0o100644))
