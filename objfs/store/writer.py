@@ -22,8 +22,8 @@ lets the mount buffer a write that needs no I/O in its event loop thread
 (no thread hop per 1 MiB FUSE write). The kernel's writeback often sends
 1 MiB writes that straddle two blocks (about half of a ``dd bs=1M``): a
 block filled front to back by such writes is kept as ``_Parts``, views of
-the callers' bytes objects, and joined once by the thread that seals it
-(no copy, no bytearray growth on the event loop). Blocks past ``max_dirty`` are sealed
+the callers' bytes objects, and sealed from them (``ChunkStore.put_parts``:
+no join; no copy, no bytearray growth on the event loop). Blocks past ``max_dirty`` are sealed
 on the chunk pool (two threads) while later blocks fill: the pipeline
 across both cores, at most ``_IN_FLIGHT`` blocks queued there.
 
@@ -60,8 +60,6 @@ PAGE = 4096  # granularity of in-place edits
 MAX_OVERLAY = 4096  # overlay pages per writer (16 MiB); beyond, blocks are materialized
 MAX_PIECES = 64  # pieces per block before it is stored whole again
 
-_join_buf = threading.local()  # per sealing thread: a block-sized buffer to join _Parts
-
 
 class _Parts:
     """A block written front to back: views of immutable bytes objects, in order.
@@ -85,20 +83,6 @@ class _Parts:
 
     def tobytearray(self) -> bytearray:
         return bytearray(b"".join(self.parts))
-
-    def joined(self) -> memoryview | bytes:
-        """The block's bytes: a view of the only part, or this thread's join
-        buffer (valid until this thread's next ``joined``)."""
-        if len(self.parts) == 1:
-            return self.parts[0]
-        buf: bytearray | None = getattr(_join_buf, "buf", None)
-        if buf is None or len(buf) < self.size:
-            buf = _join_buf.buf = bytearray(self.size)
-        pos = 0
-        for part in self.parts:
-            buf[pos : pos + len(part)] = part
-            pos += len(part)
-        return memoryview(buf)[: self.size]
 
 
 class ObjectWriter:
@@ -275,13 +259,13 @@ class ObjectWriter:
         so nothing edits it meanwhile.
         """
         if isinstance(buf, _Parts):
-            buf = buf.joined()
-            if isinstance(buf, memoryview) and len(buf) >= length:
-                if is_zero(buf[:PAGE]) and is_zero(buf, length):
-                    return ChunkRef(None, length)
-                chunk_id, _new = self.store.chunks.put(self.domain, buf[:length])
+            if buf.size != length:  # short (zeros follow): join and pad below
+                buf = buf.tobytearray()
+            elif all(is_zero(p[:PAGE]) and is_zero(p) for p in buf.parts):
+                return ChunkRef(None, length)
+            else:
+                chunk_id, _new = self.store.chunks.put_parts(self.domain, buf.parts)
                 return ChunkRef(chunk_id, length)
-            buf = bytes(buf)
         if len(buf) < length:
             buf = bytes(buf) + bytes(length - len(buf))
         if is_zero(buf, length):
