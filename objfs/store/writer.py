@@ -25,7 +25,10 @@ block filled front to back by such writes is kept as ``_Parts``, views of
 the callers' bytes objects, and sealed from them (``ChunkStore.put_parts``:
 no join; no copy, no bytearray growth on the event loop). Blocks past ``max_dirty`` are sealed
 on the chunk pool (two threads) while later blocks fill: the pipeline
-across both cores, at most ``_IN_FLIGHT`` blocks queued there.
+across both cores, at most ``_IN_FLIGHT`` blocks queued there. A full block
+that a sequential stream has moved past is stored at once when the pool has
+room (``_seal_behind``), so the pool starts with the first blocks and a
+commit (an fsync) waits for one block, not ``max_dirty``.
 
 Invariants: memory holds at most ``max_dirty`` blocks and ``MAX_OVERLAY``
 overlay pages per writer (plus ``_IN_FLIGHT`` blocks being stored); bytes past
@@ -251,6 +254,23 @@ class ObjectWriter:
             self._in_flight.append(future)
             self._stored[index] = future
 
+    def _seal_behind(self, index: int) -> None:
+        """A write began block ``index``: a full block just before it is done
+        with (a sequential stream moved on), so store it now if the chunk
+        pool has room, rather than when ``max_dirty`` later blocks push it
+        out. The pool works from the first blocks on, and a commit finds
+        one block left to seal instead of ``max_dirty``."""
+        buf = self._blocks.get(index - 1)
+        if buf is None or len(buf) != self.block:
+            return
+        self._in_flight = [f for f in self._in_flight if not f.done()]
+        if len(self._in_flight) >= _IN_FLIGHT:
+            return  # busy: it waits among the dirty blocks as before
+        del self._blocks[index - 1]
+        future = _POOL.submit(self._store_block, buf, self.block)
+        self._in_flight.append(future)
+        self._stored[index - 1] = future
+
     def _store_block(self, buf: bytes | bytearray | _Parts, length: int) -> ChunkRef:
         """Store a block's first ``length`` bytes (zeros past ``buf``'s end).
 
@@ -304,6 +324,7 @@ class ObjectWriter:
                         self._put_block(index, data)
                     else:
                         self._put_block(index, _Parts(self._part(data, view, pos, take)))
+                    self._seal_behind(index)
                     pos += take
                     continue
                 held = self._blocks.get(index)
@@ -315,6 +336,7 @@ class ObjectWriter:
                 if inner == 0 and held is None and self._fresh(index):
                     self._blocks[index] = _Parts(self._part(data, view, pos, take))
                     self._evict()
+                    self._seal_behind(index)
                     pos += take
                     continue
                 if (

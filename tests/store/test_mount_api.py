@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 
 import pytest
 
@@ -336,6 +337,36 @@ def test_writer_pool_wait_names_what_a_refused_write_waits_for(store, ctx, bucke
     finally:
         w.close()
     assert get_body(store, ctx, bucket, "f") == bytes(model)
+
+
+def test_sequential_writer_stores_blocks_it_moved_past(store_path, store, ctx, bucket):
+    """A full block a sequential stream has moved past is stored while the
+    pool has room (not held until max_dirty later blocks push it out), on or
+    off the block grid; the last block stays in memory until the commit."""
+    chunk = store.chunk_size
+    for name, start in (("aligned", 0), ("straddling", 12288)):
+        had = len(chunk_files(store_path))
+        w = store.open_writer(ctx, bucket, name, base=None)
+        model = bytearray(start)
+        try:
+            if start:
+                w.write(0, bytes(start))
+            for i in range(6):
+                data = rand_bytes(chunk, 200 + i)
+                assert w.write_nowait(start + i * chunk, data)
+                model += data
+                while (pending := w.pool_wait()) is not None:
+                    pending.result()
+            deadline = time.monotonic() + 30  # the pool may still be writing the last ones
+            while (
+                stored := len(chunk_files(store_path)) - had
+            ) < 5 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert stored >= 5, (name, stored)  # not one file before commit with max_dirty=16
+            w.commit(ctx)
+        finally:
+            w.close()
+        assert get_body(store, ctx, bucket, name) == bytes(model)
 
 
 def test_writer_on_base_is_copy_on_write(store, ctx, vbucket):
