@@ -16,7 +16,7 @@ import logging
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from objfs.errors import StoreFormatError, StoreFull, StoreNotFound
@@ -29,7 +29,12 @@ log = logging.getLogger(__name__)
 # objfs/store/leases.py). Opening a format 1 store upgrades it in place in one
 # transaction (v1 chunks stay as they are and readable), so an older objfs
 # refuses the store with a clear message instead of calling v2 chunks damaged.
-FORMAT_VERSION = 2
+# 3: ``versions.base_seq``: a version made by editing another one counts only
+# the chunk references it adds to that base (objfs/store/refcount.py); objfs
+# before format 3 would drop references it never counted when deleting such a
+# version, so it must refuse the store. Upgrading adds the (NULL = counts all
+# its references, as before) column and its index; nothing is rewritten.
+FORMAT_VERSION = 3
 
 SCHEMA = """
 CREATE TABLE meta (name TEXT PRIMARY KEY, value) ;
@@ -67,10 +72,12 @@ CREATE TABLE versions (
     sse TEXT NOT NULL,
     kms_key_id TEXT,
     domain_id BLOB,
-    manifest BLOB                -- msgpack [[chunk_id|None, length], ...]
+    manifest BLOB,               -- msgpack [[chunk_id|None, length], ...]
+    base_seq INTEGER             -- format 3: refs counted relative to this version
 );
 CREATE UNIQUE INDEX versions_key ON versions(bucket, key, version_id);
 CREATE INDEX versions_order ON versions(bucket, key, seq);
+CREATE INDEX IF NOT EXISTS versions_base ON versions(base_seq) WHERE base_seq IS NOT NULL;
 -- The latest version of every key (including a latest delete marker).
 CREATE TABLE objects (
     bucket TEXT NOT NULL,
@@ -177,15 +184,28 @@ CREATE INDEX IF NOT EXISTS kms_audit_key ON kms_audit(key_id, seq);
 """
 
 _LEASES_DDL = SCHEMA[SCHEMA.index("CREATE TABLE IF NOT EXISTS leases") :].split(";", 1)[0]
-# Statements that bring a store from format N-1 to N, run in one transaction.
-MIGRATIONS: dict[int, list[str]] = {
+_BASE_INDEX_DDL = SCHEMA[SCHEMA.index("CREATE INDEX IF NOT EXISTS versions_base") :].split(";")[0]
+
+
+def _add_base_seq(cur: sqlite3.Cursor) -> None:
+    """Format 3: ``versions.base_seq`` (idempotent: a store may have it already)."""
+    columns = {row[1] for row in cur.execute("PRAGMA table_info(versions)")}
+    if "base_seq" not in columns:
+        cur.execute("ALTER TABLE versions ADD COLUMN base_seq INTEGER")
+    cur.execute(_BASE_INDEX_DDL)
+
+
+# Steps that bring a store from format N-1 to N (SQL statements, or functions
+# of the cursor), run in one transaction; each is idempotent.
+MIGRATIONS: dict[int, list[str | Callable[[sqlite3.Cursor], None]]] = {
     2: [
         """CREATE TABLE IF NOT EXISTS inline_chunks (
     chunk_id BLOB PRIMARY KEY,   -- counted in chunks like any chunk
     frame BLOB NOT NULL          -- the sealed frame a chunk file would hold
 )""",
         _LEASES_DDL,
-    ]
+    ],
+    3: [_add_base_seq],
 }
 
 
@@ -251,8 +271,11 @@ class Database:
             row = cur.execute("SELECT value FROM meta WHERE name = 'format_version'").fetchone()
             old = int(row[0])
             for version in range(old + 1, FORMAT_VERSION + 1):
-                for statement in MIGRATIONS[version]:
-                    cur.execute(statement)
+                for step in MIGRATIONS[version]:
+                    if callable(step):
+                        step(cur)
+                    else:
+                        cur.execute(step)
             if old < FORMAT_VERSION:
                 cur.execute(
                     "UPDATE meta SET value = ? WHERE name = 'format_version'", (FORMAT_VERSION,)

@@ -4,9 +4,12 @@ The store decides *what* to change (S3 semantics); this module only knows
 *how* rows are laid out. Keys are passed as UTF-8 ``bytes`` so that SQLite's
 BLOB comparison gives S3's byte order and range scans can seek.
 
-Reference counting invariant: ``chunks.refs`` equals the number of manifest
-entries (of versions and of multipart parts) naming that chunk. Callers add
-references before dropping old ones inside one transaction.
+Reference counting invariant (store format 3): ``chunks.refs`` equals the
+number of manifest entries of multipart parts naming the chunk, plus, for
+every version, the entries it *owns*: all of them when its ``base_seq`` is
+NULL, else those it names more often than its base version does (the rule
+and its upkeep live in objfs/store/refcount.py). Each transaction applies its
+net changes at once (``apply_ref_changes``).
 """
 
 from __future__ import annotations
@@ -102,12 +105,14 @@ def delete_bucket(cur: sqlite3.Cursor, name: str) -> None:
 # -- versions ------------------------------------------------------------
 
 
-def insert_version(cur: sqlite3.Cursor, values: Sequence[object]) -> int:
-    """Insert a version row (all columns but seq); returns its seq."""
+def insert_version(
+    cur: sqlite3.Cursor, values: Sequence[object], base_seq: int | None = None
+) -> int:
+    """Insert a version row (all columns but seq, then its base); returns its seq."""
     cur.execute(
-        f"INSERT INTO versions({VERSION_COLUMNS.split(', ', 1)[1]}) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        values,
+        f"INSERT INTO versions({VERSION_COLUMNS.split(', ', 1)[1]}, base_seq) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (*values, base_seq),
     )
     return int(cur.lastrowid or 0)
 
@@ -175,6 +180,42 @@ def all_manifests(cur: sqlite3.Cursor) -> Iterable[Row]:
         "SELECT bucket, key, version_id, domain_id, manifest, seq FROM versions "
         "WHERE delete_marker = 0"
     )
+
+
+# -- base versions (format 3: references relative to a base) ---------------
+
+
+def version_base(cur: sqlite3.Cursor, seq: int) -> int | None:
+    """The version ``seq``'s base (None: it counts all its references)."""
+    row = cur.execute("SELECT base_seq FROM versions WHERE seq = ?", (seq,)).fetchone()
+    return None if row is None or row[0] is None else int(row[0])
+
+
+def base_candidate(cur: sqlite3.Cursor, seq: int) -> tuple[bytes | None, bool] | None:
+    """(domain_id, is a delete marker) of version ``seq``, None if it is gone."""
+    row = cur.execute(
+        "SELECT domain_id, delete_marker FROM versions WHERE seq = ?", (seq,)
+    ).fetchone()
+    return None if row is None else (row[0], bool(row[1]))
+
+
+def version_manifest(cur: sqlite3.Cursor, seq: int) -> bytes | None:
+    row = cur.execute("SELECT manifest FROM versions WHERE seq = ?", (seq,)).fetchone()
+    return None if row is None else row[0]
+
+
+def version_children(cur: sqlite3.Cursor, seq: int) -> list[tuple[int, bytes | None]]:
+    """(seq, manifest) of the versions whose base is ``seq``."""
+    return cur.execute("SELECT seq, manifest FROM versions WHERE base_seq = ?", (seq,)).fetchall()
+
+
+def set_version_base(cur: sqlite3.Cursor, seq: int, base_seq: int | None) -> None:
+    cur.execute("UPDATE versions SET base_seq = ? WHERE seq = ?", (base_seq, seq))
+
+
+def all_bases(cur: sqlite3.Cursor) -> dict[int, int]:
+    """seq -> base_seq of every version that has a base."""
+    return dict(cur.execute("SELECT seq, base_seq FROM versions WHERE base_seq IS NOT NULL"))
 
 
 # -- listing -------------------------------------------------------------
@@ -290,6 +331,45 @@ def add_refs(
     return revived
 
 
+def apply_ref_changes(
+    cur: sqlite3.Cursor, changes: Sequence[tuple[bytes, bytes, int, int]]
+) -> list[bytes]:
+    """Apply net reference changes ``(chunk_id, domain_id, delta, length)``.
+
+    Additions are one multi-row upsert per 500 chunks (as ``add_refs``);
+    removals one UPDATE each, never below 0, stamping ``dead_since`` when a
+    count reaches 0. Returns the chunks an addition brought back from no
+    live row (the caller checks they still exist).
+    """
+    adds = sorted((c for c in changes if c[2] > 0), key=lambda c: c[0])
+    revived: list[bytes] = []
+    for i in range(0, len(adds), 500):
+        batch = adds[i : i + 500]
+        params: list[object] = []
+        wanted: dict[bytes, int] = {}
+        for chunk_id, domain_id, delta, length in batch:
+            params += (chunk_id, domain_id, delta, length)
+            wanted[chunk_id] = delta
+        rows = cur.execute(
+            "INSERT INTO chunks(chunk_id, domain_id, refs, length) VALUES "
+            + ",".join(["(?, ?, ?, ?)"] * len(batch))
+            + " ON CONFLICT(chunk_id) DO UPDATE SET refs = refs + excluded.refs,"
+            " dead_since = NULL RETURNING chunk_id, refs",
+            params,
+        ).fetchall()
+        revived.extend(chunk_id for chunk_id, now in rows if now == wanted[chunk_id])
+    drops = sorted((c[0], -c[2]) for c in changes if c[2] < 0)
+    if drops:
+        now = time.time_ns()
+        cur.executemany(
+            "UPDATE chunks SET refs = max(0, refs - ?1), "
+            "dead_since = CASE WHEN refs <= ?1 THEN ?2 ELSE dead_since END "
+            "WHERE chunk_id = ?3 AND refs > 0",
+            [(n, now, chunk_id) for chunk_id, n in drops],
+        )
+    return revived
+
+
 def drop_refs(cur: sqlite3.Cursor, chunk_ids: Iterable[bytes]) -> None:
     now = time.time_ns()
     for chunk_id in chunk_ids:
@@ -320,6 +400,11 @@ def put_inline(cur: sqlite3.Cursor, chunk_id: bytes, frame: bytes) -> None:
     cur.execute(
         "INSERT OR IGNORE INTO inline_chunks(chunk_id, frame) VALUES (?, ?)", (chunk_id, frame)
     )
+
+
+def put_inlines(cur: sqlite3.Cursor, frames: Iterable[tuple[bytes, bytes]]) -> None:
+    """``put_inline`` of many (chunk id, frame) pairs in one statement."""
+    cur.executemany("INSERT OR IGNORE INTO inline_chunks(chunk_id, frame) VALUES (?, ?)", frames)
 
 
 def get_inline(cur: sqlite3.Cursor, chunk_id: bytes) -> bytes | None:

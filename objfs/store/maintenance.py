@@ -2,10 +2,12 @@
 
 fsck checks the store against its invariants: every chunk a version or an
 upload part names exists and authenticates, reference counts equal the
-manifest entries, ``objects`` points at each key's newest version, manifests
-add up to the object size. Each deviation is a ``Finding`` (kind, bucket,
+references the manifests own (all entries of a part or of a version without
+a base, the entries a version adds to its base otherwise: store/refcount.py),
+each base link names an older live version of the same domain, ``objects``
+points at each key's newest version, manifests add up to the object size. Each deviation is a ``Finding`` (kind, bucket,
 key, version, chunk, repaired or not). ``repair`` fixes what can be fixed
-without losing data (reference counts, the latest pointers) and *reports*
+without losing data (reference counts, base links, the latest pointers) and *reports*
 objects whose data is damaged; it never drops them silently.
 
 gc removes chunks nothing references: rows whose count fell to 0 and files
@@ -56,6 +58,7 @@ from objfs.meta import queries as q
 from objfs.store import records as rec
 from objfs.store.access import owner_only
 from objfs.store.leases import LeaseInfo
+from objfs.store.refcount import Tally, owned, tally_refs
 from objfs.store.types import RequestContext
 
 if TYPE_CHECKING:
@@ -73,6 +76,11 @@ FINDING_KINDS: dict[str, tuple[str, bool]] = {
     "size-mismatch": ("a version's manifest does not add up to its size", False),
     "refcount": ("a chunk's reference count differs from the manifests naming it", True),
     "stale-latest": ("a key's latest pointer does not name its newest version", True),
+    "base-link": (
+        "a version's base (what its references are counted against) is not an older "
+        "live version of its domain",
+        True,
+    ),
 }
 
 
@@ -322,11 +330,46 @@ def _metadata_findings(cur: Any, *, fix: bool) -> list[Finding]:
     findings: list[Finding] = []
     refs: Counter[bytes] = Counter()
     domains: dict[bytes, bytes] = {}
-    for _owner, domain_id, manifest in _sources(cur):
-        for ref in manifest:
-            if ref.chunk_id is not None:
-                refs[ref.chunk_id] += 1
-                domains[ref.chunk_id] = domain_id
+    sources = _sources(cur)
+    tallies: dict[int, tuple[Tally, bytes]] = {}  # version seq -> (tally, domain)
+    for owner, domain_id, manifest in sources:
+        if owner[3] == "version":
+            tallies[owner[4]] = (tally_refs(manifest), domain_id)
+    bases = q.all_bases(cur)
+    for owner, domain_id, manifest in sources:
+        if owner[3] != "version":
+            for ref in manifest:
+                if ref.chunk_id is not None:
+                    refs[ref.chunk_id] += 1
+                    domains[ref.chunk_id] = domain_id
+            continue
+        seq = owner[4]
+        mine = tallies[seq][0]
+        base_seq = bases.get(seq)
+        base = None
+        if base_seq is not None:
+            found = tallies.get(base_seq)
+            if found is None or found[1] != domain_id or base_seq >= seq:
+                bucket, key, vid = _label(owner)
+                if fix:
+                    q.set_version_base(cur, seq, None)
+                findings.append(
+                    Finding(
+                        "base-link",
+                        f"s3://{bucket}/{key} version {vid}: its base (seq {base_seq}) is not an "
+                        "older live version of its domain; it now counts all its references",
+                        bucket,
+                        key,
+                        vid,
+                        repaired=fix,
+                    )
+                )
+            else:
+                base = found[0]
+        for chunk_id, n in owned(mine, base).items():
+            refs[chunk_id] += n
+        for chunk_id in mine.counts:
+            domains[chunk_id] = domain_id
     rows = q.chunk_rows(cur)
     wrong: list[tuple[bytes, bytes, int, int, int | None]] = []
     for chunk_id, count in refs.items():

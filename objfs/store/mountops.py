@@ -23,6 +23,7 @@ from objfs.store.access import Need, condition_keys, requires
 from objfs.store.leases import WriteIntent
 from objfs.store.names import encode_key, prefix_upper
 from objfs.store.objects import guess_content_type
+from objfs.store.reader import Extents
 from objfs.store.records import Col
 from objfs.store.types import (
     ChunkRef,
@@ -97,6 +98,7 @@ class MountMixin:
             sse=row[Col.SSE],
             kms_key_id=row[Col.KMS],
             domain_id=row[Col.DOMAIN],
+            base=(row[Col.SEQ], None),  # the same chunks: it adds no references
         )
         self._delete(cur, bucket, src, src_key, None)
         return result
@@ -216,16 +218,18 @@ class MountMixin:
         intent: WriteIntent,
     ) -> ObjectWriter:
         info = self.head_bucket(ctx, bucket)
-        manifest: list[ChunkRef] = []
+        manifest: list[ChunkRef] | Extents = []
         size = 0
         base_domain = None
+        base_seq = None
         if base is not None and not truncate:
             with self.db.read() as cur:
                 row = q.get_version(cur, bucket, encode_key(key), base.version_id)  # type: ignore[arg-type]
             if row is None or row[Col.DM]:
                 raise NoSuchKey(f"s3://{bucket}/{key} changed or was deleted")
-            manifest = rec.unpack_manifest(row[Col.MANIFEST])
+            manifest = self._extents(row)  # cached by seq: a commit leaves it there
             size = row[Col.SIZE]
+            base_seq = row[Col.SEQ]
             base_domain = self._domain(
                 row[Col.DOMAIN], sse.customer_key if sse else None, ctx, bucket, key
             )
@@ -244,6 +248,7 @@ class MountMixin:
             size,
             base_domain or domain,
             intent=intent,
+            base_seq=base_seq,
         )
 
     def _commit_manifest(
@@ -262,6 +267,7 @@ class MountMixin:
         user_meta: dict[str, str] | None = None,
         inline: dict[bytes, bytes] | None = None,
         seen: dict[str, Any] | None = None,
+        base: tuple[int, Sequence[ChunkRef]] | None = None,
     ) -> ObjectVersion:
         """Commit chunks the caller already stored as the key's new version.
 
@@ -271,6 +277,8 @@ class MountMixin:
 
         ``inline``: frames of small chunks to store in the database with it.
         ``seen``: filled with the bucket row the check read (for the access log).
+        ``base``: (seq, manifest) of the version the writer edited: the commit
+        counts only the references it adds to it.
 
         Returns the full record of the new version.
 
@@ -322,6 +330,7 @@ class MountMixin:
                 domain_id=domain.domain_id,
                 inline=inline,
                 creator=ctx,  # not a decorated request: name who writes it
+                base=base,
             )
         return ObjectVersion(
             bucket=bucket,

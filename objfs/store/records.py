@@ -4,7 +4,9 @@
   order; ``None`` is a hole that reads as zeros and costs no chunk. Format 2
   adds ``[chunk_id, length, offset]``: bytes [offset, offset + length) of a
   chunk (the mount's in-place edits and UploadPartCopy ranges share chunks
-  this way). Each entry is one reference to its chunk.
+  this way). Each entry names its chunk once; a part or a version without a
+  base counts every entry, a version with one (store format 3) only those it
+  adds to its base (objfs/store/refcount.py).
 - System and user metadata: msgpack maps.
 - Version ids: 26 characters of lowercase base32hex of (ns timestamp, random),
   so they sort by creation time and reveal nothing else; "null" is S3's id of

@@ -97,12 +97,13 @@ class ObjectWriter:
         domain: Domain,
         sse: str,
         kms_key_id: str | None,
-        base_manifest: list[ChunkRef],
+        base_manifest: list[ChunkRef] | Extents,
         base_size: int,
         base_domain: Domain,
         *,
         max_dirty: int = 16,
         intent: WriteIntent | None = None,
+        base_seq: int | None = None,
     ) -> None:
         self.store = store
         self.bucket = bucket
@@ -115,12 +116,22 @@ class ObjectWriter:
         self._lock = threading.RLock()
         # The writer lease covers chunks stored and not yet committed (leases.py).
         self._intent = intent
-        self._set_base(base_manifest, base_size, base_domain)
+        self._set_base(base_manifest, base_size, base_domain, base_seq)
         self.dirty = False
         self.version: ObjectVersion | None = None  # the last commit's record
 
-    def _set_base(self, manifest: list[ChunkRef], size: int, domain: Domain) -> None:
-        self._base = Extents(manifest)
+    def _set_base(
+        self,
+        manifest: list[ChunkRef] | Extents,
+        size: int,
+        domain: Domain,
+        seq: int | None = None,
+    ) -> None:
+        # Extents are never modified: one may be shared with the store's cache.
+        self._base = manifest if isinstance(manifest, Extents) else Extents(manifest)
+        # The version the base manifest is (None: none): a commit counts only
+        # the references it adds to it (objfs/store/refcount.py).
+        self._base_seq = seq
         self._base_domain = domain
         self._base_limit = size  # base bytes at or past this read as zeros
         self.size = size
@@ -378,8 +389,10 @@ class ObjectWriter:
 
         For the mount's event loop thread: a sequential writer's 1 MiB FUSE
         writes then cost no thread hop each (a hop is two wake-ups and two
-        context switches); the few writes that must read the base, wait for a
-        stored block or for a free encoding slot return False, to be retried
+        context switches), and so do in-place edits of whole pages of base
+        blocks (they go to the overlay, nothing is read: a random 4 KiB
+        writer takes no hop either); the few writes that must read the base,
+        wait for a stored block or for a free encoding slot return False, to be retried
         with ``write`` in a worker thread. Eviction only *submits* blocks to
         the chunk pool here, so memory stays bounded by ``max_dirty`` and
         ``_IN_FLIGHT`` as with ``write``.
@@ -415,15 +428,26 @@ class ObjectWriter:
             return False  # ``write`` raises the error
         first, last = offset // self.block, (offset + length - 1) // self.block
         base_end = min(self._base_limit, self._base.size)
-        new = 0
+        new = pages = 0
         for index in range(first, last + 1):
             if index in self._blocks:
                 continue
             start = index * self.block
             whole = offset <= start and start + self.block <= offset + length
             if not whole and (index in self._stored or index in self._overlay or start < base_end):
+                lo, hi = max(offset, start), min(offset + length, start + self.block)
+                if (
+                    lo % PAGE == 0
+                    and (hi - lo) % PAGE == 0
+                    and index not in self._stored
+                    and self._whole_in_base(index)
+                ):
+                    pages += (hi - lo) // PAGE  # whole pages into the overlay: nothing read
+                    continue
                 return False  # a partial write into stored or base data reads it first
             new += 1
+        if pages and self._overlay_pages + pages > MAX_OVERLAY:
+            return False  # the overlay would materialize a block (a read)
         evictions = len(self._blocks) + new - self.max_dirty
         if evictions > 0:
             busy = sum(1 for f in self._in_flight if not f.done())
@@ -585,6 +609,7 @@ class ObjectWriter:
                     user_meta=user_meta,
                     inline=self._inline,
                     seen=seen,
+                    base=None if self._base_seq is None else (self._base_seq, self._base.refs),
                 )
             except Exception as err:
                 self.store.access_log.record(
@@ -594,7 +619,8 @@ class ObjectWriter:
             self.store.access_log.record(
                 ctx, "commit_manifest", (), where, seen, started_ns, started_mono, version
             )
-            self._set_base(manifest, self.size, self.domain)
+            self._set_base(manifest, self.size, self.domain, version.seq)
+            self.store._remember_extents(version.seq, self._base)  # the next open decodes nothing
             if self._intent is not None:
                 self._intent.renew()  # all stored so far is referenced now
             self.dirty = False

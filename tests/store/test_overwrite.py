@@ -128,3 +128,30 @@ def test_fragmentation_is_bounded(store, ctx, vbucket):
         manifest = rec.unpack_manifest(row[Col.MANIFEST])
     assert len(manifest) <= 2 * MAX_PIECES
     assert store.get_object(ctx, vbucket, "frag").read() == bytes(model)
+
+
+def test_page_edits_of_base_blocks_need_no_worker_thread(store, ctx, vbucket):
+    """write_nowait takes whole-page writes into blocks the base holds (they go
+    to the overlay, nothing is read), refuses what must read, and what it
+    takes reads back and commits as ``write`` would."""
+    size = 4 * MiB + 100
+    model = bytearray(os.urandom(size))
+    store.put_object(ctx, vbucket, "big", bytes(model))
+    w = store.open_writer(ctx, vbucket, "big", base=store.head_object(ctx, vbucket, "big"))
+    rng = random.Random(3)
+    try:
+        for _ in range(50):
+            off = rng.randrange((4 * MiB) // PAGE) * PAGE
+            data = os.urandom(PAGE * rng.choice([1, 1, 2]))
+            if off + len(data) > 4 * MiB:
+                continue
+            assert w.write_nowait(off, data)
+            model[off : off + len(data)] = data
+        assert not w.write_nowait(5, b"x" * PAGE)  # not page aligned: reads the block
+        assert not w.write_nowait(4 * MiB, b"y" * PAGE)  # the tail block is not whole
+        assert w.read(0, size) == bytes(model)
+        w.commit(ctx)
+    finally:
+        w.close()
+    assert store.get_object(ctx, vbucket, "big").read() == bytes(model)
+    assert store.fsck(OWNER).findings == []
