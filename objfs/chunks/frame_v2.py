@@ -187,10 +187,60 @@ def max_frame_len(plain_len: int) -> int:
     return plain_len + frame_overhead(plain_len)
 
 
+class Segments:
+    """A chunk's data given as consecutive pieces, cut at segment boundaries.
+
+    ``seal`` takes it instead of one buffer, so data that arrived in pieces
+    (a block filled by writes off the block grid) is sealed without joining
+    it first: only a segment that straddles two pieces is copied (64 KiB).
+    """
+
+    __slots__ = ("segs", "size")
+
+    def __init__(self, parts: list[memoryview]) -> None:
+        segs: list[bytes | memoryview] = []
+        carry: list[memoryview] = []  # pieces of a segment that straddles parts
+        carried = 0
+        for part in parts:
+            pos = 0
+            if carry:
+                take = min(SEGMENT - carried, len(part))
+                carry.append(part[:take])
+                carried += take
+                pos = take
+                if carried < SEGMENT:
+                    continue
+                segs.append(b"".join(carry))
+                carry, carried = [], 0
+            while len(part) - pos >= SEGMENT:
+                segs.append(part[pos : pos + SEGMENT])
+                pos += SEGMENT
+            if pos < len(part):
+                carry, carried = [part[pos:]], len(part) - pos
+        if carry:
+            segs.append(b"".join(carry))
+        self.size = sum(len(p) for p in parts)
+        self.segs = segs or [memoryview(b"")]
+
+    def __len__(self) -> int:
+        return self.size
+
+    def sample(self, start: int, n: int) -> bytes:
+        """``n`` bytes at ``start`` (within the data)."""
+        out = []
+        while n > 0:
+            seg = self.segs[start // SEGMENT]
+            piece = seg[start % SEGMENT : start % SEGMENT + n]
+            out.append(piece)
+            start += len(piece)
+            n -= len(piece)
+        return b"".join(out)
+
+
 def seal(
     keys: Keys,
     domain_id: bytes,
-    data: bytes | bytearray | memoryview,
+    data: bytes | bytearray | memoryview | Segments,
     chunk_id: bytes,
     compressor: zstandard.ZstdCompressor | None,
     scratch: bytearray | None = None,
@@ -201,15 +251,19 @@ def seal(
     Written in place (AES-GCM ``encrypt_into``): no per-segment ciphertext
     objects, no joining; the frame is one buffer for one ``write``.
     """
-    view = memoryview(data)
-    if view.format != "B":
-        view = view.cast("B")
-    plain_len = len(view)
+    if isinstance(data, Segments):
+        segs = data.segs
+        plain_len = data.size
+    else:
+        view = memoryview(data)
+        if view.format != "B":
+            view = view.cast("B")
+        plain_len = len(view)
+        segs = [view[i * SEGMENT : (i + 1) * SEGMENT] for i in range(nsegs_for(plain_len))]
     cipher = CIPHER_AESGCM if keys.aead is not None else CIPHER_NONE
-    n = nsegs_for(plain_len)
+    n = len(segs)
     bodies: list[tuple[bytes | memoryview, int]] = []
-    for i in range(n):
-        seg = view[i * SEGMENT : (i + 1) * SEGMENT]
+    for seg in segs:
         if compressor is not None and len(seg) >= _MIN_COMPRESS:
             packed = compressor.compress(seg)
             if len(packed) <= len(seg) - (len(seg) >> _MIN_SAVING_SHIFT):

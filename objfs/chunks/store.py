@@ -212,7 +212,7 @@ class ChunkStore:
                 self._keys[cache_key] = keys
         return keys
 
-    def _worth_compressing(self, data: bytes | memoryview) -> bool:
+    def _worth_compressing(self, data: bytes | memoryview | frame_v2.Segments) -> bool:
         """Cheap probe: compress a few samples before paying for the whole chunk.
 
         Already-compressed data (media, archives) is the bulk of large files;
@@ -224,9 +224,14 @@ class ChunkStore:
             return False
         if n < _PROBE_MIN:
             return True
-        view = memoryview(data)
         step = (n - _PROBE_PIECE) // (_PROBE_PIECES - 1)
-        sample = b"".join(view[i * step : i * step + _PROBE_PIECE] for i in range(_PROBE_PIECES))
+        if isinstance(data, frame_v2.Segments):
+            sample = b"".join(data.sample(i * step, _PROBE_PIECE) for i in range(_PROBE_PIECES))
+        else:
+            view = memoryview(data)
+            sample = b"".join(
+                view[i * step : i * step + _PROBE_PIECE] for i in range(_PROBE_PIECES)
+            )
         packed = self._compressor().compress(sample)
         return len(packed) <= len(sample) - (len(sample) >> _MIN_SAVING_SHIFT)
 
@@ -241,7 +246,7 @@ class ChunkStore:
     def _seal(
         self,
         domain: Domain,
-        data: bytes | bytearray | memoryview,
+        data: bytes | bytearray | memoryview | frame_v2.Segments,
         chunk_id: bytes,
         scratch: bytearray | None = None,
     ) -> memoryview:
@@ -294,6 +299,27 @@ class ChunkStore:
         name = _check_id(chunk_id)
         if self.backend.touch(name):
             return chunk_id, False
+        frame = self._seal(domain, data, chunk_id, self._scratch(len(data)))
+        try:
+            self.backend.put(name, frame)
+        finally:
+            frame.release()
+        return chunk_id, True
+
+    def put_parts(self, domain: Domain, parts: list[memoryview]) -> tuple[bytes, bool]:
+        """``put`` of the data ``parts`` hold back to back, without joining them:
+        the id hashes them in turn and the frame is sealed from their
+        segments (only a segment that straddles two parts is copied)."""
+        if len(parts) == 1:
+            return self.put(domain, parts[0])
+        h = blake3.blake3(key=self._domain_keys(domain).id_key)
+        for part in parts:
+            h.update(part)
+        chunk_id = h.digest()
+        name = _check_id(chunk_id)
+        if self.backend.touch(name):
+            return chunk_id, False
+        data = frame_v2.Segments(parts)
         frame = self._seal(domain, data, chunk_id, self._scratch(len(data)))
         try:
             self.backend.put(name, frame)

@@ -37,6 +37,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict
+from concurrent.futures import Future
 from typing import Any
 
 import trio
@@ -69,6 +70,27 @@ CACHED_BLOCKS = 4  # per open file, for reads of unmodified data (4 chunks of me
 # stream arrive slightly out of order, up to its read-ahead window apart).
 SEQUENTIAL_SLACK = 512 << 10
 PENDING_MAX = 64 << 10  # bytes of small writes kept before a writer is opened
+_POOL_WAITS = 4  # waits for the chunk pool per write before a worker thread takes it
+
+
+async def _wait_future(future: Future[Any]) -> None:
+    """Wait on the event loop until a ``concurrent.futures`` future is done.
+
+    Not cancellable, like the worker-thread write it replaces (a write is
+    never torn by a cancelled request).
+    """
+    token = trio.lowlevel.current_trio_token()
+    done = trio.Event()
+
+    def wake(_: Future[Any]) -> None:
+        try:
+            token.run_sync_soon(done.set)
+        except trio.RunFinishedError:
+            pass
+
+    future.add_done_callback(wake)
+    with trio.CancelScope(shield=True):
+        await done.wait()
 
 
 class OpenFile:
@@ -222,13 +244,12 @@ class OpenFile:
 
     async def write(self, offset: int, data: bytes) -> int:
         async with self.lock:
-            nowait = getattr(self.writer, "write_nowait", None)
             if self.writer is None and self._pending_bytes + len(data) <= PENDING_MAX:
                 # No thread hop: the writer takes it when it opens (module docstring).
                 self._pending.append((offset, bytes(data)))
                 self._pending_bytes += len(data)
                 self._pending_end = max(self._pending_end, offset + len(data))
-            elif nowait is None or not nowait(offset, data):
+            elif not await self._write_nowait(offset, data):
                 # Buffering a write that needs no I/O happened right above (no
                 # thread hop: sequential writes); otherwise one hop for open +
                 # write: small files are latency bound.
@@ -236,6 +257,26 @@ class OpenFile:
             self._data_changed()
             self.emptied = False
         return len(data)
+
+    async def _write_nowait(self, offset: int, data: bytes) -> bool:
+        """Buffer a write on the event loop if it needs no I/O (False: not written).
+
+        A sequential writer outrunning the chunk pool waits here for the
+        oldest block being stored (a done-callback wakes the event loop),
+        not in a worker thread that blocks on it: one wake-up instead of a
+        thread hop and two.
+        """
+        nowait = getattr(self.writer, "write_nowait", None)
+        if nowait is None:
+            return False
+        for _ in range(_POOL_WAITS):
+            if nowait(offset, data):
+                return True
+            pending = self.writer.pool_wait() if hasattr(self.writer, "pool_wait") else None
+            if pending is None:
+                return False
+            await _wait_future(pending)
+        return bool(nowait(offset, data))
 
     async def truncate(self, size: int) -> None:
         async with self.lock:

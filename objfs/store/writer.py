@@ -19,9 +19,16 @@ Sequential writes (issue 10): a write covering a whole block keeps the
 caller's bytes object as the block (no copy; copied to a bytearray only if
 edited later), blocks are stored through memoryviews, and ``write_nowait``
 lets the mount buffer a write that needs no I/O in its event loop thread
-(no thread hop per 1 MiB FUSE write). Blocks past ``max_dirty`` are sealed
+(no thread hop per 1 MiB FUSE write). The kernel's writeback often sends
+1 MiB writes that straddle two blocks (about half of a ``dd bs=1M``): a
+block filled front to back by such writes is kept as ``_Parts``, views of
+the callers' bytes objects, and sealed from them (``ChunkStore.put_parts``:
+no join; no copy, no bytearray growth on the event loop). Blocks past ``max_dirty`` are sealed
 on the chunk pool (two threads) while later blocks fill: the pipeline
-across both cores, at most ``_IN_FLIGHT`` blocks queued there.
+across both cores, at most ``_IN_FLIGHT`` blocks queued there. A full block
+that a sequential stream has moved past is stored at once when the pool has
+room (``_seal_behind``), so the pool starts with the first blocks and a
+commit (an fsync) waits for one block, not ``max_dirty``.
 
 Invariants: memory holds at most ``max_dirty`` blocks and ``MAX_OVERLAY``
 overlay pages per writer (plus ``_IN_FLIGHT`` blocks being stored); bytes past
@@ -55,6 +62,30 @@ MAX_FILE_SIZE = 5 << 40  # S3's object size limit
 PAGE = 4096  # granularity of in-place edits
 MAX_OVERLAY = 4096  # overlay pages per writer (16 MiB); beyond, blocks are materialized
 MAX_PIECES = 64  # pieces per block before it is stored whole again
+
+
+class _Parts:
+    """A block written front to back: views of immutable bytes objects, in order.
+
+    Held instead of a bytearray so an append costs no copy; anything other
+    than an append (an edit, a read, a truncate) materializes it first.
+    """
+
+    __slots__ = ("parts", "size")
+
+    def __init__(self, part: memoryview) -> None:
+        self.parts = [part]
+        self.size = len(part)
+
+    def __len__(self) -> int:
+        return self.size
+
+    def append(self, part: memoryview) -> None:
+        self.parts.append(part)
+        self.size += len(part)
+
+    def tobytearray(self) -> bytearray:
+        return bytearray(b"".join(self.parts))
 
 
 class ObjectWriter:
@@ -106,7 +137,8 @@ class ObjectWriter:
         self.size = size
         # In memory: a bytearray, or the caller's bytes when one write covered
         # the whole block (kept as is, no copy; made a bytearray if edited).
-        self._blocks: OrderedDict[int, bytes | bytearray] = OrderedDict()
+        # Or ``_Parts``: a block being filled by appends, without copies.
+        self._blocks: OrderedDict[int, bytes | bytearray | _Parts] = OrderedDict()
         # Blocks written as new chunks (or being written), not yet committed.
         self._stored: dict[int, ChunkRef | Future[ChunkRef]] = {}
         self._in_flight: list[Future[ChunkRef]] = []
@@ -158,7 +190,7 @@ class ObjectWriter:
         """The block's current content (not cached; may be short: zeros follow)."""
         buf = self._blocks.get(index)
         if buf is not None:
-            return buf
+            return buf.tobytearray() if isinstance(buf, _Parts) else buf
         ref = self._stored_ref(index)
         if ref is not None:
             if ref.chunk_id is None:
@@ -202,12 +234,14 @@ class ObjectWriter:
             self._blocks[index] = buf
             self._evict()
         else:
-            if not isinstance(buf, bytearray):  # a whole block kept as written
+            if isinstance(buf, _Parts):  # an edit, not an append: copy it once
+                buf = self._blocks[index] = buf.tobytearray()
+            elif not isinstance(buf, bytearray):  # a whole block kept as written
                 buf = self._blocks[index] = bytearray(buf)
             self._blocks.move_to_end(index)
         return buf
 
-    def _put_block(self, index: int, data: bytes) -> None:
+    def _put_block(self, index: int, data: bytes | _Parts) -> None:
         """Block ``index`` is ``data`` (a whole block, one write): kept, not copied."""
         self._blocks.pop(index, None)
         self._stored.pop(index, None)
@@ -231,13 +265,38 @@ class ObjectWriter:
             self._in_flight.append(future)
             self._stored[index] = future
 
-    def _store_block(self, buf: bytes | bytearray, length: int) -> ChunkRef:
+    def _seal_behind(self, index: int) -> None:
+        """A write began block ``index``: a full block just before it is done
+        with (a sequential stream moved on), so store it now if the chunk
+        pool has room, rather than when ``max_dirty`` later blocks push it
+        out. The pool works from the first blocks on, and a commit finds
+        one block left to seal instead of ``max_dirty``."""
+        buf = self._blocks.get(index - 1)
+        if buf is None or len(buf) != self.block:
+            return
+        self._in_flight = [f for f in self._in_flight if not f.done()]
+        if len(self._in_flight) >= _IN_FLIGHT:
+            return  # busy: it waits among the dirty blocks as before
+        del self._blocks[index - 1]
+        future = _POOL.submit(self._store_block, buf, self.block)
+        self._in_flight.append(future)
+        self._stored[index - 1] = future
+
+    def _store_block(self, buf: bytes | bytearray | _Parts, length: int) -> ChunkRef:
         """Store a block's first ``length`` bytes (zeros past ``buf``'s end).
 
-        Reads ``buf`` in place (no copy) unless it is short; a block being
-        stored is out of ``_blocks`` or under the writer's lock, so nothing
-        edits it meanwhile.
+        Reads ``buf`` in place (no copy) unless it is short or in parts; a
+        block being stored is out of ``_blocks`` or under the writer's lock,
+        so nothing edits it meanwhile.
         """
+        if isinstance(buf, _Parts):
+            if buf.size != length:  # short (zeros follow): join and pad below
+                buf = buf.tobytearray()
+            elif all(is_zero(p[:PAGE]) and is_zero(p) for p in buf.parts):
+                return ChunkRef(None, length)
+            else:
+                chunk_id, _new = self.store.chunks.put_parts(self.domain, buf.parts)
+                return ChunkRef(chunk_id, length)
         if len(buf) < length:
             buf = bytes(buf) + bytes(length - len(buf))
         if is_zero(buf, length):
@@ -248,7 +307,9 @@ class ObjectWriter:
             )
         return ChunkRef(chunk_id, length)
 
-    def _seal_inline(self, buf: bytes | bytearray, length: int) -> ChunkRef:
+    def _seal_inline(self, buf: bytes | bytearray | _Parts, length: int) -> ChunkRef:
+        if isinstance(buf, _Parts):
+            buf = buf.tobytearray()
         data = bytes(buf[:length])
         if len(data) < length:
             data += bytes(length - len(data))
@@ -270,8 +331,23 @@ class ObjectWriter:
                 index, inner = divmod(offset + pos, self.block)
                 take = min(self.block - inner, len(view) - pos)
                 if take == self.block:  # a whole block: the common sequential write
-                    whole = data if type(data) is bytes and take == len(data) else None
-                    self._put_block(index, whole or bytes(view[pos : pos + take]))
+                    if type(data) is bytes and take == len(data):
+                        self._put_block(index, data)
+                    else:
+                        self._put_block(index, _Parts(self._part(data, view, pos, take)))
+                    self._seal_behind(index)
+                    pos += take
+                    continue
+                held = self._blocks.get(index)
+                if isinstance(held, _Parts) and inner == held.size:
+                    held.append(self._part(data, view, pos, take))  # appending: no copy
+                    self._blocks.move_to_end(index)
+                    pos += take
+                    continue
+                if inner == 0 and held is None and self._fresh(index):
+                    self._blocks[index] = _Parts(self._part(data, view, pos, take))
+                    self._evict()
+                    self._seal_behind(index)
                     pos += take
                     continue
                 if (
@@ -293,6 +369,21 @@ class ObjectWriter:
             self.dirty = True
             return len(view)
 
+    @staticmethod
+    def _part(data: bytes | memoryview, view: memoryview, pos: int, take: int) -> memoryview:
+        """``take`` bytes of the write at ``pos``: a view if ``data`` is immutable."""
+        if type(data) is bytes:
+            return view[pos : pos + take]
+        return memoryview(bytes(view[pos : pos + take]))
+
+    def _fresh(self, index: int) -> bool:
+        """Block ``index`` has nothing to read: not stored, no overlay, past the base."""
+        return (
+            index not in self._stored
+            and index not in self._overlay
+            and index * self.block >= min(self._base_limit, self._base.size)
+        )
+
     def write_nowait(self, offset: int, data: bytes) -> bool:
         """``write`` if that needs no I/O and no waiting; False: nothing written.
 
@@ -313,6 +404,22 @@ class ObjectWriter:
                 return False
             self.write(offset, data)
             return True
+        finally:
+            self._lock.release()
+
+    def pool_wait(self) -> Future[ChunkRef] | None:
+        """What a refused ``write_nowait`` may wait for before trying again: the
+        oldest block being stored when the chunk pool is full (None: no such
+        block, or the writer is busy; then ``write`` in a worker thread).
+
+        Lets the mount wait for the pool on its event loop (a callback when
+        the block is stored) instead of a worker thread that blocks on it.
+        """
+        if not self._lock.acquire(blocking=False):
+            return None
+        try:
+            busy = [f for f in self._in_flight if not f.done()]
+            return busy[0] if len(busy) >= _IN_FLIGHT else None
         finally:
             self._lock.release()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 
 import pytest
 
@@ -264,6 +265,108 @@ def test_writer_write_nowait_matches_write(store, ctx, bucket):
     finally:
         w.close()
     assert get_body(store, ctx, bucket, "f") == bytes(model)
+
+
+def test_writer_straddling_appends_match_model(store, ctx, bucket):
+    """Block-sized writes off the block grid (the kernel's writeback sends
+    them) are kept as views of the callers' bytes until sealed: reads, edits
+    and truncates in the middle of such a block, mutable buffers changed after
+    the write, and blocks evicted while half filled all keep the file exact."""
+    chunk = store.chunk_size
+    rng = random.Random(11)
+    w = store.open_writer(ctx, bucket, "f", base=None)
+    model = bytearray()
+    try:
+        offset = 3 * 4096
+        w.write(0, b"\0" * offset)  # a hole-ish start, then off-grid appends
+        model.extend(bytes(offset))
+        for step in range(40):
+            n = rng.choice([chunk, chunk, chunk - 4096, 2 * chunk + 8192, 4096])
+            data: bytes | bytearray | memoryview = rng.randbytes(n)
+            kind = step % 5
+            if kind == 1:
+                data = bytearray(data)
+            elif kind == 2:
+                data = memoryview(bytearray(data))
+            w.write(offset, data)
+            model[offset : offset + n] = bytes(data)
+            if isinstance(data, (bytearray, memoryview)):
+                data[:8] = b"CHANGED!"  # the writer kept a copy, not a view
+            offset += n
+            what = rng.random()
+            if what < 0.15:  # read back, including the block being filled
+                start = rng.randint(0, len(model) - 1)
+                assert w.read(start, chunk + 10) == bytes(model[start : start + chunk + 10]), step
+            elif what < 0.25:  # an edit inside the block being filled (not an append)
+                at = max(0, offset - rng.randint(1, 4096))
+                w.write(at, b"edit")
+                model[at : at + 4] = b"edit"
+                offset = max(offset, at + 4)
+            elif what < 0.3:  # truncate inside the block being filled
+                offset -= rng.randint(1, 1000)
+                w.truncate(offset)
+                del model[offset:]
+            assert w.size == len(model), step
+        assert w.read(0, len(model)) == bytes(model)
+        w.commit(ctx)
+    finally:
+        w.close()
+    assert get_body(store, ctx, bucket, "f") == bytes(model)
+
+
+def test_writer_pool_wait_names_what_a_refused_write_waits_for(store, ctx, bucket):
+    """A sequential writer outrunning the chunk pool: write_nowait refuses,
+    pool_wait hands out a block being stored, and once it is done the write
+    goes through without a worker thread. Nothing in flight: nothing to wait for."""
+    chunk = store.chunk_size
+    w = store.open_writer(ctx, bucket, "f", base=None)
+    model = bytearray()
+    waited = 0
+    try:
+        assert w.pool_wait() is None
+        for i in range(w.max_dirty + 40):
+            data = rand_bytes(chunk, 100 + i)
+            while not w.write_nowait(i * chunk, data):
+                pending = w.pool_wait()
+                assert pending is not None  # refused only because the pool is full
+                pending.result()
+                waited += 1
+            model += data
+        w.commit(ctx)
+        assert w.pool_wait() is None
+    finally:
+        w.close()
+    assert get_body(store, ctx, bucket, "f") == bytes(model)
+
+
+def test_sequential_writer_stores_blocks_it_moved_past(store_path, store, ctx, bucket):
+    """A full block a sequential stream has moved past is stored while the
+    pool has room (not held until max_dirty later blocks push it out), on or
+    off the block grid; the last block stays in memory until the commit."""
+    chunk = store.chunk_size
+    for name, start in (("aligned", 0), ("straddling", 12288)):
+        had = len(chunk_files(store_path))
+        w = store.open_writer(ctx, bucket, name, base=None)
+        model = bytearray(start)
+        try:
+            if start:
+                w.write(0, bytes(start))
+            for i in range(6):
+                data = rand_bytes(chunk, 200 + i)
+                assert w.write_nowait(start + i * chunk, data)
+                model += data
+                while (pending := w.pool_wait()) is not None:
+                    pending.result()
+            deadline = time.monotonic() + 30  # the pool may still be writing the last ones
+            while (
+                stored := len(chunk_files(store_path)) - had
+            ) < 5 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert stored >= 5, (name, stored)  # not one file before commit with max_dirty=16
+            w.commit(ctx)
+        finally:
+            w.close()
+        assert get_body(store, ctx, bucket, name) == bytes(model)
 
 
 def test_writer_on_base_is_copy_on_write(store, ctx, vbucket):
