@@ -37,7 +37,6 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict
-from concurrent.futures import Future
 from typing import Any
 
 import trio
@@ -71,26 +70,6 @@ CACHED_BLOCKS = 4  # per open file, for reads of unmodified data (4 chunks of me
 SEQUENTIAL_SLACK = 512 << 10
 PENDING_MAX = 64 << 10  # bytes of small writes kept before a writer is opened
 _POOL_WAITS = 4  # waits for the chunk pool per write before a worker thread takes it
-
-
-async def _wait_future(future: Future[Any]) -> None:
-    """Wait on the event loop until a ``concurrent.futures`` future is done.
-
-    Not cancellable, like the worker-thread write it replaces (a write is
-    never torn by a cancelled request).
-    """
-    token = trio.lowlevel.current_trio_token()
-    done = trio.Event()
-
-    def wake(_: Future[Any]) -> None:
-        try:
-            token.run_sync_soon(done.set)
-        except trio.RunFinishedError:
-            pass
-
-    future.add_done_callback(wake)
-    with trio.CancelScope(shield=True):
-        await done.wait()
 
 
 class OpenFile:
@@ -275,7 +254,7 @@ class OpenFile:
             pending = self.writer.pool_wait() if hasattr(self.writer, "pool_wait") else None
             if pending is None:
                 return False
-            await _wait_future(pending)
+            await wait_done(pending)
         return bool(nowait(offset, data))
 
     async def truncate(self, size: int) -> None:

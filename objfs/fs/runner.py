@@ -100,7 +100,11 @@ class StoreRunner:
 
 async def wait_done(fut: concurrent.futures.Future[Any]) -> None:
     """Wait on the event loop for a future of another thread pool to finish
-    (its result is not taken): no worker thread blocked on it meanwhile."""
+    (its result is not taken): no worker thread blocked on it meanwhile.
+
+    Not cancellable, like the worker-thread call it replaces (a write waiting
+    for the chunk pool is never torn by a cancelled request).
+    """
     if fut.done():
         return
     token = trio.lowlevel.current_trio_token()
@@ -113,7 +117,8 @@ async def wait_done(fut: concurrent.futures.Future[Any]) -> None:
             pass
 
     fut.add_done_callback(wake)
-    await done.wait()
+    with trio.CancelScope(shield=True):
+        await done.wait()
 
 
 def fuse_handler(fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
