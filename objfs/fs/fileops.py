@@ -23,6 +23,7 @@ import errno
 import logging
 import os
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -292,24 +293,30 @@ class FileOps:
         )
         try:
             await state.truncate(size)
-            committed = await state.commit(durable=False)
+            committed = await state.commit(durable=False, own=self.own_commit)
         finally:
             await state.close()
         if committed is not None:
-            self.note_own_change(committed.key)
             node.version = committed
             node.cached_data = None
             self.touched(node.path)
             node.version = committed
 
+    @property
+    def own_commit(self: ObjfsOperations) -> tuple[Callable[[str], None], Callable[[str], None]]:
+        """What ``OpenFile.commit`` announces its change with, before the store
+        makes it visible: the change poller may see the commit before the
+        commit's caller resumes, and must know it for this mount's own (else
+        it drops every directory's name set and the file's inode)."""
+        return self.note_own_change, self.drop_own_change
+
     async def commit_node(self: ObjfsOperations, node: Node, durable: bool) -> None:
         state = node.state
         if state is None:
             return
-        version = await state.commit(durable)
+        version = await state.commit(durable, own=self.own_commit)
         if version is None:
             return
-        self.note_own_change(version.key)
         node.version = version
         node.cached_data = (version.version_id, version.seq)
         self.pending.discard(node)

@@ -37,6 +37,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 import trio
@@ -395,8 +396,16 @@ class OpenFile:
         self.meta_dirty = True
         self.meta_gen += 1
 
-    async def commit(self, durable: bool) -> ObjectVersion | None:
-        """Commit pending changes; returns the new current version or None if none."""
+    async def commit(
+        self, durable: bool, own: tuple[Callable[[str], None], Callable[[str], None]] | None = None
+    ) -> ObjectVersion | None:
+        """Commit pending changes; returns the new current version or None if none.
+
+        ``own``: (note, drop) called with the key right before the store makes
+        the change visible (under the lock: the key cannot move meanwhile),
+        and after it if it failed; a change poller that sees the commit before
+        this call returns then knows it for the caller's own.
+        """
         async with self.lock:
             if self.key is None:
                 return None
@@ -410,28 +419,36 @@ class OpenFile:
             store = self.run.store
             meta = self.current_meta()
             gen = self.meta_gen
-            if not self.data_dirty and self.base is not None:
-                version = await self.run(
-                    store.update_sys_meta,
-                    ctx,
-                    self.bucket,
-                    self.key,
-                    meta,
-                    version_id=self.base.version_id,
-                )
-            else:
-                kwargs: dict[str, Any] = {"sys_meta": meta}
-                if self.base is not None:
-                    kwargs["content_type"] = self.base.content_type
-                    # The envelope belongs to the writer: a CSE writer adds its own.
-                    kwargs["user_meta"] = without_envelope(self.base.user_meta)
+            key = self.key
+            if own is not None:
+                own[0](key)
+            try:
+                if not self.data_dirty and self.base is not None:
+                    version = await self.run(
+                        store.update_sys_meta,
+                        ctx,
+                        self.bucket,
+                        key,
+                        meta,
+                        version_id=self.base.version_id,
+                    )
+                else:
+                    kwargs: dict[str, Any] = {"sys_meta": meta}
+                    if self.base is not None:
+                        kwargs["content_type"] = self.base.content_type
+                        # The envelope belongs to the writer: a CSE writer adds its own.
+                        kwargs["user_meta"] = without_envelope(self.base.user_meta)
 
-                def commit() -> ObjectVersion:
-                    writer = self._writer_now()
-                    writer.commit(ctx, **kwargs)
-                    return writer.version
+                    def commit() -> ObjectVersion:
+                        writer = self._writer_now()
+                        writer.commit(ctx, **kwargs)
+                        return writer.version
 
-                version = await self.run(commit)
+                    version = await self.run(commit)
+            except BaseException:
+                if own is not None:
+                    own[1](key)
+                raise
             self.base = version
             self.must_commit = False
             self.emptied = False
