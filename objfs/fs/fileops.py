@@ -35,7 +35,7 @@ from objfs.fs.encryption import is_cse, read_version, verify_readable
 from objfs.fs.inodes import UNKNOWN, Kind, Node
 from objfs.fs.openfile import OpenFile
 from objfs.fs.runner import caller, fuse_error, fuse_handler
-from objfs.fs.times import flush_times
+from objfs.fs.times import flush_times, kernel_now_ns
 from objfs.store.types import ObjectVersion
 
 if TYPE_CHECKING:
@@ -184,7 +184,11 @@ class FileOps:
             return info, attr
         node = self.table.node(Kind.FILE, path)
         meta = new_entry_meta(stat.S_IFREG | stat.S_IMODE(mode), ctx, await self.attrs(parent))
-        meta = meta.replace(mtime_ns=None, ctime_ns=None)  # kept by the OpenFile until commit
+        changed = meta.atime_ns  # the directory's new mtime
+        # The file's times on the kernel's clock: no setattr at its first
+        # write when that comes within the same tick (``kernel_now_ns``).
+        now = kernel_now_ns()
+        meta = meta.replace(atime_ns=now, mtime_ns=None, ctime_ns=None)  # kept by the OpenFile
         state = OpenFile(
             self.run,
             self.bucket,
@@ -194,13 +198,13 @@ class FileOps:
             new=True,
             encryption=self.encryption,
         )
-        state.mtime_ns = state.ctime_ns = meta.atime_ns
+        state.mtime_ns = state.ctime_ns = now
         node.state = state
         node.version = None
         node.cached_data = None
         self.pending.add(node)
         self.touched(path)
-        self.entry_changed(parent.path, meta.atime_ns)
+        self.entry_changed(parent.path, changed)
         fh = self._attach(node, state, True)
         attr = await self.attrs(node)
         self.table.add_lookups(node)

@@ -35,7 +35,6 @@ version is committed. Invariants:
 from __future__ import annotations
 
 import logging
-import time
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
@@ -56,6 +55,7 @@ from objfs.fs.encryption import (
     without_envelope,
 )
 from objfs.fs.runner import CALLER, StoreRunner, caller, wait_done
+from objfs.fs.times import kernel_now_ns
 from objfs.store.reader import ExtentReader
 from objfs.store.types import ObjectVersion, RequestContext, SystemMeta
 
@@ -160,8 +160,9 @@ class OpenFile:
         return self.sys_meta.replace(**changes) if changes else self.sys_meta
 
     def _data_changed(self) -> None:
-        """A write or truncate: mtime and ctime are now (POSIX)."""
-        self.mtime_ns = self.ctime_ns = time.time_ns()
+        """A write or truncate: mtime and ctime are now (POSIX), as the kernel
+        stamps them (``times.kernel_now_ns``)."""
+        self.mtime_ns = self.ctime_ns = kernel_now_ns()
 
     def _envelope(self, base: ObjectVersion | None) -> CSEObject | None:
         """The open CSE envelope of ``base`` (None if it is not client-side encrypted)."""
