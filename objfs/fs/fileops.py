@@ -23,6 +23,7 @@ import errno
 import logging
 import os
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -34,7 +35,7 @@ from objfs.fs.encryption import is_cse, read_version, verify_readable
 from objfs.fs.inodes import UNKNOWN, Kind, Node
 from objfs.fs.openfile import OpenFile
 from objfs.fs.runner import caller, fuse_error, fuse_handler
-from objfs.fs.times import flush_times
+from objfs.fs.times import flush_times, kernel_now_ns
 from objfs.store.types import ObjectVersion
 
 if TYPE_CHECKING:
@@ -183,7 +184,11 @@ class FileOps:
             return info, attr
         node = self.table.node(Kind.FILE, path)
         meta = new_entry_meta(stat.S_IFREG | stat.S_IMODE(mode), ctx, await self.attrs(parent))
-        meta = meta.replace(mtime_ns=None, ctime_ns=None)  # kept by the OpenFile until commit
+        changed = meta.atime_ns  # the directory's new mtime
+        # The file's times on the kernel's clock: no setattr at its first
+        # write when that comes within the same tick (``kernel_now_ns``).
+        now = kernel_now_ns()
+        meta = meta.replace(atime_ns=now, mtime_ns=None, ctime_ns=None)  # kept by the OpenFile
         state = OpenFile(
             self.run,
             self.bucket,
@@ -193,13 +198,13 @@ class FileOps:
             new=True,
             encryption=self.encryption,
         )
-        state.mtime_ns = state.ctime_ns = meta.atime_ns
+        state.mtime_ns = state.ctime_ns = now
         node.state = state
         node.version = None
         node.cached_data = None
         self.pending.add(node)
         self.touched(path)
-        self.entry_changed(parent.path, meta.atime_ns)
+        self.entry_changed(parent.path, changed)
         fh = self._attach(node, state, True)
         attr = await self.attrs(node)
         self.table.add_lookups(node)
@@ -292,24 +297,30 @@ class FileOps:
         )
         try:
             await state.truncate(size)
-            committed = await state.commit(durable=False)
+            committed = await state.commit(durable=False, own=self.own_commit)
         finally:
             await state.close()
         if committed is not None:
-            self.note_own_change(committed.key)
             node.version = committed
             node.cached_data = None
             self.touched(node.path)
             node.version = committed
 
+    @property
+    def own_commit(self: ObjfsOperations) -> tuple[Callable[[str], None], Callable[[str], None]]:
+        """What ``OpenFile.commit`` announces its change with, before the store
+        makes it visible: the change poller may see the commit before the
+        commit's caller resumes, and must know it for this mount's own (else
+        it drops every directory's name set and the file's inode)."""
+        return self.note_own_change, self.drop_own_change
+
     async def commit_node(self: ObjfsOperations, node: Node, durable: bool) -> None:
         state = node.state
         if state is None:
             return
-        version = await state.commit(durable)
+        version = await state.commit(durable, own=self.own_commit)
         if version is None:
             return
-        self.note_own_change(version.key)
         node.version = version
         node.cached_data = (version.version_id, version.seq)
         self.pending.discard(node)

@@ -35,8 +35,8 @@ version is committed. Invariants:
 from __future__ import annotations
 
 import logging
-import time
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 import trio
@@ -55,6 +55,9 @@ from objfs.fs.encryption import (
     without_envelope,
 )
 from objfs.fs.runner import CALLER, StoreRunner, caller, wait_done
+from objfs.fs.times import kernel_now_ns
+from objfs.store import WouldBlock
+from objfs.store.mountops import SMALL_COMMIT_MAX
 from objfs.store.reader import ExtentReader
 from objfs.store.types import ObjectVersion, RequestContext, SystemMeta
 
@@ -160,8 +163,9 @@ class OpenFile:
         return self.sys_meta.replace(**changes) if changes else self.sys_meta
 
     def _data_changed(self) -> None:
-        """A write or truncate: mtime and ctime are now (POSIX)."""
-        self.mtime_ns = self.ctime_ns = time.time_ns()
+        """A write or truncate: mtime and ctime are now (POSIX), as the kernel
+        stamps them (``times.kernel_now_ns``)."""
+        self.mtime_ns = self.ctime_ns = kernel_now_ns()
 
     def _envelope(self, base: ObjectVersion | None) -> CSEObject | None:
         """The open CSE envelope of ``base`` (None if it is not client-side encrypted)."""
@@ -415,8 +419,47 @@ class OpenFile:
         self.meta_dirty = True
         self.meta_gen += 1
 
-    async def commit(self, durable: bool) -> ObjectVersion | None:
-        """Commit pending changes; returns the new current version or None if none."""
+    def _small_content(self) -> bytes | None:
+        """The whole content to commit when it is small, in memory and starts
+        empty (no writer, nothing of the base kept, not client-side
+        encrypted): what ``Store.commit_small`` takes. Else None."""
+        if self.writer is not None or self.enc.cse_key is not None:
+            return None
+        base = self.base
+        if not (self.rewrite or base is None or base.size == 0):
+            return None
+        size = self.size
+        if size > SMALL_COMMIT_MAX:
+            return None
+        pending = self._pending
+        if len(pending) == 1 and pending[0][0] == 0 and len(pending[0][1]) == size:
+            return pending[0][1]  # one write from 0: the usual small file
+        content = bytearray(size)
+        for offset, data in pending:
+            content[offset : offset + len(data)] = data
+        return bytes(content)
+
+    def _small_committed(self) -> None:
+        """``commit_small`` committed the pending writes: the file now is its version."""
+        self._pending = []
+        self._pending_bytes = self._pending_end = 0
+        self.rewrite = False
+
+    async def commit(
+        self, durable: bool, own: tuple[Callable[[str], None], Callable[[str], None]] | None = None
+    ) -> ObjectVersion | None:
+        """Commit pending changes; returns the new current version or None if none.
+
+        ``own``: (note, drop) called with the key right before the store makes
+        the change visible (under the lock: the key cannot move meanwhile),
+        and after it if it failed; a change poller that sees the commit before
+        this call returns then knows it for the caller's own.
+
+        A small content that starts empty (``_small_content``) is committed by
+        one ``Store.commit_small`` on this thread, no worker-thread hop (it
+        does not wait: see there), unless the commit is durable; if it cannot
+        be done now, in a worker thread; failing that, through a writer.
+        """
         async with self.lock:
             if self.key is None:
                 return None
@@ -430,28 +473,62 @@ class OpenFile:
             store = self.run.store
             meta = self.current_meta()
             gen = self.meta_gen
-            if not self.data_dirty and self.base is not None:
-                version = await self.run(
-                    store.update_sys_meta,
-                    ctx,
-                    self.bucket,
-                    self.key,
-                    meta,
-                    version_id=self.base.version_id,
-                )
-            else:
-                kwargs: dict[str, Any] = {"sys_meta": meta}
-                if self.base is not None:
-                    kwargs["content_type"] = self.base.content_type
-                    # The envelope belongs to the writer: a CSE writer adds its own.
-                    kwargs["user_meta"] = without_envelope(self.base.user_meta)
+            key = self.key
+            if own is not None:
+                own[0](key)
+            try:
+                if not self.data_dirty and self.base is not None:
+                    version = await self.run(
+                        store.update_sys_meta,
+                        ctx,
+                        self.bucket,
+                        key,
+                        meta,
+                        version_id=self.base.version_id,
+                    )
+                else:
+                    kwargs: dict[str, Any] = {"sys_meta": meta}
+                    if self.base is not None:
+                        kwargs["content_type"] = self.base.content_type
+                        # The envelope belongs to the writer: a CSE writer adds its own.
+                        kwargs["user_meta"] = without_envelope(self.base.user_meta)
+                    small = self._small_content()
+                    sse = self.enc.write_request
+                    done = None
+                    if small is not None and not durable:
+                        try:
+                            done = store.commit_small(
+                                ctx.with_options(nowait=True),
+                                self.bucket,
+                                key,
+                                small,
+                                sse=sse,
+                                **kwargs,
+                            )
+                        except WouldBlock:
+                            done = None  # then in a worker thread, where waiting is fine
 
-                def commit() -> ObjectVersion:
-                    writer = self._writer_now()
-                    writer.commit(ctx, **kwargs)
-                    return writer.version
+                    def commit() -> ObjectVersion:
+                        if small is not None:
+                            version = store.commit_small(
+                                ctx, self.bucket, key, small, sse=sse, **kwargs
+                            )
+                            if version is not None:
+                                self._small_committed()
+                                return version
+                        writer = self._writer_now()
+                        writer.commit(ctx, **kwargs)
+                        return writer.version
 
-                version = await self.run(commit)
+                    if done is not None:
+                        self._small_committed()
+                        version = done
+                    else:
+                        version = await self.run(commit)
+            except BaseException:
+                if own is not None:
+                    own[1](key)
+                raise
             self.base = version
             self.must_commit = False
             self.emptied = False

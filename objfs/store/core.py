@@ -97,6 +97,7 @@ class Store(
         # the frames that write inserted.
         self.chunks.inline_source = lambda cid: q.get_inline(self.db.conn().cursor(), cid)
         self._domains: dict[bytes, Domain] = {}
+        self._store_domains: dict[str, bytes] = {}  # _store_domain_id
         self._extents_cache: OrderedDict[int, Extents] = OrderedDict()  # objects.py
         self._kms_recent: dict[tuple[object, ...], int] = {}  # audit folding (store/kms.py)
         self._domain_lock = threading.Lock()
@@ -230,9 +231,9 @@ class Store(
             mode = "SSE-C"
         mode = mode or bucket.encryption
         if mode == "none":
-            return self._domain(self.db.get_meta("plain_domain")), "none", None  # type: ignore[arg-type]
+            return self._domain(self._store_domain_id("plain_domain")), "none", None
         if mode == "AES256":
-            return self._domain(self.db.get_meta("sse_s3_domain")), "AES256", None  # type: ignore[arg-type]
+            return self._domain(self._store_domain_id("sse_s3_domain")), "AES256", None
         if mode == "SSE-C":
             key = sse.customer_key if sse else None
             if key is None or len(key) != 32:
@@ -241,6 +242,14 @@ class Store(
         if mode == "aws:kms":
             return self._kms_write_domain(bucket, sse, ctx, key)
         raise InvalidArgument(f"unknown server-side encryption {mode!r}")
+
+    def _store_domain_id(self, name: str) -> bytes:
+        """The id of a domain ``init`` made (``plain_domain``, ``sse_s3_domain``):
+        fixed for the store's life, so read once."""
+        found = self._store_domains.get(name)
+        if found is None:
+            found = self._store_domains[name] = self.db.get_meta(name)  # type: ignore[assignment]
+        return found  # type: ignore[return-value]
 
     def _ssec_domain(self, key: bytes) -> Domain:
         tag = self.keyring.ssec_lookup_tag(key)

@@ -2,15 +2,19 @@
 
 A mixin of ``Store``. ``rename``/``rename_prefix`` move keys in one
 transaction (S3 has no rename; peers copy key by key). ``_commit_manifest``
-commits chunks an ``ObjectWriter`` already stored (checked there itself).
+commits chunks an ``ObjectWriter`` already stored (checked there itself);
+``commit_small`` commits a small file's whole content without a writer, in
+one transaction (cheap enough for the mount's event loop thread).
 """
 
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from objfs.chunks.store import INLINE_MAX
 from objfs.crypto.keyring import Domain
 from objfs.errors import (
     AccessDenied,
@@ -18,8 +22,10 @@ from objfs.errors import (
     NoSuchKey,
 )
 from objfs.meta import queries as q
+from objfs.meta.db import WouldBlock
 from objfs.store import records as rec
 from objfs.store.access import Need, condition_keys, requires
+from objfs.store.chunking import is_zero
 from objfs.store.leases import WriteIntent
 from objfs.store.names import encode_key, prefix_upper
 from objfs.store.objects import guess_content_type
@@ -39,6 +45,10 @@ from objfs.store.writer import ObjectWriter
 
 if TYPE_CHECKING:
     pass
+
+
+# The largest content ``commit_small`` takes (one chunk inline in the database).
+SMALL_COMMIT_MAX = INLINE_MAX
 
 
 class MountMixin:
@@ -251,6 +261,100 @@ class MountMixin:
             base_seq=base_seq,
         )
 
+    @requires()  # s3:PutObject: decided in the commit's transaction, as every mount commit
+    def commit_small(
+        self,
+        ctx: RequestContext,
+        bucket: str,
+        key: str,
+        data: bytes | bytearray | memoryview,
+        *,
+        sys_meta: SystemMeta,
+        content_type: str | None = None,
+        user_meta: dict[str, str] | None = None,
+        sse: SSERequest | None = None,
+    ) -> ObjectVersion | None:
+        """The mount's commit of a file whose whole content is ``data`` (at most
+        ``INLINE_MAX`` bytes, a new file or a rewrite from scratch), in one
+        transaction, without a writer.
+
+        It commits what ``open_writer(truncate=True)``, ``write`` and
+        ``ObjectWriter.commit`` would (same check of s3:PutObject with the
+        data's encryption, same metadata carried over, ETag and access-log
+        record): the data is sealed inline inside the transaction, where the
+        bucket's default encryption is read. Returns the new version, or None
+        having done nothing when this path does not apply: the encryption
+        needs keys fetched or audited (SSE-C, SSE-KMS: commit with a writer).
+        With ``ctx.nowait`` (the mount's event loop thread: a few statements,
+        sealing 16 KiB at most) it raises ``WouldBlock``, having done nothing,
+        where it would wait: another writer holds the database, the commit is
+        durable (fsync), or the access log would be written.
+        """
+        if len(data) > SMALL_COMMIT_MAX:
+            raise InvalidArgument(f"commit_small takes at most {SMALL_COMMIT_MAX} bytes")
+        if sse is not None and (
+            sse.customer_key is not None or sse.mode not in (None, "none", "AES256")
+        ):
+            return None
+        started_ns, started_mono = time.time_ns(), time.monotonic_ns()
+        where = {"bucket": bucket, "key": key}
+        seen: dict[str, Any] = {}  # the bucket row the check read: the log needs no read
+        # The store's own domains (opened once, kept): either may be the
+        # bucket's default, known only inside the transaction.
+        domains = {
+            "none": self._domain(self._store_domain_id("plain_domain")),
+            "AES256": self._domain(self._store_domain_id("sse_s3_domain")),
+        }
+        try:
+            with self.db.write(durable=ctx.durable) as cur:
+                info = self._bucket(cur, bucket)
+                label = (sse.mode if sse is not None else None) or info.encryption
+                if label not in domains:
+                    raise _NotHere  # aws:kms (or a mode this objfs does not know)
+                domain, kms = domains[label], None
+                manifest: list[ChunkRef] = []
+                inline: dict[bytes, bytes] = {}
+                if data and is_zero(data):
+                    manifest.append(ChunkRef(None, len(data)))  # a hole, as a writer makes
+                elif data:
+                    chunk_id, frame = self.chunks.seal_inline(domain, data)
+                    manifest.append(ChunkRef(chunk_id, len(data)))
+                    inline[chunk_id] = frame
+                version = self._commit_in(
+                    cur,
+                    ctx,
+                    bucket,
+                    key,
+                    manifest,
+                    len(data),
+                    domain=domain,
+                    sse=label,
+                    kms_key_id=kms,
+                    sys_meta=sys_meta,
+                    content_type=content_type,
+                    user_meta=user_meta,
+                    inline=inline,
+                    seen=seen,
+                )
+                if ctx.nowait and _logs(seen.get(bucket)):
+                    # its record is a second write: rolled back, not here
+                    raise WouldBlock("the access log record is a write")
+        except _NotHere:
+            return None
+        except WouldBlock:
+            raise
+        except Exception as err:
+            if ctx.nowait and _logs(seen.get(bucket)):
+                raise WouldBlock("the access log record is a write") from err
+            self.access_log.record(
+                ctx, "commit_manifest", (), where, seen, started_ns, started_mono, None, err
+            )
+            raise
+        self.access_log.record(
+            ctx, "commit_manifest", (), where, seen, started_ns, started_mono, version
+        )
+        return version
+
     def _commit_manifest(
         self,
         ctx: RequestContext,
@@ -292,46 +396,83 @@ class MountMixin:
         kms = sse == "aws:kms"
         if kms:  # decided before the KMS use it would audit
             self.access.check(ctx, "s3:PutObject", bucket, key, None, conditions, seen=seen)
-        raw = encode_key(key)
-        digest = hashlib.md5()
-        for ref in manifest:
-            digest.update(ref.chunk_id or ref.length.to_bytes(8, "big"))
-            if ref.offset is not None:  # a slice: which part of the chunk
-                digest.update(ref.offset.to_bytes(8, "big") + ref.length.to_bytes(8, "big"))
-        etag = f"{digest.hexdigest()}-{max(1, len(manifest))}"
         if kms:  # the key must still be usable; audited as GenerateDataKey
             self._kms_domain(domain.domain_id, None, ctx, bucket, key, "GenerateDataKey")
         with self.db.write(durable=ctx.durable) as cur:
-            if not kms:  # in the commit's own transaction: no read transaction more
-                self.access.check(
-                    ctx, "s3:PutObject", bucket, key, None, conditions, seen=seen, cur=cur
-                )
-            current = q.get_latest(cur, bucket, raw)
-            if current is not None and not current[Col.DM]:
-                if sys_meta is None:
-                    sys_meta = rec.unpack_sys_meta(current[Col.SMETA])
-                if user_meta is None:
-                    user_meta = rec.unpack_user_meta(current[Col.UMETA])
-                if content_type is None:
-                    content_type = current[Col.CTYPE]
-            content_type = content_type or guess_content_type(key)
-            result = self._commit_version(
+            return self._commit_in(
                 cur,
+                ctx,
                 bucket,
-                raw,
-                manifest=manifest,
-                size=size,
-                etag=etag,
-                content_type=content_type,
-                user_meta=user_meta,
-                sys_meta=sys_meta,
+                key,
+                manifest,
+                size,
+                domain=domain,
                 sse=sse,
                 kms_key_id=kms_key_id,
-                domain_id=domain.domain_id,
+                sys_meta=sys_meta,
+                content_type=content_type,
+                user_meta=user_meta,
                 inline=inline,
-                creator=ctx,  # not a decorated request: name who writes it
+                seen=seen,
+                checked=kms,
                 base=base,
             )
+
+    def _commit_in(
+        self,
+        cur: Any,
+        ctx: RequestContext,
+        bucket: str,
+        key: str,
+        manifest: Sequence[ChunkRef],
+        size: int,
+        *,
+        domain: Domain,
+        sse: str,
+        kms_key_id: str | None,
+        sys_meta: SystemMeta | None,
+        content_type: str | None,
+        user_meta: dict[str, str] | None,
+        inline: dict[bytes, bytes] | None,
+        seen: dict[str, Any] | None,
+        checked: bool = False,
+        base: tuple[int, Sequence[ChunkRef]] | None = None,
+    ) -> ObjectVersion:
+        """``_commit_manifest`` inside its write transaction ``cur`` (see there);
+        ``checked``: s3:PutObject was decided already (before a KMS use)."""
+        raw = encode_key(key)
+        if not checked:  # in the commit's own transaction: no read transaction more
+            conditions = condition_keys({"sse": sse, "kms_key_id": kms_key_id})
+            self.access.check(
+                ctx, "s3:PutObject", bucket, key, None, conditions, seen=seen, cur=cur
+            )
+        etag = _manifest_etag(manifest)
+        current = q.get_latest(cur, bucket, raw)
+        if current is not None and not current[Col.DM]:
+            if sys_meta is None:
+                sys_meta = rec.unpack_sys_meta(current[Col.SMETA])
+            if user_meta is None:
+                user_meta = rec.unpack_user_meta(current[Col.UMETA])
+            if content_type is None:
+                content_type = current[Col.CTYPE]
+        content_type = content_type or guess_content_type(key)
+        result = self._commit_version(
+            cur,
+            bucket,
+            raw,
+            manifest=manifest,
+            size=size,
+            etag=etag,
+            content_type=content_type,
+            user_meta=user_meta,
+            sys_meta=sys_meta,
+            sse=sse,
+            kms_key_id=kms_key_id,
+            domain_id=domain.domain_id,
+            inline=inline,
+            creator=ctx,  # not a decorated request: name who writes it
+            base=base,
+        )
         return ObjectVersion(
             bucket=bucket,
             key=key,
@@ -348,3 +489,22 @@ class MountMixin:
             kms_key_id=kms_key_id,
             seq=result.seq,
         )
+
+
+class _NotHere(Exception):
+    """``commit_small``: roll back, the caller commits another way."""
+
+
+def _logs(seen: tuple[str, dict[str, Any]] | None) -> bool:
+    """Whether a bucket, as the access check read it, keeps a server access log."""
+    return seen is not None and bool(seen[1].get("logging"))
+
+
+def _manifest_etag(manifest: Sequence[ChunkRef]) -> str:
+    """The mount's ETag: md5 of the chunk ids (and slices), ``-N`` (multipart-shaped)."""
+    digest = hashlib.md5()
+    for ref in manifest:
+        digest.update(ref.chunk_id or ref.length.to_bytes(8, "big"))
+        if ref.offset is not None:  # a slice: which part of the chunk
+            digest.update(ref.offset.to_bytes(8, "big") + ref.length.to_bytes(8, "big"))
+    return f"{digest.hexdigest()}-{max(1, len(manifest))}"

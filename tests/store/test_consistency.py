@@ -18,7 +18,7 @@ import pytest
 from objfs.auth import totp
 from objfs.errors import NoSuchBucket, NoSuchKey
 from objfs.store import OWNER, RequestContext, Store, Versioning
-from objfs.store.types import TimesUpdate
+from objfs.store.types import SSERequest, SystemMeta, TimesUpdate
 
 from .support import get_body, md5
 
@@ -370,6 +370,9 @@ def test_every_mutating_method_advances_the_change_sequence(store, ctx):
         "delete_object": lambda: store.delete_object(ctx, "seq-b", "b"),
         "delete_objects": lambda: store.delete_objects(ctx, "seq-b", [("e/a", None)]),
         "open_writer": writer_commit,  # its writer's commit is the mutation
+        "commit_small": lambda: store.commit_small(
+            ctx, "seq-b", "small", b"s", sys_meta=SystemMeta(), sse=SSERequest(mode="AES256")
+        ),
         "amend_times": lambda: store.amend_times(ctx, "seq-b", [TimesUpdate("w2", atime_ns=1)]),
         "create_user": lambda: store.create_user(ctx, "seq-user"),
         "create_access_key": access_key,
