@@ -61,3 +61,32 @@ def test_close_while_the_checkpointer_waits_ends_it_and_keeps_every_commit(
     with Store.open(store_path) as again:
         for i in range(dbmod.CHECKPOINT_EVERY + 1):
             assert again.get_object(OWNER, "ckpt", f"k{i:04d}").read() == str(i).encode()
+
+
+def test_a_stream_of_commits_on_the_event_loop_keeps_the_wal_short(store_path: Path) -> None:
+    """Commits in ``nowait()`` scopes never checkpoint inside COMMIT, and the
+    background thread's RESTART lets the WAL start over even though commits
+    never pause (a PASSIVE checkpoint alone never rewinds it)."""
+    rows, blob = 3000, b"y" * 6000  # two pages or more a commit: > 6,000 WAL pages in all
+    store = Store.open(store_path)
+    try:
+        db = store.db
+        with db.write() as cur:
+            cur.execute("CREATE TABLE scratch (n INTEGER, data BLOB)")
+        fell_back = 0
+        for n in range(rows):
+            try:
+                with db.nowait(), db.write() as cur:
+                    cur.execute("INSERT INTO scratch VALUES (?, ?)", (n, blob))
+            except dbmod.WouldBlock:  # the RESTART holds writers off: wait, as the mount does
+                fell_back += 1
+                with db.write() as cur:
+                    cur.execute("INSERT INTO scratch VALUES (?, ?)", (n, blob))
+        assert db.conn().execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+        page = db.conn().execute("PRAGMA page_size").fetchone()[0]
+        wal = (store_path / "meta.db-wal").stat().st_size
+        # Without the RESTART the WAL reaches the backstop's 8,192 pages.
+        assert wal < dbmod.AUTOCHECKPOINT_PAGES * page // 2, (wal, fell_back)
+        assert db.conn().execute("SELECT count(*) FROM scratch").fetchone()[0] == rows
+    finally:
+        store.close()
