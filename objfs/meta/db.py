@@ -19,9 +19,13 @@ Owns ``meta.db``. Invariants:
   checkpoint never rewinds a WAL that commits keep growing (measured: 4,000
   small commits, 33 MB of WAL, then one 47 ms in-commit checkpoint), so when
   the WAL holds ``RESTART_PAGES`` or more the thread follows up with a
-  RESTART, which waits at most ``RESTART_WAIT_MS`` for writers and lets the
-  next writer start the WAL from its beginning. Checkpoints move pages that
-  are already committed, so none of this changes what survives a crash;
+  RESTART under the process's write lock (it waits at most
+  ``RESTART_WAIT_MS`` for readers and other processes), and the next writer
+  starts the WAL from its beginning. Checkpoints move pages that are
+  already committed, so none of this changes what survives a crash;
+- one process's writers queue on a lock of their own before SQLite's: no
+  busy-handler sleeps between threads of one process (a ``nowait()`` write
+  refuses when another thread holds it);
 - in a ``nowait()`` scope (the mount's event loop thread) a write refuses to
   wait rather than block its thread: ``WouldBlock`` instead of waiting for
   another writer's lock or for the fsync of a durable commit, raised only
@@ -254,6 +258,9 @@ class Database:
         self._commits = 0  # since the last background checkpoint was asked for
         self._checkpoint_due = threading.Event()
         self._checkpointer: threading.Thread | None = None
+        # This process's writers queue here (fair, no busy sleeps); another
+        # process's still meet SQLite's lock and busy timeout.
+        self._write_lock = threading.Lock()
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -393,6 +400,29 @@ class Database:
         nowait = local.nowait
         if nowait and durable:
             raise WouldBlock("a durable commit waits for its fsync")
+        if nowait:
+            if not self._write_lock.acquire(blocking=False):
+                raise WouldBlock("another thread of this process is writing")
+        elif not self._write_lock.acquire(timeout=BUSY_TIMEOUT_S):
+            raise sqlite3.OperationalError("database is locked (by this process)")
+        try:
+            with self._transaction(conn, local, durable=durable, nowait=nowait) as cur:
+                yield cur
+        finally:
+            self._write_lock.release()
+        if nowait:
+            local.nowait = False  # committed: the rest of the scope waits as usual
+        self._commits += 1  # racy across threads: a count, not a promise
+        if self._commits >= CHECKPOINT_EVERY:
+            self._commits = 0
+            self._ask_checkpoint()
+
+    @contextlib.contextmanager
+    def _transaction(
+        self, conn: sqlite3.Connection, local: threading.local, *, durable: bool, nowait: bool
+    ) -> Iterator[sqlite3.Cursor]:
+        """BEGIN IMMEDIATE ... COMMIT on this thread's connection (the caller
+        holds the process's write lock)."""
         want = "FULL" if durable else "NORMAL"
         if local.sync != want:
             conn.execute(f"PRAGMA synchronous={want}")
@@ -431,12 +461,6 @@ class Database:
             with contextlib.suppress(sqlite3.Error):
                 cur.execute("ROLLBACK")
             raise _translate(exc) from exc
-        if nowait:
-            local.nowait = False  # committed: the rest of the scope waits as usual
-        self._commits += 1  # racy across threads: a count, not a promise
-        if self._commits >= CHECKPOINT_EVERY:
-            self._commits = 0
-            self._ask_checkpoint()
 
     # -- background checkpoints (see the module docstring) -------------------
 
@@ -470,9 +494,13 @@ class Database:
         _busy, wal_pages, _done = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
         if wal_pages < RESTART_PAGES:
             return
+        # Holding the write lock: this process's writers cannot slip in
+        # between the busy handler's sleeps, so a steady stream of commits
+        # does not starve the RESTART.
         conn.execute(f"PRAGMA busy_timeout={RESTART_WAIT_MS}")
         try:
-            conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
+            with self._write_lock:
+                conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
         finally:
             conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_S * 1000}")
 
