@@ -103,7 +103,7 @@ class FileOps:
         if node.state is None:
             version = await self.file_version(node)
             if version is None or node.path is None:  # gone, maybe while we asked
-                raise fuse_error(errno.ENOENT)
+                raise self.gone(node)
             if version.sys_meta.symlink is not None:
                 raise fuse_error(errno.ELOOP)
             if node.state is None:  # else a concurrent open got there first: share it
@@ -282,9 +282,8 @@ class FileOps:
             await node.state.truncate(size)
             return
         version = await self.file_version(node)
-        if version is None:
-            raise fuse_error(errno.ENOENT)
-        assert node.path is not None
+        if version is None or node.path is None:
+            raise self.gone(node)
         # truncate(2) on a path with no open handle: a private writer, never
         # attached to the node (an open() meanwhile must not share it).
         state = OpenFile(

@@ -166,6 +166,21 @@ class ObjfsOperations(FileOps, DirOps, VersionOps, XattrOps, pyfuse3.Operations)
         except (NoSuchKey, NoSuchVersion, MethodNotAllowed):
             return None
 
+    @staticmethod
+    def gone(node: Node) -> pyfuse3.FUSEError:
+        """The error for a FILE node whose version is no longer there.
+
+        A node the change poller detached from its path (the key changed or
+        went away outside this mount) may still be reached through a kernel
+        dentry whose invalidation is on its way: ESTALE makes the kernel look
+        the name up again and retry (``LOOKUP_REVAL``), so open/stat of a key
+        overwritten elsewhere finds the new version instead of failing with
+        ENOENT. Unlinked here, or gone from its path: ENOENT.
+        """
+        if node.path is None and not node.unlinked:
+            return fuse_error(errno.ESTALE)
+        return fuse_error(errno.ENOENT)
+
     async def file_version(self, node: Node) -> ObjectVersion | None:
         """Latest version of a FILE node (cached until the poller says it changed)."""
         if node.path is None:
@@ -453,7 +468,7 @@ class ObjfsOperations(FileOps, DirOps, VersionOps, XattrOps, pyfuse3.Operations)
             return self.version_attrs(node.ino, listed, self.read_only)  # type: ignore[arg-type]
         version = await self.file_version(node)
         if version is None:
-            raise fuse_error(errno.ENOENT)
+            raise self.gone(node)
         if node.atime_ns is not None:
             version = _with_meta(version, self._with_atime(node, version.sys_meta))
         attr = self.version_attrs(node.ino, version, self.read_only)
@@ -550,7 +565,7 @@ class ObjfsOperations(FileOps, DirOps, VersionOps, XattrOps, pyfuse3.Operations)
         else:
             version = await self.file_version(node)
             if version is None:
-                raise fuse_error(errno.ENOENT)
+                raise self.gone(node)
             old = version.sys_meta
         changes: dict[str, Any] = {}
         if fields.update_mode:

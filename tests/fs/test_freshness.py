@@ -125,3 +125,37 @@ def test_outside_puts_show_in_directories_the_mount_listed_or_made(
         assert (m.path / "made" / "own.txt").read_bytes() == b"own"
     finally:
         store.close()
+
+
+def test_a_key_overwritten_outside_never_looks_missing_to_readers(
+    mounter: Callable[..., Mount],
+) -> None:
+    """While the poller detaches the old inode and the kernel's dentry
+    invalidation is on its way, open and stat of the path go through the
+    stale dentry: the mount answers ESTALE, the kernel looks the name up
+    again, and the reader gets a version, never ENOENT."""
+    m = mounter(options="attr_timeout=300,entry_timeout=300")
+    store = Store.open(m.store)
+    path = m.path / "hot.txt"
+    missing: list[str] = []
+    try:
+        store.put_object(OWNER, "vers", "hot.txt", b"v0")
+        eventually(lambda: _read(path) == b"v0")
+        for n in range(1, 31):
+            want = f"v{n}".encode()
+            store.put_object(OWNER, "vers", "hot.txt", want)
+            deadline = time.monotonic() + 2
+            while True:
+                try:
+                    os.stat(path)
+                    with open(path, "rb") as f:
+                        got = f.read()
+                except FileNotFoundError as exc:
+                    missing.append(f"round {n}: {exc.strerror} on {exc.filename}")
+                    got = None
+                if got == want:
+                    break
+                assert time.monotonic() < deadline, f"round {n}: {got!r}"
+        assert not missing, missing
+    finally:
+        store.close()
