@@ -54,6 +54,7 @@ from objfs.fs.encryption import (
     verify_readable,
     without_envelope,
 )
+from objfs.fs.pagecache import PushTarget, page_ceil, page_floor
 from objfs.fs.runner import CALLER, StoreRunner, caller
 from objfs.store.reader import ExtentReader
 from objfs.store.types import ObjectVersion, RequestContext, SystemMeta
@@ -69,6 +70,9 @@ CACHED_BLOCKS = 4  # per open file, for reads of unmodified data (4 chunks of me
 # stream arrive slightly out of order, up to its read-ahead window apart).
 SEQUENTIAL_SLACK = 512 << 10
 PENDING_MAX = 64 << 10  # bytes of small writes kept before a writer is opened
+# A random read decrypts (and pushes to the kernel page cache) the aligned
+# window around it: one chunk segment when chunks start on the 64 KiB grid.
+PUSH_WINDOW = 64 << 10
 
 
 class OpenFile:
@@ -111,6 +115,7 @@ class OpenFile:
         self._blocks: OrderedDict[tuple[str, int, int], bytes] = OrderedDict()
         self._loading: dict[tuple[str, int, int], trio.Event] = {}
         self._read_end = 0  # where the last read ended: tells sequential from random
+        self._pushed: set[tuple[str, int, int]] = set()  # blocks pushed to the page cache
         # The access log counts an open file's reads as one GET per reader: the
         # first store read is the request, later ones continue it (log=False).
         self._logged_readers: set[Identity] = set()
@@ -251,25 +256,29 @@ class OpenFile:
                 await self.run(lambda: self._writer_now().truncate(size))
             self._data_changed()
 
-    async def read(self, offset: int, size: int) -> bytes:
+    async def read(self, offset: int, size: int, push: PushTarget | None = None) -> bytes:
+        """Bytes [offset, offset+size); ``push`` takes what was decrypted beyond them."""
         if not self.has_writes:
             end = min(offset + size, self.size)
-            if end <= offset or self.base is None:
+            base = self.base
+            if end <= offset or base is None:
                 return b""
-            cse = self._envelope(self.base)
+            cse = self._envelope(base)
             sequential = self._sequential(offset, end)
             if cse is None and not sequential:
+                if push is not None:
+                    return await self._read_around(base, offset, end, push)
                 # A random read asks for its own range only; no read-ahead.
                 # Answered on this thread when no storage I/O is needed (the
                 # segment cache, or the page cache: a hop to a worker thread
                 # and back costs more than decrypting 64 KiB); else one worker
                 # call reads and decrypts only the segments it covers.
-                reader = self._reader(self.base)
+                reader = self._reader(base)
                 if reader is not None:
                     data = reader.nowait(offset, end)
                     if data is not None:
                         return data
-                return await self._read_range(self.base, reader, offset, end)
+                return await self._read_range(base, reader, offset, end)
             # Sequential: whole blocks through a small cache (the kernel asks
             # for 128 KiB at a time), and the store decodes the next chunk
             # ahead. CSE frames are authenticated whole, so always whole blocks.
@@ -278,16 +287,70 @@ class OpenFile:
             pos = offset
             while pos < end:
                 index, inner = divmod(pos, bs)
-                block = await self._block(self.base, index, bs, cse)
+                block = await self._block(base, index, bs, cse)
                 take = min(bs - inner, end - pos)
                 pieces.append(block[inner : inner + take])
                 pos += take
+            if push is not None and cse is None:
+                self._push_ahead(base, push, end, bs)
             return b"".join(pieces)
         async with self.lock:
             length = min(size, self.size - offset)
             if length <= 0:
                 return b""
             return await self.run(lambda: self._writer_now().read(offset, length))
+
+    async def _read_around(
+        self, base: ObjectVersion, offset: int, end: int, push: PushTarget
+    ) -> bytes:
+        """A random read: decrypt its whole segment(s), push the rest to the page cache.
+
+        Decrypting a 64 KiB segment costs the same for 4 KiB of it or all of
+        it; the pages around the request then answer later reads in the
+        kernel. The requested pages are not pushed: the kernel holds them
+        locked until this reply.
+        """
+        lo = offset - offset % PUSH_WINDOW
+        hi = min(-(-end // PUSH_WINDOW) * PUSH_WINDOW, base.size)
+        reader = self._reader(base)
+        data = reader.nowait(lo, hi) if reader is not None else None
+        if data is None:
+            data = await self._read_range(base, reader, lo, hi)
+        hi = lo + len(data)
+        view = memoryview(data)
+        first, last = page_floor(offset), page_ceil(end)
+        if first > lo:
+            push.push(lo, view[: first - lo])
+        if last < hi:
+            push.push(last, view[last - lo :])
+        return data[offset - lo : end - lo]
+
+    def _push_ahead(self, base: ObjectVersion, push: PushTarget, end: int, bs: int) -> None:
+        """A sequential read ended at ``end``: push what is decoded after it.
+
+        The rest of the block ``end`` falls in, and the next block when the
+        read-ahead decoded it already (no I/O here): the kernel then reads
+        them from its page cache, one FUSE request per two blocks or fewer.
+        """
+        reader = self._reader(base)
+        index, inner = divmod(end, bs)
+        for i in (index, index + 1):
+            start, stop = i * bs, min((i + 1) * bs, base.size)
+            key = (base.version_id, base.seq, i)
+            if start >= stop or key in self._pushed:
+                continue
+            block = self._blocks.get(key)
+            if block is None and reader is not None:
+                block = reader.nowait(start, stop)
+                if block is not None:
+                    reader.prefetch(stop, READAHEAD_CHUNKS)
+            if block is None:
+                return
+            skip = page_ceil(end) - start if i == index else 0
+            if skip < len(block) and push.push(start + skip, memoryview(block)[skip:]):
+                if len(self._pushed) >= 64:
+                    self._pushed.clear()
+                self._pushed.add(key)
 
     async def _block(
         self, base: ObjectVersion, index: int, bs: int, cse: CSEObject | None
