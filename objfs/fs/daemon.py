@@ -42,7 +42,7 @@ from objfs.fs.lifecycle import (
 )
 from objfs.fs.operations import ObjfsOperations
 from objfs.fs.options import MountOptionError, MountOptions, parse_options
-from objfs.fs.pagecache import PagePusher
+from objfs.fs.pagecache import WORKER_STORES, PagePusher
 from objfs.fs.times import run_flusher
 
 log = logging.getLogger("objfs.fs")
@@ -104,7 +104,7 @@ def run_daemon(
             mountpoint,
             encryption.describe(),
         )
-        ops.pusher = PagePusher()
+        ops.pusher = PagePusher(worker_stores=min(WORKER_STORES, ops.run.threads // 3))
         if os.environ.get("OBJFS_PAGE_PUSH") == "0":  # for before/after benchmarks
             ops.pusher.disabled = True
         try:

@@ -314,15 +314,21 @@ class OpenFile:
         hi = min(-(-end // PUSH_WINDOW) * PUSH_WINDOW, base.size)
         reader = self._reader(base)
         data = reader.nowait(lo, hi) if reader is not None else None
-        if data is None:
-            data = await self._read_range(base, reader, lo, hi)
-        hi = lo + len(data)
-        view = memoryview(data)
-        first, last = page_floor(offset), page_ceil(end)
-        if first > lo:
-            push.push(lo, view[: first - lo])
-        if last < hi:
-            push.push(last, view[last - lo :])
+        if data is not None:
+            _push_around(push.push, data, lo, offset, end)
+        elif reader is not None:
+            data = await self.run(_read_push, reader.read, push, lo, hi, offset, end)
+        else:
+            identity = CALLER.get().identity
+            data = await self.run(
+                _read_push,
+                lambda lo, hi: self._first_read(base, identity, lo, hi),
+                push,
+                lo,
+                hi,
+                offset,
+                end,
+            )
         return data[offset - lo : end - lo]
 
     def _push_ahead(self, base: ObjectVersion, push: PushTarget, end: int, bs: int) -> None:
@@ -546,3 +552,21 @@ class OpenFile:
             self.key = new_key
             self.base = new_base
             return committed
+
+
+def _push_around(store: Any, data: bytes, lo: int, offset: int, end: int) -> None:
+    """Hand ``store`` the pages of ``data`` (at ``lo``) around [offset, end)."""
+    hi = lo + len(data)
+    view = memoryview(data)
+    first, last = page_floor(offset), page_ceil(end)
+    if first > lo:
+        store(lo, view[: first - lo])
+    if last < hi:
+        store(last, view[last - lo :])
+
+
+def _read_push(read: Any, push: PushTarget, lo: int, hi: int, offset: int, end: int) -> bytes:
+    """Worker thread: read [lo, hi), store the pages around [offset, end) right here."""
+    data = read(lo, hi)
+    _push_around(push.store_now, data, lo, offset, end)
+    return data

@@ -16,7 +16,12 @@ inode's size *extends the size* like a write. Hence the rules:
 * **Never on the event loop thread.** The store waits for each page's lock,
   and the kernel holds a page locked while a READ of it is in flight, which
   only this thread answers: a store of such a page from here would wait for
-  ever. One pusher thread does every store (pyfuse3 drops the GIL for it).
+  ever. A read that went to a worker thread stores there, after reading
+  (no other thread wakes up; measured: a third less daemon CPU than handing
+  it to another thread), at most ``WORKER_STORES`` workers at once so that
+  the others can answer the READs a store may wait for; data decoded on the
+  event loop, or when those slots are taken, is queued for one pusher
+  thread. pyfuse3 drops the GIL for the store.
 * **Only data of the version the kernel caches for that inode, never
   around local writes.** A push is offered only when the node is attached to
   its path, no writable handle is open on it (with writeback caching, a
@@ -56,6 +61,9 @@ log = logging.getLogger("objfs.fs")
 
 PAGE = 4096
 QUEUE_BYTES = 32 << 20  # data waiting for the pusher thread, at most
+# Worker threads storing at once (a third of the mount's store workers at
+# most, 6 by default): see ``PushTarget.store_now``.
+WORKER_STORES = 2
 
 
 def page_floor(n: int) -> int:
@@ -75,24 +83,44 @@ class PushTarget:
     epoch: int
 
     def push(self, offset: int, data: Any) -> bool:
+        """Queue for the pusher thread (event loop thread: never blocks)."""
         return self.pusher.push(self.node, self.epoch, offset, data)
+
+    def store_now(self, offset: int, data: Any) -> None:
+        """From a worker thread: store right here if a store slot is free, else queue.
+
+        A store may wait for a page another READ holds locked, and that READ
+        may need a worker thread to be answered: at most ``WORKER_STORES``
+        workers ever wait so, the others keep serving reads.
+        """
+        pusher = self.pusher
+        if pusher.worker_slots.acquire(blocking=False):
+            try:
+                pusher.store_now(self.node, self.epoch, offset, data)
+            finally:
+                pusher.worker_slots.release()
+        else:
+            pusher.push(self.node, self.epoch, offset, data)
 
 
 class PagePusher:
     """One thread that stores data into the kernel page cache; see the module docstring."""
 
-    def __init__(self, limit: int = QUEUE_BYTES, store: Any = None) -> None:
+    def __init__(
+        self, limit: int = QUEUE_BYTES, store: Any = None, worker_stores: int = WORKER_STORES
+    ) -> None:
         self.limit = limit
         self._store = store or pyfuse3.notify_store
         self._cond = threading.Condition(threading.Lock())
         self._queue: deque[tuple[Node, int, int, Any]] = deque()
         self._queued = 0
-        self._busy: Node | None = None  # the node a store is in progress for
+        self._busy: dict[int, int] = {}  # inode -> stores in progress
         self._closed = False
         self._thread: threading.Thread | None = None
         self.pushed = 0  # bytes stored
         self.dropped = 0  # bytes not stored (queue full, fenced, inode gone)
         self.disabled = False  # the kernel does not support it (ENOSYS)
+        self.worker_slots = threading.Semaphore(worker_stores)
 
     # -- event loop thread -------------------------------------------------
 
@@ -122,7 +150,7 @@ class PagePusher:
         """Void queued pushes of ``node``; False if a store for it is in progress."""
         with self._cond:
             node.push_epoch += 1
-            return self._busy is not node
+            return node.ino not in self._busy
 
     async def fence(self, node: Node) -> None:
         """Void queued pushes of ``node`` and wait out a store in progress for it."""
@@ -132,7 +160,7 @@ class PagePusher:
     def wait_idle(self, ino: int) -> None:
         """Until no store for inode ``ino`` is in progress (any thread but the event loop's)."""
         with self._cond:
-            while self._busy is not None and self._busy.ino == ino:
+            while ino in self._busy:
                 self._cond.wait()
 
     def close(self) -> None:
@@ -148,6 +176,39 @@ class PagePusher:
 
     # -- pusher thread -------------------------------------------------------
 
+    def store_now(self, node: Node, epoch: int, offset: int, data: Any) -> None:
+        """Store ``data`` now unless fenced since ``epoch`` (never on the event loop thread)."""
+        n = len(data)
+        with self._cond:
+            if self._closed or self.disabled or node.push_epoch != epoch or n <= 0:
+                self.dropped += n
+                return
+            self._busy[node.ino] = self._busy.get(node.ino, 0) + 1
+        self._store_unfenced(node, offset, data)
+
+    def _store_unfenced(self, node: Node, offset: int, data: Any) -> None:
+        """The store itself; the caller marked ``node`` busy (and this unmarks it)."""
+        try:
+            self._store(node.ino, offset, data)
+            self.pushed += len(data)
+        except OSError as err:
+            self.dropped += len(data)
+            if err.errno == errno.ENOSYS:
+                self.disabled = True
+            elif err.errno != errno.ENOENT:  # ENOENT: the kernel forgot the inode
+                log.debug("notify_store of inode %d failed: %s", node.ino, err)
+        except Exception:
+            self.dropped += len(data)
+            log.exception("notify_store of inode %d failed", node.ino)
+        finally:
+            with self._cond:
+                left = self._busy[node.ino] - 1
+                if left:
+                    self._busy[node.ino] = left
+                else:
+                    del self._busy[node.ino]
+                self._cond.notify_all()
+
     def _run(self) -> None:
         while True:
             with self._cond:
@@ -160,23 +221,8 @@ class PagePusher:
                 if node.push_epoch != epoch or self.disabled:
                     self.dropped += len(data)
                     continue
-                self._busy = node
-            try:
-                self._store(node.ino, offset, data)
-                self.pushed += len(data)
-            except OSError as err:
-                self.dropped += len(data)
-                if err.errno == errno.ENOSYS:
-                    self.disabled = True
-                elif err.errno != errno.ENOENT:  # ENOENT: the kernel forgot the inode
-                    log.debug("notify_store of inode %d failed: %s", node.ino, err)
-            except Exception:
-                self.dropped += len(data)
-                log.exception("notify_store of inode %d failed", node.ino)
-            finally:
-                with self._cond:
-                    self._busy = None
-                    self._cond.notify_all()
+                self._busy[node.ino] = self._busy.get(node.ino, 0) + 1
+            self._store_unfenced(node, offset, data)
 
 
 __all__ = ["PAGE", "PagePusher", "PushTarget", "page_ceil", "page_floor"]
