@@ -64,6 +64,7 @@ QUEUE_BYTES = 32 << 20  # data waiting for the pusher thread, at most
 # Worker threads storing at once (a third of the mount's store workers at
 # most, 6 by default): see ``PushTarget.store_now``.
 WORKER_STORES = 2
+JOIN_TIMEOUT = 5.0  # seconds the unmount waits for a store in progress
 
 
 def page_floor(n: int) -> int:
@@ -172,7 +173,12 @@ class PagePusher:
             self._cond.notify_all()
             thread = self._thread
         if thread is not None:
-            thread.join()
+            # A store waiting for a page whose READ was never answered (the
+            # loop ended on a signal) returns when the unmount aborts the
+            # connection: do not wait for it forever.
+            thread.join(JOIN_TIMEOUT)
+            if thread.is_alive():
+                log.warning("a page-cache push was still waiting at unmount")
 
     # -- pusher thread -------------------------------------------------------
 
