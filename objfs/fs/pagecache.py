@@ -40,6 +40,9 @@ inode's size *extends the size* like a write. Hence the rules:
   progress for the node is waited for, so no push of older data can land
   after the change. Each push carries the node's ``push_epoch`` read
   before its data was read; the pusher drops it if the epoch moved.
+
+``OBJFS_PAGE_PUSH=0`` in the daemon's environment turns pushes off (for
+before/after benchmarks); the daemon logs what it stored at unmount.
 """
 
 from __future__ import annotations
