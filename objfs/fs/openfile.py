@@ -335,16 +335,19 @@ class OpenFile:
         return data[offset - lo : end - lo]
 
     def _push_ahead(self, base: ObjectVersion, push: PushTarget, end: int, bs: int) -> None:
-        """A sequential read ended at ``end``: push what is decoded after it.
+        """A sequential read ended at ``end``: push chunks decoded well after it.
 
-        The rest of the block ``end`` falls in, and the blocks after it that
-        the read-ahead decoded already (no I/O here, each pushed once): the
-        kernel then reads them from its page cache. Measured on 512 MiB:
-        ~1,500 READ requests instead of 4,096.
+        Chunks from the second after the one ``end`` falls in, that the
+        read-ahead decoded already (no I/O here, each pushed once): the
+        kernel then reads them from its page cache. Nearer ones are left to
+        the kernel's own read-ahead, whose READs hold their pages locked (a
+        store would wait for them, then be overwritten). Measured on 512 MiB
+        cold: ~60% of the data pushed, stores ~1 ms/MiB, daemon CPU 1.1-1.6 s
+        vs 1.35-1.45 s without pushes (noisy machine).
         """
         reader = self._reader(base)
-        index, inner = divmod(end, bs)
-        for i in range(index, index + 1 + PUSH_AHEAD_CHUNKS):
+        index = end // bs
+        for i in range(index + 2, index + 1 + PUSH_AHEAD_CHUNKS):
             start, stop = i * bs, min((i + 1) * bs, base.size)
             key = (base.version_id, base.seq, i)
             if start >= stop or key in self._pushed:
@@ -356,8 +359,7 @@ class OpenFile:
                     reader.prefetch(stop, READAHEAD_CHUNKS)
             if block is None:
                 return
-            skip = page_ceil(end) - start if i == index else 0
-            if skip < len(block) and push.push(start + skip, memoryview(block)[skip:]):
+            if push.push(start, memoryview(block)):
                 if len(self._pushed) >= 64:
                     self._pushed.clear()
                 self._pushed.add(key)
