@@ -250,8 +250,8 @@ def test_pushed_pages_never_outlive_a_rename_over_or_a_restore(
     mounter: Callable[..., Mount],
 ) -> None:
     m = mounter(bucket="vers")
-    old = os.urandom(MIB + 4096)
-    new = os.urandom(MIB + 4096)
+    old = os.urandom(2 * MIB + 4096)
+    new = os.urandom(2 * MIB + 4096)
     path = _fresh_file(m, "f", old)
     other = _fresh_file(m, "g", new)
     fd = os.open(path, os.O_RDONLY)
@@ -266,8 +266,8 @@ def test_pushed_pages_never_outlive_a_rename_over_or_a_restore(
         for page in range(12 * SEG, 13 * SEG, 4096):
             assert os.pread(fd, 4096, page) == new[page : page + 4096], page
         # Pushed from the renamed file's own reads, then restored over.
-        assert _read_random(fd, 14 * SEG + 4096) == new[14 * SEG + 4096 : 14 * SEG + 8192]
-        _wait_cached(fd, 14 * SEG + 8192)
+        assert _read_random(fd, 30 * SEG + 4096) == new[30 * SEG + 4096 : 30 * SEG + 8192]
+        _wait_cached(fd, 30 * SEG + 8192)
     finally:
         os.close(fd)
     versions = sorted((m.path / ".versions" / "f").iterdir())
@@ -276,7 +276,7 @@ def test_pushed_pages_never_outlive_a_rename_over_or_a_restore(
     shutil.copyfile(oldest, path)
     fd = os.open(path, os.O_RDONLY)
     try:
-        for page in range(14 * SEG, 15 * SEG, 4096):
+        for page in range(30 * SEG, 31 * SEG, 4096):
             assert os.pread(fd, 4096, page) == old[page : page + 4096], page
     finally:
         os.close(fd)
