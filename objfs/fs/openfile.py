@@ -29,7 +29,11 @@ version is committed. Invariants:
   random read is answered on the trio thread when it needs no disk I/O
   (segment cache, or page cache via RWF_NOWAIT), else in one worker call;
   sequential readers get whole blocks with chunks read ahead, a block the
-  read-ahead already decoded joined on the trio thread (no worker hop).
+  read-ahead already decoded joined on the trio thread (no worker hop);
+* given a ``PushTarget`` (the caller decides when the kernel's page cache of
+  the inode may take it, see ``pagecache``), a random read decrypts its
+  whole 64 KiB window and pushes the pages around the request, a sequential
+  read pushes chunks the read-ahead decoded; never data of written state.
 """
 
 from __future__ import annotations
