@@ -42,6 +42,7 @@ from objfs.fs.lifecycle import (
 )
 from objfs.fs.operations import ObjfsOperations
 from objfs.fs.options import MountOptionError, MountOptions, parse_options
+from objfs.fs.pagecache import WORKER_STORES, PagePusher
 from objfs.fs.times import run_flusher
 
 log = logging.getLogger("objfs.fs")
@@ -103,9 +104,18 @@ def run_daemon(
             mountpoint,
             encryption.describe(),
         )
+        ops.pusher = PagePusher(worker_stores=min(WORKER_STORES, ops.run.threads // 3))
+        if os.environ.get("OBJFS_PAGE_PUSH") == "0":  # for before/after benchmarks
+            ops.pusher.disabled = True
         try:
             trio.run(_serve, ops, on_ready, mountpoint)
         finally:
+            ops.pusher.close()  # no store may reach a closed session
+            log.info(
+                "page cache pushes: %d bytes stored, %d dropped",
+                ops.pusher.pushed,
+                ops.pusher.dropped,
+            )
             pyfuse3.close(unmount=True)
             log.info("unmounted %s", mountpoint)
     finally:

@@ -34,6 +34,7 @@ from objfs.fs.attrs import new_entry_meta
 from objfs.fs.encryption import is_cse, read_version, verify_readable
 from objfs.fs.inodes import UNKNOWN, Kind, Node
 from objfs.fs.openfile import OpenFile
+from objfs.fs.pagecache import PushTarget
 from objfs.fs.runner import caller, fuse_error, fuse_handler
 from objfs.fs.times import flush_times, kernel_now_ns
 from objfs.store.types import ObjectVersion
@@ -72,6 +73,8 @@ class FileOps:
         fh = self.new_fh()
         self.file_handles[fh] = FileHandle(node, state, writable)
         node.open_count += 1
+        if writable:
+            node.writers += 1  # no page-cache pushes while it is open (``pagecache``)
         return fh
 
     @fuse_handler
@@ -132,6 +135,9 @@ class FileOps:
         base = state.base
         data_key = (base.version_id, base.seq) if base is not None else None
         keep = shared or (data_key is not None and node.cached_data == data_key)
+        if self.pusher is not None:
+            # The version or the cache may change now: no older push may land after.
+            await self.pusher.fence(node)
         if not flags & os.O_TRUNC:
             node.cached_data = data_key
         return pyfuse3.FileInfo(fh=fh, keep_cache=keep)
@@ -257,7 +263,7 @@ class FileOps:
         handle = self._handle(fh)
         if handle.state is not None:
             self.note_read(handle.node)
-            return await handle.state.read(off, size)
+            return await handle.state.read(off, size, self._push_target(handle.node))
         version = handle.node.version
         assert isinstance(version, ObjectVersion)
         if version.is_delete_marker or off >= version.size:
@@ -265,6 +271,36 @@ class FileOps:
         return await self.run(
             read_version, self.store, caller(), self.encryption, version, off, size
         )
+
+    def _push_target(self: ObjfsOperations, node: Node) -> PushTarget | None:
+        """Where a read of ``node`` may push what it decrypted beyond the request.
+
+        Only when the kernel's page cache of the inode is known to hold the
+        open state's version, unchanged by this mount (``pagecache`` says why).
+        """
+        pusher, state = self.pusher, node.state
+        if (
+            pusher is None
+            or pusher.disabled
+            or state is None
+            or node.writers
+            or node.path is None
+            or node.unlinked
+            or state.has_writes
+            or state.dirty
+        ):
+            return None
+        base = state.base
+        if base is None or node.cached_data != (base.version_id, base.seq):
+            return None
+        version = node.version
+        if (
+            not isinstance(version, ObjectVersion)
+            or version.version_id != base.version_id
+            or version.seq != base.seq
+        ):
+            return None
+        return PushTarget(pusher, node, pusher.epoch(node))
 
     @fuse_handler
     async def write(self: ObjfsOperations, fh: int, off: int, buf: bytes) -> int:
@@ -278,6 +314,8 @@ class FileOps:
     async def truncate_node(self: ObjfsOperations, node: Node, size: int) -> None:
         if node.kind is not Kind.FILE:
             raise fuse_error(errno.EINVAL)
+        if self.pusher is not None:
+            await self.pusher.fence(node)  # no push of older data may land after it
         if node.state is not None:
             await node.state.truncate(size)
             return
@@ -368,6 +406,8 @@ class FileOps:
                 await self.commit_node(node, durable=False)
         finally:
             node.open_count -= 1
+            if handle.writable:
+                node.writers -= 1
             if node.open_count == 0 and node.state is not None:
                 state, node.state = node.state, None
                 self.pending.discard(node)

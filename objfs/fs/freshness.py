@@ -7,7 +7,8 @@ For each change to a key under the mount prefix it
 * detaches a changed file's node from its path, so the next lookup makes a
   new inode (the kernel ignores sizes from getattr for a regular file it
   caches under writeback caching), and invalidates the old inode's cached
-  data (from a worker thread: ``invalidate_inode`` can block),
+  data (from a worker thread: ``invalidate_inode`` can block), after
+  fencing the page-cache pushes of the inode (``pagecache``),
 * invalidates the kernel's directory entry (parent, name) so the next
   lookup asks again (``invalidate_entry_async``, safe inside handlers).
 
@@ -30,6 +31,7 @@ from objfs.store.types import OWNER_IDENTITY, RequestContext
 
 if TYPE_CHECKING:
     from objfs.fs.operations import ObjfsOperations
+    from objfs.fs.pagecache import PagePusher
     from objfs.store.types import Change
 
 log = logging.getLogger("objfs.fs")
@@ -62,7 +64,7 @@ class ChangePoller:
                 for change in changes:
                     inodes |= self.apply(change)
                 for ino in inodes:
-                    await trio.to_thread.run_sync(_invalidate_inode, ino)
+                    await trio.to_thread.run_sync(_invalidate_inode, ino, ops.pusher)
                 if len(changes) < self.batch:
                     break
 
@@ -94,6 +96,8 @@ class ChangePoller:
             # one and the version they opened.
             ops.table.orphan(fnode)
             stale.add(fnode.ino)
+            if ops.pusher is not None:
+                ops.pusher.fence_nowait(fnode)  # waited out before the invalidation
         dnode = ops.table.find(Kind.DIR, path)
         if dnode is not None:
             dnode.forget_cache()
@@ -112,7 +116,9 @@ class ChangePoller:
         return stale
 
 
-def _invalidate_inode(ino: int) -> None:
+def _invalidate_inode(ino: int, pusher: PagePusher | None = None) -> None:
+    if pusher is not None:
+        pusher.wait_idle(ino)  # a page-cache push of old data must not land after
     try:
         pyfuse3.invalidate_inode(ino, attr_only=False)
     except OSError:

@@ -68,6 +68,10 @@ class Node:
     state: OpenFile | None = None
     # (version_id, seq) of the data the kernel page cache holds, for keep_cache.
     cached_data: tuple[str, int] | None = None
+    # FILE: open handles that may write (their dirty pages must not be
+    # overwritten by a page-cache push), and the push fence (``pagecache``).
+    writers: int = 0
+    push_epoch: int = 0
     orphan_version: ObjectVersion | None = field(default=None)
     # DIR/ROOT: sub-directory count and newest child from the store, None until asked.
     stats: DirStats | None = None

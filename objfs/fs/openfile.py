@@ -29,7 +29,11 @@ version is committed. Invariants:
   random read is answered on the trio thread when it needs no disk I/O
   (segment cache, or page cache via RWF_NOWAIT), else in one worker call;
   sequential readers get whole blocks with chunks read ahead, a block the
-  read-ahead already decoded joined on the trio thread (no worker hop).
+  read-ahead already decoded joined on the trio thread (no worker hop);
+* given a ``PushTarget`` (the caller decides when the kernel's page cache of
+  the inode may take it, see ``pagecache``), a random read decrypts its
+  whole 64 KiB window and pushes the pages around the request, a sequential
+  read pushes chunks the read-ahead decoded; never data of written state.
 """
 
 from __future__ import annotations
@@ -54,6 +58,7 @@ from objfs.fs.encryption import (
     verify_readable,
     without_envelope,
 )
+from objfs.fs.pagecache import PushTarget, page_ceil, page_floor
 from objfs.fs.runner import CALLER, StoreRunner, caller, wait_done
 from objfs.fs.times import kernel_now_ns
 from objfs.store import WouldBlock
@@ -73,6 +78,12 @@ CACHED_BLOCKS = 4  # per open file, for reads of unmodified data (4 chunks of me
 SEQUENTIAL_SLACK = 512 << 10
 PENDING_MAX = 64 << 10  # bytes of small writes kept before a writer is opened
 _POOL_WAITS = 4  # waits for the chunk pool per write before a worker thread takes it
+# A random read decrypts (and pushes to the kernel page cache) the aligned
+# window around it: one chunk segment when chunks start on the 64 KiB grid.
+PUSH_WINDOW = 64 << 10
+# Sequential readers: decoded chunks past the read pushed to the page cache
+# (no more than the read-ahead decodes, so no read waits for them).
+PUSH_AHEAD_CHUNKS = READAHEAD_CHUNKS
 
 
 class OpenFile:
@@ -115,6 +126,7 @@ class OpenFile:
         self._blocks: OrderedDict[tuple[str, int, int], bytes | memoryview] = OrderedDict()
         self._loading: dict[tuple[str, int, int], trio.Event] = {}
         self._read_end = 0  # where the last read ended: tells sequential from random
+        self._pushed: set[tuple[str, int, int]] = set()  # blocks pushed to the page cache
         # The access log counts an open file's reads as one GET per reader: the
         # first store read is the request, later ones continue it (log=False).
         self._logged_readers: set[Identity] = set()
@@ -275,25 +287,31 @@ class OpenFile:
                 await self.run(lambda: self._writer_now().truncate(size))
             self._data_changed()
 
-    async def read(self, offset: int, size: int) -> bytes | memoryview:
+    async def read(
+        self, offset: int, size: int, push: PushTarget | None = None
+    ) -> bytes | memoryview:
+        """Bytes [offset, offset+size); ``push`` takes what was decrypted beyond them."""
         if not self.has_writes:
             end = min(offset + size, self.size)
-            if end <= offset or self.base is None:
+            base = self.base
+            if end <= offset or base is None:
                 return b""
-            cse = self._envelope(self.base)
+            cse = self._envelope(base)
             sequential = self._sequential(offset, end)
             if cse is None and not sequential:
+                if push is not None:
+                    return await self._read_around(base, offset, end, push)
                 # A random read asks for its own range only; no read-ahead.
                 # Answered on this thread when no storage I/O is needed (the
                 # segment cache, or the page cache: a hop to a worker thread
                 # and back costs more than decrypting 64 KiB); else one worker
                 # call reads and decrypts only the segments it covers.
-                reader = self._reader(self.base)
+                reader = self._reader(base)
                 if reader is not None:
                     data = reader.nowait(offset, end)
                     if data is not None:
                         return data
-                return await self._read_range(self.base, reader, offset, end)
+                return await self._read_range(base, reader, offset, end)
             # Sequential: whole blocks through a small cache (the kernel asks
             # for 128 KiB at a time), and the store decodes the next chunk
             # ahead. CSE frames are authenticated whole, so always whole blocks.
@@ -302,10 +320,12 @@ class OpenFile:
             pos = offset
             while pos < end:
                 index, inner = divmod(pos, bs)
-                block = await self._block(self.base, index, bs, cse)
+                block = await self._block(base, index, bs, cse)
                 take = min(bs - inner, end - pos)
                 pieces.append(block[inner : inner + take])
                 pos += take
+            if push is not None and cse is None:
+                self._push_ahead(base, push, end, bs)
             # A read inside one block goes out as the block's slice (it may be
             # a view of the decoded chunk: no copy on the way to the kernel).
             return pieces[0] if len(pieces) == 1 else b"".join(pieces)
@@ -314,6 +334,67 @@ class OpenFile:
             if length <= 0:
                 return b""
             return await self.run(lambda: self._writer_now().read(offset, length))
+
+    async def _read_around(
+        self, base: ObjectVersion, offset: int, end: int, push: PushTarget
+    ) -> bytes:
+        """A random read: decrypt its whole segment(s), push the rest to the page cache.
+
+        Decrypting a 64 KiB segment costs the same for 4 KiB of it or all of
+        it; the pages around the request then answer later reads in the
+        kernel. The requested pages are not pushed: the kernel holds them
+        locked until this reply.
+        """
+        lo = offset - offset % PUSH_WINDOW
+        hi = min(-(-end // PUSH_WINDOW) * PUSH_WINDOW, base.size)
+        reader = self._reader(base)
+        data = reader.nowait(lo, hi) if reader is not None else None
+        if data is not None:
+            _push_around(push.push, data, lo, offset, end)
+        elif reader is not None:
+            data = await self.run(_read_push, reader.read, push, lo, hi, offset, end)
+        else:
+            identity = CALLER.get().identity
+            data = await self.run(
+                _read_push,
+                lambda lo, hi: self._first_read(base, identity, lo, hi),
+                push,
+                lo,
+                hi,
+                offset,
+                end,
+            )
+        return data[offset - lo : end - lo]
+
+    def _push_ahead(self, base: ObjectVersion, push: PushTarget, end: int, bs: int) -> None:
+        """A sequential read ended at ``end``: push chunks decoded well after it.
+
+        Chunks from the second after the one ``end`` falls in, that the
+        read-ahead decoded already (no I/O here, each pushed once): the
+        kernel then reads them from its page cache. Nearer ones are left to
+        the kernel's own read-ahead, whose READs hold their pages locked (a
+        store would wait for them, then be overwritten). Measured on 512 MiB
+        cold: ~60% of the data pushed, stores ~1 ms/MiB, daemon CPU 1.1-1.6 s
+        vs 1.35-1.45 s without pushes (noisy machine).
+        """
+        reader = self._reader(base)
+        index = end // bs
+        for i in range(index + 2, index + 1 + PUSH_AHEAD_CHUNKS):
+            start, stop = i * bs, min((i + 1) * bs, base.size)
+            key = (base.version_id, base.seq, i)
+            if start >= stop or key in self._pushed:
+                continue
+            block = self._blocks.get(key)
+            if block is None and reader is not None:
+                block = reader.nowait(start, stop)
+                if block is not None:
+                    reader.prefetch(stop, READAHEAD_CHUNKS)
+            if block is None:
+                return
+            if push.push(start, memoryview(block)):
+                if len(self._pushed) >= 64:
+                    self._pushed.clear()
+                self._pushed.add(key)
 
     async def _block(
         self, base: ObjectVersion, index: int, bs: int, cse: CSEObject | None
@@ -587,3 +668,21 @@ class OpenFile:
             self.key = new_key
             self.base = new_base
             return committed
+
+
+def _push_around(store: Any, data: bytes, lo: int, offset: int, end: int) -> None:
+    """Hand ``store`` the pages of ``data`` (at ``lo``) around [offset, end)."""
+    hi = lo + len(data)
+    view = memoryview(data)
+    first, last = page_floor(offset), page_ceil(end)
+    if first > lo:
+        store(lo, view[: first - lo])
+    if last < hi:
+        store(last, view[last - lo :])
+
+
+def _read_push(read: Any, push: PushTarget, lo: int, hi: int, offset: int, end: int) -> bytes:
+    """Worker thread: read [lo, hi), store the pages around [offset, end) right here."""
+    data = read(lo, hi)
+    _push_around(push.store_now, data, lo, offset, end)
+    return data

@@ -42,6 +42,7 @@ from objfs.fs.identity import MountIdentities
 from objfs.fs.inodes import UNKNOWN, InodeTable, Kind, Node
 from objfs.fs.names import KeyMap
 from objfs.fs.options import MountOptions
+from objfs.fs.pagecache import PagePusher
 from objfs.fs.runner import FH_HANDLERS, StoreRunner, caller, fuse_error, fuse_handler
 from objfs.fs.times import TimeKeeper, relatime_due
 from objfs.fs.versions import VersionOps
@@ -99,6 +100,9 @@ class ObjfsOperations(FileOps, DirOps, VersionOps, XattrOps, pyfuse3.Operations)
         # directories' name sets (``Node.names``) of an older epoch are void.
         self.names_epoch = 0
         self._next_fh = 1
+        # Pushes decrypted data into the kernel page cache (``pagecache``):
+        # set by the daemon once the FUSE session exists, None otherwise.
+        self.pusher: PagePusher | None = None
         self._init_files()
 
     # -- helpers -----------------------------------------------------------
