@@ -296,15 +296,7 @@ class ChunkStore:
         """
         if chunk_id is None:
             chunk_id = self.chunk_id(domain, data)
-        name = _check_id(chunk_id)
-        if self.backend.touch(name):
-            return chunk_id, False
-        frame = self._seal(domain, data, chunk_id, self._scratch(len(data)))
-        try:
-            self.backend.put(name, frame)
-        finally:
-            frame.release()
-        return chunk_id, True
+        return chunk_id, self._store_new(domain, data, chunk_id)
 
     def put_parts(self, domain: Domain, parts: list[memoryview]) -> tuple[bytes, bool]:
         """``put`` of the data ``parts`` hold back to back, without joining them:
@@ -316,16 +308,25 @@ class ChunkStore:
         for part in parts:
             h.update(part)
         chunk_id = h.digest()
+        return chunk_id, self._store_new(domain, frame_v2.Segments(parts), chunk_id)
+
+    def _store_new(
+        self,
+        domain: Domain,
+        data: bytes | bytearray | memoryview | frame_v2.Segments,
+        chunk_id: bytes,
+    ) -> bool:
+        """Seal and write ``data`` as chunk ``chunk_id`` unless it exists (dedup:
+        its mtime is refreshed instead); True when it was written."""
         name = _check_id(chunk_id)
         if self.backend.touch(name):
-            return chunk_id, False
-        data = frame_v2.Segments(parts)
+            return False
         frame = self._seal(domain, data, chunk_id, self._scratch(len(data)))
         try:
             self.backend.put(name, frame)
         finally:
             frame.release()
-        return chunk_id, True
+        return True
 
     def seal_inline(self, domain: Domain, data: bytes | memoryview) -> tuple[bytes, bytes]:
         """(id, sealed frame) of a small chunk that will live in the database.

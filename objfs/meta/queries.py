@@ -318,35 +318,15 @@ def add_refs(
             counts[chunk_id] = [1, length]
         else:
             entry[0] += 1
-    items = sorted(counts.items())  # in key order: the upserts walk the index forward
-    revived: list[bytes] = []
-    for i in range(0, len(items), 500):
-        batch = items[i : i + 500]
-        params: list[object] = []
-        for chunk_id, (n, length) in batch:
-            params += (chunk_id, domain_id, n, length)
-        rows = cur.execute(
-            "INSERT INTO chunks(chunk_id, domain_id, refs, length) VALUES "
-            + ",".join(["(?, ?, ?, ?)"] * len(batch))
-            + " ON CONFLICT(chunk_id) DO UPDATE SET refs = refs + excluded.refs,"
-            " dead_since = NULL RETURNING chunk_id, refs",
-            params,
-        ).fetchall()
-        revived.extend(chunk_id for chunk_id, now in rows if now == counts[chunk_id][0])
-    return revived
+    adds = sorted((c, domain_id, n, length) for c, (n, length) in counts.items())
+    return _upsert_refs(cur, adds)  # in key order: the upserts walk the index forward
 
 
-def apply_ref_changes(
-    cur: sqlite3.Cursor, changes: Sequence[tuple[bytes, bytes, int, int]]
-) -> list[bytes]:
-    """Apply net reference changes ``(chunk_id, domain_id, delta, length)``.
-
-    Additions are one multi-row upsert per 500 chunks (as ``add_refs``);
-    removals one UPDATE each, never below 0, stamping ``dead_since`` when a
-    count reaches 0. Returns the chunks an addition brought back from no
-    live row (the caller checks they still exist).
-    """
-    adds = sorted((c for c in changes if c[2] > 0), key=lambda c: c[0])
+def _upsert_refs(cur: sqlite3.Cursor, adds: Sequence[tuple[bytes, bytes, int, int]]) -> list[bytes]:
+    """Add ``delta`` references per ``(chunk_id, domain_id, delta, length)``
+    (distinct ids, in id order): one multi-row upsert per 500 chunks.
+    RETURNING tells which rows were new or dead (their count afterwards is
+    what this call added); returns those ids."""
     revived: list[bytes] = []
     for i in range(0, len(adds), 500):
         batch = adds[i : i + 500]
@@ -363,6 +343,21 @@ def apply_ref_changes(
             params,
         ).fetchall()
         revived.extend(chunk_id for chunk_id, now in rows if now == wanted[chunk_id])
+    return revived
+
+
+def apply_ref_changes(
+    cur: sqlite3.Cursor, changes: Sequence[tuple[bytes, bytes, int, int]]
+) -> list[bytes]:
+    """Apply net reference changes ``(chunk_id, domain_id, delta, length)``.
+
+    Additions are one multi-row upsert per 500 chunks (as ``add_refs``);
+    removals one UPDATE each, never below 0, stamping ``dead_since`` when a
+    count reaches 0. Returns the chunks an addition brought back from no
+    live row (the caller checks they still exist).
+    """
+    adds = sorted((c for c in changes if c[2] > 0), key=lambda c: c[0])
+    revived = _upsert_refs(cur, adds)
     drops = sorted((c[0], -c[2]) for c in changes if c[2] < 0)
     if drops:
         now = time.time_ns()
