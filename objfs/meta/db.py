@@ -261,6 +261,11 @@ class Database:
         # This process's writers queue here (fair, no busy sleeps); another
         # process's still meet SQLite's lock and busy timeout.
         self._write_lock = threading.Lock()
+        # Cleared while the checkpointer waits for that lock to RESTART: a
+        # Lock is not fair, and a thread committing in a loop would take it
+        # again before the waiting checkpointer wakes.
+        self._writers_may_enter = threading.Event()
+        self._writers_may_enter.set()
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -401,9 +406,12 @@ class Database:
         if nowait and durable:
             raise WouldBlock("a durable commit waits for its fsync")
         if nowait:
-            if not self._write_lock.acquire(blocking=False):
+            if not self._writers_may_enter.is_set() or not self._write_lock.acquire(blocking=False):
                 raise WouldBlock("another thread of this process is writing")
-        elif not self._write_lock.acquire(timeout=BUSY_TIMEOUT_S):
+        elif not (
+            self._writers_may_enter.wait(BUSY_TIMEOUT_S)
+            and self._write_lock.acquire(timeout=BUSY_TIMEOUT_S)
+        ):
             raise sqlite3.OperationalError("database is locked (by this process)")
         try:
             with self._transaction(conn, local, durable=durable, nowait=nowait) as cur:
@@ -494,14 +502,17 @@ class Database:
         _busy, wal_pages, _done = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
         if wal_pages < RESTART_PAGES:
             return
-        # Holding the write lock: this process's writers cannot slip in
-        # between the busy handler's sleeps, so a steady stream of commits
-        # does not starve the RESTART.
+        # Holding the write lock, with new writers held at the gate: this
+        # process's writers cannot slip in between the busy handler's sleeps
+        # or take the lock back first, so a steady stream of commits does
+        # not starve the RESTART.
         conn.execute(f"PRAGMA busy_timeout={RESTART_WAIT_MS}")
+        self._writers_may_enter.clear()
         try:
             with self._write_lock:
                 conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
         finally:
+            self._writers_may_enter.set()
             conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_S * 1000}")
 
     @contextlib.contextmanager
