@@ -151,6 +151,17 @@ def delete_version(cur: sqlite3.Cursor, seq: int) -> None:
     cur.execute("DELETE FROM versions WHERE seq = ?", (seq,))
 
 
+def set_latest(cur: sqlite3.Cursor, bucket: str, key: bytes, seq: int, delete_marker: int) -> None:
+    """Point ``objects`` at the version just inserted (``refresh_latest`` without
+    its query: a new row's seq is the key's highest)."""
+    cur.execute(
+        "INSERT INTO objects(bucket, key, seq, delete_marker) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT(bucket, key) DO UPDATE SET seq = excluded.seq, "
+        "delete_marker = excluded.delete_marker",
+        (bucket, key, seq, delete_marker),
+    )
+
+
 def refresh_latest(cur: sqlite3.Cursor, bucket: str, key: bytes) -> None:
     """Point ``objects`` at the newest remaining version of the key (or drop it)."""
     row = cur.execute(

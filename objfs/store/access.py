@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from objfs.meta.db import WouldBlock
+from objfs.store.logformat import operations_of
 from objfs.store.types import RequestContext, SSERequest
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -158,6 +159,35 @@ def requires(*needs: Need | str, in_write: bool = False) -> Callable[[F], F]:
     def decorate(fn: F) -> F:
         signature = inspect.signature(fn)
         method = fn.__name__
+        # Nothing to check and no access-log record to write, whatever the
+        # arguments (the method checks and logs itself, as commit_small does):
+        # no binding of the arguments, no condition keys, no log targets.
+        bare = not resolved and not operations_of(method, resolved)
+
+        @functools.wraps(fn)
+        def bare_wrapper(self: Any, ctx: RequestContext, *args: Any, **kwargs: Any) -> Any:
+            with _outermost(ctx) as outer:
+                if not outer:
+                    return fn(self, ctx, *args, **kwargs)
+                access_log = getattr(self, "access_log", None)
+                nowait = ctx.nowait
+                try:
+                    with self.db.nowait() if nowait else contextlib.nullcontext():
+                        with (
+                            self.db.write(durable=ctx.durable)
+                            if in_write
+                            else contextlib.nullcontext()
+                        ):
+                            result = fn(self, ctx, *args, **kwargs)
+                except WouldBlock:
+                    raise  # not a request: the caller asks again, waiting
+                except Exception:
+                    if access_log is not None and not nowait:
+                        access_log.after_request()
+                    raise
+                if access_log is not None and not nowait:
+                    access_log.after_request()
+                return result
 
         @functools.wraps(fn)
         def wrapper(self: Any, ctx: RequestContext, *args: Any, **kwargs: Any) -> Any:
@@ -223,8 +253,9 @@ def requires(*needs: Need | str, in_write: bool = False) -> Callable[[F], F]:
                         access_log.after_request()
                 return result
 
-        wrapper.__s3_needs__ = resolved  # type: ignore[attr-defined]
-        return wrapper  # type: ignore[return-value]
+        chosen = bare_wrapper if bare else wrapper
+        chosen.__s3_needs__ = resolved  # type: ignore[attr-defined]
+        return chosen  # type: ignore[return-value]
 
     return decorate
 

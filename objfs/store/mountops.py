@@ -32,6 +32,7 @@ from objfs.store.objects import guess_content_type
 from objfs.store.reader import Extents
 from objfs.store.records import Col
 from objfs.store.types import (
+    BucketInfo,
     ChunkRef,
     DirStats,
     ObjectVersion,
@@ -335,6 +336,7 @@ class MountMixin:
                     user_meta=user_meta,
                     inline=inline,
                     seen=seen,
+                    info=info,
                 )
                 if ctx.nowait and _logs(seen.get(bucket)):
                     # its record is a second write: rolled back, not here
@@ -437,9 +439,11 @@ class MountMixin:
         seen: dict[str, Any] | None,
         checked: bool = False,
         base: tuple[int, Sequence[ChunkRef]] | None = None,
+        info: BucketInfo | None = None,
     ) -> ObjectVersion:
         """``_commit_manifest`` inside its write transaction ``cur`` (see there);
-        ``checked``: s3:PutObject was decided already (before a KMS use)."""
+        ``checked``: s3:PutObject was decided already (before a KMS use);
+        ``info``: the bucket, as this transaction read it."""
         raw = encode_key(key)
         if not checked:  # in the commit's own transaction: no read transaction more
             conditions = condition_keys({"sse": sse, "kms_key_id": kms_key_id})
@@ -472,6 +476,8 @@ class MountMixin:
             inline=inline,
             creator=ctx,  # not a decorated request: name who writes it
             base=base,
+            info=info,
+            latest=current,
         )
         return ObjectVersion(
             bucket=bucket,

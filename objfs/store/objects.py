@@ -35,6 +35,7 @@ from objfs.store.records import Col
 from objfs.store.refcount import RefChanges, Tally, drop_version, owned, tally_of, tally_refs
 from objfs.store.types import (
     NULL_VERSION,
+    BucketInfo,
     ChunkRef,
     DeleteResult,
     ObjectVersion,
@@ -50,6 +51,7 @@ if TYPE_CHECKING:
     pass
 
 MAX_SINGLE_PUT = 5 << 30  # S3's limit for one PUT; beyond, multipart
+_UNREAD = object()  # _commit_version: the caller did not read the key's latest row
 
 
 class ObjectsMixin:
@@ -275,6 +277,8 @@ class ObjectsMixin:
         inline: dict[bytes, bytes] | None = None,
         creator: RequestContext | None = None,
         base: tuple[int, Sequence[ChunkRef] | None] | None = None,
+        info: BucketInfo | None = None,
+        latest: Sequence[Any] | None | object = _UNREAD,
     ) -> PutResult:
         """Insert a version (or delete marker) as the key's latest, S3-style.
 
@@ -288,8 +292,11 @@ class ObjectsMixin:
         was made from: if that version is still there, of the same domain,
         the new version owns only the references it adds to it
         (objfs/store/refcount.py), so the commit of an edit costs the edit.
+        ``info``/``latest``: the bucket and the key's latest version row
+        (None: the key has none) as this transaction read them already.
         """
-        info = self._bucket(cur, bucket)
+        if info is None:
+            info = self._bucket(cur, bucket)
         changes = RefChanges()
         base_seq: int | None = None
         base_tally: Tally | None = None
@@ -302,13 +309,18 @@ class ObjectsMixin:
             version_id = rec.new_version_id()
         else:
             version_id = NULL_VERSION
-            old = q.get_version(cur, bucket, raw, NULL_VERSION)  # type: ignore[arg-type]
+            if latest is None:
+                old = None  # no version at all, so no null one
+            elif latest is not _UNREAD and latest[Col.VERSION_ID] == NULL_VERSION:  # type: ignore[index]
+                old = latest
+            else:
+                old = q.get_version(cur, bucket, raw, NULL_VERSION)  # type: ignore[arg-type]
             if old is not None:
                 if base_seq is not None and old[Col.SEQ] == base_seq:
                     # The base itself is replaced: count against its base instead.
                     base_seq = q.version_base(cur, base_seq)  # type: ignore[arg-type]
                     base_tally = None
-                self._drop_version_row(cur, old, changes)
+                self._drop_version_row(cur, old, changes)  # type: ignore[arg-type]
         if base_seq is not None and base_tally is None:
             base_tally = tally_of(cur, base_seq)
         if inline:
@@ -350,7 +362,7 @@ class ObjectsMixin:
             ),
             base_seq,
         )
-        q.refresh_latest(cur, bucket, raw)  # type: ignore[arg-type]
+        q.set_latest(cur, bucket, raw, seq, int(delete_marker))  # type: ignore[arg-type]
         q.add_change(cur, bucket, raw)  # type: ignore[arg-type]
         self.access.record_creator(cur, bucket, raw, version_id, creator)
         return PutResult(version_id, etag, size, seq=seq, last_modified_ns=now)
