@@ -225,6 +225,24 @@ def version_children(cur: sqlite3.Cursor, seq: int) -> list[tuple[int, bytes | N
     return cur.execute("SELECT seq, manifest FROM versions WHERE base_seq = ?", (seq,)).fetchall()
 
 
+def version_family(
+    cur: sqlite3.Cursor, seq: int
+) -> tuple[int | None, list[tuple[int, bytes | None]]]:
+    """``version_base`` and ``version_children`` of ``seq`` in one statement."""
+    base: int | None = None
+    children: list[tuple[int, bytes | None]] = []
+    for child, value, manifest in cur.execute(
+        "SELECT 0, base_seq, NULL FROM versions WHERE seq = ? "
+        "UNION ALL SELECT 1, seq, manifest FROM versions WHERE base_seq = ?",
+        (seq, seq),
+    ):
+        if child:
+            children.append((int(value), manifest))
+        elif value is not None:
+            base = int(value)
+    return base, children
+
+
 def set_version_base(cur: sqlite3.Cursor, seq: int, base_seq: int | None) -> None:
     cur.execute("UPDATE versions SET base_seq = ? WHERE seq = ?", (base_seq, seq))
 

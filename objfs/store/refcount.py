@@ -153,11 +153,11 @@ def drop_version(
     """Record the reference changes of deleting version ``seq`` (not a delete
     marker) and rebase its children onto its base; the caller deletes the row."""
     mine = tally_blob(blob)
-    base_seq = q.version_base(cur, seq)
+    base_seq, children = q.version_family(cur, seq)
     cache: dict[int, Tally] = {}
     base = tally_of(cur, base_seq, cache)
     changes.add(owned(mine, base), mine, domain_id, -1)
-    for child_seq, child_blob in q.version_children(cur, seq):
+    for child_seq, child_blob in children:
         child = tally_blob(child_blob)
         changes.add(owned(child, mine), child, domain_id, -1)
         changes.add(owned(child, base), child, domain_id, +1)
