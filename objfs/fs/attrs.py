@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import stat
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import pyfuse3
 
@@ -78,6 +80,27 @@ class AttrDefaults:
         attr.st_atime_ns, attr.st_mtime_ns, attr.st_ctime_ns = times
         return attr
 
+    def _file_parts(
+        self, sys_meta: SystemMeta, read_only: bool
+    ) -> tuple[int, int, int, int, int | None]:
+        """(mode, uid, gid, rdev, size or None: the object's) of a file entry:
+        all of ``file`` that depends on ``sys_meta`` and not on the version."""
+        kind = file_type(sys_meta)
+        perm = self.file_perm(sys_meta)
+        rdev = 0
+        size = None
+        if kind == "symlink":
+            assert sys_meta.symlink is not None
+            size = len(sys_meta.symlink.encode("utf-8", "surrogateescape"))
+        elif kind == "file":
+            perm = perm & READ_ONLY_MASK if read_only else perm
+        else:
+            size = 0  # FIFOs, sockets and devices hold no data
+            rdev = sys_meta.rdev or 0
+        uid = self.uid if sys_meta.uid is None else sys_meta.uid
+        gid = self.gid if sys_meta.gid is None else sys_meta.gid
+        return FILE_TYPES[kind] | perm, uid, gid, rdev, size
+
     def file(
         self,
         ino: int,
@@ -88,20 +111,62 @@ class AttrDefaults:
         nlink: int = 1,
     ) -> pyfuse3.EntryAttributes:
         """A regular file, a symlink (``sys_meta.symlink``) or a special file (type bits)."""
-        kind = file_type(sys_meta)
-        perm = self.file_perm(sys_meta)
-        rdev = 0
-        if kind == "symlink":
-            assert sys_meta.symlink is not None
-            size = len(sys_meta.symlink.encode("utf-8", "surrogateescape"))
-        elif kind == "file":
-            perm = perm & READ_ONLY_MASK if read_only else perm
-        else:
-            size = 0  # FIFOs, sockets and devices hold no data
-            rdev = sys_meta.rdev or 0
-        mode = FILE_TYPES[kind] | perm
+        mode, uid, gid, rdev, own_size = self._file_parts(sys_meta, read_only)
         times = sys_meta.times(last_modified_ns)
-        return self._base(ino, mode, size, times, sys_meta.uid, sys_meta.gid, nlink, rdev)
+        size = size if own_size is None else own_size
+        return self._base(ino, mode, size, times, uid, gid, nlink, rdev)
+
+    def file_maker(
+        self, read_only: bool = False
+    ) -> Callable[[int, int, int, SystemMeta], pyfuse3.EntryAttributes]:
+        """``file`` (link count 1) for many entries in a row, e.g. one readdir
+        reply: what depends on ``sys_meta`` alone is worked out once per
+        ``SystemMeta`` object (a listing shares one among keys that carry the
+        same attributes), the rest per entry; same attributes as ``file``."""
+        parts: dict[int, tuple[int, int, int, int, int | None, Any]] = {}
+        metas: list[SystemMeta] = []  # keeps each id() in ``parts`` its object's
+        new = pyfuse3.EntryAttributes
+        entry_timeout, attr_timeout = self.entry_timeout, self.attr_timeout
+
+        def make(
+            ino: int, size: int, last_modified_ns: int, sys_meta: SystemMeta
+        ) -> pyfuse3.EntryAttributes:
+            got = parts.get(id(sys_meta))
+            if got is None:
+                if sys_meta.mtime_ns is not None:
+                    times: Any = sys_meta.times(0)  # the fallback is not used
+                elif sys_meta.atime_ns is None and sys_meta.ctime_ns is None:
+                    times = None  # all three are the last-modified time
+                else:
+                    times = sys_meta
+                got = (*self._file_parts(sys_meta, read_only), times)
+                parts[id(sys_meta)] = got
+                metas.append(sys_meta)
+            mode, uid, gid, rdev, own_size, times = got
+            if own_size is not None:
+                size = own_size
+            attr = new()
+            attr.st_ino = ino
+            attr.generation = 0
+            attr.entry_timeout = entry_timeout
+            attr.attr_timeout = attr_timeout
+            attr.st_mode = mode
+            attr.st_nlink = 1
+            attr.st_uid = uid
+            attr.st_gid = gid
+            attr.st_rdev = rdev
+            attr.st_size = size
+            attr.st_blksize = BLKSIZE
+            attr.st_blocks = (size + 511) // 512
+            if times is None:
+                attr.st_atime_ns = attr.st_mtime_ns = attr.st_ctime_ns = last_modified_ns
+            elif times.__class__ is tuple:
+                attr.st_atime_ns, attr.st_mtime_ns, attr.st_ctime_ns = times
+            else:
+                attr.st_atime_ns, attr.st_mtime_ns, attr.st_ctime_ns = times.times(last_modified_ns)
+            return attr
+
+        return make
 
     def version(
         self, ino: int, version: ObjectVersion, read_only: bool = False

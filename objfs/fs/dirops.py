@@ -232,6 +232,7 @@ class DirOps:
         reply = pyfuse3.readdir_reply
         version_attrs = self.version_attrs
         read_only = self.read_only
+        file_attrs = self.defaults.file_maker(read_only)
         base, cut = handle.base, handle.cut
         join = names.join
         file_kind = Kind.FILE
@@ -248,24 +249,23 @@ class DirOps:
                 if path is None:
                     path = join(base, name)
             if kind is file_kind and info is not None:
-                node = table.find(file_kind, path)
-                if node is None:
-                    node = table.node(file_kind, path)
-                elif node.state is not None or node.atime_ns is not None:
-                    node = None  # attributes of its own: the general path below
-                if node is not None:
+                node = table.node(file_kind, path)
+                if node.state is None and node.atime_ns is None:
                     # The listing has all it needs: no per-entry coroutine or
                     # store call; the node keeps the compact entry (fresher
                     # than any version it cached) as its version-to-be.
                     node.version = UNKNOWN
                     node.listed = info
-                    attr = version_attrs(node.ino, info, read_only)
+                    if info.user_meta_blob is None:  # not client-side encrypted
+                        attr = file_attrs(node.ino, info.size, info.last_modified_ns, info.sys_meta)
+                    else:
+                        attr = version_attrs(node.ino, info, read_only)
                     if not reply(token, name.encode(), attr, index + 1 + READDIR_OFFSET):
                         table.forget(node.ino, 0)
                         return
                     node.lookups += 1
                     continue
-                node = table.node(file_kind, path)
+                # attributes of its own (open, or an atime not yet written)
                 if node.state is None:
                     node.version = info.version()
             else:
