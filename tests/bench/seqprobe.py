@@ -1,0 +1,209 @@
+"""Count the daemon's work for the ``seq`` benchmark: CPU per thread, context
+switches, syscalls, FUSE requests (a profiling aid, not a benchmark).
+
+Usage::
+
+    .venv/bin/python tests/bench/seqprobe.py [--code DIR] [--mib N] [--only wr]
+                                             [--sse AES256|none] [--strace] [--requests]
+                                             [--env K=V ...]
+
+``w``: ``dd bs=1M conv=fsync`` into a fresh objfs mount; ``r``: ``dd bs=1M``
+of it after a remount and drop_caches (as ``run.py --only seq``). For each
+phase it prints one JSON line: MB/s, the daemon's CPU seconds (user+system)
+and voluntary context switches during the dd, and the busiest threads
+(name, CPU, system CPU, voluntary switches; cumulative since the mount).
+``--strace`` adds ``strace -c -f`` syscall counts (slows the daemon: compare
+counts, not times); ``--requests`` mounts with ``-o debug`` and counts the
+FUSE requests by handler from the daemon log (slower still).
+
+Wall times on a shared machine are noise; counts are not. Compare a change
+with its base back to back: ``git archive main | tar -x -C /tmp/base`` and
+``--code /tmp/base`` runs the daemon from that tree (PYTHONPATH). ``--env``
+passes variables to the daemon (``OBJFS_PAGE_PUSH=0`` and the like).
+Needs root (drop_caches), /dev/fuse and fusermount3.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+MIB = 1 << 20
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="seqprobe.py", description=__doc__.split("\n\n")[0])
+    p.add_argument("--code", default=str(ROOT), help="objfs source tree to run (default: this)")
+    p.add_argument("--mib", type=int, default=1024, help="file size in MiB (default: 1024)")
+    p.add_argument("--only", default="wr", help="phases: w (write), r (cold read)")
+    p.add_argument("--sse", default="AES256", help="bucket default encryption")
+    p.add_argument("--strace", action="store_true", help="count syscalls (strace -c -f)")
+    p.add_argument("--requests", action="store_true", help="count FUSE requests (-o debug)")
+    p.add_argument("--env", action="append", default=[], metavar="K=V", help="daemon env")
+    args = p.parse_args(argv)
+    if args.mib < 1 or not set(args.only) <= {"w", "r"} or "w" not in args.only:
+        p.error("--mib must be positive and --only must include w (the read needs the file)")
+    for kv in args.env:
+        if "=" not in kv:
+            p.error(f"--env {kv!r}: expected K=V")
+    return args
+
+
+def _stat(path: str) -> tuple[str, float, float]:
+    with open(path) as f:
+        text = f.read()
+    name = text.split("(", 1)[1].rsplit(")", 1)[0]
+    fields = text.rsplit(")", 1)[1].split()
+    tick = os.sysconf("SC_CLK_TCK")
+    return name, (int(fields[11]) + int(fields[12])) / tick, int(fields[12]) / tick
+
+
+def _switches(path: str) -> int:
+    with open(path) as f:
+        return int(f.read().split("\nvoluntary_ctxt_switches:")[1].split()[0])
+
+
+def threads(pid: int) -> list[tuple[str, float, float, int]]:
+    out = []
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            name, cpu, sys_cpu = _stat(f"/proc/{pid}/task/{tid}/stat")
+            switches = _switches(f"/proc/{pid}/task/{tid}/status")
+        except (OSError, IndexError):
+            continue
+        name = "main" if tid == str(pid) else name
+        out.append((name, round(cpu, 2), round(sys_cpu, 2), switches))
+    return sorted(out, key=lambda t: -t[1])
+
+
+class Probe:
+    def __init__(self, args: argparse.Namespace, work: Path) -> None:
+        self.args = args
+        self.work = work
+        self.mnt = work / "mnt"
+        self.store = work / "store"
+        self.env = dict(os.environ, PYTHONPATH=args.code)
+        self.env.update(kv.split("=", 1) for kv in args.env)
+
+    def py(self, *argv: str, **kw: object) -> subprocess.Popen[bytes]:
+        return subprocess.Popen([sys.executable, *argv], env=self.env, **kw)  # type: ignore[call-overload]
+
+    def init_store(self) -> None:
+        script = (
+            "import sys; from objfs.store import OWNER, Store\n"
+            "s = Store.init(sys.argv[1]); s.create_bucket(OWNER, 'bench')\n"
+            "s.set_bucket_encryption(OWNER, 'bench', sys.argv[2]); s.close()\n"
+        )
+        if self.py("-c", script, str(self.store), self.args.sse).wait() != 0:
+            raise SystemExit("seqprobe: store setup failed")
+
+    def mount(self) -> subprocess.Popen[bytes]:
+        opts = f"store={self.store}" + (",debug" if self.args.requests else "")
+        code = "import sys; from objfs.cli import main; sys.exit(main())"
+        with open(self.work / "daemon.log", "ab") as log:
+            proc = self.py(
+                "-c", code, "mount", "bench", str(self.mnt), "-f", "-o", opts,
+                stdout=log, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        deadline = time.monotonic() + 30
+        while not os.path.ismount(self.mnt):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                self.unmount(proc)
+                raise SystemExit(f"seqprobe: mount failed, see {self.work / 'daemon.log'}")
+            time.sleep(0.05)
+        time.sleep(1.5)  # the daemon raises the read-ahead 1.2 s after mounting
+        return proc
+
+    def unmount(self, proc: subprocess.Popen[bytes]) -> None:
+        subprocess.run(["fusermount3", "-u", str(self.mnt)], capture_output=True)
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    def phase(self, tag: str, cmd: list[str]) -> dict[str, object]:
+        proc = self.mount()
+        log_at = (self.work / "daemon.log").stat().st_size
+        tracer = None
+        trace_out = self.work / f"strace-{tag}.txt"
+        if self.args.strace:
+            tracer = subprocess.Popen(
+                ["strace", "-c", "-f", "-o", str(trace_out), "-p", str(proc.pid)],
+                stderr=subprocess.DEVNULL,
+            )
+            time.sleep(0.5)
+        cpu0 = _stat(f"/proc/{proc.pid}/stat")[1]
+        sw0 = sum(t[3] for t in threads(proc.pid))
+        t0 = time.perf_counter()
+        subprocess.run(cmd, check=True)
+        secs = time.perf_counter() - t0
+        out: dict[str, object] = {
+            "phase": tag,
+            "MB/s": round(self.args.mib * MIB / secs / 1e6),
+            "secs": round(secs, 2),
+            "daemon_cpu": round(_stat(f"/proc/{proc.pid}/stat")[1] - cpu0, 2),
+            "switches": sum(t[3] for t in threads(proc.pid)) - sw0,
+            "threads": threads(proc.pid)[:5],
+        }
+        if tracer is not None:
+            tracer.send_signal(2)
+            tracer.wait()
+            out["syscalls"] = _strace_counts(trace_out)
+        self.unmount(proc)
+        if self.args.requests:
+            with open(self.work / "daemon.log", "rb") as f:
+                f.seek(log_at)
+                text = f.read().decode(errors="replace")
+            found = re.findall(r"DEBUG objfs\.fs: ([a-z_]+)\(", text)
+            out["requests"] = dict(collections.Counter(found).most_common())
+        return out
+
+
+def _strace_counts(path: Path) -> dict[str, int]:
+    counts = {}
+    for line in path.read_text().splitlines():
+        parts = line.split()
+        if len(parts) >= 5 and parts[-1].isidentifier() and parts[3].isdigit():
+            counts[parts[-1]] = int(parts[3])
+    return dict(sorted(counts.items(), key=lambda kv: -kv[1])[:12])
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    work = Path(tempfile.mkdtemp(prefix="objfs-seqprobe-"))
+    try:
+        src = work / "src.bin"
+        with open(src, "wb") as f:
+            for _ in range(args.mib):
+                f.write(os.urandom(MIB))
+        probe = Probe(args, work)
+        probe.mnt.mkdir()
+        probe.init_store()
+        dst = probe.mnt / "seq.bin"
+        dd = ["dd", "bs=1M", "status=none"]
+        print(json.dumps(probe.phase("w", [*dd, f"if={src}", f"of={dst}", "conv=fsync"])))
+        if "r" in args.only:
+            os.sync()
+            with open("/proc/sys/vm/drop_caches", "w") as f:
+                f.write("3\n")
+            print(json.dumps(probe.phase("r", [*dd, f"if={dst}", "of=/dev/null"])))
+        return 0
+    finally:
+        if os.path.ismount(work / "mnt"):
+            subprocess.run(["fusermount3", "-uz", str(work / "mnt")], capture_output=True)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
