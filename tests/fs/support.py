@@ -104,3 +104,12 @@ def run(cmd: str | list[str], cwd: Path | None = None, check: bool = True) -> st
             f"{cmd!r} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
         )
     return result.stdout
+
+
+def drop_page_cache(path: Path) -> None:
+    """Drop the kernel's page cache of ``path`` (the next reads ask the daemon)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)

@@ -27,7 +27,7 @@ import pytest
 
 from objfs.store import OWNER, Store
 
-from .support import Mount
+from .support import Mount, drop_page_cache
 
 pytestmark = pytest.mark.fuse
 
@@ -81,16 +81,8 @@ def _fresh_file(m: Mount, name: str, data: bytes) -> Path:
     """``data`` written through the mount, then the mount's page cache of it dropped."""
     path = m.path / name
     path.write_bytes(data)
-    _drop(path)
+    drop_page_cache(path)
     return path
-
-
-def _drop(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-    finally:
-        os.close(fd)
 
 
 def _read_random(fd: int, offset: int) -> bytes:

@@ -7,13 +7,12 @@ import os
 import random
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 
 from objfs.store import OWNER, Store
 
-from .support import Mount
+from .support import Mount, drop_page_cache
 
 pytestmark = pytest.mark.fuse
 
@@ -25,14 +24,6 @@ def _random_reads(fd: int, want: bytes, n: int = 200, seed: int = 1) -> None:
     for _ in range(n):
         off = rng.randrange(1, len(want) - 4096)  # never 0: offset 0 starts a sequential stream
         assert os.pread(fd, 4096, off) == want[off : off + 4096], off
-
-
-def _drop_kernel_cache(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-    finally:
-        os.close(fd)
 
 
 @pytest.mark.parametrize("bucket", ["vers", "plain"])
@@ -52,7 +43,7 @@ def test_random_reads_see_overwrites_in_the_mount_and_over_the_api(
     # Overwritten through the mount: a new open reads the new bytes.
     second = os.urandom(3 * MIB + 77)
     path.write_bytes(second)
-    _drop_kernel_cache(path)
+    drop_page_cache(path)
     fd = os.open(path, os.O_RDONLY)
     try:
         _random_reads(fd, second)
