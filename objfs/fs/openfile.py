@@ -59,7 +59,7 @@ from objfs.fs.encryption import (
     without_envelope,
 )
 from objfs.fs.pagecache import PushTarget, page_ceil, page_floor
-from objfs.fs.runner import CALLER, StoreRunner, caller, wait_done
+from objfs.fs.runner import CALLER, QuickLock, StoreRunner, caller, ctx_with, wait_done
 from objfs.fs.times import kernel_now_ns
 from objfs.store import WouldBlock
 from objfs.store.mountops import SMALL_COMMIT_MAX
@@ -118,7 +118,7 @@ class OpenFile:
         # since: a flush does not commit that yet (FileOps.flush says why).
         self.emptied = False
         self.needs_sync = False
-        self.lock = trio.Lock()
+        self.lock = QuickLock()
         self.mtime_ns: int | None = None
         self.ctime_ns: int | None = None
         self.unlinked_key: str | None = None  # the key before unlink (the writer needs one)
@@ -449,7 +449,7 @@ class OpenFile:
         """The caller's context; ``log=False`` once its first read is logged."""
         ctx = caller()
         if ctx.identity in self._logged_readers:
-            return ctx.with_options(log=False)
+            return ctx_with(ctx, log=False)
         self._logged_readers.add(ctx.identity)
         return ctx
 
@@ -579,7 +579,7 @@ class OpenFile:
                     if small is not None and not durable:
                         try:
                             done = store.commit_small(
-                                ctx.with_options(nowait=True),
+                                ctx_with(ctx, nowait=True),
                                 self.bucket,
                                 key,
                                 small,

@@ -43,7 +43,14 @@ from objfs.fs.inodes import UNKNOWN, InodeTable, Kind, Node
 from objfs.fs.names import KeyMap
 from objfs.fs.options import MountOptions
 from objfs.fs.pagecache import PagePusher
-from objfs.fs.runner import FH_HANDLERS, StoreRunner, caller, fuse_error, fuse_handler
+from objfs.fs.runner import (
+    FH_HANDLERS,
+    StoreRunner,
+    caller,
+    ctx_with,
+    fuse_error,
+    fuse_handler,
+)
 from objfs.fs.times import TimeKeeper, relatime_due
 from objfs.fs.versions import VersionOps
 from objfs.fs.xattrs import XattrOps
@@ -95,6 +102,9 @@ class ObjfsOperations(FileOps, DirOps, VersionOps, XattrOps, pyfuse3.Operations)
         self.meta_unsynced = False
         self.times = TimeKeeper()
         self.identities = identities or MountIdentities()
+        # The context of every request when the mount acts as one identity
+        # (``fuse_handler`` then asks no ``identify``); None: per caller.
+        self.fixed_ctx = None if self.identities.per_caller else self.identities.default_ctx
         self.fh_ctx: dict[int, RequestContext] = {}  # who opened each handle
         # Bumped by the change poller for every change made elsewhere: the
         # directories' name sets (``Node.names``) of an older epoch are void.
@@ -704,4 +714,4 @@ def probe_ctx() -> RequestContext:
     "is it a directory?", a directory's link count): checked like any call, but
     not requests of the access log (the open, read, write or listing that follows
     is); a refusal is still recorded."""
-    return caller().with_options(log=False)
+    return ctx_with(caller(), log=False)

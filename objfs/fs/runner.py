@@ -61,7 +61,32 @@ FH_HANDLERS = frozenset(
 def caller(*, durable: bool = False) -> RequestContext:
     """The ``RequestContext`` of the request being served (``durable`` per call)."""
     ctx = CALLER.get()
-    return ctx.with_options(durable=True) if durable else ctx
+    return ctx_with(ctx, durable=True) if durable else ctx
+
+
+# (id(ctx), durable, log, nowait) -> (ctx, ctx with those options)
+_VARIANTS: dict[tuple[int, bool | None, bool | None, bool | None], tuple[Any, Any]] = {}
+
+
+def ctx_with(
+    ctx: RequestContext,
+    *,
+    durable: bool | None = None,
+    log: bool | None = None,
+    nowait: bool | None = None,
+) -> RequestContext:
+    """``ctx.with_options(...)``, made once per context and options: a mount's
+    requests act as a handful of contexts, and a dataclass copy per store call
+    costs more than the call's own Python (a small file's commit took two)."""
+    key = (id(ctx), durable, log, nowait)
+    hit = _VARIANTS.get(key)
+    if hit is not None and hit[0] is ctx:
+        return hit[1]  # type: ignore[no-any-return]
+    made = ctx.with_options(durable=durable, log=log, nowait=nowait)
+    if len(_VARIANTS) >= 1024:
+        _VARIANTS.clear()
+    _VARIANTS[key] = (ctx, made)  # keeps ctx alive: its id stays its own
+    return made
 
 
 class StoreRunner:
@@ -93,7 +118,7 @@ class StoreRunner:
         refuse, before it changes anything, a write that would wait.
         """
         try:
-            return fn(ctx.with_options(nowait=True), *args, **kwargs)
+            return fn(ctx_with(ctx, nowait=True), *args, **kwargs)
         except WouldBlock:
             return await self(fn, ctx, *args, **kwargs)
 
@@ -121,8 +146,41 @@ async def wait_done(fut: concurrent.futures.Future[Any]) -> None:
         await done.wait()
 
 
+class QuickLock:
+    """A ``trio.Lock`` that a task takes without yielding to the scheduler
+    when nobody holds it.
+
+    ``async with trio.Lock()`` always passes through the scheduler once (a
+    checkpoint), even uncontended: a small file's write, flush and release
+    each took one more event-loop round per request for it. Contended, it
+    waits as a ``trio.Lock`` does (fair: a released lock passes to the first
+    waiter, so a free lock never has waiters).
+    """
+
+    __slots__ = ("_lock",)
+
+    def __init__(self) -> None:
+        self._lock = trio.Lock()
+
+    def locked(self) -> bool:
+        return self._lock.locked()
+
+    async def __aenter__(self) -> None:
+        try:
+            self._lock.acquire_nowait()
+        except trio.WouldBlock:
+            await self._lock.acquire()
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._lock.release()
+
+
 def fuse_handler(fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
-    """Map errors of one FUSE handler as the module docstring says."""
+    """Map errors of one FUSE handler as the module docstring says, and set
+    the identity it acts as (``CALLER``): the handlers' object's
+    ``fixed_ctx`` when the whole mount acts as one identity, else what its
+    ``identify(handler name, args)`` says for this request."""
+    name = fn.__name__
 
     @functools.wraps(fn)
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
@@ -130,9 +188,16 @@ def fuse_handler(fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
             log.debug("%s%r", fn.__name__, tuple(a for a in args[1:] if not _is_ctx(a)))
         token = None
         try:
-            identify = getattr(args[0], "identify", None)
-            if identify is not None:
-                token = CALLER.set(identify(fn.__name__, args))
+            ops = args[0]
+            fixed = getattr(ops, "fixed_ctx", None)
+            if fixed is not None:
+                # One identity for every request: set once per task, kept.
+                if CALLER.get() is not fixed:
+                    CALLER.set(fixed)
+            else:
+                identify = getattr(ops, "identify", None)
+                if identify is not None:
+                    token = CALLER.set(identify(name, args))
             return await fn(*args, **kwargs)
         except pyfuse3.FUSEError:
             raise
