@@ -21,7 +21,7 @@ import stat
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import pyfuse3
 
@@ -30,6 +30,15 @@ from objfs.store.types import ObjectVersion, SystemMeta
 
 BLKSIZE = 128 * 1024
 READ_ONLY_MASK = ~0o222
+NO_META = SystemMeta()  # nothing set: every default applies
+
+
+class DirOwner(NamedTuple):
+    """What a new entry inherits from its directory (``new_entry_meta``): the
+    directory's mode and group, as its attributes show them."""
+
+    st_mode: int
+    st_gid: int
 
 
 @dataclass(slots=True, frozen=True)
@@ -52,6 +61,12 @@ class AttrDefaults:
         if sys_meta is not None and sys_meta.mode is not None:
             return stat.S_IMODE(sys_meta.mode)
         return 0o777 & ~self.umask
+
+    def dir_owner(self, marker: ObjectVersion | None) -> DirOwner:
+        """``directory``'s mode and group, without the rest of its attributes."""
+        sys_meta = marker.sys_meta if marker is not None else NO_META
+        gid = self.gid if sys_meta.gid is None else sys_meta.gid
+        return DirOwner(stat.S_IFDIR | self.dir_perm(sys_meta), gid)
 
     def _base(
         self,
@@ -191,7 +206,7 @@ class AttrDefaults:
         an implicit directory's mtime is
         its newest child's (``newest_ns``), else the mount time.
         """
-        sys_meta = marker.sys_meta if marker is not None else SystemMeta()
+        sys_meta = marker.sys_meta if marker is not None else NO_META
         perm = self.dir_perm(sys_meta)
         if read_only:
             perm &= READ_ONLY_MASK
@@ -216,7 +231,9 @@ class AttrDefaults:
 
 
 def new_entry_meta(
-    mode: int, ctx: pyfuse3.RequestContext, parent: pyfuse3.EntryAttributes | None = None
+    mode: int,
+    ctx: pyfuse3.RequestContext,
+    parent: pyfuse3.EntryAttributes | DirOwner | None = None,
 ) -> SystemMeta:
     """POSIX attributes of an entry the caller creates now in ``parent``.
 

@@ -157,12 +157,12 @@ class DirOps:
         """This mount changed ``path``: its directory's listing no longer speaks
         for it, nor the listings above for the directories on the way (an
         implicit directory goes when its last key does)."""
+        find, root = self.table.find, self.table.root
         while path:
-            parent_path, name = names.split(path)
-            parent = self.table.find(Kind.DIR, parent_path) if parent_path else self.table.root
+            path, _, name = path.rpartition("/")
+            parent = find(Kind.DIR, path) if path else root
             if parent is not None and parent.listing_changed is not None:
                 parent.listing_changed.add(name)
-            path = parent_path
 
     def _dir_entries(
         self: ObjfsOperations, node: Node, prefix: str, listing: DirectoryListing
@@ -293,7 +293,7 @@ class DirOps:
         epoch = self.names_epoch  # before the store says the name is free
         path = await self.new_entry_path(parent_inode, name)
         parent = self.node_of(parent_inode)
-        meta = new_entry_meta(stat.S_IFDIR | stat.S_IMODE(mode), ctx, await self.attrs(parent))
+        meta = new_entry_meta(stat.S_IFDIR | stat.S_IMODE(mode), ctx, await self.dir_owner(parent))
         key = self.keys.dir_prefix(path)
         await self.run(
             self.store.put_object,
@@ -412,7 +412,7 @@ class DirOps:
         if text is None:
             raise fuse_error(errno.EINVAL)
         parent = self.node_of(parent_inode)
-        meta = new_entry_meta(stat.S_IFLNK | 0o777, ctx, await self.attrs(parent))
+        meta = new_entry_meta(stat.S_IFLNK | 0o777, ctx, await self.dir_owner(parent))
         meta = meta.replace(symlink=text)
         key = self.keys.key(path)
         await self.run(self.store.put_object, caller(), self.bucket, key, b"", sys_meta=meta)

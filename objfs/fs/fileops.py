@@ -189,7 +189,7 @@ class FileOps:
             self.table.add_lookups(existing)
             return info, attr
         node = self.table.node(Kind.FILE, path)
-        meta = new_entry_meta(stat.S_IFREG | stat.S_IMODE(mode), ctx, await self.attrs(parent))
+        meta = new_entry_meta(stat.S_IFREG | stat.S_IMODE(mode), ctx, await self.dir_owner(parent))
         changed = meta.atime_ns  # the directory's new mtime
         # The file's times on the kernel's clock: no setattr at its first
         # write when that comes within the same tick (``kernel_now_ns``).
@@ -230,7 +230,7 @@ class FileOps:
             raise fuse_error(errno.EINVAL)
         path = await self.new_entry_path(parent_inode, name)
         parent = self.node_of(parent_inode)
-        meta = new_entry_meta(kind | stat.S_IMODE(mode), ctx, await self.attrs(parent))
+        meta = new_entry_meta(kind | stat.S_IMODE(mode), ctx, await self.dir_owner(parent))
         if kind in (stat.S_IFCHR, stat.S_IFBLK):
             meta = meta.replace(rdev=rdev)
         key = self.keys.key(path)

@@ -43,6 +43,10 @@ class Kind(enum.Enum):
     VDIR = "vdir"  # /.versions/PATH: versions of key PATH + sub-tree PATH/
     VFILE = "vfile"  # /.versions/PATH/<stamp>_<versionid>
 
+    # Members are singletons compared by identity: hash them so too (Enum's
+    # own __hash__ is Python code, run for every (kind, path) table lookup).
+    __hash__ = object.__hash__
+
 
 DIR_KINDS = frozenset({Kind.ROOT, Kind.DIR, Kind.VROOT, Kind.VDIR})
 UNKNOWN = object()  # cache slot not filled

@@ -123,6 +123,8 @@ class OpenFile:
         self.ctime_ns: int | None = None
         self.unlinked_key: str | None = None  # the key before unlink (the writer needs one)
         self.meta_gen = 0  # bumped by set_meta, which does not wait for the lock
+        # (sys_meta, (mtime, ctime), what current_meta made of them)
+        self._current: tuple[SystemMeta, tuple[int | None, int | None], SystemMeta] | None = None
         self._blocks: OrderedDict[tuple[str, int, int], bytes | memoryview] = OrderedDict()
         self._loading: dict[tuple[str, int, int], trio.Event] = {}
         self._read_end = 0  # where the last read ended: tells sequential from random
@@ -167,12 +169,21 @@ class OpenFile:
         return self.writer is not None and bool(self.writer.dirty)
 
     def current_meta(self) -> SystemMeta:
+        mtime, ctime = self.mtime_ns, self.ctime_ns
+        if mtime is None and ctime is None:
+            return self.sys_meta
+        # Asked by every getattr and the commit: made once per change.
+        made = self._current
+        if made is not None and made[0] is self.sys_meta and made[1] == (mtime, ctime):
+            return made[2]
         changes = {}
-        if self.mtime_ns is not None:
-            changes["mtime_ns"] = self.mtime_ns
-        if self.ctime_ns is not None:
-            changes["ctime_ns"] = self.ctime_ns
-        return self.sys_meta.replace(**changes) if changes else self.sys_meta
+        if mtime is not None:
+            changes["mtime_ns"] = mtime
+        if ctime is not None:
+            changes["ctime_ns"] = ctime
+        meta = self.sys_meta.replace(**changes)
+        self._current = (self.sys_meta, (mtime, ctime), meta)
+        return meta
 
     def _data_changed(self) -> None:
         """A write or truncate: mtime and ctime are now (POSIX), as the kernel

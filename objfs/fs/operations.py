@@ -34,7 +34,7 @@ import pyfuse3
 
 from objfs.errors import AccessDenied, MethodNotAllowed, NoSuchKey, NoSuchVersion
 from objfs.fs import names
-from objfs.fs.attrs import AttrDefaults
+from objfs.fs.attrs import AttrDefaults, DirOwner
 from objfs.fs.dirops import DirHandle, DirOps
 from objfs.fs.encryption import MountEncryption, head_meta, shown_size
 from objfs.fs.fileops import FileOps
@@ -424,24 +424,43 @@ class ObjfsOperations(FileOps, DirOps, VersionOps, XattrOps, pyfuse3.Operations)
     def touched(self, path: str) -> None:
         """Something at ``path`` changed here: drop cached facts about it and its dirs.
 
-        The name joins its directory's name set (a superset: removals may stay).
+        The name joins its directory's name set (a superset: removals may stay);
+        the listings of the directories on the way no longer speak for it
+        (``listing_stale``) and whether they exist is asked again.
         """
-        parent_path, name = names.split(path)
-        parent = self.table.find(Kind.DIR, parent_path) if parent_path else self.table.root
+        find = self.table.find
+        parent_path, _, name = path.rpartition("/")
+        parent = find(Kind.DIR, parent_path) if parent_path else self.table.root
         if parent is not None and (parent.names is not None or parent.names_src is not None):
             if parent.names is None:
                 self.names_of_listing(parent)
             parent.names.add(name)  # type: ignore[union-attr]
-        self.listing_stale(path)
-        for anc in names.ancestors(path):
-            node = self.table.find(Kind.DIR, anc)
-            if node is not None:
-                node.exists = UNKNOWN
+        # One walk up for listing_stale and the ancestors' existence.
+        while True:
+            if parent is not None:
+                if parent.listing_changed is not None:
+                    parent.listing_changed.add(name)
+                if parent_path:
+                    parent.exists = UNKNOWN
+            if not parent_path:
+                break
+            parent_path, _, name = parent_path.rpartition("/")
+            parent = find(Kind.DIR, parent_path) if parent_path else self.table.root
         for kind in (Kind.FILE, Kind.DIR):
-            node = self.table.find(kind, path)
+            node = find(kind, path)
             if node is not None and node.state is None:
                 node.forget_cache()
         self.meta_unsynced = True
+
+    async def dir_owner(self, node: Node) -> DirOwner:
+        """What a new entry in directory ``node`` inherits (``new_entry_meta``):
+        its mode and group as ``attrs`` shows them, without the rest."""
+        if node.kind is Kind.ROOT:
+            return self.defaults.dir_owner(_fake_marker(self.root_meta, 0))
+        if node.kind is Kind.DIR:
+            return self.defaults.dir_owner(await self.dir_marker(node))
+        attr = await self.attrs(node)
+        return DirOwner(attr.st_mode, attr.st_gid)
 
     async def attrs(self, node: Node) -> pyfuse3.EntryAttributes:
         d = self.defaults
@@ -569,6 +588,14 @@ class ObjfsOperations(FileOps, DirOps, VersionOps, XattrOps, pyfuse3.Operations)
     async def change_meta(
         self, node: Node, attr: pyfuse3.EntryAttributes, fields: pyfuse3.SetattrFields
     ) -> None:
+        if node.kind is Kind.FILE and node.path is None and node.state is None:
+            # Unlinked and not open (the kernel writes back the ctime it set
+            # at unlink): nothing left to amend, no attributes to work out.
+            if node.orphan_version is None:
+                raise self.gone(node)
+            if fields.update_atime:
+                node.atime_ns = None
+            return
         if node.kind is Kind.ROOT:
             old = self.root_meta
         elif node.kind is Kind.DIR:
