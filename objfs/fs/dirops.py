@@ -381,13 +381,17 @@ class DirOps:
             )
             self.note_own_change(self.keys.key(path))
             self.times.forget(self.keys.key(path))
-        self.touched(path)
-        self.entry_changed(parent.path)
-        self.maybe_vanished(parent.path or "")
         node.unlinked = True
         if node.state is not None:
             node.state.ctime_ns = time.time_ns()  # the link count changed
+        # Detached first, so it keeps the version it knew: a descriptor that
+        # holds it without an open (O_PATH) still stats it (touched would
+        # drop it), and the kernel's ctime write-back right after the unlink
+        # is answered.
         self.table.orphan(node)
+        self.touched(path)
+        self.entry_changed(parent.path)
+        self.maybe_vanished(parent.path or "")
 
     @fuse_handler
     async def link(

@@ -103,8 +103,11 @@ class KeyMap:
         rest = key[len(self.prefix) :]
         if rest.endswith("/"):
             rest = rest[:-1]
-        if not rest or not all(valid_segment(s) for s in rest.split("/")):
+        if not rest:
             return None
+        for segment in rest.split("/"):
+            if not valid_segment(segment):
+                return None
         return rest
 
     def child_name(self, listed_prefix: str, key_or_prefix: str) -> str | None:

@@ -62,7 +62,9 @@ class TimeKeeper:
     """See the module docstring."""
 
     def __init__(self) -> None:
-        self._pending: dict[str, TimesUpdate] = {}
+        # key -> [atime, mtime, ctime] to write (None: keep the stored one);
+        # TimesUpdate records are made when taken (a queue per create/unlink)
+        self._pending: dict[str, list[int | None]] = {}
         # directory path -> [atime, mtime, ctime] recorded here (None: not changed)
         self._dirs: dict[str, list[int | None]] = {}
 
@@ -75,11 +77,15 @@ class TimeKeeper:
         ctime_ns: int | None = None,
     ) -> None:
         old = self._pending.get(key)
-        if old is not None:
-            atime_ns = atime_ns if atime_ns is not None else old.atime_ns
-            mtime_ns = mtime_ns if mtime_ns is not None else old.mtime_ns
-            ctime_ns = ctime_ns if ctime_ns is not None else old.ctime_ns
-        self._pending[key] = TimesUpdate(key, atime_ns, mtime_ns, ctime_ns)
+        if old is None:
+            self._pending[key] = [atime_ns, mtime_ns, ctime_ns]
+            return
+        if atime_ns is not None:
+            old[0] = atime_ns
+        if mtime_ns is not None:
+            old[1] = mtime_ns
+        if ctime_ns is not None:
+            old[2] = ctime_ns
 
     def forget(self, key: str) -> None:
         """Drop a pending amendment (the key was just rewritten with its times)."""
@@ -87,7 +93,7 @@ class TimeKeeper:
 
     def take(self) -> list[TimesUpdate]:
         pending, self._pending = self._pending, {}
-        return list(pending.values())
+        return [TimesUpdate(key, *times) for key, times in pending.items()]
 
     def dir_changed(self, path: str, now_ns: int) -> None:
         """An entry changed in the directory: mtime and ctime are ``now_ns``."""

@@ -212,3 +212,31 @@ def test_an_implicit_directory_emptied_here_is_gone_for_a_lookup_after_the_listi
         assert sorted(os.listdir(top)) == ["other"]
     finally:
         os.close(held)
+
+
+def test_an_unlinked_file_held_without_an_open_keeps_answering(
+    mounter: Callable[..., Mount],
+) -> None:
+    """An O_PATH descriptor holds the inode without a FUSE open: after the
+    unlink the kernel writes back the ctime it set (a setattr the mount
+    answers without amending anything), and stat/utime through the
+    descriptor still answer (link count 0, the data's size), with no error
+    in the daemon's log."""
+    m = mounter("plain")
+    target = m.path / "held"
+    target.write_bytes(b"x" * 1000)
+    fd = os.open(target, os.O_PATH)
+    try:
+        os.unlink(target)
+        assert not target.exists()
+        held = f"/proc/self/fd/{fd}"
+        st = os.stat(held)
+        assert st.st_nlink == 0
+        assert st.st_size == 1000
+        os.utime(held, ns=(st.st_atime_ns, st.st_mtime_ns))
+        os.chmod(held, 0o600)
+        assert os.stat(held).st_nlink == 0
+    finally:
+        os.close(fd)
+    assert os.listdir(m.path) == []
+    assert m.problems() == []
