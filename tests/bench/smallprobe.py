@@ -72,6 +72,27 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def threads(pid: int) -> dict[str, tuple[float, int, int]]:
+    """name -> (CPU seconds, voluntary, involuntary switches) of each thread."""
+    out: dict[str, tuple[float, int, int]] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                text = f.read()
+            with open(f"/proc/{pid}/task/{tid}/status") as f:
+                status = f.read()
+        except OSError:
+            continue
+        name = "main" if tid == str(pid) else text.split("(", 1)[1].rsplit(")", 1)[0]
+        fields = text.rsplit(")", 1)[1].split()
+        vol = int(status.split("\nvoluntary_ctxt_switches:")[1].split()[0])
+        invol = int(status.split("\nnonvoluntary_ctxt_switches:")[1].split()[0])
+        cpu, v0, i0 = out.get(name, (0.0, 0, 0))
+        out[name] = (cpu + (int(fields[11]) + int(fields[12])) / tick, v0 + vol, i0 + invol)
+    return out
+
+
 class Phase:
     """Counts one phase: CPU, wall time, FUSE requests, an optional profile."""
 
@@ -111,12 +132,20 @@ class Phase:
             )  # fmt: skip
         time.sleep(1.5)  # perf and py-spy attach
         self.cpu0 = cpu_seconds(self.pid)
+        self.threads0 = threads(self.pid)
         self.t0 = time.perf_counter()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.secs = time.perf_counter() - self.t0
         self.cpu = cpu_seconds(self.pid) - self.cpu0
+        after = threads(self.pid)
+        self.threads = {
+            name: (round(cpu - self.threads0.get(name, (0, 0, 0))[0], 2),
+                   vol - self.threads0.get(name, (0, 0, 0))[1],
+                   invol - self.threads0.get(name, (0, 0, 0))[2])
+            for name, (cpu, vol, invol) in after.items()
+        }  # fmt: skip
         self.requests: dict[str, int] = {}
         for tool in (self.spy, self.prof):
             if tool is not None:
@@ -143,6 +172,8 @@ class Phase:
             "cpu_ms_per_file": round(self.cpu * 1000 / n, 3),
             "requests_per_file": round(sum(self.requests.values()) / n, 2),
             "requests": self.requests,
+            # name: (CPU seconds, voluntary, involuntary context switches)
+            "threads": {k: v for k, v in self.threads.items() if v[0] >= 0.01},
         }
 
 
