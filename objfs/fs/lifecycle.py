@@ -209,8 +209,23 @@ def setup_logging(options: MountOptions, to_stderr: bool) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if options.debug else logging.INFO)
+    pyfuse3_log = logging.getLogger("pyfuse3")
+    pyfuse3_log.addFilter(_aborted_reply)
     if not options.debug:
-        logging.getLogger("pyfuse3").setLevel(logging.WARNING)
+        pyfuse3_log.setLevel(logging.WARNING)
+
+
+def _aborted_reply(record: logging.LogRecord) -> bool:
+    """pyfuse3 logs an ERROR when a reply finds no request: the kernel dropped
+    it meanwhile (the caller was interrupted, or an unmount aborted the
+    connection while, e.g., the asynchronous RELEASE of a file closed just
+    before was being answered). Nothing is lost: an INFO line says so."""
+    if record.levelno >= logging.ERROR and record.getMessage().endswith(
+        "fuse_reply_* failed with No such file or directory"
+    ):
+        record.levelno, record.levelname = logging.INFO, "INFO"
+        record.msg, record.args = "%s (the kernel no longer waited for it)", (record.getMessage(),)
+    return True
 
 
 def sd_notify(message: str, socket_path: str | None = None) -> bool:

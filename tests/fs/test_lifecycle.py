@@ -178,3 +178,35 @@ def test_mount_helper_with_prefix(fs_store: Path, mountpoint: Path) -> None:
         assert store.head_object(OWNER, "plain", "sub/dir/g").size == 3
     finally:
         store.close()
+
+
+def test_a_reply_the_kernel_no_longer_waits_for_is_not_an_error(tmp_path: Path) -> None:
+    """pyfuse3 logs an ERROR when a reply finds its request gone (ENOENT: the
+    caller was interrupted, or an unmount aborted the connection mid-request,
+    e.g. the asynchronous RELEASE of a file closed right before it); the
+    daemon's log says it at INFO. Any other failed reply stays an ERROR."""
+    import logging
+
+    from objfs.fs.lifecycle import setup_logging
+    from objfs.fs.options import MountOptions
+
+    log_file = tmp_path / "daemon.log"
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    try:
+        setup_logging(MountOptions(log_file=str(log_file)), to_stderr=False)
+        pyfuse3_log = logging.getLogger("pyfuse3")
+        pyfuse3_log.error("fuse_release(): fuse_reply_* failed with %s", os.strerror(errno.ENOENT))
+        pyfuse3_log.error("fuse_read(): fuse_reply_* failed with %s", os.strerror(errno.EINVAL))
+        for handler in root.handlers:
+            handler.flush()
+    finally:
+        for handler in root.handlers:
+            handler.close()
+        root.handlers[:], level = saved
+        root.setLevel(level)
+    lines = log_file.read_text().splitlines()
+    assert len(lines) == 2
+    assert " INFO pyfuse3: fuse_release()" in lines[0]
+    assert "no longer waited" in lines[0]
+    assert " ERROR pyfuse3: fuse_read()" in lines[1]
