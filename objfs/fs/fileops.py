@@ -355,6 +355,8 @@ class FileOps:
         state = node.state
         if state is None:
             return
+        if not durable and not state.dirty and not state.lock.locked():
+            return  # nothing to commit, no commit in flight (a close after a flush)
         version = await state.commit(durable, own=self.own_commit)
         if version is None:
             return
