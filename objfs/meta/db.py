@@ -351,6 +351,7 @@ class Database:
             self._local.nowait = False
             self._local.autocheckpoint = True
             self._local.write_cur = None  # the write transaction in progress, if any
+            self._local.busy = BUSY_TIMEOUT_S * 1000  # ms, as sqlite3.connect set it
             with self._lock:
                 self._all.append(conn)
         return conn
@@ -440,16 +441,17 @@ class Database:
             # background thread keeps the WAL short (module docstring).
             conn.execute("PRAGMA wal_autocheckpoint=0")
             local.autocheckpoint = False
+        # The busy timeout only matters to BEGIN IMMEDIATE (the write lock):
+        # 0 for a nowait write, set back before a write that may wait. Kept
+        # as it is between writes of one kind (the mount's event loop thread
+        # writes nowait over and over: two statements less per commit).
+        busy = 0 if nowait else BUSY_TIMEOUT_S * 1000
+        if local.busy != busy:
+            conn.execute(f"PRAGMA busy_timeout={busy}")
+            local.busy = busy
         cur = conn.cursor()
         try:
-            if nowait:
-                conn.execute("PRAGMA busy_timeout=0")
-                try:
-                    cur.execute("BEGIN IMMEDIATE")
-                finally:
-                    conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_S * 1000}")
-            else:
-                cur.execute("BEGIN IMMEDIATE")
+            cur.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
             if nowait and exc.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY:
                 raise WouldBlock("another writer holds the database") from exc
