@@ -568,6 +568,28 @@ class Database:
             self._writers_may_enter.set()
             conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_S * 1000}")
 
+    # -- reads shared within one transaction ---------------------------------
+
+    def remembered(self, cur: sqlite3.Cursor, key: object) -> object:
+        """What ``remember`` kept for ``key`` in ``cur``'s transaction, or None;
+        None too once this connection has written anything since (a row read
+        before a write may have changed). Lets two steps of one request (its
+        access check, its method) read one row once."""
+        slot = getattr(self._local, "memo", None)
+        if slot is None or slot[0] is not cur or slot[1] != cur.connection.total_changes:
+            return None
+        return slot[2].get(key)
+
+    def remember(self, cur: sqlite3.Cursor, key: object, value: object) -> None:
+        """Keep ``value`` (read in ``cur``'s transaction) for ``remembered``.
+        One transaction's values per thread; holding ``cur`` keeps its identity
+        from being reused by a later cursor."""
+        changes = cur.connection.total_changes
+        slot = getattr(self._local, "memo", None)
+        if slot is None or slot[0] is not cur or slot[1] != changes:
+            slot = self._local.memo = (cur, changes, {})
+        slot[2][key] = value
+
     @contextlib.contextmanager
     def read(self) -> Iterator[sqlite3.Cursor]:
         """A consistent read snapshot across several statements."""

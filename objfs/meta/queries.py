@@ -82,6 +82,13 @@ def get_bucket(cur: sqlite3.Cursor, name: str) -> Row | None:
     return cur.execute(f"SELECT {BUCKET_COLUMNS} FROM buckets WHERE name = ?", (name,)).fetchone()
 
 
+def get_bucket_config(cur: sqlite3.Cursor, name: str) -> Row | None:
+    """``get_bucket``'s columns, then ``config`` (what an access check reads)."""
+    return cur.execute(
+        f"SELECT {BUCKET_COLUMNS}, config FROM buckets WHERE name = ?", (name,)
+    ).fetchone()
+
+
 def list_buckets(cur: sqlite3.Cursor) -> list[Row]:
     return cur.execute(f"SELECT {BUCKET_COLUMNS} FROM buckets ORDER BY name").fetchall()
 
