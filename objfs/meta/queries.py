@@ -455,10 +455,13 @@ def put_inlines(cur: sqlite3.Cursor, frames: Iterable[tuple[bytes, bytes]]) -> d
     (``apply_ref_changes``; format 4: a frame is found through its chunk row)."""
     stored: dict[bytes, int] = {}
     for chunk_id, frame in frames:
+        # ON CONFLICT: a store upgraded from format 3 keeps its unique index
+        # on chunk_id; a frame there that no chunk row names (none should
+        # be) is taken over rather than failing the commit.
         row = cur.execute(
             "INSERT INTO inline_chunks(chunk_id, frame) SELECT ?1, ?2 WHERE NOT EXISTS "
             "(SELECT 1 FROM chunks WHERE chunk_id = ?1 AND inline_row IS NOT NULL) "
-            "RETURNING rowid",
+            "ON CONFLICT DO UPDATE SET frame = excluded.frame RETURNING rowid",
             (chunk_id, frame),
         ).fetchone()
         if row is not None:

@@ -148,6 +148,20 @@ def test_a_format_3_store_is_upgraded_in_place(store_path):
         assert get_body(s, OWNER, "old", "d/f2") == small["d/f2"]
 
 
+def test_an_upgraded_store_takes_over_a_frame_no_chunk_row_names(store_path):
+    data = b"orphaned before the upgrade" * 10
+    with Store.open(store_path) as s:
+        s.create_bucket(OWNER, "old")
+        s.put_object(OWNER, "old", "k", data)
+    _as_format_3(store_path, changes_behind=0)
+    _sql(store_path, "DELETE FROM chunks")  # its frame stays, indexed by chunk id
+    with Store.open(store_path) as s:
+        s.commit_small(FAST, "old", "k2", data, sys_meta=META)  # the same chunk id
+        assert get_body(s, OWNER, "old", "k2") == data
+        with s.db.read() as cur:
+            assert cur.execute("SELECT COUNT(*) FROM inline_chunks").fetchone()[0] == 1
+
+
 def test_fsck_relinks_drops_and_moves_the_sequence(store_path):
     with Store.open(store_path) as s:
         s.create_bucket(OWNER, "bkt")
