@@ -59,7 +59,19 @@ log = logging.getLogger(__name__)
 # before format 3 would drop references it never counted when deleting such a
 # version, so it must refuse the store. Upgrading adds the (NULL = counts all
 # its references, as before) column and its index; nothing is rewritten.
-FORMAT_VERSION = 3
+# 4: a version's ``seq`` is the ``seq`` of the ``changes`` row its commit adds
+# (explicit, not AUTOINCREMENT): one sequence, and no ``sqlite_sequence`` page
+# written by every commit and delete. ``changes`` rows are never deleted, so
+# seqs are never reused. And ``chunks.inline_row`` names the row of a chunk's
+# inline frame: ``inline_chunks`` needs no index on chunk_id (one page less
+# per small commit). objfs before format 4 would number versions itself
+# (max + 1: a deleted seq again, or one a later change takes) and store
+# frames no read finds, so it must refuse the store. Upgrading moves the
+# change sequence past every version seq and links every frame from its
+# chunk row (O(chunks), no frame is copied); an upgraded store keeps its
+# AUTOINCREMENT and its index of inline_chunks (harmless, as before: only new
+# stores are made without).
+FORMAT_VERSION = 4
 
 SCHEMA = """
 CREATE TABLE meta (name TEXT PRIMARY KEY, value) ;
@@ -83,7 +95,7 @@ CREATE TABLE buckets (
 );
 -- One row per version or delete marker. seq orders creation store-wide.
 CREATE TABLE versions (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    seq INTEGER PRIMARY KEY,     -- format 4: the seq of the change row that made it
     bucket TEXT NOT NULL,
     key BLOB NOT NULL,           -- UTF-8 bytes: BLOB order is S3's byte order
     version_id TEXT NOT NULL,
@@ -117,12 +129,14 @@ CREATE TABLE chunks (
     domain_id BLOB NOT NULL,
     refs INTEGER NOT NULL,
     length INTEGER NOT NULL,
-    dead_since INTEGER           -- ns, set when refs drops to 0
+    dead_since INTEGER,          -- ns, set when refs drops to 0
+    inline_row INTEGER           -- format 4: rowid of its frame in inline_chunks, if any
 ) WITHOUT ROWID;
 CREATE INDEX chunks_dead ON chunks(dead_since) WHERE refs = 0;
--- Small chunks live here instead of in a file of their own (store format 2).
+-- Small chunks live here instead of in a file of their own (store format 2),
+-- found through chunks.inline_row (format 4: no index of their own to write).
 CREATE TABLE inline_chunks (
-    chunk_id BLOB PRIMARY KEY,   -- counted in chunks like any chunk
+    chunk_id BLOB NOT NULL,      -- counted in chunks like any chunk
     frame BLOB NOT NULL          -- the sealed frame a chunk file would hold
 );
 CREATE TABLE uploads (
@@ -147,8 +161,9 @@ CREATE TABLE parts (
     manifest BLOB NOT NULL,
     PRIMARY KEY (upload_id, part_number)
 ) WITHOUT ROWID;
+-- Never deleted (the newest row keeps max(seq)): versions take their seq here.
 CREATE TABLE changes (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    seq INTEGER PRIMARY KEY,
     bucket TEXT NOT NULL,        -- '' for a store-wide change (the KMS)
     key BLOB NOT NULL            -- b'' for a bucket-level change
 );
@@ -226,6 +241,41 @@ def _add_base_seq(cur: sqlite3.Cursor) -> None:
     cur.execute(_BASE_INDEX_DDL)
 
 
+def _one_sequence(cur: sqlite3.Cursor) -> None:
+    """Format 4: the next change's seq exceeds every version seq made before
+    (versions numbered themselves until format 3; idempotent)."""
+    sequence: dict[str, int] = {}
+    if cur.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sqlite_sequence'"
+    ).fetchone():
+        sequence = dict(cur.execute("SELECT name, seq FROM sqlite_sequence"))
+    versions = max(
+        cur.execute("SELECT COALESCE(MAX(seq), 0) FROM versions").fetchone()[0],
+        sequence.get("versions", 0),
+    )
+    changes = max(
+        cur.execute("SELECT COALESCE(MAX(seq), 0) FROM changes").fetchone()[0],
+        sequence.get("changes", 0),
+    )
+    if changes >= versions:
+        return
+    if "changes" in sequence:  # AUTOINCREMENT (a store made before format 4)
+        cur.execute("UPDATE sqlite_sequence SET seq = ? WHERE name = 'changes'", (versions,))
+    else:  # a store-wide change row ('' bucket) that holds the sequence there
+        cur.execute("INSERT INTO changes(seq, bucket, key) VALUES (?, '', x'')", (versions,))
+
+
+def _link_inline(cur: sqlite3.Cursor) -> None:
+    """Format 4: ``chunks.inline_row`` of every chunk with an inline frame (idempotent)."""
+    columns = {row[1] for row in cur.execute("PRAGMA table_info(chunks)")}
+    if "inline_row" not in columns:
+        cur.execute("ALTER TABLE chunks ADD COLUMN inline_row INTEGER")
+    cur.execute(
+        "UPDATE chunks SET inline_row = i.rowid FROM inline_chunks i "
+        "WHERE i.chunk_id = chunks.chunk_id AND chunks.inline_row IS NULL"
+    )
+
+
 # Steps that bring a store from format N-1 to N (SQL statements, or functions
 # of the cursor), run in one transaction; each is idempotent.
 MIGRATIONS: dict[int, list[str | Callable[[sqlite3.Cursor], None]]] = {
@@ -237,6 +287,7 @@ MIGRATIONS: dict[int, list[str | Callable[[sqlite3.Cursor], None]]] = {
         _LEASES_DDL,
     ],
     3: [_add_base_seq],
+    4: [_one_sequence, _link_inline],
 }
 
 
@@ -351,6 +402,7 @@ class Database:
             self._local.nowait = False
             self._local.autocheckpoint = True
             self._local.write_cur = None  # the write transaction in progress, if any
+            self._local.busy = BUSY_TIMEOUT_S * 1000  # ms, as sqlite3.connect set it
             with self._lock:
                 self._all.append(conn)
         return conn
@@ -440,16 +492,17 @@ class Database:
             # background thread keeps the WAL short (module docstring).
             conn.execute("PRAGMA wal_autocheckpoint=0")
             local.autocheckpoint = False
+        # The busy timeout only matters to BEGIN IMMEDIATE (the write lock):
+        # 0 for a nowait write, set back before a write that may wait. Kept
+        # as it is between writes of one kind (the mount's event loop thread
+        # writes nowait over and over: two statements less per commit).
+        busy = 0 if nowait else BUSY_TIMEOUT_S * 1000
+        if local.busy != busy:
+            conn.execute(f"PRAGMA busy_timeout={busy}")
+            local.busy = busy
         cur = conn.cursor()
         try:
-            if nowait:
-                conn.execute("PRAGMA busy_timeout=0")
-                try:
-                    cur.execute("BEGIN IMMEDIATE")
-                finally:
-                    conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_S * 1000}")
-            else:
-                cur.execute("BEGIN IMMEDIATE")
+            cur.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
             if nowait and exc.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY:
                 raise WouldBlock("another writer holds the database") from exc
@@ -514,6 +567,28 @@ class Database:
         finally:
             self._writers_may_enter.set()
             conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_S * 1000}")
+
+    # -- reads shared within one transaction ---------------------------------
+
+    def remembered(self, cur: sqlite3.Cursor, key: object) -> object:
+        """What ``remember`` kept for ``key`` in ``cur``'s transaction, or None;
+        None too once this connection has written anything since (a row read
+        before a write may have changed). Lets two steps of one request (its
+        access check, its method) read one row once."""
+        slot = getattr(self._local, "memo", None)
+        if slot is None or slot[0] is not cur or slot[1] != cur.connection.total_changes:
+            return None
+        return slot[2].get(key)
+
+    def remember(self, cur: sqlite3.Cursor, key: object, value: object) -> None:
+        """Keep ``value`` (read in ``cur``'s transaction) for ``remembered``.
+        One transaction's values per thread; holding ``cur`` keeps its identity
+        from being reused by a later cursor."""
+        changes = cur.connection.total_changes
+        slot = getattr(self._local, "memo", None)
+        if slot is None or slot[0] is not cur or slot[1] != changes:
+            slot = self._local.memo = (cur, changes, {})
+        slot[2][key] = value
 
     @contextlib.contextmanager
     def read(self) -> Iterator[sqlite3.Cursor]:

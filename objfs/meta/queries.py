@@ -82,6 +82,13 @@ def get_bucket(cur: sqlite3.Cursor, name: str) -> Row | None:
     return cur.execute(f"SELECT {BUCKET_COLUMNS} FROM buckets WHERE name = ?", (name,)).fetchone()
 
 
+def get_bucket_config(cur: sqlite3.Cursor, name: str) -> Row | None:
+    """``get_bucket``'s columns, then ``config`` (what an access check reads)."""
+    return cur.execute(
+        f"SELECT {BUCKET_COLUMNS}, config FROM buckets WHERE name = ?", (name,)
+    ).fetchone()
+
+
 def list_buckets(cur: sqlite3.Cursor) -> list[Row]:
     return cur.execute(f"SELECT {BUCKET_COLUMNS} FROM buckets ORDER BY name").fetchall()
 
@@ -106,15 +113,15 @@ def delete_bucket(cur: sqlite3.Cursor, name: str) -> None:
 
 
 def insert_version(
-    cur: sqlite3.Cursor, values: Sequence[object], base_seq: int | None = None
-) -> int:
-    """Insert a version row (all columns but seq, then its base); returns its seq."""
+    cur: sqlite3.Cursor, seq: int, values: Sequence[object], base_seq: int | None = None
+) -> None:
+    """Insert version ``seq`` (the seq of the change its commit added, format
+    4: ``add_change``), all other columns but its base, then its base."""
     cur.execute(
-        f"INSERT INTO versions({VERSION_COLUMNS.split(', ', 1)[1]}, base_seq) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (*values, base_seq),
+        f"INSERT INTO versions({VERSION_COLUMNS}, base_seq) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (seq, *values, base_seq),
     )
-    return int(cur.lastrowid or 0)
 
 
 def get_version(cur: sqlite3.Cursor, bucket: str, key: bytes, version_id: str) -> Row | None:
@@ -351,24 +358,32 @@ def add_refs(
     return _upsert_refs(cur, adds)  # in key order: the upserts walk the index forward
 
 
-def _upsert_refs(cur: sqlite3.Cursor, adds: Sequence[tuple[bytes, bytes, int, int]]) -> list[bytes]:
+def _upsert_refs(
+    cur: sqlite3.Cursor,
+    adds: Sequence[tuple[bytes, bytes, int, int]],
+    inline_rows: dict[bytes, int] | None = None,
+) -> list[bytes]:
     """Add ``delta`` references per ``(chunk_id, domain_id, delta, length)``
     (distinct ids, in id order): one multi-row upsert per 500 chunks.
     RETURNING tells which rows were new or dead (their count afterwards is
-    what this call added); returns those ids."""
+    what this call added); returns those ids. ``inline_rows``: chunk id ->
+    row of the inline frame just stored for it (``put_inlines``), linked
+    here; the ids linked are taken out of the dict."""
     revived: list[bytes] = []
     for i in range(0, len(adds), 500):
         batch = adds[i : i + 500]
         params: list[object] = []
         wanted: dict[bytes, int] = {}
         for chunk_id, domain_id, delta, length in batch:
-            params += (chunk_id, domain_id, delta, length)
+            row = inline_rows.pop(chunk_id, None) if inline_rows else None
+            params += (chunk_id, domain_id, delta, length, row)
             wanted[chunk_id] = delta
         rows = cur.execute(
-            "INSERT INTO chunks(chunk_id, domain_id, refs, length) VALUES "
-            + ",".join(["(?, ?, ?, ?)"] * len(batch))
+            "INSERT INTO chunks(chunk_id, domain_id, refs, length, inline_row) VALUES "
+            + ",".join(["(?, ?, ?, ?, ?)"] * len(batch))
             + " ON CONFLICT(chunk_id) DO UPDATE SET refs = refs + excluded.refs,"
-            " dead_since = NULL RETURNING chunk_id, refs",
+            " dead_since = NULL, inline_row = coalesce(inline_row, excluded.inline_row)"
+            " RETURNING chunk_id, refs",
             params,
         ).fetchall()
         revived.extend(chunk_id for chunk_id, now in rows if now == wanted[chunk_id])
@@ -376,17 +391,22 @@ def _upsert_refs(cur: sqlite3.Cursor, adds: Sequence[tuple[bytes, bytes, int, in
 
 
 def apply_ref_changes(
-    cur: sqlite3.Cursor, changes: Sequence[tuple[bytes, bytes, int, int]]
+    cur: sqlite3.Cursor,
+    changes: Sequence[tuple[bytes, bytes, int, int]],
+    inline_rows: dict[bytes, int] | None = None,
 ) -> list[bytes]:
     """Apply net reference changes ``(chunk_id, domain_id, delta, length)``.
 
     Additions are one multi-row upsert per 500 chunks (as ``add_refs``);
     removals one UPDATE each, never below 0, stamping ``dead_since`` when a
     count reaches 0. Returns the chunks an addition brought back from no
-    live row (the caller checks they still exist).
+    live row (the caller checks they still exist). ``inline_rows``: frames
+    just stored (``put_inlines``), linked from their chunk rows here.
     """
     adds = sorted((c for c in changes if c[2] > 0), key=lambda c: c[0])
-    revived = _upsert_refs(cur, adds)
+    revived = _upsert_refs(cur, adds, inline_rows)
+    if inline_rows:  # frames of chunks whose count did not go up (rare)
+        link_inlines(cur, inline_rows)
     drops = sorted((c[0], -c[2]) for c in changes if c[2] < 0)
     if drops:
         now = time.time_ns()
@@ -420,25 +440,78 @@ def dead_chunks(cur: sqlite3.Cursor, before_ns: int) -> list[bytes]:
 
 
 def forget_chunk(cur: sqlite3.Cursor, chunk_id: bytes) -> None:
-    cur.execute("DELETE FROM chunks WHERE chunk_id = ?", (chunk_id,))
-    cur.execute("DELETE FROM inline_chunks WHERE chunk_id = ?", (chunk_id,))
-
-
-def put_inline(cur: sqlite3.Cursor, chunk_id: bytes, frame: bytes) -> None:
-    """Store a small chunk's sealed frame (a dedup hit keeps the existing one)."""
     cur.execute(
-        "INSERT OR IGNORE INTO inline_chunks(chunk_id, frame) VALUES (?, ?)", (chunk_id, frame)
+        "DELETE FROM inline_chunks WHERE rowid = "
+        "(SELECT inline_row FROM chunks WHERE chunk_id = ?)",
+        (chunk_id,),
+    )
+    cur.execute("DELETE FROM chunks WHERE chunk_id = ?", (chunk_id,))
+
+
+def put_inlines(cur: sqlite3.Cursor, frames: Iterable[tuple[bytes, bytes]]) -> dict[bytes, int]:
+    """Store small chunks' sealed frames, but for chunks that have one already
+    (a dedup hit keeps the existing one); returns chunk id -> row of each frame
+    stored, which the caller links from its chunk row in the same transaction
+    (``apply_ref_changes``; format 4: a frame is found through its chunk row)."""
+    stored: dict[bytes, int] = {}
+    for chunk_id, frame in frames:
+        # ON CONFLICT: a store upgraded from format 3 keeps its unique index
+        # on chunk_id; a frame there that no chunk row names (none should
+        # be) is taken over rather than failing the commit.
+        row = cur.execute(
+            "INSERT INTO inline_chunks(chunk_id, frame) SELECT ?1, ?2 WHERE NOT EXISTS "
+            "(SELECT 1 FROM chunks WHERE chunk_id = ?1 AND inline_row IS NOT NULL) "
+            "ON CONFLICT DO UPDATE SET frame = excluded.frame RETURNING rowid",
+            (chunk_id, frame),
+        ).fetchone()
+        if row is not None:
+            stored[chunk_id] = row[0]
+    return stored
+
+
+def link_inlines(cur: sqlite3.Cursor, rows: dict[bytes, int]) -> None:
+    """Point chunk rows without a frame at the frames ``rows`` names."""
+    cur.executemany(
+        "UPDATE chunks SET inline_row = ? WHERE chunk_id = ? AND inline_row IS NULL",
+        [(row, chunk_id) for chunk_id, row in rows.items()],
     )
 
 
-def put_inlines(cur: sqlite3.Cursor, frames: Iterable[tuple[bytes, bytes]]) -> None:
-    """``put_inline`` of many (chunk id, frame) pairs in one statement."""
-    cur.executemany("INSERT OR IGNORE INTO inline_chunks(chunk_id, frame) VALUES (?, ?)", frames)
-
-
 def get_inline(cur: sqlite3.Cursor, chunk_id: bytes) -> bytes | None:
-    row = cur.execute("SELECT frame FROM inline_chunks WHERE chunk_id = ?", (chunk_id,)).fetchone()
+    row = cur.execute(
+        "SELECT i.frame FROM chunks c JOIN inline_chunks i ON i.rowid = c.inline_row "
+        "WHERE c.chunk_id = ?",
+        (chunk_id,),
+    ).fetchone()
     return None if row is None else bytes(row[0])
+
+
+def unlinked_inlines(cur: sqlite3.Cursor) -> list[tuple[int, bytes, bool]]:
+    """(row, chunk id, its chunk row exists without a frame) of every frame its
+    chunk row does not point at."""
+    return cur.execute(
+        "SELECT i.rowid, i.chunk_id, c.chunk_id IS NOT NULL AND c.inline_row IS NULL "
+        "FROM inline_chunks i LEFT JOIN chunks c ON c.chunk_id = i.chunk_id "
+        "WHERE c.inline_row IS NOT i.rowid ORDER BY i.rowid"
+    ).fetchall()
+
+
+def drop_inline_row(cur: sqlite3.Cursor, row: int) -> None:
+    cur.execute("DELETE FROM inline_chunks WHERE rowid = ?", (row,))
+
+
+def version_seq_top(cur: sqlite3.Cursor) -> tuple[int, int]:
+    """(highest version seq, highest change seq so far): format 4 wants the
+    first <= the second. A store made before format 4 numbers changes with
+    AUTOINCREMENT: its sequence counts too (the upgrade may have moved it)."""
+    changes = cur.execute("SELECT COALESCE(MAX(seq), 0) FROM changes").fetchone()[0]
+    if cur.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sqlite_sequence'"
+    ).fetchone():
+        row = cur.execute("SELECT seq FROM sqlite_sequence WHERE name = 'changes'").fetchone()
+        if row is not None:
+            changes = max(changes, row[0])
+    return cur.execute("SELECT COALESCE(MAX(seq), 0) FROM versions").fetchone()[0], changes
 
 
 def inline_ids(cur: sqlite3.Cursor) -> set[bytes]:
@@ -543,8 +616,15 @@ def part_manifest(cur: sqlite3.Cursor, upload_id: str, part_number: int) -> byte
 # -- changes -------------------------------------------------------------
 
 
-def add_change(cur: sqlite3.Cursor, bucket: str, key: bytes) -> None:
+def add_change(cur: sqlite3.Cursor, bucket: str, key: bytes) -> int:
+    """Add a row to the change feed; returns its seq (a new version's seq, format 4)."""
     cur.execute("INSERT INTO changes(bucket, key) VALUES (?, ?)", (bucket, key))
+    return int(cur.lastrowid or 0)
+
+
+def add_change_at(cur: sqlite3.Cursor, seq: int, bucket: str, key: bytes) -> None:
+    """A change row at ``seq`` (fsck: move the sequence past the newest version)."""
+    cur.execute("INSERT INTO changes(seq, bucket, key) VALUES (?, ?, ?)", (seq, bucket, key))
 
 
 def changes_since(cur: sqlite3.Cursor, seq: int, limit: int) -> list[Row]:
@@ -559,7 +639,11 @@ def change_seq(cur: sqlite3.Cursor) -> int:
 
 
 def prune_changes(cur: sqlite3.Cursor, keep: int) -> None:
-    cur.execute("DELETE FROM changes WHERE seq <= (SELECT MAX(seq) FROM changes) - ?", (keep,))
+    """Forget all but the newest ``keep`` changes (at least the newest: it holds
+    the sequence versions are numbered from, format 4)."""
+    cur.execute(
+        "DELETE FROM changes WHERE seq <= (SELECT MAX(seq) FROM changes) - ?", (max(1, keep),)
+    )
 
 
 def scan_latest(

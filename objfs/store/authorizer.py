@@ -283,7 +283,17 @@ class AccessControl:
         seen: dict[str, Any] | None,
     ) -> Decision | None:
         who = ctx.identity
-        bucket_row = aq.bucket_access(cur, bucket) if bucket is not None else None
+        bucket_row = None
+        if bucket is not None:
+            # The whole row, kept for the rest of the transaction: the method
+            # reads it again (Store._bucket) unless something was written.
+            row = self.db.remembered(cur, ("bucket", bucket))
+            if row is None:
+                row = q.get_bucket_config(cur, bucket)
+                if row is not None:
+                    self.db.remember(cur, ("bucket", bucket), row)
+            if row is not None:
+                bucket_row = (row[2], row[8])  # (owner, config), as aq.bucket_access
         if bucket is not None and bucket_row is None:
             if seen is not None:
                 seen[bucket] = None

@@ -314,10 +314,15 @@ class Store(
             return self._bucket(cur, name)
 
     def _bucket(self, cur: object, name: str) -> BucketInfo:
-        row = q.get_bucket(cur, name)  # type: ignore[arg-type]
+        # The row the request's access check read in this transaction, if
+        # any (the mount's commit and unlink: one read of it, not two).
+        row = self.db.remembered(cur, ("bucket", name))  # type: ignore[arg-type]
         if row is None:
-            raise NoSuchBucket(f"no such bucket: {name!r}", bucket=name)
-        return _bucket(row)
+            row = q.get_bucket_config(cur, name)  # type: ignore[arg-type]
+            if row is None:
+                raise NoSuchBucket(f"no such bucket: {name!r}", bucket=name)
+            self.db.remember(cur, ("bucket", name), row)  # type: ignore[arg-type]
+        return _bucket(row[:8])  # type: ignore[index]
 
     @requires(Need("s3:DeleteBucket", bucket="name", key=None))
     def delete_bucket(self, ctx: RequestContext, name: str) -> None:

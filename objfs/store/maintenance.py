@@ -392,6 +392,21 @@ def _metadata_findings(cur: Any, *, fix: bool) -> list[Finding]:
                 repaired=fix,
             )
         )
+    findings += _inline_findings(cur, fix=fix)
+    top_version, top_change = q.version_seq_top(cur)
+    if top_version > top_change:
+        # Format 4 numbers versions from the change feed: the next commit
+        # would take a seq a version holds already (and fail).
+        if fix:
+            q.add_change_at(cur, top_version, "", b"")
+        findings.append(
+            Finding(
+                "change-sequence",
+                f"the change sequence ({top_change}) is behind the newest version "
+                f"(seq {top_version})",
+                repaired=fix,
+            )
+        )
     for bucket, key in q.stale_latest(cur):
         name = key.decode("utf-8", "replace")
         if fix:
@@ -406,4 +421,26 @@ def _metadata_findings(cur: Any, *, fix: bool) -> list[Finding]:
                 repaired=fix,
             )
         )
+    return findings
+
+
+def _inline_findings(cur: Any, *, fix: bool) -> list[Finding]:
+    """Inline frames their chunk row does not point at (format 4: a frame is
+    found through ``chunks.inline_row``): linked to a chunk row that has no
+    frame, else dropped (a chunk row points at another copy, or none is left)."""
+    findings: list[Finding] = []
+    linked: set[bytes] = set()
+    for row, chunk_id, frameless in q.unlinked_inlines(cur):
+        if frameless and chunk_id not in linked:
+            linked.add(chunk_id)
+            if fix:
+                q.link_inlines(cur, {chunk_id: row})
+            message = f"chunk {chunk_id.hex()}: its inline frame was not linked from its row"
+            kind = "inline-link"
+        else:
+            if fix:
+                q.drop_inline_row(cur, row)
+            message = f"chunk {chunk_id.hex()}: an inline frame no chunk row points at"
+            kind = "orphan-inline"
+        findings.append(Finding(kind, message, chunk=chunk_id.hex(), repaired=fix))
     return findings

@@ -323,14 +323,13 @@ class ObjectsMixin:
                 self._drop_version_row(cur, old, changes)  # type: ignore[arg-type]
         if base_seq is not None and base_tally is None:
             base_tally = tally_of(cur, base_seq)
-        if inline:
-            q.put_inlines(cur, inline.items())  # type: ignore[arg-type]
+        stored = q.put_inlines(cur, inline.items()) if inline else None  # type: ignore[arg-type]
         if manifest and not refs_held:
             assert domain_id is not None
             mine = tally_refs(manifest)
             adding = owned(mine, base_tally if base_seq is not None else None)
             changes.add(adding, mine, domain_id)
-            revived = changes.apply(cur)
+            revived = changes.apply(cur, stored)
             pending = inline or {}
             missing = [cid for cid in revived if cid not in pending and not self.chunks.exists(cid)]
             if missing:
@@ -339,11 +338,13 @@ class ObjectsMixin:
                     "the write was not committed; retry it"
                 )
         else:
-            changes.apply(cur)
+            changes.apply(cur, stored)
             base_seq = None
         now = time.time_ns()
-        seq = q.insert_version(
+        seq = q.add_change(cur, bucket, raw)  # type: ignore[arg-type]
+        q.insert_version(
             cur,  # type: ignore[arg-type]
+            seq,
             (
                 bucket,
                 raw,
@@ -363,7 +364,6 @@ class ObjectsMixin:
             base_seq,
         )
         q.set_latest(cur, bucket, raw, seq, int(delete_marker))  # type: ignore[arg-type]
-        q.add_change(cur, bucket, raw)  # type: ignore[arg-type]
         self.access.record_creator(cur, bucket, raw, version_id, creator)
         return PutResult(version_id, etag, size, seq=seq, last_modified_ns=now)
 

@@ -122,8 +122,10 @@ class RefChanges:
                 if domain_id is not None:
                     self.domain[cid] = domain_id
 
-    def apply(self, cur: Any) -> list[bytes]:
-        """Write the nonzero changes; returns chunks an addition revived."""
+    def apply(self, cur: Any, inline_rows: dict[bytes, int] | None = None) -> list[bytes]:
+        """Write the nonzero changes; returns chunks an addition revived.
+        ``inline_rows``: frames just stored (``q.put_inlines``), linked from
+        their chunk rows with the changes."""
         rows = [
             (cid, self.domain.get(cid, b""), d, self.lengths.get(cid, 0))
             for cid, d in self.delta.items()
@@ -131,8 +133,10 @@ class RefChanges:
         ]
         self.delta = {}
         if not rows:
+            if inline_rows:
+                q.link_inlines(cur, inline_rows)
             return []
-        return q.apply_ref_changes(cur, rows)
+        return q.apply_ref_changes(cur, rows, inline_rows)
 
 
 def tally_of(cur: Any, seq: int | None, cache: dict[int, Tally] | None = None) -> Tally | None:

@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from objfs.meta import queries as q
 from objfs.meta.db import Database
+from objfs.store import OWNER, Versioning
 
 
 def _db(tmp_path: Path) -> Database:
@@ -70,3 +72,31 @@ def test_a_durable_write_cannot_join_one_that_is_not(tmp_path: Path) -> None:
                     pass
     finally:
         db.close()
+
+
+def test_a_remembered_read_lasts_until_the_transaction_writes(tmp_path: Path) -> None:
+    db = _db(tmp_path)
+    try:
+        with db.write() as cur:
+            db.remember(cur, "k", (1,))
+            assert db.remembered(cur, "k") == (1,)
+            assert db.remembered(cur, "other") is None
+            cur.execute("INSERT INTO t VALUES (1)")  # a write: what was read may differ
+            assert db.remembered(cur, "k") is None
+            db.remember(cur, "k", (2,))
+            assert db.remembered(cur, "k") == (2,)
+        with db.write() as cur:  # another transaction: nothing carried over
+            assert db.remembered(cur, "k") is None
+        with db.read() as cur:
+            assert db.remembered(cur, "k") is None
+    finally:
+        db.close()
+
+
+def test_a_bucket_changed_in_the_request_transaction_is_read_again(store, make_bucket) -> None:
+    bucket = make_bucket()
+    with store.db.write() as cur:
+        store.access.check(OWNER, "s3:PutObject", bucket, "k", None, {}, cur=cur)
+        assert store._bucket(cur, bucket).versioning is Versioning.UNVERSIONED
+        q.update_bucket(cur, bucket, versioning=Versioning.ENABLED.value)
+        assert store._bucket(cur, bucket).versioning is Versioning.ENABLED
