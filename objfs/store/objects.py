@@ -323,6 +323,12 @@ class ObjectsMixin:
                 self._drop_version_row(cur, old, changes)  # type: ignore[arg-type]
         if base_seq is not None and base_tally is None:
             base_tally = tally_of(cur, base_seq)
+        if inline:
+            # Only frames the manifest names: a writer may hand over frames it
+            # sealed and then left out (a block stored whole again); kept, they
+            # would be rows no chunk counts, which gc never collects.
+            named = {r.chunk_id for r in manifest}
+            inline = {cid: frame for cid, frame in inline.items() if cid in named}
         stored = q.put_inlines(cur, inline.items()) if inline else None  # type: ignore[arg-type]
         if manifest and not refs_held:
             assert domain_id is not None

@@ -155,3 +155,35 @@ def test_page_edits_of_base_blocks_need_no_worker_thread(store, ctx, vbucket):
         w.close()
     assert store.get_object(ctx, vbucket, "big").read() == bytes(model)
     assert store.fsck(OWNER).findings == []
+
+
+def test_a_block_stored_whole_again_leaves_no_stray_inline_frame(store, ctx, vbucket):
+    # More written pages in one block than MAX_PIECES: the writer seals the
+    # pieces, finds too many, and stores the block whole. The pieces' frames
+    # are named by no manifest: the commit must not keep them (a frame no
+    # chunk row counts would never be collected).
+    size = 4 * MiB
+    model = bytearray(os.urandom(size))
+    store.put_object(ctx, vbucket, "f", bytes(model))
+    frames_before = _frame_rows(store)
+    base = store.head_object(ctx, vbucket, "f")
+    w = store.open_writer(ctx, vbucket, "f", base=base)
+    for i in range(MAX_PIECES + 8):  # every other page of block 1: separate pieces
+        off = MiB + 2 * i * PAGE
+        data = os.urandom(PAGE)
+        w.write(off, data)
+        model[off : off + PAGE] = data
+    w.commit(ctx)
+    w.close()
+    assert store.get_object(ctx, vbucket, "f").read() == bytes(model)
+    assert _frame_rows(store) == frames_before
+    report = store.fsck(OWNER)
+    assert report.ok and not report.findings, report.findings
+
+
+def _frame_rows(store) -> int:
+    db = sqlite3.connect(store.path / "meta.db")
+    try:
+        return db.execute("SELECT COUNT(*) FROM inline_chunks").fetchone()[0]
+    finally:
+        db.close()
