@@ -385,7 +385,6 @@ def test_get_streaming_reads_what_get_reads_into_an_aligned_reused_buffer(tmp_pa
         assert bytes(backend.get_streaming(name)) == data == backend.get(name)
 
 
-
 def _resident_pages(path: Path) -> list[bool]:
     """Which pages of a file are in the page cache (mincore of a read-only mapping)."""
     import ctypes
