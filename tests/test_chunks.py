@@ -446,3 +446,31 @@ def test_small_or_unaligned_puts_use_the_page_cache(tmp_path: Path) -> None:
         backend.put(name, data)
         want = b"".join(bytes(p) for p in data) if isinstance(data, list) else bytes(data)
         assert backend.get(name) == want
+
+
+def test_an_o_direct_write_the_file_system_refuses_goes_through_the_page_cache(
+    tmp_path: Path,
+) -> None:
+    """EINVAL from an O_DIRECT write (an alignment the file system does not
+    take; here a misaligned buffer) rewrites the file plainly: same bytes."""
+    import mmap
+
+    from objfs.chunks.backend import _write_direct
+
+    data = os.urandom((1 << 20) + 700)
+    area = mmap.mmap(-1, 3 << 20)
+    area[1 : 1 + len(data)] = data
+    path = tmp_path / "blob"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_DIRECT, 0o600)
+    try:
+        assert _write_direct(fd, memoryview(area)[1 : 1 + len(data)]) is False
+    finally:
+        os.close(fd)
+    assert path.read_bytes() == data
+    fd = os.open(tmp_path / "aligned", os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_DIRECT, 0o600)
+    try:
+        area[: len(data)] = data
+        assert _write_direct(fd, memoryview(area)[: len(data)]) is True
+    finally:
+        os.close(fd)
+    assert (tmp_path / "aligned").read_bytes() == data

@@ -370,7 +370,8 @@ class LocalBackend(ChunkBackend):
         try:
             try:
                 if direct:
-                    _write_direct(fd, data)  # type: ignore[arg-type]
+                    if not _write_direct(fd, data):  # type: ignore[arg-type]
+                        self._no_direct_write = True
                 else:
                     _write_all(fd, _parts(data))
                 if _sync_file_range is not None:
@@ -647,17 +648,32 @@ def _direct_ok(data: Buffer | Sequence[Buffer]) -> bool:
     return ctypes.addressof(ctypes.c_char.from_buffer(data)) % _DIRECT_ALIGN == 0
 
 
-def _write_direct(fd: int, data: memoryview) -> None:
+def _write_direct(fd: int, data: memoryview) -> bool:
     """Write ``data`` into the empty file ``fd`` opened with O_DIRECT: its
     aligned head straight from the buffer to the disk (no page-cache copy),
-    the last partial block through the page cache (O_DIRECT cleared)."""
+    the last partial block through the page cache (O_DIRECT cleared).
+
+    False: the file system refused the O_DIRECT write (EINVAL: it wants
+    another alignment); the file was then written through the page cache.
+    """
     head = len(data) - len(data) % _DIRECT_ALIGN
     pos = 0
-    while pos < head:
-        pos += os.write(fd, data[pos:head])
+    refused = False
+    try:
+        while pos < head:
+            pos += os.write(fd, data[pos:head])
+    except OSError as exc:
+        if exc.errno != errno.EINVAL:
+            raise
+        refused = True
     fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~_DIRECT)
+    if refused:
+        os.ftruncate(fd, 0)
+        os.lseek(fd, 0, os.SEEK_SET)
+        pos = 0
     while pos < len(data):
         pos += os.write(fd, data[pos:])
+    return not refused
 
 
 def _fsync_dir(path: str) -> None:
