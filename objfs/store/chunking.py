@@ -26,7 +26,7 @@ from objfs.store.types import ChunkRef
 # the disk ~1-5 ms a MiB here: two threads sealing while two wait on writes.
 _POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="objfs-chunk")
 _MD5 = ThreadPoolExecutor(max_workers=1, thread_name_prefix="objfs-md5")  # one: keeps order
-_IN_FLIGHT = 6  # chunks encoded ahead of the reader: bounds memory
+_IN_FLIGHT = 3  # chunks encoded ahead of the reader: bounds memory
 
 
 class ChunkedBody:
