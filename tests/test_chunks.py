@@ -383,3 +383,94 @@ def test_get_streaming_reads_what_get_reads_into_an_aligned_reused_buffer(tmp_pa
         name = f"{size:064x}"
         backend.put(name, data)
         assert bytes(backend.get_streaming(name)) == data == backend.get(name)
+
+
+def _resident_pages(path: Path) -> list[bool]:
+    """Which pages of a file are in the page cache (mincore of a read-only mapping)."""
+    import ctypes
+    import mmap
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mmap.restype = ctypes.c_void_p
+    libc.mmap.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int,
+                          ctypes.c_int, ctypes.c_long)  # fmt: skip
+    libc.munmap.argtypes = (ctypes.c_void_p, ctypes.c_size_t)
+    libc.mincore.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p)
+    size = path.stat().st_size
+    pages = -(-size // mmap.PAGESIZE)
+    vec = (ctypes.c_ubyte * pages)()
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        addr = libc.mmap(None, size, mmap.PROT_READ, mmap.MAP_SHARED, fd, 0)
+        assert addr not in (None, ctypes.c_void_p(-1).value)
+        try:
+            assert libc.mincore(addr, size, vec) == 0
+        finally:
+            libc.munmap(addr, size)
+    finally:
+        os.close(fd)
+    return [bool(v & 1) for v in vec]
+
+
+@pytest.mark.parametrize("size", [(64 << 10) - 600, 1 << 20, (1 << 20) + 4096 - 548, 3 << 20])
+def test_chunk_files_are_written_past_the_page_cache(
+    tmp_path: Path, keyring: Keyring, size: int
+) -> None:
+    """Large chunks are written with O_DIRECT from the aligned sealing buffer
+    (no copy into the page cache); the last partial block goes through the
+    page cache. The file holds exactly the frame and reads back whole."""
+    domain = keyring.new_domain("AES256")[0]
+    store = ChunkStore(LocalBackend(tmp_path / "chunks"))
+    data = os.urandom(size)
+    chunk_id, new = store.put(domain, data)
+    assert new
+    path = chunk_file(store, chunk_id)
+    assert path.stat().st_size == size + frame_overhead(size)
+    if size + frame_overhead(size) >= 64 << 10:
+        resident = _resident_pages(path)
+        aligned = path.stat().st_size // 4096
+        assert not any(resident[:aligned])  # the aligned head never went through it
+    assert store.get(domain, chunk_id) == data
+    assert bytes(store.backend.get_streaming(chunk_id.hex())) == path.read_bytes()
+
+
+def test_small_or_unaligned_puts_use_the_page_cache(tmp_path: Path) -> None:
+    """What O_DIRECT cannot take (bytes, small or misaligned buffers) is
+    written plainly, with the same result."""
+    backend = LocalBackend(tmp_path / "chunks")
+    big = bytearray(os.urandom((1 << 20) + 4097))
+    for i, data in enumerate(
+        [bytes(big), memoryview(big)[1:], memoryview(big)[: 60 << 10], [big[:5], big[5:]]]
+    ):
+        name = f"{i:064x}"
+        backend.put(name, data)
+        want = b"".join(bytes(p) for p in data) if isinstance(data, list) else bytes(data)
+        assert backend.get(name) == want
+
+
+def test_an_o_direct_write_the_file_system_refuses_goes_through_the_page_cache(
+    tmp_path: Path,
+) -> None:
+    """EINVAL from an O_DIRECT write (an alignment the file system does not
+    take; here a misaligned buffer) rewrites the file plainly: same bytes."""
+    import mmap
+
+    from objfs.chunks.backend import _write_direct
+
+    data = os.urandom((1 << 20) + 700)
+    area = mmap.mmap(-1, 3 << 20)
+    area[1 : 1 + len(data)] = data
+    path = tmp_path / "blob"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_DIRECT, 0o600)
+    try:
+        assert _write_direct(fd, memoryview(area)[1 : 1 + len(data)]) is False
+    finally:
+        os.close(fd)
+    assert path.read_bytes() == data
+    fd = os.open(tmp_path / "aligned", os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_DIRECT, 0o600)
+    try:
+        area[: len(data)] = data
+        assert _write_direct(fd, memoryview(area)[: len(data)]) is True
+    finally:
+        os.close(fd)
+    assert (tmp_path / "aligned").read_bytes() == data

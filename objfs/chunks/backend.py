@@ -13,6 +13,12 @@ domains (that is ``objfs.chunks.store``).
   renames it into place, so a reader sees either nothing or the whole blob.
   It does **not** fsync: durability is batched in ``sync(names)``, which the
   store calls before a durable metadata commit (DESIGN.md, invariant 2);
+- a large frame in an aligned buffer (the chunk store's sealing buffer) is
+  written with O_DIRECT, its last partial block through the page cache: no
+  copy of the data into fresh page-cache pages and no writeback later (on
+  this VM that copy cost 0.3-2 s of CPU per GiB of sequential write, varying
+  with the host; O_DIRECT ~0.1 s). Where the file system refuses O_DIRECT,
+  everything goes through the page cache;
 - temporary files left by a crash are never listed by ``iterate`` and are
   removed by ``cleanup_temp``;
 - a blob's mtime is when it was last written or ``touch``ed (dedup hit), so
@@ -26,6 +32,7 @@ from __future__ import annotations
 import abc
 import ctypes
 import errno
+import fcntl
 import itertools
 import logging
 import mmap
@@ -104,6 +111,7 @@ def _tmp_suffix() -> str:
 
 _DIRECT = getattr(os, "O_DIRECT", 0)
 _DIRECT_ALIGN = 4096  # O_DIRECT wants offsets, lengths and buffers block aligned
+_DIRECT_MIN = 64 << 10  # smaller chunk files go through the page cache
 _thread_buf = threading.local()  # per-thread O_DIRECT buffers (``get_streaming``)
 _HUGE = 2 << 20  # a transparent huge page (x86-64)
 
@@ -304,6 +312,7 @@ class LocalBackend(ChunkBackend):
         self._root_s = os.fspath(self.root)
         self._lock = threading.Lock()
         self._no_direct = False  # O_DIRECT refused here: ``get_streaming`` reads plainly
+        self._no_direct_write = False  # O_DIRECT refused here: ``put`` writes plainly
         # Directories whose entries changed by creating a fan-out directory:
         # fsynced by the next sync() so the new directory survives a power cut.
         self._dirty_dirs: set[str] = set()
@@ -343,17 +352,28 @@ class LocalBackend(ChunkBackend):
         final = self.path(name)
         tmp = f"{final.rsplit('/', 1)[0]}/{TEMP_PREFIX}{name}.{_tmp_suffix()}"
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+        direct = not self._no_direct_write and _direct_ok(data)
         try:
             try:
-                fd = os.open(tmp, flags, 0o600)
+                fd = os.open(tmp, flags | (_DIRECT if direct else 0), 0o600)
             except FileNotFoundError:
                 self._make_dirs(name)
+                fd = os.open(tmp, flags | (_DIRECT if direct else 0), 0o600)
+            except OSError as exc:
+                if not direct or exc.errno != errno.EINVAL:
+                    raise
+                self._no_direct_write = True  # this file system does not do O_DIRECT
+                direct = False
                 fd = os.open(tmp, flags, 0o600)
         except OSError as exc:
             raise self._os_error(exc, f"writing chunk {name}") from exc
         try:
             try:
-                _write_all(fd, _parts(data))
+                if direct:
+                    if not _write_direct(fd, data):  # type: ignore[arg-type]
+                        self._no_direct_write = True
+                else:
+                    _write_all(fd, _parts(data))
                 if _sync_file_range is not None:
                     # Early writeback: the disk works while later chunks are
                     # sealed, so the flush before a durable commit (``sync``)
@@ -615,6 +635,45 @@ def _write_all(fd: int, parts: Sequence[Buffer]) -> None:
             else:
                 views[0] = views[0][n:]
                 n = 0
+
+
+def _direct_ok(data: Buffer | Sequence[Buffer]) -> bool:
+    """Whether ``put`` may write ``data`` with O_DIRECT: one writable buffer
+    (a sealing scratch buffer) of at least ``_DIRECT_MIN`` bytes whose start
+    is ``_DIRECT_ALIGN``-aligned."""
+    if not _DIRECT or not isinstance(data, memoryview) or data.readonly:
+        return False
+    if len(data) < _DIRECT_MIN or not data.c_contiguous or data.itemsize != 1:
+        return False
+    return ctypes.addressof(ctypes.c_char.from_buffer(data)) % _DIRECT_ALIGN == 0
+
+
+def _write_direct(fd: int, data: memoryview) -> bool:
+    """Write ``data`` into the empty file ``fd`` opened with O_DIRECT: its
+    aligned head straight from the buffer to the disk (no page-cache copy),
+    the last partial block through the page cache (O_DIRECT cleared).
+
+    False: the file system refused the O_DIRECT write (EINVAL: it wants
+    another alignment); the file was then written through the page cache.
+    """
+    head = len(data) - len(data) % _DIRECT_ALIGN
+    pos = 0
+    refused = False
+    try:
+        while pos < head:
+            pos += os.write(fd, data[pos:head])
+    except OSError as exc:
+        if exc.errno != errno.EINVAL:
+            raise
+        refused = True
+    fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~_DIRECT)
+    if refused:
+        os.ftruncate(fd, 0)
+        os.lseek(fd, 0, os.SEEK_SET)
+        pos = 0
+    while pos < len(data):
+        pos += os.write(fd, data[pos:])
+    return not refused
 
 
 def _fsync_dir(path: str) -> None:

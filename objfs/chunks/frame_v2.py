@@ -243,7 +243,7 @@ def seal(
     data: bytes | bytearray | memoryview | Segments,
     chunk_id: bytes,
     compressor: zstandard.ZstdCompressor | None,
-    scratch: bytearray | None = None,
+    scratch: bytearray | memoryview | None = None,
 ) -> memoryview:
     """The frame for ``data``, built in one buffer: ``scratch`` if it is large
     enough (the caller must not use the frame after reusing it), else a new one.

@@ -89,7 +89,7 @@ import zstandard
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from objfs.chunks import frame_v1, frame_v2
-from objfs.chunks.backend import BlobReader, ChunkBackend
+from objfs.chunks.backend import BlobReader, ChunkBackend, _huge_buffer
 from objfs.chunks.frame_v1 import FrameHeader, check_domain
 from objfs.chunks.frame_v2 import SEGMENT, Keys, Layout
 from objfs.crypto.keyring import KIND_NONE, Domain, hkdf
@@ -248,7 +248,7 @@ class ChunkStore:
         domain: Domain,
         data: bytes | bytearray | memoryview | frame_v2.Segments,
         chunk_id: bytes,
-        scratch: bytearray | None = None,
+        scratch: bytearray | memoryview | None = None,
     ) -> memoryview:
         plain_len = len(data)
         if plain_len > MAX_CHUNK:
@@ -262,13 +262,15 @@ class ChunkStore:
             self._domain_keys(domain), domain.domain_id, data, chunk_id, compressor, scratch
         )
 
-    def _scratch(self, plain_len: int) -> bytearray:
+    def _scratch(self, plain_len: int) -> memoryview:
         """This thread's frame buffer for ``put`` (reused: no allocation, no page
-        faults per chunk; one per thread that writes chunks, chunk-sized)."""
+        faults per chunk; one per thread that writes chunks, chunk-sized).
+        Page aligned (a transparent huge page where the kernel allows), so
+        the backend may write the frame with O_DIRECT."""
         need = frame_v2.max_frame_len(plain_len)
-        buf: bytearray | None = getattr(self._local, "scratch", None)
+        buf: memoryview | None = getattr(self._local, "scratch", None)
         if buf is None or len(buf) < need:
-            buf = self._local.scratch = bytearray(need)
+            buf = self._local.scratch = _huge_buffer(need)
         return buf
 
     def encode(

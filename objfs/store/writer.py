@@ -50,7 +50,7 @@ from typing import TYPE_CHECKING
 from objfs.chunks.store import INLINE_MAX
 from objfs.crypto.keyring import Domain
 from objfs.errors import InvalidArgument
-from objfs.store.chunking import _IN_FLIGHT, _POOL, is_zero
+from objfs.store.chunking import _POOL, is_zero
 from objfs.store.leases import WriteIntent
 from objfs.store.reader import Extents, read_piece, read_slice
 from objfs.store.types import ChunkRef, ObjectVersion, PutResult, RequestContext, SystemMeta
@@ -62,6 +62,12 @@ MAX_FILE_SIZE = 5 << 40  # S3's object size limit
 PAGE = 4096  # granularity of in-place edits
 MAX_OVERLAY = 4096  # overlay pages per writer (16 MiB); beyond, blocks are materialized
 MAX_PIECES = 64  # pieces per block before it is stored whole again
+# Blocks a writer has on the chunk pool at once (bounds memory). More than
+# the pool's threads: with chunk files written by O_DIRECT a thread waits
+# ~1-5 ms a MiB for the disk, and a queue keeps every thread busy while the
+# event loop goes on buffering writes (with 3 it waited for the pool in ~40%
+# of a dd bs=1M's writes).
+_IN_FLIGHT = 6
 
 
 class _Parts:

@@ -96,7 +96,11 @@ class Probe:
         self.env.update(kv.split("=", 1) for kv in args.env)
 
     def py(self, *argv: str, **kw: object) -> subprocess.Popen[bytes]:
-        return subprocess.Popen([sys.executable, *argv], env=self.env, **kw)  # type: ignore[call-overload]
+        # cwd: ``python -c`` puts the working directory first on sys.path, so
+        # run from a source tree it would import that tree, not ``--code``.
+        return subprocess.Popen(  # type: ignore[call-overload]
+            [sys.executable, *argv], env=self.env, cwd=self.work, **kw
+        )
 
     def init_store(self) -> None:
         script = (
