@@ -505,3 +505,46 @@ def test_put_parts_seals_what_put_seals(tmp_path, keyring, kind, cuts):
     path.write_bytes(bytes(raw))
     with pytest.raises(IntegrityError):
         fresh(tmp_path / "parts").get(domain, chunk_id)
+
+
+def test_read_nowait_stops_looking_into_a_cold_page_cache_until_one_look_hits(
+    tmp_path: Path, keyring: Keyring
+):
+    """A random reader of cold data: after a few misses in a row, read_nowait
+    spares the event loop most looks into the OS page cache (each costs an
+    open and the read's start); one look in 16 still goes, and a hit resumes
+    looking every time. Same bytes whichever way."""
+    domain = make_domain(keyring, "AES256")
+    data = data_for("random")
+    chunk_id, path, _ = put(tmp_path, domain, data)
+    store = fresh(tmp_path)
+    assert store.read(domain, chunk_id, 0, 10) == data[:10]  # learns the layout
+
+    def evict() -> None:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        finally:
+            os.close(fd)
+
+    def seg(i: int) -> tuple[int, int]:  # segments 1 to NSEG - 1 (0 is decoded)
+        i = 1 + i % (NSEG - 1)
+        return i * SEGMENT + 10, i * SEGMENT + 20
+
+    for i in range(8):  # eight misses in a row
+        evict()
+        if store.read_nowait(domain, chunk_id, *seg(i)) is not None:
+            pytest.skip("the page cache kept the chunk file (cannot make a miss here)")
+    path.read_bytes()  # now it is all in the page cache, but no look is made:
+    looked = None
+    for n in range(1, 17):
+        got = store.read_nowait(domain, chunk_id, *seg(0))
+        if got is not None:
+            looked = n
+            break
+    assert looked is not None and looked > 1  # skipped first, then one look
+    assert got == data[slice(*seg(0))]
+    # A hit: every read looks again.
+    assert store.read_nowait(domain, chunk_id, *seg(1)) == data[slice(*seg(1))]
+    assert store.read_nowait(domain, chunk_id, *seg(2)) == data[slice(*seg(2))]
