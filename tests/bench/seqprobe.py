@@ -32,6 +32,7 @@ import collections
 import json
 import os
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -173,14 +174,18 @@ class Probe:
             time.sleep(1.0)
         cpu0 = _stat(f"/proc/{proc.pid}/stat")[1]
         sw0 = sum(t[3] for t in threads(proc.pid))
+        ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
         subprocess.run(cmd, check=True)
         secs = time.perf_counter() - t0
+        ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        client = ru1.ru_utime + ru1.ru_stime - ru0.ru_utime - ru0.ru_stime
         out: dict[str, object] = {
             "phase": tag,
             "MB/s": round(self.args.mib * MIB / secs / 1e6),
             "secs": round(secs, 2),
             "daemon_cpu": round(_stat(f"/proc/{proc.pid}/stat")[1] - cpu0, 2),
+            "client_cpu": round(client, 2),
             **({"IOPS": round(ops / secs), "us_cpu_per_read": 0} if ops else {}),
             "switches": sum(t[3] for t in threads(proc.pid)) - sw0,
             "threads": threads(proc.pid)[:5],
