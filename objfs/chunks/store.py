@@ -115,13 +115,6 @@ _LAYOUTS = 4096  # parsed headers kept (a few hundred bytes each)
 # read_nowait decodes at most this many segments (~15-50 us each on the
 # caller's thread, the mount's event loop): small reads only.
 _NOWAIT_SEGMENTS = 2
-# read_nowait's look into the OS page cache (RWF_NOWAIT): after this many
-# misses in a row (a random reader of cold data), only one look in
-# _NOWAIT_PROBE_EVERY; a hit resumes looking every time. A miss costs the
-# event loop an open, a 64 KiB buffer and the read's start (the worker
-# thread then reads anyway).
-_NOWAIT_MISSES = 8
-_NOWAIT_PROBE_EVERY = 16
 frame_overhead = frame_v2.frame_overhead
 # Chunks of at most this many bytes may live inline in the metadata database
 # (sealed frame <= 16 KiB): see ``seal_inline``.
@@ -180,7 +173,6 @@ class ChunkStore:
         self._layouts: OrderedDict[bytes, Layout | None] = OrderedDict()  # None: a v1 frame
         self._prefetching: dict[tuple[bytes, bytes], Future[None]] = {}
         self._keys: dict[tuple[bytes, bytes, bytes | None], Keys] = {}
-        self._nowait_misses = 0  # read_nowait's page-cache misses in a row
         # The second home of small chunks: ``inline_source(chunk_id)`` returns
         # the sealed frame the store keeps in its database, or None.
         self.inline_source: Callable[[bytes], bytes | None] | None = None
@@ -524,11 +516,6 @@ class ChunkStore:
             or layout.domain_id != domain.domain_id
         ):
             return None
-        misses = self._nowait_misses
-        if misses >= _NOWAIT_MISSES:
-            self._nowait_misses = misses + 1
-            if misses % _NOWAIT_PROBE_EVERY:
-                return None  # cold data: not worth a look (see _NOWAIT_MISSES)
         blob = self.backend.open_blob_nowait(_check_id(chunk_id))
         if blob is None:
             return None
@@ -537,9 +524,7 @@ class ChunkStore:
         with blob:
             raw = blob.pread_nowait(start, stop - start)
         if raw is None:
-            self._nowait_misses += 1
             return None
-        self._nowait_misses = 0
         keys = self._check(layout, domain, chunk_id)
         view = memoryview(raw)
         dec = self._decompressor()
