@@ -38,7 +38,6 @@ version is committed. Invariants:
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections import OrderedDict
 from collections.abc import Callable
@@ -355,8 +354,7 @@ class OpenFile:
         Decrypting a 64 KiB segment costs the same for 4 KiB of it or all of
         it; the pages around the request then answer later reads in the
         kernel. The requested pages are not pushed: the kernel holds them
-        locked until this reply. A worker thread that read them stores the
-        rest after handing the data back, while this thread replies.
+        locked until this reply.
         """
         lo = offset - offset % PUSH_WINDOW
         hi = min(-(-end // PUSH_WINDOW) * PUSH_WINDOW, base.size)
@@ -364,15 +362,18 @@ class OpenFile:
         data = reader.nowait(lo, hi) if reader is not None else None
         if data is not None:
             _push_around(push.push, data, lo, offset, end)
+        elif reader is not None:
+            data = await self.run(_read_push, reader.read, push, lo, hi, offset, end)
         else:
-            # The pages around the request are stored by the worker thread
-            # after it handed the data back: the reply does not wait for them.
-            if reader is not None:
-                read = functools.partial(reader.read, lo, hi)
-            else:
-                read = functools.partial(self._first_read, base, CALLER.get().identity, lo, hi)
-            data = await self.run.hand_back(
-                read, functools.partial(_push_around, push.store_now, lo=lo, offset=offset, end=end)
+            identity = CALLER.get().identity
+            data = await self.run(
+                _read_push,
+                lambda lo, hi: self._first_read(base, identity, lo, hi),
+                push,
+                lo,
+                hi,
+                offset,
+                end,
             )
         return data[offset - lo : end - lo]
 
@@ -474,11 +475,9 @@ class OpenFile:
         self, base: ObjectVersion, reader: ExtentReader | None, offset: int, end: int
     ) -> bytes:
         if reader is not None:
-            return await self.run.hand_back(functools.partial(reader.read, offset, end))
+            return await self.run(reader.read, offset, end)
         identity = CALLER.get().identity
-        return await self.run.hand_back(
-            functools.partial(self._first_read, base, identity, offset, end)
-        )
+        return await self.run(self._first_read, base, identity, offset, end)
 
     def _first_read(self, base: ObjectVersion, identity: Identity, offset: int, end: int) -> bytes:
         """Resolve ``base`` for this reader (a logged, authorized GET), then read."""
@@ -691,3 +690,10 @@ def _push_around(store: Any, data: bytes, lo: int, offset: int, end: int) -> Non
         store(lo, view[: first - lo])
     if last < hi:
         store(last, view[last - lo :])
+
+
+def _read_push(read: Any, push: PushTarget, lo: int, hi: int, offset: int, end: int) -> bytes:
+    """Worker thread: read [lo, hi), store the pages around [offset, end) right here."""
+    data = read(lo, hi)
+    _push_around(push.store_now, data, lo, offset, end)
+    return data

@@ -16,13 +16,12 @@ inode's size *extends the size* like a write. Hence the rules:
 * **Never on the event loop thread.** The store waits for each page's lock,
   and the kernel holds a page locked while a READ of it is in flight, which
   only this thread answers: a store of such a page from here would wait for
-  ever. A read that went to a worker thread stores there, right after
-  handing its data back (``StoreRunner.hand_back``: the reply does not wait
-  for the store, and no other thread wakes up; measured: a third less daemon
-  CPU than handing it to another thread), at most ``WORKER_STORES`` workers
-  at once so that the others can answer the READs a store may wait for;
-  data decoded on the event loop, or when those slots are taken, is queued
-  for one pusher thread. pyfuse3 drops the GIL for the store.
+  ever. A read that went to a worker thread stores there, after reading
+  (no other thread wakes up; measured: a third less daemon CPU than handing
+  it to another thread), at most ``WORKER_STORES`` workers at once so that
+  the others can answer the READs a store may wait for; data decoded on the
+  event loop, or when those slots are taken, is queued for one pusher
+  thread. pyfuse3 drops the GIL for the store.
 * **Only data of the version the kernel caches for that inode, never
   around local writes.** A push is offered only when the node is attached to
   its path, no writable handle is open on it (with writeback caching, a

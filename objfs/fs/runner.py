@@ -30,7 +30,6 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, ParamSpec, TypeVar
 
-import outcome
 import pyfuse3
 import trio
 
@@ -84,44 +83,6 @@ class StoreRunner:
             functools.partial(fn, *args, **kwargs), limiter=self.limiter
         )
 
-    async def hand_back(self, fn: Callable[[], T], then: Callable[[T], object] | None = None) -> T:
-        """``fn()`` in a worker thread, its result handed back the moment it is
-        ready; ``then(result)`` runs after that in the same thread, while the
-        event loop replies (a page-cache push that should not delay the
-        reply). ``fn`` counts against the limiter, ``then`` does not (it
-        bounds itself). Not cancellable, like ``__call__``.
-
-        Leaner than ``trio.to_thread.run_sync`` (one callback into the event
-        loop, no cancel scope, no per-call thread-name lookup): a cold random
-        read is little more than this hop and a disk read.
-        """
-        limiter = self.limiter
-        borrower = object()
-        await limiter.acquire_on_behalf_of(borrower)
-        token = trio.lowlevel.current_trio_token()
-        task = trio.lowlevel.current_task()
-        context = contextvars.copy_context()
-
-        def wake(result: outcome.Outcome[T]) -> None:
-            limiter.release_on_behalf_of(borrower)
-            trio.lowlevel.reschedule(task, result)
-
-        def work() -> None:
-            result = outcome.capture(context.run, fn)
-            try:
-                token.run_sync_soon(wake, result)
-            except trio.RunFinishedError:  # pragma: no cover - the mount is gone
-                return
-            if then is not None and isinstance(result, outcome.Value):
-                try:
-                    context.run(then, result.value)
-                except Exception:  # noqa: BLE001 - only an optimisation failed
-                    log.exception("after a worker-thread call")
-
-        trio.lowlevel.start_thread_soon(work, _ignore)
-        got: T = await trio.lowlevel.wait_task_rescheduled(_refuse_abort)
-        return got
-
     async def nowait(
         self, fn: Callable[..., T], ctx: RequestContext, *args: Any, **kwargs: Any
     ) -> T:
@@ -135,14 +96,6 @@ class StoreRunner:
             return fn(ctx.with_options(nowait=True), *args, **kwargs)
         except WouldBlock:
             return await self(fn, ctx, *args, **kwargs)
-
-
-def _ignore(_: object) -> None:
-    pass
-
-
-def _refuse_abort(_: object) -> trio.lowlevel.Abort:
-    return trio.lowlevel.Abort.FAILED
 
 
 async def wait_done(fut: concurrent.futures.Future[Any]) -> None:
