@@ -188,7 +188,7 @@ class Probe:
             "client_cpu": round(client, 2),
             **({"IOPS": round(ops / secs), "us_cpu_per_read": 0} if ops else {}),
             "switches": sum(t[3] for t in threads(proc.pid)) - sw0,
-            "threads": threads(proc.pid)[:5],
+            "threads": threads(proc.pid)[:8],
         }
         if spy is not None:
             spy.send_signal(2)
@@ -211,14 +211,20 @@ class Probe:
 
 # As ``workloads.randread``: the same offsets.
 _RANDREAD = """
-import os, random, sys
+import json, os, random, sys, time
 path, n = sys.argv[1], int(sys.argv[2])
 size = os.stat(path).st_size
 rng = random.Random(20261130)
 offsets = [rng.randrange(size // 4096) * 4096 for _ in range(n)]
 fd = os.open(path, os.O_RDONLY)
+lat = []
+clock = time.perf_counter_ns
 for off in offsets:
+    t0 = clock()
     os.pread(fd, 4096, off)
+    lat.append(clock() - t0)
+lat.sort()
+print(json.dumps({f"p{q}_us": lat[len(lat) * q // 100] // 1000 for q in (10, 50, 90)}))
 """
 
 
