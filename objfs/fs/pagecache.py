@@ -115,7 +115,14 @@ class PagePusher:
     ) -> None:
         self.limit = limit
         self._store = store or pyfuse3.notify_store
-        self._cond = threading.Condition(threading.Lock())
+        lock = threading.Lock()
+        self._cond = threading.Condition(lock)  # the queue (the pusher thread waits)
+        # Stores finished (``wait_idle`` waits), on the same lock: a store
+        # wakes no one unless a fence waits for it (waking the idle pusher
+        # thread after every worker thread's store cost it a switch and a GIL
+        # hand-off: ~45,000 in a cold 20,000-read random run).
+        self._idle = threading.Condition(lock)
+        self._idle_waiters = 0
         self._queue: deque[tuple[Node, int, int, Any]] = deque()
         self._queued = 0
         self._busy: dict[int, int] = {}  # inode -> stores in progress
@@ -165,7 +172,11 @@ class PagePusher:
         """Until no store for inode ``ino`` is in progress (any thread but the event loop's)."""
         with self._cond:
             while ino in self._busy:
-                self._cond.wait()
+                self._idle_waiters += 1
+                try:
+                    self._idle.wait()
+                finally:
+                    self._idle_waiters -= 1
 
     def close(self) -> None:
         """Drop what is queued and stop the thread (before the FUSE session closes)."""
@@ -174,6 +185,7 @@ class PagePusher:
             self._queue.clear()
             self._queued = 0
             self._cond.notify_all()
+            self._idle.notify_all()
             thread = self._thread
         if thread is not None:
             # A store waiting for a page whose READ was never answered (the
@@ -216,7 +228,8 @@ class PagePusher:
                     self._busy[node.ino] = left
                 else:
                     del self._busy[node.ino]
-                self._cond.notify_all()
+                    if self._idle_waiters:
+                        self._idle.notify_all()
 
     def _run(self) -> None:
         while True:

@@ -3,12 +3,14 @@ switches, syscalls, FUSE requests (a profiling aid, not a benchmark).
 
 Usage::
 
-    .venv/bin/python tests/bench/seqprobe.py [--code DIR] [--mib N] [--only wr]
+    .venv/bin/python tests/bench/seqprobe.py [--code DIR] [--mib N] [--only wrx]
                                              [--sse AES256|none] [--strace] [--requests]
-                                             [--env K=V ...]
+                                             [--env K=V ...] [--repeat N]
 
 ``w``: ``dd bs=1M conv=fsync`` into a fresh objfs mount; ``r``: ``dd bs=1M``
-of it after a remount and drop_caches (as ``run.py --only seq``). For each
+of it after a remount and drop_caches (as ``run.py --only seq``); ``x``: 20,000
+random 4 KiB ``pread``s of it, one thread, after a remount and drop_caches (as
+``run.py --only randread``; "IOPS" and CPU per read). For each
 phase it prints one JSON line: MB/s, the daemon's CPU seconds (user+system)
 and voluntary context switches during the dd, and the busiest threads
 (name, CPU, system CPU, voluntary switches; cumulative since the mount).
@@ -30,6 +32,7 @@ import collections
 import json
 import os
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -45,13 +48,23 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="seqprobe.py", description=__doc__.split("\n\n")[0])
     p.add_argument("--code", default=str(ROOT), help="objfs source tree to run (default: this)")
     p.add_argument("--mib", type=int, default=1024, help="file size in MiB (default: 1024)")
-    p.add_argument("--only", default="wr", help="phases: w (write), r (cold read)")
+    p.add_argument(
+        "--only", default="wr", help="phases: w (write), r (cold read), x (cold random reads)"
+    )
+    p.add_argument(
+        "--spy", metavar="PREFIX", help="py-spy record the read phases to PREFIX-<phase>.txt"
+    )
+    p.add_argument(
+        "--perf", metavar="PREFIX", help="perf record -g the read phases to PREFIX-<phase>.data"
+    )
+    p.add_argument("--repeat", type=int, default=1, help="run the read phases N times")
+    p.add_argument("--reads", type=int, default=20_000, help="random reads in phase x")
     p.add_argument("--sse", default="AES256", help="bucket default encryption")
     p.add_argument("--strace", action="store_true", help="count syscalls (strace -c -f)")
     p.add_argument("--requests", action="store_true", help="count FUSE requests (-o debug)")
     p.add_argument("--env", action="append", default=[], metavar="K=V", help="daemon env")
     args = p.parse_args(argv)
-    if args.mib < 1 or not set(args.only) <= {"w", "r"} or "w" not in args.only:
+    if args.mib < 1 or not set(args.only) <= {"w", "r", "x"} or "w" not in args.only:
         p.error("--mib must be positive and --only must include w (the read needs the file)")
     for kv in args.env:
         if "=" not in kv:
@@ -136,7 +149,7 @@ class Probe:
             proc.kill()
             proc.wait()
 
-    def phase(self, tag: str, cmd: list[str]) -> dict[str, object]:
+    def phase(self, tag: str, cmd: list[str], ops: int = 0) -> dict[str, object]:
         proc = self.mount()
         log_at = (self.work / "daemon.log").stat().st_size
         tracer = None
@@ -147,19 +160,45 @@ class Probe:
                 stderr=subprocess.DEVNULL,
             )
             time.sleep(0.5)
+        spy = None
+        if self.args.spy and tag != "w":
+            spy = subprocess.Popen(
+                [str(Path(sys.executable).parent / "py-spy"), "record", "--nonblocking",
+                 "--threads", "--format", "raw", "-r", "250", "-o",
+                 f"{self.args.spy}-{tag}.txt", "-p", str(proc.pid)],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )  # fmt: skip
+            time.sleep(1.0)
+        if self.args.perf and tag != "w":
+            spy = subprocess.Popen(
+                ["perf", "record", "-g", "-F", "999", "-o", f"{self.args.perf}-{tag}.data",
+                 "-p", str(proc.pid)],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )  # fmt: skip
+            time.sleep(1.0)
         cpu0 = _stat(f"/proc/{proc.pid}/stat")[1]
         sw0 = sum(t[3] for t in threads(proc.pid))
+        ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
         subprocess.run(cmd, check=True)
         secs = time.perf_counter() - t0
+        ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        client = ru1.ru_utime + ru1.ru_stime - ru0.ru_utime - ru0.ru_stime
         out: dict[str, object] = {
             "phase": tag,
             "MB/s": round(self.args.mib * MIB / secs / 1e6),
             "secs": round(secs, 2),
             "daemon_cpu": round(_stat(f"/proc/{proc.pid}/stat")[1] - cpu0, 2),
+            "client_cpu": round(client, 2),
+            **({"IOPS": round(ops / secs), "us_cpu_per_read": 0} if ops else {}),
             "switches": sum(t[3] for t in threads(proc.pid)) - sw0,
-            "threads": threads(proc.pid)[:5],
+            "threads": threads(proc.pid)[:8],
         }
+        if spy is not None:
+            spy.send_signal(2)
+            spy.wait()
+        if ops:
+            out["us_cpu_per_read"] = round(out["daemon_cpu"] / ops * 1e6)  # type: ignore[operator]
         if tracer is not None:
             tracer.send_signal(2)
             tracer.wait()
@@ -172,6 +211,31 @@ class Probe:
             found = re.findall(r"DEBUG objfs\.fs: ([a-z_]+)\(", text)
             out["requests"] = dict(collections.Counter(found).most_common())
         return out
+
+
+# As ``workloads.randread``: the same offsets.
+_RANDREAD = """
+import json, os, random, sys, time
+path, n = sys.argv[1], int(sys.argv[2])
+size = os.stat(path).st_size
+rng = random.Random(20261130)
+offsets = [rng.randrange(size // 4096) * 4096 for _ in range(n)]
+fd = os.open(path, os.O_RDONLY)
+lat = []
+clock = time.perf_counter_ns
+for off in offsets:
+    t0 = clock()
+    os.pread(fd, 4096, off)
+    lat.append(clock() - t0)
+lat.sort()
+print(json.dumps({f"p{q}_us": lat[len(lat) * q // 100] // 1000 for q in (10, 50, 90)}))
+"""
+
+
+def _drop_caches() -> None:
+    os.sync()
+    with open("/proc/sys/vm/drop_caches", "w") as f:
+        f.write("3\n")
 
 
 def _strace_counts(path: Path) -> dict[str, int]:
@@ -196,12 +260,17 @@ def main(argv: list[str] | None = None) -> int:
         probe.init_store()
         dst = probe.mnt / "seq.bin"
         dd = ["dd", "bs=1M", "status=none"]
-        print(json.dumps(probe.phase("w", [*dd, f"if={src}", f"of={dst}", "conv=fsync"])))
-        if "r" in args.only:
-            os.sync()
-            with open("/proc/sys/vm/drop_caches", "w") as f:
-                f.write("3\n")
-            print(json.dumps(probe.phase("r", [*dd, f"if={dst}", "of=/dev/null"])))
+        print(
+            json.dumps(probe.phase("w", [*dd, f"if={src}", f"of={dst}", "conv=fsync"])), flush=True
+        )
+        for _ in range(args.repeat):
+            if "r" in args.only:
+                _drop_caches()
+                print(json.dumps(probe.phase("r", [*dd, f"if={dst}", "of=/dev/null"])))
+            if "x" in args.only:
+                _drop_caches()
+                rand = [sys.executable, "-c", _RANDREAD, str(dst), str(args.reads)]
+                print(json.dumps(probe.phase("x", rand, ops=args.reads)), flush=True)
         return 0
     finally:
         if os.path.ismount(work / "mnt"):
