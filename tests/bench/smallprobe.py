@@ -45,9 +45,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))
 
-from tests.bench import targets  # noqa: E402
+from tests.bench import targets, workloads  # noqa: E402
 
-SMALL = 4096
+SMALL = workloads.SMALL
 MAIN = "import sys; from objfs.cli import main; sys.exit(main())"
 
 
@@ -213,16 +213,7 @@ def main(argv: list[str] | None = None) -> int:
         target.create()
         target.start()
         with Phase(args, target, "create") as create:
-            made: set[Path] = set()
-            for i, path in enumerate(paths):
-                if path.parent not in made:
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    made.add(path.parent)
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-                try:
-                    os.write(fd, blob[i * SMALL : (i + 1) * SMALL])
-                finally:
-                    os.close(fd)
+            workloads.create_small_files(paths, blob)
         print(json.dumps(create.report(n)), flush=True)
         target.cold()
         with Phase(args, target, "rm") as rm:

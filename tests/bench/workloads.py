@@ -215,13 +215,9 @@ def _small_paths(t: Target, run: RunState) -> list[Path]:
     return [t.root / "small" / f"d{i // per_dir:03d}" / f"f{i:05d}" for i in range(n)]
 
 
-def small(t: Target, run: RunState, rows: list[Row]) -> None:
-    n = run.sizes.small_files
-    blob = os.urandom(n * SMALL)
-    paths = _small_paths(t, run)
-    t.create()
-    t.start()
-    t0 = time.perf_counter()
+def create_small_files(paths: list[Path], blob: bytes) -> None:
+    """The small workload's create step: file i gets bytes [i*SMALL, (i+1)*SMALL)
+    of ``blob`` (open O_CREAT|O_TRUNC, one write, close; no fsync)."""
     made: set[Path] = set()
     for i, path in enumerate(paths):
         if path.parent not in made:
@@ -232,6 +228,16 @@ def small(t: Target, run: RunState, rows: list[Row]) -> None:
             os.write(fd, blob[i * SMALL : (i + 1) * SMALL])
         finally:
             os.close(fd)
+
+
+def small(t: Target, run: RunState, rows: list[Row]) -> None:
+    n = run.sizes.small_files
+    blob = os.urandom(n * SMALL)
+    paths = _small_paths(t, run)
+    t.create()
+    t.start()
+    t0 = time.perf_counter()
+    create_small_files(paths, blob)
     secs = time.perf_counter() - t0
 
     def add(metric: str, secs: float, note: str, error: str | None = None) -> None:
