@@ -20,12 +20,16 @@ from .support import chunk_dir_bytes
 MiB = 1 << 20
 
 
-def inline_bytes(store) -> int:
+def _meta_value(store, sql: str) -> int:
     db = sqlite3.connect(store.path / "meta.db")
     try:
-        return db.execute("SELECT COALESCE(SUM(LENGTH(frame)), 0) FROM inline_chunks").fetchone()[0]
+        return db.execute(sql).fetchone()[0]
     finally:
         db.close()
+
+
+def inline_bytes(store) -> int:
+    return _meta_value(store, "SELECT COALESCE(SUM(LENGTH(frame)), 0) FROM inline_chunks")
 
 
 def new_data(store) -> int:
@@ -182,8 +186,4 @@ def test_a_block_stored_whole_again_leaves_no_stray_inline_frame(store, ctx, vbu
 
 
 def _frame_rows(store) -> int:
-    db = sqlite3.connect(store.path / "meta.db")
-    try:
-        return db.execute("SELECT COUNT(*) FROM inline_chunks").fetchone()[0]
-    finally:
-        db.close()
+    return _meta_value(store, "SELECT COUNT(*) FROM inline_chunks")
