@@ -43,7 +43,7 @@ from objfs.fs.lifecycle import (
 )
 from objfs.fs.operations import ObjfsOperations
 from objfs.fs.options import MountOptionError, MountOptions, parse_options
-from objfs.fs.pagecache import WORKER_STORES, PagePusher
+from objfs.fs.pagecache import PagePusher
 from objfs.fs.times import run_flusher
 
 log = logging.getLogger("objfs.fs")
@@ -108,7 +108,7 @@ def run_daemon(
             mountpoint,
             encryption.describe(),
         )
-        ops.pusher = PagePusher(worker_stores=min(WORKER_STORES, ops.run.threads // 3))
+        ops.pusher = PagePusher()
         if os.environ.get("OBJFS_PAGE_PUSH") == "0":  # for before/after benchmarks
             ops.pusher.disabled = True
         # A listing of 100,000 keys keeps a node and a compact entry per key:

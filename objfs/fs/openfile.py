@@ -704,7 +704,12 @@ def _push_around(store: Any, data: bytes, lo: int, offset: int, end: int) -> Non
 
 
 def _read_push(read: Any, push: PushTarget, lo: int, hi: int, offset: int, end: int) -> bytes:
-    """Worker thread: read [lo, hi), store the pages around [offset, end) right here."""
+    """Worker thread: read [lo, hi), queue the pages around [offset, end) for the pusher.
+
+    Never stored here, before this READ's reply: the pages around it may be
+    held locked by another READ of the same segment whose worker would in
+    turn store this READ's page, and each store waits for the other's reply
+    (two cold READs of one segment at once deadlocked the mount)."""
     data = read(lo, hi)
-    _push_around(push.store_now, data, lo, offset, end)
+    _push_around(push.push, data, lo, offset, end)
     return data

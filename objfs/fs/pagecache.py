@@ -16,12 +16,11 @@ inode's size *extends the size* like a write. Hence the rules:
 * **Never on the event loop thread.** The store waits for each page's lock,
   and the kernel holds a page locked while a READ of it is in flight, which
   only this thread answers: a store of such a page from here would wait for
-  ever. A read that went to a worker thread stores there, after reading
-  (no other thread wakes up; measured: a third less daemon CPU than handing
-  it to another thread), at most ``WORKER_STORES`` workers at once so that
-  the others can answer the READs a store may wait for; data decoded on the
-  event loop, or when those slots are taken, is queued for one pusher
-  thread. pyfuse3 drops the GIL for the store.
+  ever. **Nor in a worker thread before its READ's reply**: two cold READs
+  of one segment, each in a worker pushing the pages around its own, would
+  each wait for the page the other READ holds locked until its reply (this
+  deadlocked the mount). Everything is queued for one pusher thread, which
+  no reply waits for. pyfuse3 drops the GIL for the store.
 * **Only data of the version the kernel caches for that inode, never
   around local writes.** A push is offered only when the node is attached to
   its path, no writable handle is open on it (with writeback caching, a
@@ -64,9 +63,6 @@ log = logging.getLogger("objfs.fs")
 
 PAGE = 4096
 QUEUE_BYTES = 32 << 20  # data waiting for the pusher thread, at most
-# Worker threads storing at once (a third of the mount's store workers at
-# most, 6 by default): see ``PushTarget.store_now``.
-WORKER_STORES = 2
 JOIN_TIMEOUT = 5.0  # seconds the unmount waits for a store in progress
 
 
@@ -87,32 +83,14 @@ class PushTarget:
     epoch: int
 
     def push(self, offset: int, data: Any) -> bool:
-        """Queue for the pusher thread (event loop thread: never blocks)."""
+        """Queue for the pusher thread (never blocks; any thread)."""
         return self.pusher.push(self.node, self.epoch, offset, data)
-
-    def store_now(self, offset: int, data: Any) -> None:
-        """From a worker thread: store right here if a store slot is free, else queue.
-
-        A store may wait for a page another READ holds locked, and that READ
-        may need a worker thread to be answered: at most ``WORKER_STORES``
-        workers ever wait so, the others keep serving reads.
-        """
-        pusher = self.pusher
-        if pusher.worker_slots.acquire(blocking=False):
-            try:
-                pusher.store_now(self.node, self.epoch, offset, data)
-            finally:
-                pusher.worker_slots.release()
-        else:
-            pusher.push(self.node, self.epoch, offset, data)
 
 
 class PagePusher:
     """One thread that stores data into the kernel page cache; see the module docstring."""
 
-    def __init__(
-        self, limit: int = QUEUE_BYTES, store: Any = None, worker_stores: int = WORKER_STORES
-    ) -> None:
+    def __init__(self, limit: int = QUEUE_BYTES, store: Any = None) -> None:
         self.limit = limit
         self._store = store or pyfuse3.notify_store
         lock = threading.Lock()
@@ -131,7 +109,6 @@ class PagePusher:
         self.pushed = 0  # bytes stored
         self.dropped = 0  # bytes not stored (queue full, fenced, inode gone)
         self.disabled = False  # the kernel does not support it (ENOSYS)
-        self.worker_slots = threading.Semaphore(worker_stores)
 
     # -- event loop thread -------------------------------------------------
 
