@@ -374,7 +374,7 @@ class OpenFile:
         if data is not None:
             _push_around(push.push, data, lo, offset, end)
         elif reader is not None:
-            data = await self.run(_read_push, reader.read, push, lo, hi, offset, end)
+            data = await self.run.solo(_read_push, reader.read, push, lo, hi, offset, end)
         else:
             identity = CALLER.get().identity
             data = await self.run(
@@ -486,7 +486,7 @@ class OpenFile:
         self, base: ObjectVersion, reader: ExtentReader | None, offset: int, end: int
     ) -> bytes:
         if reader is not None:
-            return await self.run(reader.read, offset, end)
+            return await self.run.solo(reader.read, offset, end)
         identity = CALLER.get().identity
         return await self.run(self._first_read, base, identity, offset, end)
 

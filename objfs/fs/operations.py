@@ -85,6 +85,7 @@ class ObjfsOperations(FileOps, DirOps, VersionOps, XattrOps, pyfuse3.Operations)
         self.encryption = encryption or MountEncryption()
         self.read_only = options.read_only
         self.run = StoreRunner(store, threads)
+        self.traffic = self.run.traffic  # counted by fuse_handler
         self.keys = KeyMap(options.prefix)
         self.table = InodeTable()
         self.defaults = AttrDefaults(
