@@ -377,14 +377,17 @@ class OpenFile:
             data = await self.run.solo(_read_push, reader.read, push, lo, hi, offset, end)
         else:
             identity = CALLER.get().identity
-            data = await self.run(
-                _read_push,
-                lambda lo, hi: self._first_read(base, identity, lo, hi),
-                push,
-                lo,
-                hi,
-                offset,
-                end,
+            data = await self.run.nowait(
+                lambda ctx: _read_push(
+                    lambda lo, hi: self._first_read(ctx, base, identity, lo, hi),
+                    push,
+                    lo,
+                    hi,
+                    offset,
+                    end,
+                ),
+                self._read_ctx(),
+                solo=True,
             )
         return data[offset - lo : end - lo]
 
@@ -488,13 +491,18 @@ class OpenFile:
         if reader is not None:
             return await self.run.solo(reader.read, offset, end)
         identity = CALLER.get().identity
-        return await self.run(self._first_read, base, identity, offset, end)
+        return await self.run.nowait(
+            self._first_read, self._read_ctx(), base, identity, offset, end, solo=True
+        )
 
-    def _first_read(self, base: ObjectVersion, identity: Identity, offset: int, end: int) -> bytes:
-        """Resolve ``base`` for this reader (a logged, authorized GET), then read."""
+    def _first_read(
+        self, ctx: RequestContext, base: ObjectVersion, identity: Identity, offset: int, end: int
+    ) -> bytes:
+        """Resolve ``base`` for this reader (a logged, authorized GET as ``ctx``,
+        from ``_read_ctx``), then read."""
         with keyed(base):
             with self.run.store.get_object(
-                self._read_ctx(),
+                ctx,
                 self.bucket,
                 base.key,
                 version_id=base.version_id,

@@ -265,7 +265,7 @@ class ObjfsOperations(FileOps, DirOps, VersionOps, XattrOps, pyfuse3.Operations)
         elif (found := self.from_listing(path, fnode)) is not None:
             return found  # the parent's last listing says: no store call
         else:
-            version, dir_known = await self.run(self._probe, path)
+            version, dir_known = await self.run.nowait(self._probe, probe_ctx(), path, solo=True)
         if version is not None:
             fnode = fnode or self.table.node(Kind.FILE, path)
             fnode.version = version
@@ -285,12 +285,11 @@ class ObjfsOperations(FileOps, DirOps, VersionOps, XattrOps, pyfuse3.Operations)
         dnode.exists = True  # the marker (attributes) is fetched when asked for
         return dnode
 
-    def _probe(self, path: str) -> tuple[ObjectVersion | None, bool | None]:
+    def _probe(self, ctx: RequestContext, path: str) -> tuple[ObjectVersion | None, bool | None]:
         """(latest version of the key, whether the prefix has keys if it is not a file).
 
-        One worker-thread call for a lookup: latency, not the queries, is the cost.
+        One call for a lookup (``probe_ctx``): latency, not the queries, is the cost.
         """
-        ctx = probe_ctx()
         try:
             key = self.keys.key(path)
             return head_meta(self.store, ctx, self.encryption, self.bucket, key), None

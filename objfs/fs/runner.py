@@ -172,18 +172,27 @@ class StoreRunner:
         return await self(fn, *args)
 
     async def nowait(
-        self, fn: Callable[..., T], ctx: RequestContext, *args: Any, **kwargs: Any
+        self,
+        fn: Callable[..., T],
+        ctx: RequestContext,
+        *args: Any,
+        solo: bool = False,
+        **kwargs: Any,
     ) -> T:
         """``fn(ctx, ...)`` on this (the event loop's) thread if the store can do it
         without waiting, else in a worker thread as ``__call__`` does.
 
         For short metadata calls only (a delete): ``ctx.nowait`` makes the store
-        refuse, before it changes anything, a write that would wait.
+        refuse, before it changes anything, a write that would wait. ``solo``:
+        a call that may read the disk (a lookup's HEAD, a first read's GET),
+        made here only while the mount serves this request alone (``solo``).
         """
-        try:
-            return fn(ctx_with(ctx, nowait=True), *args, **kwargs)
-        except WouldBlock:
-            return await self(fn, ctx, *args, **kwargs)
+        if not solo or self.traffic.alone():
+            try:
+                return fn(ctx_with(ctx, nowait=True), *args, **kwargs)
+            except WouldBlock:
+                pass
+        return await self(fn, ctx, *args, **kwargs)
 
 
 async def wait_done(fut: concurrent.futures.Future[Any]) -> None:
