@@ -28,9 +28,11 @@ import os
 import stat
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 import pyfuse3
+import trio
 
 from objfs.errors import AccessDenied, MethodNotAllowed, NoSuchKey, NoSuchVersion
 from objfs.fs import names
@@ -114,7 +116,16 @@ class ObjfsOperations(FileOps, DirOps, VersionOps, XattrOps, pyfuse3.Operations)
         # Pushes decrypted data into the kernel page cache (``pagecache``):
         # set by the daemon once the FUSE session exists, None otherwise.
         self.pusher: PagePusher | None = None
+        # Run on the event loop right after the kernel has the INIT reply.
+        self.after_init: Callable[[], None] | None = None
         self._init_files()
+
+    def init(self) -> None:
+        """pyfuse3 calls this while it answers the kernel's INIT request; the
+        reply goes out before the loop runs anything else, and the kernel acts
+        on it as it reads it (``after_init`` then sees the read-ahead it set)."""
+        if self.after_init is not None:
+            trio.lowlevel.current_trio_token().run_sync_soon(self.after_init)
 
     # -- helpers -----------------------------------------------------------
 

@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 
 import pytest
+from needs_root import require_root
 
 from objfs.store import OWNER, Store
 
@@ -109,3 +110,16 @@ def test_random_read_of_a_damaged_segment_is_eio(mounter: Callable[..., Mount]) 
     lines = m.log_text().splitlines()
     assert any(" WARNING " in line and "damaged" in line for line in lines), lines
     m.log.write_text("".join(line + "\n" for line in lines if "damaged" not in line))
+
+
+def test_read_ahead_is_raised_before_the_first_request_is_answered(
+    mounter: Callable[..., Mount],
+) -> None:
+    # A file opened at once after the mount appears keeps the read-ahead it
+    # was opened with: 1 MiB (a chunk per READ), not the kernel's 128 KiB.
+    require_root("the daemon raises the read-ahead in sysfs")
+    m = mounter(bucket="plain")
+    st = os.stat(m.path)  # answered after INIT: the read-ahead is set by then
+    bdi = f"/sys/class/bdi/{os.major(st.st_dev)}:{os.minor(st.st_dev)}/read_ahead_kb"
+    with open(bdi) as f:
+        assert int(f.read()) == 1024
