@@ -138,7 +138,7 @@ class Probe:
                 self.unmount(proc)
                 raise SystemExit(f"seqprobe: mount failed, see {self.work / 'daemon.log'}")
             time.sleep(0.05)
-        time.sleep(1.5)  # the daemon raises the read-ahead 1.2 s after mounting
+        time.sleep(1.5)  # let the mount settle (the read-ahead is raised at INIT)
         return proc
 
     def unmount(self, proc: subprocess.Popen[bytes]) -> None:
