@@ -113,7 +113,7 @@ def run_daemon(
         # right after that, before any other request (a file opened meanwhile
         # would keep the 128 KiB default; one opened at once after the mount
         # appeared did, reading cold at ~555 instead of ~800 MB/s).
-        ops.after_init = functools.partial(_raise_readahead, mountpoint, ops.store.chunk_size)
+        ops.after_init = functools.partial(_after_init, ops, mountpoint)
         if os.environ.get("OBJFS_PAGE_PUSH") == "0":  # for before/after benchmarks
             ops.pusher.disabled = True
         # A listing of 100,000 keys keeps a node and a compact entry per key:
@@ -124,7 +124,9 @@ def run_daemon(
         try:
             trio.run(_serve, ops, on_ready, mountpoint)
         finally:
-            ops.pusher.close()  # no store may reach a closed session
+            # No store may reach a closed session; one stuck on a page whose
+            # READ will not be answered now is ended by aborting the connection.
+            ops.pusher.close(on_stuck=lambda: abort_connection(ops.fuse_device))
             log.info(
                 "page cache pushes: %d bytes stored, %d dropped",
                 ops.pusher.pushed,
@@ -136,28 +138,68 @@ def run_daemon(
         store.close()
 
 
-def _raise_readahead(mountpoint: str, chunk_size: int) -> None:
+def mount_device(mountpoint: str) -> str | None:
+    """``major:minor`` of the file system mounted on ``mountpoint`` (the last
+    one mounted there), from /proc/self/mountinfo; None if none is."""
+    # Not os.stat(mountpoint): in the daemon that would ask itself, not
+    # serving yet. Nor realpath (it stats the mountpoint too): the caller
+    # passes the resolved path; mountinfo escapes spaces and the like as octal.
+    target = os.path.abspath(mountpoint)
+    for char in "\\ \t\n":
+        target = target.replace(char, f"\\{ord(char):03o}")
+    try:
+        with open("/proc/self/mountinfo") as f:
+            devs = [ln.split()[2] for ln in f if ln.split()[4] == target]
+    except OSError:
+        return None
+    return devs[-1] if devs else None
+
+
+def _after_init(ops: ObjfsOperations, mountpoint: str) -> None:
+    """Right after the INIT reply: note the mount's device, raise its read-ahead."""
+    ops.fuse_device = mount_device(mountpoint)
+    if ops.fuse_device is not None:
+        _raise_readahead(ops.fuse_device, ops.store.chunk_size)
+
+
+def _raise_readahead(device: str, chunk_size: int) -> None:
     """Let the kernel read ahead a whole chunk: 8x fewer read requests.
 
     The kernel's default of 128 KiB means eight requests (and eight trips
     through the daemon) per 1 MiB chunk. Best effort: needs root (sysfs).
     """
-    # Not os.stat(mountpoint): that would ask this daemon, not serving yet.
     try:
-        # Nor realpath (it stats the mountpoint too): the caller passes the
-        # resolved path; mountinfo escapes spaces and the like as octal.
-        target = os.path.abspath(mountpoint)
-        for char in "\\ \t\n":
-            target = target.replace(char, f"\\{ord(char):03o}")
-        with open("/proc/self/mountinfo") as f:
-            devs = [ln.split()[2] for ln in f if ln.split()[4] == target]
-        if not devs:
-            return
-        path = f"/sys/class/bdi/{devs[-1]}/read_ahead_kb"
-        with open(path, "w") as f:
+        with open(f"/sys/class/bdi/{device}/read_ahead_kb", "w") as f:
             f.write(str(max(128, chunk_size // 1024)))
     except OSError as err:
         log.debug("could not raise read-ahead: %s", err)
+
+
+FUSECTL = "/sys/fs/fuse/connections"
+
+
+def abort_connection(device: str | None) -> bool:
+    """Abort the FUSE connection of the mount with device ``device`` (fusectl).
+
+    For a daemon that cannot end otherwise: a page-cache push blocked on a
+    page whose READ the ended loop will never answer holds the FUSE device
+    open, so closing it does not abort the connection, and the process
+    cannot exit. Every request in flight then fails; the mount answers
+    ENOTCONN until unmounted. Mounts fusectl if it is not (root only).
+    """
+    if device is None:
+        return False
+    path = f"{FUSECTL}/{device.split(':')[-1]}/abort"
+    if not os.path.exists(path) and os.path.isdir(FUSECTL):
+        subprocess.run(["mount", "-t", "fusectl", "fusectl", FUSECTL], capture_output=True)
+    try:
+        with open(path, "w") as f:
+            f.write("1")
+    except OSError as err:
+        log.error("could not abort the FUSE connection (%s): %s", path, err)
+        return False
+    log.warning("aborted the FUSE connection of the mount (%s)", path)
+    return True
 
 
 def _foreground(

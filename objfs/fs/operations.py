@@ -118,6 +118,7 @@ class ObjfsOperations(FileOps, DirOps, VersionOps, XattrOps, pyfuse3.Operations)
         self.pusher: PagePusher | None = None
         # Run on the event loop right after the kernel has the INIT reply.
         self.after_init: Callable[[], None] | None = None
+        self.fuse_device: str | None = None  # major:minor of the mount, once known
         self._init_files()
 
     def init(self) -> None:

@@ -50,6 +50,7 @@ import errno
 import logging
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -155,8 +156,11 @@ class PagePusher:
                 finally:
                     self._idle_waiters -= 1
 
-    def close(self) -> None:
-        """Drop what is queued and stop the thread (before the FUSE session closes)."""
+    def close(self, on_stuck: Callable[[], object] | None = None) -> None:
+        """Drop what is queued and stop the thread (before the FUSE session closes).
+
+        ``on_stuck``: called if a store is still waiting after ``JOIN_TIMEOUT``
+        (the daemon aborts the FUSE connection, which ends it)."""
         with self._cond:
             self._closed = True
             self._queue.clear()
@@ -166,11 +170,15 @@ class PagePusher:
             thread = self._thread
         if thread is not None:
             # A store waiting for a page whose READ was never answered (the
-            # loop ended on a signal) returns when the unmount aborts the
-            # connection: do not wait for it forever.
+            # loop ended on a signal) waits until the connection is aborted:
+            # the unmount cannot (the reader holds the file open) nor can
+            # closing the FUSE device (the store's write holds it).
             thread.join(JOIN_TIMEOUT)
             if thread.is_alive():
                 log.warning("a page-cache push was still waiting at unmount")
+                if on_stuck is not None:
+                    on_stuck()
+                    thread.join(JOIN_TIMEOUT)
 
     # -- pusher thread -------------------------------------------------------
 
