@@ -166,7 +166,11 @@ class StoreRunner:
         this request alone (``Traffic.alone``), else in a worker thread.
 
         Only for a call that never waits on another thread or the loop and
-        takes at most one disk read's time (a random read's segments)."""
+        takes at most one local disk read's time (a random read's segments
+        from ``LocalBackend``; a backend over the network would not qualify).
+        A lone caller is blocked for that read either way; another request
+        arriving meanwhile waits for it once, then ``Traffic`` sends calls to
+        workers again."""
         if self.traffic.alone():
             return fn(*args)
         return await self(fn, *args)
