@@ -151,13 +151,14 @@ class FileOps:
         """
         if self.store.access.owner_unbound(caller(), self.bucket):
             return
-        await self.run(
+        await self.run.nowait(
             self.store.check_access,
             caller(),
             "s3:PutObject",
             self.bucket,
             self.keys.key(path),
             sse=self.encryption.write_request,
+            solo=True,
         )
 
     @fuse_handler

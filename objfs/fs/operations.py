@@ -181,14 +181,12 @@ class ObjfsOperations(FileOps, DirOps, VersionOps, XattrOps, pyfuse3.Operations)
 
     async def head(self, key: str, version_id: str | None = None) -> ObjectVersion | None:
         try:
-            return await self.run(
-                head_meta,
-                self.store,
+            return await self.run.nowait(
+                lambda ctx: head_meta(
+                    self.store, ctx, self.encryption, self.bucket, key, version_id=version_id
+                ),
                 caller(),
-                self.encryption,
-                self.bucket,
-                key,
-                version_id=version_id,
+                solo=True,
             )
         except (NoSuchKey, NoSuchVersion, MethodNotAllowed):
             return None
@@ -290,7 +288,9 @@ class ObjfsOperations(FileOps, DirOps, VersionOps, XattrOps, pyfuse3.Operations)
         prefix = self.keys.dir_prefix(path)
         exists = dir_known
         if exists is None:
-            exists = await self.run(self.store.prefix_exists, probe_ctx(), self.bucket, prefix)
+            exists = await self.run.nowait(
+                self.store.prefix_exists, probe_ctx(), self.bucket, prefix, solo=True
+            )
         if not exists and not any(n.path and names.is_under(n.path, path) for n in self.pending):
             return None
         dnode = dnode or self.table.node(Kind.DIR, path)
@@ -713,7 +713,7 @@ class ObjfsOperations(FileOps, DirOps, VersionOps, XattrOps, pyfuse3.Operations)
 
     @fuse_handler
     async def statfs(self, ctx: pyfuse3.RequestContext) -> pyfuse3.StatvfsData:
-        st = await self.run(os.statvfs, str(self.store.path))
+        st = await self.run.solo(os.statvfs, str(self.store.path))
         data = pyfuse3.StatvfsData()
         data.f_bsize = st.f_bsize
         data.f_frsize = st.f_frsize
