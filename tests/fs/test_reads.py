@@ -3,6 +3,7 @@ and the segment cache, yet never stale bytes and never silent damage."""
 
 from __future__ import annotations
 
+import concurrent.futures
 import os
 import random
 import time
@@ -123,3 +124,26 @@ def test_read_ahead_is_raised_before_the_first_request_is_answered(
     bdi = f"/sys/class/bdi/{os.major(st.st_dev)}:{os.minor(st.st_dev)}/read_ahead_kb"
     with open(bdi) as f:
         assert int(f.read()) == 1024
+
+
+def test_random_reads_stay_right_as_one_reader_becomes_several_and_one_again(
+    mounter: Callable[..., Mount],
+) -> None:
+    # A lone reader's segment reads run on the daemon's event loop; with
+    # several readers at once they go to worker threads (runner.Traffic).
+    # Every switch between the two keeps the bytes right.
+    m = mounter(bucket="plain")
+    path = m.path / "big"
+    want = os.urandom(6 * MIB + 5)
+    path.write_bytes(want)
+    drop_page_cache(path)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        _random_reads(fd, want, n=150, seed=2)  # alone
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            list(pool.map(lambda s: _random_reads(fd, want, n=150, seed=s), range(3, 7)))
+        time.sleep(0.1)  # past the shared window: alone again
+        drop_page_cache(path)
+        _random_reads(fd, want, n=150, seed=8)
+    finally:
+        os.close(fd)
