@@ -143,6 +143,7 @@ def cmd_gc(app: CliApp, args: argparse.Namespace) -> int:
                 "chunks_removed": report.chunks_removed,
                 "bytes_freed": report.bytes_freed,
                 "temp_files_removed": temp,
+                "changes_pruned": report.changes_pruned,
             }
         )
         return 0
@@ -152,6 +153,8 @@ def cmd_gc(app: CliApp, args: argparse.Namespace) -> int:
     )
     if temp:
         line += f", {temp} stale temporary file(s)"
+    if report.changes_pruned:
+        line += f", forgot {report.changes_pruned} old change-feed entries"
     app.say(line)
     return 0
 

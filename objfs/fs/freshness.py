@@ -27,12 +27,11 @@ import trio
 
 from objfs.fs import names
 from objfs.fs.inodes import Kind
-from objfs.store.types import OWNER_IDENTITY, RequestContext
+from objfs.store.types import OWNER_IDENTITY, Change, ChangeFeedGap, RequestContext
 
 if TYPE_CHECKING:
     from objfs.fs.operations import ObjfsOperations
     from objfs.fs.pagecache import PagePusher
-    from objfs.store.types import Change
 
 log = logging.getLogger("objfs.fs")
 
@@ -57,6 +56,11 @@ class ChangePoller:
             while True:
                 try:
                     seq, changes = await ops.run(ops.store.changes_since, FEED_CTX, seq, self.batch)
+                except ChangeFeedGap as gap:
+                    # gc forgot changes this mount had not read: any key it
+                    # knows may have changed. Read on from the newest.
+                    log.info("%s: every cached name and file is checked again", gap)
+                    seq, changes = gap.seq, self.everything_known(gap.seq)
                 except Exception:
                     log.warning("polling the store for changes failed", exc_info=True)
                     break
@@ -67,6 +71,19 @@ class ChangePoller:
                     await trio.to_thread.run_sync(_invalidate_inode, ino, ops.pusher)
                 if len(changes) < self.batch:
                     break
+
+    def everything_known(self, seq: int) -> list[Change]:
+        """A change of every key the mount holds a node for, and of the bucket's
+        configuration: what ``apply`` does for them drops every cache."""
+        ops = self.ops
+        ops.table.root.forget_cache()  # new names anywhere: listings are void
+        ops.names_epoch += 1
+        keys = {""}  # the bucket's configuration (its policy)
+        for node in ops.table.nodes():
+            if node.kind in (Kind.FILE, Kind.DIR) and node.path:
+                key = ops.keys.key(node.path)
+                keys.add(ops.keys.dir_prefix(node.path) if node.kind is Kind.DIR else key)
+        return [Change(seq, ops.bucket, key) for key in sorted(keys)]
 
     def apply(self, change: Change) -> set[int]:
         """Drop caches for one change; returns inodes whose kernel cache must go."""

@@ -61,9 +61,9 @@ log = logging.getLogger(__name__)
 # its references, as before) column and its index; nothing is rewritten.
 # 4: a version's ``seq`` is the ``seq`` of the ``changes`` row its commit adds
 # (explicit, not AUTOINCREMENT): one sequence, and no ``sqlite_sequence`` page
-# written by every commit and delete. ``changes`` rows are never deleted, so
-# seqs are never reused. And ``chunks.inline_row`` names the row of a chunk's
-# inline frame: ``inline_chunks`` needs no index on chunk_id (one page less
+# written by every commit and delete. gc forgets old ``changes`` rows but
+# never the newest, so seqs are never reused. And ``chunks.inline_row`` names
+# the row of a chunk's inline frame: ``inline_chunks`` needs no index on chunk_id (one page less
 # per small commit). objfs before format 4 would number versions itself
 # (max + 1: a deleted seq again, or one a later change takes) and store
 # frames no read finds, so it must refuse the store. Upgrading moves the
@@ -161,7 +161,8 @@ CREATE TABLE parts (
     manifest BLOB NOT NULL,
     PRIMARY KEY (upload_id, part_number)
 ) WITHOUT ROWID;
--- Never deleted (the newest row keeps max(seq)): versions take their seq here.
+-- gc deletes all but the newest rows, never the newest (it keeps max(seq)):
+-- versions take their seq here.
 CREATE TABLE changes (
     seq INTEGER PRIMARY KEY,
     bucket TEXT NOT NULL,        -- '' for a store-wide change (the KMS)

@@ -638,12 +638,27 @@ def change_seq(cur: sqlite3.Cursor) -> int:
     return int(row[0] or 0)
 
 
-def prune_changes(cur: sqlite3.Cursor, keep: int) -> None:
-    """Forget all but the newest ``keep`` changes (at least the newest: it holds
-    the sequence versions are numbered from, format 4)."""
-    cur.execute(
-        "DELETE FROM changes WHERE seq <= (SELECT MAX(seq) FROM changes) - ?", (max(1, keep),)
-    )
+def prune_changes(cur: sqlite3.Cursor, keep: int, batch: int) -> tuple[int, bool]:
+    """Forget the oldest changes, at most ``batch`` seqs' worth, keeping the
+    newest ``keep`` (at least the newest: it holds the sequence versions are
+    numbered from, format 4); returns (rows forgotten, whether that was all).
+
+    Records the newest seq forgotten (``changes_pruned_through``): a reader
+    of the feed from before it has missed changes (``changes_since``)."""
+    target = change_seq(cur) - max(1, keep)
+    done = changes_pruned_through(cur)
+    if target <= done:
+        return 0, True
+    row = cur.execute("SELECT MIN(seq) FROM changes").fetchone()
+    through = min(target, max(done, int(row[0] or 0)) + batch - 1)
+    gone = cur.execute("DELETE FROM changes WHERE seq <= ?", (through,)).rowcount
+    set_meta(cur, "changes_pruned_through", through)
+    return int(gone), through >= target
+
+
+def changes_pruned_through(cur: sqlite3.Cursor) -> int:
+    """The newest change seq ``prune_changes`` forgot (0: none)."""
+    return int(get_meta(cur, "changes_pruned_through") or 0)
 
 
 def scan_latest(

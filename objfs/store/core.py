@@ -60,6 +60,7 @@ from objfs.store.reader import Extents
 from objfs.store.types import (
     BucketInfo,
     Change,
+    ChangeFeedGap,
     RequestContext,
     SSERequest,
     Versioning,
@@ -430,7 +431,12 @@ class Store(
     def changes_since(
         self, ctx: RequestContext, seq: int, limit: int = 10000
     ) -> tuple[int, list[Change]]:
+        """(newest seq returned, the changes after ``seq``, oldest first, at most
+        ``limit``); ``ChangeFeedGap`` if ``gc`` forgot some of them."""
         with self.db.read() as cur:
+            pruned = q.changes_pruned_through(cur)
+            if seq < pruned:
+                raise ChangeFeedGap(q.change_seq(cur), pruned)
             rows = q.changes_since(cur, seq, limit)
         changes = [Change(s, b, k.decode("utf-8", "replace")) for s, b, k in rows]
         return (changes[-1].seq if changes else seq), changes

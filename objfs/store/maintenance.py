@@ -145,6 +145,15 @@ class GcReport:
     temp_files_removed: int = 0
     leases_expired: int = 0
     cutoff_ns: int = 0  # nothing written or touched after this was a candidate
+    changes_pruned: int = 0  # change-feed rows forgotten (all but KEEP_CHANGES)
+
+
+# Change-feed rows gc keeps: a mount polls the feed every 0.3 s, so only one
+# that stood still through this many changes elsewhere finds a gap (it then
+# drops all its caches, ``ChangeFeedGap``). ~100 bytes a row: ~10 MB kept,
+# against a row per commit and delete forever.
+KEEP_CHANGES = 100_000
+PRUNE_BATCH = 20_000  # change-feed seqs forgotten per transaction
 
 
 # Who names a chunk: (bucket, raw key, version id or upload id, "version" or
@@ -264,7 +273,8 @@ class MaintenanceMixin:
 
     @owner_only("objfs:GarbageCollect")
     def gc(self: Store, ctx: RequestContext, *, grace_seconds: float = 3600) -> GcReport:
-        """Remove chunks no version or part references and no writer lease covers."""
+        """Remove chunks no version or part references and no writer lease covers,
+        and all but the newest ``KEEP_CHANGES`` rows of the change feed."""
         report = GcReport()
         # Listed first (a long walk must not hold the lock); each candidate is
         # checked again under the lock, and files newer than the cutoff stay.
@@ -306,6 +316,13 @@ class MaintenanceMixin:
                 if mtime < cutoff_s and not q.chunk_known(cur, chunk_id):
                     remove(chunk_id)
             report.temp_files_removed = self.chunks.cleanup_temp(max(0.0, now / 1e9 - cutoff_s))
+        # In short transactions of their own: a first gc of a big old store
+        # must not hold up the mounts' commits while it forgets millions.
+        finished = False
+        while not finished:
+            with self.db.write() as cur:
+                gone, finished = q.prune_changes(cur, KEEP_CHANGES, PRUNE_BATCH)
+            report.changes_pruned += gone
         if report.leases_expired:
             log.info("gc: %d expired writer lease(s) dropped", report.leases_expired)
         return report

@@ -350,6 +350,19 @@ class Change:
     key: str
 
 
+class ChangeFeedGap(Exception):
+    """``changes_since`` was asked from a seq whose successors ``gc`` already
+    forgot: the reader missed changes and must treat everything as changed,
+    then read on from ``seq`` (the newest change)."""
+
+    def __init__(self, seq: int, pruned_through: int) -> None:
+        super().__init__(
+            f"changes up to {pruned_through} were pruned; the feed resumes after {seq}"
+        )
+        self.seq = seq
+        self.pruned_through = pruned_through
+
+
 @dataclass(slots=True, frozen=True)
 class SSERequest:
     """Encryption asked for by a request.

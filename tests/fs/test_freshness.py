@@ -4,12 +4,13 @@ even with long kernel cache timeouts."""
 from __future__ import annotations
 
 import os
+import signal
 import time
 from collections.abc import Callable
 
 import pytest
 
-from objfs.store import OWNER, Store
+from objfs.store import OWNER, Store, maintenance
 
 from .support import Mount
 
@@ -159,3 +160,36 @@ def test_a_key_overwritten_outside_never_looks_missing_to_readers(
         assert not missing, missing
     finally:
         store.close()
+
+
+def test_a_mount_that_missed_pruned_changes_drops_its_caches(
+    mounter: Callable[..., Mount], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The daemon is stopped while a file it holds is overwritten, a new key
+    # appears and gc forgets those changes: its poller then finds a gap in
+    # the feed (ChangeFeedGap) and checks every name and file again.
+    m = mounter(options="attr_timeout=300,entry_timeout=300")
+    path = m.path / "held.txt"
+    path.write_bytes(b"old")
+    assert _read(path) == b"old" and path.stat().st_size == 3
+    (m.path / "dir").mkdir()
+    assert os.listdir(m.path / "dir") == []
+    time.sleep(0.5)  # the poller has read the feed up to here
+    monkeypatch.setattr(maintenance, "KEEP_CHANGES", 1)
+    assert m.proc is not None
+    os.kill(m.proc.pid, signal.SIGSTOP)
+    try:
+        store = Store.open(m.store)
+        try:
+            store.put_object(OWNER, "vers", "held.txt", b"new, longer")
+            store.put_object(OWNER, "vers", "dir/inner", b"x")
+            store.put_object(OWNER, "vers", "last", b"x")
+            assert store.gc(OWNER).changes_pruned >= 2
+        finally:
+            store.close()
+    finally:
+        os.kill(m.proc.pid, signal.SIGCONT)
+    eventually(lambda: _read(path) == b"new, longer", within=5)
+    eventually(lambda: path.stat().st_size == 11, within=5)
+    eventually(lambda: os.listdir(m.path / "dir") == ["inner"], within=5)
+    assert "every cached name and file is checked again" in m.log_text()

@@ -17,7 +17,7 @@ import pytest
 
 from objfs.auth import totp
 from objfs.errors import NoSuchBucket, NoSuchKey
-from objfs.store import OWNER, RequestContext, Store, Versioning
+from objfs.store import OWNER, ChangeFeedGap, RequestContext, Store, Versioning, maintenance
 from objfs.store.types import SSERequest, SystemMeta, TimesUpdate
 
 from .support import get_body, md5
@@ -499,3 +499,33 @@ def test_every_mutating_method_advances_the_change_sequence(store, ctx):
         before = store.change_seq(OWNER)
         call()
         assert store.change_seq(OWNER) == before, f"{name} advanced the change sequence"
+
+
+def test_gc_forgets_old_changes_and_a_reader_from_before_learns_it(
+    store, second, ctx, bucket, monkeypatch
+):
+    # The feed gets a row per commit and delete; gc keeps the newest
+    # KEEP_CHANGES (in transactions of PRUNE_BATCH seqs), so it stays bounded.
+    monkeypatch.setattr(maintenance, "KEEP_CHANGES", 5)
+    monkeypatch.setattr(maintenance, "PRUNE_BATCH", 3)
+    start = store.change_seq(OWNER)
+    for i in range(20):
+        store.put_object(ctx, bucket, f"k{i:02d}", b"x")
+    newest = store.change_seq(OWNER)
+    assert store.gc(OWNER).changes_pruned == newest - 5  # every older row
+    assert store.gc(OWNER).changes_pruned == 0
+    assert store.change_seq(OWNER) == newest  # the newest row stays
+    seq, kept = store.changes_since(OWNER, newest - 5)
+    assert seq == newest and [c.key for c in kept] == [f"k{i:02d}" for i in range(15, 20)]
+    # A reader that stood still before the pruned rows (another handle too)
+    # is told so, with where to read on from.
+    for reader in (store, second):
+        with pytest.raises(ChangeFeedGap) as gap:
+            reader.changes_since(OWNER, start)
+        assert gap.value.seq == newest and gap.value.pruned_through == newest - 5
+    # Seqs are never reused: the next change numbers after the newest.
+    store.put_object(ctx, bucket, "after", b"y")
+    seq, changes = store.changes_since(OWNER, newest)
+    assert [(c.seq, c.key) for c in changes] == [(newest + 1, "after")]
+    assert store.head_object(ctx, bucket, "after").seq == newest + 1
+    assert store.fsck(OWNER).ok
