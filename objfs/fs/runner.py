@@ -189,7 +189,7 @@ class StoreRunner:
         For short metadata calls only (a delete): ``ctx.nowait`` makes the store
         refuse, before it changes anything, a write that would wait. ``solo``:
         a call that may read the disk (a lookup's HEAD, a first read's GET),
-        made here only while the mount serves this request alone (``solo``).
+        made here only while the mount serves this request alone (``Traffic``).
         """
         if not solo or self.traffic.alone():
             try:
