@@ -60,6 +60,8 @@ class ChangePoller:
                     # gc forgot changes this mount had not read: any key it
                     # knows may have changed. Read on from the newest.
                     log.info("%s: every cached name and file is checked again", gap)
+                    ops.table.root.forget_cache()  # new names anywhere: listings are void
+                    ops.names_epoch += 1
                     seq, changes = gap.seq, self.everything_known(gap.seq)
                 except Exception:
                     log.warning("polling the store for changes failed", exc_info=True)
@@ -76,13 +78,12 @@ class ChangePoller:
         """A change of every key the mount holds a node for, and of the bucket's
         configuration: what ``apply`` does for them drops every cache."""
         ops = self.ops
-        ops.table.root.forget_cache()  # new names anywhere: listings are void
-        ops.names_epoch += 1
         keys = {""}  # the bucket's configuration (its policy)
         for node in ops.table.nodes():
-            if node.kind in (Kind.FILE, Kind.DIR) and node.path:
-                key = ops.keys.key(node.path)
-                keys.add(ops.keys.dir_prefix(node.path) if node.kind is Kind.DIR else key)
+            if node.kind is Kind.FILE and node.path:
+                keys.add(ops.keys.key(node.path))
+            elif node.kind is Kind.DIR and node.path:
+                keys.add(ops.keys.dir_prefix(node.path))
         return [Change(seq, ops.bucket, key) for key in sorted(keys)]
 
     def apply(self, change: Change) -> set[int]:
