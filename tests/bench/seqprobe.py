@@ -6,6 +6,9 @@ Usage::
     .venv/bin/python tests/bench/seqprobe.py [--code DIR] [--mib N] [--only wrx]
                                              [--sse AES256|none] [--strace] [--requests]
                                              [--env K=V ...] [--repeat N]
+                                             [--target objfs|passthrough]
+                                             [--null-store | --proc-store N]
+                                             [--spy PREFIX [--native]]
 
 ``w``: ``dd bs=1M conv=fsync`` into a fresh objfs mount; ``r``: ``dd bs=1M``
 of it after a remount and drop_caches (as ``run.py --only seq``); ``x``: 20,000
@@ -17,6 +20,20 @@ and voluntary context switches during the dd, and the busiest threads
 ``--strace`` adds ``strace -c -f`` syscall counts (slows the daemon: compare
 counts, not times); ``--requests`` mounts with ``-o debug`` and counts the
 FUSE requests by handler from the daemon log (slower still).
+
+``--target passthrough`` runs the same phases on ``passthrough.py`` over a
+plain directory (the benchmark baseline), so both daemons are measured by one
+harness. ``--null-store`` (objfs, phase ``w`` only) is a ceiling, not objfs:
+the daemon runs with every full block after a writer's first one stored as a
+reference to that first chunk, so nothing is hashed, sealed or written for
+them (the file's content is wrong, which is why the read phases are refused);
+what is left is what the mount's FUSE side costs per MiB on its own.
+``--proc-store N`` (objfs) hashes, seals and writes whole blocks in N
+spawned processes instead of the daemon's threads (``procseal.py``): the
+same chunks without the GIL, to tell a lock-bound write from a CPU-bound one
+(the processes' CPU is not in ``daemon_cpu``).
+``--spy PREFIX`` samples every phase with py-spy (``--native`` adds C frames
+and pauses the daemon while sampling).
 
 Wall times on a shared machine are noise; counts are not. Compare a change
 with its base back to back: ``git archive main | tar -x -C /tmp/base`` and
@@ -51,8 +68,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--only", default="wr", help="phases: w (write), r (cold read), x (cold random reads)"
     )
+    p.add_argument("--spy", metavar="PREFIX", help="py-spy record each phase to PREFIX-<phase>.txt")
+    p.add_argument("--native", action="store_true", help="--spy with C frames (pauses the daemon)")
+    p.add_argument("--target", choices=("objfs", "passthrough"), default="objfs")
     p.add_argument(
-        "--spy", metavar="PREFIX", help="py-spy record the read phases to PREFIX-<phase>.txt"
+        "--null-store", action="store_true", help="objfs minus hashing, sealing and chunk writes"
+    )
+    p.add_argument(
+        "--proc-store", type=int, default=0, metavar="N", help="seal in N processes (procseal.py)"
     )
     p.add_argument(
         "--perf", metavar="PREFIX", help="perf record -g the read phases to PREFIX-<phase>.data"
@@ -66,6 +89,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.mib < 1 or not set(args.only) <= {"w", "r", "x"} or "w" not in args.only:
         p.error("--mib must be positive and --only must include w (the read needs the file)")
+    if args.null_store and (args.only != "w" or args.target != "objfs"):
+        p.error("--null-store writes wrong content: objfs and --only w alone")
+    if args.proc_store and (args.null_store or args.target != "objfs" or args.proc_store < 1):
+        p.error("--proc-store N: objfs, N >= 1, not with --null-store")
     for kv in args.env:
         if "=" not in kv:
             p.error(f"--env {kv!r}: expected K=V")
@@ -106,6 +133,9 @@ class Probe:
         self.mnt = work / "mnt"
         self.store = work / "store"
         self.env = dict(os.environ, PYTHONPATH=args.code)
+        if args.proc_store:
+            self.env["PYTHONPATH"] += os.pathsep + str(Path(__file__).resolve().parent)
+            self.env["OBJFS_PROBE_SEALERS"] = str(args.proc_store)
         self.env.update(kv.split("=", 1) for kv in args.env)
 
     def py(self, *argv: str, **kw: object) -> subprocess.Popen[bytes]:
@@ -116,6 +146,9 @@ class Probe:
         )
 
     def init_store(self) -> None:
+        if self.args.target == "passthrough":
+            self.store.mkdir()  # the directory it passes through to
+            return
         script = (
             "import sys; from objfs.store import OWNER, Store\n"
             "s = Store.init(sys.argv[1]); s.create_bucket(OWNER, 'bench')\n"
@@ -126,12 +159,20 @@ class Probe:
 
     def mount(self) -> subprocess.Popen[bytes]:
         opts = f"store={self.store}" + (",debug" if self.args.requests else "")
-        code = "import sys; from objfs.cli import main; sys.exit(main())"
+        code = (_NULL_STORE if self.args.null_store else "") + _MAIN
+        if self.args.proc_store:
+            code = "import procseal\n" + _MAIN
+        if self.args.target == "passthrough":
+            argv = [
+                str(ROOT / "tests" / "bench" / "passthrough.py"),
+                str(self.store),
+                str(self.mnt),
+            ]
+            argv += ["--debug"] if self.args.requests else []
+        else:
+            argv = ["-c", code, "mount", "bench", str(self.mnt), "-f", "-o", opts]
         with open(self.work / "daemon.log", "ab") as log:
-            proc = self.py(
-                "-c", code, "mount", "bench", str(self.mnt), "-f", "-o", opts,
-                stdout=log, stderr=subprocess.STDOUT,
-            )  # fmt: skip
+            proc = self.py(*argv, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 30
         while not os.path.ismount(self.mnt):
             if proc.poll() is not None or time.monotonic() > deadline:
@@ -161,9 +202,10 @@ class Probe:
             )
             time.sleep(0.5)
         spy = None
-        if self.args.spy and tag != "w":
+        if self.args.spy:
+            how = ["--native"] if self.args.native else ["--nonblocking"]
             spy = subprocess.Popen(
-                [str(Path(sys.executable).parent / "py-spy"), "record", "--nonblocking",
+                [str(Path(sys.executable).parent / "py-spy"), "record", *how,
                  "--threads", "--format", "raw", "-r", "250", "-o",
                  f"{self.args.spy}-{tag}.txt", "-p", str(proc.pid)],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -213,6 +255,24 @@ class Probe:
         return out
 
 
+_MAIN = "import sys; from objfs.cli import main; sys.exit(main())"
+
+# --null-store: a writer's first full block is stored; every later full block
+# becomes a reference to that chunk, with no hashing, sealing or chunk write.
+_NULL_STORE = """
+from objfs.store import writer as _w
+_store_block = _w.ObjectWriter._store_block
+def _null_block(self, buf, length):
+    first = getattr(self, "_null_first", None)
+    if first is not None and length == self.block:
+        return first
+    ref = _store_block(self, buf, length)
+    if length == self.block and ref.chunk_id is not None:
+        self._null_first = ref
+    return ref
+_w.ObjectWriter._store_block = _null_block
+"""
+
 # As ``workloads.randread``: the same offsets.
 _RANDREAD = """
 import json, os, random, sys, time
@@ -255,6 +315,7 @@ def main(argv: list[str] | None = None) -> int:
         with open(src, "wb") as f:
             for _ in range(args.mib):
                 f.write(os.urandom(MIB))
+        os.sync()  # its writeback would otherwise compete with the first phase's
         probe = Probe(args, work)
         probe.mnt.mkdir()
         probe.init_store()

@@ -92,6 +92,9 @@ class RunState:
             with open(path, "wb") as f:
                 for _ in range(size // MIB):
                     f.write(os.urandom(MIB))
+            # On disk before any target runs: otherwise the first target's
+            # timed phase shares the disk with this file's writeback.
+            os.sync()
             self._sources[size] = path
         return path
 
