@@ -56,6 +56,13 @@ BucketAlreadyExists = _error(
 BucketNotEmpty = _error(
     "BucketNotEmpty", "BucketNotEmpty", 409, _errno.ENOTEMPTY, "Bucket has versions."
 )
+ConditionalRequestConflict = _error(
+    "ConditionalRequestConflict",
+    "ConditionalRequestConflict",
+    409,
+    _errno.ESTALE,  # close()/fsync() of an edit whose base was replaced meanwhile
+    "The object changed since the edit began.",
+)
 EntityAlreadyExists = _error(
     "EntityAlreadyExists", "EntityAlreadyExists", 409, _errno.EEXIST, "User or key exists."
 )

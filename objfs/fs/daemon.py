@@ -31,7 +31,6 @@ from collections.abc import Callable
 import pyfuse3
 import trio
 
-from objfs.fs.freshness import ChangePoller
 from objfs.fs.lifecycle import (
     MountError,
     fuse_options,
@@ -70,7 +69,7 @@ async def _watch_signals(
 
 async def _serve(ops: ObjfsOperations, on_ready: Callable[[], None], mountpoint: str) -> None:
     async with trio.open_nursery() as nursery:
-        await nursery.start(ChangePoller(ops).run)
+        await nursery.start(ops.feed.run)
         await nursery.start(run_flusher, ops)
         await nursery.start(_watch_signals, ops)
         on_ready()

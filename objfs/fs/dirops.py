@@ -486,11 +486,11 @@ class DirOps:
             await self.commit_node(src, durable=False)
         if dst is not None and dst.state is not None:
             await dst.state.hold_base()  # its handles keep the replaced data
-        await self.run(
-            self.store.rename, caller(), self.bucket, self.keys.key(old), self.keys.key(new)
-        )
-        self.note_own_change(self.keys.key(old))
-        self.note_own_change(self.keys.key(new))
+        async with self.feed.lock:  # the feed skips exactly this rename's changes
+            moved = await self.run(
+                self.store.rename, caller(), self.bucket, self.keys.key(old), self.keys.key(new)
+            )
+            self.feed.own(moved.first_seq, moved.last_seq)
         if dst is not None and dst.state is not None:
             await dst.state.detach(None, None)
             self.pending.discard(dst)
@@ -504,13 +504,16 @@ class DirOps:
         for node in moving:
             if node.state is not None:
                 await self.commit_node(node, durable=False)
-        await self.run(
-            self.store.rename_prefix,
-            caller(),
-            self.bucket,
-            self.keys.dir_prefix(old),
-            self.keys.dir_prefix(new),
-        )
+        async with self.feed.lock:  # the feed skips exactly this rename's changes:
+            # every node under the directory keeps its inode number
+            moved = await self.run(
+                self.store.rename_prefix,
+                caller(),
+                self.bucket,
+                self.keys.dir_prefix(old),
+                self.keys.dir_prefix(new),
+            )
+            self.feed.own(moved.first_seq, moved.last_seq)
         for node in self.table.live_under(new, frozenset({Kind.FILE})):
             if node.state is not None:
                 await node.state.detach(None, None)

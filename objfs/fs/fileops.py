@@ -30,6 +30,8 @@ from typing import TYPE_CHECKING
 import pyfuse3
 
 from objfs.crypto.cse import META_KEY, CSEObject
+from objfs.errors import ConditionalRequestConflict
+from objfs.fs import names
 from objfs.fs.attrs import new_entry_meta
 from objfs.fs.encryption import is_cse, read_version, verify_readable
 from objfs.fs.inodes import UNKNOWN, Kind, Node
@@ -84,6 +86,11 @@ class FileOps:
         node = self.node_of(inode)
         if node.is_dir:
             raise fuse_error(errno.EISDIR)
+        if node.kind is Kind.FILE:
+            # Close-to-open: see every change acknowledged before this open.
+            await self.feed.catch_up()
+            if node.path is None and not node.unlinked:
+                raise self.gone(node)  # changed elsewhere: ESTALE, the kernel looks again
         writable = bool(flags & WRITE_FLAGS)
         if writable:
             self.check_writable(node)
@@ -179,7 +186,15 @@ class FileOps:
         # table instead of asking the store again (one small-file create
         # would otherwise cost three more queries).
         await self.check_may_write(path)
+        await self.feed.catch_up()
         existing = self.known(path)
+        if existing is None and self.feed.changed_lately(self.keys.key(path)):
+            # The kernel's negative entry may predate the key's creation
+            # elsewhere: a new file here would replace it unseen.
+            if await self.head(self.keys.key(path)) is not None:
+                if flags & os.O_EXCL:
+                    raise fuse_error(errno.EEXIST)
+                raise fuse_error(errno.ESTALE)  # the kernel looks the name up, then opens
         if existing is not None:
             if flags & os.O_EXCL:
                 raise fuse_error(errno.EEXIST)
@@ -320,6 +335,7 @@ class FileOps:
         if node.state is not None:
             await node.state.truncate(size)
             return
+        await self.feed.catch_up()  # truncate(2) edits the version this mount knows
         version = await self.file_version(node)
         if version is None or node.path is None:
             raise self.gone(node)
@@ -336,6 +352,9 @@ class FileOps:
         try:
             await state.truncate(size)
             committed = await state.commit(durable=False, own=self.own_commit)
+        except ConditionalRequestConflict as err:
+            self.edit_refused(node, state, err)
+            raise
         finally:
             await state.close()
         if committed is not None:
@@ -358,7 +377,11 @@ class FileOps:
             return
         if not durable and not state.dirty and not state.lock.locked():
             return  # nothing to commit, no commit in flight (a close after a flush)
-        version = await state.commit(durable, own=self.own_commit)
+        try:
+            version = await state.commit(durable, own=self.own_commit)
+        except ConditionalRequestConflict as err:
+            self.edit_refused(node, state, err)
+            raise
         if version is None:
             return
         node.version = version
@@ -367,6 +390,27 @@ class FileOps:
         if node.path is not None:
             self.touched(node.path)
             node.version = version
+
+    def edit_refused(self: ObjfsOperations, node: Node, state: OpenFile, err: Exception) -> None:
+        """The store refused to commit ``state``, an edit of ``node``: its base
+        is no longer the key's latest version (changed elsewhere meanwhile).
+        The newer version stays; close()/fsync() answer ESTALE, and every
+        later commit of the edit too (the open handles keep their data until
+        closed); the log says it once. The node leaves its path, so the next
+        lookup shows the newer version."""
+        if state.refused:
+            return
+        state.refused = True
+        log.warning("%s", err)
+        if node.path is None:
+            return  # the change poller detached it already
+        parent_path, name = names.split(node.path)
+        parent = self.table.find(Kind.DIR, parent_path) if parent_path else self.table.root
+        self.pending.discard(node)
+        self.table.orphan(node)
+        self.feed.drop_kernel_cache(node.ino)
+        if parent is not None:
+            pyfuse3.invalidate_entry_async(parent.ino, name.encode(), ignore_enoent=True)
 
     @fuse_handler
     async def flush(self: ObjfsOperations, fh: int) -> None:

@@ -13,13 +13,26 @@ For each change to a key under the mount prefix it
   lookup asks again (``invalidate_entry_async``, safe inside handlers).
 
 Changes this mount committed itself (announced with
-``ops.note_own_change``) are skipped: the kernel already holds the right data.
-A file with uncommitted data open here keeps its state (last close wins).
+``ops.note_own_change``, or for a rename the change seqs its transaction
+wrote, ``own``) are skipped: the kernel already holds the right data, and
+the inodes keep their numbers. A file with uncommitted data open here keeps
+its state: if that state edits the old version, its commit is refused by the
+store (``ConditionalRequestConflict``); a rewrite from scratch still replaces
+the key (last close wins).
+
+Close-to-open: ``open`` and ``create`` call ``catch_up`` first, which reads
+the feed as the polling task does (one query when nothing changed). So an
+``open()`` sees every change acknowledged before it began: a file changed
+outside is detached from its path there, and the open answers ESTALE, which
+makes the kernel look the name up again (``LOOKUP_REVAL``) and open the new
+inode, with the new size and no stale page cache. One ``lock`` orders the
+readers of the feed: each change is applied once.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from typing import TYPE_CHECKING
 
 import pyfuse3
@@ -41,38 +54,95 @@ log = logging.getLogger("objfs.fs")
 FEED_CTX = RequestContext(OWNER_IDENTITY, "mount")
 
 
+# A key changed outside stays "recent" this long: a create that the kernel
+# sends on a negative entry it cached before the change (entry_timeout, 1 s
+# by default) asks the store whether the key exists now.
+RECENT_S = 3.0
+RECENT_MAX = 10_000  # more recent keys than this: every create asks the store
+
+
 class ChangePoller:
     def __init__(self, ops: ObjfsOperations, interval: float = 0.3, batch: int = 10000) -> None:
         self.ops = ops
         self.interval = interval
         self.batch = batch
+        self.seq: int | None = None  # the last change read (None: not started)
+        self.lock = trio.Lock()
+        self._own: list[tuple[int, int]] = []  # change seq ranges this mount made
+        self._stale: set[int] = set()  # inodes whose kernel cache is still to drop
+        self._recent: dict[str, float] = {}  # key changed outside -> until when
+        self._recent_all = 0.0  # too many recent keys: all are recent until then
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         ops = self.ops
-        seq = await ops.run(ops.store.change_seq, FEED_CTX)
+        self.seq = await ops.run(ops.store.change_seq, FEED_CTX)
         task_status.started()
         while True:
             await trio.sleep(self.interval)
+            await self.catch_up()
+            stale, self._stale = self._stale, set()
+            for ino in stale:
+                await trio.to_thread.run_sync(_invalidate_inode, ino, ops.pusher)
+
+    async def catch_up(self) -> None:
+        """Apply every change committed so far (the polling task's step).
+
+        The kernel caches of changed inodes are dropped by the polling task
+        (``invalidate_inode`` can block: never inside a handler).
+        """
+        if self.seq is None:
+            return
+        ops = self.ops
+        async with self.lock:
             while True:
                 try:
-                    seq, changes = await ops.run(ops.store.changes_since, FEED_CTX, seq, self.batch)
+                    seq, changes = await ops.run.nowait(
+                        ops.store.changes_since, FEED_CTX, self.seq, self.batch, solo=True
+                    )
                 except ChangeFeedGap as gap:
                     # gc forgot changes this mount had not read: any key it
                     # knows may have changed. Read on from the newest.
                     log.info("%s: every cached name and file is checked again", gap)
                     ops.table.root.forget_cache()  # new names anywhere: listings are void
                     ops.names_epoch += 1
+                    self._recent_all = time.monotonic() + RECENT_S
                     seq, changes = gap.seq, self.everything_known(gap.seq)
                 except Exception:
                     log.warning("polling the store for changes failed", exc_info=True)
-                    break
-                inodes: set[int] = set()
+                    return
                 for change in changes:
-                    inodes |= self.apply(change)
-                for ino in inodes:
-                    await trio.to_thread.run_sync(_invalidate_inode, ino, ops.pusher)
+                    self._stale |= self.apply(change)
+                self.seq = seq
+                self._own = [(a, b) for a, b in self._own if b > seq]
                 if len(changes) < self.batch:
-                    break
+                    return
+
+    def own(self, first_seq: int, last_seq: int) -> None:
+        """Changes ``first_seq``..``last_seq`` are this mount's (a rename it made,
+        announced while holding ``lock``): the feed skips them."""
+        if first_seq <= last_seq and (self.seq is None or last_seq > self.seq):
+            self._own.append((first_seq, last_seq))
+
+    def drop_kernel_cache(self, ino: int) -> None:
+        """The kernel's cached data of ``ino`` is stale: the polling task drops it."""
+        self._stale.add(ino)
+
+    def changed_lately(self, key: str) -> bool:
+        """Whether ``key`` changed outside this mount in the last ``RECENT_S``."""
+        now = time.monotonic()
+        if now < self._recent_all:
+            return True
+        until = self._recent.get(key)
+        return until is not None and now < until
+
+    def _note_recent(self, key: str) -> None:
+        now = time.monotonic()
+        if len(self._recent) >= RECENT_MAX:
+            self._recent = {k: t for k, t in self._recent.items() if t > now}
+            if len(self._recent) >= RECENT_MAX:
+                self._recent.clear()
+                self._recent_all = now + RECENT_S
+        self._recent[key] = now + RECENT_S
 
     def everything_known(self, seq: int) -> list[Change]:
         """A change of every key the mount holds a node for, and of the bucket's
@@ -93,8 +163,11 @@ class ChangePoller:
             return set()
         if not change.key:  # the bucket's config (its policy) changed elsewhere
             ops.store.access.forget(change.bucket)
+        if any(a <= change.seq <= b for a, b in self._own):
+            return set()
         if ops.consume_own_change(change.key):
             return set()
+        self._note_recent(change.key)
         ops.names_epoch += 1  # a name may have appeared: name sets are void
         path = ops.keys.path_of(change.key)
         if path is None:

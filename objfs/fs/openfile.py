@@ -118,6 +118,7 @@ class OpenFile:
         # since: a flush does not commit that yet (FileOps.flush says why).
         self.emptied = False
         self.needs_sync = False
+        self.refused = False  # the store refused to commit this edit (said once)
         self.lock = QuickLock()
         self.mtime_ns: int | None = None
         self.ctime_ns: int | None = None

@@ -40,6 +40,7 @@ from objfs.fs.attrs import AttrDefaults, DirOwner
 from objfs.fs.dirops import DirHandle, DirOps
 from objfs.fs.encryption import MountEncryption, head_meta, shown_size
 from objfs.fs.fileops import FileOps
+from objfs.fs.freshness import ChangePoller
 from objfs.fs.identity import MountIdentities
 from objfs.fs.inodes import UNKNOWN, InodeTable, Kind, Node
 from objfs.fs.names import KeyMap
@@ -118,6 +119,9 @@ class ObjfsOperations(FileOps, DirOps, VersionOps, XattrOps, pyfuse3.Operations)
         self.pusher: PagePusher | None = None
         # Run on the event loop right after the kernel has the INIT reply.
         self.after_init: Callable[[], None] | None = None
+        # Changes made elsewhere (the daemon runs its polling task; open and
+        # create catch up with it first: close-to-open consistency).
+        self.feed = ChangePoller(self)
         self.fuse_device: str | None = None  # major:minor of the mount, once known
         self._init_files()
 

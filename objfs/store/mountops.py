@@ -18,6 +18,7 @@ from objfs.chunks.store import INLINE_MAX
 from objfs.crypto.keyring import Domain
 from objfs.errors import (
     AccessDenied,
+    ConditionalRequestConflict,
     InvalidArgument,
     NoSuchKey,
 )
@@ -35,6 +36,7 @@ from objfs.store.types import (
     BucketInfo,
     ChunkRef,
     DirStats,
+    Moved,
     ObjectVersion,
     PutResult,
     RequestContext,
@@ -60,7 +62,7 @@ class MountMixin:
         Need("s3:PutObject", key="dst_key", version=None),
         Need("s3:DeleteObject", key="src_key", version=None),
     )
-    def rename(self, ctx: RequestContext, bucket: str, src_key: str, dst_key: str) -> PutResult:
+    def rename(self, ctx: RequestContext, bucket: str, src_key: str, dst_key: str) -> Moved:
         """Move the latest version of src to dst in one transaction.
 
         dst gets a new version sharing src's chunks and metadata; src is
@@ -68,7 +70,9 @@ class MountMixin:
         """
         src, dst = encode_key(src_key), encode_key(dst_key)
         with self.db.write(durable=ctx.durable) as cur:
-            return self._move(cur, bucket, src, dst, src_key)
+            first = q.change_seq(cur) + 1
+            self._move(cur, bucket, src, dst, src_key)
+            return Moved(1, first, q.change_seq(cur))
 
     @requires(
         Need("s3:ListBucket", key=None),
@@ -77,7 +81,7 @@ class MountMixin:
     )
     def rename_prefix(
         self, ctx: RequestContext, bucket: str, src_prefix: str, dst_prefix: str
-    ) -> int:
+    ) -> Moved:
         """Move every live key under src_prefix to dst_prefix; one transaction."""
         src, dst = encode_key(src_prefix), encode_key(dst_prefix)
         if dst.startswith(src):
@@ -85,14 +89,13 @@ class MountMixin:
         moved = 0
         with self.db.write(durable=ctx.durable) as cur:
             self._bucket(cur, bucket)
-            from objfs.store.names import prefix_upper
-
+            first = q.change_seq(cur) + 1
             rows = q.list_latest(cur, bucket, src, prefix_upper(src), 1 << 62, inclusive=True)  # type: ignore[arg-type]
             for row in rows:
                 key = row[Col.KEY]
                 self._move(cur, bucket, key, dst + key[len(src) :], key.decode())
                 moved += 1
-        return moved
+            return Moved(moved, first, q.change_seq(cur))
 
     def _move(self, cur: object, bucket: str, src: bytes, dst: bytes, src_key: str) -> PutResult:
         row, _ = self._resolve(cur, bucket, src_key, None)
@@ -238,6 +241,8 @@ class MountMixin:
                 row = q.get_version(cur, bucket, encode_key(key), base.version_id)  # type: ignore[arg-type]
             if row is None or row[Col.DM]:
                 raise NoSuchKey(f"s3://{bucket}/{key} changed or was deleted")
+            if base.seq and row[Col.SEQ] != base.seq:  # a null version replaced meanwhile
+                raise _conflict(bucket, key, base.seq, row[Col.SEQ])
             manifest = self._extents(row)  # cached by seq: a commit leaves it there
             size = row[Col.SIZE]
             base_seq = row[Col.SEQ]
@@ -384,7 +389,10 @@ class MountMixin:
         ``inline``: frames of small chunks to store in the database with it.
         ``seen``: filled with the bucket row the check read (for the access log).
         ``base``: (seq, manifest) of the version the writer edited: the commit
-        counts only the references it adds to it.
+        counts only the references it adds to it, and is refused
+        (``ConditionalRequestConflict``, in its own transaction) unless that
+        version is still the key's latest: an edit never undoes a newer
+        version another interface acknowledged meanwhile.
 
         Returns the full record of the new version.
 
@@ -452,6 +460,11 @@ class MountMixin:
             )
         etag = _manifest_etag(manifest)
         current = q.get_latest(cur, bucket, raw)
+        if base is not None and (current is None or current[Col.SEQ] != base[0]):
+            # An edit (append, in-place write, truncate that keeps data) of a
+            # version that is no longer the latest: committing it would undo
+            # the newer version, which another interface acknowledged.
+            raise _conflict(bucket, key, base[0], None if current is None else current[Col.SEQ])
         if current is not None and not current[Col.DM]:
             if sys_meta is None:
                 sys_meta = rec.unpack_sys_meta(current[Col.SMETA])
@@ -495,6 +508,14 @@ class MountMixin:
             kms_key_id=kms_key_id,
             seq=result.seq,
         )
+
+
+def _conflict(bucket: str, key: str, base_seq: int, latest_seq: int | None) -> Exception:
+    now = "was deleted" if latest_seq is None else f"is now version seq {latest_seq}"
+    return ConditionalRequestConflict(
+        f"s3://{bucket}/{key} changed since this edit began (it edited version seq "
+        f"{base_seq}, the key {now}): the edit was not committed, the newer version stays"
+    )
 
 
 class _NotHere(Exception):

@@ -218,6 +218,18 @@ class PutResult:
 
 
 @dataclass(slots=True, frozen=True)
+class Moved:
+    """What ``rename``/``rename_prefix`` did: the keys moved, and the change
+    seqs its one transaction wrote (``first_seq`` to ``last_seq``, inclusive;
+    none when ``first_seq > last_seq``): a mount skips exactly those changes
+    as its own."""
+
+    count: int
+    first_seq: int
+    last_seq: int
+
+
+@dataclass(slots=True, frozen=True)
 class DeleteResult:
     key: str
     version_id: str | None

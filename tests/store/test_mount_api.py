@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from objfs.errors import NoSuchKey
+from objfs.errors import ConditionalRequestConflict, NoSuchKey
 from objfs.store import Store, SystemMeta
 
 from .support import MiB, chunk_files, get_body, md5, rand_bytes
@@ -448,7 +448,10 @@ def test_writer_commit_takes_metadata(store, ctx, bucket):
     assert get_body(store, ctx, bucket, "f") == b"abcdef"
 
 
-def test_two_writers_on_one_key_both_commit(store, ctx, vbucket):
+def test_two_writers_editing_one_version_the_second_commit_is_refused(store, ctx, vbucket):
+    """Two edits of one version: the first commits; the second would undo it
+    (its base is no longer the latest), so the store refuses it and keeps
+    the first (issue 19: nothing acknowledged is lost)."""
     base = store.put_object(ctx, vbucket, "f", b"0123456789")
     head = store.head_object(ctx, vbucket, "f")
     first = store.open_writer(ctx, vbucket, "f", base=head)
@@ -456,14 +459,55 @@ def test_two_writers_on_one_key_both_commit(store, ctx, vbucket):
     first.write(0, b"AA")
     second.write(8, b"ZZ")
     r1 = first.commit(ctx)
-    r2 = second.commit(ctx)
+    with pytest.raises(ConditionalRequestConflict, match="changed since this edit began"):
+        second.commit(ctx)
     first.close()
     second.close()
-    # each writer saw its own copy of the base: last commit wins, both are versions
-    assert get_body(store, ctx, vbucket, "f") == b"01234567ZZ"
-    assert get_body(store, ctx, vbucket, "f", version_id=r1.version_id) == b"AA23456789"
+    assert get_body(store, ctx, vbucket, "f") == b"AA23456789"
     assert [v.version_id for v in store.key_versions(ctx, vbucket, "f")] == [
-        r2.version_id,
         r1.version_id,
         base.version_id,
     ]
+
+
+@pytest.mark.parametrize("versioned", [False, True])
+def test_an_edit_of_a_replaced_version_is_refused_and_the_newer_data_stays(
+    store, ctx, bucket, vbucket, versioned
+):
+    """The mount's edit of a version that another interface replaced since
+    (append after a PUT): refused in the commit's transaction, whatever the
+    bucket's versioning; the PUT's data stays the latest."""
+    b = vbucket if versioned else bucket
+    store.put_object(ctx, b, "f", b"line1\n")
+    seen = store.head_object(ctx, b, "f")
+    store.put_object(ctx, b, "f", b"line1\nline2\n")  # acknowledged elsewhere
+    with pytest.raises(ConditionalRequestConflict):
+        writer = store.open_writer(ctx, b, "f", base=seen)
+        try:
+            writer.write(6, b"line3\n")
+            writer.commit(ctx)
+        finally:
+            writer.close()
+    assert get_body(store, ctx, b, "f") == b"line1\nline2\n"
+    # A rewrite from scratch (truncate) does not depend on the base: it replaces.
+    writer = store.open_writer(ctx, b, "f", base=seen, truncate=True)
+    writer.write(0, b"new\n")
+    writer.commit(ctx)
+    writer.close()
+    assert get_body(store, ctx, b, "f") == b"new\n"
+
+
+def test_a_writer_edits_on_after_its_own_commit_but_not_after_a_put(store, ctx, bucket):
+    store.put_object(ctx, bucket, "f", b"abc")
+    writer = store.open_writer(ctx, bucket, "f", base=store.head_object(ctx, bucket, "f"))
+    writer.write(3, b"d")
+    writer.commit(ctx)
+    writer.write(4, b"e")
+    writer.commit(ctx)  # its own last commit is the base: fine
+    assert get_body(store, ctx, bucket, "f") == b"abcde"
+    store.put_object(ctx, bucket, "f", b"other")
+    writer.write(5, b"f")
+    with pytest.raises(ConditionalRequestConflict):
+        writer.commit(ctx)
+    writer.close()
+    assert get_body(store, ctx, bucket, "f") == b"other"
