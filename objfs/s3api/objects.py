@@ -189,7 +189,7 @@ async def delete_objects(req: Request) -> Response:
     quiet = (xmldoc.child_text(doc, "Quiet") or "").lower() == "true"
     items: list[tuple[str, str | None]] = []
     for obj in xmldoc.children(doc, "Object"):
-        key = xmldoc.child_text(obj, "Key")
+        key = xmldoc.exact_text(obj, "Key")
         if not key:
             raise MalformedXML("each Object needs a Key")
         items.append((key, xmldoc.child_text(obj, "VersionId") or None))
