@@ -17,13 +17,11 @@ import logging
 import secrets
 from collections.abc import AsyncIterator
 from typing import Any
-from urllib.parse import parse_qsl
 
 import trio
 
 from objfs.errors import (
     InternalError,
-    InvalidRequest,
     NotImplementedOperation,
     ObjfsError,
     RequestHeaderSectionTooLarge,
@@ -33,7 +31,7 @@ from objfs.s3api.auth import authenticate
 from objfs.s3api.body import RequestBody
 from objfs.s3api.body import wire as body_wire
 from objfs.s3api.errors import error_response
-from objfs.s3api.request import Request, Response
+from objfs.s3api.request import Request, Response, parse_query, unescape
 from objfs.store import Store
 
 log = logging.getLogger(__name__)
@@ -179,15 +177,11 @@ class S3App:
         for k, v in headers:
             k = k.lower()
             h[k] = f"{h[k]},{v}" if k in h else v
-        try:
-            query = parse_qsl(
-                scope.get("query_string", b"").decode("utf-8"),
-                keep_blank_values=True,
-                strict_parsing=False,
-            )
-        except (UnicodeDecodeError, ValueError):
-            raise InvalidRequest("the query string is not valid UTF-8") from None
-        path = scope["path"]
+        # The path and query are decoded here, not by the server (hypercorn reads
+        # a %ff as U+FFFD): a URI that is not UTF-8 is InvalidURI, as S3 says.
+        query = parse_query(scope.get("query_string", b""))
+        raw_path = scope.get("raw_path")
+        path = unescape(raw_path) if raw_path is not None else scope["path"]
         bucket, key = self._address(h.get("host", ""), path)
         client = scope.get("client")
         tls = scope.get("extensions", {}).get(TLS_EXTENSION) or {}

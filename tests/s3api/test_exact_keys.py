@@ -7,11 +7,15 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import http.client
+from datetime import UTC, datetime
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 import pytest
-from botocore.exceptions import ClientError
 
-from .support import raw_request
+from objfs.auth import sigv4
+
+from .support import Key, Raw, raw_request
 
 SPACED = ["_ ", " ", "\tlead", " both\t", "_\n"]
 
@@ -80,6 +84,107 @@ def test_empty_key_in_delete_objects_is_malformed(server, keys, bkt):
     assert (r.status, r.code) == (400, "MalformedXML")
 
 
-def error(exc: pytest.ExceptionInfo[ClientError]) -> tuple[str, int]:
-    e = exc.value.response
-    return e["Error"]["Code"], e["ResponseMetadata"]["HTTPStatusCode"]
+def send_target(
+    endpoint: str,
+    method: str,
+    target: str,
+    key: Key,
+    *,
+    headers: dict[str, str] | None = None,
+    body: bytes = b"",
+) -> Raw:
+    """One request for exactly ``target`` (escapes as given), signed for the path
+    and query a lenient server reads from it (``%ff`` as U+FFFD), so that only
+    the URI's encoding can be the reason for a refusal."""
+    path, _, query = target.partition("?")
+    hdrs = {"host": urlsplit(endpoint).netloc, **(headers or {})}
+    amz_date = sigv4.format_amz_date(datetime.now(UTC))
+    hdrs["x-amz-date"] = amz_date
+    hdrs["x-amz-content-sha256"] = hashlib.sha256(body).hexdigest()
+    hdrs["authorization"] = sigv4.sign_headers(
+        method,
+        unquote(path, errors="replace"),
+        parse_qsl(query, keep_blank_values=True),
+        list(hdrs.items()),
+        access_key=key.key_id,
+        secret_key=key.secret,
+        region="us-east-1",
+        service="s3",
+        amz_date=amz_date,
+        payload_hash=hdrs["x-amz-content-sha256"],
+    )
+    parts = urlsplit(endpoint)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    try:
+        conn.putrequest(method, target, skip_host=True, skip_accept_encoding=True)
+        for k, v in hdrs.items():
+            conn.putheader(k, v)
+        if method in ("PUT", "POST"):
+            conn.putheader("content-length", str(len(body)))
+        conn.endheaders(body or None)
+        resp = conn.getresponse()
+        return Raw(resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read())
+    finally:
+        conn.close()
+
+
+NOT_UTF8 = ["alias%ff", "alias%fe", "alias%c3", "alias%ed%a0%80", "%ff" * 400]
+
+
+def test_a_path_that_is_not_utf8_is_invalid_uri(server, keys, alice, bkt):
+    alice_key = keys["alice"]
+    for name in NOT_UTF8:
+        r = send_target(server.endpoint, "PUT", f"/{bkt}/{name}", alice_key, body=name.encode())
+        assert (r.status, r.code) == (400, "InvalidURI"), (name, r.body)
+        assert b"Couldn't parse the specified URI." in r.body
+    # U+FFFD itself, properly encoded, is a key like any other.
+    r = send_target(server.endpoint, "PUT", f"/{bkt}/alias%EF%BF%BD", alice_key, body=b"fffd")
+    assert r.status == 200, r.body
+    assert keys_of(alice, bkt) == ["alias\ufffd"]
+    assert alice.get_object(Bucket=bkt, Key="alias\ufffd")["Body"].read() == b"fffd"
+    for method in ("GET", "HEAD", "DELETE"):
+        r = send_target(server.endpoint, method, f"/{bkt}/alias%ff", alice_key)
+        assert r.status == 400, (method, r.status)
+    assert keys_of(alice, bkt) == ["alias\ufffd"]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "prefix=alias%ff",
+        "marker=alias%ff",
+        "delimiter=%ff",
+        "list-type=2&start-after=alias%ff",
+        "versions&key-marker=alias%ff",
+        "uploads&prefix=%fe",
+    ],
+)
+def test_a_query_that_is_not_utf8_is_invalid_uri(server, keys, alice, bkt, query):
+    alice.put_object(Bucket=bkt, Key="alias\ufffd", Body=b"x")
+    r = send_target(server.endpoint, "GET", f"/{bkt}?{query}", keys["alice"])
+    assert (r.status, r.code) == (400, "InvalidURI"), r.body
+
+
+def test_a_copy_source_that_is_not_utf8_is_refused(server, keys, alice, bkt):
+    alice.put_object(Bucket=bkt, Key="alias\ufffd", Body=b"x")
+    for source in (f"/{bkt}/alias%ff", f"{bkt}/alias%c3", f"/{bkt}/alias\xff"):
+        r = send_target(
+            server.endpoint,
+            "PUT",
+            f"/{bkt}/copy",
+            keys["alice"],
+            headers={"x-amz-copy-source": source},
+        )
+        assert (r.status, r.code) == (400, "InvalidArgument"), (source, r.body)
+    assert keys_of(alice, bkt) == ["alias\ufffd"]
+    # A copy source in UTF-8, escaped or not, names its key.
+    for source in (f"/{bkt}/alias%EF%BF%BD", f"/{bkt}/alias\ufffd"):
+        r = send_target(
+            server.endpoint,
+            "PUT",
+            f"/{bkt}/copy",
+            keys["alice"],
+            headers={"x-amz-copy-source": source.encode().decode("latin-1")},
+        )
+        assert r.status == 200, (source, r.body)
+    assert keys_of(alice, bkt) == ["alias\ufffd", "copy"]
