@@ -14,6 +14,7 @@ import trio
 from objfs.errors import InvalidRequest, MalformedXML, ObjfsError
 from objfs.s3api import headers as hdr
 from objfs.s3api import xmldoc
+from objfs.s3api.errors import public_message
 from objfs.s3api.request import Request, Response
 
 MAX_DELETE_KEYS = 1000
@@ -206,7 +207,7 @@ async def delete_objects(req: Request) -> Response:
                     ("Key", key),
                     ("VersionId", version),
                     ("Code", result.code),
-                    ("Message", str(result)),
+                    ("Message", public_message(result)),
                 ],
             )
             continue
