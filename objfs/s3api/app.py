@@ -26,7 +26,7 @@ from objfs.errors import (
     ObjfsError,
     RequestHeaderSectionTooLarge,
 )
-from objfs.s3api import cors, routing
+from objfs.s3api import cors, expect, routing
 from objfs.s3api.auth import authenticate
 from objfs.s3api.body import RequestBody
 from objfs.s3api.body import wire as body_wire
@@ -77,6 +77,10 @@ class S3App:
             return
         if scope["type"] != "http":
             return
+        # A client waiting for "100 Continue" gets it when the body is first
+        # read, once the request is authenticated and authorized; a refusal
+        # before that is its final answer (as S3 does).
+        receive = expect.continuing(scope, receive, send)
         request_id = secrets.token_hex(8).upper()
         resource = scope.get("path", "/")
         req: Request | None = None
