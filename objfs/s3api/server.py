@@ -115,8 +115,13 @@ class TLSInfoTCPServer(TCPServer):
         # When the client hangs up (typically right after reading a refusal it
         # never sent a body for), the reading task closes the stream while the
         # application's task may still be sending the end of the response:
-        # trio's send_eof holds the stream's send side across a checkpoint, so
-        # the other send failed with BusyResourceError. Close between sends.
+        # trio's send_eof holds the stream's send side across a checkpoint, and
+        # a send starting then failed with BusyResourceError. No send starts
+        # while the write side shuts; one already in flight is not waited for
+        # (the peer may never read): the stream is closed under it.
+        if self.send_lock.locked():
+            await self.stream.aclose()
+            return
         async with self.send_lock:
             await super()._close()
 
