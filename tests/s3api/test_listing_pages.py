@@ -104,3 +104,15 @@ def test_emptying_1100_unversioned_keys_with_boto3(server, keys, alice, bkt):
     s3.Bucket(bkt).object_versions.delete()
     assert alice.list_object_versions(Bucket=bkt).get("Versions", []) == []
     alice.delete_bucket(Bucket=bkt)
+
+
+@pytest.mark.parametrize("prefix", ["\n", "a b", "%", "é/"])
+def test_listing_answers_echo_the_prefix_exactly(alice, bkt, prefix):
+    """boto3 asks for encoding-type=url and decodes what S3 encodes: ListObjects
+    v1 encodes the keys and markers but not its Prefix (botocore leaves it)."""
+    alice.put_object(Bucket=bkt, Key=prefix + "k", Body=b"x")
+    for op in ("list_objects", "list_objects_v2", "list_object_versions"):
+        out = getattr(alice, op)(Bucket=bkt, Prefix=prefix)
+        assert out["Prefix"] == prefix, op
+        keys = [o["Key"] for o in out.get("Contents", out.get("Versions", []))]
+        assert keys == [prefix + "k"], op
