@@ -90,6 +90,9 @@ InvalidPartOrder = _error(
 )
 InvalidRange = _error("InvalidRange", "InvalidRange", 416, _errno.EINVAL, "Range not satisfiable.")
 InvalidRequest = _error("InvalidRequest", "InvalidRequest", 400, _errno.EINVAL, "Bad request.")
+InvalidURI = _error(
+    "InvalidURI", "InvalidURI", 400, _errno.EINVAL, "Couldn't parse the specified URI."
+)
 InvalidTargetBucketForLogging = _error(
     "InvalidTargetBucketForLogging",
     "InvalidTargetBucketForLogging",

@@ -398,9 +398,9 @@ def verify_presigned(
     assert auth.amz_date is not None and auth.expires is not None
     when = parse_amz_date(auth.amz_date)
     if now > when + timedelta(seconds=auth.expires):
-        raise AccessDenied("Request has expired")
+        raise AccessDenied("Request has expired", public=True)
     if when - now > MAX_SKEW:
-        raise AccessDenied("Request is not valid yet")
+        raise AccessDenied("Request is not valid yet", public=True)
     cred = auth.credential
     canon = canonical_request(
         method,

@@ -17,23 +17,21 @@ import logging
 import secrets
 from collections.abc import AsyncIterator
 from typing import Any
-from urllib.parse import parse_qsl
 
 import trio
 
 from objfs.errors import (
     InternalError,
-    InvalidRequest,
     NotImplementedOperation,
     ObjfsError,
     RequestHeaderSectionTooLarge,
 )
-from objfs.s3api import cors, routing
+from objfs.s3api import cors, expect, routing
 from objfs.s3api.auth import authenticate
 from objfs.s3api.body import RequestBody
 from objfs.s3api.body import wire as body_wire
 from objfs.s3api.errors import error_response
-from objfs.s3api.request import Request, Response
+from objfs.s3api.request import Request, Response, parse_query, unescape
 from objfs.store import Store
 
 log = logging.getLogger(__name__)
@@ -79,6 +77,10 @@ class S3App:
             return
         if scope["type"] != "http":
             return
+        # A client waiting for "100 Continue" gets it when the body is first
+        # read, once the request is authenticated and authorized; a refusal
+        # before that is its final answer (as S3 does).
+        receive = expect.continuing(scope, receive, send)
         request_id = secrets.token_hex(8).upper()
         resource = scope.get("path", "/")
         req: Request | None = None
@@ -179,15 +181,11 @@ class S3App:
         for k, v in headers:
             k = k.lower()
             h[k] = f"{h[k]},{v}" if k in h else v
-        try:
-            query = parse_qsl(
-                scope.get("query_string", b"").decode("utf-8"),
-                keep_blank_values=True,
-                strict_parsing=False,
-            )
-        except (UnicodeDecodeError, ValueError):
-            raise InvalidRequest("the query string is not valid UTF-8") from None
-        path = scope["path"]
+        # The path and query are decoded here, not by the server (hypercorn reads
+        # a %ff as U+FFFD): a URI that is not UTF-8 is InvalidURI, as S3 says.
+        query = parse_query(scope.get("query_string", b""))
+        raw_path = scope.get("raw_path")
+        path = unescape(raw_path) if raw_path is not None else scope["path"]
         bucket, key = self._address(h.get("host", ""), path)
         client = scope.get("client")
         tls = scope.get("extensions", {}).get(TLS_EXTENSION) or {}

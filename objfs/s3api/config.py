@@ -129,7 +129,7 @@ async def put_logging(req: Request) -> Response:
     target = xmldoc.child_text(enabled[0], "TargetBucket")
     if not target:
         raise MalformedXML("LoggingEnabled needs a TargetBucket")
-    prefix = xmldoc.child_text(enabled[0], "TargetPrefix") or ""
+    prefix = xmldoc.exact_text(enabled[0], "TargetPrefix") or ""
     await req.run(req.store.put_bucket_logging, req.bucket, target, prefix)
     return Response(200)
 

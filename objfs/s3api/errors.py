@@ -6,12 +6,21 @@ Requests that never reach the application (HTTP that h11 cannot parse:
 a header section over its buffer, a garbled request line) get an error
 document too (``protocol_error``). Delete-marker errors carry ``x-amz-delete-marker`` (and the marker's
 version id) as S3 sends them.
+
+An ``AccessDenied`` says S3's "Access Denied" and nothing else: the store's
+message names the caller, the action and the policy statement that decided,
+which is for the CLI, the mount's log and ``objfs policy simulate`` (and this
+server's log, at INFO), never for whoever sent the request.
 """
 
 from __future__ import annotations
 
+import logging
+
 from objfs.errors import (
+    AccessDenied,
     InvalidRequest,
+    MFARequired,
     NotImplementedOperation,
     ObjfsError,
     RequestHeaderSectionTooLarge,
@@ -19,8 +28,23 @@ from objfs.errors import (
 from objfs.s3api import xmldoc
 from objfs.s3api.request import Response
 
+log = logging.getLogger(__name__)
+
 # Answered with headers only: the status says it all (RFC 9110).
 _NO_BODY = {304}
+ACCESS_DENIED = "Access Denied"
+
+
+def public_message(err: ObjfsError) -> str:
+    """The message an HTTP caller reads for ``err`` (one line)."""
+    if (
+        isinstance(err, AccessDenied)
+        and err.code == "AccessDenied"
+        and not isinstance(err, MFARequired)  # about the caller's own MFA code
+        and not err.details.get("public")  # S3's own words (an expired URL)
+    ):
+        return ACCESS_DENIED
+    return " ".join(str(err).split())
 
 
 def error_response(err: ObjfsError, resource: str, request_id: str) -> Response:
@@ -31,12 +55,15 @@ def error_response(err: ObjfsError, resource: str, request_id: str) -> Response:
             headers.append(("x-amz-version-id", str(err.details["version_id"])))
     if err.status in _NO_BODY:
         return Response(err.status, headers)
+    message = public_message(err)
+    if message == ACCESS_DENIED and str(err) != ACCESS_DENIED:
+        log.info("request %s %s: %s", request_id, resource, err)
     doc = xmldoc.ET.Element("Error")
     xmldoc.add_all(
         doc,
         [
             ("Code", err.code),
-            ("Message", " ".join(str(err).split())),
+            ("Message", message),
             ("Resource", resource),
             ("RequestId", request_id),
         ],

@@ -10,11 +10,10 @@ from __future__ import annotations
 import hashlib
 import re
 from email.utils import formatdate, parsedate_to_datetime
-from urllib.parse import unquote
 
 from objfs.errors import InvalidArgument, InvalidRange, InvalidRequest
 from objfs.s3api.body import decode_base64
-from objfs.s3api.request import Request
+from objfs.s3api.request import Request, unescape
 from objfs.store import ObjectVersion, SSERequest, SystemMeta
 
 META = "x-amz-meta-"
@@ -183,16 +182,18 @@ def resolve_range(spec: tuple[int | None, int | None], size: int) -> tuple[int, 
 
 def copy_source(req: Request) -> tuple[str, str, str | None]:
     """``x-amz-copy-source: /bucket/key?versionId=V`` -> (bucket, key, version)."""
-    text = req.h["x-amz-copy-source"]
-    path, _, query = text.partition("?")
-    path = unquote(path).lstrip("/")
+    # The header as sent (latin-1 is byte for byte); escaped or raw, a key
+    # that is not UTF-8 is refused, never read with replacement characters.
+    text = req.h["x-amz-copy-source"].encode("latin-1")
+    raw_path, _, raw_query = text.partition(b"?")
+    path = unescape(raw_path, InvalidArgument, "Invalid copy source encoding.").lstrip("/")
     bucket, _, key = path.partition("/")
     if not bucket or not key:
         raise InvalidArgument("x-amz-copy-source must be /BUCKET/KEY[?versionId=V]")
     version = None
-    if query:
-        name, _, value = query.partition("=")
-        if name != "versionId" or not value:
+    if raw_query:
+        name, _, value = raw_query.partition(b"=")
+        if name != b"versionId" or not value:
             raise InvalidArgument("x-amz-copy-source accepts only ?versionId=V")
-        version = unquote(value)
+        version = unescape(value, InvalidArgument, "Invalid copy source encoding.")
     return bucket, key, version

@@ -60,7 +60,9 @@ async def list_objects(req: Request) -> Response:
         doc,
         [
             ("Name", req.bucket),
-            ("Prefix", enc(prefix)),
+            # v1 answers its Prefix as given even with encoding-type=url
+            # (botocore decodes every other field, not this one).
+            ("Prefix", enc(prefix) if v2 else prefix),
             ("Delimiter", enc(delimiter)),
             ("MaxKeys", max_keys),
             ("EncodingType", req.params.get("encoding-type")),

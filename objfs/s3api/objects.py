@@ -14,6 +14,7 @@ import trio
 from objfs.errors import InvalidRequest, MalformedXML, ObjfsError
 from objfs.s3api import headers as hdr
 from objfs.s3api import xmldoc
+from objfs.s3api.errors import public_message
 from objfs.s3api.request import Request, Response
 
 MAX_DELETE_KEYS = 1000
@@ -189,7 +190,7 @@ async def delete_objects(req: Request) -> Response:
     quiet = (xmldoc.child_text(doc, "Quiet") or "").lower() == "true"
     items: list[tuple[str, str | None]] = []
     for obj in xmldoc.children(doc, "Object"):
-        key = xmldoc.child_text(obj, "Key")
+        key = xmldoc.exact_text(obj, "Key")
         if not key:
             raise MalformedXML("each Object needs a Key")
         items.append((key, xmldoc.child_text(obj, "VersionId") or None))
@@ -206,7 +207,7 @@ async def delete_objects(req: Request) -> Response:
                     ("Key", key),
                     ("VersionId", version),
                     ("Code", result.code),
-                    ("Message", str(result)),
+                    ("Message", public_message(result)),
                 ],
             )
             continue

@@ -13,10 +13,11 @@ import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import unquote_to_bytes
 
 import trio
 
-from objfs.errors import InvalidArgument
+from objfs.errors import InvalidArgument, InvalidURI
 from objfs.store import RequestContext
 
 if TYPE_CHECKING:
@@ -24,6 +25,30 @@ if TYPE_CHECKING:
     from objfs.s3api.body import RequestBody
 
 T = TypeVar("T")
+
+URI_REFUSED = "Couldn't parse the specified URI."
+
+
+def unescape(raw: bytes, error: type[Exception] = InvalidURI, message: str = URI_REFUSED) -> str:
+    """Percent-escapes decoded to bytes, then read as UTF-8 strictly.
+
+    Keys are exact: ``%ff`` is never read as U+FFFD (that would make
+    ``alias%ff``, ``alias%fe`` and ``alias%EF%BF%BD`` one key)."""
+    try:
+        return unquote_to_bytes(raw).decode("utf-8")
+    except UnicodeDecodeError:
+        raise error(message) from None
+
+
+def parse_query(raw: bytes) -> list[tuple[str, str]]:
+    """``a=1&b&c=x+y`` -> [("a", "1"), ("b", ""), ("c", "x y")], UTF-8 strictly."""
+    out = []
+    for part in raw.split(b"&"):
+        if not part:
+            continue
+        name, _, value = part.partition(b"=")
+        out.append((unescape(name.replace(b"+", b" ")), unescape(value.replace(b"+", b" "))))
+    return out
 
 
 @dataclass(slots=True)

@@ -11,7 +11,9 @@ application: hypercorn answers it itself, with an empty body. Our
 ``S3H11Protocol`` makes that answer an S3 error document as well (the
 application checks S3's own 8 KB header limit on what does get through).
 Over TLS, ``TLSInfoTCPServer`` puts the connection's protocol version and
-cipher into each request's scope (``app.TLS_EXTENSION``) for the access log.
+cipher into each request's scope (``app.TLS_EXTENSION``) for the access log;
+it also closes a connection only between two sends. "100 Continue" is the
+application's to send (``objfs.s3api.expect``).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from typing import Any
 
 import h11
 import hypercorn.protocol
+import hypercorn.protocol.h11
 import hypercorn.trio.run
 import trio
 from hypercorn.config import Config, Sockets
@@ -35,6 +38,7 @@ from hypercorn.trio.run import worker_serve
 from hypercorn.trio.tcp_server import TCPServer
 from hypercorn.utils import wrap_app
 
+from objfs.s3api import expect
 from objfs.s3api.app import TLS_EXTENSION, S3App
 from objfs.s3api.errors import error_response, protocol_error
 from objfs.store import Store
@@ -47,7 +51,22 @@ MAX_INCOMPLETE_BYTES = 64 * 1024
 
 
 class S3H11Protocol(H11Protocol):
-    """hypercorn's HTTP/1.1 protocol whose parse-error answers are S3 error documents."""
+    """hypercorn's HTTP/1.1 protocol whose parse-error answers are S3 error documents,
+    whose status lines carry a reason phrase and which leaves "100 Continue" to
+    the application (``objfs.s3api.expect``)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.connection = expect.DeferredContinue(
+            h11.SERVER, max_incomplete_event_size=self.config.h11_max_incomplete_size
+        )
+
+    async def _send_h11_event(self, event: Any) -> None:
+        if isinstance(event, h11.InformationalResponse) and event.status_code == 100:
+            connection = self.connection
+            if not isinstance(connection, expect.DeferredContinue) or not connection.client_waits:
+                return  # the body is on its way already (or the answer was given)
+        await super()._send_h11_event(expect.with_reason(event))
 
     async def _send_error_response(self, status_code: int) -> None:
         err = protocol_error(status_code)
@@ -81,6 +100,8 @@ class _WithTLSInfo:
             except (AttributeError, trio.NeedHandshakeError):
                 info = {}
             scope.setdefault("extensions", {})[TLS_EXTENSION] = info
+        if scope.get("type") == "http" and scope.get("http_version") == "1.1":
+            scope.setdefault("extensions", {})[expect.EXTENSION] = {}
         await self.app(scope, *args)
 
 
@@ -89,6 +110,20 @@ class TLSInfoTCPServer(TCPServer):
 
     def __init__(self, app: Any, config: Config, context: Any, state: Any, stream: Any) -> None:
         super().__init__(_WithTLSInfo(app, stream), config, context, state, stream)
+
+    async def _close(self) -> None:
+        # When the client hangs up (typically right after reading a refusal it
+        # never sent a body for), the reading task closes the stream while the
+        # application's task may still be sending the end of the response:
+        # trio's send_eof holds the stream's send side across a checkpoint, and
+        # a send starting then failed with BusyResourceError. No send starts
+        # while the write side shuts; one already in flight is not waited for
+        # (the peer may never read): the stream is closed under it.
+        if self.send_lock.locked():
+            await self.stream.aclose()
+            return
+        async with self.send_lock:
+            await super()._close()
 
 
 def install_protocol() -> None:
@@ -99,6 +134,7 @@ def install_protocol() -> None:
     modules as connections open, so the subclasses are put there (once, in
     the serving process)."""
     hypercorn.protocol.H11Protocol = S3H11Protocol  # type: ignore[misc]
+    hypercorn.protocol.h11.HTTPStream = expect.S3HTTPStream  # type: ignore[misc]
     hypercorn.trio.run.TCPServer = TLSInfoTCPServer  # type: ignore[misc]
 
 

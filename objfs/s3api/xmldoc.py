@@ -2,7 +2,8 @@
 
 Invariants: a request body is never parsed by the standard library's parser
 (entity expansion, external entities and DTDs are refused); a body that is
-not well-formed, too large or of the wrong shape is ``MalformedXML``.
+not well-formed, too large or of the wrong shape is ``MalformedXML``; a key
+or prefix is read with ``exact_text`` (whitespace is part of it).
 """
 
 from __future__ import annotations
@@ -74,7 +75,16 @@ def children(element: ET.Element, tag: str) -> list[ET.Element]:
 
 
 def child_text(element: ET.Element, tag: str, default: str | None = None) -> str | None:
+    """A child's text with surrounding whitespace dropped: for values from a
+    closed set (a status, a number, an ETag), never for keys or prefixes."""
+    text = exact_text(element, tag, default)
+    return text.strip() if text is not None else None
+
+
+def exact_text(element: ET.Element, tag: str, default: str | None = None) -> str | None:
+    """A child's text exactly as sent: keys and prefixes are exact strings
+    (``<Key>_ </Key>`` names the key ``"_ "``, not ``"_"``)."""
     for c in element:
         if local(c.tag) == tag:
-            return (c.text or "").strip()
+            return c.text or ""
     return default

@@ -11,6 +11,7 @@ a common prefix of the page before.
 from __future__ import annotations
 
 import base64
+import binascii
 import contextlib
 import gc
 from collections.abc import Iterator
@@ -25,6 +26,7 @@ from objfs.store.access import Need, requires
 from objfs.store.names import prefix_upper
 from objfs.store.records import Col
 from objfs.store.types import (
+    NULL_VERSION,
     DirectoryListing,
     ListedFile,
     ListResult,
@@ -91,6 +93,55 @@ def _fold(key: bytes, prefix: bytes, delimiter: bytes | None) -> bytes | None:
     return None if idx < 0 else key[: idx + len(delimiter)]
 
 
+def _after_marker(
+    marker: bytes, prefix: bytes, delimiter: bytes | None
+) -> tuple[bytes | None, bool]:
+    """Where a listing resumes after ``marker`` (a v1 marker, a start-after, a
+    key-marker): (cursor, inclusive); cursor None is past every key.
+
+    A marker that is one of this listing's common prefixes (ListObjects v1's
+    NextMarker, ListObjectVersions' NextKeyMarker) stands for every key under
+    it: resuming just after the marker itself would fold the next key into
+    the same prefix and name it again, page after page, for ever."""
+    if _fold(marker, prefix, delimiter) == marker:
+        return prefix_upper(marker), True
+    return marker, False
+
+
+def _version_time(version_id: str) -> int:
+    """The creation time (ns) a version id carries (``records.new_version_id``)."""
+    try:
+        raw = base64.b32hexdecode(version_id.upper() + "======")
+    except (ValueError, binascii.Error):
+        raw = b""
+    if len(raw) != 16 or len(version_id) != 26:
+        raise InvalidArgument("Invalid version id specified")
+    return int.from_bytes(raw[:8], "big")
+
+
+def _after_version(cur: Any, bucket: str, key: bytes, version_id: str) -> int | None:
+    """The seq a version listing resumes below (``list_versions``: seq < it)
+    after version ``version_id`` of ``key``; None: at the key's first version.
+
+    The version may be gone since the page that named it: emptying a bucket
+    page by page (boto3's ``object_versions.delete()``) deletes each page
+    before asking for the next. The listing then goes on with the key's
+    versions older than it (ids sort by creation time; a null version by its
+    write time); a deleted "null" leaves no position, so the key's versions
+    are listed from its newest (some may come again, none is lost)."""
+    row = q.get_version(cur, bucket, key, version_id)
+    if row is not None:
+        return int(row[Col.SEQ])
+    if version_id == NULL_VERSION:
+        return None
+    when = _version_time(version_id)
+    for row in q.key_versions(cur, bucket, key):  # newest first
+        vid = row[Col.VERSION_ID]
+        if (row[Col.CREATED] < when) if vid == NULL_VERSION else (vid < version_id):
+            return int(row[Col.SEQ]) + 1
+    return -1  # every version left is newer: on to the next key
+
+
 class ListingMixin:
     @requires(Need("s3:ListBucket", key=None))
     def list_objects(
@@ -108,7 +159,7 @@ class ListingMixin:
         if continuation_token:
             cursor, inclusive = _untoken(continuation_token)
         elif start_after and start_after.encode("utf-8") >= raw_prefix:
-            cursor, inclusive = start_after.encode("utf-8"), False
+            cursor, inclusive = _after_marker(start_after.encode("utf-8"), raw_prefix, delim)
         else:
             cursor, inclusive = raw_prefix, True
         contents: list[ObjectVersion] = []
@@ -117,8 +168,9 @@ class ListingMixin:
         next_token = None
         with self.db.read() as cur:
             self._bucket(cur, bucket)
-            done = max_keys == 0
+            done = max_keys == 0 or cursor is None
             while not done:
+                assert cursor is not None
                 rows = q.scan_latest(cur, bucket, cursor, inclusive, upper)
                 seeked = False
                 for row in rows:
@@ -284,15 +336,11 @@ class ListingMixin:
                 inclusive = False
                 after_key = marker
                 if version_id_marker:
-                    row = q.get_version(cur, bucket, marker, version_id_marker)
-                    if row is None:
-                        raise InvalidArgument(
-                            f"version-id-marker {version_id_marker!r} is not a version of "
-                            f"{key_marker!r}"
-                        )
-                    after_seq = row[Col.SEQ]
-                elif delim and marker.endswith(delim) and marker.startswith(raw_prefix):
-                    after_key, inclusive = prefix_upper(marker), True
+                    after_seq = _after_version(cur, bucket, marker, version_id_marker)
+                    if after_seq is None:  # a "null" version since deleted
+                        inclusive = True
+                else:
+                    after_key, inclusive = _after_marker(marker, raw_prefix, delim)
                 if after_key is not None and after_key < raw_prefix:
                     after_key, after_seq, inclusive = raw_prefix, None, True
             latest: dict[bytes, int | None] = {}

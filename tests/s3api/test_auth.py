@@ -217,3 +217,41 @@ def test_signature_version_2_is_refused_not_taken_as_anonymous(server, keys, ali
         authorization=f"AWS {keys['alice'].key_id}:c2lnbmF0dXJl",
     )
     assert (resp.status, resp.code) == (400, "InvalidRequest")
+
+
+def test_access_denied_over_http_names_no_policy(server, alice, bob, anon, bkt, s3env):
+    """Over HTTP a refusal says S3's "Access Denied" and nothing of who, which
+    action or which policy statement decided; the CLI keeps the detail."""
+    alice.put_object(Bucket=bkt, Key="secret/b", Body=b"B")
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "NoOneInSecretXyz",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:*",
+                "Resource": f"arn:aws:s3:::{bkt}/secret/*",
+            }
+        ],
+    }
+    alice.put_bucket_policy(Bucket=bkt, Policy=json.dumps(policy))
+    for who in (anon, bob, alice):
+        with pytest.raises(ClientError) as exc:
+            who.get_object(Bucket=bkt, Key="secret/b")
+        assert error(exc) == ("AccessDenied", 403)
+        assert exc.value.response["Error"]["Message"] == "Access Denied"
+    out = bob.delete_objects(Bucket=bkt, Delete={"Objects": [{"Key": "secret/b"}]})
+    assert [(e["Code"], e["Message"]) for e in out["Errors"]] == [("AccessDenied", "Access Denied")]
+    r = raw_request(server.endpoint, "GET", f"/{bkt}/secret/b")
+    assert r.status == 403 and r.code == "AccessDenied"
+    for word in (b"NoOneInSecretXyz", b"anonymous", b"GetObject", b"policy"):
+        assert word not in r.body
+    # The owner's CLI still says which statement refused.
+    cli = subprocess.run(
+        [*OBJFS, "--store", str(s3env["store"]), "policy", "simulate", "--user", "bob"]
+        + ["--action", "s3:GetObject", "--resource", f"arn:aws:s3:::{bkt}/secret/b"],
+        capture_output=True,
+        text=True,
+    )
+    assert cli.returncode == 3 and "NoOneInSecretXyz" in cli.stdout, cli

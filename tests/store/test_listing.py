@@ -34,6 +34,8 @@ def ref_list(keys, prefix="", delimiter=None, start_after=None):
                 common = key[: at + len(delimiter)]
                 if out and out[-1] == ("p", common):
                     continue
+                if common == start_after:
+                    continue  # a marker that is a common prefix stands for all under it
                 out.append(("p", common))
                 continue
         out.append(("k", key))
@@ -409,3 +411,31 @@ def test_version_key_marker_need_not_exist(store, vbucket, version_model):
         assert [("v", v.key, v.version_id, v.is_latest, v.is_delete_marker) for v in got] == exp[
             :1000
         ], marker
+
+
+def test_version_id_marker_of_a_deleted_version(store, ctx, bucket):
+    """Paging on after the marker's version was deleted (a bucket emptied page by
+    page): the key's older versions follow, nothing is lost; a marker that is
+    no version id at all is S3's InvalidArgument."""
+    store.put_object(ctx, bucket, "k", b"old null")
+    store.set_bucket_versioning(ctx, bucket, "Enabled")
+    v1 = store.put_object(ctx, bucket, "k", b"1").version_id
+    v2 = store.put_object(ctx, bucket, "k", b"2").version_id
+    v3 = store.put_object(ctx, bucket, "k", b"3").version_id
+    last = store.put_object(ctx, bucket, "l", b"").version_id
+
+    def after(vid):
+        page = store.list_object_versions(ctx, bucket, key_marker="k", version_id_marker=vid)
+        return [(v.key, v.version_id) for v in page.versions]
+
+    assert after(v2) == [("k", v1), ("k", "null"), ("l", last)]
+    store.delete_object(ctx, bucket, "k", version_id=v2)
+    assert after(v2) == [("k", v1), ("k", "null"), ("l", last)]
+    store.delete_object(ctx, bucket, "k", version_id=v1)
+    assert after(v1) == [("k", "null"), ("l", last)]
+    store.delete_object(ctx, bucket, "k", version_id="null")
+    # A deleted null version leaves no position: the key's versions come again.
+    assert after("null") == [("k", v3), ("l", last)]
+    for bad in ("not-a-version", "x" * 26):
+        with pytest.raises(InvalidArgument):
+            after(bad)
