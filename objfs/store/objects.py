@@ -460,7 +460,7 @@ class ObjectsMixin:
                 raise InvalidRequest(
                     "the source of a copy may not be a delete marker named by version id"
                 ) from None
-        _check_copy_conditions(
+        check_copy_conditions(
             rec.version_from_row(row, is_latest=False),
             if_match,
             if_none_match,
@@ -655,7 +655,7 @@ def _check_read_conditions(
         raise NotModified("object not modified since If-Modified-Since")
 
 
-def _check_copy_conditions(
+def check_copy_conditions(
     info: ObjectVersion,
     if_match: str | None,
     if_none_match: str | None,

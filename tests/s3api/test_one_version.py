@@ -124,3 +124,21 @@ def test_copy_source_if_none_match_that_matches_is_412(alice, bkt) -> None:  # t
     else:
         got = ("copied", 200)
     assert got == ("PreconditionFailed", 412)  # S3: 412 for a copy, never 304
+
+
+def test_upload_part_copy_checks_the_source_conditions(alice, bkt) -> None:  # type: ignore[no-untyped-def]
+    put = alice.put_object(Bucket=bkt, Key="src", Body=b"part source")
+    upload = alice.create_multipart_upload(Bucket=bkt, Key="dst")["UploadId"]
+    copy = {"Bucket": bkt, "Key": "dst", "UploadId": upload, "PartNumber": 1}
+    source = {"Bucket": bkt, "Key": "src"}
+    for condition in ({"CopySourceIfMatch": '"0000"'}, {"CopySourceIfNoneMatch": put["ETag"]}):
+        try:
+            alice.upload_part_copy(**copy, CopySource=source, **condition)
+        except ClientError as err:
+            got = err.response["Error"]["Code"]
+        else:
+            got = "copied"
+        assert got == "PreconditionFailed", condition
+    part = alice.upload_part_copy(**copy, CopySource=source, CopySourceIfMatch=put["ETag"])
+    assert part["CopyPartResult"]["ETag"] == put["ETag"]
+    alice.abort_multipart_upload(Bucket=bkt, Key="dst", UploadId=upload)

@@ -108,3 +108,29 @@ def test_copy_conditions_fail_as_s3_answers_them(store, ctx, bucket) -> None:  #
         ctx, bucket, "src", bucket, "dst2", if_none_match='"0000"', if_modified_since_ns=earlier
     )
     assert out.etag == a.etag
+
+
+def test_part_copy_conditions_hold_for_the_version_copied(store, ctx, vbucket) -> None:  # type: ignore[no-untyped-def]
+    a = store.put_object(ctx, vbucket, "src", A, sse=SSERequest(mode="none"))
+    # The upload is encrypted, the source not: the part is read (and re-encrypted).
+    upload_id = store.create_multipart_upload(ctx, vbucket, "dst", sse=SSERequest(mode="AES256"))
+    with pytest.raises(PreconditionFailed):
+        store.upload_part_copy(ctx, vbucket, "dst", upload_id, 1, vbucket, "src", if_match='"00"')
+    hook = _OverwriteOnFirstRead(
+        store.chunks, lambda: store.put_object(ctx, vbucket, "src", B, sse=SSERequest(mode="none"))
+    )
+    store.chunks = hook
+    try:
+        part = store.upload_part_copy(
+            ctx,
+            vbucket,
+            "dst",
+            upload_id,
+            1,
+            vbucket,
+            "src",
+            if_match=a.etag,
+        )
+    finally:
+        store.chunks = hook._inner
+    assert hook.done and part.etag == a.etag and part.size == len(A)
