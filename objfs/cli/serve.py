@@ -140,7 +140,8 @@ def register(build: Builder) -> None:
         type=_seconds,
         default=30.0,
         metavar="S",
-        help="a request body that sends nothing for S seconds is cut off (default 30)",
+        help="a request body that sends nothing for S seconds, or a client that reads "
+        "nothing of its answer for S seconds, is cut off (default 30)",
     )
     limits.add_argument(
         "--body-min-rate",

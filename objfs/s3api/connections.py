@@ -20,6 +20,8 @@ So (see the invariants):
   body slower than ``body_min_rate`` bytes/s on average once it has had
   ``body_timeout`` seconds (time the application spends not reading,
   back-pressure, is not the client's and is not counted);
+- **answer**: a client that takes no slice (64 KiB) of its answer for
+  ``body_timeout`` seconds is cut off;
 - **count**: at most ``max_connections`` connections are open at once; the
   next ones wait in the kernel's accept queue (``backlog``) until one ends.
 
@@ -51,6 +53,8 @@ from hypercorn.utils import repr_socket_addr
 
 log = logging.getLogger(__name__)
 
+# An answer is sent in slices of this size, each within ``body_timeout``.
+_SEND_SLICE = 64 * 1024
 # accept() failing for want of resources: wait and retry (trio's own list).
 _ACCEPT_CAPACITY_ERRNOS = {errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.ENOBUFS}
 
@@ -101,6 +105,29 @@ class LimitedTCPServer(TCPServer):
         if inner is not None and not inner.idle:  # HTTP/2 with a stream open
             return self.limits.body_timeout, False
         return inf, False
+
+    async def protocol_send(self, event: Any) -> None:
+        """hypercorn's, but a client that takes nothing of the answer for
+        ``body_timeout`` seconds is cut off (the write waited forever)."""
+        if not isinstance(event, RawData):
+            await super().protocol_send(event)
+            return
+        async with self.send_lock:
+            data = memoryview(event.data)
+            try:
+                # Shielded as hypercorn's (a half-sent piece would garble the
+                # stream), timed per slice so that a slow reader still gets
+                # a large answer: at least _SEND_SLICE bytes per timeout.
+                with trio.CancelScope(shield=True):
+                    for at in range(0, max(len(data), 1), _SEND_SLICE):
+                        with trio.fail_after(self.limits.body_timeout):
+                            await self.stream.send_all(data[at : at + _SEND_SLICE])
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                await self.protocol.handle(Closed())
+            except trio.TooSlowError:
+                log.info("closing a connection: its client reads nothing of the answer")
+                await self.stream.aclose()
+                await self.protocol.handle(Closed())
 
     async def _read_data(self) -> None:
         while True:

@@ -224,3 +224,27 @@ def test_help_names_the_limits() -> None:
     ).stdout
     for option in ("--max-connections", "--header-timeout", "--body-timeout", "--body-min-rate"):
         assert option in out
+
+
+def test_a_client_that_reads_nothing_is_cut_off(own_server) -> None:  # type: ignore[no-untyped-def]
+    """A GET whose client never reads the answer does not hold its connection."""
+    server, key = own_server("--max-connections", "1", "--body-timeout", "1")
+    s3 = client(server.endpoint, key)
+    s3.create_bucket(Bucket="lim")
+    s3.put_object(Bucket="lim", Key="big", Body=os.urandom(16 << 20))
+    s3.close()  # its kept-alive connection would hold the only slot
+    time.sleep(0.2)
+    url = s3.generate_presigned_url("get_object", Params={"Bucket": "lim", "Key": "big"})
+    target = url.split(str(server.port), 1)[1]
+    reader = socket.socket()
+    reader.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    reader.connect(("127.0.0.1", server.port))
+    reader.sendall(f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n\r\n".encode())
+    try:
+        time.sleep(0.5)  # the answer fills the socket buffers, then waits for us
+        started = time.monotonic()
+        resp = raw_request(server.endpoint, "GET", "/lim", key=key)  # waits for the slot
+        assert resp.status == 200
+        assert time.monotonic() - started < CUT_WITHIN
+    finally:
+        reader.close()
