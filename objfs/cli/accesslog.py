@@ -20,6 +20,20 @@ from objfs.cli.builder import Builder
 from objfs.cli.output import dump_json
 from objfs.store.logquery import principal_names, query_access_logs
 
+# A record's key or name is whatever a client sent: shown to a person, its
+# control characters are escaped so it stays on its line and cannot drive
+# the terminal.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _printable(text: str) -> str:
+    def one(match: re.Match[str]) -> str:
+        code = ord(match.group())
+        return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+    return _CONTROL.sub(one, text)
+
+
 _RELATIVE = re.compile(r"^(\d+)\s*([smhdw])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
@@ -107,11 +121,12 @@ def cmd_logging_query(app: CliApp, args: argparse.Namespace) -> int:
     for r in records:
         who = "anonymous" if r.requester is None else names.get(r.requester, r.requester)
         where = f"s3://{r.bucket}/{r.key}" if r.key is not None else f"s3://{r.bucket}"
-        print(
+        line = (
             f"{r.time.strftime('%Y-%m-%dT%H:%M:%SZ')}  {who:<12} {r.remote_ip or '-':<15} "
             f"{r.operation:<24} {r.http_status} {r.error_code or '-':<14} "
             f"{r.bytes_sent or 0:>9} B {r.total_time_ms:>5} ms  {where}"
         )
+        print(_printable(line))
     return 0
 
 

@@ -22,7 +22,34 @@ def _listen(text: str) -> str:
     return text
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < 1e6:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds above 0")
+    return value
+
+
+def _rate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < 1e12:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of bytes per second (0: none)")
+    return value
+
+
+def _count(text: str) -> int:
+    if not text.isdigit() or not 0 < int(text) <= 1_000_000:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of connections above 0")
+    return int(text)
+
+
 def cmd_serve(app: CliApp, args: argparse.Namespace) -> int:
+    from objfs.s3api.connections import Limits
     from objfs.s3api.server import run
 
     if (args.tls_cert is None) != (args.tls_key is None):
@@ -58,6 +85,12 @@ def cmd_serve(app: CliApp, args: argparse.Namespace) -> int:
         region=args.region,
         domain=args.domain,
         on_ready=ready,
+        limits=Limits(
+            header_timeout=args.header_timeout,
+            body_timeout=args.body_timeout,
+            body_min_rate=args.body_min_rate,
+            max_connections=args.max_connections,
+        ),
     )
     return 0  # the CLI closes the store
 
@@ -85,4 +118,36 @@ def register(build: Builder) -> None:
         "--domain",
         metavar="D",
         help="serve virtual-hosted-style requests too: BUCKET.D addresses bucket BUCKET",
+    )
+    limits = p.add_argument_group("limits (what slow or many clients may hold)")
+    limits.add_argument(
+        "--max-connections",
+        type=_count,
+        default=512,
+        metavar="N",
+        help="connections open at once; more wait to be accepted (default 512)",
+    )
+    limits.add_argument(
+        "--header-timeout",
+        type=_seconds,
+        default=10.0,
+        metavar="S",
+        help="seconds to send a request's head, from the connection's start or the "
+        "previous response; an idle keep-alive connection closes after it too (default 10)",
+    )
+    limits.add_argument(
+        "--body-timeout",
+        type=_seconds,
+        default=30.0,
+        metavar="S",
+        help="a request body that sends nothing for S seconds, or a client that reads "
+        "nothing of its answer for S seconds, is cut off (default 30)",
+    )
+    limits.add_argument(
+        "--body-min-rate",
+        type=_rate,
+        default=1024.0,
+        metavar="BYTES",
+        help="a request body slower than BYTES/s on average after its first --body-timeout "
+        "seconds is cut off (default 1024; 0: no minimum)",
     )

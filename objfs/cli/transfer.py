@@ -331,7 +331,12 @@ def _open_source(
     if cse is not None:
         rng = None if wanted is None else wanted.resolve(cse.plain_size(info.size))
         return CSEDownload(app.store, app.ctx, info, cse, rng, enc.read)
-    rng = None if wanted is None else wanted.resolve(info.size)
+    # The store resolves an open or suffix range on the version it reads
+    # (a "null" version may be replaced since the head); only the empty tail
+    # of an empty object, which S3 would refuse, is asked for as the whole.
+    rng = None if wanted is None else (wanted.first, wanted.last)
+    if wanted is not None and wanted.first is None and info.size == 0:
+        rng = None
     with sse_c_refusals(src):
         return app.store.get_object(
             app.ctx, src.bucket, src.key, version_id=info.version_id, range=rng, sse=enc.read

@@ -68,6 +68,10 @@ def checksum_value(algorithm: str, data: bytes) -> str:
     return base64.b64encode(h.digest()).decode()
 
 
+async def _disconnected() -> dict[str, Any]:
+    return {"type": "http.disconnect"}
+
+
 class _Wire:
     """The raw body from ASGI ``receive``, with one piece of push-back."""
 
@@ -86,6 +90,8 @@ class _Wire:
             self.started = True
             message = await self._receive()
             if message["type"] == "http.disconnect":
+                # The server sends it once: a later receive() would wait forever.
+                self._receive = _disconnected
                 raise IncompleteBody("the client closed the connection before the body ended")
             self._done = not message.get("more_body", False)
             data = message.get("body", b"")

@@ -11,7 +11,7 @@ import hashlib
 import re
 from email.utils import formatdate, parsedate_to_datetime
 
-from objfs.errors import InvalidArgument, InvalidRange, InvalidRequest
+from objfs.errors import InvalidArgument, InvalidRequest
 from objfs.s3api.body import decode_base64
 from objfs.s3api.request import Request, unescape
 from objfs.store import ObjectVersion, SSERequest, SystemMeta
@@ -167,17 +167,6 @@ def parse_range(text: str | None) -> tuple[int | None, int | None] | None:
     first = int(m.group(1)) if m.group(1) else None
     last = int(m.group(2)) if m.group(2) else None
     return first, last
-
-
-def resolve_range(spec: tuple[int | None, int | None], size: int) -> tuple[int, int]:
-    """The inclusive byte range a parsed spec names in an object of ``size`` bytes."""
-    first, last = spec
-    if first is None:  # suffix: the last N bytes
-        assert last is not None
-        if last == 0:
-            raise InvalidRange("a suffix range of 0 bytes is not satisfiable")
-        return max(0, size - last), size - 1
-    return first, last if last is not None else max(first, size - 1)
 
 
 def copy_source(req: Request) -> tuple[str, str, str | None]:

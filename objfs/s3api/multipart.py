@@ -88,6 +88,15 @@ async def _upload_part_copy(req: Request, upload_id: str, number: int) -> Respon
         src_range=src_range,
         src_sse=hdr.copy_source_sse(req),
         sse=hdr.read_sse(req),
+        # The source's conditions, checked by the store on the version it copies.
+        if_match=req.h.get("x-amz-copy-source-if-match"),
+        if_none_match=req.h.get("x-amz-copy-source-if-none-match"),
+        if_modified_since_ns=hdr.parse_http_date_ns(
+            req.h.get("x-amz-copy-source-if-modified-since")
+        ),
+        if_unmodified_since_ns=hdr.parse_http_date_ns(
+            req.h.get("x-amz-copy-source-if-unmodified-since")
+        ),
     )
     doc = xmldoc.root("CopyPartResult")
     xmldoc.add(doc, "LastModified", xmldoc.iso_time(part.last_modified_ns))

@@ -66,16 +66,8 @@ async def head_object(req: Request) -> Response:
 async def get_object(req: Request) -> Response:
     version = req.params.get("versionId")
     sse = hdr.read_sse(req)
-    spec = hdr.parse_range(req.h.get("range"))
-    byte_range = None
-    if spec is not None:
-        if spec[0] is None or spec[1] is None:  # open or suffix range: needs the size
-            info = await req.run(
-                req.store.head_object, req.bucket, req.key, version_id=version, sse=sse
-            )
-            byte_range = hdr.resolve_range(spec, info.size)
-        else:
-            byte_range = (spec[0], spec[1])
+    # Open and suffix ranges are resolved by the store on the version it reads.
+    byte_range = hdr.parse_range(req.h.get("range"))
     reader = await req.run(
         req.store.get_object,
         req.bucket,
@@ -138,16 +130,6 @@ async def copy_object(req: Request) -> Response:
     src_bucket, src_key, src_version = hdr.copy_source(req)
     directive = req.h.get("x-amz-metadata-directive", "COPY").upper()
     meta, sys_meta = hdr.user_meta(req)
-    if any(v is not None for v in _conditions(req, "x-amz-copy-source-").values()):
-        # The source's conditions, evaluated by the store on the version copied.
-        await req.run(
-            req.store.head_object,
-            src_bucket,
-            src_key,
-            version_id=src_version,
-            sse=hdr.copy_source_sse(req),
-            **_conditions(req, "x-amz-copy-source-"),
-        )
     result = await req.run(
         req.store.copy_object,
         src_bucket,
@@ -161,6 +143,8 @@ async def copy_object(req: Request) -> Response:
         sys_meta=sys_meta if directive == "REPLACE" else None,
         sse=hdr.sse_request(req),
         src_sse=hdr.copy_source_sse(req),
+        # The source's conditions, checked by the store on the version it copies.
+        **_conditions(req, "x-amz-copy-source-"),
     )
     headers = []
     if result.version_id != "null":

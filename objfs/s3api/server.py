@@ -13,7 +13,9 @@ application checks S3's own 8 KB header limit on what does get through).
 Over TLS, ``TLSInfoTCPServer`` puts the connection's protocol version and
 cipher into each request's scope (``app.TLS_EXTENSION``) for the access log;
 it also closes a connection only between two sends. "100 Continue" is the
-application's to send (``objfs.s3api.expect``).
+application's to send (``objfs.s3api.expect``). How many connections, and
+how long a client may take to send a request, is
+``objfs.s3api.connections``'s (``Limits``).
 """
 
 from __future__ import annotations
@@ -30,16 +32,14 @@ from typing import Any
 import h11
 import hypercorn.protocol
 import hypercorn.protocol.h11
-import hypercorn.trio.run
 import trio
 from hypercorn.config import Config, Sockets
 from hypercorn.protocol.h11 import H11Protocol
-from hypercorn.trio.run import worker_serve
-from hypercorn.trio.tcp_server import TCPServer
 from hypercorn.utils import wrap_app
 
 from objfs.s3api import expect
 from objfs.s3api.app import TLS_EXTENSION, S3App
+from objfs.s3api.connections import LimitedTCPServer, Limits, serve_connections
 from objfs.s3api.errors import error_response, protocol_error
 from objfs.store import Store
 
@@ -105,11 +105,13 @@ class _WithTLSInfo:
         await self.app(scope, *args)
 
 
-class TLSInfoTCPServer(TCPServer):
-    """hypercorn's connection handler whose requests carry TLS details in their scope."""
+class TLSInfoTCPServer(LimitedTCPServer):
+    """Our connection handler, whose requests carry TLS details in their scope."""
 
-    def __init__(self, app: Any, config: Config, context: Any, state: Any, stream: Any) -> None:
-        super().__init__(_WithTLSInfo(app, stream), config, context, state, stream)
+    def __init__(
+        self, app: Any, config: Config, context: Any, state: Any, stream: Any, limits: Limits
+    ) -> None:
+        super().__init__(_WithTLSInfo(app, stream), config, context, state, stream, limits)
 
     async def _close(self) -> None:
         # When the client hangs up (typically right after reading a refusal it
@@ -127,18 +129,19 @@ class TLSInfoTCPServer(TCPServer):
 
 
 def install_protocol() -> None:
-    """Make hypercorn build our ``S3H11Protocol`` and ``TLSInfoTCPServer``.
+    """Make hypercorn build our ``S3H11Protocol`` and ``expect.S3HTTPStream``.
 
-    hypercorn offers no hook for its parse-error answers nor for TLS details
-    in the scope: it looks ``H11Protocol`` and ``TCPServer`` up in its
+    hypercorn offers no hook for its parse-error answers nor for when "100
+    Continue" is sent: it looks ``H11Protocol`` and ``HTTPStream`` up in their
     modules as connections open, so the subclasses are put there (once, in
     the serving process)."""
     hypercorn.protocol.H11Protocol = S3H11Protocol  # type: ignore[misc]
     hypercorn.protocol.h11.HTTPStream = expect.S3HTTPStream  # type: ignore[misc]
-    hypercorn.trio.run.TCPServer = TLSInfoTCPServer  # type: ignore[misc]
 
 
-def hypercorn_config(listen: str, tls_cert: str | None, tls_key: str | None) -> Config:
+def hypercorn_config(
+    listen: str, tls_cert: str | None, tls_key: str | None, limits: Limits | None = None
+) -> Config:
     config = Config()
     config.bind = [listen]
     config.certfile = tls_cert
@@ -151,6 +154,7 @@ def hypercorn_config(listen: str, tls_cert: str | None, tls_key: str | None) -> 
     # one-line format, once); its "Running on" line is replaced by ours.
     config.errorlog = logging.getLogger("objfs.s3api.http")
     config.loglevel = "WARNING"
+    (limits or Limits()).apply(config)
     return config
 
 
@@ -167,7 +171,11 @@ def sd_notify(state: str) -> None:
 
 
 async def _serve(
-    app: S3App, config: Config, sockets: Sockets, on_ready: Callable[[list[str]], None]
+    app: S3App,
+    config: Config,
+    sockets: Sockets,
+    limits: Limits,
+    on_ready: Callable[[list[str]], None],
 ) -> None:
     stop = trio.Event()
     with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
@@ -181,11 +189,13 @@ async def _serve(
             nursery.start_soon(watch)
             binds = await nursery.start(
                 functools.partial(
-                    worker_serve,
+                    serve_connections,
                     wrap_app(app, config.wsgi_max_body_size, "asgi"),
                     config,
-                    sockets=sockets,
+                    sockets,
+                    limits,
                     shutdown_trigger=stop.wait,
+                    handler=TLSInfoTCPServer,
                 )
             )
             on_ready(binds)
@@ -203,11 +213,13 @@ def run(
     region: str,
     domain: str | None,
     on_ready: Callable[[list[str]], None],
+    limits: Limits | None = None,
 ) -> None:
     """Serve ``store`` until SIGTERM/SIGINT; returns after in-flight requests end."""
     install_protocol()
+    limits = limits or Limits()
     app = S3App(store, region=region, domain=domain)
-    config = hypercorn_config(listen, tls_cert, tls_key)
+    config = hypercorn_config(listen, tls_cert, tls_key, limits)
     # Fail before serving, with the OS's own message (the CLI prints it on one
     # line): an unreadable certificate or key, an address in use or not ours.
     if config.ssl_enabled:
@@ -224,4 +236,4 @@ def run(
         raise OSError(err.errno, f"cannot listen on {listen}: {err.strerror}") from None
     for sock in (*sockets.secure_sockets, *sockets.insecure_sockets):
         sock.listen(config.backlog)
-    trio.run(_serve, app, config, sockets, on_ready)
+    trio.run(_serve, app, config, sockets, limits, on_ready)

@@ -7,9 +7,13 @@ object names logs are delivered under (``PREFIXYYYY-mm-DD-HH-MM-SS-UNIQUE``)
 and ``OPERATIONS``, the table naming the S3 operation of every public store
 method (``put_object`` -> ``REST.PUT.OBJECT``).
 
-Invariants: ``parse_line(format_line(r)) == r`` for every record; keys are
-URL-encoded in the line as S3 writes them; quoted fields escape ``\\`` and
-``"`` with a backslash, so a user agent cannot break the line apart.
+Invariants: ``parse_line(format_line(r)) == r`` for every record, whatever
+its strings hold; a line never holds a control character (C0, DEL, C1) nor
+any other character ``str.splitlines`` breaks at, so no field can add a
+line. Keys are URL-encoded as S3 writes them; other bare fields
+percent-encode whitespace, controls, ``"`` and ``%``; quoted fields escape
+``\\`` and ``"`` with a backslash and controls as ``\\xHH`` (``\\uHHHH``
+for U+2028/9). Lines are read back field by field, each as it is written.
 """
 
 from __future__ import annotations
@@ -82,12 +86,36 @@ _INT_FIELDS = {
 FIELD_NAMES = tuple(f.name for f in fields(LogRecord))
 
 
+# What never appears raw in a line: C0 and C1 controls, DEL, and every other
+# character ``str.splitlines`` breaks on; a reader splitting on any of them
+# would see a forged record.
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _escape_char(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
 def _quote(value: str | None) -> str:
+    """A quoted field: backslash escapes for ``\\``, ``"`` and controls (``\\xHH``)."""
     if value is None:
         return '"-"'
     if value == "-":
         return '"\\-"'  # a real "-", not "none"
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    text = value.replace("\\", "\\\\").replace('"', '\\"')
+    return '"' + _UNSAFE.sub(_escape_char, text) + '"'
+
+
+_QUOTED_ESCAPE = re.compile(r"\\(x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|.)")
+
+
+def _unquote_field(text: str) -> str:
+    def one(match: re.Match[str]) -> str:
+        esc = match.group(1)
+        return chr(int(esc[1:], 16)) if len(esc) > 1 else esc
+
+    return _QUOTED_ESCAPE.sub(one, text)
 
 
 def _key(value: str | None) -> str:
@@ -96,12 +124,18 @@ def _key(value: str | None) -> str:
     return "%2D" if value == "-" else quote(value, safe="/")
 
 
+# A bare field is one token: whitespace, controls, quotes and ``%`` itself
+# are percent-encoded (UTF-8), as S3 encodes a key.
+_BARE_UNSAFE = re.compile(r'[\s%"\x00-\x1f\x7f-\x9f\u2028\u2029]')
+
+
 def _bare(value: object) -> str:
     if value is None:
         return "-"
     text = str(value)
-    # A bare field never holds a space or a newline (they would split the line).
-    return text.replace(" ", "%20").replace("\n", "%0A") if text else "-"
+    if text == "-":
+        return "%2D"  # a real "-", not "none"
+    return _BARE_UNSAFE.sub(lambda m: quote(m.group(), safe=""), text) if text else "-"
 
 
 def format_line(record: LogRecord) -> str:
@@ -122,20 +156,48 @@ def format_line(record: LogRecord) -> str:
     return " ".join(parts)
 
 
-_TOKEN = re.compile(r'\[([^\]]*)\]|"((?:[^"\\]|\\.)*)"|(\S+)')
+_BRACKETED = re.compile(r"\[([^\]]*)\]")
+_QUOTED_TOKEN = re.compile(r'"((?:[^"\\]|\\.)*)"')
+_BARE_TOKEN = re.compile(r"\S+")
+
+
+def _tokens(line: str) -> list[str | None]:
+    """The line's fields in order (None: ``-``), each read as its field is written.
+
+    Positional, not by the look of a token: a bare field may start with ``[``
+    (an IPv6 Host header) or hold a ``"`` without being taken for another kind.
+    """
+    tokens: list[str | None] = []  # None: "-", no value
+    pos, end = 0, len(line)
+    for name in FIELD_NAMES:
+        while pos < end and line[pos].isspace():
+            pos += 1
+        if pos >= end:
+            break
+        if name == "time":
+            match = _BRACKETED.match(line, pos)
+        elif name in _QUOTED:
+            match = _QUOTED_TOKEN.match(line, pos)
+        else:
+            match = None
+        if match is None:  # a bare field (or a malformed one: read it as bare)
+            match = _BARE_TOKEN.match(line, pos)
+            if match is None:  # cannot happen: pos is at a non-space character
+                break
+            text = match.group()
+            tokens.append(None if text == "-" else unquote(text))
+        elif name in _QUOTED:
+            text = match.group(1)
+            tokens.append(None if text == "-" else _unquote_field(text))
+        else:
+            tokens.append(match.group(1))
+        pos = match.end()
+    return tokens
 
 
 def parse_line(line: str) -> LogRecord:
     """A record back from its line; ``InvalidArgument`` for a line that is not one."""
-    tokens: list[str | None] = []  # None: "-", no value
-    for match in _TOKEN.finditer(line.strip()):
-        bracket, quoted, bare = match.groups()
-        if bracket is not None:
-            tokens.append(bracket)
-        elif quoted is not None:
-            tokens.append(None if quoted == "-" else re.sub(r"\\(.)", r"\1", quoted))
-        else:
-            tokens.append(None if bare == "-" else bare)
+    tokens = _tokens(line.strip())
     if len(tokens) < 24:
         raise InvalidArgument(
             f"not a server access log line ({len(tokens)} fields, at least 24 expected): "
@@ -148,14 +210,10 @@ def parse_line(line: str) -> LogRecord:
                 values[name] = None
             elif name == "time":
                 values[name] = datetime.strptime(text, TIME_FORMAT)
-            elif name == "key":
-                values[name] = unquote(text)
             elif name in _INT_FIELDS:
                 values[name] = int(text)
-            elif name in _QUOTED:
-                values[name] = text
             else:
-                values[name] = text.replace("%20", " ").replace("%0A", "\n")
+                values[name] = text
         except ValueError:
             raise InvalidArgument(f"bad {name} field {text!r} in log line {line[:80]!r}") from None
     if values["time"] is None:
@@ -168,7 +226,10 @@ def parse_line(line: str) -> LogRecord:
 
 
 def parse_lines(text: str) -> list[LogRecord]:
-    return [parse_line(line) for line in text.splitlines() if line.strip()]
+    # Lines end at "\n" only: ``str.splitlines`` would also split at \x1c,
+    # \x85 or \u2028, which a field may hold (escaped, but a reader of old
+    # logs may meet them raw).
+    return [parse_line(line) for line in text.split("\n") if line.strip()]
 
 
 # -- names of delivered log objects -------------------------------------------------

@@ -37,7 +37,7 @@ from objfs.store.access import Need, requires
 from objfs.store.chunking import ChunkedBody, store_stream
 from objfs.store.leases import leased
 from objfs.store.names import encode_key, prefix_upper
-from objfs.store.objects import md5_of_parts
+from objfs.store.objects import check_copy_conditions, md5_of_parts
 from objfs.store.reader import ObjectReader
 from objfs.store.records import Col
 from objfs.store.types import (
@@ -209,10 +209,16 @@ class MultipartMixin:
         src_range: tuple[int, int] | None = None,
         src_sse: SSERequest | None = None,
         sse: SSERequest | None = None,
+        if_match: str | None = None,
+        if_none_match: str | None = None,
+        if_modified_since_ns: int | None = None,
+        if_unmodified_since_ns: int | None = None,
     ) -> PartInfo:
         """UploadPartCopy: a part made of a source version or a byte range of it
         (inclusive ``(first, last)``, which must lie inside the source:
         ``InvalidRange`` otherwise; at most 5 GiB: ``InvalidRequest``).
+        The ``if_*`` conditions are the source's, checked as ``copy_object``
+        checks them, on the version the part is made of.
 
         When the source's data is in the upload's encryption domain, the part
         shares its chunks: its manifest is the slice of the source's manifest
@@ -238,6 +244,10 @@ class MultipartMixin:
                 raise InvalidRequest(
                     "the source of a part copy may not be a delete marker named by version id"
                 ) from None
+        info = rec.version_from_row(row, is_latest=latest)
+        check_copy_conditions(
+            info, if_match, if_none_match, if_modified_since_ns, if_unmodified_since_ns
+        )
         size = row[Col.SIZE]
         first, end = 0, size
         if src_range is not None:
@@ -256,7 +266,6 @@ class MultipartMixin:
             row[Col.DOMAIN], src_sse.customer_key if src_sse else None, ctx, src_bucket, src_key
         )
         domain = self._domain(upload[9], sse.customer_key if sse else None, ctx, bucket, key)
-        info = rec.version_from_row(row, is_latest=latest)
         extents = self._extents(row)
         if domain.domain_id != src_domain.domain_id:
             with ObjectReader(self.chunks, src_domain, info, extents, src_range) as reader:

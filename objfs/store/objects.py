@@ -30,7 +30,7 @@ from objfs.store.access import Need, requires
 from objfs.store.chunking import ChunkedBody, store_stream
 from objfs.store.leases import leased
 from objfs.store.names import encode_key
-from objfs.store.reader import Extents, ObjectReader
+from objfs.store.reader import Extents, ObjectReader, RangeSpec
 from objfs.store.records import Col
 from objfs.store.refcount import RefChanges, Tally, drop_version, owned, tally_of, tally_refs
 from objfs.store.types import (
@@ -123,13 +123,16 @@ class ObjectsMixin:
         key: str,
         *,
         version_id: str | None = None,
-        range: tuple[int, int] | None = None,  # noqa: A002 - S3's own word
+        range: RangeSpec | None = None,  # noqa: A002 - S3's own word
         sse: SSERequest | None = None,
         if_match: str | None = None,
         if_none_match: str | None = None,
         if_modified_since_ns: int | None = None,
         if_unmodified_since_ns: int | None = None,
     ) -> ObjectReader:
+        """A reader of one version: the conditions are checked, and the range
+        (``(A, B)``, open ``(A, None)`` or suffix ``(None, N)``) resolved, on
+        the very version it reads, whatever writes happen meanwhile."""
         with self.db.read() as cur:
             row, latest = self._resolve(cur, bucket, key, version_id)
         info = rec.version_from_row(row, is_latest=latest)
@@ -424,8 +427,16 @@ class ObjectsMixin:
         sys_meta: SystemMeta | None = None,
         sse: SSERequest | None = None,
         src_sse: SSERequest | None = None,
+        if_match: str | None = None,
+        if_none_match: str | None = None,
+        if_modified_since_ns: int | None = None,
+        if_unmodified_since_ns: int | None = None,
     ) -> PutResult:
-        """Copy a version; shares chunks when the encryption domain stays the same."""
+        """Copy a version; shares chunks when the encryption domain stays the same.
+
+        The ``if_*`` conditions are the source's (``x-amz-copy-source-if-*``):
+        checked on the version copied, which the commit then verifies is
+        still there; one that fails is ``PreconditionFailed``."""
         if metadata_directive not in ("COPY", "REPLACE"):
             raise InvalidArgument("metadata directive must be COPY or REPLACE")
         if metadata_directive == "REPLACE":
@@ -449,6 +460,13 @@ class ObjectsMixin:
                 raise InvalidRequest(
                     "the source of a copy may not be a delete marker named by version id"
                 ) from None
+        check_copy_conditions(
+            rec.version_from_row(row, is_latest=False),
+            if_match,
+            if_none_match,
+            if_modified_since_ns,
+            if_unmodified_since_ns,
+        )
         src_domain = self._domain(
             row[Col.DOMAIN], src_sse.customer_key if src_sse else None, ctx, src_bucket, src_key
         )
@@ -635,6 +653,24 @@ def _check_read_conditions(
             raise NotModified("If-None-Match matches the object's ETag")
     elif if_modified_since_ns is not None and modified_s <= if_modified_since_ns // 10**9:
         raise NotModified("object not modified since If-Modified-Since")
+
+
+def check_copy_conditions(
+    info: ObjectVersion,
+    if_match: str | None,
+    if_none_match: str | None,
+    if_modified_since_ns: int | None,
+    if_unmodified_since_ns: int | None,
+) -> None:
+    """A copy source's conditions: the same precedence as a GET's (an If-Match
+    that holds overrides If-Unmodified-Since; an If-None-Match overrides
+    If-Modified-Since), but S3 answers every failure 412, never 304."""
+    try:
+        _check_read_conditions(
+            info, if_match, if_none_match, if_modified_since_ns, if_unmodified_since_ns
+        )
+    except NotModified as err:
+        raise PreconditionFailed(f"copy source: {err}") from None
 
 
 def _check_write_conditions(

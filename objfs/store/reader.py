@@ -159,8 +159,34 @@ class ExtentReader:
         return pieces[0] if len(pieces) == 1 else b"".join(pieces)
 
 
+# A byte range as HTTP names it: (A, B) inclusive, (A, None) from A to the
+# end, (None, N) the last N bytes.
+RangeSpec = tuple[int | None, int | None]
+
+
+def resolve_range(spec: RangeSpec, size: int) -> tuple[int, int]:
+    """The inclusive byte range ``spec`` names in a version of ``size`` bytes.
+
+    S3's rules: an open range runs to the last byte, a suffix range takes
+    the last N bytes (all of a shorter object), a suffix of 0 bytes is
+    ``InvalidRange``; the reader then refuses a start past the end.
+    """
+    first, last = spec
+    if first is None:  # suffix: the last N bytes
+        if last is None:
+            raise InvalidRange("a byte range needs a first byte or a length")
+        if last == 0:
+            raise InvalidRange("a suffix range of 0 bytes is not satisfiable")
+        return max(0, size - last), size - 1
+    return first, last if last is not None else max(first, size - 1)
+
+
 class ObjectReader:
-    """Context manager streaming the bytes of one version (or a range of it)."""
+    """Context manager streaming the bytes of one version (or a range of it).
+
+    ``byte_range`` is resolved against this version's size (``resolve_range``):
+    an open or suffix range always means the bytes of the version read.
+    """
 
     def __init__(
         self,
@@ -168,7 +194,7 @@ class ObjectReader:
         domain: Domain,
         info: ObjectVersion,
         manifest: Sequence[ChunkRef] | Extents,
-        byte_range: tuple[int, int] | None,
+        byte_range: RangeSpec | None,
     ) -> None:
         self.info = info
         self._chunks = chunks
@@ -182,7 +208,7 @@ class ObjectReader:
         if byte_range is None:
             self.start, end = 0, info.size
         else:
-            first, last = byte_range
+            first, last = resolve_range(byte_range, info.size)
             if first < 0 or (first >= info.size and info.size > 0) or last < first:
                 raise InvalidRange(
                     f"range {first}-{last} is not satisfiable for an object of {info.size} bytes"

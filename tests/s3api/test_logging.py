@@ -5,7 +5,10 @@ signature version, Host header; TLS ones in test_tls.py) in its record.
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import subprocess
 import urllib.request
 
 import pytest
@@ -13,6 +16,8 @@ from botocore.exceptions import ClientError
 
 from objfs.store import OWNER, Store
 from objfs.store.logquery import query_access_logs
+
+from .support import OBJFS, raw_request
 
 
 def test_bucket_logging_round_trip_and_records(alice, bkt: str, s3env: dict) -> None:  # type: ignore[no-untyped-def]
@@ -129,3 +134,63 @@ def test_delete_objects_is_one_record_per_key(alice, bkt, s3env) -> None:  # typ
         ("BATCH.DELETE.OBJECT", "y", 204),
     ]
     assert all(r.request_uri == f"POST /{bkt}?delete" for r in records)
+
+
+CONTROL_CHARS = [*range(0x00, 0x20), 0x7F]
+
+
+def _cli(store: object, *args: str) -> str:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OBJFS_")}
+    done = subprocess.run(
+        [*OBJFS, "--store", str(store), *args],
+        capture_output=True,
+        text=True,
+        env={**env, "LC_ALL": "C.UTF-8"},
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_control_characters_cannot_forge_log_lines(alice, server, bkt, s3env) -> None:  # type: ignore[no-untyped-def]
+    """A key (and a user agent) holding any control character is one record,
+    read back by ``objfs bucket logging query`` with exactly that key."""
+    target = f"{bkt}-logs"
+    alice.create_bucket(Bucket=target)
+    alice.put_bucket_logging(
+        Bucket=bkt,
+        BucketLoggingStatus={"LoggingEnabled": {"TargetBucket": target, "TargetPrefix": "c/"}},
+    )
+    sent = {}
+    for c in CONTROL_CHARS:
+        key = f'k{c:02x}-{chr(c)}-x y"\\ 1 2 3 REST.GET.OBJECT [x] %0a-end'
+        # An anonymous request: refused, and logged all the same.
+        got = raw_request(server.endpoint, "GET", f"/{bkt}/{key}")
+        assert got.status in (400, 403, 404), (c, got.status, got.body)
+        sent[key] = got.status
+    # A user agent may carry control characters too (h11 lets all but NUL,
+    # CR, LF and other whitespace through): \x1c splits a line for Python.
+    agent = 'evil\x1c\x1d\x1e\x01\x7f\t"agent\\'
+    raw_request(server.endpoint, "GET", f"/{bkt}/agent", headers={"user-agent": agent})
+    _cli(s3env["store"], "bucket", "logging", "flush")
+    records = json.loads(
+        _cli(s3env["store"], "--json", "bucket", "logging", "query", f"s3://{target}/c/")
+    )
+    by_key = {r["key"]: r for r in records}
+    assert len(records) == len(sent) + 1, [r["key"] for r in records]
+    for key, status in sent.items():
+        assert key in by_key, key
+        assert by_key[key]["http_status"] == status
+        assert by_key[key]["operation"] == "REST.GET.OBJECT"
+        assert by_key[key]["request_uri"].startswith(f"GET /{bkt}/k")
+    assert by_key["agent"]["user_agent"] == agent
+    # Every record is one line of the delivered objects.
+    logs = alice.list_objects_v2(Bucket=target, Prefix="c/")["Contents"]
+    text = b"".join(alice.get_object(Bucket=target, Key=o["Key"])["Body"].read() for o in logs)
+    lines = text.decode().splitlines()
+    assert len(lines) == len(records), lines
+    assert all(ord(ch) >= 0x20 and ch != "\x7f" for line in lines for ch in line)
+    # A person's view: one line per record, controls shown escaped.
+    shown = _cli(s3env["store"], "bucket", "logging", "query", f"s3://{target}/c/")
+    assert len(shown.split("\n")) == len(records) + 1, shown
+    assert f"s3://{bkt}/k0a-\\x0a-x y" in shown and "\x1b" not in shown

@@ -514,6 +514,46 @@ def test_format_round_trips(key: str, agent: str | None, uri: str | None) -> Non
     assert parse_line(line) == record
 
 
+_CONTROLS = "".join(map(chr, [*range(0x20), *range(0x7F, 0xA0)])) + "\u2028\u2029"
+
+
+def test_every_field_escapes_every_control_character() -> None:
+    """No string field can add a line or hide a field: each round-trips alone on its line."""
+    evil = f'a{_CONTROLS} b\\"c%0a%zz [x] -'
+    record = LogRecord(
+        bucket_owner=evil,
+        bucket=evil,
+        time=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+        remote_ip="[::1]:80",
+        requester=evil,
+        request_id=evil,
+        operation=evil,
+        key=evil,
+        request_uri=evil,
+        http_status=403,
+        error_code=evil,
+        bytes_sent=0,
+        object_size=None,
+        total_time_ms=3,
+        turn_around_ms=None,
+        referer=evil,
+        user_agent=evil,
+        version_id=evil,
+        host_id=evil,
+        signature_version=evil,
+        cipher_suite=evil,
+        auth_type=evil,
+        host_header="[::1]:8080",
+        tls_version=evil,
+        access_point_arn=evil,
+        acl_required=evil,
+    )
+    line = format_line(record)
+    assert len(line.splitlines()) == 1 and not any(c in line for c in _CONTROLS)
+    assert parse_line(line) == record
+    assert parse_lines(f"{line}\n{line}\n") == [record, record]
+
+
 def test_not_a_log_line_is_invalid_argument() -> None:
     with pytest.raises(InvalidArgument):
         parse_line("hello world")
