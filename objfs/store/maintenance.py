@@ -59,6 +59,7 @@ from objfs.store import records as rec
 from objfs.store.access import owner_only
 from objfs.store.leases import LeaseInfo
 from objfs.store.refcount import Tally, owned, tally_refs
+from objfs.store.space import frees_space
 from objfs.store.types import RequestContext
 
 if TYPE_CHECKING:
@@ -168,6 +169,7 @@ def _label(owner: Owner) -> tuple[str, str, str]:
 
 
 class MaintenanceMixin:
+    @frees_space  # works on a full disk (store/space.py)
     @owner_only("objfs:Fsck")
     def fsck(
         self: Store,
@@ -271,6 +273,7 @@ class MaintenanceMixin:
         with self.db.read() as cur:
             return [LeaseInfo(*row) for row in q.list_leases(cur)]
 
+    @frees_space  # works on a full disk (store/space.py)
     @owner_only("objfs:GarbageCollect")
     def gc(self: Store, ctx: RequestContext, *, grace_seconds: float = 3600) -> GcReport:
         """Remove chunks no version or part references and no writer lease covers,
@@ -325,6 +328,7 @@ class MaintenanceMixin:
             report.changes_pruned += gone
         if report.leases_expired:
             log.info("gc: %d expired writer lease(s) dropped", report.leases_expired)
+        self.space.restore_reserve()  # gc may have made room for it again
         return report
 
 
