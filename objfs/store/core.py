@@ -38,6 +38,7 @@ from objfs.errors import (
     NoSuchBucket,
     NoSuchEncryptionConfiguration,
     StoreFormatError,
+    StoreFull,
     StoreNotFound,
 )
 from objfs.meta import queries as q
@@ -165,7 +166,14 @@ class Store(
             raise StoreNotFound(f"no objfs store at {path}: run `objfs init` or pass --store")
         if not (path / "chunks").is_dir():
             raise StoreFormatError(f"{path} has no chunks/ directory: the store is damaged")
-        db = Database.open(path / "meta.db")
+        try:
+            db = Database.open(path / "meta.db")
+        except StoreFull:
+            # No room for the WAL and its index (meta.db-wal, -shm) that the
+            # last process to close removed: the reserve makes it.
+            if not Space(path).release_reserve():
+                raise
+            db = Database.open(path / "meta.db")
         try:
             keyring = Keyring.load(
                 path / "keys", Path(master_key_file) if master_key_file else None

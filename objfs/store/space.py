@@ -18,7 +18,8 @@ delete, gc or repair its way out. Two things prevent it:
   ``OBJFS_RESERVE`` bytes (default 8 MiB; ``0``: none). The floor cannot stop another program from taking the
   last byte; when a delete, gc, fsck or the drop of a writer lease then
   fails with ``StoreFull``, the reserve is removed and the operation runs
-  once more (``frees_space``). The reserve is made again (at open, after
+  once more (``frees_space``); so does ``Store.open`` when SQLite has no
+  room for the WAL and its index that the last process to close removed. The reserve is made again (at open, after
   gc) once the filesystem has room for it above the floor; until then new
   data needs its size free above the floor too (it must not take the room
   the reserve left: that room is for the deletes).
@@ -33,6 +34,7 @@ import contextlib
 import errno
 import functools
 import logging
+import math
 import os
 import re
 import threading
@@ -61,9 +63,12 @@ _UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 
 
 def human(size: float) -> str:
+    """Rounded down: a free space just under the floor never reads as equal to it."""
     for unit in ("B", "KiB", "MiB", "GiB"):
         if size < 1024 or unit == "GiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+            return (
+                f"{size:.0f} {unit}" if unit == "B" else f"{math.floor(size * 10) / 10:.1f} {unit}"
+            )
         size /= 1024
     raise AssertionError("unreachable")
 
