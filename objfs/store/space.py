@@ -15,11 +15,12 @@ delete, gc or repair its way out. Two things prevent it:
   twice over, 1% grows with disks whose stores (and so whose largest
   deletes and gcs) are bigger, and no single transaction needs a gigabyte.
 - **A reserve.** ``STORE/reserve`` is a preallocated file of
-  ``OBJFS_RESERVE`` bytes (default 8 MiB; ``0``: none). The floor cannot stop another program from taking the
-  last byte; when a delete, gc, fsck or the drop of a writer lease then
-  fails with ``StoreFull``, the reserve is removed and the operation runs
-  once more (``frees_space``); so does ``Store.open`` when SQLite has no
-  room for the WAL and its index that the last process to close removed. The reserve is made again (at open, after
+  ``OBJFS_RESERVE`` bytes (default 8 MiB; ``0``: none). The floor cannot
+  stop another program from taking the last byte; when a delete, gc, fsck
+  or the drop of a writer lease then fails with ``StoreFull``, the reserve
+  is removed and the operation runs once more (``frees_space``); so does
+  ``Store.open`` when SQLite has no room for the WAL and its index that the
+  last process to close removed. The reserve is made again (at open, after
   gc) once the filesystem has room for it above the floor; until then new
   data needs its size free above the floor too (it must not take the room
   the reserve left: that room is for the deletes).
@@ -138,7 +139,7 @@ class Space:
         ``nbytes``: what the caller is about to write."""
         floor = self.floor
         what = "OBJFS_MIN_FREE"
-        if not self.reserve_path.exists():
+        if self.reserve_bytes > 0 and not self.reserve_path.exists():
             # Released (or never made): its room is the deletes', not new data's.
             floor += self.reserve_bytes
             what += " and the space reserve"
