@@ -8,12 +8,18 @@ Mount fixtures live in ``tests/fs/conftest.py``; keep this file small.
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from objfs.store import OWNER, RequestContext, Store
+
+# Every store keeps a preallocated reserve for deletes on a full disk
+# (objfs/store/space.py); a suite of thousands of stores need not allocate
+# 8 MiB each. tests/fs/test_full_disk.py sets the real size.
+os.environ.setdefault("OBJFS_RESERVE", "64K")
 
 
 @pytest.fixture

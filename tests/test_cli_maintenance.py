@@ -255,3 +255,26 @@ def test_fsck_json_findings(store_dir: Path) -> None:
     assert text.returncode == 1
     assert f"problem: [damaged-chunk] chunk {ids[1].hex()} is damaged" in text.stdout
     assert "refcount" not in text.stdout
+
+
+def test_fsck_says_which_writer_lease_keeps_unreferenced_chunks(store_dir: Path) -> None:
+    """Chunks a writer in flight stored are unreferenced until it commits: fsck
+    (and ``fsck --repair``, whose gc must keep them) says why they stay."""
+    with Store.open(store_dir) as s:
+        writer = s.open_writer(OWNER, "plain", "in-flight", base=None)
+        try:
+            writer.write(0, os.urandom(4 * CHUNK))
+            writer.read(0, 1)  # stored as chunks, not committed
+            held = f"held by the writer lease of pid {os.getpid()} "
+            for args in (["fsck"], ["fsck", "--repair"]):
+                done = objfs(store_dir, *args)
+                assert done.returncode == 0, done.stdout + done.stderr
+                line = next(x for x in done.stdout.splitlines() if "unreferenced" in x)
+                assert held in line and " until " in line, line
+            report = json.loads(objfs(store_dir, "fsck", "--repair", "--json").stdout)
+            assert report["chunks_removed"] == 0 and report["orphans_held"] > 0
+            assert report["orphans_held_by"].startswith(held), report
+            gc = objfs(store_dir, "gc", "--grace", "0")
+            assert gc.returncode == 0 and held in gc.stdout, gc.stdout
+        finally:
+            writer.close()

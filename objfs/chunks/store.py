@@ -176,6 +176,9 @@ class ChunkStore:
         # The second home of small chunks: ``inline_source(chunk_id)`` returns
         # the sealed frame the store keeps in its database, or None.
         self.inline_source: Callable[[bytes], bytes | None] | None = None
+        # Called with a new frame's size before it is written: the store's
+        # free-space floor (objfs/store/space.py) raises there to refuse it.
+        self.before_write: Callable[[int], None] | None = None
         # zstd contexts are not thread-safe; one per thread, reused across calls.
         self._local = threading.local()
 
@@ -325,6 +328,8 @@ class ChunkStore:
             return False
         frame = self._seal(domain, data, chunk_id, self._scratch(len(data)))
         try:
+            if self.before_write is not None:
+                self.before_write(len(frame))
             self.backend.put(name, frame)
         finally:
             frame.release()

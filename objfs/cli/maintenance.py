@@ -103,7 +103,14 @@ def cmd_fsck(app: CliApp, args: argparse.Namespace) -> int:
             "repaired": repaired,
             "damaged_objects": damaged,
         }
-        for name in ("chunks_checked", "versions_checked", "orphan_chunks", "chunks_removed"):
+        for name in (
+            "chunks_checked",
+            "versions_checked",
+            "orphan_chunks",
+            "chunks_removed",
+            "orphans_held",
+            "orphans_held_by",
+        ):
             record[name] = getattr(report, name)
         for name in ("chunk_formats", "inline_chunks"):
             if hasattr(report, name):
@@ -123,8 +130,13 @@ def cmd_fsck(app: CliApp, args: argparse.Namespace) -> int:
     if len(formats) > 1 or 1 in formats:  # say so while old-format chunks remain
         mix = ", ".join(f"v{v}: {n}" for v, n in sorted(formats.items()))
         app.say(f"fsck: chunks by frame format: {mix}")
-    orphans = getattr(report, "orphan_chunks", 0)
-    if orphans:  # what a crash leaves behind: harmless, gc removes them
+    orphans = report.orphan_chunks
+    if report.orphans_held:  # a write in flight: gc must keep them
+        app.say(
+            f"fsck: {orphans} unreferenced chunk(s), {report.orphans_held} of them may not be "
+            f"removed yet: {report.orphans_held_by}"
+        )
+    elif orphans:  # what a crash leaves behind: harmless, gc removes them
         app.say(f"fsck: {orphans} unreferenced chunk(s); `objfs gc` removes them")
     if report.ok:
         app.say("fsck: no problems found" if not repaired else "fsck: all problems repaired")
@@ -144,6 +156,8 @@ def cmd_gc(app: CliApp, args: argparse.Namespace) -> int:
                 "bytes_freed": report.bytes_freed,
                 "temp_files_removed": temp,
                 "changes_pruned": report.changes_pruned,
+                "held": report.held,
+                "held_by": report.held_by,
             }
         )
         return 0
@@ -156,6 +170,8 @@ def cmd_gc(app: CliApp, args: argparse.Namespace) -> int:
     if report.changes_pruned:
         line += f", forgot {report.changes_pruned} old change-feed entries"
     app.say(line)
+    if report.held:
+        app.say(f"gc: kept {report.held} unreferenced chunk(s): {report.held_by}")
     return 0
 
 

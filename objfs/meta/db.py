@@ -347,6 +347,10 @@ class Database:
             )
         except sqlite3.DatabaseError as exc:
             db.close()
+            if _is_full(exc):  # e.g. no room for the WAL index (meta.db-shm)
+                raise StoreFull(
+                    f"cannot open {path}: {exc}: free space on the store's disk"
+                ) from exc
             raise StoreFormatError(f"{path} is not an objfs metadata database ({exc})") from exc
         if version is None:
             db.close()
@@ -511,9 +515,11 @@ class Database:
         local.write_cur = cur
         try:
             yield cur
-        except BaseException:
+        except BaseException as exc:
             with contextlib.suppress(sqlite3.Error):
                 cur.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.OperationalError) and _is_full(exc):
+                raise _translate(exc) from exc  # a statement spilled pages on a full disk
             raise
         finally:
             local.write_cur = None
@@ -608,8 +614,12 @@ class Database:
         return None if row is None else row[0]
 
 
-def _translate(exc: sqlite3.OperationalError) -> Exception:
+def _is_full(exc: sqlite3.Error) -> bool:
     text = str(exc)
-    if "disk" in text and ("full" in text or "I/O" in text):
-        return StoreFull(f"metadata write failed: {text}: free space on the store's disk")
+    return "disk" in text and ("full" in text or "I/O" in text)
+
+
+def _translate(exc: sqlite3.OperationalError) -> Exception:
+    if _is_full(exc):
+        return StoreFull(f"metadata write failed: {exc}: free space on the store's disk")
     return exc

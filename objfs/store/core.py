@@ -38,6 +38,7 @@ from objfs.errors import (
     NoSuchBucket,
     NoSuchEncryptionConfiguration,
     StoreFormatError,
+    StoreFull,
     StoreNotFound,
 )
 from objfs.meta import queries as q
@@ -57,6 +58,7 @@ from objfs.store.names import check_bucket_name
 from objfs.store.objects import ObjectsMixin, ssec_not_applicable
 from objfs.store.policies import PoliciesMixin
 from objfs.store.reader import Extents
+from objfs.store.space import Space
 from objfs.store.types import (
     BucketInfo,
     Change,
@@ -97,13 +99,17 @@ class Store(
         # One statement on this thread's connection: inside a write it sees
         # the frames that write inserted.
         self.chunks.inline_source = lambda cid: q.get_inline(self.db.conn().cursor(), cid)
+        # New data stops at the free-space floor; deletes may use the reserve.
+        self.space = Space(path)
+        self.chunks.before_write = self.space.require_room
         self._domains: dict[bytes, Domain] = {}
         self._store_domains: dict[str, bytes] = {}  # _store_domain_id
         self._extents_cache: OrderedDict[int, Extents] = OrderedDict()  # objects.py
         self._kms_recent: dict[tuple[object, ...], int] = {}  # audit folding (store/kms.py)
         self._domain_lock = threading.Lock()
         self.access = AccessControl(db)  # the authorization seam's data (authorizer.py)
-        self.leases = Leases(db)  # this process's writer lease (store/leases.py)
+        # This process's writer lease (store/leases.py); dropped even on a full disk.
+        self.leases = Leases(db, on_full=self.space.release_reserve)
         self.access_log = AccessLog(self)  # server access logs (accesslog.py)
 
     # -- lifecycle ---------------------------------------------------------
@@ -147,7 +153,9 @@ class Store(
         with db.write(durable=True) as cur:
             q.insert_domain(cur, plain.domain_id, plain.kind, plain_rec)
             q.insert_domain(cur, sse_s3.domain_id, sse_s3.kind, sse_rec)
-        return cls(path, db, keyring)
+        store = cls(path, db, keyring)
+        store.space.restore_reserve()
+        return store
 
     @classmethod
     def open(
@@ -158,7 +166,14 @@ class Store(
             raise StoreNotFound(f"no objfs store at {path}: run `objfs init` or pass --store")
         if not (path / "chunks").is_dir():
             raise StoreFormatError(f"{path} has no chunks/ directory: the store is damaged")
-        db = Database.open(path / "meta.db")
+        try:
+            db = Database.open(path / "meta.db")
+        except StoreFull:
+            # No room for the WAL and its index (meta.db-wal, -shm) that the
+            # last process to close removed: the reserve makes it.
+            if not Space(path).release_reserve():
+                raise
+            db = Database.open(path / "meta.db")
         try:
             keyring = Keyring.load(
                 path / "keys", Path(master_key_file) if master_key_file else None
@@ -168,6 +183,7 @@ class Store(
         except BaseException:
             db.close()
             raise
+        store.space.restore_reserve()  # made again once there is room (store/space.py)
         return store
 
     def close(self) -> None:

@@ -47,6 +47,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from objfs.errors import StoreFull
 from objfs.meta import queries as q
 
 if TYPE_CHECKING:
@@ -91,10 +92,12 @@ _Method = TypeVar("_Method", bound=Callable[..., Any])
 
 def leased(method: _Method) -> _Method:
     """Run a store method as one write on its process's lease (puts, copies, parts):
-    begun before it reads or stores anything, ended when it returns or fails."""
+    begun before it reads or stores anything, ended when it returns or fails.
+    New data: refused first when the disk is under the store's free-space floor."""
 
     @functools.wraps(method)
     def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        self.space.require_room()  # new data stops at the free-space floor (store/space.py)
         with self.leases.hold():
             return method(self, *args, **kwargs)
 
@@ -122,8 +125,16 @@ class WriteIntent:
 class Leases:
     """This process's lease on one store. Thread-safe."""
 
-    def __init__(self, db: Database, seconds: float | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        seconds: float | None = None,
+        *,
+        on_full: Callable[[], bool] | None = None,
+    ) -> None:
         self.db = db
+        # Frees room on a full disk (the store's reserve); True if it did.
+        self._on_full = on_full
         self.seconds = seconds if seconds is not None else lease_seconds_from_env()
         self.lease_id = uuid.uuid4().hex
         self.holder = f"pid {os.getpid()} on {socket.gethostname()}: {' '.join(sys.argv)[:200]}"
@@ -208,6 +219,10 @@ class Leases:
                     return
                 log.warning("could not renew the writer lease: %s", exc)
 
+    def _drop(self) -> None:
+        with self.db.write() as cur:
+            q.drop_lease(cur, self.lease_id)
+
     def close(self) -> None:
         """Stop renewing and drop the row (nothing of ours is in flight any more)."""
         self._stop.set()
@@ -218,8 +233,14 @@ class Leases:
                 thread.join(timeout=5)
         if self._published:
             try:
-                with self.db.write() as cur:
-                    q.drop_lease(cur, self.lease_id)
+                try:
+                    self._drop()
+                except StoreFull:
+                    # A full disk: the row must still go, or gc takes nothing of
+                    # anyone's for a lease time. The reserve makes the room.
+                    if self._on_full is None or not self._on_full():
+                        raise
+                    self._drop()
             except Exception as exc:  # noqa: BLE001 - it expires by itself
                 log.info("writer lease left to expire: %s", exc)
             self._expires = 0

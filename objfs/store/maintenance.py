@@ -47,6 +47,7 @@ version deleted or replaced while fsck ran is not damage).
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -59,6 +60,7 @@ from objfs.store import records as rec
 from objfs.store.access import owner_only
 from objfs.store.leases import LeaseInfo
 from objfs.store.refcount import Tally, owned, tally_refs
+from objfs.store.space import frees_space
 from objfs.store.types import RequestContext
 
 if TYPE_CHECKING:
@@ -111,6 +113,10 @@ class FsckReport:
     # upgraded from format 1 holds both until its old data is rewritten.
     chunk_formats: dict[int, int] = field(default_factory=dict)
     inline_chunks: int = 0  # referenced chunks that live in the database, not a file
+    # Unreferenced chunks gc may not remove yet, and why ("held by the writer
+    # lease of pid N on HOST: PROGRAM until TIME"): a write in flight.
+    orphans_held: int = 0
+    orphans_held_by: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -146,6 +152,10 @@ class GcReport:
     leases_expired: int = 0
     cutoff_ns: int = 0  # nothing written or touched after this was a candidate
     changes_pruned: int = 0  # change-feed rows forgotten (all but KEEP_CHANGES)
+    # Unreferenced chunks older than the grace that a writer lease still
+    # covers (kept: a write in flight may commit them), and which lease.
+    held: int = 0
+    held_by: str | None = None
 
 
 # Change-feed rows gc keeps: a mount polls the feed every 0.3 s, so only one
@@ -168,6 +178,7 @@ def _label(owner: Owner) -> tuple[str, str, str]:
 
 
 class MaintenanceMixin:
+    @frees_space  # works on a full disk (store/space.py)
     @owner_only("objfs:Fsck")
     def fsck(
         self: Store,
@@ -226,10 +237,38 @@ class MaintenanceMixin:
             if progress is not None:
                 progress(i + 1, total)
         # Orphans: files nobody references (crash leftovers, writes in flight).
-        report.orphan_chunks = sum(1 for cid, _ in self.chunks.iter_ids() if cid not in owners)
+        orphans = [mtime for cid, mtime in self.chunks.iter_ids() if cid not in owners]
+        report.orphan_chunks = len(orphans)
         if repair:
-            report.chunks_removed = self.gc(ctx, grace_seconds=0).chunks_removed
+            gc = self.gc(ctx, grace_seconds=0)
+            report.chunks_removed = gc.chunks_removed
+            report.orphans_held, report.orphans_held_by = gc.held, gc.held_by
+        elif orphans:
+            with self.db.read() as cur:
+                since, why = self._oldest_hold(cur, time.time_ns())
+            if since is not None:
+                cutoff_s = since / 1e9 - LEASE_MARGIN_S
+                report.orphans_held = sum(1 for mtime in orphans if mtime >= cutoff_s)
+                report.orphans_held_by = why if report.orphans_held else None
         return report
+
+    def _oldest_hold(self: Store, cur: Any, now: int) -> tuple[int | None, str | None]:
+        """The oldest ``since`` of the live writer leases (this process's own
+        writes from memory) and, for people, which lease it is."""
+        holds: list[tuple[int, str]] = []
+        for row in q.list_leases(cur):
+            lease = LeaseInfo(*row)
+            if lease.expires_ns > now and lease.lease_id != self.leases.lease_id:
+                until = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(lease.expires_ns / 1e9))
+                holds.append(
+                    (lease.since_ns, f"held by the writer lease of {lease.holder} until {until}")
+                )
+        mine = self.leases.oldest_active()
+        if mine is not None:
+            holds.append((mine, f"held by writes in progress in this process (pid {os.getpid()})"))
+        if not holds:
+            return None, None
+        return min(holds)
 
     def _still_there(self: Store, chunk_id: bytes, names: list[Owner]) -> list[Owner]:
         """The owners in ``names`` that still name ``chunk_id`` (a fresh snapshot)."""
@@ -271,6 +310,7 @@ class MaintenanceMixin:
         with self.db.read() as cur:
             return [LeaseInfo(*row) for row in q.list_leases(cur)]
 
+    @frees_space  # works on a full disk (store/space.py)
     @owner_only("objfs:GarbageCollect")
     def gc(self: Store, ctx: RequestContext, *, grace_seconds: float = 3600) -> GcReport:
         """Remove chunks no version or part references and no writer lease covers,
@@ -282,17 +322,11 @@ class MaintenanceMixin:
         with self.db.write(durable=True) as cur:
             now = time.time_ns()
             report.leases_expired = q.drop_expired_leases(cur, now)
-            sinces = [
-                s
-                for s in (
-                    q.oldest_live_lease(cur, now, exclude=self.leases.lease_id),
-                    self.leases.oldest_active(),
-                )
-                if s is not None
-            ]
-            cutoff = now - int(grace_seconds * 1e9)
-            if sinces:
-                cutoff = min(cutoff, min(sinces) - int(LEASE_MARGIN_S * 1e9))
+            since, why = self._oldest_hold(cur, now)
+            graced = now - int(grace_seconds * 1e9)
+            cutoff = graced
+            if since is not None:
+                cutoff = min(cutoff, since - int(LEASE_MARGIN_S * 1e9))
             report.cutoff_ns = cutoff
             cutoff_s = cutoff / 1e9
 
@@ -313,8 +347,15 @@ class MaintenanceMixin:
                 if home == "inline" or remove(chunk_id) or home is None:
                     q.forget_chunk(cur, chunk_id)
             for chunk_id, mtime in listed:
-                if mtime < cutoff_s and not q.chunk_known(cur, chunk_id):
+                if mtime >= graced / 1e9 or q.chunk_known(cur, chunk_id):
+                    continue
+                if mtime < cutoff_s:
                     remove(chunk_id)
+                else:  # past the grace, but a writer lease covers it
+                    report.held += 1
+            if cutoff < graced:  # dead rows past the grace that a lease still covers
+                report.held += len(q.dead_chunks(cur, graced)) - len(q.dead_chunks(cur, cutoff))
+            report.held_by = why if report.held else None
             report.temp_files_removed = self.chunks.cleanup_temp(max(0.0, now / 1e9 - cutoff_s))
         # In short transactions of their own: a first gc of a big old store
         # must not hold up the mounts' commits while it forgets millions.
@@ -325,6 +366,7 @@ class MaintenanceMixin:
             report.changes_pruned += gone
         if report.leases_expired:
             log.info("gc: %d expired writer lease(s) dropped", report.leases_expired)
+        self.space.restore_reserve()  # gc may have made room for it again
         return report
 
 

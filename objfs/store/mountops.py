@@ -298,6 +298,7 @@ class MountMixin:
         """
         if len(data) > SMALL_COMMIT_MAX:
             raise InvalidArgument(f"commit_small takes at most {SMALL_COMMIT_MAX} bytes")
+        self.space.require_room(len(data))  # new data stops at the free-space floor
         if sse is not None and (
             sse.customer_key is not None or sse.mode not in (None, "none", "AES256")
         ):

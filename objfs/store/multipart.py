@@ -40,6 +40,7 @@ from objfs.store.names import encode_key, prefix_upper
 from objfs.store.objects import check_copy_conditions, md5_of_parts
 from objfs.store.reader import ObjectReader
 from objfs.store.records import Col
+from objfs.store.space import frees_space
 from objfs.store.types import (
     ChunkRef,
     PartInfo,
@@ -73,6 +74,7 @@ class MultipartMixin:
         sse: SSERequest | None = None,
     ) -> str:
         raw = encode_key(key)
+        self.space.require_room()  # new data stops at the free-space floor (store/space.py)
         info = self.head_bucket(ctx, bucket)
         domain, label, kms = self._write_domain(info, sse, ctx, key)
         upload_id = rec.new_upload_id()
@@ -353,6 +355,7 @@ class MultipartMixin:
             q.delete_upload(cur, upload_id)
         return result
 
+    @frees_space  # works on a full disk (store/space.py)
     @requires(Need("s3:AbortMultipartUpload", version=None))
     def abort_multipart_upload(
         self: Store, ctx: RequestContext, bucket: str, key: str, upload_id: str

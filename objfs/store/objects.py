@@ -33,6 +33,7 @@ from objfs.store.names import encode_key
 from objfs.store.reader import Extents, ObjectReader, RangeSpec
 from objfs.store.records import Col
 from objfs.store.refcount import RefChanges, Tally, drop_version, owned, tally_of, tally_refs
+from objfs.store.space import frees_space
 from objfs.store.types import (
     NULL_VERSION,
     BucketInfo,
@@ -514,6 +515,7 @@ class ObjectsMixin:
 
     # -- deleting ----------------------------------------------------------------
 
+    @frees_space  # works on a full disk (store/space.py)
     @requires(
         Need(lambda a: "s3:DeleteObjectVersion" if a.get("version_id") else "s3:DeleteObject"),
         in_write=True,  # checked in the delete's own transaction (the mount's rm -r)
@@ -566,6 +568,7 @@ class ObjectsMixin:
         )
         return DeleteResult(key, result.version_id, True)
 
+    @frees_space  # works on a full disk (store/space.py)
     @requires()  # each item is checked on its own (DeleteObject or DeleteObjectVersion)
     def delete_objects(
         self, ctx: RequestContext, bucket: str, items: Sequence[tuple[str, str | None]]

@@ -592,6 +592,7 @@ class ObjectWriter:
         user_meta: dict[str, str] | None = None,
     ) -> PutResult:
         """Commit the current content as a new version of the key."""
+        self.store.space.require_room()  # new data stops at the free-space floor
         with self._lock:
             manifest = self._manifest()
             if ctx.durable:
