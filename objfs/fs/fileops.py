@@ -37,6 +37,7 @@ from objfs.fs.openfile import OpenFile
 from objfs.fs.pagecache import PushTarget
 from objfs.fs.runner import caller, fuse_error, fuse_handler
 from objfs.fs.times import flush_times, kernel_now_ns
+from objfs.store.names import encode_key
 from objfs.store.types import ObjectVersion
 
 if TYPE_CHECKING:
@@ -175,6 +176,9 @@ class FileOps:
         if parent.kind not in (Kind.ROOT, Kind.DIR):
             raise fuse_error(errno.ENOTDIR)
         path = self.child_path(parent, name, creating=True)
+        # A new file costs no version until its first commit: a key S3 cannot
+        # hold is refused now (ENAMETOOLONG), not at a close nobody checks.
+        encode_key(self.keys.key(path))
         # The kernel only creates after a lookup found nothing: trust the
         # table instead of asking the store again (one small-file create
         # would otherwise cost three more queries).

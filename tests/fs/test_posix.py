@@ -409,6 +409,32 @@ def test_limits_names_links_statfs_pathconf(mnt: Mount) -> None:
     assert os.pathconf(mnt.path, "PC_LINK_MAX") >= 1
 
 
+def test_a_file_whose_key_is_too_long_is_refused_at_open(mnt: Mount, fs_store: Path) -> None:
+    """Issue 19 item 4: open(O_CREAT) of a path whose key would be over 1,024 bytes
+    is ENAMETOOLONG at once, as mkdir is; nothing is left to vanish at close."""
+    top = mnt.path / ("d" * 250) / ("e" * 250) / ("f" * 250) / ("g" * 250)
+    top.mkdir(parents=True)  # the marker "d.../e.../f.../g.../" is 1,004 bytes
+    fits = top / ("h" * 19)  # 1,023 bytes
+    fits.write_bytes(b"kept")
+    too_long = top / ("h" * 21)  # 1,025 bytes
+    for flags in (os.O_CREAT | os.O_WRONLY, os.O_CREAT | os.O_EXCL | os.O_RDWR):
+        with pytest.raises(OSError) as err:
+            os.close(os.open(too_long, flags, 0o644))
+        assert err.value.errno == errno.ENAMETOOLONG
+    # A shell redirection ignores errors at close: it must fail at open.
+    done = subprocess.run(["sh", "-c", f"echo data > {too_long}"], capture_output=True, text=True)
+    assert done.returncode != 0 and "too long" in done.stderr
+    with pytest.raises(OSError) as err:
+        os.mknod(too_long, 0o644 | stat.S_IFREG)
+    assert err.value.errno == errno.ENAMETOOLONG
+    assert os.listdir(top) == [fits.name]
+    assert fits.read_bytes() == b"kept"
+    prefix = str(top.relative_to(mnt.path)) + "/"
+    with Store.open(fs_store) as store:
+        keys = [v.key for v in store.list_objects(OWNER, "vers", prefix=prefix).contents]
+    assert keys == [prefix, prefix + fits.name]  # the marker and the file
+
+
 def test_documented_refusals(mnt: Mount) -> None:
     """What mount.objfs(8) LIMITS says is not provided, answers as it says."""
     with pytest.raises(OSError) as err:
