@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import mmap
 import os
 import socket
 import stat
@@ -433,6 +434,58 @@ def test_a_file_whose_key_is_too_long_is_refused_at_open(mnt: Mount, fs_store: P
     with Store.open(fs_store) as store:
         keys = [v.key for v in store.list_objects(OWNER, "vers", prefix=prefix).contents]
     assert keys == [prefix, prefix + fits.name]  # the marker and the file
+
+
+def test_past_the_largest_file_size_is_efbig(mnt: Mount, fs_store: Path) -> None:
+    """Issue 19 item 16: S3's 5 TiB object limit is the mount's largest file size;
+    truncating or writing past it is EFBIG (not EINVAL), and nothing is stored."""
+    largest = 5 << 40
+    path = mnt.path / "big"
+    path.write_bytes(b"x")
+    # (Up to the limit is allowed, but a 5 TiB hole costs the store ~13 s.)
+    with pytest.raises(OSError) as err:
+        os.truncate(path, largest + 1)
+    assert err.value.errno == errno.EFBIG
+    fd = os.open(path, os.O_RDWR)
+    try:
+        with pytest.raises(OSError) as err:
+            os.ftruncate(fd, largest + 4096)
+        assert err.value.errno == errno.EFBIG
+    finally:
+        os.close(fd)
+    assert os.stat(path).st_size == 1
+    # Writes the kernel hands over at once (O_DIRECT): EFBIG at the pwrite,
+    # also for one that would end past the limit.
+    block = mmap.mmap(-1, 4096)
+    block.write(b"a" * 4096)
+    fd = os.open(path, os.O_RDWR | os.O_DIRECT)
+    try:
+        for offset in (largest, largest - 1, 1 << 50):
+            with pytest.raises(OSError) as err:
+                os.pwrite(fd, block, offset)
+            assert err.value.errno == errno.EFBIG
+        assert os.fstat(fd).st_size == 1
+    finally:
+        os.close(fd)
+    # A buffered write past the limit waits in the kernel's page cache
+    # (writeback caching: FUSE cannot tell the kernel a maximum file size);
+    # its refusal is EFBIG at fsync, an error at close, and nothing stored.
+    fd = os.open(path, os.O_RDWR)
+    try:
+        os.pwrite(fd, b"ab", largest)
+        with pytest.raises(OSError) as err:
+            os.fsync(fd)
+        assert err.value.errno == errno.EFBIG
+    finally:
+        try:
+            os.close(fd)
+        except OSError as closing:  # the kernel reports a failed writeback as EIO
+            assert closing.errno == errno.EIO
+    mnt.stop()
+    sizes = [v.size for v in versions(fs_store, "vers", "big")]
+    assert sizes[0] == 1 and largest + 2 not in sizes
+    mnt.start()
+    assert (mnt.path / "big").read_bytes() == b"x"
 
 
 def test_documented_refusals(mnt: Mount) -> None:
