@@ -63,12 +63,17 @@ class ChangePoller:
                     ops.table.root.forget_cache()  # new names anywhere: listings are void
                     ops.names_epoch += 1
                     seq, changes = gap.seq, self.everything_known(gap.seq)
+                    changes.append(Change(gap.seq, "", ""))  # users and keys too
                 except Exception:
                     log.warning("polling the store for changes failed", exc_info=True)
                     break
                 inodes: set[int] = set()
+                store_wide = False
                 for change in changes:
                     inodes |= self.apply(change)
+                    store_wide = store_wide or not change.bucket
+                if store_wide:  # users, keys, policies: is the mount's key still good?
+                    await ops.recheck_identity()
                 for ino in inodes:
                     await trio.to_thread.run_sync(_invalidate_inode, ino, ops.pusher)
                 if len(changes) < self.batch:
