@@ -39,7 +39,9 @@ from objfs.fs.openfile import OpenFile
 from objfs.fs.pagecache import PushTarget
 from objfs.fs.runner import caller, fuse_error, fuse_handler
 from objfs.fs.times import flush_times, kernel_now_ns
+from objfs.store.names import encode_key
 from objfs.store.types import ObjectVersion
+from objfs.store.writer import MAX_FILE_SIZE
 
 if TYPE_CHECKING:
     from objfs.fs.operations import ObjfsOperations
@@ -182,6 +184,9 @@ class FileOps:
         if parent.kind not in (Kind.ROOT, Kind.DIR):
             raise fuse_error(errno.ENOTDIR)
         path = self.child_path(parent, name, creating=True)
+        # A new file costs no version until its first commit: a key S3 cannot
+        # hold is refused now (ENAMETOOLONG), not at a close nobody checks.
+        encode_key(self.keys.key(path))
         # The kernel only creates after a lookup found nothing: trust the
         # table instead of asking the store again (one small-file create
         # would otherwise cost three more queries).
@@ -325,11 +330,17 @@ class FileOps:
             raise fuse_error(errno.EBADF)
         if self.read_only:
             raise fuse_error(errno.EROFS)
+        if off + len(buf) > MAX_FILE_SIZE:
+            # S3's object size limit. Not a short write up to it: the kernel
+            # turns a short direct write into EIO.
+            raise fuse_error(errno.EFBIG)
         return await handle.state.write(off, buf)
 
     async def truncate_node(self: ObjfsOperations, node: Node, size: int) -> None:
         if node.kind is not Kind.FILE:
             raise fuse_error(errno.EINVAL)
+        if size > MAX_FILE_SIZE:
+            raise fuse_error(errno.EFBIG)
         if self.pusher is not None:
             await self.pusher.fence(node)  # no push of older data may land after it
         if node.state is not None:

@@ -107,13 +107,18 @@ class ChangePoller:
                     ops.names_epoch += 1
                     self._recent_all = time.monotonic() + RECENT_S
                     seq, changes = gap.seq, self.everything_known(gap.seq)
+                    changes.append(Change(gap.seq, "", ""))  # users and keys too
                 except Exception:
                     log.warning("polling the store for changes failed", exc_info=True)
                     return
+                store_wide = False
                 for change in changes:
                     self._stale |= self.apply(change)
+                    store_wide = store_wide or not change.bucket
                 self.seq = seq
                 self._own = [(a, b) for a, b in self._own if b > seq]
+                if store_wide:  # users, keys, policies: is the mount's key still good?
+                    await ops.recheck_identity()
                 if len(changes) < self.batch:
                     return
 

@@ -23,6 +23,13 @@ last. Invariants: every objfs user the map names exists when the mount
 starts (else the mount is refused); a caller the map does not cover gets
 EACCES on everything; a request's identity depends only on the caller's
 uid, gid and groups, resolved once per (uid, gid) and cached.
+
+A mount made with an access key (``profile=``) acts with that key as long
+as it is good: ``recheck`` (after users or keys changed, which the change
+poller sees in the change feed) asks the store, and while the key is
+inactive, removed or its user gone, ``refusal`` says why and every request
+but the kernel's clean-ups is EACCES; the store's own check
+(``AccessControl.check_key``) refuses the mount's store calls too.
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from objfs.auth.identity import ANONYMOUS_NAME, OWNER_NAME, Identity
 from objfs.errors import AccessDenied
@@ -135,13 +143,18 @@ class MountIdentities:
         fixed: Identity | None = None,
         user_map: UserMap | None = None,
         resolve: Callable[[str], Identity] | None = None,
+        access_key: str | None = None,
     ) -> None:
         self._fixed = fixed or OWNER_IDENTITY
         self._map = user_map
         self._resolve = resolve
         self._cache: dict[tuple[int, int, frozenset[int]], RequestContext | None] = {}
         self._lock = threading.Lock()
-        self.default_ctx = RequestContext(self._fixed, "mount", durable=False)
+        self.access_key = access_key if fixed is not None else None
+        self.default_ctx = RequestContext(
+            self._fixed, "mount", durable=False, access_key=self.access_key
+        )
+        self.refusal: AccessDenied | None = None  # why the access key no longer works
         if user_map is not None:
             for principal in user_map.principals():
                 self._identity(principal)  # unknown users refuse the mount now
@@ -149,6 +162,22 @@ class MountIdentities:
     @property
     def per_caller(self) -> bool:
         return self._map is not None
+
+    def recheck(self, store: Any) -> AccessDenied | None:
+        """Users or keys changed: is the mount's access key still good? (worker thread)
+
+        Sets and returns ``refusal``: None when the key works (again).
+        """
+        store.access.forget_keys()
+        if self.access_key is None:
+            return None
+        try:
+            store.access.check_key(self.default_ctx)
+        except AccessDenied as err:
+            self.refusal = err
+        else:
+            self.refusal = None
+        return self.refusal
 
     def _identity(self, principal: str) -> Identity:
         if principal == OWNER_NAME:

@@ -122,13 +122,14 @@ def check_kms_key(store: Any, encryption: MountEncryption) -> None:
 
 def load_identities(store: Any, options: MountOptions) -> MountIdentities:
     """Who the mount acts as, from profile=/credentials_file=/user_map= (checked now)."""
-    fixed = None
+    fixed = key_id = None
     try:
         creds = find_credentials(options.profile, options.credentials_file)
         if creds is not None:
             fixed = store.authenticate(creds.access_key_id, creds.secret_access_key)
+            key_id = creds.access_key_id
         user_map = load_user_map(options.user_map) if options.user_map else None
-        return MountIdentities(fixed, user_map, store.user_identity)
+        return MountIdentities(fixed, user_map, store.user_identity, key_id)
     except (ObjfsError, UserMapError) as err:
         what = "user_map" if options.user_map and isinstance(err, UserMapError) else "identity"
         raise MountError(f"mount {what}: {err}") from None

@@ -198,8 +198,10 @@ class OpenFile:
         return meta
 
     def _data_changed(self) -> None:
-        """A write or truncate: mtime and ctime are now (POSIX), as the kernel
-        stamps them (``times.kernel_now_ns``)."""
+        """A truncate: mtime and ctime are now (POSIX), as the kernel stamps
+        them (``times.kernel_now_ns``); the setattr that truncates carries the
+        kernel's own times, which then win. A write takes the kernel's times
+        from its setattr only (``write`` says why)."""
         self.mtime_ns = self.ctime_ns = kernel_now_ns()
 
     def _envelope(self, base: ObjectVersion | None) -> CSEObject | None:
@@ -272,7 +274,10 @@ class OpenFile:
                 # thread hop: sequential writes); otherwise one hop for open +
                 # write: small files are latency bound.
                 await self.run(lambda: self._writer_now().write(offset, data))
-            self._data_changed()
+            # No mtime/ctime stamp here: under writeback caching the kernel
+            # stamped them at the write(2) and sends them in a setattr when
+            # they changed; this data may come a tick or two later, before
+            # or after that setattr (``times.kernel_now_ns``).
             self.emptied = False
         return len(data)
 

@@ -63,6 +63,17 @@ from objfs.store.types import DirStats, ObjectVersion, RequestContext, SystemMet
 log = logging.getLogger("objfs.fs")
 
 OWN_CHANGE_TTL = 5.0  # seconds an announced own change waits for the poller
+# What a mount whose access key was revoked still answers: the kernel letting
+# go of inodes and handles (a release commits nothing: the store refuses), and
+# the mount point's own attributes and statfs, which unmounting and tools that
+# manage mounts (``mountpoint``, ``df``, ``os.path.ismount``) ask for.
+CLEANUP_HANDLERS = frozenset({"forget", "release", "releasedir", "statfs"})
+
+
+def _answered_when_refused(handler: str, args: tuple) -> bool:
+    if handler in CLEANUP_HANDLERS:
+        return True
+    return handler == "getattr" and len(args) > 1 and args[1] == pyfuse3.ROOT_INODE
 
 
 class ObjfsOperations(FileOps, DirOps, VersionOps, XattrOps, pyfuse3.Operations):
@@ -143,12 +154,33 @@ class ObjfsOperations(FileOps, DirOps, VersionOps, XattrOps, pyfuse3.Operations)
 
     def identify(self, handler: str, args: tuple) -> RequestContext:
         """The identity a FUSE request acts as (``fuse_handler`` sets it for the task)."""
+        refusal = self.identities.refusal
+        if refusal is not None and not _answered_when_refused(handler, args):
+            raise refusal  # the mount's access key no longer works (``recheck_identity``)
         for arg in args:
             if isinstance(arg, pyfuse3.RequestContext):
                 return self.identities.for_caller(arg.uid, arg.gid, arg.pid)
         if handler in FH_HANDLERS and len(args) > 1:
             return self.fh_ctx.get(args[1], self.identities.default_ctx)
         return self.identities.default_ctx
+
+    async def recheck_identity(self) -> None:
+        """Users or keys changed elsewhere (the change poller saw it): act with
+        the mount's access key only while it is good. While it is not, no
+        fixed context: ``identify`` refuses every request."""
+        before = self.identities.refusal
+        try:
+            refusal = await self.run(self.identities.recheck, self.store)
+        except Exception:  # the store's own check of each request still holds
+            log.warning("could not check the mount's access key", exc_info=True)
+            return
+        if (refusal is None) != (before is None):
+            if refusal is not None:
+                log.info("%s: every request is refused until it is active again", refusal)
+            else:
+                log.info("access key %s is active again", self.identities.access_key)
+        per_caller = self.identities.per_caller
+        self.fixed_ctx = None if per_caller or refusal else self.identities.default_ctx
 
     def node_of(self, ino: int) -> Node:
         node = self.table.get(ino)

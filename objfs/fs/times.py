@@ -44,11 +44,14 @@ def kernel_now_ns() -> int:
     """Now, as the kernel stamps a file's mtime on write (``current_time``).
 
     Under writeback caching the kernel keeps a file's mtime/ctime itself: at
-    a write it sets them to this clock and sends a setattr, unless they hold
-    this value already. Times the mount gives a new file, or takes on a
-    write, from this clock agree with the kernel's, so a file made and
+    a write(2) it sets them to this clock and sends a setattr, unless they
+    hold this value already. Times the mount gives a new file (or a
+    truncate) from this clock agree with the kernel's, so a file made and
     written within one tick costs no setattr, and what is stored is what
-    ``stat`` showed.
+    ``stat`` showed. The data of a write reaches the daemon later (at
+    write-back, often a tick or two later): it moves no time itself, else
+    the stored mtime would be that later tick while ``stat`` showed the
+    kernel's.
     """
     return time.clock_gettime_ns(CLOCK_REALTIME_COARSE)
 

@@ -15,7 +15,12 @@ Owns the xattr namespace of the mount:
 * other namespaces (security., system., trusted.) are not supported: reads
   and writes answer ENOTSUP without a store query (the kernel asks for
   ``security.capability`` on writes; ``ls -l`` for SELinux labels and ACLs);
-* directories carry no extended attributes.
+* directories carry no extended attributes;
+* nor do symlinks, FIFOs, sockets and devices: Linux answers ENODATA to any
+  read of a ``user.`` name on them before asking the file system (and EPERM
+  to a write), so listing the facts there named xattrs nobody can read, and
+  ``rsync -X`` left every such entry out of a copy. Invariant: every name
+  ``listxattr`` gives can be read with ``getxattr`` on the same inode.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from objfs.crypto.cse import META_KEY
 from objfs.fs.encryption import mode_of
 from objfs.fs.inodes import Kind, Node
 from objfs.fs.runner import caller, fuse_error, fuse_handler
+from objfs.store.sysmeta import file_type
 from objfs.store.types import ObjectVersion
 
 if TYPE_CHECKING:
@@ -89,7 +95,7 @@ class XattrOps:
         self: ObjfsOperations, inode: int, ctx: pyfuse3.RequestContext
     ) -> list[bytes]:
         version = await self._xattr_version(self.node_of(inode))
-        if version is None:
+        if version is None or file_type(version.sys_meta) != "file":
             return []
         return list(_facts(version)) + [USER_PREFIX + k for k in _user(version)]
 

@@ -12,7 +12,14 @@ request. This collaborator owns:
   policy is new text, so the cache is never stale);
 - a memo of buckets whose last check here found no bucket policy, where
   the store owner may do anything (``owner_unbound``): the mount's early
-  write probe reads it without a worker-thread hop.
+  write probe reads it without a worker-thread hop;
+- the access key a request was made with (``RequestContext.access_key``):
+  it must still be active and its user still there, as SigV4 requires of
+  every HTTP request (``check_key``). A memo of the keys seen good makes
+  that a set lookup, not a query, per request; it is kept like the owner's
+  memo below: this process drops it when it changes a user or key, and a
+  mount's change poller when the change feed shows a store-wide change
+  (``forget_keys``), within its poll interval.
 
 Invariants: every decision reads the database as it is now (a policy put by
 another process binds the next request); ``AccessDenied`` names who, what,
@@ -85,6 +92,8 @@ class AccessControl:
         self._lock = threading.Lock()
         self._unbound: set[str] = set()  # buckets without a policy, as last seen here
         self._unbound_gen = 0  # bumped by forget: a check begun before may not add
+        self._keys_ok: set[str] = set()  # access keys seen active, their user there
+        self._keys_gen = 0  # bumped by forget_keys: a check begun before may not add
         self.owner_id()  # now, outside any transaction: decisions run inside them
 
     # -- schema and small lookups -------------------------------------------------
@@ -171,6 +180,44 @@ class AccessControl:
                 self._unbound.discard(bucket)
             elif gen == self._unbound_gen:  # nothing forgotten since the read began
                 self._unbound.add(bucket)
+
+    # -- the access key of a request (see the module docstring) -----------------------
+
+    def check_key(self, ctx: RequestContext, cur: Any = None) -> None:
+        """``AccessDenied`` unless ``ctx.access_key`` (if any) is active and
+        belongs to ``ctx``'s user, who still exists."""
+        key_id = ctx.access_key
+        if key_id is None or key_id in self._keys_ok:
+            return
+        gen = self._keys_gen
+        if cur is None:
+            with self.reading() as read:
+                problem = self._key_problem(read, ctx, key_id)
+        else:
+            problem = self._key_problem(cur, ctx, key_id)
+        if problem is not None:
+            raise AccessDenied(f"Access Denied: access key {key_id} {problem}")
+        with self._lock:
+            if gen == self._keys_gen:  # nothing forgotten since the read began
+                self._keys_ok.add(key_id)
+
+    def _key_problem(self, cur: Any, ctx: RequestContext, key_id: str) -> str | None:
+        if not (self._schema_ok or aq.has_schema(cur)):
+            return "does not exist"
+        row = aq.get_access_key(cur, key_id)
+        if row is None:
+            return "does not exist"
+        if row[1] != ctx.identity.name or aq.get_user(cur, row[1]) is None:
+            return f"does not belong to {ctx.identity.describe()}"
+        if row[3] != "Active":
+            return "is inactive"
+        return None
+
+    def forget_keys(self) -> None:
+        """Users or keys may have changed: check every access key again."""
+        with self._lock:
+            self._keys_gen += 1
+            self._keys_ok.clear()
 
     # -- owners and ACLs of resources ------------------------------------------------
 
@@ -265,6 +312,8 @@ class AccessControl:
         own write transaction: one transaction less, and what it read binds).
         """
         gen = self._unbound_gen  # before the read: see _note_unbound
+        if ctx.access_key is not None and ctx.access_key not in self._keys_ok:
+            self.check_key(ctx, cur)
         if cur is not None:
             return self._check(cur, gen, ctx, action, bucket, key, version_id, conditions, seen)
         with self.db.read() as cur:

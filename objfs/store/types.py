@@ -40,7 +40,8 @@ class RequestContext:
     ``interface`` is ``"cli"``, ``"mount"`` or ``"api"``; ``remote_addr``,
     ``secure_transport``, ``mfa`` (``"SERIAL CODE"``), ``user_agent`` and
     ``access_key`` (the key a request was signed with) feed the policy
-    condition keys and the access log.
+    condition keys and the access log; a request with an ``access_key`` is
+    refused unless that key is still active (``AccessControl.check_key``).
 
     Per-call options: ``durable``: when True the call fsyncs chunks and the
     commit before it returns (CLI/API puts, fsync on the mount); when False

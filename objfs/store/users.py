@@ -106,6 +106,7 @@ class UsersMixin:
                 )
             aq.delete_user(cur, name)
             q.add_change(cur, "", b"")
+        self.access.forget_keys()
 
     # -- access keys -------------------------------------------------------------
 
@@ -144,7 +145,9 @@ class UsersMixin:
             self._user_key(cur, user, key_id)
             aq.set_access_key_status(cur, key_id, "Active" if active else "Inactive")
             q.add_change(cur, "", b"")
-            return _key(aq.get_access_key(cur, key_id))
+            info = _key(aq.get_access_key(cur, key_id))
+        self.access.forget_keys()
+        return info
 
     @owner_only("objfs:ManageUsers")
     def delete_access_key(self: Store, ctx: RequestContext, user: str, key_id: str) -> None:
@@ -153,6 +156,7 @@ class UsersMixin:
             self._user_key(cur, user, key_id)
             aq.delete_access_key(cur, key_id)
             q.add_change(cur, "", b"")
+        self.access.forget_keys()
 
     def _user_key(self: Store, cur: object, user: str, key_id: str) -> tuple:
         self.access.user_row(cur, user)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import mmap
 import os
 import socket
 import stat
@@ -181,6 +182,70 @@ def test_time_update_rules_and_no_new_versions(
     assert os.lstat(m.path / "l").st_atime_ns == 11
     m.stop()
     assert len(versions(fs_store, "vers", "t")) == 2  # create + the write; times amended
+
+
+def test_mtime_shown_while_mounted_is_the_one_stored(
+    mounter: Callable[..., Mount], fs_store: Path
+) -> None:
+    """Issue 19 item 15: what ``stat`` shows while mounted is what the store keeps.
+
+    Under writeback caching the kernel stamps mtime/ctime at each write(2)
+    and the data reaches the daemon later (at close): a time the daemon took
+    then was a tick or two (4-8 ms) later than the one ``stat`` had shown.
+    Files are made the ways tools make them: written at once, written across
+    clock ticks, rewritten, truncated, touched, given times with ns.
+    """
+    m = mounter()
+    made = 0
+
+    def name() -> Path:
+        nonlocal made
+        made += 1
+        return m.path / f"d{made % 7}" / f"f{made}"
+
+    for d in range(7):
+        (m.path / f"d{d}").mkdir()
+    for i in range(120):
+        name().write_bytes(b"x" * (i * 37))  # one write, then close
+        fd = os.open(name(), os.O_CREAT | os.O_WRONLY, 0o644)
+        os.write(fd, b"a" * 100)  # most often in the create's clock tick
+        time.sleep(0.002 * (i % 4))
+        os.write(fd, b"b" * 5000)
+        time.sleep(0.002 * (i % 3 + 1))  # the data reaches the daemon at close
+        os.close(fd)
+        path = name()
+        path.write_bytes(b"first")
+        with open(path, "r+b") as fh:  # an existing file rewritten
+            fh.seek(i)
+            fh.write(b"again")
+            time.sleep(0.001 * (i % 5))
+        path = name()
+        path.write_bytes(b"y" * 10)
+        if i % 2:
+            os.truncate(path, 3)
+        else:
+            os.utime(path)  # touch: now
+    for i in range(40):
+        path = name()
+        path.write_bytes(b"z")
+        os.utime(path, ns=(1_700_000_000_123_456_789 + i, 1_600_000_000_987_654_321 + i))
+    shown = {
+        str(p.relative_to(m.path)): os.stat(p).st_mtime_ns
+        for p in m.path.rglob("f*")
+        if p.is_file()
+    }
+    assert len(shown) == made
+    m.stop()
+    store = Store.open(fs_store)
+    try:
+        stored = {key: store.head_object(OWNER, "vers", key).sys_meta.mtime_ns for key in shown}
+    finally:
+        store.close()
+    moved = {key: (shown[key], stored[key]) for key in shown if shown[key] != stored[key]}
+    assert moved == {}, f"{len(moved)} of {len(shown)} files: (shown, stored) {moved}"
+    m.start()
+    again = {key: os.stat(m.path / key).st_mtime_ns for key in shown}
+    assert again == shown
 
 
 def test_relatime_atime_batched_without_versions(
@@ -407,6 +472,84 @@ def test_limits_names_links_statfs_pathconf(mnt: Mount) -> None:
     assert st.f_namemax == 255 and st.f_blocks > 0 and st.f_bsize > 0
     assert os.pathconf(mnt.path, "PC_NAME_MAX") == 255
     assert os.pathconf(mnt.path, "PC_LINK_MAX") >= 1
+
+
+def test_a_file_whose_key_is_too_long_is_refused_at_open(mnt: Mount, fs_store: Path) -> None:
+    """Issue 19 item 4: open(O_CREAT) of a path whose key would be over 1,024 bytes
+    is ENAMETOOLONG at once, as mkdir is; nothing is left to vanish at close."""
+    top = mnt.path / ("d" * 250) / ("e" * 250) / ("f" * 250) / ("g" * 250)
+    top.mkdir(parents=True)  # the marker "d.../e.../f.../g.../" is 1,004 bytes
+    fits = top / ("h" * 19)  # 1,023 bytes
+    fits.write_bytes(b"kept")
+    too_long = top / ("h" * 21)  # 1,025 bytes
+    for flags in (os.O_CREAT | os.O_WRONLY, os.O_CREAT | os.O_EXCL | os.O_RDWR):
+        with pytest.raises(OSError) as err:
+            os.close(os.open(too_long, flags, 0o644))
+        assert err.value.errno == errno.ENAMETOOLONG
+    # A shell redirection ignores errors at close: it must fail at open.
+    done = subprocess.run(["sh", "-c", f"echo data > {too_long}"], capture_output=True, text=True)
+    assert done.returncode != 0 and "too long" in done.stderr
+    with pytest.raises(OSError) as err:
+        os.mknod(too_long, 0o644 | stat.S_IFREG)
+    assert err.value.errno == errno.ENAMETOOLONG
+    assert os.listdir(top) == [fits.name]
+    assert fits.read_bytes() == b"kept"
+    prefix = str(top.relative_to(mnt.path)) + "/"
+    with Store.open(fs_store) as store:
+        keys = [v.key for v in store.list_objects(OWNER, "vers", prefix=prefix).contents]
+    assert keys == [prefix, prefix + fits.name]  # the marker and the file
+
+
+def test_past_the_largest_file_size_is_efbig(mnt: Mount, fs_store: Path) -> None:
+    """Issue 19 item 16: S3's 5 TiB object limit is the mount's largest file size;
+    truncating or writing past it is EFBIG (not EINVAL), and nothing is stored."""
+    largest = 5 << 40
+    path = mnt.path / "big"
+    path.write_bytes(b"x")
+    # (Up to the limit is allowed, but a 5 TiB hole costs the store ~13 s.)
+    with pytest.raises(OSError) as err:
+        os.truncate(path, largest + 1)
+    assert err.value.errno == errno.EFBIG
+    fd = os.open(path, os.O_RDWR)
+    try:
+        with pytest.raises(OSError) as err:
+            os.ftruncate(fd, largest + 4096)
+        assert err.value.errno == errno.EFBIG
+    finally:
+        os.close(fd)
+    assert os.stat(path).st_size == 1
+    # Writes the kernel hands over at once (O_DIRECT): EFBIG at the pwrite,
+    # also for one that would end past the limit.
+    block = mmap.mmap(-1, 4096)
+    block.write(b"a" * 4096)
+    fd = os.open(path, os.O_RDWR | os.O_DIRECT)
+    try:
+        for offset in (largest, largest - 1, 1 << 50):
+            with pytest.raises(OSError) as err:
+                os.pwrite(fd, block, offset)
+            assert err.value.errno == errno.EFBIG
+        assert os.fstat(fd).st_size == 1
+    finally:
+        os.close(fd)
+    # A buffered write past the limit waits in the kernel's page cache
+    # (writeback caching: FUSE cannot tell the kernel a maximum file size);
+    # its refusal is EFBIG at fsync, an error at close, and nothing stored.
+    fd = os.open(path, os.O_RDWR)
+    try:
+        os.pwrite(fd, b"ab", largest)
+        with pytest.raises(OSError) as err:
+            os.fsync(fd)
+        assert err.value.errno == errno.EFBIG
+    finally:
+        try:
+            os.close(fd)
+        except OSError as closing:  # the kernel reports a failed writeback as EIO
+            assert closing.errno == errno.EIO
+    mnt.stop()
+    sizes = [v.size for v in versions(fs_store, "vers", "big")]
+    assert sizes[0] == 1 and largest + 2 not in sizes
+    mnt.start()
+    assert (mnt.path / "big").read_bytes() == b"x"
 
 
 def test_documented_refusals(mnt: Mount) -> None:

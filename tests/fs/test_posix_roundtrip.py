@@ -121,3 +121,30 @@ def test_tar_round_trip_keeps_every_type(mnt: Mount, tmp_path: Path) -> None:
     assert snapshot(into, mounted=True) == expected
     assert snapshot(back) == expected
     assert [line for line in diff_r(src, back) if not line.startswith(f"Only in {src}: s")] == []
+
+
+def test_rsync_out_of_the_mount_keeps_symlinks_fifos_and_devices(
+    mnt: Mount, tmp_path: Path
+) -> None:
+    """Issue 19 item 5: every xattr name listed on an entry can be read from it.
+
+    Linux answers ENODATA to reading any ``user.`` xattr of a symlink, FIFO,
+    socket or device, whatever the file system says; listing the S3 facts on
+    them made ``rsync -X`` fail on every such entry and leave it out.
+    """
+    src = tmp_path / "src"
+    make_tree(src)
+    into = mnt.path / "tree"
+    opts = ["rsync", "-aHAX", "--devices", "--specials"]
+    run([*opts, "--filter=-x user.s3.*", f"{src}/", f"{into}/"])
+    for path in [into, *into.rglob("*")]:
+        for name in os.listxattr(path, follow_symlinks=False):
+            os.getxattr(path, name, follow_symlinks=False)  # no ENODATA
+    expected = snapshot(src)
+    # Out of the mount as the man page says, and as plain `rsync -aHAX`
+    # (which then copies the facts of regular files as ordinary xattrs).
+    for name, extra in (("filtered", ["--filter=-x user.s3.*"]), ("plain", [])):
+        back = tmp_path / name
+        run([*opts, *extra, f"{into}/", f"{back}/"])
+        assert snapshot(back, mounted=True) == expected, name
+        assert diff_r(src, back) == [], name
