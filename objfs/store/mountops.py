@@ -210,13 +210,20 @@ class MountMixin:
         base: ObjectVersion | None,
         truncate: bool = False,
         sse: SSERequest | None = None,
+        if_latest: bool = True,
     ) -> ObjectWriter:
+        """A writer over ``base`` (None or ``truncate``: empty content).
+
+        ``if_latest`` (the mount's edits): the writer commits only while the
+        version it edits is the key's latest (``_commit_manifest``); False
+        lets it make a new latest version out of an older one.
+        """
         encode_key(key)
         # Begun before the base is read: its chunks, should the base be
         # deleted meanwhile, stay until the writer commits (store/leases.py).
         intent = self.leases.begin()
         try:
-            return self._open_writer(ctx, bucket, key, base, truncate, sse, intent)
+            return self._open_writer(ctx, bucket, key, base, truncate, sse, intent, if_latest)
         except BaseException:
             intent.end()
             raise
@@ -230,6 +237,7 @@ class MountMixin:
         truncate: bool,
         sse: SSERequest | None,
         intent: WriteIntent,
+        if_latest: bool,
     ) -> ObjectWriter:
         info = self.head_bucket(ctx, bucket)
         manifest: list[ChunkRef] | Extents = []
@@ -241,7 +249,7 @@ class MountMixin:
                 row = q.get_version(cur, bucket, encode_key(key), base.version_id)  # type: ignore[arg-type]
             if row is None or row[Col.DM]:
                 raise NoSuchKey(f"s3://{bucket}/{key} changed or was deleted")
-            if base.seq and row[Col.SEQ] != base.seq:  # a null version replaced meanwhile
+            if if_latest and base.seq and row[Col.SEQ] != base.seq:  # a null version replaced
                 raise _conflict(bucket, key, base.seq, row[Col.SEQ])
             manifest = self._extents(row)  # cached by seq: a commit leaves it there
             size = row[Col.SIZE]
@@ -265,6 +273,7 @@ class MountMixin:
             base_domain or domain,
             intent=intent,
             base_seq=base_seq,
+            if_latest=if_latest,
         )
 
     @requires()  # s3:PutObject: decided in the commit's transaction, as every mount commit
@@ -380,6 +389,7 @@ class MountMixin:
         inline: dict[bytes, bytes] | None = None,
         seen: dict[str, Any] | None = None,
         base: tuple[int, Sequence[ChunkRef]] | None = None,
+        if_latest: int | None = None,
     ) -> ObjectVersion:
         """Commit chunks the caller already stored as the key's new version.
 
@@ -390,7 +400,8 @@ class MountMixin:
         ``inline``: frames of small chunks to store in the database with it.
         ``seen``: filled with the bucket row the check read (for the access log).
         ``base``: (seq, manifest) of the version the writer edited: the commit
-        counts only the references it adds to it, and is refused
+        counts only the references it adds to it.
+        ``if_latest``: the seq of the version the commit edits; it is refused
         (``ConditionalRequestConflict``, in its own transaction) unless that
         version is still the key's latest: an edit never undoes a newer
         version another interface acknowledged meanwhile.
@@ -427,6 +438,7 @@ class MountMixin:
                 seen=seen,
                 checked=kms,
                 base=base,
+                if_latest=if_latest,
             )
 
     def _commit_in(
@@ -449,6 +461,7 @@ class MountMixin:
         checked: bool = False,
         base: tuple[int, Sequence[ChunkRef]] | None = None,
         info: BucketInfo | None = None,
+        if_latest: int | None = None,
     ) -> ObjectVersion:
         """``_commit_manifest`` inside its write transaction ``cur`` (see there);
         ``checked``: s3:PutObject was decided already (before a KMS use);
@@ -461,11 +474,11 @@ class MountMixin:
             )
         etag = _manifest_etag(manifest)
         current = q.get_latest(cur, bucket, raw)
-        if base is not None and (current is None or current[Col.SEQ] != base[0]):
+        if if_latest is not None and (current is None or current[Col.SEQ] != if_latest):
             # An edit (append, in-place write, truncate that keeps data) of a
             # version that is no longer the latest: committing it would undo
             # the newer version, which another interface acknowledged.
-            raise _conflict(bucket, key, base[0], None if current is None else current[Col.SEQ])
+            raise _conflict(bucket, key, if_latest, None if current is None else current[Col.SEQ])
         if current is not None and not current[Col.DM]:
             if sys_meta is None:
                 sys_meta = rec.unpack_sys_meta(current[Col.SMETA])

@@ -110,6 +110,7 @@ class ObjectWriter:
         max_dirty: int = 16,
         intent: WriteIntent | None = None,
         base_seq: int | None = None,
+        if_latest: bool = True,
     ) -> None:
         self.store = store
         self.bucket = bucket
@@ -122,6 +123,8 @@ class ObjectWriter:
         self._lock = threading.RLock()
         # The writer lease covers chunks stored and not yet committed (leases.py).
         self._intent = intent
+        # Commit only while the edited version is the key's latest (open_writer).
+        self._if_latest = if_latest
         self._set_base(base_manifest, base_size, base_domain, base_seq)
         self.dirty = False
         self.version: ObjectVersion | None = None  # the last commit's record
@@ -617,6 +620,7 @@ class ObjectWriter:
                     inline=self._inline,
                     seen=seen,
                     base=None if self._base_seq is None else (self._base_seq, self._base.refs),
+                    if_latest=self._base_seq if self._if_latest else None,
                 )
             except Exception as err:
                 self.store.access_log.record(
