@@ -134,6 +134,36 @@ class Raw:
         return m.group(1).decode() if m else None
 
 
+def sign_v4(
+    hdrs: dict[str, str],
+    method: str,
+    path: str,
+    query: list[tuple[str, str]],
+    key: Key,
+    *,
+    body: bytes = b"",
+    when: datetime | None = None,
+    payload_hash: str | None = None,
+) -> None:
+    """Add ``key``'s SigV4 headers (objfs's own signer, us-east-1) to ``hdrs``,
+    which must hold every header to sign (``host`` included)."""
+    amz_date = sigv4.format_amz_date(when or datetime.now(UTC))
+    hdrs["x-amz-date"] = amz_date
+    hdrs["x-amz-content-sha256"] = payload_hash or hashlib.sha256(body).hexdigest()
+    hdrs["authorization"] = sigv4.sign_headers(
+        method,
+        path,
+        query,
+        list(hdrs.items()),
+        access_key=key.key_id,
+        secret_key=key.secret,
+        region="us-east-1",
+        service="s3",
+        amz_date=amz_date,
+        payload_hash=hdrs["x-amz-content-sha256"],
+    )
+
+
 def raw_request(
     endpoint: str,
     method: str,
@@ -159,21 +189,7 @@ def raw_request(
     hdrs = dict(headers or {})
     hdrs["host"] = host or parts.netloc
     if key is not None and authorization is None:
-        amz_date = sigv4.format_amz_date(when or datetime.now(UTC))
-        hdrs["x-amz-date"] = amz_date
-        hdrs["x-amz-content-sha256"] = payload_hash or hashlib.sha256(body).hexdigest()
-        hdrs["authorization"] = sigv4.sign_headers(
-            method,
-            path,
-            query,
-            list(hdrs.items()),
-            access_key=key.key_id,
-            secret_key=key.secret,
-            region="us-east-1",
-            service="s3",
-            amz_date=amz_date,
-            payload_hash=hdrs["x-amz-content-sha256"],
-        )
+        sign_v4(hdrs, method, path, query, key, body=body, when=when, payload_hash=payload_hash)
     elif authorization is not None:
         hdrs["authorization"] = authorization
     target = quote(path, safe="/-_.~")

@@ -8,14 +8,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import http.client
-from datetime import UTC, datetime
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import pytest
 
-from objfs.auth import sigv4
-
-from .support import Key, Raw, raw_request
+from .support import Key, Raw, raw_request, sign_v4
 
 SPACED = ["_ ", " ", "\tlead", " both\t", "_\n"]
 
@@ -98,20 +95,13 @@ def send_target(
     the URI's encoding can be the reason for a refusal."""
     path, _, query = target.partition("?")
     hdrs = {"host": urlsplit(endpoint).netloc, **(headers or {})}
-    amz_date = sigv4.format_amz_date(datetime.now(UTC))
-    hdrs["x-amz-date"] = amz_date
-    hdrs["x-amz-content-sha256"] = hashlib.sha256(body).hexdigest()
-    hdrs["authorization"] = sigv4.sign_headers(
+    sign_v4(
+        hdrs,
         method,
         unquote(path, errors="replace"),
         parse_qsl(query, keep_blank_values=True),
-        list(hdrs.items()),
-        access_key=key.key_id,
-        secret_key=key.secret,
-        region="us-east-1",
-        service="s3",
-        amz_date=amz_date,
-        payload_hash=hdrs["x-amz-content-sha256"],
+        key,
+        body=body,
     )
     parts = urlsplit(endpoint)
     conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)

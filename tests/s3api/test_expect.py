@@ -9,16 +9,12 @@ reads.
 
 from __future__ import annotations
 
-import hashlib
 import socket
-from datetime import UTC, datetime
 
 import pytest
 from botocore.exceptions import ClientError
 
-from objfs.auth import sigv4
-
-from .support import Key, Server
+from .support import Key, Server, sign_v4
 
 TIMEOUT = 30.0  # generous: a loaded machine is slow, never wrong
 
@@ -28,21 +24,7 @@ def request_head(
 ) -> bytes:
     hdrs = {"host": f"127.0.0.1:{server.port}", **headers}
     if key is not None:
-        amz_date = sigv4.format_amz_date(datetime.now(UTC))
-        hdrs["x-amz-date"] = amz_date
-        hdrs["x-amz-content-sha256"] = hashlib.sha256(body).hexdigest()
-        hdrs["authorization"] = sigv4.sign_headers(
-            method,
-            path,
-            [],
-            list(hdrs.items()),
-            access_key=key.key_id,
-            secret_key=key.secret,
-            region="us-east-1",
-            service="s3",
-            amz_date=amz_date,
-            payload_hash=hdrs["x-amz-content-sha256"],
-        )
+        sign_v4(hdrs, method, path, [], key, body=body)
     lines = [f"{method} {path} HTTP/1.1", *(f"{k}: {v}" for k, v in hdrs.items())]
     return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
