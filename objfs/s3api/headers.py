@@ -143,6 +143,16 @@ def sse_headers(sse: str | None, kms_key_id: str | None) -> list[tuple[str, str]
     return []
 
 
+def applied_sse_headers(req: Request, sse: str, kms_key_id: str | None) -> list[tuple[str, str]]:
+    """The encryption headers of a write's answer, from the encryption the
+    store applied (the request's or the bucket's default), for every write kind:
+    SSE-S3/SSE-KMS name the algorithm (and key); SSE-C echoes the algorithm and
+    the MD5 of the key the request gave for the new data."""
+    if sse == "SSE-C":
+        return ssec_echo(req)
+    return sse_headers(sse, kms_key_id)
+
+
 def ssec_echo(req: Request, prefix: str = "x-amz-server-side-encryption-customer-") -> list:
     if req.h.get(prefix + "algorithm") is None:
         return []

@@ -128,9 +128,8 @@ async def put_object(req: Request) -> Response:
     headers = [("ETag", f'"{result.etag}"')]
     if result.version_id != "null":
         headers.append(("x-amz-version-id", result.version_id))
-    if sse is not None and sse.mode in ("AES256", "aws:kms"):
-        headers += hdr.sse_headers(sse.mode, sse.kms_key_id)
-    headers += hdr.ssec_echo(req) + req.body.checksums
+    headers += hdr.applied_sse_headers(req, result.sse, result.kms_key_id)
+    headers += req.body.checksums
     return Response(200, headers)
 
 
@@ -167,7 +166,7 @@ async def copy_object(req: Request) -> Response:
         headers.append(("x-amz-version-id", result.version_id))
     if src_version:
         headers.append(("x-amz-copy-source-version-id", src_version))
-    headers += hdr.ssec_echo(req)
+    headers += hdr.applied_sse_headers(req, result.sse, result.kms_key_id)
     doc = xmldoc.root("CopyObjectResult")
     xmldoc.add(doc, "LastModified", xmldoc.iso_time(result.last_modified_ns))
     xmldoc.add(doc, "ETag", f'"{result.etag}"')

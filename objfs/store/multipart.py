@@ -158,7 +158,7 @@ class MultipartMixin:
         (its references keep the shared chunks alive until ours are added)."""
         now = time.time_ns()
         with self.db.write(durable=ctx.durable) as cur:
-            self._upload(cur, bucket, key, upload_id)
+            upload = self._upload(cur, bucket, key, upload_id)
             if source is not None:
                 still = q.get_version(
                     cur, source[Col.BUCKET], source[Col.KEY], source[Col.VERSION_ID]
@@ -184,7 +184,7 @@ class MultipartMixin:
             if old is not None:
                 _drop(cur, old[0])
             q.add_change(cur, bucket, encode_key(key))
-        return PartInfo(part_number, etag, size, now)
+        return PartInfo(part_number, etag, size, now, sse=upload[7], kms_key_id=upload[8])
 
     @requires(
         Need(

@@ -215,6 +215,10 @@ class PutResult:
     size: int
     seq: int = 0  # the new version's place in creation order
     last_modified_ns: int = 0
+    # The encryption the store applied (the request's, else the bucket's
+    # default): "none", "AES256", "aws:kms", "SSE-C"; the KMS key for aws:kms.
+    sse: str = "none"
+    kms_key_id: str | None = None
 
 
 @dataclass(slots=True, frozen=True)
@@ -329,6 +333,8 @@ class PartInfo:
     etag: str
     size: int
     last_modified_ns: int
+    sse: str = "none"  # the upload's encryption, as PutResult.sse
+    kms_key_id: str | None = None
 
 
 @dataclass(slots=True, frozen=True)
