@@ -48,10 +48,9 @@ def _customer_key(req: Request, prefix: str) -> bytes | None:
     key = decode_base64(key_b64, "the SSE-C customer key")
     if len(key) != 32:
         raise InvalidArgument("the SSE-C customer key must be 256 bits")
-    if (
-        md5_b64 is not None
-        and decode_base64(md5_b64, "the SSE-C key MD5") != hashlib.md5(key).digest()
-    ):
+    if md5_b64 is None:  # S3 requires it, to catch a key garbled on the way
+        raise InvalidArgument("SSE-C needs the customer key MD5 header")
+    if decode_base64(md5_b64, "the SSE-C key MD5") != hashlib.md5(key).digest():
         raise InvalidArgument("the SSE-C customer key MD5 does not match the key")
     if not req.secure and not req.loopback:
         raise InvalidRequest("SSE-C requests must be made over HTTPS")
@@ -67,9 +66,26 @@ def sse_request(req: Request) -> SSERequest | None:
         raise InvalidArgument(f"unsupported x-amz-server-side-encryption {mode!r}")
     if key is not None and mode is not None:
         raise InvalidArgument("SSE-C and x-amz-server-side-encryption are exclusive")
-    if mode is None and kms is None and key is None:
+    if kms is not None and mode != "aws:kms":
+        raise InvalidArgument(
+            "x-amz-server-side-encryption-aws-kms-key-id is only valid with "
+            "x-amz-server-side-encryption: aws:kms"
+        )
+    if mode is None and key is None:
         return None
-    return SSERequest(mode="SSE-C" if key else mode or "aws:kms", kms_key_id=kms, customer_key=key)
+    return SSERequest(mode="SSE-C" if key else mode, kms_key_id=kms, customer_key=key)
+
+
+# Headers that choose the encryption of new data: a read has none to choose.
+_WRITE_ONLY_SSE = ("x-amz-server-side-encryption", "x-amz-server-side-encryption-aws-kms-key-id")
+
+
+def refuse_write_sse(req: Request) -> None:
+    """GET and HEAD: SSE-S3/SSE-KMS headers are a 400, as S3 answers (the
+    encryption was decided when the object was written; only SSE-C keys are read)."""
+    for name in _WRITE_ONLY_SSE:
+        if name in req.h:
+            raise InvalidArgument(f"the {name} header is not supported for this operation")
 
 
 def read_sse(

@@ -50,6 +50,7 @@ def _override(req: Request, headers: list[tuple[str, str]]) -> list[tuple[str, s
 
 
 async def head_object(req: Request) -> Response:
+    hdr.refuse_write_sse(req)
     version = req.params.get("versionId")
     info = await req.run(
         req.store.head_object,
@@ -64,6 +65,7 @@ async def head_object(req: Request) -> Response:
 
 
 async def get_object(req: Request) -> Response:
+    hdr.refuse_write_sse(req)
     version = req.params.get("versionId")
     sse = hdr.read_sse(req)
     spec = hdr.parse_range(req.h.get("range"))

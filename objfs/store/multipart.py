@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from objfs.errors import (
+    AccessDenied,
     EntityTooSmall,
     InternalError,
     InvalidArgument,
@@ -121,7 +122,7 @@ class MultipartMixin:
         _check_part_number(part_number)
         with self.db.read() as cur:
             upload = self._upload(cur, bucket, key, upload_id)
-        domain = self._domain(upload[9], sse.customer_key if sse else None, ctx, bucket, key)
+        domain = self._upload_domain(ctx, upload, sse, bucket, key)
         stored = store_stream(
             self.chunks, domain, ChunkedBody(body, self.chunk_size), limit=MAX_PART_SIZE
         )
@@ -138,6 +139,33 @@ class MultipartMixin:
             stored.md5.hexdigest(),
             domain.domain_id,
         )
+
+    def _upload_domain(
+        self: Store,
+        ctx: RequestContext,
+        upload: tuple,
+        sse: SSERequest | None,
+        bucket: str,
+        key: str,
+    ) -> Any:
+        """The domain a part of ``upload`` is written in. As S3: a part of an
+        SSE-C upload must carry the key the upload was created with; a missing
+        or different key is InvalidRequest (400), not the AccessDenied a read
+        with a wrong key gets."""
+        customer_key = sse.customer_key if sse else None
+        if upload[7] != "SSE-C":
+            return self._domain(upload[9], customer_key, ctx, bucket, key)
+        if customer_key is None:
+            raise InvalidRequest(
+                "The multipart upload initiate requested encryption. Subsequent part "
+                "requests must include the appropriate encryption parameters."
+            )
+        try:
+            return self._domain(upload[9], customer_key, ctx, bucket, key)
+        except AccessDenied:
+            raise InvalidRequest(
+                "The provided encryption parameters did not match the ones used originally."
+            ) from None
 
     def _put_part(
         self: Store,
@@ -255,7 +283,7 @@ class MultipartMixin:
         src_domain = self._domain(
             row[Col.DOMAIN], src_sse.customer_key if src_sse else None, ctx, src_bucket, src_key
         )
-        domain = self._domain(upload[9], sse.customer_key if sse else None, ctx, bucket, key)
+        domain = self._upload_domain(ctx, upload, sse, bucket, key)
         info = rec.version_from_row(row, is_latest=latest)
         extents = self._extents(row)
         if domain.domain_id != src_domain.domain_id:

@@ -17,7 +17,7 @@ from botocore.exceptions import ClientError
 from objfs.store import OWNER, Store
 
 from .conftest import make_users
-from .support import Server
+from .support import Server, raw_request
 
 KEY = bytes(range(32))
 KEY_B64 = base64.b64encode(KEY).decode()
@@ -145,3 +145,94 @@ def test_ssec_multipart_echoes_the_key(alice, bkt: str) -> None:  # type: ignore
     assert "ServerSideEncryption" not in done
     got = alice.get_object(Bucket=bkt, Key="mp", **SSEC)
     assert got["Body"].read() == b"a"
+
+
+# -- requests S3 refuses -------------------------------------------------------------
+
+
+def _raw(server: Server, keys: dict, method: str, path: str, **kw):  # type: ignore[no-untyped-def]
+    return raw_request(server.endpoint, method, path, key=keys["alice"], **kw)
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+@pytest.mark.parametrize(
+    "sent",
+    [
+        {"x-amz-server-side-encryption": "AES256"},
+        {"x-amz-server-side-encryption": "aws:kms"},
+        {"x-amz-server-side-encryption-aws-kms-key-id": "some-key"},
+    ],
+)
+def test_sse_headers_on_a_read_are_refused(
+    alice,  # type: ignore[no-untyped-def]
+    bkt: str,
+    server: Server,
+    keys: dict,
+    method: str,
+    sent: dict,
+) -> None:
+    """SSE-S3 and SSE-KMS are decided at write time: a read naming them is a 400."""
+    alice.put_object(Bucket=bkt, Key="k", Body=b"x")
+    resp = _raw(server, keys, method, f"/{bkt}/k", headers=sent)
+    assert resp.status == 400
+    if method == "GET":
+        assert resp.code == "InvalidArgument"
+    assert _raw(server, keys, method, f"/{bkt}/k").status == 200
+
+
+def test_ssec_without_key_md5_is_refused(alice, bkt: str, server: Server, keys: dict) -> None:  # type: ignore[no-untyped-def]
+    sent = {
+        "x-amz-server-side-encryption-customer-algorithm": "AES256",
+        "x-amz-server-side-encryption-customer-key": KEY_B64,
+    }
+    resp = _raw(server, keys, "PUT", f"/{bkt}/k", headers=sent, body=b"x")
+    assert (resp.status, resp.code) == (400, "InvalidArgument")
+    sent["x-amz-server-side-encryption-customer-key-MD5"] = KEY_MD5
+    assert _raw(server, keys, "PUT", f"/{bkt}/k", headers=sent, body=b"x").status == 200
+
+
+@pytest.mark.parametrize(
+    "sent",
+    [
+        {
+            "x-amz-server-side-encryption": "AES256",
+            "x-amz-server-side-encryption-aws-kms-key-id": "k",
+        },
+        {"x-amz-server-side-encryption-aws-kms-key-id": "k"},
+    ],
+)
+def test_kms_key_id_without_aws_kms_is_refused(
+    bkt: str,
+    server: Server,
+    keys: dict,
+    sent: dict,
+) -> None:
+    resp = _raw(server, keys, "PUT", f"/{bkt}/k", headers=sent, body=b"x")
+    assert (resp.status, resp.code) == (400, "InvalidArgument")
+
+
+def test_ssec_part_with_another_key_is_refused(alice, bkt: str) -> None:  # type: ignore[no-untyped-def]
+    """A part must carry the key the upload was created with: 400 InvalidRequest
+    (a read with a wrong key is a 403: there the object exists and is refused)."""
+    upload = alice.create_multipart_upload(Bucket=bkt, Key="mp", **SSEC)["UploadId"]
+    other = bytes(32)
+    wrong = {
+        "SSECustomerAlgorithm": "AES256",
+        "SSECustomerKey": base64.b64encode(other).decode(),
+        "SSECustomerKeyMD5": base64.b64encode(hashlib.md5(other).digest()).decode(),
+    }
+    args = {"Bucket": bkt, "Key": "mp", "UploadId": upload, "PartNumber": 1, "Body": b"a"}
+    with pytest.raises(ClientError) as exc:
+        alice.upload_part(**args, **wrong)
+    assert _error(exc) == ("InvalidRequest", 400)
+    with pytest.raises(ClientError) as exc:
+        alice.upload_part(**args)
+    assert _error(exc) == ("InvalidRequest", 400)
+    assert alice.upload_part(**args, **SSEC)["SSECustomerKeyMD5"] == KEY_MD5
+
+
+def test_range_on_an_empty_object_is_unsatisfiable(alice, bkt: str) -> None:  # type: ignore[no-untyped-def]
+    alice.put_object(Bucket=bkt, Key="empty", Body=b"")
+    with pytest.raises(ClientError) as exc:
+        alice.get_object(Bucket=bkt, Key="empty", Range="bytes=40-50")
+    assert _error(exc) == ("InvalidRange", 416)
