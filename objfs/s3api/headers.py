@@ -61,9 +61,16 @@ def sse_request(req: Request) -> SSERequest | None:
     """The encryption a write asks for (None: the bucket's default)."""
     mode = req.h.get("x-amz-server-side-encryption")
     kms = req.h.get("x-amz-server-side-encryption-aws-kms-key-id")
+    algorithm = req.h.get("x-amz-server-side-encryption-customer-algorithm")
+    if mode not in (None, "AES256", "aws:kms") or algorithm not in (None, "AES256"):
+        # Passed on as sent: the store authorizes the request (a bucket policy
+        # may deny on the value: 403), then refuses the value (400).
+        return SSERequest(
+            mode=mode if mode is not None else "SSE-C",
+            kms_key_id=kms,
+            customer_algorithm=algorithm,
+        )
     key = _customer_key(req, "x-amz-server-side-encryption-customer-")
-    if mode is not None and mode not in ("AES256", "aws:kms"):
-        raise InvalidArgument(f"unsupported x-amz-server-side-encryption {mode!r}")
     if key is not None and mode is not None:
         raise InvalidArgument("SSE-C and x-amz-server-side-encryption are exclusive")
     if kms is not None and mode != "aws:kms":

@@ -387,11 +387,16 @@ class SSERequest:
 
     ``mode``: None (bucket default), "none", "AES256", "aws:kms", "SSE-C".
     ``customer_key``: the 32-byte SSE-C key, never stored.
+    ``customer_algorithm``: the SSE-C algorithm as the request named it.
+    A mode or algorithm S3 does not know is passed on as sent: the request
+    is authorized first (a policy may deny on the value), then refused
+    with InvalidArgument.
     """
 
     mode: str | None = None
     kms_key_id: str | None = None
     customer_key: bytes | None = None
+    customer_algorithm: str | None = None
 
 
 @dataclass(slots=True, frozen=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -236,3 +237,40 @@ def test_range_on_an_empty_object_is_unsatisfiable(alice, bkt: str) -> None:  # 
     with pytest.raises(ClientError) as exc:
         alice.get_object(Bucket=bkt, Key="empty", Range="bytes=40-50")
     assert _error(exc) == ("InvalidRange", 416)
+
+
+def _deny_put_unless(alice, bkt: str, key: str, value: str) -> None:  # type: ignore[no-untyped-def]
+    statement = {
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:PutObject",
+        "Resource": f"arn:aws:s3:::{bkt}/*",
+        "Condition": {"StringNotEquals": {key: value}},
+    }
+    policy = {"Version": "2012-10-17", "Statement": [statement]}
+    alice.put_bucket_policy(Bucket=bkt, Policy=json.dumps(policy))
+
+
+def test_policy_decides_before_an_unknown_algorithm_is_refused(alice, bkt: str) -> None:  # type: ignore[no-untyped-def]
+    """An algorithm S3 does not know is refused (400) only once the request
+    is authorized: a policy denying on the value as sent answers 403."""
+    with pytest.raises(ClientError) as exc:
+        alice.put_object(Bucket=bkt, Key="k", Body=b"x", ServerSideEncryption="AES192")
+    assert _error(exc) == ("InvalidArgument", 400)
+    with pytest.raises(ClientError) as exc:
+        alice.put_object(Bucket=bkt, Key="k", Body=b"x", SSECustomerAlgorithm="AES192")
+    assert _error(exc) == ("InvalidArgument", 400)
+    _deny_put_unless(alice, bkt, "s3:x-amz-server-side-encryption", "AES256")
+    with pytest.raises(ClientError) as exc:
+        alice.put_object(Bucket=bkt, Key="k", Body=b"x", ServerSideEncryption="AES192")
+    assert _error(exc) == ("AccessDenied", 403)
+    put = alice.put_object(Bucket=bkt, Key="k", Body=b"x", ServerSideEncryption="AES256")
+    assert put["ServerSideEncryption"] == "AES256"
+
+
+def test_policy_on_the_ssec_algorithm(alice, bkt: str) -> None:  # type: ignore[no-untyped-def]
+    _deny_put_unless(alice, bkt, "s3:x-amz-server-side-encryption-customer-algorithm", "AES256")
+    with pytest.raises(ClientError) as exc:
+        alice.put_object(Bucket=bkt, Key="k", Body=b"x", SSECustomerAlgorithm="AES192")
+    assert _error(exc) == ("AccessDenied", 403)
+    assert alice.put_object(Bucket=bkt, Key="k", Body=b"x", **SSEC)["SSECustomerKeyMD5"] == KEY_MD5
