@@ -230,3 +230,17 @@ def copy_source(req: Request) -> tuple[str, str, str | None]:
             raise InvalidArgument("x-amz-copy-source accepts only ?versionId=V")
         version = unescape(value, InvalidArgument, "Invalid copy source encoding.")
     return bucket, key, version
+
+
+def expected_owners(req: Request) -> tuple[tuple[str, str], ...]:
+    """``x-amz-expected-bucket-owner`` (the request's bucket) and
+    ``x-amz-source-expected-bucket-owner`` (a copy's source bucket), for the
+    store's check: (bucket, canonical id) pairs."""
+    out = []
+    expected = req.h.get("x-amz-expected-bucket-owner")
+    if expected is not None and req.bucket:
+        out.append((req.bucket, expected))
+    source = req.h.get("x-amz-source-expected-bucket-owner")
+    if source is not None and "x-amz-copy-source" in req.h:
+        out.append((copy_source(req)[0], source))
+    return tuple(out)

@@ -82,6 +82,9 @@ class RequestContext:
     host_header: str | None = None
     tls_version: str | None = None
     cipher_suite: str | None = None
+    # (bucket, canonical id) pairs: the request expects that bucket to be owned
+    # by that id (S3's x-amz-expected-bucket-owner); otherwise AccessDenied.
+    expected_owners: tuple[tuple[str, str], ...] = ()
 
     @property
     def principal(self) -> str:
