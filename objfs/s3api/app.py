@@ -27,6 +27,7 @@ from objfs.errors import (
     RequestHeaderSectionTooLarge,
 )
 from objfs.s3api import cors, expect, routing
+from objfs.s3api import headers as hdr
 from objfs.s3api.auth import authenticate
 from objfs.s3api.body import RequestBody
 from objfs.s3api.body import wire as body_wire
@@ -166,6 +167,7 @@ class S3App:
             host_header=req.h.get("host"),
             tls_version=req.tls_version,
             cipher_suite=req.cipher_suite,
+            expected_owners=hdr.expected_owners(req),
         )
         req.body = RequestBody(receive, req.h, payload=authed.payload, signer=authed.signer)
         return await handler(req)

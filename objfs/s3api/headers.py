@@ -48,10 +48,9 @@ def _customer_key(req: Request, prefix: str) -> bytes | None:
     key = decode_base64(key_b64, "the SSE-C customer key")
     if len(key) != 32:
         raise InvalidArgument("the SSE-C customer key must be 256 bits")
-    if (
-        md5_b64 is not None
-        and decode_base64(md5_b64, "the SSE-C key MD5") != hashlib.md5(key).digest()
-    ):
+    if md5_b64 is None:  # S3 requires it, to catch a key garbled on the way
+        raise InvalidArgument("SSE-C needs the customer key MD5 header")
+    if decode_base64(md5_b64, "the SSE-C key MD5") != hashlib.md5(key).digest():
         raise InvalidArgument("the SSE-C customer key MD5 does not match the key")
     if not req.secure and not req.loopback:
         raise InvalidRequest("SSE-C requests must be made over HTTPS")
@@ -62,14 +61,38 @@ def sse_request(req: Request) -> SSERequest | None:
     """The encryption a write asks for (None: the bucket's default)."""
     mode = req.h.get("x-amz-server-side-encryption")
     kms = req.h.get("x-amz-server-side-encryption-aws-kms-key-id")
+    algorithm = req.h.get("x-amz-server-side-encryption-customer-algorithm")
+    if mode not in (None, "AES256", "aws:kms") or algorithm not in (None, "AES256"):
+        # Passed on as sent: the store authorizes the request (a bucket policy
+        # may deny on the value: 403), then refuses the value (400).
+        return SSERequest(
+            mode=mode if mode is not None else "SSE-C",
+            kms_key_id=kms,
+            customer_algorithm=algorithm,
+        )
     key = _customer_key(req, "x-amz-server-side-encryption-customer-")
-    if mode is not None and mode not in ("AES256", "aws:kms"):
-        raise InvalidArgument(f"unsupported x-amz-server-side-encryption {mode!r}")
     if key is not None and mode is not None:
         raise InvalidArgument("SSE-C and x-amz-server-side-encryption are exclusive")
-    if mode is None and kms is None and key is None:
+    if kms is not None and mode != "aws:kms":
+        raise InvalidArgument(
+            "x-amz-server-side-encryption-aws-kms-key-id is only valid with "
+            "x-amz-server-side-encryption: aws:kms"
+        )
+    if mode is None and key is None:
         return None
-    return SSERequest(mode="SSE-C" if key else mode or "aws:kms", kms_key_id=kms, customer_key=key)
+    return SSERequest(mode="SSE-C" if key else mode, kms_key_id=kms, customer_key=key)
+
+
+# Headers that choose the encryption of new data: a read has none to choose.
+_WRITE_ONLY_SSE = ("x-amz-server-side-encryption", "x-amz-server-side-encryption-aws-kms-key-id")
+
+
+def refuse_write_sse(req: Request) -> None:
+    """GET and HEAD: SSE-S3/SSE-KMS headers are a 400, as S3 answers (the
+    encryption was decided when the object was written; only SSE-C keys are read)."""
+    for name in _WRITE_ONLY_SSE:
+        if name in req.h:
+            raise InvalidArgument(f"the {name} header is not supported for this operation")
 
 
 def read_sse(
@@ -143,6 +166,16 @@ def sse_headers(sse: str | None, kms_key_id: str | None) -> list[tuple[str, str]
     return []
 
 
+def applied_sse_headers(req: Request, sse: str, kms_key_id: str | None) -> list[tuple[str, str]]:
+    """The encryption headers of a write's answer, from the encryption the
+    store applied (the request's or the bucket's default), for every write kind:
+    SSE-S3/SSE-KMS name the algorithm (and key); SSE-C echoes the algorithm and
+    the MD5 of the key the request gave for the new data."""
+    if sse == "SSE-C":
+        return ssec_echo(req)
+    return sse_headers(sse, kms_key_id)
+
+
 def ssec_echo(req: Request, prefix: str = "x-amz-server-side-encryption-customer-") -> list:
     if req.h.get(prefix + "algorithm") is None:
         return []
@@ -186,3 +219,17 @@ def copy_source(req: Request) -> tuple[str, str, str | None]:
             raise InvalidArgument("x-amz-copy-source accepts only ?versionId=V")
         version = unescape(value, InvalidArgument, "Invalid copy source encoding.")
     return bucket, key, version
+
+
+def expected_owners(req: Request) -> tuple[tuple[str, str], ...]:
+    """``x-amz-expected-bucket-owner`` (the request's bucket) and
+    ``x-amz-source-expected-bucket-owner`` (a copy's source bucket), for the
+    store's check: (bucket, canonical id) pairs."""
+    out = []
+    expected = req.h.get("x-amz-expected-bucket-owner")
+    if expected is not None and req.bucket:
+        out.append((req.bucket, expected))
+    source = req.h.get("x-amz-source-expected-bucket-owner")
+    if source is not None and "x-amz-copy-source" in req.h:
+        out.append((copy_source(req)[0], source))
+    return tuple(out)

@@ -63,7 +63,8 @@ async def upload_part(req: Request) -> Response:
         req.body.file(),
         sse=hdr.read_sse(req),
     )
-    headers = [("ETag", f'"{part.etag}"'), *hdr.ssec_echo(req), *req.body.checksums]
+    headers = [("ETag", f'"{part.etag}"')]
+    headers += hdr.applied_sse_headers(req, part.sse, part.kms_key_id) + req.body.checksums
     return Response(200, headers)
 
 
@@ -102,6 +103,7 @@ async def _upload_part_copy(req: Request, upload_id: str, number: int) -> Respon
     xmldoc.add(doc, "LastModified", xmldoc.iso_time(part.last_modified_ns))
     xmldoc.add(doc, "ETag", f'"{part.etag}"')
     headers = [("x-amz-copy-source-version-id", src_version)] if src_version else []
+    headers += hdr.applied_sse_headers(req, part.sse, part.kms_key_id)
     return Response.xml(doc, headers=headers)
 
 
@@ -129,6 +131,7 @@ async def complete_upload(req: Request) -> Response:
         ],
     )
     headers = [("x-amz-version-id", result.version_id)] if result.version_id != "null" else []
+    headers += hdr.applied_sse_headers(req, result.sse, result.kms_key_id)
     return Response.xml(out, headers=headers)
 
 

@@ -50,6 +50,7 @@ def _override(req: Request, headers: list[tuple[str, str]]) -> list[tuple[str, s
 
 
 async def head_object(req: Request) -> Response:
+    hdr.refuse_write_sse(req)
     version = req.params.get("versionId")
     info = await req.run(
         req.store.head_object,
@@ -64,6 +65,7 @@ async def head_object(req: Request) -> Response:
 
 
 async def get_object(req: Request) -> Response:
+    hdr.refuse_write_sse(req)
     version = req.params.get("versionId")
     sse = hdr.read_sse(req)
     # Open and suffix ranges are resolved by the store on the version it reads.
@@ -120,9 +122,8 @@ async def put_object(req: Request) -> Response:
     headers = [("ETag", f'"{result.etag}"')]
     if result.version_id != "null":
         headers.append(("x-amz-version-id", result.version_id))
-    if sse is not None and sse.mode in ("AES256", "aws:kms"):
-        headers += hdr.sse_headers(sse.mode, sse.kms_key_id)
-    headers += hdr.ssec_echo(req) + req.body.checksums
+    headers += hdr.applied_sse_headers(req, result.sse, result.kms_key_id)
+    headers += req.body.checksums
     return Response(200, headers)
 
 
@@ -151,7 +152,7 @@ async def copy_object(req: Request) -> Response:
         headers.append(("x-amz-version-id", result.version_id))
     if src_version:
         headers.append(("x-amz-copy-source-version-id", src_version))
-    headers += hdr.ssec_echo(req)
+    headers += hdr.applied_sse_headers(req, result.sse, result.kms_key_id)
     doc = xmldoc.root("CopyObjectResult")
     xmldoc.add(doc, "LastModified", xmldoc.iso_time(result.last_modified_ns))
     xmldoc.add(doc, "ETag", f'"{result.etag}"')

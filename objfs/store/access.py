@@ -96,12 +96,14 @@ def condition_keys(args: Mapping[str, Any]) -> dict[str, Any]:
         found["s3:max-keys"] = args["max_keys"]
     sse = args.get("sse")
     if isinstance(sse, SSERequest):
-        if sse.mode in ("AES256", "aws:kms"):
+        if sse.mode not in (None, "none", "SSE-C"):  # as sent, also a value S3 refuses
             found["s3:x-amz-server-side-encryption"] = sse.mode
         if sse.kms_key_id:
             found["s3:x-amz-server-side-encryption-aws-kms-key-id"] = sse.kms_key_id
-        if sse.customer_key is not None:
-            found["s3:x-amz-server-side-encryption-customer-algorithm"] = "AES256"
+        if sse.customer_key is not None or sse.customer_algorithm is not None:
+            found["s3:x-amz-server-side-encryption-customer-algorithm"] = (
+                sse.customer_algorithm or "AES256"
+            )
     elif sse in ("AES256", "aws:kms"):  # a commit names the encryption its data has
         found["s3:x-amz-server-side-encryption"] = sse
         if args.get("kms_key_id"):

@@ -347,6 +347,8 @@ class AccessControl:
             if seen is not None:
                 seen[bucket] = None
             return None  # the method itself reports NoSuchBucket
+        if bucket_row is not None and ctx.expected_owners:
+            self._check_expected_owner(cur, ctx, bucket, bucket_row[0])  # type: ignore[arg-type]
         config = decode_config(bucket_row[1]) if bucket_row else {}
         if seen is not None and bucket is not None and bucket_row is not None:
             seen[bucket] = (bucket_row[0], config)
@@ -374,6 +376,16 @@ class AccessControl:
                 decision=decision,
             )
         return decision
+
+    def _check_expected_owner(self, cur: Any, ctx: RequestContext, bucket: str, owner: str) -> None:
+        """S3's x-amz-expected-bucket-owner: a bucket owned by another than the
+        request expects is refused (403), whoever asks and whatever the policy."""
+        for name, expected in ctx.expected_owners:
+            if name == bucket and expected != self.canonical_id_of(cur, owner):
+                raise AccessDenied(
+                    f"Access Denied: bucket {bucket!r} is not owned by the expected "
+                    f"bucket owner {expected!r}"
+                )
 
     def decide(
         self,

@@ -251,6 +251,8 @@ class Store(
             return self._domain(self._store_domain_id("plain_domain")), "none", None
         if mode == "AES256":
             return self._domain(self._store_domain_id("sse_s3_domain")), "AES256", None
+        if sse and sse.customer_algorithm not in (None, "AES256"):
+            raise InvalidArgument("the SSE-C algorithm must be AES256")
         if mode == "SSE-C":
             key = sse.customer_key if sse else None
             if key is None or len(key) != 32:

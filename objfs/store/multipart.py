@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from objfs.errors import (
+    AccessDenied,
     EntityTooSmall,
     InternalError,
     InvalidArgument,
@@ -123,7 +124,7 @@ class MultipartMixin:
         _check_part_number(part_number)
         with self.db.read() as cur:
             upload = self._upload(cur, bucket, key, upload_id)
-        domain = self._domain(upload[9], sse.customer_key if sse else None, ctx, bucket, key)
+        domain = self._upload_domain(ctx, upload, sse, bucket, key)
         stored = store_stream(
             self.chunks, domain, ChunkedBody(body, self.chunk_size), limit=MAX_PART_SIZE
         )
@@ -140,6 +141,33 @@ class MultipartMixin:
             stored.md5.hexdigest(),
             domain.domain_id,
         )
+
+    def _upload_domain(
+        self: Store,
+        ctx: RequestContext,
+        upload: tuple,
+        sse: SSERequest | None,
+        bucket: str,
+        key: str,
+    ) -> Any:
+        """The domain a part of ``upload`` is written in. As S3: a part of an
+        SSE-C upload must carry the key the upload was created with; a missing
+        or different key is InvalidRequest (400), not the AccessDenied a read
+        with a wrong key gets."""
+        customer_key = sse.customer_key if sse else None
+        if upload[7] != "SSE-C":
+            return self._domain(upload[9], customer_key, ctx, bucket, key)
+        if customer_key is None:
+            raise InvalidRequest(
+                "The multipart upload initiate requested encryption. Subsequent part "
+                "requests must include the appropriate encryption parameters."
+            )
+        try:
+            return self._domain(upload[9], customer_key, ctx, bucket, key)
+        except AccessDenied:
+            raise InvalidRequest(
+                "The provided encryption parameters did not match the ones used originally."
+            ) from None
 
     def _put_part(
         self: Store,
@@ -160,7 +188,7 @@ class MultipartMixin:
         (its references keep the shared chunks alive until ours are added)."""
         now = time.time_ns()
         with self.db.write(durable=ctx.durable) as cur:
-            self._upload(cur, bucket, key, upload_id)
+            upload = self._upload(cur, bucket, key, upload_id)
             if source is not None:
                 still = q.get_version(
                     cur, source[Col.BUCKET], source[Col.KEY], source[Col.VERSION_ID]
@@ -186,7 +214,7 @@ class MultipartMixin:
             if old is not None:
                 _drop(cur, old[0])
             q.add_change(cur, bucket, encode_key(key))
-        return PartInfo(part_number, etag, size, now)
+        return PartInfo(part_number, etag, size, now, sse=upload[7], kms_key_id=upload[8])
 
     @requires(
         Need(
@@ -267,7 +295,7 @@ class MultipartMixin:
         src_domain = self._domain(
             row[Col.DOMAIN], src_sse.customer_key if src_sse else None, ctx, src_bucket, src_key
         )
-        domain = self._domain(upload[9], sse.customer_key if sse else None, ctx, bucket, key)
+        domain = self._upload_domain(ctx, upload, sse, bucket, key)
         extents = self._extents(row)
         if domain.domain_id != src_domain.domain_id:
             with ObjectReader(self.chunks, src_domain, info, extents, src_range) as reader:

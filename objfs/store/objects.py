@@ -375,7 +375,9 @@ class ObjectsMixin:
         )
         q.set_latest(cur, bucket, raw, seq, int(delete_marker))  # type: ignore[arg-type]
         self.access.record_creator(cur, bucket, raw, version_id, creator)
-        return PutResult(version_id, etag, size, seq=seq, last_modified_ns=now)
+        return PutResult(
+            version_id, etag, size, seq=seq, last_modified_ns=now, sse=sse, kms_key_id=kms_key_id
+        )
 
     def _make_durable(
         self, manifest: Sequence[ChunkRef], inline: dict[bytes, bytes] | None = None

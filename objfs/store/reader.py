@@ -209,7 +209,8 @@ class ObjectReader:
             self.start, end = 0, info.size
         else:
             first, last = resolve_range(byte_range, info.size)
-            if first < 0 or (first >= info.size and info.size > 0) or last < first:
+            # As S3: no range of an empty object is satisfiable.
+            if first < 0 or first >= info.size or last < first:
                 raise InvalidRange(
                     f"range {first}-{last} is not satisfiable for an object of {info.size} bytes"
                 )

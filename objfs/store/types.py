@@ -83,6 +83,9 @@ class RequestContext:
     host_header: str | None = None
     tls_version: str | None = None
     cipher_suite: str | None = None
+    # (bucket, canonical id) pairs: the request expects that bucket to be owned
+    # by that id (S3's x-amz-expected-bucket-owner); otherwise AccessDenied.
+    expected_owners: tuple[tuple[str, str], ...] = ()
 
     @property
     def principal(self) -> str:
@@ -216,6 +219,10 @@ class PutResult:
     size: int
     seq: int = 0  # the new version's place in creation order
     last_modified_ns: int = 0
+    # The encryption the store applied (the request's, else the bucket's
+    # default): "none", "AES256", "aws:kms", "SSE-C"; the KMS key for aws:kms.
+    sse: str = "none"
+    kms_key_id: str | None = None
 
 
 @dataclass(slots=True, frozen=True)
@@ -330,6 +337,8 @@ class PartInfo:
     etag: str
     size: int
     last_modified_ns: int
+    sse: str = "none"  # the upload's encryption, as PutResult.sse
+    kms_key_id: str | None = None
 
 
 @dataclass(slots=True, frozen=True)
@@ -382,11 +391,16 @@ class SSERequest:
 
     ``mode``: None (bucket default), "none", "AES256", "aws:kms", "SSE-C".
     ``customer_key``: the 32-byte SSE-C key, never stored.
+    ``customer_algorithm``: the SSE-C algorithm as the request named it.
+    A mode or algorithm S3 does not know is passed on as sent: the request
+    is authorized first (a policy may deny on the value), then refused
+    with InvalidArgument.
     """
 
     mode: str | None = None
     kms_key_id: str | None = None
     customer_key: bytes | None = None
+    customer_algorithm: str | None = None
 
 
 @dataclass(slots=True, frozen=True)

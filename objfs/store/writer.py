@@ -642,6 +642,8 @@ class ObjectWriter:
                 version.size,
                 seq=version.seq,
                 last_modified_ns=version.last_modified_ns,
+                sse=version.sse,
+                kms_key_id=version.kms_key_id,
             )
 
     def close(self) -> None:
