@@ -21,7 +21,7 @@ from typing import Any
 
 VERSION_COLUMNS = (
     "seq, bucket, key, version_id, delete_marker, size, etag, created, content_type, "
-    "user_meta, sys_meta, sse, kms_key_id, domain_id, manifest"
+    "user_meta, sys_meta, sse, kms_key_id, domain_id, manifest, headers"
 )
 
 Row = tuple[Any, ...]
@@ -119,7 +119,7 @@ def insert_version(
     4: ``add_change``), all other columns but its base, then its base."""
     cur.execute(
         f"INSERT INTO versions({VERSION_COLUMNS}, base_seq) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (seq, *values, base_seq),
     )
 
@@ -546,13 +546,14 @@ def set_refs(
 # -- multipart -----------------------------------------------------------
 
 UPLOAD_COLUMNS = (
-    "upload_id, bucket, key, created, content_type, user_meta, sys_meta, sse, kms_key_id, domain_id"
+    "upload_id, bucket, key, created, content_type, user_meta, sys_meta, sse, kms_key_id, "
+    "domain_id, headers"
 )
 
 
 def insert_upload(cur: sqlite3.Cursor, values: Sequence[object]) -> None:
     cur.execute(
-        f"INSERT INTO uploads({UPLOAD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", values
+        f"INSERT INTO uploads({UPLOAD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", values
     )
 
 

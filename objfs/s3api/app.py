@@ -232,7 +232,7 @@ class S3App:
             (b"x-amz-request-id", request_id.encode()),
             (b"x-amz-id-2", request_id.encode()),
         ]
-        headers += [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers]
+        headers += [(k.encode("latin-1"), _header_bytes(v)) for k, v in response.headers]
         body = response.body
         no_body = method == "HEAD" or response.status in _NO_BODY_STATUS
         if isinstance(body, bytes):
@@ -259,3 +259,11 @@ async def _stream(send: Any, body: AsyncIterator[bytes]) -> None:
         aclose = getattr(body, "aclose", None)
         if aclose is not None:
             await aclose()
+
+
+def _header_bytes(value: str) -> bytes:
+    """latin-1 as HTTP/1.1 reads it; text beyond latin-1 (user metadata) as UTF-8."""
+    try:
+        return value.encode("latin-1")
+    except UnicodeEncodeError:
+        return value.encode("utf-8")

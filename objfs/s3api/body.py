@@ -223,8 +223,12 @@ class RequestBody:
         signer: ChunkSigner | None = None,
     ) -> None:
         self._wire = self.wire = _Wire(receive)
-        chunked = "aws-chunked" in headers.get("content-encoding", "") or payload.startswith(
-            "STREAMING-"
+        # Content-Encoding: aws-chunked alone does not make a body aws-chunked
+        # (S3 takes the header as the object's, minus that word): only with
+        # the decoded length the framing needs, or a STREAMING- payload.
+        chunked = payload.startswith("STREAMING-") or (
+            "aws-chunked" in headers.get("content-encoding", "")
+            and "x-amz-decoded-content-length" in headers
         )
         self._chunks = _AwsChunked(self._wire, signer) if chunked else None
         self._source = self._chunks.piece if self._chunks else self._wire.piece

@@ -11,10 +11,11 @@ import hashlib
 import re
 from email.utils import formatdate, parsedate_to_datetime
 
+from objfs.auth import sigv4
 from objfs.errors import InvalidArgument, InvalidRange, InvalidRequest
 from objfs.s3api.body import decode_base64
 from objfs.s3api.request import Request, unescape
-from objfs.store import ObjectVersion, SSERequest, SystemMeta
+from objfs.store import ObjectHeaders, ObjectVersion, SSERequest, SystemMeta
 
 META = "x-amz-meta-"
 # POSIX attributes under the names s3fs and rclone use (DESIGN.md, "Data model").
@@ -102,7 +103,7 @@ def user_meta(req: Request) -> tuple[dict[str, str], SystemMeta | None]:
                 int(number * 1e9) if short == "mtime" else int(number)
             )
         else:
-            meta[short] = value
+            meta[short] = sigv4.as_sent(value)  # UTF-8 text, as signed
     return meta, SystemMeta(**sys) if sys else None  # type: ignore[arg-type]
 
 
@@ -111,6 +112,35 @@ def _number(text: str) -> float | None:
         return float(text) if re.fullmatch(r"\d+(\.\d+)?", text.strip()) else None
     except ValueError:
         return None
+
+
+# The standard object headers a write stores (ObjectHeaders fields by header name).
+STANDARD = {
+    "cache-control": ("Cache-Control", "cache_control"),
+    "content-disposition": ("Content-Disposition", "content_disposition"),
+    "content-encoding": ("Content-Encoding", "content_encoding"),
+    "content-language": ("Content-Language", "content_language"),
+    "expires": ("Expires", "expires"),
+}
+
+
+def object_headers(req: Request) -> ObjectHeaders | None:
+    """Cache-Control, Content-Disposition, Content-Encoding, Content-Language and
+    Expires of a write. ``aws-chunked`` is how the body travels, not how the
+    object is encoded: S3 drops it from Content-Encoding (and the header when
+    nothing else is left)."""
+    values: dict[str, str] = {}
+    for name, (_, attr) in STANDARD.items():
+        value = req.h.get(name)
+        if value is None:
+            continue
+        if name == "content-encoding":
+            codings = [c.strip() for c in value.split(",")]
+            value = ", ".join(c for c in codings if c and c.lower() != "aws-chunked")
+            if not value:
+                continue
+        values[attr] = value
+    return ObjectHeaders(**values) if values else None
 
 
 def version_headers(info: ObjectVersion) -> list[tuple[str, str]]:
@@ -122,6 +152,10 @@ def version_headers(info: ObjectVersion) -> list[tuple[str, str]]:
     ]
     if info.version_id != "null":
         out.append(("x-amz-version-id", info.version_id))
+    for header, attr in STANDARD.values():
+        value = getattr(info.headers, attr)
+        if value is not None:
+            out.append((header, value))
     out += sse_headers(info.sse, info.kms_key_id)
     for k, v in sorted(info.user_meta.items()):
         out.append((META + k, v))

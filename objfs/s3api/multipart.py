@@ -22,6 +22,7 @@ async def create_upload(req: Request) -> Response:
         user_meta=meta,
         sys_meta=sys_meta,
         sse=sse,
+        headers=hdr.object_headers(req),
     )
     doc = xmldoc.root("InitiateMultipartUploadResult")
     xmldoc.add_all(doc, [("Bucket", req.bucket), ("Key", req.key), ("UploadId", upload_id)])

@@ -124,6 +124,7 @@ async def put_object(req: Request) -> Response:
         if_match=req.h.get("if-match"),
         if_none_match=req.h.get("if-none-match"),
         sse=sse,
+        headers=hdr.object_headers(req),
     )
     headers = [("ETag", f'"{result.etag}"')]
     if result.version_id != "null":
@@ -161,6 +162,7 @@ async def copy_object(req: Request) -> Response:
         sys_meta=sys_meta if directive == "REPLACE" else None,
         sse=hdr.sse_request(req),
         src_sse=hdr.copy_source_sse(req),
+        headers=hdr.object_headers(req) if directive == "REPLACE" else None,
     )
     headers = []
     if result.version_id != "null":

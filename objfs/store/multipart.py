@@ -41,7 +41,9 @@ from objfs.store.objects import md5_of_parts
 from objfs.store.reader import ObjectReader
 from objfs.store.records import Col
 from objfs.store.types import (
+    Checksum,
     ChunkRef,
+    ObjectHeaders,
     PartInfo,
     PutResult,
     RequestContext,
@@ -71,7 +73,10 @@ class MultipartMixin:
         user_meta: dict[str, str] | None = None,
         sys_meta: SystemMeta | None = None,
         sse: SSERequest | None = None,
+        headers: ObjectHeaders | None = None,
+        checksum: Checksum | None = None,
     ) -> str:
+        """``checksum``: the algorithm (and type) the upload's parts carry; no value."""
         raw = encode_key(key)
         info = self.head_bucket(ctx, bucket)
         domain, label, kms = self._write_domain(info, sse, ctx, key)
@@ -91,6 +96,7 @@ class MultipartMixin:
                     label,
                     kms,
                     domain.domain_id,
+                    rec.pack_headers(headers, checksum),
                 ),
             )
             q.add_change(cur, bucket, raw)  # uploads are listed: every mutation is seen
@@ -340,6 +346,7 @@ class MultipartMixin:
                 kms_key_id=upload[8],
                 domain_id=upload[9],
                 refs_held=True,
+                headers=rec.unpack_headers(upload[10])[0],
             )
             q.delete_upload(cur, upload_id)
         return result

@@ -36,8 +36,10 @@ from objfs.store.refcount import RefChanges, Tally, drop_version, owned, tally_o
 from objfs.store.types import (
     NULL_VERSION,
     BucketInfo,
+    Checksum,
     ChunkRef,
     DeleteResult,
+    ObjectHeaders,
     ObjectVersion,
     PutResult,
     RequestContext,
@@ -221,6 +223,8 @@ class ObjectsMixin:
         if_none_match: str | None = None,
         sse: SSERequest | None = None,
         size_hint: int | None = None,
+        headers: ObjectHeaders | None = None,
+        checksum: Checksum | None = None,
     ) -> PutResult:
         raw = encode_key(key)
         check_user_meta(user_meta)  # before the body is read: refuse a big PUT up front
@@ -255,6 +259,8 @@ class ObjectsMixin:
                 kms_key_id=kms,
                 domain_id=domain.domain_id,
                 inline=stored.inline,
+                headers=headers,
+                checksum=checksum,
             )
 
     def _commit_version(
@@ -279,6 +285,8 @@ class ObjectsMixin:
         base: tuple[int, Sequence[ChunkRef] | None] | None = None,
         info: BucketInfo | None = None,
         latest: Sequence[Any] | None | object = _UNREAD,
+        headers: ObjectHeaders | None = None,
+        checksum: Checksum | None = None,
     ) -> PutResult:
         """Insert a version (or delete marker) as the key's latest, S3-style.
 
@@ -366,6 +374,7 @@ class ObjectsMixin:
                 kms_key_id,
                 domain_id,
                 rec.pack_manifest(manifest) if manifest else None,
+                rec.pack_headers(headers, checksum),
             ),
             base_seq,
         )
@@ -424,8 +433,12 @@ class ObjectsMixin:
         sys_meta: SystemMeta | None = None,
         sse: SSERequest | None = None,
         src_sse: SSERequest | None = None,
+        headers: ObjectHeaders | None = None,
     ) -> PutResult:
-        """Copy a version; shares chunks when the encryption domain stays the same."""
+        """Copy a version; shares chunks when the encryption domain stays the same.
+
+        ``headers``: the standard headers of the copy under REPLACE (COPY
+        keeps the source's); the checksum always goes with the data."""
         if metadata_directive not in ("COPY", "REPLACE"):
             raise InvalidArgument("metadata directive must be COPY or REPLACE")
         if metadata_directive == "REPLACE":
@@ -459,6 +472,9 @@ class ObjectsMixin:
             content_type = row[Col.CTYPE]
             user_meta = rec.unpack_user_meta(row[Col.UMETA])
             sys_meta = rec.unpack_sys_meta(row[Col.SMETA]) if sys_meta is None else sys_meta
+        src_headers, checksum = rec.unpack_headers(row[Col.HEADERS])
+        if metadata_directive == "COPY":
+            headers = src_headers
         manifest = rec.unpack_manifest(row[Col.MANIFEST])
         if want_domain.domain_id != src_domain.domain_id:
             info = rec.version_from_row(row, is_latest=False)
@@ -492,6 +508,8 @@ class ObjectsMixin:
                 domain_id=want_domain.domain_id,
                 # Same domain: the same chunks, so the copy adds no references.
                 base=(row[Col.SEQ], manifest),
+                headers=headers,
+                checksum=checksum,
             )
 
     # -- deleting ----------------------------------------------------------------

@@ -8,6 +8,9 @@
   base counts every entry, a version with one (store format 3) only those it
   adds to its base (objfs/store/refcount.py).
 - System and user metadata: msgpack maps.
+- Headers (store format 5): msgpack map of S3's standard object headers by
+  their lowercase HTTP name (``cache-control`` ...), and under ``checksum``
+  ``[algorithm, value, type]``; NULL when there are none.
 - Version ids: 26 characters of lowercase base32hex of (ns timestamp, random),
   so they sort by creation time and reveal nothing else; "null" is S3's id of
   unversioned writes.
@@ -24,7 +27,7 @@ from typing import Any
 
 import msgpack
 
-from objfs.store.types import ChunkRef, ObjectVersion, SystemMeta
+from objfs.store.types import Checksum, ChunkRef, ObjectHeaders, ObjectVersion, SystemMeta
 from objfs.store.usermeta import check_user_meta
 
 _last_ns = 0
@@ -120,6 +123,38 @@ def unpack_user_meta(blob: bytes | None) -> dict[str, str]:
     return dict(msgpack.unpackb(blob, raw=False)) if blob else {}
 
 
+# ObjectHeaders fields by their HTTP name (the msgpack key).
+HEADER_FIELDS = {
+    "cache-control": "cache_control",
+    "content-disposition": "content_disposition",
+    "content-encoding": "content_encoding",
+    "content-language": "content_language",
+    "expires": "expires",
+}
+_NO_HEADERS = ObjectHeaders()
+
+
+def pack_headers(headers: ObjectHeaders | None, checksum: Checksum | None = None) -> bytes | None:
+    values: dict[str, Any] = {}
+    if headers is not None:
+        for name, attr in HEADER_FIELDS.items():
+            value = getattr(headers, attr)
+            if value is not None:
+                values[name] = value
+    if checksum is not None:
+        values["checksum"] = [checksum.algorithm, checksum.value, checksum.type]
+    return msgpack.packb(values, use_bin_type=True) if values else None
+
+
+def unpack_headers(blob: bytes | None) -> tuple[ObjectHeaders, Checksum | None]:
+    if not blob:
+        return _NO_HEADERS, None
+    values = msgpack.unpackb(blob, raw=False)
+    headers = ObjectHeaders(**{attr: values.get(name) for name, attr in HEADER_FIELDS.items()})
+    checksum = values.get("checksum")
+    return headers, Checksum(*checksum) if checksum else None
+
+
 def version_from_row(row: Sequence[Any], *, is_latest: bool) -> ObjectVersion:
     """Build an ObjectVersion from a ``queries.VERSION_COLUMNS`` row."""
     (
@@ -138,7 +173,9 @@ def version_from_row(row: Sequence[Any], *, is_latest: bool) -> ObjectVersion:
         kms,
         _domain,
         _manifest,
+        headers,
     ) = row
+    std, checksum = unpack_headers(headers)
     return ObjectVersion(
         bucket=bucket,
         key=key.decode("utf-8"),
@@ -154,6 +191,8 @@ def version_from_row(row: Sequence[Any], *, is_latest: bool) -> ObjectVersion:
         sse=sse,
         kms_key_id=kms,
         seq=seq,
+        headers=std,
+        checksum=checksum,
     )
 
 
@@ -161,4 +200,4 @@ class Col:
     """Indexes into a ``queries.VERSION_COLUMNS`` row."""
 
     SEQ, BUCKET, KEY, VERSION_ID, DM, SIZE, ETAG, CREATED, CTYPE = range(9)
-    UMETA, SMETA, SSE, KMS, DOMAIN, MANIFEST = range(9, 15)
+    UMETA, SMETA, SSE, KMS, DOMAIN, MANIFEST, HEADERS = range(9, 16)

@@ -189,6 +189,34 @@ class ChunkRef:
 
 
 @dataclass(slots=True, frozen=True)
+class ObjectHeaders:
+    """S3's standard object headers, stored as given on PUT, copy or
+    CreateMultipartUpload and returned on GET/HEAD (None: not set)."""
+
+    cache_control: str | None = None
+    content_disposition: str | None = None
+    content_encoding: str | None = None
+    content_language: str | None = None
+    expires: str | None = None
+
+    def __bool__(self) -> bool:
+        return any(getattr(self, name) is not None for name in self.__slots__)
+
+
+@dataclass(slots=True, frozen=True)
+class Checksum:
+    """An object's (or a part's) additional checksum, as S3 keeps it.
+
+    ``algorithm``: CRC32, CRC32C, CRC64NVME, SHA1 or SHA256; ``value``: the
+    base64 digest (a composite one ends ``-N``, N parts); ``type``:
+    FULL_OBJECT or COMPOSITE."""
+
+    algorithm: str
+    value: str | None = None
+    type: str = "FULL_OBJECT"
+
+
+@dataclass(slots=True, frozen=True)
 class ObjectVersion:
     """One version (or delete marker) of one key."""
 
@@ -206,6 +234,8 @@ class ObjectVersion:
     sse: str = "none"  # "none", "AES256", "aws:kms", "SSE-C", "CSE"
     kms_key_id: str | None = None
     seq: int = 0  # creation order within the store; sorts versions
+    headers: ObjectHeaders = field(default_factory=ObjectHeaders)
+    checksum: Checksum | None = None
 
 
 @dataclass(slots=True, frozen=True)
