@@ -583,8 +583,8 @@ def put_part(cur: sqlite3.Cursor, values: Sequence[object]) -> Row | None:
         "SELECT manifest FROM parts WHERE upload_id = ? AND part_number = ?", values[:2]
     ).fetchone()
     cur.execute(
-        "INSERT OR REPLACE INTO parts(upload_id, part_number, etag, size, created, manifest) "
-        "VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT OR REPLACE INTO parts(upload_id, part_number, etag, size, created, manifest, "
+        "checksum) VALUES (?, ?, ?, ?, ?, ?, ?)",
         values,
     )
     return old
@@ -592,7 +592,7 @@ def put_part(cur: sqlite3.Cursor, values: Sequence[object]) -> Row | None:
 
 def list_parts(cur: sqlite3.Cursor, upload_id: str) -> list[Row]:
     return cur.execute(
-        "SELECT part_number, etag, size, created, manifest FROM parts "
+        "SELECT part_number, etag, size, created, manifest, checksum FROM parts "
         "WHERE upload_id = ? ORDER BY part_number",
         (upload_id,),
     ).fetchall()

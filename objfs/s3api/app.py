@@ -26,7 +26,7 @@ from objfs.errors import (
     ObjfsError,
     RequestHeaderSectionTooLarge,
 )
-from objfs.s3api import cors, expect, routing
+from objfs.s3api import cors, expect, multipart, routing
 from objfs.s3api.auth import authenticate
 from objfs.s3api.body import RequestBody
 from objfs.s3api.body import wire as body_wire
@@ -167,7 +167,10 @@ class S3App:
             tls_version=req.tls_version,
             cipher_suite=req.cipher_suite,
         )
-        req.body = RequestBody(receive, req.h, payload=authed.payload, signer=authed.signer)
+        body_headers = req.h
+        if handler is multipart.complete_upload:  # its x-amz-checksum-* is the object's
+            body_headers = {k: v for k, v in req.h.items() if not k.startswith("x-amz-checksum-")}
+        req.body = RequestBody(receive, body_headers, payload=authed.payload, signer=authed.signer)
         return await handler(req)
 
     def _request(self, scope: dict[str, Any], request_id: str) -> Request:

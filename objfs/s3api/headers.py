@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from email.utils import formatdate, parsedate_to_datetime
 
 from objfs.auth import sigv4
 from objfs.errors import InvalidArgument, InvalidRange, InvalidRequest
 from objfs.s3api.body import decode_base64
 from objfs.s3api.request import Request, unescape
-from objfs.store import ObjectHeaders, ObjectVersion, SSERequest, SystemMeta
+from objfs.store import Checksum, ObjectHeaders, ObjectVersion, SSERequest, SystemMeta
 
 META = "x-amz-meta-"
 # POSIX attributes under the names s3fs and rclone use (DESIGN.md, "Data model").
@@ -141,6 +142,43 @@ def object_headers(req: Request) -> ObjectHeaders | None:
                 continue
         values[attr] = value
     return ObjectHeaders(**values) if values else None
+
+
+def body_checksum(req: Request) -> Callable[[], Checksum | None]:
+    """The body's additional checksum (``x-amz-checksum-*``, header or trailer),
+    once the body has been read and verified; for the store to keep."""
+
+    def verified() -> Checksum | None:
+        assert req.body is not None
+        for name, value in req.body.checksums:
+            return Checksum(name[len("x-amz-checksum-") :].upper(), value)
+        return None
+
+    return verified
+
+
+def expected_checksum(req: Request) -> tuple[str, str] | None:
+    """(algorithm, value) of a request's ``x-amz-checksum-ALGO`` header, if any."""
+    for name, value in req.h.items():
+        algorithm = name[len("x-amz-checksum-") :]
+        if name.startswith("x-amz-checksum-") and algorithm not in ("algorithm", "mode", "type"):
+            return algorithm.upper(), value.strip()
+    return None
+
+
+def checksum_headers(checksum: Checksum | None) -> list[tuple[str, str]]:
+    """``x-amz-checksum-ALGO`` and ``x-amz-checksum-type`` of a stored checksum."""
+    if checksum is None or checksum.value is None:
+        return []
+    return [
+        (f"x-amz-checksum-{checksum.algorithm.lower()}", checksum.value),
+        ("x-amz-checksum-type", checksum.type),
+    ]
+
+
+def checksum_mode(req: Request) -> bool:
+    """GET/HEAD ask for the stored checksum with ``x-amz-checksum-mode: ENABLED``."""
+    return req.h.get("x-amz-checksum-mode", "").strip().upper() == "ENABLED"
 
 
 def version_headers(info: ObjectVersion) -> list[tuple[str, str]]:

@@ -9,9 +9,13 @@ from objfs.errors import InvalidArgument, InvalidRange, MalformedXML
 from objfs.s3api import headers as hdr
 from objfs.s3api import listing, xmldoc
 from objfs.s3api.request import Request, Response
+from objfs.store import checksums
 
 
 async def create_upload(req: Request) -> Response:
+    checksum = checksums.upload_checksum(
+        req.h.get("x-amz-checksum-algorithm"), req.h.get("x-amz-checksum-type")
+    )
     meta, sys_meta = hdr.user_meta(req)
     sse = hdr.sse_request(req)
     upload_id = await req.run(
@@ -23,10 +27,16 @@ async def create_upload(req: Request) -> Response:
         sys_meta=sys_meta,
         sse=sse,
         headers=hdr.object_headers(req),
+        checksum=checksum,
     )
     doc = xmldoc.root("InitiateMultipartUploadResult")
     xmldoc.add_all(doc, [("Bucket", req.bucket), ("Key", req.key), ("UploadId", upload_id)])
     headers = hdr.ssec_echo(req)
+    if checksum is not None:
+        headers += [
+            ("x-amz-checksum-algorithm", checksum.algorithm),
+            ("x-amz-checksum-type", checksum.type),
+        ]
     if sse is not None and sse.mode in ("AES256", "aws:kms"):
         headers += hdr.sse_headers(sse.mode, sse.kms_key_id)
     return Response.xml(doc, headers=headers)
@@ -63,6 +73,7 @@ async def upload_part(req: Request) -> Response:
         number,
         req.body.file(),
         sse=hdr.read_sse(req),
+        checksum=hdr.body_checksum(req),
     )
     headers = [("ETag", f'"{part.etag}"'), *hdr.ssec_echo(req), *req.body.checksums]
     return Response(200, headers)
@@ -108,7 +119,12 @@ async def complete_upload(req: Request) -> Response:
             raise MalformedXML("each Part needs a PartNumber and an ETag")
         parts.append((int(number), etag))
     result = await req.run(
-        req.store.complete_multipart_upload, req.bucket, req.key, upload_id, parts
+        req.store.complete_multipart_upload,
+        req.bucket,
+        req.key,
+        upload_id,
+        parts,
+        checksum=hdr.expected_checksum(req),
     )
     out = xmldoc.root("CompleteMultipartUploadResult")
     xmldoc.add_all(
@@ -120,6 +136,9 @@ async def complete_upload(req: Request) -> Response:
             ("ETag", f'"{result.etag}"'),
         ],
     )
+    if result.checksum is not None:
+        xmldoc.add(out, f"Checksum{result.checksum.algorithm}", result.checksum.value)
+        xmldoc.add(out, "ChecksumType", result.checksum.type)
     headers = [("x-amz-version-id", result.version_id)] if result.version_id != "null" else []
     return Response.xml(out, headers=headers)
 
@@ -161,6 +180,8 @@ async def list_parts(req: Request) -> Response:
                 ("Size", p.size),
             ],
         )
+        if p.checksum is not None:
+            xmldoc.add(e, f"Checksum{p.checksum.algorithm}", p.checksum.value)
     return Response.xml(doc)
 
 

@@ -60,6 +60,8 @@ async def head_object(req: Request) -> Response:
         **_conditions(req),
     )
     headers = _override(req, hdr.version_headers(info)) + hdr.ssec_echo(req)
+    if hdr.checksum_mode(req):
+        headers += hdr.checksum_headers(info.checksum)
     return Response(200, headers, b"", length=info.size)
 
 
@@ -92,6 +94,8 @@ async def get_object(req: Request) -> Response:
         status = 206
         end = reader.start + reader.length - 1
         headers.append(("Content-Range", f"bytes {reader.start}-{end}/{info.size}"))
+    elif hdr.checksum_mode(req):  # a range's bytes are not what the checksum covers
+        headers += hdr.checksum_headers(info.checksum)
     return Response(status, headers, _pieces(req, reader), length=reader.length)
 
 
@@ -125,6 +129,7 @@ async def put_object(req: Request) -> Response:
         if_none_match=req.h.get("if-none-match"),
         sse=sse,
         headers=hdr.object_headers(req),
+        checksum=hdr.body_checksum(req),
     )
     headers = [("ETag", f'"{result.etag}"')]
     if result.version_id != "null":

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from objfs.errors import (
@@ -32,6 +32,7 @@ from objfs.errors import (
     NoSuchUpload,
 )
 from objfs.meta import queries as q
+from objfs.store import checksums
 from objfs.store import records as rec
 from objfs.store.access import Need, requires
 from objfs.store.chunking import ChunkedBody, store_stream
@@ -123,7 +124,10 @@ class MultipartMixin:
         body: Any,
         *,
         sse: SSERequest | None = None,
+        checksum: Checksum | Callable[[], Checksum | None] | None = None,
     ) -> PartInfo:
+        """``checksum``: the part's (as put_object's); kept when it is in the
+        upload's checksum algorithm, for the object's checksum at completion."""
         _check_part_number(part_number)
         with self.db.read() as cur:
             upload = self._upload(cur, bucket, key, upload_id)
@@ -131,6 +135,11 @@ class MultipartMixin:
         stored = store_stream(
             self.chunks, domain, ChunkedBody(body, self.chunk_size), limit=MAX_PART_SIZE
         )
+        if callable(checksum):
+            checksum = checksum()
+        wanted = rec.unpack_headers(upload[10])[1]
+        if checksum is not None and (wanted is None or wanted.algorithm != checksum.algorithm):
+            checksum = None
         if ctx.durable:
             self._make_durable(stored.manifest)
         return self._put_part(
@@ -143,6 +152,7 @@ class MultipartMixin:
             stored.size,
             stored.md5.hexdigest(),
             domain.domain_id,
+            checksum=checksum.value if checksum is not None else None,
         )
 
     def _put_part(
@@ -157,6 +167,7 @@ class MultipartMixin:
         etag: str,
         domain_id: bytes,
         source: tuple | None = None,
+        checksum: str | None = None,
     ) -> PartInfo:
         """Record a part whose chunks are stored: its row takes a reference per
         manifest entry (replacing an earlier part of that number). ``source``:
@@ -164,7 +175,7 @@ class MultipartMixin:
         (its references keep the shared chunks alive until ours are added)."""
         now = time.time_ns()
         with self.db.write(durable=ctx.durable) as cur:
-            self._upload(cur, bucket, key, upload_id)
+            wanted = rec.unpack_headers(self._upload(cur, bucket, key, upload_id)[10])[1]
             if source is not None:
                 still = q.get_version(
                     cur, source[Col.BUCKET], source[Col.KEY], source[Col.VERSION_ID]
@@ -185,12 +196,12 @@ class MultipartMixin:
                 raise InternalError("a chunk vanished while the part was written: retry")
             old = q.put_part(
                 cur,
-                (upload_id, part_number, etag, size, now, rec.pack_manifest(manifest)),
+                (upload_id, part_number, etag, size, now, rec.pack_manifest(manifest), checksum),
             )
             if old is not None:
                 _drop(cur, old[0])
             q.add_change(cur, bucket, encode_key(key))
-        return PartInfo(part_number, etag, size, now)
+        return PartInfo(part_number, etag, size, now, _part_sum(wanted, checksum))
 
     @requires(
         Need(
@@ -299,7 +310,11 @@ class MultipartMixin:
         key: str,
         upload_id: str,
         parts: list[tuple[int, str]],
+        *,
+        checksum: tuple[str, str] | None = None,
     ) -> PutResult:
+        """``checksum``: (algorithm, value) the client says the object has
+        (``BadDigest`` when it is not the one computed from the parts)."""
         if not parts:
             raise InvalidPart("a multipart upload needs at least one part to complete")
         numbers = [n for n, _ in parts]
@@ -328,6 +343,15 @@ class MultipartMixin:
                 manifest.extend(rec.unpack_manifest(row[4]))
                 md5s.append(bytes.fromhex(row[1]))
                 size += row[2]
+            wanted = rec.unpack_headers(upload[10])[1]
+            object_sum = (
+                None
+                if wanted is None
+                else checksums.object_checksum(
+                    wanted, [(stored[n][5], stored[n][2]) for n in numbers]
+                )
+            )
+            checksums.check_expected(object_sum, checksum)
             chosen = set(numbers)
             for number, row in stored.items():
                 if number not in chosen:
@@ -347,6 +371,7 @@ class MultipartMixin:
                 domain_id=upload[9],
                 refs_held=True,
                 headers=rec.unpack_headers(upload[10])[0],
+                checksum=object_sum,
             )
             q.delete_upload(cur, upload_id)
         return result
@@ -370,8 +395,10 @@ class MultipartMixin:
         self: Store, ctx: RequestContext, bucket: str, key: str, upload_id: str
     ) -> list[PartInfo]:
         with self.db.read() as cur:
-            self._upload(cur, bucket, key, upload_id)
-            return [PartInfo(r[0], r[1], r[2], r[3]) for r in q.list_parts(cur, upload_id)]
+            upload = self._upload(cur, bucket, key, upload_id)
+            rows = q.list_parts(cur, upload_id)
+        wanted = rec.unpack_headers(upload[10])[1]
+        return [PartInfo(r[0], r[1], r[2], r[3], _part_sum(wanted, r[5])) for r in rows]
 
     @requires(Need("s3:ListBucketMultipartUploads", key=None))
     def list_multipart_uploads(
@@ -478,3 +505,10 @@ def uploads_page(
         next_key_marker=last[0] if truncated and last else None,
         next_upload_id_marker=last[1] if truncated and last else None,
     )
+
+
+def _part_sum(upload: Checksum | None, value: str | None) -> Checksum | None:
+    """A part's kept checksum value as a Checksum of its upload's algorithm and type."""
+    if upload is None or value is None:
+        return None
+    return Checksum(upload.algorithm, value, upload.type)

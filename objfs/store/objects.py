@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import mimetypes
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from objfs.errors import (
@@ -224,8 +224,10 @@ class ObjectsMixin:
         sse: SSERequest | None = None,
         size_hint: int | None = None,
         headers: ObjectHeaders | None = None,
-        checksum: Checksum | None = None,
+        checksum: Checksum | Callable[[], Checksum | None] | None = None,
     ) -> PutResult:
+        """``checksum``: the body's additional checksum, or a function that gives
+        it once the body has been read (a trailer's, verified by the reader)."""
         raw = encode_key(key)
         check_user_meta(user_meta)  # before the body is read: refuse a big PUT up front
         info = self.head_bucket(ctx, bucket)
@@ -240,6 +242,8 @@ class ObjectsMixin:
             limit=MAX_SINGLE_PUT,
             inline=True,
         )
+        if callable(checksum):
+            checksum = checksum()
         if ctx.durable:
             self._make_durable(stored.manifest, stored.inline)
         with self.db.write(durable=ctx.durable) as cur:
@@ -380,7 +384,7 @@ class ObjectsMixin:
         )
         q.set_latest(cur, bucket, raw, seq, int(delete_marker))  # type: ignore[arg-type]
         self.access.record_creator(cur, bucket, raw, version_id, creator)
-        return PutResult(version_id, etag, size, seq=seq, last_modified_ns=now)
+        return PutResult(version_id, etag, size, seq=seq, last_modified_ns=now, checksum=checksum)
 
     def _make_durable(
         self, manifest: Sequence[ChunkRef], inline: dict[bytes, bytes] | None = None

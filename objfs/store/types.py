@@ -245,6 +245,7 @@ class PutResult:
     size: int
     seq: int = 0  # the new version's place in creation order
     last_modified_ns: int = 0
+    checksum: Checksum | None = None  # the version's additional checksum, if any
 
 
 @dataclass(slots=True, frozen=True)
@@ -359,6 +360,7 @@ class PartInfo:
     etag: str
     size: int
     last_modified_ns: int
+    checksum: Checksum | None = None  # in the upload's checksum algorithm and type
 
 
 @dataclass(slots=True, frozen=True)
