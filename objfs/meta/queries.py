@@ -26,9 +26,10 @@ VERSION_COLUMNS = (
 
 Row = tuple[Any, ...]
 
-# Listings never need the manifest (the biggest column): NULL in its place.
+# Listings never need the manifest (the biggest column) nor the headers record
+# (a multipart object's part list): NULL in their place.
 _LISTING_COLUMNS = ", ".join(
-    "NULL" if c == "manifest" else f"v.{c}" for c in VERSION_COLUMNS.split(", ")
+    "NULL" if c in ("manifest", "headers") else f"v.{c}" for c in VERSION_COLUMNS.split(", ")
 )
 
 

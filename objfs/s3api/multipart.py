@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from objfs.errors import InvalidArgument, InvalidRange, MalformedXML
+from objfs.errors import InvalidArgument, MalformedXML
 from objfs.s3api import headers as hdr
 from objfs.s3api import listing, xmldoc
 from objfs.s3api.request import Request, Response
@@ -85,8 +85,8 @@ async def _upload_part_copy(req: Request, upload_id: str, number: int) -> Respon
     text = req.h.get("x-amz-copy-source-range")
     if text is not None:
         m = _COPY_RANGE.fullmatch(text.strip())
-        if m is None:
-            raise InvalidRange("x-amz-copy-source-range must be bytes=FIRST-LAST")
+        if m is None:  # S3: a range it cannot read is a bad argument (400), not 416
+            raise InvalidArgument("x-amz-copy-source-range must be bytes=FIRST-LAST")
         src_range = (int(m.group(1)), int(m.group(2)))
     part = await req.run(
         req.store.upload_part_copy,
@@ -125,6 +125,8 @@ async def complete_upload(req: Request) -> Response:
         upload_id,
         parts,
         checksum=hdr.expected_checksum(req),
+        if_match=req.h.get("if-match"),
+        if_none_match=req.h.get("if-none-match"),
     )
     out = xmldoc.root("CompleteMultipartUploadResult")
     xmldoc.add_all(
@@ -228,6 +230,10 @@ async def list_uploads(req: Request) -> Response:
                 ("StorageClass", "STANDARD"),
             ],
         )
+        if u.initiator_id is not None:  # who created it; in one account also the owner
+            for tag in ("Initiator", "Owner"):
+                who = xmldoc.add(e, tag)
+                xmldoc.add_all(who, [("ID", u.initiator_id), ("DisplayName", u.initiator_name)])
     for p in page.common_prefixes:
         xmldoc.add(xmldoc.add(doc, "CommonPrefixes"), "Prefix", enc(p))
     return Response.xml(doc)

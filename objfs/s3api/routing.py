@@ -61,6 +61,8 @@ ROUTES: dict[tuple[str, str, str], Handler] = {
     ("PUT", "object", "acl"): config.put_object_acl,
     ("POST", "object", "uploads"): multipart.create_upload,
     ("PUT", "object", "partNumber"): multipart.upload_part,
+    ("GET", "object", "partNumber"): objects.get_object,
+    ("HEAD", "object", "partNumber"): objects.head_object,
     ("POST", "object", "uploadId"): multipart.complete_upload,
     ("DELETE", "object", "uploadId"): multipart.abort_upload,
     ("GET", "object", "uploadId"): multipart.list_parts,

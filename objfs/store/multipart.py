@@ -38,13 +38,14 @@ from objfs.store.access import Need, requires
 from objfs.store.chunking import ChunkedBody, store_stream
 from objfs.store.leases import leased
 from objfs.store.names import encode_key, prefix_upper
-from objfs.store.objects import md5_of_parts
+from objfs.store.objects import check_write_conditions, md5_of_parts
 from objfs.store.reader import ObjectReader
 from objfs.store.records import Col
 from objfs.store.types import (
     Checksum,
     ChunkRef,
     ObjectHeaders,
+    ObjectVersion,
     PartInfo,
     PutResult,
     RequestContext,
@@ -97,7 +98,7 @@ class MultipartMixin:
                     label,
                     kms,
                     domain.domain_id,
-                    rec.pack_headers(headers, checksum),
+                    rec.pack_headers(headers, checksum, {"initiator": _initiator(ctx)}),
                 ),
             )
             q.add_change(cur, bucket, raw)  # uploads are listed: every mutation is seen
@@ -312,9 +313,17 @@ class MultipartMixin:
         parts: list[tuple[int, str]],
         *,
         checksum: tuple[str, str] | None = None,
+        if_match: str | None = None,
+        if_none_match: str | None = None,
     ) -> PutResult:
         """``checksum``: (algorithm, value) the client says the object has
-        (``BadDigest`` when it is not the one computed from the parts)."""
+        (``BadDigest`` when it is not the one computed from the parts).
+        ``if_match``/``if_none_match``: conditions on the key's current object,
+        as PutObject's, checked in the transaction that commits.
+
+        Completing an upload completed already answers as the first time did while its
+        version is still the key's latest (a client retrying a Complete whose
+        answer it lost)."""
         if not parts:
             raise InvalidPart("a multipart upload needs at least one part to complete")
         numbers = [n for n, _ in parts]
@@ -322,7 +331,13 @@ class MultipartMixin:
             raise InvalidPartOrder("parts must be listed in ascending order of part number")
         raw = encode_key(key)
         with self.db.read() as cur:
-            upload = self._upload(cur, bucket, key, upload_id)
+            try:
+                upload = self._upload(cur, bucket, key, upload_id)
+            except NoSuchUpload:
+                done = _completed(cur, bucket, raw, upload_id)
+                if done is None:
+                    raise
+                return done
         if upload[7] == "aws:kms":  # the key must still be usable to complete
             self._domain(upload[9], None, ctx, bucket, key)
         with self.db.write(durable=ctx.durable) as cur:
@@ -343,6 +358,8 @@ class MultipartMixin:
                 manifest.extend(rec.unpack_manifest(row[4]))
                 md5s.append(bytes.fromhex(row[1]))
                 size += row[2]
+            if if_match is not None or if_none_match is not None:
+                check_write_conditions(cur, bucket, raw, key, if_match, if_none_match)
             wanted = rec.unpack_headers(upload[10])[1]
             object_sum = (
                 None
@@ -372,6 +389,10 @@ class MultipartMixin:
                 refs_held=True,
                 headers=rec.unpack_headers(upload[10])[0],
                 checksum=object_sum,
+                extra={
+                    "upload_id": upload_id,
+                    "parts": [[stored[n][2], stored[n][5]] for n in numbers],
+                },
             )
             q.delete_upload(cur, upload_id)
         return result
@@ -420,7 +441,16 @@ class MultipartMixin:
         with self.db.read() as cur:
             self._bucket(cur, bucket)
             rows = q.list_uploads(cur, bucket, lower, prefix_upper(raw))
-        uploads = [UploadInfo(r[1], r[2].decode("utf-8"), r[0], r[3]) for r in rows]
+        uploads = [
+            UploadInfo(
+                r[1],
+                r[2].decode("utf-8"),
+                r[0],
+                r[3],
+                *rec.unpack_extra(r[10]).get("initiator", ()),
+            )
+            for r in rows
+        ]
         return uploads_page(
             uploads, prefix, delimiter, key_marker, upload_id_marker, min(max_uploads, 1000)
         )
@@ -512,3 +542,57 @@ def _part_sum(upload: Checksum | None, value: str | None) -> Checksum | None:
     if upload is None or value is None:
         return None
     return Checksum(upload.algorithm, value, upload.type)
+
+
+def _initiator(ctx: RequestContext) -> list[str | None]:
+    """Who creates an upload, as ListMultipartUploads names them (Initiator, Owner)."""
+    identity = ctx.identity
+    return [identity.canonical_id, identity.display_name or identity.name]
+
+
+def _completed(cur: Any, bucket: str, raw: bytes, upload_id: str) -> PutResult | None:
+    """The result of upload ``upload_id``'s completion, while its version is
+    the key's latest; None otherwise."""
+    row = q.get_latest(cur, bucket, raw)
+    if (
+        row is None
+        or row[Col.DM]
+        or rec.unpack_extra(row[Col.HEADERS]).get("upload_id") != upload_id
+    ):
+        return None
+    info = rec.version_from_row(row, is_latest=True)
+    return PutResult(
+        info.version_id,
+        info.etag,
+        info.size,
+        seq=info.seq,
+        last_modified_ns=info.last_modified_ns,
+        checksum=info.checksum,
+    )
+
+
+def part_range(info: ObjectVersion, number: int) -> tuple[int, int] | None:
+    """The inclusive byte range of part ``number`` of a version (GET/HEAD
+    ``?partNumber=N``): a completed upload's part; for any other object part
+    1 is the whole object (None: no range). ``InvalidPart`` for a part it
+    does not have."""
+    if not info.parts:
+        if number != 1:
+            raise InvalidPart(
+                f"s3://{info.bucket}/{info.key} is not a multipart object: part 1 only"
+            )
+        return None
+    if not 1 <= number <= len(info.parts):
+        raise InvalidPart(
+            f"s3://{info.bucket}/{info.key} has {len(info.parts)} parts, not part {number}"
+        )
+    first = sum(info.parts[: number - 1])
+    return first, first + info.parts[number - 1] - 1
+
+
+def part_checksum(info: ObjectVersion, number: int) -> Checksum | None:
+    """Part ``number``'s checksum, in the object's algorithm and type (None: none kept)."""
+    if info.checksum is None or not info.part_checksums:
+        return info.checksum if not info.parts else None
+    value = info.part_checksums[number - 1]
+    return None if value is None else Checksum(info.checksum.algorithm, value, info.checksum.type)

@@ -233,7 +233,7 @@ class ObjectsMixin:
         info = self.head_bucket(ctx, bucket)
         if if_match is not None or if_none_match is not None:
             with self.db.read() as cur:
-                _check_write_conditions(cur, bucket, raw, key, if_match, if_none_match)
+                check_write_conditions(cur, bucket, raw, key, if_match, if_none_match)
         domain, label, kms = self._write_domain(info, sse, ctx, key)
         stored = store_stream(
             self.chunks,
@@ -248,7 +248,7 @@ class ObjectsMixin:
             self._make_durable(stored.manifest, stored.inline)
         with self.db.write(durable=ctx.durable) as cur:
             if if_match is not None or if_none_match is not None:
-                _check_write_conditions(cur, bucket, raw, key, if_match, if_none_match)
+                check_write_conditions(cur, bucket, raw, key, if_match, if_none_match)
             return self._commit_version(
                 cur,
                 bucket,
@@ -291,6 +291,7 @@ class ObjectsMixin:
         latest: Sequence[Any] | None | object = _UNREAD,
         headers: ObjectHeaders | None = None,
         checksum: Checksum | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> PutResult:
         """Insert a version (or delete marker) as the key's latest, S3-style.
 
@@ -378,7 +379,7 @@ class ObjectsMixin:
                 kms_key_id,
                 domain_id,
                 rec.pack_manifest(manifest) if manifest else None,
-                rec.pack_headers(headers, checksum),
+                rec.pack_headers(headers, checksum, extra),
             ),
             base_seq,
         )
@@ -659,9 +660,11 @@ def _check_read_conditions(
         raise NotModified("object not modified since If-Modified-Since")
 
 
-def _check_write_conditions(
+def check_write_conditions(
     cur: object, bucket: str, raw: bytes, key: str, if_match: str | None, if_none_match: str | None
 ) -> None:
+    """If-Match / If-None-Match of a write (PutObject, CompleteMultipartUpload)
+    on the key's current object, in the caller's transaction."""
     row = q.get_latest(cur, bucket, raw)  # type: ignore[arg-type]
     live = row is not None and not row[Col.DM]
     if if_none_match is not None:

@@ -10,7 +10,10 @@
 - System and user metadata: msgpack maps.
 - Headers (store format 5): msgpack map of S3's standard object headers by
   their lowercase HTTP name (``cache-control`` ...), and under ``checksum``
-  ``[algorithm, value, type]``; NULL when there are none.
+  ``[algorithm, value, type]``; a completed upload's version also its
+  ``upload_id`` and ``parts`` (``[size, checksum value | None]`` each), an
+  upload its ``initiator`` (``[canonical id, display name]``); NULL when
+  there is none of it.
 - Version ids: 26 characters of lowercase base32hex of (ns timestamp, random),
   so they sort by creation time and reveal nothing else; "null" is S3's id of
   unversioned writes.
@@ -134,8 +137,14 @@ HEADER_FIELDS = {
 _NO_HEADERS = ObjectHeaders()
 
 
-def pack_headers(headers: ObjectHeaders | None, checksum: Checksum | None = None) -> bytes | None:
-    values: dict[str, Any] = {}
+def pack_headers(
+    headers: ObjectHeaders | None,
+    checksum: Checksum | None = None,
+    extra: dict[str, Any] | None = None,
+) -> bytes | None:
+    """``extra``: more of the record (``upload_id`` and ``parts`` of a completed
+    upload, ``initiator`` of an upload), read back by ``unpack_extra``."""
+    values: dict[str, Any] = dict(extra or {})
     if headers is not None:
         for name, attr in HEADER_FIELDS.items():
             value = getattr(headers, attr)
@@ -153,6 +162,11 @@ def unpack_headers(blob: bytes | None) -> tuple[ObjectHeaders, Checksum | None]:
     headers = ObjectHeaders(**{attr: values.get(name) for name, attr in HEADER_FIELDS.items()})
     checksum = values.get("checksum")
     return headers, Checksum(*checksum) if checksum else None
+
+
+def unpack_extra(blob: bytes | None) -> dict[str, Any]:
+    """The whole headers record, ``pack_headers``'s ``extra`` included."""
+    return dict(msgpack.unpackb(blob, raw=False)) if blob else {}
 
 
 def version_from_row(row: Sequence[Any], *, is_latest: bool) -> ObjectVersion:
@@ -176,6 +190,7 @@ def version_from_row(row: Sequence[Any], *, is_latest: bool) -> ObjectVersion:
         headers,
     ) = row
     std, checksum = unpack_headers(headers)
+    parts = unpack_extra(headers).get("parts", ()) if headers else ()
     return ObjectVersion(
         bucket=bucket,
         key=key.decode("utf-8"),
@@ -193,6 +208,8 @@ def version_from_row(row: Sequence[Any], *, is_latest: bool) -> ObjectVersion:
         seq=seq,
         headers=std,
         checksum=checksum,
+        parts=tuple(p[0] for p in parts),
+        part_checksums=tuple(p[1] for p in parts),
     )
 
 

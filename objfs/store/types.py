@@ -236,6 +236,9 @@ class ObjectVersion:
     seq: int = 0  # creation order within the store; sorts versions
     headers: ObjectHeaders = field(default_factory=ObjectHeaders)
     checksum: Checksum | None = None
+    # a completed multipart upload's part sizes and checksums (GET ?partNumber=N)
+    parts: tuple[int, ...] = ()
+    part_checksums: tuple[str | None, ...] = ()
 
 
 @dataclass(slots=True, frozen=True)
@@ -369,6 +372,8 @@ class UploadInfo:
     key: str
     upload_id: str
     initiated_ns: int
+    initiator_id: str | None = None  # canonical id of who created it
+    initiator_name: str | None = None  # and their display name
 
 
 @dataclass(slots=True, frozen=True)

@@ -115,6 +115,10 @@ def test_multipart_full_object_crc(alice, bkt, algorithm, digest):
     assert done[f"Checksum{algorithm}"] == whole and done["ChecksumType"] == "FULL_OBJECT"
     head = alice.head_object(Bucket=bkt, Key="mp", ChecksumMode="ENABLED")
     assert head[f"Checksum{algorithm}"] == whole
+    for n, body in enumerate(bodies, 1):  # each part's own, with ?partNumber=N
+        got = alice.get_object(Bucket=bkt, Key="mp", PartNumber=n, ChecksumMode="ENABLED")
+        assert got[f"Checksum{algorithm}"] == digest(body) and got["ChecksumType"] == "FULL_OBJECT"
+        assert got["Body"].read() == body
 
 
 def test_sha_cannot_be_full_object(alice, bkt):
