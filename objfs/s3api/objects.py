@@ -11,7 +11,14 @@ from typing import Any
 
 import trio
 
-from objfs.errors import InvalidArgument, InvalidRequest, MalformedXML, ObjfsError
+from objfs.errors import (
+    InvalidArgument,
+    InvalidRequest,
+    MalformedXML,
+    NotModified,
+    ObjfsError,
+    PreconditionFailed,
+)
 from objfs.s3api import headers as hdr
 from objfs.s3api import xmldoc
 from objfs.s3api.errors import public_message
@@ -192,15 +199,19 @@ async def copy_object(req: Request) -> Response:
     directive = req.h.get("x-amz-metadata-directive", "COPY").upper()
     meta, sys_meta = hdr.user_meta(req)
     if any(v is not None for v in _conditions(req, "x-amz-copy-source-").values()):
-        # The source's conditions, evaluated by the store on the version copied.
-        await req.run(
-            req.store.head_object,
-            src_bucket,
-            src_key,
-            version_id=src_version,
-            sse=hdr.copy_source_sse(req),
-            **_conditions(req, "x-amz-copy-source-"),
-        )
+        # The source's conditions, evaluated by the store on the version copied;
+        # a copy has nothing to answer 304 with: S3 refuses it (412) instead.
+        try:
+            await req.run(
+                req.store.head_object,
+                src_bucket,
+                src_key,
+                version_id=src_version,
+                sse=hdr.copy_source_sse(req),
+                **_conditions(req, "x-amz-copy-source-"),
+            )
+        except NotModified as err:
+            raise PreconditionFailed(f"copy source: {err}") from None
     result = await req.run(
         req.store.copy_object,
         src_bucket,

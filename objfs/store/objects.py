@@ -653,11 +653,12 @@ def _check_read_conditions(
             raise PreconditionFailed("If-Match does not match the object's ETag")
     elif if_unmodified_since_ns is not None and modified_s > if_unmodified_since_ns // 10**9:
         raise PreconditionFailed("object was modified after If-Unmodified-Since")
+    # A 304 carries the validators of what the client has (RFC 9110 15.4.5): the version.
     if if_none_match is not None:
         if _etag_matches(if_none_match, info.etag):
-            raise NotModified("If-None-Match matches the object's ETag")
+            raise NotModified("If-None-Match matches the object's ETag", version=info)
     elif if_modified_since_ns is not None and modified_s <= if_modified_since_ns // 10**9:
-        raise NotModified("object not modified since If-Modified-Since")
+        raise NotModified("object not modified since If-Modified-Since", version=info)
 
 
 def check_write_conditions(
@@ -667,11 +668,11 @@ def check_write_conditions(
     on the key's current object, in the caller's transaction."""
     row = q.get_latest(cur, bucket, raw)  # type: ignore[arg-type]
     live = row is not None and not row[Col.DM]
-    if if_none_match is not None:
-        if if_none_match.strip() != "*":
-            raise InvalidArgument("If-None-Match on a write accepts only '*'")
-        if live:
-            raise PreconditionFailed(f"s3://{bucket}/{key} already exists (If-None-Match: *)")
+    if if_none_match is not None:  # '*': no object at all; an ETag: not that object
+        if live and _etag_matches(if_none_match, row[Col.ETAG]):  # type: ignore[index]
+            raise PreconditionFailed(
+                f"s3://{bucket}/{key} exists and If-None-Match matches its ETag"
+            )
     if if_match is not None:
         if not live:
             raise NoSuchKey(f"no such key: s3://{bucket}/{key} (If-Match)")
