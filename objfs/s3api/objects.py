@@ -24,7 +24,7 @@ from objfs.s3api import xmldoc
 from objfs.s3api.errors import public_message
 from objfs.s3api.request import Request, Response
 from objfs.store import ObjectVersion
-from objfs.store.multipart import part_checksum, part_range
+from objfs.store.parts import part_checksum, part_range
 
 MAX_DELETE_KEYS = 1000
 
@@ -93,6 +93,7 @@ async def head_object(req: Request) -> Response:
         req.key,
         version_id=version,
         sse=hdr.read_sse(req),
+        part_number=part,
         **_conditions(req),
     )
     headers = _override(req, hdr.version_headers(info)) + hdr.ssec_echo(req)
@@ -116,7 +117,12 @@ async def get_object(req: Request) -> Response:
     part_info = None
     if part is not None:  # the part's bytes: the object's part sizes say where
         part_info = await req.run(
-            req.store.head_object, req.bucket, req.key, version_id=version, sse=sse
+            req.store.head_object,
+            req.bucket,
+            req.key,
+            version_id=version,
+            sse=sse,
+            part_number=part,
         )
         byte_range = part_range(part_info, part)
         if byte_range is None:  # part 1 of an object not uploaded in parts: all of it

@@ -30,6 +30,7 @@ from objfs.store.access import Need, requires
 from objfs.store.chunking import ChunkedBody, store_stream
 from objfs.store.leases import leased
 from objfs.store.names import encode_key
+from objfs.store.parts import part_range
 from objfs.store.reader import Extents, ObjectReader
 from objfs.store.records import Col
 from objfs.store.refcount import RefChanges, Tally, drop_version, owned, tally_of, tally_refs
@@ -104,13 +105,18 @@ class ObjectsMixin:
         if_none_match: str | None = None,
         if_modified_since_ns: int | None = None,
         if_unmodified_since_ns: int | None = None,
+        part_number: int | None = None,
     ) -> ObjectVersion:
+        """``part_number``: the caller reads that part (``?partNumber=N``): a part
+        the version does not have is InvalidPart, before any SSE-C key check."""
         with self.db.read() as cur:
             row, latest = self._resolve(cur, bucket, key, version_id)
         info = rec.version_from_row(row, is_latest=latest)
         _check_read_conditions(
             info, if_match, if_none_match, if_modified_since_ns, if_unmodified_since_ns
         )
+        if part_number is not None:
+            part_range(info, part_number)
         if info.sse == "SSE-C":
             self._domain(row[Col.DOMAIN], sse.customer_key if sse else None)
         elif sse is not None and sse.customer_key is not None and not info.is_delete_marker:

@@ -4,6 +4,10 @@ it cannot read, GET/HEAD ?partNumber=N."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import os
+
 import pytest
 from botocore.exceptions import ClientError
 
@@ -111,3 +115,18 @@ def test_part_number_of_a_single_put(alice, bkt):
     with pytest.raises(ClientError) as exc:
         alice.get_object(Bucket=bkt, Key="k", PartNumber=2)
     assert error(exc) == (400, "InvalidPart")
+
+
+def test_a_missing_part_of_an_sse_c_object_is_invalid_part_without_its_key(alice, bkt):
+    key = os.urandom(32)
+    ssec = {
+        "SSECustomerAlgorithm": "AES256",
+        "SSECustomerKey": base64.b64encode(key).decode(),
+        "SSECustomerKeyMD5": base64.b64encode(hashlib.md5(key).digest()).decode(),
+    }
+    alice.put_object(Bucket=bkt, Key="k", Body=b"secret", **ssec)
+    with pytest.raises(ClientError) as exc:
+        alice.get_object(Bucket=bkt, Key="k", PartNumber=5)
+    assert error(exc) == (400, "InvalidPart")
+    got = alice.get_object(Bucket=bkt, Key="k", PartNumber=1, **ssec)
+    assert got["Body"].read() == b"secret"
