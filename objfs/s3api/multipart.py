@@ -104,6 +104,8 @@ async def _upload_part_copy(req: Request, upload_id: str, number: int) -> Respon
     doc = xmldoc.root("CopyPartResult")
     xmldoc.add(doc, "LastModified", xmldoc.iso_time(part.last_modified_ns))
     xmldoc.add(doc, "ETag", f'"{part.etag}"')
+    if part.checksum is not None:
+        xmldoc.add(doc, f"Checksum{part.checksum.algorithm}", part.checksum.value)
     headers = [("x-amz-copy-source-version-id", src_version)] if src_version else []
     return Response.xml(doc, headers=headers)
 

@@ -92,6 +92,31 @@ def object_checksum(upload: Checksum, parts: Sequence[tuple[str | None, int]]) -
     return Checksum(upload.algorithm, value, upload.type)
 
 
+class Hasher:
+    """The running checksum of a stream in one of ``ALGORITHMS`` (a copied part's)."""
+
+    def __init__(self, algorithm: str) -> None:
+        self.algorithm = algorithm
+        self._crc = {"CRC32": crt.crc32, "CRC32C": crt.crc32c, "CRC64NVME": crt.crc64nvme}.get(
+            algorithm
+        )
+        self._sha = None if self._crc else hashlib.new(algorithm.lower())
+        self._value = 0
+
+    def update(self, data: bytes) -> None:
+        if self._sha is not None:
+            self._sha.update(data)
+        else:
+            self._value = self._crc(data, self._value)  # type: ignore[misc]
+
+    def value(self) -> str:
+        if self._sha is not None:
+            raw = self._sha.digest()
+        else:
+            raw = self._value.to_bytes(ALGORITHMS[self.algorithm][0], "big")
+        return base64.b64encode(raw).decode()
+
+
 def _crc(algorithm: str, data: bytes) -> bytes:
     fn = {"CRC32": crt.crc32, "CRC32C": crt.crc32c, "CRC64NVME": crt.crc64nvme}[algorithm]
     return fn(data).to_bytes(ALGORITHMS[algorithm][0], "big")  # type: ignore[operator]

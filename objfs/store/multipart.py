@@ -275,16 +275,30 @@ class MultipartMixin:
         domain = self._domain(upload[9], sse.customer_key if sse else None, ctx, bucket, key)
         info = rec.version_from_row(row, is_latest=latest)
         extents = self._extents(row)
+        # An upload with a checksum algorithm gets each copied part's, as S3 computes it.
+        wanted = rec.unpack_headers(upload[10])[1]
+        summer = checksums.Hasher(wanted.algorithm) if wanted is not None else None
         if domain.domain_id != src_domain.domain_id:
             with ObjectReader(self.chunks, src_domain, info, extents, src_range) as reader:
-                return self.upload_part(ctx, bucket, key, upload_id, part_number, reader, sse=sse)
-        if first == 0 and end == size and _PLAIN_MD5.fullmatch(row[Col.ETAG]):
+                return self.upload_part(
+                    ctx,
+                    bucket,
+                    key,
+                    upload_id,
+                    part_number,
+                    _Summed(reader, summer),
+                    sse=sse,
+                    checksum=lambda: _summed(summer),
+                )
+        if first == 0 and end == size and _PLAIN_MD5.fullmatch(row[Col.ETAG]) and not summer:
             etag = row[Col.ETAG]
         else:
             digest = hashlib.md5()
             with ObjectReader(self.chunks, src_domain, info, extents, src_range) as reader:
                 for piece in reader:
                     digest.update(piece)
+                    if summer is not None:
+                        summer.update(piece)
             etag = digest.hexdigest()
         manifest = extents.slice(first, end)
         if ctx.durable:  # a shared chunk may come from a commit that was not durable
@@ -300,6 +314,7 @@ class MultipartMixin:
             etag,
             domain.domain_id,
             source=row,
+            checksum=summer.value() if summer is not None else None,
         )
 
     @requires(Need("s3:PutObject", version=None))
@@ -568,3 +583,21 @@ def _completed(cur: Any, bucket: str, raw: bytes, upload_id: str) -> PutResult |
         last_modified_ns=info.last_modified_ns,
         checksum=info.checksum,
     )
+
+
+class _Summed:
+    """A reader that feeds what it gives to a checksum (a re-encrypted part copy)."""
+
+    def __init__(self, reader: Any, summer: checksums.Hasher | None) -> None:
+        self._reader = reader
+        self._summer = summer
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._reader.read(n)
+        if self._summer is not None:
+            self._summer.update(data)
+        return data
+
+
+def _summed(summer: checksums.Hasher | None) -> Checksum | None:
+    return None if summer is None else Checksum(summer.algorithm, summer.value())

@@ -127,3 +127,41 @@ def test_sha_cannot_be_full_object(alice, bkt):
             Bucket=bkt, Key="mp", ChecksumAlgorithm="SHA256", ChecksumType="FULL_OBJECT"
         )
     assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+
+
+def test_a_copied_part_gets_the_uploads_checksum(alice, bkt):
+    src = b"S" * (5 * MiB)
+    alice.put_object(Bucket=bkt, Key="src", Body=src)
+    upload_id = alice.create_multipart_upload(Bucket=bkt, Key="mp", ChecksumAlgorithm="SHA256")[
+        "UploadId"
+    ]
+    copied = alice.upload_part_copy(
+        Bucket=bkt,
+        Key="mp",
+        UploadId=upload_id,
+        PartNumber=1,
+        CopySource={"Bucket": bkt, "Key": "src"},
+    )["CopyPartResult"]
+    assert copied["ChecksumSHA256"] == sha256(src)
+    tail = alice.upload_part(
+        Bucket=bkt,
+        Key="mp",
+        UploadId=upload_id,
+        PartNumber=2,
+        Body=b"t",
+        ChecksumAlgorithm="SHA256",
+        ChecksumSHA256=sha256(b"t"),
+    )
+    done = alice.complete_multipart_upload(
+        Bucket=bkt,
+        Key="mp",
+        UploadId=upload_id,
+        MultipartUpload={
+            "Parts": [
+                {"PartNumber": 1, "ETag": copied["ETag"]},
+                {"PartNumber": 2, "ETag": tail["ETag"]},
+            ]
+        },
+    )
+    joined = hashlib.sha256(src).digest() + hashlib.sha256(b"t").digest()
+    assert done["ChecksumSHA256"] == f"{b64(hashlib.sha256(joined).digest())}-2"

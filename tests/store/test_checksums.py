@@ -13,7 +13,7 @@ import pytest
 from awscrt import checksums as crt
 
 from objfs.errors import BadDigest, InvalidRequest
-from objfs.store import Checksum
+from objfs.store import OWNER, Checksum, SSERequest
 from objfs.store.checksums import check_expected, object_checksum, upload_checksum
 
 SIZE = 5 << 20
@@ -64,3 +64,18 @@ def test_upload_checksum_defaults_and_refusals():
     for algorithm, kind in (("SHA1", "FULL_OBJECT"), ("CRC64NVME", "COMPOSITE"), ("MD5", None)):
         with pytest.raises(InvalidRequest):
             upload_checksum(algorithm, kind)
+
+
+def test_a_copied_part_gets_the_uploads_checksum_also_when_re_encrypted(store, make_bucket):
+    bucket = make_bucket()
+    data = b"copied" * 1000
+    want = base64.b64encode(crt.crc64nvme(data).to_bytes(8, "big")).decode()
+    for mode in ("AES256", "none"):  # the upload's own domain, then another one
+        store.put_object(OWNER, bucket, "src", data, sse=SSERequest(mode=mode))
+        upload = store.create_multipart_upload(
+            OWNER, bucket, "mp", checksum=upload_checksum("CRC64NVME", None)
+        )
+        part = store.upload_part_copy(OWNER, bucket, "mp", upload, 1, bucket, "src")
+        assert part.checksum == Checksum("CRC64NVME", want, "FULL_OBJECT"), mode
+        done = store.complete_multipart_upload(OWNER, bucket, "mp", upload, [(1, part.etag)])
+        assert done.checksum == Checksum("CRC64NVME", want, "FULL_OBJECT")
