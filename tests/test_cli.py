@@ -324,6 +324,29 @@ def test_put_metadata_and_head(cli: Cli, tmp_path: Path) -> None:
     assert info["size"] == 13 and info["is_latest"] is True and info["version_id"] == "null"
 
 
+def test_put_standard_headers_and_head(cli: Cli, tmp_path: Path) -> None:
+    """The aws cli's --cache-control ... --expires flags store S3's standard headers."""
+    src = tmp_path / "page.gz"
+    src.write_bytes(b"gzipped")
+    cli.ok(
+        "put", str(src), "s3://plain/page", "--cache-control", "max-age=60",
+        "--content-encoding", "gzip", "--content-disposition", "inline",
+        "--content-language", "en", "--expires", "Wed, 21 Oct 2037 07:28:00 GMT",
+    )  # fmt: skip
+    info = cli.ok("head", "--json", "s3://plain/page").json()
+    assert info["headers"] == {
+        "cache-control": "max-age=60",
+        "content-disposition": "inline",
+        "content-encoding": "gzip",
+        "content-language": "en",
+        "expires": "Wed, 21 Oct 2037 07:28:00 GMT",
+    }
+    assert "header:        cache-control: max-age=60" in cli.ok("head", "s3://plain/page").out
+    cli.ok("cp", "s3://plain/page", "s3://plain/copy", "--cache-control", "no-cache")
+    copied = cli.ok("head", "--json", "s3://plain/copy").json()
+    assert copied["headers"] == {"cache-control": "no-cache"}
+
+
 def test_put_metadata_over_2kb_refused(cli: Cli, tmp_path: Path) -> None:
     """The store's 2 KB user-metadata rule, met by the CLI as by the HTTP API."""
     src = tmp_path / "f"

@@ -79,6 +79,15 @@ def header_map(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
     return {k: ",".join(v) for k, v in out.items()}
 
 
+def as_sent(value: str) -> str:
+    """A header value read byte for byte as latin-1, as the UTF-8 text its bytes
+    are (what a client that sent non-ASCII metadata signed); else as it is."""
+    try:
+        return value.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        return value
+
+
 def canonical_headers(headers: Iterable[tuple[str, str]], signed: Sequence[str]) -> str:
     """``name:value\\n`` for each signed header, in sorted order."""
     hmap = header_map(headers)
@@ -86,7 +95,7 @@ def canonical_headers(headers: Iterable[tuple[str, str]], signed: Sequence[str])
     for name in sorted(h.lower() for h in signed):
         if name not in hmap:
             raise AuthorizationHeaderMalformed(f'signed header "{name}" is not in the request')
-        lines.append(f"{name}:{hmap[name]}\n")
+        lines.append(f"{name}:{as_sent(hmap[name])}\n")
     return "".join(lines)
 
 

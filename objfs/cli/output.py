@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import IO, Any, BinaryIO
 
 from objfs.crypto.cse import META_KEY as CSE_META
+from objfs.store.records import HEADER_FIELDS
 from objfs.store.sysmeta import file_type
 from objfs.store.types import BucketInfo, ObjectVersion
 
@@ -77,6 +78,12 @@ def head_record(v: ObjectVersion, plain_size: int | None = None) -> dict[str, An
         name: getattr(sysm, name)
         for name in ("mode", "uid", "gid", "mtime_ns", "atime_ns", "ctime_ns", "rdev", "symlink")
         if getattr(sysm, name) is not None
+    }
+    # S3's standard headers (Cache-Control ...), by their HTTP names.
+    record["headers"] = {
+        name: getattr(v.headers, attr)
+        for name, attr in HEADER_FIELDS.items()
+        if getattr(v.headers, attr) is not None
     }
     return record
 
@@ -154,6 +161,8 @@ def format_head(v: ObjectVersion, plain_size: int | None = None) -> list[str]:
         lines.append(f"{'cse:':<15}client-side encrypted (size is of the ciphertext)")
     for name, value in sorted(record["user_meta"].items()):
         lines.append(f"{'meta:':<15}{name}={value}")
+    for name, value in record["headers"].items():
+        lines.append(f"{'header:':<15}{name}: {value}")
     lines.append(f"{'type:':<15}{record['type']}")
     for name, value in record["sys_meta"].items():
         shown = oct(value) if name == "mode" else value

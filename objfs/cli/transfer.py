@@ -56,7 +56,7 @@ from objfs.cli.crypto_args import add_read_encryption, add_write_encryption
 from objfs.cli.output import CountingReader, Progress
 from objfs.errors import ObjfsError
 from objfs.store.sysmeta import SPECIAL_TYPES, file_type
-from objfs.store.types import ObjectVersion, PutResult
+from objfs.store.types import ObjectHeaders, ObjectVersion, PutResult
 
 if TYPE_CHECKING:
     from objfs.store.reader import ObjectReader
@@ -131,6 +131,7 @@ def _put_multipart(
     content_type: str | None,
     user_meta: dict[str, str] | None,
     enc: Encryption,
+    headers: ObjectHeaders | None = None,
 ) -> PutResult:
     store, ctx = app.store, app.ctx
     part_size = _size_knob("OBJFS_MULTIPART_PART_SIZE", PART_SIZE, 5 << 20)
@@ -138,7 +139,13 @@ def _put_multipart(
     # Whole chunks per part: a client-side frame never straddles two parts.
     part_size = -(-part_size // store.chunk_size) * store.chunk_size
     upload_id = store.create_multipart_upload(
-        ctx, dst.bucket, dst.key, content_type=content_type, user_meta=user_meta, sse=enc.write
+        ctx,
+        dst.bucket,
+        dst.key,
+        content_type=content_type,
+        user_meta=user_meta,
+        sse=enc.write,
+        headers=headers,
     )
     try:
         parts = []
@@ -173,6 +180,7 @@ def upload_stream(
     content_type: str | None,
     user_meta: dict[str, str] | None,
     enc: Encryption = NO_ENCRYPTION,
+    headers: ObjectHeaders | None = None,
 ) -> None:
     progress = Progress.for_transfer(label, size, quiet=app.quiet)
     source: BinaryIO = CountingReader(body, progress) if progress.enabled else body  # type: ignore[assignment]
@@ -185,7 +193,9 @@ def upload_stream(
     try:
         threshold = _size_knob("OBJFS_MULTIPART_THRESHOLD", MULTIPART_THRESHOLD, 5 << 20)
         if stored_size is not None and stored_size > threshold:
-            result = _put_multipart(app, stored, dst, stored_size, content_type, user_meta, enc)
+            result = _put_multipart(
+                app, stored, dst, stored_size, content_type, user_meta, enc, headers
+            )
         else:
             result = app.store.put_object(
                 app.ctx,
@@ -196,6 +206,7 @@ def upload_stream(
                 user_meta=user_meta,
                 sse=enc.write,
                 size_hint=stored_size,
+                headers=headers,
             )
     finally:
         progress.finish()
@@ -211,6 +222,7 @@ def upload_file(
     content_type: str | None,
     user_meta: dict[str, str] | None,
     enc: Encryption = NO_ENCRYPTION,
+    headers: ObjectHeaders | None = None,
 ) -> None:
     try:
         handle = open(path, "rb")  # noqa: SIM115 - closed below
@@ -234,6 +246,7 @@ def upload_file(
             content_type=content_type,
             user_meta=user_meta,
             enc=enc,
+            headers=headers,
         )
 
 
@@ -266,6 +279,7 @@ def upload_tree(
                 content_type=args.content_type,
                 user_meta=meta,
                 enc=enc,
+                headers=_object_headers(args),
             )
         except (ObjfsError, CliError) as err:
             app.warn(f"{path}: {err}")
@@ -288,6 +302,7 @@ def cmd_put(app: CliApp, args: argparse.Namespace) -> int:
             content_type=args.content_type,
             user_meta=_user_meta(args),
             enc=enc,
+            headers=_object_headers(args),
         )
         return 0
     src = Path(args.src)
@@ -304,6 +319,7 @@ def cmd_put(app: CliApp, args: argparse.Namespace) -> int:
         content_type=args.content_type,
         user_meta=_user_meta(args),
         enc=enc,
+        headers=_object_headers(args),
     )
     return 0
 
@@ -476,7 +492,8 @@ def _copy_one(
     app: CliApp, src: S3Url, dst: S3Url, args: argparse.Namespace, vid: str | None, enc: Encryption
 ) -> None:
     meta = _user_meta(args)
-    replace = meta is not None or args.content_type is not None
+    headers = _object_headers(args)
+    replace = meta is not None or args.content_type is not None or headers is not None
     with sse_c_refusals(src, flag=COPY_SOURCE_FLAG):
         if replace:  # new metadata must keep a client-side envelope, or the copy is unreadable
             source = app.store.head_object(
@@ -495,6 +512,7 @@ def _copy_one(
             user_meta=meta,
             sse=enc.write,
             src_sse=enc.copy_source,
+            headers=headers,
         )
     suffix = f" (version {result.version_id})" if result.version_id != "null" else ""
     app.say(f"copy: {src} to {dst}{suffix}")
@@ -605,3 +623,25 @@ def _add_upload_options(p: argparse.ArgumentParser) -> None:
         action="append",
         help="user metadata (x-amz-meta-K); repeatable",
     )
+    # S3's standard object headers, under the aws cli's flag names.
+    for flag, what in _HEADER_FLAGS.items():
+        p.add_argument(f"--{flag}", metavar="VALUE", help=f"the object's {what} header")
+
+
+_HEADER_FLAGS = {
+    "cache-control": "Cache-Control",
+    "content-disposition": "Content-Disposition",
+    "content-encoding": "Content-Encoding",
+    "content-language": "Content-Language",
+    "expires": "Expires",
+}
+
+
+def _object_headers(args: argparse.Namespace) -> ObjectHeaders | None:
+    """--cache-control ... --expires as the store's ObjectHeaders (None: none given)."""
+    values = {
+        flag.replace("-", "_"): getattr(args, flag.replace("-", "_"), None)
+        for flag in _HEADER_FLAGS
+    }
+    headers = ObjectHeaders(**{k: v for k, v in values.items() if v is not None})
+    return headers or None

@@ -71,7 +71,12 @@ log = logging.getLogger(__name__)
 # chunk row (O(chunks), no frame is copied); an upgraded store keeps its
 # AUTOINCREMENT and its index of inline_chunks (harmless, as before: only new
 # stores are made without).
-FORMAT_VERSION = 4
+# 5: ``versions.headers``, ``uploads.headers`` (msgpack: S3's standard object
+# headers such as Cache-Control, and the additional checksum) and
+# ``parts.checksum``. objfs before format 5 would drop them silently on every
+# copy, rename or completed upload, so it must refuse the store. Upgrading
+# adds the (NULL = none) columns; nothing is rewritten.
+FORMAT_VERSION = 5
 
 SCHEMA = """
 CREATE TABLE meta (name TEXT PRIMARY KEY, value) ;
@@ -110,7 +115,8 @@ CREATE TABLE versions (
     kms_key_id TEXT,
     domain_id BLOB,
     manifest BLOB,               -- msgpack [[chunk_id|None, length], ...]
-    base_seq INTEGER             -- format 3: refs counted relative to this version
+    base_seq INTEGER,            -- format 3: refs counted relative to this version
+    headers BLOB                 -- format 5: msgpack, standard headers and checksum
 );
 CREATE UNIQUE INDEX versions_key ON versions(bucket, key, version_id);
 CREATE INDEX versions_order ON versions(bucket, key, seq);
@@ -149,7 +155,8 @@ CREATE TABLE uploads (
     sys_meta BLOB,
     sse TEXT NOT NULL,
     kms_key_id TEXT,
-    domain_id BLOB
+    domain_id BLOB,
+    headers BLOB                 -- format 5: as versions.headers
 );
 CREATE INDEX uploads_key ON uploads(bucket, key);
 CREATE TABLE parts (
@@ -159,6 +166,7 @@ CREATE TABLE parts (
     size INTEGER NOT NULL,
     created INTEGER NOT NULL,
     manifest BLOB NOT NULL,
+    checksum TEXT,               -- format 5: the part's base64 checksum, if any
     PRIMARY KEY (upload_id, part_number)
 ) WITHOUT ROWID;
 -- gc deletes all but the newest rows, never the newest (it keeps max(seq)):
@@ -277,6 +285,18 @@ def _link_inline(cur: sqlite3.Cursor) -> None:
     )
 
 
+def _add_headers(cur: sqlite3.Cursor) -> None:
+    """Format 5: ``versions.headers``, ``uploads.headers``, ``parts.checksum`` (idempotent)."""
+    for table, column, kind in (
+        ("versions", "headers", "BLOB"),
+        ("uploads", "headers", "BLOB"),
+        ("parts", "checksum", "TEXT"),
+    ):
+        columns = {row[1] for row in cur.execute(f"PRAGMA table_info({table})")}
+        if column not in columns:
+            cur.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+
+
 # Steps that bring a store from format N-1 to N (SQL statements, or functions
 # of the cursor), run in one transaction; each is idempotent.
 MIGRATIONS: dict[int, list[str | Callable[[sqlite3.Cursor], None]]] = {
@@ -289,6 +309,7 @@ MIGRATIONS: dict[int, list[str | Callable[[sqlite3.Cursor], None]]] = {
     ],
     3: [_add_base_seq],
     4: [_one_sequence, _link_inline],
+    5: [_add_headers],
 }
 
 

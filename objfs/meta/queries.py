@@ -21,14 +21,15 @@ from typing import Any
 
 VERSION_COLUMNS = (
     "seq, bucket, key, version_id, delete_marker, size, etag, created, content_type, "
-    "user_meta, sys_meta, sse, kms_key_id, domain_id, manifest"
+    "user_meta, sys_meta, sse, kms_key_id, domain_id, manifest, headers"
 )
 
 Row = tuple[Any, ...]
 
-# Listings never need the manifest (the biggest column): NULL in its place.
+# Listings never need the manifest (the biggest column) nor the headers record
+# (a multipart object's part list): NULL in their place.
 _LISTING_COLUMNS = ", ".join(
-    "NULL" if c == "manifest" else f"v.{c}" for c in VERSION_COLUMNS.split(", ")
+    "NULL" if c in ("manifest", "headers") else f"v.{c}" for c in VERSION_COLUMNS.split(", ")
 )
 
 
@@ -119,7 +120,7 @@ def insert_version(
     4: ``add_change``), all other columns but its base, then its base."""
     cur.execute(
         f"INSERT INTO versions({VERSION_COLUMNS}, base_seq) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (seq, *values, base_seq),
     )
 
@@ -546,13 +547,14 @@ def set_refs(
 # -- multipart -----------------------------------------------------------
 
 UPLOAD_COLUMNS = (
-    "upload_id, bucket, key, created, content_type, user_meta, sys_meta, sse, kms_key_id, domain_id"
+    "upload_id, bucket, key, created, content_type, user_meta, sys_meta, sse, kms_key_id, "
+    "domain_id, headers"
 )
 
 
 def insert_upload(cur: sqlite3.Cursor, values: Sequence[object]) -> None:
     cur.execute(
-        f"INSERT INTO uploads({UPLOAD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", values
+        f"INSERT INTO uploads({UPLOAD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", values
     )
 
 
@@ -582,8 +584,8 @@ def put_part(cur: sqlite3.Cursor, values: Sequence[object]) -> Row | None:
         "SELECT manifest FROM parts WHERE upload_id = ? AND part_number = ?", values[:2]
     ).fetchone()
     cur.execute(
-        "INSERT OR REPLACE INTO parts(upload_id, part_number, etag, size, created, manifest) "
-        "VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT OR REPLACE INTO parts(upload_id, part_number, etag, size, created, manifest, "
+        "checksum) VALUES (?, ?, ?, ?, ?, ?, ?)",
         values,
     )
     return old
@@ -591,7 +593,7 @@ def put_part(cur: sqlite3.Cursor, values: Sequence[object]) -> Row | None:
 
 def list_parts(cur: sqlite3.Cursor, upload_id: str) -> list[Row]:
     return cur.execute(
-        "SELECT part_number, etag, size, created, manifest FROM parts "
+        "SELECT part_number, etag, size, created, manifest, checksum FROM parts "
         "WHERE upload_id = ? ORDER BY part_number",
         (upload_id,),
     ).fetchall()

@@ -26,7 +26,7 @@ from objfs.errors import (
     ObjfsError,
     RequestHeaderSectionTooLarge,
 )
-from objfs.s3api import cors, expect, routing
+from objfs.s3api import cors, expect, multipart, routing
 from objfs.s3api import headers as hdr
 from objfs.s3api.auth import authenticate
 from objfs.s3api.body import RequestBody
@@ -169,7 +169,10 @@ class S3App:
             cipher_suite=req.cipher_suite,
             expected_owners=hdr.expected_owners(req),
         )
-        req.body = RequestBody(receive, req.h, payload=authed.payload, signer=authed.signer)
+        body_headers = req.h
+        if handler is multipart.complete_upload:  # its x-amz-checksum-* is the object's
+            body_headers = {k: v for k, v in req.h.items() if not k.startswith("x-amz-checksum-")}
+        req.body = RequestBody(receive, body_headers, payload=authed.payload, signer=authed.signer)
         return await handler(req)
 
     def _request(self, scope: dict[str, Any], request_id: str) -> Request:
@@ -234,7 +237,7 @@ class S3App:
             (b"x-amz-request-id", request_id.encode()),
             (b"x-amz-id-2", request_id.encode()),
         ]
-        headers += [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers]
+        headers += [(k.encode("latin-1"), _header_bytes(v)) for k, v in response.headers]
         body = response.body
         no_body = method == "HEAD" or response.status in _NO_BODY_STATUS
         if isinstance(body, bytes):
@@ -261,3 +264,11 @@ async def _stream(send: Any, body: AsyncIterator[bytes]) -> None:
         aclose = getattr(body, "aclose", None)
         if aclose is not None:
             await aclose()
+
+
+def _header_bytes(value: str) -> bytes:
+    """latin-1 as HTTP/1.1 reads it; text beyond latin-1 (user metadata) as UTF-8."""
+    try:
+        return value.encode("latin-1")
+    except UnicodeEncodeError:
+        return value.encode("utf-8")

@@ -16,6 +16,7 @@ server's log, at INFO), never for whoever sent the request.
 from __future__ import annotations
 
 import logging
+from email.utils import formatdate
 
 from objfs.errors import (
     AccessDenied,
@@ -27,6 +28,7 @@ from objfs.errors import (
 )
 from objfs.s3api import xmldoc
 from objfs.s3api.request import Response
+from objfs.store import ObjectVersion
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +56,7 @@ def error_response(err: ObjfsError, resource: str, request_id: str) -> Response:
         if err.details.get("version_id"):
             headers.append(("x-amz-version-id", str(err.details["version_id"])))
     if err.status in _NO_BODY:
-        return Response(err.status, headers)
+        return Response(err.status, headers + _validators(err.details.get("version")))
     message = public_message(err)
     if message == ACCESS_DENIED and str(err) != ACCESS_DENIED:
         log.info("request %s %s: %s", request_id, resource, err)
@@ -69,6 +71,26 @@ def error_response(err: ObjfsError, resource: str, request_id: str) -> Response:
         ],
     )
     return Response.xml(doc, status=err.status, headers=headers)
+
+
+def _validators(info: ObjectVersion | None) -> list[tuple[str, str]]:
+    """What a 304 answers with (RFC 9110 15.4.5): ETag, Last-Modified, the
+    caching headers and the version of the object the client holds."""
+    if info is None:
+        return []
+    out = [
+        ("ETag", f'"{info.etag}"'),
+        ("Last-Modified", formatdate(info.last_modified_ns / 1e9, usegmt=True)),
+    ]
+    for name, value in (
+        ("Cache-Control", info.headers.cache_control),
+        ("Expires", info.headers.expires),
+    ):
+        if value is not None:
+            out.append((name, value))
+    if info.version_id != "null":
+        out.append(("x-amz-version-id", info.version_id))
+    return out
 
 
 def protocol_error(status_hint: int) -> ObjfsError:

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from email.utils import formatdate, parsedate_to_datetime
 
+from objfs.auth import sigv4
 from objfs.errors import InvalidArgument, InvalidRequest
 from objfs.s3api.body import decode_base64
 from objfs.s3api.request import Request, unescape
-from objfs.store import ObjectVersion, SSERequest, SystemMeta
+from objfs.store import Checksum, ObjectHeaders, ObjectVersion, SSERequest, SystemMeta
 
 META = "x-amz-meta-"
 # POSIX attributes under the names s3fs and rclone use (DESIGN.md, "Data model").
@@ -125,7 +127,7 @@ def user_meta(req: Request) -> tuple[dict[str, str], SystemMeta | None]:
                 int(number * 1e9) if short == "mtime" else int(number)
             )
         else:
-            meta[short] = value
+            meta[short] = sigv4.as_sent(value)  # UTF-8 text, as signed
     return meta, SystemMeta(**sys) if sys else None  # type: ignore[arg-type]
 
 
@@ -134,6 +136,72 @@ def _number(text: str) -> float | None:
         return float(text) if re.fullmatch(r"\d+(\.\d+)?", text.strip()) else None
     except ValueError:
         return None
+
+
+# The standard object headers a write stores (ObjectHeaders fields by header name).
+STANDARD = {
+    "cache-control": ("Cache-Control", "cache_control"),
+    "content-disposition": ("Content-Disposition", "content_disposition"),
+    "content-encoding": ("Content-Encoding", "content_encoding"),
+    "content-language": ("Content-Language", "content_language"),
+    "expires": ("Expires", "expires"),
+}
+
+
+def object_headers(req: Request) -> ObjectHeaders | None:
+    """Cache-Control, Content-Disposition, Content-Encoding, Content-Language and
+    Expires of a write. ``aws-chunked`` is how the body travels, not how the
+    object is encoded: S3 drops it from Content-Encoding (and the header when
+    nothing else is left)."""
+    values: dict[str, str] = {}
+    for name, (_, attr) in STANDARD.items():
+        value = req.h.get(name)
+        if value is None:
+            continue
+        if name == "content-encoding":
+            codings = [c.strip() for c in value.split(",")]
+            value = ", ".join(c for c in codings if c and c.lower() != "aws-chunked")
+            if not value:
+                continue
+        values[attr] = value
+    return ObjectHeaders(**values) if values else None
+
+
+def body_checksum(req: Request) -> Callable[[], Checksum | None]:
+    """The body's additional checksum (``x-amz-checksum-*``, header or trailer),
+    once the body has been read and verified; for the store to keep."""
+
+    def verified() -> Checksum | None:
+        assert req.body is not None
+        for name, value in req.body.checksums:
+            return Checksum(name[len("x-amz-checksum-") :].upper(), value)
+        return None
+
+    return verified
+
+
+def expected_checksum(req: Request) -> tuple[str, str] | None:
+    """(algorithm, value) of a request's ``x-amz-checksum-ALGO`` header, if any."""
+    for name, value in req.h.items():
+        algorithm = name[len("x-amz-checksum-") :]
+        if name.startswith("x-amz-checksum-") and algorithm not in ("algorithm", "mode", "type"):
+            return algorithm.upper(), value.strip()
+    return None
+
+
+def checksum_headers(checksum: Checksum | None) -> list[tuple[str, str]]:
+    """``x-amz-checksum-ALGO`` and ``x-amz-checksum-type`` of a stored checksum."""
+    if checksum is None or checksum.value is None:
+        return []
+    return [
+        (f"x-amz-checksum-{checksum.algorithm.lower()}", checksum.value),
+        ("x-amz-checksum-type", checksum.type),
+    ]
+
+
+def checksum_mode(req: Request) -> bool:
+    """GET/HEAD ask for the stored checksum with ``x-amz-checksum-mode: ENABLED``."""
+    return req.h.get("x-amz-checksum-mode", "").strip().upper() == "ENABLED"
 
 
 def version_headers(info: ObjectVersion) -> list[tuple[str, str]]:
@@ -145,6 +213,10 @@ def version_headers(info: ObjectVersion) -> list[tuple[str, str]]:
     ]
     if info.version_id != "null":
         out.append(("x-amz-version-id", info.version_id))
+    for header, attr in STANDARD.values():
+        value = getattr(info.headers, attr)
+        if value is not None:
+            out.append((header, value))
     out += sse_headers(info.sse, info.kms_key_id)
     for k, v in sorted(info.user_meta.items()):
         out.append((META + k, v))

@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import re
 
-from objfs.errors import InvalidArgument, InvalidRange, MalformedXML
+from objfs.errors import InvalidArgument, MalformedXML
 from objfs.s3api import headers as hdr
 from objfs.s3api import listing, xmldoc
 from objfs.s3api.request import Request, Response
+from objfs.store import checksums
 
 
 async def create_upload(req: Request) -> Response:
+    checksum = checksums.upload_checksum(
+        req.h.get("x-amz-checksum-algorithm"), req.h.get("x-amz-checksum-type")
+    )
     meta, sys_meta = hdr.user_meta(req)
     sse = hdr.sse_request(req)
     upload_id = await req.run(
@@ -22,10 +26,17 @@ async def create_upload(req: Request) -> Response:
         user_meta=meta,
         sys_meta=sys_meta,
         sse=sse,
+        headers=hdr.object_headers(req),
+        checksum=checksum,
     )
     doc = xmldoc.root("InitiateMultipartUploadResult")
     xmldoc.add_all(doc, [("Bucket", req.bucket), ("Key", req.key), ("UploadId", upload_id)])
     headers = hdr.ssec_echo(req)
+    if checksum is not None:
+        headers += [
+            ("x-amz-checksum-algorithm", checksum.algorithm),
+            ("x-amz-checksum-type", checksum.type),
+        ]
     if sse is not None and sse.mode in ("AES256", "aws:kms"):
         headers += hdr.sse_headers(sse.mode, sse.kms_key_id)
     return Response.xml(doc, headers=headers)
@@ -62,6 +73,7 @@ async def upload_part(req: Request) -> Response:
         number,
         req.body.file(),
         sse=hdr.read_sse(req),
+        checksum=hdr.body_checksum(req),
     )
     headers = [("ETag", f'"{part.etag}"')]
     headers += hdr.applied_sse_headers(req, part.sse, part.kms_key_id) + req.body.checksums
@@ -74,8 +86,8 @@ async def _upload_part_copy(req: Request, upload_id: str, number: int) -> Respon
     text = req.h.get("x-amz-copy-source-range")
     if text is not None:
         m = _COPY_RANGE.fullmatch(text.strip())
-        if m is None:
-            raise InvalidRange("x-amz-copy-source-range must be bytes=FIRST-LAST")
+        if m is None:  # S3: a range it cannot read is a bad argument (400), not 416
+            raise InvalidArgument("x-amz-copy-source-range must be bytes=FIRST-LAST")
         src_range = (int(m.group(1)), int(m.group(2)))
     part = await req.run(
         req.store.upload_part_copy,
@@ -102,6 +114,8 @@ async def _upload_part_copy(req: Request, upload_id: str, number: int) -> Respon
     doc = xmldoc.root("CopyPartResult")
     xmldoc.add(doc, "LastModified", xmldoc.iso_time(part.last_modified_ns))
     xmldoc.add(doc, "ETag", f'"{part.etag}"')
+    if part.checksum is not None:
+        xmldoc.add(doc, f"Checksum{part.checksum.algorithm}", part.checksum.value)
     headers = [("x-amz-copy-source-version-id", src_version)] if src_version else []
     headers += hdr.applied_sse_headers(req, part.sse, part.kms_key_id)
     return Response.xml(doc, headers=headers)
@@ -118,7 +132,14 @@ async def complete_upload(req: Request) -> Response:
             raise MalformedXML("each Part needs a PartNumber and an ETag")
         parts.append((int(number), etag))
     result = await req.run(
-        req.store.complete_multipart_upload, req.bucket, req.key, upload_id, parts
+        req.store.complete_multipart_upload,
+        req.bucket,
+        req.key,
+        upload_id,
+        parts,
+        checksum=hdr.expected_checksum(req),
+        if_match=req.h.get("if-match"),
+        if_none_match=req.h.get("if-none-match"),
     )
     out = xmldoc.root("CompleteMultipartUploadResult")
     xmldoc.add_all(
@@ -130,6 +151,9 @@ async def complete_upload(req: Request) -> Response:
             ("ETag", f'"{result.etag}"'),
         ],
     )
+    if result.checksum is not None:
+        xmldoc.add(out, f"Checksum{result.checksum.algorithm}", result.checksum.value)
+        xmldoc.add(out, "ChecksumType", result.checksum.type)
     headers = [("x-amz-version-id", result.version_id)] if result.version_id != "null" else []
     headers += hdr.applied_sse_headers(req, result.sse, result.kms_key_id)
     return Response.xml(out, headers=headers)
@@ -172,6 +196,8 @@ async def list_parts(req: Request) -> Response:
                 ("Size", p.size),
             ],
         )
+        if p.checksum is not None:
+            xmldoc.add(e, f"Checksum{p.checksum.algorithm}", p.checksum.value)
     return Response.xml(doc)
 
 
@@ -218,6 +244,10 @@ async def list_uploads(req: Request) -> Response:
                 ("StorageClass", "STANDARD"),
             ],
         )
+        if u.initiator_id is not None:  # who created it; in one account also the owner
+            for tag in ("Initiator", "Owner"):
+                who = xmldoc.add(e, tag)
+                xmldoc.add_all(who, [("ID", u.initiator_id), ("DisplayName", u.initiator_name)])
     for p in page.common_prefixes:
         xmldoc.add(xmldoc.add(doc, "CommonPrefixes"), "Prefix", enc(p))
     return Response.xml(doc)

@@ -11,11 +11,18 @@ from typing import Any
 
 import trio
 
-from objfs.errors import InvalidRequest, MalformedXML, ObjfsError
+from objfs.errors import (
+    InvalidArgument,
+    InvalidRequest,
+    MalformedXML,
+    ObjfsError,
+)
 from objfs.s3api import headers as hdr
 from objfs.s3api import xmldoc
 from objfs.s3api.errors import public_message
 from objfs.s3api.request import Request, Response
+from objfs.store import ObjectVersion
+from objfs.store.parts import part_checksum, part_range
 
 MAX_DELETE_KEYS = 1000
 
@@ -49,18 +56,54 @@ def _override(req: Request, headers: list[tuple[str, str]]) -> list[tuple[str, s
     return [(k, v) for k, v in headers if k not in wanted] + list(wanted.items())
 
 
+def _part_number(req: Request) -> int | None:
+    text = req.params.get("partNumber")
+    if text is None:
+        return None
+    if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= 10000:
+        raise InvalidArgument("partNumber must be an integer from 1 to 10000")
+    if "range" in req.h:
+        raise InvalidRequest("Cannot specify both Range header and partNumber query parameter")
+    return int(text)
+
+
+def _part_headers(
+    req: Request, info: ObjectVersion, number: int, byte_range: tuple[int, int] | None
+) -> list[tuple[str, str]]:
+    """What a GET/HEAD ?partNumber=N adds: the parts count and the part's range
+    (a multipart object), the part's checksum in checksum mode."""
+    out = []
+    if info.parts:
+        out.append(("x-amz-mp-parts-count", str(len(info.parts))))
+    if byte_range is not None:
+        out.append(("Content-Range", f"bytes {byte_range[0]}-{byte_range[1]}/{info.size}"))
+    if hdr.checksum_mode(req):
+        out += hdr.checksum_headers(part_checksum(info, number))
+    return out
+
+
 async def head_object(req: Request) -> Response:
     hdr.refuse_write_sse(req)
     version = req.params.get("versionId")
+    part = _part_number(req)
     info = await req.run(
         req.store.head_object,
         req.bucket,
         req.key,
         version_id=version,
         sse=hdr.read_sse(req),
+        part_number=part,
         **_conditions(req),
     )
     headers = _override(req, hdr.version_headers(info)) + hdr.ssec_echo(req)
+    if part is not None:
+        byte_range = part_range(info, part)
+        headers += _part_headers(req, info, part, byte_range)
+        if byte_range is not None:
+            length = byte_range[1] - byte_range[0] + 1
+            return Response(206, headers, b"", length=length)
+    elif hdr.checksum_mode(req):
+        headers += hdr.checksum_headers(info.checksum)
     return Response(200, headers, b"", length=info.size)
 
 
@@ -70,6 +113,20 @@ async def get_object(req: Request) -> Response:
     sse = hdr.read_sse(req)
     # Open and suffix ranges are resolved by the store on the version it reads.
     byte_range = hdr.parse_range(req.h.get("range"))
+    part = _part_number(req)
+    part_info = None
+    if part is not None:  # the part's bytes: the object's part sizes say where
+        part_info = await req.run(
+            req.store.head_object,
+            req.bucket,
+            req.key,
+            version_id=version,
+            sse=sse,
+            part_number=part,
+        )
+        byte_range = part_range(part_info, part)
+        if byte_range is None:  # part 1 of an object not uploaded in parts: all of it
+            part = None
     reader = await req.run(
         req.store.get_object,
         req.bucket,
@@ -82,10 +139,15 @@ async def get_object(req: Request) -> Response:
     info = reader.info
     headers = _override(req, hdr.version_headers(info)) + hdr.ssec_echo(req)
     status = 200
-    if byte_range is not None:
+    if part is not None:
+        status = 206
+        headers += _part_headers(req, info, part, (reader.start, reader.start + reader.length - 1))
+    elif byte_range is not None:
         status = 206
         end = reader.start + reader.length - 1
         headers.append(("Content-Range", f"bytes {reader.start}-{end}/{info.size}"))
+    elif hdr.checksum_mode(req):  # a range's bytes are not what the checksum covers
+        headers += hdr.checksum_headers(info.checksum)
     return Response(status, headers, _pieces(req, reader), length=reader.length)
 
 
@@ -118,6 +180,8 @@ async def put_object(req: Request) -> Response:
         if_match=req.h.get("if-match"),
         if_none_match=req.h.get("if-none-match"),
         sse=sse,
+        headers=hdr.object_headers(req),
+        checksum=hdr.body_checksum(req),
     )
     headers = [("ETag", f'"{result.etag}"')]
     if result.version_id != "null":
@@ -146,6 +210,7 @@ async def copy_object(req: Request) -> Response:
         src_sse=hdr.copy_source_sse(req),
         # The source's conditions, checked by the store on the version it copies.
         **_conditions(req, "x-amz-copy-source-"),
+        headers=hdr.object_headers(req) if directive == "REPLACE" else None,
     )
     headers = []
     if result.version_id != "null":

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from objfs.errors import NotImplementedOperation
-from objfs.s3api import buckets, config, cors, listing, multipart, objects
+from objfs.s3api import attributes, buckets, config, cors, listing, multipart, objects
 from objfs.s3api.request import Request, Response
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -61,6 +61,9 @@ ROUTES: dict[tuple[str, str, str], Handler] = {
     ("PUT", "object", "acl"): config.put_object_acl,
     ("POST", "object", "uploads"): multipart.create_upload,
     ("PUT", "object", "partNumber"): multipart.upload_part,
+    ("GET", "object", "partNumber"): objects.get_object,
+    ("HEAD", "object", "partNumber"): objects.head_object,
+    ("GET", "object", "attributes"): attributes.get_object_attributes,
     ("POST", "object", "uploadId"): multipart.complete_upload,
     ("DELETE", "object", "uploadId"): multipart.abort_upload,
     ("GET", "object", "uploadId"): multipart.list_parts,

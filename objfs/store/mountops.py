@@ -99,6 +99,7 @@ class MountMixin:
 
     def _move(self, cur: object, bucket: str, src: bytes, dst: bytes, src_key: str) -> PutResult:
         row, _ = self._resolve(cur, bucket, src_key, None)
+        headers, checksum = rec.unpack_headers(row[Col.HEADERS])  # the same data: they go along
         result = self._commit_version(
             cur,
             bucket,
@@ -113,6 +114,8 @@ class MountMixin:
             kms_key_id=row[Col.KMS],
             domain_id=row[Col.DOMAIN],
             base=(row[Col.SEQ], None),  # the same chunks: it adds no references
+            headers=headers,
+            checksum=checksum,
         )
         self._delete(cur, bucket, src, src_key, None)
         return result
@@ -486,6 +489,9 @@ class MountMixin:
                 user_meta = rec.unpack_user_meta(current[Col.UMETA])
             if content_type is None:
                 content_type = current[Col.CTYPE]
+            headers, _ = rec.unpack_headers(current[Col.HEADERS])  # not its checksum: new data
+        else:
+            headers = None
         content_type = content_type or guess_content_type(key)
         result = self._commit_version(
             cur,
@@ -505,6 +511,7 @@ class MountMixin:
             base=base,
             info=info,
             latest=current,
+            headers=headers,
         )
         return ObjectVersion(
             bucket=bucket,

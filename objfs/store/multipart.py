@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from objfs.errors import (
@@ -33,17 +33,20 @@ from objfs.errors import (
     NoSuchUpload,
 )
 from objfs.meta import queries as q
+from objfs.store import checksums
 from objfs.store import records as rec
 from objfs.store.access import Need, requires
 from objfs.store.chunking import ChunkedBody, store_stream
 from objfs.store.leases import leased
 from objfs.store.names import encode_key, prefix_upper
-from objfs.store.objects import check_copy_conditions, md5_of_parts
+from objfs.store.objects import check_copy_conditions, check_write_conditions, md5_of_parts
 from objfs.store.reader import ObjectReader
 from objfs.store.records import Col
 from objfs.store.space import frees_space
 from objfs.store.types import (
+    Checksum,
     ChunkRef,
+    ObjectHeaders,
     PartInfo,
     PutResult,
     RequestContext,
@@ -73,7 +76,10 @@ class MultipartMixin:
         user_meta: dict[str, str] | None = None,
         sys_meta: SystemMeta | None = None,
         sse: SSERequest | None = None,
+        headers: ObjectHeaders | None = None,
+        checksum: Checksum | None = None,
     ) -> str:
+        """``checksum``: the algorithm (and type) the upload's parts carry; no value."""
         raw = encode_key(key)
         self.space.require_room()  # new data stops at the free-space floor (store/space.py)
         info = self.head_bucket(ctx, bucket)
@@ -94,6 +100,7 @@ class MultipartMixin:
                     label,
                     kms,
                     domain.domain_id,
+                    rec.pack_headers(headers, checksum, {"initiator": _initiator(ctx)}),
                 ),
             )
             q.add_change(cur, bucket, raw)  # uploads are listed: every mutation is seen
@@ -120,7 +127,10 @@ class MultipartMixin:
         body: Any,
         *,
         sse: SSERequest | None = None,
+        checksum: Checksum | Callable[[], Checksum | None] | None = None,
     ) -> PartInfo:
+        """``checksum``: the part's (as put_object's); kept when it is in the
+        upload's checksum algorithm, for the object's checksum at completion."""
         _check_part_number(part_number)
         with self.db.read() as cur:
             upload = self._upload(cur, bucket, key, upload_id)
@@ -128,6 +138,11 @@ class MultipartMixin:
         stored = store_stream(
             self.chunks, domain, ChunkedBody(body, self.chunk_size), limit=MAX_PART_SIZE
         )
+        if callable(checksum):
+            checksum = checksum()
+        wanted = rec.unpack_headers(upload[10])[1]
+        if checksum is not None and (wanted is None or wanted.algorithm != checksum.algorithm):
+            checksum = None
         if ctx.durable:
             self._make_durable(stored.manifest)
         return self._put_part(
@@ -140,6 +155,7 @@ class MultipartMixin:
             stored.size,
             stored.md5.hexdigest(),
             domain.domain_id,
+            checksum=checksum.value if checksum is not None else None,
         )
 
     def _upload_domain(
@@ -181,6 +197,7 @@ class MultipartMixin:
         etag: str,
         domain_id: bytes,
         source: tuple | None = None,
+        checksum: str | None = None,
     ) -> PartInfo:
         """Record a part whose chunks are stored: its row takes a reference per
         manifest entry (replacing an earlier part of that number). ``source``:
@@ -189,6 +206,7 @@ class MultipartMixin:
         now = time.time_ns()
         with self.db.write(durable=ctx.durable) as cur:
             upload = self._upload(cur, bucket, key, upload_id)
+            wanted = rec.unpack_headers(upload[10])[1]
             if source is not None:
                 still = q.get_version(
                     cur, source[Col.BUCKET], source[Col.KEY], source[Col.VERSION_ID]
@@ -209,12 +227,20 @@ class MultipartMixin:
                 raise InternalError("a chunk vanished while the part was written: retry")
             old = q.put_part(
                 cur,
-                (upload_id, part_number, etag, size, now, rec.pack_manifest(manifest)),
+                (upload_id, part_number, etag, size, now, rec.pack_manifest(manifest), checksum),
             )
             if old is not None:
                 _drop(cur, old[0])
             q.add_change(cur, bucket, encode_key(key))
-        return PartInfo(part_number, etag, size, now, sse=upload[7], kms_key_id=upload[8])
+        return PartInfo(
+            part_number,
+            etag,
+            size,
+            now,
+            sse=upload[7],
+            kms_key_id=upload[8],
+            checksum=_part_sum(wanted, checksum),
+        )
 
     @requires(
         Need(
@@ -297,16 +323,30 @@ class MultipartMixin:
         )
         domain = self._upload_domain(ctx, upload, sse, bucket, key)
         extents = self._extents(row)
+        # An upload with a checksum algorithm gets each copied part's, as S3 computes it.
+        wanted = rec.unpack_headers(upload[10])[1]
+        summer = checksums.Hasher(wanted.algorithm) if wanted is not None else None
         if domain.domain_id != src_domain.domain_id:
             with ObjectReader(self.chunks, src_domain, info, extents, src_range) as reader:
-                return self.upload_part(ctx, bucket, key, upload_id, part_number, reader, sse=sse)
-        if first == 0 and end == size and _PLAIN_MD5.fullmatch(row[Col.ETAG]):
+                return self.upload_part(
+                    ctx,
+                    bucket,
+                    key,
+                    upload_id,
+                    part_number,
+                    _Summed(reader, summer),
+                    sse=sse,
+                    checksum=lambda: _summed(summer),
+                )
+        if first == 0 and end == size and _PLAIN_MD5.fullmatch(row[Col.ETAG]) and not summer:
             etag = row[Col.ETAG]
         else:
             digest = hashlib.md5()
             with ObjectReader(self.chunks, src_domain, info, extents, src_range) as reader:
                 for piece in reader:
                     digest.update(piece)
+                    if summer is not None:
+                        summer.update(piece)
             etag = digest.hexdigest()
         manifest = extents.slice(first, end)
         if ctx.durable:  # a shared chunk may come from a commit that was not durable
@@ -322,6 +362,7 @@ class MultipartMixin:
             etag,
             domain.domain_id,
             source=row,
+            checksum=summer.value() if summer is not None else None,
         )
 
     @requires(Need("s3:PutObject", version=None))
@@ -332,7 +373,19 @@ class MultipartMixin:
         key: str,
         upload_id: str,
         parts: list[tuple[int, str]],
+        *,
+        checksum: tuple[str, str] | None = None,
+        if_match: str | None = None,
+        if_none_match: str | None = None,
     ) -> PutResult:
+        """``checksum``: (algorithm, value) the client says the object has
+        (``BadDigest`` when it is not the one computed from the parts).
+        ``if_match``/``if_none_match``: conditions on the key's current object,
+        as PutObject's, checked in the transaction that commits.
+
+        Completing an upload completed already answers as the first time did while its
+        version is still the key's latest (a client retrying a Complete whose
+        answer it lost)."""
         if not parts:
             raise InvalidPart("a multipart upload needs at least one part to complete")
         numbers = [n for n, _ in parts]
@@ -340,7 +393,13 @@ class MultipartMixin:
             raise InvalidPartOrder("parts must be listed in ascending order of part number")
         raw = encode_key(key)
         with self.db.read() as cur:
-            upload = self._upload(cur, bucket, key, upload_id)
+            try:
+                upload = self._upload(cur, bucket, key, upload_id)
+            except NoSuchUpload:
+                done = _completed(cur, bucket, raw, upload_id)
+                if done is None:
+                    raise
+                return done
         if upload[7] == "aws:kms":  # the key must still be usable to complete
             self._domain(upload[9], None, ctx, bucket, key)
         with self.db.write(durable=ctx.durable) as cur:
@@ -361,6 +420,17 @@ class MultipartMixin:
                 manifest.extend(rec.unpack_manifest(row[4]))
                 md5s.append(bytes.fromhex(row[1]))
                 size += row[2]
+            if if_match is not None or if_none_match is not None:
+                check_write_conditions(cur, bucket, raw, key, if_match, if_none_match)
+            wanted = rec.unpack_headers(upload[10])[1]
+            object_sum = (
+                None
+                if wanted is None
+                else checksums.object_checksum(
+                    wanted, [(stored[n][5], stored[n][2]) for n in numbers]
+                )
+            )
+            checksums.check_expected(object_sum, checksum)
             chosen = set(numbers)
             for number, row in stored.items():
                 if number not in chosen:
@@ -379,6 +449,12 @@ class MultipartMixin:
                 kms_key_id=upload[8],
                 domain_id=upload[9],
                 refs_held=True,
+                headers=rec.unpack_headers(upload[10])[0],
+                checksum=object_sum,
+                extra={
+                    "upload_id": upload_id,
+                    "parts": [[stored[n][2], stored[n][5]] for n in numbers],
+                },
             )
             q.delete_upload(cur, upload_id)
         return result
@@ -403,8 +479,10 @@ class MultipartMixin:
         self: Store, ctx: RequestContext, bucket: str, key: str, upload_id: str
     ) -> list[PartInfo]:
         with self.db.read() as cur:
-            self._upload(cur, bucket, key, upload_id)
-            return [PartInfo(r[0], r[1], r[2], r[3]) for r in q.list_parts(cur, upload_id)]
+            upload = self._upload(cur, bucket, key, upload_id)
+            rows = q.list_parts(cur, upload_id)
+        wanted = rec.unpack_headers(upload[10])[1]
+        return [PartInfo(r[0], r[1], r[2], r[3], _part_sum(wanted, r[5])) for r in rows]
 
     @requires(Need("s3:ListBucketMultipartUploads", key=None))
     def list_multipart_uploads(
@@ -426,7 +504,16 @@ class MultipartMixin:
         with self.db.read() as cur:
             self._bucket(cur, bucket)
             rows = q.list_uploads(cur, bucket, lower, prefix_upper(raw))
-        uploads = [UploadInfo(r[1], r[2].decode("utf-8"), r[0], r[3]) for r in rows]
+        uploads = [
+            UploadInfo(
+                r[1],
+                r[2].decode("utf-8"),
+                r[0],
+                r[3],
+                *rec.unpack_extra(r[10]).get("initiator", ()),
+            )
+            for r in rows
+        ]
         return uploads_page(
             uploads, prefix, delimiter, key_marker, upload_id_marker, min(max_uploads, 1000)
         )
@@ -511,3 +598,55 @@ def uploads_page(
         next_key_marker=last[0] if truncated and last else None,
         next_upload_id_marker=last[1] if truncated and last else None,
     )
+
+
+def _part_sum(upload: Checksum | None, value: str | None) -> Checksum | None:
+    """A part's kept checksum value as a Checksum of its upload's algorithm and type."""
+    if upload is None or value is None:
+        return None
+    return Checksum(upload.algorithm, value, upload.type)
+
+
+def _initiator(ctx: RequestContext) -> list[str | None]:
+    """Who creates an upload, as ListMultipartUploads names them (Initiator, Owner)."""
+    identity = ctx.identity
+    return [identity.canonical_id, identity.display_name or identity.name]
+
+
+def _completed(cur: Any, bucket: str, raw: bytes, upload_id: str) -> PutResult | None:
+    """The result of upload ``upload_id``'s completion, while its version is
+    the key's latest; None otherwise."""
+    row = q.get_latest(cur, bucket, raw)
+    if (
+        row is None
+        or row[Col.DM]
+        or rec.unpack_extra(row[Col.HEADERS]).get("upload_id") != upload_id
+    ):
+        return None
+    info = rec.version_from_row(row, is_latest=True)
+    return PutResult(
+        info.version_id,
+        info.etag,
+        info.size,
+        seq=info.seq,
+        last_modified_ns=info.last_modified_ns,
+        checksum=info.checksum,
+    )
+
+
+class _Summed:
+    """A reader that feeds what it gives to a checksum (a re-encrypted part copy)."""
+
+    def __init__(self, reader: Any, summer: checksums.Hasher | None) -> None:
+        self._reader = reader
+        self._summer = summer
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._reader.read(n)
+        if self._summer is not None:
+            self._summer.update(data)
+        return data
+
+
+def _summed(summer: checksums.Hasher | None) -> Checksum | None:
+    return None if summer is None else Checksum(summer.algorithm, summer.value())

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import mimetypes
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from objfs.errors import (
@@ -30,6 +30,7 @@ from objfs.store.access import Need, requires
 from objfs.store.chunking import ChunkedBody, store_stream
 from objfs.store.leases import leased
 from objfs.store.names import encode_key
+from objfs.store.parts import part_range
 from objfs.store.reader import Extents, ObjectReader, RangeSpec
 from objfs.store.records import Col
 from objfs.store.refcount import RefChanges, Tally, drop_version, owned, tally_of, tally_refs
@@ -37,8 +38,10 @@ from objfs.store.space import frees_space
 from objfs.store.types import (
     NULL_VERSION,
     BucketInfo,
+    Checksum,
     ChunkRef,
     DeleteResult,
+    ObjectHeaders,
     ObjectVersion,
     PutResult,
     RequestContext,
@@ -103,13 +106,18 @@ class ObjectsMixin:
         if_none_match: str | None = None,
         if_modified_since_ns: int | None = None,
         if_unmodified_since_ns: int | None = None,
+        part_number: int | None = None,
     ) -> ObjectVersion:
+        """``part_number``: the caller reads that part (``?partNumber=N``): a part
+        the version does not have is InvalidPart, before any SSE-C key check."""
         with self.db.read() as cur:
             row, latest = self._resolve(cur, bucket, key, version_id)
         info = rec.version_from_row(row, is_latest=latest)
         _check_read_conditions(
             info, if_match, if_none_match, if_modified_since_ns, if_unmodified_since_ns
         )
+        if part_number is not None:
+            part_range(info, part_number)
         if info.sse == "SSE-C":
             self._domain(row[Col.DOMAIN], sse.customer_key if sse else None)
         elif sse is not None and sse.customer_key is not None and not info.is_delete_marker:
@@ -225,13 +233,17 @@ class ObjectsMixin:
         if_none_match: str | None = None,
         sse: SSERequest | None = None,
         size_hint: int | None = None,
+        headers: ObjectHeaders | None = None,
+        checksum: Checksum | Callable[[], Checksum | None] | None = None,
     ) -> PutResult:
+        """``checksum``: the body's additional checksum, or a function that gives
+        it once the body has been read (a trailer's, verified by the reader)."""
         raw = encode_key(key)
         check_user_meta(user_meta)  # before the body is read: refuse a big PUT up front
         info = self.head_bucket(ctx, bucket)
         if if_match is not None or if_none_match is not None:
             with self.db.read() as cur:
-                _check_write_conditions(cur, bucket, raw, key, if_match, if_none_match)
+                check_write_conditions(cur, bucket, raw, key, if_match, if_none_match)
         domain, label, kms = self._write_domain(info, sse, ctx, key)
         stored = store_stream(
             self.chunks,
@@ -240,11 +252,13 @@ class ObjectsMixin:
             limit=MAX_SINGLE_PUT,
             inline=True,
         )
+        if callable(checksum):
+            checksum = checksum()
         if ctx.durable:
             self._make_durable(stored.manifest, stored.inline)
         with self.db.write(durable=ctx.durable) as cur:
             if if_match is not None or if_none_match is not None:
-                _check_write_conditions(cur, bucket, raw, key, if_match, if_none_match)
+                check_write_conditions(cur, bucket, raw, key, if_match, if_none_match)
             return self._commit_version(
                 cur,
                 bucket,
@@ -259,6 +273,8 @@ class ObjectsMixin:
                 kms_key_id=kms,
                 domain_id=domain.domain_id,
                 inline=stored.inline,
+                headers=headers,
+                checksum=checksum,
             )
 
     def _commit_version(
@@ -283,6 +299,9 @@ class ObjectsMixin:
         base: tuple[int, Sequence[ChunkRef] | None] | None = None,
         info: BucketInfo | None = None,
         latest: Sequence[Any] | None | object = _UNREAD,
+        headers: ObjectHeaders | None = None,
+        checksum: Checksum | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> PutResult:
         """Insert a version (or delete marker) as the key's latest, S3-style.
 
@@ -370,13 +389,21 @@ class ObjectsMixin:
                 kms_key_id,
                 domain_id,
                 rec.pack_manifest(manifest) if manifest else None,
+                rec.pack_headers(headers, checksum, extra),
             ),
             base_seq,
         )
         q.set_latest(cur, bucket, raw, seq, int(delete_marker))  # type: ignore[arg-type]
         self.access.record_creator(cur, bucket, raw, version_id, creator)
         return PutResult(
-            version_id, etag, size, seq=seq, last_modified_ns=now, sse=sse, kms_key_id=kms_key_id
+            version_id,
+            etag,
+            size,
+            seq=seq,
+            last_modified_ns=now,
+            sse=sse,
+            kms_key_id=kms_key_id,
+            checksum=checksum,
         )
 
     def _make_durable(
@@ -434,12 +461,15 @@ class ObjectsMixin:
         if_none_match: str | None = None,
         if_modified_since_ns: int | None = None,
         if_unmodified_since_ns: int | None = None,
+        headers: ObjectHeaders | None = None,
     ) -> PutResult:
         """Copy a version; shares chunks when the encryption domain stays the same.
 
         The ``if_*`` conditions are the source's (``x-amz-copy-source-if-*``):
         checked on the version copied, which the commit then verifies is
-        still there; one that fails is ``PreconditionFailed``."""
+        still there; one that fails is ``PreconditionFailed``.
+        ``headers``: the standard headers of the copy under REPLACE (COPY
+        keeps the source's); the checksum always goes with the data."""
         if metadata_directive not in ("COPY", "REPLACE"):
             raise InvalidArgument("metadata directive must be COPY or REPLACE")
         if metadata_directive == "REPLACE":
@@ -480,6 +510,9 @@ class ObjectsMixin:
             content_type = row[Col.CTYPE]
             user_meta = rec.unpack_user_meta(row[Col.UMETA])
             sys_meta = rec.unpack_sys_meta(row[Col.SMETA]) if sys_meta is None else sys_meta
+        src_headers, checksum = rec.unpack_headers(row[Col.HEADERS])
+        if metadata_directive == "COPY":
+            headers = src_headers
         manifest = rec.unpack_manifest(row[Col.MANIFEST])
         if want_domain.domain_id != src_domain.domain_id:
             info = rec.version_from_row(row, is_latest=False)
@@ -513,6 +546,8 @@ class ObjectsMixin:
                 domain_id=want_domain.domain_id,
                 # Same domain: the same chunks, so the copy adds no references.
                 base=(row[Col.SEQ], manifest),
+                headers=headers,
+                checksum=checksum,
             )
 
     # -- deleting ----------------------------------------------------------------
@@ -653,11 +688,12 @@ def _check_read_conditions(
             raise PreconditionFailed("If-Match does not match the object's ETag")
     elif if_unmodified_since_ns is not None and modified_s > if_unmodified_since_ns // 10**9:
         raise PreconditionFailed("object was modified after If-Unmodified-Since")
+    # A 304 carries the validators of what the client has (RFC 9110 15.4.5): the version.
     if if_none_match is not None:
         if _etag_matches(if_none_match, info.etag):
-            raise NotModified("If-None-Match matches the object's ETag")
+            raise NotModified("If-None-Match matches the object's ETag", version=info)
     elif if_modified_since_ns is not None and modified_s <= if_modified_since_ns // 10**9:
-        raise NotModified("object not modified since If-Modified-Since")
+        raise NotModified("object not modified since If-Modified-Since", version=info)
 
 
 def check_copy_conditions(
@@ -678,16 +714,18 @@ def check_copy_conditions(
         raise PreconditionFailed(f"copy source: {err}") from None
 
 
-def _check_write_conditions(
+def check_write_conditions(
     cur: object, bucket: str, raw: bytes, key: str, if_match: str | None, if_none_match: str | None
 ) -> None:
+    """If-Match / If-None-Match of a write (PutObject, CompleteMultipartUpload)
+    on the key's current object, in the caller's transaction."""
     row = q.get_latest(cur, bucket, raw)  # type: ignore[arg-type]
     live = row is not None and not row[Col.DM]
-    if if_none_match is not None:
-        if if_none_match.strip() != "*":
-            raise InvalidArgument("If-None-Match on a write accepts only '*'")
-        if live:
-            raise PreconditionFailed(f"s3://{bucket}/{key} already exists (If-None-Match: *)")
+    if if_none_match is not None:  # '*': no object at all; an ETag: not that object
+        if live and _etag_matches(if_none_match, row[Col.ETAG]):  # type: ignore[index]
+            raise PreconditionFailed(
+                f"s3://{bucket}/{key} exists and If-None-Match matches its ETag"
+            )
     if if_match is not None:
         if not live:
             raise NoSuchKey(f"no such key: s3://{bucket}/{key} (If-Match)")

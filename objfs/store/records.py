@@ -8,6 +8,12 @@
   base counts every entry, a version with one (store format 3) only those it
   adds to its base (objfs/store/refcount.py).
 - System and user metadata: msgpack maps.
+- Headers (store format 5): msgpack map of S3's standard object headers by
+  their lowercase HTTP name (``cache-control`` ...), and under ``checksum``
+  ``[algorithm, value, type]``; a completed upload's version also its
+  ``upload_id`` and ``parts`` (``[size, checksum value | None]`` each), an
+  upload its ``initiator`` (``[canonical id, display name]``); NULL when
+  there is none of it.
 - Version ids: 26 characters of lowercase base32hex of (ns timestamp, random),
   so they sort by creation time and reveal nothing else; "null" is S3's id of
   unversioned writes.
@@ -24,7 +30,7 @@ from typing import Any
 
 import msgpack
 
-from objfs.store.types import ChunkRef, ObjectVersion, SystemMeta
+from objfs.store.types import Checksum, ChunkRef, ObjectHeaders, ObjectVersion, SystemMeta
 from objfs.store.usermeta import check_user_meta
 
 _last_ns = 0
@@ -120,6 +126,49 @@ def unpack_user_meta(blob: bytes | None) -> dict[str, str]:
     return dict(msgpack.unpackb(blob, raw=False)) if blob else {}
 
 
+# ObjectHeaders fields by their HTTP name (the msgpack key).
+HEADER_FIELDS = {
+    "cache-control": "cache_control",
+    "content-disposition": "content_disposition",
+    "content-encoding": "content_encoding",
+    "content-language": "content_language",
+    "expires": "expires",
+}
+_NO_HEADERS = ObjectHeaders()
+
+
+def pack_headers(
+    headers: ObjectHeaders | None,
+    checksum: Checksum | None = None,
+    extra: dict[str, Any] | None = None,
+) -> bytes | None:
+    """``extra``: more of the record (``upload_id`` and ``parts`` of a completed
+    upload, ``initiator`` of an upload), read back by ``unpack_extra``."""
+    values: dict[str, Any] = dict(extra or {})
+    if headers is not None:
+        for name, attr in HEADER_FIELDS.items():
+            value = getattr(headers, attr)
+            if value is not None:
+                values[name] = value
+    if checksum is not None:
+        values["checksum"] = [checksum.algorithm, checksum.value, checksum.type]
+    return msgpack.packb(values, use_bin_type=True) if values else None
+
+
+def unpack_headers(blob: bytes | None) -> tuple[ObjectHeaders, Checksum | None]:
+    if not blob:
+        return _NO_HEADERS, None
+    values = msgpack.unpackb(blob, raw=False)
+    headers = ObjectHeaders(**{attr: values.get(name) for name, attr in HEADER_FIELDS.items()})
+    checksum = values.get("checksum")
+    return headers, Checksum(*checksum) if checksum else None
+
+
+def unpack_extra(blob: bytes | None) -> dict[str, Any]:
+    """The whole headers record, ``pack_headers``'s ``extra`` included."""
+    return dict(msgpack.unpackb(blob, raw=False)) if blob else {}
+
+
 def version_from_row(row: Sequence[Any], *, is_latest: bool) -> ObjectVersion:
     """Build an ObjectVersion from a ``queries.VERSION_COLUMNS`` row."""
     (
@@ -138,7 +187,10 @@ def version_from_row(row: Sequence[Any], *, is_latest: bool) -> ObjectVersion:
         kms,
         _domain,
         _manifest,
+        headers,
     ) = row
+    std, checksum = unpack_headers(headers)
+    parts = unpack_extra(headers).get("parts", ()) if headers else ()
     return ObjectVersion(
         bucket=bucket,
         key=key.decode("utf-8"),
@@ -154,6 +206,10 @@ def version_from_row(row: Sequence[Any], *, is_latest: bool) -> ObjectVersion:
         sse=sse,
         kms_key_id=kms,
         seq=seq,
+        headers=std,
+        checksum=checksum,
+        parts=tuple(p[0] for p in parts),
+        part_checksums=tuple(p[1] for p in parts),
     )
 
 
@@ -161,4 +217,4 @@ class Col:
     """Indexes into a ``queries.VERSION_COLUMNS`` row."""
 
     SEQ, BUCKET, KEY, VERSION_ID, DM, SIZE, ETAG, CREATED, CTYPE = range(9)
-    UMETA, SMETA, SSE, KMS, DOMAIN, MANIFEST = range(9, 15)
+    UMETA, SMETA, SSE, KMS, DOMAIN, MANIFEST, HEADERS = range(9, 16)

@@ -193,6 +193,34 @@ class ChunkRef:
 
 
 @dataclass(slots=True, frozen=True)
+class ObjectHeaders:
+    """S3's standard object headers, stored as given on PUT, copy or
+    CreateMultipartUpload and returned on GET/HEAD (None: not set)."""
+
+    cache_control: str | None = None
+    content_disposition: str | None = None
+    content_encoding: str | None = None
+    content_language: str | None = None
+    expires: str | None = None
+
+    def __bool__(self) -> bool:
+        return any(getattr(self, name) is not None for name in self.__slots__)
+
+
+@dataclass(slots=True, frozen=True)
+class Checksum:
+    """An object's (or a part's) additional checksum, as S3 keeps it.
+
+    ``algorithm``: CRC32, CRC32C, CRC64NVME, SHA1 or SHA256; ``value``: the
+    base64 digest (a composite one ends ``-N``, N parts); ``type``:
+    FULL_OBJECT or COMPOSITE."""
+
+    algorithm: str
+    value: str | None = None
+    type: str = "FULL_OBJECT"
+
+
+@dataclass(slots=True, frozen=True)
 class ObjectVersion:
     """One version (or delete marker) of one key."""
 
@@ -210,6 +238,11 @@ class ObjectVersion:
     sse: str = "none"  # "none", "AES256", "aws:kms", "SSE-C", "CSE"
     kms_key_id: str | None = None
     seq: int = 0  # creation order within the store; sorts versions
+    headers: ObjectHeaders = field(default_factory=ObjectHeaders)
+    checksum: Checksum | None = None
+    # a completed multipart upload's part sizes and checksums (GET ?partNumber=N)
+    parts: tuple[int, ...] = ()
+    part_checksums: tuple[str | None, ...] = ()
 
 
 @dataclass(slots=True, frozen=True)
@@ -223,6 +256,7 @@ class PutResult:
     # default): "none", "AES256", "aws:kms", "SSE-C"; the KMS key for aws:kms.
     sse: str = "none"
     kms_key_id: str | None = None
+    checksum: Checksum | None = None  # the version's additional checksum, if any
 
 
 @dataclass(slots=True, frozen=True)
@@ -339,6 +373,7 @@ class PartInfo:
     last_modified_ns: int
     sse: str = "none"  # the upload's encryption, as PutResult.sse
     kms_key_id: str | None = None
+    checksum: Checksum | None = None  # in the upload's checksum algorithm and type
 
 
 @dataclass(slots=True, frozen=True)
@@ -347,6 +382,8 @@ class UploadInfo:
     key: str
     upload_id: str
     initiated_ns: int
+    initiator_id: str | None = None  # canonical id of who created it
+    initiator_name: str | None = None  # and their display name
 
 
 @dataclass(slots=True, frozen=True)

@@ -34,6 +34,7 @@ SERVED = {
     "list_uploads",
     "delete_objects",
     "get_object",
+    "get_object_attributes",
     "head_object",
     "put_object",
     "delete_object",

@@ -268,7 +268,7 @@ def test_a_format_1_store_is_upgraded_on_open(store_path, ctx):
     finally:
         db.close()
     with Store.open(store_path) as s:
-        assert s.db.get_meta("format_version") == FORMAT_VERSION == 4
+        assert s.db.get_meta("format_version") == FORMAT_VERSION >= 4
         assert get_body(s, ctx, "old", "k") == b"from before leases"
         s.put_object(ctx, "old", "k", b"after")
         assert s.gc(OWNER, grace_seconds=0).chunks_removed == 1

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from objfs.meta.db import FORMAT_VERSION
 from objfs.store import OWNER, SSERequest, Store
 
 DATA = Path(__file__).resolve().parent.parent / "data"
@@ -76,7 +77,7 @@ def test_v1_store_reads_writes_and_fscks(v1_store: Path) -> None:
         assert report.chunk_formats.get(1, 0) >= 10 and report.chunk_formats.get(2, 0) >= 4
     # And again after reopening (nothing cached); the store format was upgraded.
     with Store.open(v1_store) as store:
-        assert int(store.db.get_meta("format_version")) == 4
+        assert int(store.db.get_meta("format_version")) == FORMAT_VERSION
         assert store.get_object(OWNER, "sse", "doc.txt").read() == b"third version\n" * 5000
         assert store.fsck(OWNER).ok
 

@@ -55,7 +55,7 @@ def test_a_v2_store_opens_upgraded_reads_and_passes_fsck(v2_store: Path) -> None
     spec = json.loads((DATA / "v2-store.json").read_text())
     assert _format(v2_store) == 2
     with Store.open(v2_store) as store:
-        assert _format(v2_store) == FORMAT_VERSION == 4
+        assert _format(v2_store) == FORMAT_VERSION >= 4
         assert set(bases(store).values()) == {None}  # old versions count in full
         _read_all(store, spec["versions"])
         report = store.fsck(OWNER)
