@@ -58,6 +58,7 @@ def cmd_serve(app: CliApp, args: argparse.Namespace) -> int:
         region=args.region,
         domain=args.domain,
         on_ready=ready,
+        sigv2=not args.no_sigv2,
     )
     return 0  # the CLI closes the store
 
@@ -85,4 +86,10 @@ def register(build: Builder) -> None:
         "--domain",
         metavar="D",
         help="serve virtual-hosted-style requests too: BUCKET.D addresses bucket BUCKET",
+    )
+    p.add_argument(
+        "--no-sigv2",
+        action="store_true",
+        help="refuse AWS Signature Version 2 (header and pre-signed URL; "
+        "by default both SigV2 and SigV4 are accepted)",
     )

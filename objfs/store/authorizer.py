@@ -62,6 +62,16 @@ def _identity_policy(text: str) -> Policy:
 
 
 @functools.lru_cache(maxsize=256)
+def signature_condition_keys(ctx: RequestContext) -> dict[str, str]:
+    """``s3:signatureversion`` and ``s3:authType`` of a signed HTTP request, as S3
+    sets them (a bucket policy can refuse SigV2 or pre-signed URLs with them)."""
+    if ctx.signature_version is None or ctx.auth_type is None:
+        return {}
+    version = "AWS" if ctx.signature_version == "SigV2" else "AWS4-HMAC-SHA256"
+    kind = "REST-QUERY-STRING" if ctx.auth_type == "QueryString" else "REST-HEADER"
+    return {"s3:signatureversion": version, "s3:authType": kind}
+
+
 def _bucket_policy(text: str, bucket: str) -> Policy:
     return parse_bucket_policy(text, bucket)
 
@@ -380,6 +390,7 @@ class AccessControl:
         )
         if ctx.user_agent:
             context["aws:UserAgent"] = ctx.user_agent
+        context.update(signature_condition_keys(ctx))
         request = Request(
             identity=who,
             action=action,

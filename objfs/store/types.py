@@ -62,6 +62,7 @@ class RequestContext:
     request (the access log shows them); elsewhere they stay None (the log
     makes up a request id and writes ``-``). So are ``auth_type``
     (``"AuthHeader"``, ``"QueryString"`` for a pre-signed URL, None when
+    unsigned), ``signature_version`` (``"SigV4"``, ``"SigV2"``, None when
     unsigned), ``host_header``, and ``tls_version``/``cipher_suite`` (None
     over plain HTTP): the access log's fields of the same names.
     """
@@ -79,6 +80,7 @@ class RequestContext:
     request_id: str | None = None
     request_uri: str | None = None
     auth_type: str | None = None
+    signature_version: str | None = None
     host_header: str | None = None
     tls_version: str | None = None
     cipher_suite: str | None = None
