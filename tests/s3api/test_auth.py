@@ -5,6 +5,7 @@ ways a signature is refused."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import time
 import urllib.error
@@ -177,6 +178,16 @@ def test_presigned_url_expired_and_tampered(alice, bkt):
     status, body = fetch(url)
     assert status == 403 and b"<Code>AccessDenied</Code>" in body
     assert b"Request has expired" in body
+
+
+def test_presigned_url_expires_out_of_range(alice, bkt):
+    """S3: X-Amz-Expires over a week (or negative) -> 400 AuthorizationQueryParametersError."""
+    alice.put_object(Bucket=bkt, Key="dl", Body=b"x")
+    url = alice.generate_presigned_url("get_object", Params={"Bucket": bkt, "Key": "dl"})
+    for value, words in (("604801", b"less than a week"), ("-1", b"non-negative")):
+        status, body = fetch(re.sub(r"X-Amz-Expires=\d+", f"X-Amz-Expires={value}", url))
+        assert status == 400, body
+        assert b"<Code>AuthorizationQueryParametersError</Code>" in body and words in body
 
 
 def test_presigned_url_checks_the_signer_when_used(alice, bob, bkt):

@@ -36,6 +36,10 @@ def test_bucket_errors(alice, bkt):
     with pytest.raises(ClientError) as exc:
         alice.create_bucket(Bucket="Bad_Name")
     assert error(exc) == ("InvalidBucketName", 400)
+    for name in ("foo-.bar", "foo.-bar"):  # a dot beside a dash: S3 refuses it
+        with pytest.raises(ClientError) as exc:
+            alice.create_bucket(Bucket=name)
+        assert error(exc) == ("InvalidBucketName", 400)
     with pytest.raises(ClientError) as exc:
         alice.create_bucket(Bucket=bkt)
     assert error(exc) == ("BucketAlreadyOwnedByYou", 409)
