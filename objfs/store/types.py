@@ -240,13 +240,25 @@ class DeleteResult:
 
 @dataclass(slots=True, frozen=True)
 class ListResult:
-    """ListObjectsV2 page. ``contents`` are latest, non-deleted versions."""
+    """ListObjectsV2 page. ``contents`` are latest, non-deleted versions.
+
+    ``owners``: (key, version id) -> owner of each listed version, filled
+    only when asked (``fetch_owner=True``)."""
 
     contents: list[ObjectVersion]
     common_prefixes: list[str]
     is_truncated: bool
     next_continuation_token: str | None
     key_count: int
+    owners: dict[tuple[str, str], Owner] = field(default_factory=dict)
+
+
+@dataclass(slots=True, frozen=True)
+class Owner:
+    """Who owns an object version, as listings show it: canonical id and display name."""
+
+    id: str
+    display_name: str
 
 
 class ListedFile(NamedTuple):
@@ -323,6 +335,7 @@ class VersionListResult:
     is_truncated: bool
     next_key_marker: str | None
     next_version_id_marker: str | None
+    owners: dict[tuple[str, str], Owner] = field(default_factory=dict)  # as ListResult's
 
 
 @dataclass(slots=True, frozen=True)
