@@ -271,3 +271,52 @@ def test_access_denied_over_http_names_no_policy(server, alice, bob, anon, bkt, 
         text=True,
     )
     assert cli.returncode == 3 and "NoOneInSecretXyz" in cli.stdout, cli
+
+
+def test_missing_key_is_404_only_for_who_may_list_the_bucket(alice, bob, anon, bkt):
+    """S3: a GET of a key that does not exist is 404 NoSuchKey when the caller
+    may ListBucket (they could see it is not there), else 403 AccessDenied."""
+    alice.put_object(Bucket=bkt, Key="gone", Body=b"x")
+    alice.delete_object(Bucket=bkt, Key="gone")
+    for who in (anon, bob):
+        for key in ("never", "gone"):
+            with pytest.raises(ClientError) as exc:
+                who.get_object(Bucket=bkt, Key=key)
+            assert error(exc) == ("AccessDenied", 403)
+    alice.put_bucket_acl(Bucket=bkt, ACL="public-read")  # READ on the bucket: ListBucket
+    for who in (anon, bob):
+        for key in ("never", "gone"):
+            with pytest.raises(ClientError) as exc:
+                who.get_object(Bucket=bkt, Key=key)
+            assert error(exc) == ("NoSuchKey", 404)
+        with pytest.raises(ClientError) as exc:
+            who.head_object(Bucket=bkt, Key="never")
+        assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+    alice.put_object(Bucket=bkt, Key="private", Body=b"x")  # exists: still 403
+    with pytest.raises(ClientError) as exc:
+        anon.get_object(Bucket=bkt, Key="private")
+    assert error(exc) == ("AccessDenied", 403)
+
+
+def test_missing_key_404_follows_a_prefix_limited_list_grant(alice, bob, bkt):
+    """ListBucket allowed only under public/ (s3:prefix): a missing key there is
+    404 for bob, elsewhere 403 (the key is the prefix its listing would use)."""
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": "*"},
+                "Action": "s3:ListBucket",
+                "Resource": f"arn:aws:s3:::{bkt}",
+                "Condition": {"StringLike": {"s3:prefix": "public/*"}},
+            }
+        ],
+    }
+    alice.put_bucket_policy(Bucket=bkt, Policy=json.dumps(policy))
+    with pytest.raises(ClientError) as exc:
+        bob.head_object(Bucket=bkt, Key="public/object")
+    assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+    with pytest.raises(ClientError) as exc:
+        bob.head_object(Bucket=bkt, Key="private/object")
+    assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
