@@ -211,6 +211,14 @@ XAmzContentSHA256Mismatch = _error(
 )
 
 
+class AuthorizationQueryParametersError(AuthorizationHeaderMalformed):  # type: ignore[misc, valid-type]
+    """A pre-signed URL's X-Amz-* parameters are wrong (X-Amz-Expires out of range).
+
+    A kind of AuthorizationHeaderMalformed (400) with S3's own code."""
+
+    code = "AuthorizationQueryParametersError"
+
+
 class RequestTimeTooSkewed(AccessDenied):  # type: ignore[misc, valid-type]
     """The signed request time is over 15 minutes from the server's clock.
 

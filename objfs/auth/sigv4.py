@@ -29,6 +29,7 @@ from urllib.parse import quote
 from objfs.errors import (
     AccessDenied,
     AuthorizationHeaderMalformed,
+    AuthorizationQueryParametersError,
     RequestTimeTooSkewed,
     SignatureDoesNotMatch,
 )
@@ -352,6 +353,25 @@ def _check_expires(expires: int) -> None:
         )
 
 
+def _query_expires(text: str) -> int:
+    """X-Amz-Expires of a URL, refused with S3's AuthorizationQueryParametersError."""
+    digits = text[1:] if text.startswith("-") else text
+    if not digits.isascii() or not digits.isdigit():
+        raise AuthorizationQueryParametersError("X-Amz-Expires should be a number")
+    expires = int(text)
+    if expires < 0:
+        raise AuthorizationQueryParametersError("X-Amz-Expires must be non-negative")
+    if expires > MAX_EXPIRES:
+        raise AuthorizationQueryParametersError(
+            f"X-Amz-Expires must be less than a week (in seconds) that is {MAX_EXPIRES}"
+        )
+    if expires < 1:
+        raise AuthorizationQueryParametersError(
+            f"X-Amz-Expires must be 1 to {MAX_EXPIRES} seconds, got {expires}"
+        )
+    return expires
+
+
 def is_presigned(query: Pairs) -> bool:
     return any(k == "X-Amz-Signature" for k, _ in query)
 
@@ -370,10 +390,7 @@ def parse_presigned(query: Pairs) -> Authorization:
         raise AuthorizationHeaderMalformed(f"pre-signed URL lacks X-Amz-{missing[0]}")
     if q["X-Amz-Algorithm"] != ALGORITHM:
         raise AuthorizationHeaderMalformed(f'unsupported algorithm "{q["X-Amz-Algorithm"]}"')
-    if not q["X-Amz-Expires"].isascii() or not q["X-Amz-Expires"].isdigit():
-        raise AuthorizationHeaderMalformed("X-Amz-Expires is not a number of seconds")
-    expires = int(q["X-Amz-Expires"])
-    _check_expires(expires)
+    expires = _query_expires(q["X-Amz-Expires"])
     cred = Credential.parse(q["X-Amz-Credential"])
     parse_amz_date(q["X-Amz-Date"])
     if q["X-Amz-Date"][:8] != cred.date:

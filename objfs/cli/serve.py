@@ -91,6 +91,7 @@ def cmd_serve(app: CliApp, args: argparse.Namespace) -> int:
             body_min_rate=args.body_min_rate,
             max_connections=args.max_connections,
         ),
+        sigv2=not args.no_sigv2,
     )
     return 0  # the CLI closes the store
 
@@ -150,4 +151,10 @@ def register(build: Builder) -> None:
         metavar="BYTES",
         help="a request body slower than BYTES/s on average after its first --body-timeout "
         "seconds is cut off (default 1024; 0: no minimum)",
+    )
+    p.add_argument(
+        "--no-sigv2",
+        action="store_true",
+        help="refuse AWS Signature Version 2 (header and pre-signed URL; "
+        "by default both SigV2 and SigV4 are accepted)",
     )

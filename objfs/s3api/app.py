@@ -52,9 +52,16 @@ class S3App:
     """ASGI callable serving one open ``Store``."""
 
     def __init__(
-        self, store: Store, *, region: str = "local", domain: str | None = None, threads: int = 8
+        self,
+        store: Store,
+        *,
+        region: str = "local",
+        domain: str | None = None,
+        threads: int = 8,
+        sigv2: bool = True,
     ) -> None:
         self.store = store
+        self.sigv2 = sigv2  # accept Signature Version 2 (objfs serve --no-sigv2 refuses it)
         self.region = region
         self.domain = domain.lower().strip(".") if domain else None
         # Store calls run on worker threads, at most ``threads`` at once. A call
@@ -152,6 +159,8 @@ class S3App:
                 req.h,
                 remote_addr=req.remote_addr,
                 secure=req.secure,
+                sign_path=self._v2_resource_path(req),
+                allow_sigv2=self.sigv2,
             ),
             limiter=self.limiter,
         )
@@ -164,6 +173,7 @@ class S3App:
             request_id=req.request_id,
             request_uri=uri,
             auth_type=authed.auth_type,
+            signature_version=authed.signature_version,
             host_header=req.h.get("host"),
             tls_version=req.tls_version,
             cipher_suite=req.cipher_suite,
@@ -209,7 +219,19 @@ class S3App:
             loopback=self.loopback(scope.get("server")),
             tls_version=tls.get("version"),
             cipher_suite=tls.get("cipher"),
+            raw_path=raw_path.decode("latin-1") if raw_path is not None else None,
         )
+
+    def _v2_resource_path(self, req: Request) -> str | None:
+        """The path SigV2 signs: as sent (percent-encoded), ``/BUCKET`` first when
+        the bucket was in the Host name."""
+        if req.raw_path is None:
+            return None
+        host = req.h.get("host", "")
+        name = host.rsplit(":", 1)[0].lower() if not host.endswith("]") else host.lower()
+        if self.domain and name.endswith("." + self.domain) and req.bucket is not None:
+            return f"/{req.bucket}{req.raw_path}"
+        return req.raw_path
 
     def _address(self, host: str, path: str) -> tuple[str | None, str | None]:
         """(bucket, key) from the Host header and path (key None: bucket level)."""

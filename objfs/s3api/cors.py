@@ -6,8 +6,10 @@ store's (``objfs/store/cors.py``). A preflight is answered without
 authentication, as S3 answers it: 200 with the allow headers for the first
 rule matching origin, method and every requested header, 403
 ``AccessForbidden`` otherwise. Any other request carrying ``Origin`` gets
-``Access-Control-Allow-Origin`` / ``-Expose-Headers`` and ``Vary`` when a rule
-allows it, error responses included.
+``Access-Control-Allow-Origin`` / ``-Allow-Methods`` / ``-Expose-Headers`` /
+``-Max-Age`` and ``Vary`` when a rule allows it (matched on
+``Access-Control-Request-Method`` when the request names one, as S3 does),
+error responses included.
 """
 
 from __future__ import annotations
@@ -144,14 +146,25 @@ async def actual_request_headers(req: Request) -> list[tuple[str, str]]:
     origin = req.h.get("origin")
     if not origin or req.bucket is None:
         return []
+    # S3 matches on Access-Control-Request-Method when the request names one.
+    method = req.h.get("access-control-request-method") or req.method
     try:
-        rule = await _match(req, origin, req.method, [])
+        rule = await _match(req, origin, method, [])
     except ObjfsError:  # no bucket, no configuration: a plain answer
         return []
     if rule is None:
         return []
+    return actual_headers(rule, origin)
+
+
+def actual_headers(rule: CORSRule, origin: str) -> list[tuple[str, str]]:
+    """What S3 adds to an actual request a rule allows: the origin, the rule's
+    methods, exposed headers and max age (as a preflight, but no Allow-Headers)."""
     headers = _allow_origin(rule, origin)
+    headers.append(("Access-Control-Allow-Methods", ", ".join(rule.allowed_methods)))
     if rule.expose_headers:
         headers.append(("Access-Control-Expose-Headers", ", ".join(rule.expose_headers)))
+    if rule.max_age_seconds is not None:
+        headers.append(("Access-Control-Max-Age", str(rule.max_age_seconds)))
     headers.append(("Vary", VARY))
     return headers

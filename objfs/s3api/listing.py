@@ -13,6 +13,7 @@ from objfs.errors import InvalidArgument
 from objfs.s3api import xmldoc
 from objfs.s3api.request import Request, Response
 from objfs.store import ObjectVersion
+from objfs.store.types import Owner
 
 
 def url_encoder(req: Request):  # type: ignore[no-untyped-def]
@@ -24,7 +25,9 @@ def url_encoder(req: Request):  # type: ignore[no-untyped-def]
     return lambda text: None if text is None else quote(text, safe="/")
 
 
-def _contents(parent: ET.Element, tag: str, v: ObjectVersion, enc, **extra: object) -> None:  # type: ignore[no-untyped-def]
+def _contents(  # type: ignore[no-untyped-def]
+    parent: ET.Element, tag: str, v: ObjectVersion, enc, owner: Owner | None = None, **extra: object
+) -> None:
     e = xmldoc.add(parent, tag)
     xmldoc.add(e, "Key", enc(v.key))
     for name, value in extra.items():
@@ -34,6 +37,10 @@ def _contents(parent: ET.Element, tag: str, v: ObjectVersion, enc, **extra: obje
         xmldoc.add(e, "ETag", f'"{v.etag}"')
         xmldoc.add(e, "Size", v.size)
         xmldoc.add(e, "StorageClass", "STANDARD")
+    if owner is not None:
+        xmldoc.add_all(
+            xmldoc.add(e, "Owner"), [("ID", owner.id), ("DisplayName", owner.display_name)]
+        )
 
 
 async def list_objects(req: Request) -> Response:
@@ -46,6 +53,8 @@ async def list_objects(req: Request) -> Response:
     max_keys = req.int_param("max-keys", 1000)
     token = req.params.get("continuation-token") if v2 else None
     start = req.params.get("start-after") if v2 else req.params.get("marker")
+    # v1 Contents always carry their Owner; v2 only with fetch-owner=true (as S3).
+    fetch_owner = req.params.get("fetch-owner", "").lower() == "true" if v2 else True
     result = await req.run(
         req.store.list_objects,
         req.bucket,
@@ -54,6 +63,7 @@ async def list_objects(req: Request) -> Response:
         max_keys=max_keys,
         start_after=start or None,
         continuation_token=token or None,
+        fetch_owner=fetch_owner,
     )
     doc = xmldoc.root("ListBucketResult")
     xmldoc.add_all(
@@ -85,7 +95,7 @@ async def list_objects(req: Request) -> Response:
             last = [v.key for v in result.contents] + list(result.common_prefixes)
             xmldoc.add(doc, "NextMarker", enc(max(last)) if last else None)
     for v in result.contents:
-        _contents(doc, "Contents", v, enc)
+        _contents(doc, "Contents", v, enc, result.owners.get((v.key, v.version_id)))
     for p in result.common_prefixes:
         xmldoc.add(xmldoc.add(doc, "CommonPrefixes"), "Prefix", enc(p))
     return Response.xml(doc)
@@ -106,6 +116,7 @@ async def list_object_versions(req: Request) -> Response:
         max_keys=max_keys,
         key_marker=key_marker,
         version_id_marker=vid_marker,
+        fetch_owner=True,
     )
     doc = xmldoc.root("ListVersionsResult")
     xmldoc.add_all(
@@ -125,7 +136,8 @@ async def list_object_versions(req: Request) -> Response:
     )
     for v in result.versions:
         tag = "DeleteMarker" if v.is_delete_marker else "Version"
-        _contents(doc, tag, v, enc, VersionId=v.version_id, IsLatest=v.is_latest)
+        owner = result.owners.get((v.key, v.version_id))
+        _contents(doc, tag, v, enc, owner, VersionId=v.version_id, IsLatest=v.is_latest)
     for p in result.common_prefixes:
         xmldoc.add(xmldoc.add(doc, "CommonPrefixes"), "Prefix", enc(p))
     return Response.xml(doc)

@@ -87,6 +87,7 @@ class Request:
     cipher_suite: str | None = None  # OpenSSL's name of the connection's cipher
     ctx: RequestContext | None = None
     body: RequestBody | None = None
+    raw_path: str | None = None  # the path as sent, still percent-encoded (SigV2 signs it)
 
     @functools.cached_property
     def params(self) -> dict[str, str]:

@@ -214,11 +214,12 @@ def run(
     domain: str | None,
     on_ready: Callable[[list[str]], None],
     limits: Limits | None = None,
+    sigv2: bool = True,
 ) -> None:
     """Serve ``store`` until SIGTERM/SIGINT; returns after in-flight requests end."""
     install_protocol()
     limits = limits or Limits()
-    app = S3App(store, region=region, domain=domain)
+    app = S3App(store, region=region, domain=domain, sigv2=sigv2)
     config = hypercorn_config(listen, tls_cert, tls_key, limits)
     # Fail before serving, with the OS's own message (the CLI prints it on one
     # line): an unreadable certificate or key, an address in use or not ours.

@@ -224,7 +224,9 @@ class AccessLog:
                             user_agent=ctx.user_agent or f"objfs/{__version__} ({ctx.interface})",
                             version_id=asked_version or item_version,
                             host_id=None,
-                            signature_version="SigV4" if signed else None,
+                            signature_version=(ctx.signature_version or "SigV4")
+                            if signed
+                            else None,
                             cipher_suite=ctx.cipher_suite,
                             auth_type=ctx.auth_type if signed else None,
                             host_header=ctx.host_header,

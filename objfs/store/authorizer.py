@@ -50,11 +50,12 @@ from objfs.auth.actions import Level
 from objfs.auth.evaluate import Decision, Request, evaluate, request_context, resource_arn
 from objfs.auth.identity import OWNER_NAME, Identity, PrincipalKind
 from objfs.auth.policy import Policy, parse_bucket_policy, parse_identity_policy
-from objfs.errors import AccessDenied, NoSuchEntity
+from objfs.errors import AccessDenied, NoSuchEntity, NoSuchKey
 from objfs.meta import auth_queries as aq
 from objfs.meta import queries as q
 from objfs.meta.db import Database
 from objfs.store.access import current_request
+from objfs.store.records import Col
 from objfs.store.types import RequestContext
 
 _VERSION_READS = {
@@ -69,6 +70,16 @@ def _identity_policy(text: str) -> Policy:
 
 
 @functools.lru_cache(maxsize=256)
+def signature_condition_keys(ctx: RequestContext) -> dict[str, str]:
+    """``s3:signatureversion`` and ``s3:authType`` of a signed HTTP request, as S3
+    sets them (a bucket policy can refuse SigV2 or pre-signed URLs with them)."""
+    if ctx.signature_version is None or ctx.auth_type is None:
+        return {}
+    version = "AWS" if ctx.signature_version == "SigV2" else "AWS4-HMAC-SHA256"
+    kind = "REST-QUERY-STRING" if ctx.auth_type == "QueryString" else "REST-HEADER"
+    return {"s3:signatureversion": version, "s3:authType": kind}
+
+
 def _bucket_policy(text: str, bucket: str) -> Policy:
     return parse_bucket_policy(text, bucket)
 
@@ -368,6 +379,10 @@ class AccessControl:
         decision = self._decide(
             cur, ctx, action, bucket, key, version_id, conditions, bucket_row, config
         )
+        if not decision.allowed and self._absent_but_listable(
+            cur, ctx, action, bucket, key, version_id, bucket_row, config
+        ):
+            raise NoSuchKey(f"no such key: s3://{bucket}/{key}", bucket=bucket, key=key)
         if not decision.allowed:
             raise AccessDenied(
                 f"Access Denied: {who.describe()} may not {action} on "
@@ -386,6 +401,34 @@ class AccessControl:
                     f"Access Denied: bucket {bucket!r} is not owned by the expected "
                     f"bucket owner {expected!r}"
                 )
+
+    def _absent_but_listable(
+        self,
+        cur: Any,
+        ctx: RequestContext,
+        action: str,
+        bucket: str | None,
+        key: str | None,
+        version_id: str | None,
+        bucket_row: tuple | None,
+        config: Mapping[str, Any],
+    ) -> bool:
+        """S3's rule for a refused GetObject/HeadObject of a key that does not
+        exist (none, or a delete marker latest): 404 NoSuchKey when the caller
+        may ListBucket (the listing would tell them anyway), else 403."""
+        if action != "s3:GetObject" or bucket is None or key is None or version_id is not None:
+            return False
+        raw = key.encode("utf-8")
+        latest = aq.latest_version_id(cur, bucket, raw)
+        if latest is not None:
+            row = q.get_version(cur, bucket, raw, latest)
+            if row is not None and not row[Col.DM]:
+                return False  # it exists: the refusal stands
+        # The listing that would show it: the key itself as s3:prefix.
+        listing = self._decide(
+            cur, ctx, "s3:ListBucket", bucket, None, None, {"s3:prefix": key}, bucket_row, config
+        )
+        return listing.allowed
 
     def decide(
         self,
@@ -441,6 +484,7 @@ class AccessControl:
         )
         if ctx.user_agent:
             context["aws:UserAgent"] = ctx.user_agent
+        context.update(signature_condition_keys(ctx))
         request = Request(
             identity=who,
             action=action,

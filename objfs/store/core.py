@@ -300,7 +300,11 @@ class Store(
             encryption="AES256",
         )
         with self.db.write(durable=True) as cur:
-            if q.get_bucket(cur, name) is not None:
+            row = q.get_bucket(cur, name)
+            if row is not None:
+                existing = _bucket(row)
+                if _recreates_in_us_east_1(existing, ctx, info.region):
+                    return existing
                 raise BucketAlreadyExists(f"bucket {name!r} already exists")
             q.insert_bucket(
                 cur,
@@ -472,3 +476,9 @@ def _bucket(row: Sequence[object]) -> BucketInfo:
         encryption=encryption,  # type: ignore[arg-type]
         kms_key_id=kms,  # type: ignore[arg-type]
     )
+
+
+def _recreates_in_us_east_1(existing: BucketInfo, ctx: RequestContext, region: str) -> bool:
+    """S3's legacy rule: in us-east-1, creating a bucket you already own there
+    succeeds and changes nothing (every other region says BucketAlreadyOwnedByYou)."""
+    return region == existing.region == "us-east-1" and existing.owner == ctx.principal

@@ -31,6 +31,7 @@ from objfs.store.types import (
     ListedFile,
     ListResult,
     ObjectVersion,
+    Owner,
     RequestContext,
     SystemMeta,
     VersionListResult,
@@ -154,6 +155,7 @@ class ListingMixin:
         max_keys: int = MAX_KEYS,
         start_after: str | None = None,
         continuation_token: str | None = None,
+        fetch_owner: bool = False,
     ) -> ListResult:
         max_keys, raw_prefix, delim, upper = _scope(prefix, delimiter, max_keys)
         if continuation_token:
@@ -195,12 +197,14 @@ class ListingMixin:
                     if not seeked:
                         done = True
                 rows.close()
+            owners = self._listing_owners(cur, bucket, contents) if fetch_owner else {}
         return ListResult(
             contents=contents,
             common_prefixes=prefixes,
             is_truncated=truncated,
             next_continuation_token=next_token,
             key_count=len(contents) + len(prefixes),
+            owners=owners,
         )
 
     @requires(Need("s3:ListBucket", key=None))
@@ -320,6 +324,7 @@ class ListingMixin:
         max_keys: int = MAX_KEYS,
         key_marker: str | None = None,
         version_id_marker: str | None = None,
+        fetch_owner: bool = False,
     ) -> VersionListResult:
         max_keys, raw_prefix, delim, upper = _scope(prefix, delimiter, max_keys)
         versions: list[ObjectVersion] = []
@@ -377,13 +382,32 @@ class ListingMixin:
                 else:
                     if len(rows) < _BATCH:
                         done = True
+            owners = self._listing_owners(cur, bucket, versions) if fetch_owner else {}
         return VersionListResult(
             versions=versions,
             common_prefixes=prefixes,
             is_truncated=truncated,
             next_key_marker=next_key,
             next_version_id_marker=next_vid,
+            owners=owners,
         )
+
+    def _listing_owners(
+        self: Store, cur: Any, bucket: str, versions: list[ObjectVersion]
+    ) -> dict[tuple[str, str], Owner]:
+        """The owner of each listed version, read in the listing's transaction: its
+        creator when another principal wrote it, else the bucket's owner (as
+        GetObjectAcl says)."""
+        bucket_owner = self.access.canonical_id_of(cur, self._bucket(cur, bucket).owner)
+        names: dict[str, str] = {}
+        out: dict[tuple[str, str], Owner] = {}
+        for v in versions:
+            acl = self.access.object_acl(cur, bucket, v.key, v.version_id, bucket_owner)
+            owner_id = acl.owner_id or bucket_owner
+            if owner_id not in names:
+                names[owner_id] = self.access.display_name_of(cur, owner_id)
+            out[(v.key, v.version_id)] = Owner(owner_id, names[owner_id])
+        return out
 
     @requires(Need("s3:ListBucketVersions", key=None))
     def key_versions(

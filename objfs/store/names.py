@@ -29,6 +29,8 @@ def check_bucket_name(name: str) -> None:
         raise bad("must start and end with a letter or digit")
     if ".." in name:
         raise bad("must not contain two adjacent periods")
+    if "-." in name or ".-" in name:
+        raise bad("must not have a hyphen next to a period")
     if _IPV4.match(name):
         raise bad("must not be formatted as an IP address")
     for prefix in ("xn--", "sthree-", "amzn-s3-demo-"):

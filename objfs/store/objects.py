@@ -573,6 +573,10 @@ class ObjectsMixin:
         info = self._bucket(cur, bucket)
         if version_id is not None:
             row = q.get_version(cur, bucket, raw, version_id)  # type: ignore[arg-type]
+            if row is None and rec.is_version_id(version_id):
+                # Already gone (another request deleted it): S3 says deleted, and so
+                # two clients emptying the same versions both succeed.
+                return DeleteResult(key, version_id, False)
             if row is None:
                 raise NoSuchVersion(f"no version {version_id!r} of s3://{bucket}/{key}")
             self._drop_version_row(cur, row)

@@ -15,6 +15,7 @@ owner, who always keeps FULL_CONTROL.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -191,7 +192,11 @@ class PoliciesMixin:
             if vid is None or q.get_version(cur, bucket, raw, vid) is None:
                 raise NoSuchKey(f"no such key: s3://{bucket}/{key}", bucket=bucket, key=key)
             bucket_owner = self.access.canonical_id_of(cur, info.owner)
-            return self.access.object_acl(cur, bucket, key, vid, bucket_owner)
+            acl = self.access.object_acl(cur, bucket, key, vid, bucket_owner)
+            if acl.owner_display_name is None:  # as listings show the owner
+                name = self.access.display_name_of(cur, acl.owner_id)
+                acl = dataclasses.replace(acl, owner_display_name=name or None)
+            return acl
 
     def user_canonical_id(self: Store, name: str) -> tuple[str, str | None]:
         """``(canonical id, display name)`` of a user or the owner, for ACL grants."""

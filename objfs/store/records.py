@@ -47,6 +47,18 @@ def new_version_id() -> str:
     return base64.b32hexencode(raw).decode().rstrip("=").lower()
 
 
+def is_version_id(text: str) -> bool:
+    """Whether ``text`` is shaped like an id ``new_version_id`` makes (or "null")."""
+    if text == "null":
+        return True
+    if len(text) != 26:
+        return False
+    try:
+        return len(base64.b32hexdecode(text.upper() + "======")) == 16
+    except ValueError:  # binascii.Error is one
+        return False
+
+
 def new_upload_id() -> str:
     return base64.urlsafe_b64encode(os.urandom(24)).decode().rstrip("=")
 

@@ -63,6 +63,7 @@ class RequestContext:
     request (the access log shows them); elsewhere they stay None (the log
     makes up a request id and writes ``-``). So are ``auth_type``
     (``"AuthHeader"``, ``"QueryString"`` for a pre-signed URL, None when
+    unsigned), ``signature_version`` (``"SigV4"``, ``"SigV2"``, None when
     unsigned), ``host_header``, and ``tls_version``/``cipher_suite`` (None
     over plain HTTP): the access log's fields of the same names.
     """
@@ -80,6 +81,7 @@ class RequestContext:
     request_id: str | None = None
     request_uri: str | None = None
     auth_type: str | None = None
+    signature_version: str | None = None
     host_header: str | None = None
     tls_version: str | None = None
     cipher_suite: str | None = None
@@ -280,13 +282,25 @@ class DeleteResult:
 
 @dataclass(slots=True, frozen=True)
 class ListResult:
-    """ListObjectsV2 page. ``contents`` are latest, non-deleted versions."""
+    """ListObjectsV2 page. ``contents`` are latest, non-deleted versions.
+
+    ``owners``: (key, version id) -> owner of each listed version, filled
+    only when asked (``fetch_owner=True``)."""
 
     contents: list[ObjectVersion]
     common_prefixes: list[str]
     is_truncated: bool
     next_continuation_token: str | None
     key_count: int
+    owners: dict[tuple[str, str], Owner] = field(default_factory=dict)
+
+
+@dataclass(slots=True, frozen=True)
+class Owner:
+    """Who owns an object version, as listings show it: canonical id and display name."""
+
+    id: str
+    display_name: str
 
 
 class ListedFile(NamedTuple):
@@ -363,6 +377,7 @@ class VersionListResult:
     is_truncated: bool
     next_key_marker: str | None
     next_version_id_marker: str | None
+    owners: dict[tuple[str, str], Owner] = field(default_factory=dict)  # as ListResult's
 
 
 @dataclass(slots=True, frozen=True)

@@ -5,11 +5,13 @@ ways a signature is refused."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import time
 import urllib.error
 import urllib.request
 from datetime import UTC, datetime, timedelta
+from email.utils import formatdate
 
 import pytest
 from botocore.exceptions import ClientError
@@ -178,6 +180,16 @@ def test_presigned_url_expired_and_tampered(alice, bkt):
     assert b"Request has expired" in body
 
 
+def test_presigned_url_expires_out_of_range(alice, bkt):
+    """S3: X-Amz-Expires over a week (or negative) -> 400 AuthorizationQueryParametersError."""
+    alice.put_object(Bucket=bkt, Key="dl", Body=b"x")
+    url = alice.generate_presigned_url("get_object", Params={"Bucket": bkt, "Key": "dl"})
+    for value, words in (("604801", b"less than a week"), ("-1", b"non-negative")):
+        status, body = fetch(re.sub(r"X-Amz-Expires=\d+", f"X-Amz-Expires={value}", url))
+        assert status == 400, body
+        assert b"<Code>AuthorizationQueryParametersError</Code>" in body and words in body
+
+
 def test_presigned_url_checks_the_signer_when_used(alice, bob, bkt):
     alice.put_object(Bucket=bkt, Key="dl", Body=b"x")
     url = bob.generate_presigned_url("get_object", Params={"Bucket": bkt, "Key": "dl"})
@@ -202,21 +214,25 @@ def test_signature_refusals(server, keys, bkt):
     assert resp.status == 200
 
 
-def test_signature_version_2_is_refused_not_taken_as_anonymous(server, keys, alice, bkt):
+def test_signature_version_2_is_checked_not_taken_as_anonymous(server, keys, alice, bkt):
+    """A SigV2 request is the signer's (test_sigv2.py), never anonymous: a bad
+    SigV2 signature is refused even where anonymous could read
+    (``--no-sigv2`` refuses SigV2 outright, also in test_sigv2.py)."""
     alice.put_object(Bucket=bkt, Key="k", Body=b"x")
     alice.put_object_acl(Bucket=bkt, Key="k", ACL="public-read")  # anonymous could read it
     v2 = client(server.endpoint, keys["alice"], signature_version="s3")
     url = v2.generate_presigned_url("get_object", Params={"Bucket": bkt, "Key": "k"})
     assert "AWSAccessKeyId=" in url
-    status, body = fetch(url)
-    assert status == 400 and b"<Code>InvalidRequest</Code>" in body and b"AWS4-HMAC-SHA256" in body
+    status, body = fetch(url.replace("Signature=", "Signature=x"))
+    assert status == 403 and b"<Code>SignatureDoesNotMatch</Code>" in body
     resp = raw_request(
         server.endpoint,
         "GET",
         f"/{bkt}/k",
+        headers={"Date": formatdate(usegmt=True)},
         authorization=f"AWS {keys['alice'].key_id}:c2lnbmF0dXJl",
     )
-    assert (resp.status, resp.code) == (400, "InvalidRequest")
+    assert (resp.status, resp.code) == (403, "SignatureDoesNotMatch")
 
 
 def test_access_denied_over_http_names_no_policy(server, alice, bob, anon, bkt, s3env):
@@ -255,3 +271,52 @@ def test_access_denied_over_http_names_no_policy(server, alice, bob, anon, bkt, 
         text=True,
     )
     assert cli.returncode == 3 and "NoOneInSecretXyz" in cli.stdout, cli
+
+
+def test_missing_key_is_404_only_for_who_may_list_the_bucket(alice, bob, anon, bkt):
+    """S3: a GET of a key that does not exist is 404 NoSuchKey when the caller
+    may ListBucket (they could see it is not there), else 403 AccessDenied."""
+    alice.put_object(Bucket=bkt, Key="gone", Body=b"x")
+    alice.delete_object(Bucket=bkt, Key="gone")
+    for who in (anon, bob):
+        for key in ("never", "gone"):
+            with pytest.raises(ClientError) as exc:
+                who.get_object(Bucket=bkt, Key=key)
+            assert error(exc) == ("AccessDenied", 403)
+    alice.put_bucket_acl(Bucket=bkt, ACL="public-read")  # READ on the bucket: ListBucket
+    for who in (anon, bob):
+        for key in ("never", "gone"):
+            with pytest.raises(ClientError) as exc:
+                who.get_object(Bucket=bkt, Key=key)
+            assert error(exc) == ("NoSuchKey", 404)
+        with pytest.raises(ClientError) as exc:
+            who.head_object(Bucket=bkt, Key="never")
+        assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+    alice.put_object(Bucket=bkt, Key="private", Body=b"x")  # exists: still 403
+    with pytest.raises(ClientError) as exc:
+        anon.get_object(Bucket=bkt, Key="private")
+    assert error(exc) == ("AccessDenied", 403)
+
+
+def test_missing_key_404_follows_a_prefix_limited_list_grant(alice, bob, bkt):
+    """ListBucket allowed only under public/ (s3:prefix): a missing key there is
+    404 for bob, elsewhere 403 (the key is the prefix its listing would use)."""
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": "*"},
+                "Action": "s3:ListBucket",
+                "Resource": f"arn:aws:s3:::{bkt}",
+                "Condition": {"StringLike": {"s3:prefix": "public/*"}},
+            }
+        ],
+    }
+    alice.put_bucket_policy(Bucket=bkt, Policy=json.dumps(policy))
+    with pytest.raises(ClientError) as exc:
+        bob.head_object(Bucket=bkt, Key="public/object")
+    assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+    with pytest.raises(ClientError) as exc:
+        bob.head_object(Bucket=bkt, Key="private/object")
+    assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403

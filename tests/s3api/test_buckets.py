@@ -7,7 +7,7 @@ import json
 import pytest
 from botocore.exceptions import ClientError
 
-from .support import raw_request
+from .support import Server, client, raw_request
 
 
 def error(exc: pytest.ExceptionInfo[ClientError]) -> tuple[str, int]:
@@ -17,6 +17,34 @@ def error(exc: pytest.ExceptionInfo[ClientError]) -> tuple[str, int]:
 
 def test_startup_banner_names_endpoint_and_aws_cli(server):
     assert "aws --endpoint-url " + server.endpoint in server.banner
+
+
+def test_recreating_your_bucket_on_a_us_east_1_server_is_200(s3env, server, keys):  # type: ignore[no-untyped-def]
+    """S3 in us-east-1 answers 200 to CreateBucket on a bucket you own (boto3's
+    resource API and s3-tests re-create buckets this way); others still get 409."""
+    srv = Server(s3env["store"], "--region", "us-east-1", log=s3env["root"] / "serve-east.log")
+    try:
+        alice = client(srv.endpoint, keys["alice"])
+        bob = client(srv.endpoint, keys["bob"])
+        alice.create_bucket(Bucket="east-1-again")
+        alice.put_object(Bucket="east-1-again", Key="k", Body=b"kept")
+        assert (
+            alice.create_bucket(Bucket="east-1-again")["ResponseMetadata"]["HTTPStatusCode"] == 200
+        )
+        assert alice.get_object(Bucket="east-1-again", Key="k")["Body"].read() == b"kept"
+        with pytest.raises(ClientError) as exc:
+            bob.create_bucket(Bucket="east-1-again")
+        assert error(exc)[1] == 409
+        alice.create_bucket(
+            Bucket="west-1-once", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
+        )
+        with pytest.raises(ClientError) as exc:
+            alice.create_bucket(
+                Bucket="west-1-once", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
+            )
+        assert error(exc) == ("BucketAlreadyOwnedByYou", 409)
+    finally:
+        assert srv.stop() == 0, srv.stderr()
 
 
 def test_create_list_head_delete_bucket(alice, bob):
@@ -36,6 +64,10 @@ def test_bucket_errors(alice, bkt):
     with pytest.raises(ClientError) as exc:
         alice.create_bucket(Bucket="Bad_Name")
     assert error(exc) == ("InvalidBucketName", 400)
+    for name in ("foo-.bar", "foo.-bar"):  # a dot beside a dash: S3 refuses it
+        with pytest.raises(ClientError) as exc:
+            alice.create_bucket(Bucket=name)
+        assert error(exc) == ("InvalidBucketName", 400)
     with pytest.raises(ClientError) as exc:
         alice.create_bucket(Bucket=bkt)
     assert error(exc) == ("BucketAlreadyOwnedByYou", 409)

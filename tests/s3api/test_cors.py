@@ -166,3 +166,33 @@ def test_actual_requests_get_allow_headers(server, keys, alice, bkt) -> None:
     resp = raw_request(server.endpoint, "GET", f"/{bkt}/k", headers={"Origin": APP})
     assert resp.status == 200 and "access-control-allow-origin" not in resp.headers
     assert preflight(server, f"/{bkt}/k", APP, "GET").status == 403
+
+
+def test_actual_requests_carry_the_rules_methods_and_max_age(server, alice, bkt) -> None:
+    """S3 answers an actual (non-preflight) request with the matching rule's
+    Allow-Methods, Expose-Headers and Max-Age too; a request that names
+    Access-Control-Request-Method is matched on that method."""
+    alice.put_object(Bucket=bkt, Key="k", Body=b"hello")
+    alice.put_bucket_cors(Bucket=bkt, CORSConfiguration=RULES)
+    alice.put_bucket_acl(Bucket=bkt, ACL="public-read")
+    alice.put_object_acl(Bucket=bkt, Key="k", ACL="public-read")
+
+    resp = raw_request(server.endpoint, "GET", f"/{bkt}/k", headers={"Origin": APP})
+    assert resp.status == 200
+    assert resp.headers["access-control-allow-methods"] == "GET, HEAD, PUT"
+    assert resp.headers["access-control-expose-headers"] == "ETag, Content-Range"
+    assert resp.headers["access-control-max-age"] == "300"
+    resp = raw_request(server.endpoint, "GET", f"/{bkt}/k", headers={"Origin": "http://x.test"})
+    assert resp.headers["access-control-allow-origin"] == "*"
+    assert resp.headers["access-control-allow-methods"] == "GET"
+    assert "access-control-max-age" not in resp.headers
+    # an anonymous PUT (refused) naming GET is matched on GET: its answer carries the rule
+    hdrs = {"Origin": "http://x.test", "Access-Control-Request-Method": "GET"}
+    resp = raw_request(server.endpoint, "PUT", f"/{bkt}/new", headers=hdrs)
+    assert resp.status == 403
+    assert resp.headers["access-control-allow-methods"] == "GET"
+    hdrs["Access-Control-Request-Method"] = "DELETE"  # no rule allows DELETE
+    resp = raw_request(server.endpoint, "PUT", f"/{bkt}/new", headers=hdrs)
+    assert resp.status == 403 and "access-control-allow-origin" not in resp.headers
+    resp = raw_request(server.endpoint, "PUT", f"/{bkt}/new", headers={"Origin": "http://x.test"})
+    assert resp.status == 403 and "access-control-allow-origin" not in resp.headers

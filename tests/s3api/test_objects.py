@@ -295,3 +295,18 @@ def test_object_acl(alice, anon, bkt):
     assert anon.get_object(Bucket=bkt, Key="pub")["Body"].read() == b"hello"
     with pytest.raises(ClientError):
         anon.put_object(Bucket=bkt, Key="pub", Body=b"vandal")
+
+
+def test_concurrent_deletes_of_the_same_versions_all_succeed(alice, vbkt):
+    """Two DeleteObjects of the same versions: S3 reports every version Deleted to
+    both (a version already gone is deleted), and DeleteObject says 204 again."""
+    for body in (b"1", b"2"):
+        alice.put_object(Bucket=vbkt, Key="k", Body=body)
+    versions = alice.list_object_versions(Bucket=vbkt)["Versions"]
+    objects = {"Objects": [{"Key": v["Key"], "VersionId": v["VersionId"]} for v in versions]}
+    for _ in range(2):
+        out = alice.delete_objects(Bucket=vbkt, Delete=objects)
+        assert len(out["Deleted"]) == 2 and "Errors" not in out
+    again = alice.delete_object(Bucket=vbkt, Key="k", VersionId=versions[0]["VersionId"])
+    assert again["ResponseMetadata"]["HTTPStatusCode"] == 204
+    assert "Versions" not in alice.list_object_versions(Bucket=vbkt)

@@ -144,3 +144,28 @@ def test_serve_start_up_failures_are_one_line(own_server, tmp_path):
     out = serve("--listen", "127.0.0.1:0", "--tls-cert", str(bad), "--tls-key", str(bad))
     assert out.returncode == 1 and "cannot load the TLS certificate" in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1
+
+
+def test_virtual_hosted_style_sigv2(own_server):
+    """SigV2 signs /BUCKET/KEY also when the bucket is in the Host name."""
+    from datetime import UTC, datetime
+
+    from objfs.auth import sigv2
+
+    server, keys = own_server("--domain", "s3.test")
+    alice = client(server.endpoint, keys["alice"])
+    alice.create_bucket(Bucket="vhost2")
+    host = f"vhost2.s3.test:{server.port}"
+    key = keys["alice"]
+    for method, path, resource, body in (
+        ("PUT", "/dir/k", "/vhost2/dir/k", b"v2 by host"),
+        ("GET", "/", "/vhost2/", b""),
+    ):
+        date = sigv2.http_date(datetime.now(UTC))
+        auth = sigv2.sign_headers(method, resource, [], [("Date", date)],
+                                  access_key=key.key_id, secret_key=key.secret)  # fmt: skip
+        resp = raw_request(server.endpoint, method, path, body=body, host=host,
+                           headers={"Date": date}, authorization=auth)  # fmt: skip
+        assert resp.status == 200, resp.body
+    assert b"<Key>dir/k</Key>" in resp.body
+    assert alice.get_object(Bucket="vhost2", Key="dir/k")["Body"].read() == b"v2 by host"

@@ -12,7 +12,7 @@ from objfs.errors import (
     NoSuchKey,
     ObjfsError,
 )
-from objfs.store import Versioning
+from objfs.store import RequestContext, Versioning
 
 # (name, words of which at least one must appear in the message: the rule it broke)
 BAD_NAMES = {
@@ -28,6 +28,8 @@ BAD_NAMES = {
     "starts-with-dot": (".bucket", ("start", "begin")),
     "ends-with-dot": ("bucket.", ("end",)),
     "adjacent-dots": ("my..bucket", ("adjacent", "consecutive", "..", "two periods")),
+    "dash-dot": ("my-.bucket", ("dash", "hyphen")),
+    "dot-dash": ("my.-bucket", ("dash", "hyphen")),
     "ipv4": ("192.168.5.4", ("ip",)),
     "xn-prefix": ("xn--bucket", ("xn--",)),
     "sthree-prefix": ("sthree-bucket", ("sthree-",)),
@@ -55,6 +57,7 @@ def test_each_broken_rule_gets_its_own_message(store, ctx):
         "MyBucket",
         "-bucket",
         "my..bucket",
+        "my-.bucket",
         "192.168.5.4",
         "xn--bucket",
         "sthree-bucket",
@@ -91,6 +94,29 @@ def test_valid_bucket_names_are_accepted(store, ctx, name):
     assert info.name == name
     assert store.head_bucket(ctx, name).name == name
     assert name in [b.name for b in store.list_buckets(ctx)]
+
+
+def test_recreating_your_own_bucket_in_us_east_1_is_a_no_op(store, ctx):
+    """S3's legacy rule for us-east-1 only: CreateBucket on a bucket you own there
+    succeeds and changes nothing; elsewhere, or for someone else, it is refused."""
+    first = store.create_bucket(ctx, "east-bucket", region="us-east-1")
+    store.set_bucket_versioning(ctx, "east-bucket", Versioning.ENABLED)
+    again = store.create_bucket(ctx, "east-bucket", region="us-east-1")
+    assert (again.name, again.created_ns, again.owner) == (
+        "east-bucket",
+        first.created_ns,
+        first.owner,
+    )
+    assert store.head_bucket(ctx, "east-bucket").versioning is Versioning.ENABLED
+    with pytest.raises(BucketAlreadyExists):
+        store.create_bucket(ctx, "east-bucket", region="eu-west-1")
+    store.create_user(ctx, "carol")
+    carol = RequestContext(store.user_identity("carol"), "cli")
+    with pytest.raises(BucketAlreadyExists):
+        store.create_bucket(carol, "east-bucket", region="us-east-1")
+    store.create_bucket(ctx, "west-bucket", region="eu-west-1")
+    with pytest.raises(BucketAlreadyExists):
+        store.create_bucket(ctx, "west-bucket", region="eu-west-1")
 
 
 def test_duplicate_bucket_is_refused(store, ctx):

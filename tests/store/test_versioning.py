@@ -255,3 +255,20 @@ def test_versioned_copy_and_multipart_make_versions(store, ctx, vbucket):
     m = store.complete_multipart_upload(ctx, vbucket, "src", uid, [(1, part.etag)]).version_id
     assert [v[0] for v in versions_of(store, ctx, vbucket, "src")] == [m, c, v1]
     assert v1 < c < m
+
+
+def test_deleting_a_version_already_gone_succeeds_and_changes_nothing(store, ctx, vbucket):
+    """S3 answers a delete of a version that no longer exists (two clients
+    deleting the same versions) with success; a malformed id is still refused."""
+    v1 = store.put_object(ctx, vbucket, "k", b"one").version_id
+    v2 = store.put_object(ctx, vbucket, "k", b"two").version_id
+    store.delete_object(ctx, vbucket, "k", version_id=v1)
+    seq = store.change_seq(ctx)
+    again = store.delete_object(ctx, vbucket, "k", version_id=v1)
+    assert (again.key, again.version_id, again.delete_marker) == ("k", v1, False)
+    [res] = store.delete_objects(ctx, vbucket, [("k", v1)])
+    assert not isinstance(res, Exception) and res.version_id == v1
+    assert store.change_seq(ctx) == seq
+    assert versions_of(store, ctx, vbucket, "k") == [(v2, False, True)]
+    with pytest.raises(NoSuchVersion):
+        store.delete_object(ctx, vbucket, "k", version_id="not-a-version-id")
