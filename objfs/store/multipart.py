@@ -482,7 +482,7 @@ class MultipartMixin:
             upload = self._upload(cur, bucket, key, upload_id)
             rows = q.list_parts(cur, upload_id)
         wanted = rec.unpack_headers(upload[10])[1]
-        return [PartInfo(r[0], r[1], r[2], r[3], _part_sum(wanted, r[5])) for r in rows]
+        return [PartInfo(r[0], r[1], r[2], r[3], checksum=_part_sum(wanted, r[5])) for r in rows]
 
     @requires(Need("s3:ListBucketMultipartUploads", key=None))
     def list_multipart_uploads(
@@ -630,6 +630,8 @@ def _completed(cur: Any, bucket: str, raw: bytes, upload_id: str) -> PutResult |
         info.size,
         seq=info.seq,
         last_modified_ns=info.last_modified_ns,
+        sse=info.sse,
+        kms_key_id=info.kms_key_id,
         checksum=info.checksum,
     )
 
