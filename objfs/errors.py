@@ -145,6 +145,13 @@ StoreFormatError = _error(
     "StoreFormatError", "StoreFormatError", 500, _errno.EIO, "Store format not supported."
 )
 StoreFull = _error("StoreFull", "InsufficientStorage", 507, _errno.ENOSPC, "No space left.")
+UnresolvableGrantByEmailAddress = _error(
+    "UnresolvableGrantByEmailAddress",
+    "UnresolvableGrantByEmailAddress",
+    400,
+    _errno.EINVAL,
+    "No user has the e-mail address of a grant.",
+)
 KMSAlreadyExists = _error(
     "KMSAlreadyExists", "KMS.AlreadyExistsException", 400, _errno.EEXIST, "KMS alias exists."
 )

@@ -9,14 +9,14 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 from objfs.auth.acl import (
-    CANNED_ACLS,
     Acl,
+    AclSpec,
     Grant,
     Grantee,
-    parse_grant_headers,
+    acl_spec_from_headers,
     parse_permission,
 )
-from objfs.errors import InvalidArgument, MalformedXML
+from objfs.errors import InvalidArgument, MalformedXML, UnresolvableGrantByEmailAddress
 from objfs.s3api import xmldoc
 from objfs.s3api.request import Request, Response
 from objfs.store import Versioning
@@ -167,34 +167,35 @@ def _grants_from_xml(body: bytes) -> tuple[Grant, ...]:
                 raise MalformedXML("each Grant needs one Grantee and a Permission")
             uri = xmldoc.child_text(grantees[0], "URI")
             cid = xmldoc.child_text(grantees[0], "ID")
+            email = xmldoc.child_text(grantees[0], "EmailAddress")
             try:
                 if uri:
                     grantee = Grantee.group(uri)
                 elif cid:
                     grantee = Grantee.user(cid.lower())
-                else:
-                    raise InvalidArgument(
-                        "a Grantee needs an ID or a URI (emailAddress unsupported)"
+                elif email:
+                    raise UnresolvableGrantByEmailAddress(
+                        f"no user has the e-mail address {email!r} (objfs users have none)"
                     )
+                else:
+                    raise InvalidArgument("a Grantee needs an ID or a URI")
                 out.append(Grant(grantee, parse_permission(perm)))
             except ValueError:
                 raise InvalidArgument(f"unknown grantee group {uri!r}") from None
     return tuple(out)
 
 
-async def _acl_request(req: Request) -> tuple[str | None, tuple[Grant, ...]]:
-    canned = req.h.get("x-amz-acl")
-    if canned is not None and canned not in CANNED_ACLS:
-        raise InvalidArgument(f"unknown canned ACL {canned!r}")
-    grants = parse_grant_headers(req.h)
+async def _acl_request(req: Request) -> AclSpec:
+    spec = acl_spec_from_headers(req.h)
     body = await req.read_all(256 << 10)
     if body.strip():
-        if canned is not None or grants:
+        if spec.given:
             raise InvalidArgument("give an ACL in the body or in headers, not both")
-        grants = _grants_from_xml(body)
-    if canned is None and not grants:
+        # An empty AccessControlList is S3's "revoke every grant".
+        return AclSpec(grants=_grants_from_xml(body))
+    if not spec.given:
         raise MalformedXML("PutAcl needs x-amz-acl, x-amz-grant-* headers or a body")
-    return canned, grants
+    return spec
 
 
 async def get_bucket_acl(req: Request) -> Response:
@@ -203,8 +204,8 @@ async def get_bucket_acl(req: Request) -> Response:
 
 
 async def put_bucket_acl(req: Request) -> Response:
-    canned, grants = await _acl_request(req)
-    await req.run(req.store.put_bucket_acl, req.bucket, canned=canned, grants=grants)
+    acl = await _acl_request(req)
+    await req.run(req.store.put_bucket_acl, req.bucket, acl=acl)
     return Response(200)
 
 
@@ -215,14 +216,7 @@ async def get_object_acl(req: Request) -> Response:
 
 
 async def put_object_acl(req: Request) -> Response:
-    canned, grants = await _acl_request(req)
+    acl = await _acl_request(req)
     version = req.params.get("versionId")
-    await req.run(
-        req.store.put_object_acl,
-        req.bucket,
-        req.key,
-        version_id=version,
-        canned=canned,
-        grants=grants,
-    )
+    await req.run(req.store.put_object_acl, req.bucket, req.key, version_id=version, acl=acl)
     return Response(200)

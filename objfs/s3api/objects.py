@@ -11,6 +11,7 @@ from typing import Any
 
 import trio
 
+from objfs.auth.acl import acl_spec_from_headers
 from objfs.errors import InvalidRequest, MalformedXML, ObjfsError
 from objfs.s3api import headers as hdr
 from objfs.s3api import xmldoc
@@ -116,6 +117,7 @@ async def put_object(req: Request) -> Response:
         if_match=req.h.get("if-match"),
         if_none_match=req.h.get("if-none-match"),
         sse=sse,
+        acl=acl_spec_from_headers(req.h),
     )
     headers = [("ETag", f'"{result.etag}"')]
     if result.version_id != "null":
@@ -143,6 +145,7 @@ async def copy_object(req: Request) -> Response:
         sys_meta=sys_meta if directive == "REPLACE" else None,
         sse=hdr.sse_request(req),
         src_sse=hdr.copy_source_sse(req),
+        acl=acl_spec_from_headers(req.h),
         # The source's conditions, checked by the store on the version it copies.
         **_conditions(req, "x-amz-copy-source-"),
     )

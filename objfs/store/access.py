@@ -40,6 +40,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from objfs.auth.acl import AclSpec
 from objfs.meta.db import WouldBlock
 from objfs.store.logformat import operations_of
 from objfs.store.types import RequestContext, SSERequest
@@ -106,6 +107,17 @@ def condition_keys(args: Mapping[str, Any]) -> dict[str, Any]:
         found["s3:x-amz-server-side-encryption"] = sse
         if args.get("kms_key_id"):
             found["s3:x-amz-server-side-encryption-aws-kms-key-id"] = args["kms_key_id"]
+    found.update(_request_keys(args))
+    return found
+
+
+def _request_keys(args: Mapping[str, Any]) -> dict[str, Any]:
+    """Condition keys of what a write asks for: its ACL headers (``s3:x-amz-acl``,
+    ``s3:x-amz-grant-*``, as sent)."""
+    found: dict[str, Any] = {}
+    acl = args.get("acl")
+    if isinstance(acl, AclSpec):
+        found.update(acl.condition_keys())
     return found
 
 

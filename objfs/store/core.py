@@ -25,6 +25,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 
+from objfs.auth.acl import AclSpec
 from objfs.chunks.backend import LocalBackend
 from objfs.chunks.store import ChunkStore
 from objfs.crypto.keyring import Domain, Keyring
@@ -40,11 +41,12 @@ from objfs.errors import (
     StoreFormatError,
     StoreNotFound,
 )
+from objfs.meta import auth_queries as aq
 from objfs.meta import queries as q
 from objfs.meta.db import Database
 from objfs.store.access import Need, owner_only, requires
 from objfs.store.accesslog import AccessLog, AccessLogMixin
-from objfs.store.authorizer import AccessControl
+from objfs.store.authorizer import AccessControl, encode_config
 from objfs.store.cors import CORSMixin
 from objfs.store.kms import KMSMixin
 from objfs.store.leases import Leases
@@ -270,8 +272,15 @@ class Store(
 
     @requires(Need("s3:CreateBucket", bucket=None, key=None))
     def create_bucket(
-        self, ctx: RequestContext, name: str, *, region: str = "local", versioning: bool = False
+        self,
+        ctx: RequestContext,
+        name: str,
+        *,
+        region: str = "local",
+        versioning: bool = False,
+        acl: AclSpec | None = None,
     ) -> BucketInfo:
+        """A new bucket owned by the caller, with the ``acl`` asked for (default private)."""
         check_bucket_name(name)
         info = BucketInfo(
             name=name,
@@ -297,6 +306,11 @@ class Store(
                     None,
                 ),
             )
+            if acl is not None and acl.given:
+                self.access.ensure_schema(cur)
+                made = acl.expand(self.access.canonical_id_of(cur, info.owner))
+                self.access.check_grantees(cur, made)
+                aq.set_bucket_config(cur, name, encode_config({"acl": made.to_obj()}))
             q.add_change(cur, name, b"")
         return info
 

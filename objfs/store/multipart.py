@@ -19,6 +19,7 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from objfs.auth.acl import AclSpec
 from objfs.errors import (
     EntityTooSmall,
     InternalError,
@@ -31,6 +32,7 @@ from objfs.errors import (
     NoSuchKey,
     NoSuchUpload,
 )
+from objfs.meta import auth_queries as aq
 from objfs.meta import queries as q
 from objfs.store import records as rec
 from objfs.store.access import Need, requires
@@ -71,7 +73,9 @@ class MultipartMixin:
         user_meta: dict[str, str] | None = None,
         sys_meta: SystemMeta | None = None,
         sse: SSERequest | None = None,
+        acl: AclSpec | None = None,
     ) -> str:
+        """A new upload; ``acl``: the ACL its object gets when completed."""
         raw = encode_key(key)
         info = self.head_bucket(ctx, bucket)
         domain, label, kms = self._write_domain(info, sse, ctx, key)
@@ -93,6 +97,9 @@ class MultipartMixin:
                     domain.domain_id,
                 ),
             )
+            if acl is not None and acl.given:
+                # Kept as the ACL row of a pseudo version until the upload completes.
+                self.access.record_creator(cur, bucket, raw, _acl_slot(upload_id), None, acl)
             q.add_change(cur, bucket, raw)  # uploads are listed: every mutation is seen
         return upload_id
 
@@ -350,6 +357,9 @@ class MultipartMixin:
                 domain_id=upload[9],
                 refs_held=True,
             )
+            asked = self.access.take_object_acl(cur, bucket, raw, _acl_slot(upload_id))
+            if asked is not None:
+                aq.put_object_acl(cur, bucket, raw, result.version_id, *asked)
             q.delete_upload(cur, upload_id)
         return result
 
@@ -365,6 +375,9 @@ class MultipartMixin:
     def _drop_upload(self: Store, cur: Any, upload_id: str) -> None:
         for row in q.list_parts(cur, upload_id):
             _drop(cur, row[4])
+        upload = q.get_upload(cur, upload_id)
+        if upload is not None:
+            self.access.take_object_acl(cur, upload[1], upload[2], _acl_slot(upload_id))
         q.delete_upload(cur, upload_id)
 
     @requires(Need("s3:ListMultipartUploadParts", version=None))
@@ -480,3 +493,8 @@ def uploads_page(
         next_key_marker=last[0] if truncated and last else None,
         next_upload_id_marker=last[1] if truncated and last else None,
     )
+
+
+def _acl_slot(upload_id: str) -> str:
+    """The ``object_acls`` version id holding an upload's requested ACL."""
+    return f"upload:{upload_id}"

@@ -12,6 +12,7 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from objfs.auth.acl import AclSpec
 from objfs.errors import (
     AccessDenied,
     InternalError,
@@ -224,6 +225,7 @@ class ObjectsMixin:
         if_none_match: str | None = None,
         sse: SSERequest | None = None,
         size_hint: int | None = None,
+        acl: AclSpec | None = None,
     ) -> PutResult:
         raw = encode_key(key)
         check_user_meta(user_meta)  # before the body is read: refuse a big PUT up front
@@ -258,6 +260,7 @@ class ObjectsMixin:
                 kms_key_id=kms,
                 domain_id=domain.domain_id,
                 inline=stored.inline,
+                acl=acl,
             )
 
     def _commit_version(
@@ -282,6 +285,7 @@ class ObjectsMixin:
         base: tuple[int, Sequence[ChunkRef] | None] | None = None,
         info: BucketInfo | None = None,
         latest: Sequence[Any] | None | object = _UNREAD,
+        acl: AclSpec | None = None,
     ) -> PutResult:
         """Insert a version (or delete marker) as the key's latest, S3-style.
 
@@ -297,6 +301,7 @@ class ObjectsMixin:
         (objfs/store/refcount.py), so the commit of an edit costs the edit.
         ``info``/``latest``: the bucket and the key's latest version row
         (None: the key has none) as this transaction read them already.
+        ``acl``: the ACL the request gives the new version (canned or grants).
         """
         if info is None:
             info = self._bucket(cur, bucket)
@@ -373,7 +378,7 @@ class ObjectsMixin:
             base_seq,
         )
         q.set_latest(cur, bucket, raw, seq, int(delete_marker))  # type: ignore[arg-type]
-        self.access.record_creator(cur, bucket, raw, version_id, creator)
+        self.access.record_creator(cur, bucket, raw, version_id, creator, acl)
         return PutResult(version_id, etag, size, seq=seq, last_modified_ns=now)
 
     def _make_durable(
@@ -431,6 +436,7 @@ class ObjectsMixin:
         if_none_match: str | None = None,
         if_modified_since_ns: int | None = None,
         if_unmodified_since_ns: int | None = None,
+        acl: AclSpec | None = None,
     ) -> PutResult:
         """Copy a version; shares chunks when the encryption domain stays the same.
 
@@ -510,6 +516,7 @@ class ObjectsMixin:
                 domain_id=want_domain.domain_id,
                 # Same domain: the same chunks, so the copy adds no references.
                 base=(row[Col.SEQ], manifest),
+                acl=acl,
             )
 
     # -- deleting ----------------------------------------------------------------

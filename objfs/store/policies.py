@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgpack
 
-from objfs.auth.acl import Acl, Grant, acl_from_grants, canned_acl
+from objfs.auth.acl import Acl, AclSpec, Grant, acl_from_grants, canned_acl
 from objfs.auth.evaluate import Decision
 from objfs.auth.identity import Identity
 from objfs.auth.policy import parse_bucket_policy, parse_identity_policy, to_json
@@ -118,13 +118,24 @@ class PoliciesMixin:
     # -- ACLs ----------------------------------------------------------------------------
 
     def _make_acl(
-        self: Store, cur: Any, owner_id: str, canned: str | None, grants: Sequence[Grant]
+        self: Store,
+        cur: Any,
+        owner_id: str,
+        canned: str | None,
+        grants: Sequence[Grant],
+        spec: AclSpec | None = None,
+        bucket_owner_id: str | None = None,
     ) -> Acl:
-        if canned is not None and grants:
+        if spec is not None:  # S3's PutAcl: exactly the grants given, or a canned ACL
+            acl = spec.expand(owner_id, bucket_owner_id=bucket_owner_id)
+        elif canned is not None and grants:
             raise InvalidArgument("give either a canned ACL or explicit grants, not both")
-        if canned is not None:
-            return canned_acl(canned, owner_id, owner_display_name=None)
-        return acl_from_grants(owner_id, grants)
+        elif canned is not None:
+            acl = canned_acl(canned, owner_id, bucket_owner_id=bucket_owner_id)
+        else:
+            acl = acl_from_grants(owner_id, grants)
+        self.access.check_grantees(cur, acl)
+        return acl
 
     @requires(Need("s3:PutBucketAcl", key=None))
     def put_bucket_acl(
@@ -134,20 +145,26 @@ class PoliciesMixin:
         *,
         canned: str | None = None,
         grants: Sequence[Grant] = (),
+        acl: AclSpec | None = None,
     ) -> Acl:
+        """Set the bucket's ACL: ``canned`` or ``grants`` (the owner's FULL_CONTROL
+        added), or ``acl`` as an S3 request gives it (exactly its grants)."""
         with self.db.write(durable=True) as cur:
             self.access.ensure_schema(cur)
             info = self._bucket(cur, bucket)
             owner_id = self.access.canonical_id_of(cur, info.owner)
-            acl = self._make_acl(cur, owner_id, canned or (None if grants else "private"), grants)
-            self._set_config(cur, bucket, acl=acl.to_obj())
-        return acl
+            made = self._make_acl(
+                cur, owner_id, canned or (None if grants else "private"), grants, acl
+            )
+            self._set_config(cur, bucket, acl=made.to_obj())
+            return self.access.named(cur, made)
 
     @requires(Need("s3:GetBucketAcl", key=None))
     def get_bucket_acl(self: Store, ctx: RequestContext, bucket: str) -> Acl:
         with self.access.reading() as cur:
             info = self._bucket(cur, bucket)
-            return self.access.bucket_acl(cur, bucket, info.owner, self._config(cur, bucket))
+            acl = self.access.bucket_acl(cur, bucket, info.owner, self._config(cur, bucket))
+            return self.access.named(cur, acl)
 
     @requires(
         Need(lambda a: "s3:PutObjectVersionAcl" if a.get("version_id") else "s3:PutObjectAcl")
@@ -161,7 +178,9 @@ class PoliciesMixin:
         version_id: str | None = None,
         canned: str | None = None,
         grants: Sequence[Grant] = (),
+        acl: AclSpec | None = None,
     ) -> Acl:
+        """As ``put_bucket_acl``, on a version (the latest without ``version_id``)."""
         raw = encode_key(key)
         with self.db.write(durable=True) as cur:
             self.access.ensure_schema(cur)
@@ -171,12 +190,17 @@ class PoliciesMixin:
                 raise NoSuchKey(f"no such key: s3://{bucket}/{key}", bucket=bucket, key=key)
             bucket_owner = self.access.canonical_id_of(cur, info.owner)
             current = self.access.object_acl(cur, bucket, key, vid, bucket_owner)
-            acl = self._make_acl(
-                cur, current.owner_id, canned or (None if grants else "private"), grants
+            made = self._make_acl(
+                cur,
+                current.owner_id,
+                canned or (None if grants else "private"),
+                grants,
+                acl,
+                bucket_owner,
             )
-            aq.put_object_acl(cur, bucket, raw, vid, acl.owner_id, msgpack.packb(acl.to_obj()))
+            aq.put_object_acl(cur, bucket, raw, vid, made.owner_id, msgpack.packb(made.to_obj()))
             q.add_change(cur, bucket, raw)
-        return acl
+            return self.access.named(cur, made)
 
     @requires(
         Need(lambda a: "s3:GetObjectVersionAcl" if a.get("version_id") else "s3:GetObjectAcl")
@@ -191,7 +215,8 @@ class PoliciesMixin:
             if vid is None or q.get_version(cur, bucket, raw, vid) is None:
                 raise NoSuchKey(f"no such key: s3://{bucket}/{key}", bucket=bucket, key=key)
             bucket_owner = self.access.canonical_id_of(cur, info.owner)
-            return self.access.object_acl(cur, bucket, key, vid, bucket_owner)
+            acl = self.access.object_acl(cur, bucket, key, vid, bucket_owner)
+            return self.access.named(cur, acl)
 
     def user_canonical_id(self: Store, name: str) -> tuple[str, str | None]:
         """``(canonical id, display name)`` of a user or the owner, for ACL grants."""
