@@ -51,7 +51,7 @@ AuthorizationHeaderMalformed = _error(
     "Authorization header or pre-signed query malformed.",
 )
 BucketAlreadyExists = _error(
-    "BucketAlreadyExists", "BucketAlreadyOwnedByYou", 409, _errno.EEXIST, "Bucket exists."
+    "BucketAlreadyExists", "BucketAlreadyExists", 409, _errno.EEXIST, "Bucket name taken."
 )
 BucketNotEmpty = _error(
     "BucketNotEmpty", "BucketNotEmpty", 409, _errno.ENOTEMPTY, "Bucket has versions."
@@ -162,6 +162,12 @@ KMSNotFound = _error("KMSNotFound", "KMS.NotFoundException", 400, _errno.EACCES,
 KMSInvalidState = _error(
     "KMSInvalidState", "KMS.KMSInvalidStateException", 400, _errno.EACCES, "KMS key state."
 )
+
+
+class BucketAlreadyOwnedByYou(BucketAlreadyExists):  # type: ignore[misc, valid-type]
+    """The caller already owns a bucket of that name (a BucketAlreadyExists too)."""
+
+    code = "BucketAlreadyOwnedByYou"
 
 
 class MFARequired(AccessDenied):  # type: ignore[misc, valid-type]

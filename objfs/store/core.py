@@ -31,6 +31,7 @@ from objfs.chunks.store import ChunkStore
 from objfs.crypto.keyring import Domain, Keyring
 from objfs.errors import (
     BucketAlreadyExists,
+    BucketAlreadyOwnedByYou,
     BucketNotEmpty,
     InternalError,
     InvalidArgument,
@@ -46,7 +47,7 @@ from objfs.meta import queries as q
 from objfs.meta.db import Database
 from objfs.store.access import Need, owner_only, requires
 from objfs.store.accesslog import AccessLog, AccessLogMixin
-from objfs.store.authorizer import AccessControl, encode_config
+from objfs.store.authorizer import AccessControl, decode_config, encode_config
 from objfs.store.cors import CORSMixin
 from objfs.store.kms import KMSMixin
 from objfs.store.leases import Leases
@@ -280,7 +281,12 @@ class Store(
         versioning: bool = False,
         acl: AclSpec | None = None,
     ) -> BucketInfo:
-        """A new bucket owned by the caller, with the ``acl`` asked for (default private)."""
+        """A new bucket owned by the caller, with the ``acl`` asked for (default private).
+
+        The name is taken: ``BucketAlreadyExists`` (409), but for its owner
+        ``BucketAlreadyOwnedByYou``, and in us-east-1 (S3's legacy region)
+        the owner asking again for the same ACL gets the bucket as it is.
+        """
         check_bucket_name(name)
         info = BucketInfo(
             name=name,
@@ -292,7 +298,7 @@ class Store(
         )
         with self.db.write(durable=True) as cur:
             if q.get_bucket(cur, name) is not None:
-                raise BucketAlreadyExists(f"bucket {name!r} already exists")
+                return self._bucket_exists(cur, ctx, name, info.region, acl)
             q.insert_bucket(
                 cur,
                 (
@@ -312,6 +318,25 @@ class Store(
                 self.access.check_grantees(cur, made)
                 aq.set_bucket_config(cur, name, encode_config({"acl": made.to_obj()}))
             q.add_change(cur, name, b"")
+        return info
+
+    def _bucket_exists(
+        self, cur: object, ctx: RequestContext, name: str, region: str, acl: AclSpec | None
+    ) -> BucketInfo:
+        """CreateBucket of a name in use: see ``create_bucket``."""
+        info = self._bucket(cur, name)
+        if info.owner != ctx.principal:
+            raise BucketAlreadyExists(f"bucket {name!r} already exists (another owner's)")
+        if region != "us-east-1" or info.region != region:
+            raise BucketAlreadyOwnedByYou(f"you already own the bucket {name!r}")
+        owner_id = self.access.canonical_id_of(cur, info.owner)
+        wanted = (acl or AclSpec()).expand(owner_id)
+        config = decode_config(aq.get_bucket_config(cur, name))  # type: ignore[arg-type]
+        current = self.access.bucket_acl(cur, name, info.owner, config)
+        if set(wanted.grants) != set(current.grants):
+            raise BucketAlreadyExists(
+                f"bucket {name!r} already exists with another ACL (set it with PutBucketAcl)"
+            )
         return info
 
     @requires(Need("s3:ListAllMyBuckets", bucket=None, key=None))
