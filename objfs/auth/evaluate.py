@@ -40,6 +40,8 @@ from objfs.auth.policy.patterns import wildcard_match
 from objfs.errors import AccessDenied
 
 RESOURCE_PREFIX = "arn:aws:s3:::"
+# The service principal of server access log delivery in bucket policies.
+LOG_DELIVERY_SERVICE = "logging.s3.amazonaws.com"
 
 ContextValue = str | bool | int | float | datetime | Sequence[str]
 
@@ -251,9 +253,13 @@ def _principal_matches(p: PrincipalSet, who: Identity) -> bool:
     """Principal elements name users by name, IAM user ARN or canonical id;
     ``arn:aws:iam::ACCOUNT:root`` names the store owner; only ``*`` (or AWS
     ``*``) includes anonymous requests. The ARN's account part is ignored.
+    ``{"Service": "logging.s3.amazonaws.com"}`` names the access log delivery;
+    other services never call objfs.
     """
     if p.everyone:
         return True
+    if who.kind is PrincipalKind.LOG_DELIVERY:
+        return LOG_DELIVERY_SERVICE in p.services
     cid = who.canonical_id
     if cid and any(c.lower() == cid for c in p.canonical_users):
         return True

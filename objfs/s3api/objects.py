@@ -130,7 +130,8 @@ async def put_object(req: Request) -> Response:
 
 async def copy_object(req: Request) -> Response:
     src_bucket, src_key, src_version = hdr.copy_source(req)
-    directive = req.h.get("x-amz-metadata-directive", "COPY").upper()
+    given = req.h.get("x-amz-metadata-directive")
+    directive = (given or "COPY").upper()
     meta, sys_meta = hdr.user_meta(req)
     result = await req.run(
         req.store.copy_object,
@@ -139,7 +140,7 @@ async def copy_object(req: Request) -> Response:
         req.bucket,
         req.key,
         src_version_id=src_version,
-        metadata_directive=directive,
+        metadata_directive=directive if given is not None else None,
         content_type=req.h.get("content-type") if directive == "REPLACE" else None,
         user_meta=meta if directive == "REPLACE" else None,
         sys_meta=sys_meta if directive == "REPLACE" else None,

@@ -43,7 +43,7 @@ from objfs.auth.actions import Level
 from objfs.auth.evaluate import Decision, Request, evaluate, request_context, resource_arn
 from objfs.auth.identity import OWNER_NAME, Identity, PrincipalKind
 from objfs.auth.policy import Policy, parse_bucket_policy, parse_identity_policy
-from objfs.errors import AccessDenied, InvalidArgument, NoSuchEntity
+from objfs.errors import AccessDenied, InvalidArgument, NoSuchEntity, NoSuchKey
 from objfs.meta import auth_queries as aq
 from objfs.meta import queries as q
 from objfs.meta.db import Database
@@ -371,6 +371,7 @@ class AccessControl:
             cur, ctx, action, bucket, key, version_id, conditions, bucket_row, config
         )
         if not decision.allowed:
+            self._missing_but_listable(cur, ctx, action, bucket, key, bucket_row, config)
             raise AccessDenied(
                 f"Access Denied: {who.describe()} may not {action} on "
                 f"{decision.resource} ({decision.explain().removeprefix('Denied: ')})",
@@ -378,6 +379,29 @@ class AccessControl:
                 decision=decision,
             )
         return decision
+
+    def _missing_but_listable(
+        self,
+        cur: Any,
+        ctx: RequestContext,
+        action: str,
+        bucket: str | None,
+        key: str | None,
+        bucket_row: tuple | None,
+        config: Mapping[str, Any],
+    ) -> None:
+        """S3's rule for a refused read of a key that does not exist: ``NoSuchKey``
+        (404) if the caller may list it (s3:ListBucket with ``s3:prefix`` the
+        key), else the refusal stands (403: a missing key tells nothing)."""
+        if action != "s3:GetObject" or bucket is None or key is None:
+            return
+        if aq.latest_version_id(cur, bucket, key.encode("utf-8")) is not None:
+            return
+        listing = self._decide(
+            cur, ctx, "s3:ListBucket", bucket, None, None, {"s3:prefix": key}, bucket_row, config
+        )
+        if listing.allowed:
+            raise NoSuchKey(f"no such key: s3://{bucket}/{key}", bucket=bucket, key=key)
 
     def decide(
         self,

@@ -426,7 +426,7 @@ class ObjectsMixin:
         dst_key: str,
         *,
         src_version_id: str | None = None,
-        metadata_directive: str = "COPY",
+        metadata_directive: str | None = None,
         content_type: str | None = None,
         user_meta: dict[str, str] | None = None,
         sys_meta: SystemMeta | None = None,
@@ -442,7 +442,9 @@ class ObjectsMixin:
 
         The ``if_*`` conditions are the source's (``x-amz-copy-source-if-*``):
         checked on the version copied, which the commit then verifies is
-        still there; one that fails is ``PreconditionFailed``."""
+        still there; one that fails is ``PreconditionFailed``. ``metadata_directive``
+        None is COPY (the request named none: no ``s3:x-amz-metadata-directive``)."""
+        metadata_directive = metadata_directive or "COPY"
         if metadata_directive not in ("COPY", "REPLACE"):
             raise InvalidArgument("metadata directive must be COPY or REPLACE")
         if metadata_directive == "REPLACE":

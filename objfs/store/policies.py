@@ -2,8 +2,8 @@
 
 Owns the public API that stores and reads them, and the policy simulator.
 Documents are validated by ``objfs.auth`` at put time (``MalformedPolicy``
-names the statement and field) and stored in canonical form, so ``get``
-returns normalised JSON. A bucket's policy and ACL live in its
+names the statement and field); a bucket policy is kept as it was put (S3's
+GetBucketPolicy returns it unchanged), an identity policy in canonical form. A bucket's policy and ACL live in its
 ``buckets.config`` map; object ACLs in ``object_acls``.
 
 Invariants: every change advances the change sequence (a mount or server
@@ -95,8 +95,12 @@ class PoliciesMixin:
     def put_bucket_policy(
         self: Store, ctx: RequestContext, bucket: str, document: str | bytes
     ) -> str:
-        """Validate and set the bucket policy (at most 20 KiB); returns it normalised."""
-        text = to_json(parse_bucket_policy(document, bucket), indent=2)
+        """Validate and set the bucket policy (at most 20 KiB); returns it as put.
+
+        S3 keeps the document as it was sent: GetBucketPolicy returns it unchanged.
+        """
+        parse_bucket_policy(document, bucket)  # MalformedPolicy, or the size limit
+        text = document.decode("utf-8") if isinstance(document, bytes) else document
         with self.db.write(durable=True) as cur:
             self._set_config(cur, bucket, policy=text)
         self.access.forget(bucket)  # committed: no check can still read the old config

@@ -61,6 +61,7 @@ class PrincipalSet:
     bare_star: bool = False  # written as "*" rather than {"AWS": "*"}
     aws: tuple[str, ...] = ()
     canonical_users: tuple[str, ...] = ()
+    services: tuple[str, ...] = ()  # {"Service": ...}: AWS services (log delivery)
 
 
 @dataclass(slots=True, frozen=True)
@@ -265,6 +266,9 @@ def _statement(i: int, st: Any, kind: Kind, variables: bool, bucket: str | None)
         got = "nothing" if effect is None else _show(effect)
         raise w.fail("Effect", f'must be "Allow" or "Deny", got {got}')
     principal, not_principal = _principal_field(w, st, kind)
+    if not_principal and effect == "Allow":
+        # As S3: an Allow for everyone but a few is not a policy it accepts.
+        raise w.fail("NotPrincipal", 'may only be used with "Effect": "Deny"')
     acts, not_action = _either(w, st, "Action", "NotAction")
     ress, not_resource = _either(w, st, "Resource", "NotResource")
     field = "NotAction" if not_action else "Action"
@@ -367,6 +371,7 @@ def _principal(w: _Where, field: str, value: Any) -> PrincipalSet:
         )
     aws: tuple[str, ...] = ()
     canon: tuple[str, ...] = ()
+    services: tuple[str, ...] = ()
     for k, v in value.items():
         if k == "AWS":
             aws = _strings(w, f"{field}.AWS", v)
@@ -380,9 +385,13 @@ def _principal(w: _Where, field: str, value: Any) -> PrincipalSet:
                     raise w.fail(
                         f"{field}.CanonicalUser", f"{_show(c)} is not a 64-hex canonical id"
                     )
+        elif k == "Service":
+            services = _strings(w, f"{field}.Service", v)
         else:
-            raise w.fail(field, f"has unknown principal type {_q(k)} (AWS or CanonicalUser)")
-    return PrincipalSet(everyone="*" in aws, aws=aws, canonical_users=canon)
+            raise w.fail(
+                field, f"has unknown principal type {_q(k)} (AWS, CanonicalUser or Service)"
+            )
+    return PrincipalSet(everyone="*" in aws, aws=aws, canonical_users=canon, services=services)
 
 
 def _conditions(w: _Where, block: Any, variables: bool) -> tuple[Condition, ...]:
@@ -448,6 +457,8 @@ def _statement_obj(s: Statement) -> dict[str, Any]:
                 pval["AWS"] = _one_or_list(p.aws)
             if p.canonical_users:
                 pval["CanonicalUser"] = _one_or_list(p.canonical_users)
+            if p.services:
+                pval["Service"] = _one_or_list(p.services)
         out["NotPrincipal" if s.not_principal else "Principal"] = pval
     out["NotAction" if s.not_action else "Action"] = _one_or_list(tuple(a.text for a in s.actions))
     res = _one_or_list(tuple(r.text for r in s.resources))
