@@ -68,6 +68,13 @@ async def delete_policy(req: Request) -> Response:
     return Response(204)
 
 
+async def get_policy_status(req: Request) -> Response:
+    public = await req.run(req.store.get_bucket_policy_status, req.bucket)
+    doc = xmldoc.root("PolicyStatus")
+    xmldoc.add(doc, "IsPublic", public)
+    return Response.xml(doc)
+
+
 # -- encryption ---------------------------------------------------------------------
 
 

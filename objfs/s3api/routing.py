@@ -38,6 +38,7 @@ ROUTES: dict[tuple[str, str, str], Handler] = {
     ("GET", "bucket", "policy"): config.get_policy,
     ("PUT", "bucket", "policy"): config.put_policy,
     ("DELETE", "bucket", "policy"): config.delete_policy,
+    ("GET", "bucket", "policyStatus"): config.get_policy_status,
     ("GET", "bucket", "acl"): config.get_bucket_acl,
     ("PUT", "bucket", "acl"): config.put_bucket_acl,
     ("GET", "bucket", "cors"): cors.get_cors,

@@ -292,6 +292,7 @@ OPERATIONS: Mapping[str, tuple[Op, ...]] = {
     "put_bucket_policy": _ops(Op("REST.PUT.BUCKETPOLICY", **BKT)),
     "get_bucket_policy": _ops(Op("REST.GET.BUCKETPOLICY", **BKT)),
     "delete_bucket_policy": _ops(Op("REST.DELETE.BUCKETPOLICY", **BKT)),
+    "get_bucket_policy_status": _ops(Op("REST.GET.POLICYSTATUS", **BKT)),
     "put_bucket_acl": _ops(Op("REST.PUT.ACL", **BKT)),
     "get_bucket_acl": _ops(Op("REST.GET.ACL", **BKT)),
     "put_bucket_logging": _ops(Op("REST.PUT.LOGGING_STATUS", **BKT)),

@@ -24,6 +24,7 @@ from objfs.auth.acl import Acl, AclSpec, Grant, acl_from_grants, canned_acl
 from objfs.auth.evaluate import Decision
 from objfs.auth.identity import Identity
 from objfs.auth.policy import parse_bucket_policy, parse_identity_policy, to_json
+from objfs.auth.public import acl_is_public, policy_is_public
 from objfs.errors import InvalidArgument, NoSuchBucketPolicy, NoSuchEntity, NoSuchKey
 from objfs.meta import auth_queries as aq
 from objfs.meta import queries as q
@@ -118,6 +119,18 @@ class PoliciesMixin:
     def delete_bucket_policy(self: Store, ctx: RequestContext, bucket: str) -> None:
         with self.db.write(durable=True) as cur:
             self._set_config(cur, bucket, policy=None)
+
+    @requires(Need("s3:GetBucketPolicyStatus", key=None))
+    def get_bucket_policy_status(self: Store, ctx: RequestContext, bucket: str) -> bool:
+        """S3's PolicyStatus ``IsPublic``: the bucket policy or ACL lets anyone in
+        (``objfs.auth.public``)."""
+        with self.access.reading() as cur:
+            info = self._bucket(cur, bucket)
+            config = self._config(cur, bucket)
+            acl = self.access.bucket_acl(cur, bucket, info.owner, config)
+        text = config.get("policy")
+        policy = parse_bucket_policy(text, bucket) if text is not None else None
+        return policy_is_public(policy) or acl_is_public(acl)
 
     # -- ACLs ----------------------------------------------------------------------------
 

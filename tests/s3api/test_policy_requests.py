@@ -150,3 +150,25 @@ def test_missing_key_under_a_listable_prefix_is_404(alice, bob, bkt) -> None:
         bob.get_object(Bucket=bkt, Key="public/there")
     assert error(exc) == ("AccessDenied", 403)
 
+
+def test_policy_status_says_whether_policy_or_acl_lets_anyone_in(alice, bob, bkt) -> None:
+    def public() -> bool:
+        return alice.get_bucket_policy_status(Bucket=bkt)["PolicyStatus"]["IsPublic"]
+
+    assert public() is False
+    alice.put_bucket_acl(Bucket=bkt, ACL="authenticated-read")
+    assert public() is True
+    alice.put_bucket_acl(Bucket=bkt, ACL="private")
+    assert public() is False
+    anyone = statement("s3:ListBucket", f"arn:aws:s3:::{bkt}")
+    alice.put_bucket_policy(Bucket=bkt, Policy=policy(anyone))
+    assert public() is True
+    anyone["Condition"] = {"IpAddress": {"aws:SourceIp": "10.0.0.0/32"}}
+    alice.put_bucket_policy(Bucket=bkt, Policy=policy(anyone))
+    assert public() is False  # pinned to one address
+    named = {**statement("s3:ListBucket", f"arn:aws:s3:::{bkt}"), "Principal": {"AWS": "bob"}}
+    alice.put_bucket_policy(Bucket=bkt, Policy=policy(named))
+    assert public() is False
+    with pytest.raises(ClientError) as exc:
+        bob.get_bucket_policy_status(Bucket=bkt)
+    assert error(exc) == ("AccessDenied", 403)

@@ -19,6 +19,7 @@ SERVED = {
     "get_policy",
     "put_policy",
     "delete_policy",
+    "get_policy_status",
     "get_cors",
     "put_cors",
     "delete_cors",

@@ -452,6 +452,7 @@ def test_every_mutating_method_advances_the_change_sequence(store, ctx):
         "list_user_policies": lambda: store.list_user_policies(ctx, "reader"),
         "get_user_policy": lambda: store.get_user_policy(ctx, "reader", "p"),
         "get_bucket_policy": lambda: store.get_bucket_policy(ctx, "seq-b"),
+        "get_bucket_policy_status": lambda: store.get_bucket_policy_status(ctx, "seq-b"),
         "get_bucket_logging": lambda: store.get_bucket_logging(ctx, "seq-b"),
         "get_bucket_acl": lambda: store.get_bucket_acl(ctx, "seq-b"),
         "get_bucket_cors": lambda: store.get_bucket_cors(ctx, "seq-b"),
