@@ -122,7 +122,30 @@ async def get_logging(req: Request) -> Response:
         enabled = xmldoc.add(doc, "LoggingEnabled")
         xmldoc.add(enabled, "TargetBucket", conf.target_bucket)
         xmldoc.add(enabled, "TargetPrefix", conf.target_prefix)
+        key_format = xmldoc.add(enabled, "TargetObjectKeyFormat")
+        if conf.partition_date_source is None:
+            xmldoc.add(key_format, "SimplePrefix")
+        else:
+            partitioned = xmldoc.add(key_format, "PartitionedPrefix")
+            xmldoc.add(partitioned, "PartitionDateSource", conf.partition_date_source)
     return Response.xml(doc)
+
+
+def _partition_date_source(enabled: ET.Element) -> str | None:
+    """LoggingEnabled's TargetObjectKeyFormat: None for SimplePrefix (the default)."""
+    formats = xmldoc.children(enabled, "TargetObjectKeyFormat")
+    if not formats:
+        return None
+    simple = xmldoc.children(formats[0], "SimplePrefix")
+    partitioned = xmldoc.children(formats[0], "PartitionedPrefix")
+    if len(formats) != 1 or len(simple) + len(partitioned) != 1:
+        raise MalformedXML("TargetObjectKeyFormat holds one SimplePrefix or PartitionedPrefix")
+    if simple:
+        return None
+    source = xmldoc.child_text(partitioned[0], "PartitionDateSource") or "EventTime"
+    if source not in ("EventTime", "DeliveryTime"):
+        raise MalformedXML("PartitionDateSource must be EventTime or DeliveryTime")
+    return source
 
 
 async def put_logging(req: Request) -> Response:
@@ -137,7 +160,13 @@ async def put_logging(req: Request) -> Response:
     if not target:
         raise MalformedXML("LoggingEnabled needs a TargetBucket")
     prefix = xmldoc.exact_text(enabled[0], "TargetPrefix") or ""
-    await req.run(req.store.put_bucket_logging, req.bucket, target, prefix)
+    await req.run(
+        req.store.put_bucket_logging,
+        req.bucket,
+        target,
+        prefix,
+        partition_date_source=_partition_date_source(enabled[0]),
+    )
     return Response(200)
 
 

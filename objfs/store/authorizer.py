@@ -136,6 +136,11 @@ class AccessControl:
         row = aq.get_user(cur, name) if self._schema_ok or aq.has_schema(cur) else None
         return row[1] if row is not None else ""
 
+    def canonical_id_of_reading(self, name: str) -> str:
+        """``canonical_id_of`` in a read of its own."""
+        with self.db.read() as cur:
+            return self.canonical_id_of(cur, name)
+
     def display_name_of(self, cur: Any, canonical_id: str) -> str:
         if canonical_id == self.owner_id():
             return OWNER_NAME
