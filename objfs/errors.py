@@ -123,6 +123,13 @@ NoSuchBucket = _error("NoSuchBucket", "NoSuchBucket", 404, _errno.ENOENT, "No su
 NoSuchBucketPolicy = _error(
     "NoSuchBucketPolicy", "NoSuchBucketPolicy", 404, _errno.ENOENT, "The bucket has no policy."
 )
+NoSuchPublicAccessBlockConfiguration = _error(
+    "NoSuchPublicAccessBlockConfiguration",
+    "NoSuchPublicAccessBlockConfiguration",
+    404,
+    _errno.ENOENT,
+    "The bucket has no public access block configuration.",
+)
 NoSuchEntity = _error("NoSuchEntity", "NoSuchEntity", 404, _errno.ENOENT, "No such user or key.")
 NoSuchKey = _error("NoSuchKey", "NoSuchKey", 404, _errno.ENOENT, "No such key.")
 NoSuchUpload = _error("NoSuchUpload", "NoSuchUpload", 404, _errno.ENOENT, "No such upload.")

@@ -10,6 +10,11 @@ it never makes a policy public.
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
 from objfs.auth.acl import Acl, Group
 from objfs.auth.policy.grammar import Effect, Policy, Statement
 
@@ -50,3 +55,41 @@ def statement_is_public(st: Statement) -> bool:
 def policy_is_public(policy: Policy | None) -> bool:
     """Some Allow statement of the policy lets anyone in (see the module docstring)."""
     return policy is not None and any(statement_is_public(s) for s in policy.statements)
+
+
+@dataclass(slots=True, frozen=True)
+class PublicAccessBlock:
+    """A bucket's S3 Block Public Access settings.
+
+    ``block_public_acls``: a request putting a public ACL (bucket or object) is
+    refused; ``ignore_public_acls``: grants to AllUsers/AuthenticatedUsers
+    count for nothing; ``block_public_policy``: a public bucket policy is
+    refused; ``restrict_public_buckets``: the public statements of a policy
+    grant nothing to anyone but the bucket's owner.
+    """
+
+    block_public_acls: bool = False
+    ignore_public_acls: bool = False
+    block_public_policy: bool = False
+    restrict_public_buckets: bool = False
+
+    def to_obj(self) -> dict[str, bool]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_obj(cls, obj: Mapping[str, Any] | None) -> PublicAccessBlock:
+        if not obj:
+            return cls()
+        return cls(**{f.name: bool(obj.get(f.name)) for f in dataclasses.fields(cls)})
+
+
+def without_public_grants(acl: Acl) -> Acl:
+    """``acl`` with its grants to AllUsers and AuthenticatedUsers left out."""
+    kept = tuple(g for g in acl.grants if g.grantee.uri not in PUBLIC_GROUPS)
+    return Acl(acl.owner_id, kept, acl.owner_display_name)
+
+
+def without_public_statements(policy: Policy) -> Policy:
+    """``policy`` with its public statements left out."""
+    kept = tuple(s for s in policy.statements if not statement_is_public(s))
+    return dataclasses.replace(policy, statements=kept)

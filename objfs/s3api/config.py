@@ -16,6 +16,7 @@ from objfs.auth.acl import (
     acl_spec_from_headers,
     parse_permission,
 )
+from objfs.auth.public import PublicAccessBlock
 from objfs.errors import InvalidArgument, MalformedXML, UnresolvableGrantByEmailAddress
 from objfs.s3api import xmldoc
 from objfs.s3api.request import Request, Response
@@ -73,6 +74,41 @@ async def get_policy_status(req: Request) -> Response:
     doc = xmldoc.root("PolicyStatus")
     xmldoc.add(doc, "IsPublic", public)
     return Response.xml(doc)
+
+
+# -- Block Public Access -----------------------------------------------------------------
+
+_BLOCKS = (
+    ("BlockPublicAcls", "block_public_acls"),
+    ("IgnorePublicAcls", "ignore_public_acls"),
+    ("BlockPublicPolicy", "block_public_policy"),
+    ("RestrictPublicBuckets", "restrict_public_buckets"),
+)
+
+
+async def get_public_access_block(req: Request) -> Response:
+    conf = await req.run(req.store.get_public_access_block, req.bucket)
+    doc = xmldoc.root("PublicAccessBlockConfiguration")
+    for tag, attr in _BLOCKS:
+        xmldoc.add(doc, tag, bool(getattr(conf, attr)))
+    return Response.xml(doc)
+
+
+async def put_public_access_block(req: Request) -> Response:
+    doc = xmldoc.parse(await req.read_all(64 << 10), "PublicAccessBlockConfiguration")
+    values: dict[str, bool] = {}
+    for tag, attr in _BLOCKS:
+        text = (xmldoc.child_text(doc, tag) or "false").strip().lower()
+        if text not in ("true", "false"):
+            raise MalformedXML(f"{tag} must be true or false")
+        values[attr] = text == "true"
+    await req.run(req.store.put_public_access_block, req.bucket, PublicAccessBlock(**values))
+    return Response(200)
+
+
+async def delete_public_access_block(req: Request) -> Response:
+    await req.run(req.store.delete_public_access_block, req.bucket)
+    return Response(204)
 
 
 # -- encryption ---------------------------------------------------------------------

@@ -43,6 +43,12 @@ from objfs.auth.actions import Level
 from objfs.auth.evaluate import Decision, Request, evaluate, request_context, resource_arn
 from objfs.auth.identity import OWNER_NAME, Identity, PrincipalKind
 from objfs.auth.policy import Policy, parse_bucket_policy, parse_identity_policy
+from objfs.auth.public import (
+    PublicAccessBlock,
+    acl_is_public,
+    without_public_grants,
+    without_public_statements,
+)
 from objfs.errors import AccessDenied, InvalidArgument, NoSuchEntity, NoSuchKey
 from objfs.meta import auth_queries as aq
 from objfs.meta import queries as q
@@ -239,6 +245,11 @@ class AccessControl:
             assert acl is not None
             made = acl.expand(owner, bucket_owner_id=self.canonical_id_of(cur, row[0]))
             self.check_grantees(cur, made)
+            blocks = PublicAccessBlock.from_obj(decode_config(row[1]).get("public_access_block"))
+            if blocks.block_public_acls and acl_is_public(made):
+                raise AccessDenied(
+                    f"Access Denied: bucket {bucket!r} blocks public ACLs (BlockPublicAcls)"
+                )
             blob = msgpack.packb(made.to_obj())
         aq.put_object_acl(cur, bucket, key, version_id, owner, blob)
 
@@ -438,6 +449,7 @@ class AccessControl:
         bucket_policy = None
         if bucket is not None and config.get("policy") is not None:
             bucket_policy = _bucket_policy(config["policy"], bucket)
+        blocks = PublicAccessBlock.from_obj(config.get("public_access_block"))
         identity_policies: dict[str, Policy] = {}
         if who.kind is PrincipalKind.USER and (self._schema_ok or aq.has_schema(cur)):
             for name, text in aq.list_user_policies(cur, who.name):
@@ -454,6 +466,14 @@ class AccessControl:
                     acl = obj_acl
             if acl is None and need is not None and need[0] is Level.BUCKET:
                 acl = self.bucket_acl(cur, bucket, bucket_row[0], config)  # type: ignore[arg-type]
+        if acl is not None and blocks.ignore_public_acls:
+            acl = without_public_grants(acl)
+        if (
+            bucket_policy is not None
+            and blocks.restrict_public_buckets
+            and who.canonical_id != bucket_owner
+        ):
+            bucket_policy = without_public_statements(bucket_policy)
         context = request_context(
             now=datetime.now(UTC),
             secure_transport=ctx.secure_transport,

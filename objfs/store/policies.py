@@ -24,8 +24,15 @@ from objfs.auth.acl import Acl, AclSpec, Grant, acl_from_grants, canned_acl
 from objfs.auth.evaluate import Decision
 from objfs.auth.identity import Identity
 from objfs.auth.policy import parse_bucket_policy, parse_identity_policy, to_json
-from objfs.auth.public import acl_is_public, policy_is_public
-from objfs.errors import InvalidArgument, NoSuchBucketPolicy, NoSuchEntity, NoSuchKey
+from objfs.auth.public import PublicAccessBlock, acl_is_public, policy_is_public
+from objfs.errors import (
+    AccessDenied,
+    InvalidArgument,
+    NoSuchBucketPolicy,
+    NoSuchEntity,
+    NoSuchKey,
+    NoSuchPublicAccessBlockConfiguration,
+)
 from objfs.meta import auth_queries as aq
 from objfs.meta import queries as q
 from objfs.store.access import Need, condition_keys, owner_only, requires
@@ -100,9 +107,14 @@ class PoliciesMixin:
 
         S3 keeps the document as it was sent: GetBucketPolicy returns it unchanged.
         """
-        parse_bucket_policy(document, bucket)  # MalformedPolicy, or the size limit
+        parsed = parse_bucket_policy(document, bucket)  # MalformedPolicy, or the size limit
         text = document.decode("utf-8") if isinstance(document, bytes) else document
         with self.db.write(durable=True) as cur:
+            if policy_is_public(parsed) and self._blocks(cur, bucket).block_public_policy:
+                raise AccessDenied(
+                    f"Access Denied: bucket {bucket!r} blocks public policies "
+                    "(BlockPublicPolicy) and this policy lets anyone in"
+                )
             self._set_config(cur, bucket, policy=text)
         self.access.forget(bucket)  # committed: no check can still read the old config
         return text
@@ -131,6 +143,42 @@ class PoliciesMixin:
         text = config.get("policy")
         policy = parse_bucket_policy(text, bucket) if text is not None else None
         return policy_is_public(policy) or acl_is_public(acl)
+
+    # -- Block Public Access -----------------------------------------------------------
+
+    def _blocks(self: Store, cur: Any, bucket: str) -> PublicAccessBlock:
+        return PublicAccessBlock.from_obj(self._config(cur, bucket).get("public_access_block"))
+
+    def _refuse_public_acl(self: Store, cur: Any, bucket: str, acl: Acl) -> None:
+        if acl_is_public(acl) and self._blocks(cur, bucket).block_public_acls:
+            raise AccessDenied(
+                f"Access Denied: bucket {bucket!r} blocks public ACLs (BlockPublicAcls)"
+            )
+
+    @requires(Need("s3:PutBucketPublicAccessBlock", key=None))
+    def put_public_access_block(
+        self: Store, ctx: RequestContext, bucket: str, config: PublicAccessBlock
+    ) -> None:
+        """Set the bucket's Block Public Access settings (``objfs.auth.public``)."""
+        with self.db.write(durable=True) as cur:
+            self._set_config(cur, bucket, public_access_block=config.to_obj())
+        self.access.forget(bucket)
+
+    @requires(Need("s3:GetBucketPublicAccessBlock", key=None))
+    def get_public_access_block(self: Store, ctx: RequestContext, bucket: str) -> PublicAccessBlock:
+        with self.db.read() as cur:
+            stored = self._config(cur, bucket).get("public_access_block")
+        if stored is None:
+            raise NoSuchPublicAccessBlockConfiguration(
+                f"bucket {bucket!r} has no public access block configuration"
+            )
+        return PublicAccessBlock.from_obj(stored)
+
+    @requires(Need("s3:PutBucketPublicAccessBlock", key=None))
+    def delete_public_access_block(self: Store, ctx: RequestContext, bucket: str) -> None:
+        with self.db.write(durable=True) as cur:
+            self._set_config(cur, bucket, public_access_block=None)
+        self.access.forget(bucket)
 
     # -- ACLs ----------------------------------------------------------------------------
 
@@ -173,6 +221,7 @@ class PoliciesMixin:
             made = self._make_acl(
                 cur, owner_id, canned or (None if grants else "private"), grants, acl
             )
+            self._refuse_public_acl(cur, bucket, made)
             self._set_config(cur, bucket, acl=made.to_obj())
             return self.access.named(cur, made)
 
@@ -215,6 +264,7 @@ class PoliciesMixin:
                 acl,
                 bucket_owner,
             )
+            self._refuse_public_acl(cur, bucket, made)
             aq.put_object_acl(cur, bucket, raw, vid, made.owner_id, msgpack.packb(made.to_obj()))
             q.add_change(cur, bucket, raw)
             return self.access.named(cur, made)
