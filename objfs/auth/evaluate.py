@@ -253,13 +253,14 @@ def _principal_matches(p: PrincipalSet, who: Identity) -> bool:
     """Principal elements name users by name, IAM user ARN or canonical id;
     ``arn:aws:iam::ACCOUNT:root`` names the store owner; only ``*`` (or AWS
     ``*``) includes anonymous requests. The ARN's account part is ignored.
-    ``{"Service": "logging.s3.amazonaws.com"}`` names the access log delivery;
+    ``{"Service": "logging.s3.amazonaws.com"}`` (or a bare ``"*"``, everyone)
+    names the access log delivery, ``{"AWS": "*"}`` (every account) does not;
     other services never call objfs.
     """
+    if who.kind is PrincipalKind.LOG_DELIVERY:  # a service, not an AWS account or user
+        return p.bare_star or LOG_DELIVERY_SERVICE in p.services
     if p.everyone:
         return True
-    if who.kind is PrincipalKind.LOG_DELIVERY:
-        return LOG_DELIVERY_SERVICE in p.services
     cid = who.canonical_id
     if cid and any(c.lower() == cid for c in p.canonical_users):
         return True

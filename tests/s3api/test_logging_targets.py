@@ -102,3 +102,28 @@ def test_partitioned_prefix_names_log_objects_by_account_region_bucket_and_date(
     with pytest.raises(ClientError) as exc:
         alice.put_bucket_logging(Bucket=bkt, BucketLoggingStatus={"LoggingEnabled": bad})
     assert code(exc) == "MalformedXML"
+
+
+def test_logging_policies_as_the_suite_writes_them(alice, bkt) -> None:
+    target = f"{bkt}-slogs"
+    alice.create_bucket(Bucket=target)
+    alice_id = alice.list_buckets()["Owner"]["ID"]
+    doc = json.loads(log_policy(target, "log/", f"arn:aws:s3:::{bkt}", alice_id))
+    # {"AWS": "*"} is every account, not the logging service.
+    doc["Statement"][0]["Principal"] = {"AWS": "*"}
+    alice.put_bucket_policy(Bucket=target, Policy=json.dumps(doc))
+    with pytest.raises(ClientError) as exc:
+        enable(alice, bkt, target)
+    assert code(exc) == "AccessDenied"
+    # Two statements may share a Sid in a bucket policy.
+    doc["Statement"][0]["Principal"] = {"Service": "logging.s3.amazonaws.com"}
+    doc["Statement"][0]["Sid"] = "S3ServerAccessLogsPolicy"
+    doc["Statement"].append({**doc["Statement"][0], "Resource": f"arn:aws:s3:::{target}/x/"})
+    alice.put_bucket_policy(Bucket=target, Policy=json.dumps(doc))
+    enable(alice, bkt, target)
+    enable(alice, bkt, target, "x/")
+    # A statement without Resource is accepted and names nothing.
+    no_resource = {"Effect": "Allow", "Principal": "*", "Action": ["s3:PutBucketLogging"]}
+    alice.put_bucket_policy(
+        Bucket=bkt, Policy=json.dumps({"Version": "2012-10-17", "Statement": [no_resource]})
+    )

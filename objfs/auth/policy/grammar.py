@@ -11,8 +11,11 @@ Rules beyond the JSON shape (S3's and IAM's):
 - identity policies have no Principal/NotPrincipal; bucket policies need
   exactly one; size limits: bucket policy 20 KiB of UTF-8, identity policy
   6,144 characters not counting whitespace;
-- each statement has Effect, exactly one of Action/NotAction and of
-  Resource/NotResource; Sids are unique;
+- each statement has Effect, exactly one of Action/NotAction and at most
+  one of Resource/NotResource (an identity policy's statement exactly one; a
+  bucket policy's statement without either names no resource and so applies
+  to nothing, as S3-compatible servers take it); Sids are unique in an
+  identity policy (IAM's rule; a bucket policy may repeat one);
 - an action is ``*`` or ``s3:NAME`` (wildcards allowed; a name without
   wildcards must be one objfs knows); a resource is ``*`` or starts with
   ``arn:aws:s3:::``; condition keys are ones objfs knows.
@@ -233,7 +236,7 @@ def policy_from_obj(doc: Any, kind: Kind, *, bucket: str | None = None) -> Polic
     out = []
     for i, st in enumerate(raw):
         s = _statement(i, st, kind, version == "2012-10-17", bucket)
-        if s.sid is not None:
+        if s.sid is not None and kind is Kind.IDENTITY:
             if s.sid in seen:
                 raise MalformedPolicy(f"{s.label()}: Sid must be unique in the policy")
             seen.add(s.sid)
@@ -270,7 +273,10 @@ def _statement(i: int, st: Any, kind: Kind, variables: bool, bucket: str | None)
         # As S3: an Allow for everyone but a few is not a policy it accepts.
         raise w.fail("NotPrincipal", 'may only be used with "Effect": "Deny"')
     acts, not_action = _either(w, st, "Action", "NotAction")
-    ress, not_resource = _either(w, st, "Resource", "NotResource")
+    if kind is Kind.BUCKET and "Resource" not in st and "NotResource" not in st:
+        ress, not_resource = (), False  # names nothing: the statement never applies
+    else:
+        ress, not_resource = _either(w, st, "Resource", "NotResource")
     field = "NotAction" if not_action else "Action"
     action_patterns = tuple(_action(w, field, a) for a in acts)
     field = "NotResource" if not_resource else "Resource"
@@ -461,8 +467,9 @@ def _statement_obj(s: Statement) -> dict[str, Any]:
                 pval["Service"] = _one_or_list(p.services)
         out["NotPrincipal" if s.not_principal else "Principal"] = pval
     out["NotAction" if s.not_action else "Action"] = _one_or_list(tuple(a.text for a in s.actions))
-    res = _one_or_list(tuple(r.text for r in s.resources))
-    out["NotResource" if s.not_resource else "Resource"] = res
+    if s.resources:
+        res = _one_or_list(tuple(r.text for r in s.resources))
+        out["NotResource" if s.not_resource else "Resource"] = res
     if s.conditions:
         block: dict[str, dict[str, Any]] = {}
         for c in s.conditions:
