@@ -158,3 +158,19 @@ def test_canned_acl_on_create_multipart_upload_applies_to_the_object(alice, anon
     alice.put_object(Bucket=bkt, Key="gone", Body=b"private")
     with pytest.raises(ClientError):
         anon.get_object(Bucket=bkt, Key="gone")
+
+
+def test_bucket_owner_reads_anothers_object_only_when_granted(alice, bob, bkt) -> None:
+    alice.put_bucket_acl(Bucket=bkt, ACL="public-read-write")
+    bob.put_object(Bucket=bkt, Key="bobs", Body=b"b")
+    bob.put_object(Bucket=bkt, Key="shared", Body=b"s", ACL="bucket-owner-full-control")
+    # Objects belong to their writer: the bucket's owner needs a grant to read one.
+    for read in (alice.get_object, alice.get_object_acl):
+        with pytest.raises(ClientError) as exc:
+            read(Bucket=bkt, Key="bobs")
+        assert error(exc) == ("AccessDenied", 403)
+    assert alice.get_object(Bucket=bkt, Key="shared")["Body"].read() == b"s"
+    assert bob.get_object_acl(Bucket=bkt, Key="bobs")["Owner"]["ID"] == canonical_id(bob)
+    # Deleting keys stays the bucket's business.
+    alice.delete_object(Bucket=bkt, Key="bobs")
+    assert [o["Key"] for o in alice.list_objects_v2(Bucket=bkt)["Contents"]] == ["shared"]
