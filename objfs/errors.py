@@ -51,7 +51,7 @@ AuthorizationHeaderMalformed = _error(
     "Authorization header or pre-signed query malformed.",
 )
 BucketAlreadyExists = _error(
-    "BucketAlreadyExists", "BucketAlreadyOwnedByYou", 409, _errno.EEXIST, "Bucket exists."
+    "BucketAlreadyExists", "BucketAlreadyExists", 409, _errno.EEXIST, "Bucket name taken."
 )
 BucketNotEmpty = _error(
     "BucketNotEmpty", "BucketNotEmpty", 409, _errno.ENOTEMPTY, "Bucket has versions."
@@ -123,6 +123,13 @@ NoSuchBucket = _error("NoSuchBucket", "NoSuchBucket", 404, _errno.ENOENT, "No su
 NoSuchBucketPolicy = _error(
     "NoSuchBucketPolicy", "NoSuchBucketPolicy", 404, _errno.ENOENT, "The bucket has no policy."
 )
+NoSuchPublicAccessBlockConfiguration = _error(
+    "NoSuchPublicAccessBlockConfiguration",
+    "NoSuchPublicAccessBlockConfiguration",
+    404,
+    _errno.ENOENT,
+    "The bucket has no public access block configuration.",
+)
 NoSuchEntity = _error("NoSuchEntity", "NoSuchEntity", 404, _errno.ENOENT, "No such user or key.")
 NoSuchKey = _error("NoSuchKey", "NoSuchKey", 404, _errno.ENOENT, "No such key.")
 NoSuchUpload = _error("NoSuchUpload", "NoSuchUpload", 404, _errno.ENOENT, "No such upload.")
@@ -145,6 +152,13 @@ StoreFormatError = _error(
     "StoreFormatError", "StoreFormatError", 500, _errno.EIO, "Store format not supported."
 )
 StoreFull = _error("StoreFull", "InsufficientStorage", 507, _errno.ENOSPC, "No space left.")
+UnresolvableGrantByEmailAddress = _error(
+    "UnresolvableGrantByEmailAddress",
+    "UnresolvableGrantByEmailAddress",
+    400,
+    _errno.EINVAL,
+    "No user has the e-mail address of a grant.",
+)
 KMSAlreadyExists = _error(
     "KMSAlreadyExists", "KMS.AlreadyExistsException", 400, _errno.EEXIST, "KMS alias exists."
 )
@@ -155,6 +169,12 @@ KMSNotFound = _error("KMSNotFound", "KMS.NotFoundException", 400, _errno.EACCES,
 KMSInvalidState = _error(
     "KMSInvalidState", "KMS.KMSInvalidStateException", 400, _errno.EACCES, "KMS key state."
 )
+
+
+class BucketAlreadyOwnedByYou(BucketAlreadyExists):  # type: ignore[misc, valid-type]
+    """The caller already owns a bucket of that name (a BucketAlreadyExists too)."""
+
+    code = "BucketAlreadyOwnedByYou"
 
 
 class MFARequired(AccessDenied):  # type: ignore[misc, valid-type]

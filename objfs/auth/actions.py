@@ -55,6 +55,7 @@ GLOBAL_CONDITION_KEYS: frozenset[str] = frozenset(
         "aws:PrincipalType",
         "aws:PrincipalArn",
         "aws:SourceArn",
+        "aws:SourceAccount",
         "aws:PrincipalAccount",
         "aws:MultiFactorAuthPresent",
         "aws:MultiFactorAuthAge",

@@ -9,8 +9,8 @@ in this order (first that applies decides):
    ACL): allowed; no policy can lock the store owner out of managing;
 3. an explicit ``Deny`` in any identity policy or the bucket policy: denied;
 4. allowed, naming the first that allows: the store owner (data actions),
-   the resource's owner (bucket owner; for object actions also the object
-   owner), any authenticated principal for an *account* action
+   the resource's owner (the bucket owner, except for reading another's
+   object; for object actions also the object owner), any authenticated principal for an *account* action
    (ListAllMyBuckets lists its own buckets, CreateBucket makes one it owns),
    an ``Allow`` in an identity policy, in the bucket policy, or an ACL grant
    (``acl`` is the ACL of the level the action needs, see
@@ -40,6 +40,8 @@ from objfs.auth.policy.patterns import wildcard_match
 from objfs.errors import AccessDenied
 
 RESOURCE_PREFIX = "arn:aws:s3:::"
+# The service principal of server access log delivery in bucket policies.
+LOG_DELIVERY_SERVICE = "logging.s3.amazonaws.com"
 
 ContextValue = str | bool | int | float | datetime | Sequence[str]
 
@@ -251,7 +253,12 @@ def _principal_matches(p: PrincipalSet, who: Identity) -> bool:
     """Principal elements name users by name, IAM user ARN or canonical id;
     ``arn:aws:iam::ACCOUNT:root`` names the store owner; only ``*`` (or AWS
     ``*``) includes anonymous requests. The ARN's account part is ignored.
+    ``{"Service": "logging.s3.amazonaws.com"}`` (or a bare ``"*"``, everyone)
+    names the access log delivery, ``{"AWS": "*"}`` (every account) does not;
+    other services never call objfs.
     """
+    if who.kind is PrincipalKind.LOG_DELIVERY:  # a service, not an AWS account or user
+        return p.bare_star or LOG_DELIVERY_SERVICE in p.services
     if p.everyone:
         return True
     cid = who.canonical_id
@@ -290,21 +297,28 @@ def statement_applies(st: Statement, req: Request, ctx: Mapping[str, tuple[str, 
 
 
 def _owns(req: Request) -> bool:
-    """The bucket owner owns everything in the bucket; an object's owner owns
-    the object, but writing or deleting keys stays the bucket's business
-    (actions whose ACL permission is on the bucket: PutObject, DeleteObject...).
+    """The bucket owner owns the bucket and its own objects, and keeps the
+    bucket's business (actions whose ACL permission is on the bucket:
+    PutObject, DeleteObject, listing...) over objects of others; reading
+    another's object or its ACL needs a grant, as in S3 (objects belong to
+    their writer). An object's owner owns the object, but writing or deleting
+    keys stays the bucket's business.
     """
     cid = req.identity.canonical_id
     if cid is None or req.identity.kind is PrincipalKind.ANONYMOUS:
         return False
+    info = actions.lookup(req.action)
+    need = required_permission(req.action)
     if req.bucket_owner == cid:
-        return True
+        if req.object_owner is None or req.object_owner == cid:
+            return True
+        if info is None or info.level is not actions.Level.OBJECT:
+            return True
+        return need is None or need[0] is actions.Level.BUCKET
     if req.object_owner != cid:
         return False
-    info = actions.lookup(req.action)
     if info is None or info.level is not actions.Level.OBJECT:
         return False
-    need = required_permission(req.action)
     return need is None or need[0] is actions.Level.OBJECT
 
 

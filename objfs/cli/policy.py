@@ -17,6 +17,7 @@ from typing import Any
 from objfs.auth.acl import Acl, Grant, parse_grant_option
 from objfs.auth.evaluate import RESOURCE_PREFIX
 from objfs.auth.identity import ANONYMOUS_NAME, OWNER_NAME, Identity
+from objfs.auth.policy import parse_bucket_policy, to_json
 from objfs.cli.app import CliApp
 from objfs.cli.args import CliError, parse_s3_url
 from objfs.cli.builder import Builder
@@ -38,7 +39,8 @@ def cmd_bucket_policy_put(app: CliApp, args: argparse.Namespace) -> int:
 
 
 def cmd_bucket_policy_get(app: CliApp, args: argparse.Namespace) -> int:
-    print(app.store.get_bucket_policy(app.ctx, args.name))
+    text = app.store.get_bucket_policy(app.ctx, args.name)  # as it was put
+    print(to_json(parse_bucket_policy(text, args.name), indent=2))
     return 0
 
 

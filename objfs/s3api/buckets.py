@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from objfs.auth.acl import CANNED_ACLS
-from objfs.errors import InvalidArgument
+from objfs.auth.acl import acl_spec_from_headers
 from objfs.s3api import xmldoc
 from objfs.s3api.request import Request, Response
 
@@ -34,12 +33,8 @@ async def create_bucket(req: Request) -> Response:
     if body.strip():
         doc = xmldoc.parse(body, "CreateBucketConfiguration")
         region = xmldoc.child_text(doc, "LocationConstraint") or region
-    canned = req.h.get("x-amz-acl")
-    if canned is not None and canned not in CANNED_ACLS:
-        raise InvalidArgument(f"unknown canned ACL {canned!r}")
-    await req.run(req.store.create_bucket, req.bucket, region=region)
-    if canned is not None and canned != "private":
-        await req.run(req.store.put_bucket_acl, req.bucket, canned=canned)
+    acl = acl_spec_from_headers(req.h)
+    await req.run(req.store.create_bucket, req.bucket, region=region, acl=acl)
     return Response(200, [("Location", f"/{req.bucket}")])
 
 

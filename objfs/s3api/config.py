@@ -9,14 +9,15 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 from objfs.auth.acl import (
-    CANNED_ACLS,
     Acl,
+    AclSpec,
     Grant,
     Grantee,
-    parse_grant_headers,
+    acl_spec_from_headers,
     parse_permission,
 )
-from objfs.errors import InvalidArgument, MalformedXML
+from objfs.auth.public import PublicAccessBlock
+from objfs.errors import InvalidArgument, MalformedXML, UnresolvableGrantByEmailAddress
 from objfs.s3api import xmldoc
 from objfs.s3api.request import Request, Response
 from objfs.store import Versioning
@@ -68,6 +69,48 @@ async def delete_policy(req: Request) -> Response:
     return Response(204)
 
 
+async def get_policy_status(req: Request) -> Response:
+    public = await req.run(req.store.get_bucket_policy_status, req.bucket)
+    doc = xmldoc.root("PolicyStatus")
+    xmldoc.add(doc, "IsPublic", public)
+    return Response.xml(doc)
+
+
+# -- Block Public Access -----------------------------------------------------------------
+
+_BLOCKS = (
+    ("BlockPublicAcls", "block_public_acls"),
+    ("IgnorePublicAcls", "ignore_public_acls"),
+    ("BlockPublicPolicy", "block_public_policy"),
+    ("RestrictPublicBuckets", "restrict_public_buckets"),
+)
+
+
+async def get_public_access_block(req: Request) -> Response:
+    conf = await req.run(req.store.get_public_access_block, req.bucket)
+    doc = xmldoc.root("PublicAccessBlockConfiguration")
+    for tag, attr in _BLOCKS:
+        xmldoc.add(doc, tag, bool(getattr(conf, attr)))
+    return Response.xml(doc)
+
+
+async def put_public_access_block(req: Request) -> Response:
+    doc = xmldoc.parse(await req.read_all(64 << 10), "PublicAccessBlockConfiguration")
+    values: dict[str, bool] = {}
+    for tag, attr in _BLOCKS:
+        text = (xmldoc.child_text(doc, tag) or "false").strip().lower()
+        if text not in ("true", "false"):
+            raise MalformedXML(f"{tag} must be true or false")
+        values[attr] = text == "true"
+    await req.run(req.store.put_public_access_block, req.bucket, PublicAccessBlock(**values))
+    return Response(200)
+
+
+async def delete_public_access_block(req: Request) -> Response:
+    await req.run(req.store.delete_public_access_block, req.bucket)
+    return Response(204)
+
+
 # -- encryption ---------------------------------------------------------------------
 
 
@@ -115,7 +158,30 @@ async def get_logging(req: Request) -> Response:
         enabled = xmldoc.add(doc, "LoggingEnabled")
         xmldoc.add(enabled, "TargetBucket", conf.target_bucket)
         xmldoc.add(enabled, "TargetPrefix", conf.target_prefix)
+        key_format = xmldoc.add(enabled, "TargetObjectKeyFormat")
+        if conf.partition_date_source is None:
+            xmldoc.add(key_format, "SimplePrefix")
+        else:
+            partitioned = xmldoc.add(key_format, "PartitionedPrefix")
+            xmldoc.add(partitioned, "PartitionDateSource", conf.partition_date_source)
     return Response.xml(doc)
+
+
+def _partition_date_source(enabled: ET.Element) -> str | None:
+    """LoggingEnabled's TargetObjectKeyFormat: None for SimplePrefix (the default)."""
+    formats = xmldoc.children(enabled, "TargetObjectKeyFormat")
+    if not formats:
+        return None
+    simple = xmldoc.children(formats[0], "SimplePrefix")
+    partitioned = xmldoc.children(formats[0], "PartitionedPrefix")
+    if len(formats) != 1 or len(simple) + len(partitioned) != 1:
+        raise MalformedXML("TargetObjectKeyFormat holds one SimplePrefix or PartitionedPrefix")
+    if simple:
+        return None
+    source = xmldoc.child_text(partitioned[0], "PartitionDateSource") or "EventTime"
+    if source not in ("EventTime", "DeliveryTime"):
+        raise MalformedXML("PartitionDateSource must be EventTime or DeliveryTime")
+    return source
 
 
 async def put_logging(req: Request) -> Response:
@@ -130,7 +196,13 @@ async def put_logging(req: Request) -> Response:
     if not target:
         raise MalformedXML("LoggingEnabled needs a TargetBucket")
     prefix = xmldoc.exact_text(enabled[0], "TargetPrefix") or ""
-    await req.run(req.store.put_bucket_logging, req.bucket, target, prefix)
+    await req.run(
+        req.store.put_bucket_logging,
+        req.bucket,
+        target,
+        prefix,
+        partition_date_source=_partition_date_source(enabled[0]),
+    )
     return Response(200)
 
 
@@ -167,34 +239,35 @@ def _grants_from_xml(body: bytes) -> tuple[Grant, ...]:
                 raise MalformedXML("each Grant needs one Grantee and a Permission")
             uri = xmldoc.child_text(grantees[0], "URI")
             cid = xmldoc.child_text(grantees[0], "ID")
+            email = xmldoc.child_text(grantees[0], "EmailAddress")
             try:
                 if uri:
                     grantee = Grantee.group(uri)
                 elif cid:
                     grantee = Grantee.user(cid.lower())
-                else:
-                    raise InvalidArgument(
-                        "a Grantee needs an ID or a URI (emailAddress unsupported)"
+                elif email:
+                    raise UnresolvableGrantByEmailAddress(
+                        f"no user has the e-mail address {email!r} (objfs users have none)"
                     )
+                else:
+                    raise InvalidArgument("a Grantee needs an ID or a URI")
                 out.append(Grant(grantee, parse_permission(perm)))
             except ValueError:
                 raise InvalidArgument(f"unknown grantee group {uri!r}") from None
     return tuple(out)
 
 
-async def _acl_request(req: Request) -> tuple[str | None, tuple[Grant, ...]]:
-    canned = req.h.get("x-amz-acl")
-    if canned is not None and canned not in CANNED_ACLS:
-        raise InvalidArgument(f"unknown canned ACL {canned!r}")
-    grants = parse_grant_headers(req.h)
+async def _acl_request(req: Request) -> AclSpec:
+    spec = acl_spec_from_headers(req.h)
     body = await req.read_all(256 << 10)
     if body.strip():
-        if canned is not None or grants:
+        if spec.given:
             raise InvalidArgument("give an ACL in the body or in headers, not both")
-        grants = _grants_from_xml(body)
-    if canned is None and not grants:
+        # An empty AccessControlList is S3's "revoke every grant".
+        return AclSpec(grants=_grants_from_xml(body))
+    if not spec.given:
         raise MalformedXML("PutAcl needs x-amz-acl, x-amz-grant-* headers or a body")
-    return canned, grants
+    return spec
 
 
 async def get_bucket_acl(req: Request) -> Response:
@@ -203,8 +276,8 @@ async def get_bucket_acl(req: Request) -> Response:
 
 
 async def put_bucket_acl(req: Request) -> Response:
-    canned, grants = await _acl_request(req)
-    await req.run(req.store.put_bucket_acl, req.bucket, canned=canned, grants=grants)
+    acl = await _acl_request(req)
+    await req.run(req.store.put_bucket_acl, req.bucket, acl=acl)
     return Response(200)
 
 
@@ -215,14 +288,7 @@ async def get_object_acl(req: Request) -> Response:
 
 
 async def put_object_acl(req: Request) -> Response:
-    canned, grants = await _acl_request(req)
+    acl = await _acl_request(req)
     version = req.params.get("versionId")
-    await req.run(
-        req.store.put_object_acl,
-        req.bucket,
-        req.key,
-        version_id=version,
-        canned=canned,
-        grants=grants,
-    )
+    await req.run(req.store.put_object_acl, req.bucket, req.key, version_id=version, acl=acl)
     return Response(200)

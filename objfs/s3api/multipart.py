@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+from objfs.auth.acl import acl_spec_from_headers
 from objfs.errors import InvalidArgument, MalformedXML
 from objfs.s3api import headers as hdr
 from objfs.s3api import listing, xmldoc
@@ -28,6 +29,7 @@ async def create_upload(req: Request) -> Response:
         sse=sse,
         headers=hdr.object_headers(req),
         checksum=checksum,
+        acl=acl_spec_from_headers(req.h),
     )
     doc = xmldoc.root("InitiateMultipartUploadResult")
     xmldoc.add_all(doc, [("Bucket", req.bucket), ("Key", req.key), ("UploadId", upload_id)])

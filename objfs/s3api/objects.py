@@ -11,6 +11,7 @@ from typing import Any
 
 import trio
 
+from objfs.auth.acl import acl_spec_from_headers
 from objfs.errors import (
     InvalidArgument,
     InvalidRequest,
@@ -182,6 +183,7 @@ async def put_object(req: Request) -> Response:
         sse=sse,
         headers=hdr.object_headers(req),
         checksum=hdr.body_checksum(req),
+        acl=acl_spec_from_headers(req.h),
     )
     headers = [("ETag", f'"{result.etag}"')]
     if result.version_id != "null":
@@ -193,7 +195,8 @@ async def put_object(req: Request) -> Response:
 
 async def copy_object(req: Request) -> Response:
     src_bucket, src_key, src_version = hdr.copy_source(req)
-    directive = req.h.get("x-amz-metadata-directive", "COPY").upper()
+    given = req.h.get("x-amz-metadata-directive")
+    directive = (given or "COPY").upper()
     meta, sys_meta = hdr.user_meta(req)
     result = await req.run(
         req.store.copy_object,
@@ -202,12 +205,13 @@ async def copy_object(req: Request) -> Response:
         req.bucket,
         req.key,
         src_version_id=src_version,
-        metadata_directive=directive,
+        metadata_directive=directive if given is not None else None,
         content_type=req.h.get("content-type") if directive == "REPLACE" else None,
         user_meta=meta if directive == "REPLACE" else None,
         sys_meta=sys_meta if directive == "REPLACE" else None,
         sse=hdr.sse_request(req),
         src_sse=hdr.copy_source_sse(req),
+        acl=acl_spec_from_headers(req.h),
         # The source's conditions, checked by the store on the version it copies.
         **_conditions(req, "x-amz-copy-source-"),
         headers=hdr.object_headers(req) if directive == "REPLACE" else None,

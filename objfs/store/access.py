@@ -40,6 +40,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from objfs.auth.acl import AclSpec
 from objfs.meta.db import WouldBlock
 from objfs.store.logformat import operations_of
 from objfs.store.types import RequestContext, SSERequest
@@ -108,6 +109,22 @@ def condition_keys(args: Mapping[str, Any]) -> dict[str, Any]:
         found["s3:x-amz-server-side-encryption"] = sse
         if args.get("kms_key_id"):
             found["s3:x-amz-server-side-encryption-aws-kms-key-id"] = args["kms_key_id"]
+    found.update(_request_keys(args))
+    return found
+
+
+def _request_keys(args: Mapping[str, Any]) -> dict[str, Any]:
+    """Condition keys of what a write asks for: its ACL headers (``s3:x-amz-acl``,
+    ``s3:x-amz-grant-*``, as sent), its copy source (``bucket/key``) and metadata
+    directive (only when the request names one)."""
+    found: dict[str, Any] = {}
+    acl = args.get("acl")
+    if isinstance(acl, AclSpec):
+        found.update(acl.condition_keys())
+    if args.get("src_bucket") is not None and args.get("src_key") is not None:
+        found["s3:x-amz-copy-source"] = f"{args['src_bucket']}/{args['src_key']}"
+    if args.get("metadata_directive") is not None:
+        found["s3:x-amz-metadata-directive"] = args["metadata_directive"]
     return found
 
 

@@ -56,6 +56,7 @@ from objfs.store.access import Need, internal, owner_only, requires
 from objfs.store.authorizer import decode_config
 from objfs.store.chunking import ChunkedBody, store_stream
 from objfs.store.logformat import (
+    DATE_AT_DELIVERY,
     LogRecord,
     Op,
     format_line,
@@ -63,6 +64,7 @@ from objfs.store.logformat import (
     new_request_id,
     operations_of,
     outcome_sizes,
+    partition_date,
     success_status,
 )
 from objfs.store.names import encode_key
@@ -87,6 +89,10 @@ class BucketLogging:
     bucket: str
     target_bucket: str
     target_prefix: str
+    # None: log objects are PREFIX+NAME (S3's SimplePrefix); "EventTime" or
+    # "DeliveryTime": PREFIX+ACCOUNT/REGION/BUCKET/YYYY/mm/DD/+NAME, dated by the
+    # request's time or by the delivery's (S3's PartitionedPrefix).
+    partition_date_source: str | None = None
 
 
 @dataclass(slots=True, frozen=True)
@@ -233,7 +239,7 @@ class AccessLog:
                             tls_version=ctx.tls_version,
                         )
                     )
-                    prefix = str(target.get("target_prefix") or "")
+                    prefix = str(target.get("target_prefix") or "") + _partition(target, started_ns)
                     rows.append((str(target["target_bucket"]), prefix, bucket, started_ns, line))
             lq.insert_pending(cur, rows)
             for target_bucket, prefix in {(r[0], r[1]) for r in rows}:
@@ -382,6 +388,20 @@ class AccessLog:
             log.debug("access log delivery at close failed; records stay pending", exc_info=True)
 
 
+PARTITION_DATE_SOURCES = ("EventTime", "DeliveryTime")
+
+
+def _partition(target: Mapping[str, Any], started_ns: int) -> str:
+    """The partition path a record of a logging ``target`` config goes under."""
+    source = target.get("partition")
+    if source is None:
+        return ""
+    path = str(target.get("partition_path") or "")
+    if source == "EventTime":
+        return path + partition_date(datetime.fromtimestamp(started_ns / 1e9, UTC))
+    return path + DATE_AT_DELIVERY
+
+
 class _Raced(Exception):
     """Another process delivered (some of) these records first: roll back."""
 
@@ -391,9 +411,20 @@ class AccessLogMixin:
 
     @requires(Need("s3:PutBucketLogging", key=None))
     def put_bucket_logging(
-        self: Store, ctx: RequestContext, bucket: str, target_bucket: str, target_prefix: str = ""
+        self: Store,
+        ctx: RequestContext,
+        bucket: str,
+        target_bucket: str,
+        target_prefix: str = "",
+        *,
+        partition_date_source: str | None = None,
     ) -> BucketLogging:
-        """Log every request on ``bucket`` into ``target_bucket`` under ``target_prefix``."""
+        """Log every request on ``bucket`` into ``target_bucket`` under ``target_prefix``
+        (partitioned by account, region, bucket and date: ``partition_date_source``)."""
+        if partition_date_source not in (None, *PARTITION_DATE_SOURCES):
+            raise InvalidArgument(
+                f"PartitionDateSource is EventTime or DeliveryTime, not {partition_date_source!r}"
+            )
         if target_bucket == bucket:
             raise InvalidArgument(
                 f"bucket {bucket!r} cannot log into itself: it would log its own log writes "
@@ -408,23 +439,48 @@ class AccessLogMixin:
             raise InvalidTargetBucketForLogging(
                 f"the target bucket for logging does not exist: {target_bucket!r}"
             )
-        if row[0] != source.owner and not self._accepts_log_delivery(target_bucket, target_prefix):
+        if not ctx.identity.is_owner:
+            # As S3: the target must let the logging service write there for
+            # this source bucket and this requester's account.
+            if not self._accepts_log_delivery(target_bucket, target_prefix, bucket, ctx):
+                raise AccessDenied(
+                    f"Access Denied: bucket {target_bucket!r} does not let the logging service "
+                    f"write under {target_prefix!r} for bucket {bucket!r}: allow it in the "
+                    'target\'s policy ({"Service": "logging.s3.amazonaws.com"}, s3:PutObject) '
+                    "or give it the log-delivery-write ACL"
+                )
+        elif row[0] != source.owner and not self._accepts_log_delivery(
+            target_bucket, target_prefix, bucket, ctx
+        ):
             raise InvalidTargetBucketForLogging(
                 f"bucket {target_bucket!r} belongs to {row[0]}, not to {source.owner}, and "
                 "does not grant log delivery: give it the log-delivery-write ACL "
                 f"(objfs acl put s3://{target_bucket} --canned log-delivery-write)"
             )
-        config = {"target_bucket": target_bucket, "target_prefix": target_prefix}
+        config: dict[str, Any] = {"target_bucket": target_bucket, "target_prefix": target_prefix}
+        if partition_date_source is not None:
+            owner_id = self.access.canonical_id_of_reading(source.owner)
+            config["partition"] = partition_date_source
+            config["partition_path"] = f"{owner_id}/{source.region}/{bucket}/"
         with self.db.write(durable=True) as cur:
             if aq.bucket_access(cur, target_bucket) is None:
                 raise InvalidTargetBucketForLogging(
                     f"the target bucket for logging was just deleted: {target_bucket!r}"
                 )
             self._set_config(cur, bucket, logging=config)
-        return BucketLogging(bucket, target_bucket, target_prefix)
+        return BucketLogging(bucket, target_bucket, target_prefix, partition_date_source)
 
-    def _accepts_log_delivery(self: Store, target: str, prefix: str) -> bool:
-        decision = self.access.decide(DELIVERY_CTX, "s3:PutObject", target, prefix + "log", {})
+    def _accepts_log_delivery(
+        self: Store, target: str, prefix: str, source: str, requester: RequestContext
+    ) -> bool:
+        """The target's policy or ACL lets the log delivery put ``prefix`` objects
+        for ``source`` (aws:SourceArn) on behalf of ``requester`` (aws:SourceAccount)."""
+        who = self.access.complete(requester.identity)
+        context = {
+            "aws:SourceArn": f"arn:aws:s3:::{source}",
+            "aws:SourceAccount": who.canonical_id or "",
+        }
+        decision = self.access.decide(DELIVERY_CTX, "s3:PutObject", target, prefix, context)
         return decision.allowed
 
     @requires(Need("s3:GetBucketLogging", key=None))
@@ -434,7 +490,12 @@ class AccessLogMixin:
             config = self._config(cur, bucket).get("logging")
         if not config:
             return None
-        return BucketLogging(bucket, config["target_bucket"], config.get("target_prefix") or "")
+        return BucketLogging(
+            bucket,
+            config["target_bucket"],
+            config.get("target_prefix") or "",
+            config.get("partition"),
+        )
 
     @requires(Need("s3:PutBucketLogging", key=None))
     def delete_bucket_logging(self: Store, ctx: RequestContext, bucket: str) -> None:

@@ -45,12 +45,18 @@ from typing import Any
 
 import msgpack
 
-from objfs.auth.acl import Acl, canned_acl, required_permission
+from objfs.auth.acl import Acl, AclSpec, Grant, Grantee, canned_acl, required_permission
 from objfs.auth.actions import Level
 from objfs.auth.evaluate import Decision, Request, evaluate, request_context, resource_arn
 from objfs.auth.identity import OWNER_NAME, Identity, PrincipalKind
 from objfs.auth.policy import Policy, parse_bucket_policy, parse_identity_policy
-from objfs.errors import AccessDenied, NoSuchEntity, NoSuchKey
+from objfs.auth.public import (
+    PublicAccessBlock,
+    acl_is_public,
+    without_public_grants,
+    without_public_statements,
+)
+from objfs.errors import AccessDenied, InvalidArgument, NoSuchEntity, NoSuchKey
 from objfs.meta import auth_queries as aq
 from objfs.meta import queries as q
 from objfs.meta.db import Database
@@ -156,11 +162,16 @@ class AccessControl:
         row = aq.get_user(cur, name) if self._schema_ok or aq.has_schema(cur) else None
         return row[1] if row is not None else ""
 
+    def canonical_id_of_reading(self, name: str) -> str:
+        """``canonical_id_of`` in a read of its own."""
+        with self.db.read() as cur:
+            return self.canonical_id_of(cur, name)
+
     def display_name_of(self, cur: Any, canonical_id: str) -> str:
         if canonical_id == self.owner_id():
             return OWNER_NAME
         row = aq.user_by_canonical_id(cur, canonical_id) if aq.has_schema(cur) else None
-        return row[2] if row is not None else ""
+        return (row[2] or row[0]) if row is not None else ""
 
     def complete(self, identity: Identity) -> Identity:
         """``identity`` with the owner's canonical id filled in (ACLs compare ids)."""
@@ -261,24 +272,82 @@ class AccessControl:
         key: bytes,
         version_id: str,
         creator: RequestContext | None = None,
+        acl: AclSpec | None = None,
     ) -> None:
         """Inside a commit: a version made by someone other than the bucket's owner is theirs.
 
         Objects belong to the principal that created them (S3-compatible servers
         where each user is its own account); the bucket owner's own objects
-        need no row. The creator is the request this thread serves.
+        need no row unless the request gave them an ACL (``acl``: its canned
+        ACL or grants, checked for unknown grantees). The creator is the
+        request this thread serves.
         """
         ctx = creator or current_request()
-        if ctx is None or ctx.identity.is_owner:
+        given = acl is not None and acl.given
+        if (ctx is None or ctx.identity.is_owner) and not given:
             return  # the store owner's writes: owned by the bucket owner, no row
         row = aq.bucket_access(cur, bucket)
-        if row is None or row[0] == ctx.identity.name:
+        if row is None:
             return
-        who = self.complete(ctx.identity)
-        if not who.canonical_id:
-            return  # anonymous writers own nothing: the bucket owner does
+        theirs = ctx is not None and not ctx.identity.is_owner and row[0] != ctx.identity.name
+        who = self.complete(ctx.identity) if ctx is not None else None
+        if theirs and who is not None and who.canonical_id:
+            owner = who.canonical_id
+        elif not given:
+            return  # the bucket owner's, or an anonymous writer's (it owns nothing)
+        else:
+            owner = self.canonical_id_of(cur, row[0])
         self.ensure_schema(cur)
-        aq.put_object_acl(cur, bucket, key, version_id, who.canonical_id, None)
+        blob = None
+        if given:
+            assert acl is not None
+            made = acl.expand(owner, bucket_owner_id=self.canonical_id_of(cur, row[0]))
+            self.check_grantees(cur, made)
+            blocks = PublicAccessBlock.from_obj(decode_config(row[1]).get("public_access_block"))
+            if blocks.block_public_acls and acl_is_public(made):
+                raise AccessDenied(
+                    f"Access Denied: bucket {bucket!r} blocks public ACLs (BlockPublicAcls)"
+                )
+            blob = msgpack.packb(made.to_obj())
+        aq.put_object_acl(cur, bucket, key, version_id, owner, blob)
+
+    def take_object_acl(
+        self, cur: Any, bucket: str, key: bytes, version_id: str
+    ) -> tuple[str, bytes | None] | None:
+        """Remove and return a version's ``(owner, acl)`` row, if any (inside a write)."""
+        if not (self._schema_ok or aq.has_schema(cur)):
+            return None
+        row = aq.get_object_acl(cur, bucket, key, version_id)
+        if row is not None:
+            aq.delete_object_acl(cur, bucket, key, version_id)
+        return None if row is None else (row[0], row[1])
+
+    def check_grantees(self, cur: Any, acl: Acl) -> None:
+        """``InvalidArgument`` unless every canonical user an ACL grants to exists."""
+        for grant in acl.grants:
+            cid = grant.grantee.id
+            if cid is None or cid == self.owner_id():
+                continue
+            known = aq.user_by_canonical_id(cur, cid) if aq.has_schema(cur) else None
+            if known is None:
+                raise InvalidArgument(f"Invalid id: no user has the canonical id {cid!r}")
+
+    def named(self, cur: Any, acl: Acl) -> Acl:
+        """``acl`` with the display names of its owner and user grantees filled in."""
+        names: dict[str, str] = {}
+
+        def name(cid: str) -> str | None:
+            if cid not in names:
+                names[cid] = self.display_name_of(cur, cid)
+            return names[cid] or None
+
+        grants = tuple(
+            Grant(Grantee.user(g.grantee.id, name(g.grantee.id)), g.permission)
+            if g.grantee.id is not None
+            else g
+            for g in acl.grants
+        )
+        return Acl(acl.owner_id, grants, name(acl.owner_id))
 
     def forget_object(self, cur: Any, bucket: str, key: bytes, version_id: str) -> None:
         """A version is gone for good: so is its owner/ACL row (inside its transaction)."""
@@ -460,6 +529,7 @@ class AccessControl:
         bucket_policy = None
         if bucket is not None and config.get("policy") is not None:
             bucket_policy = _bucket_policy(config["policy"], bucket)
+        blocks = PublicAccessBlock.from_obj(config.get("public_access_block"))
         identity_policies: dict[str, Policy] = {}
         if who.kind is PrincipalKind.USER and (self._schema_ok or aq.has_schema(cur)):
             for name, text in aq.list_user_policies(cur, who.name):
@@ -476,6 +546,14 @@ class AccessControl:
                     acl = obj_acl
             if acl is None and need is not None and need[0] is Level.BUCKET:
                 acl = self.bucket_acl(cur, bucket, bucket_row[0], config)  # type: ignore[arg-type]
+        if acl is not None and blocks.ignore_public_acls:
+            acl = without_public_grants(acl)
+        if (
+            bucket_policy is not None
+            and blocks.restrict_public_buckets
+            and who.canonical_id != bucket_owner
+        ):
+            bucket_policy = without_public_statements(bucket_policy)
         context = request_context(
             now=datetime.now(UTC),
             secure_transport=ctx.secure_transport,

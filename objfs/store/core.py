@@ -25,11 +25,13 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 
+from objfs.auth.acl import AclSpec
 from objfs.chunks.backend import LocalBackend
 from objfs.chunks.store import ChunkStore
 from objfs.crypto.keyring import Domain, Keyring
 from objfs.errors import (
     BucketAlreadyExists,
+    BucketAlreadyOwnedByYou,
     BucketNotEmpty,
     InternalError,
     InvalidArgument,
@@ -41,11 +43,12 @@ from objfs.errors import (
     StoreFull,
     StoreNotFound,
 )
+from objfs.meta import auth_queries as aq
 from objfs.meta import queries as q
 from objfs.meta.db import Database
 from objfs.store.access import Need, owner_only, requires
 from objfs.store.accesslog import AccessLog, AccessLogMixin
-from objfs.store.authorizer import AccessControl
+from objfs.store.authorizer import AccessControl, decode_config, encode_config
 from objfs.store.cors import CORSMixin
 from objfs.store.kms import KMSMixin
 from objfs.store.leases import Leases
@@ -288,8 +291,20 @@ class Store(
 
     @requires(Need("s3:CreateBucket", bucket=None, key=None))
     def create_bucket(
-        self, ctx: RequestContext, name: str, *, region: str = "local", versioning: bool = False
+        self,
+        ctx: RequestContext,
+        name: str,
+        *,
+        region: str = "local",
+        versioning: bool = False,
+        acl: AclSpec | None = None,
     ) -> BucketInfo:
+        """A new bucket owned by the caller, with the ``acl`` asked for (default private).
+
+        The name is taken: ``BucketAlreadyExists`` (409), but for its owner
+        ``BucketAlreadyOwnedByYou``, and in us-east-1 (S3's legacy region)
+        the owner asking again for the same ACL gets the bucket as it is.
+        """
         check_bucket_name(name)
         info = BucketInfo(
             name=name,
@@ -300,12 +315,8 @@ class Store(
             encryption="AES256",
         )
         with self.db.write(durable=True) as cur:
-            row = q.get_bucket(cur, name)
-            if row is not None:
-                existing = _bucket(row)
-                if _recreates_in_us_east_1(existing, ctx, info.region):
-                    return existing
-                raise BucketAlreadyExists(f"bucket {name!r} already exists")
+            if q.get_bucket(cur, name) is not None:
+                return self._bucket_exists(cur, ctx, name, info.region, acl)
             q.insert_bucket(
                 cur,
                 (
@@ -319,7 +330,31 @@ class Store(
                     None,
                 ),
             )
+            if acl is not None and acl.given:
+                self.access.ensure_schema(cur)
+                made = acl.expand(self.access.canonical_id_of(cur, info.owner))
+                self.access.check_grantees(cur, made)
+                aq.set_bucket_config(cur, name, encode_config({"acl": made.to_obj()}))
             q.add_change(cur, name, b"")
+        return info
+
+    def _bucket_exists(
+        self, cur: object, ctx: RequestContext, name: str, region: str, acl: AclSpec | None
+    ) -> BucketInfo:
+        """CreateBucket of a name in use: see ``create_bucket``."""
+        info = self._bucket(cur, name)
+        if info.owner != ctx.principal:
+            raise BucketAlreadyExists(f"bucket {name!r} already exists (another owner's)")
+        if region != "us-east-1" or info.region != region:
+            raise BucketAlreadyOwnedByYou(f"you already own the bucket {name!r}")
+        owner_id = self.access.canonical_id_of(cur, info.owner)
+        wanted = (acl or AclSpec()).expand(owner_id)
+        config = decode_config(aq.get_bucket_config(cur, name))  # type: ignore[arg-type]
+        current = self.access.bucket_acl(cur, name, info.owner, config)
+        if set(wanted.grants) != set(current.grants):
+            raise BucketAlreadyExists(
+                f"bucket {name!r} already exists with another ACL (set it with PutBucketAcl)"
+            )
         return info
 
     @requires(Need("s3:ListAllMyBuckets", bucket=None, key=None))
@@ -476,9 +511,3 @@ def _bucket(row: Sequence[object]) -> BucketInfo:
         encryption=encryption,  # type: ignore[arg-type]
         kms_key_id=kms,  # type: ignore[arg-type]
     )
-
-
-def _recreates_in_us_east_1(existing: BucketInfo, ctx: RequestContext, region: str) -> bool:
-    """S3's legacy rule: in us-east-1, creating a bucket you already own there
-    succeeds and changes nothing (every other region says BucketAlreadyOwnedByYou)."""
-    return region == existing.region == "us-east-1" and existing.owner == ctx.principal

@@ -236,13 +236,39 @@ def parse_lines(text: str) -> list[LogRecord]:
 
 
 def log_object_key(prefix: str, when: datetime) -> str:
-    """``PREFIXYYYY-mm-DD-HH-MM-SS-UNIQUE`` (UNIQUE: 16 upper-case hex digits)."""
+    """``PREFIXYYYY-mm-DD-HH-MM-SS-UNIQUE`` (UNIQUE: 16 upper-case hex digits).
+
+    A prefix holding ``DATE_AT_DELIVERY`` (a partitioned prefix dated by delivery
+    time) has the ``YYYY/mm/DD/`` of ``when`` put in its place."""
+    head, mark, tail = prefix.partition(DATE_AT_DELIVERY)
+    if mark:
+        prefix = head + partition_date(when) + tail
     stamp = when.astimezone(UTC).strftime(NAME_TIME_FORMAT)
     return f"{prefix}{stamp}-{secrets.token_hex(8).upper()}"
 
 
+# S3's partitioned log object names: PREFIX ACCOUNT/REGION/BUCKET/YYYY/mm/DD/ NAME.
+DATE_AT_DELIVERY = "\x00date\x00"  # in a pending record's prefix: filled at delivery
+_PARTITION = re.compile(r"(?:[^/]+/[^/]+/[^/]+/\d{4}/\d{2}/\d{2}/)?")
+
+
+def partition_date(when: datetime) -> str:
+    return when.astimezone(UTC).strftime("%Y/%m/%d/")
+
+
+def log_object_name(key: str, prefix: str) -> str | None:
+    """``YYYY-mm-DD-HH-MM-SS-UNIQUE`` of a log object under ``prefix`` (simple or
+    partitioned), or None for a key that is not one."""
+    if not key.startswith(prefix):
+        return None
+    tail = key[len(prefix) :]
+    part = _PARTITION.match(tail)
+    name = tail[part.end() if part else 0 :]
+    return name if _NAME_TAIL.fullmatch(name) is not None else None
+
+
 def is_log_object_key(key: str, prefix: str) -> bool:
-    return key.startswith(prefix) and _NAME_TAIL.fullmatch(key[len(prefix) :]) is not None
+    return log_object_name(key, prefix) is not None
 
 
 def new_request_id() -> str:
@@ -292,6 +318,10 @@ OPERATIONS: Mapping[str, tuple[Op, ...]] = {
     "put_bucket_policy": _ops(Op("REST.PUT.BUCKETPOLICY", **BKT)),
     "get_bucket_policy": _ops(Op("REST.GET.BUCKETPOLICY", **BKT)),
     "delete_bucket_policy": _ops(Op("REST.DELETE.BUCKETPOLICY", **BKT)),
+    "get_bucket_policy_status": _ops(Op("REST.GET.POLICYSTATUS", **BKT)),
+    "put_public_access_block": _ops(Op("REST.PUT.PUBLIC_ACCESS_BLOCK", **BKT)),
+    "get_public_access_block": _ops(Op("REST.GET.PUBLIC_ACCESS_BLOCK", **BKT)),
+    "delete_public_access_block": _ops(Op("REST.DELETE.PUBLIC_ACCESS_BLOCK", **BKT)),
     "put_bucket_acl": _ops(Op("REST.PUT.ACL", **BKT)),
     "get_bucket_acl": _ops(Op("REST.GET.ACL", **BKT)),
     "put_bucket_logging": _ops(Op("REST.PUT.LOGGING_STATUS", **BKT)),

@@ -15,7 +15,13 @@ from typing import TYPE_CHECKING
 
 from objfs.errors import ObjfsError
 from objfs.meta import auth_queries as aq
-from objfs.store.logformat import NAME_TIME_FORMAT, LogRecord, is_log_object_key, parse_lines
+from objfs.store.logformat import (
+    NAME_TIME_FORMAT,
+    LogRecord,
+    is_log_object_key,
+    log_object_name,
+    parse_lines,
+)
 from objfs.store.types import RequestContext
 
 if TYPE_CHECKING:
@@ -64,9 +70,9 @@ def query_access_logs(
         for entry in store.iter_objects(ctx, bucket, prefix=prefix)
         if not isinstance(entry, str) and is_log_object_key(entry.key, prefix)
     ]
-    for key in sorted(keys, key=lambda k: k[len(prefix) :]):
+    for key in sorted(keys, key=lambda k: log_object_name(k, prefix) or ""):
         if since is not None:
-            stamp = datetime.strptime(key[len(prefix) :][:19], NAME_TIME_FORMAT)
+            stamp = datetime.strptime((log_object_name(key, prefix) or "")[:19], NAME_TIME_FORMAT)
             # Named when delivered, after its records: one named before
             # ``since`` holds nothing newer.
             if stamp.replace(tzinfo=UTC) < since.replace(microsecond=0):

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from objfs.auth.acl import AclSpec
 from objfs.errors import (
     AccessDenied,
     EntityTooSmall,
@@ -32,6 +33,7 @@ from objfs.errors import (
     NoSuchKey,
     NoSuchUpload,
 )
+from objfs.meta import auth_queries as aq
 from objfs.meta import queries as q
 from objfs.store import checksums
 from objfs.store import records as rec
@@ -78,8 +80,10 @@ class MultipartMixin:
         sse: SSERequest | None = None,
         headers: ObjectHeaders | None = None,
         checksum: Checksum | None = None,
+        acl: AclSpec | None = None,
     ) -> str:
-        """``checksum``: the algorithm (and type) the upload's parts carry; no value."""
+        """A new upload. ``checksum``: the algorithm (and type) the upload's parts
+        carry, no value; ``acl``: the ACL its object gets when completed."""
         raw = encode_key(key)
         self.space.require_room()  # new data stops at the free-space floor (store/space.py)
         info = self.head_bucket(ctx, bucket)
@@ -103,6 +107,9 @@ class MultipartMixin:
                     rec.pack_headers(headers, checksum, {"initiator": _initiator(ctx)}),
                 ),
             )
+            if acl is not None and acl.given:
+                # Kept as the ACL row of a pseudo version until the upload completes.
+                self.access.record_creator(cur, bucket, raw, _acl_slot(upload_id), None, acl)
             q.add_change(cur, bucket, raw)  # uploads are listed: every mutation is seen
         return upload_id
 
@@ -456,6 +463,9 @@ class MultipartMixin:
                     "parts": [[stored[n][2], stored[n][5]] for n in numbers],
                 },
             )
+            asked = self.access.take_object_acl(cur, bucket, raw, _acl_slot(upload_id))
+            if asked is not None:
+                aq.put_object_acl(cur, bucket, raw, result.version_id, *asked)
             q.delete_upload(cur, upload_id)
         return result
 
@@ -472,6 +482,9 @@ class MultipartMixin:
     def _drop_upload(self: Store, cur: Any, upload_id: str) -> None:
         for row in q.list_parts(cur, upload_id):
             _drop(cur, row[4])
+        upload = q.get_upload(cur, upload_id)
+        if upload is not None:
+            self.access.take_object_acl(cur, upload[1], upload[2], _acl_slot(upload_id))
         q.delete_upload(cur, upload_id)
 
     @requires(Need("s3:ListMultipartUploadParts", version=None))
@@ -652,3 +665,8 @@ class _Summed:
 
 def _summed(summer: checksums.Hasher | None) -> Checksum | None:
     return None if summer is None else Checksum(summer.algorithm, summer.value())
+
+
+def _acl_slot(upload_id: str) -> str:
+    """The ``object_acls`` version id holding an upload's requested ACL."""
+    return f"upload:{upload_id}"

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from objfs.auth.acl import AclSpec
 from objfs.errors import (
     AccessDenied,
     InternalError,
@@ -235,6 +236,7 @@ class ObjectsMixin:
         size_hint: int | None = None,
         headers: ObjectHeaders | None = None,
         checksum: Checksum | Callable[[], Checksum | None] | None = None,
+        acl: AclSpec | None = None,
     ) -> PutResult:
         """``checksum``: the body's additional checksum, or a function that gives
         it once the body has been read (a trailer's, verified by the reader)."""
@@ -275,6 +277,7 @@ class ObjectsMixin:
                 inline=stored.inline,
                 headers=headers,
                 checksum=checksum,
+                acl=acl,
             )
 
     def _commit_version(
@@ -302,6 +305,7 @@ class ObjectsMixin:
         headers: ObjectHeaders | None = None,
         checksum: Checksum | None = None,
         extra: dict[str, Any] | None = None,
+        acl: AclSpec | None = None,
     ) -> PutResult:
         """Insert a version (or delete marker) as the key's latest, S3-style.
 
@@ -317,6 +321,7 @@ class ObjectsMixin:
         (objfs/store/refcount.py), so the commit of an edit costs the edit.
         ``info``/``latest``: the bucket and the key's latest version row
         (None: the key has none) as this transaction read them already.
+        ``acl``: the ACL the request gives the new version (canned or grants).
         """
         if info is None:
             info = self._bucket(cur, bucket)
@@ -394,7 +399,7 @@ class ObjectsMixin:
             base_seq,
         )
         q.set_latest(cur, bucket, raw, seq, int(delete_marker))  # type: ignore[arg-type]
-        self.access.record_creator(cur, bucket, raw, version_id, creator)
+        self.access.record_creator(cur, bucket, raw, version_id, creator, acl)
         return PutResult(
             version_id,
             etag,
@@ -451,7 +456,7 @@ class ObjectsMixin:
         dst_key: str,
         *,
         src_version_id: str | None = None,
-        metadata_directive: str = "COPY",
+        metadata_directive: str | None = None,
         content_type: str | None = None,
         user_meta: dict[str, str] | None = None,
         sys_meta: SystemMeta | None = None,
@@ -462,14 +467,17 @@ class ObjectsMixin:
         if_modified_since_ns: int | None = None,
         if_unmodified_since_ns: int | None = None,
         headers: ObjectHeaders | None = None,
+        acl: AclSpec | None = None,
     ) -> PutResult:
         """Copy a version; shares chunks when the encryption domain stays the same.
 
         The ``if_*`` conditions are the source's (``x-amz-copy-source-if-*``):
         checked on the version copied, which the commit then verifies is
-        still there; one that fails is ``PreconditionFailed``.
+        still there; one that fails is ``PreconditionFailed``. ``metadata_directive``
+        None is COPY (the request named none: no ``s3:x-amz-metadata-directive``).
         ``headers``: the standard headers of the copy under REPLACE (COPY
         keeps the source's); the checksum always goes with the data."""
+        metadata_directive = metadata_directive or "COPY"
         if metadata_directive not in ("COPY", "REPLACE"):
             raise InvalidArgument("metadata directive must be COPY or REPLACE")
         if metadata_directive == "REPLACE":
@@ -548,6 +556,7 @@ class ObjectsMixin:
                 base=(row[Col.SEQ], manifest),
                 headers=headers,
                 checksum=checksum,
+                acl=acl,
             )
 
     # -- deleting ----------------------------------------------------------------

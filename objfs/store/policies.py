@@ -2,8 +2,8 @@
 
 Owns the public API that stores and reads them, and the policy simulator.
 Documents are validated by ``objfs.auth`` at put time (``MalformedPolicy``
-names the statement and field) and stored in canonical form, so ``get``
-returns normalised JSON. A bucket's policy and ACL live in its
+names the statement and field); a bucket policy is kept as it was put (S3's
+GetBucketPolicy returns it unchanged), an identity policy in canonical form. A bucket's policy and ACL live in its
 ``buckets.config`` map; object ACLs in ``object_acls``.
 
 Invariants: every change advances the change sequence (a mount or server
@@ -15,17 +15,24 @@ owner, who always keeps FULL_CONTROL.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import msgpack
 
-from objfs.auth.acl import Acl, Grant, acl_from_grants, canned_acl
+from objfs.auth.acl import Acl, AclSpec, Grant, acl_from_grants, canned_acl
 from objfs.auth.evaluate import Decision
 from objfs.auth.identity import Identity
 from objfs.auth.policy import parse_bucket_policy, parse_identity_policy, to_json
-from objfs.errors import InvalidArgument, NoSuchBucketPolicy, NoSuchEntity, NoSuchKey
+from objfs.auth.public import PublicAccessBlock, acl_is_public, policy_is_public
+from objfs.errors import (
+    AccessDenied,
+    InvalidArgument,
+    NoSuchBucketPolicy,
+    NoSuchEntity,
+    NoSuchKey,
+    NoSuchPublicAccessBlockConfiguration,
+)
 from objfs.meta import auth_queries as aq
 from objfs.meta import queries as q
 from objfs.store.access import Need, condition_keys, owner_only, requires
@@ -96,9 +103,18 @@ class PoliciesMixin:
     def put_bucket_policy(
         self: Store, ctx: RequestContext, bucket: str, document: str | bytes
     ) -> str:
-        """Validate and set the bucket policy (at most 20 KiB); returns it normalised."""
-        text = to_json(parse_bucket_policy(document, bucket), indent=2)
+        """Validate and set the bucket policy (at most 20 KiB); returns it as put.
+
+        S3 keeps the document as it was sent: GetBucketPolicy returns it unchanged.
+        """
+        parsed = parse_bucket_policy(document, bucket)  # MalformedPolicy, or the size limit
+        text = document.decode("utf-8") if isinstance(document, bytes) else document
         with self.db.write(durable=True) as cur:
+            if policy_is_public(parsed) and self._blocks(cur, bucket).block_public_policy:
+                raise AccessDenied(
+                    f"Access Denied: bucket {bucket!r} blocks public policies "
+                    "(BlockPublicPolicy) and this policy lets anyone in"
+                )
             self._set_config(cur, bucket, policy=text)
         self.access.forget(bucket)  # committed: no check can still read the old config
         return text
@@ -116,16 +132,75 @@ class PoliciesMixin:
         with self.db.write(durable=True) as cur:
             self._set_config(cur, bucket, policy=None)
 
+    @requires(Need("s3:GetBucketPolicyStatus", key=None))
+    def get_bucket_policy_status(self: Store, ctx: RequestContext, bucket: str) -> bool:
+        """S3's PolicyStatus ``IsPublic``: the bucket policy or ACL lets anyone in
+        (``objfs.auth.public``)."""
+        with self.access.reading() as cur:
+            info = self._bucket(cur, bucket)
+            config = self._config(cur, bucket)
+            acl = self.access.bucket_acl(cur, bucket, info.owner, config)
+        text = config.get("policy")
+        policy = parse_bucket_policy(text, bucket) if text is not None else None
+        return policy_is_public(policy) or acl_is_public(acl)
+
+    # -- Block Public Access -----------------------------------------------------------
+
+    def _blocks(self: Store, cur: Any, bucket: str) -> PublicAccessBlock:
+        return PublicAccessBlock.from_obj(self._config(cur, bucket).get("public_access_block"))
+
+    def _refuse_public_acl(self: Store, cur: Any, bucket: str, acl: Acl) -> None:
+        if acl_is_public(acl) and self._blocks(cur, bucket).block_public_acls:
+            raise AccessDenied(
+                f"Access Denied: bucket {bucket!r} blocks public ACLs (BlockPublicAcls)"
+            )
+
+    @requires(Need("s3:PutBucketPublicAccessBlock", key=None))
+    def put_public_access_block(
+        self: Store, ctx: RequestContext, bucket: str, config: PublicAccessBlock
+    ) -> None:
+        """Set the bucket's Block Public Access settings (``objfs.auth.public``)."""
+        with self.db.write(durable=True) as cur:
+            self._set_config(cur, bucket, public_access_block=config.to_obj())
+        self.access.forget(bucket)
+
+    @requires(Need("s3:GetBucketPublicAccessBlock", key=None))
+    def get_public_access_block(self: Store, ctx: RequestContext, bucket: str) -> PublicAccessBlock:
+        with self.db.read() as cur:
+            stored = self._config(cur, bucket).get("public_access_block")
+        if stored is None:
+            raise NoSuchPublicAccessBlockConfiguration(
+                f"bucket {bucket!r} has no public access block configuration"
+            )
+        return PublicAccessBlock.from_obj(stored)
+
+    @requires(Need("s3:PutBucketPublicAccessBlock", key=None))
+    def delete_public_access_block(self: Store, ctx: RequestContext, bucket: str) -> None:
+        with self.db.write(durable=True) as cur:
+            self._set_config(cur, bucket, public_access_block=None)
+        self.access.forget(bucket)
+
     # -- ACLs ----------------------------------------------------------------------------
 
     def _make_acl(
-        self: Store, cur: Any, owner_id: str, canned: str | None, grants: Sequence[Grant]
+        self: Store,
+        cur: Any,
+        owner_id: str,
+        canned: str | None,
+        grants: Sequence[Grant],
+        spec: AclSpec | None = None,
+        bucket_owner_id: str | None = None,
     ) -> Acl:
-        if canned is not None and grants:
+        if spec is not None:  # S3's PutAcl: exactly the grants given, or a canned ACL
+            acl = spec.expand(owner_id, bucket_owner_id=bucket_owner_id)
+        elif canned is not None and grants:
             raise InvalidArgument("give either a canned ACL or explicit grants, not both")
-        if canned is not None:
-            return canned_acl(canned, owner_id, owner_display_name=None)
-        return acl_from_grants(owner_id, grants)
+        elif canned is not None:
+            acl = canned_acl(canned, owner_id, bucket_owner_id=bucket_owner_id)
+        else:
+            acl = acl_from_grants(owner_id, grants)
+        self.access.check_grantees(cur, acl)
+        return acl
 
     @requires(Need("s3:PutBucketAcl", key=None))
     def put_bucket_acl(
@@ -135,20 +210,27 @@ class PoliciesMixin:
         *,
         canned: str | None = None,
         grants: Sequence[Grant] = (),
+        acl: AclSpec | None = None,
     ) -> Acl:
+        """Set the bucket's ACL: ``canned`` or ``grants`` (the owner's FULL_CONTROL
+        added), or ``acl`` as an S3 request gives it (exactly its grants)."""
         with self.db.write(durable=True) as cur:
             self.access.ensure_schema(cur)
             info = self._bucket(cur, bucket)
             owner_id = self.access.canonical_id_of(cur, info.owner)
-            acl = self._make_acl(cur, owner_id, canned or (None if grants else "private"), grants)
-            self._set_config(cur, bucket, acl=acl.to_obj())
-        return acl
+            made = self._make_acl(
+                cur, owner_id, canned or (None if grants else "private"), grants, acl
+            )
+            self._refuse_public_acl(cur, bucket, made)
+            self._set_config(cur, bucket, acl=made.to_obj())
+            return self.access.named(cur, made)
 
     @requires(Need("s3:GetBucketAcl", key=None))
     def get_bucket_acl(self: Store, ctx: RequestContext, bucket: str) -> Acl:
         with self.access.reading() as cur:
             info = self._bucket(cur, bucket)
-            return self.access.bucket_acl(cur, bucket, info.owner, self._config(cur, bucket))
+            acl = self.access.bucket_acl(cur, bucket, info.owner, self._config(cur, bucket))
+            return self.access.named(cur, acl)
 
     @requires(
         Need(lambda a: "s3:PutObjectVersionAcl" if a.get("version_id") else "s3:PutObjectAcl")
@@ -162,7 +244,9 @@ class PoliciesMixin:
         version_id: str | None = None,
         canned: str | None = None,
         grants: Sequence[Grant] = (),
+        acl: AclSpec | None = None,
     ) -> Acl:
+        """As ``put_bucket_acl``, on a version (the latest without ``version_id``)."""
         raw = encode_key(key)
         with self.db.write(durable=True) as cur:
             self.access.ensure_schema(cur)
@@ -172,12 +256,18 @@ class PoliciesMixin:
                 raise NoSuchKey(f"no such key: s3://{bucket}/{key}", bucket=bucket, key=key)
             bucket_owner = self.access.canonical_id_of(cur, info.owner)
             current = self.access.object_acl(cur, bucket, key, vid, bucket_owner)
-            acl = self._make_acl(
-                cur, current.owner_id, canned or (None if grants else "private"), grants
+            made = self._make_acl(
+                cur,
+                current.owner_id,
+                canned or (None if grants else "private"),
+                grants,
+                acl,
+                bucket_owner,
             )
-            aq.put_object_acl(cur, bucket, raw, vid, acl.owner_id, msgpack.packb(acl.to_obj()))
+            self._refuse_public_acl(cur, bucket, made)
+            aq.put_object_acl(cur, bucket, raw, vid, made.owner_id, msgpack.packb(made.to_obj()))
             q.add_change(cur, bucket, raw)
-        return acl
+            return self.access.named(cur, made)
 
     @requires(
         Need(lambda a: "s3:GetObjectVersionAcl" if a.get("version_id") else "s3:GetObjectAcl")
@@ -193,10 +283,7 @@ class PoliciesMixin:
                 raise NoSuchKey(f"no such key: s3://{bucket}/{key}", bucket=bucket, key=key)
             bucket_owner = self.access.canonical_id_of(cur, info.owner)
             acl = self.access.object_acl(cur, bucket, key, vid, bucket_owner)
-            if acl.owner_display_name is None:  # as listings show the owner
-                name = self.access.display_name_of(cur, acl.owner_id)
-                acl = dataclasses.replace(acl, owner_display_name=name or None)
-            return acl
+            return self.access.named(cur, acl)
 
     def user_canonical_id(self: Store, name: str) -> tuple[str, str | None]:
         """``(canonical id, display name)`` of a user or the owner, for ACL grants."""

@@ -23,7 +23,7 @@ from objfs.auth.acl import (
 )
 from objfs.auth.actions import Level
 from objfs.auth.identity import Identity
-from objfs.errors import InvalidArgument
+from objfs.errors import InvalidArgument, UnresolvableGrantByEmailAddress
 from tests.auth.support import ALICE, ALICE_ID, ANON, BOB_ID, CAROL
 
 P = Permission
@@ -49,7 +49,10 @@ def g(group: Group, perm: Permission) -> Grant:
 def test_canned_acls_expand_to_owner_full_control_plus_grants(name, extra) -> None:
     acl = canned_acl(name, BOB_ID, bucket_owner_id=ALICE_ID)
     assert acl.owner_id == BOB_ID
-    assert acl.grants == (OWNER_FULL, *extra)
+    # Listed as S3-compatible servers list them: group grants before user grants.
+    groups = tuple(g for g in extra if g.grantee.uri is not None)
+    users = tuple(g for g in extra if g.grantee.uri is None)
+    assert acl.grants == (*groups, OWNER_FULL, *users)
 
 
 def test_canned_list_is_complete_and_unknown_names_are_refused() -> None:
@@ -184,7 +187,6 @@ def test_parse_grant_headers() -> None:
 @pytest.mark.parametrize(
     ("value", "message"),
     [
-        ('emailAddress="a@example.com"', "not supported"),
         ('id="xyz"', "not a canonical id"),
         ('uri="http://example.com/group"', "unknown group"),
         ("", "empty grant"),
@@ -194,6 +196,13 @@ def test_parse_grant_headers() -> None:
 def test_parse_grant_header_errors(value: str, message: str) -> None:
     with pytest.raises(InvalidArgument, match=message):
         parse_grant_headers({"x-amz-grant-read": value})
+
+
+def test_grant_header_to_an_email_address_is_unresolvable() -> None:
+    # objfs users have no e-mail address: S3's error for one nobody has.
+    with pytest.raises(UnresolvableGrantByEmailAddress) as exc:
+        parse_grant_headers({"x-amz-grant-read": 'emailAddress="a@example.com"'})
+    assert (exc.value.code, exc.value.status) == ("UnresolvableGrantByEmailAddress", 400)
 
 
 def test_permission_names() -> None:
@@ -209,7 +218,7 @@ def test_acl_storage_form_round_trips_through_msgpack() -> None:
     )
     blob = msgpack.packb(acl.to_obj())
     assert Acl.from_obj(msgpack.unpackb(blob)) == acl
-    assert acl.to_obj()["grants"][2] == {
+    assert acl.to_obj()["grants"][0] == {  # group grants are listed first
         "grantee": {"type": "Group", "uri": "http://acs.amazonaws.com/groups/global/AllUsers"},
         "permission": "READ",
     }

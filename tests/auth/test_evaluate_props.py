@@ -78,7 +78,8 @@ def statements(draw: st.DrawFn, bucket: bool) -> dict[str, Any]:
     if cond:
         s["Condition"] = cond
     if bucket:
-        neg = draw(st.integers(0, 4)) == 0
+        # NotPrincipal only in a Deny: S3 (and objfs) refuse it in an Allow.
+        neg = s["Effect"] == "Deny" and draw(st.integers(0, 4)) == 0
         s["NotPrincipal" if neg else "Principal"] = draw(st.sampled_from(PRINCIPALS))
     return s
 

@@ -22,7 +22,7 @@ from .support import OBJFS, raw_request
 
 def test_bucket_logging_round_trip_and_records(alice, bkt: str, s3env: dict) -> None:  # type: ignore[no-untyped-def]
     target = f"{bkt}-logs"
-    alice.create_bucket(Bucket=target)
+    alice.create_bucket(Bucket=target, ACL="log-delivery-write")  # lets the log delivery in
     assert "LoggingEnabled" not in alice.get_bucket_logging(Bucket=bkt)
     alice.put_bucket_logging(
         Bucket=bkt,
@@ -70,7 +70,7 @@ def _records(s3env: dict, target: str) -> list:  # type: ignore[type-arg]
 
 def test_records_name_auth_type_host_and_signature(alice, anon, server, bkt, s3env) -> None:  # type: ignore[no-untyped-def]
     target = f"{bkt}-logs"
-    alice.create_bucket(Bucket=target)
+    alice.create_bucket(Bucket=target, ACL="log-delivery-write")  # lets the log delivery in
     alice.put_bucket_logging(
         Bucket=bkt,
         BucketLoggingStatus={"LoggingEnabled": {"TargetBucket": target, "TargetPrefix": ""}},
@@ -98,7 +98,7 @@ def test_records_name_auth_type_host_and_signature(alice, anon, server, bkt, s3e
 
 def test_log_lines_have_s3s_26_fields(alice, bkt, s3env) -> None:  # type: ignore[no-untyped-def]
     target = f"{bkt}-logs"
-    alice.create_bucket(Bucket=target)
+    alice.create_bucket(Bucket=target, ACL="log-delivery-write")  # lets the log delivery in
     alice.put_bucket_logging(
         Bucket=bkt,
         BucketLoggingStatus={"LoggingEnabled": {"TargetBucket": target, "TargetPrefix": "raw/"}},
@@ -118,7 +118,7 @@ def test_log_lines_have_s3s_26_fields(alice, bkt, s3env) -> None:  # type: ignor
 
 def test_delete_objects_is_one_record_per_key(alice, bkt, s3env) -> None:  # type: ignore[no-untyped-def]
     target = f"{bkt}-logs"
-    alice.create_bucket(Bucket=target)
+    alice.create_bucket(Bucket=target, ACL="log-delivery-write")  # lets the log delivery in
     alice.put_bucket_logging(
         Bucket=bkt,
         BucketLoggingStatus={"LoggingEnabled": {"TargetBucket": target, "TargetPrefix": ""}},
@@ -156,7 +156,7 @@ def test_control_characters_cannot_forge_log_lines(alice, server, bkt, s3env) ->
     """A key (and a user agent) holding any control character is one record,
     read back by ``objfs bucket logging query`` with exactly that key."""
     target = f"{bkt}-logs"
-    alice.create_bucket(Bucket=target)
+    alice.create_bucket(Bucket=target, ACL="log-delivery-write")  # lets the log delivery in
     alice.put_bucket_logging(
         Bucket=bkt,
         BucketLoggingStatus={"LoggingEnabled": {"TargetBucket": target, "TargetPrefix": "c/"}},

@@ -166,7 +166,7 @@ def test_sse_c_key_on_an_object_without_one(tls):
 def test_access_log_records_tls_version_and_cipher(tls):
     server, s3, store_path = tls
     s3.create_bucket(Bucket="tlslogged")
-    s3.create_bucket(Bucket="tlslogs")
+    s3.create_bucket(Bucket="tlslogs", ACL="log-delivery-write")
     s3.put_bucket_logging(
         Bucket="tlslogged",
         BucketLoggingStatus={"LoggingEnabled": {"TargetBucket": "tlslogs", "TargetPrefix": ""}},

@@ -94,7 +94,8 @@ def test_target_must_exist_and_accept_delivery(logged: Store) -> None:
     store.create_user(OWNER, "alice")
     alice = RequestContext(store.user_identity("alice"), "cli")
     store.create_bucket(alice, "alices")
-    with pytest.raises(InvalidTargetBucketForLogging, match="log-delivery-write"):
+    # (S3 refuses with AccessDenied a target that does not let the logging service in.)
+    with pytest.raises(AccessDenied, match="log-delivery-write"):
         store.put_bucket_logging(alice, "alices", "logs")
     # ... until the target grants the LogDelivery group WRITE.
     store.put_bucket_acl(OWNER, "logs", canned="log-delivery-write")
@@ -596,3 +597,24 @@ def test_sigkill_after_delivery_loses_no_record(store_path: Path) -> None:
         store.flush_access_logs(OWNER)
         records = delivered(store)
     assert sorted(r.key for r in records) == sorted(f"k{i}" for i in range(120))
+
+
+@pytest.mark.parametrize("source", ["EventTime", "DeliveryTime"])
+def test_partitioned_prefix_puts_log_objects_under_account_region_bucket_and_date(
+    logged: Store, source: str
+) -> None:
+    store = logged
+    store.put_bucket_logging(OWNER, "src", "logs", "logs/", partition_date_source=source)
+    assert store.get_bucket_logging(OWNER, "src") == BucketLogging("src", "logs", "logs/", source)
+    store.put_object(OWNER, "src", "k", b"x")
+    store.flush_access_logs(OWNER)
+    owner_id = store.access.owner_id()
+    today = datetime.now(UTC).strftime("%Y/%m/%d")
+    # Requests before the change went to logs/NAME; the rest under the partition.
+    keys = [k for k in log_keys(store) if k.startswith(f"logs/{owner_id}/")]
+    assert keys and all(k.startswith(f"logs/{owner_id}/local/src/{today}/") for k in keys), keys
+    assert not any("\x00" in k for k in log_keys(store))
+    records = list(query_access_logs(store, OWNER, "logs", "logs/"))
+    assert ("REST.PUT.OBJECT", "k") in [(r.operation, r.key) for r in records]
+    with pytest.raises(InvalidArgument, match="PartitionDateSource"):
+        store.put_bucket_logging(OWNER, "src", "logs", "logs/", partition_date_source="Now")

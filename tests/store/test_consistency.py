@@ -16,6 +16,7 @@ import time
 import pytest
 
 from objfs.auth import totp
+from objfs.auth.public import PublicAccessBlock
 from objfs.errors import NoSuchBucket, NoSuchKey
 from objfs.store import OWNER, ChangeFeedGap, RequestContext, Store, Versioning, maintenance
 from objfs.store.types import SSERequest, SystemMeta, TimesUpdate
@@ -383,6 +384,10 @@ def test_every_mutating_method_advances_the_change_sequence(store, ctx):
         "delete_user_policy": lambda: store.delete_user_policy(ctx, "seq-user", "p"),
         "put_bucket_policy": lambda: store.put_bucket_policy(ctx, "seq-b", bucket_policy),
         "delete_bucket_policy": lambda: store.delete_bucket_policy(ctx, "seq-b"),
+        "put_public_access_block": lambda: store.put_public_access_block(
+            ctx, "seq-b", PublicAccessBlock()
+        ),
+        "delete_public_access_block": lambda: store.delete_public_access_block(ctx, "seq-b"),
         "put_bucket_cors": lambda: store.put_bucket_cors(ctx, "seq-b", [cors_rule]),
         "delete_bucket_cors": lambda: store.delete_bucket_cors(ctx, "seq-b"),
         "put_bucket_acl": lambda: store.put_bucket_acl(ctx, "seq-b", canned="public-read"),
@@ -452,6 +457,8 @@ def test_every_mutating_method_advances_the_change_sequence(store, ctx):
         "list_user_policies": lambda: store.list_user_policies(ctx, "reader"),
         "get_user_policy": lambda: store.get_user_policy(ctx, "reader", "p"),
         "get_bucket_policy": lambda: store.get_bucket_policy(ctx, "seq-b"),
+        "get_bucket_policy_status": lambda: store.get_bucket_policy_status(ctx, "seq-b"),
+        "get_public_access_block": lambda: store.get_public_access_block(ctx, "seq-b"),
         "get_bucket_logging": lambda: store.get_bucket_logging(ctx, "seq-b"),
         "get_bucket_acl": lambda: store.get_bucket_acl(ctx, "seq-b"),
         "get_bucket_cors": lambda: store.get_bucket_cors(ctx, "seq-b"),
@@ -494,6 +501,7 @@ def test_every_mutating_method_advances_the_change_sequence(store, ctx):
     store.put_user_policy(ctx, "reader", "p", policy)
     store.put_bucket_policy(ctx, "seq-b", bucket_policy)
     store.put_bucket_cors(ctx, "seq-b", [cors_rule])
+    store.put_public_access_block(ctx, "seq-b", PublicAccessBlock())
     st["reader_key"] = store.create_access_key(ctx, "reader")
     for name, call in reads.items():
         before = store.change_seq(OWNER)

@@ -11,8 +11,11 @@ Rules beyond the JSON shape (S3's and IAM's):
 - identity policies have no Principal/NotPrincipal; bucket policies need
   exactly one; size limits: bucket policy 20 KiB of UTF-8, identity policy
   6,144 characters not counting whitespace;
-- each statement has Effect, exactly one of Action/NotAction and of
-  Resource/NotResource; Sids are unique;
+- each statement has Effect, exactly one of Action/NotAction and at most
+  one of Resource/NotResource (an identity policy's statement exactly one; a
+  bucket policy's statement without either names no resource and so applies
+  to nothing, as S3-compatible servers take it); Sids are unique in an
+  identity policy (IAM's rule; a bucket policy may repeat one);
 - an action is ``*`` or ``s3:NAME`` (wildcards allowed; a name without
   wildcards must be one objfs knows); a resource is ``*`` or starts with
   ``arn:aws:s3:::``; condition keys are ones objfs knows.
@@ -61,6 +64,7 @@ class PrincipalSet:
     bare_star: bool = False  # written as "*" rather than {"AWS": "*"}
     aws: tuple[str, ...] = ()
     canonical_users: tuple[str, ...] = ()
+    services: tuple[str, ...] = ()  # {"Service": ...}: AWS services (log delivery)
 
 
 @dataclass(slots=True, frozen=True)
@@ -232,7 +236,7 @@ def policy_from_obj(doc: Any, kind: Kind, *, bucket: str | None = None) -> Polic
     out = []
     for i, st in enumerate(raw):
         s = _statement(i, st, kind, version == "2012-10-17", bucket)
-        if s.sid is not None:
+        if s.sid is not None and kind is Kind.IDENTITY:
             if s.sid in seen:
                 raise MalformedPolicy(f"{s.label()}: Sid must be unique in the policy")
             seen.add(s.sid)
@@ -265,8 +269,14 @@ def _statement(i: int, st: Any, kind: Kind, variables: bool, bucket: str | None)
         got = "nothing" if effect is None else _show(effect)
         raise w.fail("Effect", f'must be "Allow" or "Deny", got {got}')
     principal, not_principal = _principal_field(w, st, kind)
+    if not_principal and effect == "Allow":
+        # As S3: an Allow for everyone but a few is not a policy it accepts.
+        raise w.fail("NotPrincipal", 'may only be used with "Effect": "Deny"')
     acts, not_action = _either(w, st, "Action", "NotAction")
-    ress, not_resource = _either(w, st, "Resource", "NotResource")
+    if kind is Kind.BUCKET and "Resource" not in st and "NotResource" not in st:
+        ress, not_resource = (), False  # names nothing: the statement never applies
+    else:
+        ress, not_resource = _either(w, st, "Resource", "NotResource")
     field = "NotAction" if not_action else "Action"
     action_patterns = tuple(_action(w, field, a) for a in acts)
     field = "NotResource" if not_resource else "Resource"
@@ -367,6 +377,7 @@ def _principal(w: _Where, field: str, value: Any) -> PrincipalSet:
         )
     aws: tuple[str, ...] = ()
     canon: tuple[str, ...] = ()
+    services: tuple[str, ...] = ()
     for k, v in value.items():
         if k == "AWS":
             aws = _strings(w, f"{field}.AWS", v)
@@ -380,9 +391,13 @@ def _principal(w: _Where, field: str, value: Any) -> PrincipalSet:
                     raise w.fail(
                         f"{field}.CanonicalUser", f"{_show(c)} is not a 64-hex canonical id"
                     )
+        elif k == "Service":
+            services = _strings(w, f"{field}.Service", v)
         else:
-            raise w.fail(field, f"has unknown principal type {_q(k)} (AWS or CanonicalUser)")
-    return PrincipalSet(everyone="*" in aws, aws=aws, canonical_users=canon)
+            raise w.fail(
+                field, f"has unknown principal type {_q(k)} (AWS, CanonicalUser or Service)"
+            )
+    return PrincipalSet(everyone="*" in aws, aws=aws, canonical_users=canon, services=services)
 
 
 def _conditions(w: _Where, block: Any, variables: bool) -> tuple[Condition, ...]:
@@ -448,10 +463,13 @@ def _statement_obj(s: Statement) -> dict[str, Any]:
                 pval["AWS"] = _one_or_list(p.aws)
             if p.canonical_users:
                 pval["CanonicalUser"] = _one_or_list(p.canonical_users)
+            if p.services:
+                pval["Service"] = _one_or_list(p.services)
         out["NotPrincipal" if s.not_principal else "Principal"] = pval
     out["NotAction" if s.not_action else "Action"] = _one_or_list(tuple(a.text for a in s.actions))
-    res = _one_or_list(tuple(r.text for r in s.resources))
-    out["NotResource" if s.not_resource else "Resource"] = res
+    if s.resources:
+        res = _one_or_list(tuple(r.text for r in s.resources))
+        out["NotResource" if s.not_resource else "Resource"] = res
     if s.conditions:
         block: dict[str, dict[str, Any]] = {}
         for c in s.conditions:
