@@ -149,7 +149,7 @@ def test_bucket_policy_denies_a_sigv2_user(alice, bob_v2, bkt):  # type: ignore[
 
 def test_access_log_says_sigv2(alice, alice_v2, bkt, s3env):  # type: ignore[no-untyped-def]
     target = f"{bkt}-logs"
-    alice.create_bucket(Bucket=target)
+    alice.create_bucket(Bucket=target, ACL="log-delivery-write")  # lets the log delivery in
     alice.put_bucket_logging(
         Bucket=bkt,
         BucketLoggingStatus={"LoggingEnabled": {"TargetBucket": target, "TargetPrefix": ""}},
