@@ -160,7 +160,9 @@ def _put_multipart(
                 sse=enc.read,
             )
             parts.append((number, info.etag))
-        return store.complete_multipart_upload(ctx, dst.bucket, dst.key, upload_id, parts)
+        return store.complete_multipart_upload(
+            ctx, dst.bucket, dst.key, upload_id, parts, sse=enc.read
+        )
     except BaseException:
         # Free the parts already stored; the original error is what matters.
         try:

@@ -142,6 +142,7 @@ async def complete_upload(req: Request) -> Response:
         checksum=hdr.expected_checksum(req),
         if_match=req.h.get("if-match"),
         if_none_match=req.h.get("if-none-match"),
+        sse=hdr.read_sse(req),
     )
     out = xmldoc.root("CompleteMultipartUploadResult")
     xmldoc.add_all(

@@ -384,11 +384,16 @@ class MultipartMixin:
         checksum: tuple[str, str] | None = None,
         if_match: str | None = None,
         if_none_match: str | None = None,
+        sse: SSERequest | None = None,
     ) -> PutResult:
-        """``checksum``: (algorithm, value) the client says the object has
+        """``parts``: (number, ETag) in ascending order of number; of a number
+        listed twice in a row the last entry counts.
+        ``checksum``: (algorithm, value) the client says the object has
         (``BadDigest`` when it is not the one computed from the parts).
         ``if_match``/``if_none_match``: conditions on the key's current object,
         as PutObject's, checked in the transaction that commits.
+        ``sse``: an SSE-C upload is completed only with its key
+        (``InvalidRequest`` without it or with another one, as S3).
 
         Completing an upload completed already answers as the first time did while its
         version is still the key's latest (a client retrying a Complete whose
@@ -396,8 +401,11 @@ class MultipartMixin:
         if not parts:
             raise InvalidPart("a multipart upload needs at least one part to complete")
         numbers = [n for n, _ in parts]
-        if any(b <= a for a, b in zip(numbers, numbers[1:], strict=False)):
+        if any(b < a for a, b in zip(numbers, numbers[1:], strict=False)):
             raise InvalidPartOrder("parts must be listed in ascending order of part number")
+        # A part number listed again (a client that uploaded the part twice and
+        # kept both answers): as S3, its last entry counts.
+        parts = [p for p, after in zip(parts, [*numbers[1:], None], strict=True) if p[0] != after]
         raw = encode_key(key)
         with self.db.read() as cur:
             try:
@@ -409,6 +417,8 @@ class MultipartMixin:
                 return done
         if upload[7] == "aws:kms":  # the key must still be usable to complete
             self._domain(upload[9], None, ctx, bucket, key)
+        elif upload[7] == "SSE-C":  # as S3: the key the upload was created with, again
+            self._upload_domain(ctx, upload, sse, bucket, key)
         with self.db.write(durable=ctx.durable) as cur:
             upload = self._upload(cur, bucket, key, upload_id)
             stored = {row[0]: row for row in q.list_parts(cur, upload_id)}

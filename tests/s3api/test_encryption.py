@@ -137,11 +137,24 @@ def test_ssec_multipart_echoes_the_key(alice, bkt: str) -> None:  # type: ignore
     upload = alice.create_multipart_upload(Bucket=bkt, Key="mp", **SSEC)["UploadId"]
     part = alice.upload_part(Bucket=bkt, Key="mp", UploadId=upload, PartNumber=1, Body=b"a", **SSEC)
     assert part["SSECustomerKeyMD5"] == KEY_MD5 and "ServerSideEncryption" not in part
+    listed = {"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]}
+    # As S3: the upload's key again on Complete; without it, or with another, a 400.
+    other = bytes(range(1, 33))
+    for sent in (
+        {},
+        {
+            **SSEC,
+            "SSECustomerKey": base64.b64encode(other).decode(),
+            "SSECustomerKeyMD5": base64.b64encode(hashlib.md5(other).digest()).decode(),
+        },
+    ):
+        with pytest.raises(ClientError) as exc:
+            alice.complete_multipart_upload(
+                Bucket=bkt, Key="mp", UploadId=upload, MultipartUpload=listed, **sent
+            )
+        assert _error(exc) == ("InvalidRequest", 400)
     done = alice.complete_multipart_upload(
-        Bucket=bkt,
-        Key="mp",
-        UploadId=upload,
-        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]},
+        Bucket=bkt, Key="mp", UploadId=upload, MultipartUpload=listed, **SSEC
     )
     assert "ServerSideEncryption" not in done
     got = alice.get_object(Bucket=bkt, Key="mp", **SSEC)

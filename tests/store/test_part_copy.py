@@ -223,7 +223,7 @@ def test_chunks_are_shared_only_within_one_encryption_domain(store, ctx, bucket)
         assert part.etag == md5(src[at : at + PART + 1])
         grown = chunk_dir_bytes(store.path) - before
         assert (grown == 0) if shared else (grown >= PART), (dst_sse, src_key, grown)
-        store.complete_multipart_upload(ctx, bucket, "dst", uid, [(1, part.etag)])
+        store.complete_multipart_upload(ctx, bucket, "dst", uid, [(1, part.etag)], sse=part_sse)
         assert get_body(store, ctx, bucket, "dst", sse=part_sse) == src[at : at + PART + 1]
     _check_clean(store)
 
