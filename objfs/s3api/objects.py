@@ -113,31 +113,22 @@ async def get_object(req: Request) -> Response:
     version = req.params.get("versionId")
     sse = hdr.read_sse(req)
     # Open and suffix ranges are resolved by the store on the version it reads.
+    # So is a part (?partNumber=N): from the part sizes of that same version.
     byte_range = hdr.parse_range(req.h.get("range"))
     part = _part_number(req)
-    part_info = None
-    if part is not None:  # the part's bytes: the object's part sizes say where
-        part_info = await req.run(
-            req.store.head_object,
-            req.bucket,
-            req.key,
-            version_id=version,
-            sse=sse,
-            part_number=part,
-        )
-        byte_range = part_range(part_info, part)
-        if byte_range is None:  # part 1 of an object not uploaded in parts: all of it
-            part = None
     reader = await req.run(
         req.store.get_object,
         req.bucket,
         req.key,
         version_id=version,
         range=byte_range,
+        part_number=part,
         sse=sse,
         **_conditions(req),
     )
     info = reader.info
+    if part is not None and not info.parts:
+        part = None  # part 1 of an object not uploaded in parts: all of it
     headers = _override(req, hdr.version_headers(info)) + hdr.ssec_echo(req)
     status = 200
     if part is not None:

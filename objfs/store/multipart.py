@@ -646,17 +646,7 @@ def _completed(cur: Any, bucket: str, raw: bytes, upload_id: str) -> PutResult |
         or rec.unpack_extra(row[Col.HEADERS]).get("upload_id") != upload_id
     ):
         return None
-    info = rec.version_from_row(row, is_latest=True)
-    return PutResult(
-        info.version_id,
-        info.etag,
-        info.size,
-        seq=info.seq,
-        last_modified_ns=info.last_modified_ns,
-        sse=info.sse,
-        kms_key_id=info.kms_key_id,
-        checksum=info.checksum,
-    )
+    return PutResult.of(rec.version_from_row(row, is_latest=True))
 
 
 class _Summed:

@@ -139,16 +139,23 @@ class ObjectsMixin:
         if_none_match: str | None = None,
         if_modified_since_ns: int | None = None,
         if_unmodified_since_ns: int | None = None,
+        part_number: int | None = None,
     ) -> ObjectReader:
         """A reader of one version: the conditions are checked, and the range
-        (``(A, B)``, open ``(A, None)`` or suffix ``(None, N)``) resolved, on
-        the very version it reads, whatever writes happen meanwhile."""
+        (``(A, B)``, open ``(A, None)`` or suffix ``(None, N)``) or the part
+        (``part_number``, as ``head_object``: InvalidPart for a part it does
+        not have) resolved, on the very version it reads, whatever writes
+        happen meanwhile."""
+        if range is not None and part_number is not None:
+            raise InvalidRequest("Cannot specify both Range header and partNumber query parameter")
         with self.db.read() as cur:
             row, latest = self._resolve(cur, bucket, key, version_id)
         info = rec.version_from_row(row, is_latest=latest)
         _check_read_conditions(
             info, if_match, if_none_match, if_modified_since_ns, if_unmodified_since_ns
         )
+        if part_number is not None:
+            range = part_range(info, part_number)  # noqa: A001
         domain = self._domain(row[Col.DOMAIN], sse.customer_key if sse else None, ctx, bucket, key)
         return ObjectReader(self.chunks, domain, info, self._extents(row), range)
 

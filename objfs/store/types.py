@@ -260,6 +260,20 @@ class PutResult:
     kms_key_id: str | None = None
     checksum: Checksum | None = None  # the version's additional checksum, if any
 
+    @classmethod
+    def of(cls, version: ObjectVersion) -> PutResult:
+        """What a write answers once it made ``version``."""
+        return cls(
+            version.version_id,
+            version.etag,
+            version.size,
+            seq=version.seq,
+            last_modified_ns=version.last_modified_ns,
+            sse=version.sse,
+            kms_key_id=version.kms_key_id,
+            checksum=version.checksum,
+        )
+
 
 @dataclass(slots=True, frozen=True)
 class Moved:

@@ -636,15 +636,7 @@ class ObjectWriter:
                 self._intent.renew()  # all stored so far is referenced now
             self.dirty = False
             self.version = version
-            return PutResult(
-                version.version_id,
-                version.etag,
-                version.size,
-                seq=version.seq,
-                last_modified_ns=version.last_modified_ns,
-                sse=version.sse,
-                kms_key_id=version.kms_key_id,
-            )
+            return PutResult.of(version)
 
     def close(self) -> None:
         with self._lock:
