@@ -76,7 +76,10 @@ log = logging.getLogger(__name__)
 # ``parts.checksum``. objfs before format 5 would drop them silently on every
 # copy, rename or completed upload, so it must refuse the store. Upgrading
 # adds the (NULL = none) columns; nothing is rewritten.
-FORMAT_VERSION = 5
+# Format 6 adds the per-version tag set (``versions.tags``) and Object Lock
+# state (``lock_mode``, ``lock_until``, ``legal_hold``). objfs before format 6
+# would let anyone delete a locked version: it must refuse the store.
+FORMAT_VERSION = 6
 
 SCHEMA = """
 CREATE TABLE meta (name TEXT PRIMARY KEY, value) ;
@@ -116,7 +119,11 @@ CREATE TABLE versions (
     domain_id BLOB,
     manifest BLOB,               -- msgpack [[chunk_id|None, length], ...]
     base_seq INTEGER,            -- format 3: refs counted relative to this version
-    headers BLOB                 -- format 5: msgpack, standard headers and checksum
+    headers BLOB,                -- format 5: msgpack, standard headers and checksum
+    tags BLOB,                   -- format 6: msgpack {key: value}, the version's tag set
+    lock_mode TEXT,              -- format 6: Object Lock retention, GOVERNANCE or COMPLIANCE
+    lock_until INTEGER,          -- format 6: retain-until date, ns since epoch
+    legal_hold INTEGER NOT NULL DEFAULT 0  -- format 6: Object Lock legal hold ON
 );
 CREATE UNIQUE INDEX versions_key ON versions(bucket, key, version_id);
 CREATE INDEX versions_order ON versions(bucket, key, seq);
@@ -297,6 +304,19 @@ def _add_headers(cur: sqlite3.Cursor) -> None:
             cur.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
 
 
+def _add_tags_and_lock(cur: sqlite3.Cursor) -> None:
+    """Format 6: ``versions.tags``, ``lock_mode``, ``lock_until``, ``legal_hold`` (idempotent)."""
+    columns = {row[1] for row in cur.execute("PRAGMA table_info(versions)")}
+    for column, kind in (
+        ("tags", "BLOB"),
+        ("lock_mode", "TEXT"),
+        ("lock_until", "INTEGER"),
+        ("legal_hold", "INTEGER NOT NULL DEFAULT 0"),
+    ):
+        if column not in columns:
+            cur.execute(f"ALTER TABLE versions ADD COLUMN {column} {kind}")
+
+
 # Steps that bring a store from format N-1 to N (SQL statements, or functions
 # of the cursor), run in one transaction; each is idempotent.
 MIGRATIONS: dict[int, list[str | Callable[[sqlite3.Cursor], None]]] = {
@@ -310,6 +330,7 @@ MIGRATIONS: dict[int, list[str | Callable[[sqlite3.Cursor], None]]] = {
     3: [_add_base_seq],
     4: [_one_sequence, _link_inline],
     5: [_add_headers],
+    6: [_add_tags_and_lock],
 }
 
 

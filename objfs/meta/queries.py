@@ -21,10 +21,14 @@ from typing import Any
 
 VERSION_COLUMNS = (
     "seq, bucket, key, version_id, delete_marker, size, etag, created, content_type, "
-    "user_meta, sys_meta, sse, kms_key_id, domain_id, manifest, headers"
+    "user_meta, sys_meta, sse, kms_key_id, domain_id, manifest, headers, "
+    "tags, lock_mode, lock_until, legal_hold"
 )
 
 Row = tuple[Any, ...]
+
+# insert_version's placeholders: every column, then base_seq.
+_VERSION_SLOTS = ", ".join("?" * (VERSION_COLUMNS.count(",") + 2))
 
 # Listings never need the manifest (the biggest column) nor the headers record
 # (a multipart object's part list): NULL in their place.
@@ -120,7 +124,7 @@ def insert_version(
     4: ``add_change``), all other columns but its base, then its base."""
     cur.execute(
         f"INSERT INTO versions({VERSION_COLUMNS}, base_seq) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        f"VALUES ({_VERSION_SLOTS})",
         (seq, *values, base_seq),
     )
 

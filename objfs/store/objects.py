@@ -37,12 +37,14 @@ from objfs.store.records import Col
 from objfs.store.refcount import RefChanges, Tally, drop_version, owned, tally_of, tally_refs
 from objfs.store.space import frees_space
 from objfs.store.types import (
+    NO_LOCK,
     NULL_VERSION,
     BucketInfo,
     Checksum,
     ChunkRef,
     DeleteResult,
     ObjectHeaders,
+    ObjectLockState,
     ObjectVersion,
     PutResult,
     RequestContext,
@@ -313,6 +315,8 @@ class ObjectsMixin:
         checksum: Checksum | None = None,
         extra: dict[str, Any] | None = None,
         acl: AclSpec | None = None,
+        tags: dict[str, str] | None = None,
+        lock: ObjectLockState = NO_LOCK,
     ) -> PutResult:
         """Insert a version (or delete marker) as the key's latest, S3-style.
 
@@ -329,6 +333,7 @@ class ObjectsMixin:
         ``info``/``latest``: the bucket and the key's latest version row
         (None: the key has none) as this transaction read them already.
         ``acl``: the ACL the request gives the new version (canned or grants).
+        ``tags``/``lock``: the new version's tag set and Object Lock state.
         """
         if info is None:
             info = self._bucket(cur, bucket)
@@ -402,6 +407,10 @@ class ObjectsMixin:
                 domain_id,
                 rec.pack_manifest(manifest) if manifest else None,
                 rec.pack_headers(headers, checksum, extra),
+                rec.pack_tags(tags),
+                lock.mode,
+                lock.until_ns,
+                int(lock.legal_hold),
             ),
             base_seq,
         )

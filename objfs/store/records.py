@@ -30,7 +30,14 @@ from typing import Any
 
 import msgpack
 
-from objfs.store.types import Checksum, ChunkRef, ObjectHeaders, ObjectVersion, SystemMeta
+from objfs.store.types import (
+    Checksum,
+    ChunkRef,
+    ObjectHeaders,
+    ObjectLockState,
+    ObjectVersion,
+    SystemMeta,
+)
 from objfs.store.usermeta import check_user_meta
 
 _last_ns = 0
@@ -181,6 +188,15 @@ def unpack_extra(blob: bytes | None) -> dict[str, Any]:
     return dict(msgpack.unpackb(blob, raw=False)) if blob else {}
 
 
+def pack_tags(tags: dict[str, str] | None) -> bytes | None:
+    """A version's tag set (format 6), None when it has none."""
+    return msgpack.packb(dict(tags), use_bin_type=True) if tags else None
+
+
+def unpack_tags(blob: bytes | None) -> dict[str, str]:
+    return dict(msgpack.unpackb(blob, raw=False)) if blob else {}
+
+
 def version_from_row(row: Sequence[Any], *, is_latest: bool) -> ObjectVersion:
     """Build an ObjectVersion from a ``queries.VERSION_COLUMNS`` row."""
     (
@@ -200,6 +216,10 @@ def version_from_row(row: Sequence[Any], *, is_latest: bool) -> ObjectVersion:
         _domain,
         _manifest,
         headers,
+        tags,
+        lock_mode,
+        lock_until,
+        legal_hold,
     ) = row
     std, checksum = unpack_headers(headers)
     parts = unpack_extra(headers).get("parts", ()) if headers else ()
@@ -222,6 +242,8 @@ def version_from_row(row: Sequence[Any], *, is_latest: bool) -> ObjectVersion:
         checksum=checksum,
         parts=tuple(p[0] for p in parts),
         part_checksums=tuple(p[1] for p in parts),
+        tags=unpack_tags(tags),
+        lock=ObjectLockState(lock_mode, lock_until, bool(legal_hold)),
     )
 
 
@@ -230,3 +252,4 @@ class Col:
 
     SEQ, BUCKET, KEY, VERSION_ID, DM, SIZE, ETAG, CREATED, CTYPE = range(9)
     UMETA, SMETA, SSE, KMS, DOMAIN, MANIFEST, HEADERS = range(9, 16)
+    TAGS, LOCK_MODE, LOCK_UNTIL, LEGAL_HOLD = range(16, 20)

@@ -223,6 +223,25 @@ class Checksum:
 
 
 @dataclass(slots=True, frozen=True)
+class ObjectLockState:
+    """A version's Object Lock state (store format 6).
+
+    ``mode``: GOVERNANCE or COMPLIANCE retention (None: no retention);
+    ``until_ns``: its retain-until date, ns since the epoch; ``legal_hold``:
+    a legal hold is ON."""
+
+    mode: str | None = None
+    until_ns: int | None = None
+    legal_hold: bool = False
+
+    def __bool__(self) -> bool:
+        return self.mode is not None or self.legal_hold
+
+
+NO_LOCK = ObjectLockState()
+
+
+@dataclass(slots=True, frozen=True)
 class ObjectVersion:
     """One version (or delete marker) of one key."""
 
@@ -245,6 +264,8 @@ class ObjectVersion:
     # a completed multipart upload's part sizes and checksums (GET ?partNumber=N)
     parts: tuple[int, ...] = ()
     part_checksums: tuple[str | None, ...] = ()
+    tags: dict[str, str] = field(default_factory=dict)  # the version's tag set
+    lock: ObjectLockState = NO_LOCK
 
 
 @dataclass(slots=True, frozen=True)
