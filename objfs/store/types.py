@@ -237,6 +237,14 @@ class ObjectLockState:
     def __bool__(self) -> bool:
         return self.mode is not None or self.legal_hold
 
+    def holds(self, now_ns: int) -> bool:
+        """The version may not be deleted at ``now_ns``: a legal hold, or a
+        retention whose date has not passed (GOVERNANCE included: whether a
+        caller may bypass it is the store's decision, not this record's)."""
+        return self.legal_hold or (
+            self.mode is not None and self.until_ns is not None and self.until_ns > now_ns
+        )
+
 
 NO_LOCK = ObjectLockState()
 
