@@ -89,6 +89,7 @@ InvalidPartOrder = _error(
     "InvalidPartOrder", "InvalidPartOrder", 400, _errno.EINVAL, "Parts not ascending."
 )
 InvalidRange = _error("InvalidRange", "InvalidRange", 416, _errno.EINVAL, "Range not satisfiable.")
+InvalidTag = _error("InvalidTag", "InvalidTag", 400, _errno.EINVAL, "A tag breaks a rule.")
 InvalidRequest = _error("InvalidRequest", "InvalidRequest", 400, _errno.EINVAL, "Bad request.")
 InvalidURI = _error(
     "InvalidURI", "InvalidURI", 400, _errno.EINVAL, "Couldn't parse the specified URI."
@@ -132,6 +133,9 @@ NoSuchPublicAccessBlockConfiguration = _error(
 )
 NoSuchEntity = _error("NoSuchEntity", "NoSuchEntity", 404, _errno.ENOENT, "No such user or key.")
 NoSuchKey = _error("NoSuchKey", "NoSuchKey", 404, _errno.ENOENT, "No such key.")
+NoSuchTagSet = _error(
+    "NoSuchTagSet", "NoSuchTagSet", 404, _errno.ENOENT, "The TagSet does not exist"
+)
 NoSuchUpload = _error("NoSuchUpload", "NoSuchUpload", 404, _errno.ENOENT, "No such upload.")
 NoSuchVersion = _error("NoSuchVersion", "NoSuchVersion", 404, _errno.ENOENT, "No such version.")
 NotModified = _error("NotModified", "NotModified", 304, _errno.EAGAIN, "Not modified.")
@@ -189,6 +193,7 @@ class MFARequired(AccessDenied):  # type: ignore[misc, valid-type]
 
 
 # -- protocol errors of the HTTP API (objfs serve): wire integrity, XML, SigV4 --
+BadRequest = _error("BadRequest", "BadRequest", 400, _errno.EINVAL, "Bad request.")
 BadDigest = _error("BadDigest", "BadDigest", 400, _errno.EIO, "The body does not match its digest.")
 IncompleteBody = _error(
     "IncompleteBody", "IncompleteBody", 400, _errno.EIO, "Fewer bytes than announced."

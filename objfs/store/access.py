@@ -116,7 +116,8 @@ def condition_keys(args: Mapping[str, Any]) -> dict[str, Any]:
 def _request_keys(args: Mapping[str, Any]) -> dict[str, Any]:
     """Condition keys of what a write asks for: its ACL headers (``s3:x-amz-acl``,
     ``s3:x-amz-grant-*``, as sent), its copy source (``bucket/key``) and metadata
-    directive (only when the request names one)."""
+    directive (only when the request names one), its tags (``tags``:
+    ``s3:RequestObjectTag/<key>``, ``s3:RequestObjectTagKeys``)."""
     found: dict[str, Any] = {}
     acl = args.get("acl")
     if isinstance(acl, AclSpec):
@@ -125,6 +126,17 @@ def _request_keys(args: Mapping[str, Any]) -> dict[str, Any]:
         found["s3:x-amz-copy-source"] = f"{args['src_bucket']}/{args['src_key']}"
     if args.get("metadata_directive") is not None:
         found["s3:x-amz-metadata-directive"] = args["metadata_directive"]
+    tags = args.get("tags")
+    if isinstance(tags, Mapping):  # PutObject's x-amz-tagging, PutObjectTagging's body
+        found.update(tag_condition_keys(tags))
+    return found
+
+
+def tag_condition_keys(tags: Mapping[str, str]) -> dict[str, Any]:
+    """The condition keys of tags a request gives: ``s3:RequestObjectTag/<key>``
+    for each and ``s3:RequestObjectTagKeys`` (all the keys)."""
+    found: dict[str, Any] = {f"s3:RequestObjectTag/{k}": v for k, v in tags.items()}
+    found["s3:RequestObjectTagKeys"] = tuple(tags)
     return found
 
 

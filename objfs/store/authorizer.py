@@ -61,13 +61,43 @@ from objfs.meta import auth_queries as aq
 from objfs.meta import queries as q
 from objfs.meta.db import Database
 from objfs.store.access import current_request
-from objfs.store.records import Col
+from objfs.store.records import Col, unpack_tags
 from objfs.store.types import RequestContext
 
 _VERSION_READS = {
     "s3:GetObjectVersion": "s3:GetObject",
     "s3:GetObjectVersionAcl": "s3:GetObjectAcl",
 }
+
+
+# Actions on an existing version, which S3 decides with its tags in
+# ``s3:ExistingObjectTag/<key>`` (not a write of a new version).
+_EXISTING_TAG_ACTIONS = frozenset(
+    {
+        "s3:GetObject",
+        "s3:GetObjectVersion",
+        "s3:GetObjectAcl",
+        "s3:GetObjectVersionAcl",
+        "s3:PutObjectAcl",
+        "s3:PutObjectVersionAcl",
+        "s3:GetObjectTagging",
+        "s3:GetObjectVersionTagging",
+        "s3:PutObjectTagging",
+        "s3:PutObjectVersionTagging",
+        "s3:DeleteObjectTagging",
+        "s3:DeleteObjectVersionTagging",
+        "s3:DeleteObject",
+        "s3:DeleteObjectVersion",
+        "s3:GetObjectAttributes",
+        "s3:GetObjectVersionAttributes",
+    }
+)
+
+
+def _names_existing_tags(text: str | None) -> bool:
+    """Whether a policy document may test ``s3:ExistingObjectTag/...`` (a cheap
+    look at its text: the tags are read only for policies that name them)."""
+    return text is not None and "existingobjecttag/" in text.lower()
 
 
 @functools.lru_cache(maxsize=256)
@@ -499,6 +529,19 @@ class AccessControl:
         )
         return listing.allowed
 
+    def _existing_tags(
+        self, cur: Any, bucket: str, key: str, version_id: str | None
+    ) -> dict[str, str]:
+        """``s3:ExistingObjectTag/<key>`` of the version a request acts on."""
+        raw = key.encode("utf-8")
+        if version_id is None:
+            version_id = aq.latest_version_id(cur, bucket, raw)
+        row = None if version_id is None else q.get_version(cur, bucket, raw, version_id)
+        if row is None or row[Col.DM]:
+            return {}
+        tags = unpack_tags(row[Col.TAGS])
+        return {f"s3:ExistingObjectTag/{k}": v for k, v in tags.items()}
+
     def decide(
         self,
         ctx: RequestContext,
@@ -531,9 +574,12 @@ class AccessControl:
             bucket_policy = _bucket_policy(config["policy"], bucket)
         blocks = PublicAccessBlock.from_obj(config.get("public_access_block"))
         identity_policies: dict[str, Policy] = {}
+        # Does a policy read the object's tags? (Only then are they loaded.)
+        reads_tags = _names_existing_tags(config.get("policy"))
         if who.kind is PrincipalKind.USER and (self._schema_ok or aq.has_schema(cur)):
             for name, text in aq.list_user_policies(cur, who.name):
                 identity_policies[name] = _identity_policy(text)
+                reads_tags = reads_tags or _names_existing_tags(text)
         bucket_owner = object_owner = None
         acl = None
         if bucket_row is not None:
@@ -562,6 +608,13 @@ class AccessControl:
         )
         if ctx.user_agent:
             context["aws:UserAgent"] = ctx.user_agent
+        if (
+            reads_tags
+            and bucket is not None
+            and key is not None
+            and action in _EXISTING_TAG_ACTIONS
+        ):
+            context.update(self._existing_tags(cur, bucket, key, version_id))
         context.update(signature_condition_keys(ctx))
         request = Request(
             identity=who,

@@ -62,6 +62,7 @@ from objfs.store.objects import ObjectsMixin, ssec_not_applicable
 from objfs.store.policies import PoliciesMixin
 from objfs.store.reader import Extents
 from objfs.store.space import Space
+from objfs.store.tagging import TaggingMixin
 from objfs.store.types import (
     BucketInfo,
     Change,
@@ -89,6 +90,7 @@ class Store(
     CORSMixin,
     MFAMixin,
     AccessLogMixin,
+    TaggingMixin,
 ):
     """An objfs store directory opened for use. Thread-safe."""
 

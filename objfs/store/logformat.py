@@ -327,6 +327,12 @@ OPERATIONS: Mapping[str, tuple[Op, ...]] = {
     "put_bucket_logging": _ops(Op("REST.PUT.LOGGING_STATUS", **BKT)),
     "get_bucket_logging": _ops(Op("REST.GET.LOGGING_STATUS", **BKT)),
     "delete_bucket_logging": _ops(Op("REST.PUT.LOGGING_STATUS", **BKT)),
+    "put_bucket_tagging": _ops(Op("REST.PUT.BUCKETTAGGING", **BKT)),
+    "get_bucket_tagging": _ops(Op("REST.GET.BUCKETTAGGING", **BKT)),
+    "delete_bucket_tagging": _ops(Op("REST.DELETE.BUCKETTAGGING", **BKT)),
+    "put_object_tagging": _ops(Op("REST.PUT.OBJECT_TAGGING")),
+    "get_object_tagging": _ops(Op("REST.GET.OBJECT_TAGGING")),
+    "delete_object_tagging": _ops(Op("REST.DELETE.OBJECT_TAGGING")),
     # listings
     "list_objects": _ops(Op("REST.GET.BUCKET", **BKT)),
     "iter_objects": _ops(Op("REST.GET.BUCKET", **BKT)),

@@ -116,6 +116,7 @@ class MountMixin:
             base=(row[Col.SEQ], None),  # the same chunks: it adds no references
             headers=headers,
             checksum=checksum,
+            tags=rec.unpack_tags(row[Col.TAGS]),  # a rename keeps the object's tags
         )
         self._delete(cur, bucket, src, src_key, None)
         return result
@@ -490,8 +491,10 @@ class MountMixin:
             if content_type is None:
                 content_type = current[Col.CTYPE]
             headers, _ = rec.unpack_headers(current[Col.HEADERS])  # not its checksum: new data
+            tags = rec.unpack_tags(current[Col.TAGS])  # a file keeps its tags, as its xattrs
         else:
             headers = None
+            tags = None
         content_type = content_type or guess_content_type(key)
         result = self._commit_version(
             cur,
@@ -512,6 +515,7 @@ class MountMixin:
             info=info,
             latest=current,
             headers=headers,
+            tags=tags,
         )
         return ObjectVersion(
             bucket=bucket,
@@ -528,6 +532,7 @@ class MountMixin:
             sse=sse,
             kms_key_id=kms_key_id,
             seq=result.seq,
+            tags=tags or {},
         )
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from objfs.auth.acl import AclSpec
@@ -81,10 +81,16 @@ class MultipartMixin:
         headers: ObjectHeaders | None = None,
         checksum: Checksum | None = None,
         acl: AclSpec | None = None,
+        tags: Mapping[str, str] | None = None,
     ) -> str:
         """A new upload. ``checksum``: the algorithm (and type) the upload's parts
-        carry, no value; ``acl``: the ACL its object gets when completed."""
+        carry, no value; ``acl``: the ACL its object gets when completed;
+        ``tags``: its tag set (kept in the upload's record until then)."""
         raw = encode_key(key)
+        tags = self._request_tags(ctx, bucket, key, tags)
+        extra: dict[str, Any] = {"initiator": _initiator(ctx)}
+        if tags:
+            extra["tags"] = tags
         self.space.require_room()  # new data stops at the free-space floor (store/space.py)
         info = self.head_bucket(ctx, bucket)
         domain, label, kms = self._write_domain(info, sse, ctx, key)
@@ -104,7 +110,7 @@ class MultipartMixin:
                     label,
                     kms,
                     domain.domain_id,
-                    rec.pack_headers(headers, checksum, {"initiator": _initiator(ctx)}),
+                    rec.pack_headers(headers, checksum, extra),
                 ),
             )
             if acl is not None and acl.given:
@@ -472,6 +478,7 @@ class MultipartMixin:
                     "upload_id": upload_id,
                     "parts": [[stored[n][2], stored[n][5]] for n in numbers],
                 },
+                tags=rec.unpack_extra(upload[10]).get("tags"),
             )
             asked = self.access.take_object_acl(cur, bucket, raw, _acl_slot(upload_id))
             if asked is not None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import mimetypes
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from objfs.auth.acl import AclSpec
@@ -246,11 +246,15 @@ class ObjectsMixin:
         headers: ObjectHeaders | None = None,
         checksum: Checksum | Callable[[], Checksum | None] | None = None,
         acl: AclSpec | None = None,
+        tags: Mapping[str, str] | None = None,
     ) -> PutResult:
         """``checksum``: the body's additional checksum, or a function that gives
-        it once the body has been read (a trailer's, verified by the reader)."""
+        it once the body has been read (a trailer's, verified by the reader).
+        ``tags``: the new version's tag set (``x-amz-tagging``; needs
+        ``s3:PutObjectTagging`` too, as S3)."""
         raw = encode_key(key)
         check_user_meta(user_meta)  # before the body is read: refuse a big PUT up front
+        tags = self._request_tags(ctx, bucket, key, tags)
         info = self.head_bucket(ctx, bucket)
         if if_match is not None or if_none_match is not None:
             with self.db.read() as cur:
@@ -287,6 +291,7 @@ class ObjectsMixin:
                 headers=headers,
                 checksum=checksum,
                 acl=acl,
+                tags=tags,
             )
 
     def _commit_version(
@@ -484,6 +489,8 @@ class ObjectsMixin:
         if_unmodified_since_ns: int | None = None,
         headers: ObjectHeaders | None = None,
         acl: AclSpec | None = None,
+        tagging_directive: str | None = None,
+        tags: Mapping[str, str] | None = None,
     ) -> PutResult:
         """Copy a version; shares chunks when the encryption domain stays the same.
 
@@ -492,10 +499,17 @@ class ObjectsMixin:
         still there; one that fails is ``PreconditionFailed``. ``metadata_directive``
         None is COPY (the request named none: no ``s3:x-amz-metadata-directive``).
         ``headers``: the standard headers of the copy under REPLACE (COPY
-        keeps the source's); the checksum always goes with the data."""
+        keeps the source's); the checksum always goes with the data.
+        ``tagging_directive``: COPY (None: the default) gives the copy the
+        source's tags, REPLACE the ``tags`` given (none without)."""
         metadata_directive = metadata_directive or "COPY"
         if metadata_directive not in ("COPY", "REPLACE"):
             raise InvalidArgument("metadata directive must be COPY or REPLACE")
+        tagging_directive = tagging_directive or "COPY"
+        if tagging_directive not in ("COPY", "REPLACE"):
+            raise InvalidArgument("Unknown tagging directive.")
+        if tagging_directive == "REPLACE":
+            tags = self._request_tags(ctx, dst_bucket, dst_key, tags)
         if metadata_directive == "REPLACE":
             check_user_meta(user_meta)  # before any data is copied
         dst_raw = encode_key(dst_key)
@@ -537,6 +551,8 @@ class ObjectsMixin:
         src_headers, checksum = rec.unpack_headers(row[Col.HEADERS])
         if metadata_directive == "COPY":
             headers = src_headers
+        if tagging_directive == "COPY":
+            tags = rec.unpack_tags(row[Col.TAGS])
         manifest = rec.unpack_manifest(row[Col.MANIFEST])
         if want_domain.domain_id != src_domain.domain_id:
             info = rec.version_from_row(row, is_latest=False)
@@ -573,6 +589,7 @@ class ObjectsMixin:
                 headers=headers,
                 checksum=checksum,
                 acl=acl,
+                tags=tags,
             )
 
     # -- deleting ----------------------------------------------------------------

@@ -392,6 +392,10 @@ def test_every_mutating_method_advances_the_change_sequence(store, ctx):
         "delete_bucket_cors": lambda: store.delete_bucket_cors(ctx, "seq-b"),
         "put_bucket_acl": lambda: store.put_bucket_acl(ctx, "seq-b", canned="public-read"),
         "put_object_acl": lambda: store.put_object_acl(ctx, "seq-b", "a", canned="public-read"),
+        "put_object_tagging": lambda: store.put_object_tagging(ctx, "seq-b", "w2", {"t": "1"}),
+        "delete_object_tagging": lambda: store.delete_object_tagging(ctx, "seq-b", "w2"),
+        "put_bucket_tagging": lambda: store.put_bucket_tagging(ctx, "seq-b", {"t": "1"}),
+        "delete_bucket_tagging": lambda: store.delete_bucket_tagging(ctx, "seq-b"),
         "mfa_enable": mfa,
         "mfa_disable": mfa_off,
         "delete_access_key": lambda: store.delete_access_key(ctx, "seq-user", st["access_key"]),
@@ -464,6 +468,8 @@ def test_every_mutating_method_advances_the_change_sequence(store, ctx):
         "get_bucket_cors": lambda: store.get_bucket_cors(ctx, "seq-b"),
         "cors_match": lambda: store.cors_match(ctx, "seq-b", "http://a.test", "GET"),
         "get_object_acl": lambda: store.get_object_acl(ctx, "seq-b", "w2"),
+        "get_object_tagging": lambda: store.get_object_tagging(ctx, "seq-b", "w2"),
+        "get_bucket_tagging": lambda: store.get_bucket_tagging(ctx, "seq-b"),
         "check_access": lambda: store.check_access(ctx, "s3:GetObject", "seq-b", "w2"),
         "simulate_policy": lambda: store.simulate_policy(
             ctx, store.user_identity("reader"), "s3:GetObject", "seq-b", "w2"
@@ -502,6 +508,7 @@ def test_every_mutating_method_advances_the_change_sequence(store, ctx):
     store.put_bucket_policy(ctx, "seq-b", bucket_policy)
     store.put_bucket_cors(ctx, "seq-b", [cors_rule])
     store.put_public_access_block(ctx, "seq-b", PublicAccessBlock())
+    store.put_bucket_tagging(ctx, "seq-b", {"t": "1"})
     st["reader_key"] = store.create_access_key(ctx, "reader")
     for name, call in reads.items():
         before = store.change_seq(OWNER)
