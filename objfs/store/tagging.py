@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from objfs.errors import BadRequest, InvalidTag, NoSuchTagSet
 from objfs.meta import queries as q
