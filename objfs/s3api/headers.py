@@ -218,6 +218,8 @@ def version_headers(info: ObjectVersion) -> list[tuple[str, str]]:
         if value is not None:
             out.append((header, value))
     out += sse_headers(info.sse, info.kms_key_id)
+    if info.tags:
+        out.append(("x-amz-tagging-count", str(len(info.tags))))
     for k, v in sorted(info.user_meta.items()):
         out.append((META + k, v))
     sm = info.sys_meta

@@ -10,6 +10,7 @@ from objfs.errors import InvalidArgument, MalformedXML
 from objfs.s3api import headers as hdr
 from objfs.s3api import listing, xmldoc
 from objfs.s3api.request import Request, Response
+from objfs.s3api.tagging import parse_tagging_header
 from objfs.store import checksums
 
 
@@ -30,6 +31,7 @@ async def create_upload(req: Request) -> Response:
         headers=hdr.object_headers(req),
         checksum=checksum,
         acl=acl_spec_from_headers(req.h),
+        tags=parse_tagging_header(req.h.get("x-amz-tagging")),
     )
     doc = xmldoc.root("InitiateMultipartUploadResult")
     xmldoc.add_all(doc, [("Bucket", req.bucket), ("Key", req.key), ("UploadId", upload_id)])

@@ -22,6 +22,7 @@ from objfs.s3api import headers as hdr
 from objfs.s3api import xmldoc
 from objfs.s3api.errors import public_message
 from objfs.s3api.request import Request, Response
+from objfs.s3api.tagging import parse_tagging_header
 from objfs.store import ObjectVersion
 from objfs.store.parts import part_checksum, part_range
 
@@ -175,6 +176,7 @@ async def put_object(req: Request) -> Response:
         headers=hdr.object_headers(req),
         checksum=hdr.body_checksum(req),
         acl=acl_spec_from_headers(req.h),
+        tags=parse_tagging_header(req.h.get("x-amz-tagging")),
     )
     headers = [("ETag", f'"{result.etag}"')]
     if result.version_id != "null":
@@ -203,6 +205,8 @@ async def copy_object(req: Request) -> Response:
         sse=hdr.sse_request(req),
         src_sse=hdr.copy_source_sse(req),
         acl=acl_spec_from_headers(req.h),
+        tagging_directive=req.h.get("x-amz-tagging-directive"),
+        tags=parse_tagging_header(req.h.get("x-amz-tagging")),
         # The source's conditions, checked by the store on the version it copies.
         **_conditions(req, "x-amz-copy-source-"),
         headers=hdr.object_headers(req) if directive == "REPLACE" else None,

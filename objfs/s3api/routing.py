@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from objfs.errors import NotImplementedOperation
-from objfs.s3api import attributes, buckets, config, cors, listing, multipart, objects
+from objfs.s3api import attributes, buckets, config, cors, listing, multipart, objects, tagging
 from objfs.s3api.request import Request, Response
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -52,6 +52,9 @@ ROUTES: dict[tuple[str, str, str], Handler] = {
     ("GET", "bucket", "encryption"): config.get_encryption,
     ("PUT", "bucket", "encryption"): config.put_encryption,
     ("DELETE", "bucket", "encryption"): config.delete_encryption,
+    ("GET", "bucket", "tagging"): tagging.get_bucket_tagging,
+    ("PUT", "bucket", "tagging"): tagging.put_bucket_tagging,
+    ("DELETE", "bucket", "tagging"): tagging.delete_bucket_tagging,
     ("GET", "bucket", ""): listing.list_objects,
     ("GET", "bucket", "list-type"): listing.list_objects,
     ("GET", "bucket", "versions"): listing.list_object_versions,
@@ -63,6 +66,9 @@ ROUTES: dict[tuple[str, str, str], Handler] = {
     ("DELETE", "object", ""): objects.delete_object,
     ("GET", "object", "acl"): config.get_object_acl,
     ("PUT", "object", "acl"): config.put_object_acl,
+    ("GET", "object", "tagging"): tagging.get_object_tagging,
+    ("PUT", "object", "tagging"): tagging.put_object_tagging,
+    ("DELETE", "object", "tagging"): tagging.delete_object_tagging,
     ("POST", "object", "uploads"): multipart.create_upload,
     ("PUT", "object", "partNumber"): multipart.upload_part,
     ("GET", "object", "partNumber"): objects.get_object,
