@@ -30,6 +30,7 @@ from objfs.cli import (
     policy,
     presign,
     serve,
+    tagging,
     transfer,
     users,
 )
@@ -138,6 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
         mfa,
         serve,
         presign,
+        tagging,
     ):
         group.register(build)
     policy.register_acl(build)
