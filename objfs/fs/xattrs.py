@@ -8,6 +8,12 @@ Owns the xattr namespace of the mount:
   ``user.s3.sse`` is the object's encryption (``none``, ``AES256``,
   ``aws:kms``, ``SSE-C``, or ``CSE`` for client-side encrypted objects);
   ``user.s3.sse_kms_key_id`` (the KMS key id) exists for ``aws:kms`` objects;
+* ``user.s3.tag.KEY`` is the object tag ``KEY`` (value: the tag's value),
+  read on files and ``.versions/`` entries, set and removed on files: that
+  changes the current version's tag set in place (no new version, as S3's
+  PutObjectTagging). A tag S3 refuses (too long, a character outside its
+  alphabet, an ``aws:`` key) is EINVAL; an 11th tag is ENOSPC (no room for
+  the attribute, as user metadata over 2 KB);
 * any other ``user.NAME`` is the object's S3 user metadata ``NAME``
   (``x-amz-meta-NAME``); setting/removing amends the current version in
   place (no new version). The client-side encryption envelope
@@ -31,6 +37,7 @@ from typing import TYPE_CHECKING
 import pyfuse3
 
 from objfs.crypto.cse import META_KEY
+from objfs.errors import InvalidTag
 from objfs.fs.encryption import mode_of
 from objfs.fs.inodes import Kind, Node
 from objfs.fs.runner import caller, fuse_error, fuse_handler
@@ -42,6 +49,7 @@ if TYPE_CHECKING:
 
 FACTS = ("etag", "version_id", "content_type", "sse", "sse_kms_key_id")
 FACT_PREFIX = b"user.s3."
+TAG_PREFIX = b"user.s3.tag."
 USER_PREFIX = b"user."
 ENVELOPE = USER_PREFIX + META_KEY.encode()
 
@@ -82,7 +90,9 @@ class XattrOps:
         version = await self._xattr_version(self.node_of(inode))
         if version is None:
             raise fuse_error(pyfuse3.ENOATTR)
-        if name.startswith(FACT_PREFIX):
+        if name.startswith(TAG_PREFIX):
+            value = _tags(version).get(name)
+        elif name.startswith(FACT_PREFIX):
             value = _facts(version).get(name)
         else:
             value = _user(version).get(name[len(USER_PREFIX) :])
@@ -97,7 +107,9 @@ class XattrOps:
         version = await self._xattr_version(self.node_of(inode))
         if version is None or file_type(version.sys_meta) != "file":
             return []
-        return list(_facts(version)) + [USER_PREFIX + k for k in _user(version)]
+        return (
+            list(_facts(version)) + list(_tags(version)) + [USER_PREFIX + k for k in _user(version)]
+        )
 
     async def _change_user_meta(
         self: ObjfsOperations, inode: int, name: bytes, value: bytes | None
@@ -106,6 +118,9 @@ class XattrOps:
         self.check_writable(node)
         if not name.startswith(USER_PREFIX) or node.kind is not Kind.FILE:
             raise fuse_error(errno.ENOTSUP)
+        if name.startswith(TAG_PREFIX):
+            await self._change_tag(node, name, value)
+            return
         if name.startswith(FACT_PREFIX) or name == ENVELOPE:
             raise fuse_error(errno.EPERM)
         try:
@@ -133,6 +148,45 @@ class XattrOps:
         if node.state is not None:
             node.state.base = updated
 
+    async def _change_tag(
+        self: ObjfsOperations, node: Node, name: bytes, value: bytes | None
+    ) -> None:
+        """Set or remove one tag of the file's current version, in place."""
+        try:
+            tag = name[len(TAG_PREFIX) :].decode("utf-8")
+            tag_value = value.decode("utf-8") if value is not None else None
+        except UnicodeDecodeError:
+            raise fuse_error(errno.EINVAL) from None
+        if node.state is not None and node.state.dirty:
+            await self.commit_node(node, durable=False)
+        version = await self._xattr_version(node)
+        if version is None or node.path is None:
+            raise fuse_error(errno.ENOENT)
+        tags = dict(version.tags)
+        if tag_value is None:
+            if tag not in tags:
+                raise fuse_error(pyfuse3.ENOATTR)
+            del tags[tag]
+        else:
+            tags[tag] = tag_value
+        try:
+            updated = await self.run(
+                self.store.put_object_tagging,
+                caller(),
+                self.bucket,
+                self.keys.key(node.path),
+                tags,
+            )
+        except InvalidTag as err:
+            # One tag too many: no room for the attribute (as user metadata over 2 KB).
+            raise fuse_error(
+                errno.ENOSPC if err.details.get("too_many") else errno.EINVAL
+            ) from None
+        self.note_own_change(updated.key)
+        node.version = updated
+        if node.state is not None:
+            node.state.base = updated
+
     @fuse_handler
     async def setxattr(
         self: ObjfsOperations, inode: int, name: bytes, value: bytes, ctx: pyfuse3.RequestContext
@@ -148,3 +202,7 @@ class XattrOps:
 
 def _user(version: ObjectVersion) -> dict[bytes, bytes]:
     return {k.encode(): v.encode() for k, v in version.user_meta.items() if k != META_KEY}
+
+
+def _tags(version: ObjectVersion) -> dict[bytes, bytes]:
+    return {TAG_PREFIX + k.encode(): v.encode() for k, v in version.tags.items()}
