@@ -553,6 +553,15 @@ class ObjectsMixin:
             headers = src_headers
         if tagging_directive == "COPY":
             tags = rec.unpack_tags(row[Col.TAGS])
+            if tags:  # as S3: copying tags reads them (s3:GetObjectTagging on the source)
+                self.access.check(
+                    ctx,
+                    "s3:GetObjectVersionTagging" if src_version_id else "s3:GetObjectTagging",
+                    src_bucket,
+                    src_key,
+                    src_version_id,
+                    {"s3:VersionId": src_version_id} if src_version_id else {},
+                )
         manifest = rec.unpack_manifest(row[Col.MANIFEST])
         if want_domain.domain_id != src_domain.domain_id:
             info = rec.version_from_row(row, is_latest=False)

@@ -184,3 +184,24 @@ def test_request_tag_conditions_and_put_needs_tagging_permission(
     with pytest.raises(AccessDenied):
         store.put_object(alice, bucket, "k", b"x", tags={"security": "public", "secret": "1"})
     assert store.get_object_tagging(OWNER, bucket, "k").tags == {"security": "public"}
+
+
+def test_copying_tags_needs_get_object_tagging(store: Store, alice: RequestContext, bucket: str):
+    arn = f"arn:aws:s3:::{bucket}/*"
+    grant = {"Effect": "Allow", "Principal": {"AWS": "alice"}, "Resource": arn}
+    store.put_bucket_policy(
+        OWNER, bucket, policy({**grant, "Action": ["s3:GetObject", "s3:PutObject"]})
+    )
+    store.put_object(OWNER, bucket, "plain", b"p")
+    store.put_object(OWNER, bucket, "tagged", b"t", tags={"a": "1"})
+    store.copy_object(alice, bucket, "plain", bucket, "c1")
+    store.copy_object(alice, bucket, "tagged", bucket, "c2", tagging_directive="REPLACE")
+    with pytest.raises(AccessDenied):
+        store.copy_object(alice, bucket, "tagged", bucket, "c3")
+    store.put_bucket_policy(
+        OWNER,
+        bucket,
+        policy({**grant, "Action": ["s3:GetObject", "s3:PutObject", "s3:GetObjectTagging"]}),
+    )
+    store.copy_object(alice, bucket, "tagged", bucket, "c3")
+    assert store.get_object_tagging(OWNER, bucket, "c3").tags == {"a": "1"}
