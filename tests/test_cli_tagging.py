@@ -15,6 +15,8 @@ def test_object_tags(sh: Shell) -> None:  # noqa: F811
     out = sh.ok("tag", "put", "s3://photos/a.jpg", "project=alpha", "review=", "x=a=b").out
     assert "3 tag(s) set on s3://photos/a.jpg (version " in out
     assert sh.ok("tag", "get", "s3://photos/a.jpg").out == "project=alpha\nreview=\nx=a=b\n"
+    assert "tag:           project=alpha" in sh.ok("head", "s3://photos/a.jpg").out
+    assert sh.ok("--json", "head", "s3://photos/a.jpg").json()["tags"]["x"] == "a=b"
     assert json.loads(sh.ok("--json", "tag", "get", "s3://photos/a.jpg").out) == {
         "TagSet": [
             {"Key": "project", "Value": "alpha"},

@@ -79,6 +79,7 @@ def head_record(v: ObjectVersion, plain_size: int | None = None) -> dict[str, An
         for name in ("mode", "uid", "gid", "mtime_ns", "atime_ns", "ctime_ns", "rdev", "symlink")
         if getattr(sysm, name) is not None
     }
+    record["tags"] = dict(sorted(v.tags.items()))
     # S3's standard headers (Cache-Control ...), by their HTTP names.
     record["headers"] = {
         name: getattr(v.headers, attr)
@@ -161,6 +162,8 @@ def format_head(v: ObjectVersion, plain_size: int | None = None) -> list[str]:
         lines.append(f"{'cse:':<15}client-side encrypted (size is of the ciphertext)")
     for name, value in sorted(record["user_meta"].items()):
         lines.append(f"{'meta:':<15}{name}={value}")
+    for name, value in record["tags"].items():
+        lines.append(f"{'tag:':<15}{name}={value}")
     for name, value in record["headers"].items():
         lines.append(f"{'header:':<15}{name}: {value}")
     lines.append(f"{'type:':<15}{record['type']}")
