@@ -127,7 +127,7 @@ def _request_keys(args: Mapping[str, Any]) -> dict[str, Any]:
     if args.get("metadata_directive") is not None:
         found["s3:x-amz-metadata-directive"] = args["metadata_directive"]
     tags = args.get("tags")
-    if isinstance(tags, Mapping):  # PutObject's x-amz-tagging, PutObjectTagging's body
+    if isinstance(tags, Mapping) and tags:  # PutObject's x-amz-tagging, PutObjectTagging's body
         found.update(tag_condition_keys(tags))
     return found
 

@@ -1,4 +1,4 @@
-"""Object and bucket tags through the store API (S3-SEMANTICS.md "Tags").
+"""Object and bucket tags through the store API (objfs/store/tagging.py).
 
 A version's tags change in place (no new version, same ETag); every way a
 version is made (PUT, copy, multipart, the mount's rename) gives it the tag
