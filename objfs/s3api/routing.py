@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from objfs.errors import NotImplementedOperation
-from objfs.s3api import attributes, buckets, config, cors, listing, multipart, objects
+from objfs.s3api import attributes, buckets, config, cors, listing, multipart, objects, post
 from objfs.s3api.request import Request, Response
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -57,6 +57,7 @@ ROUTES: dict[tuple[str, str, str], Handler] = {
     ("GET", "bucket", "versions"): listing.list_object_versions,
     ("GET", "bucket", "uploads"): multipart.list_uploads,
     ("POST", "bucket", "delete"): objects.delete_objects,
+    ("POST", "bucket", ""): post.post_object,
     ("GET", "object", ""): objects.get_object,
     ("HEAD", "object", ""): objects.head_object,
     ("PUT", "object", ""): objects.put_object,

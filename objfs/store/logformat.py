@@ -340,6 +340,7 @@ OPERATIONS: Mapping[str, tuple[Op, ...]] = {
     "get_object": _ops(Op("REST.GET.OBJECT")),
     "read_range": _ops(Op("REST.GET.OBJECT")),
     "put_object": _ops(Op("REST.PUT.OBJECT", version=None)),
+    "post_object": _ops(Op("REST.POST.OBJECT", version=None)),  # a browser form upload
     "copy_object": _ops(
         Op("REST.COPY.OBJECT", bucket="dst_bucket", key="dst_key", version=None),
         Op("REST.COPY.OBJECT_GET", bucket="src_bucket", key="src_key", version="src_version_id"),
