@@ -183,7 +183,7 @@ def verify_v2(policy_b64: str, signature: str, secret: str) -> None:
 
 
 def sign_v4(
-    policy: Mapping[str, object], *, access_key: str, secret: str, region: str, now: datetime
+    policy: Mapping[str, object], *, access_key: str, secret_key: str, region: str, now: datetime
 ) -> dict[str, str]:
     """The form fields of a SigV4 POST (``objfs presign --post``, tests): the
     policy gets the x-amz-algorithm/credential/date conditions it must name."""
@@ -197,5 +197,5 @@ def sign_v4(
     doc = dict(policy)
     doc["conditions"] = [*list(doc.get("conditions", [])), *({k: v} for k, v in fields.items())]  # type: ignore[call-overload]
     policy_b64 = base64.b64encode(json.dumps(doc).encode()).decode()
-    key = sigv4.signing_key(secret, date[:8], region, "s3")
+    key = sigv4.signing_key(secret_key, date[:8], region, "s3")
     return {**fields, "policy": policy_b64, "x-amz-signature": sigv4.signature(key, policy_b64)}

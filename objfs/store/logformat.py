@@ -395,7 +395,10 @@ def operations_of(method: str, needs: tuple[Any, ...]) -> tuple[Op, ...]:
 
 
 def success_status(operation: str) -> int:
-    """HTTP status of a successful call: 204 for deletes, as S3 answers them."""
+    """HTTP status of a successful call: 204 for deletes, as S3 answers them,
+    and for a form upload (POST Object's answer unless the form asks another)."""
+    if operation == "REST.POST.OBJECT":
+        return 204
     return 204 if operation.startswith(("REST.DELETE.", "BATCH.DELETE.")) else 200
 
 
