@@ -332,7 +332,9 @@ async def post_object(req: Request) -> Response:
         upload.store.post_object, req.bucket, key, upload.body.file(), **objects.put_args(upload)
     )
     scheme = "https" if req.secure else "http"
-    location = f"{scheme}://{req.h.get('host', '')}/{req.bucket}/{quote(key)}"
+    # path style (POST /BUCKET) or virtual-hosted (POST / to BUCKET.domain)
+    where = f"/{req.bucket}/" if req.path.strip("/") == req.bucket else "/"
+    location = f"{scheme}://{req.h.get('host', '')}{where}{quote(key)}"
     return _answer(upload, fields, result, location)
 
 

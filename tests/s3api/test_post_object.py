@@ -33,7 +33,8 @@ import pytest
 from objfs.store import OWNER, Store
 from objfs.store.logquery import query_access_logs
 
-from .support import OBJFS, Key, client
+from .conftest import make_users
+from .support import OBJFS, Key, Server, client
 from .test_browser import PAGE, _open, _Quiet, browser  # noqa: F401 - browser: a fixture
 from .test_memory import MiB, peak_rss
 
@@ -93,7 +94,8 @@ def post(
     length = len(body) + len(head) + (stream[0] * len(stream[1]) if stream else 0) + len(tail)
     parts = urlsplit(url)
     conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=120)
-    conn.putrequest("POST", parts.path + (f"?{parts.query}" if parts.query else ""))
+    target = parts.path + (f"?{parts.query}" if parts.query else "")
+    conn.putrequest("POST", target, skip_host="Host" in (headers or {}))
     sent = {
         "Content-Type": f"multipart/form-data; boundary={boundary}",
         "Content-Length": str(length),
@@ -448,6 +450,34 @@ def test_a_large_file_streams_in_bounded_memory(alice, bkt, server):  # type: ig
     assert grew < 40 * MiB, f"server peak memory grew by {grew // MiB} MiB for a 64 MiB form"
     assert got.headers["etag"] == f'"{hashlib.md5(block * (size // MiB)).hexdigest()}"'
     assert alice.head_object(Bucket=bkt, Key="big")["ContentLength"] == size
+
+
+def test_virtual_hosted_and_sigv2_refused(tmp_path):  # type: ignore[no-untyped-def]
+    store = tmp_path / "store"
+    Store.init(store).close()
+    alice_key = make_users(store, "alice")["alice"]
+    server = Server(store, "--domain", "s3.test", "--no-sigv2", log=tmp_path / "log")
+    try:
+        alice = client(server.endpoint, alice_key)
+        alice.create_bucket(Bucket="vhost")
+        made = alice.generate_presigned_post("vhost", "k", ExpiresIn=60)
+        host = f"vhost.s3.test:{server.port}"
+        got = post(
+            f"{server.endpoint}/",
+            [*made["fields"].items(), ("file", ("f", b"by host"))],
+            headers={"Host": host},
+        )
+        assert got.status == 204, got.body
+        assert got.headers["location"] == f"http://{host}/k"
+        assert alice.get_object(Bucket="vhost", Key="k")["Body"].read() == b"by host"
+        policy = {"expiration": expiry(), "conditions": [{"bucket": "vhost"}, {"key": "k"}]}
+        got = post(
+            f"{server.endpoint}/vhost",
+            [("key", "k"), *v2_form(alice_key, policy), ("file", ("f", b"v2"))],
+        )
+        assert (got.status, got.code) == (400, "InvalidRequest")
+    finally:
+        assert server.stop() == 0
 
 
 # -- objfs presign --post --------------------------------------------------------
