@@ -238,9 +238,11 @@ def tagging_header(document: str) -> str:
 
 
 def _object_headers(fields: dict[str, str]) -> list[tuple[str, str]]:
-    """The form's fields that PutObject takes as headers, under their header names."""
+    """The form's fields that PutObject takes as headers, under their header names,
+    their UTF-8 bytes read as latin-1 as a header's are (``sigv4.as_sent``)."""
     out = []
-    for name, value in fields.items():
+    for name, text in fields.items():
+        value = text.encode("utf-8").decode("latin-1")
         if name == "acl":
             out.append(("x-amz-acl", value))
         elif name == "tagging":

@@ -212,6 +212,17 @@ def test_fields_are_case_insensitive_and_after_the_file_ignored(alice, bkt):  # 
     assert head["ContentType"] == "text/csv" and head["Metadata"] == {}
 
 
+def test_non_ascii_metadata_is_kept_as_text(alice, bkt, s3env):  # type: ignore[no-untyped-def]
+    # "Ã©" is also what the UTF-8 bytes of "é" read as latin-1: kept as sent
+    meta = {"x-amz-meta-name": "Ã©", "x-amz-meta-cup": "café ☕"}
+    conditions = [{k: v} for k, v in meta.items()]
+    url, form = presigned(alice, bkt, "k", fields=meta, conditions=conditions)
+    got = post(url, [*form, ("file", ("f", b"x"))])
+    assert got.status == 204, got.body
+    with Store.open(s3env["store"]) as store:
+        assert store.head_object(OWNER, bkt, "k").user_meta == {"name": "Ã©", "cup": "café ☕"}
+
+
 # -- SigV2 policies and every condition kind ------------------------------------
 
 
