@@ -246,7 +246,7 @@ def _object_headers(fields: dict[str, str]) -> list[tuple[str, str]]:
         if name == "acl":
             out.append(("x-amz-acl", value))
         elif name == "tagging":
-            out.append(("x-amz-tagging", tagging_header(value)))
+            out.append(("x-amz-tagging", tagging_header(text)))  # ASCII: percent-encoded
         elif name in HEADER_FIELDS or (name.startswith("x-amz-") and name not in NOT_HEADERS):
             out.append((name, value))
     return out

@@ -425,9 +425,10 @@ def test_tagging_field_becomes_the_tagging_header() -> None:
 
     doc = (
         "<Tagging><TagSet><Tag><Key>project</Key><Value>a b</Value></Tag>"
-        "<Tag><Key>k&amp;=</Key><Value></Value></Tag></TagSet></Tagging>"
+        "<Tag><Key>k&amp;=</Key><Value></Value></Tag><Tag><Key>é</Key><Value>☕</Value></Tag>"
+        "</TagSet></Tagging>"
     )
-    assert tagging_header(doc) == "project=a%20b&k%26%3D="
+    assert tagging_header(doc) == "project=a%20b&k%26%3D=&%C3%A9=%E2%98%95"
 
 
 def test_access_log_names_a_form_upload(keys, alice, bkt, url, s3env):  # type: ignore[no-untyped-def]
