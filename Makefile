@@ -26,7 +26,8 @@ DEMO_STORE := $(CURDIR)/demo-store
 MNT := $(CURDIR)/mnt
 APT_PACKAGES := fuse3 libfuse3-dev pkg-config attr rsync git
 # Only the test suite needs these: tests/test_docs.py runs groff on the man
-# pages and systemd-analyze on contrib/; tests/s3api/test_browser.py drives
+# pages and systemd-analyze on contrib/; tests/s3api/test_browser.py (and
+# test_post_object.py, a form posted from another origin) drive
 # headless Chromium through chromedriver, test_rclone.py runs rclone (all
 # fail without them in CI).
 TEST_PACKAGES := groff-base systemd chromium chromium-driver rclone

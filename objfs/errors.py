@@ -72,6 +72,13 @@ IntegrityError = _error(
     "IntegrityError", "InternalError", 500, _errno.EIO, "Stored data is damaged."
 )
 InternalError = _error("InternalError", "InternalError", 500, _errno.EIO, "Unexpected failure.")
+IncorrectNumberOfFilesInPostRequest = _error(
+    "IncorrectNumberOfFilesInPostRequest",
+    "IncorrectNumberOfFilesInPostRequest",
+    400,
+    _errno.EINVAL,
+    "POST requires exactly one file upload per request.",
+)
 InvalidAccessKeyId = _error(
     "InvalidAccessKeyId", "InvalidAccessKeyId", 403, _errno.EACCES, "No such active access key."
 )
@@ -87,6 +94,13 @@ InvalidPart = _error(
 )
 InvalidPartOrder = _error(
     "InvalidPartOrder", "InvalidPartOrder", 400, _errno.EINVAL, "Parts not ascending."
+)
+InvalidPolicyDocument = _error(
+    "InvalidPolicyDocument",
+    "InvalidPolicyDocument",
+    400,
+    _errno.EINVAL,
+    "The POST form's policy document is not valid.",
 )
 InvalidRange = _error("InvalidRange", "InvalidRange", 416, _errno.EINVAL, "Range not satisfiable.")
 InvalidTag = _error("InvalidTag", "InvalidTag", 400, _errno.EINVAL, "A tag breaks a rule.")
@@ -106,6 +120,20 @@ KeyTooLong = _error(
 )
 LimitExceeded = _error(
     "LimitExceeded", "LimitExceeded", 409, _errno.EDQUOT, "A limit would be exceeded."
+)
+MalformedPOSTRequest = _error(
+    "MalformedPOSTRequest",
+    "MalformedPOSTRequest",
+    400,
+    _errno.EINVAL,
+    "The body of your POST request is not well-formed multipart/form-data.",
+)
+MaxPostPreDataLengthExceeded = _error(
+    "MaxPostPreDataLengthExceeded",
+    "MaxPostPreDataLengthExceededError",
+    400,
+    _errno.EINVAL,
+    "Your POST request fields preceding the upload file were too large.",
 )
 MetadataTooLarge = _error(
     "MetadataTooLarge",

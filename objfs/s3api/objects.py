@@ -156,34 +156,43 @@ async def _pieces(req: Request, reader: Any) -> AsyncIterator[bytes]:
         reader.close()
 
 
-async def put_object(req: Request) -> Response:
-    if "x-amz-copy-source" in req.h:
-        return await copy_object(req)
+def put_args(req: Request) -> dict[str, Any]:
+    """The store's ``put_object`` arguments from a write's headers, besides the
+    body: PutObject's, and POST Object's form fields read as headers (post.py)."""
     meta, sys_meta = hdr.user_meta(req)
-    sse = hdr.sse_request(req)
+    return {
+        "content_type": req.h.get("content-type"),
+        "user_meta": meta,
+        "sys_meta": sys_meta,
+        "if_match": req.h.get("if-match"),
+        "if_none_match": req.h.get("if-none-match"),
+        "sse": hdr.sse_request(req),
+        "headers": hdr.object_headers(req),
+        "checksum": hdr.body_checksum(req),
+        "acl": acl_spec_from_headers(req.h),
+        "tags": parse_tagging_header(req.h.get("x-amz-tagging")),
+    }
+
+
+def put_headers(req: Request, result: Any) -> list[tuple[str, str]]:
+    """The headers a write's answer carries: ETag, version, encryption, checksums."""
     assert req.body is not None
-    result = await req.run_upload(
-        req.store.put_object,
-        req.bucket,
-        req.key,
-        req.body.file(),
-        content_type=req.h.get("content-type"),
-        user_meta=meta,
-        sys_meta=sys_meta,
-        if_match=req.h.get("if-match"),
-        if_none_match=req.h.get("if-none-match"),
-        sse=sse,
-        headers=hdr.object_headers(req),
-        checksum=hdr.body_checksum(req),
-        acl=acl_spec_from_headers(req.h),
-        tags=parse_tagging_header(req.h.get("x-amz-tagging")),
-    )
     headers = [("ETag", f'"{result.etag}"')]
     if result.version_id != "null":
         headers.append(("x-amz-version-id", result.version_id))
     headers += hdr.applied_sse_headers(req, result.sse, result.kms_key_id)
     headers += req.body.checksums
-    return Response(200, headers)
+    return headers
+
+
+async def put_object(req: Request) -> Response:
+    if "x-amz-copy-source" in req.h:
+        return await copy_object(req)
+    assert req.body is not None
+    result = await req.run_upload(
+        req.store.put_object, req.bucket, req.key, req.body.file(), **put_args(req)
+    )
+    return Response(200, put_headers(req, result))
 
 
 async def copy_object(req: Request) -> Response:

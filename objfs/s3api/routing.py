@@ -12,7 +12,17 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from objfs.errors import NotImplementedOperation
-from objfs.s3api import attributes, buckets, config, cors, listing, multipart, objects, tagging
+from objfs.s3api import (
+    attributes,
+    buckets,
+    config,
+    cors,
+    listing,
+    multipart,
+    objects,
+    post,
+    tagging,
+)
 from objfs.s3api.request import Request, Response
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -60,6 +70,7 @@ ROUTES: dict[tuple[str, str, str], Handler] = {
     ("GET", "bucket", "versions"): listing.list_object_versions,
     ("GET", "bucket", "uploads"): multipart.list_uploads,
     ("POST", "bucket", "delete"): objects.delete_objects,
+    ("POST", "bucket", ""): post.post_object,
     ("GET", "object", ""): objects.get_object,
     ("HEAD", "object", ""): objects.head_object,
     ("PUT", "object", ""): objects.put_object,

@@ -188,9 +188,15 @@ def _binder(
     ) -> dict[str, Any]:
         bound = signature.bind(self, ctx, *args, **kwargs)
         bound.apply_defaults()
-        return dict(bound.arguments)
+        values = dict(bound.arguments)
+        # A method that passes ``**kwargs`` on (post_object -> put_object) is
+        # checked on those arguments by name, as the method it calls would be.
+        for name in var_keyword:
+            values.update(values.pop(name, None) or {})
+        return values
 
     params = list(signature.parameters.values())
+    var_keyword = [p.name for p in params if p.kind is inspect.Parameter.VAR_KEYWORD]
     plain = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
     if any(p.kind not in plain for p in params):
         return general

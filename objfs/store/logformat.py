@@ -346,6 +346,7 @@ OPERATIONS: Mapping[str, tuple[Op, ...]] = {
     "get_object": _ops(Op("REST.GET.OBJECT")),
     "read_range": _ops(Op("REST.GET.OBJECT")),
     "put_object": _ops(Op("REST.PUT.OBJECT", version=None)),
+    "post_object": _ops(Op("REST.POST.OBJECT", version=None)),  # a browser form upload
     "copy_object": _ops(
         Op("REST.COPY.OBJECT", bucket="dst_bucket", key="dst_key", version=None),
         Op("REST.COPY.OBJECT_GET", bucket="src_bucket", key="src_key", version="src_version_id"),
@@ -400,7 +401,10 @@ def operations_of(method: str, needs: tuple[Any, ...]) -> tuple[Op, ...]:
 
 
 def success_status(operation: str) -> int:
-    """HTTP status of a successful call: 204 for deletes, as S3 answers them."""
+    """HTTP status of a successful call: 204 for deletes, as S3 answers them,
+    and for a form upload (POST Object's answer unless the form asks another)."""
+    if operation == "REST.POST.OBJECT":
+        return 204
     return 204 if operation.startswith(("REST.DELETE.", "BATCH.DELETE.")) else 200
 
 

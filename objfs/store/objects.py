@@ -294,6 +294,15 @@ class ObjectsMixin:
                 tags=tags,
             )
 
+    @requires("s3:PutObject")
+    def post_object(
+        self, ctx: RequestContext, bucket: str, key: str, body: BinaryIO, **put_args: Any
+    ) -> PutResult:
+        """PutObject sent as an HTML form (POST Object, ``objfs/s3api/post.py``):
+        the same write with the same arguments and checks; only the access log
+        tells it apart (S3's ``REST.POST.OBJECT``)."""
+        return self.put_object(ctx, bucket, key, body, **put_args)
+
     def _commit_version(
         self,
         cur: object,

@@ -44,6 +44,7 @@ SERVED = {
     "get_object_attributes",
     "head_object",
     "put_object",
+    "post_object",
     "delete_object",
     "get_object_acl",
     "put_object_acl",

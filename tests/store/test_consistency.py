@@ -6,6 +6,7 @@ the next read anywhere returns, bucket configuration included.
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
@@ -361,6 +362,7 @@ def test_every_mutating_method_advances_the_change_sequence(store, ctx):
             ctx, "seq-b", "aws:kms", st["key"]
         ),
         "put_object": lambda: store.put_object(ctx, "seq-b", "a", b"1"),
+        "post_object": lambda: store.post_object(ctx, "seq-b", "posted", io.BytesIO(b"1")),
         "copy_object": lambda: store.copy_object(ctx, "seq-b", "a", "seq-b", "b"),
         "update_sys_meta": lambda: store.update_sys_meta(
             ctx, "seq-b", "a", store.head_object(ctx, "seq-b", "a").sys_meta.replace(mode=0o100600)
