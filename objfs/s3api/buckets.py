@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from objfs.auth.acl import acl_spec_from_headers
+from objfs.auth.ownership import MODES
+from objfs.errors import InvalidArgument
 from objfs.s3api import xmldoc
 from objfs.s3api.request import Request, Response
 
@@ -34,7 +36,10 @@ async def create_bucket(req: Request) -> Response:
         doc = xmldoc.parse(body, "CreateBucketConfiguration")
         region = xmldoc.child_text(doc, "LocationConstraint") or region
     acl = acl_spec_from_headers(req.h)
-    await req.run(req.store.create_bucket, req.bucket, region=region, acl=acl)
+    ownership = req.h.get("x-amz-object-ownership")
+    if ownership is not None and ownership not in MODES:
+        raise InvalidArgument(f"Invalid x-amz-object-ownership header: {ownership}")
+    await req.run(req.store.create_bucket, req.bucket, region=region, acl=acl, ownership=ownership)
     return Response(200, [("Location", f"/{req.bucket}")])
 
 
