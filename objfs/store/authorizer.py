@@ -54,8 +54,8 @@ from objfs.auth.policy import Policy, parse_bucket_policy, parse_identity_policy
 from objfs.auth.public import (
     PublicAccessBlock,
     acl_is_public,
+    restricted,
     without_public_grants,
-    without_public_statements,
 )
 from objfs.errors import AccessDenied, InvalidArgument, NoSuchEntity, NoSuchKey
 from objfs.meta import auth_queries as aq
@@ -578,7 +578,7 @@ class AccessControl:
             and blocks.restrict_public_buckets
             and who.canonical_id != bucket_owner
         ):
-            bucket_policy = without_public_statements(bucket_policy)
+            bucket_policy = restricted(bucket_policy)
         context = request_context(
             now=datetime.now(UTC),
             secure_transport=ctx.secure_transport,

@@ -151,8 +151,9 @@ def test_bucket_owner_preferred(alice, bob, bkt, ids) -> None:
     assert owner(bob, bkt, "bofc") == ids["alice"]
     assert owner(bob, bkt, "priv") == ids["bob"]
     up = bob.create_multipart_upload(Bucket=bkt, Key="m", ACL="bucket-owner-full-control")
-    assert bob.list_parts(Bucket=bkt, Key="m", UploadId=up["UploadId"])["Owner"]["ID"] == (
-        ids["alice"]
+    assert (
+        bob.list_parts(Bucket=bkt, Key="m", UploadId=up["UploadId"])["Owner"]["ID"]
+        == (ids["alice"])
     )
     bob.put_object_acl(Bucket=bkt, Key="plain", ACL="private")  # ACLs still work
     alice.put_bucket_acl(Bucket=bkt, ACL="private")
@@ -164,6 +165,6 @@ def test_object_writer(alice, bob, bkt, ids) -> None:
     bob.put_object(Bucket=bkt, Key="bofc", Body=b"x", ACL="bucket-owner-full-control")
     assert owner(bob, bkt, "bofc") == ids["bob"]
     up = bob.create_multipart_upload(Bucket=bkt, Key="m", ACL="bucket-owner-full-control")
-    assert bob.list_parts(Bucket=bkt, Key="m", UploadId=up["UploadId"])["Owner"]["ID"] == (
-        ids["bob"]
+    assert (
+        bob.list_parts(Bucket=bkt, Key="m", UploadId=up["UploadId"])["Owner"]["ID"] == (ids["bob"])
     )
