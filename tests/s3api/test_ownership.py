@@ -112,6 +112,8 @@ def test_bucket_owner_enforced(alice, bob, anon, bkt, ids) -> None:
     with pytest.raises(ClientError) as exc:
         anon.get_object(Bucket=bkt, Key="before")
     assert status(exc) == ("AccessDenied", 403)
+    listed = alice.list_objects_v2(Bucket=bkt, FetchOwner=True)["Contents"]
+    assert [o["Owner"]["ID"] for o in listed] == [ids["alice"]]
 
     bob.put_object(Bucket=bkt, Key="plain", Body=b"x")
     bob.put_object(Bucket=bkt, Key="bofc", Body=b"x", ACL="bucket-owner-full-control")
