@@ -40,6 +40,13 @@ def _error(name: str, code: str, status: int, err: int, doc: str) -> type[ObjfsE
 AccessDenied = _error(
     "AccessDenied", "AccessDenied", 403, _errno.EACCES, "Refused by policy, ACL or key."
 )
+AccessControlListNotSupported = _error(
+    "AccessControlListNotSupported",
+    "AccessControlListNotSupported",
+    400,
+    _errno.EPERM,
+    "The bucket does not allow ACLs (BucketOwnerEnforced).",
+)
 AccessForbidden = _error(
     "AccessForbidden", "AccessForbidden", 403, _errno.EACCES, "CORS request not allowed."
 )
@@ -88,6 +95,13 @@ InvalidBucketName = _error(
 )
 InvalidBucketState = _error(
     "InvalidBucketState", "InvalidBucketState", 409, _errno.EINVAL, "Not allowed in this state."
+)
+InvalidBucketAclWithObjectOwnership = _error(
+    "InvalidBucketAclWithObjectOwnership",
+    "InvalidBucketAclWithObjectOwnership",
+    400,
+    _errno.EINVAL,
+    "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting.",
 )
 InvalidPart = _error(
     "InvalidPart", "InvalidPart", 400, _errno.EINVAL, "Part missing or ETag differs."
@@ -151,6 +165,13 @@ MethodNotAllowed = _error(
 NoSuchBucket = _error("NoSuchBucket", "NoSuchBucket", 404, _errno.ENOENT, "No such bucket.")
 NoSuchBucketPolicy = _error(
     "NoSuchBucketPolicy", "NoSuchBucketPolicy", 404, _errno.ENOENT, "The bucket has no policy."
+)
+OwnershipControlsNotFoundError = _error(
+    "OwnershipControlsNotFoundError",
+    "OwnershipControlsNotFoundError",
+    404,
+    _errno.ENOENT,
+    "The bucket ownership controls were not found.",
 )
 NoSuchPublicAccessBlockConfiguration = _error(
     "NoSuchPublicAccessBlockConfiguration",

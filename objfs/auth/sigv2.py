@@ -188,9 +188,18 @@ def _resources(path: str, query: Pairs) -> Iterator[str]:
                 yield resource
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def request_date(headers: Pairs) -> datetime:
-    """The request time from ``x-amz-date`` or ``Date`` (RFC 1123)."""
-    text = _header(headers, "x-amz-date") or _header(headers, "date")
+    """The request time from ``x-amz-date`` or else ``Date`` (RFC 1123).
+
+    An ``x-amz-date`` header decides even when it is empty or bad (S3: it takes
+    the place of Date), and a time before 1970 is no valid date: both are
+    ``AccessDenied``, not a fall-back to Date nor a skewed clock.
+    """
+    amz = _header(headers, "x-amz-date")
+    text = amz if amz is not None else _header(headers, "date")
     if text is None:
         raise AccessDenied(
             "AWS authentication requires a valid Date or x-amz-date header", public=True
@@ -199,11 +208,13 @@ def request_date(headers: Pairs) -> datetime:
         when = parsedate_to_datetime(text)
     except (TypeError, ValueError):
         when = None
-    if when is None:
+    if when is not None and when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    if when is None or when < _EPOCH:
         raise AccessDenied(
             "AWS authentication requires a valid Date or x-amz-date header", public=True
         )
-    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+    return when
 
 
 def verify_headers(

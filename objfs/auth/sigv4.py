@@ -21,9 +21,10 @@ import hashlib
 import hmac
 import posixpath
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from urllib.parse import quote
 
 from objfs.errors import (
@@ -284,14 +285,12 @@ def verify_headers(
 
     The payload hash signed is ``payload_hash`` or else the request's
     ``x-amz-content-sha256`` header (S3 requires it; the caller checks the
-    body against it); the request time is ``x-amz-date``.
+    body against it); the request time is ``x-amz-date`` (or ``Date``).
     """
     hmap = header_map(headers)
     if "host" not in auth.signed_headers:
         raise AuthorizationHeaderMalformed("the host header must be signed")
-    amz_date = hmap.get("x-amz-date")
-    if amz_date is None:
-        raise AuthorizationHeaderMalformed("x-amz-date header is missing")
+    amz_date = request_amz_date(hmap)
     when = parse_amz_date(amz_date)
     if amz_date[:8] != auth.credential.date:
         raise AuthorizationHeaderMalformed("credential date differs from x-amz-date")
@@ -310,6 +309,25 @@ def verify_headers(
         raise SignatureDoesNotMatch(
             "The request signature we calculated does not match the signature you provided"
         )
+
+
+def request_amz_date(hmap: Mapping[str, str]) -> str:
+    """The time a header-signed request was signed, as its string to sign has it:
+    ``x-amz-date``, or else the ``Date`` header (RFC 1123), which SigV4 also
+    accepts (botocore signs with it when a request carries one)."""
+    amz_date = hmap.get("x-amz-date")
+    if amz_date is not None:
+        return amz_date
+    date = hmap.get("date")
+    if not date:
+        raise AuthorizationHeaderMalformed("x-amz-date header is missing")
+    try:
+        when = parsedate_to_datetime(date)
+    except (TypeError, ValueError):
+        when = None
+    if when is None:
+        raise AuthorizationHeaderMalformed(f'Date "{date}" is not an RFC 1123 date')
+    return format_amz_date(when if when.tzinfo is not None else when.replace(tzinfo=UTC))
 
 
 def presign(
@@ -365,11 +383,7 @@ def _query_expires(text: str) -> int:
         raise AuthorizationQueryParametersError(
             f"X-Amz-Expires must be less than a week (in seconds) that is {MAX_EXPIRES}"
         )
-    if expires < 1:
-        raise AuthorizationQueryParametersError(
-            f"X-Amz-Expires must be 1 to {MAX_EXPIRES} seconds, got {expires}"
-        )
-    return expires
+    return expires  # 0 is a URL that has expired when it arrives (403), as in S3
 
 
 def is_presigned(query: Pairs) -> bool:
@@ -423,7 +437,7 @@ def verify_presigned(
     auth = parse_presigned(query)
     assert auth.amz_date is not None and auth.expires is not None
     when = parse_amz_date(auth.amz_date)
-    if now > when + timedelta(seconds=auth.expires):
+    if auth.expires == 0 or now > when + timedelta(seconds=auth.expires):
         raise AccessDenied("Request has expired", public=True)
     if when - now > MAX_SKEW:
         raise AccessDenied("Request is not valid yet", public=True)

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import argparse
 
+from objfs.auth.ownership import MODES
 from objfs.cli import accesslog
 from objfs.cli.app import CliApp
 from objfs.cli.args import SSE_MODES, CliError, parse_sse_mode
 from objfs.cli.builder import Builder
 from objfs.cli.cors import register_bucket_cors
+from objfs.cli.guardrails import register_guard_rails
 from objfs.cli.mfa import add_mfa_option
 from objfs.cli.output import bucket_record, dump_json, format_bucket
 from objfs.cli.policy import register_bucket_policy
@@ -24,7 +26,7 @@ from objfs.errors import BucketNotEmpty
 
 def cmd_bucket_create(app: CliApp, args: argparse.Namespace) -> int:
     info = app.store.create_bucket(
-        app.ctx, args.name, region=args.region, versioning=args.versioning
+        app.ctx, args.name, region=args.region, versioning=args.versioning, ownership=args.ownership
     )
     app.say(f"make_bucket: {info.name} (region {info.region}, versioning {info.versioning})")
     return 0
@@ -108,6 +110,11 @@ def register(build: Builder) -> None:
     p.add_argument("name", metavar="NAME")
     p.add_argument("--region", default="local", help="region label (default: local)")
     p.add_argument("--versioning", action="store_true", help="enable versioning at creation")
+    p.add_argument(
+        "--ownership",
+        choices=MODES,
+        help="Object Ownership (see `objfs bucket ownership`); default: none",
+    )
     inner.add("ls", cmd_bucket_ls, "list buckets", "objfs bucket ls --json")
     p = inner.add(
         "rm",
@@ -143,6 +150,7 @@ def register(build: Builder) -> None:
     _register_encryption(inner)
     register_bucket_policy(inner)
     register_bucket_cors(inner)
+    register_guard_rails(inner)  # objfs bucket ownership|public-access-block
     accesslog.register(inner)  # objfs bucket logging ...
 
 

@@ -97,7 +97,7 @@ def authenticate(
         if payload == sigv4.STREAMING_PAYLOAD:
             cred = auth.credential
             key = sigv4.signing_key(secret, cred.date, cred.region, cred.service)
-            signer = chunk_signer(key, h["x-amz-date"], cred.scope, auth.signature)
+            signer = chunk_signer(key, sigv4.request_amz_date(h), cred.scope, auth.signature)
         return Authenticated(
             context(identity, cred_key(auth)), "AuthHeader", payload, signer, "SigV4"
         )

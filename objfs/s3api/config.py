@@ -111,6 +111,31 @@ async def delete_public_access_block(req: Request) -> Response:
     return Response(204)
 
 
+# -- Object Ownership ---------------------------------------------------------------------
+
+
+async def get_ownership_controls(req: Request) -> Response:
+    mode = await req.run(req.store.get_bucket_ownership_controls, req.bucket)
+    doc = xmldoc.root("OwnershipControls")
+    xmldoc.add(xmldoc.add(doc, "Rule"), "ObjectOwnership", mode)
+    return Response.xml(doc)
+
+
+async def put_ownership_controls(req: Request) -> Response:
+    doc = xmldoc.parse(await req.read_all(64 << 10), "OwnershipControls")
+    rules = xmldoc.children(doc, "Rule")
+    if len(rules) != 1:
+        raise MalformedXML("OwnershipControls needs exactly one Rule")
+    mode = xmldoc.child_text(rules[0], "ObjectOwnership")
+    await req.run(req.store.put_bucket_ownership_controls, req.bucket, mode)
+    return Response(200)
+
+
+async def delete_ownership_controls(req: Request) -> Response:
+    await req.run(req.store.delete_bucket_ownership_controls, req.bucket)
+    return Response(204)
+
+
 # -- encryption ---------------------------------------------------------------------
 
 

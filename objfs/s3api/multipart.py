@@ -190,6 +190,9 @@ async def list_parts(req: Request) -> Response:
             ("StorageClass", "STANDARD"),
         ],
     )
+    for tag, who in (("Initiator", parts.initiator), ("Owner", parts.owner)):
+        if who is not None and who[0] is not None:
+            xmldoc.add_all(xmldoc.add(doc, tag), [("ID", who[0]), ("DisplayName", who[1])])
     for p in page:
         e = xmldoc.add(doc, "Part")
         xmldoc.add_all(

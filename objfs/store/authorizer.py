@@ -45,6 +45,7 @@ from typing import Any
 
 import msgpack
 
+from objfs.auth import ownership
 from objfs.auth.acl import Acl, AclSpec, Grant, Grantee, canned_acl, required_permission
 from objfs.auth.actions import Level
 from objfs.auth.evaluate import Decision, Request, evaluate, request_context, resource_arn
@@ -53,8 +54,8 @@ from objfs.auth.policy import Policy, parse_bucket_policy, parse_identity_policy
 from objfs.auth.public import (
     PublicAccessBlock,
     acl_is_public,
+    restricted,
     without_public_grants,
-    without_public_statements,
 )
 from objfs.errors import AccessDenied, InvalidArgument, NoSuchEntity, NoSuchKey
 from objfs.meta import auth_queries as aq
@@ -280,8 +281,19 @@ class AccessControl:
         return canned_acl("private", self.canonical_id_of(cur, owner_name))
 
     def object_acl(
-        self, cur: Any, bucket: str, key: str, version_id: str | None, bucket_owner: str
+        self,
+        cur: Any,
+        bucket: str,
+        key: str,
+        version_id: str | None,
+        bucket_owner: str,
+        *,
+        enforced: bool = False,
     ) -> Acl:
+        """A version's owner and ACL; ``enforced`` (BucketOwnerEnforced): the
+        bucket owner's FULL_CONTROL, whatever was stored."""
+        if enforced:
+            return canned_acl("private", bucket_owner)
         raw = key.encode("utf-8")
         if version_id is None:
             version_id = aq.latest_version_id(cur, bucket, raw)
@@ -307,7 +319,9 @@ class AccessControl:
         """Inside a commit: a version made by someone other than the bucket's owner is theirs.
 
         Objects belong to the principal that created them (S3-compatible servers
-        where each user is its own account); the bucket owner's own objects
+        where each user is its own account), unless the bucket's Object
+        Ownership gives them to the bucket owner (``objfs.auth.ownership``:
+        refused here if it disables the ACL asked for); the bucket owner's own objects
         need no row unless the request gave them an ACL (``acl``: its canned
         ACL or grants, checked for unknown grantees). The creator is the
         request this thread serves.
@@ -319,21 +333,28 @@ class AccessControl:
         row = aq.bucket_access(cur, bucket)
         if row is None:
             return
+        config = decode_config(row[1])
+        mode = config.get("ownership")
+        bucket_owner = self.canonical_id_of(cur, row[0])
+        ownership.check_acl_allowed(mode, acl, bucket_owner)  # AccessControlListNotSupported
+        if mode == ownership.ENFORCED:
+            return  # ACLs disabled: the bucket owner's, no row
         theirs = ctx is not None and not ctx.identity.is_owner and row[0] != ctx.identity.name
+        theirs = theirs and not ownership.bucket_owns(mode, acl)
         who = self.complete(ctx.identity) if ctx is not None else None
         if theirs and who is not None and who.canonical_id:
             owner = who.canonical_id
         elif not given:
             return  # the bucket owner's, or an anonymous writer's (it owns nothing)
         else:
-            owner = self.canonical_id_of(cur, row[0])
+            owner = bucket_owner
         self.ensure_schema(cur)
         blob = None
         if given:
             assert acl is not None
-            made = acl.expand(owner, bucket_owner_id=self.canonical_id_of(cur, row[0]))
+            made = acl.expand(owner, bucket_owner_id=bucket_owner)
             self.check_grantees(cur, made)
-            blocks = PublicAccessBlock.from_obj(decode_config(row[1]).get("public_access_block"))
+            blocks = PublicAccessBlock.from_obj(config.get("public_access_block"))
             if blocks.block_public_acls and acl_is_public(made):
                 raise AccessDenied(
                     f"Access Denied: bucket {bucket!r} blocks public ACLs (BlockPublicAcls)"
@@ -585,7 +606,11 @@ class AccessControl:
         if bucket_row is not None:
             bucket_owner = self.canonical_id_of(cur, bucket_row[0])
             need = required_permission(action)
-            if key is not None and not who.is_owner:
+            # BucketOwnerEnforced: ACLs disabled, the bucket owner owns every object.
+            if config.get("ownership") == ownership.ENFORCED:
+                need = None
+                object_owner = bucket_owner if key is not None else None
+            elif key is not None and not who.is_owner:
                 obj_acl = self.object_acl(cur, bucket, key, version_id, bucket_owner)  # type: ignore[arg-type]
                 object_owner = obj_acl.owner_id
                 if need is not None and need[0] is Level.OBJECT:
@@ -599,7 +624,7 @@ class AccessControl:
             and blocks.restrict_public_buckets
             and who.canonical_id != bucket_owner
         ):
-            bucket_policy = without_public_statements(bucket_policy)
+            bucket_policy = restricted(bucket_policy)
         context = request_context(
             now=datetime.now(UTC),
             secure_transport=ctx.secure_transport,

@@ -25,6 +25,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 
+from objfs.auth import ownership as object_ownership
 from objfs.auth.acl import AclSpec
 from objfs.chunks.backend import LocalBackend
 from objfs.chunks.store import ChunkStore
@@ -35,6 +36,7 @@ from objfs.errors import (
     BucketNotEmpty,
     InternalError,
     InvalidArgument,
+    InvalidBucketAclWithObjectOwnership,
     InvalidBucketState,
     InvalidRequest,
     NoSuchBucket,
@@ -59,6 +61,7 @@ from objfs.store.mountops import MountMixin
 from objfs.store.multipart import MultipartMixin
 from objfs.store.names import check_bucket_name
 from objfs.store.objects import ObjectsMixin, ssec_not_applicable
+from objfs.store.ownership import OwnershipMixin
 from objfs.store.policies import PoliciesMixin
 from objfs.store.reader import Extents
 from objfs.store.space import Space
@@ -87,6 +90,7 @@ class Store(
     KMSMixin,
     UsersMixin,
     PoliciesMixin,
+    OwnershipMixin,
     CORSMixin,
     MFAMixin,
     AccessLogMixin,
@@ -300,8 +304,10 @@ class Store(
         region: str = "local",
         versioning: bool = False,
         acl: AclSpec | None = None,
+        ownership: str | None = None,
     ) -> BucketInfo:
-        """A new bucket owned by the caller, with the ``acl`` asked for (default private).
+        """A new bucket owned by the caller, with the ``acl`` asked for (default private)
+        and the Object Ownership ``ownership`` (none: no ownership controls).
 
         The name is taken: ``BucketAlreadyExists`` (409), but for its owner
         ``BucketAlreadyOwnedByYou``, and in us-east-1 (S3's legacy region)
@@ -332,11 +338,22 @@ class Store(
                     None,
                 ),
             )
+            config: dict[str, object] = {}
             if acl is not None and acl.given:
                 self.access.ensure_schema(cur)
                 made = acl.expand(self.access.canonical_id_of(cur, info.owner))
                 self.access.check_grantees(cur, made)
-                aq.set_bucket_config(cur, name, encode_config({"acl": made.to_obj()}))
+                config["acl"] = made.to_obj()
+            if ownership is not None:
+                config["ownership"] = object_ownership.check_mode(ownership)
+                if ownership == object_ownership.ENFORCED and "acl" in config:
+                    if not object_ownership.owner_only(made, made.owner_id):
+                        raise InvalidBucketAclWithObjectOwnership(
+                            "Bucket cannot have ACLs set with ObjectOwnership's "
+                            "BucketOwnerEnforced setting"
+                        )
+            if config:
+                aq.set_bucket_config(cur, name, encode_config(config))
             q.add_change(cur, name, b"")
         return info
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgpack
 
+from objfs.auth import ownership
 from objfs.errors import InvalidArgument
 from objfs.meta import queries as q
 from objfs.store import records as rec
@@ -397,12 +398,15 @@ class ListingMixin:
     ) -> dict[tuple[str, str], Owner]:
         """The owner of each listed version, read in the listing's transaction: its
         creator when another principal wrote it, else the bucket's owner (as
-        GetObjectAcl says)."""
+        GetObjectAcl says: with BucketOwnerEnforced, always the bucket's owner)."""
         bucket_owner = self.access.canonical_id_of(cur, self._bucket(cur, bucket).owner)
+        enforced = self._config(cur, bucket).get("ownership") == ownership.ENFORCED
         names: dict[str, str] = {}
         out: dict[tuple[str, str], Owner] = {}
         for v in versions:
-            acl = self.access.object_acl(cur, bucket, v.key, v.version_id, bucket_owner)
+            acl = self.access.object_acl(
+                cur, bucket, v.key, v.version_id, bucket_owner, enforced=enforced
+            )
             owner_id = acl.owner_id or bucket_owner
             if owner_id not in names:
                 names[owner_id] = self.access.display_name_of(cur, owner_id)

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from objfs.auth import ownership
 from objfs.auth.acl import AclSpec
 from objfs.errors import (
     AccessDenied,
@@ -38,6 +39,7 @@ from objfs.meta import queries as q
 from objfs.store import checksums
 from objfs.store import records as rec
 from objfs.store.access import Need, requires
+from objfs.store.authorizer import decode_config
 from objfs.store.chunking import ChunkedBody, store_stream
 from objfs.store.leases import leased
 from objfs.store.names import encode_key, prefix_upper
@@ -50,6 +52,7 @@ from objfs.store.types import (
     ChunkRef,
     ObjectHeaders,
     PartInfo,
+    PartList,
     PutResult,
     RequestContext,
     SSERequest,
@@ -110,7 +113,11 @@ class MultipartMixin:
                     label,
                     kms,
                     domain.domain_id,
-                    rec.pack_headers(headers, checksum, extra),
+                    rec.pack_headers(
+                        headers,
+                        checksum,
+                        {**extra, "owner": self._upload_owner(cur, ctx, bucket, acl)},
+                    ),
                 ),
             )
             if acl is not None and acl.given:
@@ -512,7 +519,26 @@ class MultipartMixin:
             upload = self._upload(cur, bucket, key, upload_id)
             rows = q.list_parts(cur, upload_id)
         wanted = rec.unpack_headers(upload[10])[1]
-        return [PartInfo(r[0], r[1], r[2], r[3], checksum=_part_sum(wanted, r[5])) for r in rows]
+        extra = rec.unpack_extra(upload[10])
+        parts = PartList(
+            PartInfo(r[0], r[1], r[2], r[3], checksum=_part_sum(wanted, r[5])) for r in rows
+        )
+        if extra.get("initiator"):
+            parts.initiator = tuple(extra["initiator"])  # type: ignore[assignment]
+            parts.owner = tuple(extra.get("owner") or extra["initiator"])  # type: ignore[assignment]
+        return parts
+
+    def _upload_owner(
+        self: Store, cur: Any, ctx: RequestContext, bucket: str, acl: AclSpec | None
+    ) -> list[str | None]:
+        """Who will own an upload's object: its initiator, unless the bucket's
+        Object Ownership gives it to the bucket owner (``objfs.auth.ownership``)."""
+        row = aq.bucket_access(cur, bucket)
+        mode = decode_config(row[1]).get("ownership") if row is not None else None
+        if row is None or row[0] == ctx.identity.name or not ownership.bucket_owns(mode, acl):
+            return _initiator(ctx)
+        owner_id = self.access.canonical_id_of(cur, row[0])
+        return [owner_id, self.access.display_name_of(cur, owner_id)]
 
     @requires(Need("s3:ListBucketMultipartUploads", key=None))
     def list_multipart_uploads(

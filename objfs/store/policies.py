@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgpack
 
+from objfs.auth import ownership
 from objfs.auth.acl import Acl, AclSpec, Grant, acl_from_grants, canned_acl
 from objfs.auth.evaluate import Decision
 from objfs.auth.identity import Identity
@@ -218,6 +219,8 @@ class PoliciesMixin:
             self.access.ensure_schema(cur)
             info = self._bucket(cur, bucket)
             owner_id = self.access.canonical_id_of(cur, info.owner)
+            mode = self._config(cur, bucket).get("ownership")
+            ownership.check_acl_allowed(mode, _spec(canned, grants, acl), owner_id)
             made = self._make_acl(
                 cur, owner_id, canned or (None if grants else "private"), grants, acl
             )
@@ -255,6 +258,10 @@ class PoliciesMixin:
             if vid is None or q.get_version(cur, bucket, raw, vid) is None:
                 raise NoSuchKey(f"no such key: s3://{bucket}/{key}", bucket=bucket, key=key)
             bucket_owner = self.access.canonical_id_of(cur, info.owner)
+            mode = self._config(cur, bucket).get("ownership")
+            ownership.check_acl_allowed(mode, _spec(canned, grants, acl), bucket_owner)
+            if mode == ownership.ENFORCED:  # accepted, and changes nothing: ACLs are off
+                return self.access.named(cur, canned_acl("private", bucket_owner))
             current = self.access.object_acl(cur, bucket, key, vid, bucket_owner)
             made = self._make_acl(
                 cur,
@@ -282,7 +289,8 @@ class PoliciesMixin:
             if vid is None or q.get_version(cur, bucket, raw, vid) is None:
                 raise NoSuchKey(f"no such key: s3://{bucket}/{key}", bucket=bucket, key=key)
             bucket_owner = self.access.canonical_id_of(cur, info.owner)
-            acl = self.access.object_acl(cur, bucket, key, vid, bucket_owner)
+            enforced = self._config(cur, bucket).get("ownership") == ownership.ENFORCED
+            acl = self.access.object_acl(cur, bucket, key, vid, bucket_owner, enforced=enforced)
             return self.access.named(cur, acl)
 
     def user_canonical_id(self: Store, name: str) -> tuple[str, str | None]:
@@ -339,3 +347,10 @@ class PoliciesMixin:
                 secure_transport=str(secure).lower() != "false" if secure is not None else True,
             )
         return self.access.decide(asked, action, bucket, key, extra)
+
+
+def _spec(canned: str | None, grants: Sequence[Grant], acl: AclSpec | None) -> AclSpec:
+    """The ACL a PutAcl call asks for, in one form (``AclSpec``)."""
+    if acl is not None:
+        return acl
+    return AclSpec(canned, tuple(grants) or None) if canned or grants else AclSpec("private")

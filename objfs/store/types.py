@@ -434,6 +434,16 @@ class PartInfo:
     checksum: Checksum | None = None  # in the upload's checksum algorithm and type
 
 
+class PartList(list[PartInfo]):
+    """An upload's parts (S3's ListParts), with who started it and who will own
+    its object (``(canonical id, display name)`` each, or None when unknown):
+    the owner differs from the initiator when the bucket's Object Ownership
+    gives the object to the bucket owner."""
+
+    initiator: tuple[str | None, str | None] | None = None
+    owner: tuple[str | None, str | None] | None = None
+
+
 @dataclass(slots=True, frozen=True)
 class UploadInfo:
     bucket: str

@@ -31,6 +31,27 @@ def doc(**st: object) -> str:
         (doc(Principal={"AWS": "alice"}), False),
         (doc(Principal={"Service": "logging.s3.amazonaws.com"}), False),
         (doc(Principal="*", Effect="Deny"), False),
+        # "Fixed" values only: no wildcard, no policy variable, a condition that must hold.
+        (
+            doc(Principal="*", Condition={"StringEquals": {"aws:SourceAccount": "111122223333"}}),
+            False,
+        ),
+        (doc(Principal="*", Condition={"StringLike": {"aws:SourceAccount": "1111*"}}), True),
+        (doc(Principal="*", Condition={"StringNotEquals": {"aws:SourceAccount": "1"}}), True),
+        (doc(Principal="*", Condition={"StringEqualsIfExists": {"aws:SourceAccount": "1"}}), True),
+        (doc(Principal="*", Condition={"StringEquals": {"aws:userid": "${aws:username}"}}), True),
+        (doc(Principal="*", Condition={"StringEquals": {"aws:userid": "AROLEID:*"}}), True),
+        (doc(Principal="*", Condition={"NotIpAddress": {"aws:SourceIp": "10.0.0.0/8"}}), True),
+        (doc(Principal="*", Condition={"IpAddress": {"aws:SourceIp": "0.0.0.0/0"}}), True),
+        (
+            doc(
+                Principal="*",
+                Condition={
+                    "StringEquals": {"s3:x-amz-server-side-encryption-aws-kms-key-id": "k1"}
+                },
+            ),
+            False,
+        ),
     ],
 )
 def test_policy_is_public(text: str, public: bool) -> None:

@@ -186,3 +186,31 @@ def test_unknown_subresource_is_not_implemented(server, keys, bkt, sub):
 def test_unknown_method_is_not_implemented(server, keys, bkt):
     resp = raw_request(server.endpoint, "PATCH", f"/{bkt}/k", key=keys["alice"])
     assert resp.status == 501 and resp.code == "NotImplemented"
+
+
+def test_list_buckets_paginated(server, keys):  # type: ignore[no-untyped-def]
+    """S3's ListBuckets pages: max-buckets, continuation-token, prefix, by name."""
+    carol = client(server.endpoint, keys["bob"])
+    names = [f"pg-{n}-{i}" for n in ("a", "b") for i in range(3)]
+    for name in names:
+        carol.create_bucket(Bucket=name)
+    seen: list[str] = []
+    page = carol.list_buckets(MaxBuckets=2, Prefix="pg-")
+    while True:
+        got = [b["Name"] for b in page["Buckets"]]
+        assert len(got) <= 2
+        seen += got
+        if "ContinuationToken" not in page:
+            break
+        page = carol.list_buckets(
+            MaxBuckets=2, Prefix="pg-", ContinuationToken=page["ContinuationToken"]
+        )
+    assert seen == sorted(names)
+    assert [b["Name"] for b in carol.list_buckets(Prefix="pg-b")["Buckets"]] == names[3:]
+    for bad in ("0", "10001", "x"):
+        resp = raw_request(
+            server.endpoint, "GET", "/", query=[("max-buckets", bad)], key=keys["bob"]
+        )
+        assert (resp.status, resp.code) == (400, "InvalidArgument")
+    for name in names:
+        carol.delete_bucket(Bucket=name)

@@ -92,3 +92,56 @@ def test_public_policies_blocked_or_restricted(alice, anon, bkt) -> None:
     assert status(exc) == ("AccessDenied", 403)
     alice.delete_public_access_block(Bucket=bkt)
     assert anon.get_object(Bucket=bkt, Key="k")["Body"].read() == b"x"
+
+
+def test_restrict_public_buckets_blocks_every_grant_of_a_public_policy(alice, bob, bkt) -> None:
+    """S3: with RestrictPublicBuckets, a public policy's cross-account grants are
+    blocked too, also a statement naming one account; a policy that is not
+    public keeps its named grants."""
+    alice.put_object(Bucket=bkt, Key="k", Body=b"x")
+    to_bob = {
+        "Effect": "Allow",
+        "Principal": {"AWS": "bob"},
+        "Action": "s3:GetObject",
+        "Resource": f"arn:aws:s3:::{bkt}/*",
+    }
+    everyone = {
+        **to_bob,
+        "Principal": "*",
+        "Action": "s3:ListBucket",
+        "Resource": f"arn:aws:s3:::{bkt}",
+    }
+    alice.put_public_access_block(
+        Bucket=bkt, PublicAccessBlockConfiguration=blocks(RestrictPublicBuckets=True)
+    )
+    alice.put_bucket_policy(
+        Bucket=bkt, Policy=json.dumps({"Version": "2012-10-17", "Statement": [to_bob, everyone]})
+    )
+    assert alice.get_bucket_policy_status(Bucket=bkt)["PolicyStatus"]["IsPublic"] is True
+    with pytest.raises(ClientError) as exc:
+        bob.get_object(Bucket=bkt, Key="k")
+    assert status(exc) == ("AccessDenied", 403)
+    alice.put_bucket_policy(
+        Bucket=bkt, Policy=json.dumps({"Version": "2012-10-17", "Statement": [to_bob]})
+    )
+    assert alice.get_bucket_policy_status(Bucket=bkt)["PolicyStatus"]["IsPublic"] is False
+    assert bob.get_object(Bucket=bkt, Key="k")["Body"].read() == b"x"
+
+
+def test_policy_status_follows_s3s_fixed_value_rule(alice, bkt) -> None:
+    st = {
+        "Effect": "Allow",
+        "Principal": "*",
+        "Action": "s3:GetObject",
+        "Resource": f"arn:aws:s3:::{bkt}/*",
+    }
+
+    def is_public(condition: dict) -> bool:
+        doc = {"Version": "2012-10-17", "Statement": [{**st, "Condition": condition}]}
+        alice.put_bucket_policy(Bucket=bkt, Policy=json.dumps(doc))
+        return alice.get_bucket_policy_status(Bucket=bkt)["PolicyStatus"]["IsPublic"]
+
+    assert is_public({"IpAddress": {"aws:SourceIp": "192.0.2.0/24"}}) is False
+    assert is_public({"IpAddress": {"aws:SourceIp": "0.0.0.0/0"}}) is True
+    assert is_public({"StringLike": {"aws:SourceAccount": "1111*"}}) is True
+    assert is_public({"StringNotEquals": {"aws:SourceAccount": "111122223333"}}) is True

@@ -390,6 +390,12 @@ def test_every_mutating_method_advances_the_change_sequence(store, ctx):
             ctx, "seq-b", PublicAccessBlock()
         ),
         "delete_public_access_block": lambda: store.delete_public_access_block(ctx, "seq-b"),
+        "put_bucket_ownership_controls": lambda: store.put_bucket_ownership_controls(
+            ctx, "seq-b", "ObjectWriter"
+        ),
+        "delete_bucket_ownership_controls": lambda: store.delete_bucket_ownership_controls(
+            ctx, "seq-b"
+        ),
         "put_bucket_cors": lambda: store.put_bucket_cors(ctx, "seq-b", [cors_rule]),
         "delete_bucket_cors": lambda: store.delete_bucket_cors(ctx, "seq-b"),
         "put_bucket_acl": lambda: store.put_bucket_acl(ctx, "seq-b", canned="public-read"),
@@ -465,6 +471,7 @@ def test_every_mutating_method_advances_the_change_sequence(store, ctx):
         "get_bucket_policy": lambda: store.get_bucket_policy(ctx, "seq-b"),
         "get_bucket_policy_status": lambda: store.get_bucket_policy_status(ctx, "seq-b"),
         "get_public_access_block": lambda: store.get_public_access_block(ctx, "seq-b"),
+        "get_bucket_ownership_controls": lambda: store.get_bucket_ownership_controls(ctx, "seq-b"),
         "get_bucket_logging": lambda: store.get_bucket_logging(ctx, "seq-b"),
         "get_bucket_acl": lambda: store.get_bucket_acl(ctx, "seq-b"),
         "get_bucket_cors": lambda: store.get_bucket_cors(ctx, "seq-b"),
@@ -511,6 +518,7 @@ def test_every_mutating_method_advances_the_change_sequence(store, ctx):
     store.put_bucket_cors(ctx, "seq-b", [cors_rule])
     store.put_public_access_block(ctx, "seq-b", PublicAccessBlock())
     store.put_bucket_tagging(ctx, "seq-b", {"t": "1"})
+    store.put_bucket_ownership_controls(ctx, "seq-b", "ObjectWriter")
     st["reader_key"] = store.create_access_key(ctx, "reader")
     for name, call in reads.items():
         before = store.change_seq(OWNER)
