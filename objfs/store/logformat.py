@@ -327,6 +327,9 @@ OPERATIONS: Mapping[str, tuple[Op, ...]] = {
     "put_bucket_logging": _ops(Op("REST.PUT.LOGGING_STATUS", **BKT)),
     "get_bucket_logging": _ops(Op("REST.GET.LOGGING_STATUS", **BKT)),
     "delete_bucket_logging": _ops(Op("REST.PUT.LOGGING_STATUS", **BKT)),
+    "put_bucket_lifecycle": _ops(Op("REST.PUT.LIFECYCLE", **BKT)),
+    "get_bucket_lifecycle": _ops(Op("REST.GET.LIFECYCLE", **BKT)),
+    "delete_bucket_lifecycle": _ops(Op("REST.DELETE.LIFECYCLE", **BKT)),
     # listings
     "list_objects": _ops(Op("REST.GET.BUCKET", **BKT)),
     "iter_objects": _ops(Op("REST.GET.BUCKET", **BKT)),
