@@ -21,6 +21,7 @@ from objfs.errors import (
 from objfs.s3api import headers as hdr
 from objfs.s3api import xmldoc
 from objfs.s3api.errors import public_message
+from objfs.s3api.lifecycle import expiration_headers
 from objfs.s3api.request import Request, Response
 from objfs.store import ObjectVersion
 from objfs.store.parts import part_checksum, part_range
@@ -97,6 +98,10 @@ async def head_object(req: Request) -> Response:
         **_conditions(req),
     )
     headers = _override(req, hdr.version_headers(info)) + hdr.ssec_echo(req)
+    if info.is_latest:
+        headers += await expiration_headers(
+            req, info.key, info.size, info.tags, info.last_modified_ns
+        )
     if part is not None:
         byte_range = part_range(info, part)
         headers += _part_headers(req, info, part, byte_range)
@@ -130,6 +135,10 @@ async def get_object(req: Request) -> Response:
     if part is not None and not info.parts:
         part = None  # part 1 of an object not uploaded in parts: all of it
     headers = _override(req, hdr.version_headers(info)) + hdr.ssec_echo(req)
+    if info.is_latest:
+        headers += await expiration_headers(
+            req, info.key, info.size, info.tags, info.last_modified_ns
+        )
     status = 200
     if part is not None:
         status = 206
@@ -181,6 +190,7 @@ async def put_object(req: Request) -> Response:
         headers.append(("x-amz-version-id", result.version_id))
     headers += hdr.applied_sse_headers(req, result.sse, result.kms_key_id)
     headers += req.body.checksums
+    headers += await expiration_headers(req, req.key, result.size, None, result.last_modified_ns)
     return Response(200, headers)
 
 

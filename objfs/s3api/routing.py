@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from objfs.errors import NotImplementedOperation
-from objfs.s3api import attributes, buckets, config, cors, listing, multipart, objects
+from objfs.s3api import attributes, buckets, config, cors, lifecycle, listing, multipart, objects
 from objfs.s3api.request import Request, Response
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -47,6 +47,9 @@ ROUTES: dict[tuple[str, str, str], Handler] = {
     ("GET", "bucket", "cors"): cors.get_cors,
     ("PUT", "bucket", "cors"): cors.put_cors,
     ("DELETE", "bucket", "cors"): cors.delete_cors,
+    ("GET", "bucket", "lifecycle"): lifecycle.get_lifecycle,
+    ("PUT", "bucket", "lifecycle"): lifecycle.put_lifecycle,
+    ("DELETE", "bucket", "lifecycle"): lifecycle.delete_lifecycle,
     ("GET", "bucket", "logging"): config.get_logging,
     ("PUT", "bucket", "logging"): config.put_logging,
     ("GET", "bucket", "encryption"): config.get_encryption,

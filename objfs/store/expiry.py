@@ -218,8 +218,11 @@ class LifecycleMixin:
     ) -> tuple[int, str] | None:
         """(expiry ns, rule id) of the Expiration rule that will expire this current
         version (``x-amz-expiration``), or None."""
-        with self.db.read() as cur:
-            rules = self._lifecycle_rules(cur, bucket)
+        try:
+            with self.db.read() as cur:
+                rules = self._lifecycle_rules(cur, bucket)
+        except ObjfsError:  # the bucket went meanwhile: the request itself succeeded
+            return None
         if not rules:
             return None
         return current_expiry(rules, key, size, tags or {}, created_ns)

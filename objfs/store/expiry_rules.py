@@ -337,9 +337,7 @@ def parse_rule(obj: Any) -> LifecycleRule:
     _transitions(obj, "NoncurrentVersionTransitions", "NoncurrentDays")
     if not rule:
         raise InvalidRequest("At least one action needs to be specified in a rule")
-    return LifecycleRule(
-        id=rule_id, enabled=status == "Enabled", filter=flt, obj=out, **rule
-    )
+    return LifecycleRule(id=rule_id, enabled=status == "Enabled", filter=flt, obj=out, **rule)
 
 
 def _normal_filter(obj: Mapping[str, Any]) -> dict[str, Any]:
