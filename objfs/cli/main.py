@@ -23,6 +23,7 @@ from objfs import __version__
 from objfs.cli import (
     buckets,
     kms,
+    lifecycle,
     listing,
     maintenance,
     mfa,
@@ -138,6 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
         mfa,
         serve,
         presign,
+        lifecycle,
     ):
         group.register(build)
     policy.register_acl(build)
