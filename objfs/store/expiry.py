@@ -285,8 +285,9 @@ class LifecycleMixin:
     ) -> None:
         key = raw.decode("utf-8", "replace")
         if rows is not None:
-            steps, _ = plan_key(info, rules, key, _versions(rows), now)
+            steps, locked = plan_key(info, rules, key, _versions(rows), now)
             if not steps:
+                report.kept_locked += locked
                 return
         with self.db.write(durable=True) as cur:
             info = self._bucket(cur, info.name)  # as this transaction sees it
