@@ -34,6 +34,7 @@ change is logged exactly once.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -402,4 +403,52 @@ def _upload_due(rules: Iterable[LifecycleRule], key: str, created_ns: int, now: 
     return False
 
 
-__all__ = ["LifecycleMixin", "LifecycleReport", "plan_key"]
+class LifecycleTimer:
+    """``apply_lifecycle`` every ``interval`` seconds on a thread of its own, as the
+    owner (``objfs serve --lifecycle-interval``, the mount's ``lifecycle_interval=``).
+
+    The first run is one interval after ``start``; ``stop`` waits for a run in
+    progress to finish its current key (each key is its own transaction, so
+    even a process killed mid-run leaves nothing half-done)."""
+
+    def __init__(
+        self,
+        store: Store,
+        interval: float,
+        bucket: str | None = None,
+        ctx: RequestContext | None = None,
+    ) -> None:
+        from objfs.store.types import OWNER
+
+        self.store = store
+        self.interval = interval
+        self.bucket = bucket  # None: every bucket
+        self.ctx = ctx or OWNER
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> LifecycleTimer:
+        self._thread = threading.Thread(target=self._loop, name="objfs-lifecycle", daemon=True)
+        self._thread.start()
+        return self
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                report = self.store.apply_lifecycle(self.ctx, self.bucket)
+            except Exception:  # noqa: BLE001 - the next run tries again
+                log.warning("lifecycle run failed; retrying in %gs", self.interval, exc_info=True)
+                continue
+            if report.actions:
+                log.info(
+                    "lifecycle: %d change(s) in %d bucket(s)", len(report.actions), report.buckets
+                )
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+
+__all__ = ["LifecycleMixin", "LifecycleReport", "LifecycleTimer", "plan_key"]
