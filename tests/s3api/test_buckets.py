@@ -174,7 +174,7 @@ def test_bucket_acl_get_put(alice, anon, bkt, keys):
         anon.list_objects_v2(Bucket=bkt)
 
 
-@pytest.mark.parametrize("sub", ["notification", "lifecycle", "tagging", "website", "replication"])
+@pytest.mark.parametrize("sub", ["notification", "inventory", "tagging", "website", "replication"])
 def test_unknown_subresource_is_not_implemented(server, keys, bkt, sub):
     resp = raw_request(server.endpoint, "GET", f"/{bkt}", query=[(sub, "")], key=keys["alice"])
     assert resp.status == 501 and resp.code == "NotImplemented"
