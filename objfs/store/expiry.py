@@ -149,10 +149,14 @@ def plan_key(
         return steps, locked
     expiry = current_expiry(rules, key, current.size, current.tags, current.last_modified_ns)
     if expiry is not None and now_ns >= expiry[0]:
-        replaces = info.versioning is not Versioning.ENABLED and current.version_id == "null"
-        if replaces and current.lock.holds(now_ns):
+        # Unversioned or suspended: the expiry (a null delete marker, or the
+        # removal) replaces the key's null version, wherever it is in the list.
+        replaced = None
+        if info.versioning is not Versioning.ENABLED:
+            replaced = next((v for v in versions if v.version_id == "null"), None)
+        if replaced is not None and replaced.lock.holds(now_ns):
             locked += 1  # the null version would go: its lock keeps it
-        elif not (replaces and info.mfa_delete):
+        elif not (replaced is not None and info.mfa_delete):
             steps.append(_Step("current", None))
     return steps, locked
 

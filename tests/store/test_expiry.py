@@ -388,3 +388,18 @@ def test_lifecycle_changes_are_in_the_access_log(store: Store, ctx: RequestConte
         ("S3.EXPIRE.OBJECT", "a", "AmazonS3"),
     ]
     assert upload
+
+
+def test_suspended_bucket_keeps_a_locked_null_version(
+    store: Store, ctx: RequestContext, vbucket: str
+) -> None:
+    store.set_bucket_versioning(ctx, vbucket, "Suspended")
+    store.put_object(ctx, vbucket, "n", b"null version")
+    set_row(store, vbucket, "n", "null", legal_hold=1)
+    store.put_bucket_lifecycle(ctx, vbucket, [rule(**_days(1))])
+    report = store.apply_lifecycle(ctx, now_ns=later(3))
+    assert (report.delete_markers_added, report.kept_locked) == (0, 1)
+    assert versions(store, vbucket, "n") == [("null", False)]
+    set_row(store, vbucket, "n", "null", legal_hold=0)  # released: the expiry happens
+    assert store.apply_lifecycle(ctx, now_ns=later(3)).delete_markers_added == 1
+    assert versions(store, vbucket, "n") == [("null", True)]  # S3: a null delete marker
