@@ -273,6 +273,20 @@ NoSuchCORSConfiguration = _error(
     _errno.ENOENT,
     "The bucket has no CORS configuration.",
 )
+NoSuchLifecycleConfiguration = _error(
+    "NoSuchLifecycleConfiguration",
+    "NoSuchLifecycleConfiguration",
+    404,
+    _errno.ENOENT,
+    "The lifecycle configuration does not exist.",
+)
+InvalidStorageClass = _error(
+    "InvalidStorageClass",
+    "InvalidStorageClass",
+    400,
+    _errno.EINVAL,
+    "The storage class you specified is not valid.",
+)
 NotImplementedOperation = _error(
     "NotImplementedOperation", "NotImplemented", 501, _errno.ENOSYS, "Not implemented."
 )

@@ -29,7 +29,13 @@ ROOT = Path(__file__).resolve().parent.parent
 MAN = ROOT / "man"
 CONTRIB = ROOT / "contrib"
 PAGES = [MAN / "objfs.1", MAN / "mount.objfs.8"]
-UNITS = ["mnt-objfs.mount", "objfs@.service", "objfs-s3.service"]
+UNITS = [
+    "mnt-objfs.mount",
+    "objfs@.service",
+    "objfs-s3.service",
+    "objfs-lifecycle.service",
+    "objfs-lifecycle.timer",
+]
 INSTALLED_OBJFS = "/usr/local/bin/objfs"
 
 

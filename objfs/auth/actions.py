@@ -186,6 +186,7 @@ ACTIONS: tuple[ActionInfo, ...] = (
     _a("objfs:GarbageCollect", SVC, owner_only=True),
     _a("objfs:Sync", SVC, owner_only=True),
     _a("objfs:FlushAccessLogs", SVC, owner_only=True),
+    _a("objfs:ApplyLifecycle", SVC, owner_only=True),
     _a("objfs:ReadChangeFeed", SVC, owner_only=True),
     _a("objfs:ManageUsers", SVC, owner_only=True),
     _a("objfs:ManageKms", SVC, owner_only=True),

@@ -23,6 +23,7 @@ from objfs import __version__
 from objfs.cli import (
     buckets,
     kms,
+    lifecycle,
     listing,
     maintenance,
     mfa,
@@ -140,6 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
         serve,
         presign,
         tagging,
+        lifecycle,
     ):
         group.register(build)
     policy.register_acl(build)

@@ -77,22 +77,31 @@ def cmd_serve(app: CliApp, args: argparse.Namespace) -> int:
         )
         sys.stdout.flush()
 
-    run(
-        store,
-        listen=args.listen,
-        tls_cert=args.tls_cert,
-        tls_key=args.tls_key,
-        region=args.region,
-        domain=args.domain,
-        on_ready=ready,
-        limits=Limits(
-            header_timeout=args.header_timeout,
-            body_timeout=args.body_timeout,
-            body_min_rate=args.body_min_rate,
-            max_connections=args.max_connections,
-        ),
-        sigv2=not args.no_sigv2,
-    )
+    timer = None
+    if args.lifecycle_interval:
+        from objfs.store.expiry import LifecycleTimer
+
+        timer = LifecycleTimer(store, args.lifecycle_interval).start()
+    try:
+        run(
+            store,
+            listen=args.listen,
+            tls_cert=args.tls_cert,
+            tls_key=args.tls_key,
+            region=args.region,
+            domain=args.domain,
+            on_ready=ready,
+            limits=Limits(
+                header_timeout=args.header_timeout,
+                body_timeout=args.body_timeout,
+                body_min_rate=args.body_min_rate,
+                max_connections=args.max_connections,
+            ),
+            sigv2=not args.no_sigv2,
+        )
+    finally:
+        if timer is not None:
+            timer.stop()
     return 0  # the CLI closes the store
 
 
@@ -119,6 +128,14 @@ def register(build: Builder) -> None:
         "--domain",
         metavar="D",
         help="serve virtual-hosted-style requests too: BUCKET.D addresses bucket BUCKET",
+    )
+    p.add_argument(
+        "--lifecycle-interval",
+        type=_seconds,
+        default=None,
+        metavar="SECONDS",
+        help="apply the buckets' lifecycle rules every SECONDS (default: never; "
+        "`objfs lifecycle run` from the contrib/ timer does it instead)",
     )
     limits = p.add_argument_group("limits (what slow or many clients may hold)")
     limits.add_argument(

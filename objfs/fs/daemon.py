@@ -45,6 +45,7 @@ from objfs.fs.operations import ObjfsOperations
 from objfs.fs.options import MountOptionError, MountOptions, parse_options
 from objfs.fs.pagecache import PagePusher
 from objfs.fs.times import run_flusher
+from objfs.store.expiry import LifecycleTimer
 
 log = logging.getLogger("objfs.fs")
 
@@ -120,9 +121,14 @@ def run_daemon(
         # passes over them again and again to find no garbage (a fifth of a
         # cold ``ls -l``'s CPU). Young collections 30x rarer: same result.
         gc.set_threshold(GC_THRESHOLD, *gc.get_threshold()[1:])
+        timer = None
+        if options.lifecycle_interval:
+            timer = LifecycleTimer(store, options.lifecycle_interval, bucket).start()
         try:
             trio.run(_serve, ops, on_ready, mountpoint)
         finally:
+            if timer is not None:
+                timer.stop()
             # No store may reach a closed session; one stuck on a page whose
             # READ will not be answered now is ended by aborting the connection.
             ops.pusher.close(on_stuck=lambda: abort_connection(ops.fuse_device))

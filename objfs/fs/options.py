@@ -103,6 +103,7 @@ class MountOptions:
     profile: str | None = None  # act as this profile's user (credentials file)
     credentials_file: str | None = None
     user_map: str | None = None  # per-caller identities (objfs/fs/identity.py)
+    lifecycle_interval: float | None = None  # apply the bucket's lifecycle rules every N s
 
     @property
     def sse_mode(self) -> str | None:
@@ -199,7 +200,7 @@ def parse_options(text: str | None, base: MountOptions | None = None) -> MountOp
             values[attr] = flag_value
             continue
         if name not in ("store", "prefix", "uid", "gid", "umask", "attr_timeout"):
-            if name not in ("entry_timeout", "log", "fsname"):
+            if name not in ("entry_timeout", "log", "fsname", "lifecycle_interval"):
                 raise MountOptionError(f"unknown mount option: {name}")
         if not eq or (not value and name != "prefix"):
             raise MountOptionError(f"mount option {name} needs a value ({name}=...)")
@@ -221,6 +222,11 @@ def parse_options(text: str | None, base: MountOptions | None = None) -> MountOp
             values["umask"] = umask
         elif name in ("attr_timeout", "entry_timeout"):
             values[name] = _timeout(name, value)
+        elif name == "lifecycle_interval":
+            seconds = _timeout(name, value)
+            if not seconds:
+                raise MountOptionError(f"{name}={value}: must be above 0 seconds")
+            values[name] = seconds
         elif name == "log":
             values["log_file"] = value
         elif name == "fsname":

@@ -21,6 +21,7 @@ from objfs.errors import (
 from objfs.s3api import headers as hdr
 from objfs.s3api import xmldoc
 from objfs.s3api.errors import public_message
+from objfs.s3api.lifecycle import expiration_headers
 from objfs.s3api.request import Request, Response
 from objfs.s3api.tagging import parse_tagging_header
 from objfs.store import ObjectVersion
@@ -98,6 +99,10 @@ async def head_object(req: Request) -> Response:
         **_conditions(req),
     )
     headers = _override(req, hdr.version_headers(info)) + hdr.ssec_echo(req)
+    if info.is_latest:
+        headers += await expiration_headers(
+            req, info.key, info.size, info.tags, info.last_modified_ns
+        )
     if part is not None:
         byte_range = part_range(info, part)
         headers += _part_headers(req, info, part, byte_range)
@@ -131,6 +136,10 @@ async def get_object(req: Request) -> Response:
     if part is not None and not info.parts:
         part = None  # part 1 of an object not uploaded in parts: all of it
     headers = _override(req, hdr.version_headers(info)) + hdr.ssec_echo(req)
+    if info.is_latest:
+        headers += await expiration_headers(
+            req, info.key, info.size, info.tags, info.last_modified_ns
+        )
     status = 200
     if part is not None:
         status = 206
@@ -189,10 +198,15 @@ async def put_object(req: Request) -> Response:
     if "x-amz-copy-source" in req.h:
         return await copy_object(req)
     assert req.body is not None
+    args = put_args(req)
     result = await req.run_upload(
-        req.store.put_object, req.bucket, req.key, req.body.file(), **put_args(req)
+        req.store.put_object, req.bucket, req.key, req.body.file(), **args
     )
-    return Response(200, put_headers(req, result))
+    headers = put_headers(req, result)
+    headers += await expiration_headers(
+        req, req.key, result.size, args["tags"], result.last_modified_ns
+    )
+    return Response(200, headers)
 
 
 async def copy_object(req: Request) -> Response:

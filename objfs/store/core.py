@@ -52,6 +52,7 @@ from objfs.store.access import Need, owner_only, requires
 from objfs.store.accesslog import AccessLog, AccessLogMixin
 from objfs.store.authorizer import AccessControl, decode_config, encode_config
 from objfs.store.cors import CORSMixin
+from objfs.store.expiry import LifecycleMixin
 from objfs.store.kms import KMSMixin
 from objfs.store.leases import Leases
 from objfs.store.listing import ListingMixin
@@ -95,6 +96,7 @@ class Store(
     MFAMixin,
     AccessLogMixin,
     TaggingMixin,
+    LifecycleMixin,
 ):
     """An objfs store directory opened for use. Thread-safe."""
 

@@ -336,6 +336,9 @@ OPERATIONS: Mapping[str, tuple[Op, ...]] = {
     "put_object_tagging": _ops(Op("REST.PUT.OBJECT_TAGGING")),
     "get_object_tagging": _ops(Op("REST.GET.OBJECT_TAGGING")),
     "delete_object_tagging": _ops(Op("REST.DELETE.OBJECT_TAGGING")),
+    "put_bucket_lifecycle": _ops(Op("REST.PUT.LIFECYCLE", **BKT)),
+    "get_bucket_lifecycle": _ops(Op("REST.GET.LIFECYCLE", **BKT)),
+    "delete_bucket_lifecycle": _ops(Op("REST.DELETE.LIFECYCLE", **BKT)),
     # listings
     "list_objects": _ops(Op("REST.GET.BUCKET", **BKT)),
     "iter_objects": _ops(Op("REST.GET.BUCKET", **BKT)),

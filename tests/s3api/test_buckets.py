@@ -175,7 +175,7 @@ def test_bucket_acl_get_put(alice, anon, bkt, keys):
 
 
 @pytest.mark.parametrize(
-    "sub", ["notification", "lifecycle", "analytics", "website", "replication"]
+    "sub", ["notification", "inventory", "analytics", "website", "replication"]
 )
 def test_unknown_subresource_is_not_implemented(server, keys, bkt, sub):
     resp = raw_request(server.endpoint, "GET", f"/{bkt}", query=[(sub, "")], key=keys["alice"])

@@ -344,6 +344,12 @@ def test_every_mutating_method_advances_the_change_sequence(store, ctx):
     )
 
     cors_rule = {"AllowedOrigins": ["http://a.test"], "AllowedMethods": ["GET"]}
+    lc_rule = {
+        "ID": "lc",
+        "Status": "Enabled",
+        "Filter": {"Prefix": "lc/"},
+        "Expiration": {"Days": 1},
+    }
 
     def upload() -> None:
         st["upload"] = store.create_multipart_upload(ctx, "seq-b", "mp")
@@ -434,12 +440,21 @@ def test_every_mutating_method_advances_the_change_sequence(store, ctx):
         "delete_bucket_logging": lambda: store.delete_bucket_logging(ctx, "seq-b"),
         # delivers the record of the request above into seq-logs: a new object
         "flush_access_logs": lambda: store.flush_access_logs(ctx),
+        "put_bucket_lifecycle": lambda: (
+            store.create_bucket(ctx, "seq-lc"),
+            store.put_object(ctx, "seq-lc", "lc/x", b"x"),
+            store.put_bucket_lifecycle(ctx, "seq-lc", [lc_rule]),
+        ),
+        "apply_lifecycle": lambda: store.apply_lifecycle(OWNER, "seq-lc", now_ns=2**62),
+        "delete_bucket_lifecycle": lambda: store.delete_bucket_lifecycle(ctx, "seq-lc"),
         "delete_bucket": lambda: (
             store.create_bucket(ctx, "seq-gone"),
             store.delete_bucket(ctx, "seq-gone"),
         ),
     }
     reads = {
+        "get_bucket_lifecycle": lambda: store.get_bucket_lifecycle(ctx, "seq-b"),
+        "lifecycle_expiration": lambda: store.lifecycle_expiration(ctx, "seq-b", "lc/y", 1, {}, 0),
         "change_seq": lambda: store.change_seq(OWNER),
         "changes_since": lambda: store.changes_since(OWNER, 0),
         "get_object": lambda: store.get_object(ctx, "seq-b", "w2").close(),
@@ -519,6 +534,7 @@ def test_every_mutating_method_advances_the_change_sequence(store, ctx):
     store.put_public_access_block(ctx, "seq-b", PublicAccessBlock())
     store.put_bucket_tagging(ctx, "seq-b", {"t": "1"})
     store.put_bucket_ownership_controls(ctx, "seq-b", "ObjectWriter")
+    store.put_bucket_lifecycle(ctx, "seq-b", [lc_rule])
     st["reader_key"] = store.create_access_key(ctx, "reader")
     for name, call in reads.items():
         before = store.change_seq(OWNER)
