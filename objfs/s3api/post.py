@@ -35,15 +35,14 @@ from objfs.errors import (
     InvalidArgument,
     InvalidRequest,
     MalformedPOSTRequest,
-    MalformedXML,
     MaxPostPreDataLengthExceeded,
     PreconditionFailed,
 )
 from objfs.s3api import objects, xmldoc
-from objfs.s3api.tagging import parse_tagging_xml
 from objfs.s3api.auth import V2_REFUSED
 from objfs.s3api.body import RequestBody
 from objfs.s3api.request import Request, Response
+from objfs.s3api.tagging import parse_tagging_xml
 
 MAX_PRE_DATA = 20 * 1024  # S3's limit on the fields before the file
 # Form fields that are PutObject headers under the same name (lower case).
