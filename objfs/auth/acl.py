@@ -60,6 +60,10 @@ ACL_PERMISSIONS: dict[str, tuple[Level, Permission]] = {
     "s3:DeleteObject": (Level.BUCKET, _P.WRITE),
     "s3:DeleteObjectVersion": (Level.BUCKET, _P.WRITE),
     "s3:AbortMultipartUpload": (Level.BUCKET, _P.WRITE),
+    # The tags a write carries need s3:PutObjectTagging besides s3:PutObject;
+    # whom the bucket's ACL lets write may tag what they write (S3 takes a
+    # tagged upload, POST form or PUT, into a public-read-write bucket).
+    "s3:PutObjectTagging": (Level.BUCKET, _P.WRITE),
     "s3:GetObject": (Level.OBJECT, _P.READ),
     "s3:GetObjectVersion": (Level.OBJECT, _P.READ),
     "s3:GetObjectAttributes": (Level.OBJECT, _P.READ),
