@@ -233,3 +233,12 @@ def test_request_object_tag_policy(alice, bob, bkt):  # type: ignore[no-untyped-
     assert (
         error(bob.put_object, Bucket=bkt, Key="k2", Body=b"x", Tagging="security=public")[0] == 403
     )
+
+
+def test_anonymous_tagged_upload_into_public_read_write_bucket(alice, anon, bkt):  # type: ignore[no-untyped-def]
+    """Whom the bucket's ACL lets write may tag what they write, as S3 takes it."""
+    alice.put_bucket_acl(Bucket=bkt, ACL="public-read-write")
+    anon.put_object(Bucket=bkt, Key="k", Body=b"x", Tagging="a=1")
+    assert alice.get_object_tagging(Bucket=bkt, Key="k")["TagSet"] == [{"Key": "a", "Value": "1"}]
+    alice.put_bucket_acl(Bucket=bkt, ACL="private")
+    assert error(anon.put_object, Bucket=bkt, Key="k2", Body=b"x", Tagging="a=1")[0] == 403
