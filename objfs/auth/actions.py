@@ -148,6 +148,7 @@ ACTIONS: tuple[ActionInfo, ...] = (
     _a("s3:PutObjectRetention", OBJ),
     _a("s3:GetObjectLegalHold", OBJ),
     _a("s3:PutObjectLegalHold", OBJ),
+    _a("s3:BypassGovernanceRetention", OBJ, _VERSION),
     # object ACLs: management (the store owner cannot be locked out of them)
     _a("s3:GetObjectAcl", OBJ, _TAGS, management=True),
     _a("s3:GetObjectVersionAcl", OBJ, _TAGS | _VERSION, management=True),

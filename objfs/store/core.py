@@ -58,6 +58,7 @@ from objfs.store.mfa import MFAMixin
 from objfs.store.mountops import MountMixin
 from objfs.store.multipart import MultipartMixin
 from objfs.store.names import check_bucket_name
+from objfs.store.objectlock import ObjectLockConfig, ObjectLockMixin
 from objfs.store.objects import ObjectsMixin, ssec_not_applicable
 from objfs.store.policies import PoliciesMixin
 from objfs.store.reader import Extents
@@ -89,6 +90,7 @@ class Store(
     CORSMixin,
     MFAMixin,
     AccessLogMixin,
+    ObjectLockMixin,
 ):
     """An objfs store directory opened for use. Thread-safe."""
 
@@ -298,8 +300,12 @@ class Store(
         region: str = "local",
         versioning: bool = False,
         acl: AclSpec | None = None,
+        object_lock: bool = False,
     ) -> BucketInfo:
         """A new bucket owned by the caller, with the ``acl`` asked for (default private).
+
+        ``object_lock``: Object Lock on from the start (store/objectlock.py),
+        which turns versioning on for good.
 
         The name is taken: ``BucketAlreadyExists`` (409), but for its owner
         ``BucketAlreadyOwnedByYou``, and in us-east-1 (S3's legacy region)
@@ -311,7 +317,7 @@ class Store(
             region=region or "local",
             owner=ctx.principal,
             created_ns=time.time_ns(),
-            versioning=Versioning.ENABLED if versioning else Versioning.UNVERSIONED,
+            versioning=Versioning.ENABLED if versioning or object_lock else Versioning.UNVERSIONED,
             encryption="AES256",
         )
         with self.db.write(durable=True) as cur:
@@ -330,11 +336,17 @@ class Store(
                     None,
                 ),
             )
+            config: dict[str, object] = {}
             if acl is not None and acl.given:
                 self.access.ensure_schema(cur)
                 made = acl.expand(self.access.canonical_id_of(cur, info.owner))
                 self.access.check_grantees(cur, made)
-                aq.set_bucket_config(cur, name, encode_config({"acl": made.to_obj()}))
+                config["acl"] = made.to_obj()
+            if object_lock:
+                config["object_lock"] = ObjectLockConfig().to_obj()
+            if config:
+                self.access.ensure_schema(cur)
+                aq.set_bucket_config(cur, name, encode_config(config))
             q.add_change(cur, name, b"")
         return info
 
@@ -415,6 +427,11 @@ class Store(
             if new is Versioning.UNVERSIONED and info.versioning is not Versioning.UNVERSIONED:
                 raise InvalidBucketState(
                     "a bucket that has had versioning enabled can only be Enabled or Suspended"
+                )
+            if new is not Versioning.ENABLED and self._lock_config(cur, name) is not None:
+                raise InvalidBucketState(
+                    "An Object Lock configuration is present on this bucket, "
+                    "so the versioning state cannot be changed."
                 )
             self._versioning_mfa(cur, ctx, info, new, mfa_delete)  # store/mfa.py
             fields: dict[str, object] = {"versioning": new.value}

@@ -46,9 +46,11 @@ from objfs.store.reader import ObjectReader
 from objfs.store.records import Col
 from objfs.store.space import frees_space
 from objfs.store.types import (
+    NO_LOCK,
     Checksum,
     ChunkRef,
     ObjectHeaders,
+    ObjectLockState,
     PartInfo,
     PutResult,
     RequestContext,
@@ -81,12 +83,18 @@ class MultipartMixin:
         headers: ObjectHeaders | None = None,
         checksum: Checksum | None = None,
         acl: AclSpec | None = None,
+        lock: ObjectLockState = NO_LOCK,
     ) -> str:
         """A new upload. ``checksum``: the algorithm (and type) the upload's parts
-        carry, no value; ``acl``: the ACL its object gets when completed."""
+        carry, no value; ``acl``: the ACL its object gets when completed;
+        ``lock``: its Object Lock, applied at completion (store/objectlock.py)."""
         raw = encode_key(key)
         self.space.require_room()  # new data stops at the free-space floor (store/space.py)
         info = self.head_bucket(ctx, bucket)
+        self._check_lock_request(ctx, bucket, key, lock)
+        extra: dict[str, Any] = {"initiator": _initiator(ctx)}
+        if lock:
+            extra["lock"] = [lock.mode, lock.until_ns, lock.legal_hold]
         domain, label, kms = self._write_domain(info, sse, ctx, key)
         upload_id = rec.new_upload_id()
         with self.db.write(durable=ctx.durable) as cur:
@@ -104,7 +112,7 @@ class MultipartMixin:
                     label,
                     kms,
                     domain.domain_id,
-                    rec.pack_headers(headers, checksum, {"initiator": _initiator(ctx)}),
+                    rec.pack_headers(headers, checksum, extra),
                 ),
             )
             if acl is not None and acl.given:
@@ -472,6 +480,9 @@ class MultipartMixin:
                     "upload_id": upload_id,
                     "parts": [[stored[n][2], stored[n][5]] for n in numbers],
                 },
+                lock=ObjectLockState(
+                    *rec.unpack_extra(upload[10]).get("lock", (None, None, False))
+                ),
             )
             asked = self.access.take_object_acl(cur, bucket, raw, _acl_slot(upload_id))
             if asked is not None:
