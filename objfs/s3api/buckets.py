@@ -34,7 +34,8 @@ async def create_bucket(req: Request) -> Response:
         doc = xmldoc.parse(body, "CreateBucketConfiguration")
         region = xmldoc.child_text(doc, "LocationConstraint") or region
     acl = acl_spec_from_headers(req.h)
-    await req.run(req.store.create_bucket, req.bucket, region=region, acl=acl)
+    lock = req.h.get("x-amz-bucket-object-lock-enabled", "").strip().lower() == "true"
+    await req.run(req.store.create_bucket, req.bucket, region=region, acl=acl, object_lock=lock)
     return Response(200, [("Location", f"/{req.bucket}")])
 
 

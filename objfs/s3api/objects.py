@@ -21,6 +21,7 @@ from objfs.errors import (
 from objfs.s3api import headers as hdr
 from objfs.s3api import xmldoc
 from objfs.s3api.errors import public_message
+from objfs.s3api.objectlock import bypass_governance, lock_request, require_integrity
 from objfs.s3api.request import Request, Response
 from objfs.store import ObjectVersion
 from objfs.store.parts import part_checksum, part_range
@@ -160,6 +161,9 @@ async def put_object(req: Request) -> Response:
         return await copy_object(req)
     meta, sys_meta = hdr.user_meta(req)
     sse = hdr.sse_request(req)
+    lock = lock_request(req)
+    if any(name.startswith("x-amz-object-lock-") for name in req.h):
+        require_integrity(req)
     assert req.body is not None
     result = await req.run_upload(
         req.store.put_object,
@@ -175,6 +179,7 @@ async def put_object(req: Request) -> Response:
         headers=hdr.object_headers(req),
         checksum=hdr.body_checksum(req),
         acl=acl_spec_from_headers(req.h),
+        lock=lock,
     )
     headers = [("ETag", f'"{result.etag}"')]
     if result.version_id != "null":
@@ -203,6 +208,7 @@ async def copy_object(req: Request) -> Response:
         sse=hdr.sse_request(req),
         src_sse=hdr.copy_source_sse(req),
         acl=acl_spec_from_headers(req.h),
+        lock=lock_request(req),
         # The source's conditions, checked by the store on the version it copies.
         **_conditions(req, "x-amz-copy-source-"),
         headers=hdr.object_headers(req) if directive == "REPLACE" else None,
@@ -221,7 +227,13 @@ async def copy_object(req: Request) -> Response:
 
 async def delete_object(req: Request) -> Response:
     version = req.params.get("versionId")
-    result = await req.run(req.store.delete_object, req.bucket, req.key, version_id=version)
+    result = await req.run(
+        req.store.delete_object,
+        req.bucket,
+        req.key,
+        version_id=version,
+        bypass_governance=bypass_governance(req),
+    )
     headers = []
     if result.delete_marker:
         headers.append(("x-amz-delete-marker", "true"))
@@ -241,7 +253,9 @@ async def delete_objects(req: Request) -> Response:
         items.append((key, xmldoc.child_text(obj, "VersionId") or None))
     if not items or len(items) > MAX_DELETE_KEYS:
         raise MalformedXML(f"Delete takes 1 to {MAX_DELETE_KEYS} objects")
-    results = await req.run(req.store.delete_objects, req.bucket, items)
+    results = await req.run(
+        req.store.delete_objects, req.bucket, items, bypass_governance=bypass_governance(req)
+    )
     out = xmldoc.root("DeleteResult")
     for (key, version), result in zip(items, results, strict=True):
         if isinstance(result, ObjfsError):

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from objfs.errors import NotImplementedOperation
-from objfs.s3api import attributes, buckets, config, cors, listing, multipart, objects
+from objfs.s3api import attributes, buckets, config, cors, listing, multipart, objectlock, objects
 from objfs.s3api.request import Request, Response
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -52,6 +52,8 @@ ROUTES: dict[tuple[str, str, str], Handler] = {
     ("GET", "bucket", "encryption"): config.get_encryption,
     ("PUT", "bucket", "encryption"): config.put_encryption,
     ("DELETE", "bucket", "encryption"): config.delete_encryption,
+    ("GET", "bucket", "object-lock"): objectlock.get_object_lock_configuration,
+    ("PUT", "bucket", "object-lock"): objectlock.put_object_lock_configuration,
     ("GET", "bucket", ""): listing.list_objects,
     ("GET", "bucket", "list-type"): listing.list_objects,
     ("GET", "bucket", "versions"): listing.list_object_versions,
@@ -68,6 +70,10 @@ ROUTES: dict[tuple[str, str, str], Handler] = {
     ("GET", "object", "partNumber"): objects.get_object,
     ("HEAD", "object", "partNumber"): objects.head_object,
     ("GET", "object", "attributes"): attributes.get_object_attributes,
+    ("GET", "object", "retention"): objectlock.get_object_retention,
+    ("PUT", "object", "retention"): objectlock.put_object_retention,
+    ("GET", "object", "legal-hold"): objectlock.get_object_legal_hold,
+    ("PUT", "object", "legal-hold"): objectlock.put_object_legal_hold,
     ("POST", "object", "uploadId"): multipart.complete_upload,
     ("DELETE", "object", "uploadId"): multipart.abort_upload,
     ("GET", "object", "uploadId"): multipart.list_parts,
