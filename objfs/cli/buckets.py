@@ -24,9 +24,14 @@ from objfs.errors import BucketNotEmpty
 
 def cmd_bucket_create(app: CliApp, args: argparse.Namespace) -> int:
     info = app.store.create_bucket(
-        app.ctx, args.name, region=args.region, versioning=args.versioning
+        app.ctx,
+        args.name,
+        region=args.region,
+        versioning=args.versioning,
+        object_lock=args.object_lock,
     )
-    app.say(f"make_bucket: {info.name} (region {info.region}, versioning {info.versioning})")
+    lock = ", Object Lock on" if args.object_lock else ""
+    app.say(f"make_bucket: {info.name} (region {info.region}, versioning {info.versioning}{lock})")
     return 0
 
 
@@ -108,6 +113,11 @@ def register(build: Builder) -> None:
     p.add_argument("name", metavar="NAME")
     p.add_argument("--region", default="local", help="region label (default: local)")
     p.add_argument("--versioning", action="store_true", help="enable versioning at creation")
+    p.add_argument(
+        "--object-lock",
+        action="store_true",
+        help="enable S3 Object Lock (and versioning, for good); see `objfs lock`",
+    )
     inner.add("ls", cmd_bucket_ls, "list buckets", "objfs bucket ls --json")
     p = inner.add(
         "rm",
