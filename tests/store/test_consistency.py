@@ -18,7 +18,15 @@ import pytest
 from objfs.auth import totp
 from objfs.auth.public import PublicAccessBlock
 from objfs.errors import NoSuchBucket, NoSuchKey
-from objfs.store import OWNER, ChangeFeedGap, RequestContext, Store, Versioning, maintenance
+from objfs.store import (
+    OWNER,
+    ChangeFeedGap,
+    ObjectLockConfig,
+    RequestContext,
+    Store,
+    Versioning,
+    maintenance,
+)
 from objfs.store.types import SSERequest, SystemMeta, TimesUpdate
 
 from .support import get_body, md5
@@ -422,6 +430,15 @@ def test_every_mutating_method_advances_the_change_sequence(store, ctx):
         "delete_bucket_logging": lambda: store.delete_bucket_logging(ctx, "seq-b"),
         # delivers the record of the request above into seq-logs: a new object
         "flush_access_logs": lambda: store.flush_access_logs(ctx),
+        "put_object_lock_configuration": lambda: (
+            store.create_bucket(ctx, "seq-lock", object_lock=True),
+            store.put_object(ctx, "seq-lock", "l", b"x"),
+            store.put_object_lock_configuration(ctx, "seq-lock", ObjectLockConfig("GOVERNANCE", 1)),
+        ),
+        "put_object_retention": lambda: store.put_object_retention(
+            ctx, "seq-lock", "l", "GOVERNANCE", 4102444800 * 10**9
+        ),
+        "put_object_legal_hold": lambda: store.put_object_legal_hold(ctx, "seq-lock", "l", True),
         "delete_bucket": lambda: (
             store.create_bucket(ctx, "seq-gone"),
             store.delete_bucket(ctx, "seq-gone"),
@@ -462,6 +479,11 @@ def test_every_mutating_method_advances_the_change_sequence(store, ctx):
         "get_bucket_logging": lambda: store.get_bucket_logging(ctx, "seq-b"),
         "get_bucket_acl": lambda: store.get_bucket_acl(ctx, "seq-b"),
         "get_bucket_cors": lambda: store.get_bucket_cors(ctx, "seq-b"),
+        "get_object_lock_configuration": lambda: store.get_object_lock_configuration(
+            ctx, "seq-lock"
+        ),
+        "get_object_retention": lambda: store.get_object_retention(ctx, "seq-lock", "l"),
+        "get_object_legal_hold": lambda: store.get_object_legal_hold(ctx, "seq-lock", "l"),
         "cors_match": lambda: store.cors_match(ctx, "seq-b", "http://a.test", "GET"),
         "get_object_acl": lambda: store.get_object_acl(ctx, "seq-b", "w2"),
         "check_access": lambda: store.check_access(ctx, "s3:GetObject", "seq-b", "w2"),

@@ -8,6 +8,7 @@ without waiting.
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -282,3 +283,24 @@ def test_gc_and_fsck_keep_locked_versions(store: Store, locked: str) -> None:
     with store.get_object(OWNER, locked, "a", version_id=v) as reader:
         assert reader.read() == data
     assert store.head_object(OWNER, locked, "a", version_id=v).lock.mode == "COMPLIANCE"
+
+
+def test_policy_condition_on_retention(store: Store, locked: str) -> None:
+    """A bucket policy can demand a minimum retention (s3:object-lock-remaining-retention-days)."""
+    deny = {
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:PutObjectRetention",
+        "Resource": f"arn:aws:s3:::{locked}/*",
+        "Condition": {"NumericLessThan": {"s3:object-lock-remaining-retention-days": "10"}},
+    }
+    store.put_bucket_policy(
+        OWNER, locked, json.dumps({"Version": "2012-10-17", "Statement": [deny]})
+    )
+    store.put_object(OWNER, locked, "a", b"x")
+    soon = time.time_ns() + 2 * DAY * S
+    later = time.time_ns() + 30 * DAY * S
+    store.clock = time.time
+    with pytest.raises(AccessDenied):
+        store.put_object_retention(OWNER, locked, "a", "GOVERNANCE", soon)
+    store.put_object_retention(OWNER, locked, "a", "GOVERNANCE", later)
