@@ -50,8 +50,11 @@ def lock_request(req: Request) -> ObjectLockState:
     return ObjectLockState(mode, until_ns, hold == "ON")
 
 
-def require_integrity(req: Request) -> None:
-    """S3: a PutObject that sets Object Lock must carry Content-MD5 or a checksum."""
+def require_integrity(
+    req: Request, what: str = "Put Object requests with Object Lock parameters"
+) -> None:
+    """S3: a PutObject that sets Object Lock, and PutObjectLockConfiguration,
+    PutObjectRetention and PutObjectLegalHold, must carry Content-MD5 or a checksum."""
     if any(
         name == "content-md5"
         or (name.startswith("x-amz-checksum-") and name != "x-amz-checksum-type")
@@ -60,10 +63,7 @@ def require_integrity(req: Request) -> None:
         for name, value in req.h.items()
     ):
         return
-    raise InvalidRequest(
-        "Content-MD5 OR x-amz-checksum- HTTP header is required for Put Object requests "
-        "with Object Lock parameters"
-    )
+    raise InvalidRequest(f"Content-MD5 OR x-amz-checksum- HTTP header is required for {what}")
 
 
 def lock_headers(info: ObjectVersion) -> list[tuple[str, str]]:
@@ -82,6 +82,7 @@ def lock_headers(info: ObjectVersion) -> list[tuple[str, str]]:
 
 
 async def put_object_lock_configuration(req: Request) -> Response:
+    require_integrity(req, "this request")
     doc = xmldoc.parse(await req.read_all(MAX_LOCK_BODY), "ObjectLockConfiguration")
     if xmldoc.child_text(doc, "ObjectLockEnabled") != "Enabled":
         raise MalformedXML("ObjectLockEnabled must be Enabled")
@@ -128,6 +129,7 @@ async def get_object_lock_configuration(req: Request) -> Response:
 
 
 async def put_object_retention(req: Request) -> Response:
+    require_integrity(req, "this request")
     doc = xmldoc.parse(await req.read_all(MAX_LOCK_BODY), "Retention")
     mode = xmldoc.child_text(doc, "Mode")
     until = xmldoc.child_text(doc, "RetainUntilDate")
@@ -162,6 +164,7 @@ async def get_object_retention(req: Request) -> Response:
 
 
 async def put_object_legal_hold(req: Request) -> Response:
+    require_integrity(req, "this request")
     doc = xmldoc.parse(await req.read_all(MAX_LOCK_BODY), "LegalHold")
     status = xmldoc.child_text(doc, "Status")
     if status not in ("ON", "OFF"):
