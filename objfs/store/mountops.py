@@ -528,6 +528,7 @@ class MountMixin:
             sse=sse,
             kms_key_id=kms_key_id,
             seq=result.seq,
+            lock=result.lock,
         )
 
 

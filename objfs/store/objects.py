@@ -433,6 +433,7 @@ class ObjectsMixin:
             sse=sse,
             kms_key_id=kms_key_id,
             checksum=checksum,
+            lock=lock,
         )
 
     def _make_durable(

@@ -31,6 +31,13 @@ def test_locked_version_unlink_is_eperm(fs_store: Path, mounter: Callable[..., M
 
     vdir = mnt.path / ".versions" / "ledger.txt"
     (only,) = os.listdir(vdir)
+    # The lock is readable as xattrs, on the file and on its version file; not settable.
+    for where in (path, vdir / only):
+        assert os.getxattr(where, "user.s3.lock_mode") == b"GOVERNANCE"
+        assert os.getxattr(where, "user.s3.lock_until").endswith(b"Z")
+    with pytest.raises(OSError) as err:
+        os.setxattr(path, "user.s3.lock_mode", b"COMPLIANCE")
+    assert err.value.errno == errno.EPERM
     with pytest.raises(OSError) as err:
         os.unlink(vdir / only)
     assert err.value.errno == errno.EPERM
