@@ -123,7 +123,8 @@ def insert_version(
     """Insert version ``seq`` (the seq of the change its commit added, format
     4: ``add_change``), all other columns but its base, then its base."""
     cur.execute(
-        f"INSERT INTO versions({VERSION_COLUMNS}, base_seq) VALUES ({_VERSION_SLOTS})",
+        f"INSERT INTO versions({VERSION_COLUMNS}, base_seq) "
+        f"VALUES ({_VERSION_SLOTS})",
         (seq, *values, base_seq),
     )
 
