@@ -234,7 +234,8 @@ class ObjectLockMixin:
         now = self._lock_now_ns()
         if not lock.holds(now):
             return
-        where = f"version {row[Col.VERSION_ID]} of s3://{row[Col.BUCKET]}/{bytes(row[Col.KEY]).decode('utf-8', 'replace')}"
+        key = bytes(row[Col.KEY]).decode("utf-8", "replace")
+        where = f"version {row[Col.VERSION_ID]} of s3://{row[Col.BUCKET]}/{key}"
         if lock.legal_hold:
             raise ObjectLocked(f"{where} is under a legal hold: remove the hold first")
         if lock.mode == "GOVERNANCE" and bypass_governance:
