@@ -156,6 +156,20 @@ MetadataTooLarge = _error(
     _errno.ENOSPC,  # setxattr: no room left for the attribute
     "User metadata over 2 KB.",
 )
+InvalidRetentionPeriod = _error(
+    "InvalidRetentionPeriod",
+    "InvalidRetentionPeriod",
+    400,
+    _errno.EINVAL,
+    "The retention period must be a positive whole number of days or years.",
+)
+ObjectLockConfigurationNotFoundError = _error(
+    "ObjectLockConfigurationNotFoundError",
+    "ObjectLockConfigurationNotFoundError",
+    404,
+    _errno.ENODATA,
+    "Object Lock configuration does not exist for this bucket",
+)
 MalformedPolicy = _error(
     "MalformedPolicy", "MalformedPolicy", 400, _errno.EINVAL, "Policy is not valid."
 )
@@ -179,6 +193,13 @@ NoSuchPublicAccessBlockConfiguration = _error(
     404,
     _errno.ENOENT,
     "The bucket has no public access block configuration.",
+)
+NoSuchObjectLockConfiguration = _error(
+    "NoSuchObjectLockConfiguration",
+    "NoSuchObjectLockConfiguration",
+    404,
+    _errno.ENODATA,
+    "The specified object does not have a ObjectLock configuration",
 )
 NoSuchEntity = _error("NoSuchEntity", "NoSuchEntity", 404, _errno.ENOENT, "No such user or key.")
 NoSuchKey = _error("NoSuchKey", "NoSuchKey", 404, _errno.ENOENT, "No such key.")
@@ -236,6 +257,16 @@ class MFARequired(AccessDenied):  # type: ignore[misc, valid-type]
     S3's ``AccessDenied`` (same code and status); the mount maps it to EPERM,
     not EACCES: no code can come through a filesystem call, and EPERM tells
     "not this way" apart from a policy's "not you".
+    """
+
+    errno = _errno.EPERM
+
+
+class ObjectLocked(AccessDenied):  # type: ignore[misc, valid-type]
+    """Object Lock refused to delete (or shorten the lock of) a version: a legal
+    hold, COMPLIANCE retention, or GOVERNANCE retention without the bypass.
+
+    S3's ``AccessDenied``; the mount maps it to EPERM (nobody may, not "not you").
     """
 
     errno = _errno.EPERM

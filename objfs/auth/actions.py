@@ -144,10 +144,20 @@ ACTIONS: tuple[ActionInfo, ...] = (
     _a("s3:PutObjectVersionTagging", OBJ, _TAGS | _VERSION | {"s3:RequestObjectTagKeys"}),
     _a("s3:DeleteObjectTagging", OBJ, _TAGS),
     _a("s3:DeleteObjectVersionTagging", OBJ, _TAGS | _VERSION),
-    _a("s3:GetObjectRetention", OBJ),
-    _a("s3:PutObjectRetention", OBJ),
-    _a("s3:GetObjectLegalHold", OBJ),
-    _a("s3:PutObjectLegalHold", OBJ),
+    _a("s3:GetObjectRetention", OBJ, _VERSION),
+    _a(
+        "s3:PutObjectRetention",
+        OBJ,
+        _VERSION
+        | {
+            "s3:object-lock-mode",
+            "s3:object-lock-retain-until-date",
+            "s3:object-lock-remaining-retention-days",
+        },
+    ),
+    _a("s3:GetObjectLegalHold", OBJ, _VERSION),
+    _a("s3:PutObjectLegalHold", OBJ, _VERSION | {"s3:object-lock-legal-hold"}),
+    _a("s3:BypassGovernanceRetention", OBJ, _VERSION),
     # object ACLs: management (the store owner cannot be locked out of them)
     _a("s3:GetObjectAcl", OBJ, _TAGS, management=True),
     _a("s3:GetObjectVersionAcl", OBJ, _TAGS | _VERSION, management=True),

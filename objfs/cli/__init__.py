@@ -8,7 +8,7 @@ its subcommands next to their handlers:
 - ``transfer``: ``put``, ``get``, ``cp``; ``listing``: ``ls``, ``versions``,
   ``head``, ``rm``
 - ``mounting``: ``mount``, ``umount``; ``mount_helper``: ``mount.objfs``
-- ``kms``: ``kms ...``
+- ``kms``: ``kms ...``; ``objectlock``: ``lock config|retain|hold|show``
 
 Shared pieces: ``main`` (global options, dispatch, errors), ``builder`` (the
 subcommand style), ``args`` (argument types), ``app`` (the store handle and

@@ -26,9 +26,15 @@ from objfs.errors import BucketNotEmpty
 
 def cmd_bucket_create(app: CliApp, args: argparse.Namespace) -> int:
     info = app.store.create_bucket(
-        app.ctx, args.name, region=args.region, versioning=args.versioning, ownership=args.ownership
+        app.ctx,
+        args.name,
+        region=args.region,
+        versioning=args.versioning,
+        ownership=args.ownership,
+        object_lock=args.object_lock,
     )
-    app.say(f"make_bucket: {info.name} (region {info.region}, versioning {info.versioning})")
+    lock = ", Object Lock on" if args.object_lock else ""
+    app.say(f"make_bucket: {info.name} (region {info.region}, versioning {info.versioning}{lock})")
     return 0
 
 
@@ -114,6 +120,11 @@ def register(build: Builder) -> None:
         "--ownership",
         choices=MODES,
         help="Object Ownership (see `objfs bucket ownership`); default: none",
+    )
+    p.add_argument(
+        "--object-lock",
+        action="store_true",
+        help="enable S3 Object Lock (and versioning, for good); see `objfs lock`",
     )
     inner.add("ls", cmd_bucket_ls, "list buckets", "objfs bucket ls --json")
     p = inner.add(

@@ -132,7 +132,7 @@ def _describe(url: S3Url, result: DeleteResult, asked_version: str | None) -> st
     return line
 
 
-def _rm_one(app: CliApp, url: S3Url, version_id: str | None) -> int:
+def _rm_one(app: CliApp, url: S3Url, version_id: str | None, bypass: bool = False) -> int:
     if version_id is None:
         try:
             app.store.head_object(app.ctx, url.bucket, url.key)
@@ -143,17 +143,19 @@ def _rm_one(app: CliApp, url: S3Url, version_id: str | None) -> int:
                     "see `objfs versions`)"
                 ) from None
             raise
-    result = app.store.delete_object(app.ctx, url.bucket, url.key, version_id=version_id)
+    result = app.store.delete_object(
+        app.ctx, url.bucket, url.key, version_id=version_id, bypass_governance=bypass
+    )
     app.say(_describe(url, result, version_id))
     return 0
 
 
 def _delete_batch(
-    app: CliApp, bucket: str, items: list[tuple[str, str | None]]
+    app: CliApp, bucket: str, items: list[tuple[str, str | None]], bypass: bool = False
 ) -> list[tuple[str, str | None]]:
     """Delete ``items`` in one store call; report each; return the ones that failed."""
     failed = []
-    results = app.store.delete_objects(app.ctx, bucket, items)
+    results = app.store.delete_objects(app.ctx, bucket, items, bypass_governance=bypass)
     for item, result in zip(items, results, strict=True):
         url = S3Url(bucket, item[0])
         if isinstance(result, ObjfsError):
@@ -185,7 +187,7 @@ def _rm_latest(app: CliApp, url: S3Url) -> int:
     return failures
 
 
-def _rm_all_versions(app: CliApp, url: S3Url) -> int:
+def _rm_all_versions(app: CliApp, url: S3Url, bypass: bool = False) -> int:
     """Remove every version and delete marker under the prefix, for good."""
     prefix = as_prefix(url.key)
     failed: set[tuple[str, str | None]] = set()
@@ -200,7 +202,7 @@ def _rm_all_versions(app: CliApp, url: S3Url) -> int:
         if not batch:
             return len(failed)
         try:
-            failures = _delete_batch(app, url.bucket, batch)
+            failures = _delete_batch(app, url.bucket, batch, bypass)
         except MFARequired as err:
             if not done:
                 raise
@@ -220,9 +222,13 @@ def cmd_rm(app: CliApp, args: argparse.Namespace) -> int:
         if args.version_id:
             raise CliError("--version-id names one object; it cannot be used with --recursive")
         app.store.head_bucket(app.ctx, url.bucket)
-        failures = _rm_all_versions(app, url) if args.all_versions else _rm_latest(app, url)
+        failures = (
+            _rm_all_versions(app, url, args.bypass_governance)
+            if args.all_versions
+            else _rm_latest(app, url)
+        )
         return 1 if failures else 0
-    return _rm_one(app, url, args.version_id)
+    return _rm_one(app, url, args.version_id, args.bypass_governance)
 
 
 # -- command line ---------------------------------------------------------------
@@ -275,3 +281,9 @@ def register(build: Builder) -> None:
         help="with --recursive: remove every version and delete marker permanently",
     )
     add_mfa_option(p, what="needed to remove versions while the bucket has MFA delete on")
+    p.add_argument(
+        "--bypass-governance",
+        action="store_true",
+        help="remove versions under GOVERNANCE Object Lock retention "
+        "(needs s3:BypassGovernanceRetention; see `objfs lock`)",
+    )

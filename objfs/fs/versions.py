@@ -13,7 +13,8 @@ always reachable by name) mirrors the mount tree including deleted keys.
 Reading a version file reads that version; ``cp`` restores it. ``unlink`` of
 a version file deletes that version permanently (S3 DELETE with a version
 id), refused with EPERM while the bucket has MFA delete on (the log names
-the CLI command that can pass a code); ``rmdir`` succeeds only once nothing
+the CLI command that can pass a code) and while the version's Object Lock
+holds (the log names the lock, at INFO); ``rmdir`` succeeds only once nothing
 is left. Everything else is EROFS.
 Nothing here is cached: listings and lookups always ask the store.
 """
@@ -25,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from pyfuse3 import FUSEError
 
-from objfs.errors import MFARequired
+from objfs.errors import MFARequired, ObjectLocked
 from objfs.fs import names
 from objfs.fs.inodes import Kind, Node
 from objfs.fs.runner import caller, fuse_error, log
@@ -130,6 +131,9 @@ class VersionOps:
                 key,
                 node.version_id,
             )
+            raise fuse_error(errno.EPERM) from None
+        except ObjectLocked as err:  # Object Lock: nobody may, whatever the caller
+            log.info("unlink refused: %s", err)
             raise fuse_error(errno.EPERM) from None
         self.touched(node.path)
         self.table.orphan(node)

@@ -14,6 +14,9 @@ Owns the xattr namespace of the mount:
   PutObjectTagging). A tag S3 refuses (too long, a character outside its
   alphabet, an ``aws:`` key) is EINVAL; an 11th tag is ENOSPC (no room for
   the attribute, as user metadata over 2 KB);
+* ``user.s3.lock_mode`` and ``user.s3.lock_until`` (ISO 8601, UTC) for a
+  version under Object Lock retention, ``user.s3.legal_hold`` (``ON``) for
+  one under a legal hold;
 * any other ``user.NAME`` is the object's S3 user metadata ``NAME``
   (``x-amz-meta-NAME``); setting/removing amends the current version in
   place (no new version). The client-side encryption envelope
@@ -32,6 +35,7 @@ Owns the xattr namespace of the mount:
 from __future__ import annotations
 
 import errno
+import time
 from typing import TYPE_CHECKING
 
 import pyfuse3
@@ -47,7 +51,16 @@ from objfs.store.types import ObjectVersion
 if TYPE_CHECKING:
     from objfs.fs.operations import ObjfsOperations
 
-FACTS = ("etag", "version_id", "content_type", "sse", "sse_kms_key_id")
+FACTS = (
+    "etag",
+    "version_id",
+    "content_type",
+    "sse",
+    "sse_kms_key_id",
+    "lock_mode",
+    "lock_until",
+    "legal_hold",
+)
 FACT_PREFIX = b"user.s3."
 TAG_PREFIX = b"user.s3.tag."
 USER_PREFIX = b"user."
@@ -63,6 +76,13 @@ def _facts(version: ObjectVersion) -> dict[bytes, bytes]:
     }
     if version.kms_key_id is not None:
         facts[FACT_PREFIX + b"sse_kms_key_id"] = version.kms_key_id.encode()
+    lock = version.lock
+    if lock.mode is not None and lock.until_ns is not None:
+        facts[FACT_PREFIX + b"lock_mode"] = lock.mode.encode()
+        until = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(lock.until_ns / 1e9))
+        facts[FACT_PREFIX + b"lock_until"] = until.encode()
+    if lock.legal_hold:
+        facts[FACT_PREFIX + b"legal_hold"] = b"ON"
     return facts
 
 

@@ -78,7 +78,15 @@ async def create_bucket(req: Request) -> Response:
     ownership = req.h.get("x-amz-object-ownership")
     if ownership is not None and ownership not in MODES:
         raise InvalidArgument(f"Invalid x-amz-object-ownership header: {ownership}")
-    await req.run(req.store.create_bucket, req.bucket, region=region, acl=acl, ownership=ownership)
+    lock = req.h.get("x-amz-bucket-object-lock-enabled", "").strip().lower() == "true"
+    await req.run(
+        req.store.create_bucket,
+        req.bucket,
+        region=region,
+        acl=acl,
+        ownership=ownership,
+        object_lock=lock,
+    )
     return Response(200, [("Location", f"/{req.bucket}")])
 
 

@@ -15,6 +15,7 @@ from email.utils import formatdate, parsedate_to_datetime
 from objfs.auth import sigv4
 from objfs.errors import InvalidArgument, InvalidRequest
 from objfs.s3api.body import decode_base64
+from objfs.s3api.objectlock import lock_headers
 from objfs.s3api.request import Request, unescape
 from objfs.store import Checksum, ObjectHeaders, ObjectVersion, SSERequest, SystemMeta
 
@@ -228,6 +229,7 @@ def version_headers(info: ObjectVersion) -> list[tuple[str, str]]:
             out.append((META + name, str(value)))
     if sm.mtime_ns is not None:
         out.append((META + "mtime", f"{sm.mtime_ns / 1e9:.9f}".rstrip("0").rstrip(".")))
+    out += lock_headers(info)
     return out
 
 

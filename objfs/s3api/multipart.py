@@ -9,6 +9,7 @@ from objfs.auth.acl import acl_spec_from_headers
 from objfs.errors import InvalidArgument, MalformedXML
 from objfs.s3api import headers as hdr
 from objfs.s3api import listing, xmldoc
+from objfs.s3api.objectlock import lock_request
 from objfs.s3api.request import Request, Response
 from objfs.s3api.tagging import parse_tagging_header
 from objfs.store import checksums
@@ -32,6 +33,7 @@ async def create_upload(req: Request) -> Response:
         checksum=checksum,
         acl=acl_spec_from_headers(req.h),
         tags=parse_tagging_header(req.h.get("x-amz-tagging")),
+        lock=lock_request(req),
     )
     doc = xmldoc.root("InitiateMultipartUploadResult")
     xmldoc.add_all(doc, [("Bucket", req.bucket), ("Key", req.key), ("UploadId", upload_id)])

@@ -22,6 +22,7 @@ from objfs.s3api import headers as hdr
 from objfs.s3api import xmldoc
 from objfs.s3api.errors import public_message
 from objfs.s3api.lifecycle import expiration_headers
+from objfs.s3api.objectlock import bypass_governance, lock_request, require_integrity
 from objfs.s3api.request import Request, Response
 from objfs.s3api.tagging import parse_tagging_header
 from objfs.store import ObjectVersion
@@ -180,6 +181,7 @@ def put_args(req: Request) -> dict[str, Any]:
         "checksum": hdr.body_checksum(req),
         "acl": acl_spec_from_headers(req.h),
         "tags": parse_tagging_header(req.h.get("x-amz-tagging")),
+        "lock": lock_request(req),
     }
 
 
@@ -198,6 +200,8 @@ async def put_object(req: Request) -> Response:
     if "x-amz-copy-source" in req.h:
         return await copy_object(req)
     assert req.body is not None
+    if any(name.startswith("x-amz-object-lock-") for name in req.h):
+        require_integrity(req)
     args = put_args(req)
     result = await req.run_upload(
         req.store.put_object, req.bucket, req.key, req.body.file(), **args
@@ -230,6 +234,7 @@ async def copy_object(req: Request) -> Response:
         acl=acl_spec_from_headers(req.h),
         tagging_directive=req.h.get("x-amz-tagging-directive"),
         tags=parse_tagging_header(req.h.get("x-amz-tagging")),
+        lock=lock_request(req),
         # The source's conditions, checked by the store on the version it copies.
         **_conditions(req, "x-amz-copy-source-"),
         headers=hdr.object_headers(req) if directive == "REPLACE" else None,
@@ -248,7 +253,13 @@ async def copy_object(req: Request) -> Response:
 
 async def delete_object(req: Request) -> Response:
     version = req.params.get("versionId")
-    result = await req.run(req.store.delete_object, req.bucket, req.key, version_id=version)
+    result = await req.run(
+        req.store.delete_object,
+        req.bucket,
+        req.key,
+        version_id=version,
+        bypass_governance=bypass_governance(req),
+    )
     headers = []
     if result.delete_marker:
         headers.append(("x-amz-delete-marker", "true"))
@@ -268,7 +279,9 @@ async def delete_objects(req: Request) -> Response:
         items.append((key, xmldoc.child_text(obj, "VersionId") or None))
     if not items or len(items) > MAX_DELETE_KEYS:
         raise MalformedXML(f"Delete takes 1 to {MAX_DELETE_KEYS} objects")
-    results = await req.run(req.store.delete_objects, req.bucket, items)
+    results = await req.run(
+        req.store.delete_objects, req.bucket, items, bypass_governance=bypass_governance(req)
+    )
     out = xmldoc.root("DeleteResult")
     for (key, version), result in zip(items, results, strict=True):
         if isinstance(result, ObjfsError):

@@ -4,6 +4,7 @@ from objfs.meta.db import WouldBlock
 from objfs.store.accesslog import BucketLogging, DeliveredLog
 from objfs.store.core import Store
 from objfs.store.kms_types import KMSAuditEntry, KMSKeyInfo
+from objfs.store.objectlock import ObjectLockConfig
 from objfs.store.types import (
     ANONYMOUS_IDENTITY,
     NULL_VERSION,
@@ -22,6 +23,7 @@ from objfs.store.types import (
     ListResult,
     Moved,
     ObjectHeaders,
+    ObjectLockState,
     ObjectVersion,
     PartInfo,
     PutResult,
@@ -57,6 +59,8 @@ __all__ = [
     "ListResult",
     "Moved",
     "ObjectHeaders",
+    "ObjectLockConfig",
+    "ObjectLockState",
     "ObjectVersion",
     "PartInfo",
     "PutResult",

@@ -43,7 +43,7 @@ from typing import Any, TypeVar
 from objfs.auth.acl import AclSpec
 from objfs.meta.db import WouldBlock
 from objfs.store.logformat import operations_of
-from objfs.store.types import RequestContext, SSERequest
+from objfs.store.types import ObjectLockState, RequestContext, SSERequest
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -129,6 +129,7 @@ def _request_keys(args: Mapping[str, Any]) -> dict[str, Any]:
     tags = args.get("tags")
     if isinstance(tags, Mapping) and tags:  # PutObject's x-amz-tagging, PutObjectTagging's body
         found.update(tag_condition_keys(tags))
+    found.update(_lock_keys(args))
     return found
 
 
@@ -137,6 +138,32 @@ def tag_condition_keys(tags: Mapping[str, str]) -> dict[str, Any]:
     for each and ``s3:RequestObjectTagKeys`` (all the keys)."""
     found: dict[str, Any] = {f"s3:RequestObjectTag/{k}": v for k, v in tags.items()}
     found["s3:RequestObjectTagKeys"] = tuple(tags)
+    return found
+
+
+def _lock_keys(args: Mapping[str, Any]) -> dict[str, Any]:
+    """Object Lock condition keys: a write's lock headers (``lock``), or the
+    retention PutObjectRetention sets (``mode`` with ``until_ns``)."""
+    lock = args.get("lock")
+    if isinstance(lock, ObjectLockState):
+        mode, until = lock.mode, lock.until_ns
+        hold = "ON" if lock.legal_hold else None
+    elif "until_ns" in args and "mode" in args:
+        mode, until, hold = args.get("mode"), args.get("until_ns"), None
+    else:
+        return {}
+    found: dict[str, Any] = {}
+    if mode is not None:
+        found["s3:object-lock-mode"] = mode
+    if until is not None:
+        found["s3:object-lock-retain-until-date"] = time.strftime(
+            "%Y-%m-%dT%H:%M:%SZ", time.gmtime(until / 1e9)
+        )
+        if "until_ns" in args:
+            days = max(0, (until - time.time_ns()) // (86400 * 10**9))
+            found["s3:object-lock-remaining-retention-days"] = days
+    if hold is not None:
+        found["s3:object-lock-legal-hold"] = hold
     return found
 
 

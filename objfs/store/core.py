@@ -61,6 +61,7 @@ from objfs.store.mfa import MFAMixin
 from objfs.store.mountops import MountMixin
 from objfs.store.multipart import MultipartMixin
 from objfs.store.names import check_bucket_name
+from objfs.store.objectlock import ObjectLockConfig, ObjectLockMixin
 from objfs.store.objects import ObjectsMixin, ssec_not_applicable
 from objfs.store.ownership import OwnershipMixin
 from objfs.store.policies import PoliciesMixin
@@ -97,6 +98,7 @@ class Store(
     AccessLogMixin,
     TaggingMixin,
     LifecycleMixin,
+    ObjectLockMixin,
 ):
     """An objfs store directory opened for use. Thread-safe."""
 
@@ -307,9 +309,13 @@ class Store(
         versioning: bool = False,
         acl: AclSpec | None = None,
         ownership: str | None = None,
+        object_lock: bool = False,
     ) -> BucketInfo:
         """A new bucket owned by the caller, with the ``acl`` asked for (default private)
         and the Object Ownership ``ownership`` (none: no ownership controls).
+
+        ``object_lock``: Object Lock on from the start (store/objectlock.py),
+        which turns versioning on for good.
 
         The name is taken: ``BucketAlreadyExists`` (409), but for its owner
         ``BucketAlreadyOwnedByYou``, and in us-east-1 (S3's legacy region)
@@ -321,7 +327,7 @@ class Store(
             region=region or "local",
             owner=ctx.principal,
             created_ns=time.time_ns(),
-            versioning=Versioning.ENABLED if versioning else Versioning.UNVERSIONED,
+            versioning=Versioning.ENABLED if versioning or object_lock else Versioning.UNVERSIONED,
             encryption="AES256",
         )
         with self.db.write(durable=True) as cur:
@@ -354,7 +360,10 @@ class Store(
                             "Bucket cannot have ACLs set with ObjectOwnership's "
                             "BucketOwnerEnforced setting"
                         )
+            if object_lock:
+                config["object_lock"] = ObjectLockConfig().to_obj()
             if config:
+                self.access.ensure_schema(cur)
                 aq.set_bucket_config(cur, name, encode_config(config))
             q.add_change(cur, name, b"")
         return info
@@ -436,6 +445,11 @@ class Store(
             if new is Versioning.UNVERSIONED and info.versioning is not Versioning.UNVERSIONED:
                 raise InvalidBucketState(
                     "a bucket that has had versioning enabled can only be Enabled or Suspended"
+                )
+            if new is not Versioning.ENABLED and self._lock_config(cur, name) is not None:
+                raise InvalidBucketState(
+                    "An Object Lock configuration is present on this bucket, "
+                    "so the versioning state cannot be changed."
                 )
             self._versioning_mfa(cur, ctx, info, new, mfa_delete)  # store/mfa.py
             fields: dict[str, object] = {"versioning": new.value}

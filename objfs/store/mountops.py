@@ -533,6 +533,7 @@ class MountMixin:
             kms_key_id=kms_key_id,
             seq=result.seq,
             tags=tags or {},
+            lock=result.lock,
         )
 
 

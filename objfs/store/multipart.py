@@ -48,9 +48,11 @@ from objfs.store.reader import ObjectReader
 from objfs.store.records import Col
 from objfs.store.space import frees_space
 from objfs.store.types import (
+    NO_LOCK,
     Checksum,
     ChunkRef,
     ObjectHeaders,
+    ObjectLockState,
     PartInfo,
     PartList,
     PutResult,
@@ -85,10 +87,12 @@ class MultipartMixin:
         checksum: Checksum | None = None,
         acl: AclSpec | None = None,
         tags: Mapping[str, str] | None = None,
+        lock: ObjectLockState = NO_LOCK,
     ) -> str:
         """A new upload. ``checksum``: the algorithm (and type) the upload's parts
         carry, no value; ``acl``: the ACL its object gets when completed;
-        ``tags``: its tag set (kept in the upload's record until then)."""
+        ``tags``: its tag set and ``lock`` its Object Lock (store/objectlock.py),
+        kept in the upload's record until completion."""
         raw = encode_key(key)
         tags = self._request_tags(ctx, bucket, key, tags)
         extra: dict[str, Any] = {"initiator": _initiator(ctx)}
@@ -96,6 +100,9 @@ class MultipartMixin:
             extra["tags"] = tags
         self.space.require_room()  # new data stops at the free-space floor (store/space.py)
         info = self.head_bucket(ctx, bucket)
+        self._check_lock_request(ctx, bucket, key, lock)
+        if lock:
+            extra["lock"] = [lock.mode, lock.until_ns, lock.legal_hold]
         domain, label, kms = self._write_domain(info, sse, ctx, key)
         upload_id = rec.new_upload_id()
         with self.db.write(durable=ctx.durable) as cur:
@@ -486,6 +493,9 @@ class MultipartMixin:
                     "parts": [[stored[n][2], stored[n][5]] for n in numbers],
                 },
                 tags=rec.unpack_extra(upload[10]).get("tags"),
+                lock=ObjectLockState(
+                    *rec.unpack_extra(upload[10]).get("lock", (None, None, False))
+                ),
             )
             asked = self.access.take_object_acl(cur, bucket, raw, _acl_slot(upload_id))
             if asked is not None:

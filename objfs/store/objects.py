@@ -247,15 +247,19 @@ class ObjectsMixin:
         checksum: Checksum | Callable[[], Checksum | None] | None = None,
         acl: AclSpec | None = None,
         tags: Mapping[str, str] | None = None,
+        lock: ObjectLockState = NO_LOCK,
     ) -> PutResult:
         """``checksum``: the body's additional checksum, or a function that gives
         it once the body has been read (a trailer's, verified by the reader).
         ``tags``: the new version's tag set (``x-amz-tagging``; needs
-        ``s3:PutObjectTagging`` too, as S3)."""
+        ``s3:PutObjectTagging`` too, as S3). ``lock``: the Object Lock
+        retention and legal hold asked for (store/objectlock.py; none: the
+        bucket's default retention)."""
         raw = encode_key(key)
         check_user_meta(user_meta)  # before the body is read: refuse a big PUT up front
         tags = self._request_tags(ctx, bucket, key, tags)
         info = self.head_bucket(ctx, bucket)
+        self._check_lock_request(ctx, bucket, key, lock)  # type: ignore[attr-defined]
         if if_match is not None or if_none_match is not None:
             with self.db.read() as cur:
                 check_write_conditions(cur, bucket, raw, key, if_match, if_none_match)
@@ -292,6 +296,7 @@ class ObjectsMixin:
                 checksum=checksum,
                 acl=acl,
                 tags=tags,
+                lock=lock,
             )
 
     @requires("s3:PutObject")
@@ -347,10 +352,13 @@ class ObjectsMixin:
         ``info``/``latest``: the bucket and the key's latest version row
         (None: the key has none) as this transaction read them already.
         ``acl``: the ACL the request gives the new version (canned or grants).
-        ``tags``/``lock``: the new version's tag set and Object Lock state.
+        ``tags``/``lock``: the new version's tag set and the Object Lock state
+        the request asked for (none: the bucket's default retention applies).
         """
         if info is None:
             info = self._bucket(cur, bucket)
+        if not delete_marker:  # before any write: it reads the row the request read
+            lock = self._lock_for_new_version(cur, bucket, lock)  # type: ignore[attr-defined]
         changes = RefChanges()
         base_seq: int | None = None
         base_tally: Tally | None = None
@@ -439,6 +447,7 @@ class ObjectsMixin:
             sse=sse,
             kms_key_id=kms_key_id,
             checksum=checksum,
+            lock=lock,
         )
 
     def _make_durable(
@@ -453,11 +462,21 @@ class ObjectsMixin:
         )
 
     def _drop_version_row(
-        self, cur: object, row: Sequence[object], changes: RefChanges | None = None
+        self,
+        cur: object,
+        row: Sequence[object],
+        changes: RefChanges | None = None,
+        *,
+        bypass_governance: bool = False,
     ) -> None:
         """Delete a version row: its own references go, versions based on it are
         rebased onto its base (refcount.py). ``changes``: net them into the
-        caller's transaction-wide changes (else applied here)."""
+        caller's transaction-wide changes (else applied here).
+
+        The one way a version row goes: a version whose Object Lock holds is
+        refused here (``ObjectLocked``; store/objectlock.py ``_check_not_locked``).
+        ``bypass_governance``: the caller may bypass GOVERNANCE retention."""
+        self._check_not_locked(row, bypass_governance=bypass_governance)  # type: ignore[attr-defined]
         apply = changes is None
         changes = changes or RefChanges()
         if not row[Col.DM]:
@@ -500,8 +519,11 @@ class ObjectsMixin:
         acl: AclSpec | None = None,
         tagging_directive: str | None = None,
         tags: Mapping[str, str] | None = None,
+        lock: ObjectLockState = NO_LOCK,
     ) -> PutResult:
         """Copy a version; shares chunks when the encryption domain stays the same.
+
+        ``lock``: the copy's Object Lock (a copy does not take the source's).
 
         The ``if_*`` conditions are the source's (``x-amz-copy-source-if-*``):
         checked on the version copied, which the commit then verifies is
@@ -523,6 +545,7 @@ class ObjectsMixin:
             check_user_meta(user_meta)  # before any data is copied
         dst_raw = encode_key(dst_key)
         dst_info = self.head_bucket(ctx, dst_bucket)
+        self._check_lock_request(ctx, dst_bucket, dst_key, lock)  # type: ignore[attr-defined]
         if (
             (src_bucket, src_key) == (dst_bucket, dst_key)
             and metadata_directive == "COPY"
@@ -608,6 +631,7 @@ class ObjectsMixin:
                 checksum=checksum,
                 acl=acl,
                 tags=tags,
+                lock=lock,
             )
 
     # -- deleting ----------------------------------------------------------------
@@ -618,18 +642,41 @@ class ObjectsMixin:
         in_write=True,  # checked in the delete's own transaction (the mount's rm -r)
     )
     def delete_object(
-        self, ctx: RequestContext, bucket: str, key: str, *, version_id: str | None = None
+        self,
+        ctx: RequestContext,
+        bucket: str,
+        key: str,
+        *,
+        version_id: str | None = None,
+        bypass_governance: bool = False,
     ) -> DeleteResult:
+        """``bypass_governance``: S3's ``x-amz-bypass-governance-retention``; a
+        version under GOVERNANCE retention goes if the caller also holds
+        ``s3:BypassGovernanceRetention`` (a locked version: ``ObjectLocked``)."""
         raw = encode_key(key)
         with self.db.write(durable=ctx.durable) as cur:
+            bypass = False
             if version_id is not None:
                 what = f"delete version {version_id} of s3://{bucket}/{key} permanently"
                 self._mfa_delete_guard(cur, ctx, self._bucket(cur, bucket), what)
-            return self._delete(cur, bucket, raw, key, version_id)
+                bypass = bypass_governance and self._may_bypass(  # type: ignore[attr-defined]
+                    ctx, cur, bucket, key, version_id
+                )
+            return self._delete(cur, bucket, raw, key, version_id, bypass_governance=bypass)
 
     def _delete(
-        self, cur: object, bucket: str, raw: bytes, key: str, version_id: str | None
+        self,
+        cur: object,
+        bucket: str,
+        raw: bytes,
+        key: str,
+        version_id: str | None,
+        *,
+        bypass_governance: bool = False,
     ) -> DeleteResult:
+        """S3's DELETE in the caller's transaction. With a version id the version
+        goes for good unless its Object Lock holds (``ObjectLocked``);
+        ``bypass_governance``: the caller may bypass GOVERNANCE retention."""
         info = self._bucket(cur, bucket)
         if version_id is not None:
             row = q.get_version(cur, bucket, raw, version_id)  # type: ignore[arg-type]
@@ -639,7 +686,7 @@ class ObjectsMixin:
                 return DeleteResult(key, version_id, False)
             if row is None:
                 raise NoSuchVersion(f"no version {version_id!r} of s3://{bucket}/{key}")
-            self._drop_version_row(cur, row)
+            self._drop_version_row(cur, row, bypass_governance=bypass_governance)
             q.refresh_latest(cur, bucket, raw)  # type: ignore[arg-type]
             q.add_change(cur, bucket, raw)  # type: ignore[arg-type]
             return DeleteResult(key, version_id, bool(row[Col.DM]))
@@ -672,8 +719,14 @@ class ObjectsMixin:
     @frees_space  # works on a full disk (store/space.py)
     @requires()  # each item is checked on its own (DeleteObject or DeleteObjectVersion)
     def delete_objects(
-        self, ctx: RequestContext, bucket: str, items: Sequence[tuple[str, str | None]]
+        self,
+        ctx: RequestContext,
+        bucket: str,
+        items: Sequence[tuple[str, str | None]],
+        *,
+        bypass_governance: bool = False,
     ) -> list[DeleteResult | ObjfsError]:
+        """``bypass_governance``: as ``delete_object``'s, for each version named."""
         results: list[DeleteResult | ObjfsError | None] = []
         mfa_keys = self._mfa_condition_keys(ctx)
         for key, version_id in items:  # S3 checks each key on its own
@@ -695,7 +748,14 @@ class ObjectsMixin:
                 if results[i] is not None:
                     continue
                 try:
-                    results[i] = self._delete(cur, bucket, encode_key(key), key, version_id)
+                    bypass = (
+                        bypass_governance
+                        and version_id is not None
+                        and self._may_bypass(ctx, cur, bucket, key, version_id)  # type: ignore[attr-defined]
+                    )
+                    results[i] = self._delete(
+                        cur, bucket, encode_key(key), key, version_id, bypass_governance=bypass
+                    )
                 except ObjfsError as err:
                     results[i] = err
         return results  # type: ignore[return-value]

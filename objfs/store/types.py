@@ -288,6 +288,7 @@ class PutResult:
     sse: str = "none"
     kms_key_id: str | None = None
     checksum: Checksum | None = None  # the version's additional checksum, if any
+    lock: ObjectLockState = NO_LOCK  # the Object Lock the new version got
 
     @classmethod
     def of(cls, version: ObjectVersion) -> PutResult:
@@ -301,6 +302,7 @@ class PutResult:
             sse=version.sse,
             kms_key_id=version.kms_key_id,
             checksum=version.checksum,
+            lock=version.lock,
         )
 
 

@@ -62,6 +62,12 @@ SERVED = {
     "complete_upload",
     "abort_upload",
     "list_parts",
+    "get_object_lock_configuration",
+    "put_object_lock_configuration",
+    "get_object_retention",
+    "put_object_retention",
+    "get_object_legal_hold",
+    "put_object_legal_hold",
 }
 
 

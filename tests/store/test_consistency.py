@@ -19,7 +19,15 @@ import pytest
 from objfs.auth import totp
 from objfs.auth.public import PublicAccessBlock
 from objfs.errors import NoSuchBucket, NoSuchKey
-from objfs.store import OWNER, ChangeFeedGap, RequestContext, Store, Versioning, maintenance
+from objfs.store import (
+    OWNER,
+    ChangeFeedGap,
+    ObjectLockConfig,
+    RequestContext,
+    Store,
+    Versioning,
+    maintenance,
+)
 from objfs.store.types import SSERequest, SystemMeta, TimesUpdate
 
 from .support import get_body, md5
@@ -447,6 +455,15 @@ def test_every_mutating_method_advances_the_change_sequence(store, ctx):
         ),
         "apply_lifecycle": lambda: store.apply_lifecycle(OWNER, "seq-lc", now_ns=2**62),
         "delete_bucket_lifecycle": lambda: store.delete_bucket_lifecycle(ctx, "seq-lc"),
+        "put_object_lock_configuration": lambda: (
+            store.create_bucket(ctx, "seq-lock", object_lock=True),
+            store.put_object(ctx, "seq-lock", "l", b"x"),
+            store.put_object_lock_configuration(ctx, "seq-lock", ObjectLockConfig("GOVERNANCE", 1)),
+        ),
+        "put_object_retention": lambda: store.put_object_retention(
+            ctx, "seq-lock", "l", "GOVERNANCE", 4102444800 * 10**9
+        ),
+        "put_object_legal_hold": lambda: store.put_object_legal_hold(ctx, "seq-lock", "l", True),
         "delete_bucket": lambda: (
             store.create_bucket(ctx, "seq-gone"),
             store.delete_bucket(ctx, "seq-gone"),
@@ -490,6 +507,11 @@ def test_every_mutating_method_advances_the_change_sequence(store, ctx):
         "get_bucket_logging": lambda: store.get_bucket_logging(ctx, "seq-b"),
         "get_bucket_acl": lambda: store.get_bucket_acl(ctx, "seq-b"),
         "get_bucket_cors": lambda: store.get_bucket_cors(ctx, "seq-b"),
+        "get_object_lock_configuration": lambda: store.get_object_lock_configuration(
+            ctx, "seq-lock"
+        ),
+        "get_object_retention": lambda: store.get_object_retention(ctx, "seq-lock", "l"),
+        "get_object_legal_hold": lambda: store.get_object_legal_hold(ctx, "seq-lock", "l"),
         "cors_match": lambda: store.cors_match(ctx, "seq-b", "http://a.test", "GET"),
         "get_object_acl": lambda: store.get_object_acl(ctx, "seq-b", "w2"),
         "get_object_tagging": lambda: store.get_object_tagging(ctx, "seq-b", "w2"),
