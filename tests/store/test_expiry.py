@@ -348,7 +348,12 @@ def test_locked_versions_are_never_expired(store: Store, ctx: RequestContext, vb
     report = store.apply_lifecycle(ctx, now_ns=later(5))
     assert report.noncurrent_expired == 0 and report.kept_locked == 2
     assert len(versions(store, vbucket, "k")) == 3
+    # A run dated after the retention date does not free the version: locks
+    # are judged by the store's clock, never by the date a run is given.
+    report = store.apply_lifecycle(ctx, now_ns=later(40))
+    assert report.noncurrent_expired == 0 and report.kept_locked == 2
     # The retention date passes: that version may go now, the legal hold still keeps its own.
+    store.clock = lambda: later(40) / 1e9  # type: ignore[method-assign]
     report = store.apply_lifecycle(ctx, now_ns=later(40))
     assert report.noncurrent_expired == 1 and report.kept_locked == 1
     assert [v for v, _ in versions(store, vbucket, "k")] == [ids[2], ids[0]]
