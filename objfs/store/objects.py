@@ -784,9 +784,12 @@ class ObjectsMixin:
     def update_user_meta(
         self, ctx: RequestContext, bucket: str, key: str, user_meta: dict[str, str]
     ) -> ObjectVersion:
-        """Replace the user metadata of the latest version in place."""
+        """Replace the user metadata of the latest version in place; refused
+        (``ObjectLocked``) while the version is under Object Lock, whose S3
+        metadata, as its data, stays as written."""
         with self.db.write(durable=ctx.durable) as cur:
             row, latest = self._resolve(cur, bucket, key, None)
+            self._check_not_locked(row)  # type: ignore[attr-defined]
             q.update_version_meta(cur, row[Col.SEQ], user_meta=rec.pack_user_meta(user_meta))  # type: ignore[arg-type]
             q.add_change(cur, bucket, row[Col.KEY])  # type: ignore[arg-type]
             row = q.get_version(cur, bucket, row[Col.KEY], row[Col.VERSION_ID])  # type: ignore[arg-type]

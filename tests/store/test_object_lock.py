@@ -304,3 +304,15 @@ def test_policy_condition_on_retention(store: Store, locked: str) -> None:
     with pytest.raises(AccessDenied):
         store.put_object_retention(OWNER, locked, "a", "GOVERNANCE", soon)
     store.put_object_retention(OWNER, locked, "a", "GOVERNANCE", later)
+
+
+def test_locked_version_keeps_its_metadata_tags_stay_settable(store: Store, locked: str) -> None:
+    store.put_object(
+        OWNER, locked, "m", b"x", user_meta={"a": "1"}, lock=ObjectLockState(legal_hold=True)
+    )
+    with pytest.raises(ObjectLocked):
+        store.update_user_meta(OWNER, locked, "m", {"a": "2"})
+    assert store.head_object(OWNER, locked, "m").user_meta == {"a": "1"}
+    store.put_object_tagging(OWNER, locked, "m", {"t": "1"})  # S3: tags are not locked
+    store.put_object_legal_hold(OWNER, locked, "m", False)
+    assert store.update_user_meta(OWNER, locked, "m", {"a": "2"}).user_meta == {"a": "2"}
