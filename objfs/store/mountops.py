@@ -164,9 +164,7 @@ class MountMixin:
                 new = old.replace(**changes)
                 if new == old:
                     continue
-                q.update_version_meta(cur, row[Col.SEQ], sys_meta=rec.pack_sys_meta(new))  # type: ignore[arg-type]
-                q.add_change(cur, bucket, raw)  # type: ignore[arg-type]
-                row = q.get_version(cur, bucket, raw, row[Col.VERSION_ID])  # type: ignore[arg-type]
+                row = self._amend_version(cur, row, sys_meta=rec.pack_sys_meta(new))
                 out[update.key] = rec.version_from_row(row, is_latest=True)
         return out
 

@@ -41,7 +41,6 @@ from objfs.errors import (
     ObjectLockConfigurationNotFoundError,
     ObjectLocked,
 )
-from objfs.meta import queries as q
 from objfs.store import records as rec
 from objfs.store.access import Need, requires
 from objfs.store.authorizer import decode_config
@@ -311,9 +310,7 @@ class ObjectLockMixin:
                         f"{_when(old.until_ns)}: shortening or changing it needs "
                         "s3:BypassGovernanceRetention and the bypass"
                     )
-            q.update_version_meta(cur, row[Col.SEQ], lock_mode=mode, lock_until=until_ns)
-            q.add_change(cur, bucket, row[Col.KEY])
-            row = q.get_version(cur, bucket, row[Col.KEY], row[Col.VERSION_ID])
+            row = self._amend_version(cur, row, lock_mode=mode, lock_until=until_ns)
         return rec.version_from_row(row, is_latest=latest)
 
     @requires(Need("s3:GetObjectRetention"))
@@ -349,9 +346,7 @@ class ObjectLockMixin:
         with self.db.write(durable=ctx.durable) as cur:
             self._require_lock(cur, bucket)
             row, latest = self._resolve(cur, bucket, key, version_id)
-            q.update_version_meta(cur, row[Col.SEQ], legal_hold=int(bool(on)))
-            q.add_change(cur, bucket, row[Col.KEY])
-            row = q.get_version(cur, bucket, row[Col.KEY], row[Col.VERSION_ID])
+            row = self._amend_version(cur, row, legal_hold=int(bool(on)))
         return rec.version_from_row(row, is_latest=latest)
 
     @requires(Need("s3:GetObjectLegalHold"))

@@ -23,10 +23,8 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from objfs.errors import BadRequest, InvalidTag, NoSuchTagSet
-from objfs.meta import queries as q
 from objfs.store import records as rec
 from objfs.store.access import Need, requires, tag_condition_keys
-from objfs.store.records import Col
 from objfs.store.types import ObjectVersion, RequestContext
 
 if TYPE_CHECKING:
@@ -162,9 +160,7 @@ class TaggingMixin:
     ) -> ObjectVersion:
         with self.db.write(durable=ctx.durable) as cur:
             row, latest = self._resolve(cur, bucket, key, version_id)
-            q.update_version_meta(cur, row[Col.SEQ], tags=rec.pack_tags(tags))
-            q.add_change(cur, bucket, row[Col.KEY])
-            row = q.get_version(cur, bucket, row[Col.KEY], row[Col.VERSION_ID])
+            row = self._amend_version(cur, row, tags=rec.pack_tags(tags))
         return rec.version_from_row(row, is_latest=latest)
 
     # -- bucket tags ---------------------------------------------------------------
