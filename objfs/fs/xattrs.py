@@ -139,42 +139,20 @@ class XattrOps:
         if not name.startswith(USER_PREFIX) or node.kind is not Kind.FILE:
             raise fuse_error(errno.ENOTSUP)
         if name.startswith(TAG_PREFIX):
-            await self._change_tag(node, name, value)
+            await self._amend(node, name[len(TAG_PREFIX) :], value, tags=True)
             return
         if name.startswith(FACT_PREFIX) or name == ENVELOPE:
             raise fuse_error(errno.EPERM)
-        try:
-            meta_name = name[len(USER_PREFIX) :].decode("utf-8")
-            meta_value = value.decode("utf-8") if value is not None else None
-        except UnicodeDecodeError:
-            raise fuse_error(errno.EINVAL) from None
-        if node.state is not None and node.state.dirty:
-            await self.commit_node(node, durable=False)
-        version = await self._xattr_version(node)
-        if version is None or node.path is None:
-            raise fuse_error(errno.ENOENT)
-        user_meta = dict(version.user_meta)
-        if meta_value is None:
-            if meta_name not in user_meta:
-                raise fuse_error(pyfuse3.ENOATTR)
-            del user_meta[meta_name]
-        else:
-            user_meta[meta_name] = meta_value
-        updated = await self.run(
-            self.store.update_user_meta, caller(), self.bucket, self.keys.key(node.path), user_meta
-        )
-        self.note_own_change(updated.key)
-        node.version = updated
-        if node.state is not None:
-            node.state.base = updated
+        await self._amend(node, name[len(USER_PREFIX) :], value, tags=False)
 
-    async def _change_tag(
-        self: ObjfsOperations, node: Node, name: bytes, value: bytes | None
+    async def _amend(
+        self: ObjfsOperations, node: Node, name: bytes, value: bytes | None, *, tags: bool
     ) -> None:
-        """Set or remove one tag of the file's current version, in place."""
+        """Set (or, ``value`` None, remove) one user metadata entry, or with
+        ``tags`` one tag, of the file's current version, in place."""
         try:
-            tag = name[len(TAG_PREFIX) :].decode("utf-8")
-            tag_value = value.decode("utf-8") if value is not None else None
+            entry = name.decode("utf-8")
+            text = value.decode("utf-8") if value is not None else None
         except UnicodeDecodeError:
             raise fuse_error(errno.EINVAL) from None
         if node.state is not None and node.state.dirty:
@@ -182,21 +160,16 @@ class XattrOps:
         version = await self._xattr_version(node)
         if version is None or node.path is None:
             raise fuse_error(errno.ENOENT)
-        tags = dict(version.tags)
-        if tag_value is None:
-            if tag not in tags:
+        entries = dict(version.tags if tags else version.user_meta)
+        if text is None:
+            if entry not in entries:
                 raise fuse_error(pyfuse3.ENOATTR)
-            del tags[tag]
+            del entries[entry]
         else:
-            tags[tag] = tag_value
+            entries[entry] = text
+        call = self.store.put_object_tagging if tags else self.store.update_user_meta
         try:
-            updated = await self.run(
-                self.store.put_object_tagging,
-                caller(),
-                self.bucket,
-                self.keys.key(node.path),
-                tags,
-            )
+            updated = await self.run(call, caller(), self.bucket, self.keys.key(node.path), entries)
         except InvalidTag as err:
             # One tag too many: no room for the attribute (as user metadata over 2 KB).
             raise fuse_error(
