@@ -19,7 +19,8 @@ Owns the xattr namespace of the mount:
   one under a legal hold;
 * any other ``user.NAME`` is the object's S3 user metadata ``NAME``
   (``x-amz-meta-NAME``); setting/removing amends the current version in
-  place (no new version). The client-side encryption envelope
+  place (no new version; EPERM while the version is under Object Lock,
+  whose S3 metadata stays as written). The client-side encryption envelope
   (``objfs-cse``) is not shown, and setting or removing it is EPERM;
 * other namespaces (security., system., trusted.) are not supported: reads
   and writes answer ENOTSUP without a store query (the kernel asks for

@@ -38,6 +38,12 @@ def test_locked_version_unlink_is_eperm(fs_store: Path, mounter: Callable[..., M
     with pytest.raises(OSError) as err:
         os.setxattr(path, "user.s3.lock_mode", b"COMPLIANCE")
     assert err.value.errno == errno.EPERM
+    # Its S3 metadata is locked with its data; its tags are not (as S3).
+    with pytest.raises(OSError) as err:
+        os.setxattr(path, "user.owner", b"someone")
+    assert err.value.errno == errno.EPERM
+    os.setxattr(path, "user.s3.tag.audit", b"2026")
+    assert os.getxattr(path, "user.s3.tag.audit") == b"2026"
     with pytest.raises(OSError) as err:
         os.unlink(vdir / only)
     assert err.value.errno == errno.EPERM
