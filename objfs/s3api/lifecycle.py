@@ -104,9 +104,18 @@ async def delete_lifecycle(req: Request) -> Response:
     return Response(204)
 
 
-async def expiration_headers(
-    req: Request, key: str, size: int, tags: dict[str, str] | None, created_ns: int
+def expiration_headers(
+    store: Any,
+    ctx: Any,
+    bucket: str,
+    key: str,
+    size: int,
+    tags: dict[str, str] | None,
+    created_ns: int,
 ) -> list[tuple[str, str]]:
-    """``x-amz-expiration`` of a current version an Expiration rule will expire."""
-    found = await req.run(req.store.lifecycle_expiration, req.bucket, key, size, tags, created_ns)
+    """``x-amz-expiration`` of a current version an Expiration rule will expire.
+
+    Called on the worker thread of the request's own store call (GET, HEAD,
+    PUT), so the answer costs one read there, not another thread hop."""
+    found = store.lifecycle_expiration(ctx, bucket, key, size, tags, created_ns)
     return [("x-amz-expiration", expiration_header(found))] if found else []

@@ -25,7 +25,7 @@ from objfs.s3api.lifecycle import expiration_headers
 from objfs.s3api.objectlock import bypass_governance, lock_request, require_integrity
 from objfs.s3api.request import Request, Response
 from objfs.s3api.tagging import parse_tagging_header
-from objfs.store import ObjectVersion
+from objfs.store import ObjectVersion, RequestContext
 from objfs.store.parts import part_checksum, part_range
 
 MAX_DELETE_KEYS = 1000
@@ -86,24 +86,29 @@ def _part_headers(
     return out
 
 
+def _expiration(req: Request, ctx: RequestContext, info: ObjectVersion) -> list[tuple[str, str]]:
+    """``x-amz-expiration`` of a version a GET/HEAD read: only a current one expires."""
+    if not info.is_latest or info.is_delete_marker:
+        return []
+    return expiration_headers(
+        req.store, ctx, req.bucket, info.key, info.size, info.tags, info.last_modified_ns
+    )
+
+
 async def head_object(req: Request) -> Response:
     hdr.refuse_write_sse(req)
     version = req.params.get("versionId")
     part = _part_number(req)
-    info = await req.run(
-        req.store.head_object,
-        req.bucket,
-        req.key,
-        version_id=version,
-        sse=hdr.read_sse(req),
-        part_number=part,
-        **_conditions(req),
-    )
-    headers = _override(req, hdr.version_headers(info)) + hdr.ssec_echo(req)
-    if info.is_latest:
-        headers += await expiration_headers(
-            req, info.key, info.size, info.tags, info.last_modified_ns
+    sse, conditions = hdr.read_sse(req), _conditions(req)
+
+    def head(ctx: RequestContext) -> tuple[ObjectVersion, list[tuple[str, str]]]:
+        info = req.store.head_object(
+            ctx, req.bucket, req.key, version_id=version, sse=sse, part_number=part, **conditions
         )
+        return info, _expiration(req, ctx, info)
+
+    info, expiration = await req.run(head)
+    headers = _override(req, hdr.version_headers(info)) + hdr.ssec_echo(req) + expiration
     if part is not None:
         byte_range = part_range(info, part)
         headers += _part_headers(req, info, part, byte_range)
@@ -123,24 +128,30 @@ async def get_object(req: Request) -> Response:
     # So is a part (?partNumber=N): from the part sizes of that same version.
     byte_range = hdr.parse_range(req.h.get("range"))
     part = _part_number(req)
-    reader = await req.run(
-        req.store.get_object,
-        req.bucket,
-        req.key,
-        version_id=version,
-        range=byte_range,
-        part_number=part,
-        sse=sse,
-        **_conditions(req),
-    )
+    conditions = _conditions(req)
+
+    def get(ctx: RequestContext) -> tuple[Any, list[tuple[str, str]]]:
+        reader = req.store.get_object(
+            ctx,
+            req.bucket,
+            req.key,
+            version_id=version,
+            range=byte_range,
+            part_number=part,
+            sse=sse,
+            **conditions,
+        )
+        try:
+            return reader, _expiration(req, ctx, reader.info)
+        except BaseException:
+            reader.close()
+            raise
+
+    reader, expiration = await req.run(get)
     info = reader.info
     if part is not None and not info.parts:
         part = None  # part 1 of an object not uploaded in parts: all of it
-    headers = _override(req, hdr.version_headers(info)) + hdr.ssec_echo(req)
-    if info.is_latest:
-        headers += await expiration_headers(
-            req, info.key, info.size, info.tags, info.last_modified_ns
-        )
+    headers = _override(req, hdr.version_headers(info)) + hdr.ssec_echo(req) + expiration
     status = 200
     if part is not None:
         status = 206
@@ -203,14 +214,17 @@ async def put_object(req: Request) -> Response:
     if any(name.startswith("x-amz-object-lock-") for name in req.h):
         require_integrity(req)
     args = put_args(req)
-    result = await req.run_upload(
-        req.store.put_object, req.bucket, req.key, req.body.file(), **args
-    )
-    headers = put_headers(req, result)
-    headers += await expiration_headers(
-        req, req.key, result.size, args["tags"], result.last_modified_ns
-    )
-    return Response(200, headers)
+    body = req.body.file()
+
+    def put(ctx: RequestContext) -> tuple[Any, list[tuple[str, str]]]:
+        result = req.store.put_object(ctx, req.bucket, req.key, body, **args)
+        expiration = expiration_headers(
+            req.store, ctx, req.bucket, req.key, result.size, args["tags"], result.last_modified_ns
+        )
+        return result, expiration
+
+    result, expiration = await req.run_upload(put)
+    return Response(200, put_headers(req, result) + expiration)
 
 
 async def copy_object(req: Request) -> Response:
