@@ -295,16 +295,16 @@ class DirOps:
         parent = self.node_of(parent_inode)
         meta = new_entry_meta(stat.S_IFDIR | stat.S_IMODE(mode), ctx, await self.dir_owner(parent))
         key = self.keys.dir_prefix(path)
-        await self.run(
-            self.store.put_object,
-            caller(),
-            self.bucket,
-            key,
-            b"",
-            content_type="application/x-directory",
-            sys_meta=meta,
-        )
-        self.note_own_change(key)
+        with self.own_change(key):
+            await self.run(
+                self.store.put_object,
+                caller(),
+                self.bucket,
+                key,
+                b"",
+                content_type="application/x-directory",
+                sys_meta=meta,
+            )
         self.touched(path)
         self.entry_changed(parent.path, meta.mtime_ns)
         self.subdirs_changed(parent.path, +1)
@@ -345,8 +345,8 @@ class DirOps:
             raise fuse_error(errno.ENOTEMPTY)
         key = self.keys.dir_prefix(path)
         if await self.head(key) is not None:
-            await self.run.nowait(self.store.delete_object, caller(), self.bucket, key)
-            self.note_own_change(key)
+            with self.own_change(key):
+                await self.run.nowait(self.store.delete_object, caller(), self.bucket, key)
             self.times.forget(key)
         self.touched(path)
         self.times.dir_gone(path)
@@ -376,10 +376,10 @@ class DirOps:
             committed = await node.state.detach(None, None)
         self.pending.discard(node)
         if committed:
-            await self.run.nowait(
-                self.store.delete_object, caller(), self.bucket, self.keys.key(path)
-            )
-            self.note_own_change(self.keys.key(path))
+            with self.own_change(self.keys.key(path)):
+                await self.run.nowait(
+                    self.store.delete_object, caller(), self.bucket, self.keys.key(path)
+                )
             self.times.forget(self.keys.key(path))
         node.unlinked = True
         if node.state is not None:
@@ -419,8 +419,8 @@ class DirOps:
         meta = new_entry_meta(stat.S_IFLNK | 0o777, ctx, await self.dir_owner(parent))
         meta = meta.replace(symlink=text)
         key = self.keys.key(path)
-        await self.run(self.store.put_object, caller(), self.bucket, key, b"", sys_meta=meta)
-        self.note_own_change(key)
+        with self.own_change(key):
+            await self.run(self.store.put_object, caller(), self.bucket, key, b"", sys_meta=meta)
         self.touched(path)
         self.entry_changed(parent.path, meta.mtime_ns)
         node = self.table.node(Kind.FILE, path)

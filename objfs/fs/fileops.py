@@ -260,17 +260,17 @@ class FileOps:
         if enc.cse_key is not None and kind == stat.S_IFREG:
             # empty, but client-side encrypted like every new file
             user_meta = {META_KEY: CSEObject.new(enc.cse_key, self.store.chunk_size)[1]}
-        await self.run(
-            self.store.put_object,
-            caller(),
-            self.bucket,
-            key,
-            b"",
-            sys_meta=meta,
-            user_meta=user_meta,
-            sse=enc.write_request,
-        )
-        self.note_own_change(key)
+        with self.own_change(key):
+            await self.run(
+                self.store.put_object,
+                caller(),
+                self.bucket,
+                key,
+                b"",
+                sys_meta=meta,
+                user_meta=user_meta,
+                sse=enc.write_request,
+            )
         self.touched(path)
         self.entry_changed(parent.path, meta.mtime_ns)
         node = self.table.node(Kind.FILE, path)

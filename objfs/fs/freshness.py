@@ -32,6 +32,7 @@ readers of the feed: each change is applied once.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from typing import TYPE_CHECKING
 
@@ -61,10 +62,21 @@ RECENT_S = 3.0
 RECENT_MAX = 10_000  # more recent keys than this: every create asks the store
 
 
+def interval_from_env() -> float:
+    """Seconds between two polls (``OBJFS_FEED_INTERVAL``, for tests and tuning;
+    default 0.3, at least 0.0001)."""
+    try:
+        return max(0.0001, float(os.environ.get("OBJFS_FEED_INTERVAL") or 0.3))
+    except ValueError:
+        return 0.3
+
+
 class ChangePoller:
-    def __init__(self, ops: ObjfsOperations, interval: float = 0.3, batch: int = 10000) -> None:
+    def __init__(
+        self, ops: ObjfsOperations, interval: float | None = None, batch: int = 10000
+    ) -> None:
         self.ops = ops
-        self.interval = interval
+        self.interval = interval_from_env() if interval is None else interval
         self.batch = batch
         self.seq: int | None = None  # the last change read (None: not started)
         self.lock = trio.Lock()

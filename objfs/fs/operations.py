@@ -28,7 +28,8 @@ import os
 import stat
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pyfuse3
@@ -354,11 +355,31 @@ class ObjfsOperations(FileOps, DirOps, VersionOps, XattrOps, pyfuse3.Operations)
         return dnode if dnode is not None and dnode.exists is True else None
 
     def note_own_change(self, key: str) -> None:
-        """This mount just made one change to ``key``: the poller need not invalidate it."""
+        """This mount makes one change to ``key``: the poller need not invalidate it.
+
+        Announced before the store call that makes it visible (``own_change``,
+        ``own_commit``): the poller may read the change from the feed before
+        that call's caller resumes, and a change it takes for another's
+        orphans the node, whose attributes are then the old version's.
+        """
         self.own_changes.setdefault(key, deque()).append(time.monotonic() + OWN_CHANGE_TTL)
         path = self.keys.path_of(key)
         if path is not None:
             self.listing_stale(path)
+
+    @contextmanager
+    def own_change(self, key: str) -> Iterator[None]:
+        """Around a store call that changes ``key``: announced before it
+        (``note_own_change``), taken back if it fails."""
+        self.note_own_change(key)
+        try:
+            yield
+        except BaseException:
+            self.drop_own_change(key)
+            raise
+        path = self.keys.path_of(key)
+        if path is not None:
+            self.listing_stale(path)  # a listing made meanwhile does not speak for it
 
     def consume_own_change(self, key: str) -> bool:
         """True (and forgotten) when a change of ``key`` was announced by ``note_own_change``."""
@@ -688,19 +709,20 @@ class ObjfsOperations(FileOps, DirOps, VersionOps, XattrOps, pyfuse3.Operations)
         elif node.kind is Kind.DIR:
             assert node.path is not None
             key = self.keys.dir_prefix(node.path)
-            if await self.dir_marker(node) is None:
-                await self.run(
-                    self.store.put_object,
-                    caller(),
-                    self.bucket,
-                    key,
-                    b"",
-                    content_type="application/x-directory",
-                    sys_meta=new,
-                )
-            else:
-                await self.run(self.store.update_sys_meta, caller(), self.bucket, key, new)
-            self.note_own_change(key)
+            marker = await self.dir_marker(node)
+            with self.own_change(key):
+                if marker is None:
+                    await self.run(
+                        self.store.put_object,
+                        caller(),
+                        self.bucket,
+                        key,
+                        b"",
+                        content_type="application/x-directory",
+                        sys_meta=new,
+                    )
+                else:
+                    await self.run(self.store.update_sys_meta, caller(), self.bucket, key, new)
             node.version = await self.head(key)
             self.meta_unsynced = True
         elif node.state is not None and (node.state.dirty or node.path is None):
@@ -709,9 +731,13 @@ class ObjfsOperations(FileOps, DirOps, VersionOps, XattrOps, pyfuse3.Operations)
             return  # unlinked and not open: nothing left to amend
         else:
             key = self.keys.key(node.path)
-            version = await self.run(self.store.update_sys_meta, caller(), self.bucket, key, new)
-            self.note_own_change(key)
+            with self.own_change(key):
+                version = await self.run(
+                    self.store.update_sys_meta, caller(), self.bucket, key, new
+                )
             node.version = version
+            if node.path is None:  # detached meanwhile (a change from elsewhere)
+                node.orphan_version = version
             if node.state is not None:
                 node.state.base = version
                 node.state.sys_meta = version.sys_meta

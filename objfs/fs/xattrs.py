@@ -169,14 +169,15 @@ class XattrOps:
         else:
             entries[entry] = text
         call = self.store.put_object_tagging if tags else self.store.update_user_meta
+        key = self.keys.key(node.path)
         try:
-            updated = await self.run(call, caller(), self.bucket, self.keys.key(node.path), entries)
+            with self.own_change(key):
+                updated = await self.run(call, caller(), self.bucket, key, entries)
         except InvalidTag as err:
             # One tag too many: no room for the attribute (as user metadata over 2 KB).
             raise fuse_error(
                 errno.ENOSPC if err.details.get("too_many") else errno.EINVAL
             ) from None
-        self.note_own_change(updated.key)
         node.version = updated
         if node.state is not None:
             node.state.base = updated

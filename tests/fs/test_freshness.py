@@ -193,3 +193,38 @@ def test_a_mount_that_missed_pruned_changes_drops_its_caches(
     eventually(lambda: path.stat().st_size == 11, within=5)
     eventually(lambda: os.listdir(m.path / "dir") == ["inner"], within=5)
     assert "every cached name and file is checked again" in m.log_text()
+
+
+def test_own_attribute_changes_stand_while_the_poller_runs_flat_out(
+    mounter: Callable[..., Mount], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """chmod, chown, utime, xattrs, mknod, mkdir, symlink and unlink made through
+    the mount are its own changes even when the change poller reads them from
+    the feed before the handler that made them resumes: the node is not
+    detached, and what the call returns (and the kernel caches) is the new
+    state, never the version before it."""
+    monkeypatch.setenv("OBJFS_FEED_INTERVAL", "0.0001")  # poll between any two awaits
+    m = mounter(options="attr_timeout=300,entry_timeout=300")
+    fifo, reg = m.path / "fifo", m.path / "reg"
+    os.mkfifo(fifo, 0o644)
+    reg.write_bytes(b"x" * 100)
+    with open(reg, "r+b") as f:  # a long-lived handle, as an editor keeps
+        for i in range(150):
+            for path in (fifo, reg):
+                mode = (0o400, 0o644, 0o755, 0o600)[i % 4]
+                os.chmod(path, mode)
+                assert os.lstat(path).st_mode & 0o7777 == mode, (path, i)
+                os.utime(path, ns=(i * 10**9, (i + 7) * 10**9))
+                assert os.lstat(path).st_mtime_ns == (i + 7) * 10**9, (path, i)
+            f.seek(0, os.SEEK_END)
+            f.write(bytes([i]))  # an append through the open handle
+            f.flush()
+            assert reg.read_bytes()[-1] == i, i
+            os.setxattr(reg, "user.n", str(i).encode())
+            assert os.getxattr(reg, "user.n") == str(i).encode(), i
+            (m.path / f"d{i}").mkdir()
+            (m.path / f"l{i}").symlink_to("reg")
+            assert os.readlink(m.path / f"l{i}") == "reg"
+            (m.path / f"l{i}").unlink()
+            (m.path / f"d{i}").rmdir()
+            assert not (m.path / f"d{i}").exists()
