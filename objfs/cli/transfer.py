@@ -55,6 +55,7 @@ from objfs.cli.crypto import (
 from objfs.cli.crypto_args import add_read_encryption, add_write_encryption
 from objfs.cli.output import CountingReader, Progress
 from objfs.errors import ObjfsError
+from objfs.store.ranges import RangeSpec, resolve_range
 from objfs.store.sysmeta import SPECIAL_TYPES, file_type
 from objfs.store.types import ObjectHeaders, ObjectVersion, PutResult
 
@@ -347,18 +348,27 @@ def _open_source(
         )
     cse = open_cse(info, enc, src)
     if cse is not None:
-        rng = None if wanted is None else wanted.resolve(cse.plain_size(info.size))
+        plain = cse.plain_size(info.size)
+        spec = _asked(wanted, plain)
+        # S3's range rule applied to the plaintext: the store's own function.
+        rng = None if spec is None else resolve_range(spec, plain)
         return CSEDownload(app.store, app.ctx, info, cse, rng, enc.read)
     # The store resolves an open or suffix range on the version it reads
-    # (a "null" version may be replaced since the head); only the empty tail
-    # of an empty object, which S3 would refuse, is asked for as the whole.
-    rng = None if wanted is None else (wanted.first, wanted.last)
-    if wanted is not None and wanted.first is None and info.size == 0:
-        rng = None
+    # (a "null" version may be replaced since the head).
+    rng = _asked(wanted, info.size)
     with sse_c_refusals(src):
         return app.store.get_object(
             app.ctx, src.bucket, src.key, version_id=info.version_id, range=rng, sse=enc.read
         )
+
+
+def _asked(wanted: ByteRange | None, size: int) -> RangeSpec | None:
+    """The range to ask for; None (the whole object) for no range and for the
+    empty tail of an empty object, which S3 would refuse: ``get --range -N``
+    of an empty object gives nothing."""
+    if wanted is None or (wanted.first is None and size == 0):
+        return None
+    return wanted.spec
 
 
 def _local_name(key: str) -> str:

@@ -28,7 +28,6 @@ from objfs.errors import (
     InvalidArgument,
     InvalidPart,
     InvalidPartOrder,
-    InvalidRange,
     InvalidRequest,
     MethodNotAllowed,
     NoSuchKey,
@@ -44,6 +43,7 @@ from objfs.store.chunking import ChunkedBody, store_stream
 from objfs.store.leases import leased
 from objfs.store.names import encode_key, prefix_upper
 from objfs.store.objects import check_copy_conditions, check_write_conditions, md5_of_parts
+from objfs.store.ranges import copy_source_range
 from objfs.store.reader import ObjectReader
 from objfs.store.records import Col
 from objfs.store.space import frees_space
@@ -334,11 +334,7 @@ class MultipartMixin:
         size = row[Col.SIZE]
         first, end = 0, size
         if src_range is not None:
-            first, last = src_range
-            if first < 0 or last < first or last >= size:
-                raise InvalidRange(
-                    f"copy source range {first}-{last} is outside the {size}-byte source"
-                )
+            first, last = copy_source_range(src_range, size)
             end = last + 1
         if end - first > MAX_PART_SIZE:
             raise InvalidRequest(

@@ -32,7 +32,8 @@ from objfs.store.chunking import ChunkedBody, store_stream
 from objfs.store.leases import leased
 from objfs.store.names import encode_key
 from objfs.store.parts import part_range
-from objfs.store.reader import Extents, ObjectReader, RangeSpec
+from objfs.store.ranges import RangeSpec
+from objfs.store.reader import Extents, ObjectReader
 from objfs.store.records import Col
 from objfs.store.refcount import RefChanges, Tally, drop_version, owned, tally_of, tally_refs
 from objfs.store.space import frees_space
