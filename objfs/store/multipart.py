@@ -40,9 +40,10 @@ from objfs.store import records as rec
 from objfs.store.access import Need, requires
 from objfs.store.authorizer import decode_config
 from objfs.store.chunking import ChunkedBody, store_stream
+from objfs.store.conditions import check_copy_conditions
 from objfs.store.leases import leased
 from objfs.store.names import encode_key, prefix_upper
-from objfs.store.objects import check_copy_conditions, check_write_conditions, md5_of_parts
+from objfs.store.objects import check_write_conditions, md5_of_parts
 from objfs.store.ranges import copy_source_range
 from objfs.store.reader import ObjectReader
 from objfs.store.records import Col
