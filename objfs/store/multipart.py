@@ -42,6 +42,7 @@ from objfs.store.authorizer import decode_config
 from objfs.store.chunking import ChunkedBody, store_stream
 from objfs.store.conditions import check_copy_conditions
 from objfs.store.leases import leased
+from objfs.store.limits import MAX_PART_SIZE, MAX_PARTS, MIN_PART_SIZE
 from objfs.store.names import encode_key, prefix_upper
 from objfs.store.objects import check_write_conditions, md5_of_parts
 from objfs.store.ranges import copy_source_range
@@ -66,10 +67,6 @@ from objfs.store.types import (
 
 if TYPE_CHECKING:
     from objfs.store.core import Store
-
-MIN_PART_SIZE = 5 << 20
-MAX_PART_SIZE = 5 << 30
-MAX_PARTS = 10000
 
 
 class MultipartMixin:

@@ -30,6 +30,7 @@ from objfs.store.access import Need, requires
 from objfs.store.chunking import ChunkedBody, store_stream
 from objfs.store.conditions import check_copy_conditions, check_read_conditions, etag_matches
 from objfs.store.leases import leased
+from objfs.store.limits import MAX_PUT_SIZE
 from objfs.store.names import encode_key
 from objfs.store.parts import part_range
 from objfs.store.ranges import RangeSpec
@@ -58,7 +59,6 @@ from objfs.store.usermeta import check_user_meta
 if TYPE_CHECKING:
     pass
 
-MAX_SINGLE_PUT = 5 << 30  # S3's limit for one PUT; beyond, multipart
 _UNREAD = object()  # _commit_version: the caller did not read the key's latest row
 
 
@@ -269,7 +269,7 @@ class ObjectsMixin:
             self.chunks,
             domain,
             ChunkedBody(body, self.chunk_size),
-            limit=MAX_SINGLE_PUT,
+            limit=MAX_PUT_SIZE,
             inline=True,
         )
         if callable(checksum):
