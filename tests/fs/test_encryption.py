@@ -24,10 +24,10 @@ from pathlib import Path
 
 import pytest
 
-from objfs.crypto.cse import META_KEY, OVERHEAD, CSEObject
+from objfs.crypto.cse import META_KEY, OVERHEAD, CSEObject, plain_size
 from objfs.fs.cseio import CSEWriter
 from objfs.fs.daemon import mount_command
-from objfs.fs.encryption import MountEncryption, cse_plain_size, read_version
+from objfs.fs.encryption import MountEncryption, read_version
 from objfs.fs.options import parse_options
 from objfs.store import OWNER, Store
 from objfs.store.types import ObjectVersion
@@ -379,7 +379,7 @@ def test_cse_writer_matches_a_bytearray(tmp_path: Path) -> None:
                 else:
                     writer.commit(OWNER)
                     info = store.head_object(OWNER, "bkt", "k")
-                    assert cse_plain_size(info.size, store.chunk_size) == len(model)
+                    assert plain_size(info.size, store.chunk_size) == len(model)
                     assert read_version(store, OWNER, enc, info, 0, 1 << 30) == bytes(model)
                 assert writer.size == len(model)
             writer.commit(OWNER)
