@@ -355,10 +355,10 @@ def _open_source(
         return CSEDownload(app.store, app.ctx, info, cse, rng, enc.read)
     # The store resolves an open or suffix range on the version it reads
     # (a "null" version may be replaced since the head).
-    rng = _asked(wanted, info.size)
+    asked = _asked(wanted, info.size)
     with sse_c_refusals(src):
         return app.store.get_object(
-            app.ctx, src.bucket, src.key, version_id=info.version_id, range=rng, sse=enc.read
+            app.ctx, src.bucket, src.key, version_id=info.version_id, range=asked, sse=enc.read
         )
 
 
