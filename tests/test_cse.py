@@ -6,14 +6,20 @@ import os
 
 import pytest
 
+from objfs.cli.crypto import CSEDownload
 from objfs.crypto.cse import (
+    META_KEY,
     OVERHEAD,
     CSEObject,
     decrypt_stream,
     encrypt_stream,
     load_key_file,
+    plain_size,
+    stored_size,
 )
 from objfs.errors import AccessDenied, IntegrityError, InvalidArgument, InvalidRequest
+from objfs.fs.encryption import MountEncryption, read_version, shown_size
+from objfs.store import OWNER, Store
 
 CS = 64 * 1024
 
@@ -84,3 +90,55 @@ def test_key_file_formats(tmp_path):
         load_key_file(tmp_path / "bad")
     with pytest.raises(InvalidArgument, match="cannot read"):
         load_key_file(tmp_path / "missing")
+
+
+# -- the size rule on real objects: the CLI and the mount agree ------------------------
+
+
+def _put_cse(store, key_bytes, key, data):
+    """A CSE object as the CLI stores it: frames of ciphertext plus the envelope."""
+    obj, envelope = CSEObject.new(key_bytes, store.chunk_size)
+    stored = b"".join(encrypt_stream(obj, [data]))
+    store.put_object(OWNER, "bkt", key, stored, user_meta={META_KEY: envelope})
+    return obj, envelope, stored
+
+
+def test_plain_size_is_one_rule_for_cli_and_mount(tmp_path):
+    key = os.urandom(32)
+    with Store.init(tmp_path / "s", chunk_size=CS) as store:
+        store.create_bucket(OWNER, "bkt")
+        bs = CS - OVERHEAD
+        for n in (0, 1, bs - 1, bs, bs + 1, 2 * bs + 1234):
+            data = os.urandom(n)
+            obj, _, stored = _put_cse(store, key, f"k{n}", data)
+            info = store.head_object(OWNER, "bkt", f"k{n}")
+            assert info.size == len(stored) == stored_size(n, CS) == obj.stored_size(n)
+            assert plain_size(info.size, CS) == obj.plain_size(info.size) == n
+            assert shown_size(info, CS) == n
+            enc = MountEncryption(cse_key=key)
+            assert read_version(store, OWNER, enc, info, 0, 1 << 30) == data
+            with CSEDownload(store, OWNER, info, obj, None, None) as download:
+                assert b"".join(download) == data
+
+
+def test_truncated_last_block_is_damage_for_cli_and_mount(tmp_path):
+    """A CSE object whose last frame lost all but 10 bytes (a torn copy, a
+    damaged import). The CLI always refused it; the mount used to show it
+    one block shorter and read that much without an error, silently dropping
+    the tail. Both now find the damage: the read is IntegrityError (EIO)."""
+    key = os.urandom(32)
+    with Store.init(tmp_path / "s", chunk_size=CS) as store:
+        store.create_bucket(OWNER, "bkt")
+        data = os.urandom(2 * (CS - OVERHEAD) + 5000)
+        obj, envelope, stored = _put_cse(store, key, "whole", data)
+        cut = stored[: 2 * CS + 10]
+        store.put_object(OWNER, "bkt", "torn", cut, user_meta={META_KEY: envelope})
+        info = store.head_object(OWNER, "bkt", "torn")
+        with pytest.raises(IntegrityError, match="truncated"):
+            plain_size(info.size, CS)
+        with pytest.raises(IntegrityError):
+            CSEDownload(store, OWNER, info, obj, None, None)
+        # The mount still lists it (ls -l works) but never serves a short file.
+        assert shown_size(info, CS) != 2 * (CS - OVERHEAD)
+        with pytest.raises(IntegrityError):
+            read_version(store, OWNER, MountEncryption(cse_key=key), info, 0, 1 << 30)

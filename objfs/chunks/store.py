@@ -98,7 +98,6 @@ from objfs.errors import IntegrityError, InvalidArgument
 log = logging.getLogger(__name__)
 
 FORMAT_VERSION = frame_v2.VERSION  # what new chunks are written in
-READABLE_VERSIONS = (frame_v1.VERSION, frame_v2.VERSION)
 HEADER_LEN = frame_v2.HEADER_LEN
 TAG_LEN = frame_v2.TAG_LEN
 ID_LEN = 32

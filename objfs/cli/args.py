@@ -79,19 +79,10 @@ class ByteRange:
     first: int | None
     last: int | None
 
-    def resolve(self, size: int) -> tuple[int, int] | None:
-        """Inclusive (first, last) within an object of ``size`` bytes.
-
-        None means "the range is the empty tail of an empty object"; the
-        store refuses unsatisfiable ranges itself with ``InvalidRange``.
-        """
-        if self.first is None:  # suffix: the last N bytes
-            assert self.last is not None
-            if size == 0:
-                return None
-            return (max(0, size - self.last), size - 1)
-        last = size - 1 if self.last is None else min(self.last, size - 1)
-        return (self.first, max(last, self.first))
+    @property
+    def spec(self) -> tuple[int | None, int | None]:
+        """The store's ``RangeSpec``: the store resolves it (``objfs.store.ranges``)."""
+        return (self.first, self.last)
 
 
 _RANGE_RE = re.compile(r"^(?:bytes=)?(\d*)-(\d*)$")

@@ -29,7 +29,7 @@ from typing import Any, BinaryIO
 
 from objfs.cli.args import CliError, S3Url
 from objfs.crypto.cse import META_KEY, CSEObject, encrypt_stream, load_key_file
-from objfs.errors import AccessDenied, IntegrityError, InvalidRange, InvalidRequest
+from objfs.errors import AccessDenied, IntegrityError, InvalidRequest
 from objfs.store.types import ObjectVersion, SSERequest
 
 CSE_FLAG = "--cse-key-file"
@@ -255,16 +255,8 @@ class CSEDownload:
         wanted: tuple[int, int] | None,
         sse: SSERequest | None,
     ) -> None:
-        plain = obj.plain_size(info.size)
-        if wanted is None:
-            first, last = 0, plain - 1
-        else:
-            first, last = wanted
-            if first >= plain or first < 0 or last < first:
-                raise InvalidRange(
-                    f"range {first}-{last} is not satisfiable for an object of {plain} bytes"
-                )
-            last = min(last, plain - 1)
+        # ``wanted`` is resolved already (``objfs.store.ranges.resolve_range``).
+        first, last = (0, obj.plain_size(info.size) - 1) if wanted is None else wanted
         self.obj = obj
         self.length = max(0, last - first + 1)
         self._first_block = first // obj.block_size

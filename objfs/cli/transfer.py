@@ -55,6 +55,8 @@ from objfs.cli.crypto import (
 from objfs.cli.crypto_args import add_read_encryption, add_write_encryption
 from objfs.cli.output import CountingReader, Progress
 from objfs.errors import ObjfsError
+from objfs.store.limits import MAX_PARTS, MAX_PUT_SIZE, MIN_PART_SIZE
+from objfs.store.ranges import RangeSpec, resolve_range
 from objfs.store.sysmeta import SPECIAL_TYPES, file_type
 from objfs.store.types import ObjectHeaders, ObjectVersion, PutResult
 
@@ -84,12 +86,11 @@ def _user_meta(args: argparse.Namespace) -> dict[str, str] | None:
 # -- upload -------------------------------------------------------------------
 
 
-# A single PUT stores at most 5 GiB (S3's limit, kept by the store); bigger
-# regular files go up as a multipart upload of PART_SIZE pieces, as the aws
-# cli does. stdin (size unknown) always uses a single PUT.
-MULTIPART_THRESHOLD = 5 << 30
+# A single PUT stores at most MAX_PUT_SIZE (S3's limit, kept by the store);
+# bigger regular files go up as a multipart upload of PART_SIZE pieces, as
+# the aws cli does. stdin (size unknown) always uses a single PUT.
+MULTIPART_THRESHOLD = MAX_PUT_SIZE
 PART_SIZE = 1 << 30
-MAX_PARTS = 10000
 
 
 def _size_knob(name: str, default: int, least: int) -> int:
@@ -134,7 +135,7 @@ def _put_multipart(
     headers: ObjectHeaders | None = None,
 ) -> PutResult:
     store, ctx = app.store, app.ctx
-    part_size = _size_knob("OBJFS_MULTIPART_PART_SIZE", PART_SIZE, 5 << 20)
+    part_size = _size_knob("OBJFS_MULTIPART_PART_SIZE", PART_SIZE, MIN_PART_SIZE)
     part_size = max(part_size, -(-size // MAX_PARTS))
     # Whole chunks per part: a client-side frame never straddles two parts.
     part_size = -(-part_size // store.chunk_size) * store.chunk_size
@@ -193,7 +194,7 @@ def upload_stream(
         stored = IterReader(cse_frames(obj, source))
         stored_size = None if size is None else obj.stored_size(size)
     try:
-        threshold = _size_knob("OBJFS_MULTIPART_THRESHOLD", MULTIPART_THRESHOLD, 5 << 20)
+        threshold = _size_knob("OBJFS_MULTIPART_THRESHOLD", MULTIPART_THRESHOLD, MIN_PART_SIZE)
         if stored_size is not None and stored_size > threshold:
             result = _put_multipart(
                 app, stored, dst, stored_size, content_type, user_meta, enc, headers
@@ -347,18 +348,27 @@ def _open_source(
         )
     cse = open_cse(info, enc, src)
     if cse is not None:
-        rng = None if wanted is None else wanted.resolve(cse.plain_size(info.size))
+        plain = cse.plain_size(info.size)
+        spec = _asked(wanted, plain)
+        # S3's range rule applied to the plaintext: the store's own function.
+        rng = None if spec is None else resolve_range(spec, plain)
         return CSEDownload(app.store, app.ctx, info, cse, rng, enc.read)
     # The store resolves an open or suffix range on the version it reads
-    # (a "null" version may be replaced since the head); only the empty tail
-    # of an empty object, which S3 would refuse, is asked for as the whole.
-    rng = None if wanted is None else (wanted.first, wanted.last)
-    if wanted is not None and wanted.first is None and info.size == 0:
-        rng = None
+    # (a "null" version may be replaced since the head).
+    asked = _asked(wanted, info.size)
     with sse_c_refusals(src):
         return app.store.get_object(
-            app.ctx, src.bucket, src.key, version_id=info.version_id, range=rng, sse=enc.read
+            app.ctx, src.bucket, src.key, version_id=info.version_id, range=asked, sse=enc.read
         )
+
+
+def _asked(wanted: ByteRange | None, size: int) -> RangeSpec | None:
+    """The range to ask for; None (the whole object) for no range and for the
+    empty tail of an empty object, which S3 would refuse: ``get --range -N``
+    of an empty object gives nothing."""
+    if wanted is None or (wanted.first is None and size == 0):
+        return None
+    return wanted.spec
 
 
 def _local_name(key: str) -> str:

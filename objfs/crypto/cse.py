@@ -15,7 +15,11 @@ Layout of a CSE object as the store sees it:
   position;
 - the envelope (user metadata ``objfs-cse``) holds the object's data key
   wrapped by the client key (AES-256-GCM, fresh nonce) and an id; the
-  plaintext size is derived from the stored size.
+  plaintext size is derived from the stored size (``plain_size``, needs no
+  key; ``stored_size`` the other way): the one size rule every adapter uses.
+  A last frame of ``OVERHEAD`` bytes or fewer holds no plaintext and is never
+  written: a stored size that ends in one is a truncated object
+  (``IntegrityError``).
 
 A wrong key is refused when the envelope is opened (``AccessDenied``); a
 missing key on an object that has an envelope is ``InvalidRequest``.
@@ -137,15 +141,28 @@ class CSEObject:
 
     # -- sizes -------------------------------------------------------------------
 
-    def stored_size(self, plain_size: int) -> int:
-        full, rest = divmod(plain_size, self.block_size)
-        return full * self.chunk_size + (rest + OVERHEAD if rest else 0)
+    def stored_size(self, plain: int) -> int:
+        return stored_size(plain, self.chunk_size)
 
-    def plain_size(self, stored_size: int) -> int:
-        full, rest = divmod(stored_size, self.chunk_size)
-        if rest and rest <= OVERHEAD:
-            raise IntegrityError("client-side encrypted object has a truncated last block")
-        return full * self.block_size + (rest - OVERHEAD if rest else 0)
+    def plain_size(self, stored: int) -> int:
+        return plain_size(stored, self.chunk_size)
+
+
+def stored_size(plain: int, chunk_size: int) -> int:
+    """Stored (ciphertext) size of a CSE object of ``plain`` bytes."""
+    full, rest = divmod(plain, chunk_size - OVERHEAD)
+    return full * chunk_size + (rest + OVERHEAD if rest else 0)
+
+
+def plain_size(stored: int, chunk_size: int) -> int:
+    """Plaintext size of a CSE object of ``stored`` bytes (needs no key).
+
+    ``IntegrityError`` when the last frame is too short to hold a byte: the
+    object was truncated (no writer makes such a frame)."""
+    full, rest = divmod(stored, chunk_size)
+    if rest and rest <= OVERHEAD:
+        raise IntegrityError("client-side encrypted object has a truncated last block")
+    return full * (chunk_size - OVERHEAD) + (rest - OVERHEAD if rest else 0)
 
 
 def _check_key(key: bytes) -> None:

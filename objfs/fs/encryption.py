@@ -19,7 +19,11 @@ files read by ``lifecycle.load_encryption`` before mounting):
 * **Which mode an object has** (``mode_of``): ``CSE`` when its user metadata
   holds the client-side envelope (``objfs-cse``), else the store's label
   (``none``, ``AES256``, ``aws:kms``, ``SSE-C``). A CSE object is shown with
-  its plaintext size, computed from the stored size without the key.
+  its plaintext size, computed from the stored size without the key
+  (``objfs.crypto.cse.plain_size``, the CLI's rule too). A truncated one
+  (its last frame too short to hold a byte) is shown with its stored size,
+  so ``ls -l`` still lists it and a read reaches the damaged frame: EIO,
+  never a silently shorter file.
 * **Key refusals are decided here and nowhere else.** An object this mount
   cannot decrypt (SSE-C or CSE without the key, or with another key) is
   refused with ``AccessDenied`` (EACCES) and one INFO log line naming the
@@ -47,7 +51,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from objfs.crypto.cse import META_KEY, OVERHEAD, CSEObject
+from objfs.crypto.cse import META_KEY, CSEObject, plain_size
 from objfs.errors import AccessDenied, IntegrityError, InvalidRequest, ObjfsError
 from objfs.store.types import ObjectVersion, RequestContext, SSERequest
 
@@ -112,16 +116,14 @@ def is_cse(version: ObjectVersion | None) -> bool:
     return version is not None and META_KEY in version.user_meta
 
 
-def cse_plain_size(stored: int, chunk_size: int) -> int:
-    """Plaintext size of a CSE object of ``stored`` bytes (needs no key)."""
-    full, rest = divmod(stored, chunk_size)
-    return full * (chunk_size - OVERHEAD) + max(0, rest - OVERHEAD)
-
-
 def shown_size(version: ObjectVersion, chunk_size: int) -> int:
-    """The size the mount shows: plaintext size for CSE objects."""
+    """The size the mount shows: plaintext size for CSE objects (the stored
+    size for a truncated one, whose last frame a read then finds damaged)."""
     if is_cse(version):
-        return cse_plain_size(version.size, chunk_size)
+        try:
+            return plain_size(version.size, chunk_size)
+        except IntegrityError:
+            return version.size
     return version.size
 
 
@@ -312,7 +314,6 @@ def read_cse_block(
 
 __all__ = [
     "MountEncryption",
-    "cse_plain_size",
     "head_meta",
     "is_cse",
     "keyed",

@@ -65,12 +65,6 @@ CHECKSUMS: dict[str, Callable[[], Any]] = {
 }
 
 
-def checksum_value(algorithm: str, data: bytes) -> str:
-    h = CHECKSUMS[algorithm]()
-    h.update(data)
-    return base64.b64encode(h.digest()).decode()
-
-
 async def _disconnected() -> dict[str, Any]:
     return {"type": "http.disconnect"}
 

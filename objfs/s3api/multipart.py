@@ -13,6 +13,7 @@ from objfs.s3api.objectlock import lock_request
 from objfs.s3api.request import Request, Response
 from objfs.s3api.tagging import parse_tagging_header
 from objfs.store import checksums
+from objfs.store.limits import MAX_PARTS
 
 
 async def create_upload(req: Request) -> Response:
@@ -51,7 +52,7 @@ async def create_upload(req: Request) -> Response:
 def _part_number(req: Request) -> int:
     text = req.params.get("partNumber", "")
     if not text.isascii() or not text.isdigit():
-        raise InvalidArgument("partNumber must be an integer from 1 to 10000")
+        raise InvalidArgument(f"partNumber must be an integer from 1 to {MAX_PARTS}")
     return int(text)
 
 
@@ -173,7 +174,7 @@ async def abort_upload(req: Request) -> Response:
 
 async def list_parts(req: Request) -> Response:
     upload_id = _upload_id(req)
-    marker = req.int_param("part-number-marker", 0, high=10000)
+    marker = req.int_param("part-number-marker", 0, high=MAX_PARTS)
     max_parts = req.int_param("max-parts", 1000, low=1)
     parts = await req.run(req.store.list_parts, req.bucket, req.key, upload_id)
     after = [p for p in parts if p.part_number > marker]

@@ -26,6 +26,7 @@ from objfs.s3api.objectlock import bypass_governance, lock_request, require_inte
 from objfs.s3api.request import Request, Response
 from objfs.s3api.tagging import parse_tagging_header
 from objfs.store import ObjectVersion, RequestContext
+from objfs.store.limits import MAX_PARTS
 from objfs.store.parts import part_checksum, part_range
 
 MAX_DELETE_KEYS = 1000
@@ -64,8 +65,8 @@ def _part_number(req: Request) -> int | None:
     text = req.params.get("partNumber")
     if text is None:
         return None
-    if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= 10000:
-        raise InvalidArgument("partNumber must be an integer from 1 to 10000")
+    if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= MAX_PARTS:
+        raise InvalidArgument(f"partNumber must be an integer from 1 to {MAX_PARTS}")
     if "range" in req.h:
         raise InvalidRequest("Cannot specify both Range header and partNumber query parameter")
     return int(text)

@@ -28,7 +28,6 @@ from objfs.errors import (
     InvalidArgument,
     InvalidPart,
     InvalidPartOrder,
-    InvalidRange,
     InvalidRequest,
     MethodNotAllowed,
     NoSuchKey,
@@ -41,9 +40,12 @@ from objfs.store import records as rec
 from objfs.store.access import Need, requires
 from objfs.store.authorizer import decode_config
 from objfs.store.chunking import ChunkedBody, store_stream
+from objfs.store.conditions import check_copy_conditions
 from objfs.store.leases import leased
+from objfs.store.limits import MAX_PART_SIZE, MAX_PARTS, MIN_PART_SIZE
 from objfs.store.names import encode_key, prefix_upper
-from objfs.store.objects import check_copy_conditions, check_write_conditions, md5_of_parts
+from objfs.store.objects import check_write_conditions, md5_of_parts
+from objfs.store.ranges import copy_source_range
 from objfs.store.reader import ObjectReader
 from objfs.store.records import Col
 from objfs.store.space import frees_space
@@ -65,10 +67,6 @@ from objfs.store.types import (
 
 if TYPE_CHECKING:
     from objfs.store.core import Store
-
-MIN_PART_SIZE = 5 << 20
-MAX_PART_SIZE = 5 << 30
-MAX_PARTS = 10000
 
 
 class MultipartMixin:
@@ -334,11 +332,7 @@ class MultipartMixin:
         size = row[Col.SIZE]
         first, end = 0, size
         if src_range is not None:
-            first, last = src_range
-            if first < 0 or last < first or last >= size:
-                raise InvalidRange(
-                    f"copy source range {first}-{last} is outside the {size}-byte source"
-                )
+            first, last = copy_source_range(src_range, size)
             end = last + 1
         if end - first > MAX_PART_SIZE:
             raise InvalidRequest(

@@ -9,8 +9,8 @@ from __future__ import annotations
 import re
 
 from objfs.errors import InvalidArgument, InvalidBucketName, KeyTooLong
+from objfs.store.limits import MAX_KEY_BYTES
 
-MAX_KEY_BYTES = 1024
 _IPV4 = re.compile(r"^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$")
 _ALLOWED = re.compile(r"^[a-z0-9.\-]+$")
 

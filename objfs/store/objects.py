@@ -21,7 +21,6 @@ from objfs.errors import (
     MethodNotAllowed,
     NoSuchKey,
     NoSuchVersion,
-    NotModified,
     ObjfsError,
     PreconditionFailed,
 )
@@ -29,10 +28,13 @@ from objfs.meta import queries as q
 from objfs.store import records as rec
 from objfs.store.access import Need, requires
 from objfs.store.chunking import ChunkedBody, store_stream
+from objfs.store.conditions import check_copy_conditions, check_read_conditions, etag_matches
 from objfs.store.leases import leased
+from objfs.store.limits import MAX_PUT_SIZE
 from objfs.store.names import encode_key
 from objfs.store.parts import part_range
-from objfs.store.reader import Extents, ObjectReader, RangeSpec
+from objfs.store.ranges import RangeSpec
+from objfs.store.reader import Extents, ObjectReader
 from objfs.store.records import Col
 from objfs.store.refcount import RefChanges, Tally, drop_version, owned, tally_of, tally_refs
 from objfs.store.space import frees_space
@@ -57,7 +59,6 @@ from objfs.store.usermeta import check_user_meta
 if TYPE_CHECKING:
     pass
 
-MAX_SINGLE_PUT = 5 << 30  # S3's limit for one PUT; beyond, multipart
 _UNREAD = object()  # _commit_version: the caller did not read the key's latest row
 
 
@@ -116,7 +117,7 @@ class ObjectsMixin:
         with self.db.read() as cur:
             row, latest = self._resolve(cur, bucket, key, version_id)
         info = rec.version_from_row(row, is_latest=latest)
-        _check_read_conditions(
+        check_read_conditions(
             info, if_match, if_none_match, if_modified_since_ns, if_unmodified_since_ns
         )
         if part_number is not None:
@@ -153,7 +154,7 @@ class ObjectsMixin:
         with self.db.read() as cur:
             row, latest = self._resolve(cur, bucket, key, version_id)
         info = rec.version_from_row(row, is_latest=latest)
-        _check_read_conditions(
+        check_read_conditions(
             info, if_match, if_none_match, if_modified_since_ns, if_unmodified_since_ns
         )
         if part_number is not None:
@@ -268,7 +269,7 @@ class ObjectsMixin:
             self.chunks,
             domain,
             ChunkedBody(body, self.chunk_size),
-            limit=MAX_SINGLE_PUT,
+            limit=MAX_PUT_SIZE,
             inline=True,
         )
         if callable(checksum):
@@ -803,51 +804,6 @@ class ObjectsMixin:
         return rec.version_from_row(row, is_latest=latest)
 
 
-def _etag_matches(condition: str, etag: str) -> bool:
-    wanted = [c.strip().strip('"') for c in condition.split(",")]
-    return "*" in wanted or etag in wanted
-
-
-def _check_read_conditions(
-    info: ObjectVersion,
-    if_match: str | None,
-    if_none_match: str | None,
-    if_modified_since_ns: int | None,
-    if_unmodified_since_ns: int | None,
-) -> None:
-    """RFC 7232 precedence, as S3 applies it to GET and HEAD."""
-    modified_s = info.last_modified_ns // 1_000_000_000
-    if if_match is not None:
-        if not _etag_matches(if_match, info.etag):
-            raise PreconditionFailed("If-Match does not match the object's ETag")
-    elif if_unmodified_since_ns is not None and modified_s > if_unmodified_since_ns // 10**9:
-        raise PreconditionFailed("object was modified after If-Unmodified-Since")
-    # A 304 carries the validators of what the client has (RFC 9110 15.4.5): the version.
-    if if_none_match is not None:
-        if _etag_matches(if_none_match, info.etag):
-            raise NotModified("If-None-Match matches the object's ETag", version=info)
-    elif if_modified_since_ns is not None and modified_s <= if_modified_since_ns // 10**9:
-        raise NotModified("object not modified since If-Modified-Since", version=info)
-
-
-def check_copy_conditions(
-    info: ObjectVersion,
-    if_match: str | None,
-    if_none_match: str | None,
-    if_modified_since_ns: int | None,
-    if_unmodified_since_ns: int | None,
-) -> None:
-    """A copy source's conditions: the same precedence as a GET's (an If-Match
-    that holds overrides If-Unmodified-Since; an If-None-Match overrides
-    If-Modified-Since), but S3 answers every failure 412, never 304."""
-    try:
-        _check_read_conditions(
-            info, if_match, if_none_match, if_modified_since_ns, if_unmodified_since_ns
-        )
-    except NotModified as err:
-        raise PreconditionFailed(f"copy source: {err}") from None
-
-
 def check_write_conditions(
     cur: object, bucket: str, raw: bytes, key: str, if_match: str | None, if_none_match: str | None
 ) -> None:
@@ -856,14 +812,14 @@ def check_write_conditions(
     row = q.get_latest(cur, bucket, raw)  # type: ignore[arg-type]
     live = row is not None and not row[Col.DM]
     if if_none_match is not None:  # '*': no object at all; an ETag: not that object
-        if live and _etag_matches(if_none_match, row[Col.ETAG]):  # type: ignore[index]
+        if live and etag_matches(if_none_match, row[Col.ETAG]):  # type: ignore[index]
             raise PreconditionFailed(
                 f"s3://{bucket}/{key} exists and If-None-Match matches its ETag"
             )
     if if_match is not None:
         if not live:
             raise NoSuchKey(f"no such key: s3://{bucket}/{key} (If-Match)")
-        if not _etag_matches(if_match, row[Col.ETAG]):  # type: ignore[index]
+        if not etag_matches(if_match, row[Col.ETAG]):  # type: ignore[index]
             raise PreconditionFailed("If-Match does not match the current ETag")
 
 

@@ -15,7 +15,8 @@ from itertools import accumulate
 
 from objfs.chunks.store import INLINE_MAX, ChunkStore
 from objfs.crypto.keyring import Domain
-from objfs.errors import IntegrityError, InvalidRange
+from objfs.errors import IntegrityError
+from objfs.store.ranges import RangeSpec, resolve_range
 from objfs.store.types import ChunkRef, ObjectVersion
 
 
@@ -159,28 +160,6 @@ class ExtentReader:
         return pieces[0] if len(pieces) == 1 else b"".join(pieces)
 
 
-# A byte range as HTTP names it: (A, B) inclusive, (A, None) from A to the
-# end, (None, N) the last N bytes.
-RangeSpec = tuple[int | None, int | None]
-
-
-def resolve_range(spec: RangeSpec, size: int) -> tuple[int, int]:
-    """The inclusive byte range ``spec`` names in a version of ``size`` bytes.
-
-    S3's rules: an open range runs to the last byte, a suffix range takes
-    the last N bytes (all of a shorter object), a suffix of 0 bytes is
-    ``InvalidRange``; the reader then refuses a start past the end.
-    """
-    first, last = spec
-    if first is None:  # suffix: the last N bytes
-        if last is None:
-            raise InvalidRange("a byte range needs a first byte or a length")
-        if last == 0:
-            raise InvalidRange("a suffix range of 0 bytes is not satisfiable")
-        return max(0, size - last), size - 1
-    return first, last if last is not None else max(first, size - 1)
-
-
 class ObjectReader:
     """Context manager streaming the bytes of one version (or a range of it).
 
@@ -209,12 +188,7 @@ class ObjectReader:
             self.start, end = 0, info.size
         else:
             first, last = resolve_range(byte_range, info.size)
-            # As S3: no range of an empty object is satisfiable.
-            if first < 0 or first >= info.size or last < first:
-                raise InvalidRange(
-                    f"range {first}-{last} is not satisfiable for an object of {info.size} bytes"
-                )
-            self.start, end = first, min(last + 1, info.size)
+            self.start, end = first, last + 1
         self.length = max(0, end - self.start)
         self._pos = self.start
         self._end = end

@@ -16,8 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from objfs.errors import MetadataTooLarge
-
-MAX_USER_META_BYTES = 2048
+from objfs.store.limits import MAX_USER_META_BYTES
 
 
 def user_meta_size(meta: Mapping[str, str] | None) -> int:

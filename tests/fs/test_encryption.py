@@ -9,7 +9,8 @@ after a remount; random edits (``dd conv=notrunc``, ``truncate`` up and
 down) of SSE-C and CSE files match the same edits on a local file; a wrong
 or missing key is "Permission denied"; ``getfattr -n user.s3.sse`` names the
 mode; a plaintext object on a CSE mount is read as-is and stays plaintext
-until rewritten with O_TRUNC; a flipped byte in a chunk is EIO, never data;
+until rewritten with O_TRUNC; a flipped byte in a chunk is EIO, never data,
+and so is a client-side encrypted file whose last frame was cut (still listed);
 bad option combinations and key files are one line and exit status 1 before
 mounting.
 """
@@ -24,10 +25,10 @@ from pathlib import Path
 
 import pytest
 
-from objfs.crypto.cse import META_KEY, OVERHEAD, CSEObject
+from objfs.crypto.cse import META_KEY, OVERHEAD, CSEObject, plain_size
 from objfs.fs.cseio import CSEWriter
 from objfs.fs.daemon import mount_command
-from objfs.fs.encryption import MountEncryption, cse_plain_size, read_version
+from objfs.fs.encryption import MountEncryption, read_version
 from objfs.fs.options import parse_options
 from objfs.store import OWNER, Store
 from objfs.store.types import ObjectVersion
@@ -303,6 +304,33 @@ def test_flipped_byte_in_a_chunk_is_eio(
     m.log.write_text("".join(line + "\n" for line in lines if "damaged" not in line))
 
 
+def test_truncated_cse_file_is_listed_and_eio(
+    mounter: Callable[..., Mount], fs_store: Path, tmp_path: Path
+) -> None:
+    """A client-side encrypted file whose last frame lost all but 10 bytes: the
+    mount used to show it one block short and read that much without an error
+    (the CLI refused it); now ``ls -l`` lists it and ``cat`` is EIO."""
+    path, _ = key_file(tmp_path, "cse.key")
+    options = f"cse_key_file={path},sse=none"
+    m = mounter("plain", options)
+    (m.path / "f.bin").write_bytes(os.urandom(MiB + 5000))
+    m.stop()
+    with Store.open(fs_store) as store:
+        info = store.head_object(OWNER, "plain", "f.bin")
+        with store.get_object(OWNER, "plain", "f.bin") as reader:
+            stored = reader.read()
+        torn = stored[: store.chunk_size + 10]
+        store.put_object(OWNER, "plain", "torn.bin", torn, user_meta=dict(info.user_meta))
+
+    m = mounter("plain", options, name="after")
+    assert "torn.bin" in run(["ls", "-l", str(m.path)])
+    assert "Input/output error" in refused(m.path / "torn.bin")
+    m.stop()
+    lines = m.log_text().splitlines()
+    assert any(" WARNING " in line and "truncated" in line for line in lines), lines
+    m.log.write_text("".join(line + "\n" for line in lines if "truncated" not in line))
+
+
 # -- options ------------------------------------------------------------------------
 
 
@@ -379,7 +407,7 @@ def test_cse_writer_matches_a_bytearray(tmp_path: Path) -> None:
                 else:
                     writer.commit(OWNER)
                     info = store.head_object(OWNER, "bkt", "k")
-                    assert cse_plain_size(info.size, store.chunk_size) == len(model)
+                    assert plain_size(info.size, store.chunk_size) == len(model)
                     assert read_version(store, OWNER, enc, info, 0, 1 << 30) == bytes(model)
                 assert writer.size == len(model)
             writer.commit(OWNER)
