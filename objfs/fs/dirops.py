@@ -24,7 +24,6 @@ Invariants:
 
 from __future__ import annotations
 
-import bisect
 import errno
 import stat
 import time
@@ -85,8 +84,7 @@ class DirOps:
     @fuse_handler
     async def fsyncdir(self: ObjfsOperations, fh: int, datasync: bool) -> None:
         await flush_times(self)
-        if self.meta_unsynced:
-            self.meta_unsynced = False
+        if self.cache.take_unsynced():
             await self.run(self.run.store.sync, caller())
 
     async def list_dir(self: ObjfsOperations, node: Node) -> list[Entry]:
@@ -98,71 +96,15 @@ class DirOps:
         """
         assert node.path is not None
         prefix = self.keys.dir_prefix(node.path)
-        epoch = self.names_epoch
+        epoch = self.cache.epoch
         listing = await self.run(self.store.list_directory, caller(), self.bucket, prefix)
         node.stats = DirStats(listing.subdirs, listing.newest_ns)
         with gc_paused():
             entries = self._dir_entries(node, prefix, listing)
         if node.kind in (Kind.ROOT, Kind.DIR):
             # The directory's names, made into a set only if a lookup asks.
-            self.set_names(node, None, epoch, (entries, len(prefix)))
+            self.cache.set_names(node, None, epoch, (entries, len(prefix)))
         return entries
-
-    def names_of_listing(self: ObjfsOperations, node: Node) -> None:
-        """Turn the listing kept by ``list_dir`` into ``node.names`` (first use)."""
-        entries, cut = node.names_src  # type: ignore[misc]
-        node.names_src = None
-        node.names = {
-            e.key[cut:] if e.__class__ is ListedFile else e[0]  # type: ignore[union-attr,misc]
-            for e in entries
-        }
-
-    def from_listing(self: ObjfsOperations, path: str, fnode: Node | None) -> Node | None:
-        """The FILE or DIR node at ``path`` as its directory's last listing shows it,
-        None when that listing cannot say (see ``Node.listing``): the lookups
-        of ``rm -r``/``find`` after a readdir (not readdirplus) cost no store call."""
-        parent_path, name = names.split(path)
-        parent = self.table.find(Kind.DIR, parent_path) if parent_path else self.table.root
-        if (
-            parent is None
-            or parent.listing is None
-            or parent.names_epoch != self.names_epoch
-            or name in parent.listing_changed  # type: ignore[operator]
-        ):
-            return None
-        entries, cut = parent.listing
-        want = name.encode("utf-8", "surrogatepass")
-
-        def name_of(e: Entry) -> bytes:
-            text = e.key[cut:] if e.__class__ is ListedFile else e[0]  # type: ignore[union-attr,index]
-            return text.encode("utf-8", "surrogatepass")  # type: ignore[no-any-return]
-
-        # Entries are in byte order of their names (an out-of-order one, such
-        # as .versions first, is only missed here: the caller asks the store).
-        i = bisect.bisect_left(entries, want, key=name_of)
-        if i == len(entries) or name_of(entries[i]) != want:
-            return None
-        entry = entries[i]
-        if entry.__class__ is ListedFile:
-            node = fnode or self.table.node(Kind.FILE, path)
-            node.listed = entry  # type: ignore[assignment]
-            return node
-        if entry[1] is Kind.DIR:  # type: ignore[index]
-            dnode = self.table.node(Kind.DIR, path)
-            dnode.exists = True
-            return dnode
-        return None  # a pending file's entry: its node knows more
-
-    def listing_stale(self: ObjfsOperations, path: str) -> None:
-        """This mount changed ``path``: its directory's listing no longer speaks
-        for it, nor the listings above for the directories on the way (an
-        implicit directory goes when its last key does)."""
-        find, root = self.table.find, self.table.root
-        while path:
-            path, _, name = path.rpartition("/")
-            parent = find(Kind.DIR, path) if path else root
-            if parent is not None and parent.listing_changed is not None:
-                parent.listing_changed.add(name)
 
     def _dir_entries(
         self: ObjfsOperations, node: Node, prefix: str, listing: DirectoryListing
@@ -197,15 +139,14 @@ class DirOps:
             files = {name_of(e) for e in entries}
             entries += [(n, dir_kind, None, None) for n in dirs if n not in files]
             extra = True
-        if self.pending:
+        pending = self.cache.pending_in(node.path)
+        if pending:
             have = {name_of(e) for e in entries}
-            for pending in self.pending:
-                if pending.path is not None and names.split(pending.path)[0] == node.path:
-                    name = names.split(pending.path)[1]
-                    if name not in have:
-                        have.add(name)
-                        append((name, file_kind, None, None))
-                        extra = True
+            for name in pending:
+                if name not in have:
+                    have.add(name)
+                    append((name, file_kind, None, None))
+                    extra = True
         if extra:
             entries.sort(key=lambda e: name_of(e).encode("utf-8", "surrogatepass"))
         if node.kind is Kind.ROOT and self.options.show_versions:
@@ -290,7 +231,7 @@ class DirOps:
         mode: int,
         ctx: pyfuse3.RequestContext,
     ) -> pyfuse3.EntryAttributes:
-        epoch = self.names_epoch  # before the store says the name is free
+        epoch = self.cache.epoch  # before the store says the name is free
         path = await self.new_entry_path(parent_inode, name)
         parent = self.node_of(parent_inode)
         meta = new_entry_meta(stat.S_IFDIR | stat.S_IMODE(mode), ctx, await self.dir_owner(parent))
@@ -304,15 +245,15 @@ class DirOps:
             content_type="application/x-directory",
             sys_meta=meta,
         )
-        self.note_own_change(key)
-        self.touched(path)
+        self.cache.note_own_change(key)
+        self.cache.touched(path)
         self.entry_changed(parent.path, meta.mtime_ns)
-        self.subdirs_changed(parent.path, +1)
+        self.cache.subdirs_changed(parent.path, +1)
         node = self.table.node(Kind.DIR, path)
         node.version = await self.head(key)
         node.exists = True
         node.stats = DirStats(0, None)
-        self.set_names(node, set(), epoch)  # new: empty
+        self.cache.set_names(node, set(), epoch)  # new: empty
         attr = await self.attrs(node)
         self.table.add_lookups(node)
         return attr
@@ -324,7 +265,7 @@ class DirOps:
         )
         if any(v.key != prefix for v in page.contents):
             return False
-        return not any(n.path and names.is_under(n.path, path) for n in self.pending)
+        return not self.cache.pending_under(path)
 
     @fuse_handler
     async def rmdir(
@@ -346,13 +287,13 @@ class DirOps:
         key = self.keys.dir_prefix(path)
         if await self.head(key) is not None:
             await self.run.nowait(self.store.delete_object, caller(), self.bucket, key)
-            self.note_own_change(key)
+            self.cache.note_own_change(key)
             self.times.forget(key)
-        self.touched(path)
+        self.cache.touched(path)
         self.times.dir_gone(path)
         self.entry_changed(parent.path)
-        self.subdirs_changed(parent.path, -1)
-        self.maybe_vanished(parent.path or "")
+        self.cache.subdirs_changed(parent.path, -1)
+        self.cache.maybe_vanished(parent.path or "")
         self.table.orphan(node)
 
     @fuse_handler
@@ -374,12 +315,12 @@ class DirOps:
         if node.state is not None:
             # Waits for a commit in flight (release racing with unlink).
             committed = await node.state.detach(None, None)
-        self.pending.discard(node)
+        self.cache.drop_pending(node)
         if committed:
             await self.run.nowait(
                 self.store.delete_object, caller(), self.bucket, self.keys.key(path)
             )
-            self.note_own_change(self.keys.key(path))
+            self.cache.note_own_change(self.keys.key(path))
             self.times.forget(self.keys.key(path))
         node.unlinked = True
         if node.state is not None:
@@ -389,9 +330,9 @@ class DirOps:
         # drop it), and the kernel's ctime write-back right after the unlink
         # is answered.
         self.table.orphan(node)
-        self.touched(path)
+        self.cache.touched(path)
         self.entry_changed(parent.path)
-        self.maybe_vanished(parent.path or "")
+        self.cache.maybe_vanished(parent.path or "")
 
     @fuse_handler
     async def link(
@@ -420,8 +361,8 @@ class DirOps:
         meta = meta.replace(symlink=text)
         key = self.keys.key(path)
         await self.run(self.store.put_object, caller(), self.bucket, key, b"", sys_meta=meta)
-        self.note_own_change(key)
-        self.touched(path)
+        self.cache.note_own_change(key)
+        self.cache.touched(path)
         self.entry_changed(parent.path, meta.mtime_ns)
         node = self.table.node(Kind.FILE, path)
         node.version = await self.head(key)
@@ -469,15 +410,15 @@ class DirOps:
             await self.rename_dir(old, new)
             self.times.dir_gone(new)
             self.times.dir_moved(old, new)
-            self.subdirs_changed(old_parent.path, -1)
+            self.cache.subdirs_changed(old_parent.path, -1)
             if dst is None:
-                self.subdirs_changed(new_parent.path, +1)
-        self.touched(old)
-        self.touched(new)
+                self.cache.subdirs_changed(new_parent.path, +1)
+        self.cache.touched(old)
+        self.cache.touched(new)
         now = time.time_ns()
         self.entry_changed(old_parent.path, now)
         self.entry_changed(new_parent.path, now)
-        self.maybe_vanished(old_parent.path or "")
+        self.cache.maybe_vanished(old_parent.path or "")
 
     async def rename_file(
         self: ObjfsOperations, src: Node, old: str, new: str, dst: Node | None
@@ -493,7 +434,7 @@ class DirOps:
             self.feed.own(moved.first_seq, moved.last_seq)
         if dst is not None and dst.state is not None:
             await dst.state.detach(None, None)
-            self.pending.discard(dst)
+            self.cache.drop_pending(dst)
         self.table.move(Kind.FILE, old, new)
         src.forget_cache()
         if src.state is not None:

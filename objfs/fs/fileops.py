@@ -192,7 +192,7 @@ class FileOps:
         # would otherwise cost three more queries).
         await self.check_may_write(path)
         await self.feed.catch_up()
-        existing = self.known(path)
+        existing = self.cache.known(path)
         if existing is None and self.feed.changed_lately(self.keys.key(path)):
             # The kernel's negative entry may predate the key's creation
             # elsewhere: a new file here would replace it unseen.
@@ -229,8 +229,8 @@ class FileOps:
         node.state = state
         node.version = None
         node.cached_data = None
-        self.pending.add(node)
-        self.touched(path)
+        self.cache.add_pending(node)
+        self.cache.touched(path)
         self.entry_changed(parent.path, changed)
         fh = self._attach(node, state, True)
         attr = await self.attrs(node)
@@ -270,8 +270,8 @@ class FileOps:
             user_meta=user_meta,
             sse=enc.write_request,
         )
-        self.note_own_change(key)
-        self.touched(path)
+        self.cache.note_own_change(key)
+        self.cache.touched(path)
         self.entry_changed(parent.path, meta.mtime_ns)
         node = self.table.node(Kind.FILE, path)
         node.version = await self.head(key)
@@ -371,7 +371,7 @@ class FileOps:
         if committed is not None:
             node.version = committed
             node.cached_data = None
-            self.touched(node.path)
+            self.cache.touched(node.path)
             node.version = committed
 
     @property
@@ -380,7 +380,7 @@ class FileOps:
         makes it visible: the change poller may see the commit before the
         commit's caller resumes, and must know it for this mount's own (else
         it drops every directory's name set and the file's inode)."""
-        return self.note_own_change, self.drop_own_change
+        return self.cache.note_own_change, self.cache.drop_own_change
 
     async def commit_node(self: ObjfsOperations, node: Node, durable: bool) -> None:
         state = node.state
@@ -397,9 +397,9 @@ class FileOps:
             return
         node.version = version
         node.cached_data = (version.version_id, version.seq)
-        self.pending.discard(node)
+        self.cache.drop_pending(node)
         if node.path is not None:
-            self.touched(node.path)
+            self.cache.touched(node.path)
             node.version = version
 
     def edit_refused(self: ObjfsOperations, node: Node, state: OpenFile, err: Exception) -> None:
@@ -417,7 +417,7 @@ class FileOps:
             return  # the change poller detached it already
         parent_path, name = names.split(node.path)
         parent = self.table.find(Kind.DIR, parent_path) if parent_path else self.table.root
-        self.pending.discard(node)
+        self.cache.drop_pending(node)
         self.table.orphan(node)
         self.feed.drop_kernel_cache(node.ino)
         if parent is not None:
@@ -468,7 +468,7 @@ class FileOps:
                 node.writers -= 1
             if node.open_count == 0 and node.state is not None:
                 state, node.state = node.state, None
-                self.pending.discard(node)
+                self.cache.drop_pending(node)
                 await state.close()
             self.table.release(node)
 

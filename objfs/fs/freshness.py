@@ -13,7 +13,7 @@ For each change to a key under the mount prefix it
   lookup asks again (``invalidate_entry_async``, safe inside handlers).
 
 Changes this mount committed itself (announced with
-``ops.note_own_change``, or for a rename the change seqs its transaction
+``MetaCache.note_own_change``, or for a rename the change seqs its transaction
 wrote, ``own``) are skipped: the kernel already holds the right data, and
 the inodes keep their numbers. A file with uncommitted data open here keeps
 its state: if that state edits the old version, its commit is refused by the
@@ -103,8 +103,7 @@ class ChangePoller:
                     # gc forgot changes this mount had not read: any key it
                     # knows may have changed. Read on from the newest.
                     log.info("%s: every cached name and file is checked again", gap)
-                    ops.table.root.forget_cache()  # new names anywhere: listings are void
-                    ops.names_epoch += 1
+                    ops.cache.forget_everything()  # new names anywhere: listings are void
                     self._recent_all = time.monotonic() + RECENT_S
                     seq, changes = gap.seq, self.everything_known(gap.seq)
                     changes.append(Change(gap.seq, "", ""))  # users and keys too
@@ -170,17 +169,14 @@ class ChangePoller:
             ops.store.access.forget(change.bucket)
         if any(a <= change.seq <= b for a, b in self._own):
             return set()
-        if ops.consume_own_change(change.key):
+        if ops.cache.consume_own_change(change.key):
             return set()
         self._note_recent(change.key)
-        ops.names_epoch += 1  # a name may have appeared: name sets are void
+        ops.cache.void_names()  # a name may have appeared: name sets are void
         path = ops.keys.path_of(change.key)
         if path is None:
             return set()
-        for anc in names.ancestors(path):
-            node = ops.table.find(Kind.DIR, anc)
-            if node is not None:
-                node.forget_cache()
+        ops.cache.forget_dirs_above(path)
         stale: set[int] = set()
         fnode = ops.table.find(Kind.FILE, path)
         if fnode is not None and fnode.state is not None:

@@ -11,7 +11,9 @@ Invariants:
 * every handler is wrapped by ``fuse_handler`` (no exception but
   ``FUSEError`` reaches pyfuse3) and every store call runs in a worker thread;
 * node caches (latest version, directory existence) are dropped by this
-  mount's own changes (``touched``) and by the change poller;
+  mount's own changes (``MetaCache.touched``) and by the change poller; the
+  state the handler groups share about those caches (name sets, the names
+  epoch, own changes, pending files) is the ``MetaCache`` ``cache``;
 * metadata-only changes (chmod, chown, utimens) amend the current version,
   they never make a new one;
 * encryption (which key each store call carries, the sizes of client-side
@@ -27,7 +29,6 @@ import logging
 import os
 import stat
 import time
-from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -43,6 +44,7 @@ from objfs.fs.fileops import FileOps
 from objfs.fs.freshness import ChangePoller
 from objfs.fs.identity import MountIdentities
 from objfs.fs.inodes import UNKNOWN, InodeTable, Kind, Node
+from objfs.fs.metacache import MetaCache
 from objfs.fs.names import KeyMap
 from objfs.fs.options import MountOptions
 from objfs.fs.pagecache import PagePusher
@@ -62,7 +64,6 @@ from objfs.store.types import DirStats, ObjectVersion, RequestContext, SystemMet
 
 log = logging.getLogger("objfs.fs")
 
-OWN_CHANGE_TTL = 5.0  # seconds an announced own change waits for the poller
 # What a mount whose access key was revoked still answers: the kernel letting
 # go of inodes and handles (a release commits nothing: the store refuses), and
 # the mount point's own attributes and statfs, which unmounting and tools that
@@ -102,6 +103,9 @@ class ObjfsOperations(FileOps, DirOps, VersionOps, XattrOps, pyfuse3.Operations)
         self.traffic = self.run.traffic  # counted by fuse_handler
         self.keys = KeyMap(options.prefix)
         self.table = InodeTable()
+        # What the mount believes the store holds (name sets, epochs, own
+        # changes, pending files): shared by every handler group.
+        self.cache = MetaCache(self.table, self.keys)
         self.defaults = AttrDefaults(
             uid=os.getuid() if options.uid is None else options.uid,
             gid=os.getgid() if options.gid is None else options.gid,
@@ -112,18 +116,12 @@ class ObjfsOperations(FileOps, DirOps, VersionOps, XattrOps, pyfuse3.Operations)
         )
         self.root_meta = SystemMeta()
         self.dir_handles: dict[int, DirHandle] = {}
-        self.pending: set[Node] = set()  # created files not committed yet
-        self.own_changes: dict[str, deque[float]] = {}
-        self.meta_unsynced = False
         self.times = TimeKeeper()
         self.identities = identities or MountIdentities()
         # The context of every request when the mount acts as one identity
         # (``fuse_handler`` then asks no ``identify``); None: per caller.
         self.fixed_ctx = None if self.identities.per_caller else self.identities.default_ctx
         self.fh_ctx: dict[int, RequestContext] = {}  # who opened each handle
-        # Bumped by the change poller for every change made elsewhere: the
-        # directories' name sets (``Node.names``) of an older epoch are void.
-        self.names_epoch = 0
         self._next_fh = 1
         # Pushes decrypted data into the kernel page cache (``pagecache``):
         # set by the daemon once the FUSE session exists, None otherwise.
@@ -257,58 +255,17 @@ class ObjfsOperations(FileOps, DirOps, VersionOps, XattrOps, pyfuse3.Operations)
             node.version = await self.head(self.keys.dir_prefix(node.path))
         return node.version  # type: ignore[return-value]
 
-    def known_names(self, node: Node | None) -> set[str] | None:
-        """The names directory ``node`` may hold, when known (see ``Node.names``)."""
-        if node is None or node.names_epoch != self.names_epoch:
-            return None
-        if node.names is None and node.names_src is not None:
-            self.names_of_listing(node)
-        return node.names
-
-    def set_names(
-        self,
-        node: Node,
-        found: set[str] | None,
-        epoch: int,
-        src: tuple[Any, int] | None = None,
-    ) -> None:
-        """Remember ``found`` (or the listing ``src``, see ``Node.names_src``) as all
-        of ``node``'s names, if nothing changed elsewhere since ``epoch`` (read
-        before the store was asked)."""
-        if epoch == self.names_epoch:
-            node.names, node.names_src, node.names_epoch = found, src, epoch
-            node.listing, node.listing_changed = src, (set() if src is not None else None)
-
-    def surely_absent(self, path: str, fnode: Node | None) -> bool:
-        """No store query needed: the parent's name set says ``path`` is not there.
-
-        Like a negative entry in the kernel's cache, and dropped by the same
-        change poller: a lookup of a new name in a directory this mount
-        listed or made costs no worker-thread hop.
-        """
-        parent_path, name = names.split(path)
-        parent = self.table.find(Kind.DIR, parent_path) if parent_path else self.table.root
-        known = self.known_names(parent)
-        if known is None or name in known:
-            return False
-        if fnode is not None and fnode.version is not UNKNOWN and fnode.version is not None:
-            return False
-        dnode = self.table.find(Kind.DIR, path)
-        if dnode is not None and dnode.exists is True:
-            return False
-        return not any(n.path and names.is_under(n.path, path) for n in self.pending)
-
     async def resolve(self, path: str) -> Node | None:
         """The FILE or DIR node at ``path`` if it exists (file wins the name)."""
         fnode = self.table.find(Kind.FILE, path)
         if fnode is not None and fnode.state is not None:
             return fnode
-        if self.surely_absent(path, fnode):
+        if self.cache.surely_absent(path, fnode):
             return None
         dir_known = None
         if fnode is not None and fnode.version is not UNKNOWN:
             version = fnode.version
-        elif (found := self.from_listing(path, fnode)) is not None:
+        elif (found := self.cache.from_listing(path, fnode)) is not None:
             return found  # the parent's last listing says: no store call
         else:
             version, dir_known = await self.run.nowait(self._probe, probe_ctx(), path, solo=True)
@@ -327,7 +284,7 @@ class ObjfsOperations(FileOps, DirOps, VersionOps, XattrOps, pyfuse3.Operations)
             exists = await self.run.nowait(
                 self.store.prefix_exists, probe_ctx(), self.bucket, prefix, solo=True
             )
-        if not exists and not any(n.path and names.is_under(n.path, path) for n in self.pending):
+        if not exists and not self.cache.pending_under(path):
             return None
         dnode = dnode or self.table.node(Kind.DIR, path)
         dnode.exists = True  # the marker (attributes) is fetched when asked for
@@ -345,41 +302,6 @@ class ObjfsOperations(FileOps, DirOps, VersionOps, XattrOps, pyfuse3.Operations)
             pass
         return None, self.store.prefix_exists(ctx, self.bucket, self.keys.dir_prefix(path))
 
-    def known(self, path: str) -> Node | None:
-        """The FILE/DIR node at ``path`` when this mount knows it exists (no store query)."""
-        fnode = self.table.find(Kind.FILE, path)
-        if fnode is not None and (fnode.state is not None or fnode.version not in (None, UNKNOWN)):
-            return fnode
-        dnode = self.table.find(Kind.DIR, path)
-        return dnode if dnode is not None and dnode.exists is True else None
-
-    def note_own_change(self, key: str) -> None:
-        """This mount just made one change to ``key``: the poller need not invalidate it."""
-        self.own_changes.setdefault(key, deque()).append(time.monotonic() + OWN_CHANGE_TTL)
-        path = self.keys.path_of(key)
-        if path is not None:
-            self.listing_stale(path)
-
-    def consume_own_change(self, key: str) -> bool:
-        """True (and forgotten) when a change of ``key`` was announced by ``note_own_change``."""
-        pending = self.own_changes.get(key)
-        now = time.monotonic()
-        while pending and pending[0] < now:
-            pending.popleft()
-        if not pending:
-            self.own_changes.pop(key, None)
-            return False
-        pending.popleft()
-        return True
-
-    def drop_own_change(self, key: str) -> None:
-        """Take back one ``note_own_change`` (the change did not happen after all)."""
-        pending = self.own_changes.get(key)
-        if pending:
-            pending.pop()
-            if not pending:
-                del self.own_changes[key]
-
     def entry_changed(self, parent_path: str | None, now_ns: int | None = None) -> None:
         """An entry was created, removed or renamed in the directory ``parent_path``.
 
@@ -396,27 +318,6 @@ class ObjfsOperations(FileOps, DirOps, VersionOps, XattrOps, pyfuse3.Operations)
         if node is not None and node.version is None and parent_path:
             return  # known to have no marker: the in-memory time is all there is
         self.times.queue(self.keys.dir_prefix(parent_path), mtime_ns=now, ctime_ns=now)
-
-    def subdirs_changed(self, parent_path: str | None, delta: int) -> None:
-        """A sub-directory appeared (+1) or went (-1) in ``parent_path``."""
-        if parent_path is None:
-            return
-        node = self.table.find(Kind.DIR, parent_path) if parent_path else self.table.root
-        if node is not None and node.stats is not None:
-            node.stats = DirStats(max(0, node.stats.subdirs + delta), node.stats.newest_ns)
-
-    def maybe_vanished(self, parent_path: str) -> None:
-        """An entry left ``parent_path``; if that was an implicit directory it may be gone,
-        and with it a sub-directory of its own parent: recount that one."""
-        if not parent_path:
-            return
-        node = self.table.find(Kind.DIR, parent_path)
-        if node is not None and isinstance(node.version, ObjectVersion):
-            return  # a marker keeps the directory
-        grand = names.split(parent_path)[0]
-        gnode = self.table.find(Kind.DIR, grand) if grand else self.table.root
-        if gnode is not None:
-            gnode.stats = None
 
     async def dir_stats(self, node: Node) -> DirStats:
         if node.stats is None:
@@ -468,37 +369,6 @@ class ObjfsOperations(FileOps, DirOps, VersionOps, XattrOps, pyfuse3.Operations)
         self.times.dir_read(node.path, now)
         if node.kind is Kind.DIR and isinstance(node.version, ObjectVersion):
             self.times.queue(self.keys.dir_prefix(node.path), atime_ns=now)
-
-    def touched(self, path: str) -> None:
-        """Something at ``path`` changed here: drop cached facts about it and its dirs.
-
-        The name joins its directory's name set (a superset: removals may stay);
-        the listings of the directories on the way no longer speak for it
-        (``listing_stale``) and whether they exist is asked again.
-        """
-        find = self.table.find
-        parent_path, _, name = path.rpartition("/")
-        parent = find(Kind.DIR, parent_path) if parent_path else self.table.root
-        if parent is not None and (parent.names is not None or parent.names_src is not None):
-            if parent.names is None:
-                self.names_of_listing(parent)
-            parent.names.add(name)  # type: ignore[union-attr]
-        # One walk up for listing_stale and the ancestors' existence.
-        while True:
-            if parent is not None:
-                if parent.listing_changed is not None:
-                    parent.listing_changed.add(name)
-                if parent_path:
-                    parent.exists = UNKNOWN
-            if not parent_path:
-                break
-            parent_path, _, name = parent_path.rpartition("/")
-            parent = find(Kind.DIR, parent_path) if parent_path else self.table.root
-        for kind in (Kind.FILE, Kind.DIR):
-            node = find(kind, path)
-            if node is not None and node.state is None:
-                node.forget_cache()
-        self.meta_unsynced = True
 
     async def dir_owner(self, node: Node) -> DirOwner:
         """What a new entry in directory ``node`` inherits (``new_entry_meta``):
@@ -700,9 +570,9 @@ class ObjfsOperations(FileOps, DirOps, VersionOps, XattrOps, pyfuse3.Operations)
                 )
             else:
                 await self.run(self.store.update_sys_meta, caller(), self.bucket, key, new)
-            self.note_own_change(key)
+            self.cache.note_own_change(key)
             node.version = await self.head(key)
-            self.meta_unsynced = True
+            self.cache.mark_unsynced()
         elif node.state is not None and (node.state.dirty or node.path is None):
             node.state.set_meta(new, changes.get("mtime_ns"), changes["ctime_ns"])
         elif node.path is None:
@@ -710,12 +580,12 @@ class ObjfsOperations(FileOps, DirOps, VersionOps, XattrOps, pyfuse3.Operations)
         else:
             key = self.keys.key(node.path)
             version = await self.run(self.store.update_sys_meta, caller(), self.bucket, key, new)
-            self.note_own_change(key)
+            self.cache.note_own_change(key)
             node.version = version
             if node.state is not None:
                 node.state.base = version
                 node.state.sys_meta = version.sys_meta
-            self.meta_unsynced = True
+            self.cache.mark_unsynced()
 
     @fuse_handler
     async def readlink(self, inode: int, ctx: pyfuse3.RequestContext) -> bytes:

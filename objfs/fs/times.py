@@ -136,7 +136,7 @@ async def flush_times(ops: ObjfsOperations) -> None:
     if not updates:
         return
     for update in updates:
-        ops.note_own_change(update.key)
+        ops.cache.note_own_change(update.key)
     done: dict[str, object] = {}
     try:
         # Batched for many callers: recorded as the mount's own identity.
@@ -145,7 +145,7 @@ async def flush_times(ops: ObjfsOperations) -> None:
         log.warning("could not record %d time changes", len(updates), exc_info=True)
     for update in updates:
         if update.key not in done:  # vanished meanwhile: no change will be announced
-            ops.drop_own_change(update.key)
+            ops.cache.drop_own_change(update.key)
 
 
 async def run_flusher(

@@ -135,7 +135,7 @@ class VersionOps:
         except ObjectLocked as err:  # Object Lock: nobody may, whatever the caller
             log.info("unlink refused: %s", err)
             raise fuse_error(errno.EPERM) from None
-        self.touched(node.path)
+        self.cache.touched(node.path)
         self.table.orphan(node)
 
     async def versions_rmdir(self: ObjfsOperations, parent: Node, raw: bytes) -> None:

@@ -176,7 +176,7 @@ class XattrOps:
             raise fuse_error(
                 errno.ENOSPC if err.details.get("too_many") else errno.EINVAL
             ) from None
-        self.note_own_change(updated.key)
+        self.cache.note_own_change(updated.key)
         node.version = updated
         if node.state is not None:
             node.state.base = updated
