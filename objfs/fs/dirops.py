@@ -28,27 +28,21 @@ import errno
 import stat
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pyfuse3
 
 from objfs.fs import names
 from objfs.fs.attrs import new_entry_meta
 from objfs.fs.inodes import UNKNOWN, Kind, Node
+from objfs.fs.metacache import Entry
+from objfs.fs.mountcore import MountCore
 from objfs.fs.runner import caller, fuse_error, fuse_handler
 from objfs.fs.times import flush_times
 from objfs.store.listing import gc_paused
 from objfs.store.types import DirectoryListing, DirStats, ListedFile
 
-if TYPE_CHECKING:
-    from objfs.fs.operations import ObjfsOperations
-
 READDIR_OFFSET = 2  # next_id = index + 1 + READDIR_OFFSET (small cookies are reserved)
-
-
-# A snapshot entry: a listed file as the store gave it (its name is its key
-# past ``DirHandle.cut``), or (name, kind, path or None: join it, info).
-Entry = ListedFile | tuple[str, Kind, str | None, Any]
 
 
 @dataclass(slots=True)
@@ -59,11 +53,14 @@ class DirHandle:
     cut: int = 0  # the length of its key prefix
 
 
-class DirOps:
-    """Mixin of ``ObjfsOperations`` for directories and names."""
+class DirOps(MountCore):
+    """Handler group of ``ObjfsOperations`` (its dependencies: ``MountCore``):
+    directories and names."""
+
+    dir_handles: dict[int, DirHandle]  # set by ``ObjfsOperations.__init__``
 
     @fuse_handler
-    async def opendir(self: ObjfsOperations, inode: int, ctx: pyfuse3.RequestContext) -> int:
+    async def opendir(self, inode: int, ctx: pyfuse3.RequestContext) -> int:
         node = self.node_of(inode)
         if not node.is_dir:
             raise fuse_error(errno.ENOTDIR)
@@ -74,7 +71,7 @@ class DirOps:
         return fh
 
     @fuse_handler
-    async def releasedir(self: ObjfsOperations, fh: int) -> None:
+    async def releasedir(self, fh: int) -> None:
         self.fh_ctx.pop(fh, None)
         handle = self.dir_handles.pop(fh, None)
         if handle is not None:
@@ -82,12 +79,12 @@ class DirOps:
             self.table.release(handle.node)
 
     @fuse_handler
-    async def fsyncdir(self: ObjfsOperations, fh: int, datasync: bool) -> None:
+    async def fsyncdir(self, fh: int, datasync: bool) -> None:
         await flush_times(self)
         if self.cache.take_unsynced():
             await self.run(self.run.store.sync, caller())
 
-    async def list_dir(self: ObjfsOperations, node: Node) -> list[Entry]:
+    async def list_dir(self, node: Node) -> list[Entry]:
         """Snapshot of a mount directory (``Entry``), in name order.
 
         A listed file is its bare ``ListedFile`` and others carry path None:
@@ -106,9 +103,7 @@ class DirOps:
             self.cache.set_names(node, None, epoch, (entries, len(prefix)))
         return entries
 
-    def _dir_entries(
-        self: ObjfsOperations, node: Node, prefix: str, listing: DirectoryListing
-    ) -> list[Entry]:
+    def _dir_entries(self, node: Node, prefix: str, listing: DirectoryListing) -> list[Entry]:
         assert node.path is not None
         cut = len(prefix)
         valid = names.valid_segment
@@ -154,20 +149,18 @@ class DirOps:
         return entries
 
     @fuse_handler
-    async def readdir(
-        self: ObjfsOperations, fh: int, start_id: int, token: pyfuse3.ReaddirToken
-    ) -> None:
+    async def readdir(self, fh: int, start_id: int, token: pyfuse3.ReaddirToken) -> None:
         handle = self.dir_handles.get(fh)
         if handle is None:
             raise fuse_error(errno.EBADF)
-        if handle.entries is None or start_id == 0:
+        entries = handle.entries
+        if entries is None or start_id == 0:
             if handle.node.kind in (Kind.VROOT, Kind.VDIR):
-                handle.entries = await self.versions_list(handle.node)
+                entries = handle.entries = await self.versions_list(handle.node)
             else:
-                handle.entries = await self.list_dir(handle.node)
+                entries = handle.entries = await self.list_dir(handle.node)
             handle.base = handle.node.path or ""
             handle.cut = len(self.keys.dir_prefix(handle.base))
-        entries = handle.entries
         start = start_id - READDIR_OFFSET if start_id else 0
         table = self.table
         reply = pyfuse3.readdir_reply
@@ -225,7 +218,7 @@ class DirOps:
 
     @fuse_handler
     async def mkdir(
-        self: ObjfsOperations,
+        self,
         parent_inode: int,
         name: bytes,
         mode: int,
@@ -258,7 +251,7 @@ class DirOps:
         self.table.add_lookups(node)
         return attr
 
-    async def dir_is_empty(self: ObjfsOperations, path: str) -> bool:
+    async def dir_is_empty(self, path: str) -> bool:
         prefix = self.keys.dir_prefix(path)
         page = await self.run(
             self.store.list_objects, caller(), self.bucket, prefix=prefix, max_keys=2
@@ -268,9 +261,7 @@ class DirOps:
         return not self.cache.pending_under(path)
 
     @fuse_handler
-    async def rmdir(
-        self: ObjfsOperations, parent_inode: int, name: bytes, ctx: pyfuse3.RequestContext
-    ) -> None:
+    async def rmdir(self, parent_inode: int, name: bytes, ctx: pyfuse3.RequestContext) -> None:
         parent = self.node_of(parent_inode)
         if parent.kind in (Kind.VROOT, Kind.VDIR):
             await self.versions_rmdir(parent, name)
@@ -297,9 +288,7 @@ class DirOps:
         self.table.orphan(node)
 
     @fuse_handler
-    async def unlink(
-        self: ObjfsOperations, parent_inode: int, name: bytes, ctx: pyfuse3.RequestContext
-    ) -> None:
+    async def unlink(self, parent_inode: int, name: bytes, ctx: pyfuse3.RequestContext) -> None:
         parent = self.node_of(parent_inode)
         if parent.kind is Kind.VDIR:
             await self.versions_unlink(parent, name)
@@ -336,7 +325,7 @@ class DirOps:
 
     @fuse_handler
     async def link(
-        self: ObjfsOperations,
+        self,
         inode: int,
         new_parent_inode: int,
         new_name: bytes,
@@ -346,7 +335,7 @@ class DirOps:
 
     @fuse_handler
     async def symlink(
-        self: ObjfsOperations,
+        self,
         parent_inode: int,
         name: bytes,
         target: bytes,
@@ -372,7 +361,7 @@ class DirOps:
 
     @fuse_handler
     async def rename(
-        self: ObjfsOperations,
+        self,
         parent_inode_old: int,
         name_old: bytes,
         parent_inode_new: int,
@@ -420,9 +409,7 @@ class DirOps:
         self.entry_changed(new_parent.path, now)
         self.cache.maybe_vanished(old_parent.path or "")
 
-    async def rename_file(
-        self: ObjfsOperations, src: Node, old: str, new: str, dst: Node | None
-    ) -> None:
+    async def rename_file(self, src: Node, old: str, new: str, dst: Node | None) -> None:
         if src.state is not None:
             await self.commit_node(src, durable=False)
         if dst is not None and dst.state is not None:
@@ -440,7 +427,7 @@ class DirOps:
         if src.state is not None:
             await src.state.detach(self.keys.key(new), await self.file_version(src))
 
-    async def rename_dir(self: ObjfsOperations, old: str, new: str) -> None:
+    async def rename_dir(self, old: str, new: str) -> None:
         moving = self.table.live_under(old, frozenset({Kind.FILE}))
         for node in moving:
             if node.state is not None:

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import pyfuse3
 import trio
@@ -43,8 +43,12 @@ from objfs.fs.inodes import Kind
 from objfs.store.types import OWNER_IDENTITY, Change, ChangeFeedGap, RequestContext
 
 if TYPE_CHECKING:
-    from objfs.fs.operations import ObjfsOperations
+    from objfs.fs.inodes import InodeTable
+    from objfs.fs.metacache import MetaCache
+    from objfs.fs.names import KeyMap
     from objfs.fs.pagecache import PagePusher
+    from objfs.fs.runner import StoreRunner
+    from objfs.store import Store
 
 log = logging.getLogger("objfs.fs")
 
@@ -61,8 +65,25 @@ RECENT_S = 3.0
 RECENT_MAX = 10_000  # more recent keys than this: every create asks the store
 
 
+class FeedHost(Protocol):
+    """What the change poller uses of the mount (``ObjfsOperations``): the
+    store and its runner, the caches it drops, the page-cache pusher it
+    fences (None until the daemon sets one), and the identity check it asks
+    for after a store-wide change."""
+
+    store: Store
+    run: StoreRunner
+    bucket: str
+    keys: KeyMap
+    table: InodeTable
+    cache: MetaCache
+    pusher: PagePusher | None
+
+    async def recheck_identity(self) -> None: ...
+
+
 class ChangePoller:
-    def __init__(self, ops: ObjfsOperations, interval: float = 0.3, batch: int = 10000) -> None:
+    def __init__(self, ops: FeedHost, interval: float = 0.3, batch: int = 10000) -> None:
         self.ops = ops
         self.interval = interval
         self.batch = batch

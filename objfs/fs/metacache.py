@@ -44,6 +44,11 @@ from objfs.store.types import DirStats, ListedFile, ObjectVersion
 
 OWN_CHANGE_TTL = 5.0  # seconds an announced own change waits for the poller
 
+# An entry of a directory snapshot (``DirOps.list_dir``, kept as
+# ``Node.listing``): a listed file as the store gave it (its name is its key
+# past the directory's key prefix), or (name, kind, path or None: join it, info).
+Entry = ListedFile | tuple[str, Kind, str | None, Any]
+
 
 class MetaCache:
     """The mount's shared cache state; see the module docstring."""

@@ -59,6 +59,7 @@ from objfs.fs.runner import (
 from objfs.fs.times import TimeKeeper, relatime_due
 from objfs.fs.versions import VersionOps
 from objfs.fs.xattrs import XattrOps
+from objfs.store import Store
 from objfs.store.sysmeta import type_bits
 from objfs.store.types import DirStats, ObjectVersion, RequestContext, SystemMeta
 
@@ -85,7 +86,7 @@ class ObjfsOperations(FileOps, DirOps, VersionOps, XattrOps, pyfuse3.Operations)
 
     def __init__(
         self,
-        store: Any,
+        store: Store,
         bucket: str,
         options: MountOptions,
         *,

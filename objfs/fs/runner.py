@@ -34,8 +34,8 @@ import errno
 import functools
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any, ParamSpec, TypeVar
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import pyfuse3
 import trio
@@ -43,6 +43,9 @@ import trio
 from objfs.errors import IntegrityError, ObjfsError
 from objfs.store import WouldBlock
 from objfs.store.types import OWNER_IDENTITY, RequestContext
+
+if TYPE_CHECKING:
+    from objfs.store import Store
 
 log = logging.getLogger("objfs.fs")
 
@@ -144,7 +147,7 @@ class Traffic:
 class StoreRunner:
     """Runs synchronous store calls in bounded worker threads."""
 
-    def __init__(self, store: Any, threads: int = 6) -> None:
+    def __init__(self, store: Store, threads: int = 6) -> None:
         self.store = store
         self.threads = threads
         self._limiter: trio.CapacityLimiter | None = None
@@ -251,7 +254,9 @@ class QuickLock:
         self._lock.release()
 
 
-def fuse_handler(fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
+def fuse_handler(
+    fn: Callable[P, Coroutine[Any, Any, T]],
+) -> Callable[P, Coroutine[Any, Any, T]]:
     """Map errors of one FUSE handler as the module docstring says, and set
     the identity it acts as (``CALLER``): the handlers' object's
     ``fixed_ctx`` when the whole mount acts as one identity, else what its

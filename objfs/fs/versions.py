@@ -22,29 +22,28 @@ Nothing here is cached: listings and lookups always ask the store.
 from __future__ import annotations
 
 import errno
-from typing import TYPE_CHECKING, Any
 
 from pyfuse3 import FUSEError
 
 from objfs.errors import MFARequired, ObjectLocked
 from objfs.fs import names
 from objfs.fs.inodes import Kind, Node
+from objfs.fs.metacache import Entry
+from objfs.fs.mountcore import MountCore
 from objfs.fs.runner import caller, fuse_error, log
 from objfs.store.types import ObjectVersion
 
-if TYPE_CHECKING:
-    from objfs.fs.operations import ObjfsOperations
 
+class VersionOps(MountCore):
+    """Handler group of ``ObjfsOperations`` (its dependencies: ``MountCore``):
+    ``.versions/``."""
 
-class VersionOps:
-    """Mixin of ``ObjfsOperations`` for ``.versions/``."""
-
-    async def key_versions(self: ObjfsOperations, path: str) -> list[ObjectVersion]:
+    async def key_versions(self, path: str) -> list[ObjectVersion]:
         if not path:
             return []
         return await self.run(self.store.key_versions, caller(), self.bucket, self.keys.key(path))
 
-    async def _any_version_under(self: ObjfsOperations, path: str) -> bool:
+    async def _any_version_under(self, path: str) -> bool:
         page = await self.run(
             self.store.list_object_versions,
             caller(),
@@ -54,7 +53,7 @@ class VersionOps:
         )
         return bool(page.versions or page.common_prefixes)
 
-    async def versions_lookup(self: ObjfsOperations, parent: Node, raw: bytes) -> Node:
+    async def versions_lookup(self, parent: Node, raw: bytes) -> Node:
         path = self.child_path(parent, raw) if parent.kind is Kind.VDIR else self._vroot_child(raw)
         if parent.kind is Kind.VDIR:
             assert parent.path is not None
@@ -69,14 +68,14 @@ class VersionOps:
             return self.table.node(Kind.VDIR, path)
         raise fuse_error(errno.ENOENT)
 
-    def _vroot_child(self: ObjfsOperations, raw: bytes) -> str:
+    def _vroot_child(self, raw: bytes) -> str:
         return self.child_path(self.table.root, raw)
 
-    async def versions_list(self: ObjfsOperations, node: Node) -> list[tuple[str, Kind, str, Any]]:
+    async def versions_list(self, node: Node) -> list[Entry]:
         """Snapshot of a ``.versions`` directory: version files, then sub-directories."""
         assert node.path is not None
         path = node.path
-        entries: list[tuple[str, Kind, str, Any]] = []
+        entries: list[Entry] = []
         if node.kind is Kind.VDIR:
             for version in await self.key_versions(path):
                 entries.append((_name_of(version), Kind.VFILE, path, version))
@@ -112,7 +111,7 @@ class VersionOps:
                 entries.append((name, Kind.VDIR, names.join(path, name), None))
         return entries
 
-    async def versions_unlink(self: ObjfsOperations, parent: Node, raw: bytes) -> None:
+    async def versions_unlink(self, parent: Node, raw: bytes) -> None:
         """Delete one version for good."""
         node = await self.versions_lookup(parent, raw)
         if node.kind is not Kind.VFILE:
@@ -138,7 +137,7 @@ class VersionOps:
         self.cache.touched(node.path)
         self.table.orphan(node)
 
-    async def versions_rmdir(self: ObjfsOperations, parent: Node, raw: bytes) -> None:
+    async def versions_rmdir(self, parent: Node, raw: bytes) -> None:
         if parent.kind is Kind.VROOT and raw == b"":
             raise fuse_error(errno.EINVAL)
         try:

@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import errno
 import time
-from typing import TYPE_CHECKING
 
 import pyfuse3
 
@@ -45,12 +44,10 @@ from objfs.crypto.cse import META_KEY
 from objfs.errors import InvalidTag
 from objfs.fs.encryption import mode_of
 from objfs.fs.inodes import Kind, Node
+from objfs.fs.mountcore import MountCore
 from objfs.fs.runner import caller, fuse_error, fuse_handler
 from objfs.store.sysmeta import file_type
 from objfs.store.types import ObjectVersion
-
-if TYPE_CHECKING:
-    from objfs.fs.operations import ObjfsOperations
 
 FACTS = (
     "etag",
@@ -87,10 +84,11 @@ def _facts(version: ObjectVersion) -> dict[bytes, bytes]:
     return facts
 
 
-class XattrOps:
-    """Mixin of ``ObjfsOperations`` for extended attributes."""
+class XattrOps(MountCore):
+    """Handler group of ``ObjfsOperations`` (its dependencies: ``MountCore``):
+    extended attributes."""
 
-    async def _xattr_version(self: ObjfsOperations, node: Node) -> ObjectVersion | None:
+    async def _xattr_version(self, node: Node) -> ObjectVersion | None:
         if node.kind is Kind.VFILE:
             return node.version  # type: ignore[return-value]
         if node.kind is not Kind.FILE:
@@ -100,9 +98,7 @@ class XattrOps:
         return await self.file_version(node)
 
     @fuse_handler
-    async def getxattr(
-        self: ObjfsOperations, inode: int, name: bytes, ctx: pyfuse3.RequestContext
-    ) -> bytes:
+    async def getxattr(self, inode: int, name: bytes, ctx: pyfuse3.RequestContext) -> bytes:
         if not name.startswith(USER_PREFIX):
             # ENOTSUP, not ENODATA: ls -l remembers per device that SELinux
             # labels and ACLs are unsupported and stops asking for every
@@ -122,9 +118,7 @@ class XattrOps:
         return value
 
     @fuse_handler
-    async def listxattr(
-        self: ObjfsOperations, inode: int, ctx: pyfuse3.RequestContext
-    ) -> list[bytes]:
+    async def listxattr(self, inode: int, ctx: pyfuse3.RequestContext) -> list[bytes]:
         version = await self._xattr_version(self.node_of(inode))
         if version is None or file_type(version.sys_meta) != "file":
             return []
@@ -132,9 +126,7 @@ class XattrOps:
             list(_facts(version)) + list(_tags(version)) + [USER_PREFIX + k for k in _user(version)]
         )
 
-    async def _change_user_meta(
-        self: ObjfsOperations, inode: int, name: bytes, value: bytes | None
-    ) -> None:
+    async def _change_user_meta(self, inode: int, name: bytes, value: bytes | None) -> None:
         node = self.node_of(inode)
         self.check_writable(node)
         if not name.startswith(USER_PREFIX) or node.kind is not Kind.FILE:
@@ -146,9 +138,7 @@ class XattrOps:
             raise fuse_error(errno.EPERM)
         await self._amend(node, name[len(USER_PREFIX) :], value, tags=False)
 
-    async def _amend(
-        self: ObjfsOperations, node: Node, name: bytes, value: bytes | None, *, tags: bool
-    ) -> None:
+    async def _amend(self, node: Node, name: bytes, value: bytes | None, *, tags: bool) -> None:
         """Set (or, ``value`` None, remove) one user metadata entry, or with
         ``tags`` one tag, of the file's current version, in place."""
         try:
@@ -183,14 +173,12 @@ class XattrOps:
 
     @fuse_handler
     async def setxattr(
-        self: ObjfsOperations, inode: int, name: bytes, value: bytes, ctx: pyfuse3.RequestContext
+        self, inode: int, name: bytes, value: bytes, ctx: pyfuse3.RequestContext
     ) -> None:
         await self._change_user_meta(inode, name, value)
 
     @fuse_handler
-    async def removexattr(
-        self: ObjfsOperations, inode: int, name: bytes, ctx: pyfuse3.RequestContext
-    ) -> None:
+    async def removexattr(self, inode: int, name: bytes, ctx: pyfuse3.RequestContext) -> None:
         await self._change_user_meta(inode, name, None)
 
 
