@@ -145,7 +145,26 @@ class Traffic:
 
 
 class StoreRunner:
-    """Runs synchronous store calls in bounded worker threads."""
+    """How the mount calls the store: the one place that decides on which
+    thread a store call runs (``objfs/store/CONTRACT.md``, "Calling the
+    store from an event loop"). Three modes, one method each:
+
+    * ``await run(fn, *args, **kwargs)`` (``__call__``): in a worker thread,
+      at most ``threads`` at once. Always allowed; the mode of any call that
+      may wait (a commit, a listing, a durable sync).
+    * ``await run.solo(fn, *args)``: on the event loop's thread while the
+      mount serves this request alone (``Traffic.alone``), else as ``run``.
+      For a call that never waits on another thread and reads at most one
+      local disk read's worth.
+    * ``await run.nowait(fn, ctx, *args, solo=False, **kwargs)``: on the
+      event loop's thread with ``ctx.nowait`` set, so the store refuses
+      (``WouldBlock``, having changed nothing) rather than wait; then again
+      as ``run`` with ``ctx`` unchanged. The caller never sees
+      ``WouldBlock``. For short metadata calls (a HEAD, a delete, a check).
+
+    ``wait_done`` (below) is the fourth way to wait on the loop: for a
+    future of another pool (the chunk store's), without a worker thread.
+    """
 
     def __init__(self, store: Store, threads: int = 6) -> None:
         self.store = store
