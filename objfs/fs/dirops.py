@@ -156,7 +156,7 @@ class DirOps(MountCore):
         entries = handle.entries
         if entries is None or start_id == 0:
             if handle.node.kind in (Kind.VROOT, Kind.VDIR):
-                entries = handle.entries = await self.versions_list(handle.node)
+                entries = handle.entries = await self.versions.list_dir(handle.node)
             else:
                 entries = handle.entries = await self.list_dir(handle.node)
             handle.base = handle.node.path or ""
@@ -264,7 +264,7 @@ class DirOps(MountCore):
     async def rmdir(self, parent_inode: int, name: bytes, ctx: pyfuse3.RequestContext) -> None:
         parent = self.node_of(parent_inode)
         if parent.kind in (Kind.VROOT, Kind.VDIR):
-            await self.versions_rmdir(parent, name)
+            await self.versions.rmdir(parent, name)
             return
         self.check_writable(parent)
         path = self.child_path(parent, name)
@@ -291,7 +291,7 @@ class DirOps(MountCore):
     async def unlink(self, parent_inode: int, name: bytes, ctx: pyfuse3.RequestContext) -> None:
         parent = self.node_of(parent_inode)
         if parent.kind is Kind.VDIR:
-            await self.versions_unlink(parent, name)
+            await self.versions.unlink(parent, name)
             return
         self.check_writable(parent)
         path = self.child_path(parent, name)

@@ -1,22 +1,24 @@
 """What the FUSE handler groups of a mount share, declared once and typed.
 
-pyfuse3 serves one ``Operations`` object, so the handler groups (``FileOps``
-in ``fileops``, ``DirOps`` in ``dirops``, ``VersionOps`` in ``versions``,
-``XattrOps`` in ``xattrs``) are combined into ``ObjfsOperations``
-(``operations``). Each group subclasses ``MountCore`` instead of naming the
-combined class: the dependencies a group may use are the ones declared here,
-and nothing here imports a handler group (no import circle, type-only ones
-included).
+pyfuse3 serves one ``Operations`` object, so the groups of FUSE handlers
+(``FileOps`` in ``fileops``, ``DirOps`` in ``dirops``, ``XattrOps`` in
+``xattrs``) are combined into ``ObjfsOperations`` (``operations``). Each
+group subclasses ``MountCore`` instead of naming the combined class: the
+dependencies a group may use are the ones declared here, and nothing here
+imports a handler group (no import circle, type-only ones included). What
+needs no handler of its own is a collaborator built with its dependencies
+instead (``VersionTree``, ``MetaCache``, ``ChangePoller``, ``TimeKeeper``).
 
 * the collaborators, set by ``ObjfsOperations.__init__``: the store, the
   runner of store calls (``StoreRunner``: the worker-thread, ``solo`` and
   ``nowait`` modes), the metadata cache (``MetaCache``), the inode table,
-  the key map, the time keeper, the change poller, the page-cache pusher;
+  the key map, the time keeper, the change poller, the page-cache pusher,
+  the ``.versions/`` tree;
 * the core helpers ``ObjfsOperations`` defines (resolving a path, a node's
-  attributes and versions, directory times), and the few methods one group
-  calls in another (``commit_node``, the ``.versions/`` entries), declared
-  for the type checker only: at run time this class holds nothing, so the
-  method resolution order of the combined class is the groups' own.
+  attributes and versions, directory times), and the methods one group
+  calls in another (``commit_node``, ``truncate_node``), declared for the
+  type checker only: at run time this class holds nothing, so the method
+  resolution order of the combined class is the groups' own.
 """
 
 from __future__ import annotations
@@ -31,12 +33,13 @@ if TYPE_CHECKING:
     from objfs.fs.freshness import ChangePoller
     from objfs.fs.identity import MountIdentities
     from objfs.fs.inodes import InodeTable, Node
-    from objfs.fs.metacache import Entry, MetaCache
+    from objfs.fs.metacache import MetaCache
     from objfs.fs.names import KeyMap
     from objfs.fs.options import MountOptions
     from objfs.fs.pagecache import PagePusher
     from objfs.fs.runner import StoreRunner
     from objfs.fs.times import TimeKeeper
+    from objfs.fs.versions import VersionTree
     from objfs.store import Store
     from objfs.store.types import ObjectVersion, RequestContext
 
@@ -59,6 +62,7 @@ class MountCore:
     feed: ChangePoller
     pusher: PagePusher | None
     fh_ctx: dict[int, RequestContext]  # who opened each handle
+    versions: VersionTree  # the ``.versions/`` entries
 
     if TYPE_CHECKING:
         # -- core helpers (``ObjfsOperations``) --------------------------------
@@ -85,7 +89,3 @@ class MountCore:
         # -- called across groups ------------------------------------------------
         async def commit_node(self, node: Node, durable: bool) -> None: ...  # FileOps
         async def truncate_node(self, node: Node, size: int) -> None: ...  # FileOps
-        async def versions_lookup(self, parent: Node, raw: bytes) -> Node: ...  # VersionOps
-        async def versions_list(self, node: Node) -> list[Entry]: ...  # VersionOps
-        async def versions_unlink(self, parent: Node, raw: bytes) -> None: ...  # VersionOps
-        async def versions_rmdir(self, parent: Node, raw: bytes) -> None: ...  # VersionOps

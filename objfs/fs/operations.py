@@ -57,7 +57,7 @@ from objfs.fs.runner import (
     fuse_handler,
 )
 from objfs.fs.times import TimeKeeper, relatime_due
-from objfs.fs.versions import VersionOps
+from objfs.fs.versions import VersionTree
 from objfs.fs.xattrs import XattrOps
 from objfs.store import Store
 from objfs.store.sysmeta import type_bits
@@ -78,7 +78,7 @@ def _answered_when_refused(handler: str, args: tuple) -> bool:
     return handler == "getattr" and len(args) > 1 and args[1] == pyfuse3.ROOT_INODE
 
 
-class ObjfsOperations(FileOps, DirOps, VersionOps, XattrOps, pyfuse3.Operations):
+class ObjfsOperations(FileOps, DirOps, XattrOps, pyfuse3.Operations):
     """One mounted bucket (or a prefix of it)."""
 
     enable_writeback_cache = True
@@ -107,6 +107,9 @@ class ObjfsOperations(FileOps, DirOps, VersionOps, XattrOps, pyfuse3.Operations)
         # What the mount believes the store holds (name sets, epochs, own
         # changes, pending files): shared by every handler group.
         self.cache = MetaCache(self.table, self.keys)
+        self.versions = VersionTree(
+            store, self.run, bucket, self.keys, self.table, self.cache, self.child_path
+        )
         self.defaults = AttrDefaults(
             uid=os.getuid() if options.uid is None else options.uid,
             gid=os.getgid() if options.gid is None else options.gid,
@@ -449,7 +452,7 @@ class ObjfsOperations(FileOps, DirOps, VersionOps, XattrOps, pyfuse3.Operations)
     ) -> pyfuse3.EntryAttributes:
         parent = self.node_of(parent_inode)
         if parent.kind in (Kind.VROOT, Kind.VDIR):
-            node = await self.versions_lookup(parent, name)
+            node = await self.versions.lookup(parent, name)
         elif parent.kind not in (Kind.ROOT, Kind.DIR):
             raise fuse_error(errno.ENOTDIR)
         elif parent.kind is Kind.ROOT and name == names.VERSIONS_DIR.encode():

@@ -75,7 +75,9 @@ def caller(*, durable: bool = False) -> RequestContext:
 
 
 # (id(ctx), durable, log, nowait) -> (ctx, ctx with those options)
-_VARIANTS: dict[tuple[int, bool | None, bool | None, bool | None], tuple[Any, Any]] = {}
+_VARIANTS: dict[
+    tuple[int, bool | None, bool | None, bool | None], tuple[RequestContext, RequestContext]
+] = {}
 
 
 def ctx_with(
@@ -91,7 +93,7 @@ def ctx_with(
     key = (id(ctx), durable, log, nowait)
     hit = _VARIANTS.get(key)
     if hit is not None and hit[0] is ctx:
-        return hit[1]  # type: ignore[no-any-return]
+        return hit[1]
     made = ctx.with_options(durable=durable, log=log, nowait=nowait)
     if len(_VARIANTS) >= 1024:
         _VARIANTS.clear()

@@ -22,21 +22,50 @@ Nothing here is cached: listings and lookups always ask the store.
 from __future__ import annotations
 
 import errno
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from pyfuse3 import FUSEError
 
 from objfs.errors import MFARequired, ObjectLocked
 from objfs.fs import names
-from objfs.fs.inodes import Kind, Node
-from objfs.fs.metacache import Entry
-from objfs.fs.mountcore import MountCore
-from objfs.fs.runner import caller, fuse_error, log
+from objfs.fs.inodes import InodeTable, Kind, Node
+from objfs.fs.metacache import Entry, MetaCache
+from objfs.fs.names import KeyMap
+from objfs.fs.runner import StoreRunner, caller, fuse_error, log
 from objfs.store.types import ObjectVersion
 
+if TYPE_CHECKING:
+    from objfs.store import Store
 
-class VersionOps(MountCore):
-    """Handler group of ``ObjfsOperations`` (its dependencies: ``MountCore``):
-    ``.versions/``."""
+
+class VersionTree:
+    """The ``.versions/`` entries of one mount, for ``ObjfsOperations``'s
+    lookup, readdir, unlink and rmdir handlers (``ops.versions``).
+
+    Its dependencies are its constructor's arguments: the store and the
+    runner of its calls, the mounted bucket and key map, the inode table
+    its nodes live in, the metadata cache (a deleted version changes its
+    key), and ``child_path``, the mount's rule for a name the kernel sent.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        run: StoreRunner,
+        bucket: str,
+        keys: KeyMap,
+        table: InodeTable,
+        cache: MetaCache,
+        child_path: Callable[[Node, bytes], str],
+    ) -> None:
+        self.store = store
+        self.run = run
+        self.bucket = bucket
+        self.keys = keys
+        self.table = table
+        self.cache = cache
+        self.child_path = child_path
 
     async def key_versions(self, path: str) -> list[ObjectVersion]:
         if not path:
@@ -53,7 +82,7 @@ class VersionOps(MountCore):
         )
         return bool(page.versions or page.common_prefixes)
 
-    async def versions_lookup(self, parent: Node, raw: bytes) -> Node:
+    async def lookup(self, parent: Node, raw: bytes) -> Node:
         path = self.child_path(parent, raw) if parent.kind is Kind.VDIR else self._vroot_child(raw)
         if parent.kind is Kind.VDIR:
             assert parent.path is not None
@@ -71,7 +100,7 @@ class VersionOps(MountCore):
     def _vroot_child(self, raw: bytes) -> str:
         return self.child_path(self.table.root, raw)
 
-    async def versions_list(self, node: Node) -> list[Entry]:
+    async def list_dir(self, node: Node) -> list[Entry]:
         """Snapshot of a ``.versions`` directory: version files, then sub-directories."""
         assert node.path is not None
         path = node.path
@@ -111,9 +140,9 @@ class VersionOps(MountCore):
                 entries.append((name, Kind.VDIR, names.join(path, name), None))
         return entries
 
-    async def versions_unlink(self, parent: Node, raw: bytes) -> None:
+    async def unlink(self, parent: Node, raw: bytes) -> None:
         """Delete one version for good."""
-        node = await self.versions_lookup(parent, raw)
+        node = await self.lookup(parent, raw)
         if node.kind is not Kind.VFILE:
             raise fuse_error(errno.EISDIR)
         assert node.path is not None and node.version_id is not None
@@ -137,11 +166,11 @@ class VersionOps(MountCore):
         self.cache.touched(node.path)
         self.table.orphan(node)
 
-    async def versions_rmdir(self, parent: Node, raw: bytes) -> None:
+    async def rmdir(self, parent: Node, raw: bytes) -> None:
         if parent.kind is Kind.VROOT and raw == b"":
             raise fuse_error(errno.EINVAL)
         try:
-            node = await self.versions_lookup(parent, raw)
+            node = await self.lookup(parent, raw)
         except FUSEError as err:
             if err.errno != errno.ENOENT:
                 raise
