@@ -7,7 +7,8 @@ group subclasses ``MountCore`` instead of naming the combined class: the
 dependencies a group may use are the ones declared here, and nothing here
 imports a handler group (no import circle, type-only ones included). What
 needs no handler of its own is a collaborator built with its dependencies
-instead (``VersionTree``, ``MetaCache``, ``ChangePoller``, ``TimeKeeper``).
+instead (``VersionTree``, ``MetaCache``, ``ChangePoller``, ``TimeKeeper``),
+and so are the rules behind thin handlers (``XattrTable`` for ``XattrOps``).
 
 * the collaborators, set by ``ObjfsOperations.__init__``: the store, the
   runner of store calls (``StoreRunner``: the worker-thread, ``solo`` and

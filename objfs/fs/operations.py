@@ -58,7 +58,7 @@ from objfs.fs.runner import (
 )
 from objfs.fs.times import TimeKeeper, relatime_due
 from objfs.fs.versions import VersionTree
-from objfs.fs.xattrs import XattrOps
+from objfs.fs.xattrs import XattrOps, XattrTable
 from objfs.store import Store
 from objfs.store.sysmeta import type_bits
 from objfs.store.types import DirStats, ObjectVersion, RequestContext, SystemMeta
@@ -109,6 +109,15 @@ class ObjfsOperations(FileOps, DirOps, XattrOps, pyfuse3.Operations):
         self.cache = MetaCache(self.table, self.keys)
         self.versions = VersionTree(
             store, self.run, bucket, self.keys, self.table, self.cache, self.child_path
+        )
+        self.xattrs = XattrTable(
+            store,
+            self.run,
+            bucket,
+            self.keys,
+            self.cache,
+            file_version=self.file_version,
+            commit_node=self.commit_node,
         )
         self.defaults = AttrDefaults(
             uid=os.getuid() if options.uid is None else options.uid,
