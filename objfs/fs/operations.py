@@ -1,15 +1,22 @@
 """The FUSE operations of an objfs mount: lookup, attributes (getattr,
-setattr, readlink, access, statfs) and the shared helpers of the mixins.
+setattr, readlink, access, statfs) and the core helpers of the handler groups.
 
-File I/O lives in ``fileops``, directories and renames in ``dirops``,
-``.versions/`` in ``versions``, extended attributes in ``xattrs``, the change
-poller in ``freshness``; this class glues them. Path <-> key rules are in ``names`` (including the rule for keys
-that cannot be paths); inode rules in ``inodes``.
+``ObjfsOperations`` builds the mount's collaborators, each with its
+dependencies: the runner of store calls (``runner``), the inode table
+(``inodes``), the metadata cache (``metacache``), the ``.versions/`` tree
+(``versions``), the extended attributes (``xattrs``), the time keeper
+(``times``) and the change poller (``freshness``); and it combines the
+handler groups of file I/O (``fileops``), directories and renames
+(``dirops``) and extended attributes (``xattrs``), which declare what they
+use of it in ``mountcore``. Path <-> key rules are in ``names`` (including
+the rule for keys that cannot be paths); inode rules in ``inodes``.
 
 Invariants:
 
 * every handler is wrapped by ``fuse_handler`` (no exception but
-  ``FUSEError`` reaches pyfuse3) and every store call runs in a worker thread;
+  ``FUSEError`` reaches pyfuse3) and every store call that may wait runs in
+  a worker thread (``StoreRunner``; what may run on the event loop's thread
+  is in ``objfs/store/CONTRACT.md``, "Calling the store from an event loop");
 * node caches (latest version, directory existence) are dropped by this
   mount's own changes (``MetaCache.touched``) and by the change poller; the
   state the handler groups share about those caches (name sets, the names
