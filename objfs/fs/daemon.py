@@ -301,8 +301,8 @@ def _spawn(
         _, status, text = line.split(" ", 2)
         _say(text)
         return int(status) if status.isdigit() else 1
-    status = proc.wait(timeout=10)
-    _say(f"mount daemon exited before the mount was ready (status {status})")
+    code = proc.wait(timeout=10)
+    _say(f"mount daemon exited before the mount was ready (status {code})")
     return 1
 
 

@@ -24,32 +24,25 @@ Invariants:
 
 from __future__ import annotations
 
-import bisect
 import errno
 import stat
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pyfuse3
 
 from objfs.fs import names
 from objfs.fs.attrs import new_entry_meta
 from objfs.fs.inodes import UNKNOWN, Kind, Node
+from objfs.fs.metacache import Entry
+from objfs.fs.mountcore import MountCore
 from objfs.fs.runner import caller, fuse_error, fuse_handler
 from objfs.fs.times import flush_times
 from objfs.store.listing import gc_paused
 from objfs.store.types import DirectoryListing, DirStats, ListedFile
 
-if TYPE_CHECKING:
-    from objfs.fs.operations import ObjfsOperations
-
 READDIR_OFFSET = 2  # next_id = index + 1 + READDIR_OFFSET (small cookies are reserved)
-
-
-# A snapshot entry: a listed file as the store gave it (its name is its key
-# past ``DirHandle.cut``), or (name, kind, path or None: join it, info).
-Entry = ListedFile | tuple[str, Kind, str | None, Any]
 
 
 @dataclass(slots=True)
@@ -60,11 +53,14 @@ class DirHandle:
     cut: int = 0  # the length of its key prefix
 
 
-class DirOps:
-    """Mixin of ``ObjfsOperations`` for directories and names."""
+class DirOps(MountCore):
+    """Handler group of ``ObjfsOperations`` (its dependencies: ``MountCore``):
+    directories and names."""
+
+    dir_handles: dict[int, DirHandle]  # set by ``ObjfsOperations.__init__``
 
     @fuse_handler
-    async def opendir(self: ObjfsOperations, inode: int, ctx: pyfuse3.RequestContext) -> int:
+    async def opendir(self, inode: int, ctx: pyfuse3.RequestContext) -> int:
         node = self.node_of(inode)
         if not node.is_dir:
             raise fuse_error(errno.ENOTDIR)
@@ -75,7 +71,7 @@ class DirOps:
         return fh
 
     @fuse_handler
-    async def releasedir(self: ObjfsOperations, fh: int) -> None:
+    async def releasedir(self, fh: int) -> None:
         self.fh_ctx.pop(fh, None)
         handle = self.dir_handles.pop(fh, None)
         if handle is not None:
@@ -83,13 +79,12 @@ class DirOps:
             self.table.release(handle.node)
 
     @fuse_handler
-    async def fsyncdir(self: ObjfsOperations, fh: int, datasync: bool) -> None:
+    async def fsyncdir(self, fh: int, datasync: bool) -> None:
         await flush_times(self)
-        if self.meta_unsynced:
-            self.meta_unsynced = False
+        if self.cache.take_unsynced():
             await self.run(self.run.store.sync, caller())
 
-    async def list_dir(self: ObjfsOperations, node: Node) -> list[Entry]:
+    async def list_dir(self, node: Node) -> list[Entry]:
         """Snapshot of a mount directory (``Entry``), in name order.
 
         A listed file is its bare ``ListedFile`` and others carry path None:
@@ -98,75 +93,17 @@ class DirOps:
         """
         assert node.path is not None
         prefix = self.keys.dir_prefix(node.path)
-        epoch = self.names_epoch
+        epoch = self.cache.epoch
         listing = await self.run(self.store.list_directory, caller(), self.bucket, prefix)
         node.stats = DirStats(listing.subdirs, listing.newest_ns)
         with gc_paused():
             entries = self._dir_entries(node, prefix, listing)
         if node.kind in (Kind.ROOT, Kind.DIR):
             # The directory's names, made into a set only if a lookup asks.
-            self.set_names(node, None, epoch, (entries, len(prefix)))
+            self.cache.set_names(node, None, epoch, (entries, len(prefix)))
         return entries
 
-    def names_of_listing(self: ObjfsOperations, node: Node) -> None:
-        """Turn the listing kept by ``list_dir`` into ``node.names`` (first use)."""
-        entries, cut = node.names_src  # type: ignore[misc]
-        node.names_src = None
-        node.names = {
-            e.key[cut:] if e.__class__ is ListedFile else e[0]  # type: ignore[union-attr,misc]
-            for e in entries
-        }
-
-    def from_listing(self: ObjfsOperations, path: str, fnode: Node | None) -> Node | None:
-        """The FILE or DIR node at ``path`` as its directory's last listing shows it,
-        None when that listing cannot say (see ``Node.listing``): the lookups
-        of ``rm -r``/``find`` after a readdir (not readdirplus) cost no store call."""
-        parent_path, name = names.split(path)
-        parent = self.table.find(Kind.DIR, parent_path) if parent_path else self.table.root
-        if (
-            parent is None
-            or parent.listing is None
-            or parent.names_epoch != self.names_epoch
-            or name in parent.listing_changed  # type: ignore[operator]
-        ):
-            return None
-        entries, cut = parent.listing
-        want = name.encode("utf-8", "surrogatepass")
-
-        def name_of(e: Entry) -> bytes:
-            text = e.key[cut:] if e.__class__ is ListedFile else e[0]  # type: ignore[union-attr,index]
-            return text.encode("utf-8", "surrogatepass")  # type: ignore[no-any-return]
-
-        # Entries are in byte order of their names (an out-of-order one, such
-        # as .versions first, is only missed here: the caller asks the store).
-        i = bisect.bisect_left(entries, want, key=name_of)
-        if i == len(entries) or name_of(entries[i]) != want:
-            return None
-        entry = entries[i]
-        if entry.__class__ is ListedFile:
-            node = fnode or self.table.node(Kind.FILE, path)
-            node.listed = entry  # type: ignore[assignment]
-            return node
-        if entry[1] is Kind.DIR:  # type: ignore[index]
-            dnode = self.table.node(Kind.DIR, path)
-            dnode.exists = True
-            return dnode
-        return None  # a pending file's entry: its node knows more
-
-    def listing_stale(self: ObjfsOperations, path: str) -> None:
-        """This mount changed ``path``: its directory's listing no longer speaks
-        for it, nor the listings above for the directories on the way (an
-        implicit directory goes when its last key does)."""
-        find, root = self.table.find, self.table.root
-        while path:
-            path, _, name = path.rpartition("/")
-            parent = find(Kind.DIR, path) if path else root
-            if parent is not None and parent.listing_changed is not None:
-                parent.listing_changed.add(name)
-
-    def _dir_entries(
-        self: ObjfsOperations, node: Node, prefix: str, listing: DirectoryListing
-    ) -> list[Entry]:
+    def _dir_entries(self, node: Node, prefix: str, listing: DirectoryListing) -> list[Entry]:
         assert node.path is not None
         cut = len(prefix)
         valid = names.valid_segment
@@ -197,15 +134,14 @@ class DirOps:
             files = {name_of(e) for e in entries}
             entries += [(n, dir_kind, None, None) for n in dirs if n not in files]
             extra = True
-        if self.pending:
+        pending = self.cache.pending_in(node.path)
+        if pending:
             have = {name_of(e) for e in entries}
-            for pending in self.pending:
-                if pending.path is not None and names.split(pending.path)[0] == node.path:
-                    name = names.split(pending.path)[1]
-                    if name not in have:
-                        have.add(name)
-                        append((name, file_kind, None, None))
-                        extra = True
+            for name in pending:
+                if name not in have:
+                    have.add(name)
+                    append((name, file_kind, None, None))
+                    extra = True
         if extra:
             entries.sort(key=lambda e: name_of(e).encode("utf-8", "surrogatepass"))
         if node.kind is Kind.ROOT and self.options.show_versions:
@@ -213,20 +149,18 @@ class DirOps:
         return entries
 
     @fuse_handler
-    async def readdir(
-        self: ObjfsOperations, fh: int, start_id: int, token: pyfuse3.ReaddirToken
-    ) -> None:
+    async def readdir(self, fh: int, start_id: int, token: pyfuse3.ReaddirToken) -> None:
         handle = self.dir_handles.get(fh)
         if handle is None:
             raise fuse_error(errno.EBADF)
-        if handle.entries is None or start_id == 0:
+        entries = handle.entries
+        if entries is None or start_id == 0:
             if handle.node.kind in (Kind.VROOT, Kind.VDIR):
-                handle.entries = await self.versions_list(handle.node)
+                entries = handle.entries = await self.versions.list_dir(handle.node)
             else:
-                handle.entries = await self.list_dir(handle.node)
+                entries = handle.entries = await self.list_dir(handle.node)
             handle.base = handle.node.path or ""
             handle.cut = len(self.keys.dir_prefix(handle.base))
-        entries = handle.entries
         start = start_id - READDIR_OFFSET if start_id else 0
         table = self.table
         reply = pyfuse3.readdir_reply
@@ -284,18 +218,18 @@ class DirOps:
 
     @fuse_handler
     async def mkdir(
-        self: ObjfsOperations,
+        self,
         parent_inode: int,
         name: bytes,
         mode: int,
         ctx: pyfuse3.RequestContext,
     ) -> pyfuse3.EntryAttributes:
-        epoch = self.names_epoch  # before the store says the name is free
+        epoch = self.cache.epoch  # before the store says the name is free
         path = await self.new_entry_path(parent_inode, name)
         parent = self.node_of(parent_inode)
         meta = new_entry_meta(stat.S_IFDIR | stat.S_IMODE(mode), ctx, await self.dir_owner(parent))
         key = self.keys.dir_prefix(path)
-        with self.own_change(key):
+        with self.cache.own_change(key):
             await self.run(
                 self.store.put_object,
                 caller(),
@@ -305,34 +239,32 @@ class DirOps:
                 content_type="application/x-directory",
                 sys_meta=meta,
             )
-        self.touched(path)
+        self.cache.touched(path)
         self.entry_changed(parent.path, meta.mtime_ns)
-        self.subdirs_changed(parent.path, +1)
+        self.cache.subdirs_changed(parent.path, +1)
         node = self.table.node(Kind.DIR, path)
         node.version = await self.head(key)
         node.exists = True
         node.stats = DirStats(0, None)
-        self.set_names(node, set(), epoch)  # new: empty
+        self.cache.set_names(node, set(), epoch)  # new: empty
         attr = await self.attrs(node)
         self.table.add_lookups(node)
         return attr
 
-    async def dir_is_empty(self: ObjfsOperations, path: str) -> bool:
+    async def dir_is_empty(self, path: str) -> bool:
         prefix = self.keys.dir_prefix(path)
         page = await self.run(
             self.store.list_objects, caller(), self.bucket, prefix=prefix, max_keys=2
         )
         if any(v.key != prefix for v in page.contents):
             return False
-        return not any(n.path and names.is_under(n.path, path) for n in self.pending)
+        return not self.cache.pending_under(path)
 
     @fuse_handler
-    async def rmdir(
-        self: ObjfsOperations, parent_inode: int, name: bytes, ctx: pyfuse3.RequestContext
-    ) -> None:
+    async def rmdir(self, parent_inode: int, name: bytes, ctx: pyfuse3.RequestContext) -> None:
         parent = self.node_of(parent_inode)
         if parent.kind in (Kind.VROOT, Kind.VDIR):
-            await self.versions_rmdir(parent, name)
+            await self.versions.rmdir(parent, name)
             return
         self.check_writable(parent)
         path = self.child_path(parent, name)
@@ -345,23 +277,21 @@ class DirOps:
             raise fuse_error(errno.ENOTEMPTY)
         key = self.keys.dir_prefix(path)
         if await self.head(key) is not None:
-            with self.own_change(key):
+            with self.cache.own_change(key):
                 await self.run.nowait(self.store.delete_object, caller(), self.bucket, key)
             self.times.forget(key)
-        self.touched(path)
+        self.cache.touched(path)
         self.times.dir_gone(path)
         self.entry_changed(parent.path)
-        self.subdirs_changed(parent.path, -1)
-        self.maybe_vanished(parent.path or "")
+        self.cache.subdirs_changed(parent.path, -1)
+        self.cache.maybe_vanished(parent.path or "")
         self.table.orphan(node)
 
     @fuse_handler
-    async def unlink(
-        self: ObjfsOperations, parent_inode: int, name: bytes, ctx: pyfuse3.RequestContext
-    ) -> None:
+    async def unlink(self, parent_inode: int, name: bytes, ctx: pyfuse3.RequestContext) -> None:
         parent = self.node_of(parent_inode)
         if parent.kind is Kind.VDIR:
-            await self.versions_unlink(parent, name)
+            await self.versions.unlink(parent, name)
             return
         self.check_writable(parent)
         path = self.child_path(parent, name)
@@ -374,9 +304,9 @@ class DirOps:
         if node.state is not None:
             # Waits for a commit in flight (release racing with unlink).
             committed = await node.state.detach(None, None)
-        self.pending.discard(node)
+        self.cache.drop_pending(node)
         if committed:
-            with self.own_change(self.keys.key(path)):
+            with self.cache.own_change(self.keys.key(path)):
                 await self.run.nowait(
                     self.store.delete_object, caller(), self.bucket, self.keys.key(path)
                 )
@@ -389,13 +319,13 @@ class DirOps:
         # drop it), and the kernel's ctime write-back right after the unlink
         # is answered.
         self.table.orphan(node)
-        self.touched(path)
+        self.cache.touched(path)
         self.entry_changed(parent.path)
-        self.maybe_vanished(parent.path or "")
+        self.cache.maybe_vanished(parent.path or "")
 
     @fuse_handler
     async def link(
-        self: ObjfsOperations,
+        self,
         inode: int,
         new_parent_inode: int,
         new_name: bytes,
@@ -405,7 +335,7 @@ class DirOps:
 
     @fuse_handler
     async def symlink(
-        self: ObjfsOperations,
+        self,
         parent_inode: int,
         name: bytes,
         target: bytes,
@@ -419,9 +349,9 @@ class DirOps:
         meta = new_entry_meta(stat.S_IFLNK | 0o777, ctx, await self.dir_owner(parent))
         meta = meta.replace(symlink=text)
         key = self.keys.key(path)
-        with self.own_change(key):
+        with self.cache.own_change(key):
             await self.run(self.store.put_object, caller(), self.bucket, key, b"", sys_meta=meta)
-        self.touched(path)
+        self.cache.touched(path)
         self.entry_changed(parent.path, meta.mtime_ns)
         node = self.table.node(Kind.FILE, path)
         node.version = await self.head(key)
@@ -431,7 +361,7 @@ class DirOps:
 
     @fuse_handler
     async def rename(
-        self: ObjfsOperations,
+        self,
         parent_inode_old: int,
         name_old: bytes,
         parent_inode_new: int,
@@ -469,19 +399,17 @@ class DirOps:
             await self.rename_dir(old, new)
             self.times.dir_gone(new)
             self.times.dir_moved(old, new)
-            self.subdirs_changed(old_parent.path, -1)
+            self.cache.subdirs_changed(old_parent.path, -1)
             if dst is None:
-                self.subdirs_changed(new_parent.path, +1)
-        self.touched(old)
-        self.touched(new)
+                self.cache.subdirs_changed(new_parent.path, +1)
+        self.cache.touched(old)
+        self.cache.touched(new)
         now = time.time_ns()
         self.entry_changed(old_parent.path, now)
         self.entry_changed(new_parent.path, now)
-        self.maybe_vanished(old_parent.path or "")
+        self.cache.maybe_vanished(old_parent.path or "")
 
-    async def rename_file(
-        self: ObjfsOperations, src: Node, old: str, new: str, dst: Node | None
-    ) -> None:
+    async def rename_file(self, src: Node, old: str, new: str, dst: Node | None) -> None:
         if src.state is not None:
             await self.commit_node(src, durable=False)
         if dst is not None and dst.state is not None:
@@ -493,13 +421,13 @@ class DirOps:
             self.feed.own(moved.first_seq, moved.last_seq)
         if dst is not None and dst.state is not None:
             await dst.state.detach(None, None)
-            self.pending.discard(dst)
+            self.cache.drop_pending(dst)
         self.table.move(Kind.FILE, old, new)
         src.forget_cache()
         if src.state is not None:
             await src.state.detach(self.keys.key(new), await self.file_version(src))
 
-    async def rename_dir(self: ObjfsOperations, old: str, new: str) -> None:
+    async def rename_dir(self, old: str, new: str) -> None:
         moving = self.table.live_under(old, frozenset({Kind.FILE}))
         for node in moving:
             if node.state is not None:

@@ -49,11 +49,15 @@ import contextlib
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from objfs.crypto.cse import META_KEY, CSEObject, plain_size
 from objfs.errors import AccessDenied, IntegrityError, InvalidRequest, ObjfsError
 from objfs.store.types import ObjectVersion, RequestContext, SSERequest
+
+if TYPE_CHECKING:
+    from objfs.store import Store
+
 
 log = logging.getLogger("objfs.fs")
 
@@ -189,7 +193,7 @@ def keyed(version: ObjectVersion) -> Iterator[None]:
 
 
 def verify_readable(
-    store: Any, ctx: RequestContext, enc: MountEncryption, version: ObjectVersion
+    store: Store, ctx: RequestContext, enc: MountEncryption, version: ObjectVersion
 ) -> CSEObject | None:
     """Refuse (AccessDenied) unless this mount holds the keys ``version`` needs.
 
@@ -212,7 +216,7 @@ def verify_readable(
 
 
 def head_meta(
-    store: Any,
+    store: Store,
     ctx: RequestContext,
     enc: MountEncryption,
     bucket: str,
@@ -227,12 +231,10 @@ def head_meta(
     to the listing (which carries the same record and checks no key).
     """
     try:
-        return store.head_object(  # type: ignore[no-any-return]
-            ctx, bucket, key, version_id=version_id, sse=enc.read_request
-        )
+        return store.head_object(ctx, bucket, key, version_id=version_id, sse=enc.read_request)
     except (InvalidRequest, AccessDenied) as err:
         if err.details.get("ssec_not_applicable"):  # not SSE-C: our key does not apply
-            return store.head_object(ctx, bucket, key, version_id=version_id)  # type: ignore[no-any-return]
+            return store.head_object(ctx, bucket, key, version_id=version_id)
         original: ObjfsError = err
     if version_id is None:
         page = store.list_objects(ctx, bucket, prefix=key, max_keys=1)
@@ -240,12 +242,12 @@ def head_meta(
     else:
         found = [v for v in store.key_versions(ctx, bucket, key) if v.version_id == version_id]
     if found and found[0].sse == "SSE-C":
-        return found[0]  # type: ignore[no-any-return]
+        return found[0]
     raise original
 
 
 def read_version(
-    store: Any,
+    store: Store,
     ctx: RequestContext,
     enc: MountEncryption,
     version: ObjectVersion,
@@ -258,7 +260,7 @@ def read_version(
         cse = open_envelope(enc, version)
     if cse is None:
         with keyed(version):
-            return store.read_range(  # type: ignore[no-any-return]
+            return store.read_range(
                 ctx,
                 version.bucket,
                 version.key,
@@ -282,7 +284,7 @@ def read_version(
 
 
 def read_cse_block(
-    store: Any,
+    store: Store,
     ctx: RequestContext,
     enc: MountEncryption,
     version: ObjectVersion,

@@ -25,7 +25,7 @@ import os
 import stat
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import cast
 
 import pyfuse3
 
@@ -35,6 +35,7 @@ from objfs.fs import names
 from objfs.fs.attrs import new_entry_meta
 from objfs.fs.encryption import is_cse, read_version, verify_readable
 from objfs.fs.inodes import UNKNOWN, Kind, Node
+from objfs.fs.mountcore import MountCore
 from objfs.fs.openfile import OpenFile
 from objfs.fs.pagecache import PushTarget
 from objfs.fs.runner import caller, fuse_error, fuse_handler
@@ -42,9 +43,6 @@ from objfs.fs.times import flush_times, kernel_now_ns
 from objfs.store.names import encode_key
 from objfs.store.types import ObjectVersion
 from objfs.store.writer import MAX_FILE_SIZE
-
-if TYPE_CHECKING:
-    from objfs.fs.operations import ObjfsOperations
 
 log = logging.getLogger("objfs.fs")
 
@@ -61,19 +59,20 @@ class FileHandle:
     writable: bool
 
 
-class FileOps:
-    """Mixin of ``ObjfsOperations``: file handles and data."""
+class FileOps(MountCore):
+    """Handler group of ``ObjfsOperations`` (its dependencies: ``MountCore``):
+    file handles and data."""
 
-    def _init_files(self: ObjfsOperations) -> None:
+    def _init_files(self) -> None:
         self.file_handles: dict[int, FileHandle] = {}
 
-    def _handle(self: ObjfsOperations, fh: int) -> FileHandle:
+    def _handle(self, fh: int) -> FileHandle:
         handle = self.file_handles.get(fh)
         if handle is None:
             raise fuse_error(errno.EBADF)
         return handle
 
-    def _attach(self: ObjfsOperations, node: Node, state: OpenFile | None, writable: bool) -> int:
+    def _attach(self, node: Node, state: OpenFile | None, writable: bool) -> int:
         fh = self.new_fh()
         self.file_handles[fh] = FileHandle(node, state, writable)
         node.open_count += 1
@@ -82,9 +81,7 @@ class FileOps:
         return fh
 
     @fuse_handler
-    async def open(
-        self: ObjfsOperations, inode: int, flags: int, ctx: pyfuse3.RequestContext
-    ) -> pyfuse3.FileInfo:
+    async def open(self, inode: int, flags: int, ctx: pyfuse3.RequestContext) -> pyfuse3.FileInfo:
         node = self.node_of(inode)
         if node.is_dir:
             raise fuse_error(errno.EISDIR)
@@ -104,12 +101,19 @@ class FileOps:
             if version.sse == "SSE-C" or is_cse(version):
                 await self.run(verify_readable, self.store, caller(), self.encryption, version)
             return pyfuse3.FileInfo(fh=self._attach(node, None, False), keep_cache=True)
-        shared = node.state is not None
-        if shared and node.version is UNKNOWN and not node.state.dirty and node.path is not None:
+        opened = node.state
+        shared = opened is not None
+        if (
+            opened is not None
+            and node.version is UNKNOWN
+            and not opened.dirty
+            and node.path is not None
+        ):
             # Changed outside since the state was opened: new opens see the new version.
             version = await self.file_version(node)
-            if version is not None and node.state.writer is None:
-                node.state.base = version
+            current = cast(OpenFile, node.state)  # as before the await: not checked again
+            if version is not None and current.writer is None:
+                current.base = version
                 shared = False
         created = False
         if node.state is None:
@@ -151,7 +155,7 @@ class FileOps:
             node.cached_data = data_key
         return pyfuse3.FileInfo(fh=fh, keep_cache=keep)
 
-    async def check_may_write(self: ObjfsOperations, path: str) -> None:
+    async def check_may_write(self, path: str) -> None:
         """EACCES now, not at close: a refused write must not vanish in the kernel's cache.
 
         The store owner on a bucket seen without a policy needs no worker
@@ -172,7 +176,7 @@ class FileOps:
 
     @fuse_handler
     async def create(
-        self: ObjfsOperations,
+        self,
         parent_inode: int,
         name: bytes,
         mode: int,
@@ -192,7 +196,7 @@ class FileOps:
         # would otherwise cost three more queries).
         await self.check_may_write(path)
         await self.feed.catch_up()
-        existing = self.known(path)
+        existing = self.cache.known(path)
         if existing is None and self.feed.changed_lately(self.keys.key(path)):
             # The kernel's negative entry may predate the key's creation
             # elsewhere: a new file here would replace it unseen.
@@ -229,8 +233,8 @@ class FileOps:
         node.state = state
         node.version = None
         node.cached_data = None
-        self.pending.add(node)
-        self.touched(path)
+        self.cache.add_pending(node)
+        self.cache.touched(path)
         self.entry_changed(parent.path, changed)
         fh = self._attach(node, state, True)
         attr = await self.attrs(node)
@@ -239,7 +243,7 @@ class FileOps:
 
     @fuse_handler
     async def mknod(
-        self: ObjfsOperations,
+        self,
         parent_inode: int,
         name: bytes,
         mode: int,
@@ -260,7 +264,7 @@ class FileOps:
         if enc.cse_key is not None and kind == stat.S_IFREG:
             # empty, but client-side encrypted like every new file
             user_meta = {META_KEY: CSEObject.new(enc.cse_key, self.store.chunk_size)[1]}
-        with self.own_change(key):
+        with self.cache.own_change(key):
             await self.run(
                 self.store.put_object,
                 caller(),
@@ -271,7 +275,7 @@ class FileOps:
                 user_meta=user_meta,
                 sse=enc.write_request,
             )
-        self.touched(path)
+        self.cache.touched(path)
         self.entry_changed(parent.path, meta.mtime_ns)
         node = self.table.node(Kind.FILE, path)
         node.version = await self.head(key)
@@ -280,7 +284,7 @@ class FileOps:
         return attr
 
     @fuse_handler
-    async def read(self: ObjfsOperations, fh: int, off: int, size: int) -> bytes:
+    async def read(self, fh: int, off: int, size: int) -> bytes:
         handle = self._handle(fh)
         if handle.state is not None:
             self.note_read(handle.node)
@@ -293,7 +297,7 @@ class FileOps:
             read_version, self.store, caller(), self.encryption, version, off, size
         )
 
-    def _push_target(self: ObjfsOperations, node: Node) -> PushTarget | None:
+    def _push_target(self, node: Node) -> PushTarget | None:
         """Where a read of ``node`` may push what it decrypted beyond the request.
 
         Only when the kernel's page cache of the inode is known to hold the
@@ -324,7 +328,7 @@ class FileOps:
         return PushTarget(pusher, node, pusher.epoch(node))
 
     @fuse_handler
-    async def write(self: ObjfsOperations, fh: int, off: int, buf: bytes) -> int:
+    async def write(self, fh: int, off: int, buf: bytes) -> int:
         handle = self._handle(fh)
         if handle.state is None:
             raise fuse_error(errno.EBADF)
@@ -336,7 +340,7 @@ class FileOps:
             raise fuse_error(errno.EFBIG)
         return await handle.state.write(off, buf)
 
-    async def truncate_node(self: ObjfsOperations, node: Node, size: int) -> None:
+    async def truncate_node(self, node: Node, size: int) -> None:
         if node.kind is not Kind.FILE:
             raise fuse_error(errno.EINVAL)
         if size > MAX_FILE_SIZE:
@@ -371,18 +375,18 @@ class FileOps:
         if committed is not None:
             node.version = committed
             node.cached_data = None
-            self.touched(node.path)
+            self.cache.touched(node.path)
             node.version = committed
 
     @property
-    def own_commit(self: ObjfsOperations) -> tuple[Callable[[str], None], Callable[[str], None]]:
+    def own_commit(self) -> tuple[Callable[[str], None], Callable[[str], None]]:
         """What ``OpenFile.commit`` announces its change with, before the store
         makes it visible: the change poller may see the commit before the
         commit's caller resumes, and must know it for this mount's own (else
         it drops every directory's name set and the file's inode)."""
-        return self.note_own_change, self.drop_own_change
+        return self.cache.note_own_change, self.cache.drop_own_change
 
-    async def commit_node(self: ObjfsOperations, node: Node, durable: bool) -> None:
+    async def commit_node(self, node: Node, durable: bool) -> None:
         state = node.state
         if state is None:
             return
@@ -397,12 +401,12 @@ class FileOps:
             return
         node.version = version
         node.cached_data = (version.version_id, version.seq)
-        self.pending.discard(node)
+        self.cache.drop_pending(node)
         if node.path is not None:
-            self.touched(node.path)
+            self.cache.touched(node.path)
             node.version = version
 
-    def edit_refused(self: ObjfsOperations, node: Node, state: OpenFile, err: Exception) -> None:
+    def edit_refused(self, node: Node, state: OpenFile, err: Exception) -> None:
         """The store refused to commit ``state``, an edit of ``node``: its base
         is no longer the key's latest version (changed elsewhere meanwhile).
         The newer version stays; close()/fsync() answer ESTALE, and every
@@ -417,14 +421,14 @@ class FileOps:
             return  # the change poller detached it already
         parent_path, name = names.split(node.path)
         parent = self.table.find(Kind.DIR, parent_path) if parent_path else self.table.root
-        self.pending.discard(node)
+        self.cache.drop_pending(node)
         self.table.orphan(node)
         self.feed.drop_kernel_cache(node.ino)
         if parent is not None:
             pyfuse3.invalidate_entry_async(parent.ino, name.encode(), ignore_enoent=True)
 
     @fuse_handler
-    async def flush(self: ObjfsOperations, fh: int) -> None:
+    async def flush(self, fh: int) -> None:
         handle = self._handle(fh)
         state = handle.state
         if state is None:
@@ -445,7 +449,7 @@ class FileOps:
         await self.commit_node(handle.node, durable=False)
 
     @fuse_handler
-    async def fsync(self: ObjfsOperations, fh: int, datasync: bool) -> None:
+    async def fsync(self, fh: int, datasync: bool) -> None:
         handle = self._handle(fh)
         if handle.state is not None:
             await self.commit_node(handle.node, durable=True)
@@ -453,7 +457,7 @@ class FileOps:
             await flush_times(self)
 
     @fuse_handler
-    async def release(self: ObjfsOperations, fh: int) -> None:
+    async def release(self, fh: int) -> None:
         self.fh_ctx.pop(fh, None)  # this request keeps its identity (fuse_handler set it)
         handle = self.file_handles.pop(fh, None)
         if handle is None:
@@ -468,11 +472,11 @@ class FileOps:
                 node.writers -= 1
             if node.open_count == 0 and node.state is not None:
                 state, node.state = node.state, None
-                self.pending.discard(node)
+                self.cache.drop_pending(node)
                 await state.close()
             self.table.release(node)
 
-    async def flush_all(self: ObjfsOperations) -> int:
+    async def flush_all(self) -> int:
         """Commit every open file (shutdown); returns how many failed."""
         failed = 0
         await flush_times(self)

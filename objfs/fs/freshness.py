@@ -13,7 +13,7 @@ For each change to a key under the mount prefix it
   lookup asks again (``invalidate_entry_async``, safe inside handlers).
 
 Changes this mount committed itself (announced with
-``ops.note_own_change``, or for a rename the change seqs its transaction
+``MetaCache.note_own_change``, or for a rename the change seqs its transaction
 wrote, ``own``) are skipped: the kernel already holds the right data, and
 the inodes keep their numbers. A file with uncommitted data open here keeps
 its state: if that state edits the old version, its commit is refused by the
@@ -34,7 +34,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import pyfuse3
 import trio
@@ -44,8 +44,12 @@ from objfs.fs.inodes import Kind
 from objfs.store.types import OWNER_IDENTITY, Change, ChangeFeedGap, RequestContext
 
 if TYPE_CHECKING:
-    from objfs.fs.operations import ObjfsOperations
+    from objfs.fs.inodes import InodeTable
+    from objfs.fs.metacache import MetaCache
+    from objfs.fs.names import KeyMap
     from objfs.fs.pagecache import PagePusher
+    from objfs.fs.runner import StoreRunner
+    from objfs.store import Store
 
 log = logging.getLogger("objfs.fs")
 
@@ -62,6 +66,23 @@ RECENT_S = 3.0
 RECENT_MAX = 10_000  # more recent keys than this: every create asks the store
 
 
+class FeedHost(Protocol):
+    """What the change poller uses of the mount (``ObjfsOperations``): the
+    store and its runner, the caches it drops, the page-cache pusher it
+    fences (None until the daemon sets one), and the identity check it asks
+    for after a store-wide change."""
+
+    store: Store
+    run: StoreRunner
+    bucket: str
+    keys: KeyMap
+    table: InodeTable
+    cache: MetaCache
+    pusher: PagePusher | None
+
+    async def recheck_identity(self) -> None: ...
+
+
 def interval_from_env() -> float:
     """Seconds between two polls (``OBJFS_FEED_INTERVAL``, for tests and tuning;
     default 0.3, at least 0.0001)."""
@@ -72,9 +93,7 @@ def interval_from_env() -> float:
 
 
 class ChangePoller:
-    def __init__(
-        self, ops: ObjfsOperations, interval: float | None = None, batch: int = 10000
-    ) -> None:
+    def __init__(self, ops: FeedHost, interval: float | None = None, batch: int = 10000) -> None:
         self.ops = ops
         self.interval = interval_from_env() if interval is None else interval
         self.batch = batch
@@ -115,8 +134,7 @@ class ChangePoller:
                     # gc forgot changes this mount had not read: any key it
                     # knows may have changed. Read on from the newest.
                     log.info("%s: every cached name and file is checked again", gap)
-                    ops.table.root.forget_cache()  # new names anywhere: listings are void
-                    ops.names_epoch += 1
+                    ops.cache.forget_everything()  # new names anywhere: listings are void
                     self._recent_all = time.monotonic() + RECENT_S
                     seq, changes = gap.seq, self.everything_known(gap.seq)
                     changes.append(Change(gap.seq, "", ""))  # users and keys too
@@ -182,17 +200,14 @@ class ChangePoller:
             ops.store.access.forget(change.bucket)
         if any(a <= change.seq <= b for a, b in self._own):
             return set()
-        if ops.consume_own_change(change.key):
+        if ops.cache.consume_own_change(change.key):
             return set()
         self._note_recent(change.key)
-        ops.names_epoch += 1  # a name may have appeared: name sets are void
+        ops.cache.void_names()  # a name may have appeared: name sets are void
         path = ops.keys.path_of(change.key)
         if path is None:
             return set()
-        for anc in names.ancestors(path):
-            node = ops.table.find(Kind.DIR, anc)
-            if node is not None:
-                node.forget_cache()
+        ops.cache.forget_dirs_above(path)
         stale: set[int] = set()
         fnode = ops.table.find(Kind.FILE, path)
         if fnode is not None and fnode.state is not None:

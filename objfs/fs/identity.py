@@ -41,11 +41,14 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from objfs.auth.identity import ANONYMOUS_NAME, OWNER_NAME, Identity
 from objfs.errors import AccessDenied
 from objfs.store.types import OWNER_IDENTITY, RequestContext
+
+if TYPE_CHECKING:
+    from objfs.store import Store
 
 
 class UserMapError(ValueError):
@@ -163,7 +166,7 @@ class MountIdentities:
     def per_caller(self) -> bool:
         return self._map is not None
 
-    def recheck(self, store: Any) -> AccessDenied | None:
+    def recheck(self, store: Store) -> AccessDenied | None:
         """Users or keys changed: is the mount's access key still good? (worker thread)
 
         Sets and returns ``refusal``: None when the key works (again).

@@ -16,7 +16,7 @@ import os
 import socket
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from objfs.auth.credentials import find_credentials
 from objfs.crypto.cse import load_key_file
@@ -26,6 +26,10 @@ from objfs.fs.identity import MountIdentities, UserMapError, load_user_map
 from objfs.fs.options import MountOptions
 from objfs.paths import default_store_path
 from objfs.store.types import OWNER
+
+if TYPE_CHECKING:
+    from objfs.store import Store
+
 
 log = logging.getLogger("objfs.fs")
 
@@ -64,7 +68,7 @@ def check_fuse_device() -> None:
         raise MountError("/dev/fuse is not usable by this user (permission denied)")
 
 
-def open_store(path: Path) -> Any:
+def open_store(path: Path) -> Store:
     from objfs.store import Store
 
     try:
@@ -107,7 +111,7 @@ def load_encryption(options: MountOptions) -> MountEncryption:
     )
 
 
-def check_kms_key(store: Any, encryption: MountEncryption) -> None:
+def check_kms_key(store: Store, encryption: MountEncryption) -> None:
     """``sse_kms_key_id=`` names a KMS key of this store that can encrypt now."""
     if encryption.sse != "aws:kms" or encryption.kms_key_id is None:
         return  # no id: the store's default key, created on first use
@@ -120,7 +124,7 @@ def check_kms_key(store: Any, encryption: MountEncryption) -> None:
         raise MountError(f"sse_kms_key_id={ref}: the KMS key is {info.state}")
 
 
-def load_identities(store: Any, options: MountOptions) -> MountIdentities:
+def load_identities(store: Store, options: MountOptions) -> MountIdentities:
     """Who the mount acts as, from profile=/credentials_file=/user_map= (checked now)."""
     fixed = key_id = None
     try:
@@ -167,7 +171,7 @@ def preflight(
     return store
 
 
-def preflight_identities(store: Any, options: MountOptions) -> MountIdentities:
+def preflight_identities(store: Store, options: MountOptions) -> MountIdentities:
     try:
         return load_identities(store, options)
     except MountError:

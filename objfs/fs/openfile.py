@@ -365,7 +365,7 @@ class OpenFile:
 
     async def _read_around(
         self, base: ObjectVersion, offset: int, end: int, push: PushTarget
-    ) -> bytes:
+    ) -> bytes | memoryview:
         """A random read: decrypt its whole segment(s), push the rest to the page cache.
 
         Decrypting a 64 KiB segment costs the same for 4 KiB of it or all of
@@ -432,7 +432,7 @@ class OpenFile:
     ) -> bytes | memoryview:
         key = (base.version_id, base.seq, index)
         while True:
-            block = self._blocks.get(key)
+            block: bytes | memoryview | None = self._blocks.get(key)
             if block is not None:
                 self._blocks.move_to_end(key)
                 return block
@@ -444,7 +444,7 @@ class OpenFile:
             await loading.wait()
         done = self._loading[key] = trio.Event()
         try:
-            block: bytes | memoryview | None = None
+            block = None
             if cse is not None:
                 block = await self.run(
                     read_cse_block, self.run.store, self._read_ctx(), self.enc, base, cse, index
@@ -460,10 +460,10 @@ class OpenFile:
                     # here (about 0.1 ms a MiB) rather than by a worker,
                     # whose hop and GIL hand-offs cost more.
                     block = reader.nowait(start, stop)
-                    loading = reader.loading(start) if block is None else None
-                    if loading is not None:
+                    ahead = reader.loading(start) if block is None else None
+                    if ahead is not None:
                         # Being read ahead: wait for it here, not in a worker.
-                        await wait_done(loading)
+                        await wait_done(ahead)
                         block = reader.nowait(start, stop)
                 if block is None:
                     block = await self._read_range(base, reader, start, stop)
@@ -706,7 +706,7 @@ class OpenFile:
             return committed
 
 
-def _push_around(store: Any, data: bytes, lo: int, offset: int, end: int) -> None:
+def _push_around(store: Any, data: bytes | memoryview, lo: int, offset: int, end: int) -> None:
     """Hand ``store`` the pages of ``data`` (at ``lo``) around [offset, end)."""
     hi = lo + len(data)
     view = memoryview(data)

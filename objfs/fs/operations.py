@@ -1,17 +1,26 @@
 """The FUSE operations of an objfs mount: lookup, attributes (getattr,
-setattr, readlink, access, statfs) and the shared helpers of the mixins.
+setattr, readlink, access, statfs) and the core helpers of the handler groups.
 
-File I/O lives in ``fileops``, directories and renames in ``dirops``,
-``.versions/`` in ``versions``, extended attributes in ``xattrs``, the change
-poller in ``freshness``; this class glues them. Path <-> key rules are in ``names`` (including the rule for keys
-that cannot be paths); inode rules in ``inodes``.
+``ObjfsOperations`` builds the mount's collaborators, each with its
+dependencies: the runner of store calls (``runner``), the inode table
+(``inodes``), the metadata cache (``metacache``), the ``.versions/`` tree
+(``versions``), the extended attributes (``xattrs``), the time keeper
+(``times``) and the change poller (``freshness``); and it combines the
+handler groups of file I/O (``fileops``), directories and renames
+(``dirops``) and extended attributes (``xattrs``), which declare what they
+use of it in ``mountcore``. Path <-> key rules are in ``names`` (including
+the rule for keys that cannot be paths); inode rules in ``inodes``.
 
 Invariants:
 
 * every handler is wrapped by ``fuse_handler`` (no exception but
-  ``FUSEError`` reaches pyfuse3) and every store call runs in a worker thread;
+  ``FUSEError`` reaches pyfuse3) and every store call that may wait runs in
+  a worker thread (``StoreRunner``; what may run on the event loop's thread
+  is in ``objfs/store/CONTRACT.md``, "Calling the store from an event loop");
 * node caches (latest version, directory existence) are dropped by this
-  mount's own changes (``touched``) and by the change poller;
+  mount's own changes (``MetaCache.touched``) and by the change poller; the
+  state the handler groups share about those caches (name sets, the names
+  epoch, own changes, pending files) is the ``MetaCache`` ``cache``;
 * metadata-only changes (chmod, chown, utimens) amend the current version,
   they never make a new one;
 * encryption (which key each store call carries, the sizes of client-side
@@ -27,9 +36,7 @@ import logging
 import os
 import stat
 import time
-from collections import deque
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 import pyfuse3
@@ -44,6 +51,7 @@ from objfs.fs.fileops import FileOps
 from objfs.fs.freshness import ChangePoller
 from objfs.fs.identity import MountIdentities
 from objfs.fs.inodes import UNKNOWN, InodeTable, Kind, Node
+from objfs.fs.metacache import MetaCache
 from objfs.fs.names import KeyMap
 from objfs.fs.options import MountOptions
 from objfs.fs.pagecache import PagePusher
@@ -56,14 +64,14 @@ from objfs.fs.runner import (
     fuse_handler,
 )
 from objfs.fs.times import TimeKeeper, relatime_due
-from objfs.fs.versions import VersionOps
-from objfs.fs.xattrs import XattrOps
+from objfs.fs.versions import VersionTree
+from objfs.fs.xattrs import XattrOps, XattrTable
+from objfs.store import Store
 from objfs.store.sysmeta import type_bits
 from objfs.store.types import DirStats, ObjectVersion, RequestContext, SystemMeta
 
 log = logging.getLogger("objfs.fs")
 
-OWN_CHANGE_TTL = 5.0  # seconds an announced own change waits for the poller
 # What a mount whose access key was revoked still answers: the kernel letting
 # go of inodes and handles (a release commits nothing: the store refuses), and
 # the mount point's own attributes and statfs, which unmounting and tools that
@@ -77,7 +85,7 @@ def _answered_when_refused(handler: str, args: tuple) -> bool:
     return handler == "getattr" and len(args) > 1 and args[1] == pyfuse3.ROOT_INODE
 
 
-class ObjfsOperations(FileOps, DirOps, VersionOps, XattrOps, pyfuse3.Operations):
+class ObjfsOperations(FileOps, DirOps, XattrOps, pyfuse3.Operations):
     """One mounted bucket (or a prefix of it)."""
 
     enable_writeback_cache = True
@@ -85,7 +93,7 @@ class ObjfsOperations(FileOps, DirOps, VersionOps, XattrOps, pyfuse3.Operations)
 
     def __init__(
         self,
-        store: Any,
+        store: Store,
         bucket: str,
         options: MountOptions,
         *,
@@ -103,6 +111,21 @@ class ObjfsOperations(FileOps, DirOps, VersionOps, XattrOps, pyfuse3.Operations)
         self.traffic = self.run.traffic  # counted by fuse_handler
         self.keys = KeyMap(options.prefix)
         self.table = InodeTable()
+        # What the mount believes the store holds (name sets, epochs, own
+        # changes, pending files): shared by every handler group.
+        self.cache = MetaCache(self.table, self.keys)
+        self.versions = VersionTree(
+            store, self.run, bucket, self.keys, self.table, self.cache, self.child_path
+        )
+        self.xattrs = XattrTable(
+            store,
+            self.run,
+            bucket,
+            self.keys,
+            self.cache,
+            file_version=self.file_version,
+            commit_node=self.commit_node,
+        )
         self.defaults = AttrDefaults(
             uid=os.getuid() if options.uid is None else options.uid,
             gid=os.getgid() if options.gid is None else options.gid,
@@ -113,18 +136,12 @@ class ObjfsOperations(FileOps, DirOps, VersionOps, XattrOps, pyfuse3.Operations)
         )
         self.root_meta = SystemMeta()
         self.dir_handles: dict[int, DirHandle] = {}
-        self.pending: set[Node] = set()  # created files not committed yet
-        self.own_changes: dict[str, deque[float]] = {}
-        self.meta_unsynced = False
         self.times = TimeKeeper()
         self.identities = identities or MountIdentities()
         # The context of every request when the mount acts as one identity
         # (``fuse_handler`` then asks no ``identify``); None: per caller.
         self.fixed_ctx = None if self.identities.per_caller else self.identities.default_ctx
         self.fh_ctx: dict[int, RequestContext] = {}  # who opened each handle
-        # Bumped by the change poller for every change made elsewhere: the
-        # directories' name sets (``Node.names``) of an older epoch are void.
-        self.names_epoch = 0
         self._next_fh = 1
         # Pushes decrypted data into the kernel page cache (``pagecache``):
         # set by the daemon once the FUSE session exists, None otherwise.
@@ -258,58 +275,17 @@ class ObjfsOperations(FileOps, DirOps, VersionOps, XattrOps, pyfuse3.Operations)
             node.version = await self.head(self.keys.dir_prefix(node.path))
         return node.version  # type: ignore[return-value]
 
-    def known_names(self, node: Node | None) -> set[str] | None:
-        """The names directory ``node`` may hold, when known (see ``Node.names``)."""
-        if node is None or node.names_epoch != self.names_epoch:
-            return None
-        if node.names is None and node.names_src is not None:
-            self.names_of_listing(node)
-        return node.names
-
-    def set_names(
-        self,
-        node: Node,
-        found: set[str] | None,
-        epoch: int,
-        src: tuple[Any, int] | None = None,
-    ) -> None:
-        """Remember ``found`` (or the listing ``src``, see ``Node.names_src``) as all
-        of ``node``'s names, if nothing changed elsewhere since ``epoch`` (read
-        before the store was asked)."""
-        if epoch == self.names_epoch:
-            node.names, node.names_src, node.names_epoch = found, src, epoch
-            node.listing, node.listing_changed = src, (set() if src is not None else None)
-
-    def surely_absent(self, path: str, fnode: Node | None) -> bool:
-        """No store query needed: the parent's name set says ``path`` is not there.
-
-        Like a negative entry in the kernel's cache, and dropped by the same
-        change poller: a lookup of a new name in a directory this mount
-        listed or made costs no worker-thread hop.
-        """
-        parent_path, name = names.split(path)
-        parent = self.table.find(Kind.DIR, parent_path) if parent_path else self.table.root
-        known = self.known_names(parent)
-        if known is None or name in known:
-            return False
-        if fnode is not None and fnode.version is not UNKNOWN and fnode.version is not None:
-            return False
-        dnode = self.table.find(Kind.DIR, path)
-        if dnode is not None and dnode.exists is True:
-            return False
-        return not any(n.path and names.is_under(n.path, path) for n in self.pending)
-
     async def resolve(self, path: str) -> Node | None:
         """The FILE or DIR node at ``path`` if it exists (file wins the name)."""
         fnode = self.table.find(Kind.FILE, path)
         if fnode is not None and fnode.state is not None:
             return fnode
-        if self.surely_absent(path, fnode):
+        if self.cache.surely_absent(path, fnode):
             return None
         dir_known = None
         if fnode is not None and fnode.version is not UNKNOWN:
             version = fnode.version
-        elif (found := self.from_listing(path, fnode)) is not None:
+        elif (found := self.cache.from_listing(path, fnode)) is not None:
             return found  # the parent's last listing says: no store call
         else:
             version, dir_known = await self.run.nowait(self._probe, probe_ctx(), path, solo=True)
@@ -328,7 +304,7 @@ class ObjfsOperations(FileOps, DirOps, VersionOps, XattrOps, pyfuse3.Operations)
             exists = await self.run.nowait(
                 self.store.prefix_exists, probe_ctx(), self.bucket, prefix, solo=True
             )
-        if not exists and not any(n.path and names.is_under(n.path, path) for n in self.pending):
+        if not exists and not self.cache.pending_under(path):
             return None
         dnode = dnode or self.table.node(Kind.DIR, path)
         dnode.exists = True  # the marker (attributes) is fetched when asked for
@@ -346,61 +322,6 @@ class ObjfsOperations(FileOps, DirOps, VersionOps, XattrOps, pyfuse3.Operations)
             pass
         return None, self.store.prefix_exists(ctx, self.bucket, self.keys.dir_prefix(path))
 
-    def known(self, path: str) -> Node | None:
-        """The FILE/DIR node at ``path`` when this mount knows it exists (no store query)."""
-        fnode = self.table.find(Kind.FILE, path)
-        if fnode is not None and (fnode.state is not None or fnode.version not in (None, UNKNOWN)):
-            return fnode
-        dnode = self.table.find(Kind.DIR, path)
-        return dnode if dnode is not None and dnode.exists is True else None
-
-    def note_own_change(self, key: str) -> None:
-        """This mount makes one change to ``key``: the poller need not invalidate it.
-
-        Announced before the store call that makes it visible (``own_change``,
-        ``own_commit``): the poller may read the change from the feed before
-        that call's caller resumes, and a change it takes for another's
-        orphans the node, whose attributes are then the old version's.
-        """
-        self.own_changes.setdefault(key, deque()).append(time.monotonic() + OWN_CHANGE_TTL)
-        path = self.keys.path_of(key)
-        if path is not None:
-            self.listing_stale(path)
-
-    @contextmanager
-    def own_change(self, key: str) -> Iterator[None]:
-        """Around a store call that changes ``key``: announced before it
-        (``note_own_change``), taken back if it fails."""
-        self.note_own_change(key)
-        try:
-            yield
-        except BaseException:
-            self.drop_own_change(key)
-            raise
-        path = self.keys.path_of(key)
-        if path is not None:
-            self.listing_stale(path)  # a listing made meanwhile does not speak for it
-
-    def consume_own_change(self, key: str) -> bool:
-        """True (and forgotten) when a change of ``key`` was announced by ``note_own_change``."""
-        pending = self.own_changes.get(key)
-        now = time.monotonic()
-        while pending and pending[0] < now:
-            pending.popleft()
-        if not pending:
-            self.own_changes.pop(key, None)
-            return False
-        pending.popleft()
-        return True
-
-    def drop_own_change(self, key: str) -> None:
-        """Take back one ``note_own_change`` (the change did not happen after all)."""
-        pending = self.own_changes.get(key)
-        if pending:
-            pending.pop()
-            if not pending:
-                del self.own_changes[key]
-
     def entry_changed(self, parent_path: str | None, now_ns: int | None = None) -> None:
         """An entry was created, removed or renamed in the directory ``parent_path``.
 
@@ -417,27 +338,6 @@ class ObjfsOperations(FileOps, DirOps, VersionOps, XattrOps, pyfuse3.Operations)
         if node is not None and node.version is None and parent_path:
             return  # known to have no marker: the in-memory time is all there is
         self.times.queue(self.keys.dir_prefix(parent_path), mtime_ns=now, ctime_ns=now)
-
-    def subdirs_changed(self, parent_path: str | None, delta: int) -> None:
-        """A sub-directory appeared (+1) or went (-1) in ``parent_path``."""
-        if parent_path is None:
-            return
-        node = self.table.find(Kind.DIR, parent_path) if parent_path else self.table.root
-        if node is not None and node.stats is not None:
-            node.stats = DirStats(max(0, node.stats.subdirs + delta), node.stats.newest_ns)
-
-    def maybe_vanished(self, parent_path: str) -> None:
-        """An entry left ``parent_path``; if that was an implicit directory it may be gone,
-        and with it a sub-directory of its own parent: recount that one."""
-        if not parent_path:
-            return
-        node = self.table.find(Kind.DIR, parent_path)
-        if node is not None and isinstance(node.version, ObjectVersion):
-            return  # a marker keeps the directory
-        grand = names.split(parent_path)[0]
-        gnode = self.table.find(Kind.DIR, grand) if grand else self.table.root
-        if gnode is not None:
-            gnode.stats = None
 
     async def dir_stats(self, node: Node) -> DirStats:
         if node.stats is None:
@@ -489,37 +389,6 @@ class ObjfsOperations(FileOps, DirOps, VersionOps, XattrOps, pyfuse3.Operations)
         self.times.dir_read(node.path, now)
         if node.kind is Kind.DIR and isinstance(node.version, ObjectVersion):
             self.times.queue(self.keys.dir_prefix(node.path), atime_ns=now)
-
-    def touched(self, path: str) -> None:
-        """Something at ``path`` changed here: drop cached facts about it and its dirs.
-
-        The name joins its directory's name set (a superset: removals may stay);
-        the listings of the directories on the way no longer speak for it
-        (``listing_stale``) and whether they exist is asked again.
-        """
-        find = self.table.find
-        parent_path, _, name = path.rpartition("/")
-        parent = find(Kind.DIR, parent_path) if parent_path else self.table.root
-        if parent is not None and (parent.names is not None or parent.names_src is not None):
-            if parent.names is None:
-                self.names_of_listing(parent)
-            parent.names.add(name)  # type: ignore[union-attr]
-        # One walk up for listing_stale and the ancestors' existence.
-        while True:
-            if parent is not None:
-                if parent.listing_changed is not None:
-                    parent.listing_changed.add(name)
-                if parent_path:
-                    parent.exists = UNKNOWN
-            if not parent_path:
-                break
-            parent_path, _, name = parent_path.rpartition("/")
-            parent = find(Kind.DIR, parent_path) if parent_path else self.table.root
-        for kind in (Kind.FILE, Kind.DIR):
-            node = find(kind, path)
-            if node is not None and node.state is None:
-                node.forget_cache()
-        self.meta_unsynced = True
 
     async def dir_owner(self, node: Node) -> DirOwner:
         """What a new entry in directory ``node`` inherits (``new_entry_meta``):
@@ -599,7 +468,7 @@ class ObjfsOperations(FileOps, DirOps, VersionOps, XattrOps, pyfuse3.Operations)
     ) -> pyfuse3.EntryAttributes:
         parent = self.node_of(parent_inode)
         if parent.kind in (Kind.VROOT, Kind.VDIR):
-            node = await self.versions_lookup(parent, name)
+            node = await self.versions.lookup(parent, name)
         elif parent.kind not in (Kind.ROOT, Kind.DIR):
             raise fuse_error(errno.ENOTDIR)
         elif parent.kind is Kind.ROOT and name == names.VERSIONS_DIR.encode():
@@ -710,7 +579,7 @@ class ObjfsOperations(FileOps, DirOps, VersionOps, XattrOps, pyfuse3.Operations)
             assert node.path is not None
             key = self.keys.dir_prefix(node.path)
             marker = await self.dir_marker(node)
-            with self.own_change(key):
+            with self.cache.own_change(key):
                 if marker is None:
                     await self.run(
                         self.store.put_object,
@@ -724,14 +593,14 @@ class ObjfsOperations(FileOps, DirOps, VersionOps, XattrOps, pyfuse3.Operations)
                 else:
                     await self.run(self.store.update_sys_meta, caller(), self.bucket, key, new)
             node.version = await self.head(key)
-            self.meta_unsynced = True
+            self.cache.mark_unsynced()
         elif node.state is not None and (node.state.dirty or node.path is None):
             node.state.set_meta(new, changes.get("mtime_ns"), changes["ctime_ns"])
         elif node.path is None:
             return  # unlinked and not open: nothing left to amend
         else:
             key = self.keys.key(node.path)
-            with self.own_change(key):
+            with self.cache.own_change(key):
                 version = await self.run(
                     self.store.update_sys_meta, caller(), self.bucket, key, new
                 )
@@ -741,7 +610,7 @@ class ObjfsOperations(FileOps, DirOps, VersionOps, XattrOps, pyfuse3.Operations)
             if node.state is not None:
                 node.state.base = version
                 node.state.sys_meta = version.sys_meta
-            self.meta_unsynced = True
+            self.cache.mark_unsynced()
 
     @fuse_handler
     async def readlink(self, inode: int, ctx: pyfuse3.RequestContext) -> bytes:

@@ -52,13 +52,18 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import pyfuse3
 import trio
 
-if TYPE_CHECKING:
-    from objfs.fs.inodes import Node
+
+class Node(Protocol):
+    """What the pusher uses of an inode (``inodes.Node``): its number and push fence."""
+
+    ino: int
+    push_epoch: int
+
 
 log = logging.getLogger("objfs.fs")
 

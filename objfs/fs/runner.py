@@ -34,8 +34,8 @@ import errno
 import functools
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any, ParamSpec, TypeVar
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import pyfuse3
 import trio
@@ -43,6 +43,9 @@ import trio
 from objfs.errors import IntegrityError, ObjfsError
 from objfs.store import WouldBlock
 from objfs.store.types import OWNER_IDENTITY, RequestContext
+
+if TYPE_CHECKING:
+    from objfs.store import Store
 
 log = logging.getLogger("objfs.fs")
 
@@ -72,7 +75,9 @@ def caller(*, durable: bool = False) -> RequestContext:
 
 
 # (id(ctx), durable, log, nowait) -> (ctx, ctx with those options)
-_VARIANTS: dict[tuple[int, bool | None, bool | None, bool | None], tuple[Any, Any]] = {}
+_VARIANTS: dict[
+    tuple[int, bool | None, bool | None, bool | None], tuple[RequestContext, RequestContext]
+] = {}
 
 
 def ctx_with(
@@ -88,7 +93,7 @@ def ctx_with(
     key = (id(ctx), durable, log, nowait)
     hit = _VARIANTS.get(key)
     if hit is not None and hit[0] is ctx:
-        return hit[1]  # type: ignore[no-any-return]
+        return hit[1]
     made = ctx.with_options(durable=durable, log=log, nowait=nowait)
     if len(_VARIANTS) >= 1024:
         _VARIANTS.clear()
@@ -142,9 +147,28 @@ class Traffic:
 
 
 class StoreRunner:
-    """Runs synchronous store calls in bounded worker threads."""
+    """How the mount calls the store: the one place that decides on which
+    thread a store call runs (``objfs/store/CONTRACT.md``, "Calling the
+    store from an event loop"). Three modes, one method each:
 
-    def __init__(self, store: Any, threads: int = 6) -> None:
+    * ``await run(fn, *args, **kwargs)`` (``__call__``): in a worker thread,
+      at most ``threads`` at once. Always allowed; the mode of any call that
+      may wait (a commit, a listing, a durable sync).
+    * ``await run.solo(fn, *args)``: on the event loop's thread while the
+      mount serves this request alone (``Traffic.alone``), else as ``run``.
+      For a call that never waits on another thread and reads at most one
+      local disk read's worth.
+    * ``await run.nowait(fn, ctx, *args, solo=False, **kwargs)``: on the
+      event loop's thread with ``ctx.nowait`` set, so the store refuses
+      (``WouldBlock``, having changed nothing) rather than wait; then again
+      as ``run`` with ``ctx`` unchanged. The caller never sees
+      ``WouldBlock``. For short metadata calls (a HEAD, a delete, a check).
+
+    ``wait_done`` (below) is the fourth way to wait on the loop: for a
+    future of another pool (the chunk store's), without a worker thread.
+    """
+
+    def __init__(self, store: Store, threads: int = 6) -> None:
         self.store = store
         self.threads = threads
         self._limiter: trio.CapacityLimiter | None = None
@@ -251,7 +275,9 @@ class QuickLock:
         self._lock.release()
 
 
-def fuse_handler(fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
+def fuse_handler(
+    fn: Callable[P, Coroutine[Any, Any, T]],
+) -> Callable[P, Coroutine[Any, Any, T]]:
     """Map errors of one FUSE handler as the module docstring says, and set
     the identity it acts as (``CALLER``): the handlers' object's
     ``fixed_ctx`` when the whole mount acts as one identity, else what its

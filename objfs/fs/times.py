@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import trio
 
@@ -29,7 +29,10 @@ from objfs.fs import names
 from objfs.store.types import TimesUpdate
 
 if TYPE_CHECKING:
-    from objfs.fs.operations import ObjfsOperations
+    from objfs.fs.identity import MountIdentities
+    from objfs.fs.runner import StoreRunner
+    from objfs.store import Store
+    from objfs.store.types import ObjectVersion
 
 log = logging.getLogger("objfs.fs")
 
@@ -130,14 +133,35 @@ class TimeKeeper:
             self._dirs[new + known[len(old) :]] = self._dirs.pop(known)
 
 
-async def flush_times(ops: ObjfsOperations) -> None:
+class OwnChanges(Protocol):
+    """The part of ``MetaCache`` a time amendment announces itself with."""
+
+    def note_own_change(self, key: str) -> None: ...
+
+    def drop_own_change(self, key: str) -> None: ...
+
+
+class TimesHost(Protocol):
+    """What ``flush_times`` uses of the mount (``ObjfsOperations``)."""
+
+    store: Store
+    run: StoreRunner
+    bucket: str
+    times: TimeKeeper
+    identities: MountIdentities
+
+    @property
+    def cache(self) -> OwnChanges: ...  # each amendment is announced as an own change
+
+
+async def flush_times(ops: TimesHost) -> None:
     """Write the pending time amendments in one transaction (never raises)."""
     updates = ops.times.take()
     if not updates:
         return
     for update in updates:
-        ops.note_own_change(update.key)
-    done: dict[str, object] = {}
+        ops.cache.note_own_change(update.key)
+    done: dict[str, ObjectVersion] = {}
     try:
         # Batched for many callers: recorded as the mount's own identity.
         done = await ops.run(ops.store.amend_times, ops.identities.default_ctx, ops.bucket, updates)
@@ -145,11 +169,11 @@ async def flush_times(ops: ObjfsOperations) -> None:
         log.warning("could not record %d time changes", len(updates), exc_info=True)
     for update in updates:
         if update.key not in done:  # vanished meanwhile: no change will be announced
-            ops.drop_own_change(update.key)
+            ops.cache.drop_own_change(update.key)
 
 
 async def run_flusher(
-    ops: ObjfsOperations, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    ops: TimesHost, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
 ) -> None:
     task_status.started()
     while True:

@@ -22,29 +22,57 @@ Nothing here is cached: listings and lookups always ask the store.
 from __future__ import annotations
 
 import errno
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from pyfuse3 import FUSEError
 
 from objfs.errors import MFARequired, ObjectLocked
 from objfs.fs import names
-from objfs.fs.inodes import Kind, Node
-from objfs.fs.runner import caller, fuse_error, log
+from objfs.fs.inodes import InodeTable, Kind, Node
+from objfs.fs.metacache import Entry, MetaCache
+from objfs.fs.names import KeyMap
+from objfs.fs.runner import StoreRunner, caller, fuse_error, log
 from objfs.store.types import ObjectVersion
 
 if TYPE_CHECKING:
-    from objfs.fs.operations import ObjfsOperations
+    from objfs.store import Store
 
 
-class VersionOps:
-    """Mixin of ``ObjfsOperations`` for ``.versions/``."""
+class VersionTree:
+    """The ``.versions/`` entries of one mount, for ``ObjfsOperations``'s
+    lookup, readdir, unlink and rmdir handlers (``ops.versions``).
 
-    async def key_versions(self: ObjfsOperations, path: str) -> list[ObjectVersion]:
+    Its dependencies are its constructor's arguments: the store and the
+    runner of its calls, the mounted bucket and key map, the inode table
+    its nodes live in, the metadata cache (a deleted version changes its
+    key), and ``child_path``, the mount's rule for a name the kernel sent.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        run: StoreRunner,
+        bucket: str,
+        keys: KeyMap,
+        table: InodeTable,
+        cache: MetaCache,
+        child_path: Callable[[Node, bytes], str],
+    ) -> None:
+        self.store = store
+        self.run = run
+        self.bucket = bucket
+        self.keys = keys
+        self.table = table
+        self.cache = cache
+        self.child_path = child_path
+
+    async def key_versions(self, path: str) -> list[ObjectVersion]:
         if not path:
             return []
         return await self.run(self.store.key_versions, caller(), self.bucket, self.keys.key(path))
 
-    async def _any_version_under(self: ObjfsOperations, path: str) -> bool:
+    async def _any_version_under(self, path: str) -> bool:
         page = await self.run(
             self.store.list_object_versions,
             caller(),
@@ -54,7 +82,7 @@ class VersionOps:
         )
         return bool(page.versions or page.common_prefixes)
 
-    async def versions_lookup(self: ObjfsOperations, parent: Node, raw: bytes) -> Node:
+    async def lookup(self, parent: Node, raw: bytes) -> Node:
         path = self.child_path(parent, raw) if parent.kind is Kind.VDIR else self._vroot_child(raw)
         if parent.kind is Kind.VDIR:
             assert parent.path is not None
@@ -69,14 +97,14 @@ class VersionOps:
             return self.table.node(Kind.VDIR, path)
         raise fuse_error(errno.ENOENT)
 
-    def _vroot_child(self: ObjfsOperations, raw: bytes) -> str:
+    def _vroot_child(self, raw: bytes) -> str:
         return self.child_path(self.table.root, raw)
 
-    async def versions_list(self: ObjfsOperations, node: Node) -> list[tuple[str, Kind, str, Any]]:
+    async def list_dir(self, node: Node) -> list[Entry]:
         """Snapshot of a ``.versions`` directory: version files, then sub-directories."""
         assert node.path is not None
         path = node.path
-        entries: list[tuple[str, Kind, str, Any]] = []
+        entries: list[Entry] = []
         if node.kind is Kind.VDIR:
             for version in await self.key_versions(path):
                 entries.append((_name_of(version), Kind.VFILE, path, version))
@@ -112,9 +140,9 @@ class VersionOps:
                 entries.append((name, Kind.VDIR, names.join(path, name), None))
         return entries
 
-    async def versions_unlink(self: ObjfsOperations, parent: Node, raw: bytes) -> None:
+    async def unlink(self, parent: Node, raw: bytes) -> None:
         """Delete one version for good."""
-        node = await self.versions_lookup(parent, raw)
+        node = await self.lookup(parent, raw)
         if node.kind is not Kind.VFILE:
             raise fuse_error(errno.EISDIR)
         assert node.path is not None and node.version_id is not None
@@ -135,14 +163,14 @@ class VersionOps:
         except ObjectLocked as err:  # Object Lock: nobody may, whatever the caller
             log.info("unlink refused: %s", err)
             raise fuse_error(errno.EPERM) from None
-        self.touched(node.path)
+        self.cache.touched(node.path)
         self.table.orphan(node)
 
-    async def versions_rmdir(self: ObjfsOperations, parent: Node, raw: bytes) -> None:
+    async def rmdir(self, parent: Node, raw: bytes) -> None:
         if parent.kind is Kind.VROOT and raw == b"":
             raise fuse_error(errno.EINVAL)
         try:
-            node = await self.versions_lookup(parent, raw)
+            node = await self.lookup(parent, raw)
         except FUSEError as err:
             if err.errno != errno.ENOENT:
                 raise

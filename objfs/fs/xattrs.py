@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import errno
 import time
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 import pyfuse3
@@ -45,12 +46,15 @@ from objfs.crypto.cse import META_KEY
 from objfs.errors import InvalidTag
 from objfs.fs.encryption import mode_of
 from objfs.fs.inodes import Kind, Node
-from objfs.fs.runner import caller, fuse_error, fuse_handler
+from objfs.fs.metacache import MetaCache
+from objfs.fs.mountcore import MountCore
+from objfs.fs.names import KeyMap
+from objfs.fs.runner import StoreRunner, caller, fuse_error, fuse_handler
 from objfs.store.sysmeta import file_type
 from objfs.store.types import ObjectVersion
 
 if TYPE_CHECKING:
-    from objfs.fs.operations import ObjfsOperations
+    from objfs.store import Store
 
 FACTS = (
     "etag",
@@ -87,10 +91,37 @@ def _facts(version: ObjectVersion) -> dict[bytes, bytes]:
     return facts
 
 
-class XattrOps:
-    """Mixin of ``ObjfsOperations`` for extended attributes."""
+class XattrTable:
+    """The extended attributes of the mount's files (``ops.xattrs``): the
+    rules of the module docstring, for the handlers of ``XattrOps``.
 
-    async def _xattr_version(self: ObjfsOperations, node: Node) -> ObjectVersion | None:
+    Its dependencies are its constructor's arguments: the store and the
+    runner of its calls, the mounted bucket and key map, the metadata cache
+    (an amendment is this mount's own change), and two steps of the file
+    handlers: ``file_version`` (a FILE node's latest version, cached) and
+    ``commit_node`` (commit an open file's pending data first).
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        run: StoreRunner,
+        bucket: str,
+        keys: KeyMap,
+        cache: MetaCache,
+        *,
+        file_version: Callable[[Node], Awaitable[ObjectVersion | None]],
+        commit_node: Callable[[Node, bool], Awaitable[None]],
+    ) -> None:
+        self.store = store
+        self.run = run
+        self.bucket = bucket
+        self.keys = keys
+        self.cache = cache
+        self.file_version = file_version
+        self.commit_node = commit_node
+
+    async def _version(self, node: Node) -> ObjectVersion | None:
         if node.kind is Kind.VFILE:
             return node.version  # type: ignore[return-value]
         if node.kind is not Kind.FILE:
@@ -99,16 +130,9 @@ class XattrOps:
             return node.state.base
         return await self.file_version(node)
 
-    @fuse_handler
-    async def getxattr(
-        self: ObjfsOperations, inode: int, name: bytes, ctx: pyfuse3.RequestContext
-    ) -> bytes:
-        if not name.startswith(USER_PREFIX):
-            # ENOTSUP, not ENODATA: ls -l remembers per device that SELinux
-            # labels and ACLs are unsupported and stops asking for every
-            # file (two requests per entry otherwise).
-            raise fuse_error(errno.ENOTSUP)
-        version = await self._xattr_version(self.node_of(inode))
+    async def get(self, node: Node, name: bytes) -> bytes:
+        """The value of the ``user.`` attribute ``name`` of ``node``."""
+        version = await self._version(node)
         if version is None:
             raise fuse_error(pyfuse3.ENOATTR)
         if name.startswith(TAG_PREFIX):
@@ -121,22 +145,18 @@ class XattrOps:
             raise fuse_error(pyfuse3.ENOATTR)
         return value
 
-    @fuse_handler
-    async def listxattr(
-        self: ObjfsOperations, inode: int, ctx: pyfuse3.RequestContext
-    ) -> list[bytes]:
-        version = await self._xattr_version(self.node_of(inode))
+    async def names(self, node: Node) -> list[bytes]:
+        """Every attribute name of ``node`` (each readable with ``get``)."""
+        version = await self._version(node)
         if version is None or file_type(version.sys_meta) != "file":
             return []
         return (
             list(_facts(version)) + list(_tags(version)) + [USER_PREFIX + k for k in _user(version)]
         )
 
-    async def _change_user_meta(
-        self: ObjfsOperations, inode: int, name: bytes, value: bytes | None
-    ) -> None:
-        node = self.node_of(inode)
-        self.check_writable(node)
+    async def change(self, node: Node, name: bytes, value: bytes | None) -> None:
+        """Set (``value`` None: remove) attribute ``name`` of ``node``, a node of
+        a writable mount."""
         if not name.startswith(USER_PREFIX) or node.kind is not Kind.FILE:
             raise fuse_error(errno.ENOTSUP)
         if name.startswith(TAG_PREFIX):
@@ -146,9 +166,7 @@ class XattrOps:
             raise fuse_error(errno.EPERM)
         await self._amend(node, name[len(USER_PREFIX) :], value, tags=False)
 
-    async def _amend(
-        self: ObjfsOperations, node: Node, name: bytes, value: bytes | None, *, tags: bool
-    ) -> None:
+    async def _amend(self, node: Node, name: bytes, value: bytes | None, *, tags: bool) -> None:
         """Set (or, ``value`` None, remove) one user metadata entry, or with
         ``tags`` one tag, of the file's current version, in place."""
         try:
@@ -157,8 +175,8 @@ class XattrOps:
         except UnicodeDecodeError:
             raise fuse_error(errno.EINVAL) from None
         if node.state is not None and node.state.dirty:
-            await self.commit_node(node, durable=False)
-        version = await self._xattr_version(node)
+            await self.commit_node(node, False)  # not durable
+        version = await self._version(node)
         if version is None or node.path is None:
             raise fuse_error(errno.ENOENT)
         entries = dict(version.tags if tags else version.user_meta)
@@ -171,7 +189,7 @@ class XattrOps:
         call = self.store.put_object_tagging if tags else self.store.update_user_meta
         key = self.keys.key(node.path)
         try:
-            with self.own_change(key):
+            with self.cache.own_change(key):
                 updated = await self.run(call, caller(), self.bucket, key, entries)
         except InvalidTag as err:
             # One tag too many: no room for the attribute (as user metadata over 2 KB).
@@ -182,17 +200,39 @@ class XattrOps:
         if node.state is not None:
             node.state.base = updated
 
-    @fuse_handler
-    async def setxattr(
-        self: ObjfsOperations, inode: int, name: bytes, value: bytes, ctx: pyfuse3.RequestContext
-    ) -> None:
-        await self._change_user_meta(inode, name, value)
+
+class XattrOps(MountCore):
+    """Handler group of ``ObjfsOperations`` (its dependencies: ``MountCore``):
+    the FUSE handlers of extended attributes; the rules are ``XattrTable``'s."""
+
+    xattrs: XattrTable  # set by ``ObjfsOperations.__init__``
 
     @fuse_handler
-    async def removexattr(
-        self: ObjfsOperations, inode: int, name: bytes, ctx: pyfuse3.RequestContext
+    async def getxattr(self, inode: int, name: bytes, ctx: pyfuse3.RequestContext) -> bytes:
+        if not name.startswith(USER_PREFIX):
+            # ENOTSUP, not ENODATA: ls -l remembers per device that SELinux
+            # labels and ACLs are unsupported and stops asking for every
+            # file (two requests per entry otherwise).
+            raise fuse_error(errno.ENOTSUP)
+        return await self.xattrs.get(self.node_of(inode), name)
+
+    @fuse_handler
+    async def listxattr(self, inode: int, ctx: pyfuse3.RequestContext) -> list[bytes]:
+        return await self.xattrs.names(self.node_of(inode))
+
+    @fuse_handler
+    async def setxattr(
+        self, inode: int, name: bytes, value: bytes, ctx: pyfuse3.RequestContext
     ) -> None:
-        await self._change_user_meta(inode, name, None)
+        node = self.node_of(inode)
+        self.check_writable(node)
+        await self.xattrs.change(node, name, value)
+
+    @fuse_handler
+    async def removexattr(self, inode: int, name: bytes, ctx: pyfuse3.RequestContext) -> None:
+        node = self.node_of(inode)
+        self.check_writable(node)
+        await self.xattrs.change(node, name, None)
 
 
 def _user(version: ObjectVersion) -> dict[bytes, bytes]:

@@ -109,7 +109,7 @@ def test_lookups_after_a_listing_see_every_change_this_mount_made_since(
     mounter: Callable[..., Mount],
 ) -> None:
     """A name's lookup may be answered from its directory's last listing
-    (``DirOps.from_listing``): never once this mount changed that name."""
+    (``MetaCache.from_listing``): never once this mount changed that name."""
     m = mounter("plain")
     d = m.path / "dir"
     d.mkdir()
