@@ -55,6 +55,7 @@ from objfs.meta import queries as q
 from objfs.store.access import Need, internal, owner_only, requires
 from objfs.store.authorizer import decode_config
 from objfs.store.chunking import ChunkedBody, store_stream
+from objfs.store.commit import NewVersion
 from objfs.store.logformat import (
     DATE_AT_DELIVERY,
     LogRecord,
@@ -349,23 +350,25 @@ class AccessLog:
         store = self.store
         domain, label, kms = store._write_domain(info, None, DELIVERY_CTX, key)
         stored = store_stream(store.chunks, domain, ChunkedBody(body, store.chunk_size))
-        store._make_durable(stored.manifest)
+        store.committer.make_durable(stored.manifest)
         with self.db.write(durable=True) as cur:
             if lq.delete_pending(cur, ids) != len(ids):
                 raise _Raced
-            store._commit_version(
+            store.committer.commit(
                 cur,
                 target,
                 encode_key(key),
-                manifest=stored.manifest,
-                size=stored.size,
-                etag=hashlib.md5(body).hexdigest(),
-                content_type="text/plain",
-                user_meta=None,
-                sys_meta=None,
-                sse=label,
-                kms_key_id=kms,
-                domain_id=domain.domain_id,
+                NewVersion(
+                    manifest=stored.manifest,
+                    size=stored.size,
+                    etag=hashlib.md5(body).hexdigest(),
+                    content_type="text/plain",
+                    user_meta=None,
+                    sys_meta=None,
+                    sse=label,
+                    kms_key_id=kms,
+                    domain_id=domain.domain_id,
+                ),
             )
 
     def _note_deadline_of(self, target: str, prefix: str) -> None:

@@ -51,6 +51,7 @@ from objfs.meta.db import Database
 from objfs.store.access import Need, owner_only, requires
 from objfs.store.accesslog import AccessLog, AccessLogMixin
 from objfs.store.authorizer import AccessControl, decode_config, encode_config
+from objfs.store.commit import VersionCommitter
 from objfs.store.cors import CORSMixin
 from objfs.store.expiry import LifecycleMixin
 from objfs.store.kms import KMSMixin
@@ -123,6 +124,14 @@ class Store(
         self.access = AccessControl(db)  # the authorization seam's data (authorizer.py)
         # This process's writer lease (store/leases.py); dropped even on a full disk.
         self.leases = Leases(db, on_full=self.space.release_reserve)
+        # The one commit path of new versions (commit.py).
+        self.committer = VersionCommitter(
+            self.chunks,
+            self.access,
+            bucket_of=self._bucket,
+            lock_for_new_version=self._lock_for_new_version,
+            check_not_locked=self._check_not_locked,
+        )
         self.access_log = AccessLog(self)  # server access logs (accesslog.py)
 
     # -- lifecycle ---------------------------------------------------------

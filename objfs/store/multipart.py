@@ -41,6 +41,7 @@ from objfs.store import records as rec
 from objfs.store.access import Need, requires
 from objfs.store.authorizer import decode_config
 from objfs.store.chunking import ChunkedBody, store_stream
+from objfs.store.commit import NewVersion
 from objfs.store.leases import leased
 from objfs.store.names import encode_key, prefix_upper
 from objfs.store.objects import check_copy_conditions, check_write_conditions, md5_of_parts
@@ -171,7 +172,7 @@ class MultipartMixin:
         if checksum is not None and (wanted is None or wanted.algorithm != checksum.algorithm):
             checksum = None
         if ctx.durable:
-            self._make_durable(stored.manifest)
+            self.committer.make_durable(stored.manifest)
         return self._put_part(
             ctx,
             bucket,
@@ -377,7 +378,7 @@ class MultipartMixin:
             etag = digest.hexdigest()
         manifest = extents.slice(first, end)
         if ctx.durable:  # a shared chunk may come from a commit that was not durable
-            self._make_durable(manifest)
+            self.committer.make_durable(manifest)
         return self._put_part(
             ctx,
             bucket,
@@ -472,30 +473,32 @@ class MultipartMixin:
             for number, row in stored.items():
                 if number not in chosen:
                     _drop(cur, row[4])
-            result = self._commit_version(
+            result = self.committer.commit(
                 cur,
                 bucket,
                 raw,
-                manifest=manifest,
-                size=size,
-                etag=md5_of_parts(md5s),
-                content_type=upload[4],
-                user_meta=rec.unpack_user_meta(upload[5]),
-                sys_meta=rec.unpack_sys_meta(upload[6]) if upload[6] else None,
-                sse=upload[7],
-                kms_key_id=upload[8],
-                domain_id=upload[9],
-                refs_held=True,
-                headers=rec.unpack_headers(upload[10])[0],
-                checksum=object_sum,
-                extra={
-                    "upload_id": upload_id,
-                    "parts": [[stored[n][2], stored[n][5]] for n in numbers],
-                },
-                tags=rec.unpack_extra(upload[10]).get("tags"),
-                lock=ObjectLockState(
-                    *rec.unpack_extra(upload[10]).get("lock", (None, None, False))
+                NewVersion(
+                    manifest=manifest,
+                    size=size,
+                    etag=md5_of_parts(md5s),
+                    content_type=upload[4],
+                    user_meta=rec.unpack_user_meta(upload[5]),
+                    sys_meta=rec.unpack_sys_meta(upload[6]) if upload[6] else None,
+                    sse=upload[7],
+                    kms_key_id=upload[8],
+                    domain_id=upload[9],
+                    headers=rec.unpack_headers(upload[10])[0],
+                    checksum=object_sum,
+                    extra={
+                        "upload_id": upload_id,
+                        "parts": [[stored[n][2], stored[n][5]] for n in numbers],
+                    },
+                    tags=rec.unpack_extra(upload[10]).get("tags"),
+                    lock=ObjectLockState(
+                        *rec.unpack_extra(upload[10]).get("lock", (None, None, False))
+                    ),
                 ),
+                refs_held=True,
             )
             asked = self.access.take_object_acl(cur, bucket, raw, _acl_slot(upload_id))
             if asked is not None:

@@ -11,8 +11,8 @@ Invariants:
   ``set_bucket_versioning`` refuses anything else), and its lock cannot be
   turned off again;
 - no version row whose lock holds (``ObjectLockState.holds``) is removed:
-  every removal of a version row goes through ``_drop_version_row``
-  (objects.py), which calls ``_check_not_locked`` first. A GOVERNANCE
+  every removal of a version row goes through ``VersionCommitter.drop``
+  (commit.py), which calls ``_check_not_locked`` first. A GOVERNANCE
   retention gives way only to a caller that asked for the bypass
   (``x-amz-bypass-governance-retention``) and holds
   ``s3:BypassGovernanceRetention``; COMPLIANCE and a legal hold never;
@@ -221,7 +221,7 @@ class ObjectLockMixin:
     ) -> None:
         """Raise ``ObjectLocked`` if the version ``row`` may not be removed now.
 
-        Every removal of a version row calls it (``_drop_version_row``): the
+        Every removal of a version row calls it (``VersionCommitter.drop``): the
         API's and the mount's deletes, lifecycle expiry, anything later.
         ``bypass_governance``: the caller asked for the bypass and holds
         ``s3:BypassGovernanceRetention`` (``_may_bypass``)."""

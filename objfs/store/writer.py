@@ -599,7 +599,7 @@ class ObjectWriter:
         with self._lock:
             manifest = self._manifest()
             if ctx.durable:
-                self.store._make_durable(manifest, self._inline)
+                self.store.committer.make_durable(manifest, self._inline)
             # The commit is the mount's PUT: one server-access-log record.
             started_ns, started_mono = time.time_ns(), time.monotonic_ns()
             where = {"bucket": self.bucket, "key": self.key}
