@@ -169,7 +169,7 @@ class MountMixin:
                 new = old.replace(**changes)
                 if new == old:
                     continue
-                row = self._amend_version(cur, row, sys_meta=rec.pack_sys_meta(new))
+                row = self.committer.amend(cur, row, sys_meta=rec.pack_sys_meta(new))
                 out[update.key] = rec.version_from_row(row, is_latest=True)
         return out
 

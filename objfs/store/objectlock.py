@@ -310,7 +310,7 @@ class ObjectLockMixin:
                         f"{_when(old.until_ns)}: shortening or changing it needs "
                         "s3:BypassGovernanceRetention and the bypass"
                     )
-            row = self._amend_version(cur, row, lock_mode=mode, lock_until=until_ns)
+            row = self.committer.amend(cur, row, lock_mode=mode, lock_until=until_ns)
         return rec.version_from_row(row, is_latest=latest)
 
     @requires(Need("s3:GetObjectRetention"))
@@ -346,7 +346,7 @@ class ObjectLockMixin:
         with self.db.write(durable=ctx.durable) as cur:
             self._require_lock(cur, bucket)
             row, latest = self._resolve(cur, bucket, key, version_id)
-            row = self._amend_version(cur, row, legal_hold=int(bool(on)))
+            row = self.committer.amend(cur, row, legal_hold=int(bool(on)))
         return rec.version_from_row(row, is_latest=latest)
 
     @requires(Need("s3:GetObjectLegalHold"))

@@ -572,17 +572,6 @@ class ObjectsMixin:
 
     # -- metadata in place ---------------------------------------------------------
 
-    def _amend_version(self, cur: Any, row: Sequence[Any], **columns: Any) -> Sequence[Any]:
-        """Change ``columns`` of the version ``row`` in place, no new version:
-        its POSIX attributes or user metadata, tags, or Object Lock state. The
-        key gets a change-feed entry (mounts and caches see it); the row as now
-        stored is returned. The one place a version row is amended."""
-        q.update_version_meta(cur, row[Col.SEQ], **columns)
-        q.add_change(cur, row[Col.BUCKET], row[Col.KEY])
-        amended = q.get_version(cur, row[Col.BUCKET], row[Col.KEY], row[Col.VERSION_ID])
-        assert amended is not None
-        return amended
-
     @requires(Need("s3:PutObject", version=None))
     def update_sys_meta(
         self,
@@ -596,7 +585,7 @@ class ObjectsMixin:
         """Amend POSIX attributes of a version in place: no new version."""
         with self.db.write(durable=ctx.durable) as cur:
             row, latest = self._resolve(cur, bucket, key, version_id)
-            row = self._amend_version(cur, row, sys_meta=rec.pack_sys_meta(sys_meta))
+            row = self.committer.amend(cur, row, sys_meta=rec.pack_sys_meta(sys_meta))
         return rec.version_from_row(row, is_latest=latest)
 
     @requires("s3:PutObject")
@@ -609,7 +598,7 @@ class ObjectsMixin:
         with self.db.write(durable=ctx.durable) as cur:
             row, latest = self._resolve(cur, bucket, key, None)
             self._check_not_locked(row)  # type: ignore[attr-defined]
-            row = self._amend_version(cur, row, user_meta=rec.pack_user_meta(user_meta))
+            row = self.committer.amend(cur, row, user_meta=rec.pack_user_meta(user_meta))
         return rec.version_from_row(row, is_latest=latest)
 
 
