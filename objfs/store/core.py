@@ -21,7 +21,6 @@ import logging
 import os
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -54,6 +53,7 @@ from objfs.store.authorizer import AccessControl, decode_config, encode_config
 from objfs.store.commit import VersionCommitter
 from objfs.store.cors import CORSMixin
 from objfs.store.expiry import LifecycleMixin
+from objfs.store.extents import ExtentsCache
 from objfs.store.kms import KMSMixin
 from objfs.store.leases import Leases
 from objfs.store.listing import ListingMixin
@@ -66,7 +66,6 @@ from objfs.store.objectlock import ObjectLockConfig, ObjectLockMixin
 from objfs.store.objects import ObjectsMixin, ssec_not_applicable
 from objfs.store.ownership import OwnershipMixin
 from objfs.store.policies import PoliciesMixin
-from objfs.store.reader import Extents
 from objfs.store.space import Space
 from objfs.store.tagging import TaggingMixin
 from objfs.store.types import (
@@ -118,7 +117,7 @@ class Store(
         self.chunks.before_write = self.space.require_room
         self._domains: dict[bytes, Domain] = {}
         self._store_domains: dict[str, bytes] = {}  # _store_domain_id
-        self._extents_cache: OrderedDict[int, Extents] = OrderedDict()  # objects.py
+        self.extents = ExtentsCache()  # decoded manifests by seq (extents.py)
         self._kms_recent: dict[tuple[object, ...], int] = {}  # audit folding (store/kms.py)
         self._domain_lock = threading.Lock()
         self.access = AccessControl(db)  # the authorization seam's data (authorizer.py)

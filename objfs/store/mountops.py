@@ -28,6 +28,7 @@ from objfs.store import records as rec
 from objfs.store.access import Need, condition_keys, requires
 from objfs.store.chunking import is_zero
 from objfs.store.commit import NewVersion, VersionCommitter
+from objfs.store.extents import ExtentsCache
 from objfs.store.leases import WriteIntent
 from objfs.store.names import encode_key, prefix_upper
 from objfs.store.objects import guess_content_type
@@ -57,6 +58,7 @@ SMALL_COMMIT_MAX = INLINE_MAX
 
 class MountMixin:
     committer: VersionCommitter  # the one commit path (store/commit.py)
+    extents: ExtentsCache  # decoded manifests by seq (store/extents.py)
 
     # -- rename (mount) ----------------------------------------------------------
 
@@ -258,7 +260,7 @@ class MountMixin:
                 raise NoSuchKey(f"s3://{bucket}/{key} changed or was deleted")
             if if_latest and base.seq and row[Col.SEQ] != base.seq:  # a null version replaced
                 raise _conflict(bucket, key, base.seq, row[Col.SEQ])
-            manifest = self._extents(row)  # cached by seq: a commit leaves it there
+            manifest = self.extents.of(row)  # cached by seq: a commit leaves it there
             size = row[Col.SIZE]
             base_seq = row[Col.SEQ]
             base_domain = self._domain(

@@ -350,7 +350,7 @@ class MultipartMixin:
             row[Col.DOMAIN], src_sse.customer_key if src_sse else None, ctx, src_bucket, src_key
         )
         domain = self._upload_domain(ctx, upload, sse, bucket, key)
-        extents = self._extents(row)
+        extents = self.extents.of(row)
         # An upload with a checksum algorithm gets each copied part's, as S3 computes it.
         wanted = rec.unpack_headers(upload[10])[1]
         summer = checksums.Hasher(wanted.algorithm) if wanted is not None else None

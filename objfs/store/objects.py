@@ -29,10 +29,11 @@ from objfs.store import records as rec
 from objfs.store.access import Need, requires
 from objfs.store.chunking import ChunkedBody, store_stream
 from objfs.store.commit import DELETE_MARKER, NewVersion, VersionCommitter
+from objfs.store.extents import ExtentsCache
 from objfs.store.leases import leased
 from objfs.store.names import encode_key
 from objfs.store.parts import part_range
-from objfs.store.reader import Extents, ObjectReader, RangeSpec
+from objfs.store.reader import ObjectReader, RangeSpec
 from objfs.store.records import Col
 from objfs.store.space import frees_space
 from objfs.store.types import (
@@ -59,6 +60,7 @@ MAX_SINGLE_PUT = 5 << 30  # S3's limit for one PUT; beyond, multipart
 
 class ObjectsMixin:
     committer: VersionCommitter  # the one commit path (store/commit.py)
+    extents: ExtentsCache  # decoded manifests by seq (store/extents.py)
 
     # -- reading versions ------------------------------------------------------
 
@@ -157,7 +159,7 @@ class ObjectsMixin:
         if part_number is not None:
             range = part_range(info, part_number)  # noqa: A001
         domain = self._domain(row[Col.DOMAIN], sse.customer_key if sse else None, ctx, bucket, key)
-        return ObjectReader(self.chunks, domain, info, self._extents(row), range)
+        return ObjectReader(self.chunks, domain, info, self.extents.of(row), range)
 
     @requires(Need(lambda a: "s3:GetObjectVersion" if a.get("version_id") else "s3:GetObject"))
     def read_range(
@@ -186,7 +188,7 @@ class ObjectsMixin:
         domain = self._domain(row[Col.DOMAIN], sse.customer_key if sse else None, ctx, bucket, key)
         info = rec.version_from_row(row, is_latest=latest)
         end = min(size, offset + length) - 1
-        extents = self._extents(row)
+        extents = self.extents.of(row)
         with ObjectReader(self.chunks, domain, info, extents, (offset, end)) as reader:
             data = reader.read()
         if readahead and end + 1 < size:
@@ -196,32 +198,6 @@ class ObjectsMixin:
                 if ref.chunk_id is not None:
                     self.chunks.prefetch(domain, ref.chunk_id)
         return data
-
-    def _extents(self, row: Sequence[Any]) -> Extents:
-        """The version's manifest with offsets, cached by seq: the mount reads
-        a file 128 KiB at a time, and decoding a 1 GiB manifest per read
-        made sequential reads quadratic. Manifests never change once written."""
-        seq = row[Col.SEQ]
-        cache = self._extents_cache
-        with self._domain_lock:
-            extents = cache.get(seq)
-            if extents is not None:
-                cache.move_to_end(seq)
-                return extents
-        extents = Extents(rec.unpack_manifest(row[Col.MANIFEST]))
-        self._remember_extents(seq, extents)
-        return extents
-
-    def _remember_extents(self, seq: int, extents: Extents) -> None:
-        """Cache the manifest of version ``seq`` (which must be exactly it): a
-        writer's commit hands over what it built, so the next open or read of
-        that version decodes nothing (3k ChunkRefs of a fragmented 1 GiB file
-        cost ~6 ms per decode)."""
-        cache = self._extents_cache
-        with self._domain_lock:
-            cache[seq] = extents
-            while len(cache) > 64:
-                cache.popitem(last=False)
 
     # -- writing versions ------------------------------------------------------
 

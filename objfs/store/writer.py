@@ -631,7 +631,7 @@ class ObjectWriter:
                 ctx, "commit_manifest", (), where, seen, started_ns, started_mono, version
             )
             self._set_base(manifest, self.size, self.domain, version.seq)
-            self.store._remember_extents(version.seq, self._base)  # the next open decodes nothing
+            self.store.extents.remember(version.seq, self._base)  # the next open decodes nothing
             if self._intent is not None:
                 self._intent.renew()  # all stored so far is referenced now
             self.dirty = False
