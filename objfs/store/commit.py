@@ -263,7 +263,7 @@ class VersionCommitter:
             {r.chunk_id for r in manifest if r.chunk_id is not None and r.chunk_id not in pending}
         )
 
-    def amend(self, cur: Any, row: Sequence[Any], **columns: Any) -> Sequence[Any]:
+    def amend(self, cur: Any, row: Sequence[Any], **columns: Any) -> q.Row:
         """Change ``columns`` of the version ``row`` in place, no new version:
         its POSIX attributes or user metadata, tags, or Object Lock state. The
         key gets a change-feed entry (mounts and caches see it); the row as now

@@ -46,7 +46,7 @@ from objfs.store.types import (
     SystemMeta,
     TimesUpdate,
 )
-from objfs.store.writer import ObjectWriter
+from objfs.store.writer import ObjectWriter, WriterDeps
 
 if TYPE_CHECKING:
     pass
@@ -270,8 +270,17 @@ class MountMixin:
             domain, label, kms = base_domain, base.sse, base.kms_key_id  # type: ignore[union-attr]
         else:
             domain, label, kms = self._write_domain(info, sse)
+        deps = WriterDeps(
+            chunks=self.chunks,
+            chunk_size=self.chunk_size,
+            require_room=self.space.require_room,
+            make_durable=self.committer.make_durable,
+            commit_manifest=self._commit_manifest,
+            extents=self.extents,
+            access_log=self.access_log,
+        )
         return ObjectWriter(
-            self,
+            deps,
             bucket,
             key,
             domain,
