@@ -131,7 +131,16 @@ class Store(
             lock_for_new_version=self._lock_for_new_version,
             check_not_locked=self._check_not_locked,
         )
-        self.access_log = AccessLog(self)  # server access logs (accesslog.py)
+        self.access_log = AccessLog(  # server access logs (accesslog.py)
+            db,
+            self.access,
+            leases=self.leases,
+            chunks=self.chunks,
+            chunk_size=self.chunk_size,
+            bucket_of=self._bucket,
+            write_domain=self._write_domain,
+            committer=self.committer,
+        )
 
     # -- lifecycle ---------------------------------------------------------
 
