@@ -41,7 +41,7 @@ import hashlib
 import logging
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -55,6 +55,7 @@ from objfs.meta import queries as q
 from objfs.store.access import Need, internal, owner_only, requires
 from objfs.store.authorizer import decode_config
 from objfs.store.chunking import ChunkedBody, store_stream
+from objfs.store.commit import NewVersion
 from objfs.store.logformat import (
     DATE_AT_DELIVERY,
     LogRecord,
@@ -71,7 +72,14 @@ from objfs.store.names import encode_key
 from objfs.store.types import RequestContext
 
 if TYPE_CHECKING:
+    from objfs.chunks.store import ChunkStore
+    from objfs.crypto.keyring import Domain
+    from objfs.meta.db import Database
+    from objfs.store.authorizer import AccessControl
+    from objfs.store.commit import VersionCommitter
     from objfs.store.core import Store
+    from objfs.store.leases import Leases
+    from objfs.store.types import BucketInfo
 
 log = logging.getLogger(__name__)
 
@@ -107,9 +115,31 @@ class DeliveredLog:
 class AccessLog:
     """Capture and delivery of access-log records; see the module docstring."""
 
-    def __init__(self, store: Store) -> None:
-        self.store = store
-        self.db = store.db
+    def __init__(
+        self,
+        db: Database,
+        access: AccessControl,
+        *,
+        leases: Leases,
+        chunks: ChunkStore,
+        chunk_size: int,
+        bucket_of: Callable[[Any, str], BucketInfo],
+        write_domain: Callable[..., tuple[Domain, str, str | None]],
+        committer: VersionCommitter,
+    ) -> None:
+        """``access``: canonical ids of owners and requesters; delivery writes
+        log objects with the rest: ``leases`` (gc spares a write in flight),
+        ``chunks`` and ``chunk_size``, ``bucket_of(cur, name)`` (the target
+        bucket's record), ``write_domain(bucket_info, sse, ctx, key)`` (its
+        default encryption) and the ``committer``."""
+        self.db = db
+        self.access = access
+        self.leases = leases
+        self.chunks = chunks
+        self.chunk_size = chunk_size
+        self._bucket = bucket_of
+        self._write_domain = write_domain
+        self.committer = committer
         self.max_records = DEFAULT_MAX_RECORDS
         self.max_age_s = DEFAULT_MAX_AGE_S
         self._schema_ok = False
@@ -211,7 +241,7 @@ class AccessLog:
                     signed = ctx.interface == "api" and ctx.auth_type is not None
                     line = format_line(
                         LogRecord(
-                            bucket_owner=self.store.access.canonical_id_of(cur, owner) or owner,
+                            bucket_owner=self.access.canonical_id_of(cur, owner) or owner,
                             bucket=bucket,
                             time=when,
                             remote_ip=ctx.remote_addr,
@@ -253,7 +283,7 @@ class AccessLog:
         if who.kind is PrincipalKind.ANONYMOUS:
             return None
         if who.is_owner:
-            return who.canonical_id or self.store.access.owner_id()
+            return who.canonical_id or self.access.owner_id()
         return who.canonical_id or who.name
 
     def _note_deadline(self, oldest_ns: int | None) -> None:
@@ -313,8 +343,7 @@ class AccessLog:
         return delivered
 
     def _deliver_target(self, target: str, prefix: str, *, full_only: bool) -> list[DeliveredLog]:
-        store = self.store
-        delivered = []
+        delivered: list[DeliveredLog] = []
         while True:
             with self.db.read() as cur:
                 batch = lq.pending_batch(cur, target, prefix, self.max_records)
@@ -334,9 +363,9 @@ class AccessLog:
             body = ("\n".join(r[1] for r in batch) + "\n").encode("utf-8")
             key = log_object_key(prefix, datetime.now(UTC))
             with self.db.read() as cur:
-                info = store._bucket(cur, target)
+                info = self._bucket(cur, target)
             try:
-                with store.leases.hold():  # gc never takes chunks of a write in flight
+                with self.leases.hold():  # gc never takes chunks of a write in flight
                     self._write_log_object(info, target, key, body, ids)
             except _Raced:
                 return delivered  # another process delivers this target right now
@@ -346,26 +375,27 @@ class AccessLog:
         self, info: Any, target: str, key: str, body: bytes, ids: list[int]
     ) -> None:
         """Store one log object; commit it with the removal of its pending rows."""
-        store = self.store
-        domain, label, kms = store._write_domain(info, None, DELIVERY_CTX, key)
-        stored = store_stream(store.chunks, domain, ChunkedBody(body, store.chunk_size))
-        store._make_durable(stored.manifest)
+        domain, label, kms = self._write_domain(info, None, DELIVERY_CTX, key)
+        stored = store_stream(self.chunks, domain, ChunkedBody(body, self.chunk_size))
+        self.committer.make_durable(stored.manifest)
         with self.db.write(durable=True) as cur:
             if lq.delete_pending(cur, ids) != len(ids):
                 raise _Raced
-            store._commit_version(
+            self.committer.commit(
                 cur,
                 target,
                 encode_key(key),
-                manifest=stored.manifest,
-                size=stored.size,
-                etag=hashlib.md5(body).hexdigest(),
-                content_type="text/plain",
-                user_meta=None,
-                sys_meta=None,
-                sse=label,
-                kms_key_id=kms,
-                domain_id=domain.domain_id,
+                NewVersion(
+                    manifest=stored.manifest,
+                    size=stored.size,
+                    etag=hashlib.md5(body).hexdigest(),
+                    content_type="text/plain",
+                    user_meta=None,
+                    sys_meta=None,
+                    sse=label,
+                    kms_key_id=kms,
+                    domain_id=domain.domain_id,
+                ),
             )
 
     def _note_deadline_of(self, target: str, prefix: str) -> None:

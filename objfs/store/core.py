@@ -21,7 +21,6 @@ import logging
 import os
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -51,8 +50,10 @@ from objfs.meta.db import Database
 from objfs.store.access import Need, owner_only, requires
 from objfs.store.accesslog import AccessLog, AccessLogMixin
 from objfs.store.authorizer import AccessControl, decode_config, encode_config
+from objfs.store.commit import VersionCommitter
 from objfs.store.cors import CORSMixin
 from objfs.store.expiry import LifecycleMixin
+from objfs.store.extents import ExtentsCache
 from objfs.store.kms import KMSMixin
 from objfs.store.leases import Leases
 from objfs.store.listing import ListingMixin
@@ -65,7 +66,6 @@ from objfs.store.objectlock import ObjectLockConfig, ObjectLockMixin
 from objfs.store.objects import ObjectsMixin, ssec_not_applicable
 from objfs.store.ownership import OwnershipMixin
 from objfs.store.policies import PoliciesMixin
-from objfs.store.reader import Extents
 from objfs.store.space import Space
 from objfs.store.tagging import TaggingMixin
 from objfs.store.types import (
@@ -117,13 +117,30 @@ class Store(
         self.chunks.before_write = self.space.require_room
         self._domains: dict[bytes, Domain] = {}
         self._store_domains: dict[str, bytes] = {}  # _store_domain_id
-        self._extents_cache: OrderedDict[int, Extents] = OrderedDict()  # objects.py
+        self.extents = ExtentsCache()  # decoded manifests by seq (extents.py)
         self._kms_recent: dict[tuple[object, ...], int] = {}  # audit folding (store/kms.py)
         self._domain_lock = threading.Lock()
         self.access = AccessControl(db)  # the authorization seam's data (authorizer.py)
         # This process's writer lease (store/leases.py); dropped even on a full disk.
         self.leases = Leases(db, on_full=self.space.release_reserve)
-        self.access_log = AccessLog(self)  # server access logs (accesslog.py)
+        # The one commit path of new versions (commit.py).
+        self.committer = VersionCommitter(
+            self.chunks,
+            self.access,
+            bucket_of=self._bucket,
+            lock_for_new_version=self._lock_for_new_version,
+            check_not_locked=self._check_not_locked,
+        )
+        self.access_log = AccessLog(  # server access logs (accesslog.py)
+            db,
+            self.access,
+            leases=self.leases,
+            chunks=self.chunks,
+            chunk_size=self.chunk_size,
+            bucket_of=self._bucket,
+            write_domain=self._write_domain,
+            committer=self.committer,
+        )
 
     # -- lifecycle ---------------------------------------------------------
 

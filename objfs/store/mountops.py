@@ -27,6 +27,8 @@ from objfs.meta.db import WouldBlock
 from objfs.store import records as rec
 from objfs.store.access import Need, condition_keys, requires
 from objfs.store.chunking import is_zero
+from objfs.store.commit import NewVersion, VersionCommitter
+from objfs.store.extents import ExtentsCache
 from objfs.store.leases import WriteIntent
 from objfs.store.names import encode_key, prefix_upper
 from objfs.store.objects import guess_content_type
@@ -44,7 +46,7 @@ from objfs.store.types import (
     SystemMeta,
     TimesUpdate,
 )
-from objfs.store.writer import ObjectWriter
+from objfs.store.writer import ObjectWriter, WriterDeps
 
 if TYPE_CHECKING:
     pass
@@ -55,6 +57,9 @@ SMALL_COMMIT_MAX = INLINE_MAX
 
 
 class MountMixin:
+    committer: VersionCommitter  # the one commit path (store/commit.py)
+    extents: ExtentsCache  # decoded manifests by seq (store/extents.py)
+
     # -- rename (mount) ----------------------------------------------------------
 
     @requires(
@@ -100,23 +105,25 @@ class MountMixin:
     def _move(self, cur: object, bucket: str, src: bytes, dst: bytes, src_key: str) -> PutResult:
         row, _ = self._resolve(cur, bucket, src_key, None)
         headers, checksum = rec.unpack_headers(row[Col.HEADERS])  # the same data: they go along
-        result = self._commit_version(
+        result = self.committer.commit(
             cur,
             bucket,
             dst,
-            manifest=rec.unpack_manifest(row[Col.MANIFEST]),
-            size=row[Col.SIZE],
-            etag=row[Col.ETAG],
-            content_type=row[Col.CTYPE],
-            user_meta=rec.unpack_user_meta(row[Col.UMETA]),
-            sys_meta=rec.unpack_sys_meta(row[Col.SMETA]),
-            sse=row[Col.SSE],
-            kms_key_id=row[Col.KMS],
-            domain_id=row[Col.DOMAIN],
+            NewVersion(
+                manifest=rec.unpack_manifest(row[Col.MANIFEST]),
+                size=row[Col.SIZE],
+                etag=row[Col.ETAG],
+                content_type=row[Col.CTYPE],
+                user_meta=rec.unpack_user_meta(row[Col.UMETA]),
+                sys_meta=rec.unpack_sys_meta(row[Col.SMETA]),
+                sse=row[Col.SSE],
+                kms_key_id=row[Col.KMS],
+                domain_id=row[Col.DOMAIN],
+                headers=headers,
+                checksum=checksum,
+                tags=rec.unpack_tags(row[Col.TAGS]),  # a rename keeps the object's tags
+            ),
             base=(row[Col.SEQ], None),  # the same chunks: it adds no references
-            headers=headers,
-            checksum=checksum,
-            tags=rec.unpack_tags(row[Col.TAGS]),  # a rename keeps the object's tags
         )
         self._delete(cur, bucket, src, src_key, None)
         return result
@@ -164,7 +171,7 @@ class MountMixin:
                 new = old.replace(**changes)
                 if new == old:
                     continue
-                row = self._amend_version(cur, row, sys_meta=rec.pack_sys_meta(new))
+                row = self.committer.amend(cur, row, sys_meta=rec.pack_sys_meta(new))
                 out[update.key] = rec.version_from_row(row, is_latest=True)
         return out
 
@@ -253,7 +260,7 @@ class MountMixin:
                 raise NoSuchKey(f"s3://{bucket}/{key} changed or was deleted")
             if if_latest and base.seq and row[Col.SEQ] != base.seq:  # a null version replaced
                 raise _conflict(bucket, key, base.seq, row[Col.SEQ])
-            manifest = self._extents(row)  # cached by seq: a commit leaves it there
+            manifest = self.extents.of(row)  # cached by seq: a commit leaves it there
             size = row[Col.SIZE]
             base_seq = row[Col.SEQ]
             base_domain = self._domain(
@@ -263,8 +270,17 @@ class MountMixin:
             domain, label, kms = base_domain, base.sse, base.kms_key_id  # type: ignore[union-attr]
         else:
             domain, label, kms = self._write_domain(info, sse)
+        deps = WriterDeps(
+            chunks=self.chunks,
+            chunk_size=self.chunk_size,
+            require_room=self.space.require_room,
+            make_durable=self.committer.make_durable,
+            commit_manifest=self._commit_manifest,
+            extents=self.extents,
+            access_log=self.access_log,
+        )
         return ObjectWriter(
-            self,
+            deps,
             bucket,
             key,
             domain,
@@ -494,26 +510,28 @@ class MountMixin:
             headers = None
             tags = None
         content_type = content_type or guess_content_type(key)
-        result = self._commit_version(
+        result = self.committer.commit(
             cur,
             bucket,
             raw,
-            manifest=manifest,
-            size=size,
-            etag=etag,
-            content_type=content_type,
-            user_meta=user_meta,
-            sys_meta=sys_meta,
-            sse=sse,
-            kms_key_id=kms_key_id,
-            domain_id=domain.domain_id,
-            inline=inline,
+            NewVersion(
+                manifest=manifest,
+                size=size,
+                etag=etag,
+                content_type=content_type,
+                user_meta=user_meta,
+                sys_meta=sys_meta,
+                sse=sse,
+                kms_key_id=kms_key_id,
+                domain_id=domain.domain_id,
+                inline=inline,
+                headers=headers,
+                tags=tags,
+            ),
             creator=ctx,  # not a decorated request: name who writes it
             base=base,
             info=info,
             latest=current,
-            headers=headers,
-            tags=tags,
         )
         return ObjectVersion(
             bucket=bucket,

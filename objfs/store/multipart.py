@@ -40,6 +40,7 @@ from objfs.store import records as rec
 from objfs.store.access import Need, requires
 from objfs.store.authorizer import decode_config
 from objfs.store.chunking import ChunkedBody, store_stream
+from objfs.store.commit import NewVersion
 from objfs.store.conditions import check_copy_conditions
 from objfs.store.leases import leased
 from objfs.store.limits import MAX_PART_SIZE, MAX_PARTS, MIN_PART_SIZE
@@ -169,7 +170,7 @@ class MultipartMixin:
         if checksum is not None and (wanted is None or wanted.algorithm != checksum.algorithm):
             checksum = None
         if ctx.durable:
-            self._make_durable(stored.manifest)
+            self.committer.make_durable(stored.manifest)
         return self._put_part(
             ctx,
             bucket,
@@ -343,7 +344,7 @@ class MultipartMixin:
             row[Col.DOMAIN], src_sse.customer_key if src_sse else None, ctx, src_bucket, src_key
         )
         domain = self._upload_domain(ctx, upload, sse, bucket, key)
-        extents = self._extents(row)
+        extents = self.extents.of(row)
         # An upload with a checksum algorithm gets each copied part's, as S3 computes it.
         wanted = rec.unpack_headers(upload[10])[1]
         summer = checksums.Hasher(wanted.algorithm) if wanted is not None else None
@@ -371,7 +372,7 @@ class MultipartMixin:
             etag = digest.hexdigest()
         manifest = extents.slice(first, end)
         if ctx.durable:  # a shared chunk may come from a commit that was not durable
-            self._make_durable(manifest)
+            self.committer.make_durable(manifest)
         return self._put_part(
             ctx,
             bucket,
@@ -466,30 +467,32 @@ class MultipartMixin:
             for number, row in stored.items():
                 if number not in chosen:
                     _drop(cur, row[4])
-            result = self._commit_version(
+            result = self.committer.commit(
                 cur,
                 bucket,
                 raw,
-                manifest=manifest,
-                size=size,
-                etag=md5_of_parts(md5s),
-                content_type=upload[4],
-                user_meta=rec.unpack_user_meta(upload[5]),
-                sys_meta=rec.unpack_sys_meta(upload[6]) if upload[6] else None,
-                sse=upload[7],
-                kms_key_id=upload[8],
-                domain_id=upload[9],
-                refs_held=True,
-                headers=rec.unpack_headers(upload[10])[0],
-                checksum=object_sum,
-                extra={
-                    "upload_id": upload_id,
-                    "parts": [[stored[n][2], stored[n][5]] for n in numbers],
-                },
-                tags=rec.unpack_extra(upload[10]).get("tags"),
-                lock=ObjectLockState(
-                    *rec.unpack_extra(upload[10]).get("lock", (None, None, False))
+                NewVersion(
+                    manifest=manifest,
+                    size=size,
+                    etag=md5_of_parts(md5s),
+                    content_type=upload[4],
+                    user_meta=rec.unpack_user_meta(upload[5]),
+                    sys_meta=rec.unpack_sys_meta(upload[6]) if upload[6] else None,
+                    sse=upload[7],
+                    kms_key_id=upload[8],
+                    domain_id=upload[9],
+                    headers=rec.unpack_headers(upload[10])[0],
+                    checksum=object_sum,
+                    extra={
+                        "upload_id": upload_id,
+                        "parts": [[stored[n][2], stored[n][5]] for n in numbers],
+                    },
+                    tags=rec.unpack_extra(upload[10]).get("tags"),
+                    lock=ObjectLockState(
+                        *rec.unpack_extra(upload[10]).get("lock", (None, None, False))
+                    ),
                 ),
+                refs_held=True,
             )
             asked = self.access.take_object_acl(cur, bucket, raw, _acl_slot(upload_id))
             if asked is not None:

@@ -11,8 +11,8 @@ Invariants:
   ``set_bucket_versioning`` refuses anything else), and its lock cannot be
   turned off again;
 - no version row whose lock holds (``ObjectLockState.holds``) is removed:
-  every removal of a version row goes through ``_drop_version_row``
-  (objects.py), which calls ``_check_not_locked`` first. A GOVERNANCE
+  every removal of a version row goes through ``VersionCommitter.drop``
+  (commit.py), which calls ``_check_not_locked`` first. A GOVERNANCE
   retention gives way only to a caller that asked for the bypass
   (``x-amz-bypass-governance-retention``) and holds
   ``s3:BypassGovernanceRetention``; COMPLIANCE and a legal hold never;
@@ -221,7 +221,7 @@ class ObjectLockMixin:
     ) -> None:
         """Raise ``ObjectLocked`` if the version ``row`` may not be removed now.
 
-        Every removal of a version row calls it (``_drop_version_row``): the
+        Every removal of a version row calls it (``VersionCommitter.drop``): the
         API's and the mount's deletes, lifecycle expiry, anything later.
         ``bypass_governance``: the caller asked for the bypass and holds
         ``s3:BypassGovernanceRetention`` (``_may_bypass``)."""
@@ -310,7 +310,7 @@ class ObjectLockMixin:
                         f"{_when(old.until_ns)}: shortening or changing it needs "
                         "s3:BypassGovernanceRetention and the bypass"
                     )
-            row = self._amend_version(cur, row, lock_mode=mode, lock_until=until_ns)
+            row = self.committer.amend(cur, row, lock_mode=mode, lock_until=until_ns)
         return rec.version_from_row(row, is_latest=latest)
 
     @requires(Need("s3:GetObjectRetention"))
@@ -346,7 +346,7 @@ class ObjectLockMixin:
         with self.db.write(durable=ctx.durable) as cur:
             self._require_lock(cur, bucket)
             row, latest = self._resolve(cur, bucket, key, version_id)
-            row = self._amend_version(cur, row, legal_hold=int(bool(on)))
+            row = self.committer.amend(cur, row, legal_hold=int(bool(on)))
         return rec.version_from_row(row, is_latest=latest)
 
     @requires(Need("s3:GetObjectLegalHold"))

@@ -1,6 +1,7 @@
 """Objects: read, write, copy, delete, amend metadata — S3's rules for versions.
 
-A mixin of ``Store`` (see core.py for the invariants every call keeps).
+A mixin of ``Store`` (see core.py for the invariants every call keeps); every
+new version is committed through ``self.committer`` (store/commit.py).
 Conditional requests follow RFC 7232 precedence as S3 applies it.
 """
 
@@ -8,14 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import mimetypes
-import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from objfs.auth.acl import AclSpec
 from objfs.errors import (
     AccessDenied,
-    InternalError,
     InvalidArgument,
     InvalidRequest,
     MethodNotAllowed,
@@ -28,22 +27,21 @@ from objfs.meta import queries as q
 from objfs.store import records as rec
 from objfs.store.access import Need, requires
 from objfs.store.chunking import ChunkedBody, store_stream
+from objfs.store.commit import DELETE_MARKER, NewVersion, VersionCommitter
 from objfs.store.conditions import check_copy_conditions, check_read_conditions, etag_matches
+from objfs.store.extents import ExtentsCache
 from objfs.store.leases import leased
 from objfs.store.limits import MAX_PUT_SIZE
 from objfs.store.names import encode_key
 from objfs.store.parts import part_range
 from objfs.store.ranges import RangeSpec
-from objfs.store.reader import Extents, ObjectReader
+from objfs.store.reader import ObjectReader
 from objfs.store.records import Col
-from objfs.store.refcount import RefChanges, Tally, drop_version, owned, tally_of, tally_refs
 from objfs.store.space import frees_space
 from objfs.store.types import (
     NO_LOCK,
     NULL_VERSION,
-    BucketInfo,
     Checksum,
-    ChunkRef,
     DeleteResult,
     ObjectHeaders,
     ObjectLockState,
@@ -59,10 +57,11 @@ from objfs.store.usermeta import check_user_meta
 if TYPE_CHECKING:
     pass
 
-_UNREAD = object()  # _commit_version: the caller did not read the key's latest row
-
 
 class ObjectsMixin:
+    committer: VersionCommitter  # the one commit path (store/commit.py)
+    extents: ExtentsCache  # decoded manifests by seq (store/extents.py)
+
     # -- reading versions ------------------------------------------------------
 
     def _resolve(
@@ -160,7 +159,7 @@ class ObjectsMixin:
         if part_number is not None:
             range = part_range(info, part_number)  # noqa: A001
         domain = self._domain(row[Col.DOMAIN], sse.customer_key if sse else None, ctx, bucket, key)
-        return ObjectReader(self.chunks, domain, info, self._extents(row), range)
+        return ObjectReader(self.chunks, domain, info, self.extents.of(row), range)
 
     @requires(Need(lambda a: "s3:GetObjectVersion" if a.get("version_id") else "s3:GetObject"))
     def read_range(
@@ -189,7 +188,7 @@ class ObjectsMixin:
         domain = self._domain(row[Col.DOMAIN], sse.customer_key if sse else None, ctx, bucket, key)
         info = rec.version_from_row(row, is_latest=latest)
         end = min(size, offset + length) - 1
-        extents = self._extents(row)
+        extents = self.extents.of(row)
         with ObjectReader(self.chunks, domain, info, extents, (offset, end)) as reader:
             data = reader.read()
         if readahead and end + 1 < size:
@@ -199,32 +198,6 @@ class ObjectsMixin:
                 if ref.chunk_id is not None:
                     self.chunks.prefetch(domain, ref.chunk_id)
         return data
-
-    def _extents(self, row: Sequence[Any]) -> Extents:
-        """The version's manifest with offsets, cached by seq: the mount reads
-        a file 128 KiB at a time, and decoding a 1 GiB manifest per read
-        made sequential reads quadratic. Manifests never change once written."""
-        seq = row[Col.SEQ]
-        cache = self._extents_cache
-        with self._domain_lock:
-            extents = cache.get(seq)
-            if extents is not None:
-                cache.move_to_end(seq)
-                return extents
-        extents = Extents(rec.unpack_manifest(row[Col.MANIFEST]))
-        self._remember_extents(seq, extents)
-        return extents
-
-    def _remember_extents(self, seq: int, extents: Extents) -> None:
-        """Cache the manifest of version ``seq`` (which must be exactly it): a
-        writer's commit hands over what it built, so the next open or read of
-        that version decodes nothing (3k ChunkRefs of a fragmented 1 GiB file
-        cost ~6 ms per decode)."""
-        cache = self._extents_cache
-        with self._domain_lock:
-            cache[seq] = extents
-            while len(cache) > 64:
-                cache.popitem(last=False)
 
     # -- writing versions ------------------------------------------------------
 
@@ -275,29 +248,31 @@ class ObjectsMixin:
         if callable(checksum):
             checksum = checksum()
         if ctx.durable:
-            self._make_durable(stored.manifest, stored.inline)
+            self.committer.make_durable(stored.manifest, stored.inline)
         with self.db.write(durable=ctx.durable) as cur:
             if if_match is not None or if_none_match is not None:
                 check_write_conditions(cur, bucket, raw, key, if_match, if_none_match)
-            return self._commit_version(
+            return self.committer.commit(
                 cur,
                 bucket,
                 raw,
-                manifest=stored.manifest,
-                size=stored.size,
-                etag=stored.md5.hexdigest(),
-                content_type=content_type or "binary/octet-stream",
-                user_meta=user_meta,
-                sys_meta=sys_meta,
-                sse=label,
-                kms_key_id=kms,
-                domain_id=domain.domain_id,
-                inline=stored.inline,
-                headers=headers,
-                checksum=checksum,
-                acl=acl,
-                tags=tags,
-                lock=lock,
+                NewVersion(
+                    manifest=stored.manifest,
+                    size=stored.size,
+                    etag=stored.md5.hexdigest(),
+                    content_type=content_type or "binary/octet-stream",
+                    user_meta=user_meta,
+                    sys_meta=sys_meta,
+                    sse=label,
+                    kms_key_id=kms,
+                    domain_id=domain.domain_id,
+                    inline=stored.inline,
+                    headers=headers,
+                    checksum=checksum,
+                    acl=acl,
+                    tags=tags,
+                    lock=lock,
+                ),
             )
 
     @requires("s3:PutObject")
@@ -308,184 +283,6 @@ class ObjectsMixin:
         the same write with the same arguments and checks; only the access log
         tells it apart (S3's ``REST.POST.OBJECT``)."""
         return self.put_object(ctx, bucket, key, body, **put_args)
-
-    def _commit_version(
-        self,
-        cur: object,
-        bucket: str,
-        raw: bytes,
-        *,
-        manifest: Sequence[ChunkRef],
-        size: int,
-        etag: str,
-        content_type: str,
-        user_meta: dict[str, str] | None,
-        sys_meta: SystemMeta | None,
-        sse: str,
-        kms_key_id: str | None,
-        domain_id: bytes | None,
-        delete_marker: bool = False,
-        refs_held: bool = False,
-        inline: dict[bytes, bytes] | None = None,
-        creator: RequestContext | None = None,
-        base: tuple[int, Sequence[ChunkRef] | None] | None = None,
-        info: BucketInfo | None = None,
-        latest: Sequence[Any] | None | object = _UNREAD,
-        headers: ObjectHeaders | None = None,
-        checksum: Checksum | None = None,
-        extra: dict[str, Any] | None = None,
-        acl: AclSpec | None = None,
-        tags: dict[str, str] | None = None,
-        lock: ObjectLockState = NO_LOCK,
-    ) -> PutResult:
-        """Insert a version (or delete marker) as the key's latest, S3-style.
-
-        Must run inside a write transaction. ``refs_held``: the manifest's
-        chunk references are already counted (multipart parts move over).
-        ``creator``: who writes it, when not the request this thread serves
-        (the version then belongs to them: ``AccessControl.record_creator``).
-        ``inline``: sealed frames of small chunks the manifest names, stored
-        in the database in this transaction (their only home).
-        ``base``: (seq, manifest or None to read it) of the version this one
-        was made from: if that version is still there, of the same domain,
-        the new version owns only the references it adds to it
-        (objfs/store/refcount.py), so the commit of an edit costs the edit.
-        ``info``/``latest``: the bucket and the key's latest version row
-        (None: the key has none) as this transaction read them already.
-        ``acl``: the ACL the request gives the new version (canned or grants).
-        ``tags``/``lock``: the new version's tag set and the Object Lock state
-        the request asked for (none: the bucket's default retention applies).
-        """
-        if info is None:
-            info = self._bucket(cur, bucket)
-        if not delete_marker:  # before any write: it reads the row the request read
-            lock = self._lock_for_new_version(cur, bucket, lock)  # type: ignore[attr-defined]
-        changes = RefChanges()
-        base_seq: int | None = None
-        base_tally: Tally | None = None
-        if base is not None and manifest and not refs_held and domain_id is not None:
-            found = q.base_candidate(cur, base[0])  # type: ignore[arg-type]
-            if found is not None and found[0] == domain_id and not found[1]:
-                base_seq = base[0]
-                base_tally = tally_refs(base[1]) if base[1] is not None else None
-        if info.versioning is Versioning.ENABLED:
-            version_id = rec.new_version_id()
-        else:
-            version_id = NULL_VERSION
-            if latest is None:
-                old = None  # no version at all, so no null one
-            elif latest is not _UNREAD and latest[Col.VERSION_ID] == NULL_VERSION:  # type: ignore[index]
-                old = latest
-            else:
-                old = q.get_version(cur, bucket, raw, NULL_VERSION)  # type: ignore[arg-type]
-            if old is not None:
-                if base_seq is not None and old[Col.SEQ] == base_seq:
-                    # The base itself is replaced: count against its base instead.
-                    base_seq = q.version_base(cur, base_seq)  # type: ignore[arg-type]
-                    base_tally = None
-                self._drop_version_row(cur, old, changes)  # type: ignore[arg-type]
-        if base_seq is not None and base_tally is None:
-            base_tally = tally_of(cur, base_seq)
-        if inline:
-            # Only frames the manifest names: a writer may hand over frames it
-            # sealed and then left out (a block stored whole again); kept, they
-            # would be rows no chunk counts, which gc never collects.
-            named = {r.chunk_id for r in manifest}
-            inline = {cid: frame for cid, frame in inline.items() if cid in named}
-        stored = q.put_inlines(cur, inline.items()) if inline else None  # type: ignore[arg-type]
-        if manifest and not refs_held:
-            assert domain_id is not None
-            mine = tally_refs(manifest)
-            adding = owned(mine, base_tally if base_seq is not None else None)
-            changes.add(adding, mine, domain_id)
-            revived = changes.apply(cur, stored)
-            pending = inline or {}
-            missing = [cid for cid in revived if cid not in pending and not self.chunks.exists(cid)]
-            if missing:
-                raise InternalError(
-                    f"chunk {missing[0].hex()} vanished while the write ran (a concurrent gc?): "
-                    "the write was not committed; retry it"
-                )
-        else:
-            changes.apply(cur, stored)
-            base_seq = None
-        now = time.time_ns()
-        seq = q.add_change(cur, bucket, raw)  # type: ignore[arg-type]
-        q.insert_version(
-            cur,  # type: ignore[arg-type]
-            seq,
-            (
-                bucket,
-                raw,
-                version_id,
-                int(delete_marker),
-                size,
-                etag,
-                now,
-                content_type,
-                rec.pack_user_meta(user_meta),
-                rec.pack_sys_meta(sys_meta),
-                sse,
-                kms_key_id,
-                domain_id,
-                rec.pack_manifest(manifest) if manifest else None,
-                rec.pack_headers(headers, checksum, extra),
-                rec.pack_tags(tags),
-                lock.mode,
-                lock.until_ns,
-                int(lock.legal_hold),
-            ),
-            base_seq,
-        )
-        q.set_latest(cur, bucket, raw, seq, int(delete_marker))  # type: ignore[arg-type]
-        self.access.record_creator(cur, bucket, raw, version_id, creator, acl)
-        return PutResult(
-            version_id,
-            etag,
-            size,
-            seq=seq,
-            last_modified_ns=now,
-            sse=sse,
-            kms_key_id=kms_key_id,
-            checksum=checksum,
-            lock=lock,
-        )
-
-    def _make_durable(
-        self, manifest: Sequence[ChunkRef], inline: dict[bytes, bytes] | None = None
-    ) -> None:
-        """fsync every chunk a durable commit will name, not only new ones:
-        a chunk deduped onto may come from a commit that was not durable.
-        Chunks going inline with this commit are as durable as it is."""
-        pending = inline or {}
-        self.chunks.sync(
-            {r.chunk_id for r in manifest if r.chunk_id is not None and r.chunk_id not in pending}
-        )
-
-    def _drop_version_row(
-        self,
-        cur: object,
-        row: Sequence[object],
-        changes: RefChanges | None = None,
-        *,
-        bypass_governance: bool = False,
-    ) -> None:
-        """Delete a version row: its own references go, versions based on it are
-        rebased onto its base (refcount.py). ``changes``: net them into the
-        caller's transaction-wide changes (else applied here).
-
-        The one way a version row goes: a version whose Object Lock holds is
-        refused here (``ObjectLocked``; store/objectlock.py ``_check_not_locked``).
-        ``bypass_governance``: the caller may bypass GOVERNANCE retention."""
-        self._check_not_locked(row, bypass_governance=bypass_governance)  # type: ignore[attr-defined]
-        apply = changes is None
-        changes = changes or RefChanges()
-        if not row[Col.DM]:
-            drop_version(cur, row[Col.SEQ], row[Col.MANIFEST], row[Col.DOMAIN], changes)  # type: ignore[arg-type]
-        if apply:
-            changes.apply(cur)
-        q.delete_version(cur, row[Col.SEQ])  # type: ignore[arg-type]
-        self.access.forget_object(cur, row[Col.BUCKET], row[Col.KEY], row[Col.VERSION_ID])  # type: ignore[arg-type]
 
     @requires(
         Need(
@@ -604,7 +401,7 @@ class ObjectsMixin:
                 )
             manifest = stored.manifest
         if ctx.durable:
-            self._make_durable(manifest)
+            self.committer.make_durable(manifest)
         with self.db.write(durable=ctx.durable) as cur:
             # The source may have been removed (or, as version "null", replaced)
             # since we read it: its references keep the shared chunks alive.
@@ -613,26 +410,28 @@ class ObjectsMixin:
                 raise NoSuchKey(
                     f"s3://{src_bucket}/{src_key} was deleted or replaced during the copy: retry it"
                 )
-            return self._commit_version(
+            return self.committer.commit(
                 cur,
                 dst_bucket,
                 dst_raw,
-                manifest=manifest,
-                size=row[Col.SIZE],
-                etag=row[Col.ETAG],
-                content_type=content_type or "binary/octet-stream",
-                user_meta=user_meta,
-                sys_meta=sys_meta,
-                sse=label,
-                kms_key_id=kms,
-                domain_id=want_domain.domain_id,
+                NewVersion(
+                    manifest=manifest,
+                    size=row[Col.SIZE],
+                    etag=row[Col.ETAG],
+                    content_type=content_type or "binary/octet-stream",
+                    user_meta=user_meta,
+                    sys_meta=sys_meta,
+                    sse=label,
+                    kms_key_id=kms,
+                    domain_id=want_domain.domain_id,
+                    headers=headers,
+                    checksum=checksum,
+                    acl=acl,
+                    tags=tags,
+                    lock=lock,
+                ),
                 # Same domain: the same chunks, so the copy adds no references.
                 base=(row[Col.SEQ], manifest),
-                headers=headers,
-                checksum=checksum,
-                acl=acl,
-                tags=tags,
-                lock=lock,
             )
 
     # -- deleting ----------------------------------------------------------------
@@ -687,34 +486,20 @@ class ObjectsMixin:
                 return DeleteResult(key, version_id, False)
             if row is None:
                 raise NoSuchVersion(f"no version {version_id!r} of s3://{bucket}/{key}")
-            self._drop_version_row(cur, row, bypass_governance=bypass_governance)
+            self.committer.drop(cur, row, bypass_governance=bypass_governance)
             q.refresh_latest(cur, bucket, raw)  # type: ignore[arg-type]
             q.add_change(cur, bucket, raw)  # type: ignore[arg-type]
             return DeleteResult(key, version_id, bool(row[Col.DM]))
         if info.versioning is Versioning.UNVERSIONED:
             row = q.get_version(cur, bucket, raw, NULL_VERSION)  # type: ignore[arg-type]
             if row is not None:
-                self._drop_version_row(cur, row)
+                self.committer.drop(cur, row)
                 # A bucket never versioned holds only the null version of a key:
                 # none is left to become the latest.
                 q.drop_latest(cur, bucket, raw)  # type: ignore[arg-type]
                 q.add_change(cur, bucket, raw)  # type: ignore[arg-type]
             return DeleteResult(key, None, False)
-        result = self._commit_version(
-            cur,
-            bucket,
-            raw,
-            manifest=(),
-            size=0,
-            etag="",
-            content_type="",
-            user_meta=None,
-            sys_meta=None,
-            sse="none",
-            kms_key_id=None,
-            domain_id=None,
-            delete_marker=True,
-        )
+        result = self.committer.commit(cur, bucket, raw, DELETE_MARKER)
         return DeleteResult(key, result.version_id, True)
 
     @frees_space  # works on a full disk (store/space.py)
@@ -763,17 +548,6 @@ class ObjectsMixin:
 
     # -- metadata in place ---------------------------------------------------------
 
-    def _amend_version(self, cur: Any, row: Sequence[Any], **columns: Any) -> Sequence[Any]:
-        """Change ``columns`` of the version ``row`` in place, no new version:
-        its POSIX attributes or user metadata, tags, or Object Lock state. The
-        key gets a change-feed entry (mounts and caches see it); the row as now
-        stored is returned. The one place a version row is amended."""
-        q.update_version_meta(cur, row[Col.SEQ], **columns)
-        q.add_change(cur, row[Col.BUCKET], row[Col.KEY])
-        amended = q.get_version(cur, row[Col.BUCKET], row[Col.KEY], row[Col.VERSION_ID])
-        assert amended is not None
-        return amended
-
     @requires(Need("s3:PutObject", version=None))
     def update_sys_meta(
         self,
@@ -787,7 +561,7 @@ class ObjectsMixin:
         """Amend POSIX attributes of a version in place: no new version."""
         with self.db.write(durable=ctx.durable) as cur:
             row, latest = self._resolve(cur, bucket, key, version_id)
-            row = self._amend_version(cur, row, sys_meta=rec.pack_sys_meta(sys_meta))
+            row = self.committer.amend(cur, row, sys_meta=rec.pack_sys_meta(sys_meta))
         return rec.version_from_row(row, is_latest=latest)
 
     @requires("s3:PutObject")
@@ -800,7 +574,7 @@ class ObjectsMixin:
         with self.db.write(durable=ctx.durable) as cur:
             row, latest = self._resolve(cur, bucket, key, None)
             self._check_not_locked(row)  # type: ignore[attr-defined]
-            row = self._amend_version(cur, row, user_meta=rec.pack_user_meta(user_meta))
+            row = self.committer.amend(cur, row, user_meta=rec.pack_user_meta(user_meta))
         return rec.version_from_row(row, is_latest=latest)
 
 

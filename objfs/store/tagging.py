@@ -160,7 +160,7 @@ class TaggingMixin:
     ) -> ObjectVersion:
         with self.db.write(durable=ctx.durable) as cur:
             row, latest = self._resolve(cur, bucket, key, version_id)
-            row = self._amend_version(cur, row, tags=rec.pack_tags(tags))
+            row = self.committer.amend(cur, row, tags=rec.pack_tags(tags))
         return rec.version_from_row(row, is_latest=latest)
 
     # -- bucket tags ---------------------------------------------------------------

@@ -44,7 +44,9 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from objfs.chunks.store import INLINE_MAX
@@ -56,7 +58,9 @@ from objfs.store.reader import Extents, read_piece, read_slice
 from objfs.store.types import ChunkRef, ObjectVersion, PutResult, RequestContext, SystemMeta
 
 if TYPE_CHECKING:
-    from objfs.store.core import Store
+    from objfs.chunks.store import ChunkStore
+    from objfs.store.accesslog import AccessLog
+    from objfs.store.extents import ExtentsCache
 
 MAX_FILE_SIZE = 5 << 40  # S3's object size limit
 PAGE = 4096  # granularity of in-place edits
@@ -94,10 +98,31 @@ class _Parts:
         return bytearray(b"".join(self.parts))
 
 
+@dataclass(slots=True, frozen=True)
+class WriterDeps:
+    """What a writer uses of the store, handed over when it is opened.
+
+    ``commit_manifest``: the mount's commit of a manifest the writer stored
+    (store/mountops.py: it checks s3:PutObject and commits through the
+    store's ``VersionCommitter``); ``make_durable``: fsync the chunks a
+    durable commit names; ``extents``: the cache a commit hands its
+    manifest to; ``access_log``: where a commit's record goes;
+    ``require_room``: the free-space floor (store/space.py).
+    """
+
+    chunks: ChunkStore
+    chunk_size: int
+    require_room: Callable[[], None]
+    make_durable: Callable[[Sequence[ChunkRef], dict[bytes, bytes] | None], None]
+    commit_manifest: Callable[..., ObjectVersion]
+    extents: ExtentsCache
+    access_log: AccessLog
+
+
 class ObjectWriter:
     def __init__(
         self,
-        store: Store,
+        deps: WriterDeps,
         bucket: str,
         key: str,
         domain: Domain,
@@ -112,13 +137,14 @@ class ObjectWriter:
         base_seq: int | None = None,
         if_latest: bool = True,
     ) -> None:
-        self.store = store
+        self._deps = deps
+        self._chunks = deps.chunks
         self.bucket = bucket
         self.key = key
         self.domain = domain
         self.sse = sse
         self.kms_key_id = kms_key_id
-        self.block = store.chunk_size
+        self.block = deps.chunk_size
         self.max_dirty = max_dirty
         self._lock = threading.RLock()
         # The writer lease covers chunks stored and not yet committed (leases.py).
@@ -171,7 +197,7 @@ class ObjectWriter:
             pos = 0
             for ref, lo, hi in self._base.pieces(start, end):
                 if ref.chunk_id is not None:
-                    data = read_slice(self.store.chunks, self._base_domain, ref, lo, hi)
+                    data = read_slice(self._chunks, self._base_domain, ref, lo, hi)
                     out[pos : pos + hi - lo] = data
                 pos += hi - lo
         return out
@@ -204,7 +230,7 @@ class ObjectWriter:
         if ref is not None:
             if ref.chunk_id is None:
                 return bytearray()
-            return bytearray(read_piece(self.store.chunks, self.domain, ref))
+            return bytearray(read_piece(self._chunks, self.domain, ref))
         pages = self._overlay.get(index, {})
         if len(pages) == self.block // PAGE:  # every page written: no need for the base
             return bytearray(b"".join(pages[p] for p in range(len(pages))))
@@ -304,14 +330,14 @@ class ObjectWriter:
             elif all(is_zero(p[:PAGE]) and is_zero(p) for p in buf.parts):
                 return ChunkRef(None, length)
             else:
-                chunk_id, _new = self.store.chunks.put_parts(self.domain, buf.parts)
+                chunk_id, _new = self._chunks.put_parts(self.domain, buf.parts)
                 return ChunkRef(chunk_id, length)
         if len(buf) < length:
             buf = bytes(buf) + bytes(length - len(buf))
         if is_zero(buf, length):
             return ChunkRef(None, length)
         with memoryview(buf) as view:
-            chunk_id, _new = self.store.chunks.put(
+            chunk_id, _new = self._chunks.put(
                 self.domain, view[:length] if len(buf) > length else view
             )
         return ChunkRef(chunk_id, length)
@@ -324,7 +350,7 @@ class ObjectWriter:
             data += bytes(length - len(data))
         if is_zero(data):
             return ChunkRef(None, length)
-        chunk_id, frame = self.store.chunks.seal_inline(self.domain, data)
+        chunk_id, frame = self._chunks.seal_inline(self.domain, data)
         self._inline[chunk_id] = frame
         return ChunkRef(chunk_id, length)
 
@@ -595,17 +621,17 @@ class ObjectWriter:
         user_meta: dict[str, str] | None = None,
     ) -> PutResult:
         """Commit the current content as a new version of the key."""
-        self.store.space.require_room()  # new data stops at the free-space floor
+        self._deps.require_room()  # new data stops at the free-space floor
         with self._lock:
             manifest = self._manifest()
             if ctx.durable:
-                self.store._make_durable(manifest, self._inline)
+                self._deps.make_durable(manifest, self._inline)
             # The commit is the mount's PUT: one server-access-log record.
             started_ns, started_mono = time.time_ns(), time.monotonic_ns()
             where = {"bucket": self.bucket, "key": self.key}
             seen: dict = {}  # the bucket row the commit's check read: the log needs no read
             try:
-                version = self.store._commit_manifest(
+                version = self._deps.commit_manifest(
                     ctx,
                     self.bucket,
                     self.key,
@@ -623,15 +649,15 @@ class ObjectWriter:
                     if_latest=self._base_seq if self._if_latest else None,
                 )
             except Exception as err:
-                self.store.access_log.record(
+                self._deps.access_log.record(
                     ctx, "commit_manifest", (), where, seen, started_ns, started_mono, None, err
                 )
                 raise
-            self.store.access_log.record(
+            self._deps.access_log.record(
                 ctx, "commit_manifest", (), where, seen, started_ns, started_mono, version
             )
             self._set_base(manifest, self.size, self.domain, version.seq)
-            self.store._remember_extents(version.seq, self._base)  # the next open decodes nothing
+            self._deps.extents.remember(version.seq, self._base)  # the next open decodes nothing
             if self._intent is not None:
                 self._intent.renew()  # all stored so far is referenced now
             self.dirty = False
