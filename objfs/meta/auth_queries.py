@@ -188,10 +188,6 @@ def set_bucket_config(cur: sqlite3.Cursor, bucket: str, config: bytes | None) ->
     cur.execute("UPDATE buckets SET config = ? WHERE name = ?", (config, bucket))
 
 
-def set_bucket_mfa_delete(cur: sqlite3.Cursor, bucket: str, enabled: bool) -> None:
-    cur.execute("UPDATE buckets SET mfa_delete = ? WHERE name = ?", (int(enabled), bucket))
-
-
 # -- object owners and ACLs -------------------------------------------------------
 
 
@@ -238,14 +234,6 @@ def get_mfa_device(cur: sqlite3.Cursor, serial: str) -> Row | None:
         "SELECT serial, principal, secret, last_step, created FROM mfa_devices WHERE serial = ?",
         (serial,),
     ).fetchone()
-
-
-def mfa_devices_of(cur: sqlite3.Cursor, principal: str) -> list[Row]:
-    return cur.execute(
-        "SELECT serial, principal, secret, last_step, created FROM mfa_devices "
-        "WHERE principal = ? ORDER BY created",
-        (principal,),
-    ).fetchall()
 
 
 def set_mfa_last_step(cur: sqlite3.Cursor, serial: str, step: int) -> None:

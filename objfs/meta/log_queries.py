@@ -76,10 +76,6 @@ def backlogs(cur: sqlite3.Cursor) -> list[Row]:
     ).fetchall()
 
 
-def oldest_pending(cur: sqlite3.Cursor) -> int | None:
-    return cur.execute("SELECT min(created) FROM access_log_pending").fetchone()[0]
-
-
 def pending_batch(cur: sqlite3.Cursor, bucket: str, prefix: str, limit: int) -> list[Row]:
     """``(id, line)`` of the oldest ``limit`` records for one target, in capture order."""
     return cur.execute(

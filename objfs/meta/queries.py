@@ -231,15 +231,11 @@ def version_manifest(cur: sqlite3.Cursor, seq: int) -> bytes | None:
     return None if row is None else row[0]
 
 
-def version_children(cur: sqlite3.Cursor, seq: int) -> list[tuple[int, bytes | None]]:
-    """(seq, manifest) of the versions whose base is ``seq``."""
-    return cur.execute("SELECT seq, manifest FROM versions WHERE base_seq = ?", (seq,)).fetchall()
-
-
 def version_family(
     cur: sqlite3.Cursor, seq: int
 ) -> tuple[int | None, list[tuple[int, bytes | None]]]:
-    """``version_base`` and ``version_children`` of ``seq`` in one statement."""
+    """``version_base`` of ``seq`` and (seq, manifest) of the versions whose base
+    is ``seq``, in one statement."""
     base: int | None = None
     children: list[tuple[int, bytes | None]] = []
     for child, value, manifest in cur.execute(
@@ -518,10 +514,6 @@ def version_seq_top(cur: sqlite3.Cursor) -> tuple[int, int]:
     return cur.execute("SELECT COALESCE(MAX(seq), 0) FROM versions").fetchone()[0], changes
 
 
-def inline_ids(cur: sqlite3.Cursor) -> set[bytes]:
-    return {row[0] for row in cur.execute("SELECT chunk_id FROM inline_chunks")}
-
-
 def chunk_rows(cur: sqlite3.Cursor) -> dict[bytes, tuple[bytes, int, int]]:
     """chunk_id -> (domain_id, refs, length)."""
     return {
@@ -786,14 +778,6 @@ def drop_lease(cur: sqlite3.Cursor, lease_id: str) -> None:
 
 def drop_expired_leases(cur: sqlite3.Cursor, now_ns: int) -> int:
     return cur.execute("DELETE FROM leases WHERE expires <= ?", (now_ns,)).rowcount
-
-
-def oldest_live_lease(cur: sqlite3.Cursor, now_ns: int, exclude: str = "") -> int | None:
-    """The smallest ``since`` of the leases live at ``now_ns``, but ``exclude`` (None: none)."""
-    row = cur.execute(
-        "SELECT MIN(since) FROM leases WHERE expires > ? AND lease_id != ?", (now_ns, exclude)
-    ).fetchone()
-    return None if row is None or row[0] is None else int(row[0])
 
 
 def list_leases(cur: sqlite3.Cursor) -> list[Row]:
