@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING, Any
 from objfs.errors import InvalidBucketState, NoSuchLifecycleConfiguration, ObjfsError
 from objfs.meta import log_queries as lq
 from objfs.meta import queries as q
+from objfs.meta.db import Cursor
 from objfs.store import records as rec
 from objfs.store.access import Need, owner_only, requires
 from objfs.store.expiry_rules import (
@@ -207,7 +208,7 @@ class LifecycleMixin:
         with self.db.write(durable=True) as cur:
             self._set_config(cur, bucket, lifecycle=None)
 
-    def _lifecycle_rules(self: Store, cur: Any, bucket: str) -> tuple[LifecycleRule, ...]:
+    def _lifecycle_rules(self: Store, cur: Cursor, bucket: str) -> tuple[LifecycleRule, ...]:
         stored = self._config(cur, bucket).get("lifecycle")
         return parse_rules(stored) if stored else ()
 
@@ -351,7 +352,7 @@ class LifecycleMixin:
                 self._lifecycle_log(cur, info, DELETE_UPLOAD, key, None)
 
     def _lifecycle_log(
-        self: Store, cur: Any, info: BucketInfo, operation: str, key: str, version: str | None
+        self: Store, cur: Cursor, info: BucketInfo, operation: str, key: str, version: str | None
     ) -> None:
         """The access-log record of one lifecycle change, in the change's transaction."""
         target = self._config(cur, info.name).get("logging")

@@ -26,10 +26,11 @@ import os
 import threading
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Final
 
 import msgpack
 
+from objfs.meta.rows import VersionRow
 from objfs.store.types import (
     Checksum,
     ChunkRef,
@@ -197,8 +198,9 @@ def unpack_tags(blob: bytes | None) -> dict[str, str]:
     return dict(msgpack.unpackb(blob, raw=False)) if blob else {}
 
 
-def version_from_row(row: Sequence[Any], *, is_latest: bool) -> ObjectVersion:
-    """Build an ObjectVersion from a ``queries.VERSION_COLUMNS`` row."""
+def version_from_row(row: VersionRow | tuple[Any, ...], *, is_latest: bool) -> ObjectVersion:
+    """Build an ObjectVersion from a ``queries.VERSION_COLUMNS`` row (a
+    ``VersionRow``; plain tuples until every caller types its rows)."""
     (
         seq,
         bucket,
@@ -248,8 +250,26 @@ def version_from_row(row: Sequence[Any], *, is_latest: bool) -> ObjectVersion:
 
 
 class Col:
-    """Indexes into a ``queries.VERSION_COLUMNS`` row."""
+    """Indexes into a ``VersionRow`` (``queries.VERSION_COLUMNS``). Final, so
+    the type checker reads ``row[Col.KEY]`` as the field's own type."""
 
-    SEQ, BUCKET, KEY, VERSION_ID, DM, SIZE, ETAG, CREATED, CTYPE = range(9)
-    UMETA, SMETA, SSE, KMS, DOMAIN, MANIFEST, HEADERS = range(9, 16)
-    TAGS, LOCK_MODE, LOCK_UNTIL, LEGAL_HOLD = range(16, 20)
+    SEQ: Final = 0
+    BUCKET: Final = 1
+    KEY: Final = 2
+    VERSION_ID: Final = 3
+    DM: Final = 4
+    SIZE: Final = 5
+    ETAG: Final = 6
+    CREATED: Final = 7
+    CTYPE: Final = 8
+    UMETA: Final = 9
+    SMETA: Final = 10
+    SSE: Final = 11
+    KMS: Final = 12
+    DOMAIN: Final = 13
+    MANIFEST: Final = 14
+    HEADERS: Final = 15
+    TAGS: Final = 16
+    LOCK_MODE: Final = 17
+    LOCK_UNTIL: Final = 18
+    LEGAL_HOLD: Final = 19
