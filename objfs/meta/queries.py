@@ -752,7 +752,9 @@ def newest_latest(cur: Cursor, bucket: str, start: bytes, upper: bytes | None) -
         "WHERE o.bucket = ? AND o.delete_marker = 0 AND o.key >= ?"
         + (" AND o.key < ?" if upper is not None else "")
     )
-    args: list[object] = [bucket, start] + ([upper] if upper is not None else [])
+    args: list[object] = [bucket, start]
+    if upper is not None:
+        args.append(upper)
     return cur.execute(sql, args).fetchone()[0]
 
 

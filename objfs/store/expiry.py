@@ -274,6 +274,7 @@ class LifecycleMixin:
                 keys.setdefault(row[Col.KEY], []).append(row)
             if len(rows) == PAGE and len(keys) > 1:
                 keys.pop(rows[-1][Col.KEY])
+            key_rows: list[Any] | None
             for raw, key_rows in keys.items():
                 if len(rows) == PAGE and len(keys) == 1:
                     key_rows = None  # one key fills the page: read it whole

@@ -160,6 +160,7 @@ class ListingMixin:
         fetch_owner: bool = False,
     ) -> ListResult:
         max_keys, raw_prefix, delim, upper = _scope(prefix, delimiter, max_keys)
+        cursor: bytes | None  # None: past every key
         if continuation_token:
             cursor, inclusive = _untoken(continuation_token)
         elif start_after and start_after.encode("utf-8") >= raw_prefix:

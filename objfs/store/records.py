@@ -108,7 +108,7 @@ def _pack_time(ns: int) -> int | list[int]:
 def _unpack_time(value: Any) -> int | None:
     if isinstance(value, list):
         return int(value[0]) * 1_000_000_000 + int(value[1])
-    return value  # type: ignore[no-any-return]
+    return value
 
 
 def pack_sys_meta(meta: SystemMeta | None) -> bytes | None:
@@ -129,12 +129,11 @@ def unpack_sys_meta(blob: bytes | None) -> SystemMeta:
     if not blob:
         return _NO_SYS_META
     values = msgpack.unpackb(blob, raw=False)
-    return SystemMeta(
-        **{
-            name: _unpack_time(values.get(name)) if name in _TIME_FIELDS else values.get(name)
-            for name in _SYS_FIELDS
-        }
-    )
+    fields: dict[str, Any] = {
+        name: _unpack_time(values.get(name)) if name in _TIME_FIELDS else values.get(name)
+        for name in _SYS_FIELDS
+    }
+    return SystemMeta(**fields)
 
 
 def pack_user_meta(meta: dict[str, str] | None) -> bytes | None:
