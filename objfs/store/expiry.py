@@ -371,11 +371,11 @@ class LifecycleMixin:
                 operation=operation,
                 key=key,
                 request_uri=None,
-                http_status=None,  # type: ignore[arg-type]  # S3 writes "-"
+                http_status=None,  # S3 writes "-"
                 error_code=None,
                 bytes_sent=0,
                 object_size=None,
-                total_time_ms=None,  # type: ignore[arg-type]
+                total_time_ms=None,
                 turn_around_ms=None,
                 referer=None,
                 user_agent=None,

@@ -49,11 +49,11 @@ class LogRecord:
     operation: str
     key: str | None
     request_uri: str | None
-    http_status: int
+    http_status: int | None  # None: "-" (a lifecycle action has none)
     error_code: str | None
     bytes_sent: int | None
     object_size: int | None
-    total_time_ms: int
+    total_time_ms: int | None
     turn_around_ms: int | None
     referer: str | None
     user_agent: str | None
