@@ -23,9 +23,15 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from objfs.auth import sigv2, sigv4
-from objfs.errors import AccessDenied, InvalidPolicyDocument, SignatureDoesNotMatch
+from objfs.errors import (
+    AccessDenied,
+    InvalidPolicyDocument,
+    ObjfsError,
+    SignatureDoesNotMatch,
+)
 
 SIGNATURE_MISMATCH = (
     "The request signature we calculated does not match the signature you provided. "
@@ -39,11 +45,11 @@ EXEMPT_PREFIXES = ("x-ignore-", "x-amz-checksum-")
 _EXPIRATION = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?Z")
 
 
-def _invalid(message: str) -> InvalidPolicyDocument:
+def _invalid(message: str) -> ObjfsError:
     return InvalidPolicyDocument(f"Invalid Policy: {message}")
 
 
-def _refused(message: str) -> AccessDenied:
+def _refused(message: str) -> ObjfsError:
     return AccessDenied(f"Invalid according to Policy: {message}", public=True)
 
 
@@ -125,7 +131,8 @@ def _expiration(value: object) -> datetime:
     if m is None:
         raise _invalid(f"Invalid 'expiration' value: '{value}'")
     try:
-        return datetime(*(int(g) for g in m.groups()[:6]), tzinfo=UTC)
+        year, month, day, hour, minute, second = (int(g) for g in m.groups()[:6])
+        return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
     except ValueError:
         raise _invalid(f"Invalid 'expiration' value: '{value}'") from None
 
@@ -194,8 +201,8 @@ def sign_v4(
         "x-amz-credential": credential,
         "x-amz-date": date,
     }
-    doc = dict(policy)
-    doc["conditions"] = [*list(doc.get("conditions", [])), *({k: v} for k, v in fields.items())]  # type: ignore[call-overload]
+    doc: dict[str, Any] = dict(policy)  # JSON: conditions is a list
+    doc["conditions"] = [*list(doc.get("conditions", [])), *({k: v} for k, v in fields.items())]
     policy_b64 = base64.b64encode(json.dumps(doc).encode()).decode()
     key = sigv4.signing_key(secret_key, date[:8], region, "s3")
     return {**fields, "policy": policy_b64, "x-amz-signature": sigv4.signature(key, policy_b64)}

@@ -81,8 +81,9 @@ import ctypes
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, TypeAlias
 
 import blake3
 import zstandard
@@ -143,7 +144,11 @@ def _check_id(chunk_id: bytes) -> str:
     return chunk_id.hex()
 
 
-def _segments_of(whole: memoryview) -> list[memoryview]:
+# A decoded segment: bytes, or a slice of the buffer a whole chunk was decoded into.
+Segment: TypeAlias = bytes | memoryview
+
+
+def _segments_of(whole: memoryview) -> list[Segment]:
     """The segments of a chunk decoded whole, as slices of its buffer.
 
     A cached segment that is a ``memoryview`` is always such a slice: segment
@@ -165,7 +170,7 @@ class ChunkStore:
         self.backend = backend
         self.compress = compress
         # Decoded segments recently read, by (domain id, chunk id, index).
-        self._cache: OrderedDict[tuple[bytes, bytes, int], bytes] = OrderedDict()
+        self._cache: OrderedDict[tuple[bytes, bytes, int], Segment] = OrderedDict()
         self._cache_size = 0
         self._cache_max = cache_bytes
         self._cache_lock = threading.Lock()
@@ -214,7 +219,7 @@ class ChunkStore:
                 self._keys[cache_key] = keys
         return keys
 
-    def _worth_compressing(self, data: bytes | memoryview | frame_v2.Segments) -> bool:
+    def _worth_compressing(self, data: bytes | bytearray | memoryview | frame_v2.Segments) -> bool:
         """Cheap probe: compress a few samples before paying for the whole chunk.
 
         Already-compressed data (media, archives) is the bulk of large files;
@@ -239,7 +244,7 @@ class ChunkStore:
 
     # ---- ids -------------------------------------------------------------------------
 
-    def chunk_id(self, domain: Domain, data: bytes | memoryview) -> bytes:
+    def chunk_id(self, domain: Domain, data: bytes | bytearray | memoryview) -> bytes:
         """Keyed BLAKE3 of ``data`` in ``domain``: the chunk's 32-byte id."""
         return blake3.blake3(data, key=self._domain_keys(domain).id_key).digest()
 
@@ -383,7 +388,7 @@ class ChunkStore:
 
     def _decode_segments(
         self, domain: Domain, chunk_id: bytes, raw: bytes | memoryview, *, verify_id: bool
-    ) -> list[bytes]:
+    ) -> list[Segment]:
         hexid = chunk_id.hex()
         layout = self._open_layout(raw, chunk_id)
         if layout is None:
@@ -410,9 +415,7 @@ class ChunkStore:
         )
         return memoryview(buf).toreadonly()
 
-    def _remember(
-        self, domain_id: bytes, chunk_id: bytes, segments: dict[int, bytes] | dict[int, memoryview]
-    ) -> None:
+    def _remember(self, domain_id: bytes, chunk_id: bytes, segments: Mapping[int, Segment]) -> None:
         if not self._cache_max:
             return
         cache = self._cache
@@ -431,14 +434,16 @@ class ChunkStore:
                     # A slice of a whole decoded chunk: its siblings go too,
                     # so the buffer they share is freed, not kept alive by a
                     # recently used segment while counted as 64 KiB.
-                    whole = seg.obj
+                    whole: Any = seg.obj  # the buffer the chunk was decoded into
                     for index in range(max(1, -(-len(whole) // SEGMENT))):
                         sib = cache.get((did, cid, index))
                         if type(sib) is memoryview and sib.obj is whole:
                             del cache[(did, cid, index)]
                             self._cache_size -= len(sib)
 
-    def _cached(self, domain_id: bytes, chunk_id: bytes, first: int, last: int) -> dict[int, bytes]:
+    def _cached(
+        self, domain_id: bytes, chunk_id: bytes, first: int, last: int
+    ) -> dict[int, Segment]:
         out = {}
         with self._cache_lock:
             for index in range(first, last + 1):
@@ -483,7 +488,7 @@ class ChunkStore:
             # A slice of the whole decoded chunk (``_segments_of``): the range
             # is one slice of its buffer, whichever decode cached the others
             # (a chunk's bytes are the same in every authenticated decode).
-            whole = s0.obj
+            whole: Any = s0.obj
             if hi > len(whole):
                 return None  # short: let ``read`` report the damage
             return memoryview(whole).toreadonly()[lo:hi]
@@ -679,7 +684,7 @@ class ChunkStore:
             def load() -> None:
                 started.wait()
                 try:
-                    raw = self._inline_frame(chunk_id, length)
+                    raw: bytes | memoryview | None = self._inline_frame(chunk_id, length)
                     if raw is None:
                         # Decoded at once in this thread, and nothing keeps it.
                         raw = self.backend.get_streaming(_check_id(chunk_id))

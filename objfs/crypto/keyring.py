@@ -43,6 +43,7 @@ import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import msgpack
 from cryptography.exceptions import InvalidTag
@@ -53,6 +54,8 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from objfs.errors import AccessDenied, IntegrityError, InvalidArgument, InvalidRequest
 
 log = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
 
 KEY_LEN = 32
 NONCE_LEN = 12
@@ -131,7 +134,7 @@ def _unwrap(kek: bytes, domain_id: bytes, rec: dict[str, object], what: str) -> 
     return dek
 
 
-def _field(rec: dict[str, object], name: str, typ: type, domain_id: bytes) -> object:
+def _field(rec: dict[str, object], name: str, typ: type[_T], domain_id: bytes) -> _T:
     value = rec.get(name)
     if not isinstance(value, typ):
         raise IntegrityError(
@@ -313,13 +316,13 @@ class Keyring:
         kind = rec["kind"]
         if kind == KIND_NONE:
             id_key = _field(rec, "id_key", bytes, domain_id)
-            return Domain(domain_id, KIND_NONE, id_key, None)  # type: ignore[arg-type]
+            return Domain(domain_id, KIND_NONE, id_key, None)
         if kind == KIND_SSE_C:
             raise InvalidRequest("object is SSE-C encrypted: supply its key")
         if kind == KIND_KMS:
             raise InvalidArgument("aws:kms domains are opened through the KMS (open_kms_domain)")
         kcv = _field(rec, "kcv", bytes, domain_id)
-        if not hmac.compare_digest(kcv, self._kcv):  # type: ignore[arg-type]
+        if not hmac.compare_digest(kcv, self._kcv):
             raise AccessDenied("master key does not match this store")
         dek = _unwrap(self._kek, domain_id, rec, "the master key")
         return _domain_from_dek(domain_id, KIND_SSE_S3, dek)
@@ -353,9 +356,9 @@ class Keyring:
         customer_key = _check_customer_key(customer_key)
         salt = _field(rec, "salt", bytes, domain_id)
         verifier = _field(rec, "verifier", bytes, domain_id)
-        if not hmac.compare_digest(hmac_sha256(customer_key, salt), verifier):  # type: ignore[arg-type]
+        if not hmac.compare_digest(hmac_sha256(customer_key, salt), verifier):
             raise AccessDenied("the SSE-C key does not match the key the object was written with")
-        kek = hkdf(customer_key, b"objfs ssec kek", salt=salt)  # type: ignore[arg-type]
+        kek = hkdf(customer_key, b"objfs ssec kek", salt=salt)
         dek = _unwrap(kek, domain_id, rec, "the SSE-C key")
         return _domain_from_dek(domain_id, KIND_SSE_C, dek)
 
@@ -405,7 +408,7 @@ class Keyring:
             raise InvalidRequest(f"domain {domain_id.hex()} is not an aws:kms domain")
         key_id = _field(rec, "kms_key", str, domain_id)
         version = _field(rec, "kms_version", int, domain_id)
-        dek = _unwrap(kek_for(key_id, version), domain_id, rec, f"KMS key {key_id}")  # type: ignore[arg-type]
+        dek = _unwrap(kek_for(key_id, version), domain_id, rec, f"KMS key {key_id}")
         return _domain_from_dek(domain_id, KIND_KMS, dek)
 
 

@@ -19,10 +19,8 @@ changes; this module only knows how rows are laid out.
 
 from __future__ import annotations
 
-import sqlite3
-from typing import Any
-
-Row = tuple[Any, ...]
+from objfs.meta.db import Cursor
+from objfs.meta.rows import AccessKeyRow, BucketAccessRow, MfaDeviceRow, ObjectAclRow, UserRow
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (
@@ -63,7 +61,7 @@ CREATE TABLE IF NOT EXISTS mfa_devices (
 """
 
 
-def has_schema(cur: sqlite3.Cursor) -> bool:
+def has_schema(cur: Cursor) -> bool:
     row = cur.execute(
         "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN "
         "('users', 'access_keys', 'user_policies', 'object_acls', 'mfa_devices')"
@@ -71,7 +69,7 @@ def has_schema(cur: sqlite3.Cursor) -> bool:
     return row[0] == 5
 
 
-def ensure_schema(cur: sqlite3.Cursor) -> None:
+def ensure_schema(cur: Cursor) -> None:
     for statement in SCHEMA.split(";"):
         if statement.strip():
             cur.execute(statement)
@@ -79,77 +77,82 @@ def ensure_schema(cur: sqlite3.Cursor) -> None:
 
 # -- users ---------------------------------------------------------------------
 
-USER_COLUMNS = "name, canonical_id, display_name, created"
+USER_COLUMNS = ", ".join(UserRow._fields)
 
 
-def insert_user(cur: sqlite3.Cursor, name: str, canonical_id: str, display: str, now: int) -> None:
+def insert_user(cur: Cursor, name: str, canonical_id: str, display: str, now: int) -> None:
     cur.execute(
         f"INSERT INTO users ({USER_COLUMNS}) VALUES (?, ?, ?, ?)",
         (name, canonical_id, display, now),
     )
 
 
-def get_user(cur: sqlite3.Cursor, name: str) -> Row | None:
-    return cur.execute(f"SELECT {USER_COLUMNS} FROM users WHERE name = ?", (name,)).fetchone()
+def get_user(cur: Cursor, name: str) -> UserRow | None:
+    row = cur.execute(f"SELECT {USER_COLUMNS} FROM users WHERE name = ?", (name,)).fetchone()
+    return None if row is None else UserRow._make(row)
 
 
-def user_by_canonical_id(cur: sqlite3.Cursor, canonical_id: str) -> Row | None:
-    return cur.execute(
+def user_by_canonical_id(cur: Cursor, canonical_id: str) -> UserRow | None:
+    row = cur.execute(
         f"SELECT {USER_COLUMNS} FROM users WHERE canonical_id = ?", (canonical_id,)
     ).fetchone()
+    return None if row is None else UserRow._make(row)
 
 
-def list_users(cur: sqlite3.Cursor) -> list[Row]:
-    return cur.execute(f"SELECT {USER_COLUMNS} FROM users ORDER BY name").fetchall()
+def list_users(cur: Cursor) -> list[UserRow]:
+    rows = cur.execute(f"SELECT {USER_COLUMNS} FROM users ORDER BY name").fetchall()
+    return list(map(UserRow._make, rows))
 
 
-def delete_user(cur: sqlite3.Cursor, name: str) -> None:
+def delete_user(cur: Cursor, name: str) -> None:
     cur.execute("DELETE FROM access_keys WHERE user_name = ?", (name,))
     cur.execute("DELETE FROM user_policies WHERE user_name = ?", (name,))
     cur.execute("DELETE FROM users WHERE name = ?", (name,))
 
 
-def buckets_owned_by(cur: sqlite3.Cursor, name: str) -> list[str]:
+def buckets_owned_by(cur: Cursor, name: str) -> list[str]:
     return [r[0] for r in cur.execute("SELECT name FROM buckets WHERE owner = ?", (name,))]
 
 
 # -- access keys ---------------------------------------------------------------
 
-KEY_COLUMNS = "key_id, user_name, secret, status, created"
+KEY_COLUMNS = ", ".join(AccessKeyRow._fields)
 
 
-def insert_access_key(cur: sqlite3.Cursor, key_id: str, user: str, sealed: bytes, now: int) -> None:
+def insert_access_key(cur: Cursor, key_id: str, user: str, sealed: bytes, now: int) -> None:
     cur.execute(
         f"INSERT INTO access_keys ({KEY_COLUMNS}) VALUES (?, ?, ?, 'Active', ?)",
         (key_id, user, sealed, now),
     )
 
 
-def get_access_key(cur: sqlite3.Cursor, key_id: str) -> Row | None:
-    return cur.execute(
+def get_access_key(cur: Cursor, key_id: str) -> AccessKeyRow | None:
+    row = cur.execute(
         f"SELECT {KEY_COLUMNS} FROM access_keys WHERE key_id = ?", (key_id,)
     ).fetchone()
+    return None if row is None else AccessKeyRow._make(row)
 
 
-def list_access_keys(cur: sqlite3.Cursor, user: str) -> list[Row]:
-    return cur.execute(
+def list_access_keys(cur: Cursor, user: str) -> list[AccessKeyRow]:
+    rows = cur.execute(
         f"SELECT {KEY_COLUMNS} FROM access_keys WHERE user_name = ? ORDER BY created, key_id",
         (user,),
     ).fetchall()
+    return list(map(AccessKeyRow._make, rows))
 
 
-def set_access_key_status(cur: sqlite3.Cursor, key_id: str, status: str) -> None:
+def set_access_key_status(cur: Cursor, key_id: str, status: str) -> None:
     cur.execute("UPDATE access_keys SET status = ? WHERE key_id = ?", (status, key_id))
 
 
-def delete_access_key(cur: sqlite3.Cursor, key_id: str) -> None:
+def delete_access_key(cur: Cursor, key_id: str) -> None:
     cur.execute("DELETE FROM access_keys WHERE key_id = ?", (key_id,))
 
 
 # -- identity policies -----------------------------------------------------------
 
 
-def put_user_policy(cur: sqlite3.Cursor, user: str, name: str, document: str) -> None:
+def put_user_policy(cur: Cursor, user: str, name: str, document: str) -> None:
     cur.execute(
         "INSERT INTO user_policies (user_name, name, document) VALUES (?, ?, ?) "
         "ON CONFLICT (user_name, name) DO UPDATE SET document = excluded.document",
@@ -157,20 +160,20 @@ def put_user_policy(cur: sqlite3.Cursor, user: str, name: str, document: str) ->
     )
 
 
-def get_user_policy(cur: sqlite3.Cursor, user: str, name: str) -> str | None:
+def get_user_policy(cur: Cursor, user: str, name: str) -> str | None:
     row = cur.execute(
         "SELECT document FROM user_policies WHERE user_name = ? AND name = ?", (user, name)
     ).fetchone()
     return None if row is None else row[0]
 
 
-def list_user_policies(cur: sqlite3.Cursor, user: str) -> list[tuple[str, str]]:
+def list_user_policies(cur: Cursor, user: str) -> list[tuple[str, str]]:
     return cur.execute(
         "SELECT name, document FROM user_policies WHERE user_name = ? ORDER BY name", (user,)
     ).fetchall()
 
 
-def delete_user_policy(cur: sqlite3.Cursor, user: str, name: str) -> int:
+def delete_user_policy(cur: Cursor, user: str, name: str) -> int:
     return cur.execute(
         "DELETE FROM user_policies WHERE user_name = ? AND name = ?", (user, name)
     ).rowcount
@@ -179,31 +182,28 @@ def delete_user_policy(cur: sqlite3.Cursor, user: str, name: str) -> int:
 # -- bucket configuration (the msgpack ``buckets.config`` column) -----------------
 
 
-def get_bucket_config(cur: sqlite3.Cursor, bucket: str) -> bytes | None:
+def get_bucket_config(cur: Cursor, bucket: str) -> bytes | None:
     row = cur.execute("SELECT config FROM buckets WHERE name = ?", (bucket,)).fetchone()
     return None if row is None else row[0]
 
 
-def set_bucket_config(cur: sqlite3.Cursor, bucket: str, config: bytes | None) -> None:
+def set_bucket_config(cur: Cursor, bucket: str, config: bytes | None) -> None:
     cur.execute("UPDATE buckets SET config = ? WHERE name = ?", (config, bucket))
-
-
-def set_bucket_mfa_delete(cur: sqlite3.Cursor, bucket: str, enabled: bool) -> None:
-    cur.execute("UPDATE buckets SET mfa_delete = ? WHERE name = ?", (int(enabled), bucket))
 
 
 # -- object owners and ACLs -------------------------------------------------------
 
 
-def get_object_acl(cur: sqlite3.Cursor, bucket: str, key: bytes, version_id: str) -> Row | None:
-    return cur.execute(
+def get_object_acl(cur: Cursor, bucket: str, key: bytes, version_id: str) -> ObjectAclRow | None:
+    row = cur.execute(
         "SELECT owner, acl FROM object_acls WHERE bucket = ? AND key = ? AND version_id = ?",
         (bucket, key, version_id),
     ).fetchone()
+    return None if row is None else ObjectAclRow._make(row)
 
 
 def put_object_acl(
-    cur: sqlite3.Cursor, bucket: str, key: bytes, version_id: str, owner: str, acl: bytes | None
+    cur: Cursor, bucket: str, key: bytes, version_id: str, owner: str, acl: bytes | None
 ) -> None:
     cur.execute(
         "INSERT INTO object_acls (bucket, key, version_id, owner, acl) VALUES (?, ?, ?, ?, ?) "
@@ -213,7 +213,7 @@ def put_object_acl(
     )
 
 
-def delete_object_acl(cur: sqlite3.Cursor, bucket: str, key: bytes, version_id: str) -> None:
+def delete_object_acl(cur: Cursor, bucket: str, key: bytes, version_id: str) -> None:
     cur.execute(
         "DELETE FROM object_acls WHERE bucket = ? AND key = ? AND version_id = ?",
         (bucket, key, version_id),
@@ -223,9 +223,7 @@ def delete_object_acl(cur: sqlite3.Cursor, bucket: str, key: bytes, version_id: 
 # -- MFA devices --------------------------------------------------------------------
 
 
-def insert_mfa_device(
-    cur: sqlite3.Cursor, serial: str, principal: str, sealed: bytes, now: int
-) -> None:
+def insert_mfa_device(cur: Cursor, serial: str, principal: str, sealed: bytes, now: int) -> None:
     cur.execute(
         "INSERT INTO mfa_devices (serial, principal, secret, last_step, created) "
         "VALUES (?, ?, ?, 0, ?)",
@@ -233,49 +231,43 @@ def insert_mfa_device(
     )
 
 
-def get_mfa_device(cur: sqlite3.Cursor, serial: str) -> Row | None:
-    return cur.execute(
-        "SELECT serial, principal, secret, last_step, created FROM mfa_devices WHERE serial = ?",
-        (serial,),
+MFA_COLUMNS = ", ".join(MfaDeviceRow._fields)
+
+
+def get_mfa_device(cur: Cursor, serial: str) -> MfaDeviceRow | None:
+    row = cur.execute(
+        f"SELECT {MFA_COLUMNS} FROM mfa_devices WHERE serial = ?", (serial,)
     ).fetchone()
+    return None if row is None else MfaDeviceRow._make(row)
 
 
-def mfa_devices_of(cur: sqlite3.Cursor, principal: str) -> list[Row]:
-    return cur.execute(
-        "SELECT serial, principal, secret, last_step, created FROM mfa_devices "
-        "WHERE principal = ? ORDER BY created",
-        (principal,),
-    ).fetchall()
-
-
-def set_mfa_last_step(cur: sqlite3.Cursor, serial: str, step: int) -> None:
+def set_mfa_last_step(cur: Cursor, serial: str, step: int) -> None:
     cur.execute("UPDATE mfa_devices SET last_step = ? WHERE serial = ?", (step, serial))
 
 
-def delete_mfa_device(cur: sqlite3.Cursor, serial: str) -> None:
+def delete_mfa_device(cur: Cursor, serial: str) -> None:
     cur.execute("DELETE FROM mfa_devices WHERE serial = ?", (serial,))
 
 
-def list_mfa_devices(cur: sqlite3.Cursor) -> list[Row]:
-    return cur.execute(
-        "SELECT serial, principal, secret, last_step, created FROM mfa_devices "
-        "ORDER BY principal, created"
-    ).fetchall()
+def list_mfa_devices(cur: Cursor) -> list[MfaDeviceRow]:
+    rows = cur.execute(f"SELECT {MFA_COLUMNS} FROM mfa_devices ORDER BY principal, created")
+    return list(map(MfaDeviceRow._make, rows))
 
 
-def buckets_with_mfa_delete(cur: sqlite3.Cursor) -> list[str]:
+def buckets_with_mfa_delete(cur: Cursor) -> list[str]:
     return [r[0] for r in cur.execute("SELECT name FROM buckets WHERE mfa_delete ORDER BY name")]
 
 
 # -- what one access decision reads ------------------------------------------------
 
 
-def bucket_access(cur: sqlite3.Cursor, bucket: str) -> Row | None:
+def bucket_access(cur: Cursor, bucket: str) -> BucketAccessRow | None:
     """``(owner, config)`` of a bucket, or None."""
-    return cur.execute("SELECT owner, config FROM buckets WHERE name = ?", (bucket,)).fetchone()
+    row = cur.execute("SELECT owner, config FROM buckets WHERE name = ?", (bucket,)).fetchone()
+    return None if row is None else BucketAccessRow._make(row)
 
 
-def latest_version_id(cur: sqlite3.Cursor, bucket: str, key: bytes) -> str | None:
+def latest_version_id(cur: Cursor, bucket: str, key: bytes) -> str | None:
     row = cur.execute(
         "SELECT v.version_id FROM objects o JOIN versions v ON v.seq = o.seq "
         "WHERE o.bucket = ? AND o.key = ?",

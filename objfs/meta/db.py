@@ -43,10 +43,15 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeAlias
 
 from objfs.errors import StoreFormatError, StoreFull, StoreNotFound
 
 log = logging.getLogger(__name__)
+
+# What every query function of objfs/meta takes: a cursor of ``Database.read()``
+# or ``Database.write()`` (callers type their ``cur`` parameters with it).
+Cursor: TypeAlias = sqlite3.Cursor
 
 # 1: chunk frames v1 only. 2: new chunks are frame v2 (segments, BLAKE3 ids)
 # and small ones may live inline in the database, which objfs before
@@ -249,7 +254,7 @@ _LEASES_DDL = SCHEMA[SCHEMA.index("CREATE TABLE IF NOT EXISTS leases") :].split(
 _BASE_INDEX_DDL = SCHEMA[SCHEMA.index("CREATE INDEX IF NOT EXISTS versions_base") :].split(";")[0]
 
 
-def _add_base_seq(cur: sqlite3.Cursor) -> None:
+def _add_base_seq(cur: Cursor) -> None:
     """Format 3: ``versions.base_seq`` (idempotent: a store may have it already)."""
     columns = {row[1] for row in cur.execute("PRAGMA table_info(versions)")}
     if "base_seq" not in columns:
@@ -257,7 +262,7 @@ def _add_base_seq(cur: sqlite3.Cursor) -> None:
     cur.execute(_BASE_INDEX_DDL)
 
 
-def _one_sequence(cur: sqlite3.Cursor) -> None:
+def _one_sequence(cur: Cursor) -> None:
     """Format 4: the next change's seq exceeds every version seq made before
     (versions numbered themselves until format 3; idempotent)."""
     sequence: dict[str, int] = {}
@@ -281,7 +286,7 @@ def _one_sequence(cur: sqlite3.Cursor) -> None:
         cur.execute("INSERT INTO changes(seq, bucket, key) VALUES (?, '', x'')", (versions,))
 
 
-def _link_inline(cur: sqlite3.Cursor) -> None:
+def _link_inline(cur: Cursor) -> None:
     """Format 4: ``chunks.inline_row`` of every chunk with an inline frame (idempotent)."""
     columns = {row[1] for row in cur.execute("PRAGMA table_info(chunks)")}
     if "inline_row" not in columns:
@@ -292,7 +297,7 @@ def _link_inline(cur: sqlite3.Cursor) -> None:
     )
 
 
-def _add_headers(cur: sqlite3.Cursor) -> None:
+def _add_headers(cur: Cursor) -> None:
     """Format 5: ``versions.headers``, ``uploads.headers``, ``parts.checksum`` (idempotent)."""
     for table, column, kind in (
         ("versions", "headers", "BLOB"),
@@ -304,7 +309,7 @@ def _add_headers(cur: sqlite3.Cursor) -> None:
             cur.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
 
 
-def _add_tags_and_lock(cur: sqlite3.Cursor) -> None:
+def _add_tags_and_lock(cur: Cursor) -> None:
     """Format 6: ``versions.tags``, ``lock_mode``, ``lock_until``, ``legal_hold`` (idempotent)."""
     columns = {row[1] for row in cur.execute("PRAGMA table_info(versions)")}
     for column, kind in (
@@ -319,7 +324,7 @@ def _add_tags_and_lock(cur: sqlite3.Cursor) -> None:
 
 # Steps that bring a store from format N-1 to N (SQL statements, or functions
 # of the cursor), run in one transaction; each is idempotent.
-MIGRATIONS: dict[int, list[str | Callable[[sqlite3.Cursor], None]]] = {
+MIGRATIONS: dict[int, list[str | Callable[[Cursor], None]]] = {
     2: [
         """CREATE TABLE IF NOT EXISTS inline_chunks (
     chunk_id BLOB PRIMARY KEY,   -- counted in chunks like any chunk
@@ -487,7 +492,7 @@ class Database:
         return bool(getattr(self._local, "nowait", False))
 
     @contextlib.contextmanager
-    def write(self, *, durable: bool = False) -> Iterator[sqlite3.Cursor]:
+    def write(self, *, durable: bool = False) -> Iterator[Cursor]:
         """One write transaction; commits on success, rolls back on error.
 
         Inside another ``write`` of this thread it joins that transaction (the
@@ -527,7 +532,7 @@ class Database:
     @contextlib.contextmanager
     def _transaction(
         self, conn: sqlite3.Connection, local: threading.local, *, durable: bool, nowait: bool
-    ) -> Iterator[sqlite3.Cursor]:
+    ) -> Iterator[Cursor]:
         """BEGIN IMMEDIATE ... COMMIT on this thread's connection (the caller
         holds the process's write lock)."""
         want = "FULL" if durable else "NORMAL"
@@ -619,7 +624,7 @@ class Database:
 
     # -- reads shared within one transaction ---------------------------------
 
-    def remembered(self, cur: sqlite3.Cursor, key: object) -> object:
+    def remembered(self, cur: Cursor, key: object) -> object:
         """What ``remember`` kept for ``key`` in ``cur``'s transaction, or None;
         None too once this connection has written anything since (a row read
         before a write may have changed). Lets two steps of one request (its
@@ -629,18 +634,19 @@ class Database:
             return None
         return slot[2].get(key)
 
-    def remember(self, cur: sqlite3.Cursor, key: object, value: object) -> None:
+    def remember(self, cur: Cursor, key: object, value: object) -> None:
         """Keep ``value`` (read in ``cur``'s transaction) for ``remembered``.
         One transaction's values per thread; holding ``cur`` keeps its identity
         from being reused by a later cursor."""
         changes = cur.connection.total_changes
         slot = getattr(self._local, "memo", None)
         if slot is None or slot[0] is not cur or slot[1] != changes:
-            slot = self._local.memo = (cur, changes, {})
+            values: dict[object, object] = {}
+            slot = self._local.memo = (cur, changes, values)
         slot[2][key] = value
 
     @contextlib.contextmanager
-    def read(self) -> Iterator[sqlite3.Cursor]:
+    def read(self) -> Iterator[Cursor]:
         """A consistent read snapshot across several statements."""
         conn = self.conn()
         cur = conn.cursor()

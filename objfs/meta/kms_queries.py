@@ -14,21 +14,19 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
-from typing import Any
 
-from objfs.meta.db import SCHEMA
-
-Row = tuple[Any, ...]
+from objfs.meta.db import SCHEMA, Cursor
+from objfs.meta.rows import AuditRow, KmsKeyRow, MaterialRow
 
 KMS_SCHEMA_MARKER = "-- SSE-KMS"
-KEY_COLUMNS = "key_id, description, owner, state, created, deletion, current_version"
-AUDIT_COLUMNS = "seq, time, principal, interface, operation, key_id, bucket, key, version, error"
+KEY_COLUMNS = ", ".join(KmsKeyRow._fields)
+AUDIT_COLUMNS = ", ".join(AuditRow._fields)
 
 
 # -- schema --------------------------------------------------------------
 
 
-def has_schema(cur: sqlite3.Cursor) -> bool:
+def has_schema(cur: Cursor) -> bool:
     return (
         cur.execute(
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'kms_audit'"
@@ -37,7 +35,7 @@ def has_schema(cur: sqlite3.Cursor) -> bool:
     )
 
 
-def ensure_schema(cur: sqlite3.Cursor) -> None:
+def ensure_schema(cur: Cursor) -> None:
     """Create the KMS tables if this store predates them (idempotent)."""
     ddl = SCHEMA[SCHEMA.index(KMS_SCHEMA_MARKER) :]
     for statement in ddl.split(";"):
@@ -48,26 +46,28 @@ def ensure_schema(cur: sqlite3.Cursor) -> None:
 # -- keys ----------------------------------------------------------------
 
 
-def insert_key(cur: sqlite3.Cursor, values: Sequence[object]) -> None:
+def insert_key(cur: Cursor, values: Sequence[object]) -> None:
     cur.execute(f"INSERT INTO kms_keys({KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)", values)
 
 
-def get_key(cur: sqlite3.Cursor, key_id: str) -> Row | None:
-    return cur.execute(f"SELECT {KEY_COLUMNS} FROM kms_keys WHERE key_id = ?", (key_id,)).fetchone()
+def get_key(cur: Cursor, key_id: str) -> KmsKeyRow | None:
+    row = cur.execute(f"SELECT {KEY_COLUMNS} FROM kms_keys WHERE key_id = ?", (key_id,)).fetchone()
+    return None if row is None else KmsKeyRow._make(row)
 
 
-def list_keys(cur: sqlite3.Cursor) -> list[Row]:
-    return cur.execute(
+def list_keys(cur: Cursor) -> list[KmsKeyRow]:
+    rows = cur.execute(
         f"SELECT {KEY_COLUMNS} FROM kms_keys WHERE state != 'Deleted' ORDER BY created, key_id"
     ).fetchall()
+    return list(map(KmsKeyRow._make, rows))
 
 
-def update_key(cur: sqlite3.Cursor, key_id: str, **fields: object) -> None:
+def update_key(cur: Cursor, key_id: str, **fields: object) -> None:
     assignments = ", ".join(f"{column} = ?" for column in fields)
     cur.execute(f"UPDATE kms_keys SET {assignments} WHERE key_id = ?", (*fields.values(), key_id))
 
 
-def expired_keys(cur: sqlite3.Cursor, now_ns: int) -> list[str]:
+def expired_keys(cur: Cursor, now_ns: int) -> list[str]:
     """Keys pending deletion whose waiting period has ended."""
     return [
         row[0]
@@ -82,7 +82,7 @@ def expired_keys(cur: sqlite3.Cursor, now_ns: int) -> list[str]:
 
 
 def insert_material(
-    cur: sqlite3.Cursor, key_id: str, version: int, created: int, seal_id: bytes, record: bytes
+    cur: Cursor, key_id: str, version: int, created: int, seal_id: bytes, record: bytes
 ) -> None:
     cur.execute(
         "INSERT INTO kms_materials(key_id, version, created, seal_id, record) "
@@ -91,20 +91,21 @@ def insert_material(
     )
 
 
-def get_material(cur: sqlite3.Cursor, key_id: str, version: int) -> Row | None:
+def get_material(cur: Cursor, key_id: str, version: int) -> MaterialRow | None:
     """(seal_id, record) of one material version."""
-    return cur.execute(
+    row = cur.execute(
         "SELECT seal_id, record FROM kms_materials WHERE key_id = ? AND version = ?",
         (key_id, version),
     ).fetchone()
+    return None if row is None else MaterialRow._make(row)
 
 
-def material_count(cur: sqlite3.Cursor, key_id: str) -> int:
+def material_count(cur: Cursor, key_id: str) -> int:
     row = cur.execute("SELECT COUNT(*) FROM kms_materials WHERE key_id = ?", (key_id,)).fetchone()
     return int(row[0])
 
 
-def destroy_key_material(cur: sqlite3.Cursor, key_id: str) -> None:
+def destroy_key_material(cur: Cursor, key_id: str) -> None:
     """Delete a key's materials, aliases and domain mappings, overwriting the freed
     pages (``secure_delete``) so the sealed material does not linger in meta.db."""
     cur.execute("PRAGMA secure_delete = ON")
@@ -125,20 +126,20 @@ def checkpoint_truncate(conn: sqlite3.Connection) -> None:
 # -- aliases ---------------------------------------------------------------
 
 
-def get_alias(cur: sqlite3.Cursor, alias: str) -> str | None:
+def get_alias(cur: Cursor, alias: str) -> str | None:
     row = cur.execute("SELECT key_id FROM kms_aliases WHERE alias = ?", (alias,)).fetchone()
     return None if row is None else str(row[0])
 
 
-def insert_alias(cur: sqlite3.Cursor, alias: str, key_id: str) -> None:
+def insert_alias(cur: Cursor, alias: str, key_id: str) -> None:
     cur.execute("INSERT INTO kms_aliases(alias, key_id) VALUES (?, ?)", (alias, key_id))
 
 
-def delete_alias(cur: sqlite3.Cursor, alias: str) -> None:
+def delete_alias(cur: Cursor, alias: str) -> None:
     cur.execute("DELETE FROM kms_aliases WHERE alias = ?", (alias,))
 
 
-def aliases_of(cur: sqlite3.Cursor, key_id: str) -> tuple[str, ...]:
+def aliases_of(cur: Cursor, key_id: str) -> tuple[str, ...]:
     return tuple(
         row[0]
         for row in cur.execute(
@@ -150,14 +151,14 @@ def aliases_of(cur: sqlite3.Cursor, key_id: str) -> tuple[str, ...]:
 # -- domains ---------------------------------------------------------------
 
 
-def get_kms_domain(cur: sqlite3.Cursor, key_id: str, version: int) -> bytes | None:
+def get_kms_domain(cur: Cursor, key_id: str, version: int) -> bytes | None:
     row = cur.execute(
         "SELECT domain_id FROM kms_domains WHERE key_id = ? AND version = ?", (key_id, version)
     ).fetchone()
     return None if row is None else bytes(row[0])
 
 
-def insert_kms_domain(cur: sqlite3.Cursor, key_id: str, version: int, domain_id: bytes) -> None:
+def insert_kms_domain(cur: Cursor, key_id: str, version: int, domain_id: bytes) -> None:
     cur.execute(
         "INSERT INTO kms_domains(key_id, version, domain_id) VALUES (?, ?, ?)",
         (key_id, version, domain_id),
@@ -167,7 +168,7 @@ def insert_kms_domain(cur: sqlite3.Cursor, key_id: str, version: int, domain_id:
 # -- audit -----------------------------------------------------------------
 
 
-def add_audit(cur: sqlite3.Cursor, values: Sequence[object]) -> None:
+def add_audit(cur: Cursor, values: Sequence[object]) -> None:
     """values: time, principal, interface, operation, key_id, bucket, key, version, error."""
     cur.execute(
         f"INSERT INTO kms_audit({AUDIT_COLUMNS.split(', ', 1)[1]}) "
@@ -176,7 +177,7 @@ def add_audit(cur: sqlite3.Cursor, values: Sequence[object]) -> None:
     )
 
 
-def audit_entries(cur: sqlite3.Cursor, key_id: str | None, limit: int) -> list[Row]:
+def audit_entries(cur: Cursor, key_id: str | None, limit: int) -> list[AuditRow]:
     """The newest ``limit`` entries (of one key, or all), oldest first."""
     if key_id is None:
         rows = cur.execute(
@@ -188,10 +189,10 @@ def audit_entries(cur: sqlite3.Cursor, key_id: str | None, limit: int) -> list[R
             (key_id, limit),
         ).fetchall()
     rows.reverse()
-    return rows
+    return list(map(AuditRow._make, rows))
 
 
-def prune_audit(cur: sqlite3.Cursor, before_ns: int) -> int:
+def prune_audit(cur: Cursor, before_ns: int) -> int:
     cur.execute("DELETE FROM kms_audit WHERE time < ?", (before_ns,))
     return int(cur.rowcount)
 
@@ -199,12 +200,12 @@ def prune_audit(cur: sqlite3.Cursor, before_ns: int) -> int:
 # -- store meta ------------------------------------------------------------
 
 
-def get_default_key(cur: sqlite3.Cursor) -> str | None:
+def get_default_key(cur: Cursor) -> str | None:
     row = cur.execute("SELECT value FROM meta WHERE name = 'kms_default_key'").fetchone()
     return None if row is None else str(row[0])
 
 
-def set_default_key(cur: sqlite3.Cursor, key_id: str) -> None:
+def set_default_key(cur: Cursor, key_id: str) -> None:
     cur.execute(
         "INSERT INTO meta(name, value) VALUES ('kms_default_key', ?) "
         "ON CONFLICT(name) DO UPDATE SET value = excluded.value",

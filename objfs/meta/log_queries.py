@@ -16,11 +16,10 @@ deliver is ``objfs/store/accesslog.py``'s business.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
-from typing import Any
 
-Row = tuple[Any, ...]
+from objfs.meta.db import Cursor
+from objfs.meta.rows import BacklogRow, PendingRow
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS access_log_pending (
@@ -36,20 +35,20 @@ CREATE INDEX IF NOT EXISTS access_log_pending_target
 """
 
 
-def has_schema(cur: sqlite3.Cursor) -> bool:
+def has_schema(cur: Cursor) -> bool:
     row = cur.execute(
         "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'access_log_pending'"
     ).fetchone()
     return bool(row[0])
 
 
-def ensure_schema(cur: sqlite3.Cursor) -> None:
+def ensure_schema(cur: Cursor) -> None:
     for statement in SCHEMA.split(";"):
         if statement.strip():
             cur.execute(statement)
 
 
-def insert_pending(cur: sqlite3.Cursor, rows: Sequence[tuple[str, str, str, int, str]]) -> None:
+def insert_pending(cur: Cursor, rows: Sequence[tuple[str, str, str, int, str]]) -> None:
     """``rows``: (target bucket, target prefix, source bucket, created ns, line)."""
     cur.executemany(
         "INSERT INTO access_log_pending "
@@ -58,7 +57,7 @@ def insert_pending(cur: sqlite3.Cursor, rows: Sequence[tuple[str, str, str, int,
     )
 
 
-def target_backlog(cur: sqlite3.Cursor, bucket: str, prefix: str) -> tuple[int, int | None]:
+def target_backlog(cur: Cursor, bucket: str, prefix: str) -> tuple[int, int | None]:
     """``(records pending, oldest created ns)`` for one target."""
     row = cur.execute(
         "SELECT count(*), min(created) FROM access_log_pending "
@@ -68,28 +67,26 @@ def target_backlog(cur: sqlite3.Cursor, bucket: str, prefix: str) -> tuple[int, 
     return row[0], row[1]
 
 
-def backlogs(cur: sqlite3.Cursor) -> list[Row]:
+def backlogs(cur: Cursor) -> list[BacklogRow]:
     """``(target bucket, target prefix, records, oldest created ns)`` of every target."""
-    return cur.execute(
+    rows = cur.execute(
         "SELECT target_bucket, target_prefix, count(*), min(created) FROM access_log_pending "
         "GROUP BY target_bucket, target_prefix ORDER BY target_bucket, target_prefix"
     ).fetchall()
+    return list(map(BacklogRow._make, rows))
 
 
-def oldest_pending(cur: sqlite3.Cursor) -> int | None:
-    return cur.execute("SELECT min(created) FROM access_log_pending").fetchone()[0]
-
-
-def pending_batch(cur: sqlite3.Cursor, bucket: str, prefix: str, limit: int) -> list[Row]:
+def pending_batch(cur: Cursor, bucket: str, prefix: str, limit: int) -> list[PendingRow]:
     """``(id, line)`` of the oldest ``limit`` records for one target, in capture order."""
-    return cur.execute(
+    rows = cur.execute(
         "SELECT id, line FROM access_log_pending WHERE target_bucket = ? AND target_prefix = ? "
         "ORDER BY id LIMIT ?",
         (bucket, prefix, limit),
     ).fetchall()
+    return list(map(PendingRow._make, rows))
 
 
-def delete_pending(cur: sqlite3.Cursor, ids: Sequence[int]) -> int:
+def delete_pending(cur: Cursor, ids: Sequence[int]) -> int:
     """Remove delivered (or dropped) records; returns how many were still there."""
     removed = 0
     for start in range(0, len(ids), 500):
@@ -101,12 +98,12 @@ def delete_pending(cur: sqlite3.Cursor, ids: Sequence[int]) -> int:
     return removed
 
 
-def delete_target(cur: sqlite3.Cursor, bucket: str, prefix: str) -> int:
+def delete_target(cur: Cursor, bucket: str, prefix: str) -> int:
     return cur.execute(
         "DELETE FROM access_log_pending WHERE target_bucket = ? AND target_prefix = ?",
         (bucket, prefix),
     ).rowcount
 
 
-def count_pending(cur: sqlite3.Cursor) -> int:
+def count_pending(cur: Cursor) -> int:
     return cur.execute("SELECT count(*) FROM access_log_pending").fetchone()[0]

@@ -14,18 +14,30 @@ net changes at once (``apply_ref_changes``).
 
 from __future__ import annotations
 
-import sqlite3
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-VERSION_COLUMNS = (
-    "seq, bucket, key, version_id, delete_marker, size, etag, created, content_type, "
-    "user_meta, sys_meta, sse, kms_key_id, domain_id, manifest, headers, "
-    "tags, lock_mode, lock_until, legal_hold"
+from objfs.meta.db import Cursor
+from objfs.meta.rows import (
+    DIR_FIELDS,
+    BucketConfigRow,
+    BucketRow,
+    ChangeRow,
+    DirTuple,
+    DomainRow,
+    LeaseRow,
+    ManifestRow,
+    OldPartRow,
+    PartManifestRow,
+    PartRow,
+    RowCursor,
+    UploadRow,
+    VersionRow,
 )
 
-Row = tuple[Any, ...]
+VERSION_COLUMNS = ", ".join(VersionRow._fields)
+_version_row = VersionRow._make
 
 # insert_version's placeholders: every column, then base_seq.
 _VERSION_SLOTS = ", ".join("?" * (VERSION_COLUMNS.count(",") + 2))
@@ -41,7 +53,7 @@ _LISTING_COLUMNS = ", ".join(
 
 
 def insert_domain(
-    cur: sqlite3.Cursor, domain_id: bytes, kind: str, record: bytes, lookup: bytes | None = None
+    cur: Cursor, domain_id: bytes, kind: str, record: bytes, lookup: bytes | None = None
 ) -> None:
     cur.execute(
         "INSERT INTO domains(domain_id, kind, record, lookup, created) VALUES (?, ?, ?, ?, ?)",
@@ -49,19 +61,21 @@ def insert_domain(
     )
 
 
-def get_domain(cur: sqlite3.Cursor, domain_id: bytes) -> Row | None:
-    return cur.execute(
+def get_domain(cur: Cursor, domain_id: bytes) -> DomainRow | None:
+    row = cur.execute(
         "SELECT domain_id, kind, record FROM domains WHERE domain_id = ?", (domain_id,)
     ).fetchone()
+    return None if row is None else DomainRow._make(row)
 
 
-def domain_by_lookup(cur: sqlite3.Cursor, lookup: bytes) -> Row | None:
-    return cur.execute(
+def domain_by_lookup(cur: Cursor, lookup: bytes) -> DomainRow | None:
+    row = cur.execute(
         "SELECT domain_id, kind, record FROM domains WHERE lookup = ?", (lookup,)
     ).fetchone()
+    return None if row is None else DomainRow._make(row)
 
 
-def set_meta(cur: sqlite3.Cursor, name: str, value: object) -> None:
+def set_meta(cur: Cursor, name: str, value: object) -> None:
     cur.execute(
         "INSERT INTO meta(name, value) VALUES (?, ?) "
         "ON CONFLICT(name) DO UPDATE SET value = excluded.value",
@@ -69,48 +83,51 @@ def set_meta(cur: sqlite3.Cursor, name: str, value: object) -> None:
     )
 
 
-def get_meta(cur: sqlite3.Cursor, name: str) -> Any:
+def get_meta(cur: Cursor, name: str) -> Any:
     row = cur.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
     return None if row is None else row[0]
 
 
 # -- buckets -------------------------------------------------------------
 
-BUCKET_COLUMNS = "name, region, owner, created, versioning, mfa_delete, encryption, kms_key_id"
+BUCKET_COLUMNS = ", ".join(BucketRow._fields)
 
 
-def insert_bucket(cur: sqlite3.Cursor, values: Sequence[object]) -> None:
+def insert_bucket(cur: Cursor, values: Sequence[object]) -> None:
     cur.execute(f"INSERT INTO buckets({BUCKET_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", values)
 
 
-def get_bucket(cur: sqlite3.Cursor, name: str) -> Row | None:
-    return cur.execute(f"SELECT {BUCKET_COLUMNS} FROM buckets WHERE name = ?", (name,)).fetchone()
+def get_bucket(cur: Cursor, name: str) -> BucketRow | None:
+    row = cur.execute(f"SELECT {BUCKET_COLUMNS} FROM buckets WHERE name = ?", (name,)).fetchone()
+    return None if row is None else BucketRow._make(row)
 
 
-def get_bucket_config(cur: sqlite3.Cursor, name: str) -> Row | None:
+def get_bucket_config(cur: Cursor, name: str) -> BucketConfigRow | None:
     """``get_bucket``'s columns, then ``config`` (what an access check reads)."""
-    return cur.execute(
+    row = cur.execute(
         f"SELECT {BUCKET_COLUMNS}, config FROM buckets WHERE name = ?", (name,)
     ).fetchone()
+    return None if row is None else BucketConfigRow._make(row)
 
 
-def list_buckets(cur: sqlite3.Cursor) -> list[Row]:
-    return cur.execute(f"SELECT {BUCKET_COLUMNS} FROM buckets ORDER BY name").fetchall()
+def list_buckets(cur: Cursor) -> list[BucketRow]:
+    rows = cur.execute(f"SELECT {BUCKET_COLUMNS} FROM buckets ORDER BY name").fetchall()
+    return list(map(BucketRow._make, rows))
 
 
-def update_bucket(cur: sqlite3.Cursor, name: str, **fields: object) -> None:
+def update_bucket(cur: Cursor, name: str, **fields: object) -> None:
     assignments = ", ".join(f"{column} = ?" for column in fields)
     cur.execute(f"UPDATE buckets SET {assignments} WHERE name = ?", (*fields.values(), name))
 
 
-def bucket_has_versions(cur: sqlite3.Cursor, name: str) -> bool:
+def bucket_has_versions(cur: Cursor, name: str) -> bool:
     return (
         cur.execute("SELECT 1 FROM versions WHERE bucket = ? LIMIT 1", (name,)).fetchone()
         is not None
     )
 
 
-def delete_bucket(cur: sqlite3.Cursor, name: str) -> None:
+def delete_bucket(cur: Cursor, name: str) -> None:
     cur.execute("DELETE FROM buckets WHERE name = ?", (name,))
 
 
@@ -118,7 +135,7 @@ def delete_bucket(cur: sqlite3.Cursor, name: str) -> None:
 
 
 def insert_version(
-    cur: sqlite3.Cursor, seq: int, values: Sequence[object], base_seq: int | None = None
+    cur: Cursor, seq: int, values: Sequence[object], base_seq: int | None = None
 ) -> None:
     """Insert version ``seq`` (the seq of the change its commit added, format
     4: ``add_change``), all other columns but its base, then its base."""
@@ -128,41 +145,44 @@ def insert_version(
     )
 
 
-def get_version(cur: sqlite3.Cursor, bucket: str, key: bytes, version_id: str) -> Row | None:
-    return cur.execute(
+def get_version(cur: Cursor, bucket: str, key: bytes, version_id: str) -> VersionRow | None:
+    row = cur.execute(
         f"SELECT {VERSION_COLUMNS} FROM versions WHERE bucket = ? AND key = ? AND version_id = ?",
         (bucket, key, version_id),
     ).fetchone()
+    return None if row is None else _version_row(row)
 
 
-def get_latest(cur: sqlite3.Cursor, bucket: str, key: bytes) -> Row | None:
-    return cur.execute(
+def get_latest(cur: Cursor, bucket: str, key: bytes) -> VersionRow | None:
+    row = cur.execute(
         f"SELECT {VERSION_COLUMNS} FROM versions WHERE seq = "
         "(SELECT seq FROM objects WHERE bucket = ? AND key = ?)",
         (bucket, key),
     ).fetchone()
+    return None if row is None else _version_row(row)
 
 
-def latest_seq(cur: sqlite3.Cursor, bucket: str, key: bytes) -> int | None:
+def latest_seq(cur: Cursor, bucket: str, key: bytes) -> int | None:
     row = cur.execute(
         "SELECT seq FROM objects WHERE bucket = ? AND key = ?", (bucket, key)
     ).fetchone()
     return None if row is None else int(row[0])
 
 
-def key_versions(cur: sqlite3.Cursor, bucket: str, key: bytes) -> list[Row]:
+def key_versions(cur: Cursor, bucket: str, key: bytes) -> list[VersionRow]:
     """All versions of one key, newest first."""
-    return cur.execute(
+    rows = cur.execute(
         f"SELECT {VERSION_COLUMNS} FROM versions WHERE bucket = ? AND key = ? ORDER BY seq DESC",
         (bucket, key),
     ).fetchall()
+    return list(map(_version_row, rows))
 
 
-def delete_version(cur: sqlite3.Cursor, seq: int) -> None:
+def delete_version(cur: Cursor, seq: int) -> None:
     cur.execute("DELETE FROM versions WHERE seq = ?", (seq,))
 
 
-def set_latest(cur: sqlite3.Cursor, bucket: str, key: bytes, seq: int, delete_marker: int) -> None:
+def set_latest(cur: Cursor, bucket: str, key: bytes, seq: int, delete_marker: int) -> None:
     """Point ``objects`` at the version just inserted (``refresh_latest`` without
     its query: a new row's seq is the key's highest)."""
     cur.execute(
@@ -173,7 +193,7 @@ def set_latest(cur: sqlite3.Cursor, bucket: str, key: bytes, seq: int, delete_ma
     )
 
 
-def refresh_latest(cur: sqlite3.Cursor, bucket: str, key: bytes) -> None:
+def refresh_latest(cur: Cursor, bucket: str, key: bytes) -> None:
     """Point ``objects`` at the newest remaining version of the key (or drop it)."""
     row = cur.execute(
         "SELECT seq, delete_marker FROM versions WHERE bucket = ? AND key = ? "
@@ -191,34 +211,37 @@ def refresh_latest(cur: sqlite3.Cursor, bucket: str, key: bytes) -> None:
         )
 
 
-def drop_latest(cur: sqlite3.Cursor, bucket: str, key: bytes) -> None:
+def drop_latest(cur: Cursor, bucket: str, key: bytes) -> None:
     """The key has no version left (``refresh_latest`` without the look)."""
     cur.execute("DELETE FROM objects WHERE bucket = ? AND key = ?", (bucket, key))
 
 
-def update_version_meta(cur: sqlite3.Cursor, seq: int, **fields: object) -> None:
+def update_version_meta(cur: Cursor, seq: int, **fields: object) -> None:
     assignments = ", ".join(f"{column} = ?" for column in fields)
     cur.execute(f"UPDATE versions SET {assignments} WHERE seq = ?", (*fields.values(), seq))
 
 
-def all_manifests(cur: sqlite3.Cursor) -> Iterable[Row]:
+def all_manifests(cur: Cursor) -> Iterator[ManifestRow]:
     """(bucket, key, version_id, domain_id, manifest, seq) of every version with data."""
-    yield from cur.execute(
-        "SELECT bucket, key, version_id, domain_id, manifest, seq FROM versions "
-        "WHERE delete_marker = 0"
+    yield from map(
+        ManifestRow._make,
+        cur.execute(
+            "SELECT bucket, key, version_id, domain_id, manifest, seq FROM versions "
+            "WHERE delete_marker = 0"
+        ),
     )
 
 
 # -- base versions (format 3: references relative to a base) ---------------
 
 
-def version_base(cur: sqlite3.Cursor, seq: int) -> int | None:
+def version_base(cur: Cursor, seq: int) -> int | None:
     """The version ``seq``'s base (None: it counts all its references)."""
     row = cur.execute("SELECT base_seq FROM versions WHERE seq = ?", (seq,)).fetchone()
     return None if row is None or row[0] is None else int(row[0])
 
 
-def base_candidate(cur: sqlite3.Cursor, seq: int) -> tuple[bytes | None, bool] | None:
+def base_candidate(cur: Cursor, seq: int) -> tuple[bytes | None, bool] | None:
     """(domain_id, is a delete marker) of version ``seq``, None if it is gone."""
     row = cur.execute(
         "SELECT domain_id, delete_marker FROM versions WHERE seq = ?", (seq,)
@@ -226,20 +249,14 @@ def base_candidate(cur: sqlite3.Cursor, seq: int) -> tuple[bytes | None, bool] |
     return None if row is None else (row[0], bool(row[1]))
 
 
-def version_manifest(cur: sqlite3.Cursor, seq: int) -> bytes | None:
+def version_manifest(cur: Cursor, seq: int) -> bytes | None:
     row = cur.execute("SELECT manifest FROM versions WHERE seq = ?", (seq,)).fetchone()
     return None if row is None else row[0]
 
 
-def version_children(cur: sqlite3.Cursor, seq: int) -> list[tuple[int, bytes | None]]:
-    """(seq, manifest) of the versions whose base is ``seq``."""
-    return cur.execute("SELECT seq, manifest FROM versions WHERE base_seq = ?", (seq,)).fetchall()
-
-
-def version_family(
-    cur: sqlite3.Cursor, seq: int
-) -> tuple[int | None, list[tuple[int, bytes | None]]]:
-    """``version_base`` and ``version_children`` of ``seq`` in one statement."""
+def version_family(cur: Cursor, seq: int) -> tuple[int | None, list[tuple[int, bytes | None]]]:
+    """``version_base`` of ``seq`` and (seq, manifest) of the versions whose base
+    is ``seq``, in one statement."""
     base: int | None = None
     children: list[tuple[int, bytes | None]] = []
     for child, value, manifest in cur.execute(
@@ -254,11 +271,11 @@ def version_family(
     return base, children
 
 
-def set_version_base(cur: sqlite3.Cursor, seq: int, base_seq: int | None) -> None:
+def set_version_base(cur: Cursor, seq: int, base_seq: int | None) -> None:
     cur.execute("UPDATE versions SET base_seq = ? WHERE seq = ?", (base_seq, seq))
 
 
-def all_bases(cur: sqlite3.Cursor) -> dict[int, int]:
+def all_bases(cur: Cursor) -> dict[int, int]:
     """seq -> base_seq of every version that has a base."""
     return dict(cur.execute("SELECT seq, base_seq FROM versions WHERE base_seq IS NOT NULL"))
 
@@ -267,14 +284,14 @@ def all_bases(cur: sqlite3.Cursor) -> dict[int, int]:
 
 
 def list_latest(
-    cur: sqlite3.Cursor,
+    cur: Cursor,
     bucket: str,
     after: bytes | None,
     upper: bytes | None,
     limit: int,
     *,
     inclusive: bool = False,
-) -> list[Row]:
+) -> list[VersionRow]:
     """Latest non-deleted versions with key in (after, upper), key order."""
     sql = (
         f"SELECT {', '.join('v.' + c for c in VERSION_COLUMNS.split(', '))} "
@@ -290,11 +307,11 @@ def list_latest(
         args.append(upper)
     sql += " ORDER BY o.key LIMIT ?"
     args.append(limit)
-    return cur.execute(sql, args).fetchall()
+    return list(map(_version_row, cur.execute(sql, args).fetchall()))
 
 
 def list_versions(
-    cur: sqlite3.Cursor,
+    cur: Cursor,
     bucket: str,
     after_key: bytes | None,
     after_seq: int | None,
@@ -302,7 +319,7 @@ def list_versions(
     limit: int,
     *,
     inclusive: bool = False,
-) -> list[Row]:
+) -> list[VersionRow]:
     """Versions in (key ASC, seq DESC) order, strictly after (after_key, after_seq).
 
     ``after_seq`` None means: start after every version of ``after_key``
@@ -322,11 +339,11 @@ def list_versions(
         args.append(upper)
     sql += " ORDER BY key, seq DESC LIMIT ?"
     args.append(limit)
-    return cur.execute(sql, args).fetchall()
+    return list(map(_version_row, cur.execute(sql, args).fetchall()))
 
 
 def prefix_has_live_key(
-    cur: sqlite3.Cursor, bucket: str, lower: bytes, upper: bytes | None, exclude: bytes | None
+    cur: Cursor, bucket: str, lower: bytes, upper: bytes | None, exclude: bytes | None
 ) -> bool:
     sql = "SELECT key FROM objects WHERE bucket = ? AND delete_marker = 0 AND key >= ?"
     args: list[object] = [bucket, lower]
@@ -340,9 +357,7 @@ def prefix_has_live_key(
 # -- chunks --------------------------------------------------------------
 
 
-def add_refs(
-    cur: sqlite3.Cursor, domain_id: bytes, refs: Iterable[tuple[bytes, int]]
-) -> list[bytes]:
+def add_refs(cur: Cursor, domain_id: bytes, refs: Iterable[tuple[bytes, int]]) -> list[bytes]:
     """Add one reference per (chunk_id, length); return ids that had no live row.
 
     Batched: one multi-row upsert per 500 distinct chunks (a manifest of a big
@@ -363,7 +378,7 @@ def add_refs(
 
 
 def _upsert_refs(
-    cur: sqlite3.Cursor,
+    cur: Cursor,
     adds: Sequence[tuple[bytes, bytes, int, int]],
     inline_rows: dict[bytes, int] | None = None,
 ) -> list[bytes]:
@@ -395,7 +410,7 @@ def _upsert_refs(
 
 
 def apply_ref_changes(
-    cur: sqlite3.Cursor,
+    cur: Cursor,
     changes: Sequence[tuple[bytes, bytes, int, int]],
     inline_rows: dict[bytes, int] | None = None,
 ) -> list[bytes]:
@@ -423,7 +438,7 @@ def apply_ref_changes(
     return revived
 
 
-def drop_refs(cur: sqlite3.Cursor, chunk_ids: Iterable[bytes]) -> None:
+def drop_refs(cur: Cursor, chunk_ids: Iterable[bytes]) -> None:
     now = time.time_ns()
     for chunk_id in chunk_ids:
         cur.execute(
@@ -434,7 +449,7 @@ def drop_refs(cur: sqlite3.Cursor, chunk_ids: Iterable[bytes]) -> None:
         )
 
 
-def dead_chunks(cur: sqlite3.Cursor, before_ns: int) -> list[bytes]:
+def dead_chunks(cur: Cursor, before_ns: int) -> list[bytes]:
     return [
         row[0]
         for row in cur.execute(
@@ -443,7 +458,7 @@ def dead_chunks(cur: sqlite3.Cursor, before_ns: int) -> list[bytes]:
     ]
 
 
-def forget_chunk(cur: sqlite3.Cursor, chunk_id: bytes) -> None:
+def forget_chunk(cur: Cursor, chunk_id: bytes) -> None:
     cur.execute(
         "DELETE FROM inline_chunks WHERE rowid = "
         "(SELECT inline_row FROM chunks WHERE chunk_id = ?)",
@@ -452,7 +467,7 @@ def forget_chunk(cur: sqlite3.Cursor, chunk_id: bytes) -> None:
     cur.execute("DELETE FROM chunks WHERE chunk_id = ?", (chunk_id,))
 
 
-def put_inlines(cur: sqlite3.Cursor, frames: Iterable[tuple[bytes, bytes]]) -> dict[bytes, int]:
+def put_inlines(cur: Cursor, frames: Iterable[tuple[bytes, bytes]]) -> dict[bytes, int]:
     """Store small chunks' sealed frames, but for chunks that have one already
     (a dedup hit keeps the existing one); returns chunk id -> row of each frame
     stored, which the caller links from its chunk row in the same transaction
@@ -473,7 +488,7 @@ def put_inlines(cur: sqlite3.Cursor, frames: Iterable[tuple[bytes, bytes]]) -> d
     return stored
 
 
-def link_inlines(cur: sqlite3.Cursor, rows: dict[bytes, int]) -> None:
+def link_inlines(cur: Cursor, rows: dict[bytes, int]) -> None:
     """Point chunk rows without a frame at the frames ``rows`` names."""
     cur.executemany(
         "UPDATE chunks SET inline_row = ? WHERE chunk_id = ? AND inline_row IS NULL",
@@ -481,16 +496,16 @@ def link_inlines(cur: sqlite3.Cursor, rows: dict[bytes, int]) -> None:
     )
 
 
-def get_inline(cur: sqlite3.Cursor, chunk_id: bytes) -> bytes | None:
+def get_inline(cur: Cursor, chunk_id: bytes) -> bytes | None:
     row = cur.execute(
         "SELECT i.frame FROM chunks c JOIN inline_chunks i ON i.rowid = c.inline_row "
         "WHERE c.chunk_id = ?",
         (chunk_id,),
     ).fetchone()
-    return None if row is None else bytes(row[0])
+    return None if row is None else row[0]
 
 
-def unlinked_inlines(cur: sqlite3.Cursor) -> list[tuple[int, bytes, bool]]:
+def unlinked_inlines(cur: Cursor) -> list[tuple[int, bytes, bool]]:
     """(row, chunk id, its chunk row exists without a frame) of every frame its
     chunk row does not point at."""
     return cur.execute(
@@ -500,11 +515,11 @@ def unlinked_inlines(cur: sqlite3.Cursor) -> list[tuple[int, bytes, bool]]:
     ).fetchall()
 
 
-def drop_inline_row(cur: sqlite3.Cursor, row: int) -> None:
+def drop_inline_row(cur: Cursor, row: int) -> None:
     cur.execute("DELETE FROM inline_chunks WHERE rowid = ?", (row,))
 
 
-def version_seq_top(cur: sqlite3.Cursor) -> tuple[int, int]:
+def version_seq_top(cur: Cursor) -> tuple[int, int]:
     """(highest version seq, highest change seq so far): format 4 wants the
     first <= the second. A store made before format 4 numbers changes with
     AUTOINCREMENT: its sequence counts too (the upgrade may have moved it)."""
@@ -518,11 +533,7 @@ def version_seq_top(cur: sqlite3.Cursor) -> tuple[int, int]:
     return cur.execute("SELECT COALESCE(MAX(seq), 0) FROM versions").fetchone()[0], changes
 
 
-def inline_ids(cur: sqlite3.Cursor) -> set[bytes]:
-    return {row[0] for row in cur.execute("SELECT chunk_id FROM inline_chunks")}
-
-
-def chunk_rows(cur: sqlite3.Cursor) -> dict[bytes, tuple[bytes, int, int]]:
+def chunk_rows(cur: Cursor) -> dict[bytes, tuple[bytes, int, int]]:
     """chunk_id -> (domain_id, refs, length)."""
     return {
         row[0]: (row[1], row[2], row[3])
@@ -530,15 +541,13 @@ def chunk_rows(cur: sqlite3.Cursor) -> dict[bytes, tuple[bytes, int, int]]:
     }
 
 
-def chunk_known(cur: sqlite3.Cursor, chunk_id: bytes) -> bool:
+def chunk_known(cur: Cursor, chunk_id: bytes) -> bool:
     return (
         cur.execute("SELECT 1 FROM chunks WHERE chunk_id = ?", (chunk_id,)).fetchone() is not None
     )
 
 
-def set_refs(
-    cur: sqlite3.Cursor, chunk_id: bytes, domain_id: bytes, refs: int, length: int
-) -> None:
+def set_refs(cur: Cursor, chunk_id: bytes, domain_id: bytes, refs: int, length: int) -> None:
     cur.execute(
         "INSERT INTO chunks(chunk_id, domain_id, refs, length, dead_since) VALUES (?, ?, ?, ?, ?) "
         "ON CONFLICT(chunk_id) DO UPDATE SET refs = excluded.refs, "
@@ -549,39 +558,37 @@ def set_refs(
 
 # -- multipart -----------------------------------------------------------
 
-UPLOAD_COLUMNS = (
-    "upload_id, bucket, key, created, content_type, user_meta, sys_meta, sse, kms_key_id, "
-    "domain_id, headers"
-)
+UPLOAD_COLUMNS = ", ".join(UploadRow._fields)
 
 
-def insert_upload(cur: sqlite3.Cursor, values: Sequence[object]) -> None:
+def insert_upload(cur: Cursor, values: Sequence[object]) -> None:
     cur.execute(
         f"INSERT INTO uploads({UPLOAD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", values
     )
 
 
-def get_upload(cur: sqlite3.Cursor, upload_id: str) -> Row | None:
-    return cur.execute(
+def get_upload(cur: Cursor, upload_id: str) -> UploadRow | None:
+    row = cur.execute(
         f"SELECT {UPLOAD_COLUMNS} FROM uploads WHERE upload_id = ?", (upload_id,)
     ).fetchone()
+    return None if row is None else UploadRow._make(row)
 
 
-def list_uploads(cur: sqlite3.Cursor, bucket: str, lower: bytes, upper: bytes | None) -> list[Row]:
+def list_uploads(cur: Cursor, bucket: str, lower: bytes, upper: bytes | None) -> list[UploadRow]:
     sql = f"SELECT {UPLOAD_COLUMNS} FROM uploads WHERE bucket = ? AND key >= ?"
     args: list[object] = [bucket, lower]
     if upper is not None:
         sql += " AND key < ?"
         args.append(upper)
-    return cur.execute(sql + " ORDER BY key, created", args).fetchall()
+    return list(map(UploadRow._make, cur.execute(sql + " ORDER BY key, created", args)))
 
 
-def delete_upload(cur: sqlite3.Cursor, upload_id: str) -> None:
+def delete_upload(cur: Cursor, upload_id: str) -> None:
     cur.execute("DELETE FROM parts WHERE upload_id = ?", (upload_id,))
     cur.execute("DELETE FROM uploads WHERE upload_id = ?", (upload_id,))
 
 
-def put_part(cur: sqlite3.Cursor, values: Sequence[object]) -> Row | None:
+def put_part(cur: Cursor, values: Sequence[object]) -> OldPartRow | None:
     """Insert or replace a part; returns the replaced part's row (for its refs)."""
     old = cur.execute(
         "SELECT manifest FROM parts WHERE upload_id = ? AND part_number = ?", values[:2]
@@ -591,59 +598,64 @@ def put_part(cur: sqlite3.Cursor, values: Sequence[object]) -> Row | None:
         "checksum) VALUES (?, ?, ?, ?, ?, ?, ?)",
         values,
     )
-    return old
+    return None if old is None else OldPartRow._make(old)
 
 
-def list_parts(cur: sqlite3.Cursor, upload_id: str) -> list[Row]:
-    return cur.execute(
+def list_parts(cur: Cursor, upload_id: str) -> list[PartRow]:
+    rows = cur.execute(
         "SELECT part_number, etag, size, created, manifest, checksum FROM parts "
         "WHERE upload_id = ? ORDER BY part_number",
         (upload_id,),
     ).fetchall()
+    return list(map(PartRow._make, rows))
 
 
-def all_part_manifests(cur: sqlite3.Cursor) -> Iterable[Row]:
+def all_part_manifests(cur: Cursor) -> Iterator[PartManifestRow]:
     """(bucket, key, upload_id, domain_id, manifest, part_number) of every part."""
-    yield from cur.execute(
-        "SELECT u.bucket, u.key, u.upload_id, u.domain_id, p.manifest, p.part_number "
-        "FROM parts p JOIN uploads u ON u.upload_id = p.upload_id"
+    yield from map(
+        PartManifestRow._make,
+        cur.execute(
+            "SELECT u.bucket, u.key, u.upload_id, u.domain_id, p.manifest, p.part_number "
+            "FROM parts p JOIN uploads u ON u.upload_id = p.upload_id"
+        ),
     )
 
 
-def part_manifest(cur: sqlite3.Cursor, upload_id: str, part_number: int) -> bytes | None:
+def part_manifest(cur: Cursor, upload_id: str, part_number: int) -> bytes | None:
     row = cur.execute(
         "SELECT manifest FROM parts WHERE upload_id = ? AND part_number = ?",
         (upload_id, part_number),
     ).fetchone()
-    return None if row is None else bytes(row[0])
+    return None if row is None else row[0]
 
 
 # -- changes -------------------------------------------------------------
 
 
-def add_change(cur: sqlite3.Cursor, bucket: str, key: bytes) -> int:
+def add_change(cur: Cursor, bucket: str, key: bytes) -> int:
     """Add a row to the change feed; returns its seq (a new version's seq, format 4)."""
     cur.execute("INSERT INTO changes(bucket, key) VALUES (?, ?)", (bucket, key))
     return int(cur.lastrowid or 0)
 
 
-def add_change_at(cur: sqlite3.Cursor, seq: int, bucket: str, key: bytes) -> None:
+def add_change_at(cur: Cursor, seq: int, bucket: str, key: bytes) -> None:
     """A change row at ``seq`` (fsck: move the sequence past the newest version)."""
     cur.execute("INSERT INTO changes(seq, bucket, key) VALUES (?, ?, ?)", (seq, bucket, key))
 
 
-def changes_since(cur: sqlite3.Cursor, seq: int, limit: int) -> list[Row]:
-    return cur.execute(
+def changes_since(cur: Cursor, seq: int, limit: int) -> list[ChangeRow]:
+    rows = cur.execute(
         "SELECT seq, bucket, key FROM changes WHERE seq > ? ORDER BY seq LIMIT ?", (seq, limit)
     ).fetchall()
+    return list(map(ChangeRow._make, rows))
 
 
-def change_seq(cur: sqlite3.Cursor) -> int:
+def change_seq(cur: Cursor) -> int:
     row = cur.execute("SELECT MAX(seq) FROM changes").fetchone()
     return int(row[0] or 0)
 
 
-def prune_changes(cur: sqlite3.Cursor, keep: int, batch: int) -> tuple[int, bool]:
+def prune_changes(cur: Cursor, keep: int, batch: int) -> tuple[int, bool]:
     """Forget the oldest changes, at most ``batch`` seqs' worth, keeping the
     newest ``keep`` (at least the newest: it holds the sequence versions are
     numbered from, format 4); returns (rows forgotten, whether that was all).
@@ -661,20 +673,26 @@ def prune_changes(cur: sqlite3.Cursor, keep: int, batch: int) -> tuple[int, bool
     return int(gone), through >= target
 
 
-def changes_pruned_through(cur: sqlite3.Cursor) -> int:
+def changes_pruned_through(cur: Cursor) -> int:
     """The newest change seq ``prune_changes`` forgot (0: none)."""
     return int(get_meta(cur, "changes_pruned_through") or 0)
 
 
 def scan_latest(
-    cur: sqlite3.Cursor, bucket: str, cursor: bytes, inclusive: bool, upper: bytes | None
-) -> sqlite3.Cursor:
+    cur: Cursor, bucket: str, cursor: bytes, inclusive: bool, upper: bytes | None
+) -> RowCursor[VersionRow]:
     """Live latest versions from ``cursor`` on, in key order, read lazily.
 
     Runs on a cursor of its own (the caller's stays usable); stop reading
     and close it when done: seeking past a folded prefix costs one probe.
     """
-    return cur.connection.execute(*_latest_range_sql(bucket, cursor, inclusive, upper))
+    own = cur.connection.cursor()
+    own.row_factory = _version_factory
+    return own.execute(*_latest_range_sql(bucket, cursor, inclusive, upper))
+
+
+def _version_factory(_cur: Cursor, row: tuple[Any, ...]) -> VersionRow:
+    return _version_row(row)
 
 
 def _latest_range_sql(
@@ -697,23 +715,21 @@ def _latest_range_sql(
 
 
 # What a directory listing of the mount needs of each key, no more.
-_DIR_COLUMNS = (
-    "o.key, v.version_id, v.seq, v.size, v.etag, v.created, v.content_type, "
-    "v.sys_meta, v.sse, v.kms_key_id, v.user_meta"
-)
+_DIR_COLUMNS = ", ".join(("o." if c == "key" else "v.") + c for c in DIR_FIELDS)
 
 
 def scan_latest_brief(
-    cur: sqlite3.Cursor, bucket: str, cursor: bytes, inclusive: bool, upper: bytes | None
-) -> sqlite3.Cursor:
-    """``scan_latest`` with the columns of ``_DIR_COLUMNS`` only (its own cursor)."""
+    cur: Cursor, bucket: str, cursor: bytes, inclusive: bool, upper: bytes | None
+) -> RowCursor[DirTuple]:
+    """``scan_latest`` with the columns of ``DIR_FIELDS`` only (its own cursor;
+    plain tuples, see ``objfs/meta/rows.py``)."""
     return cur.connection.execute(
         *_latest_range_sql(bucket, cursor, inclusive, upper, _DIR_COLUMNS)
     )
 
 
 def first_folded_key(
-    cur: sqlite3.Cursor, bucket: str, start: bytes, upper: bytes | None, skip: int, delim: bytes
+    cur: Cursor, bucket: str, start: bytes, upper: bytes | None, skip: int, delim: bytes
 ) -> bytes | None:
     """The first live latest key in [start, upper) with ``delim`` after its first ``skip``
     bytes (the first key of a sub-directory), read from the ``objects_live`` index alone."""
@@ -726,23 +742,23 @@ def first_folded_key(
         [bucket, start] + ([upper] if upper is not None else []) + [skip + 1, delim]
     )
     row = cur.execute(sql, args).fetchone()
-    return None if row is None else row[0]  # type: ignore[no-any-return]
+    return None if row is None else row[0]
 
 
-def newest_latest(
-    cur: sqlite3.Cursor, bucket: str, start: bytes, upper: bytes | None
-) -> int | None:
+def newest_latest(cur: Cursor, bucket: str, start: bytes, upper: bytes | None) -> int | None:
     """The newest last-modified time of the live latest keys in [start, upper)."""
     sql = (
         "SELECT max(v.created) FROM objects o JOIN versions v ON v.seq = o.seq "
         "WHERE o.bucket = ? AND o.delete_marker = 0 AND o.key >= ?"
         + (" AND o.key < ?" if upper is not None else "")
     )
-    args: list[object] = [bucket, start] + ([upper] if upper is not None else [])
-    return cur.execute(sql, args).fetchone()[0]  # type: ignore[no-any-return]
+    args: list[object] = [bucket, start]
+    if upper is not None:
+        args.append(upper)
+    return cur.execute(sql, args).fetchone()[0]
 
 
-def stale_latest(cur: sqlite3.Cursor) -> list[tuple[str, bytes]]:
+def stale_latest(cur: Cursor) -> list[tuple[str, bytes]]:
     """Keys whose ``objects`` row does not name their newest version (or is missing)."""
     rows = cur.execute(
         "SELECT v.bucket, v.key FROM versions v "
@@ -757,7 +773,7 @@ def stale_latest(cur: sqlite3.Cursor) -> list[tuple[str, bytes]]:
     return [(b, k) for b, k in rows + orphans]
 
 
-def version_sizes(cur: sqlite3.Cursor) -> dict[tuple[str, bytes, str], int]:
+def version_sizes(cur: Cursor) -> dict[tuple[str, bytes, str], int]:
     """(bucket, key, version_id) -> size of every version that holds data."""
     return {
         (b, k, v): size
@@ -770,9 +786,7 @@ def version_sizes(cur: sqlite3.Cursor) -> dict[tuple[str, bytes, str], int]:
 # -- writer leases ---------------------------------------------------------
 
 
-def put_lease(
-    cur: sqlite3.Cursor, lease_id: str, holder: str, since_ns: int, expires_ns: int
-) -> None:
+def put_lease(cur: Cursor, lease_id: str, holder: str, since_ns: int, expires_ns: int) -> None:
     cur.execute(
         "INSERT INTO leases(lease_id, holder, since, expires) VALUES (?, ?, ?, ?) "
         "ON CONFLICT(lease_id) DO UPDATE SET since = excluded.since, expires = excluded.expires",
@@ -780,28 +794,19 @@ def put_lease(
     )
 
 
-def drop_lease(cur: sqlite3.Cursor, lease_id: str) -> None:
+def drop_lease(cur: Cursor, lease_id: str) -> None:
     cur.execute("DELETE FROM leases WHERE lease_id = ?", (lease_id,))
 
 
-def drop_expired_leases(cur: sqlite3.Cursor, now_ns: int) -> int:
+def drop_expired_leases(cur: Cursor, now_ns: int) -> int:
     return cur.execute("DELETE FROM leases WHERE expires <= ?", (now_ns,)).rowcount
 
 
-def oldest_live_lease(cur: sqlite3.Cursor, now_ns: int, exclude: str = "") -> int | None:
-    """The smallest ``since`` of the leases live at ``now_ns``, but ``exclude`` (None: none)."""
-    row = cur.execute(
-        "SELECT MIN(since) FROM leases WHERE expires > ? AND lease_id != ?", (now_ns, exclude)
-    ).fetchone()
-    return None if row is None or row[0] is None else int(row[0])
+def list_leases(cur: Cursor) -> list[LeaseRow]:
+    rows = cur.execute("SELECT lease_id, holder, since, expires FROM leases ORDER BY since")
+    return list(map(LeaseRow._make, rows))
 
 
-def list_leases(cur: sqlite3.Cursor) -> list[Row]:
-    return cur.execute(
-        "SELECT lease_id, holder, since, expires FROM leases ORDER BY since"
-    ).fetchall()
-
-
-def version_seq_exists(cur: sqlite3.Cursor, seq: int) -> bool:
+def version_seq_exists(cur: Cursor, seq: int) -> bool:
     """Whether the version row ``seq`` still exists (seqs are never reused)."""
     return cur.execute("SELECT 1 FROM versions WHERE seq = ?", (seq,)).fetchone() is not None

@@ -119,7 +119,7 @@ class Hasher:
 
 def _crc(algorithm: str, data: bytes) -> bytes:
     fn = {"CRC32": crt.crc32, "CRC32C": crt.crc32c, "CRC64NVME": crt.crc64nvme}[algorithm]
-    return fn(data).to_bytes(ALGORITHMS[algorithm][0], "big")  # type: ignore[operator]
+    return fn(data).to_bytes(ALGORITHMS[algorithm][0], "big")
 
 
 def check_expected(computed: Checksum | None, expected: tuple[str, str] | None) -> None:

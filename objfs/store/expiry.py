@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING, Any
 from objfs.errors import InvalidBucketState, NoSuchLifecycleConfiguration, ObjfsError
 from objfs.meta import log_queries as lq
 from objfs.meta import queries as q
+from objfs.meta.db import Cursor
 from objfs.store import records as rec
 from objfs.store.access import Need, owner_only, requires
 from objfs.store.expiry_rules import (
@@ -207,7 +208,7 @@ class LifecycleMixin:
         with self.db.write(durable=True) as cur:
             self._set_config(cur, bucket, lifecycle=None)
 
-    def _lifecycle_rules(self: Store, cur: Any, bucket: str) -> tuple[LifecycleRule, ...]:
+    def _lifecycle_rules(self: Store, cur: Cursor, bucket: str) -> tuple[LifecycleRule, ...]:
         stored = self._config(cur, bucket).get("lifecycle")
         return parse_rules(stored) if stored else ()
 
@@ -273,6 +274,7 @@ class LifecycleMixin:
                 keys.setdefault(row[Col.KEY], []).append(row)
             if len(rows) == PAGE and len(keys) > 1:
                 keys.pop(rows[-1][Col.KEY])
+            key_rows: list[Any] | None
             for raw, key_rows in keys.items():
                 if len(rows) == PAGE and len(keys) == 1:
                     key_rows = None  # one key fills the page: read it whole
@@ -351,7 +353,7 @@ class LifecycleMixin:
                 self._lifecycle_log(cur, info, DELETE_UPLOAD, key, None)
 
     def _lifecycle_log(
-        self: Store, cur: Any, info: BucketInfo, operation: str, key: str, version: str | None
+        self: Store, cur: Cursor, info: BucketInfo, operation: str, key: str, version: str | None
     ) -> None:
         """The access-log record of one lifecycle change, in the change's transaction."""
         target = self._config(cur, info.name).get("logging")
@@ -369,11 +371,11 @@ class LifecycleMixin:
                 operation=operation,
                 key=key,
                 request_uri=None,
-                http_status=None,  # type: ignore[arg-type]  # S3 writes "-"
+                http_status=None,  # S3 writes "-"
                 error_code=None,
                 bytes_sent=0,
                 object_size=None,
-                total_time_ms=None,  # type: ignore[arg-type]
+                total_time_ms=None,
                 turn_around_ms=None,
                 referer=None,
                 user_agent=None,

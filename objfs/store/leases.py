@@ -45,7 +45,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from objfs.errors import StoreFull
 from objfs.meta import queries as q
@@ -101,7 +101,7 @@ def leased(method: _Method) -> _Method:
         with self.leases.hold():
             return method(self, *args, **kwargs)
 
-    return wrapper  # type: ignore[return-value]
+    return cast(_Method, wrapper)
 
 
 class WriteIntent:

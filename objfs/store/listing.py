@@ -22,6 +22,7 @@ import msgpack
 from objfs.auth import ownership
 from objfs.errors import InvalidArgument
 from objfs.meta import queries as q
+from objfs.meta.db import Cursor
 from objfs.store import records as rec
 from objfs.store.access import Need, requires
 from objfs.store.names import prefix_upper
@@ -121,7 +122,7 @@ def _version_time(version_id: str) -> int:
     return int.from_bytes(raw[:8], "big")
 
 
-def _after_version(cur: Any, bucket: str, key: bytes, version_id: str) -> int | None:
+def _after_version(cur: Cursor, bucket: str, key: bytes, version_id: str) -> int | None:
     """The seq a version listing resumes below (``list_versions``: seq < it)
     after version ``version_id`` of ``key``; None: at the key's first version.
 
@@ -159,6 +160,7 @@ class ListingMixin:
         fetch_owner: bool = False,
     ) -> ListResult:
         max_keys, raw_prefix, delim, upper = _scope(prefix, delimiter, max_keys)
+        cursor: bytes | None  # None: past every key
         if continuation_token:
             cursor, inclusive = _untoken(continuation_token)
         elif start_after and start_after.encode("utf-8") >= raw_prefix:
@@ -394,7 +396,7 @@ class ListingMixin:
         )
 
     def _listing_owners(
-        self: Store, cur: Any, bucket: str, versions: list[ObjectVersion]
+        self: Store, cur: Cursor, bucket: str, versions: list[ObjectVersion]
     ) -> dict[tuple[str, str], Owner]:
         """The owner of each listed version, read in the listing's transaction: its
         creator when another principal wrote it, else the bucket's owner (as

@@ -23,7 +23,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypedDict
 from urllib.parse import quote, unquote
 
 from objfs.errors import InvalidArgument
@@ -49,11 +49,11 @@ class LogRecord:
     operation: str
     key: str | None
     request_uri: str | None
-    http_status: int
+    http_status: int | None  # None: "-" (a lifecycle action has none)
     error_code: str | None
     bytes_sent: int | None
     object_size: int | None
-    total_time_ms: int
+    total_time_ms: int | None
     turn_around_ms: int | None
     referer: str | None
     user_agent: str | None
@@ -302,8 +302,16 @@ def _ops(*ops: Op) -> tuple[Op, ...]:
     return ops
 
 
-BUCKET = {"bucket": "name", "key": None, "version": None}
-BKT = {"key": None, "version": None}
+class _Where(TypedDict, total=False):
+    """Where an ``Op``'s bucket, key and version come from (``**`` into ``Op``)."""
+
+    bucket: str | None
+    key: str | None
+    version: str | None
+
+
+BUCKET: _Where = {"bucket": "name", "key": None, "version": None}
+BKT: _Where = {"key": None, "version": None}
 
 # Written once as data; methods missing here get an operation derived from
 # their first declared action (``operation_for_action``).
@@ -422,5 +430,5 @@ def outcome_sizes(result: object) -> tuple[int | None, int | None, str | None]:
     version = getattr(result, "version_id", None)
     info = getattr(result, "info", None)  # an ObjectReader: it will send its range
     if info is not None and hasattr(result, "length"):
-        return result.length, info.size, info.version_id  # type: ignore[attr-defined]
+        return result.length, info.size, info.version_id
     return None, size if isinstance(size, int) else None, version

@@ -56,6 +56,7 @@ from typing import TYPE_CHECKING, Any
 
 from objfs.errors import IntegrityError, KMSDisabled, KMSInvalidState, KMSNotFound, ObjfsError
 from objfs.meta import queries as q
+from objfs.meta.db import Cursor
 from objfs.store import records as rec
 from objfs.store.access import owner_only
 from objfs.store.leases import LeaseInfo
@@ -252,7 +253,7 @@ class MaintenanceMixin:
                 report.orphans_held_by = why if report.orphans_held else None
         return report
 
-    def _oldest_hold(self: Store, cur: Any, now: int) -> tuple[int | None, str | None]:
+    def _oldest_hold(self: Store, cur: Cursor, now: int) -> tuple[int | None, str | None]:
         """The oldest ``since`` of the live writer leases (this process's own
         writes from memory) and, for people, which lease it is."""
         holds: list[tuple[int, str]] = []
@@ -370,7 +371,7 @@ class MaintenanceMixin:
         return report
 
 
-def _sources(cur: Any) -> list[tuple[Owner, bytes, list[Any]]]:
+def _sources(cur: Cursor) -> list[tuple[Owner, bytes, list[Any]]]:
     """(owner, domain id, manifest) of every version that holds data and every part."""
     out: list[tuple[Owner, bytes, list[Any]]] = []
     for b, k, v, d, m, seq in q.all_manifests(cur):
@@ -380,7 +381,7 @@ def _sources(cur: Any) -> list[tuple[Owner, bytes, list[Any]]]:
     return out
 
 
-def _metadata_findings(cur: Any, *, fix: bool) -> list[Finding]:
+def _metadata_findings(cur: Cursor, *, fix: bool) -> list[Finding]:
     """Reference counts and latest pointers, from the cursor's transaction.
 
     With ``fix`` (inside a write transaction) each deviation is corrected
@@ -466,11 +467,11 @@ def _metadata_findings(cur: Any, *, fix: bool) -> list[Finding]:
                 repaired=fix,
             )
         )
-    for bucket, key in q.stale_latest(cur):
-        name = key.decode("utf-8", "replace")
+    for bucket, raw in q.stale_latest(cur):
+        name = raw.decode("utf-8", "replace")
         if fix:
-            q.refresh_latest(cur, bucket, key)
-            q.add_change(cur, bucket, key)
+            q.refresh_latest(cur, bucket, raw)
+            q.add_change(cur, bucket, raw)
         findings.append(
             Finding(
                 "stale-latest",
@@ -483,7 +484,7 @@ def _metadata_findings(cur: Any, *, fix: bool) -> list[Finding]:
     return findings
 
 
-def _inline_findings(cur: Any, *, fix: bool) -> list[Finding]:
+def _inline_findings(cur: Cursor, *, fix: bool) -> list[Finding]:
     """Inline frames their chunk row does not point at (format 4: a frame is
     found through ``chunks.inline_row``): linked to a chunk row that has no
     frame, else dropped (a chunk row points at another copy, or none is left)."""

@@ -26,10 +26,11 @@ import os
 import threading
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Final
 
 import msgpack
 
+from objfs.meta.rows import VersionRow
 from objfs.store.types import (
     Checksum,
     ChunkRef,
@@ -107,7 +108,7 @@ def _pack_time(ns: int) -> int | list[int]:
 def _unpack_time(value: Any) -> int | None:
     if isinstance(value, list):
         return int(value[0]) * 1_000_000_000 + int(value[1])
-    return value  # type: ignore[no-any-return]
+    return value
 
 
 def pack_sys_meta(meta: SystemMeta | None) -> bytes | None:
@@ -128,12 +129,11 @@ def unpack_sys_meta(blob: bytes | None) -> SystemMeta:
     if not blob:
         return _NO_SYS_META
     values = msgpack.unpackb(blob, raw=False)
-    return SystemMeta(
-        **{
-            name: _unpack_time(values.get(name)) if name in _TIME_FIELDS else values.get(name)
-            for name in _SYS_FIELDS
-        }
-    )
+    fields: dict[str, Any] = {
+        name: _unpack_time(values.get(name)) if name in _TIME_FIELDS else values.get(name)
+        for name in _SYS_FIELDS
+    }
+    return SystemMeta(**fields)
 
 
 def pack_user_meta(meta: dict[str, str] | None) -> bytes | None:
@@ -197,8 +197,9 @@ def unpack_tags(blob: bytes | None) -> dict[str, str]:
     return dict(msgpack.unpackb(blob, raw=False)) if blob else {}
 
 
-def version_from_row(row: Sequence[Any], *, is_latest: bool) -> ObjectVersion:
-    """Build an ObjectVersion from a ``queries.VERSION_COLUMNS`` row."""
+def version_from_row(row: VersionRow | tuple[Any, ...], *, is_latest: bool) -> ObjectVersion:
+    """Build an ObjectVersion from a ``queries.VERSION_COLUMNS`` row (a
+    ``VersionRow``; plain tuples until every caller types its rows)."""
     (
         seq,
         bucket,
@@ -248,8 +249,26 @@ def version_from_row(row: Sequence[Any], *, is_latest: bool) -> ObjectVersion:
 
 
 class Col:
-    """Indexes into a ``queries.VERSION_COLUMNS`` row."""
+    """Indexes into a ``VersionRow`` (``queries.VERSION_COLUMNS``). Final, so
+    the type checker reads ``row[Col.KEY]`` as the field's own type."""
 
-    SEQ, BUCKET, KEY, VERSION_ID, DM, SIZE, ETAG, CREATED, CTYPE = range(9)
-    UMETA, SMETA, SSE, KMS, DOMAIN, MANIFEST, HEADERS = range(9, 16)
-    TAGS, LOCK_MODE, LOCK_UNTIL, LEGAL_HOLD = range(16, 20)
+    SEQ: Final = 0
+    BUCKET: Final = 1
+    KEY: Final = 2
+    VERSION_ID: Final = 3
+    DM: Final = 4
+    SIZE: Final = 5
+    ETAG: Final = 6
+    CREATED: Final = 7
+    CTYPE: Final = 8
+    UMETA: Final = 9
+    SMETA: Final = 10
+    SSE: Final = 11
+    KMS: Final = 12
+    DOMAIN: Final = 13
+    MANIFEST: Final = 14
+    HEADERS: Final = 15
+    TAGS: Final = 16
+    LOCK_MODE: Final = 17
+    LOCK_UNTIL: Final = 18
+    LEGAL_HOLD: Final = 19

@@ -34,11 +34,11 @@ version's references leave with it (its children took what they name).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 import msgpack
 
 from objfs.meta import queries as q
+from objfs.meta.db import Cursor
 from objfs.store.types import ChunkRef
 
 Counts = dict[bytes, int]
@@ -122,7 +122,7 @@ class RefChanges:
                 if domain_id is not None:
                     self.domain[cid] = domain_id
 
-    def apply(self, cur: Any, inline_rows: dict[bytes, int] | None = None) -> list[bytes]:
+    def apply(self, cur: Cursor, inline_rows: dict[bytes, int] | None = None) -> list[bytes]:
         """Write the nonzero changes; returns chunks an addition revived.
         ``inline_rows``: frames just stored (``q.put_inlines``), linked from
         their chunk rows with the changes."""
@@ -139,7 +139,7 @@ class RefChanges:
         return q.apply_ref_changes(cur, rows, inline_rows)
 
 
-def tally_of(cur: Any, seq: int | None, cache: dict[int, Tally] | None = None) -> Tally | None:
+def tally_of(cur: Cursor, seq: int | None, cache: dict[int, Tally] | None = None) -> Tally | None:
     """The tally of version ``seq``'s manifest (None for no version)."""
     if seq is None:
         return None
@@ -152,7 +152,7 @@ def tally_of(cur: Any, seq: int | None, cache: dict[int, Tally] | None = None) -
 
 
 def drop_version(
-    cur: Any, seq: int, blob: bytes | None, domain_id: bytes | None, changes: RefChanges
+    cur: Cursor, seq: int, blob: bytes | None, domain_id: bytes | None, changes: RefChanges
 ) -> None:
     """Record the reference changes of deleting version ``seq`` (not a delete
     marker) and rebase its children onto its base; the caller deletes the row."""

@@ -42,7 +42,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from objfs.errors import StoreFull
 
@@ -229,4 +229,4 @@ def frees_space(method: _Method) -> _Method:
                 raise
         return method(self, *args, **kwargs)
 
-    return wrapper  # type: ignore[return-value]
+    return cast(_Method, wrapper)

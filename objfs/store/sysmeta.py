@@ -105,4 +105,4 @@ def from_s3_meta(headers: Mapping[str, str], symlink: str | None = None) -> Syst
                 values[name] = int(text.strip())
             except ValueError:
                 values[name] = None
-    return SystemMeta(symlink=symlink, **values)  # type: ignore[arg-type]
+    return SystemMeta(symlink=symlink, **values)

@@ -135,7 +135,7 @@ class SystemMeta:
     def replace(self, **changes: object) -> SystemMeta:
         values = {name: getattr(self, name) for name in self.__slots__}
         values.update(changes)
-        return SystemMeta(**values)  # type: ignore[arg-type]
+        return SystemMeta(**values)
 
     def times(self, fallback_ns: int) -> tuple[int, int, int]:
         """(atime, mtime, ctime): unset mtime is ``fallback_ns``, unset atime/ctime mtime."""

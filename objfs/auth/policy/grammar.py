@@ -273,6 +273,7 @@ def _statement(i: int, st: Any, kind: Kind, variables: bool, bucket: str | None)
         # As S3: an Allow for everyone but a few is not a policy it accepts.
         raise w.fail("NotPrincipal", 'may only be used with "Effect": "Deny"')
     acts, not_action = _either(w, st, "Action", "NotAction")
+    ress: tuple[str, ...]
     if kind is Kind.BUCKET and "Resource" not in st and "NotResource" not in st:
         ress, not_resource = (), False  # names nothing: the statement never applies
     else:
