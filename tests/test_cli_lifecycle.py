@@ -207,3 +207,26 @@ def _locked_left(made: dict[str, list[str]], done: int) -> int:
     """Legal-held versions among the keys the first run had not reached: each
     saves one removal from the second run. (Keys are done in key order.)"""
     return sum(1 for i in range(done, KEYS) if i % 7 == 0)
+
+
+def test_lifecycle_records_show_in_the_log_query(sh: Shell, tmp_path: Path) -> None:  # noqa: F811
+    """An expiry's access-log record (no HTTP status or request time: no request
+    made it) is listed by ``bucket logging query`` like any other."""
+    with Store.open(sh.store) as store:
+        store.create_bucket(OWNER, "logs")
+        first = store.head_object(OWNER, "photos", "a.jpg").version_id
+        store.put_object(OWNER, "photos", "a.jpg", b"new jpeg")
+    sh.ok("bucket", "logging", "put", "photos", "--target-bucket", "logs", "--target-prefix", "l/")
+    path = tmp_path / "rules.json"
+    path.write_text(json.dumps(RULES))
+    sh.ok("lifecycle", "put", "photos", str(path))
+    sh.ok("lifecycle", "run", "photos", "--now", _days_from_now(3))
+    sh.ok("bucket", "logging", "flush")
+    out = sh.ok("bucket", "logging", "query", "s3://logs/l/", "--op", "S3.EXPIRE.OBJECT").out
+    assert "S3.EXPIRE.OBJECT" in out and "s3://photos/a.jpg" in out, out
+    records = json.loads(
+        sh.ok(
+            "--json", "bucket", "logging", "query", "s3://logs/l/", "--op", "S3.EXPIRE.OBJECT"
+        ).out
+    )
+    assert [r["version_id"] for r in records] == [first], records

@@ -123,11 +123,17 @@ def cmd_logging_query(app: CliApp, args: argparse.Namespace) -> int:
         where = f"s3://{r.bucket}/{r.key}" if r.key is not None else f"s3://{r.bucket}"
         line = (
             f"{r.time.strftime('%Y-%m-%dT%H:%M:%SZ')}  {who:<12} {r.remote_ip or '-':<15} "
-            f"{r.operation:<24} {r.http_status} {r.error_code or '-':<14} "
-            f"{r.bytes_sent or 0:>9} B {r.total_time_ms:>5} ms  {where}"
+            f"{r.operation:<24} {r.http_status or '-':>3} {r.error_code or '-':<14} "
+            f"{r.bytes_sent or 0:>9} B {_or_dash(r.total_time_ms):>5} ms  {where}"
         )
         print(_printable(line))
     return 0
+
+
+def _or_dash(value: int | None) -> str:
+    """A record's number, or ``-`` where it has none (a lifecycle action has no
+    request, so no status and no time: S3 logs ``-`` there too)."""
+    return "-" if value is None else str(value)
 
 
 def register(bucket_group: Builder) -> None:
