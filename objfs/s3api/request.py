@@ -12,16 +12,15 @@ import functools
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from urllib.parse import unquote_to_bytes
 
 import trio
 
 from objfs.errors import InvalidArgument, InvalidURI
-from objfs.store import RequestContext
+from objfs.store import RequestContext, Store
 
 if TYPE_CHECKING:
-    from objfs.s3api.app import S3App
     from objfs.s3api.body import RequestBody
 
 T = TypeVar("T")
@@ -69,9 +68,20 @@ class Response:
         )
 
 
+class AppHandle(Protocol):
+    """What a request's handlers use of the server (``objfs.s3api.app.S3App``):
+    named here so the handlers need not import the app that routes to them."""
+
+    store: Store
+    region: str
+    sigv2: bool
+    limiter: trio.CapacityLimiter  # store calls
+    upload_limiter: trio.CapacityLimiter  # store calls that read a request body
+
+
 @dataclass  # not slotted: ``params`` is a cached property
 class Request:
-    app: S3App
+    app: AppHandle
     method: str
     path: str  # decoded path as sent (SigV4 signs it)
     bucket: str | None
@@ -103,7 +113,7 @@ class Request:
         return f"/{self.bucket}/{self.key}" if self.key is not None else f"/{self.bucket}"
 
     @property
-    def store(self) -> Any:
+    def store(self) -> Store:
         return self.app.store
 
     async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:

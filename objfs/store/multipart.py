@@ -521,7 +521,7 @@ class MultipartMixin:
     @requires(Need("s3:ListMultipartUploadParts", version=None))
     def list_parts(
         self: Store, ctx: RequestContext, bucket: str, key: str, upload_id: str
-    ) -> list[PartInfo]:
+    ) -> PartList:
         with self.db.read() as cur:
             upload = self._upload(cur, bucket, key, upload_id)
             rows = q.list_parts(cur, upload_id)
