@@ -11,6 +11,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
+import msgpack
+
 from objfs.auth.identity import OWNER_NAME, Identity
 
 
@@ -372,11 +374,8 @@ class ListedFile(NamedTuple):
 
     @property
     def user_meta(self) -> dict[str, str]:
-        if self.user_meta_blob is None:
-            return {}
-        from objfs.store.records import unpack_user_meta
-
-        return unpack_user_meta(self.user_meta_blob)
+        # The blob as records.pack_user_meta wrote it (records imports this module).
+        return dict(msgpack.unpackb(self.user_meta_blob, raw=False)) if self.user_meta_blob else {}
 
     def version(self) -> ObjectVersion:
         return ObjectVersion(
