@@ -480,7 +480,7 @@ class AccessLogMixin:
             "aws:SourceArn": f"arn:aws:s3:::{source}",
             "aws:SourceAccount": who.canonical_id or "",
         }
-        decision = self.access.decide(DELIVERY_CTX, "s3:PutObject", target, prefix, context)
+        decision = self.seam.decide(DELIVERY_CTX, "s3:PutObject", target, prefix, context)
         return decision.allowed
 
     @requires(Need("s3:GetBucketLogging", key=None))

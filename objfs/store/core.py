@@ -22,7 +22,7 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from objfs.auth import ownership as object_ownership
@@ -53,11 +53,12 @@ from objfs.store.accesslog import AccessLog, AccessLogMixin
 from objfs.store.authorizer import AccessControl, decode_config, encode_config
 from objfs.store.cors import CORSMixin
 from objfs.store.expiry import LifecycleMixin
+from objfs.store.facade import AdminFacade
 from objfs.store.kms import KMSMixin
 from objfs.store.leases import Leases
 from objfs.store.listing import ListingMixin
 from objfs.store.maintenance import MaintenanceMixin
-from objfs.store.mfa import MFAMixin
+from objfs.store.mfa import MFA, MFACodes
 from objfs.store.mountops import MountMixin
 from objfs.store.multipart import MultipartMixin
 from objfs.store.names import check_bucket_name
@@ -66,6 +67,7 @@ from objfs.store.objects import ObjectsMixin, ssec_not_applicable
 from objfs.store.ownership import OwnershipMixin
 from objfs.store.policies import PoliciesMixin
 from objfs.store.reader import Extents
+from objfs.store.seam import Seam
 from objfs.store.space import Space
 from objfs.store.tagging import TaggingMixin
 from objfs.store.types import (
@@ -94,11 +96,11 @@ class Store(
     PoliciesMixin,
     OwnershipMixin,
     CORSMixin,
-    MFAMixin,
     AccessLogMixin,
     TaggingMixin,
     LifecycleMixin,
     ObjectLockMixin,
+    AdminFacade,
 ):
     """An objfs store directory opened for use. Thread-safe."""
 
@@ -124,6 +126,22 @@ class Store(
         # This process's writer lease (store/leases.py); dropped even on a full disk.
         self.leases = Leases(db, on_full=self.space.release_reserve)
         self.access_log = AccessLog(self)  # server access logs (accesslog.py)
+        self.mfa_codes = MFACodes(access=self.access, keyring=keyring)
+        # THE seam (seam.py): every decorated method's decision and log record.
+        self.seam = Seam(db=db, access=self.access, access_log=self.access_log, mfa=self.mfa_codes)
+        self.mfa = MFA(
+            db=db, access=self.access, keyring=keyring, codes=self.mfa_codes, seam=self.seam
+        )
+
+    @property
+    def clock(self) -> Callable[[], float]:
+        """Where "now" comes from (TOTP codes, Object Lock); tests set it to step
+        through time. Kept by ``mfa_codes``, which checks the codes."""
+        return self.mfa_codes.clock
+
+    @clock.setter
+    def clock(self, clock: Callable[[], float]) -> None:
+        self.mfa_codes.clock = clock
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -451,7 +469,7 @@ class Store(
                     "An Object Lock configuration is present on this bucket, "
                     "so the versioning state cannot be changed."
                 )
-            self._versioning_mfa(cur, ctx, info, new, mfa_delete)  # store/mfa.py
+            self.mfa_codes.versioning_rule(cur, ctx, info, new, mfa_delete)  # store/mfa.py
             fields: dict[str, object] = {"versioning": new.value}
             if mfa_delete is not None:
                 fields["mfa_delete"] = int(mfa_delete)

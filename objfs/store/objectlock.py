@@ -196,9 +196,9 @@ class ObjectLockMixin:
         with self.db.read() as cur:
             self._require_lock(cur, bucket)
         if lock.mode is not None:
-            self.access.check(ctx, "s3:PutObjectRetention", bucket, key, None, {})
+            self.seam.check(ctx, "s3:PutObjectRetention", bucket, key, None, {})
         if lock.legal_hold:
-            self.access.check(ctx, "s3:PutObjectLegalHold", bucket, key, None, {})
+            self.seam.check(ctx, "s3:PutObjectLegalHold", bucket, key, None, {})
 
     def _lock_for_new_version(
         self: Store, cur: Any, bucket: str, lock: ObjectLockState
@@ -260,7 +260,7 @@ class ObjectLockMixin:
         """Whether the caller holds ``s3:BypassGovernanceRetention`` on the object."""
         extra = {"s3:VersionId": version_id} if version_id else {}
         try:
-            self.access.check(
+            self.seam.check(
                 ctx, "s3:BypassGovernanceRetention", bucket, key, version_id, extra, cur=cur
             )
         except AccessDenied:

@@ -320,7 +320,7 @@ class PoliciesMixin:
         for writing, because the kernel's write-back cache would otherwise
         report a refused write only when the data is long gone from the caller.
         """
-        self.access.check(ctx, action, bucket, key, None, condition_keys({"sse": sse}))
+        self.seam.check(ctx, action, bucket, key, None, condition_keys({"sse": sse}))
 
     # -- the simulator -----------------------------------------------------------------
 
@@ -346,7 +346,7 @@ class PoliciesMixin:
                 remote_addr=remote,
                 secure_transport=str(secure).lower() != "false" if secure is not None else True,
             )
-        return self.access.decide(asked, action, bucket, key, extra)
+        return self.seam.decide(asked, action, bucket, key, extra)
 
 
 def _spec(canned: str | None, grants: Sequence[Grant], acl: AclSpec | None) -> AclSpec:

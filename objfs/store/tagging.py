@@ -111,9 +111,7 @@ class TaggingMixin:
         if not tags:
             return None
         checked = check_tags(tags)
-        self.access.check(
-            ctx, "s3:PutObjectTagging", bucket, key, None, tag_condition_keys(checked)
-        )
+        self.seam.check(ctx, "s3:PutObjectTagging", bucket, key, None, tag_condition_keys(checked))
         return checked
 
     # -- object tags ---------------------------------------------------------------

@@ -623,11 +623,11 @@ class ObjectWriter:
                     if_latest=self._base_seq if self._if_latest else None,
                 )
             except Exception as err:
-                self.store.access_log.record(
+                self.store.seam.record(
                     ctx, "commit_manifest", (), where, seen, started_ns, started_mono, None, err
                 )
                 raise
-            self.store.access_log.record(
+            self.store.seam.record(
                 ctx, "commit_manifest", (), where, seen, started_ns, started_mono, version
             )
             self._set_base(manifest, self.size, self.domain, version.seq)
