@@ -22,7 +22,7 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 
 from objfs.auth import ownership as object_ownership
@@ -39,7 +39,6 @@ from objfs.errors import (
     InvalidBucketAclWithObjectOwnership,
     InvalidBucketState,
     InvalidRequest,
-    NoSuchBucket,
     NoSuchEncryptionConfiguration,
     StoreFormatError,
     StoreFull,
@@ -51,6 +50,7 @@ from objfs.meta.db import Database
 from objfs.store.access import Need, owner_only, requires
 from objfs.store.accesslog import AccessLog, AccessLogMixin
 from objfs.store.authorizer import AccessControl, decode_config, encode_config
+from objfs.store.configs import BucketConfigs, bucket_info
 from objfs.store.cors import CORSMixin
 from objfs.store.expiry import LifecycleMixin
 from objfs.store.facade import AdminFacade
@@ -126,6 +126,7 @@ class Store(
         # This process's writer lease (store/leases.py); dropped even on a full disk.
         self.leases = Leases(db, on_full=self.space.release_reserve)
         self.access_log = AccessLog(self)  # server access logs (accesslog.py)
+        self.configs = BucketConfigs(db=db, access=self.access)  # bucket record, config map
         self.mfa_codes = MFACodes(access=self.access, keyring=keyring)
         # THE seam (seam.py): every decorated method's decision and log record.
         self.seam = Seam(db=db, access=self.access, access_log=self.access_log, mfa=self.mfa_codes)
@@ -409,7 +410,7 @@ class Store(
     def list_buckets(self, ctx: RequestContext) -> list[BucketInfo]:
         """Every bucket for the store owner; a user's own buckets for a user."""
         with self.db.read() as cur:
-            buckets = [_bucket(row) for row in q.list_buckets(cur)]
+            buckets = [bucket_info(row) for row in q.list_buckets(cur)]
         if ctx.identity.is_owner:
             return buckets
         return [b for b in buckets if b.owner == ctx.identity.name]
@@ -420,15 +421,7 @@ class Store(
             return self._bucket(cur, name)
 
     def _bucket(self, cur: object, name: str) -> BucketInfo:
-        # The row the request's access check read in this transaction, if
-        # any (the mount's commit and unlink: one read of it, not two).
-        row = self.db.remembered(cur, ("bucket", name))  # type: ignore[arg-type]
-        if row is None:
-            row = q.get_bucket_config(cur, name)  # type: ignore[arg-type]
-            if row is None:
-                raise NoSuchBucket(f"no such bucket: {name!r}", bucket=name)
-            self.db.remember(cur, ("bucket", name), row)  # type: ignore[arg-type]
-        return _bucket(row[:8])  # type: ignore[index]
+        return self.configs.info(cur, name)  # NoSuchBucket
 
     @requires(Need("s3:DeleteBucket", bucket="name", key=None))
     def delete_bucket(self, ctx: RequestContext, name: str) -> None:
@@ -550,17 +543,3 @@ class Store(
             rows = q.changes_since(cur, seq, limit)
         changes = [Change(s, b, k.decode("utf-8", "replace")) for s, b, k in rows]
         return (changes[-1].seq if changes else seq), changes
-
-
-def _bucket(row: Sequence[object]) -> BucketInfo:
-    name, region, owner, created, versioning, mfa, encryption, kms = row
-    return BucketInfo(
-        name=name,  # type: ignore[arg-type]
-        region=region,  # type: ignore[arg-type]
-        owner=owner,  # type: ignore[arg-type]
-        created_ns=created,  # type: ignore[arg-type]
-        versioning=Versioning(versioning),
-        mfa_delete=bool(mfa),
-        encryption=encryption,  # type: ignore[arg-type]
-        kms_key_id=kms,  # type: ignore[arg-type]
-    )

@@ -179,7 +179,7 @@ class CORSMixin:
         """Validate and set the bucket's CORS rules (S3's JSON shape or CORSRule)."""
         parsed = parse_rules(rules)
         with self.db.write(durable=True) as cur:
-            self._set_config(cur, bucket, cors=[r.to_obj() for r in parsed])
+            self.configs.set(cur, bucket, cors=[r.to_obj() for r in parsed])
         return parsed
 
     @requires(Need("s3:GetBucketCORS", key=None))
@@ -193,7 +193,7 @@ class CORSMixin:
     @requires(Need("s3:PutBucketCORS", key=None))  # S3: DeleteBucketCors needs PutBucketCORS
     def delete_bucket_cors(self: Store, ctx: RequestContext, bucket: str) -> None:
         with self.db.write(durable=True) as cur:
-            self._set_config(cur, bucket, cors=None)
+            self.configs.set(cur, bucket, cors=None)
 
     @unauthenticated
     def cors_match(
@@ -217,5 +217,5 @@ class CORSMixin:
 
     def _cors_rules(self: Store, bucket: str) -> tuple[CORSRule, ...]:
         with self.db.read() as cur:
-            stored = self._config(cur, bucket).get("cors") or ()
+            stored = self.configs.get(cur, bucket).get("cors") or ()
         return tuple(CORSRule.from_obj(r) for r in stored)

@@ -134,7 +134,7 @@ class ObjectLockMixin:
         self._bucket(cur, bucket)  # NoSuchBucket; remembers the row with its config
         row = self.db.remembered(cur, ("bucket", bucket))
         if row is None:
-            obj = self._config(cur, bucket).get("object_lock")
+            obj = self.configs.get(cur, bucket).get("object_lock")
         else:
             blob = row[8]  # type: ignore[index]
             obj = decode_config(blob).get("object_lock") if blob else None
@@ -159,7 +159,7 @@ class ObjectLockMixin:
                 raise InvalidBucketState(
                     "Versioning must be 'Enabled' on the bucket to apply a Object Lock configuration"
                 )
-            self._set_config(cur, bucket, object_lock=config.to_obj())
+            self.configs.set(cur, bucket, object_lock=config.to_obj())
         return config
 
     @requires(Need("s3:GetBucketObjectLockConfiguration", key=None))

@@ -35,7 +35,7 @@ class OwnershipMixin:
         ownership.check_mode(mode)
         with self.db.write(durable=True) as cur:
             info = self._bucket(cur, bucket)
-            config = self._config(cur, bucket)
+            config = self.configs.get(cur, bucket)
             if mode == ownership.ENFORCED:
                 acl = self.access.bucket_acl(cur, bucket, info.owner, config)
                 if not ownership.owner_only(acl, acl.owner_id):
@@ -43,14 +43,14 @@ class OwnershipMixin:
                         "Bucket cannot have ACLs set with ObjectOwnership's "
                         "BucketOwnerEnforced setting"
                     )
-            self._set_config(cur, bucket, ownership=mode)
+            self.configs.set(cur, bucket, ownership=mode)
         self.access.forget(bucket)
 
     @requires(Need("s3:GetBucketOwnershipControls", key=None))
     def get_bucket_ownership_controls(self: Store, ctx: RequestContext, bucket: str) -> str:
         """The bucket's Object Ownership setting; ``OwnershipControlsNotFoundError`` if none."""
         with self.db.read() as cur:
-            mode = self._config(cur, bucket).get("ownership")
+            mode = self.configs.get(cur, bucket).get("ownership")
         if mode is None:
             raise OwnershipControlsNotFoundError(f"bucket {bucket!r} has no ownership controls")
         return str(mode)
@@ -59,5 +59,5 @@ class OwnershipMixin:
     def delete_bucket_ownership_controls(self: Store, ctx: RequestContext, bucket: str) -> None:
         """Remove the setting (objects then belong to their writers); none is no error."""
         with self.db.write(durable=True) as cur:
-            self._set_config(cur, bucket, ownership=None)
+            self.configs.set(cur, bucket, ownership=None)
         self.access.forget(bucket)

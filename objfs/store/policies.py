@@ -37,7 +37,6 @@ from objfs.errors import (
 from objfs.meta import auth_queries as aq
 from objfs.meta import queries as q
 from objfs.store.access import Need, condition_keys, owner_only, requires
-from objfs.store.authorizer import decode_config, encode_config
 from objfs.store.names import encode_key
 from objfs.store.types import RequestContext, SSERequest
 
@@ -89,17 +88,6 @@ class PoliciesMixin:
 
     # -- bucket policy ----------------------------------------------------------------
 
-    def _config(self: Store, cur: Any, bucket: str) -> dict[str, Any]:
-        self._bucket(cur, bucket)  # NoSuchBucket
-        return decode_config(aq.get_bucket_config(cur, bucket))
-
-    def _set_config(self: Store, cur: Any, bucket: str, **changes: Any) -> None:
-        config = self._config(cur, bucket)
-        config.update(changes)
-        aq.set_bucket_config(cur, bucket, encode_config(config))
-        q.add_change(cur, bucket, b"")
-        self.access.forget(bucket)  # again after the commit where it matters (a policy)
-
     @requires(Need("s3:PutBucketPolicy", key=None))
     def put_bucket_policy(
         self: Store, ctx: RequestContext, bucket: str, document: str | bytes
@@ -116,14 +104,14 @@ class PoliciesMixin:
                     f"Access Denied: bucket {bucket!r} blocks public policies "
                     "(BlockPublicPolicy) and this policy lets anyone in"
                 )
-            self._set_config(cur, bucket, policy=text)
+            self.configs.set(cur, bucket, policy=text)
         self.access.forget(bucket)  # committed: no check can still read the old config
         return text
 
     @requires(Need("s3:GetBucketPolicy", key=None))
     def get_bucket_policy(self: Store, ctx: RequestContext, bucket: str) -> str:
         with self.db.read() as cur:
-            text = self._config(cur, bucket).get("policy")
+            text = self.configs.get(cur, bucket).get("policy")
         if text is None:
             raise NoSuchBucketPolicy(f"bucket {bucket!r} has no policy")
         return text
@@ -131,7 +119,7 @@ class PoliciesMixin:
     @requires(Need("s3:DeleteBucketPolicy", key=None))
     def delete_bucket_policy(self: Store, ctx: RequestContext, bucket: str) -> None:
         with self.db.write(durable=True) as cur:
-            self._set_config(cur, bucket, policy=None)
+            self.configs.set(cur, bucket, policy=None)
 
     @requires(Need("s3:GetBucketPolicyStatus", key=None))
     def get_bucket_policy_status(self: Store, ctx: RequestContext, bucket: str) -> bool:
@@ -139,7 +127,7 @@ class PoliciesMixin:
         (``objfs.auth.public``)."""
         with self.access.reading() as cur:
             info = self._bucket(cur, bucket)
-            config = self._config(cur, bucket)
+            config = self.configs.get(cur, bucket)
             acl = self.access.bucket_acl(cur, bucket, info.owner, config)
         text = config.get("policy")
         policy = parse_bucket_policy(text, bucket) if text is not None else None
@@ -148,7 +136,7 @@ class PoliciesMixin:
     # -- Block Public Access -----------------------------------------------------------
 
     def _blocks(self: Store, cur: Any, bucket: str) -> PublicAccessBlock:
-        return PublicAccessBlock.from_obj(self._config(cur, bucket).get("public_access_block"))
+        return PublicAccessBlock.from_obj(self.configs.get(cur, bucket).get("public_access_block"))
 
     def _refuse_public_acl(self: Store, cur: Any, bucket: str, acl: Acl) -> None:
         if acl_is_public(acl) and self._blocks(cur, bucket).block_public_acls:
@@ -162,13 +150,13 @@ class PoliciesMixin:
     ) -> None:
         """Set the bucket's Block Public Access settings (``objfs.auth.public``)."""
         with self.db.write(durable=True) as cur:
-            self._set_config(cur, bucket, public_access_block=config.to_obj())
+            self.configs.set(cur, bucket, public_access_block=config.to_obj())
         self.access.forget(bucket)
 
     @requires(Need("s3:GetBucketPublicAccessBlock", key=None))
     def get_public_access_block(self: Store, ctx: RequestContext, bucket: str) -> PublicAccessBlock:
         with self.db.read() as cur:
-            stored = self._config(cur, bucket).get("public_access_block")
+            stored = self.configs.get(cur, bucket).get("public_access_block")
         if stored is None:
             raise NoSuchPublicAccessBlockConfiguration(
                 f"bucket {bucket!r} has no public access block configuration"
@@ -178,7 +166,7 @@ class PoliciesMixin:
     @requires(Need("s3:PutBucketPublicAccessBlock", key=None))
     def delete_public_access_block(self: Store, ctx: RequestContext, bucket: str) -> None:
         with self.db.write(durable=True) as cur:
-            self._set_config(cur, bucket, public_access_block=None)
+            self.configs.set(cur, bucket, public_access_block=None)
         self.access.forget(bucket)
 
     # -- ACLs ----------------------------------------------------------------------------
@@ -219,20 +207,20 @@ class PoliciesMixin:
             self.access.ensure_schema(cur)
             info = self._bucket(cur, bucket)
             owner_id = self.access.canonical_id_of(cur, info.owner)
-            mode = self._config(cur, bucket).get("ownership")
+            mode = self.configs.get(cur, bucket).get("ownership")
             ownership.check_acl_allowed(mode, _spec(canned, grants, acl), owner_id)
             made = self._make_acl(
                 cur, owner_id, canned or (None if grants else "private"), grants, acl
             )
             self._refuse_public_acl(cur, bucket, made)
-            self._set_config(cur, bucket, acl=made.to_obj())
+            self.configs.set(cur, bucket, acl=made.to_obj())
             return self.access.named(cur, made)
 
     @requires(Need("s3:GetBucketAcl", key=None))
     def get_bucket_acl(self: Store, ctx: RequestContext, bucket: str) -> Acl:
         with self.access.reading() as cur:
             info = self._bucket(cur, bucket)
-            acl = self.access.bucket_acl(cur, bucket, info.owner, self._config(cur, bucket))
+            acl = self.access.bucket_acl(cur, bucket, info.owner, self.configs.get(cur, bucket))
             return self.access.named(cur, acl)
 
     @requires(
@@ -258,7 +246,7 @@ class PoliciesMixin:
             if vid is None or q.get_version(cur, bucket, raw, vid) is None:
                 raise NoSuchKey(f"no such key: s3://{bucket}/{key}", bucket=bucket, key=key)
             bucket_owner = self.access.canonical_id_of(cur, info.owner)
-            mode = self._config(cur, bucket).get("ownership")
+            mode = self.configs.get(cur, bucket).get("ownership")
             ownership.check_acl_allowed(mode, _spec(canned, grants, acl), bucket_owner)
             if mode == ownership.ENFORCED:  # accepted, and changes nothing: ACLs are off
                 return self.access.named(cur, canned_acl("private", bucket_owner))
@@ -289,7 +277,7 @@ class PoliciesMixin:
             if vid is None or q.get_version(cur, bucket, raw, vid) is None:
                 raise NoSuchKey(f"no such key: s3://{bucket}/{key}", bucket=bucket, key=key)
             bucket_owner = self.access.canonical_id_of(cur, info.owner)
-            enforced = self._config(cur, bucket).get("ownership") == ownership.ENFORCED
+            enforced = self.configs.get(cur, bucket).get("ownership") == ownership.ENFORCED
             acl = self.access.object_acl(cur, bucket, key, vid, bucket_owner, enforced=enforced)
             return self.access.named(cur, acl)
 
