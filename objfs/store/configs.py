@@ -40,7 +40,7 @@ class BucketConfigs:
         """The bucket's record; ``NoSuchBucket`` without it."""
         # The row the request's access check read in this transaction, if
         # any (the mount's commit and unlink: one read of it, not two).
-        row = self.db.remembered(cur, ("bucket", name))
+        row: Any = self.db.remembered(cur, ("bucket", name))
         if row is None:
             row = q.get_bucket_config(cur, name)
             if row is None:

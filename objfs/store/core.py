@@ -78,7 +78,7 @@ from objfs.store.types import (
     SSERequest,
     Versioning,
 )
-from objfs.store.users import UsersMixin
+from objfs.store.users import Users
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +92,6 @@ class Store(
     MultipartMixin,
     MaintenanceMixin,
     KMSMixin,
-    UsersMixin,
     PoliciesMixin,
     OwnershipMixin,
     CORSMixin,
@@ -130,6 +129,8 @@ class Store(
         self.mfa_codes = MFACodes(access=self.access, keyring=keyring)
         # THE seam (seam.py): every decorated method's decision and log record.
         self.seam = Seam(db=db, access=self.access, access_log=self.access_log, mfa=self.mfa_codes)
+        # The administration collaborators (their API: facade.py's delegates).
+        self.users = Users(db=db, access=self.access, keyring=keyring, seam=self.seam)
         self.mfa = MFA(
             db=db, access=self.access, keyring=keyring, codes=self.mfa_codes, seam=self.seam
         )
