@@ -51,7 +51,7 @@ from objfs.store.access import Need, owner_only, requires
 from objfs.store.accesslog import AccessLog, AccessLogMixin
 from objfs.store.authorizer import AccessControl, decode_config, encode_config
 from objfs.store.configs import BucketConfigs, bucket_info
-from objfs.store.cors import CORSMixin
+from objfs.store.cors import CORS
 from objfs.store.expiry import LifecycleMixin
 from objfs.store.facade import AdminFacade
 from objfs.store.kms import KMSMixin
@@ -64,8 +64,8 @@ from objfs.store.multipart import MultipartMixin
 from objfs.store.names import check_bucket_name
 from objfs.store.objectlock import ObjectLockConfig, ObjectLockMixin
 from objfs.store.objects import ObjectsMixin, ssec_not_applicable
-from objfs.store.ownership import OwnershipMixin
-from objfs.store.policies import PoliciesMixin
+from objfs.store.ownership import Ownership
+from objfs.store.policies import Policies
 from objfs.store.reader import Extents
 from objfs.store.seam import Seam
 from objfs.store.space import Space
@@ -92,9 +92,6 @@ class Store(
     MultipartMixin,
     MaintenanceMixin,
     KMSMixin,
-    PoliciesMixin,
-    OwnershipMixin,
-    CORSMixin,
     AccessLogMixin,
     TaggingMixin,
     LifecycleMixin,
@@ -134,6 +131,9 @@ class Store(
         self.mfa = MFA(
             db=db, access=self.access, keyring=keyring, codes=self.mfa_codes, seam=self.seam
         )
+        self.policies = Policies(db=db, access=self.access, configs=self.configs, seam=self.seam)
+        self.ownership = Ownership(db=db, access=self.access, configs=self.configs, seam=self.seam)
+        self.cors = CORS(db=db, configs=self.configs, seam=self.seam)
 
     @property
     def clock(self) -> Callable[[], float]:

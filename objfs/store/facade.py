@@ -15,7 +15,16 @@ once, by its collaborator's decorator (the delegate is not a request).
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from objfs.auth.acl import Acl, AclSpec, Grant
+from objfs.auth.evaluate import Decision
+from objfs.auth.public import PublicAccessBlock
+from objfs.store.cors import CORS, CORSRule
 from objfs.store.mfa import MFA
+from objfs.store.ownership import Ownership
+from objfs.store.policies import Policies
 from objfs.store.types import (
     AccessKeyInfo,
     Identity,
@@ -23,6 +32,7 @@ from objfs.store.types import (
     NewAccessKey,
     NewMFADevice,
     RequestContext,
+    SSERequest,
     UserInfo,
 )
 from objfs.store.users import Users
@@ -33,6 +43,9 @@ class AdminFacade:
 
     users: Users
     mfa: MFA
+    policies: Policies
+    ownership: Ownership
+    cors: CORS
 
     # -- MFA devices (store/mfa.py) ------------------------------------------------------
 
@@ -83,3 +96,135 @@ class AdminFacade:
 
     def user_identity(self, name: str) -> Identity:
         return self.users.user_identity(name)
+
+    # -- policies, Block Public Access, ACLs (store/policies.py) -----------------------
+
+    def put_user_policy(
+        self, ctx: RequestContext, user: str, name: str, document: str | bytes
+    ) -> str:
+        return self.policies.put_user_policy(ctx, user, name, document)
+
+    def get_user_policy(self, ctx: RequestContext, user: str, name: str) -> str:
+        return self.policies.get_user_policy(ctx, user, name)
+
+    def list_user_policies(self, ctx: RequestContext, user: str) -> list[str]:
+        return self.policies.list_user_policies(ctx, user)
+
+    def delete_user_policy(self, ctx: RequestContext, user: str, name: str) -> None:
+        return self.policies.delete_user_policy(ctx, user, name)
+
+    def put_bucket_policy(self, ctx: RequestContext, bucket: str, document: str | bytes) -> str:
+        return self.policies.put_bucket_policy(ctx, bucket, document)
+
+    def get_bucket_policy(self, ctx: RequestContext, bucket: str) -> str:
+        return self.policies.get_bucket_policy(ctx, bucket)
+
+    def delete_bucket_policy(self, ctx: RequestContext, bucket: str) -> None:
+        return self.policies.delete_bucket_policy(ctx, bucket)
+
+    def get_bucket_policy_status(self, ctx: RequestContext, bucket: str) -> bool:
+        return self.policies.get_bucket_policy_status(ctx, bucket)
+
+    def put_public_access_block(
+        self, ctx: RequestContext, bucket: str, config: PublicAccessBlock
+    ) -> None:
+        return self.policies.put_public_access_block(ctx, bucket, config)
+
+    def get_public_access_block(self, ctx: RequestContext, bucket: str) -> PublicAccessBlock:
+        return self.policies.get_public_access_block(ctx, bucket)
+
+    def delete_public_access_block(self, ctx: RequestContext, bucket: str) -> None:
+        return self.policies.delete_public_access_block(ctx, bucket)
+
+    def put_bucket_acl(
+        self,
+        ctx: RequestContext,
+        bucket: str,
+        *,
+        canned: str | None = None,
+        grants: Sequence[Grant] = (),
+        acl: AclSpec | None = None,
+    ) -> Acl:
+        return self.policies.put_bucket_acl(ctx, bucket, canned=canned, grants=grants, acl=acl)
+
+    def get_bucket_acl(self, ctx: RequestContext, bucket: str) -> Acl:
+        return self.policies.get_bucket_acl(ctx, bucket)
+
+    def put_object_acl(
+        self,
+        ctx: RequestContext,
+        bucket: str,
+        key: str,
+        *,
+        version_id: str | None = None,
+        canned: str | None = None,
+        grants: Sequence[Grant] = (),
+        acl: AclSpec | None = None,
+    ) -> Acl:
+        return self.policies.put_object_acl(
+            ctx, bucket, key, version_id=version_id, canned=canned, grants=grants, acl=acl
+        )
+
+    def get_object_acl(
+        self, ctx: RequestContext, bucket: str, key: str, *, version_id: str | None = None
+    ) -> Acl:
+        return self.policies.get_object_acl(ctx, bucket, key, version_id=version_id)
+
+    def user_canonical_id(self, name: str) -> tuple[str, str | None]:
+        return self.policies.user_canonical_id(name)
+
+    def check_access(
+        self,
+        ctx: RequestContext,
+        action: str,
+        bucket: str,
+        key: str | None = None,
+        *,
+        sse: SSERequest | None = None,
+    ) -> None:
+        return self.policies.check_access(ctx, action, bucket, key, sse=sse)
+
+    def simulate_policy(
+        self,
+        ctx: RequestContext,
+        identity: Identity,
+        action: str,
+        bucket: str | None,
+        key: str | None = None,
+        context: Mapping[str, Any] | None = None,
+    ) -> Decision:
+        return self.policies.simulate_policy(ctx, identity, action, bucket, key, context)
+
+    # -- Object Ownership (store/ownership.py) -----------------------------------------
+
+    def put_bucket_ownership_controls(self, ctx: RequestContext, bucket: str, mode: str) -> None:
+        return self.ownership.put_bucket_ownership_controls(ctx, bucket, mode)
+
+    def get_bucket_ownership_controls(self, ctx: RequestContext, bucket: str) -> str:
+        return self.ownership.get_bucket_ownership_controls(ctx, bucket)
+
+    def delete_bucket_ownership_controls(self, ctx: RequestContext, bucket: str) -> None:
+        return self.ownership.delete_bucket_ownership_controls(ctx, bucket)
+
+    # -- CORS (store/cors.py) ----------------------------------------------------------
+
+    def put_bucket_cors(
+        self, ctx: RequestContext, bucket: str, rules: Iterable[CORSRule | Mapping[str, Any]]
+    ) -> tuple[CORSRule, ...]:
+        return self.cors.put_bucket_cors(ctx, bucket, rules)
+
+    def get_bucket_cors(self, ctx: RequestContext, bucket: str) -> tuple[CORSRule, ...]:
+        return self.cors.get_bucket_cors(ctx, bucket)
+
+    def delete_bucket_cors(self, ctx: RequestContext, bucket: str) -> None:
+        return self.cors.delete_bucket_cors(ctx, bucket)
+
+    def cors_match(
+        self,
+        ctx: RequestContext,
+        bucket: str,
+        origin: str,
+        method: str,
+        request_headers: Iterable[str] = (),
+    ) -> CORSRule | None:
+        return self.cors.cors_match(ctx, bucket, origin, method, request_headers)

@@ -16,7 +16,7 @@ owner, who always keeps FULL_CONTROL.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import msgpack
 
@@ -36,20 +36,31 @@ from objfs.errors import (
 )
 from objfs.meta import auth_queries as aq
 from objfs.meta import queries as q
+from objfs.meta.db import Database
 from objfs.store.access import Need, condition_keys, owner_only, requires
+from objfs.store.authorizer import AccessControl
+from objfs.store.configs import BucketConfigs
 from objfs.store.names import encode_key
+from objfs.store.seam import Seam
 from objfs.store.types import RequestContext, SSERequest
 
-if TYPE_CHECKING:
-    from objfs.store.core import Store
 
+class Policies:
+    """Identity and bucket policies, Block Public Access, ACLs, the simulator (``store.policies``)."""
 
-class PoliciesMixin:
+    def __init__(
+        self, *, db: Database, access: AccessControl, configs: BucketConfigs, seam: Seam
+    ) -> None:
+        self.db = db
+        self.access = access
+        self.configs = configs
+        self.seam = seam
+
     # -- identity policies ---------------------------------------------------------
 
     @owner_only("objfs:ManageUsers")
     def put_user_policy(
-        self: Store, ctx: RequestContext, user: str, name: str, document: str | bytes
+        self, ctx: RequestContext, user: str, name: str, document: str | bytes
     ) -> str:
         """Validate and attach ``document`` to ``user`` as ``name``; returns it normalised."""
         if not name or len(name) > 128:
@@ -63,7 +74,7 @@ class PoliciesMixin:
         return text
 
     @owner_only("objfs:ManageUsers")
-    def get_user_policy(self: Store, ctx: RequestContext, user: str, name: str) -> str:
+    def get_user_policy(self, ctx: RequestContext, user: str, name: str) -> str:
         with self.access.reading() as cur:
             self.access.user_row(cur, user)
             text = aq.get_user_policy(cur, user, name)
@@ -72,13 +83,13 @@ class PoliciesMixin:
         return text
 
     @owner_only("objfs:ManageUsers")
-    def list_user_policies(self: Store, ctx: RequestContext, user: str) -> list[str]:
+    def list_user_policies(self, ctx: RequestContext, user: str) -> list[str]:
         with self.access.reading() as cur:
             self.access.user_row(cur, user)
             return [name for name, _ in aq.list_user_policies(cur, user)]
 
     @owner_only("objfs:ManageUsers")
-    def delete_user_policy(self: Store, ctx: RequestContext, user: str, name: str) -> None:
+    def delete_user_policy(self, ctx: RequestContext, user: str, name: str) -> None:
         with self.db.write(durable=True) as cur:
             self.access.ensure_schema(cur)
             self.access.user_row(cur, user)
@@ -89,9 +100,7 @@ class PoliciesMixin:
     # -- bucket policy ----------------------------------------------------------------
 
     @requires(Need("s3:PutBucketPolicy", key=None))
-    def put_bucket_policy(
-        self: Store, ctx: RequestContext, bucket: str, document: str | bytes
-    ) -> str:
+    def put_bucket_policy(self, ctx: RequestContext, bucket: str, document: str | bytes) -> str:
         """Validate and set the bucket policy (at most 20 KiB); returns it as put.
 
         S3 keeps the document as it was sent: GetBucketPolicy returns it unchanged.
@@ -109,7 +118,7 @@ class PoliciesMixin:
         return text
 
     @requires(Need("s3:GetBucketPolicy", key=None))
-    def get_bucket_policy(self: Store, ctx: RequestContext, bucket: str) -> str:
+    def get_bucket_policy(self, ctx: RequestContext, bucket: str) -> str:
         with self.db.read() as cur:
             text = self.configs.get(cur, bucket).get("policy")
         if text is None:
@@ -117,16 +126,16 @@ class PoliciesMixin:
         return text
 
     @requires(Need("s3:DeleteBucketPolicy", key=None))
-    def delete_bucket_policy(self: Store, ctx: RequestContext, bucket: str) -> None:
+    def delete_bucket_policy(self, ctx: RequestContext, bucket: str) -> None:
         with self.db.write(durable=True) as cur:
             self.configs.set(cur, bucket, policy=None)
 
     @requires(Need("s3:GetBucketPolicyStatus", key=None))
-    def get_bucket_policy_status(self: Store, ctx: RequestContext, bucket: str) -> bool:
+    def get_bucket_policy_status(self, ctx: RequestContext, bucket: str) -> bool:
         """S3's PolicyStatus ``IsPublic``: the bucket policy or ACL lets anyone in
         (``objfs.auth.public``)."""
         with self.access.reading() as cur:
-            info = self._bucket(cur, bucket)
+            info = self.configs.info(cur, bucket)
             config = self.configs.get(cur, bucket)
             acl = self.access.bucket_acl(cur, bucket, info.owner, config)
         text = config.get("policy")
@@ -135,10 +144,10 @@ class PoliciesMixin:
 
     # -- Block Public Access -----------------------------------------------------------
 
-    def _blocks(self: Store, cur: Any, bucket: str) -> PublicAccessBlock:
+    def _blocks(self, cur: Any, bucket: str) -> PublicAccessBlock:
         return PublicAccessBlock.from_obj(self.configs.get(cur, bucket).get("public_access_block"))
 
-    def _refuse_public_acl(self: Store, cur: Any, bucket: str, acl: Acl) -> None:
+    def _refuse_public_acl(self, cur: Any, bucket: str, acl: Acl) -> None:
         if acl_is_public(acl) and self._blocks(cur, bucket).block_public_acls:
             raise AccessDenied(
                 f"Access Denied: bucket {bucket!r} blocks public ACLs (BlockPublicAcls)"
@@ -146,7 +155,7 @@ class PoliciesMixin:
 
     @requires(Need("s3:PutBucketPublicAccessBlock", key=None))
     def put_public_access_block(
-        self: Store, ctx: RequestContext, bucket: str, config: PublicAccessBlock
+        self, ctx: RequestContext, bucket: str, config: PublicAccessBlock
     ) -> None:
         """Set the bucket's Block Public Access settings (``objfs.auth.public``)."""
         with self.db.write(durable=True) as cur:
@@ -154,7 +163,7 @@ class PoliciesMixin:
         self.access.forget(bucket)
 
     @requires(Need("s3:GetBucketPublicAccessBlock", key=None))
-    def get_public_access_block(self: Store, ctx: RequestContext, bucket: str) -> PublicAccessBlock:
+    def get_public_access_block(self, ctx: RequestContext, bucket: str) -> PublicAccessBlock:
         with self.db.read() as cur:
             stored = self.configs.get(cur, bucket).get("public_access_block")
         if stored is None:
@@ -164,7 +173,7 @@ class PoliciesMixin:
         return PublicAccessBlock.from_obj(stored)
 
     @requires(Need("s3:PutBucketPublicAccessBlock", key=None))
-    def delete_public_access_block(self: Store, ctx: RequestContext, bucket: str) -> None:
+    def delete_public_access_block(self, ctx: RequestContext, bucket: str) -> None:
         with self.db.write(durable=True) as cur:
             self.configs.set(cur, bucket, public_access_block=None)
         self.access.forget(bucket)
@@ -172,7 +181,7 @@ class PoliciesMixin:
     # -- ACLs ----------------------------------------------------------------------------
 
     def _make_acl(
-        self: Store,
+        self,
         cur: Any,
         owner_id: str,
         canned: str | None,
@@ -193,7 +202,7 @@ class PoliciesMixin:
 
     @requires(Need("s3:PutBucketAcl", key=None))
     def put_bucket_acl(
-        self: Store,
+        self,
         ctx: RequestContext,
         bucket: str,
         *,
@@ -205,7 +214,7 @@ class PoliciesMixin:
         added), or ``acl`` as an S3 request gives it (exactly its grants)."""
         with self.db.write(durable=True) as cur:
             self.access.ensure_schema(cur)
-            info = self._bucket(cur, bucket)
+            info = self.configs.info(cur, bucket)
             owner_id = self.access.canonical_id_of(cur, info.owner)
             mode = self.configs.get(cur, bucket).get("ownership")
             ownership.check_acl_allowed(mode, _spec(canned, grants, acl), owner_id)
@@ -217,9 +226,9 @@ class PoliciesMixin:
             return self.access.named(cur, made)
 
     @requires(Need("s3:GetBucketAcl", key=None))
-    def get_bucket_acl(self: Store, ctx: RequestContext, bucket: str) -> Acl:
+    def get_bucket_acl(self, ctx: RequestContext, bucket: str) -> Acl:
         with self.access.reading() as cur:
-            info = self._bucket(cur, bucket)
+            info = self.configs.info(cur, bucket)
             acl = self.access.bucket_acl(cur, bucket, info.owner, self.configs.get(cur, bucket))
             return self.access.named(cur, acl)
 
@@ -227,7 +236,7 @@ class PoliciesMixin:
         Need(lambda a: "s3:PutObjectVersionAcl" if a.get("version_id") else "s3:PutObjectAcl")
     )
     def put_object_acl(
-        self: Store,
+        self,
         ctx: RequestContext,
         bucket: str,
         key: str,
@@ -241,7 +250,7 @@ class PoliciesMixin:
         raw = encode_key(key)
         with self.db.write(durable=True) as cur:
             self.access.ensure_schema(cur)
-            info = self._bucket(cur, bucket)
+            info = self.configs.info(cur, bucket)
             vid = version_id or aq.latest_version_id(cur, bucket, raw)
             if vid is None or q.get_version(cur, bucket, raw, vid) is None:
                 raise NoSuchKey(f"no such key: s3://{bucket}/{key}", bucket=bucket, key=key)
@@ -268,11 +277,11 @@ class PoliciesMixin:
         Need(lambda a: "s3:GetObjectVersionAcl" if a.get("version_id") else "s3:GetObjectAcl")
     )
     def get_object_acl(
-        self: Store, ctx: RequestContext, bucket: str, key: str, *, version_id: str | None = None
+        self, ctx: RequestContext, bucket: str, key: str, *, version_id: str | None = None
     ) -> Acl:
         raw = encode_key(key)
         with self.access.reading() as cur:
-            info = self._bucket(cur, bucket)
+            info = self.configs.info(cur, bucket)
             vid = version_id or aq.latest_version_id(cur, bucket, raw)
             if vid is None or q.get_version(cur, bucket, raw, vid) is None:
                 raise NoSuchKey(f"no such key: s3://{bucket}/{key}", bucket=bucket, key=key)
@@ -281,7 +290,7 @@ class PoliciesMixin:
             acl = self.access.object_acl(cur, bucket, key, vid, bucket_owner, enforced=enforced)
             return self.access.named(cur, acl)
 
-    def user_canonical_id(self: Store, name: str) -> tuple[str, str | None]:
+    def user_canonical_id(self, name: str) -> tuple[str, str | None]:
         """``(canonical id, display name)`` of a user or the owner, for ACL grants."""
         with self.access.reading() as cur:
             if name == "owner":
@@ -293,7 +302,7 @@ class PoliciesMixin:
 
     @requires()  # the check is what it does
     def check_access(
-        self: Store,
+        self,
         ctx: RequestContext,
         action: str,
         bucket: str,
@@ -314,7 +323,7 @@ class PoliciesMixin:
 
     @owner_only("objfs:ManageUsers")
     def simulate_policy(
-        self: Store,
+        self,
         ctx: RequestContext,
         identity: Identity,
         action: str,
