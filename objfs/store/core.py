@@ -54,7 +54,7 @@ from objfs.store.configs import BucketConfigs, bucket_info
 from objfs.store.cors import CORS
 from objfs.store.expiry import LifecycleMixin
 from objfs.store.facade import AdminFacade
-from objfs.store.kms import KMSMixin
+from objfs.store.kms import KMS
 from objfs.store.leases import Leases
 from objfs.store.listing import ListingMixin
 from objfs.store.maintenance import MaintenanceMixin
@@ -91,7 +91,6 @@ class Store(
     ListingMixin,
     MultipartMixin,
     MaintenanceMixin,
-    KMSMixin,
     AccessLogMixin,
     TaggingMixin,
     LifecycleMixin,
@@ -116,7 +115,6 @@ class Store(
         self._domains: dict[bytes, Domain] = {}
         self._store_domains: dict[str, bytes] = {}  # _store_domain_id
         self._extents_cache: OrderedDict[int, Extents] = OrderedDict()  # objects.py
-        self._kms_recent: dict[tuple[object, ...], int] = {}  # audit folding (store/kms.py)
         self._domain_lock = threading.Lock()
         self.access = AccessControl(db)  # the authorization seam's data (authorizer.py)
         # This process's writer lease (store/leases.py); dropped even on a full disk.
@@ -130,6 +128,13 @@ class Store(
         self.users = Users(db=db, access=self.access, keyring=keyring, seam=self.seam)
         self.mfa = MFA(
             db=db, access=self.access, keyring=keyring, codes=self.mfa_codes, seam=self.seam
+        )
+        self.kms = KMS(
+            db=db,
+            keyring=keyring,
+            seam=self.seam,
+            domains=self._domains,
+            domain_lock=self._domain_lock,
         )
         self.policies = Policies(db=db, access=self.access, configs=self.configs, seam=self.seam)
         self.ownership = Ownership(db=db, access=self.access, configs=self.configs, seam=self.seam)
@@ -262,7 +267,7 @@ class Store(
         if kind == "SSE-C":
             return self.keyring.open_ssec_domain(domain_id, record, customer_key)
         if kind == "aws:kms":
-            return self._kms_domain(domain_id, record, ctx, bucket, key)
+            return self.kms.data_domain(domain_id, record, ctx, bucket, key)
         domain = self.keyring.open_domain(domain_id, record)
         with self._domain_lock:
             self._domains[domain_id] = domain
@@ -292,7 +297,7 @@ class Store(
                 raise InvalidArgument("SSE-C needs a 256-bit (32-byte) customer key")
             return self._ssec_domain(key), "SSE-C", None
         if mode == "aws:kms":
-            return self._kms_write_domain(bucket, sse, ctx, key)
+            return self.kms.write_domain(bucket, sse, ctx, key)
         raise InvalidArgument(f"unknown server-side encryption {mode!r}")
 
     def _store_domain_id(self, name: str) -> bytes:
@@ -479,7 +484,7 @@ class Store(
             raise InvalidArgument(
                 f"bucket encryption must be none, AES256 or aws:kms, not {mode!r}"
             )
-        kms_key_id = self._kms_bucket_key(ctx, mode, kms_key_id)
+        kms_key_id = self.kms.bucket_key(ctx, mode, kms_key_id)
         with self.db.write(durable=True) as cur:
             self._bucket(cur, name)
             q.update_bucket(cur, name, encryption=mode, kms_key_id=kms_key_id)

@@ -22,6 +22,8 @@ from objfs.auth.acl import Acl, AclSpec, Grant
 from objfs.auth.evaluate import Decision
 from objfs.auth.public import PublicAccessBlock
 from objfs.store.cors import CORS, CORSRule
+from objfs.store.kms import KMS
+from objfs.store.kms_types import KMSAuditEntry, KMSKeyInfo
 from objfs.store.mfa import MFA
 from objfs.store.ownership import Ownership
 from objfs.store.policies import Policies
@@ -43,6 +45,7 @@ class AdminFacade:
 
     users: Users
     mfa: MFA
+    kms: KMS
     policies: Policies
     ownership: Ownership
     cors: CORS
@@ -228,3 +231,43 @@ class AdminFacade:
         request_headers: Iterable[str] = (),
     ) -> CORSRule | None:
         return self.cors.cors_match(ctx, bucket, origin, method, request_headers)
+
+    # -- the KMS (store/kms.py) --------------------------------------------------------
+
+    def kms_create_key(self, ctx: RequestContext, description: str = "") -> KMSKeyInfo:
+        return self.kms.kms_create_key(ctx, description)
+
+    def kms_create_alias(self, ctx: RequestContext, alias: str, key_id: str) -> KMSKeyInfo:
+        return self.kms.kms_create_alias(ctx, alias, key_id)
+
+    def kms_delete_alias(self, ctx: RequestContext, alias: str) -> None:
+        return self.kms.kms_delete_alias(ctx, alias)
+
+    def kms_list_keys(self, ctx: RequestContext) -> list[KMSKeyInfo]:
+        return self.kms.kms_list_keys(ctx)
+
+    def kms_describe_key(self, ctx: RequestContext, key: str) -> KMSKeyInfo:
+        return self.kms.kms_describe_key(ctx, key)
+
+    def kms_disable_key(self, ctx: RequestContext, key: str) -> KMSKeyInfo:
+        return self.kms.kms_disable_key(ctx, key)
+
+    def kms_enable_key(self, ctx: RequestContext, key: str) -> KMSKeyInfo:
+        return self.kms.kms_enable_key(ctx, key)
+
+    def kms_rotate_key(self, ctx: RequestContext, key: str) -> int:
+        return self.kms.kms_rotate_key(ctx, key)
+
+    def kms_schedule_key_deletion(self, ctx: RequestContext, key: str, days: int) -> int:
+        return self.kms.kms_schedule_key_deletion(ctx, key, days)
+
+    def kms_cancel_key_deletion(self, ctx: RequestContext, key: str) -> KMSKeyInfo:
+        return self.kms.kms_cancel_key_deletion(ctx, key)
+
+    def kms_audit(
+        self, ctx: RequestContext, key: str | None = None, limit: int = 1000
+    ) -> list[KMSAuditEntry]:
+        return self.kms.kms_audit(ctx, key, limit)
+
+    def kms_prune_audit(self, ctx: RequestContext, before_ns: int) -> int:
+        return self.kms.kms_prune_audit(ctx, before_ns)

@@ -419,7 +419,7 @@ class MountMixin:
         if kms:  # decided before the KMS use it would audit
             self.seam.check(ctx, "s3:PutObject", bucket, key, None, conditions, seen=seen)
         if kms:  # the key must still be usable; audited as GenerateDataKey
-            self._kms_domain(domain.domain_id, None, ctx, bucket, key, "GenerateDataKey")
+            self.kms.data_domain(domain.domain_id, None, ctx, bucket, key, "GenerateDataKey")
         with self.db.write(durable=ctx.durable) as cur:
             return self._commit_in(
                 cur,
