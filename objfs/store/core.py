@@ -1,8 +1,23 @@
 """The Store: buckets and objects with S3 semantics.
 
 Owns the rules of S3-SEMANTICS.md (buckets, versions, delete markers,
-conditions, copy, rename). Listing, multipart, the mount's random-access
-writer and maintenance live in sibling modules as mixins of this class.
+conditions, copy, rename).
+
+Shape (issue 22, under way): ``Store`` is becoming a thin facade over
+collaborators built in ``__init__`` with explicit dependencies, none
+importing ``Store`` or calling another's private methods:
+
+- ``seam`` (seam.py): the decision and the access-log record of every
+  request; the decorators of access.py reach only ``self.seam``;
+- ``configs`` (configs.py): a bucket's record and configuration map;
+- ``mfa_codes`` (mfa.py): MFA code checks (also ``store.clock``);
+- the administration: ``users``, ``mfa``, ``kms``, ``policies``,
+  ``ownership``, ``cors``; their public API stays on ``Store`` as thin
+  same-named delegates (facade.py's ``AdminFacade``).
+
+Still mixins of this class (sibling modules, ``self: Store``), to move
+next: objects, the mount's operations and random-access writer, listing,
+multipart, maintenance, access logs, tagging, lifecycle, Object Lock.
 
 Invariants after every call:
 - chunks a committed version names are durable before the commit when the
