@@ -39,6 +39,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 
 from objfs.auth import ownership as object_ownership
 from objfs.auth.acl import AclSpec
@@ -118,7 +119,7 @@ class Store(
         self.path = path
         self.db = db
         self.keyring = keyring
-        self.chunk_size = int(db.get_meta("chunk_size"))  # type: ignore[arg-type]
+        self.chunk_size = int(cast(int, db.get_meta("chunk_size")))
         self.chunks = ChunkStore(LocalBackend(path / "chunks"))
         # Small chunks live inline in the database (see chunking.store_stream).
         # One statement on this thread's connection: inside a write it sees
@@ -307,10 +308,10 @@ class Store(
         if sse and sse.customer_algorithm not in (None, "AES256"):
             raise InvalidArgument("the SSE-C algorithm must be AES256")
         if mode == "SSE-C":
-            key = sse.customer_key if sse else None
-            if key is None or len(key) != 32:
+            customer_key = sse.customer_key if sse else None
+            if customer_key is None or len(customer_key) != 32:
                 raise InvalidArgument("SSE-C needs a 256-bit (32-byte) customer key")
-            return self._ssec_domain(key), "SSE-C", None
+            return self._ssec_domain(customer_key), "SSE-C", None
         if mode == "aws:kms":
             return self.kms.write_domain(bucket, sse, ctx, key)
         raise InvalidArgument(f"unknown server-side encryption {mode!r}")

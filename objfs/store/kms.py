@@ -224,7 +224,7 @@ class KMS:
             raise KMSNotFound(f"no KMS key {ref or key_id!r} (see `objfs kms ls`)")
         if row[K_STATE] == kc.STATE_DELETED and not allow_deleted:
             raise state_error(row)  # type: ignore[misc]
-        return row  # type: ignore[no-any-return]
+        return row
 
     def _kms_new_key(
         self, cur: Any, ctx: RequestContext, description: str, *, default: bool = False
