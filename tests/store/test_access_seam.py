@@ -30,7 +30,7 @@ import objfs
 from objfs.auth import actions
 from objfs.errors import AccessDenied
 from objfs.store import ANONYMOUS_IDENTITY, OWNER, RequestContext, Store
-from objfs.store.access import NOT_REQUESTS, declared_actions
+from objfs.store.access import NOT_REQUESTS, Need, declared_actions, owner_only, requires
 from objfs.store.facade import AdminFacade
 
 # Not requests: no identity exists yet (credentials -> identity), or the
@@ -217,6 +217,33 @@ def test_anonymous_is_refused_administration(store: Store, call) -> None:  # typ
     with pytest.raises(AccessDenied):
         call(store, anon)
     call(store, OWNER)  # the same call as the owner works
+
+
+def test_a_decorated_method_needs_nothing_but_a_seam(store: Store) -> None:
+    """The decorators reach only ``self.seam``: any object holding the store's
+    seam is checked as the store's own methods are."""
+
+    class Probe:
+        def __init__(self, seam: object) -> None:
+            self.seam = seam
+
+        @owner_only("objfs:ManageUsers")
+        def administer(self, ctx: RequestContext) -> str:
+            return "administered"
+
+        @requires(Need("s3:ListBucket", key=None))
+        def look(self, ctx: RequestContext, bucket: str) -> str:
+            return "looked"
+
+    store.create_bucket(OWNER, "probe-bucket")
+    probe = Probe(store.seam)
+    anonymous = RequestContext(ANONYMOUS_IDENTITY, "api")
+    assert probe.administer(OWNER) == "administered"
+    assert probe.look(OWNER, "probe-bucket") == "looked"
+    with pytest.raises(AccessDenied):
+        probe.administer(anonymous)
+    with pytest.raises(AccessDenied):
+        probe.look(anonymous, "probe-bucket")
 
 
 # -- static checks over the source ----------------------------------------------------------
