@@ -39,7 +39,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 from objfs.auth import ownership as object_ownership
 from objfs.auth.acl import AclSpec
@@ -137,6 +137,9 @@ class Store(
         self.leases = Leases(db, on_full=self.space.release_reserve)
         self.access_log = AccessLog(self)  # server access logs (accesslog.py)
         self.configs = BucketConfigs(db=db, access=self.access)  # bucket record, config map
+        # The remaining mixins' bucket lookup (NoSuchBucket): configs.info itself,
+        # bound, as it is on every request's path.
+        self._bucket: Callable[[Any, str], BucketInfo] = self.configs.info
         self.mfa_codes = MFACodes(access=self.access, keyring=keyring)
         # THE seam (seam.py): every decorated method's decision and log record.
         self.seam = Seam(db=db, access=self.access, access_log=self.access_log, mfa=self.mfa_codes)
@@ -441,9 +444,6 @@ class Store(
     def head_bucket(self, ctx: RequestContext, name: str) -> BucketInfo:
         with self.db.read() as cur:
             return self._bucket(cur, name)
-
-    def _bucket(self, cur: object, name: str) -> BucketInfo:
-        return self.configs.info(cur, name)  # NoSuchBucket
 
     @requires(Need("s3:DeleteBucket", bucket="name", key=None))
     def delete_bucket(self, ctx: RequestContext, name: str) -> None:

@@ -17,15 +17,17 @@ and ``in_write`` scopes), ``AccessControl`` (the decision's data,
 ``authorizer.py``), the ``AccessLog`` (server access logs, ``accesslog.py``)
 and the MFA code checker (``aws:MultiFactorAuthPresent``, ``mfa.py``).
 
-Invariant: the hot path is what it was before the seam was an object (one
-attribute read more per request): no binding of arguments when nothing is
-checked, no transaction of its own, and for the store owner with no bucket
-policy in play one primary-key lookup (``AccessControl.check``).
+Invariant: the hot path is what it was before the seam was an object (an
+attribute read or two more per request): ``check``, ``check_owner``,
+``mfa_condition_keys``, ``record`` and ``after_request`` are the primitives
+themselves, bound here; no binding of arguments when nothing is checked, no
+transaction of its own, and for the store owner with no bucket policy in
+play one primary-key lookup (``AccessControl.check``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 from objfs.meta.db import Database
@@ -71,10 +73,24 @@ class AccessLog(Protocol):
     def after_request(self) -> None: ...
 
 
+def _nothing(*_args: Any) -> None:
+    """``record`` and ``after_request`` of a store without server access logs."""
+
+
 class Seam:
     """The decision and the access-log record of every request; see the module docstring."""
 
-    __slots__ = ("db", "access", "access_log", "mfa")
+    __slots__ = (
+        "db",
+        "access",
+        "access_log",
+        "mfa",
+        "check",
+        "check_owner",
+        "mfa_condition_keys",
+        "record",
+        "after_request",
+    )
 
     def __init__(
         self,
@@ -88,30 +104,31 @@ class Seam:
         self.access = access
         self.access_log = access_log  # None: no server access logs (nothing recorded)
         self.mfa = mfa
-
-    # -- the decision -------------------------------------------------------------
-
-    def check(
-        self,
-        ctx: RequestContext,
-        action: str,
-        bucket: str | None,
-        key: str | None,
-        version_id: str | None,
-        conditions: Mapping[str, Any],
-        *,
-        seen: dict[str, Any] | None = None,
-        cur: Any = None,
-    ) -> Decision | None:
-        """Allow or raise ``AccessDenied`` (``AccessControl.check``): ``seen`` collects
-        the bucket rows read (for the record), ``cur`` decides in the caller's transaction."""
-        return self.access.check(
-            ctx, action, bucket, key, version_id, conditions, seen=seen, cur=cur
+        # Every request calls these: they are the primitives themselves, bound
+        # once here, so going through the seam costs no call frame of its own.
+        #
+        # check(ctx, action, bucket, key, version_id, conditions, *, seen=None,
+        # cur=None): allow or raise ``AccessDenied`` (``AccessControl.check``);
+        # ``seen`` collects the bucket rows read (for the record), ``cur``
+        # decides in the caller's transaction.
+        self.check: Callable[..., Decision | None] = access.check
+        # check_owner(ctx, action): store administration, ``AccessDenied``
+        # unless ``ctx`` is the store owner.
+        self.check_owner: Callable[[RequestContext, str], None] = access.check_owner
+        # mfa_condition_keys(ctx): ``aws:MultiFactorAuthPresent``/``Age`` of a
+        # request carrying a valid MFA code (``MFACodes.condition_keys``).
+        self.mfa_condition_keys: Callable[[RequestContext], dict[str, Any]] = mfa.condition_keys
+        # record(ctx, method, needs, values, seen, started_ns, started_mono,
+        # result=None, error=None): keep the access-log record(s) of one
+        # finished request; never raises (``AccessLog.record``).
+        self.record: Callable[..., None] = access_log.record if access_log is not None else _nothing
+        # after_request(): a request ended on a thread that may wait: deliver
+        # the access logs that are due.
+        self.after_request: Callable[[], None] = (
+            access_log.after_request if access_log is not None else _nothing
         )
 
-    def check_owner(self, ctx: RequestContext, action: str) -> None:
-        """Store administration: ``AccessDenied`` unless ``ctx`` is the store owner."""
-        self.access.check_owner(ctx, action)
+    # -- off the hot path ------------------------------------------------------------
 
     def check_key(self, ctx: RequestContext) -> None:
         """The access key ``ctx`` was made with is still active, its user still there."""
@@ -128,12 +145,6 @@ class Seam:
         """The decision without raising (the policy simulator, log delivery's own check)."""
         return self.access.decide(ctx, action, bucket, key, conditions)
 
-    def mfa_condition_keys(self, ctx: RequestContext) -> dict[str, Any]:
-        """``aws:MultiFactorAuthPresent``/``Age`` of a request carrying a valid MFA code."""
-        return self.mfa.condition_keys(ctx)
-
-    # -- the record ---------------------------------------------------------------
-
     def logs(
         self,
         ctx: RequestContext,
@@ -148,28 +159,3 @@ class Seam:
         return access_log is not None and bool(
             access_log.targets(ctx, method, needs, values, seen, error)
         )
-
-    def record(
-        self,
-        ctx: RequestContext,
-        method: str,
-        needs: tuple[Any, ...],
-        values: Mapping[str, Any],
-        seen: dict[str, Any],
-        started_ns: int,
-        started_mono: int,
-        result: object = None,
-        error: BaseException | None = None,
-    ) -> None:
-        """Keep the access-log record(s) of one finished request; never raises."""
-        access_log = self.access_log
-        if access_log is not None:
-            access_log.record(
-                ctx, method, needs, values, seen, started_ns, started_mono, result, error
-            )
-
-    def after_request(self) -> None:
-        """A request ended on a thread that may wait: deliver access logs that are due."""
-        access_log = self.access_log
-        if access_log is not None:
-            access_log.after_request()
