@@ -4,7 +4,7 @@
 #                 mount it at ./mnt (or, without FUSE, run a short CLI tour)
 #   make test     set up, run the test suite (tests/bench excluded)
 #   make bench    set up, run the benchmarks (tests/bench/run.py)
-#   make lint     ruff check + ruff format --check
+#   make lint     ruff check + ruff format --check + mypy within its budget
 #   make umount   unmount ./mnt
 #   make clean    unmount, remove the demo store and caches (keeps .venv)
 #   make distclean  clean, and remove .venv
@@ -136,6 +136,7 @@ bench: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check objfs tests
 	$(VENV)/bin/ruff format --check objfs tests
+	$(PY) .ci/mypy-budget
 
 # -- clean-up -----------------------------------------------------------------
 

@@ -21,20 +21,12 @@ LEFT: list[frozenset[str]] = [
         {
             "objfs.store.accesslog",
             "objfs.store.core",
-            "objfs.store.cors",
             "objfs.store.expiry",
-            "objfs.store.kms",
             "objfs.store.listing",
             "objfs.store.maintenance",
-            "objfs.store.mfa",
-            "objfs.store.mountops",
             "objfs.store.multipart",
             "objfs.store.objectlock",
-            "objfs.store.ownership",
-            "objfs.store.policies",
             "objfs.store.tagging",
-            "objfs.store.users",
-            "objfs.store.writer",
         }
     ),
 ]

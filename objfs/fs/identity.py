@@ -175,7 +175,7 @@ class MountIdentities:
         if self.access_key is None:
             return None
         try:
-            store.access.check_key(self.default_ctx)
+            store.seam.check_key(self.default_ctx)
         except AccessDenied as err:
             self.refusal = err
         else:

@@ -1,14 +1,18 @@
 """THE authorization seam of the store: every public request is checked here.
 
-Each public ``Store`` method declares the S3 action(s) it performs with the
-``requires`` decorator (or ``owner_only`` for store administration: KMS,
-users, fsck, gc, the change feed). Before the method body runs, the
+Each public method of the ``Store`` and of its collaborators (``store.users``,
+``store.kms``, ``store.policies``...) declares the S3 action(s) it performs
+with the ``requires`` decorator (or ``owner_only`` for store administration:
+KMS, users, fsck, gc, the change feed). Before the method body runs, the
 decorator gathers the request's condition keys (from the ``RequestContext``
 and the call's arguments: version id, prefix, delimiter, max-keys, SSE
-headers) and asks ``AccessControl.check``, which loads what the decision
-needs (the caller's identity policies, the bucket's owner, policy and ACL,
-the object's owner and ACL) and hands it to the pure evaluation in
-``objfs/auth``. A refusal raises ``AccessDenied``; adapters only translate it.
+headers) and asks the object's ``seam`` (``objfs/store/seam.py``, one per
+store), whose ``check`` loads what the decision needs (the caller's identity
+policies, the bucket's owner, policy and ACL, the object's owner and ACL)
+and hands it to the pure evaluation in ``objfs/auth``. A refusal raises
+``AccessDenied``; adapters only translate it. The wrappers reach nothing of
+the decorated object but ``self.seam``: a decorated method works on any
+object that has one.
 
 Invariants:
 - a public method that is neither decorated nor listed in ``NOT_REQUESTS``
@@ -281,24 +285,23 @@ def requires(*needs: Need | str, in_write: bool = False) -> Callable[[F], F]:
             with _outermost(ctx) as outer:
                 if not outer:
                     return fn(self, ctx, *args, **kwargs)
-                access_log = getattr(self, "access_log", None)
+                seam = self.seam
+                db = seam.db
                 nowait = ctx.nowait
                 try:
-                    with self.db.nowait() if nowait else contextlib.nullcontext():
+                    with db.nowait() if nowait else contextlib.nullcontext():
                         with (
-                            self.db.write(durable=ctx.durable)
-                            if in_write
-                            else contextlib.nullcontext()
+                            db.write(durable=ctx.durable) if in_write else contextlib.nullcontext()
                         ):
                             result = fn(self, ctx, *args, **kwargs)
                 except WouldBlock:
                     raise  # not a request: the caller asks again, waiting
                 except Exception:
-                    if access_log is not None and not nowait:
-                        access_log.after_request()
+                    if not nowait:
+                        seam.after_request()
                     raise
-                if access_log is not None and not nowait:
-                    access_log.after_request()
+                if not nowait:
+                    seam.after_request()
                 return result
 
         @functools.wraps(fn)
@@ -310,20 +313,22 @@ def requires(*needs: Need | str, in_write: bool = False) -> Callable[[F], F]:
                 values = bind(self, ctx, args, kwargs)
                 conditions = condition_keys(values)
                 seen: dict[str, Any] = {}  # bucket -> (owner, config) the checks read
-                access_log = getattr(self, "access_log", None)
+                seam = self.seam
+                db = seam.db
+                logged = seam.access_log is not None
                 nowait = refusing = ctx.nowait
                 try:
-                    with self.db.nowait() if nowait else contextlib.nullcontext():
+                    with db.nowait() if nowait else contextlib.nullcontext():
                         try:
-                            conditions.update(self._mfa_condition_keys(ctx))  # store/mfa.py
+                            conditions.update(seam.mfa_condition_keys(ctx))  # store/mfa.py
                             with (
-                                self.db.write(durable=ctx.durable)
+                                db.write(durable=ctx.durable)
                                 if in_write
                                 else contextlib.nullcontext()
                             ) as cur:
                                 for need in resolved:
                                     action, bucket, key, version = need.resolve(values)
-                                    self.access.check(
+                                    seam.check(
                                         ctx,
                                         action,
                                         bucket,
@@ -333,34 +338,32 @@ def requires(*needs: Need | str, in_write: bool = False) -> Callable[[F], F]:
                                         seen=seen,
                                         cur=cur,
                                     )
-                                if nowait and access_log is not None:
-                                    if access_log.targets(ctx, method, resolved, values, seen):
+                                if nowait and logged:
+                                    if seam.logs(ctx, method, resolved, values, seen):
                                         raise WouldBlock("the access log record is a second write")
                                 result = fn(self, ctx, *args, **kwargs)
                         finally:
-                            refusing = nowait and self.db.refusing()
+                            refusing = nowait and db.refusing()
                 except WouldBlock:
                     raise  # not a request: the caller asks again, waiting
                 except Exception as err:
-                    if access_log is not None:
-                        if refusing and access_log.targets(
-                            ctx, method, resolved, values, seen, err
-                        ):
+                    if logged:
+                        if refusing and seam.logs(ctx, method, resolved, values, seen, err):
                             # Nothing written yet, and its record would be a write:
                             # refused rather than logged here (the retry logs it).
                             raise WouldBlock("the access log record is a write") from err
-                        access_log.record(
+                        seam.record(
                             ctx, method, resolved, values, seen, started_ns, started_mono, None, err
                         )
                         if not nowait:
-                            access_log.after_request()
+                            seam.after_request()
                     raise
-                if access_log is not None:
-                    access_log.record(
+                if logged:
+                    seam.record(
                         ctx, method, resolved, values, seen, started_ns, started_mono, result
                     )
                     if not nowait:  # a delivery writes objects: for a thread that may wait
-                        access_log.after_request()
+                        seam.after_request()
                 return result
 
         chosen = bare_wrapper if bare else wrapper
@@ -379,14 +382,13 @@ def owner_only(action: str) -> Callable[[F], F]:
             with _outermost(ctx) as outer:
                 if not outer:
                     return fn(self, ctx, *args, **kwargs)
-                self.access.check_owner(ctx, action)
+                seam = self.seam
+                seam.check_owner(ctx, action)
                 result = fn(self, ctx, *args, **kwargs)
                 # Not logged (no bucket), but a chance to deliver due access
                 # logs: an idle mount polls the change feed every fraction of a
                 # second, so its batches go out on time, not at the next request.
-                access_log = getattr(self, "access_log", None)
-                if access_log is not None:
-                    access_log.after_request()
+                seam.after_request()
                 return result
 
         wrapper.__s3_needs__ = (Need(action, bucket=None, key=None),)  # type: ignore[attr-defined]

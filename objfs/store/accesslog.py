@@ -497,7 +497,7 @@ class AccessLogMixin:
                 raise InvalidTargetBucketForLogging(
                     f"the target bucket for logging was just deleted: {target_bucket!r}"
                 )
-            self._set_config(cur, bucket, logging=config)
+            self.configs.set(cur, bucket, logging=config)
         return BucketLogging(bucket, target_bucket, target_prefix, partition_date_source)
 
     def _accepts_log_delivery(
@@ -510,14 +510,14 @@ class AccessLogMixin:
             "aws:SourceArn": f"arn:aws:s3:::{source}",
             "aws:SourceAccount": who.canonical_id or "",
         }
-        decision = self.access.decide(DELIVERY_CTX, "s3:PutObject", target, prefix, context)
+        decision = self.seam.decide(DELIVERY_CTX, "s3:PutObject", target, prefix, context)
         return decision.allowed
 
     @requires(Need("s3:GetBucketLogging", key=None))
     def get_bucket_logging(self: Store, ctx: RequestContext, bucket: str) -> BucketLogging | None:
         """Where ``bucket`` logs, or None when logging is off."""
         with self.db.read() as cur:
-            config = self._config(cur, bucket).get("logging")
+            config = self.configs.get(cur, bucket).get("logging")
         if not config:
             return None
         return BucketLogging(
@@ -531,7 +531,7 @@ class AccessLogMixin:
     def delete_bucket_logging(self: Store, ctx: RequestContext, bucket: str) -> None:
         """Turn logging off; records already captured are still delivered."""
         with self.db.write(durable=True) as cur:
-            self._set_config(cur, bucket, logging=None)
+            self.configs.set(cur, bucket, logging=None)
 
     @owner_only("objfs:FlushAccessLogs")
     def flush_access_logs(self: Store, ctx: RequestContext) -> list[DeliveredLog]:

@@ -467,7 +467,7 @@ class AccessControl:
         if bucket is not None:
             # The whole row, kept for the rest of the transaction: the method
             # reads it again (Store._bucket) unless something was written.
-            row = self.db.remembered(cur, ("bucket", bucket))
+            row: Any = self.db.remembered(cur, ("bucket", bucket))
             if row is None:
                 row = q.get_bucket_config(cur, bucket)
                 if row is not None:

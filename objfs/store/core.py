@@ -1,8 +1,23 @@
 """The Store: buckets and objects with S3 semantics.
 
 Owns the rules of S3-SEMANTICS.md (buckets, versions, delete markers,
-conditions, copy, rename). Listing, multipart, the mount's random-access
-writer and maintenance live in sibling modules as mixins of this class.
+conditions, copy, rename).
+
+Shape (issue 22, under way): ``Store`` is becoming a thin facade over
+collaborators built in ``__init__`` with explicit dependencies, none
+importing ``Store`` or calling another's private methods:
+
+- ``seam`` (seam.py): the decision and the access-log record of every
+  request; the decorators of access.py reach only ``self.seam``;
+- ``configs`` (configs.py): a bucket's record and configuration map;
+- ``mfa_codes`` (mfa.py): MFA code checks (also ``store.clock``);
+- the administration: ``users``, ``mfa``, ``kms``, ``policies``,
+  ``ownership``, ``cors``; their public API stays on ``Store`` as thin
+  same-named delegates (facade.py's ``AdminFacade``).
+
+Still mixins of this class (sibling modules, ``self: Store``), to move
+next: objects, the mount's operations and random-access writer, listing,
+multipart, maintenance, access logs, tagging, lifecycle, Object Lock.
 
 Invariants after every call:
 - chunks a committed version names are durable before the commit when the
@@ -21,8 +36,9 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, cast
 
 from objfs.auth import ownership as object_ownership
 from objfs.auth.acl import AclSpec
@@ -38,7 +54,6 @@ from objfs.errors import (
     InvalidBucketAclWithObjectOwnership,
     InvalidBucketState,
     InvalidRequest,
-    NoSuchBucket,
     NoSuchEncryptionConfiguration,
     StoreFormatError,
     StoreFull,
@@ -51,21 +66,24 @@ from objfs.store.access import Need, owner_only, requires
 from objfs.store.accesslog import AccessLog, AccessLogMixin
 from objfs.store.authorizer import AccessControl, decode_config, encode_config
 from objfs.store.commit import VersionCommitter
-from objfs.store.cors import CORSMixin
+from objfs.store.configs import BucketConfigs, bucket_info
+from objfs.store.cors import CORS
 from objfs.store.expiry import LifecycleMixin
 from objfs.store.extents import ExtentsCache
-from objfs.store.kms import KMSMixin
+from objfs.store.facade import AdminFacade
+from objfs.store.kms import KMS
 from objfs.store.leases import Leases
 from objfs.store.listing import ListingMixin
 from objfs.store.maintenance import MaintenanceMixin
-from objfs.store.mfa import MFAMixin
+from objfs.store.mfa import MFA, MFACodes
 from objfs.store.mountops import MountMixin
 from objfs.store.multipart import MultipartMixin
 from objfs.store.names import check_bucket_name
 from objfs.store.objectlock import ObjectLockConfig, ObjectLockMixin
 from objfs.store.objects import ObjectsMixin, ssec_not_applicable
-from objfs.store.ownership import OwnershipMixin
-from objfs.store.policies import PoliciesMixin
+from objfs.store.ownership import Ownership
+from objfs.store.policies import Policies
+from objfs.store.seam import Seam
 from objfs.store.space import Space
 from objfs.store.tagging import TaggingMixin
 from objfs.store.types import (
@@ -76,7 +94,7 @@ from objfs.store.types import (
     SSERequest,
     Versioning,
 )
-from objfs.store.users import UsersMixin
+from objfs.store.users import Users
 
 log = logging.getLogger(__name__)
 
@@ -89,16 +107,11 @@ class Store(
     ListingMixin,
     MultipartMixin,
     MaintenanceMixin,
-    KMSMixin,
-    UsersMixin,
-    PoliciesMixin,
-    OwnershipMixin,
-    CORSMixin,
-    MFAMixin,
     AccessLogMixin,
     TaggingMixin,
     LifecycleMixin,
     ObjectLockMixin,
+    AdminFacade,
 ):
     """An objfs store directory opened for use. Thread-safe."""
 
@@ -106,7 +119,7 @@ class Store(
         self.path = path
         self.db = db
         self.keyring = keyring
-        self.chunk_size = int(db.get_meta("chunk_size"))  # type: ignore[arg-type]
+        self.chunk_size = int(cast(int, db.get_meta("chunk_size")))
         self.chunks = ChunkStore(LocalBackend(path / "chunks"))
         # Small chunks live inline in the database (see chunking.store_stream).
         # One statement on this thread's connection: inside a write it sees
@@ -118,16 +131,19 @@ class Store(
         self._domains: dict[bytes, Domain] = {}
         self._store_domains: dict[str, bytes] = {}  # _store_domain_id
         self.extents = ExtentsCache()  # decoded manifests by seq (extents.py)
-        self._kms_recent: dict[tuple[object, ...], int] = {}  # audit folding (store/kms.py)
         self._domain_lock = threading.Lock()
         self.access = AccessControl(db)  # the authorization seam's data (authorizer.py)
         # This process's writer lease (store/leases.py); dropped even on a full disk.
         self.leases = Leases(db, on_full=self.space.release_reserve)
+        self.configs = BucketConfigs(db=db, access=self.access)  # bucket record, config map
+        # The remaining mixins' bucket lookup (NoSuchBucket): configs.info itself,
+        # bound, as it is on every request's path.
+        self._bucket: Callable[[Any, str], BucketInfo] = self.configs.info
         # The one commit path of new versions (commit.py).
         self.committer = VersionCommitter(
             self.chunks,
             self.access,
-            bucket_of=self._bucket,
+            bucket_of=self.configs.info,
             lock_for_new_version=self._lock_for_new_version,
             check_not_locked=self._check_not_locked,
         )
@@ -137,10 +153,38 @@ class Store(
             leases=self.leases,
             chunks=self.chunks,
             chunk_size=self.chunk_size,
-            bucket_of=self._bucket,
+            bucket_of=self.configs.info,
             write_domain=self._write_domain,
             committer=self.committer,
         )
+        self.mfa_codes = MFACodes(access=self.access, keyring=keyring)
+        # THE seam (seam.py): every decorated method's decision and log record.
+        self.seam = Seam(db=db, access=self.access, access_log=self.access_log, mfa=self.mfa_codes)
+        # The administration collaborators (their API: facade.py's delegates).
+        self.users = Users(db=db, access=self.access, keyring=keyring, seam=self.seam)
+        self.mfa = MFA(
+            db=db, access=self.access, keyring=keyring, codes=self.mfa_codes, seam=self.seam
+        )
+        self.kms = KMS(
+            db=db,
+            keyring=keyring,
+            seam=self.seam,
+            domains=self._domains,
+            domain_lock=self._domain_lock,
+        )
+        self.policies = Policies(db=db, access=self.access, configs=self.configs, seam=self.seam)
+        self.ownership = Ownership(db=db, access=self.access, configs=self.configs, seam=self.seam)
+        self.cors = CORS(db=db, configs=self.configs, seam=self.seam)
+
+    @property
+    def clock(self) -> Callable[[], float]:
+        """Where "now" comes from (TOTP codes, Object Lock); tests set it to step
+        through time. Kept by ``mfa_codes``, which checks the codes."""
+        return self.mfa_codes.clock
+
+    @clock.setter
+    def clock(self, clock: Callable[[], float]) -> None:
+        self.mfa_codes.clock = clock
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -259,7 +303,7 @@ class Store(
         if kind == "SSE-C":
             return self.keyring.open_ssec_domain(domain_id, record, customer_key)
         if kind == "aws:kms":
-            return self._kms_domain(domain_id, record, ctx, bucket, key)
+            return self.kms.data_domain(domain_id, record, ctx, bucket, key)
         domain = self.keyring.open_domain(domain_id, record)
         with self._domain_lock:
             self._domains[domain_id] = domain
@@ -284,12 +328,12 @@ class Store(
         if sse and sse.customer_algorithm not in (None, "AES256"):
             raise InvalidArgument("the SSE-C algorithm must be AES256")
         if mode == "SSE-C":
-            key = sse.customer_key if sse else None
-            if key is None or len(key) != 32:
+            customer_key = sse.customer_key if sse else None
+            if customer_key is None or len(customer_key) != 32:
                 raise InvalidArgument("SSE-C needs a 256-bit (32-byte) customer key")
-            return self._ssec_domain(key), "SSE-C", None
+            return self._ssec_domain(customer_key), "SSE-C", None
         if mode == "aws:kms":
-            return self._kms_write_domain(bucket, sse, ctx, key)
+            return self.kms.write_domain(bucket, sse, ctx, key)
         raise InvalidArgument(f"unknown server-side encryption {mode!r}")
 
     def _store_domain_id(self, name: str) -> bytes:
@@ -408,7 +452,7 @@ class Store(
     def list_buckets(self, ctx: RequestContext) -> list[BucketInfo]:
         """Every bucket for the store owner; a user's own buckets for a user."""
         with self.db.read() as cur:
-            buckets = [_bucket(row) for row in q.list_buckets(cur)]
+            buckets = [bucket_info(row) for row in q.list_buckets(cur)]
         if ctx.identity.is_owner:
             return buckets
         return [b for b in buckets if b.owner == ctx.identity.name]
@@ -417,17 +461,6 @@ class Store(
     def head_bucket(self, ctx: RequestContext, name: str) -> BucketInfo:
         with self.db.read() as cur:
             return self._bucket(cur, name)
-
-    def _bucket(self, cur: object, name: str) -> BucketInfo:
-        # The row the request's access check read in this transaction, if
-        # any (the mount's commit and unlink: one read of it, not two).
-        row = self.db.remembered(cur, ("bucket", name))  # type: ignore[arg-type]
-        if row is None:
-            row = q.get_bucket_config(cur, name)  # type: ignore[arg-type]
-            if row is None:
-                raise NoSuchBucket(f"no such bucket: {name!r}", bucket=name)
-            self.db.remember(cur, ("bucket", name), row)  # type: ignore[arg-type]
-        return _bucket(row[:8])  # type: ignore[index]
 
     @requires(Need("s3:DeleteBucket", bucket="name", key=None))
     def delete_bucket(self, ctx: RequestContext, name: str) -> None:
@@ -468,7 +501,7 @@ class Store(
                     "An Object Lock configuration is present on this bucket, "
                     "so the versioning state cannot be changed."
                 )
-            self._versioning_mfa(cur, ctx, info, new, mfa_delete)  # store/mfa.py
+            self.mfa_codes.versioning_rule(cur, ctx, info, new, mfa_delete)  # store/mfa.py
             fields: dict[str, object] = {"versioning": new.value}
             if mfa_delete is not None:
                 fields["mfa_delete"] = int(mfa_delete)
@@ -484,7 +517,7 @@ class Store(
             raise InvalidArgument(
                 f"bucket encryption must be none, AES256 or aws:kms, not {mode!r}"
             )
-        kms_key_id = self._kms_bucket_key(ctx, mode, kms_key_id)
+        kms_key_id = self.kms.bucket_key(ctx, mode, kms_key_id)
         with self.db.write(durable=True) as cur:
             self._bucket(cur, name)
             q.update_bucket(cur, name, encryption=mode, kms_key_id=kms_key_id)
@@ -549,17 +582,3 @@ class Store(
             rows = q.changes_since(cur, seq, limit)
         changes = [Change(s, b, k.decode("utf-8", "replace")) for s, b, k in rows]
         return (changes[-1].seq if changes else seq), changes
-
-
-def _bucket(row: Sequence[object]) -> BucketInfo:
-    name, region, owner, created, versioning, mfa, encryption, kms = row
-    return BucketInfo(
-        name=name,  # type: ignore[arg-type]
-        region=region,  # type: ignore[arg-type]
-        owner=owner,  # type: ignore[arg-type]
-        created_ns=created,  # type: ignore[arg-type]
-        versioning=Versioning(versioning),
-        mfa_delete=bool(mfa),
-        encryption=encryption,  # type: ignore[arg-type]
-        kms_key_id=kms,  # type: ignore[arg-type]
-    )

@@ -24,14 +24,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from objfs.errors import InvalidRequest, MalformedXML, NoSuchCORSConfiguration
+from objfs.meta.db import Database
 from objfs.store.access import Need, requires, unauthenticated
+from objfs.store.configs import BucketConfigs
+from objfs.store.seam import Seam
 from objfs.store.types import RequestContext
-
-if TYPE_CHECKING:
-    from objfs.store.core import Store
 
 MAX_RULES = 100
 METHODS = ("GET", "PUT", "POST", "DELETE", "HEAD")
@@ -168,10 +168,17 @@ def split_header_list(value: str | None) -> list[str]:
     return [h.strip().lower() for h in (value or "").split(",") if h.strip()]
 
 
-class CORSMixin:
+class CORS:
+    """A bucket's CORS rules and the preflight's rule lookup (``store.cors``)."""
+
+    def __init__(self, *, db: Database, configs: BucketConfigs, seam: Seam) -> None:
+        self.db = db
+        self.configs = configs
+        self.seam = seam
+
     @requires(Need("s3:PutBucketCORS", key=None))
     def put_bucket_cors(
-        self: Store,
+        self,
         ctx: RequestContext,
         bucket: str,
         rules: Iterable[CORSRule | Mapping[str, Any]],
@@ -179,11 +186,11 @@ class CORSMixin:
         """Validate and set the bucket's CORS rules (S3's JSON shape or CORSRule)."""
         parsed = parse_rules(rules)
         with self.db.write(durable=True) as cur:
-            self._set_config(cur, bucket, cors=[r.to_obj() for r in parsed])
+            self.configs.set(cur, bucket, cors=[r.to_obj() for r in parsed])
         return parsed
 
     @requires(Need("s3:GetBucketCORS", key=None))
-    def get_bucket_cors(self: Store, ctx: RequestContext, bucket: str) -> tuple[CORSRule, ...]:
+    def get_bucket_cors(self, ctx: RequestContext, bucket: str) -> tuple[CORSRule, ...]:
         """The bucket's rules; NoSuchCORSConfiguration without any."""
         rules = self._cors_rules(bucket)
         if not rules:
@@ -191,13 +198,13 @@ class CORSMixin:
         return rules
 
     @requires(Need("s3:PutBucketCORS", key=None))  # S3: DeleteBucketCors needs PutBucketCORS
-    def delete_bucket_cors(self: Store, ctx: RequestContext, bucket: str) -> None:
+    def delete_bucket_cors(self, ctx: RequestContext, bucket: str) -> None:
         with self.db.write(durable=True) as cur:
-            self._set_config(cur, bucket, cors=None)
+            self.configs.set(cur, bucket, cors=None)
 
     @unauthenticated
     def cors_match(
-        self: Store,
+        self,
         ctx: RequestContext,
         bucket: str,
         origin: str,
@@ -215,7 +222,7 @@ class CORSMixin:
             raise NoSuchCORSConfiguration("CORSResponse: CORS is not enabled for this bucket.")
         return match_rule(rules, origin, method, request_headers)
 
-    def _cors_rules(self: Store, bucket: str) -> tuple[CORSRule, ...]:
+    def _cors_rules(self, bucket: str) -> tuple[CORSRule, ...]:
         with self.db.read() as cur:
-            stored = self._config(cur, bucket).get("cors") or ()
+            stored = self.configs.get(cur, bucket).get("cors") or ()
         return tuple(CORSRule.from_obj(r) for r in stored)

@@ -191,14 +191,14 @@ class LifecycleMixin:
                     "configuration on such a bucket"
                 )
             stored = [r.obj for r in parsed]
-            self._set_config(cur, bucket, lifecycle=stored)
+            self.configs.set(cur, bucket, lifecycle=stored)
         return stored
 
     @requires(Need("s3:GetLifecycleConfiguration", key=None))
     def get_bucket_lifecycle(self: Store, ctx: RequestContext, bucket: str) -> list[dict[str, Any]]:
         """The rules as put; NoSuchLifecycleConfiguration without any."""
         with self.db.read() as cur:
-            stored = self._config(cur, bucket).get("lifecycle")
+            stored = self.configs.get(cur, bucket).get("lifecycle")
         if not stored:
             raise NoSuchLifecycleConfiguration("The lifecycle configuration does not exist")
         return list(stored)
@@ -206,10 +206,10 @@ class LifecycleMixin:
     @requires(Need("s3:PutLifecycleConfiguration", key=None))  # S3: Delete needs Put
     def delete_bucket_lifecycle(self: Store, ctx: RequestContext, bucket: str) -> None:
         with self.db.write(durable=True) as cur:
-            self._set_config(cur, bucket, lifecycle=None)
+            self.configs.set(cur, bucket, lifecycle=None)
 
     def _lifecycle_rules(self: Store, cur: Cursor, bucket: str) -> tuple[LifecycleRule, ...]:
-        stored = self._config(cur, bucket).get("lifecycle")
+        stored = self.configs.get(cur, bucket).get("lifecycle")
         return parse_rules(stored) if stored else ()
 
     @requires()  # about a version the caller has just been allowed to read or write
@@ -356,7 +356,7 @@ class LifecycleMixin:
         self: Store, cur: Cursor, info: BucketInfo, operation: str, key: str, version: str | None
     ) -> None:
         """The access-log record of one lifecycle change, in the change's transaction."""
-        target = self._config(cur, info.name).get("logging")
+        target = self.configs.get(cur, info.name).get("logging")
         if not target:
             return
         started = time.time_ns()

@@ -34,13 +34,14 @@ process, not necessarily a power cut); ``kms_prune_audit`` trims by time.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from objfs.auth.identity import PrincipalKind
 from objfs.crypto import kms as kc
-from objfs.crypto.keyring import KIND_KMS, Domain, kms_ref
+from objfs.crypto.keyring import KIND_KMS, Domain, Keyring, kms_ref
 from objfs.errors import (
     IntegrityError,
     InvalidArgument,
@@ -53,12 +54,11 @@ from objfs.errors import (
 )
 from objfs.meta import kms_queries as kq
 from objfs.meta import queries as q
+from objfs.meta.db import Database
 from objfs.store.access import Need, requires
 from objfs.store.kms_types import KMSAuditEntry, KMSKeyInfo
+from objfs.store.seam import Seam
 from objfs.store.types import OWNER, BucketInfo, Identity, RequestContext, SSERequest
-
-if TYPE_CHECKING:
-    from objfs.store.core import Store
 
 log = logging.getLogger(__name__)
 
@@ -100,17 +100,39 @@ def state_error(row: Sequence[Any]) -> ObjfsError | None:
     )
 
 
-AUDIT_FOLD_S = 60  # see KMSMixin._kms_audit_due
+AUDIT_FOLD_S = 60  # see KMS._kms_audit_due
 
 
-class KMSMixin:
-    """The KMS part of ``Store``: public ``kms_*`` calls and the hooks the
-    encryption-domain code of ``core.py`` calls for ``aws:kms``."""
+class KMS:
+    """The store's KMS (``store.kms``): public ``kms_*`` calls and the hooks the
+    encryption-domain code of ``core.py`` calls for ``aws:kms`` (``write_domain``,
+    ``data_domain``, ``bucket_key``).
+
+    ``domains``/``domain_lock``: the store's cache of unwrapped encryption
+    domains, shared with ``core.py``; this drops the KMS domains of a key
+    whose material it destroys."""
+
+    def __init__(
+        self,
+        *,
+        db: Database,
+        keyring: Keyring,
+        seam: Seam,
+        domains: dict[bytes, Domain],
+        domain_lock: threading.Lock,
+    ) -> None:
+        self.db = db
+        self.keyring = keyring
+        self.seam = seam
+        self._domains = domains
+        self._domain_lock = domain_lock
+        self._kms_recent: dict[tuple[object, ...], int] = {}  # audit folding
+        self._kms_schema_ok = False
 
     # -- plumbing ------------------------------------------------------------
 
     def _kms_audit_due(
-        self: Store,
+        self,
         ctx: RequestContext,
         operation: str,
         domain_id: bytes,
@@ -135,9 +157,9 @@ class KMSMixin:
         recent[ident] = now
         return True
 
-    def _kms_begin(self: Store) -> None:
+    def _kms_begin(self) -> None:
         """Before any KMS access: tables exist; expired deletions have run."""
-        if not getattr(self, "_kms_schema_ok", False):
+        if not self._kms_schema_ok:
             with self.db.read() as cur:
                 present = kq.has_schema(cur)
             if not present:
@@ -147,7 +169,7 @@ class KMSMixin:
         if kq.expired_keys(self.db.conn().cursor(), now_ns()):
             self._kms_destroy_expired()
 
-    def _kms_destroy_expired(self: Store) -> None:
+    def _kms_destroy_expired(self) -> None:
         now = now_ns()
         with self.db.write(durable=True) as cur:
             destroyed = kq.expired_keys(cur, now)
@@ -169,7 +191,7 @@ class KMSMixin:
             )
 
     def _kms_resolve(
-        self: Store,
+        self,
         cur: Any,
         ref: str | None,
         *,
@@ -202,10 +224,10 @@ class KMSMixin:
             raise KMSNotFound(f"no KMS key {ref or key_id!r} (see `objfs kms ls`)")
         if row[K_STATE] == kc.STATE_DELETED and not allow_deleted:
             raise state_error(row)  # type: ignore[misc]
-        return row  # type: ignore[no-any-return]
+        return row
 
     def _kms_new_key(
-        self: Store, cur: Any, ctx: RequestContext, description: str, *, default: bool = False
+        self, cur: Any, ctx: RequestContext, description: str, *, default: bool = False
     ) -> str:
         key_id = kc.new_key_id()
         now = now_ns()
@@ -220,17 +242,17 @@ class KMSMixin:
         _audit(cur, ctx, "CreateKey", key_id, version=1)
         return key_id
 
-    def _kms_open(self: Store, domain_id: bytes, record: bytes, sealed: Sequence[Any]) -> Domain:
+    def _kms_open(self, domain_id: bytes, record: bytes, sealed: Sequence[Any]) -> Domain:
         material = kc.open_material(self.keyring, sealed[0], sealed[1])
         domain = self.keyring.open_kms_domain(domain_id, record, lambda _k, _v: material)
         with self._domain_lock:
             self._domains[domain_id] = domain
         return domain
 
-    # -- hooks for core.py -------------------------------------------------------
+    # -- hooks for core.py (not requests: inside one already checked) -------------------------------------------------------
 
-    def _kms_write_domain(
-        self: Store,
+    def write_domain(
+        self,
         bucket: BucketInfo,
         sse: SSERequest | None,
         ctx: RequestContext | None = None,
@@ -283,11 +305,11 @@ class KMSMixin:
             return self._kms_open(*opened), KIND_KMS, key_id
         cached = self._domains.get(domain_id)  # type: ignore[arg-type]
         if cached is None:  # dropped by a concurrent destruction: the next call says why
-            return self._kms_write_domain(bucket, sse, ctx, key)
+            return self.write_domain(bucket, sse, ctx, key)
         return cached, KIND_KMS, key_id
 
-    def _kms_domain(
-        self: Store,
+    def data_domain(
+        self,
         domain_id: bytes,
         record: bytes | None,
         ctx: RequestContext | None = None,
@@ -326,9 +348,7 @@ class KMSMixin:
             return cached
         return self._kms_open(domain_id, record, sealed)  # type: ignore[arg-type]
 
-    def _kms_bucket_key(
-        self: Store, ctx: RequestContext, mode: str, kms_key_id: str | None
-    ) -> str | None:
+    def bucket_key(self, ctx: RequestContext, mode: str, kms_key_id: str | None) -> str | None:
         """The key id a bucket default stores: validated (exists, not deleted)."""
         if mode != KIND_KMS:
             if kms_key_id:
@@ -344,7 +364,7 @@ class KMSMixin:
     # -- the KMS API -------------------------------------------------------------
 
     @requires(Need("kms:CreateKey", bucket=None, key=None))
-    def kms_create_key(self: Store, ctx: RequestContext, description: str = "") -> KMSKeyInfo:
+    def kms_create_key(self, ctx: RequestContext, description: str = "") -> KMSKeyInfo:
         if not isinstance(description, str) or len(description) > MAX_DESCRIPTION:
             raise InvalidArgument(f"a key description is text of at most {MAX_DESCRIPTION} chars")
         self._kms_begin()
@@ -354,7 +374,7 @@ class KMSMixin:
             return self._kms_info(cur, kq.get_key(cur, key_id))  # type: ignore[arg-type]
 
     @requires(Need("kms:CreateAlias", bucket=None, key=None))
-    def kms_create_alias(self: Store, ctx: RequestContext, alias: str, key_id: str) -> KMSKeyInfo:
+    def kms_create_alias(self, ctx: RequestContext, alias: str, key_id: str) -> KMSKeyInfo:
         name = kc.check_alias(alias)
         self._kms_begin()
         with self.db.write(durable=True) as cur:
@@ -370,7 +390,7 @@ class KMSMixin:
             return self._kms_info(cur, row)
 
     @requires(Need("kms:DeleteAlias", bucket=None, key=None))
-    def kms_delete_alias(self: Store, ctx: RequestContext, alias: str) -> None:
+    def kms_delete_alias(self, ctx: RequestContext, alias: str) -> None:
         name = kc.check_alias(alias)
         self._kms_begin()
         with self.db.write(durable=True) as cur:
@@ -382,27 +402,27 @@ class KMSMixin:
             q.add_change(cur, "", b"")  # key state: mounts and caches re-check
 
     @requires(Need("kms:ListKeys", bucket=None, key=None))
-    def kms_list_keys(self: Store, ctx: RequestContext) -> list[KMSKeyInfo]:
+    def kms_list_keys(self, ctx: RequestContext) -> list[KMSKeyInfo]:
         self._kms_begin()
         with self.db.read() as cur:
             return [self._kms_info(cur, row) for row in kq.list_keys(cur)]
 
     @requires(Need("kms:DescribeKey", bucket=None, key=None))
-    def kms_describe_key(self: Store, ctx: RequestContext, key: str) -> KMSKeyInfo:
+    def kms_describe_key(self, ctx: RequestContext, key: str) -> KMSKeyInfo:
         self._kms_begin()
         with self.db.read() as cur:
             return self._kms_info(cur, self._kms_resolve(cur, key))
 
     @requires(Need("kms:DisableKey", bucket=None, key=None))
-    def kms_disable_key(self: Store, ctx: RequestContext, key: str) -> KMSKeyInfo:
+    def kms_disable_key(self, ctx: RequestContext, key: str) -> KMSKeyInfo:
         return self._kms_set_state(ctx, key, "DisableKey", kc.STATE_DISABLED)
 
     @requires(Need("kms:EnableKey", bucket=None, key=None))
-    def kms_enable_key(self: Store, ctx: RequestContext, key: str) -> KMSKeyInfo:
+    def kms_enable_key(self, ctx: RequestContext, key: str) -> KMSKeyInfo:
         return self._kms_set_state(ctx, key, "EnableKey", kc.STATE_ENABLED)
 
     def _kms_set_state(
-        self: Store, ctx: RequestContext, key: str, operation: str, state: str
+        self, ctx: RequestContext, key: str, operation: str, state: str
     ) -> KMSKeyInfo:
         self._kms_begin()
         with self.db.write(durable=True) as cur:
@@ -418,7 +438,7 @@ class KMSMixin:
             return self._kms_info(cur, kq.get_key(cur, row[K_ID]))  # type: ignore[arg-type]
 
     @requires(Need("kms:RotateKeyOnDemand", bucket=None, key=None))
-    def kms_rotate_key(self: Store, ctx: RequestContext, key: str) -> int:
+    def kms_rotate_key(self, ctx: RequestContext, key: str) -> int:
         """Add a new material version; new data uses it, old data stays readable."""
         self._kms_begin()
         with self.db.write(durable=True) as cur:
@@ -435,7 +455,7 @@ class KMSMixin:
         return version
 
     @requires(Need("kms:ScheduleKeyDeletion", bucket=None, key=None))
-    def kms_schedule_key_deletion(self: Store, ctx: RequestContext, key: str, days: int) -> int:
+    def kms_schedule_key_deletion(self, ctx: RequestContext, key: str, days: int) -> int:
         """Schedule destruction of the key's material in ``days`` (7-30): returns when (ns).
 
         From now on data under the key can be neither read nor written; after
@@ -466,7 +486,7 @@ class KMSMixin:
         return when
 
     @requires(Need("kms:CancelKeyDeletion", bucket=None, key=None))
-    def kms_cancel_key_deletion(self: Store, ctx: RequestContext, key: str) -> KMSKeyInfo:
+    def kms_cancel_key_deletion(self, ctx: RequestContext, key: str) -> KMSKeyInfo:
         """Keep a key pending deletion; as in AWS KMS it comes back Disabled."""
         self._kms_begin()
         with self.db.write(durable=True) as cur:
@@ -480,7 +500,7 @@ class KMSMixin:
 
     @requires(Need("kms:ListAuditEvents", bucket=None, key=None))
     def kms_audit(
-        self: Store, ctx: RequestContext, key: str | None = None, limit: int = 1000
+        self, ctx: RequestContext, key: str | None = None, limit: int = 1000
     ) -> list[KMSAuditEntry]:
         """The newest ``limit`` audit entries (of one key, deleted keys included), oldest first."""
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
@@ -494,14 +514,14 @@ class KMSMixin:
         return [KMSAuditEntry(*row) for row in rows]
 
     @requires(Need("kms:PruneAuditEvents", bucket=None, key=None))
-    def kms_prune_audit(self: Store, ctx: RequestContext, before_ns: int) -> int:
+    def kms_prune_audit(self, ctx: RequestContext, before_ns: int) -> int:
         """Drop audit entries older than ``before_ns``; returns how many."""
         self._kms_begin()
         with self.db.write(durable=True) as cur:
             q.add_change(cur, "", b"")
             return kq.prune_audit(cur, int(before_ns))
 
-    def _kms_info(self: Store, cur: Any, row: Sequence[Any]) -> KMSKeyInfo:
+    def _kms_info(self, cur: Any, row: Sequence[Any]) -> KMSKeyInfo:
         key_id = row[K_ID]
         return KMSKeyInfo(
             key_id=key_id,

@@ -402,7 +402,7 @@ class ListingMixin:
         creator when another principal wrote it, else the bucket's owner (as
         GetObjectAcl says: with BucketOwnerEnforced, always the bucket's owner)."""
         bucket_owner = self.access.canonical_id_of(cur, self._bucket(cur, bucket).owner)
-        enforced = self._config(cur, bucket).get("ownership") == ownership.ENFORCED
+        enforced = self.configs.get(cur, bucket).get("ownership") == ownership.ENFORCED
         names: dict[str, str] = {}
         out: dict[tuple[str, str], Owner] = {}
         for v in versions:

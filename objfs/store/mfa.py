@@ -1,17 +1,21 @@
 """MFA devices and MFA delete: who may permanently delete versions, and with what proof.
 
-Owns the public API behind ``objfs mfa enable|ls|disable`` (store
-administration: ``owner_only``) and the checks the bucket and object code
-calls inside its write transactions:
+Two collaborators of the ``Store``:
 
-- ``_versioning_mfa``: changing a bucket's MFA-delete flag (store owner
-  only, a valid code, versioning Enabled or being enabled in the same
-  call), and changing the versioning state while MFA delete is on;
-- ``_mfa_delete_guard``: permanently deleting a version (``delete_object``
-  with a version id, such items of ``delete_objects``) while MFA delete is on;
-- ``_verify_mfa``: parses ``ctx.mfa`` (``"SERIAL CODE"``), checks the code
-  against the device (RFC 6238, ±1 step of ``self.clock()``) and records
-  its step as used.
+- ``MFA`` (``store.mfa``): the public API behind ``objfs mfa enable|ls|disable``
+  (store administration: ``owner_only``);
+- ``MFACodes`` (``store.mfa_codes``): the checks the bucket and object code
+  calls inside its write transactions, and the seam's condition keys:
+
+  - ``versioning_rule``: changing a bucket's MFA-delete flag (store owner
+    only, a valid code, versioning Enabled or being enabled in the same
+    call), and changing the versioning state while MFA delete is on;
+  - ``delete_guard``: permanently deleting a version (``delete_object``
+    with a version id, such items of ``delete_objects``) while MFA delete is on;
+  - ``verify``: parses ``ctx.mfa`` (``"SERIAL CODE"``), checks the code
+    against the device (RFC 6238, ±1 step of ``clock()``, the store's
+    ``store.clock``) and records its step as used;
+  - ``condition_keys``: ``aws:MultiFactorAuthPresent`` for the seam.
 
 As in S3, where MFA delete takes the root account's device, a code must come
 from the store owner's device: it is the owner's consent, whoever sends the
@@ -31,14 +35,18 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from objfs.auth import totp
 from objfs.auth.identity import OWNER_NAME
+from objfs.crypto.keyring import Keyring
 from objfs.errors import InvalidRequest, MFARequired, NoSuchEntity, ObjfsError
 from objfs.meta import auth_queries as aq
 from objfs.meta import queries as q
+from objfs.meta.db import Database
 from objfs.store.access import owner_only
+from objfs.store.authorizer import AccessControl
+from objfs.store.seam import Seam
 from objfs.store.types import (
     BucketInfo,
     MFADeviceInfo,
@@ -46,9 +54,6 @@ from objfs.store.types import (
     RequestContext,
     Versioning,
 )
-
-if TYPE_CHECKING:
-    from objfs.store.core import Store
 
 SECRET_PURPOSE = "mfa device secret"
 GIVE_CODE = 'give --mfa "SERIAL CODE"'
@@ -65,80 +70,21 @@ def _info(row: tuple) -> MFADeviceInfo:
     return MFADeviceInfo(serial=serial, principal=principal, created_ns=created, last_used_ns=last)
 
 
-class MFAMixin:
-    # Where "now" comes from for TOTP codes; tests set it to step through time.
-    clock: Callable[[], float] = staticmethod(time.time)
+class MFACodes:
+    """Checks MFA codes against the store owner's device; see the module docstring."""
 
-    # -- devices (store administration) ------------------------------------------------
-
-    @owner_only("objfs:ManageMfa")
-    def mfa_enable(self: Store, ctx: RequestContext) -> NewMFADevice:
-        """Register a TOTP device for the caller; returns its secret, once.
-
-        A device already registered is replaced only when ``ctx.mfa`` holds a
-        valid code from it; otherwise ``MFARequired`` says how.
-        """
-        principal = ctx.identity.name
-        serial = device_serial(principal)
-        secret = totp.generate_secret()
-        sealed = self.keyring.seal_secret(SECRET_PURPOSE, serial, totp.decode_secret(secret))
-        with self.db.write(durable=True) as cur:
-            self.access.ensure_schema(cur)
-            old = aq.get_mfa_device(cur, serial)
-            spent = None
-            if old is not None:
-                spent = self._verify_mfa(
-                    cur,
-                    ctx,
-                    f"an MFA device is already registered ({serial}): to replace it, give a "
-                    f'code from it with --mfa "{serial} CODE", or run `objfs mfa disable` first',
-                )
-                aq.delete_mfa_device(cur, serial)
-            aq.insert_mfa_device(cur, serial, principal, sealed, time.time_ns())
-            q.add_change(cur, "", b"")
-            if spent is not None:
-                # The old device's step is spent; keep the new one from going back.
-                aq.set_mfa_last_step(cur, serial, spent)
-        account = f"{principal}@{socket.gethostname()}"
-        return NewMFADevice(serial, secret, totp.provisioning_uri(secret, account))
-
-    @owner_only("objfs:ManageMfa")
-    def mfa_list(self: Store, ctx: RequestContext) -> list[MFADeviceInfo]:
-        with self.access.reading() as cur:
-            return [_info(row) for row in aq.list_mfa_devices(cur)]
-
-    @owner_only("objfs:ManageMfa")
-    def mfa_disable(self: Store, ctx: RequestContext) -> str:
-        """Remove the caller's device (``ctx.mfa`` must hold a valid code from it).
-
-        Refused while a bucket has MFA delete on. Returns the removed serial.
-        """
-        serial = device_serial(ctx.identity.name)
-        with self.db.write(durable=True) as cur:
-            self.access.ensure_schema(cur)
-            if aq.get_mfa_device(cur, serial) is None:
-                raise NoSuchEntity(
-                    f"{ctx.identity.describe()} has no MFA device (see `objfs mfa ls`)"
-                )
-            guarded = aq.buckets_with_mfa_delete(cur)
-            if guarded:
-                raise InvalidRequest(
-                    f"MFA delete is enabled on bucket(s) {', '.join(guarded)}: turn it off first "
-                    f"(objfs bucket versioning BUCKET Enabled --mfa-delete Disabled "
-                    f'--mfa "{serial} CODE"), or nothing could turn it off again'
-                )
-            self._verify_mfa(
-                cur,
-                ctx,
-                f'removing MFA device {serial} needs a code from it: give --mfa "{serial} CODE"',
-            )
-            aq.delete_mfa_device(cur, serial)
-            q.add_change(cur, "", b"")
-        return serial
+    def __init__(
+        self, *, access: AccessControl, keyring: Keyring, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.access = access
+        self.keyring = keyring
+        # Where "now" comes from for TOTP codes; tests set it (``store.clock``)
+        # to step through time.
+        self.clock = clock
 
     # -- checks inside the callers' write transactions --------------------------------------
 
-    def _verify_mfa(self: Store, cur: Any, ctx: RequestContext, missing: str) -> int:
+    def verify(self, cur: Any, ctx: RequestContext, missing: str) -> int:
         """Check ``ctx.mfa`` and spend its step in ``cur``'s transaction; returns the step.
 
         ``missing`` is the refusal when the request carries no code.
@@ -166,8 +112,8 @@ class MFAMixin:
         aq.set_mfa_last_step(cur, serial, step)
         return step
 
-    def _versioning_mfa(
-        self: Store,
+    def versioning_rule(
+        self,
         cur: Any,
         ctx: RequestContext,
         info: BucketInfo,
@@ -189,29 +135,27 @@ class MFAMixin:
                     '--mfa "SERIAL CODE")'
                 )
             turn = "enabling" if mfa_delete else "disabling"
-            self._verify_mfa(
+            self.verify(
                 cur, ctx, f"{turn} MFA delete on bucket {name} needs an MFA code: {GIVE_CODE}"
             )
         elif info.mfa_delete and new is not info.versioning:
-            self._verify_mfa(
+            self.verify(
                 cur,
                 ctx,
                 f"MFA delete is enabled on bucket {name}: {GIVE_CODE} to change its "
                 f"versioning to {new}",
             )
 
-    def _mfa_delete_guard(
-        self: Store, cur: Any, ctx: RequestContext, info: BucketInfo, what: str
-    ) -> None:
+    def delete_guard(self, cur: Any, ctx: RequestContext, info: BucketInfo, what: str) -> None:
         """A version of ``info`` is about to go for good: with MFA delete on, spend a code."""
         if info.mfa_delete:
-            self._verify_mfa(
+            self.verify(
                 cur, ctx, f"MFA delete is enabled on bucket {info.name}: {GIVE_CODE} to {what}"
             )
 
     # -- policy condition keys ----------------------------------------------------------------
 
-    def _mfa_condition_keys(self: Store, ctx: RequestContext) -> dict[str, Any]:
+    def condition_keys(self, ctx: RequestContext) -> dict[str, Any]:
         """``aws:MultiFactorAuthPresent``/``Age`` when ``ctx.mfa`` holds a code valid now.
 
         Peeks without spending the code: the protected change that follows
@@ -233,4 +177,84 @@ class MFAMixin:
         return {"aws:MultiFactorAuthPresent": True, "aws:MultiFactorAuthAge": 0}
 
 
-__all__ = ["MFAMixin", "device_serial"]
+class MFA:
+    """The MFA devices' administration (``store.mfa``); see the module docstring."""
+
+    def __init__(
+        self, *, db: Database, access: AccessControl, keyring: Keyring, codes: MFACodes, seam: Seam
+    ) -> None:
+        self.db = db
+        self.access = access
+        self.keyring = keyring
+        self.codes = codes
+        self.seam = seam
+
+    # -- devices (store administration) ------------------------------------------------
+
+    @owner_only("objfs:ManageMfa")
+    def mfa_enable(self, ctx: RequestContext) -> NewMFADevice:
+        """Register a TOTP device for the caller; returns its secret, once.
+
+        A device already registered is replaced only when ``ctx.mfa`` holds a
+        valid code from it; otherwise ``MFARequired`` says how.
+        """
+        principal = ctx.identity.name
+        serial = device_serial(principal)
+        secret = totp.generate_secret()
+        sealed = self.keyring.seal_secret(SECRET_PURPOSE, serial, totp.decode_secret(secret))
+        with self.db.write(durable=True) as cur:
+            self.access.ensure_schema(cur)
+            old = aq.get_mfa_device(cur, serial)
+            spent = None
+            if old is not None:
+                spent = self.codes.verify(
+                    cur,
+                    ctx,
+                    f"an MFA device is already registered ({serial}): to replace it, give a "
+                    f'code from it with --mfa "{serial} CODE", or run `objfs mfa disable` first',
+                )
+                aq.delete_mfa_device(cur, serial)
+            aq.insert_mfa_device(cur, serial, principal, sealed, time.time_ns())
+            q.add_change(cur, "", b"")
+            if spent is not None:
+                # The old device's step is spent; keep the new one from going back.
+                aq.set_mfa_last_step(cur, serial, spent)
+        account = f"{principal}@{socket.gethostname()}"
+        return NewMFADevice(serial, secret, totp.provisioning_uri(secret, account))
+
+    @owner_only("objfs:ManageMfa")
+    def mfa_list(self, ctx: RequestContext) -> list[MFADeviceInfo]:
+        with self.access.reading() as cur:
+            return [_info(row) for row in aq.list_mfa_devices(cur)]
+
+    @owner_only("objfs:ManageMfa")
+    def mfa_disable(self, ctx: RequestContext) -> str:
+        """Remove the caller's device (``ctx.mfa`` must hold a valid code from it).
+
+        Refused while a bucket has MFA delete on. Returns the removed serial.
+        """
+        serial = device_serial(ctx.identity.name)
+        with self.db.write(durable=True) as cur:
+            self.access.ensure_schema(cur)
+            if aq.get_mfa_device(cur, serial) is None:
+                raise NoSuchEntity(
+                    f"{ctx.identity.describe()} has no MFA device (see `objfs mfa ls`)"
+                )
+            guarded = aq.buckets_with_mfa_delete(cur)
+            if guarded:
+                raise InvalidRequest(
+                    f"MFA delete is enabled on bucket(s) {', '.join(guarded)}: turn it off first "
+                    f"(objfs bucket versioning BUCKET Enabled --mfa-delete Disabled "
+                    f'--mfa "{serial} CODE"), or nothing could turn it off again'
+                )
+            self.codes.verify(
+                cur,
+                ctx,
+                f'removing MFA device {serial} needs a code from it: give --mfa "{serial} CODE"',
+            )
+            aq.delete_mfa_device(cur, serial)
+            q.add_change(cur, "", b"")
+        return serial
+
+
+__all__ = ["MFA", "MFACodes", "device_serial"]

@@ -145,7 +145,7 @@ class MountMixin:
         allowed = []
         for update in updates:
             try:
-                self.access.check(ctx, "s3:PutObject", bucket, update.key, None, {})
+                self.seam.check(ctx, "s3:PutObject", bucket, update.key, None, {})
                 allowed.append(update)
             except AccessDenied:
                 continue  # times of what the caller may not write are not kept
@@ -277,7 +277,7 @@ class MountMixin:
             make_durable=self.committer.make_durable,
             commit_manifest=self._commit_manifest,
             extents=self.extents,
-            access_log=self.access_log,
+            seam=self.seam,
         )
         return ObjectWriter(
             deps,
@@ -381,13 +381,11 @@ class MountMixin:
         except Exception as err:
             if ctx.nowait and _logs(seen.get(bucket)):
                 raise WouldBlock("the access log record is a write") from err
-            self.access_log.record(
+            self.seam.record(
                 ctx, "commit_manifest", (), where, seen, started_ns, started_mono, None, err
             )
             raise
-        self.access_log.record(
-            ctx, "commit_manifest", (), where, seen, started_ns, started_mono, version
-        )
+        self.seam.record(ctx, "commit_manifest", (), where, seen, started_ns, started_mono, version)
         return version
 
     def _commit_manifest(
@@ -435,9 +433,9 @@ class MountMixin:
         conditions = condition_keys({"sse": sse, "kms_key_id": kms_key_id})
         kms = sse == "aws:kms"
         if kms:  # decided before the KMS use it would audit
-            self.access.check(ctx, "s3:PutObject", bucket, key, None, conditions, seen=seen)
+            self.seam.check(ctx, "s3:PutObject", bucket, key, None, conditions, seen=seen)
         if kms:  # the key must still be usable; audited as GenerateDataKey
-            self._kms_domain(domain.domain_id, None, ctx, bucket, key, "GenerateDataKey")
+            self.kms.data_domain(domain.domain_id, None, ctx, bucket, key, "GenerateDataKey")
         with self.db.write(durable=ctx.durable) as cur:
             return self._commit_in(
                 cur,
@@ -487,9 +485,7 @@ class MountMixin:
         raw = encode_key(key)
         if not checked:  # in the commit's own transaction: no read transaction more
             conditions = condition_keys({"sse": sse, "kms_key_id": kms_key_id})
-            self.access.check(
-                ctx, "s3:PutObject", bucket, key, None, conditions, seen=seen, cur=cur
-            )
+            self.seam.check(ctx, "s3:PutObject", bucket, key, None, conditions, seen=seen, cur=cur)
         etag = _manifest_etag(manifest)
         current = q.get_latest(cur, bucket, raw)
         if if_latest is not None and (current is None or current[Col.SEQ] != if_latest):

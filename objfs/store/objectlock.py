@@ -134,7 +134,7 @@ class ObjectLockMixin:
         self._bucket(cur, bucket)  # NoSuchBucket; remembers the row with its config
         row = self.db.remembered(cur, ("bucket", bucket))
         if row is None:
-            obj = self._config(cur, bucket).get("object_lock")
+            obj = self.configs.get(cur, bucket).get("object_lock")
         else:
             blob = row[8]  # type: ignore[index]
             obj = decode_config(blob).get("object_lock") if blob else None
@@ -159,7 +159,7 @@ class ObjectLockMixin:
                 raise InvalidBucketState(
                     "Versioning must be 'Enabled' on the bucket to apply a Object Lock configuration"
                 )
-            self._set_config(cur, bucket, object_lock=config.to_obj())
+            self.configs.set(cur, bucket, object_lock=config.to_obj())
         return config
 
     @requires(Need("s3:GetBucketObjectLockConfiguration", key=None))
@@ -196,9 +196,9 @@ class ObjectLockMixin:
         with self.db.read() as cur:
             self._require_lock(cur, bucket)
         if lock.mode is not None:
-            self.access.check(ctx, "s3:PutObjectRetention", bucket, key, None, {})
+            self.seam.check(ctx, "s3:PutObjectRetention", bucket, key, None, {})
         if lock.legal_hold:
-            self.access.check(ctx, "s3:PutObjectLegalHold", bucket, key, None, {})
+            self.seam.check(ctx, "s3:PutObjectLegalHold", bucket, key, None, {})
 
     def _lock_for_new_version(
         self: Store, cur: Any, bucket: str, lock: ObjectLockState
@@ -260,7 +260,7 @@ class ObjectLockMixin:
         """Whether the caller holds ``s3:BypassGovernanceRetention`` on the object."""
         extra = {"s3:VersionId": version_id} if version_id else {}
         try:
-            self.access.check(
+            self.seam.check(
                 ctx, "s3:BypassGovernanceRetention", bucket, key, version_id, extra, cur=cur
             )
         except AccessDenied:

@@ -384,7 +384,7 @@ class ObjectsMixin:
         if tagging_directive == "COPY":
             tags = rec.unpack_tags(row[Col.TAGS])
             if tags:  # as S3: copying tags reads them (s3:GetObjectTagging on the source)
-                self.access.check(
+                self.seam.check(
                     ctx,
                     "s3:GetObjectVersionTagging" if src_version_id else "s3:GetObjectTagging",
                     src_bucket,
@@ -458,7 +458,7 @@ class ObjectsMixin:
             bypass = False
             if version_id is not None:
                 what = f"delete version {version_id} of s3://{bucket}/{key} permanently"
-                self._mfa_delete_guard(cur, ctx, self._bucket(cur, bucket), what)
+                self.mfa_codes.delete_guard(cur, ctx, self._bucket(cur, bucket), what)
                 bypass = bypass_governance and self._may_bypass(  # type: ignore[attr-defined]
                     ctx, cur, bucket, key, version_id
                 )
@@ -514,13 +514,13 @@ class ObjectsMixin:
     ) -> list[DeleteResult | ObjfsError]:
         """``bypass_governance``: as ``delete_object``'s, for each version named."""
         results: list[DeleteResult | ObjfsError | None] = []
-        mfa_keys = self._mfa_condition_keys(ctx)
+        mfa_keys = self.seam.mfa_condition_keys(ctx)
         for key, version_id in items:  # S3 checks each key on its own
             action = "s3:DeleteObjectVersion" if version_id else "s3:DeleteObject"
             extra = {"s3:VersionId": version_id} if version_id else {}
             extra.update(mfa_keys)
             try:
-                self.access.check(ctx, action, bucket, key, version_id, extra)
+                self.seam.check(ctx, action, bucket, key, version_id, extra)
                 results.append(None)
             except AccessDenied as err:
                 results.append(err)
@@ -529,7 +529,7 @@ class ObjectsMixin:
             versions = sum(1 for i, (_, v) in enumerate(items) if v and results[i] is None)
             if versions:  # one code for the request; without it the whole request fails, as S3
                 what = f"delete {versions} version(s) permanently"
-                self._mfa_delete_guard(cur, ctx, info, what)
+                self.mfa_codes.delete_guard(cur, ctx, info, what)
             for i, (key, version_id) in enumerate(items):
                 if results[i] is not None:
                     continue

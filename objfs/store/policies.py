@@ -16,7 +16,7 @@ owner, who always keeps FULL_CONTROL.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import msgpack
 
@@ -36,21 +36,31 @@ from objfs.errors import (
 )
 from objfs.meta import auth_queries as aq
 from objfs.meta import queries as q
+from objfs.meta.db import Database
 from objfs.store.access import Need, condition_keys, owner_only, requires
-from objfs.store.authorizer import decode_config, encode_config
+from objfs.store.authorizer import AccessControl
+from objfs.store.configs import BucketConfigs
 from objfs.store.names import encode_key
+from objfs.store.seam import Seam
 from objfs.store.types import RequestContext, SSERequest
 
-if TYPE_CHECKING:
-    from objfs.store.core import Store
 
+class Policies:
+    """Identity and bucket policies, Block Public Access, ACLs, the simulator (``store.policies``)."""
 
-class PoliciesMixin:
+    def __init__(
+        self, *, db: Database, access: AccessControl, configs: BucketConfigs, seam: Seam
+    ) -> None:
+        self.db = db
+        self.access = access
+        self.configs = configs
+        self.seam = seam
+
     # -- identity policies ---------------------------------------------------------
 
     @owner_only("objfs:ManageUsers")
     def put_user_policy(
-        self: Store, ctx: RequestContext, user: str, name: str, document: str | bytes
+        self, ctx: RequestContext, user: str, name: str, document: str | bytes
     ) -> str:
         """Validate and attach ``document`` to ``user`` as ``name``; returns it normalised."""
         if not name or len(name) > 128:
@@ -64,7 +74,7 @@ class PoliciesMixin:
         return text
 
     @owner_only("objfs:ManageUsers")
-    def get_user_policy(self: Store, ctx: RequestContext, user: str, name: str) -> str:
+    def get_user_policy(self, ctx: RequestContext, user: str, name: str) -> str:
         with self.access.reading() as cur:
             self.access.user_row(cur, user)
             text = aq.get_user_policy(cur, user, name)
@@ -73,13 +83,13 @@ class PoliciesMixin:
         return text
 
     @owner_only("objfs:ManageUsers")
-    def list_user_policies(self: Store, ctx: RequestContext, user: str) -> list[str]:
+    def list_user_policies(self, ctx: RequestContext, user: str) -> list[str]:
         with self.access.reading() as cur:
             self.access.user_row(cur, user)
             return [name for name, _ in aq.list_user_policies(cur, user)]
 
     @owner_only("objfs:ManageUsers")
-    def delete_user_policy(self: Store, ctx: RequestContext, user: str, name: str) -> None:
+    def delete_user_policy(self, ctx: RequestContext, user: str, name: str) -> None:
         with self.db.write(durable=True) as cur:
             self.access.ensure_schema(cur)
             self.access.user_row(cur, user)
@@ -89,21 +99,8 @@ class PoliciesMixin:
 
     # -- bucket policy ----------------------------------------------------------------
 
-    def _config(self: Store, cur: Any, bucket: str) -> dict[str, Any]:
-        self._bucket(cur, bucket)  # NoSuchBucket
-        return decode_config(aq.get_bucket_config(cur, bucket))
-
-    def _set_config(self: Store, cur: Any, bucket: str, **changes: Any) -> None:
-        config = self._config(cur, bucket)
-        config.update(changes)
-        aq.set_bucket_config(cur, bucket, encode_config(config))
-        q.add_change(cur, bucket, b"")
-        self.access.forget(bucket)  # again after the commit where it matters (a policy)
-
     @requires(Need("s3:PutBucketPolicy", key=None))
-    def put_bucket_policy(
-        self: Store, ctx: RequestContext, bucket: str, document: str | bytes
-    ) -> str:
+    def put_bucket_policy(self, ctx: RequestContext, bucket: str, document: str | bytes) -> str:
         """Validate and set the bucket policy (at most 20 KiB); returns it as put.
 
         S3 keeps the document as it was sent: GetBucketPolicy returns it unchanged.
@@ -116,30 +113,30 @@ class PoliciesMixin:
                     f"Access Denied: bucket {bucket!r} blocks public policies "
                     "(BlockPublicPolicy) and this policy lets anyone in"
                 )
-            self._set_config(cur, bucket, policy=text)
+            self.configs.set(cur, bucket, policy=text)
         self.access.forget(bucket)  # committed: no check can still read the old config
         return text
 
     @requires(Need("s3:GetBucketPolicy", key=None))
-    def get_bucket_policy(self: Store, ctx: RequestContext, bucket: str) -> str:
+    def get_bucket_policy(self, ctx: RequestContext, bucket: str) -> str:
         with self.db.read() as cur:
-            text = self._config(cur, bucket).get("policy")
+            text = self.configs.get(cur, bucket).get("policy")
         if text is None:
             raise NoSuchBucketPolicy(f"bucket {bucket!r} has no policy")
         return text
 
     @requires(Need("s3:DeleteBucketPolicy", key=None))
-    def delete_bucket_policy(self: Store, ctx: RequestContext, bucket: str) -> None:
+    def delete_bucket_policy(self, ctx: RequestContext, bucket: str) -> None:
         with self.db.write(durable=True) as cur:
-            self._set_config(cur, bucket, policy=None)
+            self.configs.set(cur, bucket, policy=None)
 
     @requires(Need("s3:GetBucketPolicyStatus", key=None))
-    def get_bucket_policy_status(self: Store, ctx: RequestContext, bucket: str) -> bool:
+    def get_bucket_policy_status(self, ctx: RequestContext, bucket: str) -> bool:
         """S3's PolicyStatus ``IsPublic``: the bucket policy or ACL lets anyone in
         (``objfs.auth.public``)."""
         with self.access.reading() as cur:
-            info = self._bucket(cur, bucket)
-            config = self._config(cur, bucket)
+            info = self.configs.info(cur, bucket)
+            config = self.configs.get(cur, bucket)
             acl = self.access.bucket_acl(cur, bucket, info.owner, config)
         text = config.get("policy")
         policy = parse_bucket_policy(text, bucket) if text is not None else None
@@ -147,10 +144,10 @@ class PoliciesMixin:
 
     # -- Block Public Access -----------------------------------------------------------
 
-    def _blocks(self: Store, cur: Any, bucket: str) -> PublicAccessBlock:
-        return PublicAccessBlock.from_obj(self._config(cur, bucket).get("public_access_block"))
+    def _blocks(self, cur: Any, bucket: str) -> PublicAccessBlock:
+        return PublicAccessBlock.from_obj(self.configs.get(cur, bucket).get("public_access_block"))
 
-    def _refuse_public_acl(self: Store, cur: Any, bucket: str, acl: Acl) -> None:
+    def _refuse_public_acl(self, cur: Any, bucket: str, acl: Acl) -> None:
         if acl_is_public(acl) and self._blocks(cur, bucket).block_public_acls:
             raise AccessDenied(
                 f"Access Denied: bucket {bucket!r} blocks public ACLs (BlockPublicAcls)"
@@ -158,17 +155,17 @@ class PoliciesMixin:
 
     @requires(Need("s3:PutBucketPublicAccessBlock", key=None))
     def put_public_access_block(
-        self: Store, ctx: RequestContext, bucket: str, config: PublicAccessBlock
+        self, ctx: RequestContext, bucket: str, config: PublicAccessBlock
     ) -> None:
         """Set the bucket's Block Public Access settings (``objfs.auth.public``)."""
         with self.db.write(durable=True) as cur:
-            self._set_config(cur, bucket, public_access_block=config.to_obj())
+            self.configs.set(cur, bucket, public_access_block=config.to_obj())
         self.access.forget(bucket)
 
     @requires(Need("s3:GetBucketPublicAccessBlock", key=None))
-    def get_public_access_block(self: Store, ctx: RequestContext, bucket: str) -> PublicAccessBlock:
+    def get_public_access_block(self, ctx: RequestContext, bucket: str) -> PublicAccessBlock:
         with self.db.read() as cur:
-            stored = self._config(cur, bucket).get("public_access_block")
+            stored = self.configs.get(cur, bucket).get("public_access_block")
         if stored is None:
             raise NoSuchPublicAccessBlockConfiguration(
                 f"bucket {bucket!r} has no public access block configuration"
@@ -176,15 +173,15 @@ class PoliciesMixin:
         return PublicAccessBlock.from_obj(stored)
 
     @requires(Need("s3:PutBucketPublicAccessBlock", key=None))
-    def delete_public_access_block(self: Store, ctx: RequestContext, bucket: str) -> None:
+    def delete_public_access_block(self, ctx: RequestContext, bucket: str) -> None:
         with self.db.write(durable=True) as cur:
-            self._set_config(cur, bucket, public_access_block=None)
+            self.configs.set(cur, bucket, public_access_block=None)
         self.access.forget(bucket)
 
     # -- ACLs ----------------------------------------------------------------------------
 
     def _make_acl(
-        self: Store,
+        self,
         cur: Any,
         owner_id: str,
         canned: str | None,
@@ -205,7 +202,7 @@ class PoliciesMixin:
 
     @requires(Need("s3:PutBucketAcl", key=None))
     def put_bucket_acl(
-        self: Store,
+        self,
         ctx: RequestContext,
         bucket: str,
         *,
@@ -217,29 +214,29 @@ class PoliciesMixin:
         added), or ``acl`` as an S3 request gives it (exactly its grants)."""
         with self.db.write(durable=True) as cur:
             self.access.ensure_schema(cur)
-            info = self._bucket(cur, bucket)
+            info = self.configs.info(cur, bucket)
             owner_id = self.access.canonical_id_of(cur, info.owner)
-            mode = self._config(cur, bucket).get("ownership")
+            mode = self.configs.get(cur, bucket).get("ownership")
             ownership.check_acl_allowed(mode, _spec(canned, grants, acl), owner_id)
             made = self._make_acl(
                 cur, owner_id, canned or (None if grants else "private"), grants, acl
             )
             self._refuse_public_acl(cur, bucket, made)
-            self._set_config(cur, bucket, acl=made.to_obj())
+            self.configs.set(cur, bucket, acl=made.to_obj())
             return self.access.named(cur, made)
 
     @requires(Need("s3:GetBucketAcl", key=None))
-    def get_bucket_acl(self: Store, ctx: RequestContext, bucket: str) -> Acl:
+    def get_bucket_acl(self, ctx: RequestContext, bucket: str) -> Acl:
         with self.access.reading() as cur:
-            info = self._bucket(cur, bucket)
-            acl = self.access.bucket_acl(cur, bucket, info.owner, self._config(cur, bucket))
+            info = self.configs.info(cur, bucket)
+            acl = self.access.bucket_acl(cur, bucket, info.owner, self.configs.get(cur, bucket))
             return self.access.named(cur, acl)
 
     @requires(
         Need(lambda a: "s3:PutObjectVersionAcl" if a.get("version_id") else "s3:PutObjectAcl")
     )
     def put_object_acl(
-        self: Store,
+        self,
         ctx: RequestContext,
         bucket: str,
         key: str,
@@ -253,12 +250,12 @@ class PoliciesMixin:
         raw = encode_key(key)
         with self.db.write(durable=True) as cur:
             self.access.ensure_schema(cur)
-            info = self._bucket(cur, bucket)
+            info = self.configs.info(cur, bucket)
             vid = version_id or aq.latest_version_id(cur, bucket, raw)
             if vid is None or q.get_version(cur, bucket, raw, vid) is None:
                 raise NoSuchKey(f"no such key: s3://{bucket}/{key}", bucket=bucket, key=key)
             bucket_owner = self.access.canonical_id_of(cur, info.owner)
-            mode = self._config(cur, bucket).get("ownership")
+            mode = self.configs.get(cur, bucket).get("ownership")
             ownership.check_acl_allowed(mode, _spec(canned, grants, acl), bucket_owner)
             if mode == ownership.ENFORCED:  # accepted, and changes nothing: ACLs are off
                 return self.access.named(cur, canned_acl("private", bucket_owner))
@@ -280,20 +277,20 @@ class PoliciesMixin:
         Need(lambda a: "s3:GetObjectVersionAcl" if a.get("version_id") else "s3:GetObjectAcl")
     )
     def get_object_acl(
-        self: Store, ctx: RequestContext, bucket: str, key: str, *, version_id: str | None = None
+        self, ctx: RequestContext, bucket: str, key: str, *, version_id: str | None = None
     ) -> Acl:
         raw = encode_key(key)
         with self.access.reading() as cur:
-            info = self._bucket(cur, bucket)
+            info = self.configs.info(cur, bucket)
             vid = version_id or aq.latest_version_id(cur, bucket, raw)
             if vid is None or q.get_version(cur, bucket, raw, vid) is None:
                 raise NoSuchKey(f"no such key: s3://{bucket}/{key}", bucket=bucket, key=key)
             bucket_owner = self.access.canonical_id_of(cur, info.owner)
-            enforced = self._config(cur, bucket).get("ownership") == ownership.ENFORCED
+            enforced = self.configs.get(cur, bucket).get("ownership") == ownership.ENFORCED
             acl = self.access.object_acl(cur, bucket, key, vid, bucket_owner, enforced=enforced)
             return self.access.named(cur, acl)
 
-    def user_canonical_id(self: Store, name: str) -> tuple[str, str | None]:
+    def user_canonical_id(self, name: str) -> tuple[str, str | None]:
         """``(canonical id, display name)`` of a user or the owner, for ACL grants."""
         with self.access.reading() as cur:
             if name == "owner":
@@ -305,7 +302,7 @@ class PoliciesMixin:
 
     @requires()  # the check is what it does
     def check_access(
-        self: Store,
+        self,
         ctx: RequestContext,
         action: str,
         bucket: str,
@@ -320,13 +317,13 @@ class PoliciesMixin:
         for writing, because the kernel's write-back cache would otherwise
         report a refused write only when the data is long gone from the caller.
         """
-        self.access.check(ctx, action, bucket, key, None, condition_keys({"sse": sse}))
+        self.seam.check(ctx, action, bucket, key, None, condition_keys({"sse": sse}))
 
     # -- the simulator -----------------------------------------------------------------
 
     @owner_only("objfs:ManageUsers")
     def simulate_policy(
-        self: Store,
+        self,
         ctx: RequestContext,
         identity: Identity,
         action: str,
@@ -346,7 +343,7 @@ class PoliciesMixin:
                 remote_addr=remote,
                 secure_transport=str(secure).lower() != "false" if secure is not None else True,
             )
-        return self.access.decide(asked, action, bucket, key, extra)
+        return self.seam.decide(asked, action, bucket, key, extra)
 
 
 def _spec(canned: str | None, grants: Sequence[Grant], acl: AclSpec | None) -> AclSpec:

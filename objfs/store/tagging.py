@@ -111,9 +111,7 @@ class TaggingMixin:
         if not tags:
             return None
         checked = check_tags(tags)
-        self.access.check(
-            ctx, "s3:PutObjectTagging", bucket, key, None, tag_condition_keys(checked)
-        )
+        self.seam.check(ctx, "s3:PutObjectTagging", bucket, key, None, tag_condition_keys(checked))
         return checked
 
     # -- object tags ---------------------------------------------------------------
@@ -171,13 +169,13 @@ class TaggingMixin:
     ) -> None:
         checked = check_tags(tags, bucket=True)
         with self.db.write(durable=True) as cur:
-            self._set_config(cur, bucket, tags=checked or None)
+            self.configs.set(cur, bucket, tags=checked or None)
 
     @requires(Need("s3:GetBucketTagging", key=None))
     def get_bucket_tagging(self: Store, ctx: RequestContext, bucket: str) -> dict[str, str]:
         """The bucket's tags; ``NoSuchTagSet`` when it has none."""
         with self.db.read() as cur:
-            tags = self._config(cur, bucket).get("tags")
+            tags = self.configs.get(cur, bucket).get("tags")
         if not tags:
             raise NoSuchTagSet(f"bucket {bucket!r} has no tags", bucket=bucket)
         return dict(tags)
@@ -186,4 +184,4 @@ class TaggingMixin:
     @requires(Need("s3:PutBucketTagging", key=None))
     def delete_bucket_tagging(self: Store, ctx: RequestContext, bucket: str) -> None:
         with self.db.write(durable=True) as cur:
-            self._set_config(cur, bucket, tags=None)
+            self.configs.set(cur, bucket, tags=None)

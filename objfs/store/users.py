@@ -1,10 +1,10 @@
 """Principals of the store: users, their access keys and identity policies.
 
-Owns the public API the CLI (``objfs user ...``) and later the HTTP API's
-authentication use. Every method here is store administration: only the
-store owner may call it (``owner_only``), except ``authenticate`` and
-``signing_secret``, which turn credentials into an identity before there is
-one (``NOT_REQUESTS`` in ``access``).
+``Users`` (``store.users``) owns the public API the CLI (``objfs user ...``)
+and the HTTP API's authentication use. Every method here is store
+administration: only the store owner may call it (``owner_only``), except
+``authenticate``, ``signing_secret`` and ``user_identity``, which turn
+credentials into an identity before there is one.
 
 Invariants: a user name is 1-64 characters of ``A-Za-z0-9+=,.@_-`` (IAM's
 rule) and never ``owner``, ``anonymous`` or ``log-delivery``; a user has at
@@ -19,10 +19,11 @@ from __future__ import annotations
 import hmac
 import re
 import time
-from typing import TYPE_CHECKING
+from typing import Any
 
 from objfs.auth.identity import ANONYMOUS_NAME, LOG_DELIVERY_NAME, OWNER_NAME, Identity
 from objfs.auth.keys import new_access_key_id, new_canonical_id, new_secret_access_key
+from objfs.crypto.keyring import Keyring
 from objfs.errors import (
     AccessDenied,
     EntityAlreadyExists,
@@ -34,11 +35,11 @@ from objfs.errors import (
 )
 from objfs.meta import auth_queries as aq
 from objfs.meta import queries as q
+from objfs.meta.db import Database
 from objfs.store.access import owner_only
+from objfs.store.authorizer import AccessControl
+from objfs.store.seam import Seam
 from objfs.store.types import AccessKeyInfo, NewAccessKey, RequestContext, UserInfo
-
-if TYPE_CHECKING:
-    from objfs.store.core import Store
 
 MAX_KEYS_PER_USER = 2
 _USER_NAME = re.compile(r"^[A-Za-z0-9+=,.@_-]{1,64}$")
@@ -55,22 +56,32 @@ def check_user_name(name: str) -> None:
         raise InvalidArgument(f"{name!r} is reserved: choose another user name")
 
 
-def _user(row: tuple) -> UserInfo:
+def _user(row: Any) -> UserInfo:
     name, canonical_id, display, created = row
     return UserInfo(name=name, canonical_id=canonical_id, display_name=display, created_ns=created)
 
 
-def _key(row: tuple) -> AccessKeyInfo:
+def _key(row: Any) -> AccessKeyInfo:
     key_id, user, _sealed, status, created = row
     return AccessKeyInfo(key_id=key_id, user=user, status=status, created_ns=created)
 
 
-class UsersMixin:
+class Users:
+    """Users, access keys and turning credentials into an identity (``store.users``)."""
+
+    def __init__(
+        self, *, db: Database, access: AccessControl, keyring: Keyring, seam: Seam
+    ) -> None:
+        self.db = db
+        self.access = access
+        self.keyring = keyring
+        self.seam = seam
+
     # -- users -----------------------------------------------------------------
 
     @owner_only("objfs:ManageUsers")
     def create_user(
-        self: Store, ctx: RequestContext, name: str, *, display_name: str | None = None
+        self, ctx: RequestContext, name: str, *, display_name: str | None = None
     ) -> UserInfo:
         check_user_name(name)
         display = display_name or name
@@ -84,17 +95,17 @@ class UsersMixin:
             return _user(aq.get_user(cur, name))
 
     @owner_only("objfs:ManageUsers")
-    def list_users(self: Store, ctx: RequestContext) -> list[UserInfo]:
+    def list_users(self, ctx: RequestContext) -> list[UserInfo]:
         with self.access.reading() as cur:
             return [_user(row) for row in aq.list_users(cur)]
 
     @owner_only("objfs:ManageUsers")
-    def get_user(self: Store, ctx: RequestContext, name: str) -> UserInfo:
+    def get_user(self, ctx: RequestContext, name: str) -> UserInfo:
         with self.access.reading() as cur:
             return _user(self.access.user_row(cur, name))
 
     @owner_only("objfs:ManageUsers")
-    def delete_user(self: Store, ctx: RequestContext, name: str) -> None:
+    def delete_user(self, ctx: RequestContext, name: str) -> None:
         with self.db.write(durable=True) as cur:
             self.access.ensure_schema(cur)
             self.access.user_row(cur, name)
@@ -111,7 +122,7 @@ class UsersMixin:
     # -- access keys -------------------------------------------------------------
 
     @owner_only("objfs:ManageUsers")
-    def create_access_key(self: Store, ctx: RequestContext, user: str) -> NewAccessKey:
+    def create_access_key(self, ctx: RequestContext, user: str) -> NewAccessKey:
         now = time.time_ns()
         with self.db.write(durable=True) as cur:
             self.access.ensure_schema(cur)
@@ -131,14 +142,14 @@ class UsersMixin:
         )
 
     @owner_only("objfs:ManageUsers")
-    def list_access_keys(self: Store, ctx: RequestContext, user: str) -> list[AccessKeyInfo]:
+    def list_access_keys(self, ctx: RequestContext, user: str) -> list[AccessKeyInfo]:
         with self.access.reading() as cur:
             self.access.user_row(cur, user)
             return [_key(row) for row in aq.list_access_keys(cur, user)]
 
     @owner_only("objfs:ManageUsers")
     def set_access_key_status(
-        self: Store, ctx: RequestContext, user: str, key_id: str, *, active: bool
+        self, ctx: RequestContext, user: str, key_id: str, *, active: bool
     ) -> AccessKeyInfo:
         with self.db.write(durable=True) as cur:
             self.access.ensure_schema(cur)
@@ -150,7 +161,7 @@ class UsersMixin:
         return info
 
     @owner_only("objfs:ManageUsers")
-    def delete_access_key(self: Store, ctx: RequestContext, user: str, key_id: str) -> None:
+    def delete_access_key(self, ctx: RequestContext, user: str, key_id: str) -> None:
         with self.db.write(durable=True) as cur:
             self.access.ensure_schema(cur)
             self._user_key(cur, user, key_id)
@@ -158,7 +169,7 @@ class UsersMixin:
             q.add_change(cur, "", b"")
         self.access.forget_keys()
 
-    def _user_key(self: Store, cur: object, user: str, key_id: str) -> tuple:
+    def _user_key(self, cur: object, user: str, key_id: str) -> tuple:
         self.access.user_row(cur, user)
         row = aq.get_access_key(cur, key_id)  # type: ignore[arg-type]
         if row is None or row[1] != user:
@@ -167,7 +178,7 @@ class UsersMixin:
 
     # -- turning credentials into an identity (not requests: no identity yet) -----
 
-    def signing_secret(self: Store, key_id: str) -> tuple[Identity, str]:
+    def signing_secret(self, key_id: str) -> tuple[Identity, str]:
         """The identity and secret of an active access key (SigV4 verifies with it).
 
         Unknown, inactive or orphaned keys are ``InvalidAccessKeyId``.
@@ -186,14 +197,14 @@ class UsersMixin:
         secret = self.keyring.open_secret(SECRET_PURPOSE, key_id, row[2]).decode()
         return Identity.user(user[0], user[1], user[2]), secret
 
-    def authenticate(self: Store, key_id: str, secret: str) -> Identity:
+    def authenticate(self, key_id: str, secret: str) -> Identity:
         """The identity an access key id and its secret stand for (CLI, mount)."""
         identity, expected = self.signing_secret(key_id)
         if not hmac.compare_digest(expected.encode(), (secret or "").encode()):
             raise SignatureDoesNotMatch(f"the secret given for access key {key_id} is wrong")
         return identity
 
-    def user_identity(self: Store, name: str) -> Identity:
+    def user_identity(self, name: str) -> Identity:
         """The identity of user ``name`` (the mount's ``user_map=`` names users)."""
         if name == ANONYMOUS_NAME:
             return Identity.anonymous()
@@ -202,4 +213,4 @@ class UsersMixin:
         return Identity.user(row[0], row[1], row[2])
 
 
-__all__ = ["UsersMixin", "check_user_name", "AccessDenied"]
+__all__ = ["Users", "check_user_name", "AccessDenied"]

@@ -59,8 +59,8 @@ from objfs.store.types import ChunkRef, ObjectVersion, PutResult, RequestContext
 
 if TYPE_CHECKING:
     from objfs.chunks.store import ChunkStore
-    from objfs.store.accesslog import AccessLog
     from objfs.store.extents import ExtentsCache
+    from objfs.store.seam import Seam
 
 MAX_FILE_SIZE = 5 << 40  # S3's object size limit
 PAGE = 4096  # granularity of in-place edits
@@ -106,7 +106,7 @@ class WriterDeps:
     (store/mountops.py: it checks s3:PutObject and commits through the
     store's ``VersionCommitter``); ``make_durable``: fsync the chunks a
     durable commit names; ``extents``: the cache a commit hands its
-    manifest to; ``access_log``: where a commit's record goes;
+    manifest to; ``seam``: where a commit's access-log record goes;
     ``require_room``: the free-space floor (store/space.py).
     """
 
@@ -116,7 +116,7 @@ class WriterDeps:
     make_durable: Callable[[Sequence[ChunkRef], dict[bytes, bytes] | None], None]
     commit_manifest: Callable[..., ObjectVersion]
     extents: ExtentsCache
-    access_log: AccessLog
+    seam: Seam
 
 
 class ObjectWriter:
@@ -649,11 +649,11 @@ class ObjectWriter:
                     if_latest=self._base_seq if self._if_latest else None,
                 )
             except Exception as err:
-                self._deps.access_log.record(
+                self._deps.seam.record(
                     ctx, "commit_manifest", (), where, seen, started_ns, started_mono, None, err
                 )
                 raise
-            self._deps.access_log.record(
+            self._deps.seam.record(
                 ctx, "commit_manifest", (), where, seen, started_ns, started_mono, version
             )
             self._set_base(manifest, self.size, self.domain, version.seq)
