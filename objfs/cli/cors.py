@@ -27,7 +27,7 @@ def _read_configuration(source: str | None) -> list[Any]:
         text = sys.stdin.read()
     else:
         try:
-            text = Path(source).read_text(encoding="utf-8")  # type: ignore[arg-type]
+            text = Path(source).read_text(encoding="utf-8")
         except OSError as err:
             raise CliError(f"cannot read CORS file {source}: {err.strerror}") from None
         except UnicodeDecodeError:

@@ -197,7 +197,7 @@ def new_cse(
 def cse_frames(obj: CSEObject, source: BinaryIO) -> Iterator[bytes]:
     """The stored frames of a plaintext file, read one block at a time."""
     blocks: Iterable[bytes] = iter(lambda: source.read(obj.block_size), b"")
-    return encrypt_stream(obj, blocks)  # type: ignore[return-value]
+    return encrypt_stream(obj, blocks)
 
 
 class IterReader:

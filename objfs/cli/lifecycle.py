@@ -30,7 +30,7 @@ def _read_rules(source: str | None) -> list[Any]:
         data = sys.stdin.buffer.read()
     else:
         try:
-            data = Path(source).read_bytes()  # type: ignore[arg-type]
+            data = Path(source).read_bytes()
         except OSError as err:
             raise CliError(f"cannot read lifecycle file {source}: {err.strerror}") from None
     if data.lstrip().startswith(b"<"):

@@ -95,7 +95,7 @@ def _names(app: CliApp, acl: Acl) -> dict[str, str]:
     if app.ctx.identity.is_owner:
         known.update({u.canonical_id: u.display_name for u in app.store.list_users(app.ctx)})
     for cid in [acl.owner_id] + [g.grantee.id for g in acl.grants if g.grantee.id]:
-        out[cid] = known.get(cid, "")  # type: ignore[index]
+        out[cid] = known.get(cid, "")
     return out
 
 

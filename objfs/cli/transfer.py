@@ -157,7 +157,7 @@ def _put_multipart(
                 dst.key,
                 upload_id,
                 number,
-                _PartReader(source, part_size),  # type: ignore[arg-type]
+                _PartReader(source, part_size),
                 sse=enc.read,
             )
             parts.append((number, info.etag))

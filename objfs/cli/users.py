@@ -30,7 +30,7 @@ def read_document(source: str | None) -> str:
             raise CliError("give the policy as a FILE, or pipe it in with -")
         return sys.stdin.read()
     try:
-        return Path(source).read_text(encoding="utf-8")  # type: ignore[arg-type]
+        return Path(source).read_text(encoding="utf-8")
     except OSError as err:
         raise CliError(f"cannot read policy file {source}: {err.strerror}") from None
     except UnicodeDecodeError:

@@ -68,7 +68,7 @@ class CSEWriter:
 
     @property
     def version(self) -> ObjectVersion | None:
-        return self.writer.version  # type: ignore[no-any-return]
+        return self.writer.version
 
     def _plen(self, index: int) -> int:
         """Plaintext length of block ``index`` at the current size."""
@@ -185,7 +185,7 @@ class CSEWriter:
             ctx, sys_meta=sys_meta, content_type=content_type, user_meta=meta
         )
         self._touched = False
-        return result  # type: ignore[no-any-return]
+        return result
 
     def close(self) -> None:
         self._pending.clear()

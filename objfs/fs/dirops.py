@@ -114,7 +114,7 @@ class DirOps(MountCore):
         dirs = []
         for item in listing.entries:
             if item.__class__ is str:
-                name = item[cut:-1]  # type: ignore[index]
+                name = item[cut:-1]
                 if valid(name) and name != hidden:
                     dirs.append(name)
                 continue
@@ -128,7 +128,7 @@ class DirOps(MountCore):
         extra = False
 
         def name_of(e: Entry) -> str:
-            return e.key[cut:] if e.__class__ is ListedFile else e[0]  # type: ignore[union-attr,return-value]
+            return e.key[cut:] if e.__class__ is ListedFile else e[0]
 
         if dirs:
             files = {name_of(e) for e in entries}

@@ -125,10 +125,7 @@ class MetaCache:
         """Turn the listing kept by ``set_names`` into ``node.names`` (first use)."""
         entries, cut = node.names_src  # type: ignore[misc]
         node.names_src = None
-        node.names = {
-            e.key[cut:] if e.__class__ is ListedFile else e[0]  # type: ignore[union-attr,misc]
-            for e in entries
-        }
+        node.names = {e.key[cut:] if e.__class__ is ListedFile else e[0] for e in entries}
 
     def from_listing(self, path: str, fnode: Node | None) -> Node | None:
         """The FILE or DIR node at ``path`` as its directory's last listing shows it,
@@ -148,7 +145,7 @@ class MetaCache:
 
         def name_of(e: Any) -> bytes:
             text = e.key[cut:] if e.__class__ is ListedFile else e[0]
-            return text.encode("utf-8", "surrogatepass")  # type: ignore[no-any-return]
+            return text.encode("utf-8", "surrogatepass")
 
         # Entries are in byte order of their names (an out-of-order one, such
         # as .versions first, is only missed here: the caller asks the store).

@@ -234,4 +234,4 @@ def parse_options(text: str | None, base: MountOptions | None = None) -> MountOp
     merged = {n: getattr(base, n) for n in MountOptions.__slots__} if base else {}
     merged.update(values)
     merged["kernel_flags"] = tuple(dict.fromkeys(flags))
-    return MountOptions(**merged)  # type: ignore[arg-type]
+    return MountOptions(**merged)

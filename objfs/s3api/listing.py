@@ -16,7 +16,7 @@ from objfs.store import ObjectVersion
 from objfs.store.types import Owner
 
 
-def url_encoder(req: Request):  # type: ignore[no-untyped-def]
+def url_encoder(req: Request):
     kind = req.params.get("encoding-type")
     if kind is None:
         return lambda text: text
@@ -25,7 +25,7 @@ def url_encoder(req: Request):  # type: ignore[no-untyped-def]
     return lambda text: None if text is None else quote(text, safe="/")
 
 
-def _contents(  # type: ignore[no-untyped-def]
+def _contents(
     parent: ET.Element, tag: str, v: ObjectVersion, enc, owner: Owner | None = None, **extra: object
 ) -> None:
     e = xmldoc.add(parent, tag)

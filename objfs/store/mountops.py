@@ -95,7 +95,7 @@ class MountMixin:
         with self.db.write(durable=ctx.durable) as cur:
             self._bucket(cur, bucket)
             first = q.change_seq(cur) + 1
-            rows = q.list_latest(cur, bucket, src, prefix_upper(src), 1 << 62, inclusive=True)  # type: ignore[arg-type]
+            rows = q.list_latest(cur, bucket, src, prefix_upper(src), 1 << 62, inclusive=True)
             for row in rows:
                 key = row[Col.KEY]
                 self._move(cur, bucket, key, dst + key[len(src) :], key.decode())
@@ -155,7 +155,7 @@ class MountMixin:
             self._bucket(cur, bucket)
             for update in allowed:
                 raw = encode_key(update.key)
-                row = q.get_latest(cur, bucket, raw)  # type: ignore[arg-type]
+                row = q.get_latest(cur, bucket, raw)
                 if row is None or row[Col.DM]:
                     continue
                 old = rec.unpack_sys_meta(row[Col.SMETA])
@@ -193,9 +193,9 @@ class MountMixin:
             # sub-directory: both found by SQLite (one index probe, one
             # aggregate per run), not a Python loop over every key.
             while True:
-                folded = q.first_folded_key(cur, bucket, cursor, upper, len(raw), b"/")  # type: ignore[arg-type]
+                folded = q.first_folded_key(cur, bucket, cursor, upper, len(raw), b"/")
                 end = upper if folded is None else folded
-                run = q.newest_latest(cur, bucket, cursor, end)  # type: ignore[arg-type]
+                run = q.newest_latest(cur, bucket, cursor, end)
                 if run is not None:
                     newest = run if newest is None else max(newest, run)
                 if folded is None:
@@ -255,7 +255,7 @@ class MountMixin:
         base_seq = None
         if base is not None and not truncate:
             with self.db.read() as cur:
-                row = q.get_version(cur, bucket, encode_key(key), base.version_id)  # type: ignore[arg-type]
+                row = q.get_version(cur, bucket, encode_key(key), base.version_id)
             if row is None or row[Col.DM]:
                 raise NoSuchKey(f"s3://{bucket}/{key} changed or was deleted")
             if if_latest and base.seq and row[Col.SEQ] != base.seq:  # a null version replaced

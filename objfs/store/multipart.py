@@ -531,8 +531,8 @@ class MultipartMixin:
             PartInfo(r[0], r[1], r[2], r[3], checksum=_part_sum(wanted, r[5])) for r in rows
         )
         if extra.get("initiator"):
-            parts.initiator = tuple(extra["initiator"])  # type: ignore[assignment]
-            parts.owner = tuple(extra.get("owner") or extra["initiator"])  # type: ignore[assignment]
+            parts.initiator = tuple(extra["initiator"])
+            parts.owner = tuple(extra.get("owner") or extra["initiator"])
         return parts
 
     def _upload_owner(

@@ -538,7 +538,7 @@ class ObjectWriter:
                     self._overlay_pages -= len(self._overlay.pop(i))
                 for table in (self._blocks, self._stored):
                     for i in [i for i in table if i > index or (i == index and inner == 0)]:
-                        del table[i]  # type: ignore[attr-defined]
+                        del table[i]
                 if inner:
                     buf = self._block_for_write(index)
                     del buf[inner:]
