@@ -69,6 +69,7 @@ from objfs.store.logformat import (
     success_status,
 )
 from objfs.store.names import encode_key
+from objfs.store.storecore import StoreCore
 from objfs.store.types import RequestContext
 
 if TYPE_CHECKING:
@@ -77,7 +78,6 @@ if TYPE_CHECKING:
     from objfs.meta.db import Database
     from objfs.store.authorizer import AccessControl
     from objfs.store.commit import VersionCommitter
-    from objfs.store.core import Store
     from objfs.store.leases import Leases
     from objfs.store.types import BucketInfo
 
@@ -436,12 +436,14 @@ class _Raced(Exception):
     """Another process delivered (some of) these records first: roll back."""
 
 
-class AccessLogMixin:
+class AccessLogMixin(StoreCore):
     """The public API of server access logging (a mixin of ``Store``)."""
+
+    access_log: AccessLog  # the Store's (``Store.__init__``)
 
     @requires(Need("s3:PutBucketLogging", key=None))
     def put_bucket_logging(
-        self: Store,
+        self,
         ctx: RequestContext,
         bucket: str,
         target_bucket: str,
@@ -501,7 +503,7 @@ class AccessLogMixin:
         return BucketLogging(bucket, target_bucket, target_prefix, partition_date_source)
 
     def _accepts_log_delivery(
-        self: Store, target: str, prefix: str, source: str, requester: RequestContext
+        self, target: str, prefix: str, source: str, requester: RequestContext
     ) -> bool:
         """The target's policy or ACL lets the log delivery put ``prefix`` objects
         for ``source`` (aws:SourceArn) on behalf of ``requester`` (aws:SourceAccount)."""
@@ -514,7 +516,7 @@ class AccessLogMixin:
         return decision.allowed
 
     @requires(Need("s3:GetBucketLogging", key=None))
-    def get_bucket_logging(self: Store, ctx: RequestContext, bucket: str) -> BucketLogging | None:
+    def get_bucket_logging(self, ctx: RequestContext, bucket: str) -> BucketLogging | None:
         """Where ``bucket`` logs, or None when logging is off."""
         with self.db.read() as cur:
             config = self.configs.get(cur, bucket).get("logging")
@@ -528,13 +530,13 @@ class AccessLogMixin:
         )
 
     @requires(Need("s3:PutBucketLogging", key=None))
-    def delete_bucket_logging(self: Store, ctx: RequestContext, bucket: str) -> None:
+    def delete_bucket_logging(self, ctx: RequestContext, bucket: str) -> None:
         """Turn logging off; records already captured are still delivered."""
         with self.db.write(durable=True) as cur:
             self.configs.set(cur, bucket, logging=None)
 
     @owner_only("objfs:FlushAccessLogs")
-    def flush_access_logs(self: Store, ctx: RequestContext) -> list[DeliveredLog]:
+    def flush_access_logs(self, ctx: RequestContext) -> list[DeliveredLog]:
         """Deliver every pending record now, whatever the batch size and age."""
         return self.access_log.deliver_due(everything=True)
 

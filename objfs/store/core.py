@@ -15,7 +15,8 @@ importing ``Store`` or calling another's private methods:
   ``ownership``, ``cors``; their public API stays on ``Store`` as thin
   same-named delegates (facade.py's ``AdminFacade``).
 
-Still mixins of this class (sibling modules, ``self: Store``), to move
+Still mixins of this class (sibling modules, each subclassing
+storecore.py's ``StoreCore``, which declares what they share), to move
 next: objects, the mount's operations and random-access writer, listing,
 multipart, maintenance, access logs, tagging, lifecycle, Object Lock.
 

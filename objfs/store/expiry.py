@@ -57,10 +57,11 @@ from objfs.store.expiry_rules import (
 from objfs.store.logformat import LogRecord, format_line, new_request_id
 from objfs.store.records import Col
 from objfs.store.space import frees_space
+from objfs.store.storecore import StoreCore
 from objfs.store.types import ObjectVersion, RequestContext, Versioning
 
 if TYPE_CHECKING:
-    from objfs.store.core import Store
+    from objfs.store.accesslog import AccessLog
     from objfs.store.types import BucketInfo
 
 log = logging.getLogger(__name__)
@@ -173,12 +174,14 @@ def _marker_expires(rules: Iterable[LifecycleRule], key: str) -> bool:
     return False
 
 
-class LifecycleMixin:
+class LifecycleMixin(StoreCore):
+    access_log: AccessLog  # its run's records (accesslog.py)
+
     # -- configuration ---------------------------------------------------------------
 
     @requires(Need("s3:PutLifecycleConfiguration", key=None))
     def put_bucket_lifecycle(
-        self: Store, ctx: RequestContext, bucket: str, rules: Iterable[Any]
+        self, ctx: RequestContext, bucket: str, rules: Iterable[Any]
     ) -> list[dict[str, Any]]:
         """Validate and set the bucket's lifecycle rules (S3's JSON shape); returns
         them as GetBucketLifecycleConfiguration will (generated IDs filled in)."""
@@ -195,7 +198,7 @@ class LifecycleMixin:
         return stored
 
     @requires(Need("s3:GetLifecycleConfiguration", key=None))
-    def get_bucket_lifecycle(self: Store, ctx: RequestContext, bucket: str) -> list[dict[str, Any]]:
+    def get_bucket_lifecycle(self, ctx: RequestContext, bucket: str) -> list[dict[str, Any]]:
         """The rules as put; NoSuchLifecycleConfiguration without any."""
         with self.db.read() as cur:
             stored = self.configs.get(cur, bucket).get("lifecycle")
@@ -204,17 +207,17 @@ class LifecycleMixin:
         return list(stored)
 
     @requires(Need("s3:PutLifecycleConfiguration", key=None))  # S3: Delete needs Put
-    def delete_bucket_lifecycle(self: Store, ctx: RequestContext, bucket: str) -> None:
+    def delete_bucket_lifecycle(self, ctx: RequestContext, bucket: str) -> None:
         with self.db.write(durable=True) as cur:
             self.configs.set(cur, bucket, lifecycle=None)
 
-    def _lifecycle_rules(self: Store, cur: Cursor, bucket: str) -> tuple[LifecycleRule, ...]:
+    def _lifecycle_rules(self, cur: Cursor, bucket: str) -> tuple[LifecycleRule, ...]:
         stored = self.configs.get(cur, bucket).get("lifecycle")
         return parse_rules(stored) if stored else ()
 
     @requires()  # about a version the caller has just been allowed to read or write
     def lifecycle_expiration(
-        self: Store,
+        self,
         ctx: RequestContext,
         bucket: str,
         key: str,
@@ -238,7 +241,7 @@ class LifecycleMixin:
     @frees_space
     @owner_only("objfs:ApplyLifecycle")
     def apply_lifecycle(
-        self: Store, ctx: RequestContext, bucket: str | None = None, *, now_ns: int | None = None
+        self, ctx: RequestContext, bucket: str | None = None, *, now_ns: int | None = None
     ) -> LifecycleReport:
         """Apply every enabled rule of ``bucket`` (None: of every bucket) as due at
         ``now_ns`` (default: now). See the module docstring."""
@@ -259,7 +262,7 @@ class LifecycleMixin:
         return report
 
     def _apply_versions(
-        self: Store, bucket: str, rules: Sequence[LifecycleRule], now: int, report: LifecycleReport
+        self, bucket: str, rules: Sequence[LifecycleRule], now: int, report: LifecycleReport
     ) -> None:
         after: bytes | None = None
         while True:
@@ -282,7 +285,7 @@ class LifecycleMixin:
             after = max(keys)
 
     def _apply_key(
-        self: Store,
+        self,
         info: BucketInfo,
         rules: Sequence[LifecycleRule],
         raw: bytes,
@@ -329,7 +332,7 @@ class LifecycleMixin:
                 self._lifecycle_log(cur, info, op, key, version)
 
     def _apply_uploads(
-        self: Store, bucket: str, rules: Sequence[LifecycleRule], now: int, report: LifecycleReport
+        self, bucket: str, rules: Sequence[LifecycleRule], now: int, report: LifecycleReport
     ) -> None:
         aborting = [r for r in rules if r.enabled and r.abort_upload_days is not None]
         if not aborting:
@@ -353,7 +356,7 @@ class LifecycleMixin:
                 self._lifecycle_log(cur, info, DELETE_UPLOAD, key, None)
 
     def _lifecycle_log(
-        self: Store, cur: Cursor, info: BucketInfo, operation: str, key: str, version: str | None
+        self, cur: Cursor, info: BucketInfo, operation: str, key: str, version: str | None
     ) -> None:
         """The access-log record of one lifecycle change, in the change's transaction."""
         target = self.configs.get(cur, info.name).get("logging")
@@ -419,7 +422,7 @@ class LifecycleTimer:
 
     def __init__(
         self,
-        store: Store,
+        store: LifecycleMixin,  # the Store
         interval: float,
         bucket: str | None = None,
         ctx: RequestContext | None = None,

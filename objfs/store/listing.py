@@ -15,7 +15,7 @@ import binascii
 import contextlib
 import gc
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import msgpack
 
@@ -27,6 +27,7 @@ from objfs.store import records as rec
 from objfs.store.access import Need, requires
 from objfs.store.names import prefix_upper
 from objfs.store.records import Col
+from objfs.store.storecore import StoreCore
 from objfs.store.types import (
     NULL_VERSION,
     DirectoryListing,
@@ -38,9 +39,6 @@ from objfs.store.types import (
     SystemMeta,
     VersionListResult,
 )
-
-if TYPE_CHECKING:
-    from objfs.store.core import Store
 
 MAX_KEYS = 1000
 _BATCH = 256
@@ -145,10 +143,10 @@ def _after_version(cur: Cursor, bucket: str, key: bytes, version_id: str) -> int
     return -1  # every version left is newer: on to the next key
 
 
-class ListingMixin:
+class ListingMixin(StoreCore):
     @requires(Need("s3:ListBucket", key=None))
     def list_objects(
-        self: Store,
+        self,
         ctx: RequestContext,
         bucket: str,
         *,
@@ -212,7 +210,7 @@ class ListingMixin:
 
     @requires(Need("s3:ListBucket", key=None))
     def iter_objects(
-        self: Store,
+        self,
         ctx: RequestContext,
         bucket: str,
         *,
@@ -242,7 +240,7 @@ class ListingMixin:
 
     @requires(Need("s3:ListBucket", key=None))
     def list_directory(
-        self: Store, ctx: RequestContext, bucket: str, prefix: str, *, delimiter: str = "/"
+        self, ctx: RequestContext, bucket: str, prefix: str, *, delimiter: str = "/"
     ) -> DirectoryListing:
         """Everything directly under ``prefix`` at once, for a file system's readdir.
 
@@ -318,7 +316,7 @@ class ListingMixin:
 
     @requires(Need("s3:ListBucketVersions", key=None))
     def list_object_versions(
-        self: Store,
+        self,
         ctx: RequestContext,
         bucket: str,
         *,
@@ -396,7 +394,7 @@ class ListingMixin:
         )
 
     def _listing_owners(
-        self: Store, cur: Cursor, bucket: str, versions: list[ObjectVersion]
+        self, cur: Cursor, bucket: str, versions: list[ObjectVersion]
     ) -> dict[tuple[str, str], Owner]:
         """The owner of each listed version, read in the listing's transaction: its
         creator when another principal wrote it, else the bucket's owner (as
@@ -416,9 +414,7 @@ class ListingMixin:
         return out
 
     @requires(Need("s3:ListBucketVersions", key=None))
-    def key_versions(
-        self: Store, ctx: RequestContext, bucket: str, key: str
-    ) -> list[ObjectVersion]:
+    def key_versions(self, ctx: RequestContext, bucket: str, key: str) -> list[ObjectVersion]:
         """Every version and delete marker of one key, newest first."""
         raw = key.encode("utf-8")
         with self.db.read() as cur:
@@ -428,7 +424,7 @@ class ListingMixin:
 
     @requires(Need("s3:ListBucket", key=None))
     def prefix_exists(
-        self: Store, ctx: RequestContext, bucket: str, prefix: str, *, exclude_marker: bool = False
+        self, ctx: RequestContext, bucket: str, prefix: str, *, exclude_marker: bool = False
     ) -> bool:
         """Whether a live (not deleted) key starts with ``prefix``.
 

@@ -52,7 +52,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from objfs.errors import IntegrityError, KMSDisabled, KMSInvalidState, KMSNotFound, ObjfsError
 from objfs.meta import queries as q
@@ -62,10 +62,8 @@ from objfs.store.access import owner_only
 from objfs.store.leases import LeaseInfo
 from objfs.store.refcount import Tally, owned, tally_refs
 from objfs.store.space import frees_space
+from objfs.store.storecore import StoreCore
 from objfs.store.types import RequestContext
-
-if TYPE_CHECKING:
-    from objfs.store.core import Store
 
 log = logging.getLogger(__name__)
 
@@ -178,11 +176,11 @@ def _label(owner: Owner) -> tuple[str, str, str]:
     return bucket, key.decode("utf-8", "replace"), vid if kind == "version" else f"upload:{vid}"
 
 
-class MaintenanceMixin:
+class MaintenanceMixin(StoreCore):
     @frees_space  # works on a full disk (store/space.py)
     @owner_only("objfs:Fsck")
     def fsck(
-        self: Store,
+        self,
         ctx: RequestContext,
         *,
         repair: bool = False,
@@ -253,7 +251,7 @@ class MaintenanceMixin:
                 report.orphans_held_by = why if report.orphans_held else None
         return report
 
-    def _oldest_hold(self: Store, cur: Cursor, now: int) -> tuple[int | None, str | None]:
+    def _oldest_hold(self, cur: Cursor, now: int) -> tuple[int | None, str | None]:
         """The oldest ``since`` of the live writer leases (this process's own
         writes from memory) and, for people, which lease it is."""
         holds: list[tuple[int, str]] = []
@@ -271,7 +269,7 @@ class MaintenanceMixin:
             return None, None
         return min(holds)
 
-    def _still_there(self: Store, chunk_id: bytes, names: list[Owner]) -> list[Owner]:
+    def _still_there(self, chunk_id: bytes, names: list[Owner]) -> list[Owner]:
         """The owners in ``names`` that still name ``chunk_id`` (a fresh snapshot)."""
         with self.db.read() as cur:
             out = []
@@ -287,7 +285,7 @@ class MaintenanceMixin:
                     out.append(owner)
             return out
 
-    def _verify_chunk(self: Store, domain_id: bytes, chunk_id: bytes) -> None:
+    def _verify_chunk(self, domain_id: bytes, chunk_id: bytes) -> None:
         with self.db.read() as cur:
             row = q.get_domain(cur, domain_id)
         # Without the key (SSE-C: the customer's; KMS: disabled or deleted)
@@ -306,14 +304,14 @@ class MaintenanceMixin:
         self.chunks.get(domain, chunk_id, cached=False)
 
     @owner_only("objfs:Fsck")
-    def writer_leases(self: Store, ctx: RequestContext) -> list[LeaseInfo]:
+    def writer_leases(self, ctx: RequestContext) -> list[LeaseInfo]:
         """Every writer lease in the store, expired ones (crashed writers) included."""
         with self.db.read() as cur:
             return [LeaseInfo(*row) for row in q.list_leases(cur)]
 
     @frees_space  # works on a full disk (store/space.py)
     @owner_only("objfs:GarbageCollect")
-    def gc(self: Store, ctx: RequestContext, *, grace_seconds: float = 3600) -> GcReport:
+    def gc(self, ctx: RequestContext, *, grace_seconds: float = 3600) -> GcReport:
         """Remove chunks no version or part references and no writer lease covers,
         and all but the newest ``KEEP_CHANGES`` rows of the change feed."""
         report = GcReport()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from objfs.chunks.store import INLINE_MAX
 from objfs.crypto.keyring import Domain
@@ -27,13 +27,13 @@ from objfs.meta.db import WouldBlock
 from objfs.store import records as rec
 from objfs.store.access import Need, condition_keys, requires
 from objfs.store.chunking import is_zero
-from objfs.store.commit import NewVersion, VersionCommitter
-from objfs.store.extents import ExtentsCache
+from objfs.store.commit import NewVersion
 from objfs.store.leases import WriteIntent
 from objfs.store.names import encode_key, prefix_upper
 from objfs.store.objects import guess_content_type
 from objfs.store.reader import Extents
 from objfs.store.records import Col
+from objfs.store.storecore import StoreCore
 from objfs.store.types import (
     BucketInfo,
     ChunkRef,
@@ -48,18 +48,11 @@ from objfs.store.types import (
 )
 from objfs.store.writer import ObjectWriter, WriterDeps
 
-if TYPE_CHECKING:
-    pass
-
-
 # The largest content ``commit_small`` takes (one chunk inline in the database).
 SMALL_COMMIT_MAX = INLINE_MAX
 
 
-class MountMixin:
-    committer: VersionCommitter  # the one commit path (store/commit.py)
-    extents: ExtentsCache  # decoded manifests by seq (store/extents.py)
-
+class MountMixin(StoreCore):
     # -- rename (mount) ----------------------------------------------------------
 
     @requires(

@@ -17,7 +17,7 @@ import hashlib
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from objfs.auth import ownership
 from objfs.auth.acl import AclSpec
@@ -50,6 +50,7 @@ from objfs.store.ranges import copy_source_range
 from objfs.store.reader import ObjectReader
 from objfs.store.records import Col
 from objfs.store.space import frees_space
+from objfs.store.storecore import StoreCore
 from objfs.store.types import (
     NO_LOCK,
     Checksum,
@@ -66,14 +67,11 @@ from objfs.store.types import (
     UploadListResult,
 )
 
-if TYPE_CHECKING:
-    from objfs.store.core import Store
 
-
-class MultipartMixin:
+class MultipartMixin(StoreCore):
     @requires(Need("s3:PutObject", version=None))
     def create_multipart_upload(
-        self: Store,
+        self,
         ctx: RequestContext,
         bucket: str,
         key: str,
@@ -132,7 +130,7 @@ class MultipartMixin:
             q.add_change(cur, bucket, raw)  # uploads are listed: every mutation is seen
         return upload_id
 
-    def _upload(self: Store, cur: Any, bucket: str, key: str, upload_id: str) -> tuple:
+    def _upload(self, cur: Any, bucket: str, key: str, upload_id: str) -> tuple:
         row = q.get_upload(cur, upload_id)
         if row is None or row[1] != bucket or row[2] != encode_key(key):
             raise NoSuchUpload(
@@ -144,7 +142,7 @@ class MultipartMixin:
     @requires(Need("s3:PutObject", version=None))
     @leased  # the part's chunks are covered until its row holds their references
     def upload_part(
-        self: Store,
+        self,
         ctx: RequestContext,
         bucket: str,
         key: str,
@@ -185,7 +183,7 @@ class MultipartMixin:
         )
 
     def _upload_domain(
-        self: Store,
+        self,
         ctx: RequestContext,
         upload: tuple,
         sse: SSERequest | None,
@@ -212,7 +210,7 @@ class MultipartMixin:
             ) from None
 
     def _put_part(
-        self: Store,
+        self,
         ctx: RequestContext,
         bucket: str,
         key: str,
@@ -278,7 +276,7 @@ class MultipartMixin:
         Need("s3:PutObject", version=None),
     )
     def upload_part_copy(
-        self: Store,
+        self,
         ctx: RequestContext,
         bucket: str,
         key: str,
@@ -389,7 +387,7 @@ class MultipartMixin:
 
     @requires(Need("s3:PutObject", version=None))
     def complete_multipart_upload(
-        self: Store,
+        self,
         ctx: RequestContext,
         bucket: str,
         key: str,
@@ -503,14 +501,14 @@ class MultipartMixin:
     @frees_space  # works on a full disk (store/space.py)
     @requires(Need("s3:AbortMultipartUpload", version=None))
     def abort_multipart_upload(
-        self: Store, ctx: RequestContext, bucket: str, key: str, upload_id: str
+        self, ctx: RequestContext, bucket: str, key: str, upload_id: str
     ) -> None:
         with self.db.write(durable=ctx.durable) as cur:
             self._upload(cur, bucket, key, upload_id)
             self._drop_upload(cur, upload_id)
             q.add_change(cur, bucket, encode_key(key))
 
-    def _drop_upload(self: Store, cur: Any, upload_id: str) -> None:
+    def _drop_upload(self, cur: Any, upload_id: str) -> None:
         for row in q.list_parts(cur, upload_id):
             _drop(cur, row[4])
         upload = q.get_upload(cur, upload_id)
@@ -519,9 +517,7 @@ class MultipartMixin:
         q.delete_upload(cur, upload_id)
 
     @requires(Need("s3:ListMultipartUploadParts", version=None))
-    def list_parts(
-        self: Store, ctx: RequestContext, bucket: str, key: str, upload_id: str
-    ) -> PartList:
+    def list_parts(self, ctx: RequestContext, bucket: str, key: str, upload_id: str) -> PartList:
         with self.db.read() as cur:
             upload = self._upload(cur, bucket, key, upload_id)
             rows = q.list_parts(cur, upload_id)
@@ -536,7 +532,7 @@ class MultipartMixin:
         return parts
 
     def _upload_owner(
-        self: Store, cur: Any, ctx: RequestContext, bucket: str, acl: AclSpec | None
+        self, cur: Any, ctx: RequestContext, bucket: str, acl: AclSpec | None
     ) -> list[str | None]:
         """Who will own an upload's object: its initiator, unless the bucket's
         Object Ownership gives it to the bucket owner (``objfs.auth.ownership``)."""
@@ -549,7 +545,7 @@ class MultipartMixin:
 
     @requires(Need("s3:ListBucketMultipartUploads", key=None))
     def list_multipart_uploads(
-        self: Store,
+        self,
         ctx: RequestContext,
         bucket: str,
         *,

@@ -29,7 +29,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from objfs.errors import (
     AccessDenied,
@@ -45,6 +45,7 @@ from objfs.store import records as rec
 from objfs.store.access import Need, requires
 from objfs.store.authorizer import decode_config
 from objfs.store.records import Col
+from objfs.store.storecore import StoreCore
 from objfs.store.types import (
     NO_LOCK,
     ObjectLockState,
@@ -52,9 +53,6 @@ from objfs.store.types import (
     RequestContext,
     Versioning,
 )
-
-if TYPE_CHECKING:
-    from objfs.store.core import Store
 
 LOCK_MODES = ("GOVERNANCE", "COMPLIANCE")
 MAX_DAYS = 36500  # S3's limits for a default retention
@@ -122,13 +120,13 @@ def _when(ns: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ns / 1e9))
 
 
-class ObjectLockMixin:
+class ObjectLockMixin(StoreCore):
     # -- time and the bucket's configuration -------------------------------------
 
-    def _lock_now_ns(self: Store) -> int:
+    def _lock_now_ns(self) -> int:
         return int(self.clock() * 1e9)
 
-    def _lock_config(self: Store, cur: Any, bucket: str) -> ObjectLockConfig | None:
+    def _lock_config(self, cur: Any, bucket: str) -> ObjectLockConfig | None:
         """The bucket's Object Lock configuration, None when lock is off
         (NoSuchBucket without the bucket). Reads the row the request read already."""
         self._bucket(cur, bucket)  # NoSuchBucket; remembers the row with its config
@@ -140,7 +138,7 @@ class ObjectLockMixin:
             obj = decode_config(blob).get("object_lock") if blob else None
         return ObjectLockConfig.from_obj(obj) if obj else None
 
-    def _require_lock(self: Store, cur: Any, bucket: str) -> ObjectLockConfig:
+    def _require_lock(self, cur: Any, bucket: str) -> ObjectLockConfig:
         conf = self._lock_config(cur, bucket)
         if conf is None:
             raise InvalidRequest(NOT_ENABLED)
@@ -148,7 +146,7 @@ class ObjectLockMixin:
 
     @requires(Need("s3:PutBucketObjectLockConfiguration", key=None))
     def put_object_lock_configuration(
-        self: Store, ctx: RequestContext, bucket: str, config: ObjectLockConfig
+        self, ctx: RequestContext, bucket: str, config: ObjectLockConfig
     ) -> ObjectLockConfig:
         """Turn Object Lock on (a bucket with versioning Enabled) and set its
         default retention (``config.mode`` None: no default)."""
@@ -163,9 +161,7 @@ class ObjectLockMixin:
         return config
 
     @requires(Need("s3:GetBucketObjectLockConfiguration", key=None))
-    def get_object_lock_configuration(
-        self: Store, ctx: RequestContext, bucket: str
-    ) -> ObjectLockConfig:
+    def get_object_lock_configuration(self, ctx: RequestContext, bucket: str) -> ObjectLockConfig:
         with self.db.read() as cur:
             conf = self._lock_config(cur, bucket)
         if conf is None:
@@ -177,7 +173,7 @@ class ObjectLockMixin:
     # -- new versions ------------------------------------------------------------
 
     def _check_lock_request(
-        self: Store, ctx: RequestContext, bucket: str, key: str, lock: ObjectLockState | None
+        self, ctx: RequestContext, bucket: str, key: str, lock: ObjectLockState | None
     ) -> None:
         """What a write asks for (PUT, copy, CreateMultipartUpload headers),
         before any data is read: a lock-enabled bucket, a mode with a date in
@@ -201,7 +197,7 @@ class ObjectLockMixin:
             self.seam.check(ctx, "s3:PutObjectLegalHold", bucket, key, None, {})
 
     def _lock_for_new_version(
-        self: Store, cur: Any, bucket: str, lock: ObjectLockState
+        self, cur: Any, bucket: str, lock: ObjectLockState
     ) -> ObjectLockState:
         """The lock a new version gets: the request's, else the bucket's default
         retention (with the request's legal hold)."""
@@ -216,9 +212,7 @@ class ObjectLockMixin:
 
     # -- deleting: the one check -------------------------------------------------------
 
-    def _check_not_locked(
-        self: Store, row: Sequence[Any], *, bypass_governance: bool = False
-    ) -> None:
+    def _check_not_locked(self, row: Sequence[Any], *, bypass_governance: bool = False) -> None:
         """Raise ``ObjectLocked`` if the version ``row`` may not be removed now.
 
         Every removal of a version row calls it (``VersionCommitter.drop``): the
@@ -250,7 +244,7 @@ class ObjectLockMixin:
         )
 
     def _may_bypass(
-        self: Store,
+        self,
         ctx: RequestContext,
         cur: Any,
         bucket: str,
@@ -271,7 +265,7 @@ class ObjectLockMixin:
 
     @requires(Need("s3:PutObjectRetention"))
     def put_object_retention(
-        self: Store,
+        self,
         ctx: RequestContext,
         bucket: str,
         key: str,
@@ -315,7 +309,7 @@ class ObjectLockMixin:
 
     @requires(Need("s3:GetObjectRetention"))
     def get_object_retention(
-        self: Store,
+        self,
         ctx: RequestContext,
         bucket: str,
         key: str,
@@ -335,7 +329,7 @@ class ObjectLockMixin:
 
     @requires(Need("s3:PutObjectLegalHold"))
     def put_object_legal_hold(
-        self: Store,
+        self,
         ctx: RequestContext,
         bucket: str,
         key: str,
@@ -351,7 +345,7 @@ class ObjectLockMixin:
 
     @requires(Need("s3:GetObjectLegalHold"))
     def get_object_legal_hold(
-        self: Store,
+        self,
         ctx: RequestContext,
         bucket: str,
         key: str,

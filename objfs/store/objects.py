@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import mimetypes
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import Any, BinaryIO
 
 from objfs.auth.acl import AclSpec
 from objfs.errors import (
@@ -27,9 +27,8 @@ from objfs.meta import queries as q
 from objfs.store import records as rec
 from objfs.store.access import Need, requires
 from objfs.store.chunking import ChunkedBody, store_stream
-from objfs.store.commit import DELETE_MARKER, NewVersion, VersionCommitter
+from objfs.store.commit import DELETE_MARKER, NewVersion
 from objfs.store.conditions import check_copy_conditions, check_read_conditions, etag_matches
-from objfs.store.extents import ExtentsCache
 from objfs.store.leases import leased
 from objfs.store.limits import MAX_PUT_SIZE
 from objfs.store.names import encode_key
@@ -38,6 +37,7 @@ from objfs.store.ranges import RangeSpec
 from objfs.store.reader import ObjectReader
 from objfs.store.records import Col
 from objfs.store.space import frees_space
+from objfs.store.storecore import StoreCore
 from objfs.store.types import (
     NO_LOCK,
     NULL_VERSION,
@@ -54,14 +54,8 @@ from objfs.store.types import (
 )
 from objfs.store.usermeta import check_user_meta
 
-if TYPE_CHECKING:
-    pass
 
-
-class ObjectsMixin:
-    committer: VersionCommitter  # the one commit path (store/commit.py)
-    extents: ExtentsCache  # decoded manifests by seq (store/extents.py)
-
+class ObjectsMixin(StoreCore):
     # -- reading versions ------------------------------------------------------
 
     def _resolve(

@@ -20,15 +20,12 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING
 
 from objfs.errors import BadRequest, InvalidTag, NoSuchTagSet
 from objfs.store import records as rec
 from objfs.store.access import Need, requires, tag_condition_keys
+from objfs.store.storecore import StoreCore
 from objfs.store.types import ObjectVersion, RequestContext
-
-if TYPE_CHECKING:
-    from objfs.store.core import Store
 
 MAX_OBJECT_TAGS = 10
 MAX_BUCKET_TAGS = 50
@@ -98,9 +95,9 @@ def _tag_action(verb: str) -> Need:
     )
 
 
-class TaggingMixin:
+class TaggingMixin(StoreCore):
     def _request_tags(
-        self: Store,
+        self,
         ctx: RequestContext,
         bucket: str,
         key: str,
@@ -118,7 +115,7 @@ class TaggingMixin:
 
     @requires(_tag_action("Get"))
     def get_object_tagging(
-        self: Store, ctx: RequestContext, bucket: str, key: str, *, version_id: str | None = None
+        self, ctx: RequestContext, bucket: str, key: str, *, version_id: str | None = None
     ) -> ObjectVersion:
         """The version (the latest without ``version_id``); ``.tags`` is its tag set.
 
@@ -130,7 +127,7 @@ class TaggingMixin:
 
     @requires(_tag_action("Put"))
     def put_object_tagging(
-        self: Store,
+        self,
         ctx: RequestContext,
         bucket: str,
         key: str,
@@ -143,13 +140,13 @@ class TaggingMixin:
 
     @requires(_tag_action("Delete"))
     def delete_object_tagging(
-        self: Store, ctx: RequestContext, bucket: str, key: str, *, version_id: str | None = None
+        self, ctx: RequestContext, bucket: str, key: str, *, version_id: str | None = None
     ) -> ObjectVersion:
         """Remove the version's tags (in place, as ``put_object_tagging``)."""
         return self._set_version_tags(ctx, bucket, key, {}, version_id)
 
     def _set_version_tags(
-        self: Store,
+        self,
         ctx: RequestContext,
         bucket: str,
         key: str,
@@ -164,15 +161,13 @@ class TaggingMixin:
     # -- bucket tags ---------------------------------------------------------------
 
     @requires(Need("s3:PutBucketTagging", key=None))
-    def put_bucket_tagging(
-        self: Store, ctx: RequestContext, bucket: str, tags: Mapping[str, str]
-    ) -> None:
+    def put_bucket_tagging(self, ctx: RequestContext, bucket: str, tags: Mapping[str, str]) -> None:
         checked = check_tags(tags, bucket=True)
         with self.db.write(durable=True) as cur:
             self.configs.set(cur, bucket, tags=checked or None)
 
     @requires(Need("s3:GetBucketTagging", key=None))
-    def get_bucket_tagging(self: Store, ctx: RequestContext, bucket: str) -> dict[str, str]:
+    def get_bucket_tagging(self, ctx: RequestContext, bucket: str) -> dict[str, str]:
         """The bucket's tags; ``NoSuchTagSet`` when it has none."""
         with self.db.read() as cur:
             tags = self.configs.get(cur, bucket).get("tags")
@@ -182,6 +177,6 @@ class TaggingMixin:
 
     # S3 authorizes DeleteBucketTagging as s3:PutBucketTagging.
     @requires(Need("s3:PutBucketTagging", key=None))
-    def delete_bucket_tagging(self: Store, ctx: RequestContext, bucket: str) -> None:
+    def delete_bucket_tagging(self, ctx: RequestContext, bucket: str) -> None:
         with self.db.write(durable=True) as cur:
             self.configs.set(cur, bucket, tags=None)
