@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from objfs.chunks.store import INLINE_MAX
 from objfs.crypto.keyring import Domain
@@ -257,7 +257,11 @@ class MountMixin(StoreCore):
             size = row[Col.SIZE]
             base_seq = row[Col.SEQ]
             base_domain = self._domain(
-                row[Col.DOMAIN], sse.customer_key if sse else None, ctx, bucket, key
+                cast(bytes, row[Col.DOMAIN]),  # not a delete marker (refused above): a domain
+                sse.customer_key if sse else None,
+                ctx,
+                bucket,
+                key,
             )
         if base_domain is not None and sse is None:
             domain, label, kms = base_domain, base.sse, base.kms_key_id  # type: ignore[union-attr]
@@ -344,7 +348,8 @@ class MountMixin(StoreCore):
                 if data and is_zero(data):
                     manifest.append(ChunkRef(None, len(data)))  # a hole, as a writer makes
                 elif data:
-                    chunk_id, frame = self.chunks.seal_inline(domain, data)
+                    # a bytearray too at run time; seal_inline's annotation is narrower
+                    chunk_id, frame = self.chunks.seal_inline(domain, data)  # type: ignore[arg-type]
                     manifest.append(ChunkRef(chunk_id, len(data)))
                     inline[chunk_id] = frame
                 version = self._commit_in(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import mimetypes
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 from objfs.auth.acl import AclSpec
 from objfs.errors import (
@@ -227,7 +227,7 @@ class ObjectsMixin(StoreCore):
         check_user_meta(user_meta)  # before the body is read: refuse a big PUT up front
         tags = self._request_tags(ctx, bucket, key, tags)
         info = self.head_bucket(ctx, bucket)
-        self._check_lock_request(ctx, bucket, key, lock)  # type: ignore[attr-defined]
+        self._check_lock_request(ctx, bucket, key, lock)
         if if_match is not None or if_none_match is not None:
             with self.db.read() as cur:
                 check_write_conditions(cur, bucket, raw, key, if_match, if_none_match)
@@ -337,7 +337,7 @@ class ObjectsMixin(StoreCore):
             check_user_meta(user_meta)  # before any data is copied
         dst_raw = encode_key(dst_key)
         dst_info = self.head_bucket(ctx, dst_bucket)
-        self._check_lock_request(ctx, dst_bucket, dst_key, lock)  # type: ignore[attr-defined]
+        self._check_lock_request(ctx, dst_bucket, dst_key, lock)
         if (
             (src_bucket, src_key) == (dst_bucket, dst_key)
             and metadata_directive == "COPY"
@@ -421,7 +421,8 @@ class ObjectsMixin(StoreCore):
                     headers=headers,
                     checksum=checksum,
                     acl=acl,
-                    tags=tags,
+                    # COPY or REPLACE above made it a dict (the parameter is a Mapping)
+                    tags=cast(dict[str, str] | None, tags),
                     lock=lock,
                 ),
                 # Same domain: the same chunks, so the copy adds no references.
@@ -453,9 +454,7 @@ class ObjectsMixin(StoreCore):
             if version_id is not None:
                 what = f"delete version {version_id} of s3://{bucket}/{key} permanently"
                 self.mfa_codes.delete_guard(cur, ctx, self._bucket(cur, bucket), what)
-                bypass = bypass_governance and self._may_bypass(  # type: ignore[attr-defined]
-                    ctx, cur, bucket, key, version_id
-                )
+                bypass = bypass_governance and self._may_bypass(ctx, cur, bucket, key, version_id)
             return self._delete(cur, bucket, raw, key, version_id, bypass_governance=bypass)
 
     def _delete(
@@ -531,7 +530,7 @@ class ObjectsMixin(StoreCore):
                     bypass = (
                         bypass_governance
                         and version_id is not None
-                        and self._may_bypass(ctx, cur, bucket, key, version_id)  # type: ignore[attr-defined]
+                        and self._may_bypass(ctx, cur, bucket, key, version_id)
                     )
                     results[i] = self._delete(
                         cur, bucket, encode_key(key), key, version_id, bypass_governance=bypass
@@ -567,7 +566,7 @@ class ObjectsMixin(StoreCore):
         metadata, as its data, stays as written."""
         with self.db.write(durable=ctx.durable) as cur:
             row, latest = self._resolve(cur, bucket, key, None)
-            self._check_not_locked(row)  # type: ignore[attr-defined]
+            self._check_not_locked(row)
             row = self.committer.amend(cur, row, user_meta=rec.pack_user_meta(user_meta))
         return rec.version_from_row(row, is_latest=latest)
 
