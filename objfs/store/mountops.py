@@ -23,7 +23,7 @@ from objfs.errors import (
     NoSuchKey,
 )
 from objfs.meta import queries as q
-from objfs.meta.db import WouldBlock
+from objfs.meta.db import Cursor, WouldBlock
 from objfs.store import records as rec
 from objfs.store.access import Need, condition_keys, requires
 from objfs.store.chunking import is_zero
@@ -95,7 +95,7 @@ class MountMixin(StoreCore):
                 moved += 1
             return Moved(moved, first, q.change_seq(cur))
 
-    def _move(self, cur: object, bucket: str, src: bytes, dst: bytes, src_key: str) -> PutResult:
+    def _move(self, cur: Cursor, bucket: str, src: bytes, dst: bytes, src_key: str) -> PutResult:
         row, _ = self._resolve(cur, bucket, src_key, None)
         headers, checksum = rec.unpack_headers(row[Col.HEADERS])  # the same data: they go along
         result = self.committer.commit(

@@ -24,6 +24,7 @@ from objfs.errors import (
     PreconditionFailed,
 )
 from objfs.meta import queries as q
+from objfs.meta.db import Cursor
 from objfs.store import records as rec
 from objfs.store.access import Need, requires
 from objfs.store.chunking import ChunkedBody, store_stream
@@ -59,14 +60,14 @@ class ObjectsMixin(StoreCore):
     # -- reading versions ------------------------------------------------------
 
     def _resolve(
-        self, cur: object, bucket: str, key: str, version_id: str | None
+        self, cur: Cursor, bucket: str, key: str, version_id: str | None
     ) -> tuple[tuple, bool]:
         """(version row, is_latest) for a read; errors as S3 gives them."""
         self._bucket(cur, bucket)
         raw = encode_key(key)
-        latest = q.latest_seq(cur, bucket, raw)  # type: ignore[arg-type]
+        latest = q.latest_seq(cur, bucket, raw)
         if version_id is None:
-            row = q.get_latest(cur, bucket, raw) if latest is not None else None  # type: ignore[arg-type]
+            row = q.get_latest(cur, bucket, raw) if latest is not None else None
             if row is None:
                 raise NoSuchKey(f"no such key: s3://{bucket}/{key}", bucket=bucket, key=key)
             if row[Col.DM]:
@@ -78,7 +79,7 @@ class ObjectsMixin(StoreCore):
                     version_id=row[Col.VERSION_ID],
                 )
             return row, True
-        row = q.get_version(cur, bucket, raw, version_id)  # type: ignore[arg-type]
+        row = q.get_version(cur, bucket, raw, version_id)
         if row is None:
             raise NoSuchVersion(
                 f"no version {version_id!r} of s3://{bucket}/{key}", bucket=bucket, key=key
@@ -459,7 +460,7 @@ class ObjectsMixin(StoreCore):
 
     def _delete(
         self,
-        cur: object,
+        cur: Cursor,
         bucket: str,
         raw: bytes,
         key: str,
@@ -472,7 +473,7 @@ class ObjectsMixin(StoreCore):
         ``bypass_governance``: the caller may bypass GOVERNANCE retention."""
         info = self._bucket(cur, bucket)
         if version_id is not None:
-            row = q.get_version(cur, bucket, raw, version_id)  # type: ignore[arg-type]
+            row = q.get_version(cur, bucket, raw, version_id)
             if row is None and rec.is_version_id(version_id):
                 # Already gone (another request deleted it): S3 says deleted, and so
                 # two clients emptying the same versions both succeed.
@@ -480,17 +481,17 @@ class ObjectsMixin(StoreCore):
             if row is None:
                 raise NoSuchVersion(f"no version {version_id!r} of s3://{bucket}/{key}")
             self.committer.drop(cur, row, bypass_governance=bypass_governance)
-            q.refresh_latest(cur, bucket, raw)  # type: ignore[arg-type]
-            q.add_change(cur, bucket, raw)  # type: ignore[arg-type]
+            q.refresh_latest(cur, bucket, raw)
+            q.add_change(cur, bucket, raw)
             return DeleteResult(key, version_id, bool(row[Col.DM]))
         if info.versioning is Versioning.UNVERSIONED:
-            row = q.get_version(cur, bucket, raw, NULL_VERSION)  # type: ignore[arg-type]
+            row = q.get_version(cur, bucket, raw, NULL_VERSION)
             if row is not None:
                 self.committer.drop(cur, row)
                 # A bucket never versioned holds only the null version of a key:
                 # none is left to become the latest.
-                q.drop_latest(cur, bucket, raw)  # type: ignore[arg-type]
-                q.add_change(cur, bucket, raw)  # type: ignore[arg-type]
+                q.drop_latest(cur, bucket, raw)
+                q.add_change(cur, bucket, raw)
             return DeleteResult(key, None, False)
         result = self.committer.commit(cur, bucket, raw, DELETE_MARKER)
         return DeleteResult(key, result.version_id, True)
@@ -572,11 +573,11 @@ class ObjectsMixin(StoreCore):
 
 
 def check_write_conditions(
-    cur: object, bucket: str, raw: bytes, key: str, if_match: str | None, if_none_match: str | None
+    cur: Cursor, bucket: str, raw: bytes, key: str, if_match: str | None, if_none_match: str | None
 ) -> None:
     """If-Match / If-None-Match of a write (PutObject, CompleteMultipartUpload)
     on the key's current object, in the caller's transaction."""
-    row = q.get_latest(cur, bucket, raw)  # type: ignore[arg-type]
+    row = q.get_latest(cur, bucket, raw)
     live = row is not None and not row[Col.DM]
     if if_none_match is not None:  # '*': no object at all; an ETag: not that object
         if live and etag_matches(if_none_match, row[Col.ETAG]):  # type: ignore[index]

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from objfs.chunks.store import ChunkStore
     from objfs.crypto.keyring import Domain
-    from objfs.meta.db import Database
+    from objfs.meta.db import Cursor, Database
     from objfs.store.authorizer import AccessControl
     from objfs.store.commit import VersionCommitter
     from objfs.store.configs import BucketConfigs
@@ -90,11 +90,11 @@ class StoreCore:
 
         # -- called across mixins ------------------------------------------------
         def _resolve(  # ObjectsMixin
-            self, cur: object, bucket: str, key: str, version_id: str | None
+            self, cur: Cursor, bucket: str, key: str, version_id: str | None
         ) -> tuple[tuple, bool]: ...
         def _delete(  # ObjectsMixin
             self,
-            cur: object,
+            cur: Cursor,
             bucket: str,
             raw: bytes,
             key: str,
