@@ -31,227 +31,464 @@ class ObjfsError(Exception):
         return self.message
 
 
-def _error(name: str, code: str, status: int, err: int, doc: str) -> type[ObjfsError]:
-    cls = type(name, (ObjfsError,), {"code": code, "status": status, "errno": err, "__doc__": doc})
-    return cls
+# One class per S3 error code (its code, HTTP status and errno, nothing else),
+# declared as a real class so type checkers can use it in annotations.
+# Keep alphabetical within a group.
+class AccessDenied(ObjfsError):
+    """Refused by policy, ACL or key."""
+
+    code = "AccessDenied"
+    status = 403
+    errno = _errno.EACCES
 
 
-# One line per S3 error code. Keep alphabetical within a group.
-AccessDenied = _error(
-    "AccessDenied", "AccessDenied", 403, _errno.EACCES, "Refused by policy, ACL or key."
-)
-AccessControlListNotSupported = _error(
-    "AccessControlListNotSupported",
-    "AccessControlListNotSupported",
-    400,
-    _errno.EPERM,
-    "The bucket does not allow ACLs (BucketOwnerEnforced).",
-)
-AccessForbidden = _error(
-    "AccessForbidden", "AccessForbidden", 403, _errno.EACCES, "CORS request not allowed."
-)
-AuthorizationHeaderMalformed = _error(
-    "AuthorizationHeaderMalformed",
-    "AuthorizationHeaderMalformed",
-    400,
-    _errno.EACCES,
-    "Authorization header or pre-signed query malformed.",
-)
-BucketAlreadyExists = _error(
-    "BucketAlreadyExists", "BucketAlreadyExists", 409, _errno.EEXIST, "Bucket name taken."
-)
-BucketNotEmpty = _error(
-    "BucketNotEmpty", "BucketNotEmpty", 409, _errno.ENOTEMPTY, "Bucket has versions."
-)
-ConditionalRequestConflict = _error(
-    "ConditionalRequestConflict",
-    "ConditionalRequestConflict",
-    409,
-    _errno.ESTALE,  # close()/fsync() of an edit whose base was replaced meanwhile
-    "The object changed since the edit began.",
-)
-EntityAlreadyExists = _error(
-    "EntityAlreadyExists", "EntityAlreadyExists", 409, _errno.EEXIST, "User or key exists."
-)
-EntityTooLarge = _error("EntityTooLarge", "EntityTooLarge", 400, _errno.EFBIG, "Upload too large.")
-EntityTooSmall = _error("EntityTooSmall", "EntityTooSmall", 400, _errno.EINVAL, "Part too small.")
-IntegrityError = _error(
-    "IntegrityError", "InternalError", 500, _errno.EIO, "Stored data is damaged."
-)
-InternalError = _error("InternalError", "InternalError", 500, _errno.EIO, "Unexpected failure.")
-IncorrectNumberOfFilesInPostRequest = _error(
-    "IncorrectNumberOfFilesInPostRequest",
-    "IncorrectNumberOfFilesInPostRequest",
-    400,
-    _errno.EINVAL,
-    "POST requires exactly one file upload per request.",
-)
-InvalidAccessKeyId = _error(
-    "InvalidAccessKeyId", "InvalidAccessKeyId", 403, _errno.EACCES, "No such active access key."
-)
-InvalidArgument = _error("InvalidArgument", "InvalidArgument", 400, _errno.EINVAL, "Bad argument.")
-InvalidBucketName = _error(
-    "InvalidBucketName", "InvalidBucketName", 400, _errno.EINVAL, "Bucket name breaks a rule."
-)
-InvalidBucketState = _error(
-    "InvalidBucketState", "InvalidBucketState", 409, _errno.EINVAL, "Not allowed in this state."
-)
-InvalidBucketAclWithObjectOwnership = _error(
-    "InvalidBucketAclWithObjectOwnership",
-    "InvalidBucketAclWithObjectOwnership",
-    400,
-    _errno.EINVAL,
-    "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting.",
-)
-InvalidPart = _error(
-    "InvalidPart", "InvalidPart", 400, _errno.EINVAL, "Part missing or ETag differs."
-)
-InvalidPartOrder = _error(
-    "InvalidPartOrder", "InvalidPartOrder", 400, _errno.EINVAL, "Parts not ascending."
-)
-InvalidPolicyDocument = _error(
-    "InvalidPolicyDocument",
-    "InvalidPolicyDocument",
-    400,
-    _errno.EINVAL,
-    "The POST form's policy document is not valid.",
-)
-InvalidRange = _error("InvalidRange", "InvalidRange", 416, _errno.EINVAL, "Range not satisfiable.")
-InvalidTag = _error("InvalidTag", "InvalidTag", 400, _errno.EINVAL, "A tag breaks a rule.")
-InvalidRequest = _error("InvalidRequest", "InvalidRequest", 400, _errno.EINVAL, "Bad request.")
-InvalidURI = _error(
-    "InvalidURI", "InvalidURI", 400, _errno.EINVAL, "Couldn't parse the specified URI."
-)
-InvalidTargetBucketForLogging = _error(
-    "InvalidTargetBucketForLogging",
-    "InvalidTargetBucketForLogging",
-    400,
-    _errno.EINVAL,
-    "The logging target bucket is missing or does not accept log delivery.",
-)
-KeyTooLong = _error(
-    "KeyTooLong", "KeyTooLongError", 400, _errno.ENAMETOOLONG, "Key over 1024 bytes."
-)
-LimitExceeded = _error(
-    "LimitExceeded", "LimitExceeded", 409, _errno.EDQUOT, "A limit would be exceeded."
-)
-MalformedPOSTRequest = _error(
-    "MalformedPOSTRequest",
-    "MalformedPOSTRequest",
-    400,
-    _errno.EINVAL,
-    "The body of your POST request is not well-formed multipart/form-data.",
-)
-MaxPostPreDataLengthExceeded = _error(
-    "MaxPostPreDataLengthExceeded",
-    "MaxPostPreDataLengthExceededError",
-    400,
-    _errno.EINVAL,
-    "Your POST request fields preceding the upload file were too large.",
-)
-MetadataTooLarge = _error(
-    "MetadataTooLarge",
-    "MetadataTooLarge",
-    400,
-    _errno.ENOSPC,  # setxattr: no room left for the attribute
-    "User metadata over 2 KB.",
-)
-InvalidRetentionPeriod = _error(
-    "InvalidRetentionPeriod",
-    "InvalidRetentionPeriod",
-    400,
-    _errno.EINVAL,
-    "The retention period must be a positive whole number of days or years.",
-)
-ObjectLockConfigurationNotFoundError = _error(
-    "ObjectLockConfigurationNotFoundError",
-    "ObjectLockConfigurationNotFoundError",
-    404,
-    _errno.ENODATA,
-    "Object Lock configuration does not exist for this bucket",
-)
-MalformedPolicy = _error(
-    "MalformedPolicy", "MalformedPolicy", 400, _errno.EINVAL, "Policy is not valid."
-)
-MethodNotAllowed = _error(
-    "MethodNotAllowed", "MethodNotAllowed", 405, _errno.ENOENT, "Not allowed on a delete marker."
-)
-NoSuchBucket = _error("NoSuchBucket", "NoSuchBucket", 404, _errno.ENOENT, "No such bucket.")
-NoSuchBucketPolicy = _error(
-    "NoSuchBucketPolicy", "NoSuchBucketPolicy", 404, _errno.ENOENT, "The bucket has no policy."
-)
-OwnershipControlsNotFoundError = _error(
-    "OwnershipControlsNotFoundError",
-    "OwnershipControlsNotFoundError",
-    404,
-    _errno.ENOENT,
-    "The bucket ownership controls were not found.",
-)
-NoSuchPublicAccessBlockConfiguration = _error(
-    "NoSuchPublicAccessBlockConfiguration",
-    "NoSuchPublicAccessBlockConfiguration",
-    404,
-    _errno.ENOENT,
-    "The bucket has no public access block configuration.",
-)
-NoSuchObjectLockConfiguration = _error(
-    "NoSuchObjectLockConfiguration",
-    "NoSuchObjectLockConfiguration",
-    404,
-    _errno.ENODATA,
-    "The specified object does not have a ObjectLock configuration",
-)
-NoSuchEntity = _error("NoSuchEntity", "NoSuchEntity", 404, _errno.ENOENT, "No such user or key.")
-NoSuchKey = _error("NoSuchKey", "NoSuchKey", 404, _errno.ENOENT, "No such key.")
-NoSuchTagSet = _error(
-    "NoSuchTagSet", "NoSuchTagSet", 404, _errno.ENOENT, "The TagSet does not exist"
-)
-NoSuchUpload = _error("NoSuchUpload", "NoSuchUpload", 404, _errno.ENOENT, "No such upload.")
-NoSuchVersion = _error("NoSuchVersion", "NoSuchVersion", 404, _errno.ENOENT, "No such version.")
-NotModified = _error("NotModified", "NotModified", 304, _errno.EAGAIN, "Not modified.")
-PreconditionFailed = _error(
-    "PreconditionFailed", "PreconditionFailed", 412, _errno.EAGAIN, "Precondition failed."
-)
-SignatureDoesNotMatch = _error(
-    "SignatureDoesNotMatch",
-    "SignatureDoesNotMatch",
-    403,
-    _errno.EACCES,
-    "The request signature does not match.",
-)
-StoreNotFound = _error(
-    "StoreNotFound", "StoreNotFound", 500, _errno.ENOENT, "No objfs store at that path."
-)
-StoreFormatError = _error(
-    "StoreFormatError", "StoreFormatError", 500, _errno.EIO, "Store format not supported."
-)
-StoreFull = _error("StoreFull", "InsufficientStorage", 507, _errno.ENOSPC, "No space left.")
-UnresolvableGrantByEmailAddress = _error(
-    "UnresolvableGrantByEmailAddress",
-    "UnresolvableGrantByEmailAddress",
-    400,
-    _errno.EINVAL,
-    "No user has the e-mail address of a grant.",
-)
-KMSAlreadyExists = _error(
-    "KMSAlreadyExists", "KMS.AlreadyExistsException", 400, _errno.EEXIST, "KMS alias exists."
-)
-KMSDisabled = _error(
-    "KMSDisabled", "KMS.DisabledException", 400, _errno.EACCES, "KMS key disabled."
-)
-KMSNotFound = _error("KMSNotFound", "KMS.NotFoundException", 400, _errno.EACCES, "No such KMS key.")
-KMSInvalidState = _error(
-    "KMSInvalidState", "KMS.KMSInvalidStateException", 400, _errno.EACCES, "KMS key state."
-)
+class AccessControlListNotSupported(ObjfsError):
+    """The bucket does not allow ACLs (BucketOwnerEnforced)."""
+
+    code = "AccessControlListNotSupported"
+    status = 400
+    errno = _errno.EPERM
 
 
-class BucketAlreadyOwnedByYou(BucketAlreadyExists):  # type: ignore[misc, valid-type]
+class AccessForbidden(ObjfsError):
+    """CORS request not allowed."""
+
+    code = "AccessForbidden"
+    status = 403
+    errno = _errno.EACCES
+
+
+class AuthorizationHeaderMalformed(ObjfsError):
+    """Authorization header or pre-signed query malformed."""
+
+    code = "AuthorizationHeaderMalformed"
+    status = 400
+    errno = _errno.EACCES
+
+
+class BucketAlreadyExists(ObjfsError):
+    """Bucket name taken."""
+
+    code = "BucketAlreadyExists"
+    status = 409
+    errno = _errno.EEXIST
+
+
+class BucketNotEmpty(ObjfsError):
+    """Bucket has versions."""
+
+    code = "BucketNotEmpty"
+    status = 409
+    errno = _errno.ENOTEMPTY
+
+
+class ConditionalRequestConflict(ObjfsError):
+    """The object changed since the edit began."""
+
+    code = "ConditionalRequestConflict"
+    status = 409
+    errno = _errno.ESTALE  # close()/fsync() of an edit whose base was replaced meanwhile
+
+
+class EntityAlreadyExists(ObjfsError):
+    """User or key exists."""
+
+    code = "EntityAlreadyExists"
+    status = 409
+    errno = _errno.EEXIST
+
+
+class EntityTooLarge(ObjfsError):
+    """Upload too large."""
+
+    code = "EntityTooLarge"
+    status = 400
+    errno = _errno.EFBIG
+
+
+class EntityTooSmall(ObjfsError):
+    """Part too small."""
+
+    code = "EntityTooSmall"
+    status = 400
+    errno = _errno.EINVAL
+
+
+class IntegrityError(ObjfsError):
+    """Stored data is damaged."""
+
+    code = "InternalError"
+    status = 500
+    errno = _errno.EIO
+
+
+class InternalError(ObjfsError):
+    """Unexpected failure."""
+
+    code = "InternalError"
+    status = 500
+    errno = _errno.EIO
+
+
+class IncorrectNumberOfFilesInPostRequest(ObjfsError):
+    """POST requires exactly one file upload per request."""
+
+    code = "IncorrectNumberOfFilesInPostRequest"
+    status = 400
+    errno = _errno.EINVAL
+
+
+class InvalidAccessKeyId(ObjfsError):
+    """No such active access key."""
+
+    code = "InvalidAccessKeyId"
+    status = 403
+    errno = _errno.EACCES
+
+
+class InvalidArgument(ObjfsError):
+    """Bad argument."""
+
+    code = "InvalidArgument"
+    status = 400
+    errno = _errno.EINVAL
+
+
+class InvalidBucketName(ObjfsError):
+    """Bucket name breaks a rule."""
+
+    code = "InvalidBucketName"
+    status = 400
+    errno = _errno.EINVAL
+
+
+class InvalidBucketState(ObjfsError):
+    """Not allowed in this state."""
+
+    code = "InvalidBucketState"
+    status = 409
+    errno = _errno.EINVAL
+
+
+class InvalidBucketAclWithObjectOwnership(ObjfsError):
+    """Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting."""
+
+    code = "InvalidBucketAclWithObjectOwnership"
+    status = 400
+    errno = _errno.EINVAL
+
+
+class InvalidPart(ObjfsError):
+    """Part missing or ETag differs."""
+
+    code = "InvalidPart"
+    status = 400
+    errno = _errno.EINVAL
+
+
+class InvalidPartOrder(ObjfsError):
+    """Parts not ascending."""
+
+    code = "InvalidPartOrder"
+    status = 400
+    errno = _errno.EINVAL
+
+
+class InvalidPolicyDocument(ObjfsError):
+    """The POST form's policy document is not valid."""
+
+    code = "InvalidPolicyDocument"
+    status = 400
+    errno = _errno.EINVAL
+
+
+class InvalidRange(ObjfsError):
+    """Range not satisfiable."""
+
+    code = "InvalidRange"
+    status = 416
+    errno = _errno.EINVAL
+
+
+class InvalidTag(ObjfsError):
+    """A tag breaks a rule."""
+
+    code = "InvalidTag"
+    status = 400
+    errno = _errno.EINVAL
+
+
+class InvalidRequest(ObjfsError):
+    """Bad request."""
+
+    code = "InvalidRequest"
+    status = 400
+    errno = _errno.EINVAL
+
+
+class InvalidURI(ObjfsError):
+    """Couldn't parse the specified URI."""
+
+    code = "InvalidURI"
+    status = 400
+    errno = _errno.EINVAL
+
+
+class InvalidTargetBucketForLogging(ObjfsError):
+    """The logging target bucket is missing or does not accept log delivery."""
+
+    code = "InvalidTargetBucketForLogging"
+    status = 400
+    errno = _errno.EINVAL
+
+
+class KeyTooLong(ObjfsError):
+    """Key over 1024 bytes."""
+
+    code = "KeyTooLongError"
+    status = 400
+    errno = _errno.ENAMETOOLONG
+
+
+class LimitExceeded(ObjfsError):
+    """A limit would be exceeded."""
+
+    code = "LimitExceeded"
+    status = 409
+    errno = _errno.EDQUOT
+
+
+class MalformedPOSTRequest(ObjfsError):
+    """The body of your POST request is not well-formed multipart/form-data."""
+
+    code = "MalformedPOSTRequest"
+    status = 400
+    errno = _errno.EINVAL
+
+
+class MaxPostPreDataLengthExceeded(ObjfsError):
+    """Your POST request fields preceding the upload file were too large."""
+
+    code = "MaxPostPreDataLengthExceededError"
+    status = 400
+    errno = _errno.EINVAL
+
+
+class MetadataTooLarge(ObjfsError):
+    """User metadata over 2 KB."""
+
+    code = "MetadataTooLarge"
+    status = 400
+    errno = _errno.ENOSPC  # setxattr: no room left for the attribute
+
+
+class InvalidRetentionPeriod(ObjfsError):
+    """The retention period must be a positive whole number of days or years."""
+
+    code = "InvalidRetentionPeriod"
+    status = 400
+    errno = _errno.EINVAL
+
+
+class ObjectLockConfigurationNotFoundError(ObjfsError):
+    """Object Lock configuration does not exist for this bucket"""
+
+    code = "ObjectLockConfigurationNotFoundError"
+    status = 404
+    errno = _errno.ENODATA
+
+
+class MalformedPolicy(ObjfsError):
+    """Policy is not valid."""
+
+    code = "MalformedPolicy"
+    status = 400
+    errno = _errno.EINVAL
+
+
+class MethodNotAllowed(ObjfsError):
+    """Not allowed on a delete marker."""
+
+    code = "MethodNotAllowed"
+    status = 405
+    errno = _errno.ENOENT
+
+
+class NoSuchBucket(ObjfsError):
+    """No such bucket."""
+
+    code = "NoSuchBucket"
+    status = 404
+    errno = _errno.ENOENT
+
+
+class NoSuchBucketPolicy(ObjfsError):
+    """The bucket has no policy."""
+
+    code = "NoSuchBucketPolicy"
+    status = 404
+    errno = _errno.ENOENT
+
+
+class OwnershipControlsNotFoundError(ObjfsError):
+    """The bucket ownership controls were not found."""
+
+    code = "OwnershipControlsNotFoundError"
+    status = 404
+    errno = _errno.ENOENT
+
+
+class NoSuchPublicAccessBlockConfiguration(ObjfsError):
+    """The bucket has no public access block configuration."""
+
+    code = "NoSuchPublicAccessBlockConfiguration"
+    status = 404
+    errno = _errno.ENOENT
+
+
+class NoSuchObjectLockConfiguration(ObjfsError):
+    """The specified object does not have a ObjectLock configuration"""
+
+    code = "NoSuchObjectLockConfiguration"
+    status = 404
+    errno = _errno.ENODATA
+
+
+class NoSuchEntity(ObjfsError):
+    """No such user or key."""
+
+    code = "NoSuchEntity"
+    status = 404
+    errno = _errno.ENOENT
+
+
+class NoSuchKey(ObjfsError):
+    """No such key."""
+
+    code = "NoSuchKey"
+    status = 404
+    errno = _errno.ENOENT
+
+
+class NoSuchTagSet(ObjfsError):
+    """The TagSet does not exist"""
+
+    code = "NoSuchTagSet"
+    status = 404
+    errno = _errno.ENOENT
+
+
+class NoSuchUpload(ObjfsError):
+    """No such upload."""
+
+    code = "NoSuchUpload"
+    status = 404
+    errno = _errno.ENOENT
+
+
+class NoSuchVersion(ObjfsError):
+    """No such version."""
+
+    code = "NoSuchVersion"
+    status = 404
+    errno = _errno.ENOENT
+
+
+class NotModified(ObjfsError):
+    """Not modified."""
+
+    code = "NotModified"
+    status = 304
+    errno = _errno.EAGAIN
+
+
+class PreconditionFailed(ObjfsError):
+    """Precondition failed."""
+
+    code = "PreconditionFailed"
+    status = 412
+    errno = _errno.EAGAIN
+
+
+class SignatureDoesNotMatch(ObjfsError):
+    """The request signature does not match."""
+
+    code = "SignatureDoesNotMatch"
+    status = 403
+    errno = _errno.EACCES
+
+
+class StoreNotFound(ObjfsError):
+    """No objfs store at that path."""
+
+    code = "StoreNotFound"
+    status = 500
+    errno = _errno.ENOENT
+
+
+class StoreFormatError(ObjfsError):
+    """Store format not supported."""
+
+    code = "StoreFormatError"
+    status = 500
+    errno = _errno.EIO
+
+
+class StoreFull(ObjfsError):
+    """No space left."""
+
+    code = "InsufficientStorage"
+    status = 507
+    errno = _errno.ENOSPC
+
+
+class UnresolvableGrantByEmailAddress(ObjfsError):
+    """No user has the e-mail address of a grant."""
+
+    code = "UnresolvableGrantByEmailAddress"
+    status = 400
+    errno = _errno.EINVAL
+
+
+class KMSAlreadyExists(ObjfsError):
+    """KMS alias exists."""
+
+    code = "KMS.AlreadyExistsException"
+    status = 400
+    errno = _errno.EEXIST
+
+
+class KMSDisabled(ObjfsError):
+    """KMS key disabled."""
+
+    code = "KMS.DisabledException"
+    status = 400
+    errno = _errno.EACCES
+
+
+class KMSNotFound(ObjfsError):
+    """No such KMS key."""
+
+    code = "KMS.NotFoundException"
+    status = 400
+    errno = _errno.EACCES
+
+
+class KMSInvalidState(ObjfsError):
+    """KMS key state."""
+
+    code = "KMS.KMSInvalidStateException"
+    status = 400
+    errno = _errno.EACCES
+
+
+class BucketAlreadyOwnedByYou(BucketAlreadyExists):
     """The caller already owns a bucket of that name (a BucketAlreadyExists too)."""
 
     code = "BucketAlreadyOwnedByYou"
 
 
-class MFARequired(AccessDenied):  # type: ignore[misc, valid-type]
+class MFARequired(AccessDenied):
     """MFA delete refused a request: its MFA code is missing, wrong, expired or reused.
 
     S3's ``AccessDenied`` (same code and status); the mount maps it to EPERM,
@@ -262,7 +499,7 @@ class MFARequired(AccessDenied):  # type: ignore[misc, valid-type]
     errno = _errno.EPERM
 
 
-class ObjectLocked(AccessDenied):  # type: ignore[misc, valid-type]
+class ObjectLocked(AccessDenied):
     """Object Lock refused to delete (or shorten the lock of) a version: a legal
     hold, COMPLIANCE retention, or GOVERNANCE retention without the bypass.
 
@@ -273,64 +510,111 @@ class ObjectLocked(AccessDenied):  # type: ignore[misc, valid-type]
 
 
 # -- protocol errors of the HTTP API (objfs serve): wire integrity, XML, SigV4 --
-BadRequest = _error("BadRequest", "BadRequest", 400, _errno.EINVAL, "Bad request.")
-BadDigest = _error("BadDigest", "BadDigest", 400, _errno.EIO, "The body does not match its digest.")
-IncompleteBody = _error(
-    "IncompleteBody", "IncompleteBody", 400, _errno.EIO, "Fewer bytes than announced."
-)
-InvalidDigest = _error("InvalidDigest", "InvalidDigest", 400, _errno.EINVAL, "Digest unreadable.")
-MalformedXML = _error("MalformedXML", "MalformedXML", 400, _errno.EINVAL, "XML body malformed.")
-MissingContentLength = _error(
-    "MissingContentLength", "MissingContentLength", 411, _errno.EINVAL, "Length required."
-)
-RequestHeaderSectionTooLarge = _error(
-    "RequestHeaderSectionTooLarge",
-    "RequestHeaderSectionTooLarge",
-    400,
-    _errno.EINVAL,
-    "Request headers over 8 KB.",
-)
-NoSuchEncryptionConfiguration = _error(
-    "NoSuchEncryptionConfiguration",
-    "ServerSideEncryptionConfigurationNotFoundError",
-    404,
-    _errno.ENOENT,
-    "The bucket has no default encryption.",
-)
-NoSuchCORSConfiguration = _error(
-    "NoSuchCORSConfiguration",
-    "NoSuchCORSConfiguration",
-    404,
-    _errno.ENOENT,
-    "The bucket has no CORS configuration.",
-)
-NoSuchLifecycleConfiguration = _error(
-    "NoSuchLifecycleConfiguration",
-    "NoSuchLifecycleConfiguration",
-    404,
-    _errno.ENOENT,
-    "The lifecycle configuration does not exist.",
-)
-InvalidStorageClass = _error(
-    "InvalidStorageClass",
-    "InvalidStorageClass",
-    400,
-    _errno.EINVAL,
-    "The storage class you specified is not valid.",
-)
-NotImplementedOperation = _error(
-    "NotImplementedOperation", "NotImplemented", 501, _errno.ENOSYS, "Not implemented."
-)
-XAmzContentSHA256Mismatch = _error(
-    "XAmzContentSHA256Mismatch",
-    "XAmzContentSHA256Mismatch",
-    400,
-    _errno.EIO,
-    "The body does not match x-amz-content-sha256.",
-)
+class BadRequest(ObjfsError):
+    """Bad request."""
+
+    code = "BadRequest"
+    status = 400
+    errno = _errno.EINVAL
 
 
-class AuthorizationQueryParametersError(AuthorizationHeaderMalformed):  # type: ignore[misc, valid-type]
+class BadDigest(ObjfsError):
+    """The body does not match its digest."""
+
+    code = "BadDigest"
+    status = 400
+    errno = _errno.EIO
+
+
+class IncompleteBody(ObjfsError):
+    """Fewer bytes than announced."""
+
+    code = "IncompleteBody"
+    status = 400
+    errno = _errno.EIO
+
+
+class InvalidDigest(ObjfsError):
+    """Digest unreadable."""
+
+    code = "InvalidDigest"
+    status = 400
+    errno = _errno.EINVAL
+
+
+class MalformedXML(ObjfsError):
+    """XML body malformed."""
+
+    code = "MalformedXML"
+    status = 400
+    errno = _errno.EINVAL
+
+
+class MissingContentLength(ObjfsError):
+    """Length required."""
+
+    code = "MissingContentLength"
+    status = 411
+    errno = _errno.EINVAL
+
+
+class RequestHeaderSectionTooLarge(ObjfsError):
+    """Request headers over 8 KB."""
+
+    code = "RequestHeaderSectionTooLarge"
+    status = 400
+    errno = _errno.EINVAL
+
+
+class NoSuchEncryptionConfiguration(ObjfsError):
+    """The bucket has no default encryption."""
+
+    code = "ServerSideEncryptionConfigurationNotFoundError"
+    status = 404
+    errno = _errno.ENOENT
+
+
+class NoSuchCORSConfiguration(ObjfsError):
+    """The bucket has no CORS configuration."""
+
+    code = "NoSuchCORSConfiguration"
+    status = 404
+    errno = _errno.ENOENT
+
+
+class NoSuchLifecycleConfiguration(ObjfsError):
+    """The lifecycle configuration does not exist."""
+
+    code = "NoSuchLifecycleConfiguration"
+    status = 404
+    errno = _errno.ENOENT
+
+
+class InvalidStorageClass(ObjfsError):
+    """The storage class you specified is not valid."""
+
+    code = "InvalidStorageClass"
+    status = 400
+    errno = _errno.EINVAL
+
+
+class NotImplementedOperation(ObjfsError):
+    """Not implemented."""
+
+    code = "NotImplemented"
+    status = 501
+    errno = _errno.ENOSYS
+
+
+class XAmzContentSHA256Mismatch(ObjfsError):
+    """The body does not match x-amz-content-sha256."""
+
+    code = "XAmzContentSHA256Mismatch"
+    status = 400
+    errno = _errno.EIO
+
+
+class AuthorizationQueryParametersError(AuthorizationHeaderMalformed):
     """A pre-signed URL's X-Amz-* parameters are wrong (X-Amz-Expires out of range).
 
     A kind of AuthorizationHeaderMalformed (400) with S3's own code."""
@@ -338,7 +622,7 @@ class AuthorizationQueryParametersError(AuthorizationHeaderMalformed):  # type: 
     code = "AuthorizationQueryParametersError"
 
 
-class RequestTimeTooSkewed(AccessDenied):  # type: ignore[misc, valid-type]
+class RequestTimeTooSkewed(AccessDenied):
     """The signed request time is over 15 minutes from the server's clock.
 
     A kind of AccessDenied (the request is refused) with S3's own code."""

@@ -243,8 +243,10 @@ def canned_acl(
         extra = [Grant(G.group(Group.AUTHENTICATED_USERS), P.READ)]
     elif name in ("bucket-owner-read", "bucket-owner-full-control"):
         perm = P.READ if name == "bucket-owner-read" else P.FULL_CONTROL
-        others = bucket_owner_id is not None and bucket_owner_id != owner_id
-        extra = [Grant(G.user(bucket_owner_id), perm)] if others else []  # type: ignore[arg-type]
+        if bucket_owner_id is not None and bucket_owner_id != owner_id:
+            extra = [Grant(G.user(bucket_owner_id), perm)]
+        else:
+            extra = []
     elif name == "log-delivery-write":
         extra = [
             Grant(G.group(Group.LOG_DELIVERY), P.WRITE),

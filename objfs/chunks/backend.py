@@ -42,8 +42,12 @@ import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from objfs.errors import AccessDenied, IntegrityError, InternalError, InvalidArgument, StoreFull
+
+if TYPE_CHECKING:
+    from _ctypes import CFuncPtr  # ctypes' function pointer (ctypes._CFuncPtr)
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +59,7 @@ _NAME_RE = re.compile(r"[0-9a-f]{8,128}")
 _FANOUT_RE = re.compile(r"[0-9a-f]{2}")
 
 
-def _load_syncfs() -> ctypes._CFuncPtr | None:  # type: ignore[name-defined]
+def _load_syncfs() -> CFuncPtr | None:
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         return libc.syncfs
@@ -66,7 +70,7 @@ def _load_syncfs() -> ctypes._CFuncPtr | None:  # type: ignore[name-defined]
 _syncfs = _load_syncfs()
 
 
-def _load_sync_file_range() -> ctypes._CFuncPtr | None:  # type: ignore[name-defined]
+def _load_sync_file_range() -> CFuncPtr | None:
     try:
         fn = ctypes.CDLL(None, use_errno=True).sync_file_range
     except (OSError, AttributeError):

@@ -13,12 +13,16 @@ from __future__ import annotations
 import argparse
 import re
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from objfs.cli.app import CliApp
 from objfs.cli.args import CliError, parse_s3_url
 from objfs.cli.builder import Builder
 from objfs.cli.output import dump_json
 from objfs.store.logquery import principal_names, query_access_logs
+
+if TYPE_CHECKING:
+    from objfs.store.accesslog import BucketLogging
 
 # A record's key or name is whatever a client sent: shown to a person, its
 # control characters are escaped so it stays on its line and cannot drive
@@ -53,8 +57,8 @@ def parse_since(text: str) -> datetime:
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
-def _target(logging: object) -> str:
-    return f"s3://{logging.target_bucket}/{logging.target_prefix}"  # type: ignore[attr-defined]
+def _target(logging: BucketLogging) -> str:
+    return f"s3://{logging.target_bucket}/{logging.target_prefix}"
 
 
 def cmd_logging_put(app: CliApp, args: argparse.Namespace) -> int:

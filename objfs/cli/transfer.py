@@ -21,7 +21,7 @@ import mimetypes
 import os
 import stat
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -429,12 +429,12 @@ def _special_note(app: CliApp, src: S3Url, info: ObjectVersion | None) -> bool:
     return True
 
 
-def _write_atomically(app: CliApp, reader: object, target: Path, *, label: str) -> None:
+def _write_atomically(app: CliApp, reader: Iterable[bytes], target: Path, *, label: str) -> None:
     tmp = target.parent / f".{target.name}.objfs-{os.getpid()}.part"
     progress = Progress.for_transfer(label, getattr(reader, "length", None), quiet=app.quiet)
     try:
         with open(tmp, "wb") as out:
-            for piece in reader:  # type: ignore[attr-defined]
+            for piece in reader:
                 out.write(piece)
                 progress.update(len(piece))
         os.replace(tmp, target)

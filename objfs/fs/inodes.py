@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import pyfuse3
 
@@ -49,7 +49,16 @@ class Kind(enum.Enum):
 
 
 DIR_KINDS = frozenset({Kind.ROOT, Kind.DIR, Kind.VROOT, Kind.VDIR})
-UNKNOWN = object()  # cache slot not filled
+
+
+class Unknown(enum.Enum):
+    """The type of ``UNKNOWN``, a cache slot not filled: a one-member enum, so
+    that ``x is UNKNOWN`` narrows ``x`` for a type checker."""
+
+    UNKNOWN = "UNKNOWN"
+
+
+UNKNOWN: Final = Unknown.UNKNOWN  # cache slot not filled
 
 
 @dataclass(slots=True, eq=False)
@@ -62,13 +71,13 @@ class Node:
     open_count: int = 0
     # FILE: latest ObjectVersion; VFILE: that version; DIR: marker version or None
     # (read and set through ``version``).
-    _version: ObjectVersion | None | object = UNKNOWN
+    _version: ObjectVersion | None | Unknown = UNKNOWN
     # FILE: what a directory listing said of it, compact; ``version`` turns it
     # into the ObjectVersion when first asked (readdir of 100,000 entries must
     # not build 100,000 of those).
     listed: ListedFile | None = None
     # DIR: True/False when known (prefix has keys); UNKNOWN otherwise.
-    exists: bool | object = UNKNOWN
+    exists: bool | Unknown = UNKNOWN
     state: OpenFile | None = None
     # (version_id, seq) of the data the kernel page cache holds, for keep_cache.
     cached_data: tuple[str, int] | None = None
@@ -102,13 +111,13 @@ class Node:
         return self.kind in DIR_KINDS
 
     @property
-    def version(self) -> ObjectVersion | None | object:
+    def version(self) -> ObjectVersion | None | Unknown:
         if self._version is UNKNOWN and self.listed is not None:
             self._version, self.listed = self.listed.version(), None
         return self._version
 
     @version.setter
-    def version(self, value: ObjectVersion | None | object) -> None:
+    def version(self, value: ObjectVersion | None | Unknown) -> None:
         self._version = value
         self.listed = None
 
@@ -173,7 +182,7 @@ class InodeTable:
             return
         self._by_path.pop((node.kind, node.path, node.version_id), None)
         if node.version is not UNKNOWN:
-            node.orphan_version = node.version  # type: ignore[assignment]
+            node.orphan_version = node.version
         node.path = None
         self._maybe_drop(node)
 

@@ -104,7 +104,7 @@ class MetaCache:
         if node is None or node.names_epoch != self._epoch:
             return None
         if node.names is None and node.names_src is not None:
-            self._names_of_listing(node)
+            self._names_of_listing(node, node.names_src)
         return node.names
 
     def set_names(
@@ -121,9 +121,10 @@ class MetaCache:
             node.names, node.names_src, node.names_epoch = found, src, epoch
             node.listing, node.listing_changed = src, (set() if src is not None else None)
 
-    def _names_of_listing(self, node: Node) -> None:
-        """Turn the listing kept by ``set_names`` into ``node.names`` (first use)."""
-        entries, cut = node.names_src  # type: ignore[misc]
+    def _names_of_listing(self, node: Node, src: tuple[Any, int]) -> None:
+        """Turn the listing kept by ``set_names`` (``src``, ``node.names_src``) into
+        ``node.names`` (first use)."""
+        entries, cut = src
         node.names_src = None
         node.names = {e.key[cut:] if e.__class__ is ListedFile else e[0] for e in entries}
 
@@ -212,10 +213,11 @@ class MetaCache:
         find = self.table.find
         parent_path, _, name = path.rpartition("/")
         parent = find(Kind.DIR, parent_path) if parent_path else self.table.root
-        if parent is not None and (parent.names is not None or parent.names_src is not None):
-            if parent.names is None:
-                self._names_of_listing(parent)
-            parent.names.add(name)  # type: ignore[union-attr]
+        if parent is not None:
+            if parent.names is None and parent.names_src is not None:
+                self._names_of_listing(parent, parent.names_src)
+            if parent.names is not None:
+                parent.names.add(name)
         # One walk up for listing_stale and the ancestors' existence.
         while True:
             if parent is not None:

@@ -266,14 +266,14 @@ class ObjfsOperations(FileOps, DirOps, XattrOps, pyfuse3.Operations):
             return node.orphan_version
         if node.version is UNKNOWN:
             node.version = await self.head(self.keys.key(node.path))
-        return node.version  # type: ignore[return-value]
+        return node.version
 
     async def dir_marker(self, node: Node) -> ObjectVersion | None:
         if node.kind is not Kind.DIR or node.path is None:
             return None
         if node.version is UNKNOWN:
             node.version = await self.head(self.keys.dir_prefix(node.path))
-        return node.version  # type: ignore[return-value]
+        return node.version
 
     async def resolve(self, path: str) -> Node | None:
         """The FILE or DIR node at ``path`` if it exists (file wins the name)."""

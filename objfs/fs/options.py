@@ -22,6 +22,7 @@ from __future__ import annotations
 import grp
 import os
 import pwd
+from collections.abc import Callable
 from dataclasses import dataclass
 
 # Passed straight to libfuse, which hands them to the kernel mount.
@@ -141,11 +142,13 @@ def normalize_prefix(prefix: str) -> str:
     return "/".join(parts) + "/"
 
 
-def _id(name: str, value: str, lookup: object) -> int:
+def _id(
+    name: str, value: str, lookup: Callable[[str], pwd.struct_passwd | grp.struct_group]
+) -> int:
     if value.isdigit():
         return int(value)
     try:
-        entry = lookup(value)  # type: ignore[operator]
+        entry = lookup(value)
     except KeyError:
         kind = "user" if name == "uid" else "group"
         raise MountOptionError(f"{name}={value}: no such {kind}") from None

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Protocol
 
 from objfs.auth import sigv2, sigv4
 from objfs.auth.identity import Identity
@@ -41,8 +42,14 @@ class Authenticated:
     signature_version: str | None = None  # "SigV4", "SigV2" or None (anonymous)
 
 
+class SecretSource(Protocol):
+    """What authentication needs of the store: an access key's owner and secret."""
+
+    def signing_secret(self, key_id: str) -> tuple[Identity, str]: ...
+
+
 def authenticate(
-    store: object,
+    store: SecretSource,
     method: str,
     path: str,
     query: list[tuple[str, str]],
@@ -91,7 +98,7 @@ def authenticate(
         auth = sigv4.parse_authorization(header)
         if payload.startswith("STREAMING-") and payload not in SUPPORTED_STREAMING:
             raise InvalidRequest(f"payload mode {payload} is not supported")
-        identity, secret = store.signing_secret(auth.credential.access_key)  # type: ignore[attr-defined]
+        identity, secret = store.signing_secret(auth.credential.access_key)
         sigv4.verify_headers(method, path, query, headers, auth, secret, now=now)
         signer = None
         if payload == sigv4.STREAMING_PAYLOAD:
@@ -103,7 +110,7 @@ def authenticate(
         )
     if any(k == "X-Amz-Signature" or k == "X-Amz-Credential" for k, _ in query):
         auth = sigv4.parse_presigned(query)
-        identity, secret = store.signing_secret(auth.credential.access_key)  # type: ignore[attr-defined]
+        identity, secret = store.signing_secret(auth.credential.access_key)
         sigv4.verify_presigned(method, path, query, headers, secret, now=now)
         return Authenticated(
             context(identity, cred_key(auth)),
@@ -124,7 +131,7 @@ def cred_key(auth: sigv4.Authorization) -> str:
 
 
 def _authenticate_v2(
-    store: object,
+    store: SecretSource,
     method: str,
     sign_path: str,
     query: list[tuple[str, str]],
@@ -139,13 +146,13 @@ def _authenticate_v2(
         raise InvalidRequest("a signed streaming payload needs Signature Version 4")
     if header is not None:
         auth = sigv2.parse_authorization(header)
-        identity, secret = store.signing_secret(auth.access_key)  # type: ignore[attr-defined]
+        identity, secret = store.signing_secret(auth.access_key)
         sigv2.verify_headers(method, sign_path, query, headers, auth, secret, now=now)
         return Authenticated(
             context(identity, auth.access_key), "AuthHeader", payload, None, "SigV2"
         )
     auth = sigv2.parse_presigned(query)
-    identity, secret = store.signing_secret(auth.access_key)  # type: ignore[attr-defined]
+    identity, secret = store.signing_secret(auth.access_key)
     sigv2.verify_presigned(method, sign_path, query, headers, secret, now=now)
     return Authenticated(
         context(identity, auth.access_key), "QueryString", sigv4.UNSIGNED_PAYLOAD, None, "SigV2"

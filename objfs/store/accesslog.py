@@ -195,9 +195,11 @@ class AccessLog:
                     row = aq.bucket_access(cur, bucket)
                 seen[bucket] = None if row is None else (row[0], decode_config(row[1]))
             entry = seen[bucket]
-            target = entry[1].get("logging") if entry is not None else None
+            if entry is None:
+                continue
+            target = entry[1].get("logging")
             if target:
-                logged.append((op, bucket, entry[0], target))  # type: ignore[index]
+                logged.append((op, bucket, entry[0], target))
         return logged
 
     def _record(

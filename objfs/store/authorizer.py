@@ -478,8 +478,8 @@ class AccessControl:
             if seen is not None:
                 seen[bucket] = None
             return None  # the method itself reports NoSuchBucket
-        if bucket_row is not None and ctx.expected_owners:
-            self._check_expected_owner(cur, ctx, bucket, bucket_row[0])  # type: ignore[arg-type]
+        if bucket is not None and bucket_row is not None and ctx.expected_owners:
+            self._check_expected_owner(cur, ctx, bucket, bucket_row[0])
         config = decode_config(bucket_row[1]) if bucket_row else {}
         if seen is not None and bucket is not None and bucket_row is not None:
             seen[bucket] = (bucket_row[0], config)
@@ -603,7 +603,7 @@ class AccessControl:
                 reads_tags = reads_tags or _names_existing_tags(text)
         bucket_owner = object_owner = None
         acl = None
-        if bucket_row is not None:
+        if bucket is not None and bucket_row is not None:  # a row is only read for a bucket
             bucket_owner = self.canonical_id_of(cur, bucket_row[0])
             need = required_permission(action)
             # BucketOwnerEnforced: ACLs disabled, the bucket owner owns every object.
@@ -611,12 +611,12 @@ class AccessControl:
                 need = None
                 object_owner = bucket_owner if key is not None else None
             elif key is not None and not who.is_owner:
-                obj_acl = self.object_acl(cur, bucket, key, version_id, bucket_owner)  # type: ignore[arg-type]
+                obj_acl = self.object_acl(cur, bucket, key, version_id, bucket_owner)
                 object_owner = obj_acl.owner_id
                 if need is not None and need[0] is Level.OBJECT:
                     acl = obj_acl
             if acl is None and need is not None and need[0] is Level.BUCKET:
-                acl = self.bucket_acl(cur, bucket, bucket_row[0], config)  # type: ignore[arg-type]
+                acl = self.bucket_acl(cur, bucket, bucket_row[0], config)
         if acl is not None and blocks.ignore_public_acls:
             acl = without_public_grants(acl)
         if (

@@ -75,7 +75,7 @@ def object_checksum(upload: Checksum, parts: Sequence[tuple[str | None, int]]) -
     if any(value is None for value, _ in parts):
         return None
     size, combine = ALGORITHMS[upload.algorithm]
-    digests = [_raw(value, size) for value, _ in parts]  # type: ignore[arg-type]
+    digests = [_raw(value, size) for value, _ in parts if value is not None]  # all are
     if upload.type == "COMPOSITE":
         name = upload.algorithm.lower()
         if combine is None:
@@ -104,10 +104,11 @@ class Hasher:
         self._value = 0
 
     def update(self, data: bytes) -> None:
+        # One of the two is set: _sha exactly when the algorithm is no CRC.
         if self._sha is not None:
             self._sha.update(data)
-        else:
-            self._value = self._crc(data, self._value)  # type: ignore[misc]
+        elif self._crc is not None:
+            self._value = self._crc(data, self._value)
 
     def value(self) -> str:
         if self._sha is not None:

@@ -20,10 +20,11 @@ callers have decided the request already.
 
 from __future__ import annotations
 
+import enum
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from objfs.auth.acl import AclSpec
 from objfs.errors import InternalError
@@ -49,7 +50,14 @@ if TYPE_CHECKING:
     from objfs.chunks.store import ChunkStore
     from objfs.store.authorizer import AccessControl
 
-_UNREAD = object()  # commit: the caller did not read the key's latest row
+
+class _Unread(enum.Enum):
+    """The type of ``_UNREAD`` (a one-member enum, so ``is _UNREAD`` narrows)."""
+
+    UNREAD = "UNREAD"
+
+
+_UNREAD: Final = _Unread.UNREAD  # commit: the caller did not read the key's latest row
 
 
 @dataclass(slots=True, frozen=True)
@@ -138,7 +146,7 @@ class VersionCommitter:
         creator: RequestContext | None = None,
         base: tuple[int, Sequence[ChunkRef] | None] | None = None,
         info: BucketInfo | None = None,
-        latest: Sequence[Any] | None | object = _UNREAD,
+        latest: Sequence[Any] | None | _Unread = _UNREAD,
     ) -> PutResult:
         """Insert ``new`` (a version or delete marker) as the key's latest, S3-style.
 
@@ -175,7 +183,7 @@ class VersionCommitter:
             old: Any
             if latest is None:
                 old = None  # no version at all, so no null one
-            elif latest is not _UNREAD and latest[Col.VERSION_ID] == NULL_VERSION:  # type: ignore[index]
+            elif latest is not _UNREAD and latest[Col.VERSION_ID] == NULL_VERSION:
                 old = latest
             else:
                 old = q.get_version(cur, bucket, raw, NULL_VERSION)

@@ -62,7 +62,7 @@ from objfs.errors import (
 )
 from objfs.meta import auth_queries as aq
 from objfs.meta import queries as q
-from objfs.meta.db import Database
+from objfs.meta.db import Cursor, Database
 from objfs.store.access import Need, owner_only, requires
 from objfs.store.accesslog import AccessLog, AccessLogMixin
 from objfs.store.authorizer import AccessControl, decode_config, encode_config
@@ -431,7 +431,7 @@ class Store(
         return info
 
     def _bucket_exists(
-        self, cur: object, ctx: RequestContext, name: str, region: str, acl: AclSpec | None
+        self, cur: Cursor, ctx: RequestContext, name: str, region: str, acl: AclSpec | None
     ) -> BucketInfo:
         """CreateBucket of a name in use: see ``create_bucket``."""
         info = self._bucket(cur, name)
@@ -441,7 +441,7 @@ class Store(
             raise BucketAlreadyOwnedByYou(f"you already own the bucket {name!r}")
         owner_id = self.access.canonical_id_of(cur, info.owner)
         wanted = (acl or AclSpec()).expand(owner_id)
-        config = decode_config(aq.get_bucket_config(cur, name))  # type: ignore[arg-type]
+        config = decode_config(aq.get_bucket_config(cur, name))
         current = self.access.bucket_acl(cur, name, info.owner, config)
         if set(wanted.grants) != set(current.grants):
             raise BucketAlreadyExists(

@@ -405,8 +405,11 @@ def _versions(rows: Sequence[Any]) -> list[ObjectVersion]:
 
 def _upload_due(rules: Iterable[LifecycleRule], key: str, created_ns: int, now: int) -> bool:
     for rule in rules:
-        if rule.filter.matches(key, 0, {}) and now >= next_midnight(
-            created_ns + rule.abort_upload_days * DAY_NS  # type: ignore[operator]
+        days = rule.abort_upload_days  # never None: the caller passes aborting rules
+        if (
+            days is not None
+            and rule.filter.matches(key, 0, {})
+            and now >= next_midnight(created_ns + days * DAY_NS)
         ):
             return True
     return False

@@ -80,9 +80,14 @@ def _when(ns: int | None) -> str:
 
 def state_error(row: Sequence[Any]) -> ObjfsError | None:
     """Why data under this key can be neither read nor written now (None: it can)."""
-    key_id, state = row[K_ID], row[K_STATE]
-    if state == kc.STATE_ENABLED:
+    if row[K_STATE] == kc.STATE_ENABLED:
         return None
+    return _unusable(row)
+
+
+def _unusable(row: Sequence[Any]) -> ObjfsError:
+    """Why data under this key, which is not Enabled, can be neither read nor written."""
+    key_id, state = row[K_ID], row[K_STATE]
     if state == kc.STATE_DISABLED:
         return KMSDisabled(
             f"KMS key {key_id} is disabled (KMS.DisabledException): data under it can be "
@@ -223,7 +228,7 @@ class KMS:
         if row is None:
             raise KMSNotFound(f"no KMS key {ref or key_id!r} (see `objfs kms ls`)")
         if row[K_STATE] == kc.STATE_DELETED and not allow_deleted:
-            raise state_error(row)  # type: ignore[misc]
+            raise _unusable(row)
         return row
 
     def _kms_new_key(
@@ -371,7 +376,7 @@ class KMS:
         with self.db.write(durable=True) as cur:
             key_id = self._kms_new_key(cur, ctx, description)
             q.add_change(cur, "", b"")
-            return self._kms_info(cur, kq.get_key(cur, key_id))  # type: ignore[arg-type]
+            return self._kms_info(cur, _written_key(cur, key_id))
 
     @requires(Need("kms:CreateAlias", bucket=None, key=None))
     def kms_create_alias(self, ctx: RequestContext, alias: str, key_id: str) -> KMSKeyInfo:
@@ -435,7 +440,7 @@ class KMS:
             kq.update_key(cur, row[K_ID], state=state)
             _audit(cur, ctx, operation, row[K_ID])
             q.add_change(cur, "", b"")  # key state: mounts and caches re-check
-            return self._kms_info(cur, kq.get_key(cur, row[K_ID]))  # type: ignore[arg-type]
+            return self._kms_info(cur, _written_key(cur, row[K_ID]))
 
     @requires(Need("kms:RotateKeyOnDemand", bucket=None, key=None))
     def kms_rotate_key(self, ctx: RequestContext, key: str) -> int:
@@ -496,7 +501,7 @@ class KMS:
             kq.update_key(cur, row[K_ID], state=kc.STATE_DISABLED, deletion=None)
             _audit(cur, ctx, "CancelKeyDeletion", row[K_ID])
             q.add_change(cur, "", b"")  # key state: mounts and caches re-check
-            return self._kms_info(cur, kq.get_key(cur, row[K_ID]))  # type: ignore[arg-type]
+            return self._kms_info(cur, _written_key(cur, row[K_ID]))
 
     @requires(Need("kms:ListAuditEvents", bucket=None, key=None))
     def kms_audit(
@@ -535,6 +540,14 @@ class KMS:
             owner=row[K_OWNER],
             is_default=kq.get_default_key(cur) == key_id,
         )
+
+
+def _written_key(cur: Any, key_id: str) -> Sequence[Any]:
+    """The row of a key this transaction has just written."""
+    row = kq.get_key(cur, key_id)
+    if row is None:  # cannot happen inside the writing transaction
+        raise IntegrityError(f"KMS key {key_id} has no row right after it was written")
+    return row
 
 
 def _sealed(cur: Any, key_id: str, version: int) -> tuple[Any, ...]:

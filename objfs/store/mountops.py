@@ -263,8 +263,8 @@ class MountMixin(StoreCore):
                 bucket,
                 key,
             )
-        if base_domain is not None and sse is None:
-            domain, label, kms = base_domain, base.sse, base.kms_key_id  # type: ignore[union-attr]
+        if base is not None and base_domain is not None and sse is None:  # set only with a base
+            domain, label, kms = base_domain, base.sse, base.kms_key_id
         else:
             domain, label, kms = self._write_domain(info, sse)
         deps = WriterDeps(

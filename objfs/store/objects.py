@@ -578,16 +578,16 @@ def check_write_conditions(
     """If-Match / If-None-Match of a write (PutObject, CompleteMultipartUpload)
     on the key's current object, in the caller's transaction."""
     row = q.get_latest(cur, bucket, raw)
-    live = row is not None and not row[Col.DM]
+    live = None if row is None or row[Col.DM] else row  # the current object, if any
     if if_none_match is not None:  # '*': no object at all; an ETag: not that object
-        if live and etag_matches(if_none_match, row[Col.ETAG]):  # type: ignore[index]
+        if live is not None and etag_matches(if_none_match, live[Col.ETAG]):
             raise PreconditionFailed(
                 f"s3://{bucket}/{key} exists and If-None-Match matches its ETag"
             )
     if if_match is not None:
-        if not live:
+        if live is None:
             raise NoSuchKey(f"no such key: s3://{bucket}/{key} (If-Match)")
-        if not etag_matches(if_match, row[Col.ETAG]):  # type: ignore[index]
+        if not etag_matches(if_match, live[Col.ETAG]):
             raise PreconditionFailed("If-Match does not match the current ETag")
 
 

@@ -35,7 +35,7 @@ from objfs.errors import (
 )
 from objfs.meta import auth_queries as aq
 from objfs.meta import queries as q
-from objfs.meta.db import Database
+from objfs.meta.db import Cursor, Database
 from objfs.store.access import owner_only
 from objfs.store.authorizer import AccessControl
 from objfs.store.seam import Seam
@@ -169,9 +169,9 @@ class Users:
             q.add_change(cur, "", b"")
         self.access.forget_keys()
 
-    def _user_key(self, cur: object, user: str, key_id: str) -> tuple:
+    def _user_key(self, cur: Cursor, user: str, key_id: str) -> tuple:
         self.access.user_row(cur, user)
-        row = aq.get_access_key(cur, key_id)  # type: ignore[arg-type]
+        row = aq.get_access_key(cur, key_id)
         if row is None or row[1] != user:
             raise NoSuchEntity(f"user {user!r} has no access key {key_id!r}")
         return row

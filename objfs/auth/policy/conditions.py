@@ -31,6 +31,7 @@ from typing import Any
 
 from objfs.auth.policy.patterns import (
     Lookup,
+    Pattern,
     arn_match,
     expand,
     parse_pattern,
@@ -176,7 +177,8 @@ class Condition:
         if fam is Family.STRING:
             return _string_hit(spec, self.values, value, lookup)
         if fam is Family.ARN:
-            return any(arn_match(p, value, lookup) for p in self.values)  # type: ignore[arg-type]
+            # An ARN operator's values are all Patterns (parse_values makes them).
+            return any(arn_match(p, value, lookup) for p in self.values if isinstance(p, Pattern))
         if fam is Family.BOOL:
             low = value.strip().lower()
             return any(low == ("true" if v else "false") for v in self.values)
@@ -193,10 +195,11 @@ class Condition:
 
 def _string_hit(spec: OperatorSpec, values: tuple[object, ...], value: str, lookup: Lookup) -> bool:
     if spec.compare == "like":
-        return any(wildcard_match(p, value, lookup) for p in values)  # type: ignore[arg-type]
+        # A string operator's values are all Patterns (parse_values makes them).
+        return any(wildcard_match(p, value, lookup) for p in values if isinstance(p, Pattern))
     want = value.casefold() if spec.ignore_case else value
     for p in values:
-        lit = expand(p, lookup)  # type: ignore[arg-type]
+        lit = expand(p, lookup) if isinstance(p, Pattern) else None
         if lit is None:
             continue
         if (lit.casefold() if spec.ignore_case else lit) == want:
@@ -256,9 +259,9 @@ def _date(value: object) -> datetime | None:
     return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
 
 
-def _epoch(value: object) -> datetime | None:
+def _epoch(value: float | Decimal) -> datetime | None:
     try:
-        return datetime.fromtimestamp(float(value), UTC)  # type: ignore[arg-type]
+        return datetime.fromtimestamp(float(value), UTC)
     except (OverflowError, OSError, ValueError):
         return None
 
