@@ -48,6 +48,12 @@ class BucketConfigs:
             self.db.remember(cur, ("bucket", name), row)
         return bucket_info(row[:8])
 
+    def lookup(self, name: str) -> BucketInfo:
+        """The bucket's record, read in a transaction of its own (a request
+        checked already, before its data is read); ``NoSuchBucket`` without it."""
+        with self.db.read() as cur:
+            return self.info(cur, name)
+
     def get(self, cur: Any, bucket: str) -> dict[str, Any]:
         """The bucket's configuration map (a copy: changing it changes nothing)."""
         self.info(cur, bucket)  # NoSuchBucket

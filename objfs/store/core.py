@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -45,12 +44,11 @@ from objfs.auth import ownership as object_ownership
 from objfs.auth.acl import AclSpec
 from objfs.chunks.backend import LocalBackend
 from objfs.chunks.store import ChunkStore
-from objfs.crypto.keyring import Domain, Keyring
+from objfs.crypto.keyring import Keyring
 from objfs.errors import (
     BucketAlreadyExists,
     BucketAlreadyOwnedByYou,
     BucketNotEmpty,
-    InternalError,
     InvalidArgument,
     InvalidBucketAclWithObjectOwnership,
     InvalidBucketState,
@@ -66,22 +64,24 @@ from objfs.meta.db import Cursor, Database
 from objfs.store.access import Need, owner_only, requires
 from objfs.store.accesslog import AccessLog, AccessLogMixin
 from objfs.store.authorizer import AccessControl, decode_config, encode_config
+from objfs.store.clock import Clock
 from objfs.store.commit import VersionCommitter
 from objfs.store.configs import BucketConfigs, bucket_info
 from objfs.store.cors import CORS
+from objfs.store.domains import Domains
 from objfs.store.expiry import LifecycleMixin
 from objfs.store.extents import ExtentsCache
-from objfs.store.facade import AdminFacade
+from objfs.store.facade import AdminFacade, ObjectLockFacade
 from objfs.store.kms import KMS
 from objfs.store.leases import Leases
 from objfs.store.listing import ListingMixin
 from objfs.store.maintenance import MaintenanceMixin
 from objfs.store.mfa import MFA, MFACodes
 from objfs.store.mountops import MountMixin
-from objfs.store.multipart import MultipartMixin
+from objfs.store.multipart import MultipartMixin, drop_upload
 from objfs.store.names import check_bucket_name
-from objfs.store.objectlock import ObjectLockConfig, ObjectLockMixin
-from objfs.store.objects import ObjectsMixin, ssec_not_applicable
+from objfs.store.objectlock import LockRules, ObjectLock, ObjectLockConfig
+from objfs.store.objects import ObjectsMixin
 from objfs.store.ownership import Ownership
 from objfs.store.policies import Policies
 from objfs.store.seam import Seam
@@ -92,10 +92,10 @@ from objfs.store.types import (
     Change,
     ChangeFeedGap,
     RequestContext,
-    SSERequest,
     Versioning,
 )
 from objfs.store.users import Users
+from objfs.store.versions import Versions
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +111,7 @@ class Store(
     AccessLogMixin,
     TaggingMixin,
     LifecycleMixin,
-    ObjectLockMixin,
+    ObjectLockFacade,
     AdminFacade,
 ):
     """An objfs store directory opened for use. Thread-safe."""
@@ -129,10 +129,10 @@ class Store(
         # New data stops at the free-space floor; deletes may use the reserve.
         self.space = Space(path)
         self.chunks.before_write = self.space.require_room
-        self._domains: dict[bytes, Domain] = {}
-        self._store_domains: dict[str, bytes] = {}  # _store_domain_id
+        self.time = Clock()  # "now" of TOTP codes and Object Lock; tests set ``clock``
+        # Encryption domains (domains.py); given the KMS once it is built.
+        self.domains = Domains(db=db, keyring=keyring)
         self.extents = ExtentsCache()  # decoded manifests by seq (extents.py)
-        self._domain_lock = threading.Lock()
         self.access = AccessControl(db)  # the authorization seam's data (authorizer.py)
         # This process's writer lease (store/leases.py); dropped even on a full disk.
         self.leases = Leases(db, on_full=self.space.release_reserve)
@@ -140,14 +140,22 @@ class Store(
         # The remaining mixins' bucket lookup (NoSuchBucket): configs.info itself,
         # bound, as it is on every request's path.
         self._bucket: Callable[[Any, str], BucketInfo] = self.configs.info
+        self.mfa_codes = MFACodes(access=self.access, keyring=keyring, clock=self.time)
+        # THE seam (seam.py): every decorated method's decision and log record;
+        # it records into the access log once that is built (``log_to``).
+        self.seam = Seam(db=db, access=self.access, access_log=None, mfa=self.mfa_codes)
+        # Object Lock's checks (objectlock.py), which the committer calls.
+        self.lock_rules = LockRules(db=db, configs=self.configs, seam=self.seam, clock=self.time)
         # The one commit path of new versions (commit.py).
         self.committer = VersionCommitter(
             self.chunks,
             self.access,
             bucket_of=self.configs.info,
-            lock_for_new_version=self._lock_for_new_version,
-            check_not_locked=self._check_not_locked,
+            lock_for_new_version=self.lock_rules.for_new_version,
+            check_not_locked=self.lock_rules.check_not_locked,
         )
+        # The version a request names; S3's DELETE of one (versions.py).
+        self.versions = Versions(bucket_of=self.configs.info, committer=self.committer)
         self.access_log = AccessLog(  # server access logs (accesslog.py)
             db,
             self.access,
@@ -155,12 +163,10 @@ class Store(
             chunks=self.chunks,
             chunk_size=self.chunk_size,
             bucket_of=self.configs.info,
-            write_domain=self._write_domain,
+            write_domain=self.domains.write_domain,
             committer=self.committer,
         )
-        self.mfa_codes = MFACodes(access=self.access, keyring=keyring)
-        # THE seam (seam.py): every decorated method's decision and log record.
-        self.seam = Seam(db=db, access=self.access, access_log=self.access_log, mfa=self.mfa_codes)
+        self.seam.log_to(self.access_log)
         # The administration collaborators (their API: facade.py's delegates).
         self.users = Users(db=db, access=self.access, keyring=keyring, seam=self.seam)
         self.mfa = MFA(
@@ -170,22 +176,32 @@ class Store(
             db=db,
             keyring=keyring,
             seam=self.seam,
-            domains=self._domains,
-            domain_lock=self._domain_lock,
+            domains=self.domains.cache,
+            domain_lock=self.domains.lock,
         )
+        self.domains.use_kms(self.kms)
         self.policies = Policies(db=db, access=self.access, configs=self.configs, seam=self.seam)
         self.ownership = Ownership(db=db, access=self.access, configs=self.configs, seam=self.seam)
         self.cors = CORS(db=db, configs=self.configs, seam=self.seam)
+        # The data collaborators (their API: facade.py's delegates).
+        self.object_lock = ObjectLock(
+            db=db,
+            configs=self.configs,
+            rules=self.lock_rules,
+            versions=self.versions,
+            committer=self.committer,
+            seam=self.seam,
+        )
 
     @property
     def clock(self) -> Callable[[], float]:
         """Where "now" comes from (TOTP codes, Object Lock); tests set it to step
-        through time. Kept by ``mfa_codes``, which checks the codes."""
-        return self.mfa_codes.clock
+        through time: the source of the store's ``Clock`` (clock.py)."""
+        return self.time.source
 
     @clock.setter
     def clock(self, clock: Callable[[], float]) -> None:
-        self.mfa_codes.clock = clock
+        self.time.source = clock
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -254,7 +270,7 @@ class Store(
                 path / "keys", Path(master_key_file) if master_key_file else None
             )
             store = cls(path, db, keyring)
-            store._domain(db.get_meta("sse_s3_domain"))  # type: ignore[arg-type]
+            store.domains.domain(store.domains.store_domain_id("sse_s3_domain"))
         except BaseException:
             db.close()
             raise
@@ -271,93 +287,6 @@ class Store(
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    # -- encryption domains --------------------------------------------------
-
-    def _domain(
-        self,
-        domain_id: bytes,
-        customer_key: bytes | None = None,
-        ctx: RequestContext | None = None,
-        bucket: str | None = None,
-        key: str | None = None,
-    ) -> Domain:
-        """The domain of stored data, unwrapped (SSE-C needs the caller's key).
-
-        A customer key given for data that is not SSE-C is refused, as S3
-        refuses SSE-C headers on a read of such an object (``InvalidRequest``).
-
-        aws:kms: the key's state is checked on every call and the use audited
-        (objfs/store/kms.py); ``ctx``/``bucket``/``key`` name the use."""
-        cached = self._domains.get(domain_id)
-        if cached is not None and cached.kind not in ("SSE-C", "aws:kms"):
-            if customer_key is not None:
-                raise ssec_not_applicable()
-            return cached
-        with self.db.read() as cur:
-            row = q.get_domain(cur, domain_id)
-        if row is None:
-            raise InternalError(f"unknown encryption domain {domain_id.hex()}")
-        _, kind, record = row
-        if customer_key is not None and kind != "SSE-C":
-            raise ssec_not_applicable()
-        if kind == "SSE-C":
-            return self.keyring.open_ssec_domain(domain_id, record, customer_key)
-        if kind == "aws:kms":
-            return self.kms.data_domain(domain_id, record, ctx, bucket, key)
-        domain = self.keyring.open_domain(domain_id, record)
-        with self._domain_lock:
-            self._domains[domain_id] = domain
-        return domain
-
-    def _write_domain(
-        self,
-        bucket: BucketInfo,
-        sse: SSERequest | None,
-        ctx: RequestContext | None = None,
-        key: str | None = None,
-    ) -> tuple[Domain, str, str | None]:
-        """(domain, sse label, kms key id) for new data under this request."""
-        mode = sse.mode if sse and sse.mode else None
-        if sse and sse.customer_key is not None:
-            mode = "SSE-C"
-        mode = mode or bucket.encryption
-        if mode == "none":
-            return self._domain(self._store_domain_id("plain_domain")), "none", None
-        if mode == "AES256":
-            return self._domain(self._store_domain_id("sse_s3_domain")), "AES256", None
-        if sse and sse.customer_algorithm not in (None, "AES256"):
-            raise InvalidArgument("the SSE-C algorithm must be AES256")
-        if mode == "SSE-C":
-            customer_key = sse.customer_key if sse else None
-            if customer_key is None or len(customer_key) != 32:
-                raise InvalidArgument("SSE-C needs a 256-bit (32-byte) customer key")
-            return self._ssec_domain(customer_key), "SSE-C", None
-        if mode == "aws:kms":
-            return self.kms.write_domain(bucket, sse, ctx, key)
-        raise InvalidArgument(f"unknown server-side encryption {mode!r}")
-
-    def _store_domain_id(self, name: str) -> bytes:
-        """The id of a domain ``init`` made (``plain_domain``, ``sse_s3_domain``):
-        fixed for the store's life, so read once."""
-        found = self._store_domains.get(name)
-        if found is None:
-            found = self._store_domains[name] = self.db.get_meta(name)  # type: ignore[assignment]
-        return found  # type: ignore[return-value]
-
-    def _ssec_domain(self, key: bytes) -> Domain:
-        tag = self.keyring.ssec_lookup_tag(key)
-        with self.db.read() as cur:
-            row = q.domain_by_lookup(cur, tag)
-        if row is not None:
-            return self.keyring.open_ssec_domain(row[0], row[2], key)
-        domain, record = self.keyring.new_ssec_domain(key)
-        with self.db.write(durable=True) as cur:
-            row = q.domain_by_lookup(cur, tag)
-            if row is not None:  # another writer created it meanwhile
-                return self.keyring.open_ssec_domain(row[0], row[2], key)
-            q.insert_domain(cur, domain.domain_id, "SSE-C", record, tag)
-        return domain
 
     # -- buckets -------------------------------------------------------------
 
@@ -472,7 +401,7 @@ class Store(
                     f"bucket {name!r} is not empty: delete every version and delete marker first"
                 )
             for upload in q.list_uploads(cur, name, b"", None):
-                self._drop_upload(cur, upload[0])
+                drop_upload(cur, self.access, upload[0])
             q.delete_bucket(cur, name)
             q.add_change(cur, name, b"")
 
@@ -497,7 +426,7 @@ class Store(
                 raise InvalidBucketState(
                     "a bucket that has had versioning enabled can only be Enabled or Suspended"
                 )
-            if new is not Versioning.ENABLED and self._lock_config(cur, name) is not None:
+            if new is not Versioning.ENABLED and self.lock_rules.config(cur, name) is not None:
                 raise InvalidBucketState(
                     "An Object Lock configuration is present on this bucket, "
                     "so the versioning state cannot be changed."

@@ -55,6 +55,7 @@ from objfs.store.expiry_rules import (
     parse_rules,
 )
 from objfs.store.logformat import LogRecord, format_line, new_request_id
+from objfs.store.multipart import drop_upload
 from objfs.store.records import Col
 from objfs.store.space import frees_space
 from objfs.store.storecore import StoreCore
@@ -309,7 +310,7 @@ class LifecycleMixin(StoreCore):
                 if step.kind == "marker" and refused:
                     continue  # a noncurrent version stays: the marker is not alone
                 try:
-                    result = self._delete(cur, info.name, raw, key, step.version_id)
+                    result = self.versions.delete(cur, info.name, raw, key, step.version_id)
                 except ObjfsError as err:  # a refusal of the deletion path (a lock)
                     log.info("lifecycle left s3://%s/%s alone: %s", info.name, key, err)
                     report.kept_locked += 1
@@ -349,7 +350,7 @@ class LifecycleMixin(StoreCore):
                 again = q.get_upload(cur, upload_id)
                 if again is None:
                     continue  # completed or aborted meanwhile
-                self._drop_upload(cur, upload_id)
+                drop_upload(cur, self.access, upload_id)
                 q.add_change(cur, bucket, raw)
                 report.uploads_aborted += 1
                 report.actions.append((DELETE_UPLOAD, bucket, key, None))

@@ -294,7 +294,7 @@ class MaintenanceMixin(StoreCore):
         domain = None
         if not frame_only:
             try:
-                domain = self._domain(domain_id)
+                domain = self.domains.domain(domain_id)
             except (KMSDisabled, KMSInvalidState, KMSNotFound):
                 frame_only = True
         if frame_only or domain is None:

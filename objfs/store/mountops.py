@@ -96,7 +96,7 @@ class MountMixin(StoreCore):
             return Moved(moved, first, q.change_seq(cur))
 
     def _move(self, cur: Cursor, bucket: str, src: bytes, dst: bytes, src_key: str) -> PutResult:
-        row, _ = self._resolve(cur, bucket, src_key, None)
+        row, _ = self.versions.resolve(cur, bucket, src_key, None)
         headers, checksum = rec.unpack_headers(row[Col.HEADERS])  # the same data: they go along
         result = self.committer.commit(
             cur,
@@ -118,7 +118,7 @@ class MountMixin(StoreCore):
             ),
             base=(row[Col.SEQ], None),  # the same chunks: it adds no references
         )
-        self._delete(cur, bucket, src, src_key, None)
+        self.versions.delete(cur, bucket, src, src_key, None)
         return result
 
     # -- times and directory facts (the mount's stat) ------------------------------
@@ -241,7 +241,7 @@ class MountMixin(StoreCore):
         intent: WriteIntent,
         if_latest: bool,
     ) -> ObjectWriter:
-        info = self.head_bucket(ctx, bucket)
+        info = self.configs.lookup(bucket)
         manifest: list[ChunkRef] | Extents = []
         size = 0
         base_domain = None
@@ -256,7 +256,7 @@ class MountMixin(StoreCore):
             manifest = self.extents.of(row)  # cached by seq: a commit leaves it there
             size = row[Col.SIZE]
             base_seq = row[Col.SEQ]
-            base_domain = self._domain(
+            base_domain = self.domains.domain(
                 cast(bytes, row[Col.DOMAIN]),  # not a delete marker (refused above): a domain
                 sse.customer_key if sse else None,
                 ctx,
@@ -266,7 +266,7 @@ class MountMixin(StoreCore):
         if base is not None and base_domain is not None and sse is None:  # set only with a base
             domain, label, kms = base_domain, base.sse, base.kms_key_id
         else:
-            domain, label, kms = self._write_domain(info, sse)
+            domain, label, kms = self.domains.write_domain(info, sse)
         deps = WriterDeps(
             chunks=self.chunks,
             chunk_size=self.chunk_size,
@@ -333,8 +333,8 @@ class MountMixin(StoreCore):
         # The store's own domains (opened once, kept): either may be the
         # bucket's default, known only inside the transaction.
         domains = {
-            "none": self._domain(self._store_domain_id("plain_domain")),
-            "AES256": self._domain(self._store_domain_id("sse_s3_domain")),
+            "none": self.domains.domain(self.domains.store_domain_id("plain_domain")),
+            "AES256": self.domains.domain(self.domains.store_domain_id("sse_s3_domain")),
         }
         try:
             with self.db.write(durable=ctx.durable) as cur:

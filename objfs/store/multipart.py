@@ -38,7 +38,7 @@ from objfs.meta import queries as q
 from objfs.store import checksums
 from objfs.store import records as rec
 from objfs.store.access import Need, requires
-from objfs.store.authorizer import decode_config
+from objfs.store.authorizer import AccessControl, decode_config
 from objfs.store.chunking import ChunkedBody, store_stream
 from objfs.store.commit import NewVersion
 from objfs.store.conditions import check_copy_conditions
@@ -51,6 +51,7 @@ from objfs.store.reader import ObjectReader
 from objfs.store.records import Col
 from objfs.store.space import frees_space
 from objfs.store.storecore import StoreCore
+from objfs.store.tagging import request_tags
 from objfs.store.types import (
     NO_LOCK,
     Checksum,
@@ -91,16 +92,16 @@ class MultipartMixin(StoreCore):
         ``tags``: its tag set and ``lock`` its Object Lock (store/objectlock.py),
         kept in the upload's record until completion."""
         raw = encode_key(key)
-        tags = self._request_tags(ctx, bucket, key, tags)
+        tags = request_tags(self.seam, ctx, bucket, key, tags)
         extra: dict[str, Any] = {"initiator": _initiator(ctx)}
         if tags:
             extra["tags"] = tags
         self.space.require_room()  # new data stops at the free-space floor (store/space.py)
-        info = self.head_bucket(ctx, bucket)
-        self._check_lock_request(ctx, bucket, key, lock)
+        info = self.configs.lookup(bucket)
+        self.lock_rules.check_request(ctx, bucket, key, lock)
         if lock:
             extra["lock"] = [lock.mode, lock.until_ns, lock.legal_hold]
-        domain, label, kms = self._write_domain(info, sse, ctx, key)
+        domain, label, kms = self.domains.write_domain(info, sse, ctx, key)
         upload_id = rec.new_upload_id()
         with self.db.write(durable=ctx.durable) as cur:
             self._bucket(cur, bucket)
@@ -196,14 +197,14 @@ class MultipartMixin(StoreCore):
         with a wrong key gets."""
         customer_key = sse.customer_key if sse else None
         if upload[7] != "SSE-C":
-            return self._domain(upload[9], customer_key, ctx, bucket, key)
+            return self.domains.domain(upload[9], customer_key, ctx, bucket, key)
         if customer_key is None:
             raise InvalidRequest(
                 "The multipart upload initiate requested encryption. Subsequent part "
                 "requests must include the appropriate encryption parameters."
             )
         try:
-            return self._domain(upload[9], customer_key, ctx, bucket, key)
+            return self.domains.domain(upload[9], customer_key, ctx, bucket, key)
         except AccessDenied:
             raise InvalidRequest(
                 "The provided encryption parameters did not match the ones used originally."
@@ -319,7 +320,7 @@ class MultipartMixin(StoreCore):
         with self.db.read() as cur:
             upload = self._upload(cur, bucket, key, upload_id)
             try:
-                row, latest = self._resolve(cur, src_bucket, src_key, src_version_id)
+                row, latest = self.versions.resolve(cur, src_bucket, src_key, src_version_id)
             except MethodNotAllowed:
                 raise InvalidRequest(
                     "the source of a part copy may not be a delete marker named by version id"
@@ -338,7 +339,7 @@ class MultipartMixin(StoreCore):
                 f"the copy source is {end - first} bytes, larger than the maximum allowable "
                 f"size for a copy source: {MAX_PART_SIZE} (copy it in ranges)"
             )
-        src_domain = self._domain(
+        src_domain = self.domains.domain(
             row[Col.DOMAIN], src_sse.customer_key if src_sse else None, ctx, src_bucket, src_key
         )
         domain = self._upload_domain(ctx, upload, sse, bucket, key)
@@ -429,7 +430,7 @@ class MultipartMixin(StoreCore):
                     raise
                 return done
         if upload[7] == "aws:kms":  # the key must still be usable to complete
-            self._domain(upload[9], None, ctx, bucket, key)
+            self.domains.domain(upload[9], None, ctx, bucket, key)
         elif upload[7] == "SSE-C":  # as S3: the key the upload was created with, again
             self._upload_domain(ctx, upload, sse, bucket, key)
         with self.db.write(durable=ctx.durable) as cur:
@@ -505,16 +506,8 @@ class MultipartMixin(StoreCore):
     ) -> None:
         with self.db.write(durable=ctx.durable) as cur:
             self._upload(cur, bucket, key, upload_id)
-            self._drop_upload(cur, upload_id)
+            drop_upload(cur, self.access, upload_id)
             q.add_change(cur, bucket, encode_key(key))
-
-    def _drop_upload(self, cur: Any, upload_id: str) -> None:
-        for row in q.list_parts(cur, upload_id):
-            _drop(cur, row[4])
-        upload = q.get_upload(cur, upload_id)
-        if upload is not None:
-            self.access.take_object_acl(cur, upload[1], upload[2], _acl_slot(upload_id))
-        q.delete_upload(cur, upload_id)
 
     @requires(Need("s3:ListMultipartUploadParts", version=None))
     def list_parts(self, ctx: RequestContext, bucket: str, key: str, upload_id: str) -> PartList:
@@ -584,6 +577,17 @@ _PLAIN_MD5 = re.compile(r"[0-9a-f]{32}")
 def _check_part_number(part_number: object) -> None:
     if not isinstance(part_number, int) or not 1 <= part_number <= MAX_PARTS:
         raise InvalidArgument(f"part number must be 1 to {MAX_PARTS}, not {part_number!r}")
+
+
+def drop_upload(cur: Any, access: AccessControl, upload_id: str) -> None:
+    """Remove an upload, its parts' chunk references and its ACL (abort, a
+    bucket's deletion, lifecycle), in the caller's transaction."""
+    for row in q.list_parts(cur, upload_id):
+        _drop(cur, row[4])
+    upload = q.get_upload(cur, upload_id)
+    if upload is not None:
+        access.take_object_acl(cur, upload[1], upload[2], _acl_slot(upload_id))
+    q.delete_upload(cur, upload_id)
 
 
 def _drop(cur: Any, manifest_blob: bytes) -> None:

@@ -1,6 +1,12 @@
 """S3 Object Lock: a bucket's lock configuration, each version's retention and legal hold.
 
-A mixin of ``Store`` (see core.py for the invariants every call keeps).
+Two collaborators of the ``Store`` (see core.py for the invariants every
+call keeps): ``LockRules``, the checks other groups call inside their own
+requests (a write's lock headers, a new version's lock, whether a version
+may go, the governance bypass), built before the ``VersionCommitter``,
+which calls them; and ``ObjectLock``, the requests (the bucket's
+configuration, a version's retention and legal hold), which commit through
+the committer.
 
 The bucket's configuration lives in its ``config`` record under
 ``object_lock`` (``ObjectLockConfig.to_obj``); each version's state in its
@@ -12,7 +18,7 @@ Invariants:
   turned off again;
 - no version row whose lock holds (``ObjectLockState.holds``) is removed:
   every removal of a version row goes through ``VersionCommitter.drop``
-  (commit.py), which calls ``_check_not_locked`` first. A GOVERNANCE
+  (commit.py), which calls ``LockRules.check_not_locked`` first. A GOVERNANCE
   retention gives way only to a caller that asked for the bypass
   (``x-amz-bypass-governance-retention``) and holds
   ``s3:BypassGovernanceRetention``; COMPLIANCE and a legal hold never;
@@ -20,7 +26,7 @@ Invariants:
   ``s3:PutObjectRetention``; shortened, removed or changed in mode only
   under GOVERNANCE with the bypass; never under COMPLIANCE.
 
-Time: "now" is ``self.clock()`` (seconds, a store attribute tests may set).
+Time: "now" is the store's ``Clock`` (clock.py; tests set ``store.clock``).
 """
 
 from __future__ import annotations
@@ -41,11 +47,15 @@ from objfs.errors import (
     ObjectLockConfigurationNotFoundError,
     ObjectLocked,
 )
+from objfs.meta.db import Database
 from objfs.store import records as rec
 from objfs.store.access import Need, requires
 from objfs.store.authorizer import decode_config
+from objfs.store.clock import Clock
+from objfs.store.commit import VersionCommitter
+from objfs.store.configs import BucketConfigs
 from objfs.store.records import Col
-from objfs.store.storecore import StoreCore
+from objfs.store.seam import Seam
 from objfs.store.types import (
     NO_LOCK,
     ObjectLockState,
@@ -53,6 +63,7 @@ from objfs.store.types import (
     RequestContext,
     Versioning,
 )
+from objfs.store.versions import Versions
 
 LOCK_MODES = ("GOVERNANCE", "COMPLIANCE")
 MAX_DAYS = 36500  # S3's limits for a default retention
@@ -120,16 +131,26 @@ def _when(ns: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ns / 1e9))
 
 
-class ObjectLockMixin(StoreCore):
-    # -- time and the bucket's configuration -------------------------------------
+class LockRules:
+    """The Object Lock checks other requests make; see the module docstring.
 
-    def _lock_now_ns(self) -> int:
+    Built with the database (a bucket's row the request read already), the
+    bucket configurations, the seam (the caller's right to set a lock or
+    to bypass one, decided inside the request) and the store's clock."""
+
+    def __init__(self, *, db: Database, configs: BucketConfigs, seam: Seam, clock: Clock) -> None:
+        self.db = db
+        self.configs = configs
+        self.seam = seam
+        self.clock = clock
+
+    def now_ns(self) -> int:
         return int(self.clock() * 1e9)
 
-    def _lock_config(self, cur: Any, bucket: str) -> ObjectLockConfig | None:
+    def config(self, cur: Any, bucket: str) -> ObjectLockConfig | None:
         """The bucket's Object Lock configuration, None when lock is off
         (NoSuchBucket without the bucket). Reads the row the request read already."""
-        self._bucket(cur, bucket)  # NoSuchBucket; remembers the row with its config
+        self.configs.info(cur, bucket)  # NoSuchBucket; remembers the row with its config
         row = self.db.remembered(cur, ("bucket", bucket))
         if row is None:
             obj = self.configs.get(cur, bucket).get("object_lock")
@@ -138,41 +159,13 @@ class ObjectLockMixin(StoreCore):
             obj = decode_config(blob).get("object_lock") if blob else None
         return ObjectLockConfig.from_obj(obj) if obj else None
 
-    def _require_lock(self, cur: Any, bucket: str) -> ObjectLockConfig:
-        conf = self._lock_config(cur, bucket)
+    def require(self, cur: Any, bucket: str) -> ObjectLockConfig:
+        conf = self.config(cur, bucket)
         if conf is None:
             raise InvalidRequest(NOT_ENABLED)
         return conf
 
-    @requires(Need("s3:PutBucketObjectLockConfiguration", key=None))
-    def put_object_lock_configuration(
-        self, ctx: RequestContext, bucket: str, config: ObjectLockConfig
-    ) -> ObjectLockConfig:
-        """Turn Object Lock on (a bucket with versioning Enabled) and set its
-        default retention (``config.mode`` None: no default)."""
-        config.validate()
-        with self.db.write(durable=True) as cur:
-            info = self._bucket(cur, bucket)
-            if self._lock_config(cur, bucket) is None and info.versioning is not Versioning.ENABLED:
-                raise InvalidBucketState(
-                    "Versioning must be 'Enabled' on the bucket to apply a Object Lock configuration"
-                )
-            self.configs.set(cur, bucket, object_lock=config.to_obj())
-        return config
-
-    @requires(Need("s3:GetBucketObjectLockConfiguration", key=None))
-    def get_object_lock_configuration(self, ctx: RequestContext, bucket: str) -> ObjectLockConfig:
-        with self.db.read() as cur:
-            conf = self._lock_config(cur, bucket)
-        if conf is None:
-            raise ObjectLockConfigurationNotFoundError(
-                "Object Lock configuration does not exist for this bucket"
-            )
-        return conf
-
-    # -- new versions ------------------------------------------------------------
-
-    def _check_lock_request(
+    def check_request(
         self, ctx: RequestContext, bucket: str, key: str, lock: ObjectLockState | None
     ) -> None:
         """What a write asks for (PUT, copy, CreateMultipartUpload headers),
@@ -187,44 +180,40 @@ class ObjectLockMixin(StoreCore):
             )
         if lock.mode is not None and lock.mode not in LOCK_MODES:
             raise InvalidArgument("Unknown wormMode directive.")
-        if lock.until_ns is not None and lock.until_ns <= self._lock_now_ns():
+        if lock.until_ns is not None and lock.until_ns <= self.now_ns():
             raise InvalidArgument("The retain until date must be in the future!")
         with self.db.read() as cur:
-            self._require_lock(cur, bucket)
+            self.require(cur, bucket)
         if lock.mode is not None:
             self.seam.check(ctx, "s3:PutObjectRetention", bucket, key, None, {})
         if lock.legal_hold:
             self.seam.check(ctx, "s3:PutObjectLegalHold", bucket, key, None, {})
 
-    def _lock_for_new_version(
-        self, cur: Any, bucket: str, lock: ObjectLockState
-    ) -> ObjectLockState:
+    def for_new_version(self, cur: Any, bucket: str, lock: ObjectLockState) -> ObjectLockState:
         """The lock a new version gets: the request's, else the bucket's default
         retention (with the request's legal hold)."""
-        conf = self._lock_config(cur, bucket)
+        conf = self.config(cur, bucket)
         if conf is None:
             if lock:
                 raise InvalidRequest(NOT_ENABLED)
             return NO_LOCK
         if lock.mode is None and conf.mode is not None:
-            return ObjectLockState(conf.mode, conf.until_ns(self._lock_now_ns()), lock.legal_hold)
+            return ObjectLockState(conf.mode, conf.until_ns(self.now_ns()), lock.legal_hold)
         return lock
 
-    # -- deleting: the one check -------------------------------------------------------
-
-    def _check_not_locked(self, row: Sequence[Any], *, bypass_governance: bool = False) -> None:
+    def check_not_locked(self, row: Sequence[Any], *, bypass_governance: bool = False) -> None:
         """Raise ``ObjectLocked`` if the version ``row`` may not be removed now.
 
         Every removal of a version row calls it (``VersionCommitter.drop``): the
         API's and the mount's deletes, lifecycle expiry, anything later.
         ``bypass_governance``: the caller asked for the bypass and holds
-        ``s3:BypassGovernanceRetention`` (``_may_bypass``)."""
+        ``s3:BypassGovernanceRetention`` (``may_bypass``)."""
         if row[Col.DM]:
             return
         lock = lock_of_row(row)
         if not lock:
             return
-        now = self._lock_now_ns()
+        now = self.now_ns()
         if not lock.holds(now):
             return
         key = bytes(row[Col.KEY]).decode("utf-8", "replace")
@@ -243,7 +232,7 @@ class ObjectLockMixin(StoreCore):
             "nobody may delete it before then"
         )
 
-    def _may_bypass(
+    def may_bypass(
         self,
         ctx: RequestContext,
         cur: Any,
@@ -260,6 +249,57 @@ class ObjectLockMixin(StoreCore):
         except AccessDenied:
             return False
         return True
+
+
+class ObjectLock:
+    """The Object Lock requests; see the module docstring.
+
+    Built with the database, the bucket configurations, the ``LockRules``,
+    the ``Versions`` (the version a request names), the committer (a
+    version's lock is amended in place) and the seam (the decorators)."""
+
+    def __init__(
+        self,
+        *,
+        db: Database,
+        configs: BucketConfigs,
+        rules: LockRules,
+        versions: Versions,
+        committer: VersionCommitter,
+        seam: Seam,
+    ) -> None:
+        self.db = db
+        self.configs = configs
+        self.rules = rules
+        self.versions = versions
+        self.committer = committer
+        self.seam = seam
+
+    @requires(Need("s3:PutBucketObjectLockConfiguration", key=None))
+    def put_object_lock_configuration(
+        self, ctx: RequestContext, bucket: str, config: ObjectLockConfig
+    ) -> ObjectLockConfig:
+        """Turn Object Lock on (a bucket with versioning Enabled) and set its
+        default retention (``config.mode`` None: no default)."""
+        config.validate()
+        with self.db.write(durable=True) as cur:
+            info = self.configs.info(cur, bucket)
+            if self.rules.config(cur, bucket) is None and info.versioning is not Versioning.ENABLED:
+                raise InvalidBucketState(
+                    "Versioning must be 'Enabled' on the bucket to apply a Object Lock configuration"
+                )
+            self.configs.set(cur, bucket, object_lock=config.to_obj())
+        return config
+
+    @requires(Need("s3:GetBucketObjectLockConfiguration", key=None))
+    def get_object_lock_configuration(self, ctx: RequestContext, bucket: str) -> ObjectLockConfig:
+        with self.db.read() as cur:
+            conf = self.rules.config(cur, bucket)
+        if conf is None:
+            raise ObjectLockConfigurationNotFoundError(
+                "Object Lock configuration does not exist for this bucket"
+            )
+        return conf
 
     # -- retention and legal hold of one version ----------------------------------------
 
@@ -281,12 +321,12 @@ class ObjectLockMixin(StoreCore):
             raise InvalidArgument("a retention needs both a Mode and a RetainUntilDate")
         if mode is not None and mode not in LOCK_MODES:
             raise InvalidArgument(f"retention mode must be GOVERNANCE or COMPLIANCE, not {mode!r}")
-        now = self._lock_now_ns()
+        now = self.rules.now_ns()
         if until_ns is not None and until_ns <= now:
             raise InvalidArgument("The retain until date must be in the future!")
         with self.db.write(durable=ctx.durable) as cur:
-            self._require_lock(cur, bucket)
-            row, latest = self._resolve(cur, bucket, key, version_id)
+            self.rules.require(cur, bucket)
+            row, latest = self.versions.resolve(cur, bucket, key, version_id)
             old = lock_of_row(row)
             if old.mode is not None and old.until_ns is not None and old.until_ns > now:
                 weaker = mode != old.mode or until_ns is None or until_ns < old.until_ns
@@ -297,7 +337,7 @@ class ObjectLockMixin(StoreCore):
                     )
                 if weaker and not (
                     bypass_governance
-                    and self._may_bypass(ctx, cur, bucket, key, row[Col.VERSION_ID])
+                    and self.rules.may_bypass(ctx, cur, bucket, key, row[Col.VERSION_ID])
                 ):
                     raise ObjectLocked(
                         f"s3://{bucket}/{key} is under GOVERNANCE retention until "
@@ -318,8 +358,8 @@ class ObjectLockMixin(StoreCore):
     ) -> ObjectLockState:
         """The version's lock state; ``NoSuchObjectLockConfiguration`` without a retention."""
         with self.db.read() as cur:
-            self._require_lock(cur, bucket)
-            row, _ = self._resolve(cur, bucket, key, version_id)
+            self.rules.require(cur, bucket)
+            row, _ = self.versions.resolve(cur, bucket, key, version_id)
         lock = lock_of_row(row)
         if lock.mode is None:
             raise NoSuchObjectLockConfiguration(
@@ -338,8 +378,8 @@ class ObjectLockMixin(StoreCore):
         version_id: str | None = None,
     ) -> ObjectVersion:
         with self.db.write(durable=ctx.durable) as cur:
-            self._require_lock(cur, bucket)
-            row, latest = self._resolve(cur, bucket, key, version_id)
+            self.rules.require(cur, bucket)
+            row, latest = self.versions.resolve(cur, bucket, key, version_id)
             row = self.committer.amend(cur, row, legal_hold=int(bool(on)))
         return rec.version_from_row(row, is_latest=latest)
 
@@ -353,6 +393,6 @@ class ObjectLockMixin(StoreCore):
         version_id: str | None = None,
     ) -> bool:
         with self.db.read() as cur:
-            self._require_lock(cur, bucket)
-            row, _ = self._resolve(cur, bucket, key, version_id)
+            self.rules.require(cur, bucket)
+            row, _ = self.versions.resolve(cur, bucket, key, version_id)
         return bool(row[Col.LEGAL_HOLD])

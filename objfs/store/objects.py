@@ -19,7 +19,6 @@ from objfs.errors import (
     InvalidRequest,
     MethodNotAllowed,
     NoSuchKey,
-    NoSuchVersion,
     ObjfsError,
     PreconditionFailed,
 )
@@ -28,8 +27,9 @@ from objfs.meta.db import Cursor
 from objfs.store import records as rec
 from objfs.store.access import Need, requires
 from objfs.store.chunking import ChunkedBody, store_stream
-from objfs.store.commit import DELETE_MARKER, NewVersion
+from objfs.store.commit import NewVersion
 from objfs.store.conditions import check_copy_conditions, check_read_conditions, etag_matches
+from objfs.store.domains import ssec_not_applicable
 from objfs.store.leases import leased
 from objfs.store.limits import MAX_PUT_SIZE
 from objfs.store.names import encode_key
@@ -39,9 +39,9 @@ from objfs.store.reader import ObjectReader
 from objfs.store.records import Col
 from objfs.store.space import frees_space
 from objfs.store.storecore import StoreCore
+from objfs.store.tagging import request_tags
 from objfs.store.types import (
     NO_LOCK,
-    NULL_VERSION,
     Checksum,
     DeleteResult,
     ObjectHeaders,
@@ -51,45 +51,12 @@ from objfs.store.types import (
     RequestContext,
     SSERequest,
     SystemMeta,
-    Versioning,
 )
 from objfs.store.usermeta import check_user_meta
 
 
 class ObjectsMixin(StoreCore):
     # -- reading versions ------------------------------------------------------
-
-    def _resolve(
-        self, cur: Cursor, bucket: str, key: str, version_id: str | None
-    ) -> tuple[tuple, bool]:
-        """(version row, is_latest) for a read; errors as S3 gives them."""
-        self._bucket(cur, bucket)
-        raw = encode_key(key)
-        latest = q.latest_seq(cur, bucket, raw)
-        if version_id is None:
-            row = q.get_latest(cur, bucket, raw) if latest is not None else None
-            if row is None:
-                raise NoSuchKey(f"no such key: s3://{bucket}/{key}", bucket=bucket, key=key)
-            if row[Col.DM]:
-                raise NoSuchKey(
-                    f"s3://{bucket}/{key} is deleted (its latest version is a delete marker)",
-                    bucket=bucket,
-                    key=key,
-                    delete_marker=True,
-                    version_id=row[Col.VERSION_ID],
-                )
-            return row, True
-        row = q.get_version(cur, bucket, raw, version_id)
-        if row is None:
-            raise NoSuchVersion(
-                f"no version {version_id!r} of s3://{bucket}/{key}", bucket=bucket, key=key
-            )
-        if row[Col.DM]:
-            raise MethodNotAllowed(
-                f"version {version_id!r} of s3://{bucket}/{key} is a delete marker",
-                delete_marker=True,
-            )
-        return row, row[Col.SEQ] == latest
 
     @requires(Need(lambda a: "s3:GetObjectVersion" if a.get("version_id") else "s3:GetObject"))
     def head_object(
@@ -109,7 +76,7 @@ class ObjectsMixin(StoreCore):
         """``part_number``: the caller reads that part (``?partNumber=N``): a part
         the version does not have is InvalidPart, before any SSE-C key check."""
         with self.db.read() as cur:
-            row, latest = self._resolve(cur, bucket, key, version_id)
+            row, latest = self.versions.resolve(cur, bucket, key, version_id)
         info = rec.version_from_row(row, is_latest=latest)
         check_read_conditions(
             info, if_match, if_none_match, if_modified_since_ns, if_unmodified_since_ns
@@ -117,7 +84,7 @@ class ObjectsMixin(StoreCore):
         if part_number is not None:
             part_range(info, part_number)
         if info.sse == "SSE-C":
-            self._domain(row[Col.DOMAIN], sse.customer_key if sse else None)
+            self.domains.domain(row[Col.DOMAIN], sse.customer_key if sse else None)
         elif sse is not None and sse.customer_key is not None and not info.is_delete_marker:
             raise ssec_not_applicable()
         return info
@@ -146,14 +113,16 @@ class ObjectsMixin(StoreCore):
         if range is not None and part_number is not None:
             raise InvalidRequest("Cannot specify both Range header and partNumber query parameter")
         with self.db.read() as cur:
-            row, latest = self._resolve(cur, bucket, key, version_id)
+            row, latest = self.versions.resolve(cur, bucket, key, version_id)
         info = rec.version_from_row(row, is_latest=latest)
         check_read_conditions(
             info, if_match, if_none_match, if_modified_since_ns, if_unmodified_since_ns
         )
         if part_number is not None:
             range = part_range(info, part_number)  # noqa: A001
-        domain = self._domain(row[Col.DOMAIN], sse.customer_key if sse else None, ctx, bucket, key)
+        domain = self.domains.domain(
+            row[Col.DOMAIN], sse.customer_key if sse else None, ctx, bucket, key
+        )
         return ObjectReader(self.chunks, domain, info, self.extents.of(row), range)
 
     @requires(Need(lambda a: "s3:GetObjectVersion" if a.get("version_id") else "s3:GetObject"))
@@ -176,11 +145,13 @@ class ObjectsMixin(StoreCore):
         random reader would pay for a chunk it never reads.
         """
         with self.db.read() as cur:
-            row, latest = self._resolve(cur, bucket, key, version_id)
+            row, latest = self.versions.resolve(cur, bucket, key, version_id)
         size = row[Col.SIZE]
         if offset >= size or length <= 0:
             return b""
-        domain = self._domain(row[Col.DOMAIN], sse.customer_key if sse else None, ctx, bucket, key)
+        domain = self.domains.domain(
+            row[Col.DOMAIN], sse.customer_key if sse else None, ctx, bucket, key
+        )
         info = rec.version_from_row(row, is_latest=latest)
         end = min(size, offset + length) - 1
         extents = self.extents.of(row)
@@ -226,13 +197,13 @@ class ObjectsMixin(StoreCore):
         bucket's default retention)."""
         raw = encode_key(key)
         check_user_meta(user_meta)  # before the body is read: refuse a big PUT up front
-        tags = self._request_tags(ctx, bucket, key, tags)
-        info = self.head_bucket(ctx, bucket)
-        self._check_lock_request(ctx, bucket, key, lock)
+        tags = request_tags(self.seam, ctx, bucket, key, tags)
+        info = self.configs.lookup(bucket)
+        self.lock_rules.check_request(ctx, bucket, key, lock)
         if if_match is not None or if_none_match is not None:
             with self.db.read() as cur:
                 check_write_conditions(cur, bucket, raw, key, if_match, if_none_match)
-        domain, label, kms = self._write_domain(info, sse, ctx, key)
+        domain, label, kms = self.domains.write_domain(info, sse, ctx, key)
         stored = store_stream(
             self.chunks,
             domain,
@@ -333,12 +304,12 @@ class ObjectsMixin(StoreCore):
         if tagging_directive not in ("COPY", "REPLACE"):
             raise InvalidArgument("Unknown tagging directive.")
         if tagging_directive == "REPLACE":
-            tags = self._request_tags(ctx, dst_bucket, dst_key, tags)
+            tags = request_tags(self.seam, ctx, dst_bucket, dst_key, tags)
         if metadata_directive == "REPLACE":
             check_user_meta(user_meta)  # before any data is copied
         dst_raw = encode_key(dst_key)
-        dst_info = self.head_bucket(ctx, dst_bucket)
-        self._check_lock_request(ctx, dst_bucket, dst_key, lock)
+        dst_info = self.configs.lookup(dst_bucket)
+        self.lock_rules.check_request(ctx, dst_bucket, dst_key, lock)
         if (
             (src_bucket, src_key) == (dst_bucket, dst_key)
             and metadata_directive == "COPY"
@@ -351,7 +322,7 @@ class ObjectsMixin(StoreCore):
             )
         with self.db.read() as cur:
             try:
-                row, _ = self._resolve(cur, src_bucket, src_key, src_version_id)
+                row, _ = self.versions.resolve(cur, src_bucket, src_key, src_version_id)
             except MethodNotAllowed:
                 raise InvalidRequest(
                     "the source of a copy may not be a delete marker named by version id"
@@ -363,12 +334,12 @@ class ObjectsMixin(StoreCore):
             if_modified_since_ns,
             if_unmodified_since_ns,
         )
-        src_domain = self._domain(
+        src_domain = self.domains.domain(
             row[Col.DOMAIN], src_sse.customer_key if src_sse else None, ctx, src_bucket, src_key
         )
         # As S3: the copy is encrypted as the request or the destination
         # bucket's default says. Same domain -> chunks are shared, O(metadata).
-        want_domain, label, kms = self._write_domain(dst_info, sse, ctx, dst_key)
+        want_domain, label, kms = self.domains.write_domain(dst_info, sse, ctx, dst_key)
         if metadata_directive == "COPY":
             content_type = row[Col.CTYPE]
             user_meta = rec.unpack_user_meta(row[Col.UMETA])
@@ -455,46 +426,10 @@ class ObjectsMixin(StoreCore):
             if version_id is not None:
                 what = f"delete version {version_id} of s3://{bucket}/{key} permanently"
                 self.mfa_codes.delete_guard(cur, ctx, self._bucket(cur, bucket), what)
-                bypass = bypass_governance and self._may_bypass(ctx, cur, bucket, key, version_id)
-            return self._delete(cur, bucket, raw, key, version_id, bypass_governance=bypass)
-
-    def _delete(
-        self,
-        cur: Cursor,
-        bucket: str,
-        raw: bytes,
-        key: str,
-        version_id: str | None,
-        *,
-        bypass_governance: bool = False,
-    ) -> DeleteResult:
-        """S3's DELETE in the caller's transaction. With a version id the version
-        goes for good unless its Object Lock holds (``ObjectLocked``);
-        ``bypass_governance``: the caller may bypass GOVERNANCE retention."""
-        info = self._bucket(cur, bucket)
-        if version_id is not None:
-            row = q.get_version(cur, bucket, raw, version_id)
-            if row is None and rec.is_version_id(version_id):
-                # Already gone (another request deleted it): S3 says deleted, and so
-                # two clients emptying the same versions both succeed.
-                return DeleteResult(key, version_id, False)
-            if row is None:
-                raise NoSuchVersion(f"no version {version_id!r} of s3://{bucket}/{key}")
-            self.committer.drop(cur, row, bypass_governance=bypass_governance)
-            q.refresh_latest(cur, bucket, raw)
-            q.add_change(cur, bucket, raw)
-            return DeleteResult(key, version_id, bool(row[Col.DM]))
-        if info.versioning is Versioning.UNVERSIONED:
-            row = q.get_version(cur, bucket, raw, NULL_VERSION)
-            if row is not None:
-                self.committer.drop(cur, row)
-                # A bucket never versioned holds only the null version of a key:
-                # none is left to become the latest.
-                q.drop_latest(cur, bucket, raw)
-                q.add_change(cur, bucket, raw)
-            return DeleteResult(key, None, False)
-        result = self.committer.commit(cur, bucket, raw, DELETE_MARKER)
-        return DeleteResult(key, result.version_id, True)
+                bypass = bypass_governance and self.lock_rules.may_bypass(
+                    ctx, cur, bucket, key, version_id
+                )
+            return self.versions.delete(cur, bucket, raw, key, version_id, bypass_governance=bypass)
 
     @frees_space  # works on a full disk (store/space.py)
     @requires()  # each item is checked on its own (DeleteObject or DeleteObjectVersion)
@@ -531,9 +466,9 @@ class ObjectsMixin(StoreCore):
                     bypass = (
                         bypass_governance
                         and version_id is not None
-                        and self._may_bypass(ctx, cur, bucket, key, version_id)
+                        and self.lock_rules.may_bypass(ctx, cur, bucket, key, version_id)
                     )
-                    results[i] = self._delete(
+                    results[i] = self.versions.delete(
                         cur, bucket, encode_key(key), key, version_id, bypass_governance=bypass
                     )
                 except ObjfsError as err:
@@ -554,7 +489,7 @@ class ObjectsMixin(StoreCore):
     ) -> ObjectVersion:
         """Amend POSIX attributes of a version in place: no new version."""
         with self.db.write(durable=ctx.durable) as cur:
-            row, latest = self._resolve(cur, bucket, key, version_id)
+            row, latest = self.versions.resolve(cur, bucket, key, version_id)
             row = self.committer.amend(cur, row, sys_meta=rec.pack_sys_meta(sys_meta))
         return rec.version_from_row(row, is_latest=latest)
 
@@ -566,8 +501,8 @@ class ObjectsMixin(StoreCore):
         (``ObjectLocked``) while the version is under Object Lock, whose S3
         metadata, as its data, stays as written."""
         with self.db.write(durable=ctx.durable) as cur:
-            row, latest = self._resolve(cur, bucket, key, None)
-            self._check_not_locked(row)
+            row, latest = self.versions.resolve(cur, bucket, key, None)
+            self.lock_rules.check_not_locked(row)
             row = self.committer.amend(cur, row, user_meta=rec.pack_user_meta(user_meta))
         return rec.version_from_row(row, is_latest=latest)
 
@@ -598,12 +533,3 @@ def guess_content_type(key: str) -> str:
 def md5_of_parts(part_md5s: Sequence[bytes]) -> str:
     """S3's multipart ETag: md5 of the concatenated binary part md5s, then -N."""
     return f"{hashlib.md5(b''.join(part_md5s)).hexdigest()}-{len(part_md5s)}"
-
-
-def ssec_not_applicable() -> ObjfsError:
-    """S3's answer to a customer (SSE-C) key sent for data not encrypted with one."""
-    return InvalidRequest(
-        "The encryption parameters are not applicable to this object: it is not encrypted "
-        "with a customer-provided key.",
-        ssec_not_applicable=True,
-    )

@@ -128,6 +128,14 @@ class Seam:
             access_log.after_request if access_log is not None else _nothing
         )
 
+    def log_to(self, access_log: AccessLog) -> None:
+        """Record requests into ``access_log`` from now on (given once, at the
+        store's construction: the access log is built after the seam, as what
+        it commits needs the Object Lock checks, which decide through here)."""
+        self.access_log = access_log
+        self.record = access_log.record
+        self.after_request = access_log.after_request
+
     # -- off the hot path ------------------------------------------------------------
 
     def check_key(self, ctx: RequestContext) -> None:

@@ -23,29 +23,27 @@ included), as ``objfs/fs/mountcore.py`` does for the mount's handler groups.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from objfs.chunks.store import ChunkStore
-    from objfs.crypto.keyring import Domain
-    from objfs.meta.db import Cursor, Database
+    from objfs.meta.db import Database
     from objfs.store.authorizer import AccessControl
     from objfs.store.commit import VersionCommitter
     from objfs.store.configs import BucketConfigs
+    from objfs.store.domains import Domains
     from objfs.store.extents import ExtentsCache
     from objfs.store.kms import KMS
     from objfs.store.leases import Leases
     from objfs.store.mfa import MFACodes
+    from objfs.store.objectlock import LockRules
     from objfs.store.seam import Seam
     from objfs.store.space import Space
     from objfs.store.types import (
         BucketInfo,
-        DeleteResult,
-        ObjectLockState,
-        RequestContext,
-        SSERequest,
     )
+    from objfs.store.versions import Versions
 
 
 class StoreCore:
@@ -66,61 +64,6 @@ class StoreCore:
     mfa_codes: MFACodes
     _bucket: Callable[[Any, str], BucketInfo]  # configs.info: NoSuchBucket without it
 
-    if TYPE_CHECKING:
-        # -- defined by Store (core.py) ------------------------------------------
-        @property
-        def clock(self) -> Callable[[], float]: ...
-        def _domain(
-            self,
-            domain_id: bytes,
-            customer_key: bytes | None = None,
-            ctx: RequestContext | None = None,
-            bucket: str | None = None,
-            key: str | None = None,
-        ) -> Domain: ...
-        def _write_domain(
-            self,
-            bucket: BucketInfo,
-            sse: SSERequest | None,
-            ctx: RequestContext | None = None,
-            key: str | None = None,
-        ) -> tuple[Domain, str, str | None]: ...
-        def _store_domain_id(self, name: str) -> bytes: ...
-        def head_bucket(self, ctx: RequestContext, name: str) -> BucketInfo: ...
-
-        # -- called across mixins ------------------------------------------------
-        def _resolve(  # ObjectsMixin
-            self, cur: Cursor, bucket: str, key: str, version_id: str | None
-        ) -> tuple[tuple, bool]: ...
-        def _delete(  # ObjectsMixin
-            self,
-            cur: Cursor,
-            bucket: str,
-            raw: bytes,
-            key: str,
-            version_id: str | None,
-            *,
-            bypass_governance: bool = False,
-        ) -> DeleteResult: ...
-        def _drop_upload(self, cur: Any, upload_id: str) -> None: ...  # MultipartMixin
-        def _request_tags(  # TaggingMixin
-            self,
-            ctx: RequestContext,
-            bucket: str,
-            key: str,
-            tags: Mapping[str, str] | None,
-        ) -> dict[str, str] | None: ...
-        def _check_lock_request(  # ObjectLockMixin
-            self, ctx: RequestContext, bucket: str, key: str, lock: ObjectLockState | None
-        ) -> None: ...
-        def _check_not_locked(  # ObjectLockMixin
-            self, row: Sequence[Any], *, bypass_governance: bool = False
-        ) -> None: ...
-        def _may_bypass(  # ObjectLockMixin
-            self,
-            ctx: RequestContext,
-            cur: Any,
-            bucket: str,
-            key: str,
-            version_id: str | None,
-        ) -> bool: ...
+    domains: Domains  # encryption domains (domains.py)
+    versions: Versions  # the version a request names; S3's DELETE (versions.py)
+    lock_rules: LockRules  # Object Lock's checks (objectlock.py)

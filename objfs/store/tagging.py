@@ -24,6 +24,7 @@ from collections.abc import Iterable, Mapping
 from objfs.errors import BadRequest, InvalidTag, NoSuchTagSet
 from objfs.store import records as rec
 from objfs.store.access import Need, requires, tag_condition_keys
+from objfs.store.seam import Seam
 from objfs.store.storecore import StoreCore
 from objfs.store.types import ObjectVersion, RequestContext
 
@@ -95,22 +96,23 @@ def _tag_action(verb: str) -> Need:
     )
 
 
-class TaggingMixin(StoreCore):
-    def _request_tags(
-        self,
-        ctx: RequestContext,
-        bucket: str,
-        key: str,
-        tags: Mapping[str, str] | None,
-    ) -> dict[str, str] | None:
-        """The tags a write asks for, checked; as S3, giving them takes
-        ``s3:PutObjectTagging`` besides the write's own action."""
-        if not tags:
-            return None
-        checked = check_tags(tags)
-        self.seam.check(ctx, "s3:PutObjectTagging", bucket, key, None, tag_condition_keys(checked))
-        return checked
+def request_tags(
+    seam: Seam,
+    ctx: RequestContext,
+    bucket: str,
+    key: str,
+    tags: Mapping[str, str] | None,
+) -> dict[str, str] | None:
+    """The tags a write asks for, checked; as S3, giving them takes
+    ``s3:PutObjectTagging`` besides the write's own action."""
+    if not tags:
+        return None
+    checked = check_tags(tags)
+    seam.check(ctx, "s3:PutObjectTagging", bucket, key, None, tag_condition_keys(checked))
+    return checked
 
+
+class TaggingMixin(StoreCore):
     # -- object tags ---------------------------------------------------------------
 
     @requires(_tag_action("Get"))
@@ -122,7 +124,7 @@ class TaggingMixin(StoreCore):
         A delete marker has none: NoSuchKey when it is the latest, MethodNotAllowed
         when named by version id, as S3."""
         with self.db.read() as cur:
-            row, latest = self._resolve(cur, bucket, key, version_id)
+            row, latest = self.versions.resolve(cur, bucket, key, version_id)
         return rec.version_from_row(row, is_latest=latest)
 
     @requires(_tag_action("Put"))
@@ -154,7 +156,7 @@ class TaggingMixin(StoreCore):
         version_id: str | None,
     ) -> ObjectVersion:
         with self.db.write(durable=ctx.durable) as cur:
-            row, latest = self._resolve(cur, bucket, key, version_id)
+            row, latest = self.versions.resolve(cur, bucket, key, version_id)
             row = self.committer.amend(cur, row, tags=rec.pack_tags(tags))
         return rec.version_from_row(row, is_latest=latest)
 

@@ -1,0 +1,24 @@
+"""The ``Store``'s public API of its collaborators, as thin delegates.
+
+Adapters (the CLI, the HTTP API, the mount) and the tests call
+``store.create_user(ctx, ...)``; the work is done by the collaborator the
+store built in ``__init__`` (``store.users.create_user(ctx, ...)``), whose
+method carries the seam's decorator (``requires``/``owner_only``): each
+delegate here has the collaborator method's signature and body
+``return self.<collaborator>.<same name>(...)``, nothing else
+(``tests/store/test_access_seam.py`` checks the delegates and the
+actions behind them).
+
+Invariant: no logic here. A delegate is one call, so a method is checked
+once, by its collaborator's decorator (the delegate is not a request).
+"""
+
+from __future__ import annotations
+
+from objfs.store.facade.admin import AdminFacade
+from objfs.store.facade.object_lock import ObjectLockFacade
+
+# Every delegate class the ``Store`` derives from (one per collaborator group).
+FACADES: tuple[type, ...] = (AdminFacade, ObjectLockFacade)
+
+__all__ = ["FACADES", "AdminFacade", "ObjectLockFacade"]
