@@ -40,47 +40,38 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 
-from objfs.auth import ownership as object_ownership
-from objfs.auth.acl import AclSpec
 from objfs.chunks.backend import LocalBackend
 from objfs.chunks.store import ChunkStore
 from objfs.crypto.keyring import Keyring
 from objfs.errors import (
-    BucketAlreadyExists,
-    BucketAlreadyOwnedByYou,
-    BucketNotEmpty,
     InvalidArgument,
-    InvalidBucketAclWithObjectOwnership,
-    InvalidBucketState,
     InvalidRequest,
-    NoSuchEncryptionConfiguration,
     StoreFormatError,
     StoreFull,
     StoreNotFound,
 )
-from objfs.meta import auth_queries as aq
 from objfs.meta import queries as q
-from objfs.meta.db import Cursor, Database
-from objfs.store.access import Need, owner_only, requires
+from objfs.meta.db import Database
 from objfs.store.accesslog import AccessLog, AccessLogMixin
-from objfs.store.authorizer import AccessControl, decode_config, encode_config
+from objfs.store.authorizer import AccessControl
+from objfs.store.buckets import Buckets
+from objfs.store.changes import ChangeFeed
 from objfs.store.clock import Clock
 from objfs.store.commit import VersionCommitter
-from objfs.store.configs import BucketConfigs, bucket_info
+from objfs.store.configs import BucketConfigs
 from objfs.store.cors import CORS
 from objfs.store.domains import Domains
 from objfs.store.expiry import LifecycleMixin
 from objfs.store.extents import ExtentsCache
-from objfs.store.facade import AdminFacade, ObjectLockFacade
+from objfs.store.facade import AdminFacade, BucketsFacade, ChangeFeedFacade, ObjectLockFacade
 from objfs.store.kms import KMS
 from objfs.store.leases import Leases
 from objfs.store.listing import ListingMixin
 from objfs.store.maintenance import MaintenanceMixin
 from objfs.store.mfa import MFA, MFACodes
 from objfs.store.mountops import MountMixin
-from objfs.store.multipart import MultipartMixin, drop_upload
-from objfs.store.names import check_bucket_name
-from objfs.store.objectlock import LockRules, ObjectLock, ObjectLockConfig
+from objfs.store.multipart import MultipartMixin
+from objfs.store.objectlock import LockRules, ObjectLock
 from objfs.store.objects import ObjectsMixin
 from objfs.store.ownership import Ownership
 from objfs.store.policies import Policies
@@ -89,10 +80,6 @@ from objfs.store.space import Space
 from objfs.store.tagging import TaggingMixin
 from objfs.store.types import (
     BucketInfo,
-    Change,
-    ChangeFeedGap,
-    RequestContext,
-    Versioning,
 )
 from objfs.store.users import Users
 from objfs.store.versions import Versions
@@ -112,6 +99,8 @@ class Store(
     TaggingMixin,
     LifecycleMixin,
     ObjectLockFacade,
+    BucketsFacade,
+    ChangeFeedFacade,
     AdminFacade,
 ):
     """An objfs store directory opened for use. Thread-safe."""
@@ -167,7 +156,7 @@ class Store(
             committer=self.committer,
         )
         self.seam.log_to(self.access_log)
-        # The administration collaborators (their API: facade.py's delegates).
+        # The administration collaborators (their API: facade/'s delegates).
         self.users = Users(db=db, access=self.access, keyring=keyring, seam=self.seam)
         self.mfa = MFA(
             db=db, access=self.access, keyring=keyring, codes=self.mfa_codes, seam=self.seam
@@ -183,7 +172,18 @@ class Store(
         self.policies = Policies(db=db, access=self.access, configs=self.configs, seam=self.seam)
         self.ownership = Ownership(db=db, access=self.access, configs=self.configs, seam=self.seam)
         self.cors = CORS(db=db, configs=self.configs, seam=self.seam)
-        # The data collaborators (their API: facade.py's delegates).
+        # The data collaborators (their API: facade/'s delegates).
+        self.buckets = Buckets(  # the bucket requests (buckets.py)
+            db=db,
+            access=self.access,
+            configs=self.configs,
+            mfa_codes=self.mfa_codes,
+            kms=self.kms,
+            lock_rules=self.lock_rules,
+            seam=self.seam,
+        )
+        # The change sequence and sync (changes.py).
+        self.change_feed = ChangeFeed(db=db, chunks=self.chunks, seam=self.seam)
         self.object_lock = ObjectLock(
             db=db,
             configs=self.configs,
@@ -287,228 +287,3 @@ class Store(
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    # -- buckets -------------------------------------------------------------
-
-    @requires(Need("s3:CreateBucket", bucket=None, key=None))
-    def create_bucket(
-        self,
-        ctx: RequestContext,
-        name: str,
-        *,
-        region: str = "local",
-        versioning: bool = False,
-        acl: AclSpec | None = None,
-        ownership: str | None = None,
-        object_lock: bool = False,
-    ) -> BucketInfo:
-        """A new bucket owned by the caller, with the ``acl`` asked for (default private)
-        and the Object Ownership ``ownership`` (none: no ownership controls).
-
-        ``object_lock``: Object Lock on from the start (store/objectlock.py),
-        which turns versioning on for good.
-
-        The name is taken: ``BucketAlreadyExists`` (409), but for its owner
-        ``BucketAlreadyOwnedByYou``, and in us-east-1 (S3's legacy region)
-        the owner asking again for the same ACL gets the bucket as it is.
-        """
-        check_bucket_name(name)
-        info = BucketInfo(
-            name=name,
-            region=region or "local",
-            owner=ctx.principal,
-            created_ns=time.time_ns(),
-            versioning=Versioning.ENABLED if versioning or object_lock else Versioning.UNVERSIONED,
-            encryption="AES256",
-        )
-        with self.db.write(durable=True) as cur:
-            if q.get_bucket(cur, name) is not None:
-                return self._bucket_exists(cur, ctx, name, info.region, acl)
-            q.insert_bucket(
-                cur,
-                (
-                    name,
-                    info.region,
-                    info.owner,
-                    info.created_ns,
-                    info.versioning.value,
-                    0,
-                    info.encryption,
-                    None,
-                ),
-            )
-            config: dict[str, object] = {}
-            if acl is not None and acl.given:
-                self.access.ensure_schema(cur)
-                made = acl.expand(self.access.canonical_id_of(cur, info.owner))
-                self.access.check_grantees(cur, made)
-                config["acl"] = made.to_obj()
-            if ownership is not None:
-                config["ownership"] = object_ownership.check_mode(ownership)
-                if ownership == object_ownership.ENFORCED and "acl" in config:
-                    if not object_ownership.owner_only(made, made.owner_id):
-                        raise InvalidBucketAclWithObjectOwnership(
-                            "Bucket cannot have ACLs set with ObjectOwnership's "
-                            "BucketOwnerEnforced setting"
-                        )
-            if object_lock:
-                config["object_lock"] = ObjectLockConfig().to_obj()
-            if config:
-                self.access.ensure_schema(cur)
-                aq.set_bucket_config(cur, name, encode_config(config))
-            q.add_change(cur, name, b"")
-        return info
-
-    def _bucket_exists(
-        self, cur: Cursor, ctx: RequestContext, name: str, region: str, acl: AclSpec | None
-    ) -> BucketInfo:
-        """CreateBucket of a name in use: see ``create_bucket``."""
-        info = self._bucket(cur, name)
-        if info.owner != ctx.principal:
-            raise BucketAlreadyExists(f"bucket {name!r} already exists (another owner's)")
-        if region != "us-east-1" or info.region != region:
-            raise BucketAlreadyOwnedByYou(f"you already own the bucket {name!r}")
-        owner_id = self.access.canonical_id_of(cur, info.owner)
-        wanted = (acl or AclSpec()).expand(owner_id)
-        config = decode_config(aq.get_bucket_config(cur, name))
-        current = self.access.bucket_acl(cur, name, info.owner, config)
-        if set(wanted.grants) != set(current.grants):
-            raise BucketAlreadyExists(
-                f"bucket {name!r} already exists with another ACL (set it with PutBucketAcl)"
-            )
-        return info
-
-    @requires(Need("s3:ListAllMyBuckets", bucket=None, key=None))
-    def list_buckets(self, ctx: RequestContext) -> list[BucketInfo]:
-        """Every bucket for the store owner; a user's own buckets for a user."""
-        with self.db.read() as cur:
-            buckets = [bucket_info(row) for row in q.list_buckets(cur)]
-        if ctx.identity.is_owner:
-            return buckets
-        return [b for b in buckets if b.owner == ctx.identity.name]
-
-    @requires(Need("s3:ListBucket", bucket="name", key=None))
-    def head_bucket(self, ctx: RequestContext, name: str) -> BucketInfo:
-        with self.db.read() as cur:
-            return self._bucket(cur, name)
-
-    @requires(Need("s3:DeleteBucket", bucket="name", key=None))
-    def delete_bucket(self, ctx: RequestContext, name: str) -> None:
-        with self.db.write(durable=True) as cur:
-            self._bucket(cur, name)
-            if q.bucket_has_versions(cur, name):
-                raise BucketNotEmpty(
-                    f"bucket {name!r} is not empty: delete every version and delete marker first"
-                )
-            for upload in q.list_uploads(cur, name, b"", None):
-                drop_upload(cur, self.access, upload[0])
-            q.delete_bucket(cur, name)
-            q.add_change(cur, name, b"")
-
-    @requires(Need("s3:PutBucketVersioning", bucket="name", key=None))
-    def set_bucket_versioning(
-        self,
-        ctx: RequestContext,
-        name: str,
-        state: Versioning | str,
-        *,
-        mfa_delete: bool | None = None,
-    ) -> BucketInfo:
-        try:
-            new = Versioning(state if isinstance(state, str) else state.value)
-        except ValueError:
-            raise InvalidArgument(
-                f"versioning state must be Enabled or Suspended, not {state!r}"
-            ) from None
-        with self.db.write(durable=True) as cur:
-            info = self._bucket(cur, name)
-            if new is Versioning.UNVERSIONED and info.versioning is not Versioning.UNVERSIONED:
-                raise InvalidBucketState(
-                    "a bucket that has had versioning enabled can only be Enabled or Suspended"
-                )
-            if new is not Versioning.ENABLED and self.lock_rules.config(cur, name) is not None:
-                raise InvalidBucketState(
-                    "An Object Lock configuration is present on this bucket, "
-                    "so the versioning state cannot be changed."
-                )
-            self.mfa_codes.versioning_rule(cur, ctx, info, new, mfa_delete)  # store/mfa.py
-            fields: dict[str, object] = {"versioning": new.value}
-            if mfa_delete is not None:
-                fields["mfa_delete"] = int(mfa_delete)
-            q.update_bucket(cur, name, **fields)
-            q.add_change(cur, name, b"")
-            return self._bucket(cur, name)
-
-    @requires(Need("s3:PutEncryptionConfiguration", bucket="name", key=None))
-    def set_bucket_encryption(
-        self, ctx: RequestContext, name: str, mode: str, kms_key_id: str | None = None
-    ) -> BucketInfo:
-        if mode not in ("none", "AES256", "aws:kms"):
-            raise InvalidArgument(
-                f"bucket encryption must be none, AES256 or aws:kms, not {mode!r}"
-            )
-        kms_key_id = self.kms.bucket_key(ctx, mode, kms_key_id)
-        with self.db.write(durable=True) as cur:
-            self._bucket(cur, name)
-            q.update_bucket(cur, name, encryption=mode, kms_key_id=kms_key_id)
-            q.add_change(cur, name, b"")
-            return self._bucket(cur, name)
-
-    # Reading one part of a bucket's configuration is its own S3 action (a
-    # policy may allow GetBucketVersioning but not ListBucket): one getter each.
-
-    @requires(Need("s3:GetBucketVersioning", bucket="name", key=None))
-    def get_bucket_versioning(self, ctx: RequestContext, name: str) -> BucketInfo:
-        """The bucket's record, read for its versioning state and MFA-delete flag."""
-        with self.db.read() as cur:
-            return self._bucket(cur, name)
-
-    @requires(Need("s3:GetBucketLocation", bucket="name", key=None))
-    def get_bucket_location(self, ctx: RequestContext, name: str) -> str:
-        with self.db.read() as cur:
-            return self._bucket(cur, name).region
-
-    @requires(Need("s3:GetEncryptionConfiguration", bucket="name", key=None))
-    def get_bucket_encryption(self, ctx: RequestContext, name: str) -> BucketInfo:
-        """The bucket's record, read for its default encryption (``encryption``,
-        ``kms_key_id``); a bucket set to ``none`` has no configuration."""
-        with self.db.read() as cur:
-            info = self._bucket(cur, name)
-        if info.encryption == "none":
-            raise NoSuchEncryptionConfiguration(
-                f"bucket {name!r} has no default encryption configuration"
-            )
-        return info
-
-    @requires()  # changes nothing anyone sees: durability of what was committed
-    def sync(self, ctx: RequestContext) -> None:
-        """Make everything committed so far durable (fsync on the mount).
-
-        Chunks first (one filesystem flush), then a commit with
-        ``synchronous=FULL``, which flushes the WAL and so every commit
-        before it.
-        """
-        self.chunks.sync_all()
-        with self.db.write(durable=True) as cur:
-            q.set_meta(cur, "last_sync", time.time_ns())
-
-    # -- change sequence ---------------------------------------------------------
-
-    @owner_only("objfs:ReadChangeFeed")
-    def change_seq(self, ctx: RequestContext) -> int:
-        with self.db.read() as cur:
-            return q.change_seq(cur)
-
-    @owner_only("objfs:ReadChangeFeed")
-    def changes_since(
-        self, ctx: RequestContext, seq: int, limit: int = 10000
-    ) -> tuple[int, list[Change]]:
-        """(newest seq returned, the changes after ``seq``, oldest first, at most
-        ``limit``); ``ChangeFeedGap`` if ``gc`` forgot some of them."""
-        with self.db.read() as cur:
-            pruned = q.changes_pruned_through(cur)
-            if seq < pruned:
-                raise ChangeFeedGap(q.change_seq(cur), pruned)
-            rows = q.changes_since(cur, seq, limit)
-        changes = [Change(s, b, k.decode("utf-8", "replace")) for s, b, k in rows]
-        return (changes[-1].seq if changes else seq), changes

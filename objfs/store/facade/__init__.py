@@ -16,9 +16,17 @@ once, by its collaborator's decorator (the delegate is not a request).
 from __future__ import annotations
 
 from objfs.store.facade.admin import AdminFacade
+from objfs.store.facade.buckets import BucketsFacade
+from objfs.store.facade.change_feed import ChangeFeedFacade
 from objfs.store.facade.object_lock import ObjectLockFacade
 
 # Every delegate class the ``Store`` derives from (one per collaborator group).
-FACADES: tuple[type, ...] = (AdminFacade, ObjectLockFacade)
+FACADES: tuple[type, ...] = (AdminFacade, BucketsFacade, ChangeFeedFacade, ObjectLockFacade)
 
-__all__ = ["FACADES", "AdminFacade", "ObjectLockFacade"]
+__all__ = [
+    "FACADES",
+    "AdminFacade",
+    "BucketsFacade",
+    "ChangeFeedFacade",
+    "ObjectLockFacade",
+]
