@@ -20,6 +20,9 @@ from objfs.store import OWNER, RequestContext, Store
 # (objfs/store/space.py); a suite of thousands of stores need not allocate
 # 8 MiB each. tests/fs/test_full_disk.py sets the real size.
 os.environ.setdefault("OBJFS_RESERVE", "64K")
+# A request method called inside another request fails (objfs/store/access.py):
+# in the suite's stores and in every daemon it starts.
+os.environ.setdefault("OBJFS_STRICT_REQUESTS", "1")
 
 
 @pytest.fixture

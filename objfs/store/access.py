@@ -17,9 +17,13 @@ object that has one.
 Invariants:
 - a public method that is neither decorated nor listed in ``NOT_REQUESTS``
   is a bug (``tests/store/test_access_seam.py`` enumerates them);
-- a store method called from inside another (``put_object`` calling
-  ``head_bucket``) is not checked again: only the outermost call of a thread
-  is a request;
+- no request method calls another: work two requests share goes through a
+  named internal method of their collaborator (``Objects._put`` of
+  ``put_object`` and ``post_object``), so the outermost call of a thread is
+  the request. A nested call fails under ``OBJFS_STRICT_REQUESTS=1`` (the
+  test suite), else is logged once and not checked again; ``internal``
+  marks the store's own work (access-log delivery), whose calls are not
+  requests;
 - the store owner with no bucket policy in play is allowed without loading
   anything else (the mount's hot path costs one primary-key lookup);
 - the outermost call is one request of the server access log: the row the
@@ -37,6 +41,8 @@ from __future__ import annotations
 import contextlib
 import functools
 import inspect
+import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -45,6 +51,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from objfs.auth.acl import AclSpec
+from objfs.errors import InternalError
 from objfs.meta.db import WouldBlock
 from objfs.store.logformat import operations_of
 from objfs.store.types import ObjectLockState, RequestContext, SSERequest
@@ -68,7 +75,19 @@ NOT_REQUESTS = frozenset(
     }
 )
 
-_local = threading.local()
+
+class Requests(threading.local):
+    """The request each thread is serving in one store (``AccessControl.requests``,
+    shared by its ``Seam``): per store, so a call into another store (a test's
+    second process, a tool holding two) is that store's own request."""
+
+    def __init__(self) -> None:
+        self.depth = 0  # request methods entered on this thread, outermost = 1
+        self.ctx: RequestContext | None = None  # the outermost call's context
+        self.internal = False  # inside ``internal``: the store's own work
+
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True, frozen=True)
@@ -171,39 +190,56 @@ def _lock_keys(args: Mapping[str, Any]) -> dict[str, Any]:
     return found
 
 
+_warned: set[str] = set()
+
+
+def _nested(method: str) -> None:
+    """A request method was called inside another request on this thread.
+
+    No code path of the store does that: work shared by two requests goes
+    through a named internal method of their collaborator. Should one
+    appear, strict mode (the tests) fails it; otherwise it is logged once
+    and, as the outer request was checked, runs unchecked and unlogged."""
+    if os.environ.get("OBJFS_STRICT_REQUESTS") == "1":  # the test suite sets it
+        raise InternalError(
+            f"{method} called inside another request: call the collaborator's internal "
+            "method instead (objfs/store/access.py, nested requests)"
+        )
+    if method not in _warned:
+        _warned.add(method)
+        log.error("store method %s called inside another request: not checked again", method)
+
+
 @contextmanager
-def _outermost(ctx: RequestContext) -> Iterator[bool]:
-    depth = getattr(_local, "depth", 0)
-    _local.depth = depth + 1
+def _outermost(requests: Requests, ctx: RequestContext, method: str) -> Iterator[bool]:
+    depth = requests.depth
+    if depth and not requests.internal:
+        _nested(method)
+    requests.depth = depth + 1
     if depth == 0:
-        _local.ctx = ctx
+        requests.ctx = ctx
     try:
         yield depth == 0
     finally:
-        _local.depth = depth
+        requests.depth = depth
         if depth == 0:
-            _local.ctx = None
-
-
-def current_request() -> RequestContext | None:
-    """The context of the request this thread is serving (who creates what it writes)."""
-    return getattr(_local, "ctx", None)
+            requests.ctx = None
 
 
 @contextmanager
-def internal(ctx: RequestContext) -> Iterator[None]:
+def internal(requests: Requests, ctx: RequestContext) -> Iterator[None]:
     """Store calls made inside are not requests: not checked again, not logged.
 
     For the store's own work on behalf of no caller (access-log delivery,
     which may run at the end of someone's request): what it writes is
     created by ``ctx``, not by the request it runs after.
     """
-    depth, saved = getattr(_local, "depth", 0), getattr(_local, "ctx", None)
-    _local.depth, _local.ctx = depth + 1, ctx
+    depth, saved, was_internal = requests.depth, requests.ctx, requests.internal
+    requests.depth, requests.ctx, requests.internal = depth + 1, ctx, True
     try:
         yield
     finally:
-        _local.depth, _local.ctx = depth, saved
+        requests.depth, requests.ctx, requests.internal = depth, saved, was_internal
 
 
 def _binder(
@@ -282,10 +318,10 @@ def requires(*needs: Need | str, in_write: bool = False) -> Callable[[F], F]:
 
         @functools.wraps(fn)
         def bare_wrapper(self: Any, ctx: RequestContext, *args: Any, **kwargs: Any) -> Any:
-            with _outermost(ctx) as outer:
+            seam = self.seam
+            with _outermost(seam.requests, ctx, method) as outer:
                 if not outer:
                     return fn(self, ctx, *args, **kwargs)
-                seam = self.seam
                 db = seam.db
                 nowait = ctx.nowait
                 try:
@@ -306,14 +342,14 @@ def requires(*needs: Need | str, in_write: bool = False) -> Callable[[F], F]:
 
         @functools.wraps(fn)
         def wrapper(self: Any, ctx: RequestContext, *args: Any, **kwargs: Any) -> Any:
-            with _outermost(ctx) as outer:
+            seam = self.seam
+            with _outermost(seam.requests, ctx, method) as outer:
                 if not outer:
                     return fn(self, ctx, *args, **kwargs)
                 started_ns, started_mono = time.time_ns(), time.monotonic_ns()
                 values = bind(self, ctx, args, kwargs)
                 conditions = condition_keys(values)
                 seen: dict[str, Any] = {}  # bucket -> (owner, config) the checks read
-                seam = self.seam
                 db = seam.db
                 logged = seam.access_log is not None
                 nowait = refusing = ctx.nowait
@@ -377,12 +413,14 @@ def owner_only(action: str) -> Callable[[F], F]:
     """Store administration: only the store owner may call it (KMS, users, fsck, gc)."""
 
     def decorate(fn: F) -> F:
+        name = fn.__name__
+
         @functools.wraps(fn)
         def wrapper(self: Any, ctx: RequestContext, *args: Any, **kwargs: Any) -> Any:
-            with _outermost(ctx) as outer:
+            seam = self.seam
+            with _outermost(seam.requests, ctx, name) as outer:
                 if not outer:
                     return fn(self, ctx, *args, **kwargs)
-                seam = self.seam
                 seam.check_owner(ctx, action)
                 result = fn(self, ctx, *args, **kwargs)
                 # Not logged (no bucket), but a chance to deliver due access
@@ -407,7 +445,7 @@ def unauthenticated(fn: F) -> F:
 
     @functools.wraps(fn)
     def wrapper(self: Any, ctx: RequestContext, *args: Any, **kwargs: Any) -> Any:
-        with _outermost(ctx):
+        with _outermost(self.seam.requests, ctx, fn.__name__):
             return fn(self, ctx, *args, **kwargs)
 
     wrapper.__s3_needs__ = ()  # type: ignore[attr-defined]

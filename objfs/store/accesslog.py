@@ -325,7 +325,9 @@ class AccessLog:
         if not self._delivering.acquire(blocking=everything):
             return []  # another thread of this process is at it
         try:
-            with internal(DELIVERY_CTX):  # nothing delivery calls is a request
+            with internal(
+                self.access.requests, DELIVERY_CTX
+            ):  # nothing delivery calls is a request
                 return self._deliver(everything)
         finally:
             self._delivering.release()

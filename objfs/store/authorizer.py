@@ -61,7 +61,7 @@ from objfs.errors import AccessDenied, InvalidArgument, NoSuchEntity, NoSuchKey
 from objfs.meta import auth_queries as aq
 from objfs.meta import queries as q
 from objfs.meta.db import Database
-from objfs.store.access import current_request
+from objfs.store.access import Requests
 from objfs.store.records import Col, unpack_tags
 from objfs.store.types import RequestContext
 
@@ -135,6 +135,9 @@ class AccessControl:
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        # The request each thread serves in this store (access.py): who creates
+        # what a commit writes; the seam's wrappers keep it.
+        self.requests = Requests()
         self._schema_ok = False
         self._owner_id: str | None = None
         self._lock = threading.Lock()
@@ -326,7 +329,7 @@ class AccessControl:
         ACL or grants, checked for unknown grantees). The creator is the
         request this thread serves.
         """
-        ctx = creator or current_request()
+        ctx = creator or self.requests.ctx
         given = acl is not None and acl.given
         if (ctx is None or ctx.identity.is_owner) and not given:
             return  # the store owner's writes: owned by the bucket owner, no row

@@ -83,6 +83,7 @@ class Seam:
     __slots__ = (
         "db",
         "access",
+        "requests",
         "access_log",
         "mfa",
         "check",
@@ -102,6 +103,9 @@ class Seam:
     ) -> None:
         self.db = db
         self.access = access
+        # The request each thread serves in this store (access.py's ``Requests``):
+        # the decorators' outermost-call test and the creator of what a commit writes.
+        self.requests = access.requests
         self.access_log = access_log  # None: no server access logs (nothing recorded)
         self.mfa = mfa
         # Every request calls these: they are the primitives themselves, bound
