@@ -17,8 +17,9 @@ Invariants:
   and the source goes as DELETE would, in the same transaction;
 - a writer holds a write intent on the store's writer lease from before it
   reads its base until it is closed (leases.py);
-- an edit commits only while the version it edits is the key's latest
-  (``if_latest``): it never undoes a newer version.
+- an edit (a writer opened with ``if_latest``, the default) commits only
+  while the version it edits is the key's latest: it never undoes a newer
+  version.
 """
 
 from __future__ import annotations
