@@ -13,12 +13,14 @@ importing ``Store`` or calling another's private methods:
 - ``mfa_codes`` (mfa.py): MFA code checks (also ``store.clock``);
 - the administration: ``users``, ``mfa``, ``kms``, ``policies``,
   ``ownership``, ``cors``; their public API stays on ``Store`` as thin
-  same-named delegates (facade.py's ``AdminFacade``).
+  same-named delegates (facade.py's ``AdminFacade``);
+- ``mount_ops`` (mountops.py): the mount's renames, times, directory facts
+  and random-access writers (facade/mount_ops.py's delegates).
 
 Still mixins of this class (sibling modules, each subclassing
 storecore.py's ``StoreCore``, which declares what they share), to move
-next: objects, the mount's operations and random-access writer, listing,
-multipart, maintenance, access logs, tagging, lifecycle, Object Lock.
+next: objects, listing, multipart, maintenance, access logs, tagging,
+lifecycle, Object Lock.
 
 Invariants after every call:
 - chunks a committed version names are durable before the commit when the
@@ -63,13 +65,19 @@ from objfs.store.cors import CORS
 from objfs.store.domains import Domains
 from objfs.store.expiry import LifecycleMixin
 from objfs.store.extents import ExtentsCache
-from objfs.store.facade import AdminFacade, BucketsFacade, ChangeFeedFacade, ObjectLockFacade
+from objfs.store.facade import (
+    AdminFacade,
+    BucketsFacade,
+    ChangeFeedFacade,
+    MountOpsFacade,
+    ObjectLockFacade,
+)
 from objfs.store.kms import KMS
 from objfs.store.leases import Leases
 from objfs.store.listing import ListingMixin
 from objfs.store.maintenance import MaintenanceMixin
 from objfs.store.mfa import MFA, MFACodes
-from objfs.store.mountops import MountMixin
+from objfs.store.mountops import MountOps
 from objfs.store.multipart import MultipartMixin
 from objfs.store.objectlock import LockRules, ObjectLock
 from objfs.store.objects import ObjectsMixin
@@ -91,7 +99,6 @@ DEFAULT_CHUNK_SIZE = 1 << 20
 
 class Store(
     ObjectsMixin,
-    MountMixin,
     ListingMixin,
     MultipartMixin,
     MaintenanceMixin,
@@ -101,6 +108,7 @@ class Store(
     ObjectLockFacade,
     BucketsFacade,
     ChangeFeedFacade,
+    MountOpsFacade,
     AdminFacade,
 ):
     """An objfs store directory opened for use. Thread-safe."""
@@ -191,6 +199,21 @@ class Store(
             versions=self.versions,
             committer=self.committer,
             seam=self.seam,
+        )
+        # The mount's renames, times, directory facts and writers (mountops.py).
+        self.mount_ops = MountOps(
+            db=db,
+            chunks=self.chunks,
+            chunk_size=self.chunk_size,
+            space=self.space,
+            leases=self.leases,
+            seam=self.seam,
+            configs=self.configs,
+            committer=self.committer,
+            extents=self.extents,
+            kms=self.kms,
+            domains=self.domains,
+            versions=self.versions,
         )
 
     @property

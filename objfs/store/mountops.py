@@ -1,10 +1,25 @@
 """What the mount needs beyond S3: atomic renames and the random-access writer.
 
-A mixin of ``Store``. ``rename``/``rename_prefix`` move keys in one
-transaction (S3 has no rename; peers copy key by key). ``_commit_manifest``
-commits chunks an ``ObjectWriter`` already stored (checked there itself);
-``commit_small`` commits a small file's whole content without a writer, in
-one transaction (cheap enough for the mount's event loop thread).
+``MountOps``, a collaborator of the ``Store`` (see core.py for the
+invariants every call keeps; its API stays on ``Store`` as the delegates of
+``objfs/store/facade/mount_ops.py``). ``rename``/``rename_prefix`` move keys
+in one transaction (S3 has no rename; peers copy key by key), through the
+``Versions`` (the version a request names; S3's DELETE of the source) and
+the ``VersionCommitter``. ``open_writer`` opens an ``ObjectWriter``
+(writer.py) whose dependencies are handed over explicitly (``WriterDeps``);
+its commit is ``_commit_manifest``, which commits chunks the writer already
+stored (checked there itself); ``commit_small`` commits a small file's whole
+content without a writer, in one transaction (cheap enough for the mount's
+event loop thread).
+
+Invariants:
+- a rename's destination shares the source's chunks (it adds no references)
+  and the source goes as DELETE would, in the same transaction;
+- a writer holds a write intent on the store's writer lease from before it
+  reads its base until it is closed (leases.py);
+- an edit (a writer opened with ``if_latest``, the default) commits only
+  while the version it edits is the key's latest: it never undoes a newer
+  version.
 """
 
 from __future__ import annotations
@@ -14,7 +29,7 @@ import time
 from collections.abc import Sequence
 from typing import Any, cast
 
-from objfs.chunks.store import INLINE_MAX
+from objfs.chunks.store import INLINE_MAX, ChunkStore
 from objfs.crypto.keyring import Domain
 from objfs.errors import (
     AccessDenied,
@@ -23,17 +38,22 @@ from objfs.errors import (
     NoSuchKey,
 )
 from objfs.meta import queries as q
-from objfs.meta.db import Cursor, WouldBlock
+from objfs.meta.db import Cursor, Database, WouldBlock
 from objfs.store import records as rec
 from objfs.store.access import Need, condition_keys, requires
 from objfs.store.chunking import is_zero
-from objfs.store.commit import NewVersion
-from objfs.store.leases import WriteIntent
+from objfs.store.commit import NewVersion, VersionCommitter
+from objfs.store.configs import BucketConfigs
+from objfs.store.domains import Domains
+from objfs.store.extents import ExtentsCache
+from objfs.store.kms import KMS
+from objfs.store.leases import Leases, WriteIntent
 from objfs.store.names import encode_key, prefix_upper
 from objfs.store.objects import guess_content_type
 from objfs.store.reader import Extents
 from objfs.store.records import Col
-from objfs.store.storecore import StoreCore
+from objfs.store.seam import Seam
+from objfs.store.space import Space
 from objfs.store.types import (
     BucketInfo,
     ChunkRef,
@@ -46,13 +66,53 @@ from objfs.store.types import (
     SystemMeta,
     TimesUpdate,
 )
+from objfs.store.versions import Versions
 from objfs.store.writer import ObjectWriter, WriterDeps
 
 # The largest content ``commit_small`` takes (one chunk inline in the database).
 SMALL_COMMIT_MAX = INLINE_MAX
 
 
-class MountMixin(StoreCore):
+class MountOps:
+    """The mount's operations; see the module docstring.
+
+    Built with the database, the chunk store and its chunk size (a writer's
+    blocks, ``commit_small``'s inline chunk), the free-space guard, the
+    writer lease (a writer's intent), the seam (the decorators, the checks
+    and access-log records of the mount's commits), the bucket
+    configurations (a bucket's record), the committer (the one commit path),
+    the manifest cache (a writer's base), the KMS (an SSE-KMS commit's key
+    use), the encryption domains and the ``Versions`` (a rename's source)."""
+
+    def __init__(
+        self,
+        *,
+        db: Database,
+        chunks: ChunkStore,
+        chunk_size: int,
+        space: Space,
+        leases: Leases,
+        seam: Seam,
+        configs: BucketConfigs,
+        committer: VersionCommitter,
+        extents: ExtentsCache,
+        kms: KMS,
+        domains: Domains,
+        versions: Versions,
+    ) -> None:
+        self.db = db
+        self.chunks = chunks
+        self.chunk_size = chunk_size
+        self.space = space
+        self.leases = leases
+        self.seam = seam
+        self.configs = configs
+        self.committer = committer
+        self.extents = extents
+        self.kms = kms
+        self.domains = domains
+        self.versions = versions
+
     # -- rename (mount) ----------------------------------------------------------
 
     @requires(
@@ -86,7 +146,7 @@ class MountMixin(StoreCore):
             raise InvalidArgument("cannot move a prefix into itself")
         moved = 0
         with self.db.write(durable=ctx.durable) as cur:
-            self._bucket(cur, bucket)
+            self.configs.info(cur, bucket)
             first = q.change_seq(cur) + 1
             rows = q.list_latest(cur, bucket, src, prefix_upper(src), 1 << 62, inclusive=True)
             for row in rows:
@@ -145,7 +205,7 @@ class MountMixin(StoreCore):
         if not allowed:
             return out
         with self.db.write(durable=ctx.durable) as cur:
-            self._bucket(cur, bucket)
+            self.configs.info(cur, bucket)
             for update in allowed:
                 raw = encode_key(update.key)
                 row = q.get_latest(cur, bucket, raw)
@@ -181,7 +241,7 @@ class MountMixin(StoreCore):
         newest: int | None = None
         cursor = raw + b"\0"  # the first key after the directory marker (== prefix)
         with self.db.read() as cur:
-            self._bucket(cur, bucket)
+            self.configs.info(cur, bucket)
             # Runs of direct children, each closed by the first key of a
             # sub-directory: both found by SQLite (one index probe, one
             # aggregate per run), not a Python loop over every key.
@@ -338,7 +398,7 @@ class MountMixin(StoreCore):
         }
         try:
             with self.db.write(durable=ctx.durable) as cur:
-                info = self._bucket(cur, bucket)
+                info = self.configs.info(cur, bucket)
                 label = (sse.mode if sse is not None else None) or info.encryption
                 if label not in domains:
                     raise _NotHere  # aws:kms (or a mode this objfs does not know)

@@ -103,8 +103,9 @@ class WriterDeps:
     """What a writer uses of the store, handed over when it is opened.
 
     ``commit_manifest``: the mount's commit of a manifest the writer stored
-    (store/mountops.py: it checks s3:PutObject and commits through the
-    store's ``VersionCommitter``); ``make_durable``: fsync the chunks a
+    (``MountOps._commit_manifest``, store/mountops.py, which opened the
+    writer: it checks s3:PutObject and commits through the store's
+    ``VersionCommitter``); ``make_durable``: fsync the chunks a
     durable commit names; ``extents``: the cache a commit hands its
     manifest to; ``seam``: where a commit's access-log record goes;
     ``require_room``: the free-space floor (store/space.py).

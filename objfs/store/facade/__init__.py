@@ -18,15 +18,23 @@ from __future__ import annotations
 from objfs.store.facade.admin import AdminFacade
 from objfs.store.facade.buckets import BucketsFacade
 from objfs.store.facade.change_feed import ChangeFeedFacade
+from objfs.store.facade.mount_ops import MountOpsFacade
 from objfs.store.facade.object_lock import ObjectLockFacade
 
 # Every delegate class the ``Store`` derives from (one per collaborator group).
-FACADES: tuple[type, ...] = (AdminFacade, BucketsFacade, ChangeFeedFacade, ObjectLockFacade)
+FACADES: tuple[type, ...] = (
+    AdminFacade,
+    BucketsFacade,
+    ChangeFeedFacade,
+    MountOpsFacade,
+    ObjectLockFacade,
+)
 
 __all__ = [
     "FACADES",
     "AdminFacade",
     "BucketsFacade",
     "ChangeFeedFacade",
+    "MountOpsFacade",
     "ObjectLockFacade",
 ]
