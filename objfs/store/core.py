@@ -13,11 +13,12 @@ importing ``Store`` or calling another's private methods:
 - ``mfa_codes`` (mfa.py): MFA code checks (also ``store.clock``);
 - the administration: ``users``, ``mfa``, ``kms``, ``policies``,
   ``ownership``, ``cors``; their public API stays on ``Store`` as thin
-  same-named delegates (facade.py's ``AdminFacade``).
+  same-named delegates (facade.py's ``AdminFacade``);
+- the listings: ``listing`` (listing.py; delegates: facade/listing.py).
 
 Still mixins of this class (sibling modules, each subclassing
 storecore.py's ``StoreCore``, which declares what they share), to move
-next: objects, the mount's operations and random-access writer, listing,
+next: objects, the mount's operations and random-access writer,
 multipart, maintenance, access logs, tagging, lifecycle, Object Lock.
 
 Invariants after every call:
@@ -71,10 +72,10 @@ from objfs.store.cors import CORS
 from objfs.store.domains import Domains
 from objfs.store.expiry import LifecycleMixin
 from objfs.store.extents import ExtentsCache
-from objfs.store.facade import AdminFacade, ObjectLockFacade
+from objfs.store.facade import AdminFacade, ListingFacade, ObjectLockFacade
 from objfs.store.kms import KMS
 from objfs.store.leases import Leases
-from objfs.store.listing import ListingMixin
+from objfs.store.listing import Listing
 from objfs.store.maintenance import MaintenanceMixin
 from objfs.store.mfa import MFA, MFACodes
 from objfs.store.mountops import MountMixin
@@ -105,7 +106,7 @@ DEFAULT_CHUNK_SIZE = 1 << 20
 class Store(
     ObjectsMixin,
     MountMixin,
-    ListingMixin,
+    ListingFacade,
     MultipartMixin,
     MaintenanceMixin,
     AccessLogMixin,
@@ -192,6 +193,8 @@ class Store(
             committer=self.committer,
             seam=self.seam,
         )
+        # Listings (listing.py): read-only, one snapshot per request.
+        self.listing = Listing(db=db, configs=self.configs, access=self.access, seam=self.seam)
 
     @property
     def clock(self) -> Callable[[], float]:
