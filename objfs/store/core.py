@@ -14,12 +14,14 @@ importing ``Store`` or calling another's private methods:
 - the administration: ``users``, ``mfa``, ``kms``, ``policies``,
   ``ownership``, ``cors``; their public API stays on ``Store`` as thin
   same-named delegates (facade.py's ``AdminFacade``);
-- the listings: ``listing`` (listing.py; delegates: facade/listing.py).
+- the listings: ``listing`` (listing.py; delegates: facade/listing.py);
+- fsck and gc: ``maintenance`` (maintenance.py; delegates:
+  facade/maintenance.py).
 
 Still mixins of this class (sibling modules, each subclassing
 storecore.py's ``StoreCore``, which declares what they share), to move
 next: objects, the mount's operations and random-access writer,
-multipart, maintenance, access logs, tagging, lifecycle, Object Lock.
+multipart, access logs, tagging, lifecycle, Object Lock.
 
 Invariants after every call:
 - chunks a committed version names are durable before the commit when the
@@ -72,11 +74,11 @@ from objfs.store.cors import CORS
 from objfs.store.domains import Domains
 from objfs.store.expiry import LifecycleMixin
 from objfs.store.extents import ExtentsCache
-from objfs.store.facade import AdminFacade, ListingFacade, ObjectLockFacade
+from objfs.store.facade import AdminFacade, ListingFacade, MaintenanceFacade, ObjectLockFacade
 from objfs.store.kms import KMS
 from objfs.store.leases import Leases
 from objfs.store.listing import Listing
-from objfs.store.maintenance import MaintenanceMixin
+from objfs.store.maintenance import Maintenance
 from objfs.store.mfa import MFA, MFACodes
 from objfs.store.mountops import MountMixin
 from objfs.store.multipart import MultipartMixin, drop_upload
@@ -108,7 +110,7 @@ class Store(
     MountMixin,
     ListingFacade,
     MultipartMixin,
-    MaintenanceMixin,
+    MaintenanceFacade,
     AccessLogMixin,
     TaggingMixin,
     LifecycleMixin,
@@ -195,6 +197,15 @@ class Store(
         )
         # Listings (listing.py): read-only, one snapshot per request.
         self.listing = Listing(db=db, configs=self.configs, access=self.access, seam=self.seam)
+        # fsck and gc (maintenance.py): store administration, on a full disk too.
+        self.maintenance = Maintenance(
+            db=db,
+            chunks=self.chunks,
+            leases=self.leases,
+            domains=self.domains,
+            space=self.space,
+            seam=self.seam,
+        )
 
     @property
     def clock(self) -> Callable[[], float]:

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 from objfs.store.facade.admin import AdminFacade
 from objfs.store.facade.listing import ListingFacade
+from objfs.store.facade.maintenance import MaintenanceFacade
 from objfs.store.facade.object_lock import ObjectLockFacade
 
 # Every delegate class the ``Store`` derives from (one per collaborator group).
-FACADES: tuple[type, ...] = (AdminFacade, ObjectLockFacade, ListingFacade)
+FACADES: tuple[type, ...] = (AdminFacade, ObjectLockFacade, ListingFacade, MaintenanceFacade)
 
-__all__ = ["FACADES", "AdminFacade", "ListingFacade", "ObjectLockFacade"]
+__all__ = ["FACADES", "AdminFacade", "ListingFacade", "MaintenanceFacade", "ObjectLockFacade"]
