@@ -21,6 +21,11 @@ Still mixins of this class (sibling modules, each subclassing
 storecore.py's ``StoreCore``, which declares what they share), to move
 next: objects, listing, multipart, maintenance, access logs, tagging,
 lifecycle, Object Lock.
+- the listings: ``listing`` (listing.py; delegates: facade/listing.py);
+- fsck and gc: ``maintenance`` (maintenance.py; delegates:
+  facade/maintenance.py).
+next: objects, the mount's operations and random-access writer,
+multipart, access logs, tagging, lifecycle, Object Lock.
 
 Invariants after every call:
 - chunks a committed version names are durable before the commit when the
@@ -69,13 +74,15 @@ from objfs.store.facade import (
     AdminFacade,
     BucketsFacade,
     ChangeFeedFacade,
+    ListingFacade,
+    MaintenanceFacade,
     MountOpsFacade,
     ObjectLockFacade,
 )
 from objfs.store.kms import KMS
 from objfs.store.leases import Leases
-from objfs.store.listing import ListingMixin
-from objfs.store.maintenance import MaintenanceMixin
+from objfs.store.listing import Listing
+from objfs.store.maintenance import Maintenance
 from objfs.store.mfa import MFA, MFACodes
 from objfs.store.mountops import MountOps
 from objfs.store.multipart import MultipartMixin
@@ -99,9 +106,9 @@ DEFAULT_CHUNK_SIZE = 1 << 20
 
 class Store(
     ObjectsMixin,
-    ListingMixin,
+    ListingFacade,
     MultipartMixin,
-    MaintenanceMixin,
+    MaintenanceFacade,
     AccessLogMixin,
     TaggingMixin,
     LifecycleMixin,
@@ -214,6 +221,17 @@ class Store(
             kms=self.kms,
             domains=self.domains,
             versions=self.versions,
+        )
+        # Listings (listing.py): read-only, one snapshot per request.
+        self.listing = Listing(db=db, configs=self.configs, access=self.access, seam=self.seam)
+        # fsck and gc (maintenance.py): store administration, on a full disk too.
+        self.maintenance = Maintenance(
+            db=db,
+            chunks=self.chunks,
+            leases=self.leases,
+            domains=self.domains,
+            space=self.space,
+            seam=self.seam,
         )
 
     @property

@@ -115,11 +115,11 @@ class WriteIntent:
 
     def renew(self) -> None:
         """Everything stored so far is committed: protect only what comes next."""
-        self._leases._restart(self._token)
+        self._leases.restart(self._token)
 
     def end(self) -> None:
         """The write is over (committed or abandoned); idempotent."""
-        self._leases._end(self._token)
+        self._leases.end(self._token)
 
 
 class Leases:
@@ -159,7 +159,7 @@ class Leases:
             try:
                 self._publish()
             except BaseException:
-                self._end(token)
+                self.end(token)
                 raise
         self._start_thread()
         return WriteIntent(self, token)
@@ -173,12 +173,15 @@ class Leases:
         finally:
             intent.end()
 
-    def _restart(self, token: int) -> None:
+    def restart(self, token: int) -> None:
+        """Write ``token`` (``begin``'s) now starts again: what it stored is committed
+        (``WriteIntent.renew``)."""
         with self._lock:
             if token in self._active:
                 self._active[token] = time.time_ns()
 
-    def _end(self, token: int) -> None:
+    def end(self, token: int) -> None:
+        """Write ``token`` is over (``WriteIntent.end``); idempotent."""
         with self._lock:
             self._active.pop(token, None)
 

@@ -6,6 +6,15 @@ CommonPrefixes entry and the scan then *seeks* to the first key past that
 prefix: listing a directory costs its entries, not the subtrees beneath.
 Continuation tokens carry the exact resume position, so a page never repeats
 a common prefix of the page before.
+
+``Listing`` is a collaborator of the ``Store`` (``store.listing``; its
+requests are delegated by facade/listing.py): it reads the database only,
+in one snapshot per request, and changes nothing. Dependencies: the
+database, the bucket configurations (a bucket's record or NoSuchBucket; its
+Object Ownership), the authorization data (the listed owners) and the seam
+(its decorators). A request never calls another request of the class: an
+``iter_objects`` page is not nested in ``iter_objects`` but its own
+request, made while the caller walks the generator (see there).
 """
 
 from __future__ import annotations
@@ -22,12 +31,14 @@ import msgpack
 from objfs.auth import ownership
 from objfs.errors import InvalidArgument
 from objfs.meta import queries as q
-from objfs.meta.db import Cursor
+from objfs.meta.db import Cursor, Database
 from objfs.store import records as rec
 from objfs.store.access import Need, requires
+from objfs.store.authorizer import AccessControl
+from objfs.store.configs import BucketConfigs
 from objfs.store.names import prefix_upper
 from objfs.store.records import Col
-from objfs.store.storecore import StoreCore
+from objfs.store.seam import Seam
 from objfs.store.types import (
     NULL_VERSION,
     DirectoryListing,
@@ -143,7 +154,19 @@ def _after_version(cur: Cursor, bucket: str, key: bytes, version_id: str) -> int
     return -1  # every version left is newer: on to the next key
 
 
-class ListingMixin(StoreCore):
+class Listing:
+    """ListObjects(V2), ListObjectVersions and the mount's listings; see the
+    module docstring. Built with the database, the bucket configurations, the
+    authorization data and the seam."""
+
+    def __init__(
+        self, *, db: Database, configs: BucketConfigs, access: AccessControl, seam: Seam
+    ) -> None:
+        self.db = db
+        self.configs = configs
+        self.access = access
+        self.seam = seam
+
     @requires(Need("s3:ListBucket", key=None))
     def list_objects(
         self,
@@ -170,7 +193,7 @@ class ListingMixin(StoreCore):
         truncated = False
         next_token = None
         with self.db.read() as cur:
-            self._bucket(cur, bucket)
+            self.configs.info(cur, bucket)
             done = max_keys == 0 or cursor is None
             while not done:
                 assert cursor is not None
@@ -220,7 +243,11 @@ class ListingMixin(StoreCore):
     ) -> Iterator[ObjectVersion | str]:
         """Every entry of a listing, page after page (str = common prefix)."""
         token = None
-        pages = ctx.with_options(log=False)  # the call above is the one logged request
+        # Not a nested request: this body runs as the caller walks the generator,
+        # after the decorated call returned, so each page is a request of its own
+        # (but inside a caller's request), checked (with its s3:max-keys) but not
+        # logged: the call above is the one logged request.
+        pages = ctx.with_options(log=False)
         while True:
             page = self.list_objects(
                 pages,
@@ -267,7 +294,7 @@ class ListingMixin(StoreCore):
         shared: Any = {}.setdefault
         cursor, inclusive = raw_prefix, True
         with self.db.read() as cur, gc_paused():
-            self._bucket(cur, bucket)
+            self.configs.info(cur, bucket)
             while True:
                 rows = q.scan_latest_brief(cur, bucket, cursor, inclusive, upper)
                 seek = None
@@ -333,7 +360,7 @@ class ListingMixin(StoreCore):
         truncated = False
         next_key = next_vid = None
         with self.db.read() as cur:
-            self._bucket(cur, bucket)
+            self.configs.info(cur, bucket)
             after_key: bytes | None = raw_prefix
             after_seq: int | None = None
             inclusive = True
@@ -399,7 +426,7 @@ class ListingMixin(StoreCore):
         """The owner of each listed version, read in the listing's transaction: its
         creator when another principal wrote it, else the bucket's owner (as
         GetObjectAcl says: with BucketOwnerEnforced, always the bucket's owner)."""
-        bucket_owner = self.access.canonical_id_of(cur, self._bucket(cur, bucket).owner)
+        bucket_owner = self.access.canonical_id_of(cur, self.configs.info(cur, bucket).owner)
         enforced = self.configs.get(cur, bucket).get("ownership") == ownership.ENFORCED
         names: dict[str, str] = {}
         out: dict[tuple[str, str], Owner] = {}
@@ -418,7 +445,7 @@ class ListingMixin(StoreCore):
         """Every version and delete marker of one key, newest first."""
         raw = key.encode("utf-8")
         with self.db.read() as cur:
-            self._bucket(cur, bucket)
+            self.configs.info(cur, bucket)
             rows = q.key_versions(cur, bucket, raw)
         return [rec.version_from_row(row, is_latest=i == 0) for i, row in enumerate(rows)]
 
@@ -433,7 +460,7 @@ class ListingMixin(StoreCore):
         """
         raw = prefix.encode("utf-8")
         with self.db.read() as cur:
-            self._bucket(cur, bucket)
+            self.configs.info(cur, bucket)
             return q.prefix_has_live_key(
                 cur, bucket, raw, prefix_upper(raw), raw if exclude_marker else None
             )

@@ -42,6 +42,15 @@ commits racing the check cannot be undone), and removes orphans only through
 gc, with no grace but under the same leases. A chunk that fails to verify is
 reported only if a version or part that named it still does afterwards (a
 version deleted or replaced while fsck ran is not damage).
+
+``Maintenance`` is a collaborator of the ``Store`` (``store.maintenance``;
+its requests, store administration for the owner only, are delegated by
+facade/maintenance.py). Dependencies: the database, the chunk store, this
+process's writer lease (``leases``: its own writes in progress), the
+encryption domains (to authenticate a chunk), the free-space guard
+(``space``: gc and fsck work on a full disk, and gc remakes the reserve)
+and the seam (its decorators). fsck's repair runs gc's work inside its own
+request (``_repair_gc``), not a second request.
 """
 
 from __future__ import annotations
@@ -54,15 +63,17 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from objfs.chunks.store import ChunkStore
 from objfs.errors import IntegrityError, KMSDisabled, KMSInvalidState, KMSNotFound, ObjfsError
 from objfs.meta import queries as q
-from objfs.meta.db import Cursor
+from objfs.meta.db import Cursor, Database
 from objfs.store import records as rec
 from objfs.store.access import owner_only
-from objfs.store.leases import LeaseInfo
+from objfs.store.domains import Domains
+from objfs.store.leases import LeaseInfo, Leases
 from objfs.store.refcount import Tally, owned, tally_refs
-from objfs.store.space import frees_space
-from objfs.store.storecore import StoreCore
+from objfs.store.seam import Seam
+from objfs.store.space import Space, frees_space
 from objfs.store.types import RequestContext
 
 log = logging.getLogger(__name__)
@@ -176,7 +187,28 @@ def _label(owner: Owner) -> tuple[str, str, str]:
     return bucket, key.decode("utf-8", "replace"), vid if kind == "version" else f"upload:{vid}"
 
 
-class MaintenanceMixin(StoreCore):
+class Maintenance:
+    """fsck, gc and the writer leases' listing; see the module docstring. Built
+    with the database, the chunk store, the writer lease, the encryption
+    domains, the free-space guard and the seam."""
+
+    def __init__(
+        self,
+        *,
+        db: Database,
+        chunks: ChunkStore,
+        leases: Leases,
+        domains: Domains,
+        space: Space,
+        seam: Seam,
+    ) -> None:
+        self.db = db
+        self.chunks = chunks
+        self.leases = leases
+        self.domains = domains
+        self.space = space
+        self.seam = seam
+
     @frees_space  # works on a full disk (store/space.py)
     @owner_only("objfs:Fsck")
     def fsck(
@@ -239,7 +271,7 @@ class MaintenanceMixin(StoreCore):
         orphans = [mtime for cid, mtime in self.chunks.iter_ids() if cid not in owners]
         report.orphan_chunks = len(orphans)
         if repair:
-            gc = self.gc(ctx, grace_seconds=0)
+            gc = self._repair_gc()
             report.chunks_removed = gc.chunks_removed
             report.orphans_held, report.orphans_held_by = gc.held, gc.held_by
         elif orphans:
@@ -314,6 +346,15 @@ class MaintenanceMixin(StoreCore):
     def gc(self, ctx: RequestContext, *, grace_seconds: float = 3600) -> GcReport:
         """Remove chunks no version or part references and no writer lease covers,
         and all but the newest ``KEEP_CHANGES`` rows of the change feed."""
+        return self._gc(grace_seconds)
+
+    @frees_space  # as ``gc``: on a full disk, gc's work runs once more (not fsck's)
+    def _repair_gc(self) -> GcReport:
+        """``fsck --repair``'s gc, with no grace, inside fsck's request."""
+        return self._gc(0)
+
+    def _gc(self, grace_seconds: float) -> GcReport:
+        """``gc``'s work (``gc`` and ``_repair_gc``: not a request of its own)."""
         report = GcReport()
         # Listed first (a long walk must not hold the lock); each candidate is
         # checked again under the lock, and files newer than the cutoff stay.

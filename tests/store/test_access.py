@@ -190,6 +190,25 @@ def test_identity_policy_allows_and_explicit_deny_wins(store: Store, users) -> N
     assert store.list_objects(OWNER, "photos", prefix="2026/").key_count == 1
 
 
+def test_each_page_of_iter_objects_is_checked_when_reached(store: Store, users) -> None:
+    """``iter_objects`` is a generator: after its own (logged) check, each page
+    is a request of its own, checked when the caller walks into it
+    (listing.py), not a nested call the first check covers."""
+    pat = users("pat")
+    store.create_bucket(OWNER, "paged")
+    quiet = OWNER.with_options(durable=False)
+    for i in range(1001):  # two pages
+        store.put_object(quiet, "paged", f"k{i:04d}", b"")
+    store.put_user_policy(
+        OWNER, "pat", "list", policy(allow("s3:ListBucket", "arn:aws:s3:::paged"))
+    )
+    entries = store.iter_objects(pat, "paged")
+    assert sum(1 for _ in zip(range(1000), entries, strict=False)) == 1000  # the first page
+    store.delete_user_policy(OWNER, "pat", "list")
+    with pytest.raises(AccessDenied):
+        next(entries)
+
+
 def test_bucket_policy_deny_binds_the_store_owner_but_not_management(store: Store) -> None:
     store.create_bucket(OWNER, "locked")
     store.put_object(OWNER, "locked", "k", b"v")

@@ -18,6 +18,8 @@ from __future__ import annotations
 from objfs.store.facade.admin import AdminFacade
 from objfs.store.facade.buckets import BucketsFacade
 from objfs.store.facade.change_feed import ChangeFeedFacade
+from objfs.store.facade.listing import ListingFacade
+from objfs.store.facade.maintenance import MaintenanceFacade
 from objfs.store.facade.mount_ops import MountOpsFacade
 from objfs.store.facade.object_lock import ObjectLockFacade
 
@@ -26,6 +28,8 @@ FACADES: tuple[type, ...] = (
     AdminFacade,
     BucketsFacade,
     ChangeFeedFacade,
+    ListingFacade,
+    MaintenanceFacade,
     MountOpsFacade,
     ObjectLockFacade,
 )
@@ -35,6 +39,8 @@ __all__ = [
     "AdminFacade",
     "BucketsFacade",
     "ChangeFeedFacade",
+    "ListingFacade",
+    "MaintenanceFacade",
     "MountOpsFacade",
     "ObjectLockFacade",
 ]
