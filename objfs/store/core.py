@@ -18,7 +18,7 @@ importing ``Store`` or calling another's private methods:
 Still mixins of this class (sibling modules, each subclassing
 storecore.py's ``StoreCore``, which declares what they share), to move
 next: objects, the mount's operations and random-access writer, listing,
-multipart, maintenance, access logs, tagging, lifecycle, Object Lock.
+multipart, maintenance, tagging, lifecycle.
 
 Invariants after every call:
 - chunks a committed version names are durable before the commit when the
@@ -62,7 +62,7 @@ from objfs.meta import auth_queries as aq
 from objfs.meta import queries as q
 from objfs.meta.db import Cursor, Database
 from objfs.store.access import Need, owner_only, requires
-from objfs.store.accesslog import AccessLog, AccessLogMixin
+from objfs.store.accesslog import AccessLog, BucketLoggingRequests
 from objfs.store.authorizer import AccessControl, decode_config, encode_config
 from objfs.store.clock import Clock
 from objfs.store.commit import VersionCommitter
@@ -71,7 +71,7 @@ from objfs.store.cors import CORS
 from objfs.store.domains import Domains
 from objfs.store.expiry import LifecycleMixin
 from objfs.store.extents import ExtentsCache
-from objfs.store.facade import AdminFacade, ObjectLockFacade
+from objfs.store.facade import AdminFacade, BucketLoggingFacade, ObjectLockFacade
 from objfs.store.kms import KMS
 from objfs.store.leases import Leases
 from objfs.store.listing import ListingMixin
@@ -108,7 +108,7 @@ class Store(
     ListingMixin,
     MultipartMixin,
     MaintenanceMixin,
-    AccessLogMixin,
+    BucketLoggingFacade,
     TaggingMixin,
     LifecycleMixin,
     ObjectLockFacade,
@@ -191,6 +191,14 @@ class Store(
             versions=self.versions,
             committer=self.committer,
             seam=self.seam,
+        )
+        # Bucket logging's requests (accesslog.py); delivery is the access log's.
+        self.bucket_logging = BucketLoggingRequests(
+            db=db,
+            configs=self.configs,
+            access=self.access,
+            seam=self.seam,
+            access_log=self.access_log,
         )
 
     @property
