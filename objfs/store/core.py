@@ -18,7 +18,7 @@ importing ``Store`` or calling another's private methods:
 Still mixins of this class (sibling modules, each subclassing
 storecore.py's ``StoreCore``, which declares what they share), to move
 next: objects, the mount's operations and random-access writer, listing,
-multipart, maintenance, tagging, lifecycle.
+multipart, maintenance, lifecycle.
 
 Invariants after every call:
 - chunks a committed version names are durable before the commit when the
@@ -71,7 +71,12 @@ from objfs.store.cors import CORS
 from objfs.store.domains import Domains
 from objfs.store.expiry import LifecycleMixin
 from objfs.store.extents import ExtentsCache
-from objfs.store.facade import AdminFacade, BucketLoggingFacade, ObjectLockFacade
+from objfs.store.facade import (
+    AdminFacade,
+    BucketLoggingFacade,
+    ObjectLockFacade,
+    TaggingFacade,
+)
 from objfs.store.kms import KMS
 from objfs.store.leases import Leases
 from objfs.store.listing import ListingMixin
@@ -86,7 +91,7 @@ from objfs.store.ownership import Ownership
 from objfs.store.policies import Policies
 from objfs.store.seam import Seam
 from objfs.store.space import Space
-from objfs.store.tagging import TaggingMixin
+from objfs.store.tagging import Tagging
 from objfs.store.types import (
     BucketInfo,
     Change,
@@ -109,7 +114,7 @@ class Store(
     MultipartMixin,
     MaintenanceMixin,
     BucketLoggingFacade,
-    TaggingMixin,
+    TaggingFacade,
     LifecycleMixin,
     ObjectLockFacade,
     AdminFacade,
@@ -199,6 +204,14 @@ class Store(
             access=self.access,
             seam=self.seam,
             access_log=self.access_log,
+        )
+        # The tagging requests (tagging.py): a version's tags, a bucket's.
+        self.tagging = Tagging(
+            db=db,
+            versions=self.versions,
+            committer=self.committer,
+            configs=self.configs,
+            seam=self.seam,
         )
 
     @property

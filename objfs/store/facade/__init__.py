@@ -18,8 +18,9 @@ from __future__ import annotations
 from objfs.store.facade.admin import AdminFacade
 from objfs.store.facade.bucket_logging import BucketLoggingFacade
 from objfs.store.facade.object_lock import ObjectLockFacade
+from objfs.store.facade.tagging import TaggingFacade
 
 # Every delegate class the ``Store`` derives from (one per collaborator group).
-FACADES: tuple[type, ...] = (AdminFacade, ObjectLockFacade, BucketLoggingFacade)
+FACADES: tuple[type, ...] = (AdminFacade, ObjectLockFacade, BucketLoggingFacade, TaggingFacade)
 
-__all__ = ["FACADES", "AdminFacade", "BucketLoggingFacade", "ObjectLockFacade"]
+__all__ = ["FACADES", "AdminFacade", "BucketLoggingFacade", "ObjectLockFacade", "TaggingFacade"]
