@@ -283,6 +283,18 @@ class AccessLog:
                 else:
                     self._note_deadline(oldest)
 
+    def add_pending(
+        self, cur: Any, target: Mapping[str, Any], bucket: str, started_ns: int, line: str
+    ) -> None:
+        """Keep one record ``line`` about ``bucket`` made outside a request (a
+        lifecycle change's, expiry.py) in the caller's write transaction ``cur``:
+        pending for ``target`` (the bucket's ``logging`` configuration) and
+        delivered as any other; ``started_ns`` dates it."""
+        self._ensure_schema(cur)
+        prefix = str(target.get("target_prefix") or "") + _partition(target, started_ns)
+        lq.insert_pending(cur, [(str(target["target_bucket"]), prefix, bucket, started_ns, line)])
+        self._note_deadline(started_ns)
+
     def _requester(self, who: Identity) -> str | None:
         if who.kind is PrincipalKind.ANONYMOUS:
             return None

@@ -18,7 +18,7 @@ importing ``Store`` or calling another's private methods:
 Still mixins of this class (sibling modules, each subclassing
 storecore.py's ``StoreCore``, which declares what they share), to move
 next: objects, the mount's operations and random-access writer, listing,
-multipart, maintenance, lifecycle.
+multipart, maintenance.
 
 Invariants after every call:
 - chunks a committed version names are durable before the commit when the
@@ -69,11 +69,12 @@ from objfs.store.commit import VersionCommitter
 from objfs.store.configs import BucketConfigs, bucket_info
 from objfs.store.cors import CORS
 from objfs.store.domains import Domains
-from objfs.store.expiry import LifecycleMixin
+from objfs.store.expiry import Lifecycle
 from objfs.store.extents import ExtentsCache
 from objfs.store.facade import (
     AdminFacade,
     BucketLoggingFacade,
+    LifecycleFacade,
     ObjectLockFacade,
     TaggingFacade,
 )
@@ -115,7 +116,7 @@ class Store(
     MaintenanceMixin,
     BucketLoggingFacade,
     TaggingFacade,
-    LifecycleMixin,
+    LifecycleFacade,
     ObjectLockFacade,
     AdminFacade,
 ):
@@ -211,6 +212,16 @@ class Store(
             versions=self.versions,
             committer=self.committer,
             configs=self.configs,
+            seam=self.seam,
+        )
+        # Lifecycle (expiry.py): its configuration, x-amz-expiration, apply_lifecycle.
+        self.lifecycle = Lifecycle(
+            db=db,
+            configs=self.configs,
+            versions=self.versions,
+            access=self.access,
+            access_log=self.access_log,
+            space=self.space,
             seam=self.seam,
         )
 

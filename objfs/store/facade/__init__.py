@@ -17,10 +17,24 @@ from __future__ import annotations
 
 from objfs.store.facade.admin import AdminFacade
 from objfs.store.facade.bucket_logging import BucketLoggingFacade
+from objfs.store.facade.lifecycle import LifecycleFacade
 from objfs.store.facade.object_lock import ObjectLockFacade
 from objfs.store.facade.tagging import TaggingFacade
 
 # Every delegate class the ``Store`` derives from (one per collaborator group).
-FACADES: tuple[type, ...] = (AdminFacade, ObjectLockFacade, BucketLoggingFacade, TaggingFacade)
+FACADES: tuple[type, ...] = (
+    AdminFacade,
+    ObjectLockFacade,
+    BucketLoggingFacade,
+    TaggingFacade,
+    LifecycleFacade,
+)
 
-__all__ = ["FACADES", "AdminFacade", "BucketLoggingFacade", "ObjectLockFacade", "TaggingFacade"]
+__all__ = [
+    "FACADES",
+    "AdminFacade",
+    "BucketLoggingFacade",
+    "LifecycleFacade",
+    "ObjectLockFacade",
+    "TaggingFacade",
+]
