@@ -14,6 +14,10 @@ importing ``Store`` or calling another's private methods:
 - the administration: ``users``, ``mfa``, ``kms``, ``policies``,
   ``ownership``, ``cors``; their public API stays on ``Store`` as thin
   same-named delegates (facade.py's ``AdminFacade``).
+- the data collaborators, their API also delegated (the ``facade/``
+  package): ``object_lock`` (objectlock.py), ``bucket_logging``
+  (accesslog.py; ``access_log``, the seam's recorder, is no facade's),
+  ``tagging`` (tagging.py), ``lifecycle`` (expiry.py).
 
 Still mixins of this class (sibling modules, each subclassing
 storecore.py's ``StoreCore``, which declares what they share), to move
