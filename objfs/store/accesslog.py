@@ -1,9 +1,10 @@
 """Server access logs: a bucket's logging configuration, capture and delivery.
 
-Owns the public API (``put_bucket_logging``, ``get_bucket_logging``,
-``delete_bucket_logging``, ``flush_access_logs``) and ``AccessLog``, the
-store's collaborator that records requests and delivers them (reading
-logs back is ``objfs/store/logquery.py``'s).
+Two collaborators of the ``Store``: ``BucketLoggingRequests``, the requests
+(``put_bucket_logging``, ``get_bucket_logging``, ``delete_bucket_logging``,
+``flush_access_logs``; the ``Store`` delegates them, ``store.bucket_logging``),
+and ``AccessLog`` (``store.access_log``), which records requests and
+delivers them (reading logs back is ``objfs/store/logquery.py``'s).
 
 How a record travels:
 
@@ -69,7 +70,6 @@ from objfs.store.logformat import (
     success_status,
 )
 from objfs.store.names import encode_key
-from objfs.store.storecore import StoreCore
 from objfs.store.types import RequestContext
 
 if TYPE_CHECKING:
@@ -78,7 +78,9 @@ if TYPE_CHECKING:
     from objfs.meta.db import Database
     from objfs.store.authorizer import AccessControl
     from objfs.store.commit import VersionCommitter
+    from objfs.store.configs import BucketConfigs
     from objfs.store.leases import Leases
+    from objfs.store.seam import Seam
     from objfs.store.types import BucketInfo
 
 log = logging.getLogger(__name__)
@@ -281,6 +283,18 @@ class AccessLog:
                 else:
                     self._note_deadline(oldest)
 
+    def add_pending(
+        self, cur: Any, target: Mapping[str, Any], bucket: str, started_ns: int, line: str
+    ) -> None:
+        """Keep one record ``line`` about ``bucket`` made outside a request (a
+        lifecycle change's, expiry.py) in the caller's write transaction ``cur``:
+        pending for ``target`` (the bucket's ``logging`` configuration) and
+        delivered as any other; ``started_ns`` dates it."""
+        self._ensure_schema(cur)
+        prefix = str(target.get("target_prefix") or "") + _partition(target, started_ns)
+        lq.insert_pending(cur, [(str(target["target_bucket"]), prefix, bucket, started_ns, line)])
+        self._note_deadline(started_ns)
+
     def _requester(self, who: Identity) -> str | None:
         if who.kind is PrincipalKind.ANONYMOUS:
             return None
@@ -440,10 +454,32 @@ class _Raced(Exception):
     """Another process delivered (some of) these records first: roll back."""
 
 
-class AccessLogMixin(StoreCore):
-    """The public API of server access logging (a mixin of ``Store``)."""
+class BucketLoggingRequests:
+    """The requests of server access logging: a bucket's logging configuration
+    (put/get/delete) and delivery on demand (``flush_access_logs``); the
+    ``Store`` delegates them (``objfs/store/facade/bucket_logging.py``).
 
-    access_log: AccessLog  # the Store's (``Store.__init__``)
+    Built with the database, the bucket configurations (a bucket's record and
+    its ``logging`` entry), the authorization data (canonical ids; completing
+    the requester's identity), the seam (the decorators, and whether a target
+    accepts log delivery) and the store's ``AccessLog`` (delivery). Holds no
+    state of its own: the configuration lives in the bucket's config map, the
+    pending records in the ``AccessLog``'s tables."""
+
+    def __init__(
+        self,
+        *,
+        db: Database,
+        configs: BucketConfigs,
+        access: AccessControl,
+        seam: Seam,
+        access_log: AccessLog,
+    ) -> None:
+        self.db = db
+        self.configs = configs
+        self.access = access
+        self.seam = seam
+        self.access_log = access_log
 
     @requires(Need("s3:PutBucketLogging", key=None))
     def put_bucket_logging(
@@ -469,7 +505,7 @@ class AccessLogMixin(StoreCore):
         if len(target_prefix.encode("utf-8")) > 900:
             raise InvalidArgument("the target prefix is at most 900 bytes")
         with self.db.read() as cur:
-            source = self._bucket(cur, bucket)
+            source = self.configs.info(cur, bucket)
             row = aq.bucket_access(cur, target_bucket)
         if row is None:
             raise InvalidTargetBucketForLogging(

@@ -13,19 +13,15 @@ importing ``Store`` or calling another's private methods:
 - ``mfa_codes`` (mfa.py): MFA code checks (also ``store.clock``);
 - the administration: ``users``, ``mfa``, ``kms``, ``policies``,
   ``ownership``, ``cors``; their public API stays on ``Store`` as thin
-  same-named delegates (facade.py's ``AdminFacade``);
-- ``mount_ops`` (mountops.py): the mount's renames, times, directory facts
-  and random-access writers (facade/mount_ops.py's delegates).
+  same-named delegates (facade.py's ``AdminFacade``).
+- the data collaborators, their API also delegated (the ``facade/``
+  package): ``object_lock`` (objectlock.py), ``bucket_logging``
+  (accesslog.py; ``access_log``, the seam's recorder, is no facade's),
+  ``tagging`` (tagging.py), ``lifecycle`` (expiry.py).
 
 Still mixins of this class (sibling modules, each subclassing
 storecore.py's ``StoreCore``, which declares what they share), to move
-next: objects, listing, multipart, maintenance, access logs, tagging,
-lifecycle, Object Lock.
-- the listings: ``listing`` (listing.py; delegates: facade/listing.py);
-- fsck and gc: ``maintenance`` (maintenance.py; delegates:
-  facade/maintenance.py).
-next: objects, the mount's operations and random-access writer,
-multipart, access logs, tagging, lifecycle, Object Lock.
+next: objects, multipart.
 
 Invariants after every call:
 - chunks a committed version names are durable before the commit when the
@@ -59,7 +55,7 @@ from objfs.errors import (
 )
 from objfs.meta import queries as q
 from objfs.meta.db import Database
-from objfs.store.accesslog import AccessLog, AccessLogMixin
+from objfs.store.accesslog import AccessLog, BucketLoggingRequests
 from objfs.store.authorizer import AccessControl
 from objfs.store.buckets import Buckets
 from objfs.store.changes import ChangeFeed
@@ -68,16 +64,19 @@ from objfs.store.commit import VersionCommitter
 from objfs.store.configs import BucketConfigs
 from objfs.store.cors import CORS
 from objfs.store.domains import Domains
-from objfs.store.expiry import LifecycleMixin
+from objfs.store.expiry import Lifecycle
 from objfs.store.extents import ExtentsCache
 from objfs.store.facade import (
     AdminFacade,
+    BucketLoggingFacade,
     BucketsFacade,
     ChangeFeedFacade,
+    LifecycleFacade,
     ListingFacade,
     MaintenanceFacade,
     MountOpsFacade,
     ObjectLockFacade,
+    TaggingFacade,
 )
 from objfs.store.kms import KMS
 from objfs.store.leases import Leases
@@ -92,7 +91,7 @@ from objfs.store.ownership import Ownership
 from objfs.store.policies import Policies
 from objfs.store.seam import Seam
 from objfs.store.space import Space
-from objfs.store.tagging import TaggingMixin
+from objfs.store.tagging import Tagging
 from objfs.store.types import (
     BucketInfo,
 )
@@ -109,9 +108,9 @@ class Store(
     ListingFacade,
     MultipartMixin,
     MaintenanceFacade,
-    AccessLogMixin,
-    TaggingMixin,
-    LifecycleMixin,
+    BucketLoggingFacade,
+    TaggingFacade,
+    LifecycleFacade,
     ObjectLockFacade,
     BucketsFacade,
     ChangeFeedFacade,
@@ -230,6 +229,32 @@ class Store(
             chunks=self.chunks,
             leases=self.leases,
             domains=self.domains,
+            space=self.space,
+            seam=self.seam,
+        )
+        # Bucket logging's requests (accesslog.py); delivery is the access log's.
+        self.bucket_logging = BucketLoggingRequests(
+            db=db,
+            configs=self.configs,
+            access=self.access,
+            seam=self.seam,
+            access_log=self.access_log,
+        )
+        # The tagging requests (tagging.py): a version's tags, a bucket's.
+        self.tagging = Tagging(
+            db=db,
+            versions=self.versions,
+            committer=self.committer,
+            configs=self.configs,
+            seam=self.seam,
+        )
+        # Lifecycle (expiry.py): its configuration, x-amz-expiration, apply_lifecycle.
+        self.lifecycle = Lifecycle(
+            db=db,
+            configs=self.configs,
+            versions=self.versions,
+            access=self.access,
+            access_log=self.access_log,
             space=self.space,
             seam=self.seam,
         )

@@ -1,6 +1,7 @@
 """Lifecycle: a bucket's lifecycle configuration and the store applying it.
 
-The public API: ``put_bucket_lifecycle``/``get_bucket_lifecycle``/
+``Lifecycle`` is the ``Store``'s collaborator (``store.lifecycle``; see
+core.py for the invariants every call keeps) for the public API: ``put_bucket_lifecycle``/``get_bucket_lifecycle``/
 ``delete_bucket_lifecycle`` (S3's Put/Get/DeleteBucketLifecycleConfiguration;
 the rules, their validation and their arithmetic are ``expiry_rules.py``'s),
 ``lifecycle_expiration`` (what ``x-amz-expiration`` announces for a version)
@@ -23,7 +24,7 @@ Invariants: each key (each upload) is decided and changed in its own small
 write transaction, which re-reads it first, so a run killed at any point
 leaves every key either before or after its change and a second run finishes
 the work without doing anything twice. Every removal goes through the store's
-own deletion (``_delete``/``_drop_upload``), never around it. A version whose
+own deletion (``Versions.delete``, multipart.py's ``drop_upload``), never around it. A version whose
 Object Lock holds (``ObjectLockState.holds``) is never removed, nor a
 version of a bucket with MFA delete on (S3 allows no lifecycle there: the
 configuration is refused). Each change writes its access-log record (S3's
@@ -39,12 +40,11 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from objfs.errors import InvalidBucketState, NoSuchLifecycleConfiguration, ObjfsError
-from objfs.meta import log_queries as lq
 from objfs.meta import queries as q
-from objfs.meta.db import Cursor
+from objfs.meta.db import Cursor, Database
 from objfs.store import records as rec
 from objfs.store.access import Need, owner_only, requires
 from objfs.store.expiry_rules import (
@@ -58,12 +58,16 @@ from objfs.store.logformat import LogRecord, format_line, new_request_id
 from objfs.store.multipart import drop_upload
 from objfs.store.records import Col
 from objfs.store.space import frees_space
-from objfs.store.storecore import StoreCore
 from objfs.store.types import ObjectVersion, RequestContext, Versioning
 
 if TYPE_CHECKING:
     from objfs.store.accesslog import AccessLog
+    from objfs.store.authorizer import AccessControl
+    from objfs.store.configs import BucketConfigs
+    from objfs.store.seam import Seam
+    from objfs.store.space import Space
     from objfs.store.types import BucketInfo
+    from objfs.store.versions import Versions
 
 log = logging.getLogger(__name__)
 
@@ -175,8 +179,39 @@ def _marker_expires(rules: Iterable[LifecycleRule], key: str) -> bool:
     return False
 
 
-class LifecycleMixin(StoreCore):
-    access_log: AccessLog  # its run's records (accesslog.py)
+class Lifecycle:
+    """The lifecycle requests: a bucket's configuration, ``x-amz-expiration``
+    and ``apply_lifecycle``; the ``Store`` delegates them
+    (``objfs/store/facade/lifecycle.py``). See the module docstring.
+
+    Built with the database, the bucket configurations (a bucket's record; its
+    ``lifecycle`` and ``logging`` entries), the ``Versions`` (every removal of
+    a version: ``versions.delete``, which keeps the Object Lock and MFA-delete
+    rules), the authorization data (the canonical id of a bucket's owner in a
+    record; an aborted upload's parts), the store's ``AccessLog`` (a change's
+    record, delivery at the end of a run), the free-space guard (on a full
+    disk ``apply_lifecycle`` releases the reserve and runs once more:
+    ``frees_space``) and the seam (the decorators).
+    Holds no state of its own."""
+
+    def __init__(
+        self,
+        *,
+        db: Database,
+        configs: BucketConfigs,
+        versions: Versions,
+        access: AccessControl,
+        access_log: AccessLog,
+        space: Space,
+        seam: Seam,
+    ) -> None:
+        self.db = db
+        self.configs = configs
+        self.versions = versions
+        self.access = access
+        self.access_log = access_log
+        self.space = space
+        self.seam = seam
 
     # -- configuration ---------------------------------------------------------------
 
@@ -188,7 +223,7 @@ class LifecycleMixin(StoreCore):
         them as GetBucketLifecycleConfiguration will (generated IDs filled in)."""
         parsed = parse_rules(rules)
         with self.db.write(durable=True) as cur:
-            info = self._bucket(cur, bucket)
+            info = self.configs.info(cur, bucket)
             if info.mfa_delete:
                 raise InvalidBucketState(
                     f"bucket {bucket!r} has MFA delete enabled: S3 allows no lifecycle "
@@ -268,7 +303,7 @@ class LifecycleMixin(StoreCore):
         after: bytes | None = None
         while True:
             with self.db.read() as cur:
-                info = self._bucket(cur, bucket)
+                info = self.configs.info(cur, bucket)
                 rows = q.list_versions(cur, bucket, after, None, None, PAGE)
             if not rows:
                 return
@@ -301,7 +336,7 @@ class LifecycleMixin(StoreCore):
                 report.kept_locked += locked
                 return
         with self.db.write(durable=True) as cur:
-            info = self._bucket(cur, info.name)  # as this transaction sees it
+            info = self.configs.info(cur, info.name)  # as this transaction sees it
             versions = _versions(q.key_versions(cur, info.name, raw))
             steps, locked = plan_key(info, rules, key, versions, now)
             report.kept_locked += locked
@@ -346,7 +381,7 @@ class LifecycleMixin(StoreCore):
             if not _upload_due(aborting, key, created, now):
                 continue
             with self.db.write(durable=True) as cur:
-                info = self._bucket(cur, bucket)
+                info = self.configs.info(cur, bucket)
                 again = q.get_upload(cur, upload_id)
                 if again is None:
                     continue  # completed or aborted meanwhile
@@ -392,12 +427,7 @@ class LifecycleMixin(StoreCore):
                 tls_version=None,
             )
         )
-        from objfs.store.accesslog import _partition
-
-        self.access_log._ensure_schema(cur)
-        prefix = str(target.get("target_prefix") or "") + _partition(target, started)
-        lq.insert_pending(cur, [(str(target["target_bucket"]), prefix, info.name, started, line)])
-        self.access_log._note_deadline(started)
+        self.access_log.add_pending(cur, target, info.name, started, line)
 
 
 def _versions(rows: Sequence[Any]) -> list[ObjectVersion]:
@@ -416,6 +446,14 @@ def _upload_due(rules: Iterable[LifecycleRule], key: str, created_ns: int, now: 
     return False
 
 
+class AppliesLifecycle(Protocol):
+    """What ``LifecycleTimer`` runs: the ``Store``'s ``apply_lifecycle``."""
+
+    def apply_lifecycle(
+        self, ctx: RequestContext, bucket: str | None = None, *, now_ns: int | None = None
+    ) -> LifecycleReport: ...
+
+
 class LifecycleTimer:
     """``apply_lifecycle`` every ``interval`` seconds on a thread of its own, as the
     owner (``objfs serve --lifecycle-interval``, the mount's ``lifecycle_interval=``).
@@ -426,7 +464,7 @@ class LifecycleTimer:
 
     def __init__(
         self,
-        store: LifecycleMixin,  # the Store
+        store: AppliesLifecycle,  # the Store
         interval: float,
         bucket: str | None = None,
         ctx: RequestContext | None = None,
@@ -464,4 +502,4 @@ class LifecycleTimer:
             self._thread = None
 
 
-__all__ = ["LifecycleMixin", "LifecycleReport", "LifecycleTimer", "plan_key"]
+__all__ = ["Lifecycle", "LifecycleReport", "LifecycleTimer", "plan_key"]

@@ -1,5 +1,10 @@
 """Tags: a version's tag set and a bucket's, with S3's rules.
 
+``Tagging`` is the ``Store``'s collaborator for the tagging requests
+(``store.tagging``; see core.py for the invariants every call keeps);
+``check_tags``, ``tag_pairs`` and ``request_tags`` are the rules other
+groups apply to the tags a write asks for.
+
 An object version carries up to 10 tags (``versions.tags``), a bucket up to
 50 (its ``config`` map under ``tags``). A tag key is 1 to 128 Unicode
 characters, a value 0 to 256, both of letters, digits, spaces and
@@ -22,11 +27,14 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 
 from objfs.errors import BadRequest, InvalidTag, NoSuchTagSet
+from objfs.meta.db import Database
 from objfs.store import records as rec
 from objfs.store.access import Need, requires, tag_condition_keys
+from objfs.store.commit import VersionCommitter
+from objfs.store.configs import BucketConfigs
 from objfs.store.seam import Seam
-from objfs.store.storecore import StoreCore
 from objfs.store.types import ObjectVersion, RequestContext
+from objfs.store.versions import Versions
 
 MAX_OBJECT_TAGS = 10
 MAX_BUCKET_TAGS = 50
@@ -112,7 +120,31 @@ def request_tags(
     return checked
 
 
-class TaggingMixin(StoreCore):
+class Tagging:
+    """The tagging requests (a version's tags, a bucket's); the ``Store``
+    delegates them (``objfs/store/facade/tagging.py``).
+
+    Built with the database, the ``Versions`` (the version a request names),
+    the committer (a version's tags are amended in place, its row rewritten
+    and the change appended to the change sequence), the bucket
+    configurations (a bucket's tags live in its config map) and the seam (the
+    decorators). Holds no state of its own."""
+
+    def __init__(
+        self,
+        *,
+        db: Database,
+        versions: Versions,
+        committer: VersionCommitter,
+        configs: BucketConfigs,
+        seam: Seam,
+    ) -> None:
+        self.db = db
+        self.versions = versions
+        self.committer = committer
+        self.configs = configs
+        self.seam = seam
+
     # -- object tags ---------------------------------------------------------------
 
     @requires(_tag_action("Get"))

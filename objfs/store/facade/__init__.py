@@ -16,31 +16,40 @@ once, by its collaborator's decorator (the delegate is not a request).
 from __future__ import annotations
 
 from objfs.store.facade.admin import AdminFacade
+from objfs.store.facade.bucket_logging import BucketLoggingFacade
 from objfs.store.facade.buckets import BucketsFacade
 from objfs.store.facade.change_feed import ChangeFeedFacade
+from objfs.store.facade.lifecycle import LifecycleFacade
 from objfs.store.facade.listing import ListingFacade
 from objfs.store.facade.maintenance import MaintenanceFacade
 from objfs.store.facade.mount_ops import MountOpsFacade
 from objfs.store.facade.object_lock import ObjectLockFacade
+from objfs.store.facade.tagging import TaggingFacade
 
 # Every delegate class the ``Store`` derives from (one per collaborator group).
 FACADES: tuple[type, ...] = (
     AdminFacade,
+    BucketLoggingFacade,
     BucketsFacade,
     ChangeFeedFacade,
+    LifecycleFacade,
     ListingFacade,
     MaintenanceFacade,
     MountOpsFacade,
     ObjectLockFacade,
+    TaggingFacade,
 )
 
 __all__ = [
     "FACADES",
     "AdminFacade",
+    "BucketLoggingFacade",
     "BucketsFacade",
     "ChangeFeedFacade",
+    "LifecycleFacade",
     "ListingFacade",
     "MaintenanceFacade",
     "MountOpsFacade",
     "ObjectLockFacade",
+    "TaggingFacade",
 ]
