@@ -1,27 +1,29 @@
-"""The Store: buckets and objects with S3 semantics.
+"""The Store: buckets and objects with S3 semantics, a thin facade over collaborators.
 
 Owns the rules of S3-SEMANTICS.md (buckets, versions, delete markers,
-conditions, copy, rename).
+conditions, copy, rename) through the collaborators it builds in
+``__init__``, each with explicit keyword dependencies, none importing
+``Store`` or touching another's private attributes
+(``tests/store/test_access_seam.py``):
 
-Shape (issue 22, under way): ``Store`` is becoming a thin facade over
-collaborators built in ``__init__`` with explicit dependencies, none
-importing ``Store`` or calling another's private methods:
+- shared: ``seam`` (seam.py: the decision and the access-log record of
+  every request; the decorators of access.py reach only ``self.seam``),
+  ``configs`` (configs.py: a bucket's record and configuration map),
+  ``committer`` (commit.py: the one commit path of a ``NewVersion``),
+  ``versions`` (versions.py: the version a request names; S3's DELETE),
+  ``domains`` (domains.py: encryption domains), ``lock_rules``
+  (objectlock.py: the Object Lock checks), ``extents`` (decoded
+  manifests), ``leases``, ``space``, ``access_log``, ``mfa_codes``,
+  ``time`` (the ``Clock``; tests set ``store.clock``);
+- the requests, their public API kept on ``Store`` as same-named delegates
+  (the ``facade/`` package, one class per collaborator): ``buckets``,
+  ``change_feed`` (and ``sync``), ``objects``, ``listing``, ``multipart``,
+  ``mount_ops``, ``maintenance``, ``tagging``, ``lifecycle``,
+  ``object_lock``, ``bucket_logging``, and the administration: ``users``,
+  ``mfa``, ``kms``, ``policies``, ``ownership``, ``cors``.
 
-- ``seam`` (seam.py): the decision and the access-log record of every
-  request; the decorators of access.py reach only ``self.seam``;
-- ``configs`` (configs.py): a bucket's record and configuration map;
-- ``mfa_codes`` (mfa.py): MFA code checks (also ``store.clock``);
-- the administration: ``users``, ``mfa``, ``kms``, ``policies``,
-  ``ownership``, ``cors``; their public API stays on ``Store`` as thin
-  same-named delegates (facade.py's ``AdminFacade``).
-- the data collaborators, their API also delegated (the ``facade/``
-  package): ``object_lock`` (objectlock.py), ``bucket_logging``
-  (accesslog.py; ``access_log``, the seam's recorder, is no facade's),
-  ``tagging`` (tagging.py), ``lifecycle`` (expiry.py).
-
-Still mixins of this class (sibling modules, each subclassing
-storecore.py's ``StoreCore``, which declares what they share), to move
-next: objects, multipart.
+A request method never calls another: work two requests share is a named
+internal method of their collaborator (access.py, nested requests).
 
 Invariants after every call:
 - chunks a committed version names are durable before the commit when the
