@@ -13,12 +13,14 @@ importing ``Store`` or calling another's private methods:
 - ``mfa_codes`` (mfa.py): MFA code checks (also ``store.clock``);
 - the administration: ``users``, ``mfa``, ``kms``, ``policies``,
   ``ownership``, ``cors``; their public API stays on ``Store`` as thin
-  same-named delegates (facade.py's ``AdminFacade``).
+  same-named delegates (facade.py's ``AdminFacade``);
+- ``multipart`` (multipart.py): the multipart upload requests, delegated
+  by facade/multipart.py's ``MultipartFacade``.
 
 Still mixins of this class (sibling modules, each subclassing
 storecore.py's ``StoreCore``, which declares what they share), to move
 next: objects, the mount's operations and random-access writer, listing,
-multipart, maintenance, access logs, tagging, lifecycle, Object Lock.
+maintenance, access logs, tagging, lifecycle, Object Lock.
 
 Invariants after every call:
 - chunks a committed version names are durable before the commit when the
@@ -71,14 +73,14 @@ from objfs.store.cors import CORS
 from objfs.store.domains import Domains
 from objfs.store.expiry import LifecycleMixin
 from objfs.store.extents import ExtentsCache
-from objfs.store.facade import AdminFacade, ObjectLockFacade
+from objfs.store.facade import AdminFacade, MultipartFacade, ObjectLockFacade
 from objfs.store.kms import KMS
 from objfs.store.leases import Leases
 from objfs.store.listing import ListingMixin
 from objfs.store.maintenance import MaintenanceMixin
 from objfs.store.mfa import MFA, MFACodes
 from objfs.store.mountops import MountMixin
-from objfs.store.multipart import MultipartMixin, drop_upload
+from objfs.store.multipart import Multipart, drop_upload
 from objfs.store.names import check_bucket_name
 from objfs.store.objectlock import LockRules, ObjectLock, ObjectLockConfig
 from objfs.store.objects import ObjectsMixin
@@ -106,7 +108,7 @@ class Store(
     ObjectsMixin,
     MountMixin,
     ListingMixin,
-    MultipartMixin,
+    MultipartFacade,
     MaintenanceMixin,
     AccessLogMixin,
     TaggingMixin,
@@ -191,6 +193,22 @@ class Store(
             versions=self.versions,
             committer=self.committer,
             seam=self.seam,
+        )
+        # Multipart uploads (multipart.py): parts stored as chunks, completed by the committer.
+        self.multipart = Multipart(
+            db=db,
+            chunks=self.chunks,
+            chunk_size=self.chunk_size,
+            space=self.space,
+            leases=self.leases,
+            access=self.access,
+            seam=self.seam,
+            configs=self.configs,
+            lock_rules=self.lock_rules,
+            domains=self.domains,
+            committer=self.committer,
+            versions=self.versions,
+            extents=self.extents,
         )
 
     @property

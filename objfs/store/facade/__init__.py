@@ -16,9 +16,10 @@ once, by its collaborator's decorator (the delegate is not a request).
 from __future__ import annotations
 
 from objfs.store.facade.admin import AdminFacade
+from objfs.store.facade.multipart import MultipartFacade
 from objfs.store.facade.object_lock import ObjectLockFacade
 
 # Every delegate class the ``Store`` derives from (one per collaborator group).
-FACADES: tuple[type, ...] = (AdminFacade, ObjectLockFacade)
+FACADES: tuple[type, ...] = (AdminFacade, ObjectLockFacade, MultipartFacade)
 
-__all__ = ["FACADES", "AdminFacade", "ObjectLockFacade"]
+__all__ = ["FACADES", "AdminFacade", "MultipartFacade", "ObjectLockFacade"]
