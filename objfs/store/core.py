@@ -77,6 +77,7 @@ from objfs.store.facade import (
     ListingFacade,
     MaintenanceFacade,
     MountOpsFacade,
+    MultipartFacade,
     ObjectLockFacade,
     TaggingFacade,
 )
@@ -86,7 +87,7 @@ from objfs.store.listing import Listing
 from objfs.store.maintenance import Maintenance
 from objfs.store.mfa import MFA, MFACodes
 from objfs.store.mountops import MountOps
-from objfs.store.multipart import MultipartMixin
+from objfs.store.multipart import Multipart
 from objfs.store.objectlock import LockRules, ObjectLock
 from objfs.store.objects import ObjectsMixin
 from objfs.store.ownership import Ownership
@@ -108,7 +109,7 @@ DEFAULT_CHUNK_SIZE = 1 << 20
 class Store(
     ObjectsMixin,
     ListingFacade,
-    MultipartMixin,
+    MultipartFacade,
     MaintenanceFacade,
     BucketLoggingFacade,
     TaggingFacade,
@@ -259,6 +260,22 @@ class Store(
             access_log=self.access_log,
             space=self.space,
             seam=self.seam,
+        )
+        # Multipart uploads (multipart.py): parts stored as chunks, completed by the committer.
+        self.multipart = Multipart(
+            db=db,
+            chunks=self.chunks,
+            chunk_size=self.chunk_size,
+            space=self.space,
+            leases=self.leases,
+            access=self.access,
+            seam=self.seam,
+            configs=self.configs,
+            lock_rules=self.lock_rules,
+            domains=self.domains,
+            committer=self.committer,
+            versions=self.versions,
+            extents=self.extents,
         )
 
     @property

@@ -9,6 +9,12 @@ version and drops the others; aborting drops them all.
 A part copied from a version in the same encryption domain shares that
 version's chunks (its manifest is a slice of the source's, format 2): a
 5 GiB part costs a manifest and a reference per chunk, not 5 GiB.
+
+``Multipart`` is a collaborator of the ``Store`` (core.py, which keeps
+its API as the delegates of facade/multipart.py's ``MultipartFacade``),
+built with explicit dependencies; see its docstring. Other groups use
+the module's ``drop_upload`` (a bucket's deletion, lifecycle), not the
+class.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from typing import Any
 
 from objfs.auth import ownership
 from objfs.auth.acl import AclSpec
+from objfs.chunks.store import ChunkStore
 from objfs.errors import (
     AccessDenied,
     EntityTooSmall,
@@ -35,22 +42,27 @@ from objfs.errors import (
 )
 from objfs.meta import auth_queries as aq
 from objfs.meta import queries as q
+from objfs.meta.db import Database
 from objfs.store import checksums
 from objfs.store import records as rec
 from objfs.store.access import Need, requires
 from objfs.store.authorizer import AccessControl, decode_config
 from objfs.store.chunking import ChunkedBody, store_stream
-from objfs.store.commit import NewVersion
+from objfs.store.commit import NewVersion, VersionCommitter
 from objfs.store.conditions import check_copy_conditions
-from objfs.store.leases import leased
+from objfs.store.configs import BucketConfigs
+from objfs.store.domains import Domains
+from objfs.store.extents import ExtentsCache
+from objfs.store.leases import Leases, leased
 from objfs.store.limits import MAX_PART_SIZE, MAX_PARTS, MIN_PART_SIZE
 from objfs.store.names import encode_key, prefix_upper
+from objfs.store.objectlock import LockRules
 from objfs.store.objects import check_write_conditions, md5_of_parts
 from objfs.store.ranges import copy_source_range
 from objfs.store.reader import ObjectReader
 from objfs.store.records import Col
-from objfs.store.space import frees_space
-from objfs.store.storecore import StoreCore
+from objfs.store.seam import Seam
+from objfs.store.space import Space, frees_space
 from objfs.store.tagging import request_tags
 from objfs.store.types import (
     NO_LOCK,
@@ -67,9 +79,61 @@ from objfs.store.types import (
     UploadInfo,
     UploadListResult,
 )
+from objfs.store.versions import Versions
 
 
-class MultipartMixin(StoreCore):
+class Multipart:
+    """The multipart upload requests; see the module docstring.
+
+    Built with the database, the chunk store and its chunk size (a part's
+    body is stored as chunks), the free-space guard and this process's
+    writer lease (``leased``: a part's chunks are covered until its row
+    holds their references; ``frees_space``: an abort works on a full
+    disk), the authorization data (an upload's requested ACL and owner),
+    the seam (the decorators; the tags a request may set), the bucket
+    configurations, Object Lock's checks (a new upload's lock), the
+    encryption domains, the committer (durability of a part's chunks; the
+    completed upload's commit), the ``Versions`` (the source a part copy
+    names) and the manifest cache (the source's extents).
+
+    Invariants: every part row holds a reference per chunk its manifest
+    names, taken in the transaction that writes the row (a replaced part's
+    references dropped in it); only the outermost call is a request: a part
+    copy that re-encrypts stores its part through ``_upload_part``, as
+    ``upload_part`` does, not through ``upload_part``.
+    """
+
+    def __init__(
+        self,
+        *,
+        db: Database,
+        chunks: ChunkStore,
+        chunk_size: int,
+        space: Space,
+        leases: Leases,
+        access: AccessControl,
+        seam: Seam,
+        configs: BucketConfigs,
+        lock_rules: LockRules,
+        domains: Domains,
+        committer: VersionCommitter,
+        versions: Versions,
+        extents: ExtentsCache,
+    ) -> None:
+        self.db = db
+        self.chunks = chunks
+        self.chunk_size = chunk_size
+        self.space = space
+        self.leases = leases
+        self.access = access
+        self.seam = seam
+        self.configs = configs
+        self.lock_rules = lock_rules
+        self.domains = domains
+        self.committer = committer
+        self.versions = versions
+        self.extents = extents
+
     @requires(Need("s3:PutObject", version=None))
     def create_multipart_upload(
         self,
@@ -104,7 +168,7 @@ class MultipartMixin(StoreCore):
         domain, label, kms = self.domains.write_domain(info, sse, ctx, key)
         upload_id = rec.new_upload_id()
         with self.db.write(durable=ctx.durable) as cur:
-            self._bucket(cur, bucket)
+            self.configs.info(cur, bucket)
             q.insert_upload(
                 cur,
                 (
@@ -141,7 +205,6 @@ class MultipartMixin(StoreCore):
         return row
 
     @requires(Need("s3:PutObject", version=None))
-    @leased  # the part's chunks are covered until its row holds their references
     def upload_part(
         self,
         ctx: RequestContext,
@@ -156,6 +219,25 @@ class MultipartMixin(StoreCore):
     ) -> PartInfo:
         """``checksum``: the part's (as put_object's); kept when it is in the
         upload's checksum algorithm, for the object's checksum at completion."""
+        return self._upload_part(
+            ctx, bucket, key, upload_id, part_number, body, sse=sse, checksum=checksum
+        )
+
+    @leased  # the part's chunks are covered until its row holds their references
+    def _upload_part(
+        self,
+        ctx: RequestContext,
+        bucket: str,
+        key: str,
+        upload_id: str,
+        part_number: int,
+        body: Any,
+        *,
+        sse: SSERequest | None = None,
+        checksum: Checksum | Callable[[], Checksum | None] | None = None,
+    ) -> PartInfo:
+        """UploadPart's work, inside a request already checked (``upload_part``,
+        or ``upload_part_copy`` storing a re-encrypted part)."""
         _check_part_number(part_number)
         with self.db.read() as cur:
             upload = self._upload(cur, bucket, key, upload_id)
@@ -349,7 +431,7 @@ class MultipartMixin(StoreCore):
         summer = checksums.Hasher(wanted.algorithm) if wanted is not None else None
         if domain.domain_id != src_domain.domain_id:
             with ObjectReader(self.chunks, src_domain, info, extents, src_range) as reader:
-                return self.upload_part(
+                return self._upload_part(
                     ctx,
                     bucket,
                     key,
@@ -554,7 +636,7 @@ class MultipartMixin(StoreCore):
         raw = prefix.encode("utf-8")
         lower = max(raw, key_marker.encode("utf-8")) if key_marker else raw
         with self.db.read() as cur:
-            self._bucket(cur, bucket)
+            self.configs.info(cur, bucket)
             rows = q.list_uploads(cur, bucket, lower, prefix_upper(raw))
         uploads = [
             UploadInfo(

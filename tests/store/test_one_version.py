@@ -119,7 +119,7 @@ def test_part_copy_conditions_hold_for_the_version_copied(store, ctx, vbucket) -
     hook = _OverwriteOnFirstRead(
         store.chunks, lambda: store.put_object(ctx, vbucket, "src", B, sse=SSERequest(mode="none"))
     )
-    store.chunks = hook
+    store.multipart.chunks = hook  # the chunk store the part copy reads (multipart.py)
     try:
         part = store.upload_part_copy(
             ctx,
@@ -132,5 +132,5 @@ def test_part_copy_conditions_hold_for_the_version_copied(store, ctx, vbucket) -
             if_match=a.etag,
         )
     finally:
-        store.chunks = hook._inner
+        store.multipart.chunks = hook._inner
     assert hook.done and part.etag == a.etag and part.size == len(A)

@@ -23,6 +23,7 @@ from objfs.store.facade.lifecycle import LifecycleFacade
 from objfs.store.facade.listing import ListingFacade
 from objfs.store.facade.maintenance import MaintenanceFacade
 from objfs.store.facade.mount_ops import MountOpsFacade
+from objfs.store.facade.multipart import MultipartFacade
 from objfs.store.facade.object_lock import ObjectLockFacade
 from objfs.store.facade.tagging import TaggingFacade
 
@@ -36,6 +37,7 @@ FACADES: tuple[type, ...] = (
     ListingFacade,
     MaintenanceFacade,
     MountOpsFacade,
+    MultipartFacade,
     ObjectLockFacade,
     TaggingFacade,
 )
@@ -50,6 +52,7 @@ __all__ = [
     "ListingFacade",
     "MaintenanceFacade",
     "MountOpsFacade",
+    "MultipartFacade",
     "ObjectLockFacade",
     "TaggingFacade",
 ]
