@@ -195,6 +195,57 @@ class ObjectsMixin(StoreCore):
         ``s3:PutObjectTagging`` too, as S3). ``lock``: the Object Lock
         retention and legal hold asked for (store/objectlock.py; none: the
         bucket's default retention)."""
+        return self._put(
+            ctx,
+            bucket,
+            key,
+            body,
+            content_type=content_type,
+            user_meta=user_meta,
+            sys_meta=sys_meta,
+            if_match=if_match,
+            if_none_match=if_none_match,
+            sse=sse,
+            size_hint=size_hint,
+            headers=headers,
+            checksum=checksum,
+            acl=acl,
+            tags=tags,
+            lock=lock,
+        )
+
+    @requires("s3:PutObject")  # checked on ``put_args`` by name, as put_object (access.py)
+    @leased  # its chunks are covered until the commit references them
+    def post_object(
+        self, ctx: RequestContext, bucket: str, key: str, body: BinaryIO, **put_args: Any
+    ) -> PutResult:
+        """PutObject sent as an HTML form (POST Object, ``objfs/s3api/post.py``):
+        the same write with the same arguments and checks; only the access log
+        tells it apart (S3's ``REST.POST.OBJECT``)."""
+        return self._put(ctx, bucket, key, body, **put_args)
+
+    def _put(
+        self,
+        ctx: RequestContext,
+        bucket: str,
+        key: str,
+        body: BinaryIO | bytes | bytearray | memoryview,
+        *,
+        content_type: str | None = None,
+        user_meta: dict[str, str] | None = None,
+        sys_meta: SystemMeta | None = None,
+        if_match: str | None = None,
+        if_none_match: str | None = None,
+        sse: SSERequest | None = None,
+        size_hint: int | None = None,
+        headers: ObjectHeaders | None = None,
+        checksum: Checksum | Callable[[], Checksum | None] | None = None,
+        acl: AclSpec | None = None,
+        tags: Mapping[str, str] | None = None,
+        lock: ObjectLockState = NO_LOCK,
+    ) -> PutResult:
+        """PutObject's write (``put_object``, ``post_object``): the request's
+        check and the writer lease are the caller's."""
         raw = encode_key(key)
         check_user_meta(user_meta)  # before the body is read: refuse a big PUT up front
         tags = request_tags(self.seam, ctx, bucket, key, tags)
@@ -240,15 +291,6 @@ class ObjectsMixin(StoreCore):
                     lock=lock,
                 ),
             )
-
-    @requires("s3:PutObject")
-    def post_object(
-        self, ctx: RequestContext, bucket: str, key: str, body: BinaryIO, **put_args: Any
-    ) -> PutResult:
-        """PutObject sent as an HTML form (POST Object, ``objfs/s3api/post.py``):
-        the same write with the same arguments and checks; only the access log
-        tells it apart (S3's ``REST.POST.OBJECT``)."""
-        return self.put_object(ctx, bucket, key, body, **put_args)
 
     @requires(
         Need(
