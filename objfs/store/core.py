@@ -13,11 +13,13 @@ importing ``Store`` or calling another's private methods:
 - ``mfa_codes`` (mfa.py): MFA code checks (also ``store.clock``);
 - the administration: ``users``, ``mfa``, ``kms``, ``policies``,
   ``ownership``, ``cors``; their public API stays on ``Store`` as thin
-  same-named delegates (facade.py's ``AdminFacade``).
+  same-named delegates (facade.py's ``AdminFacade``);
+- ``objects`` (objects.py): the object requests (read, write, copy,
+  delete, amend metadata), delegated by ``facade/objects.py``.
 
 Still mixins of this class (sibling modules, each subclassing
 storecore.py's ``StoreCore``, which declares what they share), to move
-next: objects, the mount's operations and random-access writer, listing,
+next: the mount's operations and random-access writer, listing,
 multipart, maintenance, access logs, tagging, lifecycle, Object Lock.
 
 Invariants after every call:
@@ -71,7 +73,7 @@ from objfs.store.cors import CORS
 from objfs.store.domains import Domains
 from objfs.store.expiry import LifecycleMixin
 from objfs.store.extents import ExtentsCache
-from objfs.store.facade import AdminFacade, ObjectLockFacade
+from objfs.store.facade import AdminFacade, ObjectLockFacade, ObjectsFacade
 from objfs.store.kms import KMS
 from objfs.store.leases import Leases
 from objfs.store.listing import ListingMixin
@@ -81,7 +83,7 @@ from objfs.store.mountops import MountMixin
 from objfs.store.multipart import MultipartMixin, drop_upload
 from objfs.store.names import check_bucket_name
 from objfs.store.objectlock import LockRules, ObjectLock, ObjectLockConfig
-from objfs.store.objects import ObjectsMixin
+from objfs.store.objects import Objects
 from objfs.store.ownership import Ownership
 from objfs.store.policies import Policies
 from objfs.store.seam import Seam
@@ -103,7 +105,7 @@ DEFAULT_CHUNK_SIZE = 1 << 20
 
 
 class Store(
-    ObjectsMixin,
+    ObjectsFacade,
     MountMixin,
     ListingMixin,
     MultipartMixin,
@@ -191,6 +193,22 @@ class Store(
             versions=self.versions,
             committer=self.committer,
             seam=self.seam,
+        )
+        # Objects: read, write, copy, delete, amend metadata (objects.py).
+        self.objects = Objects(
+            db=db,
+            chunks=self.chunks,
+            chunk_size=self.chunk_size,
+            space=self.space,
+            leases=self.leases,
+            seam=self.seam,
+            configs=self.configs,
+            committer=self.committer,
+            extents=self.extents,
+            domains=self.domains,
+            versions=self.versions,
+            lock_rules=self.lock_rules,
+            mfa_codes=self.mfa_codes,
         )
 
     @property

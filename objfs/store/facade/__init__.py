@@ -17,8 +17,9 @@ from __future__ import annotations
 
 from objfs.store.facade.admin import AdminFacade
 from objfs.store.facade.object_lock import ObjectLockFacade
+from objfs.store.facade.objects import ObjectsFacade
 
 # Every delegate class the ``Store`` derives from (one per collaborator group).
-FACADES: tuple[type, ...] = (AdminFacade, ObjectLockFacade)
+FACADES: tuple[type, ...] = (AdminFacade, ObjectLockFacade, ObjectsFacade)
 
-__all__ = ["FACADES", "AdminFacade", "ObjectLockFacade"]
+__all__ = ["FACADES", "AdminFacade", "ObjectLockFacade", "ObjectsFacade"]
