@@ -79,6 +79,7 @@ from objfs.store.facade import (
     MountOpsFacade,
     MultipartFacade,
     ObjectLockFacade,
+    ObjectsFacade,
     TaggingFacade,
 )
 from objfs.store.kms import KMS
@@ -89,7 +90,7 @@ from objfs.store.mfa import MFA, MFACodes
 from objfs.store.mountops import MountOps
 from objfs.store.multipart import Multipart
 from objfs.store.objectlock import LockRules, ObjectLock
-from objfs.store.objects import ObjectsMixin
+from objfs.store.objects import Objects
 from objfs.store.ownership import Ownership
 from objfs.store.policies import Policies
 from objfs.store.seam import Seam
@@ -107,7 +108,7 @@ DEFAULT_CHUNK_SIZE = 1 << 20
 
 
 class Store(
-    ObjectsMixin,
+    ObjectsFacade,
     ListingFacade,
     MultipartFacade,
     MaintenanceFacade,
@@ -260,6 +261,22 @@ class Store(
             access_log=self.access_log,
             space=self.space,
             seam=self.seam,
+        )
+        # Objects: read, write, copy, delete, amend metadata (objects.py).
+        self.objects = Objects(
+            db=db,
+            chunks=self.chunks,
+            chunk_size=self.chunk_size,
+            space=self.space,
+            leases=self.leases,
+            seam=self.seam,
+            configs=self.configs,
+            committer=self.committer,
+            extents=self.extents,
+            domains=self.domains,
+            versions=self.versions,
+            lock_rules=self.lock_rules,
+            mfa_codes=self.mfa_codes,
         )
         # Multipart uploads (multipart.py): parts stored as chunks, completed by the committer.
         self.multipart = Multipart(

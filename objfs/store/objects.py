@@ -1,8 +1,19 @@
 """Objects: read, write, copy, delete, amend metadata — S3's rules for versions.
 
-A mixin of ``Store`` (see core.py for the invariants every call keeps); every
-new version is committed through ``self.committer`` (store/commit.py).
-Conditional requests follow RFC 7232 precedence as S3 applies it.
+``Objects`` is a collaborator of the ``Store`` (see core.py for the
+invariants every call keeps), its requests delegated by
+``objfs/store/facade/objects.py``. Every new version is committed through
+its ``committer`` (store/commit.py); the version a request names is
+``versions``' (store/versions.py); the Object Lock checks are
+``lock_rules``' (store/objectlock.py). Conditional requests follow RFC 7232
+precedence as S3 applies it.
+
+Invariants:
+- only the outermost call is a request: POST Object (``post_object``) is
+  PutObject's write, ``_put``, with its own check and access-log record
+  (``REST.POST.OBJECT``), not a call of the ``put_object`` request;
+- a write's chunks are covered by this process's writer lease (``leased``)
+  from before they are stored until the commit references them.
 """
 
 from __future__ import annotations
@@ -13,6 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, BinaryIO, cast
 
 from objfs.auth.acl import AclSpec
+from objfs.chunks.store import ChunkStore
 from objfs.errors import (
     AccessDenied,
     InvalidArgument,
@@ -23,22 +35,26 @@ from objfs.errors import (
     PreconditionFailed,
 )
 from objfs.meta import queries as q
-from objfs.meta.db import Cursor
+from objfs.meta.db import Cursor, Database
 from objfs.store import records as rec
 from objfs.store.access import Need, requires
 from objfs.store.chunking import ChunkedBody, store_stream
-from objfs.store.commit import NewVersion
+from objfs.store.commit import NewVersion, VersionCommitter
 from objfs.store.conditions import check_copy_conditions, check_read_conditions, etag_matches
-from objfs.store.domains import ssec_not_applicable
-from objfs.store.leases import leased
+from objfs.store.configs import BucketConfigs
+from objfs.store.domains import Domains, ssec_not_applicable
+from objfs.store.extents import ExtentsCache
+from objfs.store.leases import Leases, leased
 from objfs.store.limits import MAX_PUT_SIZE
+from objfs.store.mfa import MFACodes
 from objfs.store.names import encode_key
+from objfs.store.objectlock import LockRules
 from objfs.store.parts import part_range
 from objfs.store.ranges import RangeSpec
 from objfs.store.reader import ObjectReader
 from objfs.store.records import Col
-from objfs.store.space import frees_space
-from objfs.store.storecore import StoreCore
+from objfs.store.seam import Seam
+from objfs.store.space import Space, frees_space
 from objfs.store.tagging import request_tags
 from objfs.store.types import (
     NO_LOCK,
@@ -53,9 +69,52 @@ from objfs.store.types import (
     SystemMeta,
 )
 from objfs.store.usermeta import check_user_meta
+from objfs.store.versions import Versions
 
 
-class ObjectsMixin(StoreCore):
+class Objects:
+    """The object requests; see the module docstring.
+
+    Built with the database, the chunk store and its chunk size (a write's
+    body is cut and stored here), the free-space guard and the writer lease
+    (``leased``, ``frees_space``), the seam (the decorators; the checks a
+    request makes inside, as a copy's of the source's tags), the bucket
+    configurations (``configs.lookup``/``info``: NoSuchBucket), the committer
+    (new versions, metadata amended in place), the manifest cache, the
+    encryption domains, the ``Versions`` (the version a request names; S3's
+    DELETE), the Object Lock checks and the MFA-delete checks."""
+
+    def __init__(
+        self,
+        *,
+        db: Database,
+        chunks: ChunkStore,
+        chunk_size: int,
+        space: Space,
+        leases: Leases,
+        seam: Seam,
+        configs: BucketConfigs,
+        committer: VersionCommitter,
+        extents: ExtentsCache,
+        domains: Domains,
+        versions: Versions,
+        lock_rules: LockRules,
+        mfa_codes: MFACodes,
+    ) -> None:
+        self.db = db
+        self.chunks = chunks
+        self.chunk_size = chunk_size
+        self.space = space
+        self.leases = leases
+        self.seam = seam
+        self.configs = configs
+        self.committer = committer
+        self.extents = extents
+        self.domains = domains
+        self.versions = versions
+        self.lock_rules = lock_rules
+        self.mfa_codes = mfa_codes
+
     # -- reading versions ------------------------------------------------------
 
     @requires(Need(lambda a: "s3:GetObjectVersion" if a.get("version_id") else "s3:GetObject"))
@@ -195,6 +254,57 @@ class ObjectsMixin(StoreCore):
         ``s3:PutObjectTagging`` too, as S3). ``lock``: the Object Lock
         retention and legal hold asked for (store/objectlock.py; none: the
         bucket's default retention)."""
+        return self._put(
+            ctx,
+            bucket,
+            key,
+            body,
+            content_type=content_type,
+            user_meta=user_meta,
+            sys_meta=sys_meta,
+            if_match=if_match,
+            if_none_match=if_none_match,
+            sse=sse,
+            size_hint=size_hint,
+            headers=headers,
+            checksum=checksum,
+            acl=acl,
+            tags=tags,
+            lock=lock,
+        )
+
+    @requires("s3:PutObject")  # checked on ``put_args`` by name, as put_object (access.py)
+    @leased  # its chunks are covered until the commit references them
+    def post_object(
+        self, ctx: RequestContext, bucket: str, key: str, body: BinaryIO, **put_args: Any
+    ) -> PutResult:
+        """PutObject sent as an HTML form (POST Object, ``objfs/s3api/post.py``):
+        the same write with the same arguments and checks; only the access log
+        tells it apart (S3's ``REST.POST.OBJECT``)."""
+        return self._put(ctx, bucket, key, body, **put_args)
+
+    def _put(
+        self,
+        ctx: RequestContext,
+        bucket: str,
+        key: str,
+        body: BinaryIO | bytes | bytearray | memoryview,
+        *,
+        content_type: str | None = None,
+        user_meta: dict[str, str] | None = None,
+        sys_meta: SystemMeta | None = None,
+        if_match: str | None = None,
+        if_none_match: str | None = None,
+        sse: SSERequest | None = None,
+        size_hint: int | None = None,
+        headers: ObjectHeaders | None = None,
+        checksum: Checksum | Callable[[], Checksum | None] | None = None,
+        acl: AclSpec | None = None,
+        tags: Mapping[str, str] | None = None,
+        lock: ObjectLockState = NO_LOCK,
+    ) -> PutResult:
+        """PutObject's write (``put_object``, ``post_object``): the request's
+        check and the writer lease are the caller's."""
         raw = encode_key(key)
         check_user_meta(user_meta)  # before the body is read: refuse a big PUT up front
         tags = request_tags(self.seam, ctx, bucket, key, tags)
@@ -240,15 +350,6 @@ class ObjectsMixin(StoreCore):
                     lock=lock,
                 ),
             )
-
-    @requires("s3:PutObject")
-    def post_object(
-        self, ctx: RequestContext, bucket: str, key: str, body: BinaryIO, **put_args: Any
-    ) -> PutResult:
-        """PutObject sent as an HTML form (POST Object, ``objfs/s3api/post.py``):
-        the same write with the same arguments and checks; only the access log
-        tells it apart (S3's ``REST.POST.OBJECT``)."""
-        return self.put_object(ctx, bucket, key, body, **put_args)
 
     @requires(
         Need(
@@ -425,7 +526,7 @@ class ObjectsMixin(StoreCore):
             bypass = False
             if version_id is not None:
                 what = f"delete version {version_id} of s3://{bucket}/{key} permanently"
-                self.mfa_codes.delete_guard(cur, ctx, self._bucket(cur, bucket), what)
+                self.mfa_codes.delete_guard(cur, ctx, self.configs.info(cur, bucket), what)
                 bypass = bypass_governance and self.lock_rules.may_bypass(
                     ctx, cur, bucket, key, version_id
                 )
@@ -454,7 +555,7 @@ class ObjectsMixin(StoreCore):
             except AccessDenied as err:
                 results.append(err)
         with self.db.write(durable=ctx.durable) as cur:
-            info = self._bucket(cur, bucket)
+            info = self.configs.info(cur, bucket)
             versions = sum(1 for i, (_, v) in enumerate(items) if v and results[i] is None)
             if versions:  # one code for the request; without it the whole request fails, as S3
                 what = f"delete {versions} version(s) permanently"

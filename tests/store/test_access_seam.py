@@ -123,7 +123,17 @@ def test_the_facade_delegates_to_same_named_methods_with_the_same_signature() ->
         call = ast.parse(textwrap.dedent(inspect.getsource(method))).body[0].body[-1].value  # type: ignore[attr-defined]
         passed = [a.id for a in call.args if isinstance(a, ast.Name)]
         passed += [
-            k.arg for k in call.keywords if isinstance(k.value, ast.Name) and k.arg == k.value.id
+            k.value.id
+            for k in call.keywords
+            if isinstance(k.value, ast.Name)
+            # ``name=name``, or ``**name`` for a ``**name`` parameter (post_object's put_args)
+            and (
+                k.arg == k.value.id
+                or (
+                    k.arg is None
+                    and getattr(mine.get(k.value.id), "kind", None) is inspect.Parameter.VAR_KEYWORD
+                )
+            )
         ]
         if passed != [p for p in mine if p != "self"]:
             wrong.append(f"{name}: does not pass its parameters on as declared")

@@ -68,16 +68,18 @@ def test_copy_conditions_hold_for_the_version_copied(store, ctx, vbucket) -> Non
     a = store.put_object(ctx, vbucket, "src", A, sse=SSERequest(mode="none"))
     # The copy is re-encrypted (another domain), so it reads the source's
     # chunks: at that moment B replaces A as the latest version.
+    # (the chunk store the copy reads through: its collaborator's, store/objects.py)
     hook = _OverwriteOnFirstRead(
-        store.chunks, lambda: store.put_object(ctx, vbucket, "src", B, sse=SSERequest(mode="none"))
+        store.objects.chunks,
+        lambda: store.put_object(ctx, vbucket, "src", B, sse=SSERequest(mode="none")),
     )
-    store.chunks = hook
+    store.objects.chunks = hook
     try:
         out = store.copy_object(
             ctx, vbucket, "src", vbucket, "dst", if_match=a.etag, sse=SSERequest(mode="AES256")
         )
     finally:
-        store.chunks = hook._inner
+        store.objects.chunks = hook._inner
     assert hook.done and store.head_object(ctx, vbucket, "src").size == len(B)
     assert out.etag == a.etag  # the version the condition held for, not B
     with store.get_object(ctx, vbucket, "dst") as reader:

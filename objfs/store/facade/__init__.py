@@ -25,6 +25,7 @@ from objfs.store.facade.maintenance import MaintenanceFacade
 from objfs.store.facade.mount_ops import MountOpsFacade
 from objfs.store.facade.multipart import MultipartFacade
 from objfs.store.facade.object_lock import ObjectLockFacade
+from objfs.store.facade.objects import ObjectsFacade
 from objfs.store.facade.tagging import TaggingFacade
 
 # Every delegate class the ``Store`` derives from (one per collaborator group).
@@ -39,6 +40,7 @@ FACADES: tuple[type, ...] = (
     MountOpsFacade,
     MultipartFacade,
     ObjectLockFacade,
+    ObjectsFacade,
     TaggingFacade,
 )
 
@@ -54,5 +56,6 @@ __all__ = [
     "MountOpsFacade",
     "MultipartFacade",
     "ObjectLockFacade",
+    "ObjectsFacade",
     "TaggingFacade",
 ]
