@@ -16,7 +16,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent / "objfs"
 
 # Circles still to take apart (issue 22), each as the set of its modules: none
-# left (the store's mixins subclass storecore.StoreCore, not Store).
+# left (the store's collaborators are built by Store, never import it).
 LEFT: list[frozenset[str]] = []
 
 

@@ -43,7 +43,7 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, cast
+from typing import cast
 
 from objfs.chunks.backend import LocalBackend
 from objfs.chunks.store import ChunkStore
@@ -96,9 +96,6 @@ from objfs.store.policies import Policies
 from objfs.store.seam import Seam
 from objfs.store.space import Space
 from objfs.store.tagging import Tagging
-from objfs.store.types import (
-    BucketInfo,
-)
 from objfs.store.users import Users
 from objfs.store.versions import Versions
 
@@ -144,9 +141,6 @@ class Store(
         # This process's writer lease (store/leases.py); dropped even on a full disk.
         self.leases = Leases(db, on_full=self.space.release_reserve)
         self.configs = BucketConfigs(db=db, access=self.access)  # bucket record, config map
-        # The remaining mixins' bucket lookup (NoSuchBucket): configs.info itself,
-        # bound, as it is on every request's path.
-        self._bucket: Callable[[Any, str], BucketInfo] = self.configs.info
         self.mfa_codes = MFACodes(access=self.access, keyring=keyring, clock=self.time)
         # THE seam (seam.py): every decorated method's decision and log record;
         # it records into the access log once that is built (``log_to``).

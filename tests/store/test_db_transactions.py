@@ -97,6 +97,6 @@ def test_a_bucket_changed_in_the_request_transaction_is_read_again(store, make_b
     bucket = make_bucket()
     with store.db.write() as cur:
         store.access.check(OWNER, "s3:PutObject", bucket, "k", None, {}, cur=cur)
-        assert store._bucket(cur, bucket).versioning is Versioning.UNVERSIONED
+        assert store.configs.info(cur, bucket).versioning is Versioning.UNVERSIONED
         q.update_bucket(cur, bucket, versioning=Versioning.ENABLED.value)
-        assert store._bucket(cur, bucket).versioning is Versioning.ENABLED
+        assert store.configs.info(cur, bucket).versioning is Versioning.ENABLED
