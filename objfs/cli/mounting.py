@@ -51,15 +51,17 @@ def cmd_mount(app: CliApp, args: argparse.Namespace) -> int:
     except ImportError as err:
         raise CliError(f"mounting is not available here: {err}") from None
     options = ",".join(args.options) if args.options else ""
-    return mount_command(app.store_path, args.bucket, args.mountpoint, options, args.foreground)
+    return mount_command(
+        str(app.store_path), args.bucket, args.mountpoint, options, args.foreground
+    )
 
 
 def cmd_umount(app: CliApp, args: argparse.Namespace) -> int:
     try:
         from objfs.fs.daemon import umount_command
     except ImportError:
-        umount_command = None
-    if umount_command is not None:
+        pass
+    else:
         return umount_command(args.mountpoint)
     # No FUSE layer importable: plain fusermount3 still unmounts.
     tool = shutil.which("fusermount3") or shutil.which("fusermount")

@@ -119,7 +119,7 @@ class CSEObject:
 
     # -- frames ----------------------------------------------------------------
 
-    def encrypt_block(self, index: int, plaintext: bytes | memoryview) -> bytes:
+    def encrypt_block(self, index: int, plaintext: bytes | bytearray | memoryview) -> bytes:
         if len(plaintext) > self.block_size:
             raise InvalidArgument("block larger than the CSE block size")
         nonce = os.urandom(NONCE)

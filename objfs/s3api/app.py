@@ -15,7 +15,7 @@ import functools
 import ipaddress
 import logging
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import trio
@@ -71,7 +71,7 @@ class S3App:
         self.limiter = trio.CapacityLimiter(threads)
         self.upload_limiter = trio.CapacityLimiter(threads * 4)
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def __call__(self, scope: Mapping[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
             while True:
                 message = await receive()
@@ -126,7 +126,7 @@ class S3App:
             response.headers.append(("Connection", "close"))
         await self._send(send, response, scope["method"], request_id)
 
-    async def _refuse_websocket(self, scope: dict[str, Any], send: Any) -> None:
+    async def _refuse_websocket(self, scope: Mapping[str, Any], send: Any) -> None:
         """S3 speaks no WebSocket: an upgrade request is answered NotImplemented."""
         request_id = secrets.token_hex(8).upper()
         response = error_response(
@@ -185,7 +185,7 @@ class S3App:
         req.body = RequestBody(receive, body_headers, payload=authed.payload, signer=authed.signer)
         return await handler(req)
 
-    def _request(self, scope: dict[str, Any], request_id: str) -> Request:
+    def _request(self, scope: Mapping[str, Any], request_id: str) -> Request:
         if sum(len(k) + len(v) + 4 for k, v in scope["headers"]) > MAX_HEADER_SECTION:
             raise RequestHeaderSectionTooLarge(
                 "Your request header section exceeds the maximum allowed size "

@@ -220,6 +220,8 @@ async def serve_connections(
             listeners: list[tuple[trio.abc.Listener[Any], str]] = []
             ssl_context = config.create_ssl_context()
             for sock in sockets.secure_sockets:
+                if ssl_context is None:  # hypercorn makes secure sockets only with TLS on
+                    raise ValueError("secure sockets need TLS: config.ssl_enabled is false")
                 plain = trio.SocketListener(trio.socket.from_stdlib_socket(sock))
                 secure = trio.SSLListener(plain, ssl_context, https_compatible=True)
                 listeners.append((secure, "https://" + _address(sock)))

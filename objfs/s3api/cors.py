@@ -100,10 +100,12 @@ def _allow_origin(rule: CORSRule, origin: str) -> list[tuple[str, str]]:
     return [("Access-Control-Allow-Origin", origin), ("Access-Control-Allow-Credentials", "true")]
 
 
-async def _match(req: Request, origin: str, method: str, headers: list[str]) -> CORSRule | None:
+async def _match(
+    req: Request, bucket: str, origin: str, method: str, headers: list[str]
+) -> CORSRule | None:
     anon = RequestContext(ANONYMOUS_IDENTITY, "api")
     return await trio.to_thread.run_sync(
-        lambda: req.store.cors_match(anon, req.bucket, origin, method, headers),
+        lambda: req.store.cors_match(anon, bucket, origin, method, headers),
         limiter=req.app.limiter,
     )
 
@@ -120,7 +122,7 @@ async def preflight(req: Request) -> Response:
         raise AccessForbidden("CORSResponse: Bucket not found")
     requested = split_header_list(req.h.get("access-control-request-headers"))
     try:
-        rule = await _match(req, origin, method, requested)
+        rule = await _match(req, req.bucket, origin, method, requested)
     except NoSuchCORSConfiguration:
         raise AccessForbidden("CORSResponse: CORS is not enabled for this bucket.") from None
     if rule is None:
@@ -149,7 +151,7 @@ async def actual_request_headers(req: Request) -> list[tuple[str, str]]:
     # S3 matches on Access-Control-Request-Method when the request names one.
     method = req.h.get("access-control-request-method") or req.method
     try:
-        rule = await _match(req, origin, method, [])
+        rule = await _match(req, req.bucket, origin, method, [])
     except ObjfsError:  # no bucket, no configuration: a plain answer
         return []
     if rule is None:

@@ -56,7 +56,9 @@ def error_response(err: ObjfsError, resource: str, request_id: str) -> Response:
         if err.details.get("version_id"):
             headers.append(("x-amz-version-id", str(err.details["version_id"])))
     if err.status in _NO_BODY:
-        return Response(err.status, headers + _validators(err.details.get("version")))
+        version = err.details.get("version")  # NotModified's: the object the client holds
+        held = version if isinstance(version, ObjectVersion) else None
+        return Response(err.status, headers + _validators(held))
     message = public_message(err)
     if message == ACCESS_DENIED and str(err) != ACCESS_DENIED:
         log.info("request %s %s: %s", request_id, resource, err)

@@ -17,6 +17,7 @@ one only when its status line has three parts.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
@@ -69,7 +70,7 @@ class S3HTTPStream(HTTPStream):
         await super().app_send(message)
 
 
-def continuing(scope: dict[str, Any], receive: Any, send: Any) -> Any:
+def continuing(scope: Mapping[str, Any], receive: Any, send: Any) -> Any:
     """``receive`` for the application: a client waiting for "100 Continue" is
     sent it just before the body is first asked for, never earlier."""
     if EXTENSION not in scope.get("extensions", {}):

@@ -92,11 +92,12 @@ def _expiration(req: Request, ctx: RequestContext, info: ObjectVersion) -> list[
     if not info.is_latest or info.is_delete_marker:
         return []
     return expiration_headers(
-        req.store, ctx, req.bucket, info.key, info.size, info.tags, info.last_modified_ns
+        req.store, ctx, info.bucket, info.key, info.size, info.tags, info.last_modified_ns
     )
 
 
 async def head_object(req: Request) -> Response:
+    bucket, key = req.object_path()
     hdr.refuse_write_sse(req)
     version = req.params.get("versionId")
     part = _part_number(req)
@@ -104,7 +105,7 @@ async def head_object(req: Request) -> Response:
 
     def head(ctx: RequestContext) -> tuple[ObjectVersion, list[tuple[str, str]]]:
         info = req.store.head_object(
-            ctx, req.bucket, req.key, version_id=version, sse=sse, part_number=part, **conditions
+            ctx, bucket, key, version_id=version, sse=sse, part_number=part, **conditions
         )
         return info, _expiration(req, ctx, info)
 
@@ -122,6 +123,7 @@ async def head_object(req: Request) -> Response:
 
 
 async def get_object(req: Request) -> Response:
+    bucket, key = req.object_path()
     hdr.refuse_write_sse(req)
     version = req.params.get("versionId")
     sse = hdr.read_sse(req)
@@ -134,8 +136,8 @@ async def get_object(req: Request) -> Response:
     def get(ctx: RequestContext) -> tuple[Any, list[tuple[str, str]]]:
         reader = req.store.get_object(
             ctx,
-            req.bucket,
-            req.key,
+            bucket,
+            key,
             version_id=version,
             range=byte_range,
             part_number=part,
@@ -212,15 +214,16 @@ async def put_object(req: Request) -> Response:
     if "x-amz-copy-source" in req.h:
         return await copy_object(req)
     assert req.body is not None
+    bucket, key = req.object_path()
     if any(name.startswith("x-amz-object-lock-") for name in req.h):
         require_integrity(req)
     args = put_args(req)
     body = req.body.file()
 
     def put(ctx: RequestContext) -> tuple[Any, list[tuple[str, str]]]:
-        result = req.store.put_object(ctx, req.bucket, req.key, body, **args)
+        result = req.store.put_object(ctx, bucket, key, body, **args)
         expiration = expiration_headers(
-            req.store, ctx, req.bucket, req.key, result.size, args["tags"], result.last_modified_ns
+            req.store, ctx, bucket, key, result.size, args["tags"], result.last_modified_ns
         )
         return result, expiration
 

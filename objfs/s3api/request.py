@@ -112,6 +112,12 @@ class Request:
             return "/"
         return f"/{self.bucket}/{self.key}" if self.key is not None else f"/{self.bucket}"
 
+    def object_path(self) -> tuple[str, str]:
+        """The bucket and key of an object request: routing (routing.py) sends
+        only a request naming both to an object-level handler."""
+        assert self.bucket is not None and self.key is not None, "not an object request"
+        return self.bucket, self.key
+
     @property
     def store(self) -> Store:
         return self.app.store

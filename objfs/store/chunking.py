@@ -14,7 +14,7 @@ from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from objfs.chunks.store import INLINE_MAX, ChunkStore
 from objfs.crypto.keyring import Domain
@@ -27,6 +27,14 @@ from objfs.store.types import ChunkRef
 _POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="objfs-chunk")
 _MD5 = ThreadPoolExecutor(max_workers=1, thread_name_prefix="objfs-md5")  # one: keeps order
 _IN_FLIGHT = 3  # chunks encoded ahead of the reader: bounds memory
+
+
+class Readable(Protocol):
+    """A blocking file a body is read from (``ChunkedBody``): ``read(n)`` gives
+    up to ``n`` bytes, ``b""`` at the end. A file opened ``"rb"`` is one; so is
+    the HTTP adapter's ``ThreadFile`` (objfs/s3api/body.py)."""
+
+    def read(self, n: int = -1, /) -> bytes: ...
 
 
 class ChunkedBody:

@@ -48,6 +48,7 @@ from objfs.store.types import (
 
 if TYPE_CHECKING:
     from objfs.chunks.store import ChunkStore
+    from objfs.meta.rows import VersionRow
     from objfs.store.authorizer import AccessControl
 
 
@@ -271,7 +272,7 @@ class VersionCommitter:
             {r.chunk_id for r in manifest if r.chunk_id is not None and r.chunk_id not in pending}
         )
 
-    def amend(self, cur: Any, row: Sequence[Any], **columns: Any) -> q.Row:
+    def amend(self, cur: Any, row: Sequence[Any], **columns: Any) -> VersionRow:
         """Change ``columns`` of the version ``row`` in place, no new version:
         its POSIX attributes or user metadata, tags, or Object Lock state. The
         key gets a change-feed entry (mounts and caches see it); the row as now

@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import mimetypes
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, BinaryIO, cast
+from typing import Any, cast
 
 from objfs.auth.acl import AclSpec
 from objfs.chunks.store import ChunkStore
@@ -38,7 +38,7 @@ from objfs.meta import queries as q
 from objfs.meta.db import Cursor, Database
 from objfs.store import records as rec
 from objfs.store.access import Need, requires
-from objfs.store.chunking import ChunkedBody, store_stream
+from objfs.store.chunking import ChunkedBody, Readable, store_stream
 from objfs.store.commit import NewVersion, VersionCommitter
 from objfs.store.conditions import check_copy_conditions, check_read_conditions, etag_matches
 from objfs.store.configs import BucketConfigs
@@ -233,7 +233,7 @@ class Objects:
         ctx: RequestContext,
         bucket: str,
         key: str,
-        body: BinaryIO | bytes | bytearray | memoryview,
+        body: Readable | bytes | bytearray | memoryview,
         *,
         content_type: str | None = None,
         user_meta: dict[str, str] | None = None,
@@ -276,7 +276,7 @@ class Objects:
     @requires("s3:PutObject")  # checked on ``put_args`` by name, as put_object (access.py)
     @leased  # its chunks are covered until the commit references them
     def post_object(
-        self, ctx: RequestContext, bucket: str, key: str, body: BinaryIO, **put_args: Any
+        self, ctx: RequestContext, bucket: str, key: str, body: Readable, **put_args: Any
     ) -> PutResult:
         """PutObject sent as an HTML form (POST Object, ``objfs/s3api/post.py``):
         the same write with the same arguments and checks; only the access log
@@ -288,7 +288,7 @@ class Objects:
         ctx: RequestContext,
         bucket: str,
         key: str,
-        body: BinaryIO | bytes | bytearray | memoryview,
+        body: Readable | bytes | bytearray | memoryview,
         *,
         content_type: str | None = None,
         user_meta: dict[str, str] | None = None,

@@ -4,10 +4,11 @@ see ``objfs/store/facade/__init__.py``."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, BinaryIO
+from typing import Any
 
 from objfs.auth.acl import AclSpec
 from objfs.errors import ObjfsError
+from objfs.store.chunking import Readable
 from objfs.store.objects import Objects
 from objfs.store.ranges import RangeSpec
 from objfs.store.reader import ObjectReader
@@ -107,7 +108,7 @@ class ObjectsFacade:
         ctx: RequestContext,
         bucket: str,
         key: str,
-        body: BinaryIO | bytes | bytearray | memoryview,
+        body: Readable | bytes | bytearray | memoryview,
         *,
         content_type: str | None = None,
         user_meta: dict[str, str] | None = None,
@@ -142,7 +143,7 @@ class ObjectsFacade:
         )
 
     def post_object(
-        self, ctx: RequestContext, bucket: str, key: str, body: BinaryIO, **put_args: Any
+        self, ctx: RequestContext, bucket: str, key: str, body: Readable, **put_args: Any
     ) -> PutResult:
         return self.objects.post_object(ctx, bucket, key, body, **put_args)
 
