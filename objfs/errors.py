@@ -66,6 +66,14 @@ class AuthorizationHeaderMalformed(ObjfsError):
     errno = _errno.EACCES
 
 
+class BackendUnavailable(ObjfsError):
+    """The chunk store's backend (an S3 server) stayed unreachable after retries."""
+
+    code = "SlowDown"
+    status = 503
+    errno = _errno.EIO
+
+
 class BucketAlreadyExists(ObjfsError):
     """Bucket name taken."""
 
