@@ -122,20 +122,20 @@ def parse_chunks_url(url: str) -> ChunksURL:
 def _parse_file(url: str) -> ChunksURL:
     rest = url[len("file:") :]
     if rest.startswith("//"):  # file:///abs (an empty authority) or file://localhost/abs
-        host, _, path = rest[2:].partition("/")
+        host, _, local = rest[2:].partition("/")
         if host not in ("", "localhost"):
             raise _bad(f"{url!r} names host {host!r}: a file: URL is on this machine")
-        rest = "/" + path
+        rest = "/" + local
     if "?" in rest or "#" in rest:
         raise _bad(f"{url!r}: a file: URL takes no query or fragment")
     if not rest:
         return ChunksURL("file")
     if not rest.startswith("/"):
         raise _bad(f"{url!r}: the directory must be an absolute path (file:/srv/objfs-chunks)")
-    path = Path(os.path.normpath(rest))
-    if path == Path("/"):
+    directory = Path(os.path.normpath(rest))
+    if directory == Path("/"):
         raise _bad(f"{url!r}: the root directory cannot hold chunks")
-    return ChunksURL("file", path=path)
+    return ChunksURL("file", path=directory)
 
 
 def _parse_s3(url: str) -> ChunksURL:
@@ -290,8 +290,8 @@ def check_backend(backend: ChunkBackend, url: str) -> None:
     if where.scheme == "s3":
         hint = (
             f"check that the endpoint {where.endpoint or '(AWS)'} answers, that the "
-            "credentials (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE or "
-            f"~/.aws/credentials) are right, and that bucket {where.bucket} exists and "
+            "credentials (AWS_PROFILE and ~/.aws/credentials, or AWS_ACCESS_KEY_ID and "
+            f"AWS_SECRET_ACCESS_KEY) are right, and that bucket {where.bucket} exists and "
             "they may write to it"
         )
     else:
