@@ -22,7 +22,15 @@ Invariants:
   store's database. Credentials come from the usual AWS sources (the
   environment, ``~/.aws``, instance metadata) as the client library finds them;
 - ``objfs.chunks.s3`` (and its client library) is imported only when an
-  ``s3://`` URL is opened: ``file:`` stores never load it.
+  ``s3://`` URL is opened: ``file:`` stores never load it;
+- ``check_backend`` (``Store.init``'s check of a new location) leaves the
+  location as it found it: empty, its probe blob deleted.
+
+Design: the prefix is canonical with one trailing ``/`` (``s3://b/p`` and
+``s3://b/p/`` are one location), the query's order is fixed (endpoint,
+region, style) and ``style`` is always written, so the recorded URL says
+every setting the backend gets. Path style is the default: SeaweedFS,
+MinIO and Ceph RGW on an IP endpoint need it, and AWS still serves it.
 """
 
 from __future__ import annotations

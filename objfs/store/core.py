@@ -329,8 +329,7 @@ class Store(
         path = Path(path)
         if not 64 * 1024 <= chunk_size <= 64 << 20 or chunk_size & (chunk_size - 1):
             raise InvalidArgument("chunk size must be a power of two from 64 KiB to 64 MiB")
-        where = parse_chunks_url(chunks_url)
-        chunks_url = str(where)  # the canonical form is what the store records
+        chunks_url = str(parse_chunks_url(chunks_url))  # the canonical form is recorded
         if (path / "meta.db").exists():
             raise InvalidRequest(f"{path} already holds an objfs store")
         if path.exists() and any(path.iterdir()):
@@ -404,10 +403,10 @@ class Store(
         ``chunks/`` as ever; any other URL is checked (empty, and a probe
         blob round-trips) and ``chunks/`` is not made, so an objfs that
         predates chunks URLs refuses the store instead of finding no data."""
-        if parse_chunks_url(chunks_url).is_default:
+        where = parse_chunks_url(chunks_url)
+        if where.is_default:
             (path / "chunks").mkdir(mode=0o700, exist_ok=True)
             return LocalBackend(path / "chunks")
-        where = parse_chunks_url(chunks_url)
         if where.path is not None and where.path.is_dir() and any(where.path.iterdir()):
             raise InvalidRequest(
                 f"the chunk directory {where.path} is not empty: give each store an empty "
