@@ -1,9 +1,11 @@
-"""CLI store administration: ``init``, ``fsck``, ``gc``.
+"""CLI store administration: ``init``, ``info``, ``fsck``, ``gc``.
 
-Owns the commands that create and check the store rather than move object
-data. Invariants: ``init`` never touches an existing store, and checks a
-``--master-key-file`` before it creates anything (a bad key leaves no
-half-made store behind); ``fsck`` exits 1 whenever problems remain.
+Owns the commands that create, describe and check the store rather than
+move object data. Invariants: ``init`` never touches an existing store, and
+checks a ``--master-key-file`` and the ``--chunks`` URL's form before it
+creates anything (a bad key or URL leaves no half-made store behind; a chunk
+location that fails its probe is undone by ``Store.init``); ``fsck`` exits 1
+whenever problems remain.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import argparse
 import sys
 from typing import Any
 
+from objfs.chunks.urls import DEFAULT_URL, parse_chunks_url
 from objfs.cli.app import CliApp
 from objfs.cli.args import CliError, parse_grace, parse_size
 from objfs.cli.builder import Builder
@@ -44,13 +47,43 @@ def cmd_init(app: CliApp, args: argparse.Namespace) -> int:
                 f"master key file {key_file} must hold 32 raw bytes or 64 hex characters "
                 f"(make one with: head -c 32 /dev/urandom > {key_file}; chmod 600 {key_file})"
             ) from None
-    store = Store.init(path, chunk_size=args.chunk_size, master_key_file=key_file)
+    store = Store.init(
+        path, chunk_size=args.chunk_size, master_key_file=key_file, chunks_url=args.chunks
+    )
     try:
-        chunk = store.chunk_size
+        chunk, chunks_url = store.chunk_size, store.chunks_url
     finally:
         store.close()
     where = f"the master key stays in {key_file}" if key_file else "master key in keys/"
-    app.say(f"initialised objfs store at {path} (chunk size {human_size(chunk)}, {where})")
+    chunks = "" if chunks_url == DEFAULT_URL else f", chunks at {chunks_url}"
+    app.say(f"initialised objfs store at {path} (chunk size {human_size(chunk)}{chunks}, {where})")
+    return 0
+
+
+def _chunks_url(text: str) -> str:
+    """``--chunks``: a URL of a form ``parse_chunks_url`` accepts (a usage error else)."""
+    try:
+        return str(parse_chunks_url(text))
+    except InvalidArgument as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+# -- info ---------------------------------------------------------------------
+
+
+def cmd_info(app: CliApp, args: argparse.Namespace) -> int:
+    store = app.store
+    facts = {
+        "store": str(store.path),
+        "chunk_size": store.chunk_size,
+        "chunks_url": store.chunks_url,
+    }
+    if app.json:
+        dump_json(facts)
+        return 0
+    print(f"store:       {facts['store']}")
+    print(f"chunk size:  {human_size(store.chunk_size)}")
+    print(f"chunks:      {store.chunks_url}")
     return 0
 
 
@@ -183,10 +216,26 @@ def register(build: Builder) -> None:
         "init",
         cmd_init,
         "create a new store (refuses an existing one)",
-        "objfs --store /srv/objfs init --chunk-size 4M",
+        "objfs --store /srv/objfs init --chunk-size 4M\n"
+        "objfs init --chunks 's3://objfs-data/store1?endpoint=http://10.0.0.5:8333&region=us-east-1'",
     )
     p.add_argument(
         "--chunk-size", type=parse_size, default=1 << 20, metavar="SIZE", help="default: 1M"
+    )
+    p.add_argument(
+        "--chunks",
+        type=_chunks_url,
+        default=DEFAULT_URL,
+        metavar="URL",
+        help="where chunks live: file: (default, STORE/chunks), file:/PATH, or "
+        "s3://BUCKET/PREFIX?endpoint=http://HOST:PORT&region=R&style=path|virtual "
+        "(credentials from the usual AWS sources, never in the URL)",
+    )
+    build.add(
+        "info",
+        cmd_info,
+        "show the store's facts: directory, chunk size, where its chunks live",
+        "objfs info\nobjfs info --json",
     )
     p = build.add(
         "fsck",

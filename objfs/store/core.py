@@ -40,13 +40,15 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import cast
 
-from objfs.chunks.backend import LocalBackend
+from objfs.chunks.backend import ChunkBackend, LocalBackend
 from objfs.chunks.store import ChunkStore
+from objfs.chunks.urls import DEFAULT_URL, check_backend, open_backend, parse_chunks_url
 from objfs.crypto.keyring import Keyring
 from objfs.errors import (
     InvalidArgument,
@@ -120,12 +122,22 @@ class Store(
 ):
     """An objfs store directory opened for use. Thread-safe."""
 
-    def __init__(self, path: Path, db: Database, keyring: Keyring) -> None:
+    def __init__(
+        self,
+        path: Path,
+        db: Database,
+        keyring: Keyring,
+        *,
+        backend: ChunkBackend | None = None,
+        chunks_url: str = DEFAULT_URL,
+    ) -> None:
         self.path = path
         self.db = db
         self.keyring = keyring
         self.chunk_size = int(cast(int, db.get_meta("chunk_size")))
-        self.chunks = ChunkStore(LocalBackend(path / "chunks"))
+        # Where the chunks live (chunks/urls.py): recorded at init, meta key ``chunks_url``.
+        self.chunks_url = chunks_url
+        self.chunks = ChunkStore(LocalBackend(path / "chunks") if backend is None else backend)
         # Small chunks live inline in the database (see chunking.store_stream).
         # One statement on this thread's connection: inside a write it sees
         # the frames that write inserted.
@@ -308,10 +320,16 @@ class Store(
         *,
         chunk_size: int = DEFAULT_CHUNK_SIZE,
         master_key_file: str | os.PathLike[str] | None = None,
+        chunks_url: str = DEFAULT_URL,
     ) -> Store:
+        """A new store in ``path`` (absent or empty), its chunks where ``chunks_url``
+        says (chunks/urls.py). A URL other than ``file:`` must name an empty,
+        working location: init puts, reads and deletes a probe there first, and
+        on any failure leaves ``path`` as it found it."""
         path = Path(path)
         if not 64 * 1024 <= chunk_size <= 64 << 20 or chunk_size & (chunk_size - 1):
             raise InvalidArgument("chunk size must be a power of two from 64 KiB to 64 MiB")
+        chunks_url = str(parse_chunks_url(chunks_url))  # the canonical form is recorded
         if (path / "meta.db").exists():
             raise InvalidRequest(f"{path} already holds an objfs store")
         if path.exists() and any(path.iterdir()):
@@ -319,9 +337,14 @@ class Store(
         if master_key_file is not None:
             # A bad key file must not leave a half-made store behind.
             keyring = Keyring.load(path / "keys", Path(master_key_file))
+        made = not path.exists()
         path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        try:
+            backend = cls._new_backend(path, chunks_url)
+        except BaseException:
+            _undo_init(path, made)
+            raise
         path.chmod(0o700)  # the store holds the master key and the database: owner power
-        (path / "chunks").mkdir(mode=0o700, exist_ok=True)
         if master_key_file is None:
             keyring = Keyring.create(path / "keys")
         else:
@@ -335,12 +358,13 @@ class Store(
                 "created": time.time_ns(),
                 "plain_domain": plain.domain_id,
                 "sse_s3_domain": sse_s3.domain_id,
+                "chunks_url": chunks_url,
             },
         )
         with db.write(durable=True) as cur:
             q.insert_domain(cur, plain.domain_id, plain.kind, plain_rec)
             q.insert_domain(cur, sse_s3.domain_id, sse_s3.kind, sse_rec)
-        store = cls(path, db, keyring)
+        store = cls(path, db, keyring, backend=backend, chunks_url=chunks_url)
         store.space.restore_reserve()
         return store
 
@@ -351,8 +375,6 @@ class Store(
         path = Path(path)
         if not (path / "meta.db").is_file():
             raise StoreNotFound(f"no objfs store at {path}: run `objfs init` or pass --store")
-        if not (path / "chunks").is_dir():
-            raise StoreFormatError(f"{path} has no chunks/ directory: the store is damaged")
         try:
             db = Database.open(path / "meta.db")
         except StoreFull:
@@ -362,16 +384,49 @@ class Store(
                 raise
             db = Database.open(path / "meta.db")
         try:
+            chunks_url = str(db.get_meta("chunks_url") or DEFAULT_URL)  # absent: before URLs
+            backend = cls._open_backend(path, chunks_url)
             keyring = Keyring.load(
                 path / "keys", Path(master_key_file) if master_key_file else None
             )
-            store = cls(path, db, keyring)
+            store = cls(path, db, keyring, backend=backend, chunks_url=chunks_url)
             store.domains.domain(store.domains.store_domain_id("sse_s3_domain"))
         except BaseException:
             db.close()
             raise
         store.space.restore_reserve()  # made again once there is room (store/space.py)
         return store
+
+    @staticmethod
+    def _new_backend(path: Path, chunks_url: str) -> ChunkBackend:
+        """The chunk backend of a store being made in ``path``: ``file:`` makes
+        ``chunks/`` as ever; any other URL is checked (empty, and a probe
+        blob round-trips) and ``chunks/`` is not made, so an objfs that
+        predates chunks URLs refuses the store instead of finding no data."""
+        where = parse_chunks_url(chunks_url)
+        if where.is_default:
+            (path / "chunks").mkdir(mode=0o700, exist_ok=True)
+            return LocalBackend(path / "chunks")
+        if where.path is not None and where.path.is_dir() and any(where.path.iterdir()):
+            raise InvalidRequest(
+                f"the chunk directory {where.path} is not empty: give each store an empty "
+                "directory of its own (a store's gc deletes every chunk it does not know)"
+            )
+        backend = open_backend(chunks_url, path)
+        check_backend(backend, chunks_url)
+        return backend
+
+    @staticmethod
+    def _open_backend(path: Path, chunks_url: str) -> ChunkBackend:
+        where = parse_chunks_url(chunks_url)
+        if where.is_default and not (path / "chunks").is_dir():
+            raise StoreFormatError(f"{path} has no chunks/ directory: the store is damaged")
+        if where.scheme == "file" and where.path is not None and not where.path.is_dir():
+            raise StoreFormatError(
+                f"the chunk directory {where.path} of the store at {path} is missing: "
+                "mount or restore it"
+            )
+        return open_backend(chunks_url, path)
 
     def close(self) -> None:
         self.access_log.close()  # delivers what is due
@@ -383,3 +438,16 @@ class Store(
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _undo_init(path: Path, made: bool) -> None:
+    """Leave ``path`` as ``Store.init`` found it: absent, or empty (init refuses
+    anything else, so whatever is in it now is init's own)."""
+    if made:
+        shutil.rmtree(path, ignore_errors=True)
+        return
+    for entry in path.iterdir():
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
