@@ -19,8 +19,12 @@ Invariants:
   saying which part is wrong and the accepted forms;
 - a URL never carries a secret: user information (``user:password@``) in
   the URL or in its endpoint is refused, because the URL goes into the
-  store's database. Credentials come from the usual AWS sources (the
-  environment, ``~/.aws``, instance metadata) as the client library finds them;
+  store's database. Credentials (``chunk_credentials``) come from
+  ``OBJFS_CHUNKS_ACCESS_KEY_ID``/``OBJFS_CHUNKS_SECRET_ACCESS_KEY``, else the
+  profile ``AWS_PROFILE`` (or ``default``) of the AWS shared credentials
+  file, else the client library's own sources (``AWS_ACCESS_KEY_ID``...,
+  instance metadata). objfs's own names come first because ``objfs``
+  commands read ``AWS_ACCESS_KEY_ID`` as the objfs user to act as;
 - ``objfs.chunks.s3`` (and its client library) is imported only when an
   ``s3://`` URL is opened: ``file:`` stores never load it;
 - ``check_backend`` (``Store.init``'s check of a new location) leaves the
@@ -35,10 +39,11 @@ MinIO and Ceph RGW on an IP endpoint need it, and AWS still serves it.
 
 from __future__ import annotations
 
-import importlib
+import configparser
 import logging
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
@@ -242,6 +247,51 @@ def parse_cache_size(text: str) -> int:
     return int(match.group(1)) * _SIZE_UNITS[match.group(2).lower()]
 
 
+KEY_ENV = "OBJFS_CHUNKS_ACCESS_KEY_ID"
+SECRET_ENV = "OBJFS_CHUNKS_SECRET_ACCESS_KEY"
+
+
+def chunk_credentials(environ: Mapping[str, str] | None = None) -> tuple[str, str] | None:
+    """The chunk store's (access key, secret), or None for the client library's
+    own sources; see the module docstring for the order.
+
+    A half-given pair, or an ``AWS_PROFILE`` the credentials file does not
+    have, is ``InvalidArgument`` saying which."""
+    env = os.environ if environ is None else environ
+    key, secret = env.get(KEY_ENV, "").strip(), env.get(SECRET_ENV, "").strip()
+    if key or secret:
+        if not (key and secret):
+            raise InvalidArgument(f"set both {KEY_ENV} and {SECRET_ENV}, or neither")
+        return key, secret
+    path = Path(
+        env.get("AWS_SHARED_CREDENTIALS_FILE") or Path.home() / ".aws" / "credentials"
+    ).expanduser()
+    profile = env.get("AWS_PROFILE", "").strip()
+    ini = configparser.ConfigParser(interpolation=None)
+    try:
+        ini.read_string(path.read_text())
+    except FileNotFoundError:
+        if profile:
+            raise InvalidArgument(
+                f"AWS_PROFILE is {profile!r} but there is no credentials file {path}"
+            ) from None
+        return None
+    except (OSError, UnicodeDecodeError, configparser.Error) as exc:
+        raise InvalidArgument(f"cannot read the AWS credentials file {path}: {exc}") from None
+    name = profile or "default"
+    if not ini.has_section(name):
+        if profile:
+            raise InvalidArgument(f"the AWS credentials file {path} has no profile [{name}]")
+        return None
+    key = ini.get(name, "aws_access_key_id", fallback="").strip()
+    secret = ini.get(name, "aws_secret_access_key", fallback="").strip()
+    if not (key and secret):
+        raise InvalidArgument(
+            f"profile [{name}] of {path} needs aws_access_key_id and aws_secret_access_key"
+        )
+    return key, secret
+
+
 def open_backend(
     url: str,
     store_dir: Path,
@@ -265,20 +315,18 @@ def open_backend(
     if cache_dir is None:
         raw_dir = os.environ.get(CACHE_DIR_ENV, "").strip()
         cache_dir = Path(raw_dir).expanduser() if raw_dir else store_dir / CACHE_DIR_NAME
-    try:
-        # By name: the module is optional until it ships, and a file: store
-        # must not pay for importing an S3 client library.
-        s3 = importlib.import_module("objfs.chunks.s3")
-    except ImportError as exc:
-        raise InvalidArgument(
-            f"s3:// chunk stores are not available in this installation ({exc})"
-        ) from None
-    backend: ChunkBackend = s3.S3Backend(
+    # Here, not at the top: a file: store does not load the S3 client library.
+    from objfs.chunks.s3 import S3Backend
+
+    credentials = chunk_credentials()
+    backend: ChunkBackend = S3Backend(
         bucket=where.bucket,
         prefix=where.prefix,
         endpoint=where.endpoint,
         region=where.region,
         path_style=where.path_style,
+        access_key=credentials[0] if credentials else None,
+        secret_key=credentials[1] if credentials else None,
         cache_dir=None if cache_bytes == 0 else cache_dir,
         cache_bytes=DEFAULT_CACHE_BYTES if cache_bytes is None else cache_bytes,
     )
@@ -298,8 +346,8 @@ def check_backend(backend: ChunkBackend, url: str) -> None:
     if where.scheme == "s3":
         hint = (
             f"check that the endpoint {where.endpoint or '(AWS)'} answers, that the "
-            "credentials (AWS_PROFILE and ~/.aws/credentials, or AWS_ACCESS_KEY_ID and "
-            f"AWS_SECRET_ACCESS_KEY) are right, and that bucket {where.bucket} exists and "
+            f"credentials ({KEY_ENV} and {SECRET_ENV}, or AWS_PROFILE and "
+            f"~/.aws/credentials) are right, and that bucket {where.bucket} exists and "
             "they may write to it"
         )
     else:

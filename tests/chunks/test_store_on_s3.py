@@ -130,6 +130,24 @@ def test_cli_init_info_put_get_on_s3(tmp_path: Path, seaweedfs: Any, s3_bucket: 
     assert (tmp_path / "g").read_bytes() == BODY
 
 
+def test_cli_takes_the_chunk_key_from_objfs_variables(
+    tmp_path: Path, seaweedfs: Any, s3_bucket: str
+) -> None:
+    """OBJFS_CHUNKS_ACCESS_KEY_ID/SECRET: the chunk store's key beside no profile at all."""
+    env = _cli_env(tmp_path, seaweedfs.access_key, seaweedfs.secret_key)
+    del env["AWS_PROFILE"]
+    env["AWS_SHARED_CREDENTIALS_FILE"] = str(tmp_path / "no-aws-credentials")
+    env["OBJFS_CHUNKS_ACCESS_KEY_ID"] = seaweedfs.access_key
+    env["OBJFS_CHUNKS_SECRET_ACCESS_KEY"] = seaweedfs.secret_key
+    store = tmp_path / "s"
+    done = _objfs(store, "init", "--chunks", url_of(seaweedfs, s3_bucket, "env"), env=env)
+    assert done.returncode == 0, done.stderr
+    (tmp_path / "f").write_bytes(BODY)
+    for args in (["bucket", "create", "data"], ["put", str(tmp_path / "f"), "s3://data/f"]):
+        run = _objfs(store, *args, env=env)
+        assert run.returncode == 0, run.stderr
+
+
 def test_cli_init_with_a_wrong_key_says_check_the_credentials(
     tmp_path: Path, seaweedfs: Any, s3_bucket: str
 ) -> None:

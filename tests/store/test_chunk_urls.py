@@ -15,7 +15,13 @@ from pathlib import Path
 import pytest
 
 from objfs.chunks.backend import LocalBackend
-from objfs.chunks.urls import ChunksURL, open_backend, parse_cache_size, parse_chunks_url
+from objfs.chunks.urls import (
+    ChunksURL,
+    chunk_credentials,
+    open_backend,
+    parse_cache_size,
+    parse_chunks_url,
+)
 from objfs.errors import InvalidArgument, InvalidRequest, StoreFormatError
 from objfs.store import OWNER, Store
 
@@ -210,3 +216,60 @@ def test_open_backend_file_forms(tmp_path: Path) -> None:
     assert isinstance(default, LocalBackend) and default.root == tmp_path / "chunks"
     other = open_backend(f"file:{tmp_path}/x", tmp_path)
     assert isinstance(other, LocalBackend) and other.root == tmp_path / "x"
+
+
+# -- the chunk store's credentials ------------------------------------------------------
+
+
+def test_credentials_come_from_objfs_names_first(tmp_path: Path) -> None:
+    creds = tmp_path / "credentials"
+    creds.write_text("[default]\naws_access_key_id = AK\naws_secret_access_key = SK\n")
+    env = {
+        "OBJFS_CHUNKS_ACCESS_KEY_ID": "mine",
+        "OBJFS_CHUNKS_SECRET_ACCESS_KEY": "secret",
+        "AWS_SHARED_CREDENTIALS_FILE": str(creds),
+    }
+    assert chunk_credentials(env) == ("mine", "secret")
+    del env["OBJFS_CHUNKS_ACCESS_KEY_ID"], env["OBJFS_CHUNKS_SECRET_ACCESS_KEY"]
+    assert chunk_credentials(env) == ("AK", "SK")  # the default profile
+
+
+def test_credentials_of_a_named_profile(tmp_path: Path) -> None:
+    creds = tmp_path / "credentials"
+    creds.write_text(
+        "[default]\naws_access_key_id = AK\naws_secret_access_key = SK\n"
+        "[seaweed]\naws_access_key_id = WK\naws_secret_access_key = WS\n"
+    )
+    env = {"AWS_SHARED_CREDENTIALS_FILE": str(creds), "AWS_PROFILE": "seaweed"}
+    assert chunk_credentials(env) == ("WK", "WS")
+
+
+def test_no_credentials_leave_the_client_librarys_own_sources(tmp_path: Path) -> None:
+    env = {"AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"), "AWS_ACCESS_KEY_ID": "x"}
+    assert chunk_credentials(env) is None
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"OBJFS_CHUNKS_ACCESS_KEY_ID": "k"}, "set both OBJFS_CHUNKS_ACCESS_KEY_ID"),
+        ({"OBJFS_CHUNKS_SECRET_ACCESS_KEY": "s"}, "set both OBJFS_CHUNKS_ACCESS_KEY_ID"),
+        ({"AWS_PROFILE": "nope"}, "no credentials file"),
+    ],
+)
+def test_half_given_credentials_are_refused(
+    tmp_path: Path, env: dict[str, str], message: str
+) -> None:
+    env = {"AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"), **env}
+    with pytest.raises(InvalidArgument, match=message):
+        chunk_credentials(env)
+
+
+def test_a_profile_the_file_lacks_or_without_a_secret_is_refused(tmp_path: Path) -> None:
+    creds = tmp_path / "credentials"
+    creds.write_text("[half]\naws_access_key_id = K\n")
+    base = {"AWS_SHARED_CREDENTIALS_FILE": str(creds)}
+    with pytest.raises(InvalidArgument, match=r"has no profile \[other\]"):
+        chunk_credentials({**base, "AWS_PROFILE": "other"})
+    with pytest.raises(InvalidArgument, match="needs aws_access_key_id and aws_secret"):
+        chunk_credentials({**base, "AWS_PROFILE": "half"})
