@@ -38,10 +38,10 @@ Invariants:
   and obstore cannot send a metadata-replacing one). A touch whose first copy
   succeeded recreates the blob even if gc deleted it in between, so only a
   whole touch that falls between gc's HEAD and DELETE is lost: the gap of
-  ``discard_unless_touched`` (S3 has no delete conditional on mtime, and the
-  ETag does not change on a copy). The cluster gc must therefore decide from
-  database rows and leases, not from these mtimes (DESIGN.md, "Scaling past
-  one machine"); they are kept only for today's single-node gc;
+  a look-then-delete (S3 has no delete conditional on mtime, and the ETag
+  does not change on a copy): so ``discard_unless_touched`` never deletes,
+  and gc frees no chunk of an S3 store until it decides from database rows
+  and leases alone (DESIGN.md, "Scaling past one machine");
 - every request has a timeout (``timeout_s``) and is retried on 5xx, 408,
   429 and transport errors (connection refused, timeout) up to ``retries``
   times with exponential backoff and full jitter; then ``BackendUnavailable``
@@ -226,6 +226,17 @@ class S3Backend(ChunkBackend):
             self._call(f"deleting chunk {name}", lambda: obstore.delete(self._store, key))
         except _Missing:
             pass
+
+    def discard_unless_touched(self, name: str, cutoff: float) -> int | None:
+        """Never deletes (None: kept), so gc keeps an S3 store's chunks for now.
+
+        S3 has no delete conditional on the time of last write, so a writer
+        deduping onto a dead chunk between gc's look and its delete would
+        commit a version naming a chunk that is gone. Until gc decides from
+        database rows and leases alone (DESIGN.md, "Scaling past one
+        machine"), the dead chunks stay: space is not freed, nothing is lost.
+        Their rows stay too, so that gc deletes them once it may."""
+        return None
 
     def touch(self, name: str) -> bool:
         key = self.key(name)

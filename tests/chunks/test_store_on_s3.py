@@ -74,6 +74,25 @@ def test_a_store_on_s3_records_its_url_and_round_trips(
     assert not (tmp_path / "t").exists()
 
 
+def test_gc_of_a_store_on_s3_deletes_no_chunk_yet(
+    tmp_path: Path, seaweedfs: Any, s3_bucket: str, aws_env: None
+) -> None:
+    """S3 cannot delete a chunk only if no writer touched it meanwhile: gc keeps
+    every chunk of an S3 store (S3Backend.discard_unless_touched), its dead
+    rows too, and the store stays whole."""
+    with Store.init(tmp_path / "s", chunks_url=url_of(seaweedfs, s3_bucket)) as store:
+        store.create_bucket(OWNER, "data")
+        store.put_object(OWNER, "data", "gone", BODY)
+        store.put_object(OWNER, "data", "kept", BODY[::-1])
+        before = sorted(name for name, _ in store.chunks.backend.iterate())
+        store.delete_object(OWNER, "data", "gone")
+        report = store.gc(OWNER, grace_seconds=0)
+        assert report.chunks_removed == 0
+        assert sorted(name for name, _ in store.chunks.backend.iterate()) == before
+        assert _read(store, "data", "kept") == BODY[::-1]
+        assert store.fsck(OWNER).ok
+
+
 def test_init_on_a_missing_bucket_says_what_to_check(
     tmp_path: Path, seaweedfs: Any, aws_env: None
 ) -> None:
