@@ -596,13 +596,13 @@ class LocalBackend(ChunkBackend):
         return True
 
     def _leaf_dirs(self) -> Iterator[str]:
-        for top in _scandir(self._root_s):
+        for top in scandir_or_empty(self._root_s):
             if top.is_dir(follow_symlinks=False) and _FANOUT_RE.fullmatch(top.name):
                 yield top.path
 
     def iterate(self) -> Iterator[tuple[str, float]]:
         for d in self._leaf_dirs():
-            for entry in _scandir(d):
+            for entry in scandir_or_empty(d):
                 if entry.name.startswith(TEMP_PREFIX) or not _NAME_RE.fullmatch(entry.name):
                     continue
                 try:
@@ -614,7 +614,7 @@ class LocalBackend(ChunkBackend):
         cutoff = time.time() - older_than_s
         removed = 0
         for d in self._leaf_dirs():
-            for entry in _scandir(d):
+            for entry in scandir_or_empty(d):
                 if not entry.name.startswith(TEMP_PREFIX):
                     continue
                 try:
@@ -688,7 +688,9 @@ def _fsync_dir(path: str) -> None:
         os.close(fd)
 
 
-def _scandir(path: str) -> list[os.DirEntry[str]]:
+def scandir_or_empty(path: str) -> list[os.DirEntry[str]]:
+    """The entries of a directory, none if it is missing (a fan-out directory
+    not made yet; LocalBackend's chunks, the S3 backend's frame cache)."""
     try:
         with os.scandir(path) as it:
             return list(it)

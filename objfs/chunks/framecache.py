@@ -27,6 +27,8 @@ import threading
 from collections import OrderedDict
 from pathlib import Path
 
+from objfs.chunks.backend import scandir_or_empty
+
 log = logging.getLogger(__name__)
 
 _FILE_RE = re.compile(r"([0-9a-f]{8,128})\.([0-9]+)")
@@ -59,10 +61,10 @@ class FrameCache:
 
     def _load(self) -> None:
         found: list[tuple[float, str, int]] = []
-        for top in _scandir(os.fspath(self.root)):
+        for top in scandir_or_empty(os.fspath(self.root)):
             if not top.is_dir(follow_symlinks=False):
                 continue
-            for entry in _scandir(top.path):
+            for entry in scandir_or_empty(top.path):
                 m = _FILE_RE.fullmatch(entry.name)
                 try:
                     st = entry.stat(follow_symlinks=False)
@@ -151,11 +153,3 @@ def _unlink(path: str) -> None:
         os.unlink(path)
     except OSError:
         pass
-
-
-def _scandir(path: str) -> list[os.DirEntry[str]]:
-    try:
-        with os.scandir(path) as it:
-            return list(it)
-    except FileNotFoundError:
-        return []
