@@ -29,8 +29,9 @@ APT_PACKAGES := fuse3 libfuse3-dev pkg-config attr rsync git
 # pages and systemd-analyze on contrib/; tests/s3api/test_browser.py (and
 # test_post_object.py, a form posted from another origin) drive
 # headless Chromium through chromedriver, test_rclone.py runs rclone (all
-# fail without them in CI).
-TEST_PACKAGES := groff-base systemd chromium chromium-driver rclone
+# fail without them in CI); tests/postgres.py starts a throwaway cluster of
+# Debian's postgresql server (the metadata engine of a cluster store).
+TEST_PACKAGES := groff-base systemd chromium chromium-driver rclone postgresql
 
 .PHONY: help demo test bench lint umount clean distclean deps
 
