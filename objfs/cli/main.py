@@ -32,6 +32,7 @@ from objfs.cli import (
     policy,
     presign,
     serve,
+    storecopy,
     tagging,
     transfer,
     users,
@@ -144,6 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
         presign,
         tagging,
         lifecycle,
+        storecopy,
     ):
         group.register(build)
     policy.register_acl(build)
