@@ -17,6 +17,7 @@ from typing import IO
 
 from objfs.chunks.urls import DEFAULT_URL
 from objfs.cli.app import CliApp
+from objfs.cli.args import CliError
 from objfs.cli.builder import Builder
 from objfs.cli.maintenance import _chunks_url
 from objfs.cli.output import dump_json, human_size
@@ -99,6 +100,12 @@ def _summary(source: str, report: CopyReport) -> str:
 
 def cmd_store_copy(app: CliApp, args: argparse.Namespace) -> int:
     store = app.store  # the source; opened (and its key checked) before anything is made
+    if not app.ctx.identity.is_owner:
+        raise CliError(
+            "store copy copies the whole store with its master key: run it as the store "
+            "owner (no --profile, $OBJFS_PROFILE or $AWS_ACCESS_KEY_ID; give an S3 chunk "
+            "location's key in $OBJFS_CHUNKS_ACCESS_KEY_ID and $OBJFS_CHUNKS_SECRET_ACCESS_KEY)"
+        )
     bar = _Bar(sys.stderr, not app.quiet and not app.json and sys.stderr.isatty())
     try:
         report = copy_store(

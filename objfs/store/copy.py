@@ -234,8 +234,9 @@ def _prepare(path: Path, wanted: dict[str, Any], report: CopyReport) -> dict[str
         for name, flag in (("chunks_url", "--to-chunks"), ("meta_url", "--to-meta")):
             if marker.get(name) != wanted[name]:
                 raise InvalidRequest(
-                    f"the unfinished copy in {path} was started with {flag} "
-                    f"{marker.get(name) or '(none)'}: run it again with the same {flag}, "
+                    f"the unfinished copy in {path} was started with "
+                    f"{flag} {marker.get(name) or '(none)'} (this time: "
+                    f"{wanted[name] or '(none)'}); run it again with the same {flag}, "
                     "or remove it and copy into an empty directory"
                 )
         report.resumed = True
