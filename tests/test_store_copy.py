@@ -464,3 +464,70 @@ def contents_of_bucket(path: Path, bucket: str) -> list[tuple[Any, ...]]:
             with s.get_object(OWNER, bucket, v.key, version_id=v.version_id) as reader:
                 out.append((v.key, v.version_id, v.etag, v.seq, reader.read()))
         return out
+
+
+def test_a_rerun_after_the_rows_are_in_never_writes_rows_again(tmp_path: Path) -> None:
+    """Once the rows are in, the copy is a store someone may use: a re-run (the
+    copy stopped before its fsck, or fsck found a chunk missing) only fills in
+    the chunks the copy's own rows name, from the source, and checks again."""
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    with Store.init(src, chunk_size=64 << 10) as s:
+        s.create_bucket(OWNER, "data", versioning=True)
+        s.put_object(OWNER, "data", "k", _body("k", MIB))
+    assert objfs(src, "store", "copy", "--to", str(dst)).returncode == 0
+    with Store.open(dst) as s:  # used since: a version the source never had
+        s.put_object(OWNER, "data", "k", b"only in the copy")
+    victim = next(p for p in (dst / "chunks").rglob("*") if p.is_file())
+    victim.unlink()
+    marker = {
+        "source": _identity_of(src),
+        "chunks_url": "file:",
+        "meta_url": None,
+        "rows": True,
+    }
+    (dst / MARKER).write_text(json.dumps(marker))
+    done = objfs(src, "store", "copy", "--to", str(dst), "--json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["resumed"] and report["fsck_ok"] and report["chunks_copied"] == 1
+    assert report["versions"] == 2  # the copy's rows, not the source's again
+    assert victim.exists() and not (dst / MARKER).exists()
+    with Store.open(dst) as s, s.get_object(OWNER, "data", "k") as reader:
+        assert reader.read() == b"only in the copy"
+
+
+def _identity_of(path: Path) -> dict[str, Any]:
+    from objfs.store.copy import _identity
+
+    with Store.open(path) as s:
+        return _identity(s)
+
+
+def test_fsck_problems_keep_the_copy_unfinished(tmp_path: Path) -> None:
+    """A damaged chunk at the source is copied as it is (frames are opaque),
+    and the copy's fsck finds it: exit 1, the problem on stdout, the copy
+    stays marked unfinished. A chunk missing everywhere stops the copy."""
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    with Store.init(src, chunk_size=64 << 10) as s:
+        s.create_bucket(OWNER, "data")
+        s.put_object(OWNER, "data", "k", _body("k", MIB))
+    victim = next(p for p in (src / "chunks").rglob("*") if p.is_file())
+    frame = bytearray(victim.read_bytes())
+    frame[-20] ^= 1
+    victim.write_bytes(bytes(frame))
+    done = objfs(src, "store", "copy", "--to", str(dst))
+    assert done.returncode == 1
+    assert f"problem: chunk {victim.name} is damaged" in done.stdout
+    assert done.stderr == (
+        f"objfs: fsck of the copy in {dst} found problems; it stays marked unfinished: "
+        "fix the source (`objfs fsck`) and run the copy again\n"
+    )
+    assert (dst / MARKER).exists()
+    victim.unlink()
+    (dst / "chunks" / victim.parent.name / victim.name).unlink()
+    done = objfs(src, "store", "copy", "--to", str(dst))
+    assert done.returncode == 1
+    assert done.stderr == (
+        f"objfs: chunk {victim.name}, which the source's metadata names, is missing from "
+        "its chunk location: run `objfs fsck` on the source\n"
+    )
