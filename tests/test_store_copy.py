@@ -531,3 +531,34 @@ def test_fsck_problems_keep_the_copy_unfinished(tmp_path: Path) -> None:
         f"objfs: chunk {victim.name}, which the source's metadata names, is missing from "
         "its chunk location: run `objfs fsck` on the source\n"
     )
+
+
+def test_to_meta_needs_an_objfs_with_postgresql_metadata(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """``--to-meta`` is passed on to ``Store.init``; an objfs without it refuses
+    with a clear message, one with it copies into PostgreSQL and back."""
+    import inspect
+
+    src = tmp_path / "src"
+    build_source(src)
+    if "meta_url" not in inspect.signature(Store.init).parameters:
+        url = "postgresql://127.0.0.1/objfs"
+        done = objfs(src, "store", "copy", "--to", str(tmp_path / "pg"), "--to-meta", url)
+        assert done.returncode == 1
+        assert done.stderr == (
+            "objfs: this objfs keeps metadata only in SQLite: --to-meta needs an objfs that "
+            "supports PostgreSQL metadata\n"
+        )
+        assert not (tmp_path / "pg").exists()
+        return
+    pg_url = request.getfixturevalue("pg_url")
+    mid, back = tmp_path / "pg", tmp_path / "back"
+    done = objfs(src, "store", "copy", "--to", str(mid), "--to-meta", pg_url, "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["fsck_ok"]
+    assert (mid / "meta.url").exists() and not (mid / "meta.db").exists()
+    done = objfs(mid, "store", "copy", "--to", str(back))
+    assert done.returncode == 0, done.stderr
+    assert _comparable(rows(back)) == _comparable(rows(src))
+    assert contents(back) == contents(src)

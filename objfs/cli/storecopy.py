@@ -40,8 +40,11 @@ class _Bar(CopyProgress):
         self.drawn = False
 
     def phase(self, name: str) -> None:
+        if self.name == "chunks":
+            self._draw(force=True)  # the chunks' final count before the next phase
         self.name = name
-        self._draw(force=True)
+        if name != "chunks":  # the chunks' line waits for their totals (``start``)
+            self._draw(force=True)
 
     def start(self, chunks: int, nbytes: int) -> None:
         self.total_chunks, self.total_bytes = chunks, nbytes
