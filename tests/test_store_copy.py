@@ -22,6 +22,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -461,6 +462,9 @@ def contents_of_bucket(path: Path, bucket: str) -> list[tuple[Any, ...]]:
     with Store.open(path) as s:
         out = []
         for v in s.list_object_versions(OWNER, bucket).versions:
+            if v.is_delete_marker:
+                out.append((v.key, v.version_id, None, v.seq, None))
+                continue
             with s.get_object(OWNER, bucket, v.key, version_id=v.version_id) as reader:
                 out.append((v.key, v.version_id, v.etag, v.seq, reader.read()))
         return out
@@ -562,3 +566,74 @@ def test_to_meta_needs_an_objfs_with_postgresql_metadata(
     assert done.returncode == 0, done.stderr
     assert _comparable(rows(back)) == _comparable(rows(src))
     assert contents(back) == contents(src)
+
+
+class _Meanwhile(CopyProgress):
+    """Runs ``action`` once, in the chunk phase, after the first chunk."""
+
+    def __init__(self, action: Any) -> None:
+        self.action = action
+        self.ran = False
+
+    def advance(self, chunks: int, nbytes: int) -> None:
+        if chunks and not self.ran:
+            self.ran = True
+            self.action()
+
+
+def test_a_live_source_gives_a_consistent_copy_and_one_copy_holds_the_target(
+    tmp_path: Path,
+) -> None:
+    """Writes and deletes at the source while the copy runs: the copy is the
+    source as its snapshot saw it (every version it has is the source's, byte
+    for byte, and its fsck is clean). A second copy into the same directory
+    meanwhile is refused."""
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    with Store.init(src, chunk_size=64 << 10) as s:
+        s.create_bucket(OWNER, "live", versioning=True)
+        for n in range(8):
+            s.put_object(OWNER, "live", f"k{n}", _body(f"k{n}", MIB))
+    stop = threading.Event()
+    written: list[str] = []
+
+    def writer() -> None:
+        with Store.open(src) as w:
+            n = 0
+            while not stop.is_set():
+                put = w.put_object(OWNER, "live", f"k{n % 8}", _body(f"new{n}", 200_000))
+                written.append(put.version_id)
+                if n % 3 == 0:
+                    w.delete_object(OWNER, "live", f"k{(n + 1) % 8}")
+                n += 1
+
+    second: list[subprocess.CompletedProcess[str]] = []
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        with Store.open(src) as s:
+            report = copy_store(
+                s,
+                dst,
+                progress=_Meanwhile(
+                    lambda: second.append(objfs(src, "store", "copy", "--to", str(dst)))
+                ),
+            )
+    finally:
+        stop.set()
+        thread.join()
+    assert report.fsck_ok and written
+    (refused,) = second
+    assert refused.returncode == 1
+    assert refused.stderr == (
+        f"objfs: another `objfs store copy` is copying into {dst}: wait for it to end\n"
+    )
+    copied = contents_of_bucket(dst, "live")
+    assert copied
+    source = {
+        (key, vid): (etag, seq, body)
+        for key, vid, etag, seq, body in contents_of_bucket(src, "live")
+    }
+    assert len(source) > len(copied)  # the source went on after the snapshot
+    for key, version_id, etag, seq, body in copied:
+        assert source[(key, version_id)] == (etag, seq, body)
+    assert report.versions == len(copied)

@@ -31,12 +31,15 @@ Order, so that a copy is resumable and never half-usable:
    rows name and is missing, and checks again.
 
 A re-run with a marker of another store or of other URLs is refused with
-what to do. Nothing here writes to the source.
+what to do; one copy at a time holds the target (a lock on its directory).
+Nothing here writes to the source. The snapshot is held in memory (about
+the size of the source's metadata) until its rows are written.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import inspect
 import json
 import logging
@@ -139,7 +142,26 @@ def copy_store(
     key_file = Path(master_key_file) if master_key_file is not None else None
     wanted = {"source": _identity(source), "chunks_url": chunks_url, "meta_url": meta_url}
     report = CopyReport(target=str(path), chunks_url=chunks_url, meta_url=meta_url)
-    marker = _prepare(path, wanted, report)
+    if path.exists() and not path.is_dir():
+        raise InvalidRequest(f"{path} exists and is not a directory: choose an empty directory")
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with _exclusive(path):
+        marker = _prepare(path, wanted, report)
+        _copy(source, path, marker, report, progress, key_file)
+    report.seconds = round(time.monotonic() - started, 3)
+    return report
+
+
+def _copy(
+    source: Store,
+    path: Path,
+    marker: dict[str, Any],
+    report: CopyReport,
+    progress: CopyProgress,
+    key_file: Path | None,
+) -> None:
+    """Steps 1 (the rest) to 5 of the module docstring, holding the target."""
+    chunks_url, meta_url = report.chunks_url, report.meta_url
     if not marker.get("rows") and not _initialised(path):
         _init_target(path, source, chunks_url, meta_url, key_file)
     target_backend = open_backend(chunks_url, path, cache_bytes=0)
@@ -173,8 +195,6 @@ def copy_store(
     if fsck.ok:
         (path / MARKER).unlink()
         _fsync_dir(path)
-    report.seconds = round(time.monotonic() - started, 3)
-    return report
 
 
 # -- the target directory ----------------------------------------------------------
@@ -217,9 +237,7 @@ def _write_marker(path: Path, marker: dict[str, Any]) -> None:
 def _prepare(path: Path, wanted: dict[str, Any], report: CopyReport) -> dict[str, Any]:
     """The target's marker: a new one in an absent or empty directory, or the
     one of an unfinished copy of this store to the same places."""
-    if path.exists() and not path.is_dir():
-        raise InvalidRequest(f"{path} exists and is not a directory: choose an empty directory")
-    if path.is_dir() and any(path.iterdir()):
+    if any(path.iterdir()):
         marker = _read_marker(path)
         if marker is None:
             raise InvalidRequest(
@@ -241,11 +259,27 @@ def _prepare(path: Path, wanted: dict[str, Any], report: CopyReport) -> dict[str
                 )
         report.resumed = True
         return marker
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
     path.chmod(0o700)  # it will hold the master key and the metadata
     marker = dict(wanted, rows=False)
     _write_marker(path, marker)
     return marker
+
+
+@contextlib.contextmanager
+def _exclusive(path: Path) -> Iterator[None]:
+    """One copy at a time into ``path``: a lock on the directory itself, held
+    for the whole copy (the kernel drops it when the process dies)."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise InvalidRequest(
+                f"another `objfs store copy` is copying into {path}: wait for it to end"
+            ) from None
+        yield
+    finally:
+        os.close(fd)
 
 
 def _initialised(path: Path) -> bool:
