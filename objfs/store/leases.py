@@ -185,6 +185,21 @@ class Leases:
         with self._lock:
             self._active.pop(token, None)
 
+    def keep_published(self) -> str:
+        """Publish the row now unless it is fresh, and keep renewing it; returns
+        the lease id (gc claims chunks to delete under it: objfs/store/chunkgc.py)."""
+        with self._lock:
+            fresh = self._expires - time.time_ns() > self.seconds * 0.5e9
+        if not fresh:
+            self._publish()
+        self._start_thread()
+        return self.lease_id
+
+    def valid_for(self, seconds: float) -> bool:
+        """Whether the published row stays unexpired for ``seconds`` more."""
+        with self._lock:
+            return self._expires - time.time_ns() > seconds * 1e9
+
     def oldest_active(self) -> int | None:
         """The start of this process's oldest write in progress (ns), None if idle."""
         with self._lock:
