@@ -272,7 +272,8 @@ class RowGC:
         with self.db.write() as cur:  # G5
             now = time.time_ns()
             since, _ = self.oldest_hold(cur, now)
-            gq.drop_tombstones(cur, (now if since is None else min(now, since)) - _MARGIN_NS)
+            # No lease at all: any write begins (and publishes) after this.
+            gq.drop_tombstones(cur, now if since is None else min(now, since - _MARGIN_NS))
         out.held_by = why if out.held else None
         out.temp_files_removed = self.chunks.cleanup_temp(max(0.0, (now - cutoff) / 1e9))
         return out
