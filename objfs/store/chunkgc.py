@@ -55,8 +55,9 @@ G3. In a later transaction, gc **claims** doomed rows past the second
     gone (killed mid-delete) are claimed again the same way; rows of this
     process's lease too (gc runs one at a time per process, a lock).
 G4. gc DELETEs the claimed objects (outside any transaction; before each,
-    it checks its own lease is still good for ``LEASE_MARGIN_S``, so a gc
-    that slept past its lease stops rather than race the gc that took over),
+    it checks its own lease is still good for ``LEASE_MARGIN_S`` and has not
+    lapsed since the pass began, so a gc that slept past its lease stops
+    rather than race the gc that took over),
     then marks them ``deleted`` (``changed_at`` = after the DELETEs
     returned).
 G5. A ``deleted`` tombstone is dropped once every live lease began after
@@ -209,6 +210,7 @@ class RowGC:
     def _run(self, grace_ns: int) -> RowGcResult:
         out = RowGcResult()
         lease_id = self.leases.keep_published()  # G3's claims are made under it
+        lapses = self.leases.lapses
         t_list = time.time_ns()
         listed = list(self.chunks.inventory())
         self._step("listed")
@@ -256,7 +258,7 @@ class RowGC:
         deleted: list[bytes] = []
         try:
             for chunk_id, size in claimed:  # G4
-                if not self.leases.valid_for(LEASE_MARGIN_S):
+                if not self.leases.valid_for(LEASE_MARGIN_S, lapses):
                     log.warning("gc stopped deleting: its writer lease is about to expire")
                     break
                 self.chunks.delete(chunk_id)

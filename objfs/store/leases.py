@@ -143,6 +143,7 @@ class Leases:
         self._tokens = itertools.count(1)
         self._active: dict[int, int] = {}  # token -> start (ns)
         self._expires = 0  # ns; 0: no row known to be published
+        self.lapses = 0  # renewals that came after the row had expired
         self._published = False  # a row may exist (a publication was begun)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -195,10 +196,12 @@ class Leases:
         self._start_thread()
         return self.lease_id
 
-    def valid_for(self, seconds: float) -> bool:
-        """Whether the published row stays unexpired for ``seconds`` more."""
+    def valid_for(self, seconds: float, lapses: int = 0) -> bool:
+        """Whether the published row stays unexpired for ``seconds`` more and
+        has not lapsed more than ``lapses`` times (a lapsed row may have been
+        dropped by gc, and whatever it held taken over)."""
         with self._lock:
-            return self._expires - time.time_ns() > seconds * 1e9
+            return self._expires - time.time_ns() > seconds * 1e9 and self.lapses <= lapses
 
     def oldest_active(self) -> int | None:
         """The start of this process's oldest write in progress (ns), None if idle."""
@@ -217,6 +220,9 @@ class Leases:
             with self.db.write() as cur:
                 q.put_lease(cur, self.lease_id, self.holder, since, expires)
             with self._lock:
+                if self._expires and time.time_ns() > self._expires:
+                    # Renewed too late: gc may have dropped the row meanwhile.
+                    self.lapses += 1
                 self._expires = expires
 
     def _start_thread(self) -> None:
