@@ -78,13 +78,7 @@ from obstore.store import S3Store
 
 from objfs.chunks.backend import BlobReader, Buffer, ChunkBackend, check_name
 from objfs.chunks.framecache import FrameCache
-from objfs.errors import (
-    AccessDenied,
-    BackendUnavailable,
-    ChunkInCollection,
-    IntegrityError,
-    InternalError,
-)
+from objfs.errors import AccessDenied, BackendUnavailable, IntegrityError, InternalError
 
 if TYPE_CHECKING:
     from obstore.store import ClientConfig, S3Config
@@ -215,14 +209,11 @@ class S3Backend(ChunkBackend):
     def sync(self, names: Iterable[str]) -> None:
         """Check that the blobs are still there (one HEAD each): a PUT that
         returned is already stored, but gc may have deleted the object
-        meanwhile (store/chunkgc.py), and the commit must then not happen:
-        ``ChunkInCollection`` (503 SlowDown), the write is to be retried."""
+        meanwhile (store/chunkgc.py), and the commit must then not happen
+        (``ChunkStore.sync`` makes it a retryable error)."""
         for name in names:
             if not self.exists(name):
-                raise ChunkInCollection(
-                    f"chunk {name} was deleted by gc while the write ran: the write was not "
-                    "committed; retry it"
-                )
+                raise IntegrityError(f"chunk {name} vanished before it was made durable")
 
     def sync_all(self) -> None:
         """No-op: a PUT that returned is stored (see the module docstring)."""

@@ -94,7 +94,7 @@ from objfs.chunks.backend import BlobReader, ChunkBackend, _huge_buffer
 from objfs.chunks.frame_v1 import FrameHeader, check_domain
 from objfs.chunks.frame_v2 import SEGMENT, Keys, Layout
 from objfs.crypto.keyring import KIND_NONE, Domain, hkdf
-from objfs.errors import IntegrityError, InvalidArgument
+from objfs.errors import ChunkInCollection, IntegrityError, InvalidArgument
 
 log = logging.getLogger(__name__)
 
@@ -335,10 +335,10 @@ class ChunkStore:
         its mtime is refreshed instead; a backend gc runs by rows dedups
         against the database's chunk rows only); True when it was written."""
         name = _check_id(chunk_id)
-        if self.backend.gc_by_rows:
-            if self.known is not None and self.known(chunk_id):
+        if self.backend.gc_by_rows and self.known is not None:
+            if self.known(chunk_id):
                 return False
-        elif self.backend.touch(name):
+        elif self.backend.touch(name):  # no database to ask: no gc to race either
             return False
         frame = self._seal(domain, data, chunk_id, self._scratch(len(data)))
         try:
@@ -784,7 +784,16 @@ class ChunkStore:
                 if self._inline_frame(chunk_id, None) is not None:
                     continue
             names.append(name)
-        self.backend.sync(names)
+        try:
+            self.backend.sync(names)
+        except IntegrityError as exc:
+            if not self.backend.gc_by_rows:
+                raise
+            # Only gc deletes an object (store/chunkgc.py): it did, while the
+            # write ran, and the write must not commit; a retry PUTs it again.
+            raise ChunkInCollection(
+                f"{exc} (gc deleted it while the write ran): the write was not committed; retry it"
+            ) from None
 
     def iter_ids(self) -> Iterator[tuple[bytes, float]]:
         """Every stored chunk as (id, mtime); files with foreign names are skipped."""
