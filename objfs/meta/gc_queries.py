@@ -121,17 +121,33 @@ def claim(
     return [(row[0], int(row[1])) for row in rows]
 
 
+_CLAIMER_GONE = (
+    "NOT EXISTS (SELECT 1 FROM leases l WHERE l.lease_id = doomed_chunks.claimed_by "
+    "AND l.expires > ?)"
+)
+
+
 def take_over(cur: Cursor, lease_id: str, now_ns: int) -> list[tuple[bytes, int]]:
     """Rows in ``deleting`` whose gc holds no live lease any more (killed
-    mid-delete): claimed again under ``lease_id``; returns (chunk id, size)."""
+    mid-delete), or that ``lease_id`` holds already (an earlier pass of this
+    process that failed midway): claimed under ``lease_id``; returns (chunk id, size)."""
     rows = cur.execute(
         "UPDATE doomed_chunks SET claimed_by = ?, changed_at = ? "
-        "WHERE state = ? AND (claimed_by IS NULL OR (claimed_by <> ? AND NOT EXISTS "
-        "(SELECT 1 FROM leases l WHERE l.lease_id = doomed_chunks.claimed_by "
-        "AND l.expires > ?))) RETURNING chunk_id, size",
+        f"WHERE state = ? AND (claimed_by = ? OR {_CLAIMER_GONE}) RETURNING chunk_id, size",
         (lease_id, now_ns, DELETING, lease_id, now_ns),
     ).fetchall()
     return [(row[0], int(row[1])) for row in rows]
+
+
+def forget_revived(cur: Cursor) -> int:
+    """Doomed rows (not yet claimed) of chunks that have a row again (a repair)."""
+    return int(
+        cur.execute(
+            "DELETE FROM doomed_chunks WHERE state = ? AND EXISTS "
+            "(SELECT 1 FROM chunks c WHERE c.chunk_id = doomed_chunks.chunk_id)",
+            (DOOMED,),
+        ).rowcount
+    )
 
 
 def mark_deleted(cur: Cursor, chunk_ids: Iterable[bytes], lease_id: str, now_ns: int) -> int:
@@ -177,6 +193,18 @@ def rescue(cur: Cursor, chunk_id: bytes, state: str) -> bool:
     return (
         cur.execute(
             "DELETE FROM doomed_chunks WHERE chunk_id = ? AND state = ?", (chunk_id, state)
+        ).rowcount
+        > 0
+    )
+
+
+def rescue_abandoned(cur: Cursor, chunk_id: bytes, now_ns: int) -> bool:
+    """Remove the chunk's row if it is in ``deleting`` under a gc that holds no
+    live lease any more (it sends no DELETE again); True if it was."""
+    return (
+        cur.execute(
+            f"DELETE FROM doomed_chunks WHERE chunk_id = ? AND state = ? AND {_CLAIMER_GONE}",
+            (chunk_id, DELETING, now_ns),
         ).rowcount
         > 0
     )

@@ -26,7 +26,11 @@ W3. A commit whose transaction adds a reference to a chunk that had no live
     - ``deleting``: gc may be deleting the object right now, and the writer
       cannot tell whether its PUT (or the object it deduplicated onto) came
       before or after the DELETE: the commit fails with ``ChunkInCollection``
-      (503 SlowDown, EAGAIN: retry), never commits a hole;
+      (503 SlowDown, EAGAIN: retry), never commits a hole. But if the gc
+      that claimed it holds no live lease any more (it died), no DELETE of
+      it comes any more: a HEAD decides as for ``deleted`` (exists: the row
+      goes, conditionally on the claimer still being gone), so a killed gc
+      does not block writes of that data until the next gc;
     - ``deleted``: the DELETE has returned, so the object exists only if it
       was PUT after it: a HEAD decides (exists: the tombstone goes and the
       commit proceeds; else ``ChunkInCollection``);
@@ -53,7 +57,9 @@ G3. In a later transaction, gc **claims** doomed rows past the second
     finished) that still have no ``chunks`` row: ``doomed`` -> ``deleting``
     under its own lease id. Rows left in ``deleting`` by a gc whose lease is
     gone (killed mid-delete) are claimed again the same way; rows of this
-    process's lease too (gc runs one at a time per process, a lock).
+    process's lease too (a pass that failed midway; gc runs one pass at a
+    time per process, a lock). Doomed rows of chunks that have a row again
+    (a repair wrote one) are forgotten.
 G4. gc DELETEs the claimed objects (outside any transaction; before each,
     it checks its own lease is still good for ``LEASE_MARGIN_S`` and has not
     lapsed since the pass began, so a gc that slept past its lease stops
@@ -81,7 +87,8 @@ must give gc's and commits' transactions the same order).
   claims only rows without one, and W3 makes C see the state): in
   ``deleting`` C fails; in ``deleted`` C commits only if the object exists
   after the DELETE returned, and no other DELETE of X can follow (a single
-  claim; a take-over only once the claimer's lease is dead).
+  claim; a take-over, or W3's rescue of an abandoned claim, only once the
+  claimer's lease is dead).
 - C after the tombstone was dropped: C's write began before its commit;
   if it began before D's DELETE returned, its lease ``since`` is at most
   that start, so G5 keeps the tombstone while C's lease lives: impossible.
@@ -153,6 +160,12 @@ def rescue(cur: Cursor, chunks: ChunkStore, revived: Iterable[bytes]) -> None:
         if state == gq.DELETED and chunks.exists(chunk_id):
             gq.rescue(cur, chunk_id, gq.DELETED)  # PUT again after gc's DELETE
             continue
+        if (
+            state == gq.DELETING
+            and chunks.exists(chunk_id)
+            and gq.rescue_abandoned(cur, chunk_id, time.time_ns())
+        ):
+            continue  # its gc died: no DELETE comes any more, and the object is there
         raise ChunkInCollection(
             f"chunk {chunk_id.hex()} is being deleted by gc (it had become unreferenced): "
             "the write was not committed; retry it"
@@ -233,7 +246,7 @@ class RowGC:
             graced = now - grace_ns
             if cutoff < graced:  # dead rows past the grace that a lease still covers
                 out.held += len(gq.dead_candidates(cur, graced))
-            since, _ = self.oldest_hold(cur, now)
+            since, holder = self.oldest_hold(cur, now)
             orphans_free = since is None or since - _MARGIN_NS > t_list
             doomed = gq.doomed_ids(cur)
             for chunk_id, size in listed:
@@ -243,11 +256,12 @@ class RowGC:
                     gq.doom(cur, chunk_id, size, now)
                 else:
                     out.held += 1
-                    why = why or self.oldest_hold(cur, now)[1]
+                    why = why or holder
         self._step("doomed")
         with self.db.write(durable=True) as cur:  # G3
             now = time.time_ns()
             second, why2 = self._cutoff(cur, now, grace_ns)
+            gq.forget_revived(cur)
             claimed = gq.take_over(cur, lease_id, now) + gq.claim(cur, lease_id, second, now)
             out.doomed = gq.count_doomed_after(cur, second)
             held = out.doomed - gq.count_doomed_after(cur, now - grace_ns)
