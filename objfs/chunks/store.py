@@ -181,8 +181,9 @@ class ChunkStore:
         # the sealed frame the store keeps in its database, or None.
         self.inline_source: Callable[[bytes], bytes | None] | None = None
         # For a backend that gc runs by rows (``backend.gc_by_rows``, S3):
-        # ``known(chunk_id)`` says whether the database has a row for the
-        # chunk, the only thing a write may dedup against (store/chunkgc.py).
+        # ``known(chunk_id)`` says whether the database has a (not inline)
+        # row for the chunk, the only thing a write may dedup against
+        # (store/chunkgc.py).
         self.known: Callable[[bytes], bool] | None = None
         # Called with a new frame's size before it is written: the store's
         # free-space floor (objfs/store/space.py) raises there to refuse it.

@@ -53,6 +53,18 @@ def ensure_schema(cur: Cursor) -> None:
             cur.execute(statement)
 
 
+# -- a writer's dedup -----------------------------------------------------------
+
+
+def dedup_hit(cur: Cursor, chunk_id: bytes) -> bool:
+    """Whether a write may skip storing ``chunk_id``: it has a chunk row whose
+    frame is not inline (an inline one has no object to share)."""
+    row = cur.execute(
+        "SELECT 1 FROM chunks WHERE chunk_id = ? AND inline_row IS NULL", (chunk_id,)
+    ).fetchone()
+    return row is not None
+
+
 # -- dooming ----------------------------------------------------------------
 
 

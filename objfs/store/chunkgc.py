@@ -12,7 +12,8 @@ object's age.
 The rules
 ---------
 W1. A writer deduplicates only against the database: a ``chunks`` row for
-    the id (``ChunkStore.known``), never against the object's existence.
+    the id that is not inline (``ChunkStore.known``, ``gq.dedup_hit``),
+    never against the object's existence.
     Without a row it PUTs the frame (again): an object with no row (an
     orphan, or one gc is deleting) is never relied on.
 W2. Every write runs under its process's lease, published before it stores

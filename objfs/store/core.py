@@ -57,6 +57,7 @@ from objfs.errors import (
     StoreFull,
     StoreNotFound,
 )
+from objfs.meta import gc_queries as gq
 from objfs.meta import queries as q
 from objfs.meta.db import Database
 from objfs.store.accesslog import AccessLog, BucketLoggingRequests
@@ -145,7 +146,7 @@ class Store(
         self.chunks.inline_source = lambda cid: q.get_inline(self.db.conn().cursor(), cid)
         if self.chunks.backend.gc_by_rows:
             # Writes dedup against chunk rows only; gc's table (store/chunkgc.py).
-            self.chunks.known = lambda cid: q.chunk_known(self.db.conn().cursor(), cid)
+            self.chunks.known = lambda cid: gq.dedup_hit(self.db.conn().cursor(), cid)
             ensure_gc_schema(db)
         # New data stops at the free-space floor; deletes may use the reserve.
         self.space = Space(path)
