@@ -150,6 +150,25 @@ def test_a_put_while_the_chunk_is_doomed_rescues_it(store: Store) -> None:
     assert read(store, "b") == BODY and store.fsck(OWNER).ok
 
 
+def test_a_part_upload_while_the_chunk_is_doomed_rescues_it(store: Store) -> None:
+    """A multipart part takes its references in its own commit: the same rescue."""
+    store.put_object(OWNER, "data", "a", BODY)
+    (name,) = objects(store)
+    store.delete_object(OWNER, "data", "a")
+    upload = store.create_multipart_upload(OWNER, "data", "mp")
+    parts = []
+    on_step(
+        store,
+        "doomed",
+        lambda: parts.append(store.upload_part(OWNER, "data", "mp", upload, 1, BODY)),
+    )
+    assert store.gc(OWNER, grace_seconds=0).chunks_removed == 0
+    assert doomed(store) == {} and chunk_row(store, name) == (1, None)
+    store.complete_multipart_upload(OWNER, "data", "mp", upload, [(1, parts[0].etag)])
+    assert store.gc(OWNER, grace_seconds=0).chunks_removed == 0
+    assert read(store, "mp") == BODY and store.fsck(OWNER).ok
+
+
 def test_a_dedup_onto_a_dead_row_that_gc_dooms_is_rescued(store: Store) -> None:
     store.put_object(OWNER, "data", "a", BODY)
     (name,) = objects(store)
