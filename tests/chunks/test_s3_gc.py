@@ -462,6 +462,7 @@ WRITER = textwrap.dedent(
             return os.urandom(n)
 
     store = Store.open(sys.argv[1])
+    store.put_object(OWNER, "data", "acked", bytes.fromhex(sys.argv[2]))
     store.put_object(OWNER, "data", "big", Stalls(), size_hint=8 << 20)
     """
 )
@@ -471,8 +472,9 @@ def test_a_writer_killed_mid_write_is_collected_after_its_lease(
     store: Store, tmp_path: Path
 ) -> None:
     env = dict(os.environ, OBJFS_LEASE_SECONDS="1")
+    acked = os.urandom(40_000)  # one chunk, an object (hex on the command line)
     proc = subprocess.Popen(
-        [sys.executable, "-c", WRITER, str(tmp_path / "s")],
+        [sys.executable, "-c", WRITER, str(tmp_path / "s"), acked.hex()],
         env=env,
         stdout=subprocess.PIPE,
         text=True,
@@ -486,7 +488,9 @@ def test_a_writer_killed_mid_write_is_collected_after_its_lease(
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-    left = objects(store)
+    assert read(store, "acked") == acked  # acknowledged before the kill: readable here
+    kept = {chunk_name(store, "acked")}
+    left = objects(store) - kept
     assert len(left) >= 2  # the killed writer's uploaded chunks, no row names them
     report = store.gc(OWNER, grace_seconds=0)
     assert report.chunks_removed == 0 and report.held == len(left)
@@ -494,8 +498,8 @@ def test_a_writer_killed_mid_write_is_collected_after_its_lease(
     time.sleep(1.5)  # its lease expires
     report = store.gc(OWNER, grace_seconds=0)
     assert report.leases_expired == 1 and report.chunks_removed == len(left)
-    assert objects(store) == set()
-    assert store.fsck(OWNER).ok
+    assert objects(store) == kept
+    assert read(store, "acked") == acked and store.fsck(OWNER).ok
 
 
 def test_cli_gc_says_what_it_freed(store: Store, tmp_path: Path) -> None:
