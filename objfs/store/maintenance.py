@@ -286,11 +286,12 @@ class Maintenance:
         elif orphans:
             with self.db.read() as cur:
                 since, why = self._oldest_hold(cur, time.time_ns())
-            if since is not None and self.chunks.backend.gc_by_rows:
-                report.orphans_held = len(orphans)  # no mtimes: any live lease may own one
-            elif since is not None:
-                cutoff_s = since / 1e9 - LEASE_MARGIN_S
-                report.orphans_held = sum(1 for mtime in orphans if mtime >= cutoff_s)
+            if since is not None:
+                if self.chunks.backend.gc_by_rows:  # no mtimes: any live lease may own one
+                    report.orphans_held = len(orphans)
+                else:
+                    cutoff_s = since / 1e9 - LEASE_MARGIN_S
+                    report.orphans_held = sum(1 for mtime in orphans if mtime >= cutoff_s)
                 report.orphans_held_by = why if report.orphans_held else None
         return report
 
