@@ -74,6 +74,14 @@ class BackendUnavailable(ObjfsError):
     errno = _errno.EIO
 
 
+class ChunkInCollection(ObjfsError):
+    """gc is deleting a chunk a write needs (objfs/store/chunkgc.py): retry."""
+
+    code = "SlowDown"
+    status = 503
+    errno = _errno.EAGAIN
+
+
 class BucketAlreadyExists(ObjfsError):
     """Bucket name taken."""
 

@@ -139,6 +139,11 @@ def _huge_buffer(n: int) -> memoryview:
 class ChunkBackend(abc.ABC):
     """Storage for named, immutable blobs (names are lowercase hex)."""
 
+    # True for a backend that cannot touch a blob nor delete one only if it
+    # was not touched (S3): writers then dedup against the database's chunk
+    # rows only, and gc decides from rows and leases (objfs/store/chunkgc.py).
+    gc_by_rows = False
+
     @abc.abstractmethod
     def put(self, name: str, data: Buffer | Sequence[Buffer]) -> None:
         """Store ``data`` (one buffer, or pieces written back to back) under ``name``.
@@ -223,6 +228,13 @@ class ChunkBackend(abc.ABC):
     @abc.abstractmethod
     def iterate(self) -> Iterator[tuple[str, float]]:
         """Every stored blob as (name, mtime), in no particular order."""
+
+    def inventory(self) -> Iterator[tuple[str, int]]:
+        """Every stored blob as (name, stored size), in no particular order."""
+        for name, _ in self.iterate():
+            st = self.stat(name)
+            if st is not None:
+                yield name, st[1]
 
     def cleanup_temp(self, older_than_s: float) -> int:
         """Remove leftovers of interrupted writes; returns how many."""

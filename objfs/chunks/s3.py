@@ -33,15 +33,12 @@ Invariants:
   volume file, replicated as the cluster is configured). Because ``put`` is
   synchronous, a commit that follows it never references an unacknowledged
   chunk;
-- ``touch`` copies the object to ``ab/.touch-NAME.RANDOM`` and back over
-  itself (two server-side copies and a delete; S3 refuses a plain self-copy
-  and obstore cannot send a metadata-replacing one). A touch whose first copy
-  succeeded recreates the blob even if gc deleted it in between, so only a
-  whole touch that falls between gc's HEAD and DELETE is lost: the gap of
-  a look-then-delete (S3 has no delete conditional on mtime, and the ETag
-  does not change on a copy): so ``discard_unless_touched`` never deletes,
-  and gc frees no chunk of an S3 store until it decides from database rows
-  and leases alone (DESIGN.md, "Scaling past one machine");
+- the store never touches an object nor relies on one existing: writers
+  dedup against the database's chunk rows, and gc deletes an object only
+  by the protocol of objfs/store/chunkgc.py (``gc_by_rows``), from rows and
+  leases, never from ``last_modified``. ``touch`` (a copy aside and back)
+  is kept for the ``ChunkBackend`` interface; ``cleanup_temp`` removes
+  ``.touch-*`` copies an older objfs left;
 - every request has a timeout (``timeout_s``) and is retried on 5xx, 408,
   429 and transport errors (connection refused, timeout) up to ``retries``
   times with exponential backoff and full jitter; then ``BackendUnavailable``
@@ -102,6 +99,8 @@ class _Missing(Exception):
 
 class S3Backend(ChunkBackend):
     """Blobs as objects under ``prefix`` in one bucket of an S3-compatible store."""
+
+    gc_by_rows = True  # no touch, no conditional delete: objfs/store/chunkgc.py
 
     def __init__(
         self,
@@ -209,8 +208,9 @@ class S3Backend(ChunkBackend):
 
     def sync(self, names: Iterable[str]) -> None:
         """Check that the blobs are still there (one HEAD each): a PUT that
-        returned is already stored, but gc may have removed a blob a dedup
-        hit relied on, and the commit must then fail as on LocalBackend."""
+        returned is already stored, but gc may have deleted the object
+        meanwhile (store/chunkgc.py), and the commit must then not happen
+        (``ChunkStore.sync`` makes it a retryable error)."""
         for name in names:
             if not self.exists(name):
                 raise IntegrityError(f"chunk {name} vanished before it was made durable")
@@ -228,14 +228,9 @@ class S3Backend(ChunkBackend):
             pass
 
     def discard_unless_touched(self, name: str, cutoff: float) -> int | None:
-        """Never deletes (None: kept), so gc keeps an S3 store's chunks for now.
-
-        S3 has no delete conditional on the time of last write, so a writer
-        deduping onto a dead chunk between gc's look and its delete would
-        commit a version naming a chunk that is gone. Until gc decides from
-        database rows and leases alone (DESIGN.md, "Scaling past one
-        machine"), the dead chunks stay: space is not freed, nothing is lost.
-        Their rows stay too, so that gc deletes them once it may."""
+        """Never deletes (None: kept): S3 has no delete conditional on the time
+        of last write. gc of an S3 store does not call it: it decides from
+        database rows and leases (``gc_by_rows``, objfs/store/chunkgc.py)."""
         return None
 
     def touch(self, name: str) -> bool:
@@ -358,6 +353,13 @@ class S3Backend(ChunkBackend):
             m = _NAME_RE.fullmatch(meta["path"])
             if m is not None and m.group(1)[0:2] == meta["path"][0:2]:
                 yield m.group(1), meta["last_modified"].timestamp()
+
+    def inventory(self) -> Iterator[tuple[str, int]]:
+        """Every blob as (name, size), from the listing alone (gc by rows)."""
+        for meta in self._list():
+            m = _NAME_RE.fullmatch(meta["path"])
+            if m is not None and m.group(1)[0:2] == meta["path"][0:2]:
+                yield m.group(1), int(meta["size"])
 
 
 class _RangeBlob(BlobReader):

@@ -94,7 +94,7 @@ from objfs.chunks.backend import BlobReader, ChunkBackend, _huge_buffer
 from objfs.chunks.frame_v1 import FrameHeader, check_domain
 from objfs.chunks.frame_v2 import SEGMENT, Keys, Layout
 from objfs.crypto.keyring import KIND_NONE, Domain, hkdf
-from objfs.errors import IntegrityError, InvalidArgument
+from objfs.errors import ChunkInCollection, IntegrityError, InvalidArgument
 
 log = logging.getLogger(__name__)
 
@@ -180,6 +180,11 @@ class ChunkStore:
         # The second home of small chunks: ``inline_source(chunk_id)`` returns
         # the sealed frame the store keeps in its database, or None.
         self.inline_source: Callable[[bytes], bytes | None] | None = None
+        # For a backend that gc runs by rows (``backend.gc_by_rows``, S3):
+        # ``known(chunk_id)`` says whether the database has a (not inline)
+        # row for the chunk, the only thing a write may dedup against
+        # (store/chunkgc.py).
+        self.known: Callable[[bytes], bool] | None = None
         # Called with a new frame's size before it is written: the store's
         # free-space floor (objfs/store/space.py) raises there to refuse it.
         self.before_write: Callable[[int], None] | None = None
@@ -299,7 +304,9 @@ class ChunkStore:
         ``chunk_id``, if given, must be ``chunk_id(domain, data)`` (saves hashing
         twice). The new file is not durable until ``sync``. A dedup hit refreshes
         the existing chunk's mtime, so GC's grace period spares it until the
-        caller's metadata commit references it. ``data`` is only read during
+        caller's metadata commit references it (a backend gc runs by rows:
+        a dedup hit is a chunk row, and the commit rescues it from gc,
+        store/chunkgc.py). ``data`` is only read during
         the call (the frame is built in this thread's scratch buffer and
         written before returning).
         """
@@ -326,9 +333,13 @@ class ChunkStore:
         chunk_id: bytes,
     ) -> bool:
         """Seal and write ``data`` as chunk ``chunk_id`` unless it exists (dedup:
-        its mtime is refreshed instead); True when it was written."""
+        its mtime is refreshed instead; a backend gc runs by rows dedups
+        against the database's chunk rows only); True when it was written."""
         name = _check_id(chunk_id)
-        if self.backend.touch(name):
+        if self.backend.gc_by_rows and self.known is not None:
+            if self.known(chunk_id):
+                return False
+        elif self.backend.touch(name):  # no database to ask: no gc to race either
             return False
         frame = self._seal(domain, data, chunk_id, self._scratch(len(data)))
         try:
@@ -774,7 +785,16 @@ class ChunkStore:
                 if self._inline_frame(chunk_id, None) is not None:
                     continue
             names.append(name)
-        self.backend.sync(names)
+        try:
+            self.backend.sync(names)
+        except IntegrityError as exc:
+            if not self.backend.gc_by_rows:
+                raise
+            # Only gc deletes an object (store/chunkgc.py): it did, while the
+            # write ran, and the write must not commit; a retry PUTs it again.
+            raise ChunkInCollection(
+                f"{exc} (gc deleted it while the write ran): the write was not committed; retry it"
+            ) from None
 
     def iter_ids(self) -> Iterator[tuple[bytes, float]]:
         """Every stored chunk as (id, mtime); files with foreign names are skipped."""
@@ -783,6 +803,12 @@ class ChunkStore:
                 yield bytes.fromhex(name), mtime
             else:
                 log.warning("ignoring unexpected file %r in the chunk store", name)
+
+    def inventory(self) -> Iterator[tuple[bytes, int]]:
+        """Every stored chunk as (id, stored size), from a listing (gc by rows)."""
+        for name, size in self.backend.inventory():
+            if len(name) == 2 * ID_LEN:
+                yield bytes.fromhex(name), size
 
     def cleanup_temp(self, older_than_s: float) -> int:
         return self.backend.cleanup_temp(older_than_s)

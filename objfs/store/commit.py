@@ -30,6 +30,7 @@ from objfs.auth.acl import AclSpec
 from objfs.errors import InternalError
 from objfs.meta import queries as q
 from objfs.store import records as rec
+from objfs.store.chunkgc import rescue
 from objfs.store.records import Col
 from objfs.store.refcount import RefChanges, Tally, drop_version, owned, tally_of, tally_refs
 from objfs.store.types import (
@@ -210,6 +211,8 @@ class VersionCommitter:
             changes.add(adding, mine, domain_id)
             revived = changes.apply(cur, stored)
             pending = inline or {}
+            # Taken back from gc, or refused while gc deletes them (chunkgc.py).
+            rescue(cur, self.chunks, [cid for cid in revived if cid not in pending])
             missing = [cid for cid in revived if cid not in pending and not self.chunks.exists(cid)]
             if missing:
                 raise InternalError(

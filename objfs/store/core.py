@@ -57,12 +57,14 @@ from objfs.errors import (
     StoreFull,
     StoreNotFound,
 )
+from objfs.meta import gc_queries as gq
 from objfs.meta import queries as q
 from objfs.meta.db import Database
 from objfs.store.accesslog import AccessLog, BucketLoggingRequests
 from objfs.store.authorizer import AccessControl
 from objfs.store.buckets import Buckets
 from objfs.store.changes import ChangeFeed
+from objfs.store.chunkgc import ensure_schema as ensure_gc_schema
 from objfs.store.clock import Clock
 from objfs.store.commit import VersionCommitter
 from objfs.store.configs import BucketConfigs
@@ -142,6 +144,10 @@ class Store(
         # One statement on this thread's connection: inside a write it sees
         # the frames that write inserted.
         self.chunks.inline_source = lambda cid: q.get_inline(self.db.conn().cursor(), cid)
+        if self.chunks.backend.gc_by_rows:
+            # Writes dedup against chunk rows only; gc's table (store/chunkgc.py).
+            self.chunks.known = lambda cid: gq.dedup_hit(self.db.conn().cursor(), cid)
+            ensure_gc_schema(db)
         # New data stops at the free-space floor; deletes may use the reserve.
         self.space = Space(path)
         self.chunks.before_write = self.space.require_room

@@ -143,6 +143,7 @@ class Leases:
         self._tokens = itertools.count(1)
         self._active: dict[int, int] = {}  # token -> start (ns)
         self._expires = 0  # ns; 0: no row known to be published
+        self.lapses = 0  # renewals that came after the row had expired
         self._published = False  # a row may exist (a publication was begun)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -185,6 +186,23 @@ class Leases:
         with self._lock:
             self._active.pop(token, None)
 
+    def keep_published(self) -> str:
+        """Publish the row now unless it is fresh, and keep renewing it; returns
+        the lease id (gc claims chunks to delete under it: objfs/store/chunkgc.py)."""
+        with self._lock:
+            fresh = self._expires - time.time_ns() > self.seconds * 0.5e9
+        if not fresh:
+            self._publish()
+        self._start_thread()
+        return self.lease_id
+
+    def valid_for(self, seconds: float, lapses: int = 0) -> bool:
+        """Whether the published row stays unexpired for ``seconds`` more and
+        has not lapsed more than ``lapses`` times (a lapsed row may have been
+        dropped by gc, and whatever it held taken over)."""
+        with self._lock:
+            return self._expires - time.time_ns() > seconds * 1e9 and self.lapses <= lapses
+
     def oldest_active(self) -> int | None:
         """The start of this process's oldest write in progress (ns), None if idle."""
         with self._lock:
@@ -202,6 +220,9 @@ class Leases:
             with self.db.write() as cur:
                 q.put_lease(cur, self.lease_id, self.holder, since, expires)
             with self._lock:
+                if self._expires and time.time_ns() > self._expires:
+                    # Renewed too late: gc may have dropped the row meanwhile.
+                    self.lapses += 1
                 self._expires = expires
 
     def _start_thread(self) -> None:

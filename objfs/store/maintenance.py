@@ -11,7 +11,10 @@ without losing data (reference counts, base links, the latest pointers) and *rep
 objects whose data is damaged; it never drops them silently.
 
 gc removes chunks nothing references: rows whose count fell to 0 and files
-without a row (left by a crash or an aborted write).
+without a row (left by a crash or an aborted write). What follows is gc of
+a backend that can touch a chunk (LocalBackend); a backend that cannot
+(S3, ``gc_by_rows``) is collected from database rows and leases alone, by
+the protocol of store/chunkgc.py (``RowGC``).
 
 **Writers in flight are never raced** (store/leases.py has the lease
 itself). A chunk is stored before the commit naming it, so for a while it
@@ -69,6 +72,7 @@ from objfs.meta import queries as q
 from objfs.meta.db import Cursor, Database
 from objfs.store import records as rec
 from objfs.store.access import owner_only
+from objfs.store.chunkgc import RowGC
 from objfs.store.domains import Domains
 from objfs.store.leases import LeaseInfo, Leases
 from objfs.store.refcount import Tally, owned, tally_refs
@@ -166,6 +170,9 @@ class GcReport:
     # covers (kept: a write in flight may commit them), and which lease.
     held: int = 0
     held_by: str | None = None
+    # A store gc runs by rows (S3, store/chunkgc.py): unreferenced chunks
+    # doomed and waiting for their second grace before their objects go.
+    doomed: int = 0
 
 
 # Change-feed rows gc keeps: a mount polls the feed every 0.3 s, so only one
@@ -208,6 +215,8 @@ class Maintenance:
         self.domains = domains
         self.space = space
         self.seam = seam
+        # gc of a backend that cannot touch (S3): from rows and leases only.
+        self.row_gc = RowGC(db=db, chunks=chunks, leases=leases, oldest_hold=self._oldest_hold)
 
     @frees_space  # works on a full disk (store/space.py)
     @owner_only("objfs:Fsck")
@@ -278,8 +287,11 @@ class Maintenance:
             with self.db.read() as cur:
                 since, why = self._oldest_hold(cur, time.time_ns())
             if since is not None:
-                cutoff_s = since / 1e9 - LEASE_MARGIN_S
-                report.orphans_held = sum(1 for mtime in orphans if mtime >= cutoff_s)
+                if self.chunks.backend.gc_by_rows:  # no mtimes: any live lease may own one
+                    report.orphans_held = len(orphans)
+                else:
+                    cutoff_s = since / 1e9 - LEASE_MARGIN_S
+                    report.orphans_held = sum(1 for mtime in orphans if mtime >= cutoff_s)
                 report.orphans_held_by = why if report.orphans_held else None
         return report
 
@@ -355,6 +367,34 @@ class Maintenance:
 
     def _gc(self, grace_seconds: float) -> GcReport:
         """``gc``'s work (``gc`` and ``_repair_gc``: not a request of its own)."""
+        if self.chunks.backend.gc_by_rows:
+            done = self.row_gc.run(grace_seconds)
+            report = GcReport(
+                chunks_removed=done.chunks_removed,
+                bytes_freed=done.bytes_freed,
+                temp_files_removed=done.temp_files_removed,
+                leases_expired=done.leases_expired,
+                cutoff_ns=done.cutoff_ns,
+                held=done.held,
+                held_by=done.held_by,
+                doomed=done.doomed,
+            )
+        else:
+            report = self._gc_by_mtimes(grace_seconds)
+        # In short transactions of their own: a first gc of a big old store
+        # must not hold up the mounts' commits while it forgets millions.
+        finished = False
+        while not finished:
+            with self.db.write() as cur:
+                gone, finished = q.prune_changes(cur, KEEP_CHANGES, PRUNE_BATCH)
+            report.changes_pruned += gone
+        if report.leases_expired:
+            log.info("gc: %d expired writer lease(s) dropped", report.leases_expired)
+        self.space.restore_reserve()  # gc may have made room for it again
+        return report
+
+    def _gc_by_mtimes(self, grace_seconds: float) -> GcReport:
+        """gc of a backend that can touch (LocalBackend): see the module docstring."""
         report = GcReport()
         # Listed first (a long walk must not hold the lock); each candidate is
         # checked again under the lock, and files newer than the cutoff stay.
@@ -397,16 +437,6 @@ class Maintenance:
                 report.held += len(q.dead_chunks(cur, graced)) - len(q.dead_chunks(cur, cutoff))
             report.held_by = why if report.held else None
             report.temp_files_removed = self.chunks.cleanup_temp(max(0.0, now / 1e9 - cutoff_s))
-        # In short transactions of their own: a first gc of a big old store
-        # must not hold up the mounts' commits while it forgets millions.
-        finished = False
-        while not finished:
-            with self.db.write() as cur:
-                gone, finished = q.prune_changes(cur, KEEP_CHANGES, PRUNE_BATCH)
-            report.changes_pruned += gone
-        if report.leases_expired:
-            log.info("gc: %d expired writer lease(s) dropped", report.leases_expired)
-        self.space.restore_reserve()  # gc may have made room for it again
         return report
 
 

@@ -47,6 +47,7 @@ from objfs.store import checksums
 from objfs.store import records as rec
 from objfs.store.access import Need, requires
 from objfs.store.authorizer import AccessControl, decode_config
+from objfs.store.chunkgc import rescue
 from objfs.store.chunking import ChunkedBody, store_stream
 from objfs.store.commit import NewVersion, VersionCommitter
 from objfs.store.conditions import check_copy_conditions
@@ -330,6 +331,7 @@ class Multipart:
                 domain_id,
                 ((r.chunk_id, r.length) for r in manifest if r.chunk_id is not None),
             )
+            rescue(cur, self.chunks, revived)  # from gc (store/chunkgc.py)
             if any(not self.chunks.exists(cid) for cid in revived):
                 raise InternalError("a chunk vanished while the part was written: retry")
             old = q.put_part(
