@@ -1,6 +1,8 @@
 """Running the API: hypercorn on trio, ready notification, graceful shutdown.
 
-SIGTERM or SIGINT stops accepting connections; requests in flight finish
+``open_listeners`` makes the listening sockets, ``serve`` serves a store on
+them in this process (``objfs.s3api.workers`` runs it in several, on the
+same sockets). SIGTERM or SIGINT stops accepting connections; requests in flight finish
 (up to ``GRACE_SECONDS``) before the store is closed, so nothing is left
 half-committed. ``READY=1`` goes to systemd (``Type=notify``) once the
 sockets listen.
@@ -35,7 +37,7 @@ import hypercorn.protocol.h11
 import trio
 from hypercorn.config import Config, Sockets
 from hypercorn.protocol.h11 import H11Protocol
-from hypercorn.utils import wrap_app
+from hypercorn.utils import repr_socket_addr, wrap_app
 
 from objfs.s3api import expect
 from objfs.s3api.app import TLS_EXTENSION, S3App
@@ -204,25 +206,14 @@ async def _serve(
             sd_notify("STOPPING=1")
 
 
-def run(
-    store: Store,
-    *,
-    listen: str,
-    tls_cert: str | None,
-    tls_key: str | None,
-    region: str,
-    domain: str | None,
-    on_ready: Callable[[list[str]], None],
-    limits: Limits | None = None,
-    sigv2: bool = True,
-) -> None:
-    """Serve ``store`` until SIGTERM/SIGINT; returns after in-flight requests end."""
-    install_protocol()
-    limits = limits or Limits()
-    app = S3App(store, region=region, domain=domain, sigv2=sigv2)
+def open_listeners(
+    listen: str, tls_cert: str | None, tls_key: str | None, limits: Limits | None = None
+) -> tuple[Config, Sockets]:
+    """The server's configuration and listening sockets (before any worker starts).
+
+    Fails with the OS's own message (the CLI prints it on one line): an
+    unreadable certificate or key, an address in use or not ours."""
     config = hypercorn_config(listen, tls_cert, tls_key, limits)
-    # Fail before serving, with the OS's own message (the CLI prints it on one
-    # line): an unreadable certificate or key, an address in use or not ours.
     if config.ssl_enabled:
         try:
             config.create_ssl_context()
@@ -237,4 +228,54 @@ def run(
         raise OSError(err.errno, f"cannot listen on {listen}: {err.strerror}") from None
     for sock in (*sockets.secure_sockets, *sockets.insecure_sockets):
         sock.listen(config.backlog)
+    return config, sockets
+
+
+def bound_urls(sockets: Sockets) -> list[str]:
+    """The URLs the sockets listen on (port 0 resolved), as the start-up line names them."""
+
+    def address(sock: socket.socket) -> str:
+        return repr_socket_addr(sock.family, sock.getsockname())
+
+    out = ["https://" + address(s) for s in sockets.secure_sockets]
+    return out + ["http://" + address(s) for s in sockets.insecure_sockets]
+
+
+def serve(
+    store: Store,
+    config: Config,
+    sockets: Sockets,
+    *,
+    region: str,
+    domain: str | None,
+    on_ready: Callable[[list[str]], None],
+    limits: Limits | None = None,
+    sigv2: bool = True,
+) -> None:
+    """Serve ``store`` on ``sockets`` until SIGTERM/SIGINT; returns after
+    in-flight requests end."""
+    install_protocol()
+    limits = limits or Limits()
+    app = S3App(store, region=region, domain=domain, sigv2=sigv2)
     trio.run(_serve, app, config, sockets, limits, on_ready)
+
+
+def run(
+    store: Store,
+    *,
+    listen: str,
+    tls_cert: str | None,
+    tls_key: str | None,
+    region: str,
+    domain: str | None,
+    on_ready: Callable[[list[str]], None],
+    limits: Limits | None = None,
+    sigv2: bool = True,
+) -> None:
+    """Serve ``store`` in this process until SIGTERM/SIGINT (``objfs serve
+    --workers 1``); returns after in-flight requests end."""
+    config, sockets = open_listeners(listen, tls_cert, tls_key, limits)
+    serve(
+        store, config, sockets, region=region, domain=domain, on_ready=on_ready,
+        limits=limits, sigv2=sigv2,
+    )  # fmt: skip
