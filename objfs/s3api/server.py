@@ -29,6 +29,7 @@ import secrets
 import signal
 import socket
 from collections.abc import Callable
+from http import HTTPStatus
 from typing import Any
 
 import h11
@@ -36,6 +37,7 @@ import hypercorn.protocol
 import hypercorn.protocol.h11
 import trio
 from hypercorn.config import Config, Sockets
+from hypercorn.events import RawData
 from hypercorn.protocol.h11 import H11Protocol
 from hypercorn.utils import repr_socket_addr, wrap_app
 
@@ -52,10 +54,21 @@ GRACE_SECONDS = 30.0
 MAX_INCOMPLETE_BYTES = 64 * 1024
 
 
+# "HTTP/1.1 200 " as h11 writes a status line without a reason phrase (13
+# bytes) -> the line with the standard phrase, CRLF left where it was.
+_REASON_LINES = {
+    f"HTTP/1.1 {s.value} ".encode(): f"HTTP/1.1 {s.value} {s.phrase}".encode() for s in HTTPStatus
+}
+# A response head is sent together with the first piece of its body up to
+# this size (a copy), before a larger piece on its own.
+COALESCE_BYTES = 256 * 1024
+
+
 class S3H11Protocol(H11Protocol):
     """hypercorn's HTTP/1.1 protocol whose parse-error answers are S3 error documents,
-    whose status lines carry a reason phrase and which leaves "100 Continue" to
-    the application (``objfs.s3api.expect``)."""
+    whose status lines carry a reason phrase, which sends a response's head with
+    its body's first piece (one send for a small answer, not three) and which
+    leaves "100 Continue" to the application (``objfs.s3api.expect``)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -68,7 +81,26 @@ class S3H11Protocol(H11Protocol):
             connection = self.connection
             if not isinstance(connection, expect.DeferredContinue) or not connection.client_waits:
                 return  # the body is on its way already (or the answer was given)
-        await super()._send_h11_event(expect.with_reason(event))
+        try:
+            data = self.connection.send(event)
+        except h11.LocalProtocolError:
+            if self.connection.their_state != h11.ERROR:
+                raise
+            return
+        if isinstance(event, h11.Response | h11.InformationalResponse) and not event.reason:
+            data = _REASON_LINES.get(data[:13], data[:13]) + data[13:]
+        if isinstance(event, h11.Response):
+            # Held for the body's first piece (or the end of a HEAD's answer):
+            # one send, one segment, for a small answer.
+            self._held = data
+            return
+        held, self._held = getattr(self, "_held", b""), b""
+        if held and len(data) > COALESCE_BYTES:
+            await self.send(RawData(data=held))
+        elif held:
+            data = held + data
+        if data:
+            await self.send(RawData(data=data))
 
     async def _send_error_response(self, status_code: int) -> None:
         err = protocol_error(status_code)
