@@ -461,6 +461,7 @@ class Database:
             self._local.autocheckpoint = True
             self._local.write_cur = None  # the write transaction in progress, if any
             self._local.busy = BUSY_TIMEOUT_S * 1000  # ms, as sqlite3.connect set it
+            self._local.commits = 0  # of this connection (``version``)
             with self._lock:
                 self._all.append(conn)
         return conn
@@ -616,6 +617,7 @@ class Database:
             with contextlib.suppress(sqlite3.Error):
                 cur.execute("ROLLBACK")
             raise _translate(exc) from exc
+        local.commits += 1
 
     # -- background checkpoints (see the module docstring) -------------------
 
@@ -696,6 +698,17 @@ class Database:
         finally:
             with contextlib.suppress(sqlite3.Error):
                 cur.execute("COMMIT")
+
+    def version(self) -> tuple[int, int]:
+        """A token of what this thread's connection sees, outside a transaction:
+        equal tokens mean nothing was committed in between, by any connection
+        of any process, so what was read before may be used again.
+
+        SQLite's ``data_version`` (one statement, no table read) changes when
+        another connection commits; this connection's own commits are counted
+        here. Read it before the reads it vouches for."""
+        row = self.conn().execute("PRAGMA data_version").fetchone()
+        return int(row[0]), self._local.commits
 
     def get_meta(self, name: str) -> object:
         row = self.conn().execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
