@@ -61,7 +61,7 @@ def _count(text: str) -> int:
 def cmd_serve(app: CliApp, args: argparse.Namespace) -> int:
     from objfs.s3api.connections import Limits
     from objfs.s3api.server import bound_urls, open_listeners, serve
-    from objfs.s3api.workers import Supervisor, default_count
+    from objfs.s3api.workers import Supervisor, WorkerError, default_count
 
     if (args.tls_cert is None) != (args.tls_key is None):
         raise CliError("--tls-cert and --tls-key go together")
@@ -129,7 +129,10 @@ def cmd_serve(app: CliApp, args: argparse.Namespace) -> int:
         finally:
             app.close()
 
-    return Supervisor(workers, work).run(lambda: ready(bound_urls(sockets)))
+    try:
+        return Supervisor(workers, work).run(lambda: ready(bound_urls(sockets)))
+    except WorkerError as err:  # the worker's own message is on stderr already
+        raise CliError(f"serve: {err}") from None
 
 
 def register(build: Builder) -> None:

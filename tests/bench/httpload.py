@@ -177,7 +177,7 @@ class Server:
 class ObjfsServer(Server):
     name = "objfs"
 
-    def __init__(self, workdir: Path, workers: int | None) -> None:
+    def __init__(self, workdir: Path, workers: int | None, command: str | None = None) -> None:
         from objfs.store import OWNER, RequestContext, Store
 
         self.store_dir = workdir / "objfs-store"
@@ -188,8 +188,8 @@ class ObjfsServer(Server):
             store.create_bucket(RequestContext(store.user_identity("bench"), "cli"), BUCKET)
             store.set_bucket_encryption(OWNER, BUCKET, "AES256")
         port = _free_port()
-        cmd = [str(Path(sys.executable).parent / "objfs"), "--store", str(self.store_dir),
-               "serve", "--listen", f"127.0.0.1:{port}"]  # fmt: skip
+        cmd = [command or str(Path(sys.executable).parent / "objfs"), "--store",
+               str(self.store_dir), "serve", "--listen", f"127.0.0.1:{port}"]  # fmt: skip
         if workers is not None:
             cmd += ["--workers", str(workers)]
         self.log = workdir / "objfs-serve.log"
@@ -371,7 +371,7 @@ def measure(server: Server, step: Step, seconds: float, workdir: Path) -> Result
 
 def run(
     workdir: Path, *, seconds: float, steps: list[str], workers: int | None,
-    servers: tuple[str, ...] = ("objfs", "seaweedfs"),
+    servers: tuple[str, ...] = ("objfs", "seaweedfs"), command: str | None = None,
 ) -> list[Result]:  # fmt: skip
     if not shutil.which("wrk"):
         raise BenchError("wrk not found (apt-get install wrk, or make bench)")
@@ -379,7 +379,7 @@ def run(
     results: list[Result] = []
     try:
         if "objfs" in servers:
-            started.append(ObjfsServer(workdir, workers))
+            started.append(ObjfsServer(workdir, workers, command))
         if "seaweedfs" in servers:
             started.append(SeaweedServer(workdir))
         for name in steps:
@@ -439,6 +439,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--only", default=",".join(STEPS), help="comma-separated steps")
     p.add_argument("--servers", default="objfs,seaweedfs", help="objfs, seaweedfs or both")
     p.add_argument("--json", metavar="FILE", help="write the results here too")
+    p.add_argument("--objfs", metavar="CMD", help="the objfs to serve with (default: this venv's)")
     p.add_argument("--dir", type=Path, help="work directory parent")
     args = p.parse_args(argv)
     steps = [s for s in args.only.split(",") if s]
@@ -449,7 +450,7 @@ def main(argv: list[str] | None = None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="objfs-httpload-", dir=args.dir))
     try:
         results = run(workdir, seconds=seconds, steps=steps, workers=args.workers,
-                      servers=tuple(args.servers.split(",")))  # fmt: skip
+                      servers=tuple(args.servers.split(",")), command=args.objfs)  # fmt: skip
     except BenchError as exc:
         print(f"httpload.py: {exc}", file=sys.stderr)
         return 1
