@@ -22,6 +22,7 @@ how long a client may take to send a request, is
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import logging
 import os
@@ -48,6 +49,8 @@ from objfs.s3api.errors import error_response, protocol_error
 from objfs.store import Store
 
 GRACE_SECONDS = 30.0
+MALLOC_ARENAS = 2
+_M_ARENA_MAX = -8  # glibc's mallopt parameter
 # h11 buffers at most this much of a request's head (request line and
 # headers) before refusing it; S3's own limit (8 KB of headers, checked by
 # the application) is below it, so this only bounds memory per connection.
@@ -192,6 +195,22 @@ def hypercorn_config(
     return config
 
 
+def few_malloc_arenas() -> None:
+    """Let glibc's malloc keep at most ``MALLOC_ARENAS`` arenas (its default is
+    8 per core: with a pool of worker threads each handling large pieces,
+    freed memory stays in many arenas). Measured with two workers under 16
+    64 MiB GETs: 361 MiB resident together, 302 MiB with 2 arenas. Does
+    nothing where malloc is not glibc's or the environment already says
+    (``MALLOC_ARENA_MAX``)."""
+    if "MALLOC_ARENA_MAX" in os.environ:
+        return
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(_M_ARENA_MAX, MALLOC_ARENAS)
+    except (OSError, AttributeError):
+        pass
+
+
 def sd_notify(state: str) -> None:
     """Tell systemd (``Type=notify``) our state; nothing without ``NOTIFY_SOCKET``."""
     address = os.environ.get("NOTIFY_SOCKET")
@@ -286,6 +305,7 @@ def serve(
 ) -> None:
     """Serve ``store`` on ``sockets`` until SIGTERM/SIGINT; returns after
     in-flight requests end."""
+    few_malloc_arenas()
     install_protocol()
     limits = limits or Limits()
     app = S3App(store, region=region, domain=domain, sigv2=sigv2)

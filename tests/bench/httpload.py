@@ -20,7 +20,8 @@ before the clock starts) from a generated Lua script:
 Per step and server: requests/s, MB/s (response or request bodies), p50/p99
 latency (wrk's), server CPU per request (utime+stime of the server's
 processes, all workers, from /proc/PID/stat, before and after) and the
-servers' RSS summed over all their processes at the end. A step whose
+servers' memory at the end of the step, all their processes together
+(proportional set sizes summed: pages forked workers share count once). A step whose
 responses were not all 2xx has an error. Objects are written before the
 clock starts (objfs through the store API, SeaweedFS over S3).
 
@@ -123,15 +124,21 @@ def cpu_seconds(root: int) -> float:
 
 
 def rss_mib(root: int) -> float:
-    """Resident memory of ``root``'s process tree, all processes summed."""
+    """Memory of ``root``'s process tree: the processes' proportional set
+    sizes summed (Pss: a page shared by forked workers counts once in the
+    total, not once per process), VmRSS where Pss is not to be had."""
     kib = 0
     for pid in _proc_pids(root):
         try:
+            with open(f"/proc/{pid}/smaps_rollup") as f:
+                kib += next(int(line.split()[1]) for line in f if line.startswith("Pss:"))
+            continue
+        except (OSError, StopIteration):
+            pass
+        try:
             with open(f"/proc/{pid}/status") as f:
-                for line in f:
-                    if line.startswith("VmRSS:"):
-                        kib += int(line.split()[1])
-        except OSError:
+                kib += next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+        except (OSError, StopIteration):
             continue
     return kib / 1024
 
@@ -418,7 +425,7 @@ def format_table(results: list[Result]) -> str:
     base = {r.step: r for r in results if r.server == "seaweedfs"}
     lines = [
         f"{'step':<16} {'server':<10} {'req/s':>9} {'MB/s':>8} {'p50 ms':>7} {'p99 ms':>7} "
-        f"{'cpu ms/req':>10} {'RSS MiB':>8} {'x sw':>5} {'errors':>6}"
+        f"{'cpu ms/req':>10} {'PSS MiB':>8} {'x sw':>5} {'errors':>6}"
     ]
     for r in results:
         ref = base.get(r.step)
