@@ -119,14 +119,15 @@ class LimitedTCPServer(TCPServer):
             try:
                 # Shielded as hypercorn's (a half-sent piece would garble the
                 # stream), timed per slice so that a slow reader still gets
-                # a large answer: at least _SEND_SLICE bytes per timeout. The
-                # slice's own deadline still applies inside the shield.
-                for at in range(0, len(data), _SEND_SLICE):
-                    deadline = trio.current_time() + self.limits.body_timeout
-                    with trio.CancelScope(shield=True, deadline=deadline) as scope:
+                # a large answer: at least _SEND_SLICE bytes per timeout. One
+                # scope whose deadline moves on with each slice (a scope per
+                # slice measured ~20% of a 64 MiB GET's event-loop time).
+                with trio.CancelScope(shield=True) as scope:
+                    for at in range(0, len(data), _SEND_SLICE):
+                        scope.deadline = trio.current_time() + self.limits.body_timeout
                         await self.stream.send_all(data[at : at + _SEND_SLICE])
-                    if scope.cancelled_caught:
-                        raise trio.TooSlowError
+                if scope.cancelled_caught:
+                    raise trio.TooSlowError
             except (trio.BrokenResourceError, trio.ClosedResourceError):
                 await self.protocol.handle(Closed())
             except trio.TooSlowError:
