@@ -32,6 +32,9 @@ APT_PACKAGES := fuse3 libfuse3-dev pkg-config attr rsync git
 # fail without them in CI); tests/postgres.py starts a throwaway cluster of
 # Debian's postgresql server (the metadata engine of a cluster store).
 TEST_PACKAGES := groff-base systemd chromium chromium-driver rclone postgresql
+# The benchmarks drive the S3 API with wrk (tests/bench/httpload.py: pre-signed
+# URLs, objfs serve against SeaweedFS, which comes with the test extras).
+BENCH_PACKAGES := wrk
 
 .PHONY: help demo test bench lint umount clean distclean deps
 
@@ -131,7 +134,8 @@ test: $(STAMP)
 	  $(if $(CI),OBJFS_REQUIRE_ROOT=1 )$(PY) -m pytest -q tests --ignore=tests/bench; \
 	fi
 
-bench: $(STAMP)
+bench: EXTRA_PACKAGES = $(BENCH_PACKAGES)
+bench: deps $(STAMP)
 	$(PY) tests/bench/run.py
 
 lint: $(STAMP)

@@ -1,7 +1,10 @@
 """CLI: ``objfs serve`` — the S3-compatible HTTP API over the store.
 
 Owns argument checking and the start-up message (the endpoint and how to
-point the aws cli at it); the server itself is ``objfs.s3api.server``.
+point the aws cli at it); the server itself is ``objfs.s3api.server``, its
+worker processes (``--workers``) ``objfs.s3api.workers``. The store is
+opened before anything listens (a store that cannot open fails first); with
+several workers it is closed again before they fork, and each opens its own.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import sys
+from collections.abc import Callable
 
 from objfs.cli.app import CliApp
 from objfs.cli.args import CliError
@@ -42,6 +46,12 @@ def _rate(text: str) -> float:
     return value
 
 
+def _workers(text: str) -> int:
+    if not text.isdigit() or not 0 < int(text) <= 256:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of processes from 1 to 256")
+    return int(text)
+
+
 def _count(text: str) -> int:
     if not text.isdigit() or not 0 < int(text) <= 1_000_000:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of connections above 0")
@@ -50,7 +60,8 @@ def _count(text: str) -> int:
 
 def cmd_serve(app: CliApp, args: argparse.Namespace) -> int:
     from objfs.s3api.connections import Limits
-    from objfs.s3api.server import run
+    from objfs.s3api.server import bound_urls, open_listeners, serve
+    from objfs.s3api.workers import Supervisor, WorkerError, default_count
 
     if (args.tls_cert is None) != (args.tls_key is None):
         raise CliError("--tls-cert and --tls-key go together")
@@ -65,11 +76,21 @@ def cmd_serve(app: CliApp, args: argparse.Namespace) -> int:
             "requests and SSE-C keys would cross the network in clear text",
             file=sys.stderr,
         )
-    store = app.store
+    workers = args.workers or default_count()
+    limits = Limits(
+        header_timeout=args.header_timeout,
+        body_timeout=args.body_timeout,
+        body_min_rate=args.body_min_rate,
+        max_connections=args.max_connections,
+    )
 
     def ready(binds: list[str]) -> None:
         endpoint = binds[0] if binds else args.listen
-        print(f"objfs serve: S3 API on {endpoint} (store {app.store_path}, region {args.region})")
+        many = f", {workers} workers" if workers > 1 else ""
+        print(
+            f"objfs serve: S3 API on {endpoint} "
+            f"(store {app.store_path}, region {args.region}{many})"
+        )
         print(f"  aws --endpoint-url {endpoint} s3 ls")
         print(
             "  credentials: `objfs user keys create USER` prints an access key for "
@@ -77,32 +98,41 @@ def cmd_serve(app: CliApp, args: argparse.Namespace) -> int:
         )
         sys.stdout.flush()
 
-    timer = None
-    if args.lifecycle_interval:
-        from objfs.store.expiry import LifecycleTimer
+    def serve_here(on_ready: Callable[[list[str]], None], *, timer_here: bool) -> None:
+        timer = None
+        store = app.store
+        if args.lifecycle_interval and timer_here:
+            from objfs.store.expiry import LifecycleTimer
 
-        timer = LifecycleTimer(store, args.lifecycle_interval).start()
+            timer = LifecycleTimer(store, args.lifecycle_interval).start()
+        try:
+            serve(
+                store, config, sockets, region=args.region, domain=args.domain,
+                on_ready=on_ready, limits=limits, sigv2=not args.no_sigv2,
+            )  # fmt: skip
+        finally:
+            if timer is not None:
+                timer.stop()
+
+    app.store  # noqa: B018 - opened now: a store that cannot open fails before listening
+    config, sockets = open_listeners(args.listen, args.tls_cert, args.tls_key, limits)
+    if workers == 1:
+        serve_here(ready, timer_here=True)
+        return 0  # the CLI closes the store
+    # Several workers, each a full server over its own store handle: none is
+    # open (nor any of its threads running) across the fork.
+    app.close()
+
+    def work(index: int, worker_ready: Callable[[], None]) -> None:
+        try:  # one lifecycle timer, in the first worker
+            serve_here(lambda binds: worker_ready(), timer_here=index == 0)
+        finally:
+            app.close()
+
     try:
-        run(
-            store,
-            listen=args.listen,
-            tls_cert=args.tls_cert,
-            tls_key=args.tls_key,
-            region=args.region,
-            domain=args.domain,
-            on_ready=ready,
-            limits=Limits(
-                header_timeout=args.header_timeout,
-                body_timeout=args.body_timeout,
-                body_min_rate=args.body_min_rate,
-                max_connections=args.max_connections,
-            ),
-            sigv2=not args.no_sigv2,
-        )
-    finally:
-        if timer is not None:
-            timer.stop()
-    return 0  # the CLI closes the store
+        return Supervisor(workers, work).run(lambda: ready(bound_urls(sockets)))
+    except WorkerError as err:  # the worker's own message is on stderr already
+        raise CliError(f"serve: {err}") from None
 
 
 def register(build: Builder) -> None:
@@ -136,6 +166,14 @@ def register(build: Builder) -> None:
         metavar="SECONDS",
         help="apply the buckets' lifecycle rules every SECONDS (default: never; "
         "`objfs lifecycle run` from the contrib/ timer does it instead)",
+    )
+    p.add_argument(
+        "--workers",
+        type=_workers,
+        default=None,
+        metavar="N",
+        help="server processes sharing the listening socket, each a full server over "
+        "the store (default: one per core; 1: serve in this process)",
     )
     limits = p.add_argument_group("limits (what slow or many clients may hold)")
     limits.add_argument(

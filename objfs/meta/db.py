@@ -25,7 +25,11 @@ Owns ``meta.db``. Invariants:
   already committed, so none of this changes what survives a crash;
 - one process's writers queue on a lock of their own before SQLite's: no
   busy-handler sleeps between threads of one process (a ``nowait()`` write
-  refuses when another thread holds it);
+  refuses when another thread holds it); then all processes' writers on a
+  ``flock`` of ``meta.db-writer`` (never on ``meta.db`` itself: closing any
+  descriptor of it would drop SQLite's POSIX locks), so writers of several
+  processes (``objfs serve --workers``, a mount beside a server) wait in the
+  kernel rather than in SQLite's busy-handler sleeps;
 - in a ``nowait()`` scope (the mount's event loop thread) a write refuses to
   wait rather than block its thread: ``WouldBlock`` instead of waiting for
   another writer's lock or for the fsync of a durable commit, raised only
@@ -37,6 +41,7 @@ Owns ``meta.db``. Invariants:
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import logging
 import os
 import sqlite3
@@ -365,6 +370,7 @@ class Database:
         # again before the waiting checkpointer wakes.
         self._writers_may_enter = threading.Event()
         self._writers_may_enter.set()
+        self._writer_fd: int | None = None  # meta.db-writer, opened at the first write
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -455,6 +461,7 @@ class Database:
             self._local.autocheckpoint = True
             self._local.write_cur = None  # the write transaction in progress, if any
             self._local.busy = BUSY_TIMEOUT_S * 1000  # ms, as sqlite3.connect set it
+            self._local.commits = 0  # of this connection (``version``)
             with self._lock:
                 self._all.append(conn)
         return conn
@@ -472,6 +479,10 @@ class Database:
         for conn in conns:
             with contextlib.suppress(sqlite3.Error):
                 conn.close()
+        with self._write_lock:
+            fd, self._writer_fd = self._writer_fd, None
+        if fd is not None and fd >= 0:
+            os.close(fd)
 
     # -- transactions --------------------------------------------------------
 
@@ -518,7 +529,10 @@ class Database:
         ):
             raise sqlite3.OperationalError("database is locked (by this process)")
         try:
-            with self._transaction(conn, local, durable=durable, nowait=nowait) as cur:
+            with (
+                self._writers_of_all_processes(nowait),
+                self._transaction(conn, local, durable=durable, nowait=nowait) as cur,
+            ):
                 yield cur
         finally:
             self._write_lock.release()
@@ -528,6 +542,33 @@ class Database:
         if self._commits >= CHECKPOINT_EVERY:
             self._commits = 0
             self._ask_checkpoint()
+
+    @contextlib.contextmanager
+    def _writers_of_all_processes(self, nowait: bool) -> Iterator[None]:
+        """The writer lock of every process of this store (``flock`` on
+        ``meta.db-writer``; the caller holds this process's): a writer waits
+        for another process's in the kernel, woken when it commits, not in
+        SQLite's busy handler, which sleeps up to 100 ms between tries
+        (measured: two ``objfs serve`` workers taking 4 KiB PUTs did 35%
+        fewer than one)."""
+        fd = self._writer_fd
+        if fd is None:
+            try:
+                fd = os.open(f"{self.path}-writer", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            except OSError:
+                fd = -1  # a read-only store: SQLite's own lock and error stand
+            self._writer_fd = fd
+        if fd < 0:
+            yield
+            return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (fcntl.LOCK_NB if nowait else 0))
+        except BlockingIOError:
+            raise WouldBlock("another process is writing") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
 
     @contextlib.contextmanager
     def _transaction(
@@ -576,6 +617,7 @@ class Database:
             with contextlib.suppress(sqlite3.Error):
                 cur.execute("ROLLBACK")
             raise _translate(exc) from exc
+        local.commits += 1
 
     # -- background checkpoints (see the module docstring) -------------------
 
@@ -656,6 +698,17 @@ class Database:
         finally:
             with contextlib.suppress(sqlite3.Error):
                 cur.execute("COMMIT")
+
+    def version(self) -> tuple[int, int]:
+        """A token of what this thread's connection sees, outside a transaction:
+        equal tokens mean nothing was committed in between, by any connection
+        of any process, so what was read before may be used again.
+
+        SQLite's ``data_version`` (one statement, no table read) changes when
+        another connection commits; this connection's own commits are counted
+        here. Read it before the reads it vouches for."""
+        row = self.conn().execute("PRAGMA data_version").fetchone()
+        return int(row[0]), self._local.commits
 
     def get_meta(self, name: str) -> object:
         row = self.conn().execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()

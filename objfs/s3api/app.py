@@ -2,8 +2,9 @@
 
 For each HTTP request: find the bucket and key (path style, or virtual-hosted
 style under ``--domain``), pick the operation (``routing``), verify SigV4
-(``auth``) on a worker thread, wrap the body as a verified stream
-(``body``), run the operation, and send its response — streamed piece by
+(``auth``) on a worker thread (for GET, HEAD and PUT of an object: the
+thread of the operation's store call, ``Request.pending``), wrap the body as
+a verified stream (``body``), run the operation, and send its response — streamed piece by
 piece for object data. Every ``ObjfsError`` becomes an S3 error document
 with its status; anything else is logged and answered ``InternalError``.
 """
@@ -26,7 +27,7 @@ from objfs.errors import (
     ObjfsError,
     RequestHeaderSectionTooLarge,
 )
-from objfs.s3api import cors, expect, multipart, routing
+from objfs.s3api import cors, expect, multipart, objects, routing, threads
 from objfs.s3api import headers as hdr
 from objfs.s3api.auth import authenticate
 from objfs.s3api.body import RequestBody
@@ -46,6 +47,10 @@ MAX_HEADER_SECTION = 8192
 # {"version": "TLSv1.3", "cipher": "TLS_AES_256_GCM_SHA384"} (hypercorn
 # gives none of this to the application).
 TLS_EXTENSION = "objfs.tls"
+# Handlers whose request is authenticated on the worker thread of their first
+# store call (``Request.pending``): the small requests, one hand-off each. A
+# copy (PutObject with x-amz-copy-source) is not one of them.
+FOLDED = frozenset({objects.get_object, objects.head_object, objects.put_object})
 
 
 class S3App:
@@ -148,21 +153,27 @@ class S3App:
     async def _serve(self, req: Request, receive: Any) -> Response:
         """Route, authenticate (SigV4 on a worker thread) and run one operation."""
         handler = routing.route(req)
-        authed = await trio.to_thread.run_sync(
-            functools.partial(
-                authenticate,
-                self.store,
-                req.method,
-                req.path,
-                req.query,
-                req.headers,
-                req.h,
-                remote_addr=req.remote_addr,
-                secure=req.secure,
-                sign_path=self._v2_resource_path(req),
-                allow_sigv2=self.sigv2,
-            ),
-            limiter=self.limiter,
+        pending = functools.partial(self._authenticate, req, receive, handler)
+        if handler in FOLDED and "x-amz-copy-source" not in req.h:
+            req.pending = pending  # on the thread of the handler's first store call
+        else:
+            await threads.run_sync(pending, self.limiter)
+        return await handler(req)
+
+    def _authenticate(self, req: Request, receive: Any, handler: Any) -> None:
+        """Verify the signature (reads the store: on a worker thread); set the
+        request's context and its body (a verified stream)."""
+        authed = authenticate(
+            self.store,
+            req.method,
+            req.path,
+            req.query,
+            req.headers,
+            req.h,
+            remote_addr=req.remote_addr,
+            secure=req.secure,
+            sign_path=self._v2_resource_path(req),
+            allow_sigv2=self.sigv2,
         )
         # The access log names the request as the client saw it.
         uri = f"{req.method} {req.path}" + (
@@ -183,7 +194,6 @@ class S3App:
         if handler is multipart.complete_upload:  # its x-amz-checksum-* is the object's
             body_headers = {k: v for k, v in req.h.items() if not k.startswith("x-amz-checksum-")}
         req.body = RequestBody(receive, body_headers, payload=authed.payload, signer=authed.signer)
-        return await handler(req)
 
     def _request(self, scope: Mapping[str, Any], request_id: str) -> Request:
         if sum(len(k) + len(v) + 4 for k, v in scope["headers"]) > MAX_HEADER_SECTION:

@@ -112,16 +112,22 @@ class LimitedTCPServer(TCPServer):
         if not isinstance(event, RawData):
             await super().protocol_send(event)
             return
+        if not event.data:
+            return  # the end of a body whose length was given: nothing to write
         async with self.send_lock:
             data = memoryview(event.data)
             try:
                 # Shielded as hypercorn's (a half-sent piece would garble the
                 # stream), timed per slice so that a slow reader still gets
-                # a large answer: at least _SEND_SLICE bytes per timeout.
-                with trio.CancelScope(shield=True):
-                    for at in range(0, max(len(data), 1), _SEND_SLICE):
-                        with trio.fail_after(self.limits.body_timeout):
-                            await self.stream.send_all(data[at : at + _SEND_SLICE])
+                # a large answer: at least _SEND_SLICE bytes per timeout. One
+                # scope whose deadline moves on with each slice (a scope per
+                # slice measured ~20% of a 64 MiB GET's event-loop time).
+                with trio.CancelScope(shield=True) as scope:
+                    for at in range(0, len(data), _SEND_SLICE):
+                        scope.deadline = trio.current_time() + self.limits.body_timeout
+                        await self.stream.send_all(data[at : at + _SEND_SLICE])
+                if scope.cancelled_caught:
+                    raise trio.TooSlowError
             except (trio.BrokenResourceError, trio.ClosedResourceError):
                 await self.protocol.handle(Closed())
             except trio.TooSlowError:

@@ -1,15 +1,17 @@
 """Object operations: GetObject, HeadObject, PutObject, CopyObject, DeleteObject, DeleteObjects.
 
-GET streams the store's reader piece by piece (each piece read on a worker
-thread); PUT hands the store a blocking file over the verified body stream.
+GET reads an object of at most ``INLINE_BODY`` bytes whole on the worker
+thread of its store call, and streams a larger one piece by piece (each
+piece read on a worker thread); PUT hands the store a blocking file over the
+verified body stream. GET, HEAD and PUT are authenticated on the thread of
+their store call (``app.FOLDED``): nothing here reads ``req.ctx`` or
+``req.body`` before it.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from typing import Any
-
-import trio
 
 from objfs.auth.acl import acl_spec_from_headers
 from objfs.errors import (
@@ -19,7 +21,7 @@ from objfs.errors import (
     ObjfsError,
 )
 from objfs.s3api import headers as hdr
-from objfs.s3api import xmldoc
+from objfs.s3api import threads, xmldoc
 from objfs.s3api.errors import public_message
 from objfs.s3api.lifecycle import expiration_headers
 from objfs.s3api.objectlock import bypass_governance, lock_request, require_integrity
@@ -30,6 +32,9 @@ from objfs.store.limits import MAX_PARTS
 from objfs.store.parts import part_checksum, part_range
 
 MAX_DELETE_KEYS = 1000
+# A GET of at most this many bytes is read whole on the thread of its store
+# call and sent in one piece; a larger one streams, a thread call per piece.
+INLINE_BODY = 1 << 20
 
 
 def _conditions(req: Request, prefix: str = "") -> dict[str, Any]:
@@ -97,19 +102,19 @@ def _expiration(req: Request, ctx: RequestContext, info: ObjectVersion) -> list[
 
 
 async def head_object(req: Request) -> Response:
-    bucket, key = req.object_path()
-    hdr.refuse_write_sse(req)
-    version = req.params.get("versionId")
-    part = _part_number(req)
-    sse, conditions = hdr.read_sse(req), _conditions(req)
-
-    def head(ctx: RequestContext) -> tuple[ObjectVersion, list[tuple[str, str]]]:
+    # Authenticated on the thread of ``head`` (app.FOLDED): everything that
+    # may refuse the request is checked in there, after the signature.
+    def head(ctx: RequestContext) -> tuple[ObjectVersion, list[tuple[str, str]], int | None]:
+        bucket, key = req.object_path()
+        hdr.refuse_write_sse(req)
+        part = _part_number(req)
         info = req.store.head_object(
-            ctx, bucket, key, version_id=version, sse=sse, part_number=part, **conditions
-        )
-        return info, _expiration(req, ctx, info)
+            ctx, bucket, key, version_id=req.params.get("versionId"), sse=hdr.read_sse(req),
+            part_number=part, **_conditions(req),
+        )  # fmt: skip
+        return info, _expiration(req, ctx, info), part
 
-    info, expiration = await req.run(head)
+    info, expiration, part = await req.run(head)
     headers = _override(req, hdr.version_headers(info)) + hdr.ssec_echo(req) + expiration
     if part is not None:
         byte_range = part_range(info, part)
@@ -123,34 +128,39 @@ async def head_object(req: Request) -> Response:
 
 
 async def get_object(req: Request) -> Response:
-    bucket, key = req.object_path()
-    hdr.refuse_write_sse(req)
-    version = req.params.get("versionId")
-    sse = hdr.read_sse(req)
-    # Open and suffix ranges are resolved by the store on the version it reads.
-    # So is a part (?partNumber=N): from the part sizes of that same version.
-    byte_range = hdr.parse_range(req.h.get("range"))
-    part = _part_number(req)
-    conditions = _conditions(req)
-
-    def get(ctx: RequestContext) -> tuple[Any, list[tuple[str, str]]]:
+    # Authenticated on the thread of ``get`` (app.FOLDED), which also reads a
+    # small object whole: one thread hand-off for the request.
+    def get(
+        ctx: RequestContext,
+    ) -> tuple[Any, list[tuple[str, str]], Any, int | None, bytes | None]:
+        bucket, key = req.object_path()
+        hdr.refuse_write_sse(req)
+        # Open and suffix ranges are resolved by the store on the version it reads.
+        # So is a part (?partNumber=N): from the part sizes of that same version.
+        byte_range = hdr.parse_range(req.h.get("range"))
+        part = _part_number(req)
         reader = req.store.get_object(
             ctx,
             bucket,
             key,
-            version_id=version,
+            version_id=req.params.get("versionId"),
             range=byte_range,
             part_number=part,
-            sse=sse,
-            **conditions,
+            sse=hdr.read_sse(req),
+            **_conditions(req),
         )
         try:
-            return reader, _expiration(req, ctx, reader.info)
+            expiration = _expiration(req, ctx, reader.info)
+            data = None
+            if reader.length <= INLINE_BODY:
+                data = b"".join(reader)
+                reader.close()
+            return reader, expiration, byte_range, part, data
         except BaseException:
             reader.close()
             raise
 
-    reader, expiration = await req.run(get)
+    reader, expiration, byte_range, part, data = await req.run(get)
     info = reader.info
     if part is not None and not info.parts:
         part = None  # part 1 of an object not uploaded in parts: all of it
@@ -165,6 +175,8 @@ async def get_object(req: Request) -> Response:
         headers.append(("Content-Range", f"bytes {reader.start}-{end}/{info.size}"))
     elif hdr.checksum_mode(req):  # a range's bytes are not what the checksum covers
         headers += hdr.checksum_headers(info.checksum)
+    if data is not None:
+        return Response(status, headers, data, length=reader.length)
     return Response(status, headers, _pieces(req, reader), length=reader.length)
 
 
@@ -172,7 +184,7 @@ async def _pieces(req: Request, reader: Any) -> AsyncIterator[bytes]:
     pieces = iter(reader)
     try:
         while True:
-            piece = await trio.to_thread.run_sync(next, pieces, None, limiter=req.app.limiter)
+            piece = await threads.run_sync(lambda: next(pieces, None), req.app.limiter)
             if piece is None:
                 return
             yield piece
@@ -213,15 +225,17 @@ def put_headers(req: Request, result: Any) -> list[tuple[str, str]]:
 async def put_object(req: Request) -> Response:
     if "x-amz-copy-source" in req.h:
         return await copy_object(req)
-    assert req.body is not None
-    bucket, key = req.object_path()
-    if any(name.startswith("x-amz-object-lock-") for name in req.h):
-        require_integrity(req)
-    args = put_args(req)
-    body = req.body.file()
+    args: dict[str, Any] = {}
 
+    # Authenticated on the thread of ``put`` (app.FOLDED): the body and the
+    # headers are looked at in there, after the signature.
     def put(ctx: RequestContext) -> tuple[Any, list[tuple[str, str]]]:
-        result = req.store.put_object(ctx, bucket, key, body, **args)
+        assert req.body is not None
+        bucket, key = req.object_path()
+        if any(name.startswith("x-amz-object-lock-") for name in req.h):
+            require_integrity(req)
+        args.update(put_args(req))
+        result = req.store.put_object(ctx, bucket, key, req.body.file(), **args)
         expiration = expiration_headers(
             req.store, ctx, bucket, key, result.size, args["tags"], result.last_modified_ns
         )

@@ -2,8 +2,16 @@
 
 ``Request`` holds what routing found (bucket, key, query), the headers, the
 caller's ``RequestContext`` once SigV4 has run, and the body as a stream.
-``run`` calls the store off the event loop (``trio.to_thread`` under the
-server's CapacityLimiter): the store is synchronous and may block on disk.
+``run`` calls the store off the event loop (``objfs.s3api.threads``, under
+the server's CapacityLimiter): the store is synchronous and may block on disk.
+
+A request whose authentication is ``pending`` (the app defers it for the
+handlers in ``app.FOLDED``) is authenticated on the worker thread of its
+first ``run`` or ``run_upload``, before the call: one thread hand-off for a
+small GET, HEAD or PUT instead of two. Such a handler touches neither
+``ctx`` nor ``body`` before that first call, and validates its arguments
+inside it (so a malformed request is refused after authentication, as S3
+does).
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ from urllib.parse import unquote_to_bytes
 import trio
 
 from objfs.errors import InvalidArgument, InvalidURI
+from objfs.s3api import threads
 from objfs.store import RequestContext, Store
 
 if TYPE_CHECKING:
@@ -98,6 +107,17 @@ class Request:
     ctx: RequestContext | None = None
     body: RequestBody | None = None
     raw_path: str | None = None  # the path as sent, still percent-encoded (SigV2 signs it)
+    # Authentication still to do (sets ``ctx`` and ``body``): the first
+    # ``run``/``run_upload`` does it on its worker thread (module docstring).
+    pending: Callable[[], None] | None = None
+
+    def authenticated(self) -> RequestContext:
+        """Finish a ``pending`` authentication (on a worker thread); the context."""
+        pending, self.pending = self.pending, None
+        if pending is not None:
+            pending()
+        assert self.ctx is not None, "a request is authenticated before its store calls"
+        return self.ctx
 
     @functools.cached_property
     def params(self) -> dict[str, str]:
@@ -124,12 +144,19 @@ class Request:
 
     async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """``fn(ctx, *args, **kwargs)`` on a worker thread (store calls block)."""
-        call = functools.partial(fn, self.ctx, *args, **kwargs)
-        return await trio.to_thread.run_sync(call, limiter=self.app.limiter)
+
+        def call() -> T:
+            return fn(self.authenticated(), *args, **kwargs)
+
+        return await threads.run_sync(call, self.app.limiter)
 
     async def run_upload(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """As ``run``, for a call that reads the request body as it arrives."""
-        call = functools.partial(fn, self.ctx, *args, **kwargs)
+        """As ``run``, for a call that reads the request body as it arrives
+        (``trio.from_thread``: trio's own hand-off)."""
+
+        def call() -> T:
+            return fn(self.authenticated(), *args, **kwargs)
+
         return await trio.to_thread.run_sync(call, limiter=self.app.upload_limiter)
 
     async def read_all(self, limit: int) -> bytes:

@@ -10,6 +10,11 @@ request. This collaborator owns:
 - the caller's identity policies;
 - a small cache of parsed policy documents, keyed by their text (a changed
   policy is new text, so the cache is never stale);
+- a per-thread memo of what is read on every request and rarely changes
+  (``unchanged_or``: an access key's owner and secret), kept only while the
+  database's ``version`` token stays the same: any commit, by any process,
+  drops it before the next request reads it, so a disabled key or a new
+  policy binds the very next request (tests/s3api/test_auth_freshness.py);
 - a memo of buckets whose last check here found no bucket policy, where
   the store owner may do anything (``owner_unbound``): the mount's early
   write probe reads it without a worker-thread hop;
@@ -39,9 +44,9 @@ import functools
 import secrets
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import msgpack
 
@@ -64,6 +69,8 @@ from objfs.meta.db import Database
 from objfs.store.access import Requests
 from objfs.store.records import Col, unpack_tags
 from objfs.store.types import RequestContext
+
+T = TypeVar("T")
 
 _VERSION_READS = {
     "s3:GetObjectVersion": "s3:GetObject",
@@ -130,6 +137,17 @@ def encode_config(config: Mapping[str, Any]) -> bytes | None:
     return msgpack.packb(kept) if kept else None
 
 
+class _Memo(threading.local):
+    """What this thread read while the database stayed at one ``version``."""
+
+    def __init__(self) -> None:
+        self.token: tuple[int, int] | None = None
+        self.entries: dict[tuple, Any] = {}
+
+
+MEMO_ENTRIES = 4096  # per thread; all dropped when exceeded
+
+
 class AccessControl:
     """Loads policies, ACLs and owners for one decision; see the module docstring."""
 
@@ -145,6 +163,7 @@ class AccessControl:
         self._unbound_gen = 0  # bumped by forget: a check begun before may not add
         self._keys_ok: set[str] = set()  # access keys seen active, their user there
         self._keys_gen = 0  # bumped by forget_keys: a check begun before may not add
+        self._memo = _Memo()
         self.owner_id()  # now, outside any transaction: decisions run inside them
 
     # -- schema and small lookups -------------------------------------------------
@@ -214,6 +233,26 @@ class AccessControl:
                 PrincipalKind.OWNER, identity.name, self.owner_id(), identity.display_name
             )
         return identity
+
+    # -- what is read again and again while nothing changes ------------------------------
+
+    def unchanged_or(self, key: tuple, load: Callable[[], T]) -> T:
+        """``load()``, or what it returned on this thread while nothing has been
+        committed since (``Database.version``, read before ``load`` reads: a
+        commit after that token makes the next call load again). Outside a
+        transaction only; an error is never kept."""
+        token = self.db.version()
+        memo = self._memo
+        if memo.token != token or len(memo.entries) >= MEMO_ENTRIES:
+            memo.token, memo.entries = token, {}
+        try:
+            value: T = memo.entries[key]
+            return value
+        except KeyError:
+            pass
+        value = load()
+        memo.entries[key] = value
+        return value
 
     # -- the owner's memo (see the module docstring) ---------------------------------
 

@@ -181,8 +181,14 @@ class Users:
     def signing_secret(self, key_id: str) -> tuple[Identity, str]:
         """The identity and secret of an active access key (SigV4 verifies with it).
 
-        Unknown, inactive or orphaned keys are ``InvalidAccessKeyId``.
+        Unknown, inactive or orphaned keys are ``InvalidAccessKeyId``. Read on
+        every signed request: kept per thread while nothing is committed
+        (``AccessControl.unchanged_or``), which saves two queries and the
+        secret's decryption.
         """
+        return self.access.unchanged_or(("signing_secret", key_id), lambda: self._secret(key_id))
+
+    def _secret(self, key_id: str) -> tuple[Identity, str]:
         with self.access.reading() as cur:
             row = aq.get_access_key(cur, key_id)
             if row is None or row[3] != "Active":

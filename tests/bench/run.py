@@ -12,7 +12,9 @@ and the ratio to disk and to the passthrough. The ``http`` target is
 ``objfs serve`` driven with boto3: PUT and GET of the ``seq`` file (next to
 the mount's rows) and, in ``randread``, 4 KiB GETs by 8 concurrent clients. The sequential workload runs
 objfs twice, with bucket default encryption ``AES256`` and ``none`` (the
-``sse`` column); ``--sse-everywhere`` does so for every workload.
+``sse`` column); ``--sse-everywhere`` does so for every workload. The
+``httpload`` workload is ``httpload.py``'s: wrk with pre-signed URLs against
+``objfs serve`` and SeaweedFS in one run (3 s per step with ``--quick``).
 
 Needs root (to drop the page cache between write and read), /dev/fuse and
 fusermount3. Exit status: 0 all measured, 1 some step failed (its row says
@@ -41,6 +43,8 @@ from workloads import FULL, QUICK, SKIPPED, WORKLOADS, RunState  # noqa: E402
 
 log = logging.getLogger("objfs.bench")
 TARGETS = ("disk", "passthrough", "objfs", "http")
+# Workloads that bring their own servers and targets (no mount): httpload.py.
+OWN_TARGETS = ("httpload",)
 HTTP_WORKLOADS = ("seq", "randread")  # the ones with HTTP rows
 
 
@@ -60,8 +64,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--only",
         metavar="NAME",
-        default=",".join(WORKLOADS),
-        help=f"comma-separated workloads (default: all of {', '.join(WORKLOADS)})",
+        default=",".join((*WORKLOADS, *OWN_TARGETS)),
+        help=f"comma-separated workloads (default: all of {', '.join((*WORKLOADS, *OWN_TARGETS))})",
     )
     p.add_argument(
         "--targets",
@@ -91,8 +95,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.only = [w.strip() for w in args.only.split(",") if w.strip()]
     args.targets = [t.strip() for t in args.targets.split(",") if t.strip()]
     for name in args.only:
-        if name not in WORKLOADS:
-            p.error(f"unknown workload {name!r} (choose from {', '.join(WORKLOADS)})")
+        if name not in WORKLOADS and name not in OWN_TARGETS:
+            p.error(f"unknown workload {name!r} (choose from {', '.join(WORKLOADS)}, httpload)")
     for name in args.targets:
         if name not in TARGETS:
             p.error(f"unknown target {name!r} (choose from {', '.join(TARGETS)})")
@@ -111,6 +115,8 @@ def preflight(args: argparse.Namespace) -> str | None:
             import boto3  # noqa: F401
         except ImportError:
             return "boto3 not installed (pip install -e '.[test]'), needed by the http target"
+    if "httpload" in args.only and not shutil.which("wrk"):
+        return "wrk not found (apt-get install wrk, or make bench), needed by httpload"
     for tool in ("dd", "ls", "find", "cmp", "rm"):
         if not shutil.which(tool):
             return f"{tool} not found"
@@ -142,6 +148,9 @@ def run_all(args: argparse.Namespace, workdir: Path) -> list[Row]:
     state = RunState(sizes=QUICK if args.quick else FULL, workdir=workdir)
     rows: list[Row] = []
     for name in args.only:
+        if name == "httpload":
+            rows.extend(run_httpload(args, workdir))
+            continue
         for target in make_targets(name, args, workdir):
             label = target.kind if target.sse == "-" else f"{target.kind} sse={target.sse}"
             print(f"# {name} on {label} ...", file=sys.stderr, flush=True)
@@ -166,6 +175,23 @@ def run_all(args: argparse.Namespace, workdir: Path) -> list[Row]:
             rows.extend(best)
             log.info("%s on %s took %.1f s", name, label, time.perf_counter() - t0)
     return rows
+
+
+def run_httpload(args: argparse.Namespace, workdir: Path) -> list[Row]:
+    """The HTTP load rows: wrk against objfs serve and SeaweedFS (httpload.py)."""
+    import httpload
+
+    print("# httpload: objfs serve and SeaweedFS under wrk ...", file=sys.stderr, flush=True)
+    (workdir / "httpload").mkdir()
+    try:
+        results = httpload.run(
+            workdir / "httpload", seconds=3.0 if args.quick else 15.0,
+            steps=list(httpload.STEPS), workers=None,
+        )  # fmt: skip
+    except Exception as exc:  # a harness: record the failure, go on
+        return [Row("httpload", "(aborted)", "objfs", error=_one_line(exc))]
+    print(httpload.format_table(results), file=sys.stderr)
+    return httpload.rows(results)
 
 
 def _best_of(runs: list[list[Row]]) -> list[Row]:

@@ -15,10 +15,18 @@ SIZE = 128 * MiB
 
 
 def peak_rss(pid: int) -> int:
-    for line in open(f"/proc/{pid}/status"):
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) * 1024
-    raise AssertionError("no VmHWM")
+    """The largest VmHWM of the server and its worker processes (``--workers``)."""
+    pids = [pid]
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{task}/children") as f:
+            pids += [int(p) for p in f.read().split()]
+    peaks = []
+    for p in pids:
+        for line in open(f"/proc/{p}/status"):
+            if line.startswith("VmHWM:"):
+                peaks.append(int(line.split()[1]) * 1024)
+    assert peaks, "no VmHWM"
+    return max(peaks)
 
 
 def test_large_put_and_get_stream_in_bounded_memory(server, keys, alice, bkt):

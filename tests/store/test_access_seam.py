@@ -318,6 +318,7 @@ NAMEDTUPLE_API = {"_make", "_fields", "_replace", "_asdict", "_field_defaults"}
 # ``file: receiver._name`` that may stay: a library's type with no public name.
 PRIVATE_USES_ALLOWED = {
     "objfs/cli/builder.py: argparse._SubParsersAction",  # argparse's subparsers' type
+    "objfs/s3api/workers.py: os._exit",  # a forked worker ends without the parent's unwinding
 }
 
 
