@@ -3,7 +3,7 @@
 #   make demo     set up, create ./demo-store with a versioned bucket "demo",
 #                 mount it at ./mnt (or, without FUSE, run a short CLI tour)
 #   make test     set up, run the test suite (tests/bench excluded)
-#   make bench    set up, run the benchmarks (tests/bench/run.py)
+#   make bench    set up, run the benchmarks (tests/bench/run.py --cluster)
 #   make lint     ruff check + ruff format --check + mypy within its budget
 #   make umount   unmount ./mnt
 #   make clean    unmount, remove the demo store and caches (keeps .venv)
@@ -32,6 +32,10 @@ APT_PACKAGES := fuse3 libfuse3-dev pkg-config attr rsync git
 # fail without them in CI); tests/postgres.py starts a throwaway cluster of
 # Debian's postgresql server (the metadata engine of a cluster store).
 TEST_PACKAGES := groff-base systemd chromium chromium-driver rclone postgresql
+# make bench's cluster rows (tests/bench/cluster.py) run a throwaway PostgreSQL
+# and drive the S3 endpoints with wrk (a C load generator: the cores go to the
+# servers measured, not to the client).
+BENCH_PACKAGES := postgresql wrk
 
 .PHONY: help demo test bench lint umount clean distclean deps
 
@@ -131,8 +135,9 @@ test: $(STAMP)
 	  $(if $(CI),OBJFS_REQUIRE_ROOT=1 )$(PY) -m pytest -q tests --ignore=tests/bench; \
 	fi
 
+bench: EXTRA_PACKAGES = $(BENCH_PACKAGES)
 bench: $(STAMP)
-	$(PY) tests/bench/run.py
+	$(PY) tests/bench/run.py --cluster
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check objfs tests
