@@ -368,9 +368,9 @@ class ServerSet(Target):
 
     max_nodes = 2
 
-    def __init__(self, workdir: Path, kind: str) -> None:
+    def __init__(self, workdir: Path, kind: str, *, sse: str = "-") -> None:
         self.kind = kind
-        super().__init__(workdir)
+        super().__init__(workdir, sse=sse)
         self.base = workdir / f"{kind}-http"
         self.root = self.base / "data"
         self.procs: list[subprocess.Popen[bytes]] = []
@@ -412,7 +412,7 @@ class ObjfsServers(ServerSet):
 
     def __init__(self, workdir: Path, svc: Services | None) -> None:
         kind = "objfs" if svc is None else ("cluster-pg" if svc.meta else "cluster-sqlite")
-        super().__init__(workdir, kind)
+        super().__init__(workdir, kind, sse="AES256")
         self.svc = svc
         self.store_dir = self.base / "store"
         if svc is not None:
@@ -434,7 +434,7 @@ class ObjfsServers(ServerSet):
             self.key_id, self.secret = new.info.key_id, new.secret
             user = RequestContext(store.user_identity("bench"), "cli")
             store.create_bucket(user, BUCKET, versioning=versioning)
-            store.set_bucket_encryption(OWNER, BUCKET, "AES256")
+            store.set_bucket_encryption(OWNER, BUCKET, self.sse)
 
     def start_nodes(self, n: int) -> None:
         self.stop()
