@@ -58,8 +58,12 @@ def ratios(rows: list[Row]) -> list[tuple[float | None, float | None]]:
     return out
 
 
+# Targets the ``x objfs`` column leaves out: objfs itself and what it is compared with.
+EMBEDDED = ("disk", "passthrough", "objfs", "http")
+
+
 def objfs_ratios(rows: list[Row]) -> list[float | None]:
-    """x embedded objfs per row of another target, None where not comparable."""
+    """x embedded objfs per row of the other targets (cluster, JuiceFS), else None."""
     base: dict[tuple[str, str, str], float] = {}
     for r in rows:
         if r.rate and r.error is None and r.value and r.target == "objfs":
@@ -67,7 +71,7 @@ def objfs_ratios(rows: list[Row]) -> list[float | None]:
     out: list[float | None] = []
     for r in rows:
         ref = base.get((r.workload, r.metric, r.sse)) or base.get((r.workload, r.metric, "AES256"))
-        ok = r.rate and r.error is None and r.value is not None and r.target != "objfs"
+        ok = r.rate and r.error is None and r.value is not None and r.target not in EMBEDDED
         out.append(r.value / ref if ok and ref and r.value is not None else None)
     return out
 
