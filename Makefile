@@ -3,7 +3,7 @@
 #   make demo     set up, create ./demo-store with a versioned bucket "demo",
 #                 mount it at ./mnt (or, without FUSE, run a short CLI tour)
 #   make test     set up, run the test suite (tests/bench excluded)
-#   make bench    set up, run the benchmarks (tests/bench/run.py)
+#   make bench    set up, run the benchmarks (tests/bench/run.py --cluster)
 #   make lint     ruff check + ruff format --check + mypy within its budget
 #   make umount   unmount ./mnt
 #   make clean    unmount, remove the demo store and caches (keeps .venv)
@@ -32,9 +32,11 @@ APT_PACKAGES := fuse3 libfuse3-dev pkg-config attr rsync git
 # fail without them in CI); tests/postgres.py starts a throwaway cluster of
 # Debian's postgresql server (the metadata engine of a cluster store).
 TEST_PACKAGES := groff-base systemd chromium chromium-driver rclone postgresql
-# The benchmarks drive the S3 API with wrk (tests/bench/httpload.py: pre-signed
-# URLs, objfs serve against SeaweedFS, which comes with the test extras).
-BENCH_PACKAGES := wrk
+# The benchmarks drive the S3 API with wrk (a C load generator: the cores go
+# to the servers measured): tests/bench/httpload.py (pre-signed URLs, objfs
+# serve against SeaweedFS) and the cluster rows of tests/bench/cluster.py,
+# which also run a throwaway PostgreSQL.
+BENCH_PACKAGES := postgresql wrk
 
 .PHONY: help demo test bench lint umount clean distclean deps
 
@@ -136,7 +138,7 @@ test: $(STAMP)
 
 bench: EXTRA_PACKAGES = $(BENCH_PACKAGES)
 bench: deps $(STAMP)
-	$(PY) tests/bench/run.py
+	$(PY) tests/bench/run.py --cluster
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check objfs tests

@@ -3,8 +3,10 @@
 A ``Row`` is one measurement of one workload step on one target. Rows of
 the same (workload, metric) compare with each other: the ratio columns
 divide a row's value by the disk row's and the passthrough row's value of
-the same step in the same run. Ratios exist only for rates (higher is
-better); sizes (space growth) are shown without ratios.
+the same step in the same run, and (``x objfs``, for the cluster rows) by
+the embedded objfs row's of the same step and ``sse`` (else its ``AES256``
+row). Ratios exist only for rates (higher is better); sizes (space growth)
+are shown without ratios.
 
 Adding a row kind (another ``sse`` variant, another option set) needs no
 change here: ``target`` and ``sse`` are free-form columns.
@@ -56,6 +58,24 @@ def ratios(rows: list[Row]) -> list[tuple[float | None, float | None]]:
     return out
 
 
+# Targets the ``x objfs`` column leaves out: objfs itself and what it is compared with.
+EMBEDDED = ("disk", "passthrough", "objfs", "http")
+
+
+def objfs_ratios(rows: list[Row]) -> list[float | None]:
+    """x embedded objfs per row of the other targets (cluster, JuiceFS), else None."""
+    base: dict[tuple[str, str, str], float] = {}
+    for r in rows:
+        if r.rate and r.error is None and r.value and r.target == "objfs":
+            base.setdefault((r.workload, r.metric, r.sse), r.value)
+    out: list[float | None] = []
+    for r in rows:
+        ref = base.get((r.workload, r.metric, r.sse)) or base.get((r.workload, r.metric, "AES256"))
+        ok = r.rate and r.error is None and r.value is not None and r.target not in EMBEDDED
+        out.append(r.value / ref if ok and ref and r.value is not None else None)
+    return out
+
+
 def _fmt_value(value: float | None) -> str:
     if value is None:
         return "-"
@@ -75,11 +95,12 @@ def format_table(rows: list[Row]) -> str:
         "time s",
         "x disk",
         "x pthru",
+        "x objfs",
         "RSS MiB",
         "notes",
     ]
     lines = []
-    for r, (xd, xp) in zip(rows, ratios(rows), strict=True):
+    for r, (xd, xp), xo in zip(rows, ratios(rows), objfs_ratios(rows), strict=True):
         lines.append(
             [
                 r.workload,
@@ -91,12 +112,13 @@ def format_table(rows: list[Row]) -> str:
                 "-" if r.seconds is None else f"{r.seconds:.2f}",
                 "-" if xd is None else f"{xd:.2f}",
                 "-" if xp is None else f"{xp:.2f}",
+                "-" if xo is None else f"{xo:.2f}",
                 "-" if r.peak_rss_kib is None else f"{r.peak_rss_kib / 1024:.0f}",
                 r.error or r.note,
             ]
         )
     widths = [max([len(h), *(len(line[i]) for line in lines)]) for i, h in enumerate(headers)]
-    numeric = {4, 6, 7, 8, 9}
+    numeric = {4, 6, 7, 8, 9, 10}
 
     def render(cells: list[str]) -> str:
         parts = []
@@ -151,8 +173,8 @@ def write_json(path: Path, rows: list[Row], params: dict[str, Any], host: dict[s
         "host": host,
         "params": params,
         "rows": [
-            {**asdict(r), "x_disk": xd, "x_passthrough": xp}
-            for r, (xd, xp) in zip(rows, ratios(rows), strict=True)
+            {**asdict(r), "x_disk": xd, "x_passthrough": xp, "x_objfs": xo}
+            for r, (xd, xp), xo in zip(rows, ratios(rows), objfs_ratios(rows), strict=True)
         ],
     }
     tmp = path.with_name(path.name + ".tmp")

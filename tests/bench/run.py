@@ -4,7 +4,7 @@ Usage::
 
     .venv/bin/python tests/bench/run.py [--quick] [--json FILE] [--only NAME[,NAME]]
                                         [--targets disk,passthrough,objfs,http] [--repeat N]
-                                        [--dir DIR] [--keep] [--sse-everywhere]
+                                        [--dir DIR] [--keep] [--sse-everywhere] [--cluster]
 
 Every workload runs on each target in the same run (fresh directory or
 store per target); the table on stdout and the JSON file give MB/s or ops/s
@@ -15,6 +15,13 @@ objfs twice, with bucket default encryption ``AES256`` and ``none`` (the
 ``sse`` column); ``--sse-everywhere`` does so for every workload. The
 ``httpload`` workload is ``httpload.py``'s: wrk with pre-signed URLs against
 ``objfs serve`` and SeaweedFS in one run (3 s per step with ``--quick``).
+
+``--cluster`` (what ``make bench`` runs) adds the targets ``cluster`` (objfs
+on a PostgreSQL and a SeaweedFS started for the run) and ``juicefs`` (JuiceFS
+on the same two) to ``seq``, ``small`` and ``bigdir``, and the workload
+``http4k`` (4 KiB GET/PUT req/s over HTTP, one and two ``objfs serve``
+nodes, the JuiceFS gateway); see ``cluster.py``. The ``x objfs`` column
+compares a row with the embedded objfs row of the same step.
 
 Needs root (to drop the page cache between write and read), /dev/fuse and
 fusermount3. Exit status: 0 all measured, 1 some step failed (its row says
@@ -36,6 +43,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import cluster  # noqa: E402
 from results import Row, format_table, host_info, write_json  # noqa: E402
 from s3http import HttpTarget  # noqa: E402
 from targets import BenchError, ObjfsTarget, PassthroughTarget, Target  # noqa: E402
@@ -45,6 +53,8 @@ log = logging.getLogger("objfs.bench")
 TARGETS = ("disk", "passthrough", "objfs", "http")
 # Workloads that bring their own servers and targets (no mount): httpload.py.
 OWN_TARGETS = ("httpload",)
+ALL_TARGETS = TARGETS + cluster.TARGETS
+ALL_WORKLOADS = {**WORKLOADS, **cluster.WORKLOADS}
 HTTP_WORKLOADS = ("seq", "randread")  # the ones with HTTP rows
 
 
@@ -64,14 +74,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--only",
         metavar="NAME",
-        default=",".join((*WORKLOADS, *OWN_TARGETS)),
-        help=f"comma-separated workloads (default: all of {', '.join((*WORKLOADS, *OWN_TARGETS))})",
+        default=None,
+        help=f"comma-separated workloads of {', '.join((*ALL_WORKLOADS, *OWN_TARGETS))} "
+        f"(default: {', '.join((*WORKLOADS, *OWN_TARGETS))}; with --cluster also "
+        f"{', '.join(cluster.WORKLOADS)})",
     )
     p.add_argument(
         "--targets",
         metavar="LIST",
         default=",".join(TARGETS),
-        help="comma-separated targets (default: %(default)s)",
+        help=f"comma-separated targets of {', '.join(ALL_TARGETS)} (default: %(default)s)",
+    )
+    p.add_argument(
+        "--cluster",
+        action="store_true",
+        help="also the cluster targets (objfs and JuiceFS on PostgreSQL + SeaweedFS) "
+        "and the http4k workload",
     )
     p.add_argument(
         "--sse-everywhere",
@@ -92,14 +110,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.repeat < 1:
         p.error("--repeat must be at least 1")
+    if args.only is None:
+        args.only = ",".join(
+            [*WORKLOADS, *OWN_TARGETS, *(cluster.WORKLOADS if args.cluster else ())]
+        )
     args.only = [w.strip() for w in args.only.split(",") if w.strip()]
     args.targets = [t.strip() for t in args.targets.split(",") if t.strip()]
+    if args.cluster:
+        args.targets += [t for t in cluster.TARGETS if t not in args.targets]
     for name in args.only:
-        if name not in WORKLOADS and name not in OWN_TARGETS:
-            p.error(f"unknown workload {name!r} (choose from {', '.join(WORKLOADS)}, httpload)")
+        if name not in ALL_WORKLOADS and name not in OWN_TARGETS:
+            choices = ", ".join((*ALL_WORKLOADS, *OWN_TARGETS))
+            p.error(f"unknown workload {name!r} (choose from {choices})")
     for name in args.targets:
-        if name not in TARGETS:
-            p.error(f"unknown target {name!r} (choose from {', '.join(TARGETS)})")
+        if name not in ALL_TARGETS:
+            p.error(f"unknown target {name!r} (choose from {', '.join(ALL_TARGETS)})")
     return args
 
 
@@ -110,7 +135,7 @@ def preflight(args: argparse.Namespace) -> str | None:
             return "/dev/fuse is missing (load the fuse module)"
         if not shutil.which("fusermount3"):
             return "fusermount3 not found (apt-get install fuse3)"
-    if "http" in args.targets:
+    if "http" in args.targets or any(w in cluster.WORKLOADS for w in args.only):
         try:
             import boto3  # noqa: F401
         except ImportError:
@@ -123,7 +148,11 @@ def preflight(args: argparse.Namespace) -> str | None:
     return None
 
 
-def make_targets(workload: str, args: argparse.Namespace, workdir: Path) -> list[Target]:
+def make_targets(
+    workload: str, args: argparse.Namespace, workdir: Path, svc: cluster.Services | None
+) -> list[Target]:
+    if workload in cluster.WORKLOADS:
+        return cluster.make_targets(workload, args.targets, workdir, svc, args.objfs_options)
     out: list[Target] = []
     if "disk" in args.targets:
         out.append(Target(workdir))
@@ -141,17 +170,20 @@ def make_targets(workload: str, args: argparse.Namespace, workdir: Path) -> list
             out.append(ObjfsTarget(workdir, sse=sse, options=args.objfs_options))
     if "http" in args.targets and workload in HTTP_WORKLOADS:
         out.append(HttpTarget(workdir))
+    out.extend(cluster.make_targets(workload, args.targets, workdir, svc, args.objfs_options))
     return out
 
 
-def run_all(args: argparse.Namespace, workdir: Path) -> list[Row]:
+def run_all(
+    args: argparse.Namespace, workdir: Path, svc: cluster.Services | None = None
+) -> list[Row]:
     state = RunState(sizes=QUICK if args.quick else FULL, workdir=workdir)
     rows: list[Row] = []
     for name in args.only:
         if name == "httpload":
             rows.extend(run_httpload(args, workdir))
             continue
-        for target in make_targets(name, args, workdir):
+        for target in make_targets(name, args, workdir, svc):
             label = target.kind if target.sse == "-" else f"{target.kind} sse={target.sse}"
             print(f"# {name} on {label} ...", file=sys.stderr, flush=True)
             t0 = time.perf_counter()
@@ -160,7 +192,7 @@ def run_all(args: argparse.Namespace, workdir: Path) -> list[Row]:
                 got: list[Row] = []
                 runs.append(got)
                 try:
-                    WORKLOADS[name](target, state, got)
+                    ALL_WORKLOADS[name](target, state, got)
                 except Exception as exc:  # a harness: record the failure, go on
                     got.append(
                         Row(name, "(aborted)", target.kind, target.sse, error=_one_line(exc))
@@ -248,7 +280,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"run.py: note: {workdir} is on {host['workdir_fs']}, not a disk", file=sys.stderr)
     t0 = time.perf_counter()
     try:
-        rows = run_all(args, workdir)
+        with cluster.services(args.targets, workdir) as svc:
+            rows = run_all(args, workdir, svc)
     except KeyboardInterrupt:
         print("run.py: interrupted", file=sys.stderr)
         return 1
