@@ -41,17 +41,70 @@ import logging
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import TypeAlias
+from typing import Any, Protocol
+
+import msgpack
 
 from objfs.errors import StoreFormatError, StoreFull, StoreNotFound
 
 log = logging.getLogger(__name__)
 
-# What every query function of objfs/meta takes: a cursor of ``Database.read()``
-# or ``Database.write()`` (callers type their ``cur`` parameters with it).
-Cursor: TypeAlias = sqlite3.Cursor
+
+class Cursor(Protocol):
+    """What every query function of objfs/meta takes: a cursor of
+    ``Database.read()``, ``write()`` or ``peek()`` (callers type their ``cur``
+    parameters with it): ``sqlite3.Cursor``, or ``pg.PgCursor`` on a
+    PostgreSQL store. SQL text uses SQLite's ``?`` placeholders for both."""
+
+    def execute(self, sql: str, parameters: Any = ..., /) -> Any: ...
+
+    def executemany(self, sql: str, seq_of_parameters: Iterable[Any], /) -> Any: ...
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+    def __iter__(self) -> Iterator[Any]: ...
+
+    @property
+    def rowcount(self) -> int: ...
+
+    @property
+    def connection(self) -> Any: ...
+
+    def close(self) -> None: ...
+
+
+def is_postgres(cur: Cursor) -> bool:
+    """Whether ``cur`` is a PostgreSQL store's (the queries' one branch point)."""
+    return getattr(cur, "postgres", False) is True
+
+
+def count_tables(cur: Cursor, names: tuple[str, ...]) -> int:
+    """How many of the tables ``names`` the store's database holds."""
+    marks = ", ".join("?" * len(names))
+    if is_postgres(cur):
+        sql = (
+            "SELECT count(*) FROM information_schema.tables "
+            f"WHERE table_schema = current_schema() AND table_name IN ({marks})"
+        )
+    else:
+        sql = f"SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ({marks})"
+    return int(cur.execute(sql, names).fetchone()[0])
+
+
+def meta_in(cur: Cursor, value: object) -> object:
+    """A ``meta.value`` as the engine stores it: SQLite's column takes any
+    value; PostgreSQL's is BYTEA holding the value as msgpack."""
+    return msgpack.packb(value) if is_postgres(cur) else value
+
+
+def meta_out(cur: Cursor, value: Any) -> Any:
+    """A ``meta.value`` as read (``meta_in``'s inverse)."""
+    return msgpack.unpackb(value) if value is not None and is_postgres(cur) else value
+
 
 # 1: chunk frames v1 only. 2: new chunks are frame v2 (segments, BLAKE3 ids)
 # and small ones may live inline in the database, which objfs before
@@ -656,6 +709,23 @@ class Database:
         finally:
             with contextlib.suppress(sqlite3.Error):
                 cur.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def peek(self) -> Iterator[Cursor]:
+        """A cursor for one read statement outside a transaction of its own:
+        on this thread's connection, so inside a write it sees what that
+        write did."""
+        cur = self.conn().cursor()
+        try:
+            yield cur
+        finally:
+            cur.close()
+
+    def checkpoint_truncate(self) -> None:
+        """Fold the WAL into meta.db and truncate it: old page images (which
+        may hold destroyed KMS material) leave the WAL file. Best effort when
+        readers are active."""
+        self.conn().execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
 
     def get_meta(self, name: str) -> object:
         row = self.conn().execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from objfs.meta.db import Cursor
+from objfs.meta.db import Cursor, count_tables
 from objfs.meta.rows import BacklogRow, PendingRow
 
 SCHEMA = """
@@ -36,10 +36,7 @@ CREATE INDEX IF NOT EXISTS access_log_pending_target
 
 
 def has_schema(cur: Cursor) -> bool:
-    row = cur.execute(
-        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'access_log_pending'"
-    ).fetchone()
-    return bool(row[0])
+    return count_tables(cur, ("access_log_pending",)) == 1
 
 
 def ensure_schema(cur: Cursor) -> None:
