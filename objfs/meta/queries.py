@@ -400,8 +400,8 @@ def _upsert_refs(
         rows = cur.execute(
             "INSERT INTO chunks(chunk_id, domain_id, refs, length, inline_row) VALUES "
             + ",".join(["(?, ?, ?, ?, ?)"] * len(batch))
-            + " ON CONFLICT(chunk_id) DO UPDATE SET refs = refs + excluded.refs,"
-            " dead_since = NULL, inline_row = coalesce(inline_row, excluded.inline_row)"
+            + " ON CONFLICT(chunk_id) DO UPDATE SET refs = chunks.refs + excluded.refs,"
+            " dead_since = NULL, inline_row = coalesce(chunks.inline_row, excluded.inline_row)"
             " RETURNING chunk_id, refs",
             params,
         ).fetchall()

@@ -52,6 +52,7 @@ from objfs.chunks.store import ChunkStore
 from objfs.chunks.urls import DEFAULT_URL, check_backend, open_backend, parse_chunks_url
 from objfs.crypto.keyring import Keyring
 from objfs.errors import (
+    AccessDenied,
     IntegrityError,
     InvalidArgument,
     InvalidRequest,
@@ -149,6 +150,9 @@ class Store(
     ) -> None:
         self.path = path
         self.db = db
+        # Where the metadata lives: ``sqlite:`` (meta.db) or the PostgreSQL URL.
+        self.meta_url = db.url if isinstance(db, PgDatabase) else SQLITE_URL
+        self.attached = False  # init found the store there already (PostgreSQL)
         self.keyring = keyring
         self.chunk_size = int(cast(int, db.get_meta("chunk_size")))
         # Where the chunks live (chunks/urls.py): recorded at init, meta key ``chunks_url``.
@@ -473,9 +477,10 @@ class Store(
             with os.fdopen(fd, "w") as out:
                 out.write(meta_url + "\n")
             store = cls(path, db, keyring, backend=backend, chunks_url=chunks_url)
+            store.attached = not new
             try:
                 store.domains.domain(store.domains.store_domain_id("sse_s3_domain"))
-            except IntegrityError as exc:
+            except (IntegrityError, AccessDenied) as exc:
                 raise InvalidRequest(
                     f"wrong master key for the store at {meta_url}: copy keys/ from a node "
                     "or give --master-key-file"
