@@ -210,3 +210,34 @@ def test_bad_urls_and_an_unreachable_server(tmp_path: Path, postgres: PostgresSe
     assert not (tmp_path / "u").exists()
     with pytest.raises(ObjfsError, match="no objfs store"):
         PgDatabase.open_url(postgres.new_schema())
+
+
+def test_cli_init_attach_and_info(tmp_path: Path, pg_url: str) -> None:
+    from tests.test_cli import run_objfs
+
+    chunks = tmp_path / "chunks"
+    chunks.mkdir()
+    a, b = tmp_path / "a", tmp_path / "b"
+    made = run_objfs("--store", str(a), "init", "--meta", pg_url, "--chunks", f"file:{chunks}")
+    assert made.returncode == 0, made.stderr
+    assert "initialised objfs store" in made.stderr + made.out
+    b.mkdir()
+    shutil.copytree(a / "keys", b / "keys")
+    attached = run_objfs("--store", str(b), "init", "--meta", pg_url, "--chunks", f"file:{chunks}")
+    assert attached.returncode == 0, attached.stderr
+    assert "attached to the existing objfs store" in attached.stderr + attached.out
+    info = run_objfs("--store", str(b), "info", "--json")
+    assert info.returncode == 0, info.stderr
+    assert info.json() == {
+        "store": str(b),
+        "meta_url": pg_url,
+        "chunk_size": 1 << 20,
+        "chunks_url": f"file:{chunks}",
+    }
+    bad = run_objfs("--store", str(tmp_path / "c"), "init", "--meta", "postgresql://u:pw@h/db")
+    assert bad.returncode != 0 and "PGPASSWORD" in bad.stderr and "Traceback" not in bad.stderr
+    down = run_objfs(
+        "--store", str(tmp_path / "d"), "init", "--meta", "postgresql://u@127.0.0.1:1/x"
+    )
+    assert down.returncode != 0 and "cannot reach the metadata database" in down.stderr
+    assert "Traceback" not in down.stderr
