@@ -76,6 +76,7 @@ _FUNCTIONS = (
     "CREATE OR REPLACE FUNCTION instr(bytea, bytea) RETURNS integer "
     "LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS 'SELECT position($2 in $1)'"
 )
+_BEGIN_READ = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
 # Tables whose SQLite ``rowid`` the queries name: they get it as a column.
 _ROWID_TABLES = {"inline_chunks"}
 
@@ -267,7 +268,7 @@ class PgCursor:
         try:
             self._cur.execute(text, _args(parameters, order) if parameters else None)
         except psycopg.OperationalError as exc:
-            raise _unavailable(exc) from exc
+            raise _converted(self._conn, exc) from exc
         return self
 
     def executemany(self, sql: str, seq_of_parameters: Iterable[Any], /) -> PgCursor:
@@ -278,7 +279,7 @@ class PgCursor:
             try:
                 self._cur.executemany(text, rows)
             except psycopg.OperationalError as exc:
-                raise _unavailable(exc) from exc
+                raise _converted(self._conn, exc) from exc
         return self
 
     def _row(self, row: Any) -> Any:
@@ -353,7 +354,7 @@ class PgScanCursor(PgCursor):
         try:
             self._cur.execute(f"DECLARE {name} NO SCROLL CURSOR FOR {query}".replace("%", "%%"))
         except psycopg.OperationalError as exc:
-            raise _unavailable(exc) from exc
+            raise _converted(self._conn, exc) from exc
         self._name = name
         return self
 
@@ -363,7 +364,7 @@ class PgScanCursor(PgCursor):
         try:
             self._cur.execute(f"FETCH FORWARD {self._fetch} FROM {self._name}")
         except psycopg.OperationalError as exc:
-            raise _unavailable(exc) from exc
+            raise _converted(self._conn, exc) from exc
         rows = self._cur.fetchall()
         if len(rows) < self._fetch:
             self._done = True
@@ -394,6 +395,19 @@ class PgScanCursor(PgCursor):
                 if self._conn.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS:
                     self._cur.execute(f"CLOSE {name}")
         self._cur.close()
+
+
+def _converted(conn: psycopg.Connection[Any], exc: psycopg.OperationalError) -> Exception:
+    """What a failed statement raises: ``BackendUnavailable`` when the server
+    is gone (the connection broke, or it is shutting down), else the error."""
+    state = exc.sqlstate or ""
+    if conn.broken or not state or state.startswith(("08", "57P")):
+        return _unavailable(exc)
+    if isinstance(exc, psycopg.errors.LockNotAvailable):
+        return BackendUnavailable(
+            f"another node held the store's write lock for {LOCK_TIMEOUT_S} s: retry"
+        )
+    return exc
 
 
 def _unavailable(exc: Exception) -> BackendUnavailable:
@@ -555,6 +569,25 @@ class PgDatabase(Database):
         finally:
             self._pool.putconn(conn)
 
+    @contextlib.contextmanager
+    def _begun(
+        self, begin: Callable[[PgCursor], object], *, nowait: bool = False
+    ) -> Iterator[PgCursor]:
+        """A pooled connection with ``begin`` run on it: once more on a fresh
+        connection if the first was found broken (a pooled connection outlives
+        a server restart; nothing of the transaction had run)."""
+        for attempt in (1, 2):
+            with self._connection(nowait=nowait) as conn:
+                cur = PgCursor(conn)
+                try:
+                    begin(cur)
+                except BackendUnavailable:
+                    if attempt == 2 or not conn.broken:
+                        raise
+                    continue
+                yield cur
+                return
+
     # -- transactions --------------------------------------------------------
 
     @contextlib.contextmanager
@@ -588,9 +621,9 @@ class PgDatabase(Database):
         elif not self._write_lock.acquire(timeout=LOCK_TIMEOUT_S):
             raise BackendUnavailable("the metadata database stayed locked by this process")
         try:
-            with self._connection(nowait=nowait) as conn:
-                cur = PgCursor(conn)
-                self._begin_write(cur, durable=durable, nowait=nowait)
+            with self._begun(
+                lambda cur: self._begin_write(cur, durable=durable, nowait=nowait), nowait=nowait
+            ) as cur:
                 local.write_cur = cur
                 local.durable = durable
                 outer_cur = getattr(local, "cur", None)
@@ -626,12 +659,8 @@ class PgDatabase(Database):
             while cur._cur.description is None and cur._cur.nextset():
                 pass
             got = cur._cur.fetchone()
-        except BaseException as exc:
+        except BaseException:
             _rollback(cur)
-            if isinstance(exc, psycopg.errors.LockNotAvailable):
-                raise BackendUnavailable(
-                    f"another node held the store's write lock for {LOCK_TIMEOUT_S} s"
-                ) from exc
             raise
         if nowait and not (got and got[0]):
             _rollback(cur)
@@ -641,9 +670,7 @@ class PgDatabase(Database):
     @contextlib.contextmanager
     def read(self) -> Iterator[Cursor]:
         local = self._local
-        with self._connection() as conn:
-            cur = PgCursor(conn)
-            cur.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        with self._begun(lambda cur: cur.execute(_BEGIN_READ)) as cur:
             outer_cur = getattr(local, "cur", None)
             local.cur = cur
             try:
