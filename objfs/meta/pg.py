@@ -557,7 +557,9 @@ class PgDatabase(Database):
         if self._closed:
             raise RuntimeError("database is closed")
         try:
-            conn = self._pool.getconn(timeout=0.05 if nowait else LOCK_TIMEOUT_S)
+            # Waits for a connection other threads hold, or for the server:
+            # at most CONNECT_TIMEOUT_S (a server that is down fails fast).
+            conn = self._pool.getconn(timeout=0.05 if nowait else CONNECT_TIMEOUT_S)
         except PoolTimeout as exc:
             if nowait:
                 raise WouldBlock("every pooled connection is in use") from exc
@@ -584,9 +586,12 @@ class PgDatabase(Database):
                 except BackendUnavailable:
                     if attempt == 2 or not conn.broken:
                         raise
-                    continue
-                yield cur
-                return
+                else:
+                    yield cur
+                    return
+            # The others idle in the pool likely broke too: replace them.
+            with contextlib.suppress(Exception):
+                self._pool.check()
 
     # -- transactions --------------------------------------------------------
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from objfs.errors import BackendUnavailable, InvalidArgument, InvalidRequest, ObjfsError
+from objfs.meta import pg
 from objfs.meta import queries as q
 from objfs.meta.db import SCHEMA, WouldBlock
 from objfs.meta.pg import PgDatabase, pg_ddl, translate
@@ -241,3 +242,24 @@ def test_cli_init_attach_and_info(tmp_path: Path, pg_url: str) -> None:
     )
     assert down.returncode != 0 and "cannot reach the metadata database" in down.stderr
     assert "Traceback" not in down.stderr
+
+
+def test_server_down_then_back(
+    tmp_path: Path, postgres: PostgresServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Down: a clear BackendUnavailable; back: pooled connections that broke are
+    replaced, and the store works without being opened again."""
+    monkeypatch.setattr(pg, "CONNECT_TIMEOUT_S", 3)
+    store = Store.init(tmp_path / "s", meta_url=postgres.new_schema())
+    try:
+        store.create_bucket(OWNER, "before")
+        postgres.shutdown()
+        try:
+            with pytest.raises(BackendUnavailable, match="metadata database"):
+                store.create_bucket(OWNER, "during")
+        finally:
+            postgres.restart()
+        store.create_bucket(OWNER, "after")
+        assert [b.name for b in store.list_buckets(OWNER)] == ["after", "before"]
+    finally:
+        store.close()
