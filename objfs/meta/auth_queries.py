@@ -19,7 +19,7 @@ changes; this module only knows how rows are laid out.
 
 from __future__ import annotations
 
-from objfs.meta.db import Cursor, count_tables
+from objfs.meta.db import Cursor, count_tables, run_ddl
 from objfs.meta.rows import AccessKeyRow, BucketAccessRow, MfaDeviceRow, ObjectAclRow, UserRow
 
 SCHEMA = """
@@ -67,9 +67,7 @@ def has_schema(cur: Cursor) -> bool:
 
 
 def ensure_schema(cur: Cursor) -> None:
-    for statement in SCHEMA.split(";"):
-        if statement.strip():
-            cur.execute(statement)
+    run_ddl(cur, SCHEMA)
 
 
 # -- users ---------------------------------------------------------------------

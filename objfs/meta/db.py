@@ -95,6 +95,19 @@ def count_tables(cur: Cursor, names: tuple[str, ...]) -> int:
     return int(cur.execute(sql, names).fetchone()[0])
 
 
+def run_ddl(cur: Cursor, sql: str) -> None:
+    """Run DDL text written for SQLite (``;``-separated statements); on
+    PostgreSQL as ``pg.pg_ddl`` translates it (one schema text, two engines)."""
+    if is_postgres(cur):
+        from objfs.meta.pg import pg_ddl  # pg imports this module
+
+        statements = pg_ddl(sql)
+    else:
+        statements = [s for s in sql.split(";") if s.strip()]
+    for statement in statements:
+        cur.execute(statement)
+
+
 def meta_in(cur: Cursor, value: object) -> object:
     """A ``meta.value`` as the engine stores it: SQLite's column takes any
     value; PostgreSQL's is BYTEA holding the value as msgpack."""

@@ -14,7 +14,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from objfs.meta.db import SCHEMA, Cursor, Database, count_tables, is_postgres, meta_in, meta_out
+from objfs.meta.db import (
+    SCHEMA,
+    Cursor,
+    Database,
+    count_tables,
+    is_postgres,
+    meta_in,
+    meta_out,
+    run_ddl,
+)
 from objfs.meta.rows import AuditRow, KmsKeyRow, MaterialRow
 
 KMS_SCHEMA_MARKER = "-- SSE-KMS"
@@ -31,10 +40,7 @@ def has_schema(cur: Cursor) -> bool:
 
 def ensure_schema(cur: Cursor) -> None:
     """Create the KMS tables if this store predates them (idempotent)."""
-    ddl = SCHEMA[SCHEMA.index(KMS_SCHEMA_MARKER) :]
-    for statement in ddl.split(";"):
-        if statement.strip():
-            cur.execute(statement)
+    run_ddl(cur, SCHEMA[SCHEMA.index(KMS_SCHEMA_MARKER) :])
 
 
 # -- keys ----------------------------------------------------------------

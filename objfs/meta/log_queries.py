@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from objfs.meta.db import Cursor, count_tables
+from objfs.meta.db import Cursor, count_tables, run_ddl
 from objfs.meta.rows import BacklogRow, PendingRow
 
 SCHEMA = """
@@ -40,9 +40,7 @@ def has_schema(cur: Cursor) -> bool:
 
 
 def ensure_schema(cur: Cursor) -> None:
-    for statement in SCHEMA.split(";"):
-        if statement.strip():
-            cur.execute(statement)
+    run_ddl(cur, SCHEMA)
 
 
 def insert_pending(cur: Cursor, rows: Sequence[tuple[str, str, str, int, str]]) -> None:

@@ -141,16 +141,13 @@ def _pg_column(column: str) -> str:
 
 
 def all_ddl() -> list[str]:
-    """The whole schema of a PostgreSQL store: the store's tables, access
-    control's, the access log's, and the functions the queries need."""
-    from objfs.meta import auth_queries, log_queries  # they import db, not pg
+    """The schema a PostgreSQL store is made with: the store's tables (the
+    KMS's too), access control's (so no statement ever meets a missing table:
+    that would abort its transaction), and the functions the queries need.
+    The access log's table comes with the first record, as on SQLite."""
+    from objfs.meta import auth_queries  # it imports db, not pg
 
-    return [
-        *pg_ddl(SCHEMA),
-        *pg_ddl(auth_queries.SCHEMA),
-        *pg_ddl(log_queries.SCHEMA),
-        _FUNCTIONS,
-    ]
+    return [*pg_ddl(SCHEMA), *pg_ddl(auth_queries.SCHEMA), _FUNCTIONS]
 
 
 # -- the URL -------------------------------------------------------------------------
