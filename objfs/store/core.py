@@ -537,7 +537,7 @@ class Store(
         """``open`` of a store whose ``meta.url`` names its PostgreSQL schema."""
         db = PgDatabase.open_url(meta_url_of(path))
         try:
-            chunks_url = str(db.get_meta("chunks_url"))
+            chunks_url = str(db.get_meta("chunks_url") or DEFAULT_URL)
             backend = cls._open_backend(path, chunks_url)
             keyring = Keyring.load(
                 path / "keys", Path(master_key_file) if master_key_file else None

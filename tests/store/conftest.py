@@ -20,10 +20,19 @@ from objfs.store import Store
 
 ENGINES = ("sqlite", "postgresql")
 
-# Test modules about SQLite itself: their [postgresql] runs skip with the reason.
+# Tests about SQLite itself (a module, or module::test): their [postgresql]
+# runs skip with the reason. Everything else in tests/store runs on both.
+_UPGRADE = "upgrades a SQLite store of an older format (PostgreSQL stores start at the current one)"
 SQLITE_ONLY = {
     "test_listing_scale.py": "counts SQLite VM steps (the PostgreSQL skip-scan is an index "
     "scan per skip: EXPLAIN in test_pg_meta.py)",
+    "test_checkpoints.py": "SQLite's WAL checkpoints",
+    "test_format4.py": "format 4 of a SQLite store: sqlite_sequence, rowids, upgrades",
+    "test_v1_store.py": _UPGRADE,
+    "test_v2_store.py": _UPGRADE,
+    "test_maintenance.py::test_a_format_1_store_is_upgraded_on_open": _UPGRADE,
+    "test_object_headers.py::test_a_format_4_store_is_upgraded_in_place": _UPGRADE,
+    "test_mfa.py::test_secret_is_sealed_in_the_database": "greps the bytes of meta.db",
 }
 
 
@@ -41,7 +50,8 @@ def meta_engine(request: pytest.FixtureRequest) -> str:
         marker = request.node.get_closest_marker("sqlite_only")
         if marker is not None:
             pytest.skip(f"SQLite only: {marker.args[0] if marker.args else 'about SQLite'}")
-        reason = SQLITE_ONLY.get(request.node.path.name)
+        name = request.node.path.name
+        reason = SQLITE_ONLY.get(name) or SQLITE_ONLY.get(f"{name}::{request.node.originalname}")
         if reason is not None:
             pytest.skip(f"SQLite only: {reason}")
     return engine
