@@ -1,6 +1,11 @@
 """SQLite access for the store: connections, transactions, the schema.
 
-Owns ``meta.db``. Invariants:
+Owns ``meta.db``; ``objfs/meta/pg.py`` is its PostgreSQL twin (``PgDatabase``,
+the same public interface, the schema made from ``SCHEMA`` by ``pg_ddl``).
+The query modules take a ``Cursor`` (a Protocol both engines' cursors
+satisfy) and branch on ``is_postgres`` where the two must differ; the
+schema text and ``meta`` values go through ``run_ddl`` and
+``meta_in``/``meta_out``. Invariants:
 - WAL mode; one connection per thread (readers never block the writer);
 - every mutation runs inside ``Database.write()``: ``BEGIN IMMEDIATE`` ...
   ``COMMIT``, so concurrent writers (threads or processes) serialise and a
@@ -26,6 +31,8 @@ Owns ``meta.db``. Invariants:
 - one process's writers queue on a lock of their own before SQLite's: no
   busy-handler sleeps between threads of one process (a ``nowait()`` write
   refuses when another thread holds it);
+- ``peek()`` is one read statement outside a transaction of its own, on
+  this thread's connection (inside a write it sees that write's rows);
 - in a ``nowait()`` scope (the mount's event loop thread) a write refuses to
   wait rather than block its thread: ``WouldBlock`` instead of waiting for
   another writer's lock or for the fsync of a durable commit, raised only

@@ -263,3 +263,35 @@ def test_server_down_then_back(
         assert [b.name for b in store.list_buckets(OWNER)] == ["after", "before"]
     finally:
         store.close()
+
+
+def test_a_delimiter_listing_reads_a_few_rows_per_folded_prefix(
+    tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The listing's lazy scan (a server-side cursor) stops at each folded prefix:
+    the rows it fetches grow with the prefixes, not with the keys under them."""
+    fast = OWNER.with_options(durable=False)
+    store = Store.init(tmp_path / "s", meta_url=pg_url)
+    try:
+        store.create_bucket(fast, "wide")
+        for d in range(12):
+            for f in range(80):
+                store.put_object(fast, "wide", f"d{d:02}/k{f:03}", b"")
+        fetched = 0
+        more = pg.PgScanCursor._more
+
+        def counting(self: pg.PgScanCursor) -> bool:
+            nonlocal fetched
+            got = more(self)
+            fetched += len(self._rows)
+            return got
+
+        monkeypatch.setattr(pg.PgScanCursor, "_more", counting)
+        listed = store.list_objects(fast, "wide", delimiter="/")
+        assert listed.common_prefixes == [f"d{d:02}/" for d in range(12)]
+        assert fetched <= 12 * pg.SCAN_FETCH[0] + pg.SCAN_FETCH[0], fetched
+        fetched = 0
+        assert sum(1 for _ in store.iter_objects(fast, "wide")) == 12 * 80
+        assert fetched >= 12 * 80
+    finally:
+        store.close()
