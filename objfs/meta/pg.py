@@ -407,9 +407,14 @@ def _converted(conn: psycopg.Connection[Any], exc: psycopg.OperationalError) -> 
     return exc
 
 
+def _words(exc: BaseException) -> str:
+    """An error's text on one line (libpq's span several)."""
+    return " ".join(str(exc).split())
+
+
 def _unavailable(exc: Exception) -> BackendUnavailable:
     return BackendUnavailable(
-        f"the metadata database is unreachable ({str(exc).strip() or type(exc).__name__}): "
+        f"the metadata database is unreachable ({_words(exc) or type(exc).__name__}): "
         "check that PostgreSQL is running and reachable, then retry"
     )
 
@@ -442,6 +447,9 @@ class PgDatabase(Database):
         self._write_lock = threading.Lock()
         self.store_id = 0
         try:
+            # One connection first: a server that refuses or a bad password
+            # fails at once with libpq's own words (the pool would retry).
+            psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT_S).close()
             self._pool: ConnectionPool[Any] = ConnectionPool(
                 url,
                 min_size=1,
@@ -456,7 +464,8 @@ class PgDatabase(Database):
             with contextlib.suppress(Exception):
                 self._pool.close()
             raise BackendUnavailable(
-                f"cannot reach the metadata database {describe_url(url)}: {exc}: check that "
+                f"cannot reach the metadata database {describe_url(url)}: {_words(exc)}: "
+                "check that "
                 "PostgreSQL is running and the URL, user and password (PGPASSWORD, "
                 "~/.pgpass or passfile=) are right"
             ) from exc
