@@ -1,7 +1,7 @@
 """SQLite access for the store: connections, transactions, the schema.
 
 Owns ``meta.db``; ``objfs/meta/pg.py`` is its PostgreSQL twin (``PgDatabase``,
-the same public interface, the schema made from ``SCHEMA`` by ``pg_ddl``).
+the same public interface, the schema made from ``SCHEMA`` by ``ddl.pg_ddl``).
 The query modules take a ``Cursor`` (a Protocol both engines' cursors
 satisfy) and branch on ``is_postgres`` where the two must differ; the
 schema text and ``meta`` values go through ``run_ddl`` and
@@ -55,6 +55,7 @@ from typing import Any, Protocol
 import msgpack
 
 from objfs.errors import StoreFormatError, StoreFull, StoreNotFound
+from objfs.meta.ddl import pg_ddl
 
 log = logging.getLogger(__name__)
 
@@ -106,8 +107,6 @@ def run_ddl(cur: Cursor, sql: str) -> None:
     """Run DDL text written for SQLite (``;``-separated statements); on
     PostgreSQL as ``pg.pg_ddl`` translates it (one schema text, two engines)."""
     if is_postgres(cur):
-        from objfs.meta.pg import pg_ddl  # pg imports this module
-
         statements = pg_ddl(sql)
     else:
         statements = [s for s in sql.split(";") if s.strip()]
