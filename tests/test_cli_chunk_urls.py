@@ -44,7 +44,13 @@ def test_init_by_default_records_file_and_info_shows_it(tmp_path: Path) -> None:
     assert f"store:       {store}\n" in info.stdout
     assert "chunks:      file:\n" in info.stdout
     record = json.loads(objfs(store, "info", "--json").stdout)
-    assert record == {"store": str(store), "chunk_size": 1 << 20, "chunks_url": "file:"}
+    assert record == {
+        "store": str(store),
+        "meta_url": "sqlite:",
+        "chunk_size": 1 << 20,
+        "chunks_url": "file:",
+    }
+    assert "metadata:    sqlite:\n" in info.stdout
 
 
 def test_init_with_a_chunk_directory_elsewhere(tmp_path: Path) -> None:

@@ -29,7 +29,7 @@ def cmd_init(app: CliApp, args: argparse.Namespace) -> int:
     from objfs.store import Store
 
     path = app.store_path
-    if (path / "meta.db").exists():
+    if (path / "meta.db").exists() or (path / "meta.url").exists():
         raise CliError(f"an objfs store already exists at {path}; refusing to initialise it again")
     if path.exists() and not path.is_dir():
         raise CliError(f"{path} exists and is not a directory")
@@ -48,7 +48,11 @@ def cmd_init(app: CliApp, args: argparse.Namespace) -> int:
                 f"(make one with: head -c 32 /dev/urandom > {key_file}; chmod 600 {key_file})"
             ) from None
     store = Store.init(
-        path, chunk_size=args.chunk_size, master_key_file=key_file, chunks_url=args.chunks
+        path,
+        chunk_size=args.chunk_size,
+        master_key_file=key_file,
+        chunks_url=args.chunks,
+        meta_url=args.meta,
     )
     try:
         chunk, chunks_url = store.chunk_size, store.chunks_url
@@ -56,8 +60,24 @@ def cmd_init(app: CliApp, args: argparse.Namespace) -> int:
         store.close()
     where = f"the master key stays in {key_file}" if key_file else "master key in keys/"
     chunks = "" if chunks_url == DEFAULT_URL else f", chunks at {chunks_url}"
-    app.say(f"initialised objfs store at {path} (chunk size {human_size(chunk)}{chunks}, {where})")
+    meta = "" if args.meta is None else f", metadata at {args.meta}"
+    done = "initialised objfs store"
+    if args.meta is not None and store.attached:
+        done = "attached to the existing objfs store"
+    app.say(f"{done} at {path} (chunk size {human_size(chunk)}{chunks}{meta}, {where})")
     return 0
+
+
+def _meta_url(text: str) -> str | None:
+    """``--meta``: ``sqlite:`` (None: meta.db in the store) or a postgresql:// URL."""
+    from objfs.meta.pg import check_url
+
+    if text == "sqlite:":
+        return None
+    try:
+        return check_url(text)
+    except InvalidArgument as err:
+        raise argparse.ArgumentTypeError(f"{err} (or sqlite:, the default)") from None
 
 
 def _chunks_url(text: str) -> str:
@@ -75,6 +95,7 @@ def cmd_info(app: CliApp, args: argparse.Namespace) -> int:
     store = app.store
     facts = {
         "store": str(store.path),
+        "meta_url": store.meta_url,
         "chunk_size": store.chunk_size,
         "chunks_url": store.chunks_url,
     }
@@ -82,6 +103,7 @@ def cmd_info(app: CliApp, args: argparse.Namespace) -> int:
         dump_json(facts)
         return 0
     print(f"store:       {facts['store']}")
+    print(f"metadata:    {store.meta_url}")
     print(f"chunk size:  {human_size(store.chunk_size)}")
     print(f"chunks:      {store.chunks_url}")
     return 0
@@ -217,7 +239,18 @@ def register(build: Builder) -> None:
         cmd_init,
         "create a new store (refuses an existing one)",
         "objfs --store /srv/objfs init --chunk-size 4M\n"
-        "objfs init --chunks 's3://objfs-data/store1?endpoint=http://10.0.0.5:8333&region=us-east-1'",
+        "objfs init --chunks 's3://objfs-data/store1?endpoint=http://10.0.0.5:8333&region=us-east-1'\n"
+        "objfs init --meta postgresql://objfs@db1:5432/objfs --chunks 's3://objfs-data/store1'",
+    )
+    p.add_argument(
+        "--meta",
+        type=_meta_url,
+        default=None,
+        metavar="URL",
+        help="where metadata lives: sqlite: (default, STORE/meta.db) or a libpq URL "
+        "postgresql://USER@HOST:PORT/DB (password from PGPASSWORD, ~/.pgpass or passfile=, "
+        "never in the URL); a URL that holds a store already is attached to, never "
+        "initialised again",
     )
     p.add_argument(
         "--chunk-size", type=parse_size, default=1 << 20, metavar="SIZE", help="default: 1M"
@@ -234,7 +267,7 @@ def register(build: Builder) -> None:
     build.add(
         "info",
         cmd_info,
-        "show the store's facts: directory, chunk size, where its chunks live",
+        "show the store's facts: directory, metadata URL, chunk size, where its chunks live",
         "objfs info\nobjfs info --json",
     )
     p = build.add(

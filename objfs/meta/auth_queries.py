@@ -19,7 +19,7 @@ changes; this module only knows how rows are laid out.
 
 from __future__ import annotations
 
-from objfs.meta.db import Cursor
+from objfs.meta.db import Cursor, count_tables, run_ddl
 from objfs.meta.rows import AccessKeyRow, BucketAccessRow, MfaDeviceRow, ObjectAclRow, UserRow
 
 SCHEMA = """
@@ -62,17 +62,12 @@ CREATE TABLE IF NOT EXISTS mfa_devices (
 
 
 def has_schema(cur: Cursor) -> bool:
-    row = cur.execute(
-        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN "
-        "('users', 'access_keys', 'user_policies', 'object_acls', 'mfa_devices')"
-    ).fetchone()
-    return row[0] == 5
+    tables = ("users", "access_keys", "user_policies", "object_acls", "mfa_devices")
+    return count_tables(cur, tables) == len(tables)
 
 
 def ensure_schema(cur: Cursor) -> None:
-    for statement in SCHEMA.split(";"):
-        if statement.strip():
-            cur.execute(statement)
+    run_ddl(cur, SCHEMA)
 
 
 # -- users ---------------------------------------------------------------------
@@ -255,7 +250,9 @@ def list_mfa_devices(cur: Cursor) -> list[MfaDeviceRow]:
 
 
 def buckets_with_mfa_delete(cur: Cursor) -> list[str]:
-    return [r[0] for r in cur.execute("SELECT name FROM buckets WHERE mfa_delete ORDER BY name")]
+    return [
+        r[0] for r in cur.execute("SELECT name FROM buckets WHERE mfa_delete != 0 ORDER BY name")
+    ]
 
 
 # -- what one access decision reads ------------------------------------------------

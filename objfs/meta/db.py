@@ -1,6 +1,11 @@
 """SQLite access for the store: connections, transactions, the schema.
 
-Owns ``meta.db``. Invariants:
+Owns ``meta.db``; ``objfs/meta/pg.py`` is its PostgreSQL twin (``PgDatabase``,
+the same public interface, the schema made from ``SCHEMA`` by ``ddl.pg_ddl``).
+The query modules take a ``Cursor`` (a Protocol both engines' cursors
+satisfy) and branch on ``is_postgres`` where the two must differ; the
+schema text and ``meta`` values go through ``run_ddl`` and
+``meta_in``/``meta_out``. Invariants:
 - WAL mode; one connection per thread (readers never block the writer);
 - every mutation runs inside ``Database.write()``: ``BEGIN IMMEDIATE`` ...
   ``COMMIT``, so concurrent writers (threads or processes) serialise and a
@@ -30,6 +35,8 @@ Owns ``meta.db``. Invariants:
   descriptor of it would drop SQLite's POSIX locks), so writers of several
   processes (``objfs serve --workers``, a mount beside a server) wait in the
   kernel rather than in SQLite's busy-handler sleeps;
+- ``peek()`` is one read statement outside a transaction of its own, on
+  this thread's connection (inside a write it sees that write's rows);
 - in a ``nowait()`` scope (the mount's event loop thread) a write refuses to
   wait rather than block its thread: ``WouldBlock`` instead of waiting for
   another writer's lock or for the fsync of a durable commit, raised only
@@ -46,17 +53,82 @@ import logging
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import TypeAlias
+from typing import Any, Protocol
+
+import msgpack
 
 from objfs.errors import StoreFormatError, StoreFull, StoreNotFound
+from objfs.meta.ddl import pg_ddl
 
 log = logging.getLogger(__name__)
 
-# What every query function of objfs/meta takes: a cursor of ``Database.read()``
-# or ``Database.write()`` (callers type their ``cur`` parameters with it).
-Cursor: TypeAlias = sqlite3.Cursor
+
+class Cursor(Protocol):
+    """What every query function of objfs/meta takes: a cursor of
+    ``Database.read()``, ``write()`` or ``peek()`` (callers type their ``cur``
+    parameters with it): ``sqlite3.Cursor``, or ``pg.PgCursor`` on a
+    PostgreSQL store. SQL text uses SQLite's ``?`` placeholders for both."""
+
+    def execute(self, sql: str, parameters: Any = ..., /) -> Any: ...
+
+    def executemany(self, sql: str, seq_of_parameters: Iterable[Any], /) -> Any: ...
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+    def __iter__(self) -> Iterator[Any]: ...
+
+    @property
+    def rowcount(self) -> int: ...
+
+    @property
+    def connection(self) -> Any: ...
+
+    def close(self) -> None: ...
+
+
+def is_postgres(cur: Cursor) -> bool:
+    """Whether ``cur`` is a PostgreSQL store's (the queries' one branch point)."""
+    return getattr(cur, "postgres", False) is True
+
+
+def count_tables(cur: Cursor, names: tuple[str, ...]) -> int:
+    """How many of the tables ``names`` the store's database holds."""
+    marks = ", ".join("?" * len(names))
+    if is_postgres(cur):
+        sql = (
+            "SELECT count(*) FROM information_schema.tables "
+            f"WHERE table_schema = current_schema() AND table_name IN ({marks})"
+        )
+    else:
+        sql = f"SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ({marks})"
+    return int(cur.execute(sql, names).fetchone()[0])
+
+
+def run_ddl(cur: Cursor, sql: str) -> None:
+    """Run DDL text written for SQLite (``;``-separated statements); on
+    PostgreSQL as ``pg.pg_ddl`` translates it (one schema text, two engines)."""
+    if is_postgres(cur):
+        statements = pg_ddl(sql)
+    else:
+        statements = [s for s in sql.split(";") if s.strip()]
+    for statement in statements:
+        cur.execute(statement)
+
+
+def meta_in(cur: Cursor, value: object) -> object:
+    """A ``meta.value`` as the engine stores it: SQLite's column takes any
+    value; PostgreSQL's is BYTEA holding the value as msgpack."""
+    return msgpack.packb(value) if is_postgres(cur) else value
+
+
+def meta_out(cur: Cursor, value: Any) -> Any:
+    """A ``meta.value`` as read (``meta_in``'s inverse)."""
+    return msgpack.unpackb(value) if value is not None and is_postgres(cur) else value
+
 
 # 1: chunk frames v1 only. 2: new chunks are frame v2 (segments, BLAKE3 ids)
 # and small ones may live inline in the database, which objfs before
@@ -247,7 +319,20 @@ CREATE TABLE IF NOT EXISTS kms_audit (
 );
 CREATE INDEX IF NOT EXISTS kms_audit_time ON kms_audit(time);
 CREATE INDEX IF NOT EXISTS kms_audit_key ON kms_audit(key_id, seq);
+-- gc by rows: chunks on their way out of a backend that cannot touch (S3).
+-- SQL in objfs/meta/gc_queries.py, the protocol in objfs/store/chunkgc.py, which
+-- adds the table to stores made before it, hence IF NOT EXISTS.
+CREATE TABLE IF NOT EXISTS doomed_chunks (
+    chunk_id BLOB PRIMARY KEY,
+    size INTEGER NOT NULL,       -- bytes the object takes (listed), or its data length
+    doomed_at INTEGER NOT NULL,  -- ns: when its chunks row went (or it was found orphaned)
+    state TEXT NOT NULL,         -- 'doomed', 'deleting' or 'deleted'
+    claimed_by TEXT,             -- the lease id of the gc deleting it
+    changed_at INTEGER NOT NULL  -- ns: when it took its state
+);
+CREATE INDEX IF NOT EXISTS doomed_chunks_by_state ON doomed_chunks(state, changed_at);
 """
+GC_SCHEMA_MARKER = "-- gc by rows"
 
 BUSY_TIMEOUT_S = 60  # how long a write waits for another writer's lock
 CHECKPOINT_EVERY = 64  # commits of this process between background checkpoints
@@ -709,6 +794,23 @@ class Database:
         here. Read it before the reads it vouches for."""
         row = self.conn().execute("PRAGMA data_version").fetchone()
         return int(row[0]), self._local.commits
+
+    @contextlib.contextmanager
+    def peek(self) -> Iterator[Cursor]:
+        """A cursor for one read statement outside a transaction of its own:
+        on this thread's connection, so inside a write it sees what that
+        write did."""
+        cur = self.conn().cursor()
+        try:
+            yield cur
+        finally:
+            cur.close()
+
+    def checkpoint_truncate(self) -> None:
+        """Fold the WAL into meta.db and truncate it: old page images (which
+        may hold destroyed KMS material) leave the WAL file. Best effort when
+        readers are active."""
+        self.conn().execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
 
     def get_meta(self, name: str) -> object:
         row = self.conn().execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()

@@ -25,32 +25,22 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from objfs.meta.db import Cursor
+from objfs.meta.db import GC_SCHEMA_MARKER, SCHEMA, Cursor, run_ddl
 
 DOOMED = "doomed"
 DELETING = "deleting"
 DELETED = "deleted"
 
-GC_SCHEMA = """
-CREATE TABLE IF NOT EXISTS doomed_chunks (
-    chunk_id BLOB PRIMARY KEY,
-    size INTEGER NOT NULL,       -- bytes the object takes (listed), or its data length
-    doomed_at INTEGER NOT NULL,  -- ns: when its chunks row went (or it was found orphaned)
-    state TEXT NOT NULL,         -- 'doomed', 'deleting' or 'deleted'
-    claimed_by TEXT,             -- the lease id of the gc deleting it
-    changed_at INTEGER NOT NULL  -- ns: when it took its state
-);
-CREATE INDEX IF NOT EXISTS doomed_chunks_by_state ON doomed_chunks(state, changed_at)
-"""
+# The gc tables: part of every store's schema (db.py, after GC_SCHEMA_MARKER);
+# a store made before them gets them at open when its gc runs by rows.
+GC_SCHEMA = SCHEMA[SCHEMA.index(GC_SCHEMA_MARKER) :]
 
 _BATCH = 500
 
 
 def ensure_schema(cur: Cursor) -> None:
     """Create the gc tables if the store predates them (idempotent)."""
-    for statement in GC_SCHEMA.split(";"):
-        if statement.strip():
-            cur.execute(statement)
+    run_ddl(cur, GC_SCHEMA)
 
 
 # -- a writer's dedup -----------------------------------------------------------

@@ -12,10 +12,18 @@ domain mappings are; material records are sealed, never clear.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 
-from objfs.meta.db import SCHEMA, Cursor
+from objfs.meta.db import (
+    SCHEMA,
+    Cursor,
+    Database,
+    count_tables,
+    is_postgres,
+    meta_in,
+    meta_out,
+    run_ddl,
+)
 from objfs.meta.rows import AuditRow, KmsKeyRow, MaterialRow
 
 KMS_SCHEMA_MARKER = "-- SSE-KMS"
@@ -27,20 +35,12 @@ AUDIT_COLUMNS = ", ".join(AuditRow._fields)
 
 
 def has_schema(cur: Cursor) -> bool:
-    return (
-        cur.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'kms_audit'"
-        ).fetchone()
-        is not None
-    )
+    return count_tables(cur, ("kms_audit",)) == 1
 
 
 def ensure_schema(cur: Cursor) -> None:
     """Create the KMS tables if this store predates them (idempotent)."""
-    ddl = SCHEMA[SCHEMA.index(KMS_SCHEMA_MARKER) :]
-    for statement in ddl.split(";"):
-        if statement.strip():
-            cur.execute(statement)
+    run_ddl(cur, SCHEMA[SCHEMA.index(KMS_SCHEMA_MARKER) :])
 
 
 # -- keys ----------------------------------------------------------------
@@ -107,7 +107,14 @@ def material_count(cur: Cursor, key_id: str) -> int:
 
 def destroy_key_material(cur: Cursor, key_id: str) -> None:
     """Delete a key's materials, aliases and domain mappings, overwriting the freed
-    pages (``secure_delete``) so the sealed material does not linger in meta.db."""
+    pages (``secure_delete``) so the sealed material does not linger in meta.db.
+    PostgreSQL: plain deletes (the rows' space is the server's to reclaim; the
+    material is sealed under the master key, which never reaches it)."""
+    if is_postgres(cur):
+        cur.execute("DELETE FROM kms_materials WHERE key_id = ?", (key_id,))
+        cur.execute("DELETE FROM kms_aliases WHERE key_id = ?", (key_id,))
+        cur.execute("DELETE FROM kms_domains WHERE key_id = ?", (key_id,))
+        return
     cur.execute("PRAGMA secure_delete = ON")
     try:
         cur.execute("DELETE FROM kms_materials WHERE key_id = ?", (key_id,))
@@ -117,10 +124,11 @@ def destroy_key_material(cur: Cursor, key_id: str) -> None:
         cur.execute("PRAGMA secure_delete = OFF")
 
 
-def checkpoint_truncate(conn: sqlite3.Connection) -> None:
+def checkpoint_truncate(db: Database) -> None:
     """Fold the WAL into meta.db and truncate it: old page images (which may hold
-    destroyed material) leave the WAL file. Best effort when readers are active."""
-    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    destroyed material) leave the WAL file. Best effort when readers are active
+    (nothing to do on PostgreSQL: ``Database.checkpoint_truncate``)."""
+    db.checkpoint_truncate()
 
 
 # -- aliases ---------------------------------------------------------------
@@ -202,12 +210,12 @@ def prune_audit(cur: Cursor, before_ns: int) -> int:
 
 def get_default_key(cur: Cursor) -> str | None:
     row = cur.execute("SELECT value FROM meta WHERE name = 'kms_default_key'").fetchone()
-    return None if row is None else str(row[0])
+    return None if row is None else str(meta_out(cur, row[0]))
 
 
 def set_default_key(cur: Cursor, key_id: str) -> None:
     cur.execute(
         "INSERT INTO meta(name, value) VALUES ('kms_default_key', ?) "
         "ON CONFLICT(name) DO UPDATE SET value = excluded.value",
-        (key_id,),
+        (meta_in(cur, key_id),),
     )

@@ -16,9 +16,10 @@ deliver is ``objfs/store/accesslog.py``'s business.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
-from objfs.meta.db import Cursor
+from objfs.meta.db import Cursor, count_tables, is_postgres, run_ddl
 from objfs.meta.rows import BacklogRow, PendingRow
 
 SCHEMA = """
@@ -35,17 +36,29 @@ CREATE INDEX IF NOT EXISTS access_log_pending_target
 """
 
 
+_ESCAPED = re.compile(r"\\(.)")
+
+
+def _prefix_in(cur: Cursor, prefix: str) -> str:
+    """A target prefix as stored: PostgreSQL's TEXT holds no NUL, which a
+    pending record's prefix may (logformat's date placeholder): escaped there."""
+    if not is_postgres(cur):
+        return prefix
+    return prefix.replace("\\", "\\\\").replace("\x00", "\\0")
+
+
+def _prefix_out(cur: Cursor, prefix: str) -> str:
+    if not is_postgres(cur):
+        return prefix
+    return _ESCAPED.sub(lambda m: "\x00" if m.group(1) == "0" else m.group(1), prefix)
+
+
 def has_schema(cur: Cursor) -> bool:
-    row = cur.execute(
-        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'access_log_pending'"
-    ).fetchone()
-    return bool(row[0])
+    return count_tables(cur, ("access_log_pending",)) == 1
 
 
 def ensure_schema(cur: Cursor) -> None:
-    for statement in SCHEMA.split(";"):
-        if statement.strip():
-            cur.execute(statement)
+    run_ddl(cur, SCHEMA)
 
 
 def insert_pending(cur: Cursor, rows: Sequence[tuple[str, str, str, int, str]]) -> None:
@@ -53,7 +66,7 @@ def insert_pending(cur: Cursor, rows: Sequence[tuple[str, str, str, int, str]]) 
     cur.executemany(
         "INSERT INTO access_log_pending "
         "(target_bucket, target_prefix, source_bucket, created, line) VALUES (?, ?, ?, ?, ?)",
-        rows,
+        [(t, _prefix_in(cur, p), *rest) for t, p, *rest in rows],
     )
 
 
@@ -62,7 +75,7 @@ def target_backlog(cur: Cursor, bucket: str, prefix: str) -> tuple[int, int | No
     row = cur.execute(
         "SELECT count(*), min(created) FROM access_log_pending "
         "WHERE target_bucket = ? AND target_prefix = ?",
-        (bucket, prefix),
+        (bucket, _prefix_in(cur, prefix)),
     ).fetchone()
     return row[0], row[1]
 
@@ -73,7 +86,7 @@ def backlogs(cur: Cursor) -> list[BacklogRow]:
         "SELECT target_bucket, target_prefix, count(*), min(created) FROM access_log_pending "
         "GROUP BY target_bucket, target_prefix ORDER BY target_bucket, target_prefix"
     ).fetchall()
-    return list(map(BacklogRow._make, rows))
+    return [BacklogRow(b, _prefix_out(cur, p), n, t) for b, p, n, t in rows]
 
 
 def pending_batch(cur: Cursor, bucket: str, prefix: str, limit: int) -> list[PendingRow]:
@@ -81,7 +94,7 @@ def pending_batch(cur: Cursor, bucket: str, prefix: str, limit: int) -> list[Pen
     rows = cur.execute(
         "SELECT id, line FROM access_log_pending WHERE target_bucket = ? AND target_prefix = ? "
         "ORDER BY id LIMIT ?",
-        (bucket, prefix, limit),
+        (bucket, _prefix_in(cur, prefix), limit),
     ).fetchall()
     return list(map(PendingRow._make, rows))
 
@@ -101,7 +114,7 @@ def delete_pending(cur: Cursor, ids: Sequence[int]) -> int:
 def delete_target(cur: Cursor, bucket: str, prefix: str) -> int:
     return cur.execute(
         "DELETE FROM access_log_pending WHERE target_bucket = ? AND target_prefix = ?",
-        (bucket, prefix),
+        (bucket, _prefix_in(cur, prefix)),
     ).rowcount
 
 

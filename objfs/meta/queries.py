@@ -18,7 +18,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from objfs.meta.db import Cursor
+from objfs.meta.db import Cursor, is_postgres, meta_in, meta_out
 from objfs.meta.rows import (
     DIR_FIELDS,
     BucketConfigRow,
@@ -79,13 +79,13 @@ def set_meta(cur: Cursor, name: str, value: object) -> None:
     cur.execute(
         "INSERT INTO meta(name, value) VALUES (?, ?) "
         "ON CONFLICT(name) DO UPDATE SET value = excluded.value",
-        (name, value),
+        (name, meta_in(cur, value)),
     )
 
 
 def get_meta(cur: Cursor, name: str) -> Any:
     row = cur.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
-    return None if row is None else row[0]
+    return None if row is None else meta_out(cur, row[0])
 
 
 # -- buckets -------------------------------------------------------------
@@ -400,8 +400,8 @@ def _upsert_refs(
         rows = cur.execute(
             "INSERT INTO chunks(chunk_id, domain_id, refs, length, inline_row) VALUES "
             + ",".join(["(?, ?, ?, ?, ?)"] * len(batch))
-            + " ON CONFLICT(chunk_id) DO UPDATE SET refs = refs + excluded.refs,"
-            " dead_since = NULL, inline_row = coalesce(inline_row, excluded.inline_row)"
+            + " ON CONFLICT(chunk_id) DO UPDATE SET refs = chunks.refs + excluded.refs,"
+            " dead_since = NULL, inline_row = coalesce(chunks.inline_row, excluded.inline_row)"
             " RETURNING chunk_id, refs",
             params,
         ).fetchall()
@@ -430,7 +430,7 @@ def apply_ref_changes(
     if drops:
         now = time.time_ns()
         cur.executemany(
-            "UPDATE chunks SET refs = max(0, refs - ?1), "
+            "UPDATE chunks SET refs = CASE WHEN refs > ?1 THEN refs - ?1 ELSE 0 END, "
             "dead_since = CASE WHEN refs <= ?1 THEN ?2 ELSE dead_since END "
             "WHERE chunk_id = ?3 AND refs > 0",
             [(n, now, chunk_id) for chunk_id, n in drops],
@@ -473,16 +473,18 @@ def put_inlines(cur: Cursor, frames: Iterable[tuple[bytes, bytes]]) -> dict[byte
     stored, which the caller links from its chunk row in the same transaction
     (``apply_ref_changes``; format 4: a frame is found through its chunk row)."""
     stored: dict[bytes, int] = {}
+    # ON CONFLICT: a SQLite store upgraded from format 3 keeps its unique
+    # index on chunk_id; a frame there that no chunk row names (none should
+    # be) is taken over rather than failing the commit. PostgreSQL stores
+    # never had that index (nor an ON CONFLICT without a target).
+    sql = (
+        "INSERT INTO inline_chunks(chunk_id, frame) SELECT ?1, ?2 WHERE NOT EXISTS "
+        "(SELECT 1 FROM chunks WHERE chunk_id = ?1 AND inline_row IS NOT NULL) "
+        + ("" if is_postgres(cur) else "ON CONFLICT DO UPDATE SET frame = excluded.frame ")
+        + "RETURNING rowid"
+    )
     for chunk_id, frame in frames:
-        # ON CONFLICT: a store upgraded from format 3 keeps its unique index
-        # on chunk_id; a frame there that no chunk row names (none should
-        # be) is taken over rather than failing the commit.
-        row = cur.execute(
-            "INSERT INTO inline_chunks(chunk_id, frame) SELECT ?1, ?2 WHERE NOT EXISTS "
-            "(SELECT 1 FROM chunks WHERE chunk_id = ?1 AND inline_row IS NOT NULL) "
-            "ON CONFLICT DO UPDATE SET frame = excluded.frame RETURNING rowid",
-            (chunk_id, frame),
-        ).fetchone()
+        row = cur.execute(sql, (chunk_id, frame)).fetchone()
         if row is not None:
             stored[chunk_id] = row[0]
     return stored
@@ -511,7 +513,7 @@ def unlinked_inlines(cur: Cursor) -> list[tuple[int, bytes, bool]]:
     return cur.execute(
         "SELECT i.rowid, i.chunk_id, c.chunk_id IS NOT NULL AND c.inline_row IS NULL "
         "FROM inline_chunks i LEFT JOIN chunks c ON c.chunk_id = i.chunk_id "
-        "WHERE c.inline_row IS NOT i.rowid ORDER BY i.rowid"
+        "WHERE c.inline_row IS DISTINCT FROM i.rowid ORDER BY i.rowid"
     ).fetchall()
 
 
@@ -524,9 +526,12 @@ def version_seq_top(cur: Cursor) -> tuple[int, int]:
     first <= the second. A store made before format 4 numbers changes with
     AUTOINCREMENT: its sequence counts too (the upgrade may have moved it)."""
     changes = cur.execute("SELECT COALESCE(MAX(seq), 0) FROM changes").fetchone()[0]
-    if cur.execute(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sqlite_sequence'"
-    ).fetchone():
+    if (
+        not is_postgres(cur)
+        and cur.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sqlite_sequence'"
+        ).fetchone()
+    ):
         row = cur.execute("SELECT seq FROM sqlite_sequence WHERE name = 'changes'").fetchone()
         if row is not None:
             changes = max(changes, row[0])
@@ -594,8 +599,10 @@ def put_part(cur: Cursor, values: Sequence[object]) -> OldPartRow | None:
         "SELECT manifest FROM parts WHERE upload_id = ? AND part_number = ?", values[:2]
     ).fetchone()
     cur.execute(
-        "INSERT OR REPLACE INTO parts(upload_id, part_number, etag, size, created, manifest, "
-        "checksum) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO parts(upload_id, part_number, etag, size, created, manifest, checksum) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(upload_id, part_number) DO UPDATE SET "
+        "etag = excluded.etag, size = excluded.size, created = excluded.created, "
+        "manifest = excluded.manifest, checksum = excluded.checksum",
         values,
     )
     return None if old is None else OldPartRow._make(old)
@@ -633,9 +640,21 @@ def part_manifest(cur: Cursor, upload_id: str, part_number: int) -> bytes | None
 
 
 def add_change(cur: Cursor, bucket: str, key: bytes) -> int:
-    """Add a row to the change feed; returns its seq (a new version's seq, format 4)."""
-    cur.execute("INSERT INTO changes(bucket, key) VALUES (?, ?)", (bucket, key))
-    return int(cur.lastrowid or 0)
+    """Add a row to the change feed; returns its seq (a new version's seq, format 4).
+
+    SQLite numbers it as its rowid (or AUTOINCREMENT on a store upgraded from
+    before format 4). PostgreSQL: the highest seq plus one, handed out under
+    the store's write lock (objfs/meta/pg.py), so seq order is commit order
+    and a feed reader never skips a change that commits late."""
+    if is_postgres(cur):
+        row = cur.execute(
+            "INSERT INTO changes(seq, bucket, key) SELECT COALESCE(MAX(seq), 0) + 1, ?, ? "
+            "FROM changes RETURNING seq",
+            (bucket, key),
+        ).fetchone()
+        return int(row[0])
+    done = cur.execute("INSERT INTO changes(bucket, key) VALUES (?, ?)", (bucket, key))
+    return int(done.lastrowid or 0)
 
 
 def add_change_at(cur: Cursor, seq: int, bucket: str, key: bytes) -> None:

@@ -449,7 +449,8 @@ class AccessControl:
             return
         # No schema check first (one sqlite_master query per deleted version):
         # a store without the tables fails the statement at prepare time,
-        # which leaves the transaction as it was.
+        # which leaves the transaction as it was. (SQLite only: a PostgreSQL
+        # store has these tables from its creation, objfs/meta/pg.py.)
         try:
             aq.delete_object_acl(cur, bucket, key, version_id)
         except sqlite3.OperationalError as exc:

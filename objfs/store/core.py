@@ -38,6 +38,7 @@ Invariants after every call:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
@@ -51,6 +52,8 @@ from objfs.chunks.store import ChunkStore
 from objfs.chunks.urls import DEFAULT_URL, check_backend, open_backend, parse_chunks_url
 from objfs.crypto.keyring import Keyring
 from objfs.errors import (
+    AccessDenied,
+    IntegrityError,
     InvalidArgument,
     InvalidRequest,
     StoreFormatError,
@@ -60,6 +63,7 @@ from objfs.errors import (
 from objfs.meta import gc_queries as gq
 from objfs.meta import queries as q
 from objfs.meta.db import Database
+from objfs.meta.pg import PgDatabase, check_url
 from objfs.store.accesslog import AccessLog, BucketLoggingRequests
 from objfs.store.authorizer import AccessControl
 from objfs.store.buckets import Buckets
@@ -106,6 +110,19 @@ from objfs.store.versions import Versions
 log = logging.getLogger(__name__)
 
 DEFAULT_CHUNK_SIZE = 1 << 20
+# A store whose metadata lives in PostgreSQL: its directory holds this file
+# (the libpq URL, one line, 0600) instead of meta.db, and keys/ as ever.
+META_URL_FILE = "meta.url"
+SQLITE_URL = "sqlite:"
+
+
+def meta_url_of(path: Path) -> str:
+    """The metadata URL of the store in ``path``: ``sqlite:`` (meta.db) or the
+    PostgreSQL URL its ``meta.url`` holds."""
+    try:
+        return (path / META_URL_FILE).read_text().strip()
+    except FileNotFoundError:
+        return SQLITE_URL
 
 
 class Store(
@@ -135,6 +152,9 @@ class Store(
     ) -> None:
         self.path = path
         self.db = db
+        # Where the metadata lives: ``sqlite:`` (meta.db) or the PostgreSQL URL.
+        self.meta_url = db.url if isinstance(db, PgDatabase) else SQLITE_URL
+        self.attached = False  # init found the store there already (PostgreSQL)
         self.keyring = keyring
         self.chunk_size = int(cast(int, db.get_meta("chunk_size")))
         # Where the chunks live (chunks/urls.py): recorded at init, meta key ``chunks_url``.
@@ -143,10 +163,10 @@ class Store(
         # Small chunks live inline in the database (see chunking.store_stream).
         # One statement on this thread's connection: inside a write it sees
         # the frames that write inserted.
-        self.chunks.inline_source = lambda cid: q.get_inline(self.db.conn().cursor(), cid)
+        self.chunks.inline_source = self._inline_frame
         if self.chunks.backend.gc_by_rows:
             # Writes dedup against chunk rows only; gc's table (store/chunkgc.py).
-            self.chunks.known = lambda cid: gq.dedup_hit(self.db.conn().cursor(), cid)
+            self.chunks.known = self._known_chunk
             ensure_gc_schema(db)
         # New data stops at the free-space floor; deletes may use the reserve.
         self.space = Space(path)
@@ -307,6 +327,14 @@ class Store(
             extents=self.extents,
         )
 
+    def _inline_frame(self, chunk_id: bytes) -> bytes | None:
+        with self.db.peek() as cur:
+            return q.get_inline(cur, chunk_id)
+
+    def _known_chunk(self, chunk_id: bytes) -> bool:
+        with self.db.peek() as cur:
+            return gq.dedup_hit(cur, chunk_id)
+
     @property
     def clock(self) -> Callable[[], float]:
         """Where "now" comes from (TOTP codes, Object Lock); tests set it to step
@@ -327,16 +355,29 @@ class Store(
         chunk_size: int = DEFAULT_CHUNK_SIZE,
         master_key_file: str | os.PathLike[str] | None = None,
         chunks_url: str = DEFAULT_URL,
+        meta_url: str | None = None,
     ) -> Store:
         """A new store in ``path`` (absent or empty), its chunks where ``chunks_url``
         says (chunks/urls.py). A URL other than ``file:`` must name an empty,
         working location: init puts, reads and deletes a probe there first, and
-        on any failure leaves ``path`` as it found it."""
+        on any failure leaves ``path`` as it found it.
+
+        ``meta_url``: ``sqlite:`` (None: the default, ``meta.db`` in ``path``)
+        or a ``postgresql://`` URL (``_init_postgres``: ``path`` becomes the
+        node-local descriptor of the store there, made or attached to)."""
         path = Path(path)
+        if meta_url is not None and meta_url != SQLITE_URL:
+            return cls._init_postgres(
+                path,
+                meta_url=meta_url,
+                chunk_size=chunk_size,
+                master_key_file=master_key_file,
+                chunks_url=chunks_url,
+            )
         if not 64 * 1024 <= chunk_size <= 64 << 20 or chunk_size & (chunk_size - 1):
             raise InvalidArgument("chunk size must be a power of two from 64 KiB to 64 MiB")
         chunks_url = str(parse_chunks_url(chunks_url))  # the canonical form is recorded
-        if (path / "meta.db").exists():
+        if (path / "meta.db").exists() or (path / META_URL_FILE).exists():
             raise InvalidRequest(f"{path} already holds an objfs store")
         if path.exists() and any(path.iterdir()):
             raise InvalidRequest(f"{path} exists and is not empty: choose an empty directory")
@@ -375,10 +416,106 @@ class Store(
         return store
 
     @classmethod
+    def _init_postgres(
+        cls,
+        path: Path,
+        *,
+        meta_url: str,
+        chunk_size: int,
+        master_key_file: str | os.PathLike[str] | None,
+        chunks_url: str,
+    ) -> Store:
+        """``init`` with PostgreSQL metadata. ``path`` (absent, empty, or holding
+        only ``keys/`` copied from a node) gets ``meta.url`` and ``keys/``. If
+        the URL's schema holds no store, one is made there; else this attaches
+        to it, never re-initialising: the chunks URL must be the store's and the
+        master key must open its SSE-S3 domain."""
+        check_url(meta_url)
+        if (path / "meta.db").exists() or (path / META_URL_FILE).exists():
+            raise InvalidRequest(f"{path} already holds an objfs store")
+        if path.exists() and any(p.name != "keys" for p in path.iterdir()):
+            raise InvalidRequest(f"{path} exists and is not empty: choose an empty directory")
+        if not 64 * 1024 <= chunk_size <= 64 << 20 or chunk_size & (chunk_size - 1):
+            raise InvalidArgument("chunk size must be a power of two from 64 KiB to 64 MiB")
+        chunks_url = str(parse_chunks_url(chunks_url))
+        keys = path / "keys"
+        have_key = master_key_file is not None or Keyring.key_path(keys).is_file()
+        if have_key:  # a bad key file must not leave a half-made store behind
+            keyring = Keyring.load(keys, Path(master_key_file) if master_key_file else None)
+        made = not path.exists()
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path.chmod(0o700)
+        db: PgDatabase | None = None
+        try:
+            if not have_key:  # removed again below if the store turns out to exist
+                keyring = Keyring.create(keys)
+            plain, plain_rec = keyring.new_domain("none")
+            sse_s3, sse_rec = keyring.new_domain("AES256")
+            meta = {
+                "chunk_size": chunk_size,
+                "created": time.time_ns(),
+                "plain_domain": plain.domain_id,
+                "sse_s3_domain": sse_s3.domain_id,
+                "chunks_url": chunks_url,
+            }
+            db, new = PgDatabase.create_or_attach(meta_url, meta)
+            if new:
+                backend = cls._new_backend(path, chunks_url)
+                with db.write(durable=True) as cur:
+                    q.insert_domain(cur, plain.domain_id, plain.kind, plain_rec)
+                    q.insert_domain(cur, sse_s3.domain_id, sse_s3.kind, sse_rec)
+            else:
+                recorded = str(db.get_meta("chunks_url"))
+                if recorded != chunks_url:
+                    raise InvalidArgument(
+                        f"the store at {meta_url} keeps its chunks at {recorded}, not "
+                        f"{chunks_url}: give --chunks {recorded}"
+                    )
+                if not have_key:
+                    raise InvalidRequest(
+                        f"{meta_url} already holds a store: its master key is needed to "
+                        "attach to it: copy keys/ from a node or give --master-key-file"
+                    )
+                if parse_chunks_url(chunks_url).is_default:
+                    raise InvalidRequest(
+                        f"the store at {meta_url} keeps its chunks in the chunks/ directory "
+                        "of the node that made it (file:): only that directory opens it"
+                    )
+                backend = cls._open_backend(path, chunks_url)
+            keys.mkdir(mode=0o700, exist_ok=True)
+            fd = os.open(path / META_URL_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as out:
+                out.write(meta_url + "\n")
+            store = cls(path, db, keyring, backend=backend, chunks_url=chunks_url)
+            store.attached = not new
+            try:
+                store.domains.domain(store.domains.store_domain_id("sse_s3_domain"))
+            except (IntegrityError, AccessDenied) as exc:
+                raise InvalidRequest(
+                    f"wrong master key for the store at {meta_url}: copy keys/ from a node "
+                    "or give --master-key-file"
+                ) from exc
+        except BaseException:
+            if db is not None:
+                db.close()
+            if made:
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                (path / META_URL_FILE).unlink(missing_ok=True)
+                if not have_key:
+                    shutil.rmtree(keys, ignore_errors=True)
+                with contextlib.suppress(OSError):
+                    (path / "chunks").rmdir()
+            raise
+        return store
+
+    @classmethod
     def open(
         cls, path: str | os.PathLike[str], *, master_key_file: str | os.PathLike[str] | None = None
     ) -> Store:
         path = Path(path)
+        if (path / META_URL_FILE).is_file():
+            return cls._open_postgres(path, master_key_file=master_key_file)
         if not (path / "meta.db").is_file():
             raise StoreNotFound(f"no objfs store at {path}: run `objfs init` or pass --store")
         try:
@@ -401,6 +538,25 @@ class Store(
             db.close()
             raise
         store.space.restore_reserve()  # made again once there is room (store/space.py)
+        return store
+
+    @classmethod
+    def _open_postgres(
+        cls, path: Path, *, master_key_file: str | os.PathLike[str] | None = None
+    ) -> Store:
+        """``open`` of a store whose ``meta.url`` names its PostgreSQL schema."""
+        db = PgDatabase.open_url(meta_url_of(path))
+        try:
+            chunks_url = str(db.get_meta("chunks_url") or DEFAULT_URL)
+            backend = cls._open_backend(path, chunks_url)
+            keyring = Keyring.load(
+                path / "keys", Path(master_key_file) if master_key_file else None
+            )
+            store = cls(path, db, keyring, backend=backend, chunks_url=chunks_url)
+            store.domains.domain(store.domains.store_domain_id("sse_s3_domain"))
+        except BaseException:
+            db.close()
+            raise
         return store
 
     @staticmethod

@@ -171,7 +171,9 @@ class KMS:
                 with self.db.write(durable=True) as cur:
                     kq.ensure_schema(cur)
             self._kms_schema_ok = True
-        if kq.expired_keys(self.db.conn().cursor(), now_ns()):
+        with self.db.peek() as cur:
+            expired = kq.expired_keys(cur, now_ns())
+        if expired:
             self._kms_destroy_expired()
 
     def _kms_destroy_expired(self) -> None:
@@ -187,7 +189,7 @@ class KMS:
         with self._domain_lock:
             for domain_id in [d for d, dom in self._domains.items() if dom.kind == KIND_KMS]:
                 del self._domains[domain_id]
-        kq.checkpoint_truncate(self.db.conn())
+        kq.checkpoint_truncate(self.db)
         for key_id in destroyed:
             log.warning(
                 "KMS key %s: waiting period over, key material destroyed; "

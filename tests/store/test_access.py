@@ -7,7 +7,6 @@ from real access keys; the pure evaluation is tested by table in tests/auth.
 from __future__ import annotations
 
 import json
-import sqlite3
 
 import pytest
 
@@ -23,6 +22,7 @@ from objfs.errors import (
     SignatureDoesNotMatch,
 )
 from objfs.store import ANONYMOUS_IDENTITY, OWNER, RequestContext, SSERequest, Store
+from tests.meta.sql import meta_sql
 
 
 def policy(*statements: dict) -> str:
@@ -405,7 +405,7 @@ def test_acl_rows_go_with_their_versions(store: Store, store_path) -> None:
     store.put_object(OWNER, "www", "a", b"1")
     store.put_object_acl(OWNER, "www", "a", canned="public-read")
     store.delete_object(OWNER, "www", "a")
-    db = sqlite3.connect(store_path / "meta.db")
+    db = meta_sql(store_path)
     try:
         assert db.execute("SELECT count(*) FROM object_acls").fetchone()[0] == 0
     finally:

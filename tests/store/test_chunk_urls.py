@@ -9,9 +9,9 @@ The ``s3://`` backend itself is tested on SeaweedFS in tests/chunks/.
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
+import msgpack
 import pytest
 
 from objfs.chunks.backend import LocalBackend
@@ -24,6 +24,7 @@ from objfs.chunks.urls import (
 )
 from objfs.errors import InvalidArgument, InvalidRequest, StoreFormatError
 from objfs.store import OWNER, Store
+from tests.meta.sql import meta_sql
 
 GOOD = [
     ("file:", ChunksURL("file"), "file:"),
@@ -147,9 +148,12 @@ def _read(store: Store, bucket: str, key: str) -> bytes:
 
 
 def _meta(store_dir: Path, name: str) -> object:
-    with sqlite3.connect(store_dir / "meta.db") as conn:
-        row = conn.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
-    return None if row is None else row[0]
+    db = meta_sql(store_dir)
+    try:
+        row = db.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
+    finally:
+        db.close()
+    return None if row is None else msgpack.unpackb(row[0]) if db.postgres else row[0]
 
 
 def test_a_default_store_records_file_and_keeps_chunks_in_its_directory(
@@ -167,8 +171,10 @@ def test_a_store_without_the_key_opens_as_file(store_path: Path) -> None:
     with Store.open(store_path) as store:
         store.create_bucket(OWNER, "old")
         store.put_object(OWNER, "old", "k", b"x" * 200_000)
-    with sqlite3.connect(store_path / "meta.db") as conn:
-        conn.execute("DELETE FROM meta WHERE name = 'chunks_url'")
+    db = meta_sql(store_path)
+    with db:
+        db.execute("DELETE FROM meta WHERE name = 'chunks_url'")
+    db.close()
     with Store.open(store_path) as store:
         assert store.chunks_url == "file:"
         assert _read(store, "old", "k") == b"x" * 200_000

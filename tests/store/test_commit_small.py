@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import time
 
 import pytest
@@ -24,6 +23,7 @@ from objfs.store.mountops import SMALL_COMMIT_MAX
 from objfs.store.types import SSERequest
 
 from .support import chunk_files, get_body
+from .test_nowait import write_lock_held
 
 FAST = OWNER.with_options(durable=False)
 NOWAIT = FAST.with_options(nowait=True)
@@ -112,16 +112,11 @@ def test_too_big_is_refused(store, bucket):
 
 def test_nowait_does_not_wait(store_path, store, bucket):
     """Another writer holds the database, or the commit is durable: WouldBlock at once."""
-    other = sqlite3.connect(store_path / "meta.db", isolation_level=None)
-    try:
-        other.execute("BEGIN IMMEDIATE")
+    with write_lock_held(store_path):
         started = time.monotonic()
         with pytest.raises(WouldBlock):
             store.commit_small(NOWAIT, bucket, "f", b"x", sys_meta=META)
         assert time.monotonic() - started < 1
-        other.execute("ROLLBACK")
-    finally:
-        other.close()
     durable = OWNER.with_options(durable=True)
     with pytest.raises(WouldBlock):
         store.commit_small(durable.with_options(nowait=True), bucket, "f", b"x", sys_meta=META)

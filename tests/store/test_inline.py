@@ -8,7 +8,6 @@ them once nothing references them.
 from __future__ import annotations
 
 import os
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -16,6 +15,7 @@ import pytest
 from objfs.chunks.store import INLINE_MAX
 from objfs.errors import IntegrityError
 from objfs.store import OWNER, SSERequest
+from tests.meta.sql import meta_sql
 
 from .support import chunk_files
 
@@ -23,7 +23,7 @@ MARKER = b"--objfs-inline-plaintext-marker-51c2--"
 
 
 def inline_rows(store_path: Path) -> dict[bytes, bytes]:
-    db = sqlite3.connect(store_path / "meta.db")
+    db = meta_sql(store_path)
     try:
         return dict(db.execute("SELECT chunk_id, frame FROM inline_chunks"))
     finally:
@@ -95,7 +95,7 @@ def test_damaged_inline_frame_is_detected(store, ctx, bucket):
     for at in (0, 40, len(frame) // 2, len(frame) - 1):
         bad = bytearray(frame)
         bad[at] ^= 1
-        db = sqlite3.connect(store.path / "meta.db")
+        db = meta_sql(store.path)
         with db:
             db.execute(
                 "UPDATE inline_chunks SET frame = ? WHERE chunk_id = ?", (bytes(bad), chunk_id)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 import pytest
 
 from objfs.errors import ObjfsError, StoreFormatError, StoreNotFound
+from objfs.meta.db import FORMAT_VERSION
 from objfs.store import OWNER, Store
+from tests.meta.sql import meta_sql
 
 from .support import KiB, MiB, get_body, rand_bytes
 
@@ -55,10 +55,11 @@ def test_open_refuses_what_is_not_a_store(tmp_path):
 
 def test_open_refuses_a_newer_format(store_path):
     # Reaches into the schema only to fake a store written by a future objfs.
-    db = sqlite3.connect(store_path / "meta.db")
+    db = meta_sql(store_path)
     with db:
         changed = db.execute(
-            "UPDATE meta SET value = value + 1 WHERE name = 'format_version'"
+            "UPDATE meta SET value = ? WHERE name = 'format_version'",
+            (db.value(FORMAT_VERSION + 1),),
         ).rowcount
     db.close()
     assert changed == 1

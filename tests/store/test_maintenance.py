@@ -23,6 +23,7 @@ import pytest
 from objfs.errors import StoreFormatError
 from objfs.meta.db import FORMAT_VERSION
 from objfs.store import OWNER, Store
+from tests.meta.sql import meta_sql
 
 from .support import GenStream, MiB, chunk_files, get_body, rand_bytes, wait_leases_expired
 
@@ -170,7 +171,7 @@ def test_a_closed_store_leaves_no_lease(store_path, ctx, bucket):
 
 def _set_refs(store_path: Path, refs: int) -> bytes:
     """Corrupt one chunk's reference count (as a bug or a bad disk would)."""
-    db = sqlite3.connect(store_path / "meta.db")
+    db = meta_sql(store_path)
     try:
         chunk_id = db.execute("SELECT chunk_id FROM chunks LIMIT 1").fetchone()[0]
         db.execute("UPDATE chunks SET refs = ? WHERE chunk_id = ?", (refs, chunk_id))
@@ -278,9 +279,12 @@ def test_a_format_1_store_is_upgraded_on_open(store_path, ctx):
 
 
 def test_a_newer_format_is_refused(store_path):
-    db = sqlite3.connect(store_path / "meta.db")
+    db = meta_sql(store_path)
     try:
-        db.execute("UPDATE meta SET value = ? WHERE name = 'format_version'", (FORMAT_VERSION + 1,))
+        db.execute(
+            "UPDATE meta SET value = ? WHERE name = 'format_version'",
+            (db.value(FORMAT_VERSION + 1),),
+        )
         db.commit()
     finally:
         db.close()
@@ -291,7 +295,7 @@ def test_a_newer_format_is_refused(store_path):
 def test_a_repaired_latest_pointer_is_announced(store, ctx, vbucket):
     store.put_object(ctx, vbucket, "k", b"v1")
     store.put_object(ctx, vbucket, "k", b"v2")
-    db = sqlite3.connect(store.path / "meta.db")
+    db = meta_sql(store.path)
     try:  # the pointer names the first version, as a bug or a torn disk could leave it
         db.execute(
             "UPDATE objects SET seq = (SELECT MIN(seq) FROM versions WHERE key = ?) WHERE key = ?",

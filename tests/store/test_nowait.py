@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from objfs.errors import AccessDenied, NoSuchKey
+from objfs.meta.pg import PgDatabase
 from objfs.store import OWNER, RequestContext, Store, WouldBlock
 from objfs.store.logformat import parse_lines
 
@@ -28,7 +29,16 @@ QUIET = FAST.with_options(log=False)
 
 @contextmanager
 def write_lock_held(store_path: Path) -> Iterator[None]:
-    """Another writer (a connection of its own, as another process would) holds meta.db."""
+    """Another writer (a connection of its own, as another process would) holds meta.db
+    (or, on a PostgreSQL store, the store's write lock: another node writing)."""
+    if (store_path / "meta.url").exists():
+        node = PgDatabase.open_url((store_path / "meta.url").read_text().strip())
+        try:
+            with node.write():
+                yield
+        finally:
+            node.close()
+        return
     other = sqlite3.connect(store_path / "meta.db", isolation_level=None)
     other.execute("BEGIN IMMEDIATE")
     try:

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import os
 import random
-import sqlite3
 
 from objfs.store import OWNER
 from objfs.store.writer import MAX_PIECES, PAGE
+from tests.meta.sql import meta_sql
 
 from .support import chunk_dir_bytes
 
@@ -21,7 +21,7 @@ MiB = 1 << 20
 
 
 def _meta_value(store, sql: str) -> int:
-    db = sqlite3.connect(store.path / "meta.db")
+    db = meta_sql(store.path)
     try:
         return db.execute(sql).fetchone()[0]
     finally:
