@@ -10,8 +10,9 @@ filer and S3 gateway in one process) with one admin identity whose keys are
 random, and returns once a signed bucket create, put and delete have gone
 through. ``new_bucket()`` hands out fresh bucket names; ``pause()`` and
 ``resume()`` SIGSTOP and SIGCONT the server, which is what "the store is
-down" looks like to a client (connections accepted by the kernel, never
-answered).
+hung" looks like to a client (connections accepted by the kernel, never
+answered); ``restart(down_s=...)`` kills it and starts it again on the same
+ports and data (connections refused meanwhile).
 
 Invariants:
 - every port is on 127.0.0.1 and was free when chosen; weed binds only there;
@@ -124,6 +125,22 @@ def _die_with_parent() -> None:
     libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
 
 
+def _spawn(
+    argv: list[str], workdir: Path, env: dict[str, str], log: Path
+) -> subprocess.Popen[bytes]:
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            argv,
+            cwd=workdir,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
+        )
+
+
 class SeaweedFS:
     """One running ``weed server -s3`` on loopback; see the module docstring."""
 
@@ -149,6 +166,8 @@ class SeaweedFS:
         self.startup_s = 0.0
         self._names = itertools.count(1)
         self._paused = False
+        self._argv: list[str] = []
+        self._env: dict[str, str] = {}
 
     # -- life cycle ----------------------------------------------------------
 
@@ -242,25 +261,16 @@ class SeaweedFS:
             "TMPDIR": str(tmp),
         }
         log = data / "weed.log"
-        with log.open("wb") as out:
-            process = subprocess.Popen(
-                argv,
-                cwd=workdir,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                preexec_fn=_die_with_parent,
-            )
-        return cls(
-            process=process,
+        server = cls(
+            process=_spawn(argv, workdir, env, log),
             ports=ports,
             workdir=workdir,
             log=log,
             access_key=access_key,
             secret_key=secret_key,
         )
+        server._argv, server._env = argv, env
+        return server
 
     def _wait_ready(self, deadline: float) -> None:
         """Until ``deadline``: a signed create bucket, put and delete succeed."""
@@ -305,6 +315,15 @@ class SeaweedFS:
         self._paused = False
         for kind, flag in _SOCKETS:
             Path(f"/tmp/seaweedfs-{kind}-{self.ports[flag]}.sock").unlink(missing_ok=True)
+
+    def restart(self, *, down_s: float = 0.0, timeout_s: float = 60.0) -> None:
+        """Kill weed (SIGKILL: a crash), stay down ``down_s`` seconds, start it
+        again on the same ports and data, and wait until S3 takes writes:
+        what was stored before is there again."""
+        self.stop()
+        time.sleep(down_s)
+        self.process = _spawn(self._argv, self.workdir, self._env, self.log)
+        self._wait_ready(time.monotonic() + timeout_s)
 
     def pause(self) -> None:
         """SIGSTOP weed: requests connect but are never answered (a hung store)."""

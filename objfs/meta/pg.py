@@ -664,6 +664,16 @@ class PgDatabase(Database):
             row = cur.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
         return None if row is None or row[0] is None else msgpack.unpackb(row[0])
 
+    def version(self) -> tuple[int, int]:
+        """``Database.version``'s token on PostgreSQL: the server's WAL insert
+        position, which every commit (of any node, any database of the
+        server) moves on. Equal tokens: nothing committed in between (a
+        checkpoint or vacuum may move it too: then only a needless reload)."""
+        with self.peek() as cur:
+            lsn = str(cur.execute("SELECT pg_current_wal_insert_lsn()").fetchone()[0])
+        high, low = lsn.split("/")
+        return (int(high, 16) << 32) | int(low, 16), 0
+
     def checkpoint_truncate(self) -> None:
         """Nothing to fold: PostgreSQL's WAL and VACUUM are the server's business."""
 
