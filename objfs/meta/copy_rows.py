@@ -19,31 +19,34 @@ this module is the SQL of it. Invariants:
   PostgreSQL schema has that column explicitly, so ``SELECT *`` carries it.
 
 Statements are portable: column lists, ``?`` parameters; only the catalogue
-query and the rowid rule know which engine they talk to.
+query, the rowid rule and the engine-dependent encodings (``_ENCODED``)
+know which engine they talk to.
 """
 
 from __future__ import annotations
 
 import re
-import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from objfs.errors import StoreFormatError
 from objfs.meta import auth_queries, kms_queries, log_queries
-from objfs.meta.db import Cursor
+from objfs.meta.db import Cursor, is_postgres, meta_in, meta_out
+from objfs.meta.ddl import ROWID_TABLES
 
 # Tables whose rows are not the store's but a running process's: a writer
 # lease names a process of the source machine (pid, host), which the target
 # never had; a copied lease would only keep the target's gc from its work.
 NOT_COPIED: dict[str, str] = {
     "leases": "writer leases name processes of the source machine, not data",
+    "doomed_chunks": "chunks on their way out of the source's chunk store (store/chunkgc.py): "
+    "the copy takes only the chunks live rows name, so the target never has them",
 }
 
 # ``meta`` rows that describe where a store lives, not what it holds: the
 # target keeps its own.
-TARGET_META = frozenset({"chunks_url"})
+TARGET_META = frozenset({"chunks_url", "store_id"})  # store_id: PostgreSQL's lock key
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _BATCH = 500  # rows per executemany
@@ -106,7 +109,7 @@ class Snapshot:
 
 
 def _is_sqlite(cur: Cursor) -> bool:
-    return isinstance(cur, sqlite3.Cursor)
+    return not is_postgres(cur)
 
 
 def _ident(name: str) -> str:
@@ -135,12 +138,13 @@ def copied_tables(cur: Cursor) -> list[str]:
 
 
 def _columns(cur: Cursor, table: str) -> tuple[str, ...]:
-    """The table's columns, plus SQLite's ``rowid`` where it is a hidden
-    column of its own (a rowid table without an INTEGER PRIMARY KEY alias)."""
+    """The table's columns, plus SQLite's hidden ``rowid`` of a table whose
+    rowid the queries name (``ROWID_TABLES``: ``chunks.inline_row`` points at
+    ``inline_chunks``' rows; PostgreSQL has it as a column)."""
     cur.execute(f"SELECT * FROM {table} WHERE 1 = 0")
     names = tuple(_ident(str(d[0])) for d in cur.description or ())
-    if not _is_sqlite(cur) or "rowid" in names:
-        return names
+    if not _is_sqlite(cur) or "rowid" in names or table not in ROWID_TABLES:
+        return names  # a hidden rowid no query names is not the store's data
     sql = cur.execute(
         "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
     ).fetchone()
@@ -154,13 +158,45 @@ def _columns(cur: Cursor, table: str) -> tuple[str, ...]:
 
 
 def read_snapshot(cur: Cursor) -> Snapshot:
-    """Every copied table, in the caller's read transaction (one snapshot)."""
+    """Every copied table, in the caller's read transaction (one snapshot),
+    its values as neither engine stores them (``_ENCODED``): a copy may go
+    from SQLite to PostgreSQL and back."""
     tables: dict[str, TableRows] = {}
     for table in copied_tables(cur):
         columns = _columns(cur, table)
         rows = [tuple(row) for row in cur.execute(f"SELECT {', '.join(columns)} FROM {table}")]
-        tables[table] = TableRows(table, columns, rows)
+        tables[table] = TableRows(table, columns, _coded(cur, table, columns, rows, out=True))
     return tables_snapshot(tables)
+
+
+# Columns whose stored form depends on the engine, and the functions that
+# turn a value into it (``in``) and back (``out``): a ``meta`` value is
+# msgpack in PostgreSQL's BYTEA, an access-log target prefix has its NUL
+# escaped in PostgreSQL's TEXT.
+_ENCODED: dict[
+    tuple[str, str], tuple[Callable[[Cursor, Any], Any], Callable[[Cursor, Any], Any]]
+] = {
+    ("meta", "value"): (meta_in, meta_out),
+    ("access_log_pending", "target_prefix"): (log_queries.prefix_in, log_queries.prefix_out),
+}
+
+
+def _coded(
+    cur: Cursor, table: str, columns: list[str], rows: list[tuple[Any, ...]], *, out: bool
+) -> list[tuple[Any, ...]]:
+    """``rows`` with the engine-dependent columns of ``table`` decoded (``out``)
+    from or encoded for ``cur``'s engine."""
+    coders = {
+        i: _ENCODED[(table, name)][1 if out else 0]
+        for i, name in enumerate(columns)
+        if (table, name) in _ENCODED
+    }
+    if not coders:
+        return rows
+    return [
+        tuple(coders[i](cur, v) if i in coders and v is not None else v for i, v in enumerate(row))
+        for row in rows
+    ]
 
 
 def tables_snapshot(tables: dict[str, TableRows]) -> Snapshot:
@@ -191,6 +227,10 @@ def replace_all(cur: Cursor, snapshot: Snapshot) -> None:
         )
     for table in sorted(present - set(NOT_COPIED)):
         data = snapshot.tables.get(table)
+        if data is not None and "rowid" in data.columns and "rowid" not in _columns(cur, table):
+            # SQLite's hidden rowid of a table no query names it in: the
+            # target (PostgreSQL) has no such column and needs none.
+            data = _without(data, "rowid")
         if data is not None:
             extra = set(data.columns) - set(_columns(cur, table))
             if extra:
@@ -206,7 +246,7 @@ def replace_all(cur: Cursor, snapshot: Snapshot) -> None:
             cur.execute(f"DELETE FROM {table}")
         if data is None:
             continue
-        rows = data.rows
+        rows = _coded(cur, table, data.columns, data.rows, out=False)
         if table == "meta":
             rows = [row for row in rows if row[data.columns.index("name")] not in TARGET_META]
         marks = ", ".join("?" for _ in data.columns)
@@ -215,6 +255,13 @@ def replace_all(cur: Cursor, snapshot: Snapshot) -> None:
             cur.executemany(sql, rows[start : start + _BATCH])
         if not _is_sqlite(cur):
             _advance_identities(cur, table)
+
+
+def _without(data: TableRows, column: str) -> TableRows:
+    at = data.columns.index(column)
+    columns = tuple(c for i, c in enumerate(data.columns) if i != at)
+    rows = [tuple(v for i, v in enumerate(row) if i != at) for row in data.rows]
+    return TableRows(data.name, columns, rows)
 
 
 def _advance_identities(cur: Cursor, table: str) -> None:

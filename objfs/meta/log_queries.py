@@ -39,7 +39,7 @@ CREATE INDEX IF NOT EXISTS access_log_pending_target
 _ESCAPED = re.compile(r"\\(.)")
 
 
-def _prefix_in(cur: Cursor, prefix: str) -> str:
+def prefix_in(cur: Cursor, prefix: str) -> str:
     """A target prefix as stored: PostgreSQL's TEXT holds no NUL, which a
     pending record's prefix may (logformat's date placeholder): escaped there."""
     if not is_postgres(cur):
@@ -47,7 +47,7 @@ def _prefix_in(cur: Cursor, prefix: str) -> str:
     return prefix.replace("\\", "\\\\").replace("\x00", "\\0")
 
 
-def _prefix_out(cur: Cursor, prefix: str) -> str:
+def prefix_out(cur: Cursor, prefix: str) -> str:
     if not is_postgres(cur):
         return prefix
     return _ESCAPED.sub(lambda m: "\x00" if m.group(1) == "0" else m.group(1), prefix)
@@ -66,7 +66,7 @@ def insert_pending(cur: Cursor, rows: Sequence[tuple[str, str, str, int, str]]) 
     cur.executemany(
         "INSERT INTO access_log_pending "
         "(target_bucket, target_prefix, source_bucket, created, line) VALUES (?, ?, ?, ?, ?)",
-        [(t, _prefix_in(cur, p), *rest) for t, p, *rest in rows],
+        [(t, prefix_in(cur, p), *rest) for t, p, *rest in rows],
     )
 
 
@@ -75,7 +75,7 @@ def target_backlog(cur: Cursor, bucket: str, prefix: str) -> tuple[int, int | No
     row = cur.execute(
         "SELECT count(*), min(created) FROM access_log_pending "
         "WHERE target_bucket = ? AND target_prefix = ?",
-        (bucket, _prefix_in(cur, prefix)),
+        (bucket, prefix_in(cur, prefix)),
     ).fetchone()
     return row[0], row[1]
 
@@ -86,7 +86,7 @@ def backlogs(cur: Cursor) -> list[BacklogRow]:
         "SELECT target_bucket, target_prefix, count(*), min(created) FROM access_log_pending "
         "GROUP BY target_bucket, target_prefix ORDER BY target_bucket, target_prefix"
     ).fetchall()
-    return [BacklogRow(b, _prefix_out(cur, p), n, t) for b, p, n, t in rows]
+    return [BacklogRow(b, prefix_out(cur, p), n, t) for b, p, n, t in rows]
 
 
 def pending_batch(cur: Cursor, bucket: str, prefix: str, limit: int) -> list[PendingRow]:
@@ -94,7 +94,7 @@ def pending_batch(cur: Cursor, bucket: str, prefix: str, limit: int) -> list[Pen
     rows = cur.execute(
         "SELECT id, line FROM access_log_pending WHERE target_bucket = ? AND target_prefix = ? "
         "ORDER BY id LIMIT ?",
-        (bucket, _prefix_in(cur, prefix), limit),
+        (bucket, prefix_in(cur, prefix), limit),
     ).fetchall()
     return list(map(PendingRow._make, rows))
 
@@ -114,7 +114,7 @@ def delete_pending(cur: Cursor, ids: Sequence[int]) -> int:
 def delete_target(cur: Cursor, bucket: str, prefix: str) -> int:
     return cur.execute(
         "DELETE FROM access_log_pending WHERE target_bucket = ? AND target_prefix = ?",
-        (bucket, _prefix_in(cur, prefix)),
+        (bucket, prefix_in(cur, prefix)),
     ).rowcount
 
 

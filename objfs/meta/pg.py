@@ -250,6 +250,11 @@ class PgCursor:
         return self._cur.rowcount
 
     @property
+    def description(self) -> Any:
+        """The last statement's columns (DB-API: a sequence whose items start with the name)."""
+        return self._cur.description
+
+    @property
     def connection(self) -> _PgConnection:
         return _PgConnection(self._conn)
 
