@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from objfs.errors import StoreFormatError
-from objfs.meta import auth_queries, kms_queries, log_queries
+from objfs.meta import auth_queries, gc_queries, kms_queries, log_queries
 from objfs.meta.db import Cursor, is_postgres, meta_in, meta_out
 from objfs.meta.ddl import ROWID_TABLES
 
@@ -210,6 +210,7 @@ def ensure_schema(cur: Cursor) -> None:
     backlog, access control's, the KMS's), so a fresh target has every table
     a source that used them has."""
     auth_queries.ensure_schema(cur)
+    gc_queries.ensure_schema(cur)
     kms_queries.ensure_schema(cur)
     log_queries.ensure_schema(cur)
 

@@ -319,20 +319,7 @@ CREATE TABLE IF NOT EXISTS kms_audit (
 );
 CREATE INDEX IF NOT EXISTS kms_audit_time ON kms_audit(time);
 CREATE INDEX IF NOT EXISTS kms_audit_key ON kms_audit(key_id, seq);
--- gc by rows: chunks on their way out of a backend that cannot touch (S3).
--- SQL in objfs/meta/gc_queries.py, the protocol in objfs/store/chunkgc.py, which
--- adds the table to stores made before it, hence IF NOT EXISTS.
-CREATE TABLE IF NOT EXISTS doomed_chunks (
-    chunk_id BLOB PRIMARY KEY,
-    size INTEGER NOT NULL,       -- bytes the object takes (listed), or its data length
-    doomed_at INTEGER NOT NULL,  -- ns: when its chunks row went (or it was found orphaned)
-    state TEXT NOT NULL,         -- 'doomed', 'deleting' or 'deleted'
-    claimed_by TEXT,             -- the lease id of the gc deleting it
-    changed_at INTEGER NOT NULL  -- ns: when it took its state
-);
-CREATE INDEX IF NOT EXISTS doomed_chunks_by_state ON doomed_chunks(state, changed_at);
 """
-GC_SCHEMA_MARKER = "-- gc by rows"
 
 BUSY_TIMEOUT_S = 60  # how long a write waits for another writer's lock
 CHECKPOINT_EVERY = 64  # commits of this process between background checkpoints

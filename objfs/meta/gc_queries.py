@@ -25,15 +25,26 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from objfs.meta.db import GC_SCHEMA_MARKER, SCHEMA, Cursor, run_ddl
+from objfs.meta.db import Cursor, run_ddl
 
 DOOMED = "doomed"
 DELETING = "deleting"
 DELETED = "deleted"
 
-# The gc tables: part of every store's schema (db.py, after GC_SCHEMA_MARKER);
-# a store made before them gets them at open when its gc runs by rows.
-GC_SCHEMA = SCHEMA[SCHEMA.index(GC_SCHEMA_MARKER) :]
+# Made at open on a store whose gc runs by rows (chunkgc.ensure_schema), by
+# a store copy on its target, and at create on PostgreSQL (pg.all_ddl). Not in
+# db.py's SCHEMA: a store on local disk never needs it.
+GC_SCHEMA = """
+CREATE TABLE IF NOT EXISTS doomed_chunks (
+    chunk_id BLOB PRIMARY KEY,
+    size INTEGER NOT NULL,       -- bytes the object takes (listed), or its data length
+    doomed_at INTEGER NOT NULL,  -- ns: when its chunks row went (or it was found orphaned)
+    state TEXT NOT NULL,         -- 'doomed', 'deleting' or 'deleted'
+    claimed_by TEXT,             -- the lease id of the gc deleting it
+    changed_at INTEGER NOT NULL  -- ns: when it took its state
+);
+CREATE INDEX IF NOT EXISTS doomed_chunks_by_state ON doomed_chunks(state, changed_at)
+"""
 
 _BATCH = 500
 

@@ -87,9 +87,14 @@ def all_ddl() -> list[str]:
     KMS's too), access control's (so no statement ever meets a missing table:
     that would abort its transaction), and the functions the queries need.
     The access log's table comes with the first record, as on SQLite."""
-    from objfs.meta import auth_queries  # it imports db, not pg
+    from objfs.meta import auth_queries, gc_queries  # they import db, not pg
 
-    return [*pg_ddl(SCHEMA), *pg_ddl(auth_queries.SCHEMA), _FUNCTIONS]
+    return [
+        *pg_ddl(SCHEMA),
+        *pg_ddl(auth_queries.SCHEMA),
+        *pg_ddl(gc_queries.GC_SCHEMA),
+        _FUNCTIONS,
+    ]
 
 
 # -- the URL -------------------------------------------------------------------------
