@@ -108,9 +108,11 @@ class S3Backend(ChunkBackend):
     # once (objfs/store/chunking.py ``put_pipeline``): a PUT waits on the
     # network and the server, so several keep a server busy where one would
     # leave it idle between requests.
-    # 8: a mount's dd and a 256 MiB put_object onto SeaweedFS ran at 100-111
-    # and 119-131 MB/s (4: 100-107 and 116-121; the old shared pool with 3-6
-    # in flight: 84-97 and 65-72).
+    # Measured on a 2-core VM against SeaweedFS (1024 MB volumes), runs
+    # interleaved: put_object of 256 MiB 104-130 MB/s with 8 against 71-124
+    # with the shared 4-thread pool and 3 in flight; a mount's dd is
+    # CPU-bound there (weed ~110% of 2 cores) and gains nothing: 65-105 with
+    # 8, 60-100 with 4, 72-101 with the old pool.
     parallel_puts = 8
 
     def __init__(
