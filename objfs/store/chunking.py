@@ -3,7 +3,9 @@
 Memory stays bounded: at most a few chunk-sized buffers exist at once,
 whatever the size of the stream. Chunk encoding (keyed hash, compression,
 AES-GCM) runs on a small thread pool so a single large put uses both cores;
-those primitives release the GIL.
+those primitives release the GIL. A remote backend (``parallel_puts``, S3)
+gets a pool of its own with that many chunks of a stream in flight
+(``put_pipeline``): its PUTs wait on the network, not on a core.
 """
 
 from __future__ import annotations
@@ -27,6 +29,23 @@ from objfs.store.types import ChunkRef
 _POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="objfs-chunk")
 _MD5 = ThreadPoolExecutor(max_workers=1, thread_name_prefix="objfs-md5")  # one: keeps order
 _IN_FLIGHT = 3  # chunks encoded ahead of the reader: bounds memory
+# A remote backend (``parallel_puts`` > 0, e.g. S3): a PUT waits ~10-50 ms on
+# the network and the server, not on a core, so more of them must be in
+# flight to keep the server busy; their own threads, so local-disk stores
+# keep ``_POOL`` as it was. Threads start on demand.
+_REMOTE_THREADS = 16
+_REMOTE_POOL = ThreadPoolExecutor(max_workers=_REMOTE_THREADS, thread_name_prefix="objfs-put")
+
+
+def put_pipeline(chunks: ChunkStore, in_flight: int) -> tuple[ThreadPoolExecutor, int]:
+    """(pool, chunks one stream may have there at once) for storing chunks in
+    ``chunks``: ``_POOL`` and ``in_flight`` (the caller's local-disk tuning),
+    or, for a backend with ``parallel_puts`` > 0, ``_REMOTE_POOL`` and that
+    many. Either way a stream holds at most that many chunks in memory."""
+    remote = int(getattr(chunks.backend, "parallel_puts", 0) or 0)
+    if remote > 0:
+        return _REMOTE_POOL, min(remote, _REMOTE_THREADS)
+    return _POOL, in_flight
 
 
 class Readable(Protocol):
@@ -147,6 +166,7 @@ def store_stream(
     thread, in order, beside the chunk encoders: it is the slowest hash here.
     """
     out = StoredStream()
+    pool, in_flight = put_pipeline(chunks, _IN_FLIGHT)
     pending: deque[tuple[Future[tuple[bytes | None, bytes | None]], Future[None], int]] = deque()
 
     def drain(keep: int) -> None:
@@ -168,12 +188,12 @@ def store_stream(
                 )
             pending.append(
                 (
-                    _POOL.submit(_store_one, chunks, domain, piece, inline),
+                    pool.submit(_store_one, chunks, domain, piece, inline),
                     _MD5.submit(out.md5.update, piece),
                     len(piece),
                 )
             )
-            drain(_IN_FLIGHT)
+            drain(in_flight)
         drain(0)
     finally:
         for future, hashed, _ in pending:

@@ -25,13 +25,16 @@ block filled front to back by such writes is kept as ``_Parts``, views of
 the callers' bytes objects, and sealed from them (``ChunkStore.put_parts``:
 no join; no copy, no bytearray growth on the event loop). Blocks past ``max_dirty`` are sealed
 on the chunk pool (two threads) while later blocks fill: the pipeline
-across both cores, at most ``_IN_FLIGHT`` blocks queued there. A full block
+across both cores, at most ``_IN_FLIGHT`` blocks queued there (a remote
+backend's ``parallel_puts`` on a pool of its own, chunking.put_pipeline: a
+PUT waits on the network, not a core). A full block
 that a sequential stream has moved past is stored at once when the pool has
 room (``_seal_behind``), so the pool starts with the first blocks and a
 commit (an fsync) waits for one block, not ``max_dirty``.
 
 Invariants: memory holds at most ``max_dirty`` blocks and ``MAX_OVERLAY``
-overlay pages per writer (plus ``_IN_FLIGHT`` blocks being stored); bytes past
+overlay pages per writer (plus ``_IN_FLIGHT``, or the backend's
+``parallel_puts``, blocks being stored); bytes past
 ``base_limit`` of the base never show through (truncate down then up reads
 zeros); the writer never commits a chunk it did not write or the base did not
 reference; from its creation to ``close`` it holds a write intent on the
@@ -52,7 +55,7 @@ from typing import TYPE_CHECKING
 from objfs.chunks.store import INLINE_MAX
 from objfs.crypto.keyring import Domain
 from objfs.errors import InvalidArgument
-from objfs.store.chunking import _POOL, is_zero
+from objfs.store.chunking import is_zero, put_pipeline
 from objfs.store.leases import WriteIntent
 from objfs.store.reader import Extents, read_piece, read_slice
 from objfs.store.types import ChunkRef, ObjectVersion, PutResult, RequestContext, SystemMeta
@@ -147,6 +150,9 @@ class ObjectWriter:
         self.kms_key_id = kms_key_id
         self.block = deps.chunk_size
         self.max_dirty = max_dirty
+        # Where blocks are stored and how many may be there at once (more
+        # for a remote backend: chunking.put_pipeline).
+        self._pool, self._max_in_flight = put_pipeline(deps.chunks, _IN_FLIGHT)
         self._lock = threading.RLock()
         # The writer lease covers chunks stored and not yet committed (leases.py).
         self._intent = intent
@@ -290,14 +296,14 @@ class ObjectWriter:
 
         Encoding runs on the chunk pool, so a sequential writer keeps
         receiving data while earlier blocks are hashed, encrypted and
-        written; at most ``_IN_FLIGHT`` blocks wait there.
+        written; at most ``_max_in_flight`` blocks wait there.
         """
         while len(self._blocks) > self.max_dirty:
             index, buf = self._blocks.popitem(last=False)
             self._in_flight = [f for f in self._in_flight if not f.done()]
-            if len(self._in_flight) >= _IN_FLIGHT:
+            if len(self._in_flight) >= self._max_in_flight:
                 self._in_flight.pop(0).result()
-            future = _POOL.submit(self._store_block, buf, self.block)
+            future = self._pool.submit(self._store_block, buf, self.block)
             self._in_flight.append(future)
             self._stored[index] = future
 
@@ -311,10 +317,10 @@ class ObjectWriter:
         if buf is None or len(buf) != self.block:
             return
         self._in_flight = [f for f in self._in_flight if not f.done()]
-        if len(self._in_flight) >= _IN_FLIGHT:
+        if len(self._in_flight) >= self._max_in_flight:
             return  # busy: it waits among the dirty blocks as before
         del self._blocks[index - 1]
-        future = _POOL.submit(self._store_block, buf, self.block)
+        future = self._pool.submit(self._store_block, buf, self.block)
         self._in_flight.append(future)
         self._stored[index - 1] = future
 
@@ -431,7 +437,7 @@ class ObjectWriter:
         wait for a stored block or for a free encoding slot return False, to be retried
         with ``write`` in a worker thread. Eviction only *submits* blocks to
         the chunk pool here, so memory stays bounded by ``max_dirty`` and
-        ``_IN_FLIGHT`` as with ``write``.
+        ``_max_in_flight`` as with ``write``.
         """
         if not self._lock.acquire(blocking=False):
             return False
@@ -455,7 +461,7 @@ class ObjectWriter:
             return None
         try:
             busy = [f for f in self._in_flight if not f.done()]
-            return busy[0] if len(busy) >= _IN_FLIGHT else None
+            return busy[0] if len(busy) >= self._max_in_flight else None
         finally:
             self._lock.release()
 
@@ -487,7 +493,7 @@ class ObjectWriter:
         evictions = len(self._blocks) + new - self.max_dirty
         if evictions > 0:
             busy = sum(1 for f in self._in_flight if not f.done())
-            if busy + evictions > _IN_FLIGHT:
+            if busy + evictions > self._max_in_flight:
                 return False  # would wait for the chunk pool
         return True
 
@@ -589,7 +595,7 @@ class ObjectWriter:
                 if length <= INLINE_MAX:  # a small file or tail: into the database
                     refs.append(self._seal_inline(self._blocks[cur], length))
                     continue
-                refs.append(_POOL.submit(self._store_block, self._blocks[cur], length))
+                refs.append(self._pool.submit(self._store_block, self._blocks[cur], length))
                 continue
             ref = self._stored_ref(cur)
             if ref is not None and ref.length == length:

@@ -231,7 +231,7 @@ def services(targets: list[str], workdir: Path) -> Iterator[Services | None]:
             print("# cluster: starting PostgreSQL and SeaweedFS ...", file=sys.stderr, flush=True)
             svc.pg = PostgresServer.start(durable=True)
             (workdir / "weed").mkdir(exist_ok=True)
-            svc.s3 = SeaweedFS.start(workdir / "weed")
+            svc.s3 = SeaweedFS.start(workdir / "weed", volume_size_mb=SeaweedFS.BENCH_VOLUME_MB)
         except Exception as exc:  # a harness: the rows say why
             text = str(exc).strip().splitlines()
             svc.error = f"cluster services did not start: {text[0] if text else type(exc).__name__}"

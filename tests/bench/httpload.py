@@ -241,7 +241,7 @@ class SeaweedServer(Server):
     def __init__(self, workdir: Path) -> None:
         from seaweed import SeaweedFS
 
-        self.weed = SeaweedFS.start(workdir / "seaweedfs")
+        self.weed = SeaweedFS.start(workdir / "seaweedfs", volume_size_mb=SeaweedFS.BENCH_VOLUME_MB)
         self.endpoint = self.weed.endpoint
         self.key_id, self.secret = self.weed.access_key, self.weed.secret_key
         self.pid = self.weed.process.pid
