@@ -1,6 +1,9 @@
 """Freshness: changes made outside this mount show up within a second.
 
-A trio task polls ``store.changes_since(seq)`` every ``interval`` seconds.
+A trio task polls ``store.changes_since(seq)`` every ``interval`` seconds;
+on a PostgreSQL store it is woken as soon as any node commits a change
+(LISTEN/NOTIFY, ``ChangeFeed.wait_for_change``), the interval being the
+fallback.
 For each change to a key under the mount prefix it
 
 * drops the node caches of the key and of its directories,
@@ -52,6 +55,8 @@ if TYPE_CHECKING:
     from objfs.store import Store
 
 log = logging.getLogger("objfs.fs")
+
+PUSHED_GAP_S = 0.02  # at least this between two reads of a pushed feed
 
 # The change feed is store-owner data (it names every key that changes). The
 # daemon opened the store directory itself, which is owner power, and uses the
@@ -108,8 +113,18 @@ class ChangePoller:
         ops = self.ops
         self.seq = await ops.run(ops.store.change_seq, FEED_CTX)
         task_status.started()
+        feed = ops.store.change_feed
         while True:
-            await trio.sleep(self.interval)
+            if feed.pushes_changes:
+                # Another node's commit wakes the poller at once (PostgreSQL's
+                # LISTEN/NOTIFY); the interval is the fallback, and a busy
+                # store is read at most every PUSHED_GAP_S.
+                await trio.to_thread.run_sync(
+                    feed.wait_for_change, self.interval, abandon_on_cancel=True
+                )
+                await trio.sleep(PUSHED_GAP_S)
+            else:
+                await trio.sleep(self.interval)
             await self.catch_up()
             stale, self._stale = self._stale, set()
             for ino in stale:

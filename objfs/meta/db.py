@@ -53,6 +53,7 @@ import logging
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
@@ -798,6 +799,15 @@ class Database:
         may hold destroyed KMS material) leave the WAL file. Best effort when
         readers are active."""
         self.conn().execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+
+    # SQLite has no push: a change feed reader polls (wait_for_change sleeps).
+    pushes_changes = False
+
+    def wait_for_change(self, timeout: float) -> bool:
+        """Block ``timeout`` seconds; False: nothing tells SQLite's readers of a
+        commit (PgDatabase's is woken by one)."""
+        time.sleep(timeout)
+        return False
 
     def get_meta(self, name: str) -> object:
         row = self.conn().execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()

@@ -49,6 +49,7 @@ import logging
 import os
 import secrets
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -76,6 +77,17 @@ _FUNCTIONS = (
     "CREATE OR REPLACE FUNCTION instr(bytea, bytea) RETURNS integer "
     "LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS 'SELECT position($2 in $1)'"
 )
+# Another node's mounts learn of a change at once (objfs/fs/freshness.py):
+# every statement that adds change rows notifies the store's channel (one
+# per schema; PostgreSQL folds a transaction's repeats into one). Polling
+# stays the fallback.
+_CHANNEL = "'objfs_' || left(md5(current_schema()), 16)"
+_NOTIFY = (
+    "CREATE OR REPLACE FUNCTION objfs_notify_change() RETURNS trigger LANGUAGE plpgsql AS "
+    f"$$BEGIN PERFORM pg_notify({_CHANNEL}, ''); RETURN NULL; END$$",
+    "CREATE TRIGGER changes_notify AFTER INSERT ON changes "
+    "FOR EACH STATEMENT EXECUTE FUNCTION objfs_notify_change()",
+)
 _BEGIN_READ = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
 
 
@@ -85,8 +97,9 @@ _BEGIN_READ = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
 def all_ddl() -> list[str]:
     """The schema a PostgreSQL store is made with: the store's tables (the
     KMS's too), access control's (so no statement ever meets a missing table:
-    that would abort its transaction), and the functions the queries need.
-    The access log's table comes with the first record, as on SQLite."""
+    that would abort its transaction), gc's by rows, the functions the
+    queries need and the change feed's notification trigger. The access
+    log's table comes with the first record, as on SQLite."""
     from objfs.meta import auth_queries, gc_queries  # they import db, not pg
 
     return [
@@ -94,6 +107,7 @@ def all_ddl() -> list[str]:
         *pg_ddl(auth_queries.SCHEMA),
         *pg_ddl(gc_queries.GC_SCHEMA),
         _FUNCTIONS,
+        *_NOTIFY,
     ]
 
 
@@ -392,8 +406,12 @@ class PgDatabase(Database):
     A ``Database`` for the store's collaborators: every public method is
     its own; nothing of SQLite's is used."""
 
+    pushes_changes = True  # wait_for_change: LISTEN/NOTIFY
+
     def __init__(self, url: str) -> None:  # noqa: D107 - not Database's
         self.url = check_url(url)
+        self._listener: psycopg.Connection[Any] | None = None
+        self._listen_lock = threading.Lock()
         self._local = threading.local()
         self._closed = False
         self._write_lock = threading.Lock()
@@ -506,6 +524,38 @@ class PgDatabase(Database):
         self._closed = True
         with contextlib.suppress(Exception):
             self._pool.close(timeout=5)
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            with contextlib.suppress(Exception):
+                listener.close()
+
+    def wait_for_change(self, timeout: float) -> bool:
+        """Until a transaction of any node adds change rows (LISTEN/NOTIFY on a
+        connection of its own) or ``timeout`` seconds pass: True if notified.
+        A lost server costs ``timeout`` and is asked again at the next call
+        (the caller polls the feed either way)."""
+        with self._listen_lock:
+            try:
+                listener = self._listener
+                if listener is None or listener.closed:
+                    listener = psycopg.connect(
+                        self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S
+                    )
+                    channel = listener.execute(f"SELECT {_CHANNEL}").fetchone()
+                    assert channel is not None
+                    listener.execute(f'LISTEN "{channel[0]}"')
+                    self._listener = listener
+                for _note in listener.notifies(timeout=timeout, stop_after=1):
+                    return True
+                return False
+            except psycopg.Error as exc:
+                log.debug("waiting for change notifications: %s", exc)
+                if self._listener is not None:
+                    with contextlib.suppress(Exception):
+                        self._listener.close()
+                    self._listener = None
+                time.sleep(timeout)
+                return False
 
     def conn(self) -> Any:
         raise RuntimeError("a PostgreSQL store has no SQLite connection: use peek()")

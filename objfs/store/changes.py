@@ -7,6 +7,9 @@ A collaborator of the ``Store``, built with the database, the chunk store
 Invariants: every mutation appends to the change sequence in its own
 transaction (see core.py); ``changes_since`` never skips a change silently:
 when ``gc`` has forgotten some it raises ``ChangeFeedGap``.
+``wait_for_change`` is no request: it tells a reader *when* to read the feed
+(PostgreSQL pushes every commit's changes to it, of any node; on SQLite it
+only sleeps, ``pushes_changes`` is False), never what changed.
 """
 
 from __future__ import annotations
@@ -28,6 +31,12 @@ class ChangeFeed:
         self.db = db
         self.chunks = chunks
         self.seam = seam
+        self.pushes_changes = db.pushes_changes
+
+    def wait_for_change(self, timeout: float) -> bool:
+        """Block until a commit adds changes (True) or ``timeout`` seconds pass;
+        see the module docstring. The feed itself is read with ``changes_since``."""
+        return self.db.wait_for_change(timeout)
 
     @requires()  # changes nothing anyone sees: durability of what was committed
     def sync(self, ctx: RequestContext) -> None:

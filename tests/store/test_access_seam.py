@@ -47,6 +47,7 @@ COLLABORATORS: dict[str, type] = {
 # before there is an identity).
 COLLABORATOR_HELPERS: dict[str, set[str]] = {
     "kms": {"write_domain", "data_domain", "bucket_key"},  # core.py's encryption domains
+    "change_feed": {"wait_for_change"},  # when to read the feed (the mount's poller), not what
 }
 
 

@@ -295,3 +295,30 @@ def test_a_delimiter_listing_reads_a_few_rows_per_folded_prefix(
         assert fetched >= 12 * 80
     finally:
         store.close()
+
+
+def test_another_nodes_commit_wakes_a_change_feed_waiter(pg_store: str, tmp_path: Path) -> None:
+    """LISTEN/NOTIFY: a reader waiting on node A wakes when node B commits a
+    change, long before its timeout; with nothing committed it times out.
+    SQLite has no push: its wait only sleeps."""
+    a, b = PgDatabase.open_url(pg_store), PgDatabase.open_url(pg_store)
+    try:
+        assert a.pushes_changes
+        assert a.wait_for_change(0.2) is False  # connects, listens, nothing comes
+        woke: list[tuple[bool, float]] = []
+        began = time.monotonic()
+        waiter = threading.Thread(
+            target=lambda: woke.append((a.wait_for_change(20), time.monotonic() - began))
+        )
+        waiter.start()
+        time.sleep(0.3)
+        with b.write() as cur:
+            q.add_change(cur, "bucket", b"key")
+        waiter.join(timeout=30)
+        assert woke and woke[0][0] is True and woke[0][1] < 5, woke
+    finally:
+        a.close()
+        b.close()
+    with Store.init(tmp_path / "sqlite") as store:
+        assert not store.change_feed.pushes_changes
+        assert store.change_feed.wait_for_change(0.01) is False
