@@ -26,7 +26,7 @@ know which engine they talk to.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -182,7 +182,12 @@ _ENCODED: dict[
 
 
 def _coded(
-    cur: Cursor, table: str, columns: list[str], rows: list[tuple[Any, ...]], *, out: bool
+    cur: Cursor,
+    table: str,
+    columns: Sequence[str],
+    rows: list[tuple[Any, ...]],
+    *,
+    out: bool,
 ) -> list[tuple[Any, ...]]:
     """``rows`` with the engine-dependent columns of ``table`` decoded (``out``)
     from or encoded for ``cur``'s engine."""
