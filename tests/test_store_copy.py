@@ -307,7 +307,8 @@ def test_every_table_is_copied(tmp_path: Path) -> None:
         )
     }
     conn.close()
-    assert set(copy_rows.NOT_COPIED) <= catalogue
+    # doomed_chunks exists only where gc runs by rows (chunks on S3): not here.
+    assert set(copy_rows.NOT_COPIED) <= catalogue | {"doomed_chunks"}
     source = rows(src)
     assert set(source) == catalogue - set(copy_rows.NOT_COPIED)
     empty = sorted(name for name, got in source.items() if not got)
